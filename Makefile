@@ -1,0 +1,69 @@
+# sipref — the front door.  Every target creates .venv when it is missing.
+#
+#   make test         the whole test suite (what CI runs)
+#   make check        ruff check, ruff format --check, python -m annotate check
+#   make docs         the Sphinx site in docs/_build/html (warnings are errors)
+#   make serve        serve the built site on http://127.0.0.1:8000
+#   make bench        benchmarks; figures go to docs/_data/bench/*.json
+#   make fuzz         long property-based runs
+#   make report       annotation coverage report (text + JSON)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+# The RFC texts: read from ../shared/rfcs when it is there, otherwise the
+# spec store fetches them into .cache/rfcs on first use.
+SHARED_RFCS := $(abspath ../shared/rfcs)
+ifeq ($(origin SIPREF_SPEC_DIR), undefined)
+  ifneq ($(wildcard $(SHARED_RFCS)/rfc3261.txt),)
+    export SIPREF_SPEC_DIR := $(SHARED_RFCS)
+  endif
+endif
+SHARED_CONFORMANCE := $(abspath ../shared/conformance)
+ifeq ($(origin SIPREF_CONFORMANCE_DIR), undefined)
+  export SIPREF_CONFORMANCE_DIR := $(SHARED_CONFORMANCE)
+endif
+
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test check lint docs serve bench fuzz report clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test,docs,browser]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m annotate check
+
+lint: check
+
+docs: $(STAMP)
+	$(PY) -m annotate report --json docs/_data/coverage.json --quiet
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+serve: docs
+	$(PY) -m http.server --bind 127.0.0.1 --directory docs/_build/html 8000
+
+report: $(STAMP)
+	$(PY) -m annotate report
+
+bench: $(STAMP)
+	$(PIP) install --quiet -e '.[bench]'
+	$(PY) -m rfc3261.bench
+
+fuzz: $(STAMP)
+	SIPREF_FUZZ=1 $(PY) -m pytest -q -m slow -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:
+	rm -rf docs/_build .pytest_cache .hypothesis .ruff_cache
