@@ -33,7 +33,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test,docs,browser]'
+	$(PIP) install --quiet -e '.[test,docs,browser,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -44,7 +44,7 @@ test: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m annotate check
+	$(PY) -m annotate check --snapshot
 
 lint: check
 
@@ -59,11 +59,10 @@ report: $(STAMP)
 	$(PY) -m annotate report
 
 bench: $(STAMP)
-	$(PIP) install --quiet -e '.[bench]'
 	$(PY) -m rfc3261.bench
 
 fuzz: $(STAMP)
 	SIPREF_FUZZ=1 $(PY) -m pytest -q -m slow -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf docs/_build .pytest_cache .hypothesis .ruff_cache
+	rm -rf docs/_build docs/_generated docs/_data .pytest_cache .hypothesis .ruff_cache
