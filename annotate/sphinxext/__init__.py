@@ -1,0 +1,159 @@
+"""Sphinx extension: the spec view, the code view and the dashboards of the sipref site.
+
+At ``builder-inited`` the extension runs the coverage report in-process
+(`annotate.report.build_coverage`: RFC texts from the spec store, annotations scanned from the
+source as text), plans every generated page (`annotate.sphinxext.pages`) and writes a stub
+source per page under ``docs/_generated/``.  Each stub holds a ``sipref-page`` directive that
+turns the planned page into sections (real titles, anchors, labels: the search index and the
+toctree see them) with HTML bodies.  Links between generated pages are resolved per builder
+at ``doctree-resolved``.
+
+Configuration (``conf.py``):
+
+- ``sipref_root``: the repository root to scan (default: the parent of the docs folder);
+- ``sipref_data_dir``: the data folder (default ``<srcdir>/_data``): ``coverage.json``,
+  ``conformance/*.json``, ``bench/*.json``;
+- ``sipref_roots``: the folders holding annotated code.
+
+RFC texts come from `annotate.specstore.SpecStore.from_env`; when ``SIPREF_SPEC_DIR`` is set
+the build never fetches (an RFC missing there and in the cache is a build error).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from annotate.sphinxext.model import GENERATED, Site
+from annotate.sphinxext.pages import Page, Part, all_pages, write_stubs
+
+__all__ = ["setup"]
+
+logger = logging.getLogger(__name__)
+_LINK = re.compile(r'href="sipref:([^"#]*)(?:#([^"]*))?"')
+
+
+def _build_site(app: Sphinx) -> None:
+    from annotate.report import build_coverage
+    from annotate.specstore import SpecStore
+
+    started = time.perf_counter()
+    srcdir = Path(app.srcdir)
+    root = Path(app.config.sipref_root or srcdir.parent)
+    data_dir = Path(app.config.sipref_data_dir or srcdir / "_data")
+    store = SpecStore.from_env()
+    if os.environ.get("SIPREF_SPEC_DIR"):
+        # With a spec folder the site builds offline: an RFC missing from it (and from the
+        # cache) is reported, never fetched.
+        store.allow_fetch = False
+    coverage = build_coverage(root, store, tuple(app.config.sipref_roots))
+    for message in coverage.load_errors:
+        logger.warning("sipref: %s", message, type="sipref", subtype="spec")
+    site = Site(root, coverage)
+    pages = all_pages(site, data_dir)
+    written, removed = write_stubs(srcdir, pages)
+    app.sipref_site = site  # type: ignore[attr-defined]
+    app.sipref_pages = pages  # type: ignore[attr-defined]
+    logger.info(
+        "sipref: %d pages planned (%d stubs written, %d removed) in %.2fs",
+        len(pages),
+        written,
+        removed,
+        time.perf_counter() - started,
+    )
+
+
+class SiprefPage(SphinxDirective):
+    """Insert the generated page planned for the current document."""
+
+    has_content = False
+    option_spec: ClassVar[dict[str, Any]] = {"digest": directives.unchanged}
+
+    def run(self) -> list[nodes.Node]:
+        pages: dict[str, Page] = getattr(self.env.app, "sipref_pages", {})
+        page = pages.get(self.env.docname)
+        if page is None:
+            raise self.error(f"no generated page is planned for {self.env.docname!r}")
+        return [self._section(page.part)]
+
+    def _section(self, part: Part) -> nodes.section:
+        document = self.state.document
+        section = nodes.section(ids=[part.ident])
+        section += nodes.title(part.title, part.title)
+        if part.label:
+            section["names"].append(part.label)
+            document.note_explicit_target(section, section)
+        else:
+            document.set_id(section)
+        if part.html:
+            section += nodes.raw("", part.html, format="html")
+        for child in part.children:
+            section += self._section(child)
+        return section
+
+
+def prune_spec_toc(app: Sphinx, doctree: nodes.document) -> None:
+    """Keep only the page title in the TOC of a spec page.
+
+    Its subsections stay real sections (anchors, labels, search titles), but the global
+    navigation, which Sphinx copies for every page written, no longer carries ~300 RFC
+    subsections: that copy dominated the build time.
+    """
+    env = app.env
+    current = getattr(env, "current_document", None)
+    docname = getattr(current, "docname", None) or env.docname
+    if not docname.startswith(f"{GENERATED}/spec/") or docname.endswith("/index"):
+        return
+    toc = env.tocs.get(docname)
+    if toc is None:
+        return
+    for item in toc.findall(nodes.list_item):
+        for child in list(item.children):
+            if isinstance(child, nodes.bullet_list):
+                item.remove(child)
+        break
+
+
+def resolve_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Turn ``sipref:DOC#ANCHOR`` hrefs into URIs relative to the page being written."""
+    all_docs = app.env.all_docs
+
+    def replace(m: re.Match[str]) -> str:
+        target, anchor = m[1], m[2]
+        if target not in all_docs:
+            logger.warning(
+                "sipref: link to unknown page %r", target, location=docname, type="sipref"
+            )
+            return 'href="#"'
+        uri = "" if target == docname else app.builder.get_relative_uri(docname, target)
+        return f'href="{uri}#{anchor}"' if anchor else f'href="{uri or "#"}"'
+
+    for node in doctree.findall(nodes.raw):
+        text = node.astext()
+        if "sipref:" in text:
+            node.children = [nodes.Text(_LINK.sub(replace, text))]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("sipref_root", "", "env", [str])
+    app.add_config_value("sipref_data_dir", "", "env", [str])
+    app.add_config_value("sipref_roots", ("rfc3261", "extensions", "conformance"), "env")
+    app.add_directive("sipref-page", SiprefPage)
+    app.connect("builder-inited", _build_site)
+    app.connect("doctree-read", prune_spec_toc, priority=900)
+    app.connect("doctree-resolved", resolve_links)
+    return {
+        "version": "1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+        "env_version": 1,
+    }

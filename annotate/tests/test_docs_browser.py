@@ -1,0 +1,195 @@
+"""The built site in a real browser: two columns side by side on a desktop, stacked on a phone,
+and links that lead from the spec to the code and back.
+
+Uses the system Chromium (/usr/bin/chromium, Debian package ``chromium``) through Playwright;
+skips without it unless SIPREF_REQUIRE_EXTERNAL=1.  Screenshots go to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from annotate.tests.test_docs_build import ROOT, shared_site
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "artifacts"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.browser
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} not found (apt-get install chromium)"
+    if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    _require_chromium()
+    site = shared_site(tmp_path_factory)
+    assert site["build"].returncode == 0, site["build"].stderr[-3000:]
+    handler = functools.partial(_Quiet, directory=str(site["out"]))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {**site, "base": f"http://127.0.0.1:{server.server_port}/"}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(served: dict[str, Any]) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _cited_requirement(coverage: dict[str, Any]) -> dict[str, Any]:
+    for rfc in coverage["rfcs"]:
+        for req in rfc["requirements"]:
+            if any(c["origin"] == "code" and c["block"] for c in req["citations"]):
+                return req
+    pytest.fail("no requirement is cited by code: nothing to show side by side")
+
+
+def _spec_url(req: dict[str, Any]) -> str:
+    rfc, top = req["rfc"], req["section"].split(".")[0]
+    kind = "section" if top[0].isdigit() else "appendix"
+    return f"_generated/spec/rfc{rfc}/{kind}-{top}.html#cite-{req['id']}"
+
+
+def _columns(page: Any, row_selector: str) -> tuple[dict[str, float], dict[str, float]]:
+    row = page.locator(row_selector).first
+    row.scroll_into_view_if_needed()
+    left = row.locator(":scope > .sipref-left").bounding_box()
+    right = row.locator(":scope > .sipref-right").bounding_box()
+    assert left and right, f"{row_selector}: a column is not rendered"
+    return left, right
+
+
+def _check_layout(browser: Any, url: str, row: str, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = browser.new_page(viewport=viewport)
+        try:
+            page.goto(url)
+            page.wait_for_load_state("load")
+            left, right = _columns(page, row)
+            if label == "desktop":
+                assert right["x"] >= left["x"] + left["width"] - 1, (name, left, right)
+                assert abs(right["y"] - left["y"]) < 40, (name, left, right)
+                assert left["width"] > 200 and right["width"] > 300, (name, left, right)
+            else:
+                assert right["y"] >= left["y"] + left["height"] - 1, (name, left, right)
+                assert abs(right["x"] - left["x"]) < 2, (name, left, right)
+                assert right["width"] > 0.8 * (viewport["width"] - 60), (name, right)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"))
+        finally:
+            page.close()
+
+
+def test_spec_view_columns_side_by_side_then_stacked(served: dict, browser: Any) -> None:
+    req = _cited_requirement(served["coverage"])
+    _check_layout(
+        browser,
+        served["base"] + _spec_url(req),
+        f".sipref-row:has([id='cite-{req['id']}'])",
+        "spec-view",
+    )
+
+
+def test_code_view_columns_side_by_side_then_stacked(served: dict, browser: Any) -> None:
+    req = _cited_requirement(served["coverage"])
+    cite = next(c for c in req["citations"] if c["origin"] == "code" and c["block"])
+    url = served["base"] + "_generated/code/" + cite["path"][:-3] + ".html"
+    _check_layout(browser, url, f".sipref-code-row:has([id='a-{cite['line']}'])", "code-view")
+
+
+def test_links_lead_from_spec_to_code_and_back(served: dict, browser: Any) -> None:
+    req = _cited_requirement(served["coverage"])
+    cite = next(c for c in req["citations"] if c["origin"] == "code" and c["block"])
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(served["base"] + _spec_url(req))
+        card = page.locator(f"[id='cite-{req['id']}']")
+        expected = "/_generated/code/" + cite["path"][:-3] + ".html#L-" + str(cite["block"][0])
+        card.locator(f"a[href$='{expected.rsplit('/', 1)[1]}']").first.click()
+        page.wait_for_url(f"**{expected}")
+        target = page.locator(f"[id='L-{cite['block'][0]}']")
+        assert target.count() == 1
+        row = page.locator(f".sipref-code-row:has([id='L-{cite['block'][0]}'])").first
+        assert row.locator(".sipref-quote").count() >= 1, "the block has no spec text beside it"
+        page.screenshot(path=str(ARTIFACTS / "spec-to-code.png"))
+        # back: the quote's link leads to the requirement in the spec view
+        quote = page.locator(f"[id='a-{cite['line']}']")
+        quote.locator(".sipref-cite-head a").first.click()
+        page.wait_for_url("**/_generated/spec/**")
+        anchor = page.url.split("#", 1)[1]
+        assert page.locator(f"[id='{anchor}']").count() == 1
+        assert anchor.startswith(("req-", "section-", "appendix-"))
+        page.screenshot(path=str(ARTIFACTS / "code-to-spec.png"))
+    finally:
+        page.close()
+
+
+def test_search_finds_spec_text_and_code(served: dict, browser: Any) -> None:
+    req = _cited_requirement(served["coverage"])
+    cite = next(c for c in req["citations"] if c["origin"] == "code" and c["block"])
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        # a function name from the cited code: found in the code view
+        block = (ROOT / cite["path"]).read_text(encoding="utf-8").splitlines()
+        name = next(
+            (
+                line.split("def ", 1)[1].split("(", 1)[0]
+                for line in block[cite["block"][0] - 1 : cite["block"][1]]
+                if "def " in line
+            ),
+            None,
+        )
+        queries = [("retransmission", "/_generated/spec/")]
+        if name:
+            queries.append((name, "/_generated/code/"))
+        for query, where in queries:
+            page.goto(served["base"] + f"search.html?q={query}")
+            page.wait_for_selector("#search-results ul li a", timeout=20000)
+            hrefs = page.eval_on_selector_all(
+                "#search-results ul li a", "els => els.map(e => e.href)"
+            )
+            assert any(where in h for h in hrefs), (query, hrefs[:10])
+        page.screenshot(path=str(ARTIFACTS / "search.png"))
+    finally:
+        page.close()

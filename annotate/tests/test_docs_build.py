@@ -1,0 +1,321 @@
+"""The documentation site builds cleanly and shows what the report says.
+
+One build per session (module-scoped fixture) into a temporary folder, with a temporary data
+folder holding a fresh report JSON, one conformance result file and one benchmark file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from annotate.rfctext import Block, normalize
+from annotate.sphinxext import dashboards, render
+from annotate.sphinxext.pages import Page, Part, write_stubs
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_DIR = Path(os.environ.get("SIPREF_SPEC_DIR") or ROOT.parent / "shared" / "rfcs")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["SIPREF_SPEC_DIR"] = str(SPEC_DIR)
+    env["SIPREF_OFFLINE"] = "1"
+    return env
+
+
+def build_site(tmp: Path) -> dict[str, Any]:
+    """Build the site into ``tmp/html`` with a fresh report and fixture data files."""
+    if not (SPEC_DIR / "rfc3261.txt").is_file():
+        if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
+            pytest.fail(f"RFC texts not found in {SPEC_DIR} (set SIPREF_SPEC_DIR)")
+        pytest.skip(f"RFC texts not found in {SPEC_DIR} (set SIPREF_SPEC_DIR)")
+    data = tmp / "data"
+    (data / "conformance").mkdir(parents=True)
+    (data / "bench").mkdir()
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "annotate",
+            "report",
+            "--json",
+            str(data / "coverage.json"),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (data / "coverage.json").is_file(), report.stdout + report.stderr
+    coverage = json.loads((data / "coverage.json").read_text(encoding="utf-8"))
+    some_req = next(r["id"] for rfc in coverage["rfcs"] for r in rfc["requirements"])
+    conformance = {
+        "target": "sip:127.0.0.1:5060",
+        "stack": "fixture-stack",
+        "cases": [
+            {"id": "case-invite-timer-a", "verdict": "pass", "requirements": [some_req]},
+            {"id": "case-bad-via", "verdict": "fail", "requirements": []},
+        ],
+    }
+    (data / "conformance" / "fixture.json").write_text(json.dumps(conformance), encoding="utf-8")
+    bench = {  # the shape rfc3261/bench writes
+        "benchmark": "parse",
+        "machine": {"python": "3.11.7", "cpu_count": 2},
+        "workloads": {"parse": "parse only"},
+        "results": [
+            {"parser": "sipref", "message": "INVITE", "workload": "parse", "status": "ok",
+             "msgs_per_s_best": 41000.0, "msgs_per_s_median": 40000.0},
+            {"parser": "other", "message": "INVITE", "workload": "parse", "status": "ok",
+             "msgs_per_s_best": 20500.0, "msgs_per_s_median": 20000.0},
+            {"parser": "broken", "message": "INVITE", "workload": "parse", "status": "error",
+             "reason": "ValueError: no Via"},
+        ],
+    }  # fmt: skip
+    (data / "bench" / "parse.json").write_text(json.dumps(bench), encoding="utf-8")
+    out = tmp / "html"
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
+    command += ["-d", str(tmp / "doctrees"), "-D", f"sipref_data_dir={data}"]
+    command += [str(ROOT / "docs"), str(out)]
+    build = subprocess.run(
+        command, cwd=ROOT, env=_env(), capture_output=True, text=True, check=False
+    )
+    return {"out": out, "build": build, "coverage": coverage, "conformance": conformance}
+
+
+_BUILT: dict[str, dict[str, Any]] = {}
+
+
+def shared_site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One build per test session, shared by this module and the browser tests."""
+    if "site" not in _BUILT:
+        _BUILT["site"] = build_site(tmp_path_factory.mktemp("docs"))
+    return _BUILT["site"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return shared_site(tmp_path_factory)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "id" or (name == "name" and tag == "a"):
+                self.ids.add(value)
+            elif name == "href" and tag in ("a", "link"):
+                self.hrefs.append(value)
+
+
+def test_build_is_clean(site: dict) -> None:
+    build = site["build"]
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert "WARNING" not in build.stderr
+
+
+def test_spec_pages_follow_the_rfc_table_of_contents(site: dict) -> None:
+    out: Path = site["out"]
+    index = _read(out / "_generated/spec/rfc3261/index.html")
+    for number in ("17", "17.1.1.2", "20.42", "25.1"):
+        page = "section-" + number.split(".")[0]
+        assert f'href="{page}.html#section-{number}"' in index, number
+        assert f'id="section-{number}"' in _read(out / f"_generated/spec/rfc3261/{page}.html")
+
+
+def test_every_annotated_block_sits_beside_its_spec_text(site: dict) -> None:
+    out: Path = site["out"]
+    checked = 0
+    pages: dict[str, list[str]] = {}
+    for a in site["coverage"]["annotations"]:
+        if a["origin"] != "code" or not a["block"] or not a["path"].endswith(".py"):
+            continue
+        page = out / "_generated/code" / (a["path"][:-3] + ".html")
+        if a["path"] not in pages:
+            pages[a["path"]] = re.split(r'(?=<div class="sipref-row)', _read(page))
+        row = next((r for r in pages[a["path"]] if f'id="a-{a["line"]}"' in r), None)
+        assert row is not None, f"{a['path']}:{a['line']} has no row in the code view"
+        left, _, right = row.partition('<div class="sipref-right">')
+        assert f'id="L-{a["block"][0]}"' in right, f"{a['path']}:{a['line']}: block not beside"
+        quote = html.escape(normalize(a["quote"]))
+        assert quote in left, f"{a['path']}:{a['line']}: quote not shown beside the code"
+        checked += 1
+    assert checked > 0
+
+
+def test_every_cited_requirement_shows_its_code_and_tests(site: dict) -> None:
+    out: Path = site["out"]
+    texts: dict[Path, str] = {}
+    checked = 0
+    for rfc in site["coverage"]["rfcs"]:
+        for req in rfc["requirements"]:
+            top = req["section"].split(".")[0]
+            kind = "section" if top[0].isdigit() else "appendix"
+            page = out / f"_generated/spec/rfc{rfc['rfc']}/{kind}-{top}.html"
+            text = texts.setdefault(page, _read(page))
+            start = text.index(f'id="cite-{req["id"]}"')
+            end = text.find('<div class="sipref-row', start)
+            card = text[start : end if end > 0 else len(text)]
+            assert f'id="req-{req["id"]}"' in text
+            for cite in req["citations"]:
+                if cite["origin"] != "code" or not cite["block"]:
+                    continue
+                href = "/code/" + cite["path"][:-3] + f'.html#L-{cite["block"][0]}"'
+                assert href in card, f"{req['id']}: no link to {cite['path']}:{cite['line']}"
+                checked += 1
+            if req["status"] == "not started":
+                assert "sipref-ready" in card and "##% " in card  # the annotation to copy
+    assert checked > 0
+
+
+def test_every_internal_link_resolves(site: dict) -> None:
+    out: Path = site["out"]
+    parsed: dict[Path, _Links] = {}
+
+    def load(path: Path) -> _Links:
+        if path not in parsed:
+            parser = _Links()
+            parser.feed(_read(path))
+            parsed[path] = parser
+        return parsed[path]
+
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) > 50
+    broken = []
+    for page in pages:
+        for href in load(page).hrefs:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(out)}: {href} (no such file)")
+                continue
+            fragment = unquote(parts.fragment)
+            if fragment and target.suffix == ".html" and fragment not in load(target).ids:
+                broken.append(f"{page.relative_to(out)}: {href} (no such anchor)")
+    assert not broken, "\n".join(broken[:30])
+
+
+def _cell(page: str, **attrs: str) -> int:
+    """The number in the one dashboard cell with these data attributes (a total without status)."""
+    cls = "sipref-count" if "status" in attrs else "sipref-total"
+    pattern = "".join(f'[^>]*data-{k}="{re.escape(v)}"' for k, v in attrs.items())
+    found = re.findall(rf'<td class="num {cls}"{pattern}[^>]*>(\d+)</td>', page)
+    assert len(found) == 1, (attrs, found)
+    return int(found[0])
+
+
+def test_dashboard_counts_equal_the_report(site: dict) -> None:
+    page = _read(site["out"] / "_generated/coverage.html")
+    coverage = site["coverage"]
+    assert coverage["rfcs"]
+    for rfc in coverage["rfcs"]:
+        n = str(rfc["rfc"])
+        assert _cell(page, rfc=n, level="ALL") == rfc["total"]
+        for status, count in rfc["by_status"].items():
+            assert _cell(page, rfc=n, level="ALL", status=status) == count
+        for level, row in rfc["by_level"].items():
+            assert _cell(page, rfc=n, level=level) == row["total"]
+            assert _cell(page, rfc=n, level=level, status="complete") == row["complete"]
+        for section in rfc["sections"]:
+            if section["total"]:
+                assert _cell(page, rfc=n, section=section["number"]) == section["total"]
+    for ext in coverage["extensions"]:
+        assert f'data-module="{ext["module"]}">{ext["lines_of_code"]}<' in page
+
+
+def test_conformance_matrix_and_bench_tables(site: dict) -> None:
+    out: Path = site["out"]
+    conformance = _read(out / "_generated/conformance.html")
+    assert "fixture-stack" in conformance
+    assert 'class="sipref-verdict verdict-pass">✓ pass' in conformance
+    assert 'class="sipref-verdict verdict-fail">✗ fail' in conformance
+    req = site["conformance"]["cases"][0]["requirements"][0]
+    assert f"#req-{req}" in conformance
+    bench = _read(out / "_generated/bench.html")
+    assert "41,000" in bench and "20,500" in bench
+    assert 'aria-label="50% of the fastest"' in bench
+    assert "<em>error</em> ValueError: no Via" in bench
+
+
+def test_search_index_covers_spec_text_and_code(site: dict) -> None:
+    from sphinx.search.en import SearchEnglish
+
+    english = SearchEnglish({})
+    stem = english.stem
+    index = _read(site["out"] / "searchindex.js")
+    terms = json.loads(re.search(r'"terms":(\{.*?\})', index).group(1))
+    for word in ("retransmissions", "branch", "transaction"):  # words of the RFC text
+        assert stem(word) in terms, word
+    names = set()
+    for a in site["coverage"]["annotations"]:
+        if a["origin"] == "code" and a["block"] and a["type"] == "implementation":
+            lines = (ROOT / a["path"]).read_text(encoding="utf-8").splitlines()
+            head = lines[a["block"][0] - 1 : a["block"][1]]
+            names.update(m[1] for line in head if (m := re.match(r"\s*def (\w+)", line)))
+    assert names
+    names = {n for n in names if n.lower() not in english.stopwords and len(n) > 2}
+    missing = sorted(n for n in names if stem(n.lower()) not in terms)
+    assert not missing, f"function names not in the search index: {missing[:10]}"
+    assert "_generated/spec/rfc3261/section-17" in index
+
+
+def test_empty_states(tmp_path: Path) -> None:
+    html, runs = dashboards.conformance_html(tmp_path / "conformance")
+    assert runs == 0 and "No conformance results yet" in html
+    (tmp_path / "conformance").mkdir()
+    (tmp_path / "conformance" / "bad.json").write_text('{"stack": "x"}', encoding="utf-8")
+    html, runs = dashboards.conformance_html(tmp_path / "conformance")
+    assert runs == 0 and "bad.json: expected an object with a " in html
+    html, shown = dashboards.bench_html(tmp_path / "bench")
+    assert shown == 0 and "No benchmark figures yet" in html
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "broken.json").write_text("{", encoding="utf-8")
+    html, shown = dashboards.bench_html(tmp_path / "bench")
+    assert shown == 0 and "not valid JSON" in html
+
+
+def test_pre_block_highlight_maps_back_to_the_verbatim_text() -> None:
+    text = "   Timer A  controls\n   request retrans-\n   missions.   MUST"
+    block = Block("pre", text)
+    norm, positions = render._normalized_positions(text)
+    assert norm == normalize(text) == block.normalized
+    assert all(text[p] == norm[i] or norm[i] == " " for i, p in enumerate(positions))
+
+
+def test_stubs_are_rewritten_only_when_the_page_changes(tmp_path: Path) -> None:
+    page = Page("_generated/x/a", Part("A", "a", "<p>one</p>"))
+    assert write_stubs(tmp_path, {page.docname: page}) == (1, 0)
+    stub = tmp_path / "_generated/x/a.rst"
+    before = stub.stat().st_mtime_ns
+    assert write_stubs(tmp_path, {page.docname: page}) == (0, 0)
+    assert stub.stat().st_mtime_ns == before
+    page.part.html = "<p>two</p>"
+    assert write_stubs(tmp_path, {page.docname: page}) == (1, 0)
+    assert write_stubs(tmp_path, {}) == (0, 1)
+    assert not stub.exists()
