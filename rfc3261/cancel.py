@@ -1,0 +1,181 @@
+"""CANCEL (RFC 3261 §9): building and sending it as UAC, answering it as UAS.
+
+As UAC, :func:`cancel` builds the CANCEL from the INVITE it cancels (§9.1) and
+sends it only once a provisional response has arrived; before that it is held
+and :func:`send_pending_cancel` (called by the UA core for every provisional
+response) lets it go.  As UAS, :func:`receive_cancel` finds the transaction the
+CANCEL matches (§9.2), answers the CANCEL with 200 and the INVITE with 487.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .headers import Via
+from .message import Request, Response
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ua_core import ClientRequest, ServerRequest, UserAgent
+
+__all__ = ["build_cancel", "cancel", "receive_cancel", "send_pending_cancel"]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% The Request-URI, Call-ID, To, the numeric part of CSeq, and From header
+##% fields in the CANCEL request MUST be identical to those in the
+##% request being cancelled, including tags.  A CANCEL constructed by a
+##% client MUST have only a single Via header field value matching the
+##% top Via value in the request being cancelled.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% However, the method part of the CSeq header field MUST have a value
+##% of CANCEL.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% If the request being cancelled contains a Route header field, the
+##% CANCEL request MUST include that Route header field's values.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% The CANCEL request MUST NOT contain any Require or Proxy-Require
+##% header fields.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.7
+##% As discussed below, a CANCEL request
+##% will have the same value of the branch parameter as the request it
+##% cancels.
+def build_cancel(request: Request) -> Request:
+    """The CANCEL for ``request`` (§9.1)."""
+    top_via: Via = request.top_via
+    return Request.build(
+        "CANCEL",
+        request.uri.copy(),
+        via=str(top_via),
+        from_=request.headers.get("From"),
+        to=request.headers.get("To"),
+        call_id=request.call_id,
+        cseq=request.cseq.number,
+        max_forwards=70,
+        headers=[("Route", value) for value in request.headers.get_all("Route")],
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% A CANCEL request SHOULD NOT be sent to cancel a request other than
+##% INVITE.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% If no provisional response has been received, the CANCEL request MUST
+##% NOT be sent; rather, the client MUST wait for the arrival of a
+##% provisional response before sending the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% If the original
+##% request has generated a final response, the CANCEL SHOULD NOT be
+##% sent, as it is an effective no-op, since CANCEL has no effect on
+##% requests that have already generated a final response.
+def cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+    """Cancel the INVITE of ``client``: now if a provisional response came, else later."""
+    if client.method != "INVITE":
+        raise ValueError("CANCEL is only for INVITE requests (RFC 3261 §9.1)")
+    if client.final is not None or client.cancel_requested:
+        return []
+    client.cancel_requested = True
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+    ##% Once the CANCEL is constructed, the client SHOULD check whether it
+    ##% has received any response (provisional or final) for the request
+    ##% being cancelled (herein referred to as the "original request").
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+    ##% If there is no
+    ##% final response for the original request in 64*T1 seconds (T1 is
+    ##% defined in Section 17.1.1.1), the client SHOULD then consider the
+    ##% original transaction cancelled and SHOULD destroy the client
+    ##% transaction handling the original request.
+    ua.call_at(now + 64 * ua.timers.T1, lambda t: _give_up(ua, client, t))
+    if not client.provisional:
+        return []
+    return _send(ua, client, now)
+
+
+def send_pending_cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+    """Send a CANCEL that was held back for want of a provisional response."""
+    if client.cancel_requested and client.cancel is None and client.final is None:
+        return _send(ua, client, now)
+    return []
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##% When the
+##% client decides to send the CANCEL, it creates a client transaction
+##% for the CANCEL and passes it the CANCEL request along with the
+##% destination address, port, and transport.  The destination address,
+##% port, and transport for the CANCEL MUST be identical to those used to
+##% send the original request.
+def _send(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+    from .ua_core import ClientRequest
+
+    request = build_cancel(client.request)
+    client.cancel = request
+    holder = ClientRequest(request, client.destination, owner=_CancelOwner())
+    transaction, effects = ua.layer.send_request(request, client.destination, now)
+    holder.transaction = transaction
+    ua._clients[transaction] = holder
+    return ua._process(effects, now)
+
+
+def _give_up(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+    if client.final is not None:
+        return []
+    from .ua_core import local_response
+
+    response = local_response(client.request, 487)
+    client.final = response
+    return ua._deliver(client, response, now)
+
+
+class _CancelOwner:
+    """The response to a CANCEL itself tells the UAC nothing it acts on (§9.1)."""
+
+    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+        return []
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##% If the UAS did not find a matching transaction for the CANCEL
+##% according to the procedure above, it SHOULD respond to the CANCEL
+##% with a 481 (Call Leg/Transaction Does Not Exist).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##% If the original request was an INVITE, the UAS
+##% SHOULD immediately respond to the INVITE with a 487 (Request
+##% Terminated).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##% Regardless of the method of the original request, as long as the
+##% CANCEL matched an existing transaction, the UAS answers the CANCEL
+##% request itself with a 200 (OK) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##% This response is
+##% constructed following the procedures described in Section 8.2.6
+##% noting that the To tag of the response to the CANCEL and the To tag
+##% in the response to the original request SHOULD be the same.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9
+##% In that usage, a UAS
+##% that receives a CANCEL request for an INVITE, but has not yet sent a
+##% final response, would "stop ringing", and then respond to the INVITE
+##% with a specific error response (a 487).
+def receive_cancel(ua: UserAgent, server: ServerRequest, now: float) -> list[Any]:
+    """Answer a CANCEL (§9.2) and, for a pending INVITE, answer that with 487."""
+    from .session import Call, CallEnded
+
+    target = ua.layer.find_cancel_target(server.request)
+    original = ua._servers.get(target) if target is not None else None
+    if original is None:
+        return ua.respond(server, 481, now)
+    server.to_tag = original.to_tag
+    effects = ua.respond(server, 200, now)
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% If it has, the CANCEL
+    ##% request has no effect on the processing of the original request, no
+    ##% effect on any session state, and no effect on the responses generated
+    ##% for the original request.
+    if original.final_sent or original.request.method != "INVITE":
+        return effects
+    call = original.owner
+    if isinstance(call, Call) and original is call.server:
+        effects.extend(ua.sessions.reject(call, now, 487))
+        effects.append(CallEnded(call, None, "cancelled"))
+    else:
+        effects.extend(ua.respond(original, 487, now))
+    return effects
