@@ -1,0 +1,435 @@
+"""Digest authentication, server side (RFC 3261 §22.1-§22.4, RFC 7616 §3, RFC 8760 §2).
+
+:class:`DigestAuthenticator` challenges requests and checks credentials for one realm:
+
+- the challenge is a 401 with WWW-Authenticate (a registrar or UAS, §22.2) or a 407
+  with Proxy-Authenticate (a proxy, §22.3): one value per configured algorithm, most
+  preferred first (RFC 8760 §2.3), each with ``qop`` (§22.4);
+- a nonce is ``hex(time) "." hex(random) "." HMAC(secret, time, random, realm)``: the
+  server can tell its own nonces from forged ones without storing them, and their age;
+- a nonce older than ``nonce_lifetime`` with otherwise correct credentials gets a new
+  challenge with ``stale=true`` (RFC 7616 §3.3): the client retries without asking its
+  user again;
+- replay protection: the server remembers the highest nonce count (``nc``) used with each
+  nonce it issued; a request whose ``nc`` is not higher is rejected.  The table is bounded
+  (``max_nonces``, oldest forgotten first); a genuine nonce no longer in it counts as
+  stale.  Credentials without ``qop`` (RFC 2069) carry no ``nc``: such a nonce is good
+  once.
+
+The digest arithmetic is :mod:`rfc3261.digest`.  Passwords never reach this module: a
+:class:`CredentialsProvider` returns H(A1) (``ha1``), e.g. :class:`HA1File`, a text file of
+``user:realm:algorithm:ha1`` lines.  ``now`` is the caller's clock (any origin, seconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .auth_headers import Challenge, Credentials
+from .digest import (
+    DigestChallenge,
+    DigestCredentials,
+    UnsupportedAlgorithm,
+    base_algorithm,
+    compute_response,
+    ha1,
+)
+from .message import Request, Response
+
+__all__ = [
+    "AuthResult",
+    "CredentialsProvider",
+    "DigestAuthenticator",
+    "HA1File",
+    "MemoryCredentials",
+    "ha1_line",
+]
+
+
+class CredentialsProvider(Protocol):
+    """Where a server finds H(A1) = H(username ":" realm ":" password) for a user."""
+
+    def ha1(self, username: str, realm: str, algorithm: str) -> str | None:
+        """H(A1) for ``algorithm`` (a base name: "MD5", "SHA-256", ...), None if unknown."""
+        ...
+
+
+def ha1_line(username: str, realm: str, password: str, algorithm: str = "SHA-256") -> str:
+    """One line of an :class:`HA1File`: ``user:realm:algorithm:ha1``."""
+    if ":" in username or "\n" in username:
+        raise ValueError("a username may not contain ':' or a line break (RFC 7616 §4)")
+    algorithm = base_algorithm(algorithm)
+    return f"{username}:{realm}:{algorithm}:{ha1(username, realm, password, algorithm)}"
+
+
+class MemoryCredentials:
+    """H(A1) values in a dict, e.g. built from passwords for tests."""
+
+    def __init__(self, entries: dict[tuple[str, str, str], str] | None = None) -> None:
+        self._entries: dict[tuple[str, str, str], str] = dict(entries or {})
+
+    @classmethod
+    def from_passwords(
+        cls,
+        passwords: dict[str, str],
+        realm: str,
+        algorithms: Iterable[str] = ("SHA-256", "MD5"),
+    ) -> MemoryCredentials:
+        algorithms = [base_algorithm(a) for a in algorithms]
+        return cls(
+            {
+                (user, realm, algorithm): ha1(user, realm, password, algorithm)
+                for user, password in passwords.items()
+                for algorithm in algorithms
+            }
+        )
+
+    def ha1(self, username: str, realm: str, algorithm: str) -> str | None:
+        return self._entries.get((username, realm, base_algorithm(algorithm)))
+
+
+class HA1File(MemoryCredentials):
+    """H(A1) values read from a text file of ``user:realm:algorithm:ha1`` lines.
+
+    Blank lines and lines starting with ``#`` are ignored.  The realm may contain
+    colons (it is taken as everything between the first and the last two fields).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        entries: dict[tuple[str, str, str], str] = {}
+        text = Path(path).read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, rest = line.partition(":")
+            realm, sep2, tail = rest.rpartition(":")
+            realm, sep3, algorithm = realm.rpartition(":")
+            if not (sep and sep2 and sep3) or not user or not tail:
+                raise ValueError(f"{path}:{number}: expected user:realm:algorithm:ha1")
+            entries[(user, realm, base_algorithm(algorithm))] = tail.lower()
+        super().__init__(entries)
+        self.path = Path(path)
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##% The server implementation SHOULD be careful with the information
+##% being logged so that it won't put a cleartext password (e.g., entered
+##% into the username field) into the log.
+@dataclass(slots=True)
+class AuthResult:
+    """The outcome of checking a request's credentials.
+
+    ``username`` is set when the credentials are valid; otherwise ``stale`` says the
+    challenge should carry ``stale=true``, and ``reason`` says why (for logs).
+    """
+
+    username: str | None
+    stale: bool = False
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.username is not None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22
+##% Servers MUST NOT accept credentials using the "Basic"
+##% authorization scheme, and servers also MUST NOT challenge with
+##% "Basic".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+##% Note, however, that SIP servers MUST NOT accept or request
+##% Basic authentication.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##% SIP clients and servers MUST NOT accept or request Basic
+##% authentication.
+class DigestAuthenticator:
+    """Challenges and verifies Digest credentials for one realm (only Digest, never Basic).
+
+    ``proxy=False``: 401 + WWW-Authenticate / Authorization (registrar, UAS);
+    ``proxy=True``: 407 + Proxy-Authenticate / Proxy-Authorization.
+    """
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+    ##% Operators of user agents or proxy servers that will authenticate
+    ##% received requests MUST adhere to the following guidelines for
+    ##% creation of a realm string for their server:
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+    ##% Realm strings MUST be globally unique.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+    ##% It is RECOMMENDED that
+    ##% a realm string contain a hostname or domain name, following the
+    ##% recommendation in Section 3.2.1 of RFC 2617 [17].
+    def __init__(
+        self,
+        realm: str,
+        credentials: CredentialsProvider,
+        *,
+        secret: bytes | None = None,
+        algorithms: Iterable[str] = ("SHA-256", "MD5"),
+        qop: Iterable[str] = ("auth", "auth-int"),
+        proxy: bool = False,
+        nonce_lifetime: float = 300.0,
+        max_nonces: int = 100_000,
+    ) -> None:
+        """``realm`` should name the host or domain (§22.1: globally unique, e.g.
+        "biloxi.example.com"); ``secret`` keys the nonce HMAC (random if None)."""
+        self.realm = realm
+        self.credentials = credentials
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
+        self.algorithms = tuple(algorithms)
+        if not self.algorithms:
+            raise ValueError("Digest: at least one algorithm is needed")
+        for algorithm in self.algorithms:
+            base_algorithm(algorithm)  # raises UnsupportedAlgorithm for unknown names
+        ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.3
+        ##% If the UAS challenges the originator using multiple WWW-Authenticate/
+        ##% Proxy-Authenticate header fields with the same realm, then each of
+        ##% these header fields MUST use a different digest algorithm.
+        ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.7
+        ##% If the server responds with multiple challenges, then each one of
+        ##% these challenges MUST use a different digest algorithm.
+        if len({a.upper() for a in self.algorithms}) != len(self.algorithms):
+            raise ValueError("Digest: each challenge must use a different algorithm")
+        self.qop = tuple(qop)
+        self.proxy = proxy
+        self.nonce_lifetime = nonce_lifetime
+        self.max_nonces = max_nonces
+        # nonce -> highest nc seen (0: issued, not used yet).  Insertion order = age.
+        self._nonces: OrderedDict[str, int] = OrderedDict()
+
+    @property
+    def challenge_header(self) -> str:
+        return "Proxy-Authenticate" if self.proxy else "WWW-Authenticate"
+
+    @property
+    def credentials_header(self) -> str:
+        return "Proxy-Authorization" if self.proxy else "Authorization"
+
+    @property
+    def status(self) -> int:
+        return 407 if self.proxy else 401
+
+    # -- nonces
+
+    def _mac(self, stamp: str, salt: str) -> str:
+        data = f"{stamp}.{salt}.{self.realm}".encode()
+        return hmac.new(self.secret, data, hashlib.sha256).hexdigest()[:32]
+
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+    ##% It is RECOMMENDED that this string be Base64 or
+    ##% hexadecimal data.
+    def new_nonce(self, now: float) -> str:
+        """A fresh nonce bound to ``now`` and the server secret, remembered for nc checks."""
+        stamp = f"{int(now * 1000):x}"
+        salt = secrets.token_hex(8)
+        nonce = f"{stamp}.{salt}.{self._mac(stamp, salt)}"
+        self._nonces[nonce] = 0
+        while len(self._nonces) > self.max_nonces:
+            self._nonces.popitem(last=False)
+        return nonce
+
+    def nonce_issued_at(self, nonce: str) -> float | None:
+        """When this server issued ``nonce``; None if it is not one of ours (forged)."""
+        parts = nonce.split(".")
+        if len(parts) != 3:
+            return None
+        stamp, salt, mac = parts
+        if not hmac.compare_digest(mac, self._mac(stamp, salt)):
+            return None
+        try:
+            return int(stamp, 16) / 1000
+        except ValueError:
+            return None
+
+    # -- challenges
+
+    ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.3
+    ##% The UAS MAY add multiple WWW-Authenticate/Proxy-Authenticate header
+    ##% fields to allow the UAS to utilize the best available algorithm
+    ##% supported by the client.
+    ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.3
+    ##% The UAS MUST add these header fields to the response in the order in
+    ##% which it would prefer to see them used, starting with the most
+    ##% preferred algorithm at the top.
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.7
+    ##% The server MUST add these challenges to the response in order of
+    ##% preference, starting with the most preferred algorithm, followed by
+    ##% the less preferred algorithm.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+    ##% However, servers MUST always send a "qop" parameter in
+    ##% WWW-Authenticate and Proxy-Authenticate header field values.
+    ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+    ##% A UAS MUST always send a "qop" parameter in WWW-Authenticate and
+    ##% Proxy-Authenticate header field values
+    def challenges(self, now: float, *, stale: bool = False) -> list[Challenge]:
+        """One Digest challenge per algorithm, most preferred first, each with its own nonce."""
+        return [
+            DigestChallenge(
+                realm=self.realm,
+                nonce=self.new_nonce(now),
+                algorithm=algorithm,
+                qop=list(self.qop),
+                stale=stale,
+                proxy=self.proxy,
+            ).to_header()
+            for algorithm in self.algorithms
+        ]
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.2
+    ##% The WWW-Authenticate response-header field MUST be included in 401
+    ##% (Unauthorized) response messages.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+    ##% The proxy MUST populate the 407 (Proxy Authentication Required)
+    ##% message with a Proxy-Authenticate header field value applicable to
+    ##% the proxy for the requested resource.
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.8
+    ##% Upon receiving a request that requires authentication, the
+    ##% proxy/server MUST issue the "407 Proxy Authentication Required"
+    ##% response with a "Proxy-Authenticate" header field.
+    def challenge(
+        self, request: Request, now: float, *, stale: bool = False, to_tag: str | None = None
+    ) -> Response:
+        """The 401 (or 407) response challenging ``request``."""
+        response = request.make_response(self.status, to_tag=to_tag)
+        for value in self.challenges(now, stale=stale):
+            response.headers.add(self.challenge_header, value)
+        return response
+
+    # -- verification
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+    ##% Note that if an authentication scheme that does not support realms is
+    ##% used in the Proxy-Authorization header field, a proxy server MUST
+    ##% attempt to parse all Proxy-Authorization header field values to
+    ##% determine whether one of them has what the proxy server considers to
+    ##% be valid credentials.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+    ##% Because this is potentially very time-consuming in large networks,
+    ##% proxy servers SHOULD use an authentication scheme that supports realms
+    ##% in the Proxy-Authorization header field.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+    ##% When multiple proxies are used in a chain, a Proxy-Authorization
+    ##% header field value MUST NOT be consumed by any proxy whose realm does
+    ##% not match the "realm" parameter specified in that value.
+    def credentials_for_realm(self, request: Request) -> list[DigestCredentials]:
+        """The Digest credentials in ``request`` addressed to this realm (others ignored)."""
+        found = []
+        for text in request.headers.get_all(self.credentials_header):
+            try:
+                value = Credentials.parse(text, self.credentials_header)
+                if not value.is_digest or value.realm != self.realm:
+                    continue
+                found.append(DigestCredentials.from_header(value))
+            except ValueError:
+                continue  # malformed, or not ours: ignored, like any other realm's
+        return found
+
+    def check(self, request: Request, now: float) -> AuthResult:
+        """Verify the request's credentials for this realm (the first valid value wins)."""
+        candidates = self.credentials_for_realm(request)
+        if not candidates:
+            return AuthResult(None, reason="no credentials for this realm")
+        result = AuthResult(None, reason="invalid credentials")
+        for creds in candidates:
+            result = self._check_one(request, creds, now)
+            if result.ok:
+                return result
+        return result
+
+    ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+    ##% A UAS MUST be able to properly handle a "qop" parameter received in
+    ##% an Authorization/Proxy-Authorization header field
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+    ##% The server SHOULD only set stale to true if it receives a request for
+    ##% which the nonce is invalid.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+    ##% Since RFC 2543 is based on HTTP Digest as defined in RFC 2069 [39],
+    ##% SIP servers supporting RFC 2617 MUST ensure they are backwards
+    ##% compatible with RFC 2069.
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
+    ##% Upon receiving the Authorization header field, the server MAY check
+    ##% its validity by looking up the password that corresponds to the
+    ##% submitted username.
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
+    ##% Then, the server MUST perform the same digest operation (e.g., MD5,
+    ##% SHA-256) performed by the client and compare the result to the given
+    ##% response value.
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
+    ##% Alternatively, the server MAY return a 401 response with a new nonce
+    ##% value in the WWW-Authenticate header field, causing the client to
+    ##% retry the request; by specifying "stale=true" with this response, the
+    ##% server tells the client to retry with the new nonce, but without
+    ##% prompting for a new username and password.
+    def _check_one(self, request: Request, creds: DigestCredentials, now: float) -> AuthResult:
+        algorithm = creds.algorithm or "MD5"
+        if algorithm.upper() not in {a.upper() for a in self.algorithms}:
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+            ##% Its value MUST be one of the
+            ##% alternatives the server indicated it supports in the
+            ##% WWW-Authenticate header field.
+            return AuthResult(None, reason=f"algorithm {algorithm} was not offered")
+        if creds.qop is not None and creds.qop.lower() not in self.qop:
+            return AuthResult(None, reason=f"qop {creds.qop} was not offered")
+        issued = self.nonce_issued_at(creds.nonce)
+        if issued is None:
+            return AuthResult(None, reason="nonce not issued by this server")
+        try:
+            stored = self.credentials.ha1(creds.username, self.realm, base_algorithm(algorithm))
+        except UnsupportedAlgorithm:
+            stored = None
+        if stored is None:
+            return AuthResult(None, reason="unknown user")  # the name itself is not logged
+        try:
+            expected = compute_response(
+                method=request.method,
+                uri=creds.uri,
+                nonce=creds.nonce,
+                realm=self.realm,
+                ha1_value=stored,
+                algorithm=algorithm,
+                qop=creds.qop,
+                nc=creds.nc,
+                cnonce=creds.cnonce,
+                body=request.body,
+            )
+        except ValueError as exc:
+            return AuthResult(None, reason=str(exc))
+        if not hmac.compare_digest(expected, creds.response.lower()):
+            return AuthResult(None, reason="wrong response digest")
+        # The client knows the password; now the nonce itself.
+        if now - issued > self.nonce_lifetime or creds.nonce not in self._nonces:
+            return AuthResult(None, stale=True, reason="nonce expired")
+        last = self._nonces[creds.nonce]
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+        ##% These mechanisms MUST be used by a server to determine if the client
+        ##% supports the new mechanisms in RFC 2617 that were not specified in
+        ##% RFC 2069.
+        if creds.qop is None:
+            count = 1  # RFC 2069 credentials: no nonce count, the nonce is good once
+        else:
+            try:
+                count = int(creds.nc or "", 16)
+            except ValueError:
+                return AuthResult(None, reason="nc is not hexadecimal")
+        if count <= last:
+            return AuthResult(None, reason=f"replayed nonce count {count} (last was {last})")
+        self._nonces[creds.nonce] = count
+        return AuthResult(creds.username)
+
+    def authenticate(
+        self, request: Request, now: float, *, to_tag: str | None = None
+    ) -> tuple[str | None, Response | None]:
+        """(username, None) when the request carries valid credentials, else
+        (None, the 401/407 challenge to send)."""
+        result = self.check(request, now)
+        if result.ok:
+            return result.username, None
+        return None, self.challenge(request, now, stale=result.stale, to_tag=to_tag)
