@@ -1,0 +1,744 @@
+"""The transport layer: UDP, TCP and TLS over IPv4 and IPv6 with asyncio (RFC 3261 §18).
+
+Theory of operation
+-------------------
+:class:`TransportLayer` owns every socket of one SIP element: the *listening
+points* it was asked to open (one UDP socket, one TCP or TLS server each) and
+the stream *connections*, whether it opened them or accepted them.  It moves
+bytes, nothing more: it splits streams into messages with
+:class:`rfc3261.framing.StreamFramer` (§18.3), answers CRLF keep-alive pings,
+and hands each message's bytes up with the :class:`Source` they came from.
+Parsing, the Via checks of §18.1.2 and §18.2.1 and the routing of responses
+(§18.2.2) are the business of :mod:`rfc3261.dispatcher`, which sits on top.
+
+Connections are indexed by the far end's (transport, address, port), shared
+between the client and server sides (§18), reused for new requests (§18.1.1)
+and closed when idle.  Every resource a peer can make us hold is bounded
+(:class:`TransportLimits`): the number of connections, the bytes of an
+unfinished message, the time a message may take to arrive (a byte a second
+does not keep a connection forever), the bytes waiting to be written to a peer
+that does not read, the time a TLS handshake may take.  A peer that breaks a
+bound loses its connection; a bad datagram costs one parse, and an exception
+while handling one message never stops a listener.
+
+UDP sockets are read directly (:class:`UdpSocket`, up to 64 datagrams per
+wake-up) rather than through asyncio's datagram transports: under load this
+saves an event-loop turn per datagram.  Streams use asyncio protocols
+(:class:`StreamConnection`), TLS the standard :mod:`ssl` module.
+
+Addresses are IP literals: name resolution (RFC 3263) is not done here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import FramingError
+from .framing import StreamFramer
+
+__all__ = [
+    "DEFAULT_PORTS",
+    "UDP_SIZE_LIMIT",
+    "Address",
+    "ListeningPoint",
+    "Source",
+    "StreamConnection",
+    "TransportLayer",
+    "TransportLimits",
+]
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##% If the port is absent, the default
+##% value depends on the transport.  It is 5060 for UDP, TCP and SCTP,
+##% 5061 for TLS.
+DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061}
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##% If a request is within 200 bytes of the path MTU, or if it is larger
+##% than 1300 bytes and the path MTU is unknown, the request MUST be sent
+##% using an RFC 2914 [43] congestion controlled transport protocol, such
+##% as TCP.
+UDP_SIZE_LIMIT = 1300
+
+# The largest UDP payload over IPv4 (65,535 less 20 bytes of IP and 8 of UDP).
+MAX_DATAGRAM = 65507
+
+STREAM_TRANSPORTS = frozenset({"TCP", "TLS"})
+
+
+def default_port(transport: str) -> int:
+    """The port a sent-by or URI without one means (§18.1.1, §19.1.2)."""
+    return DEFAULT_PORTS.get(transport.upper(), 5060)
+
+
+def bracketed(host: str) -> str:
+    """``host`` as written in a sent-by or URI: IPv6 references in brackets (§25.1)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def unbracketed(host: str) -> str:
+    """``host`` without the brackets of an IPv6 reference, as sockets take it."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+@functools.lru_cache(maxsize=4096)
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(unbracketed(host))
+    except ValueError:
+        return None
+
+
+def is_ip_address(host: str) -> bool:
+    """True when ``host`` (bracketed or not) is an IPv4 or IPv6 literal."""
+    return _ip(host) is not None
+
+
+def is_multicast(host: str) -> bool:
+    """True when ``host`` is an IPv4 or IPv6 multicast address literal."""
+    address = _ip(host)
+    return address is not None and address.is_multicast
+
+
+def same_ip(a: str, b: str) -> bool:
+    """True when two address literals name the same IP (``::1`` == ``[0::1]``)."""
+    if a == b:
+        return _ip(a) is not None
+    address = _ip(a)
+    return address is not None and address == _ip(b)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A transport address: transport ("UDP", "TCP", "TLS"), IP literal and port.
+
+    The host is written without brackets (``::1``); :attr:`hostport` adds them.
+    """
+
+    transport: str
+    host: str
+    port: int
+
+    @property
+    def reliable(self) -> bool:
+        return self.transport in STREAM_TRANSPORTS
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+    @property
+    def hostport(self) -> str:
+        """``host:port`` as a sent-by writes it (``[::1]:5060``)."""
+        return f"{bracketed(self.host)}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.transport} {self.hostport}"
+
+
+@dataclass(slots=True)
+class TransportLimits:
+    """Bounds on what peers can make the transport hold, and socket options."""
+
+    # Stream connections (opened and accepted together); accepts beyond it are refused.
+    max_connections: int = 1024
+    # StreamFramer bounds: an unfinished header section, and one body.
+    max_header_bytes: int = 64 * 1024
+    max_body_bytes: int = 1024 * 1024
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% This duration SHOULD at least equal
+    ##% the longest amount of time the element would need in order to bring a
+    ##% transaction from instantiation to the terminated state.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% This usually means at least 64*T1 (see Section 17.1.1.1 for a
+    ##% definition of T1).
+    idle_timeout: float = 64 * 0.5 + 8.0
+    # An unfinished message older than this closes its connection (slow senders).
+    message_timeout: float = 10.0
+    # Bytes waiting for a peer that does not read; above it the connection is dropped.
+    max_write_buffer: int = 4 * 1024 * 1024
+    connect_timeout: float = 10.0
+    # SO_RCVBUF / SO_SNDBUF for UDP sockets (None: the system default).
+    socket_buffer: int | None = None
+
+
+@dataclass(slots=True, eq=False)
+class ListeningPoint:
+    """A local transport address the element listens on (a UDP socket or a stream server).
+
+    Compared and hashed by identity: each is one socket.
+    """
+
+    address: Address
+    # The UdpSocket (UDP) or the asyncio Server (TCP, TLS).
+    handle: Any = None
+
+    @property
+    def transport(self) -> str:
+        return self.address.transport
+
+    @property
+    def sent_by(self) -> str:
+        """What the Via sent-by of requests sent from here says (§18.1.1)."""
+        return self.address.hostport
+
+    def uri(self, user: str | None = None) -> str:
+        """A SIP(S) URI reaching this listening point, for Contact and Record-Route."""
+        address = self.address
+        scheme = "sips" if address.transport == "TLS" else "sip"
+        userinfo = f"{user}@" if user else ""
+        # UDP is the default transport of sip: and TLS the only one of sips: (§19.1.2).
+        param = "" if address.transport in ("UDP", "TLS") else f";transport={address.transport}"
+        return f"{scheme}:{userinfo}{address.hostport}{param}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a received message came from: the far end, our listening point, the connection.
+
+    ``connection`` is the stream connection (None for UDP); responses to a
+    request received on it go back on it while it is open (§18.2.2).
+    """
+
+    remote: Address
+    local: ListeningPoint | None
+    connection: StreamConnection | None = None
+
+    @property
+    def transport(self) -> str:
+        return self.remote.transport
+
+
+# A receiver gets each message's bytes with its Source.
+Receiver = Callable[[bytes, Source], None]
+# A send failure is reported with the exception (refused, reset, timeout, ...).
+ErrorCallback = Callable[[Exception], None]
+
+
+class UdpSocket:
+    """One UDP listening point's socket, read and written without asyncio transports.
+
+    Each datagram goes up as one message (§18.3).  When the socket is readable,
+    up to ``BATCH`` datagrams are read in one go, which under load saves an
+    event-loop turn per datagram.  A failure while handling one datagram is
+    reported to the loop's exception handler; the listener keeps going.
+    """
+
+    BATCH = 64
+
+    def __init__(self, layer: TransportLayer, point: ListeningPoint, sock: socket.socket) -> None:
+        self.layer = layer
+        self.point = point
+        self.sock = sock
+        self.transport_name = point.address.transport
+        # Sources by peer address, so that a busy peer costs one object (bounded).
+        self._sources: dict[Any, Source] = {}
+        # Datagrams the kernel would not take yet (socket buffer full).
+        self._backlog: list[tuple[bytes, tuple[str, int]]] = []
+        self._closed = False
+        sock.setblocking(False)
+        layer.loop.add_reader(sock.fileno(), self._read_ready)
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.sock.getsockname() if name == "sockname" else None
+
+    def _read_ready(self) -> None:
+        recvfrom = self.sock.recvfrom
+        sources = self._sources
+        receiver = self.layer.receiver
+        for _ in range(self.BATCH):
+            try:
+                data, addr = recvfrom(MAX_DATAGRAM + 28)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.4
+                ##% Source quench and TTL exceeded ICMP errors SHOULD be ignored.
+                # An unconnected UDP socket cannot tell which datagram an ICMP
+                # error belongs to; sendto() failures reach the sender instead.
+                self.layer.icmp_errors += 1
+                continue
+            source = sources.get(addr)
+            if source is None:
+                if len(sources) >= 4096:
+                    sources.clear()
+                source = Source(Address(self.transport_name, addr[0], addr[1]), self.point)
+                sources[addr] = source
+            try:
+                receiver(data, source)
+            except Exception as error:  # never let one datagram stop the listener
+                self.layer.loop.call_exception_handler(
+                    {"message": f"error handling a datagram from {addr}", "exception": error}
+                )
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Send one datagram; queued (bounded) when the socket buffer is full."""
+        if self._closed:
+            raise OSError(f"UDP listening point {self.point.address} is closed")
+        if not self._backlog:
+            try:
+                self.sock.sendto(data, addr)
+                return
+            except (BlockingIOError, InterruptedError):
+                self.layer.loop.add_writer(self.sock.fileno(), self._write_ready)
+        if len(self._backlog) >= 10_000:
+            raise OSError("UDP send backlog full")
+        self._backlog.append((data, addr))
+
+    def _write_ready(self) -> None:
+        backlog = self._backlog
+        while backlog:
+            data, addr = backlog[0]
+            try:
+                self.sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.layer.icmp_errors += 1
+            del backlog[0]
+        self.layer.loop.remove_writer(self.sock.fileno())
+
+    def is_closing(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = self.layer.loop
+        loop.remove_reader(self.sock.fileno())
+        if self._backlog:
+            loop.remove_writer(self.sock.fileno())
+        self._backlog = []
+        self.sock.close()
+
+
+class StreamConnection(asyncio.Protocol):
+    """One TCP or TLS connection, opened or accepted, with its framer and limits."""
+
+    def __init__(
+        self,
+        layer: TransportLayer,
+        transport_name: str,
+        local: ListeningPoint | None,
+        remote: Address | None = None,
+    ) -> None:
+        self.layer = layer
+        self.transport_name = transport_name
+        self.local = local
+        # The far end's address: known before connecting, or from the peer name.
+        self.remote = remote
+        self.outgoing = remote is not None
+        self.transport: asyncio.Transport | None = None
+        self.source: Source | None = None
+        limits = layer.limits
+        self.framer = StreamFramer(limits.max_header_bytes, limits.max_body_bytes)
+        self.last_activity = layer.loop.time()
+        # When the framer started holding an unfinished message (None: holds nothing).
+        self.partial_since: float | None = None
+        # Writes waiting for the connection to be established, and their error callbacks.
+        self._pending: list[bytes] = []
+        self._on_error: list[ErrorCallback] = []
+        self.closed = False
+        self.close_reason: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<StreamConnection {self.transport_name} {self.remote} open={self.is_open}>"
+
+    @property
+    def is_open(self) -> bool:
+        return self.transport is not None and not self.closed
+
+    @property
+    def connecting(self) -> bool:
+        return self.transport is None and not self.closed
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        layer = self.layer
+        if self.remote is None:
+            peer = transport.get_extra_info("peername")
+            self.remote = Address(self.transport_name, peer[0], peer[1])
+            if not layer._admit(self):
+                return
+        self.source = Source(self.remote, self.local, self)
+        self.last_activity = layer.loop.time()
+        # Let the buffer grow to the bound before asyncio asks us to pause.
+        transport.set_write_buffer_limits(high=layer.limits.max_write_buffer)
+        pending, self._pending = self._pending, []
+        for data in pending:
+            self.write(data)
+        self._on_error = []
+
+    def data_received(self, data: bytes) -> None:
+        layer = self.layer
+        now = layer.loop.time()
+        self.last_activity = now
+        try:
+            events = self.framer.feed(data)
+        except FramingError as error:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
+            ##% The Content-
+            ##% Length header field MUST be used with stream oriented transports.
+            # A stream that cannot be framed cannot be resynchronized: drop it.
+            self.abort(f"framing error: {error}")
+            return
+        for event in events:
+            if event.__class__ is bytes:
+                try:
+                    layer.receiver(event, self.source)  # type: ignore[arg-type]
+                except Exception as error:  # one bad message does not end the connection
+                    layer.loop.call_exception_handler(
+                        {
+                            "message": f"error handling a message from {self.remote}",
+                            "exception": error,
+                        }
+                    )
+                if self.closed:
+                    return
+            elif event.is_ping:  # type: ignore[union-attr]
+                ##= https://www.rfc-editor.org/rfc/rfc5626#section-5.4
+                ##% When a server receives a double CRLF sequence between SIP messages on
+                ##% a connection-oriented transport such as TCP or SCTP, it MUST
+                ##% immediately respond with a single CRLF over the same connection.
+                self.write(b"\r\n")
+        self.partial_since = (self.partial_since or now) if self.framer.buffered else None
+
+    def pause_writing(self) -> None:
+        # The peer does not read and the write buffer passed its bound.
+        self.abort("peer does not read (write buffer above max_write_buffer)")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.close_reason is None:
+            self.close_reason = "reset" if exc is not None else "closed by peer"
+        self.layer._forget(self)
+        self._fail(exc or ConnectionResetError("connection closed"))
+
+    # -- used by the layer
+
+    def write(self, data: bytes, on_error: ErrorCallback | None = None) -> bool:
+        """Write ``data`` (queued while connecting); False when the connection is gone."""
+        if self.closed:
+            return False
+        transport = self.transport
+        if transport is None:
+            self._pending.append(data)
+            if on_error is not None:
+                self._on_error.append(on_error)
+            return True
+        if transport.is_closing():
+            return False
+        transport.write(data)
+        self.last_activity = self.layer.loop.time()
+        if transport.get_write_buffer_size() > self.layer.limits.max_write_buffer:
+            self.abort("peer does not read (write buffer above max_write_buffer)")
+            return False
+        return True
+
+    def connect_failed(self, exc: Exception) -> None:
+        self.closed = True
+        self.close_reason = f"connect failed: {exc!r}"
+        self.layer._forget(self)
+        self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        callbacks, self._on_error = self._on_error, []
+        self._pending = []
+        for callback in callbacks:
+            callback(exc)
+
+    def close(self, reason: str = "closed") -> None:
+        """Close gracefully (pending writes are flushed)."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        if self.transport is not None:
+            self.transport.close()
+        self.closed = True
+        self.layer._forget(self)
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once, discarding what it holds."""
+        if self.close_reason is None:
+            self.close_reason = reason
+        self.layer.dropped_connections += 1
+        if self.transport is not None:
+            self.transport.abort()
+        self.closed = True
+        self.layer._forget(self)
+
+
+class TransportLayer:
+    """Every socket of one element: listening points and stream connections (§18).
+
+    ``receiver(data, source)`` gets every received message's bytes.
+    """
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        *,
+        limits: TransportLimits | None = None,
+        server_ssl: ssl.SSLContext | None = None,
+        client_ssl: ssl.SSLContext | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.receiver = receiver
+        self.limits = limits or TransportLimits()
+        self.server_ssl = server_ssl
+        self.client_ssl = client_ssl
+        self.loop = loop or asyncio.get_running_loop()
+        self.listening_points: list[ListeningPoint] = []
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+        ##% These connections are indexed by the tuple formed from the address,
+        ##% port, and transport protocol at the far end of the connection.
+        self.connections: dict[Address, StreamConnection] = {}
+        self._connect_tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
+        # Counters for tests and logs.
+        self.icmp_errors = 0
+        self.refused_connections = 0
+        self.dropped_connections = 0
+
+    # -- listening ---------------------------------------------------------
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% All SIP elements MUST implement UDP and TCP.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% SIP elements MAY
+    ##% implement other protocols.
+    async def listen(self, transport: str, host: str, port: int = 0) -> ListeningPoint:
+        """Open a listening point: a UDP socket or a TCP/TLS server on ``host:port``.
+
+        Port 0 picks a free port; the returned point says which.
+        """
+        transport = transport.upper()
+        host = unbracketed(host)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        point = ListeningPoint(Address(transport, host, port))
+        if transport == "UDP":
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                self._set_buffers(sock)
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                raise
+            handle = UdpSocket(self, point, sock)
+        elif transport in STREAM_TRANSPORTS:
+            if transport == "TLS" and self.server_ssl is None:
+                raise ValueError("TLS listening point needs a server SSL context (RFC 3261 §26)")
+            handle = await self.loop.create_server(
+                lambda: StreamConnection(self, transport, point),
+                host,
+                port,
+                family=family,
+                ssl=self.server_ssl if transport == "TLS" else None,
+                # A peer that never finishes the TLS handshake is dropped like a slow one.
+                ssl_handshake_timeout=self.limits.message_timeout if transport == "TLS" else None,
+                reuse_address=True,
+                backlog=1024,
+            )
+        else:
+            raise ValueError(f"transport {transport!r} is not supported (UDP, TCP, TLS)")
+        sockname = (
+            handle.get_extra_info("sockname")
+            if transport == "UDP"
+            else handle.sockets[0].getsockname()
+        )
+        point.address = Address(transport, host, sockname[1])
+        point.handle = handle
+        self.listening_points.append(point)
+        self._start_sweeper()
+        return point
+
+    def _set_buffers(self, sock: socket.socket) -> None:
+        size = self.limits.socket_buffer
+        if size is None:
+            return
+        for force, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):
+            # SO_RCVBUFFORCE (33) / SO_SNDBUFFORCE (32) pass net.core.*mem_max when allowed.
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, force, size)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, plain, size)
+
+    def listening_point(self, transport: str, family: int | None = None) -> ListeningPoint | None:
+        """The first listening point for ``transport`` (and address family), if any."""
+        for point in self.listening_points:
+            if point.transport == transport and (family is None or point.address.family == family):
+                return point
+        return None
+
+    # -- sending -----------------------------------------------------------
+
+    def send(
+        self,
+        data: bytes,
+        destination: Address,
+        *,
+        connection: StreamConnection | None = None,
+        local: ListeningPoint | None = None,
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        """Send one message's bytes to ``destination``.
+
+        UDP goes out of ``local`` when given (RFC 3581 §4), else the listening
+        point of the destination's family.  Streams use ``connection`` if it is
+        open, else an open connection to ``destination``, else a new one.
+        ``on_error`` hears of a failure that is known only later (connect).
+        """
+        if destination.transport == "UDP":
+            self._send_datagram(data, destination, local, on_error)
+            return
+        if connection is None or not connection.is_open:
+            connection = self.connections.get(destination)
+            if connection is None or connection.closed:
+                connection = self.connect(destination)
+        if not connection.write(data, on_error) and on_error is not None:
+            on_error(ConnectionResetError(f"connection to {destination} is closed"))
+
+    def _send_datagram(
+        self,
+        data: bytes,
+        destination: Address,
+        local: ListeningPoint | None,
+        on_error: ErrorCallback | None,
+    ) -> None:
+        if local is None or local.transport != "UDP":
+            local = self.listening_point("UDP", destination.family)
+        if local is None:
+            error = OSError(f"no UDP listening point for {destination}")
+            if on_error is None:
+                raise error
+            on_error(error)
+            return
+        try:
+            local.handle.sendto(data, (destination.host, destination.port))
+        except OSError as error:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.4
+            ##% Host, network, port or protocol
+            ##% unreachable errors, or parameter problem errors SHOULD cause the
+            ##% transport layer to inform the transport user of a failure in sending.
+            if on_error is None:
+                raise
+            on_error(error)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% When a connection is opened by the transport layer, this index is set to
+    ##% the destination IP, port and transport.
+    def connect(self, destination: Address) -> StreamConnection:
+        """Start opening a connection to ``destination``; writes queue until it is up."""
+        transport = destination.transport
+        if transport not in STREAM_TRANSPORTS:
+            raise ValueError(f"{transport} is not a stream transport")
+        local = self.listening_point(transport, destination.family)
+        connection = StreamConnection(self, transport, local, destination)
+        self.connections[destination] = connection
+        task = self.loop.create_task(self._open(connection, destination))
+        self._connect_tasks.add(task)
+        task.add_done_callback(self._connect_tasks.discard)
+        return connection
+
+    async def _open(self, connection: StreamConnection, destination: Address) -> None:
+        tls = destination.transport == "TLS"
+        if tls and self.client_ssl is None:
+            connection.connect_failed(ValueError("TLS needs a client SSL context"))
+            return
+        try:
+            await asyncio.wait_for(
+                self.loop.create_connection(
+                    lambda: connection,
+                    destination.host,
+                    destination.port,
+                    ssl=self.client_ssl if tls else None,
+                    server_hostname=destination.host if tls else None,
+                    ssl_handshake_timeout=self.limits.message_timeout if tls else None,
+                ),
+                self.limits.connect_timeout,
+            )
+        except (TimeoutError, OSError, ssl.SSLError) as error:
+            connection.connect_failed(error)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% When the connection is accepted by the transport layer, this index is set to
+    ##% the source IP address, port number, and transport.
+    def _admit(self, connection: StreamConnection) -> bool:
+        """Index an accepted connection, or refuse it when there are too many."""
+        assert connection.remote is not None and connection.transport is not None
+        if len(self.connections) >= self.limits.max_connections:
+            self.refused_connections += 1
+            connection.closed = True
+            connection.close_reason = "too many connections"
+            connection.transport.abort()
+            return False
+        self.connections[connection.remote] = connection
+        return True
+
+    def _forget(self, connection: StreamConnection) -> None:
+        remote = connection.remote
+        if remote is not None and self.connections.get(remote) is connection:
+            del self.connections[remote]
+
+    # -- housekeeping ------------------------------------------------------
+
+    def _start_sweeper(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = self.loop.call_later(self._sweep_interval(), self._sweep)
+
+    def _sweep_interval(self) -> float:
+        limits = self.limits
+        return max(0.05, min(1.0, limits.message_timeout / 4, limits.idle_timeout / 4))
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+    ##% It is RECOMMENDED that connections be kept open for some
+    ##% implementation-defined duration after the last message was sent or
+    ##% received over that connection.
+    def _sweep(self) -> None:
+        """Close idle connections and those whose unfinished message is too old."""
+        now = self.loop.time()
+        limits = self.limits
+        for connection in list(self.connections.values()):
+            if connection.connecting:
+                continue
+            if (
+                connection.partial_since is not None
+                and now - connection.partial_since > limits.message_timeout
+            ):
+                connection.abort("message not completed within message_timeout")
+            elif now - connection.last_activity > limits.idle_timeout:
+                connection.close("idle")
+        self._sweeper = self.loop.call_later(self._sweep_interval(), self._sweep)
+
+    async def close(self) -> None:
+        """Close every connection and listening point."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for task in list(self._connect_tasks):
+            task.cancel()
+        for connection in list(self.connections.values()):
+            connection.abort("transport layer closed")
+        servers = []
+        for point in self.listening_points:
+            point.handle.close()
+            if point.transport != "UDP":
+                servers.append(point.handle.wait_closed())
+        self.listening_points = []
+        for waiter in servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(waiter, 2.0)
+        # Let the closed transports run their connection_lost callbacks.
+        await asyncio.sleep(0)

@@ -1,0 +1,382 @@
+"""A minimal user agent server on the dispatcher (RFC 3261 §8.2, §13.3, §15.1.2).
+
+Enough of a UAS for SIPp's built-in ``uac`` scenario and for load tests: it
+answers INVITE with 200 (optionally 180 first) carrying an SDP answer that
+declines every offered stream, retransmits the 2xx until the ACK comes
+(§13.3.1.4), answers BYE with 200 (481 for an unknown dialog), OPTIONS with
+200, CANCEL as §9.2 says, and anything else with 405.  It keeps a dialog only
+as long as it needs to match the ACK and the BYE.
+
+Run it::
+
+    python -m rfc3261.uas_minimal --listen sip:127.0.0.1:5070 [--listen ...]
+        [--listen sips:127.0.0.1:5071 --cert cert.pem --key key.pem]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import heapq
+import itertools
+import os
+import secrets
+import signal
+import ssl
+import sys
+from dataclasses import dataclass
+
+from .dispatcher import Dispatcher, Source, TransactionUser
+from .message import Request, Response
+from .timers import DEFAULT_TIMERS, TimerValues
+from .transport import ListeningPoint, TransportLimits
+
+__all__ = ["MinimalUAS", "main", "serve"]
+
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+# Dialogs kept at most (oldest forgotten first): a peer that never sends BYE
+# cannot make the UAS grow without bound.
+MAX_DIALOGS = 200_000
+
+
+@dataclass(slots=True)
+class _Pending2xx:
+    """A 2xx to INVITE being retransmitted until its ACK arrives (§13.3.1.4)."""
+
+    response: Response
+    source: Source
+    cseq: int
+    interval: float
+    started: float
+
+
+class MinimalUAS(TransactionUser):
+    """Answers INVITE, ACK, BYE, OPTIONS and CANCEL; counts what it saw."""
+
+    def __init__(self, *, ringing: bool = False, timers: TimerValues = DEFAULT_TIMERS) -> None:
+        self.ringing = ringing
+        self.timers = timers
+        # Call-ID -> our To tag, for dialogs confirmed or being confirmed.
+        self.dialogs: dict[str, str] = {}
+        # Call-ID -> the 2xx waiting for its ACK (one INVITE at a time per dialog).
+        self.pending: dict[str, _Pending2xx] = {}
+        self.counts: dict[str, int] = {}
+        # Contact header values by transport, SDP answers by (offer, listening point).
+        self._contacts: dict[str, str] = {}
+        self._answers: dict[tuple[bytes, ListeningPoint | None], bytes] = {}
+        # 2xx retransmissions due: a heap of (when, sequence, Call-ID, entry) with one
+        # event-loop timer for the earliest; entries ACKed meanwhile are skipped.
+        self._due: list[tuple[float, int, str, _Pending2xx]] = []
+        self._sequence = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self.retransmissions = 0
+        self.unacknowledged = 0
+
+    def stop(self) -> None:
+        """Stop every 2xx retransmission (before the dispatcher closes)."""
+        self.pending.clear()
+        self._due.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def on_request(self, request: Request, transaction, source: Source) -> None:  # type: ignore[no-untyped-def]
+        method = request.method
+        counts = self.counts
+        counts[method] = counts.get(method, 0) + 1
+        if method == "ACK":
+            # The ACK for our 2xx: without a transaction, or passed up by the INVITE
+            # server transaction in its "Accepted" state (RFC 6026 §8.7).
+            self._ack(request)
+            return
+        if transaction is None:
+            return
+        if method == "INVITE":
+            self._invite(request, transaction, source)
+        elif method == "BYE":
+            self._bye(request, transaction)
+        elif method == "OPTIONS":
+            response = request.make_response(200)
+            response.headers.add("Allow", ALLOW)
+            self.dispatcher.send_response(transaction, response)
+        elif method == "CANCEL":
+            self._cancel(request, transaction)
+        else:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
+            ##% If the UAS recognizes
+            ##% but does not support the method of a request, it MUST generate a 405
+            ##% (Method Not Allowed) response.
+            response = request.make_response(405)
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
+            ##% The UAS MUST also add an Allow header field to the 405 (Method Not
+            ##% Allowed) response.
+            response.headers.add("Allow", ALLOW)
+            self.dispatcher.send_response(transaction, response)
+
+    # -- INVITE -----------------------------------------------------------------
+
+    def _invite(self, request: Request, transaction, source: Source) -> None:  # type: ignore[no-untyped-def]
+        dispatcher = self.dispatcher
+        call_id = request.call_id
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.3
+        ##% When a tag is generated by a UA for insertion into a request or
+        ##% response, it MUST be globally unique and cryptographically random
+        ##% with at least 32 bits of randomness.
+        to_tag = request.to.tag or self.dialogs.get(call_id) or secrets.token_hex(8)
+        if self.ringing:
+            dispatcher.send_response(transaction, request.make_response(180, to_tag=to_tag))
+        response = request.make_response(200, to_tag=to_tag)
+        headers = response.headers
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+        ##% When a UAS responds to a request with a response that establishes a
+        ##% dialog (such as a 2xx to INVITE), the UAS MUST copy all Record-Route
+        ##% header field values from the request into the response (including the
+        ##% URIs, URI parameters, and any Record-Route header field parameters,
+        ##% whether they are known or unknown to the UAS) and MUST maintain the
+        ##% order of those values.
+        for value in request.headers.get_all("Record-Route"):
+            headers.add("Record-Route", value)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+        ##% The UAS MUST add a Contact header field to the response.
+        contact = self._contacts.get(source.transport)
+        if contact is None:
+            contact = self._contacts[source.transport] = (
+                f"<{dispatcher.contact_uri(source.transport)}>"
+            )
+        headers.add("Contact", contact)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+        ##% A 2xx response to an INVITE SHOULD contain the Allow header field and
+        ##% the Supported header field, and MAY contain the Accept header field.
+        headers.add("Allow", ALLOW)
+        headers.add("Supported", "")
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+        ##% If the INVITE request contained an offer, and the UAS had not yet
+        ##% sent an answer, the 2xx MUST contain an answer.
+        if request.body:
+            key = (request.body, source.local)
+            answer = self._answers.get(key)
+            if answer is None:
+                if len(self._answers) >= 64:
+                    self._answers.clear()
+                answer = self._answers[key] = _declining_answer(request.body, source)
+            response.set_body(answer, "application/sdp")
+        dialogs = self.dialogs
+        if len(dialogs) >= MAX_DIALOGS:
+            del dialogs[next(iter(dialogs))]
+        dialogs[call_id] = to_tag
+        dispatcher.send_response(transaction, response)
+        self._retransmit_until_ack(request, response, source)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+    ##% Therefore, it is necessary
+    ##% to periodically pass the response directly to the transport until the
+    ##% ACK arrives.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+    ##% The 2xx response is passed to the transport with an
+    ##% interval that starts at T1 seconds and doubles for each
+    ##% retransmission until it reaches T2 seconds (T1 and T2 are defined in
+    ##% Section 17).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+    ##% This is independent of whatever transport
+    ##% protocols are used to send the response.
+    def _retransmit_until_ack(self, request: Request, response: Response, source: Source) -> None:
+        loop = self.dispatcher.loop
+        now = loop.time()
+        pending = _Pending2xx(response, source, request.cseq.number, self.timers.T1, now)
+        self.pending[request.call_id] = pending  # replaces (stops) an older one
+        self._schedule(now + pending.interval, request.call_id, pending)
+
+    def _schedule(self, when: float, key: str, pending: _Pending2xx) -> None:
+        heapq.heappush(self._due, (when, next(self._sequence), key, pending))
+        if self._timer is None or when < self._timer_when:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_when = when
+            self._timer = self.dispatcher.loop.call_at(when, self._retransmit_due)
+
+    def _retransmit_due(self) -> None:
+        self._timer = None
+        loop = self.dispatcher.loop
+        now = max(loop.time(), self._timer_when)
+        due = self._due
+        timers = self.timers
+        while due and due[0][0] <= now:
+            _, _, key, pending = heapq.heappop(due)
+            if self.pending.get(key) is not pending:
+                continue  # ACKed, ended by BYE, or replaced
+            if now - pending.started >= 64 * timers.T1:
+                ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+                ##= type=exception
+                ##= reason=the minimal UAS has no media session to end; it forgets the call
+                ##% If the server retransmits the 2xx response for 64*T1 seconds without
+                ##% receiving an ACK, the dialog is confirmed, but the session SHOULD be
+                ##% terminated.
+                del self.pending[key]
+                self.unacknowledged += 1
+                continue
+            self.retransmissions += 1
+            self.dispatcher.send_stateless_response(pending.response, pending.source)
+            pending.interval = min(2 * pending.interval, timers.T2)
+            heapq.heappush(due, (now + pending.interval, next(self._sequence), key, pending))
+        if due:
+            self._timer_when = due[0][0]
+            self._timer = loop.call_at(self._timer_when, self._retransmit_due)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+    ##% Response retransmissions cease when an ACK request for the response is
+    ##% received.
+    def _ack(self, request: Request) -> None:
+        pending = self.pending.get(request.call_id)
+        if pending is None:
+            return
+        if pending.cseq == request.cseq.number:
+            del self.pending[request.call_id]
+
+    # -- BYE, CANCEL ---------------------------------------------------------------
+
+    def _bye(self, request: Request, transaction) -> None:  # type: ignore[no-untyped-def]
+        call_id = request.call_id
+        to_tag = self.dialogs.get(call_id)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-15.1.2
+        ##% If the BYE does not
+        ##% match an existing dialog, the UAS core SHOULD generate a 481
+        ##% (Call/Transaction Does Not Exist) response and pass that to the server
+        ##% transaction.
+        if to_tag is None or request.to.tag != to_tag:
+            self.dispatcher.send_response(transaction, request.make_response(481))
+            return
+        del self.dialogs[call_id]
+        self.pending.pop(call_id, None)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-15.1.2
+        ##% The UAS MUST still respond to any pending requests received for that
+        ##% dialog.
+        self.dispatcher.send_response(transaction, request.make_response(200))
+
+    def _cancel(self, request: Request, transaction) -> None:  # type: ignore[no-untyped-def]
+        target = self.dispatcher.transactions.find_cancel_target(request)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+        ##% If the UAS did not find a matching transaction for the CANCEL
+        ##% according to the procedure above, it SHOULD respond to the CANCEL
+        ##% with a 481 (Call Leg/Transaction Does Not Exist).
+        status = 481 if target is None else 200
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+        ##% Regardless of the method of the original request, as long as the
+        ##% CANCEL matched an existing transaction, the UAS answers the CANCEL
+        ##% request itself with a 200 (OK) response.
+        self.dispatcher.send_response(transaction, request.make_response(status))
+
+
+def _declining_answer(offer: bytes, source: Source) -> bytes:
+    """An SDP answer declining every offered stream (port 0, RFC 3264 §6)."""
+    family = "IP6" if ":" in source.remote.host else "IP4"
+    lines = [
+        "v=0",
+        f"o=- 0 0 IN {family} {source.local.address.host if source.local else '0.0.0.0'}",
+        "s=-",
+        f"c=IN {family} {source.local.address.host if source.local else '0.0.0.0'}",
+        "t=0 0",
+    ]
+    for line in offer.split(b"\n"):
+        if line.startswith(b"m="):
+            fields = line.decode("utf-8", "replace").strip().split()
+            if len(fields) >= 4:
+                lines.append(f"{fields[0]} 0 {fields[2]} {fields[3]}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+async def serve(
+    listen: list[str],
+    *,
+    ringing: bool = False,
+    socket_buffer: int | None = None,
+    timers: TimerValues = DEFAULT_TIMERS,
+    server_ssl: ssl.SSLContext | None = None,
+    ready: asyncio.Future[list[str]] | None = None,
+    stop: asyncio.Event | None = None,
+) -> MinimalUAS:
+    """Run a MinimalUAS on ``listen`` URIs until ``stop`` is set (or forever)."""
+    uas = MinimalUAS(ringing=ringing, timers=timers)
+    limits = TransportLimits(socket_buffer=socket_buffer)
+    # The UAS answers every INVITE at once, within the 200 ms of §17.2.1.
+    dispatcher = Dispatcher(
+        uas, timers=timers, send_100=False, limits=limits, server_ssl=server_ssl
+    )
+    addresses = []
+    try:
+        for target in listen:
+            for point in await dispatcher.listen(target):
+                addresses.append(str(point.address))
+        if ready is not None:
+            ready.set_result(addresses)
+        await (stop or asyncio.Event()).wait()
+    finally:
+        uas.stop()
+        await dispatcher.close()
+    return uas
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rfc3261.uas_minimal", description=__doc__)
+    parser.add_argument("--listen", action="append", required=True, help="e.g. sip:127.0.0.1:5070")
+    parser.add_argument("--ringing", action="store_true", help="send 180 before the 200")
+    parser.add_argument("--buffer", type=int, default=None, help="UDP SO_RCVBUF/SO_SNDBUF bytes")
+    parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
+    parser.add_argument("--profile", default=None, help="write cProfile stats to this file")
+    parser.add_argument("--cert", default=None, help="PEM certificate for sips: listeners")
+    parser.add_argument("--key", default=None, help="PEM private key for --cert")
+    parser.add_argument("--t1", type=float, default=DEFAULT_TIMERS.T1, help="T1 in seconds")
+    parser.add_argument("--t2", type=float, default=DEFAULT_TIMERS.T2, help="T2 in seconds")
+    args = parser.parse_args(argv)
+    if args.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    # A server's objects live for a transaction or a call and are freed by reference
+    # counting; cyclic collection every 700 allocations only costs time under load.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+    async def run() -> MinimalUAS:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        ready: asyncio.Future[list[str]] = loop.create_future()
+        ready.add_done_callback(
+            lambda f: print("listening on " + ", ".join(f.result()), flush=True)
+        )
+        timers = TimerValues(T1=args.t1, T2=args.t2)
+        server_ssl = None
+        if args.cert:
+            server_ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ssl.load_cert_chain(args.cert, args.key)
+        return await serve(
+            args.listen,
+            ringing=args.ringing,
+            socket_buffer=args.buffer,
+            timers=timers,
+            server_ssl=server_ssl,
+            ready=ready,
+            stop=stop,
+        )
+
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        uas = profiler.runcall(asyncio.run, run())
+        profiler.dump_stats(args.profile)
+    else:
+        uas = asyncio.run(run())
+    print(
+        f"requests {uas.counts} 2xx retransmissions {uas.retransmissions}"
+        f" unacknowledged {uas.unacknowledged}",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
