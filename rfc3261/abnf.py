@@ -266,9 +266,11 @@ hostname = f"(?:{domainlabel}\\.(?=[{_ALPHANUM}]))*+{toplabel}\\.?"
 
 #   host  =  hostname / IPv4address / IPv6reference
 # A hostname's toplabel starts with ALPHA, so no hostname is (a prefix of) an IPv4
-# address, and an IPv6reference starts with "[": the alternatives never compete, and
-# the commonest comes first.
-host = f"(?:{hostname}|{IPv4address}|{IPv6reference})"
+# address, and an IPv6reference starts with "[". IPv4address comes first because it
+# fails at once on a name, while hostname reads a whole address before failing on its
+# last label; where an address begins a name ("192.0.2.1.example.com") the match goes
+# on into hostname.
+host = f"(?:{IPv4address}|{hostname}|{IPv6reference})"
 
 #   port  =  1*DIGIT
 # The range 0..65535 is checked by the code that converts it.

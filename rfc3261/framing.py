@@ -199,6 +199,13 @@ class StreamFramer:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.14
     ##% If a stream-based protocol (such as TCP) is used as
     ##% transport, the header field MUST be used.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+    ##% If a stream-based protocol (such as TCP) is used as a transport, then
+    ##% the header field MUST be sent.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4.2
+    ##% The "chunked" transfer encoding of HTTP/1.1 MUST NOT be used for SIP.
+    # The body is the Content-Length octets that follow the header section; a
+    # Transfer-Encoding header field is neither needed nor interpreted.
     def _content_length(self, head: bytes) -> int:
         """The Content-Length of a header section (bytes), validated for framing."""
         found: list[bytes] = []

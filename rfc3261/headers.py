@@ -31,7 +31,7 @@ from typing import Any
 from . import abnf
 from .errors import ParseError
 from .params import Parameters
-from .uri import AbsoluteURI, SipURI, parse_uri
+from .uri import _SIP_URI_GROUPS, AbsoluteURI, SipURI, _sip_uri_from_parts, parse_uri
 
 __all__ = [
     "BRANCH_MAGIC_COOKIE",
@@ -138,6 +138,24 @@ def _split_params(text: str) -> list[tuple[str, str | None]]:
     return items
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
+##% Even though an arbitrary number of parameter pairs may be
+##% attached to a header field value, any given parameter-name MUST NOT
+##% appear more than once.
+def _check_unique(items: list[tuple[str, str | None]], header: str) -> None:
+    """§7.3.1: "any given parameter-name MUST NOT appear more than once"."""
+    if len(items) == 2:  # the usual case (a Via's branch and rport): one comparison
+        repeated = items[0][0].lower() == items[1][0].lower()
+    else:
+        repeated = len({name.lower() for name, _ in items}) != len(items)
+    if repeated:
+        raise _error(header, "a parameter appears more than once", "7.3.1")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##% A UA SHOULD ignore extension header parameters that are not understood.
+# Every generic-param is kept as written, known or not; only the typed properties
+# (tag, branch, q, expires, ...) read the ones they understand.
 def _parse_params(
     text: str, header: str, section: str, slow: re.Pattern[str] = _PARAM_SLOW
 ) -> list[tuple[str, str | None]]:
@@ -166,19 +184,6 @@ def _parse_params(
     return items
 
 
-# Host names seen before and found valid: most messages name the same few hosts, and a
-# set lookup is cheaper than the full host rule. Bounded, so it cannot grow without end.
-_VALID_HOSTS: set[str] = set()
-_VALID_HOSTS_MAX = 4096
-
-
-def _check_host(host: str, header: str, section: str) -> None:
-    if _HOST.fullmatch(host) is None:
-        raise _error(header, f"{host[:40]!r} is not a host name or address", section)
-    if len(_VALID_HOSTS) < _VALID_HOSTS_MAX:
-        _VALID_HOSTS.add(host)
-
-
 # ---------------------------------------------------------------------------
 # Via (§20.42, §8.1.1.7, §18.2.1, RFC 3581, RFC 5118 §4.5)
 # ---------------------------------------------------------------------------
@@ -187,11 +192,11 @@ def _check_host(host: str, header: str, section: str) -> None:
 # The magic cookie that marks a branch built by RFC 3261 rules.
 BRANCH_MAGIC_COOKIE = "z9hG4bK"
 
-# The common shape in one pattern: "SIP/2.0/UDP", a host name or address, an optional
-# port and parameters without whitespace or quotes (the host is checked separately).
+# The common shape in one pattern: "SIP/2.0/UDP", a host name or address (the host rule
+# of §25.1), an optional port and parameters without whitespace or quotes.
 _VIA_FAST = re.compile(
     f"SIP/2\\.0/(?P<transport>[{_TOKEN_CHARS}]++) "
-    f"(?P<host>[A-Za-z0-9\\-.]++|\\[[0-9A-Fa-f:.]++\\])(?::(?P<port>[0-9]{{1,5}}))?"
+    f"(?P<host>{abnf.host})(?::(?P<port>[0-9]{{1,5}}))?"
     f"(?P<params>{_PARAMS_FAST.pattern})"
 )
 _VIA_SLOW = re.compile(
@@ -200,6 +205,8 @@ _VIA_SLOW = re.compile(
     f"(?:{abnf.COLON}(?P<port>[0-9]++))?(?P<params>.*)",
     re.S,
 )
+# What stands where sent-by should be, to name a bad host in the error.
+_VIA_SENT_BY = re.compile(r"[^ \t]*+[ \t\r\n]++([^:;\s]++)")
 _TTL = re.compile(abnf.ttl)
 _DIGITS = re.compile("[0-9]++")
 
@@ -229,40 +236,31 @@ class Via:
         if m is None:
             return cls._parse_slow(text)
         transport, host, port, params_text = m.groups()
-        if host not in _VALID_HOSTS:
-            _check_host(host, "Via", "20.42")
         if port is not None:
             port = int(port)
             if port > 65535:
                 raise _error("Via", f"port {port} out of range", "20.42")
         if not params_text:
             return cls(transport, host, port, Parameters())
-        items = []
-        seen = set()
-        for part in params_text[1:].split(";"):
-            name, eq, value = part.partition("=")
-            key = name.lower()
-            if key in seen:
-                # §7.3.1: "any given parameter-name MUST NOT appear more than once."
-                raise _error("Via", "a parameter appears more than once", "7.3.1")
-            seen.add(key)
-            if not eq:
-                value = None
+        items = _split_params(params_text)
+        if len(items) > 1:
+            _check_unique(items, "Via")
+        for name, value in items:
             # Values here are tokens or "[...]"; check what the grammar restricts further.
-            if key == "branch":
-                if not value or value[0] == "[":
-                    _check_via_param(key, name, value)
-            elif (key in _VIA_CHECKED and (value is not None or key != "rport")) or (
-                value and value[0] == "["
-            ):
-                _check_via_param(key, name, value)
-            items.append((name, value))
+            if value is None:
+                if name.lower() in _VIA_NEEDS_VALUE:
+                    _check_via_param(name.lower(), name, value)
+            elif value[0] == "[" or name.lower() in _VIA_CHECKED:
+                _check_via_param(name.lower(), name, value)
         return cls(transport, host, port, Parameters(items))
 
     @classmethod
     def _parse_slow(cls, text: str) -> Via:
         m = _VIA_SLOW.fullmatch(text.strip(_WS))
         if m is None:
+            sent_by = _VIA_SENT_BY.match(text.strip(_WS))
+            if sent_by is not None and _HOST.fullmatch(sent_by[1]) is None:
+                raise _error("Via", f"{sent_by[1][:40]!r} is not a host name or address", "20.42")
             raise _error("Via", "malformed sent-protocol or sent-by", "20.42")
         port_text = m["port"]
         port = None
@@ -351,8 +349,10 @@ def _check_via_params(items: list[tuple[str, str | None]]) -> None:
         _check_via_param(name.lower(), name, value)
 
 
-# Parameters whose values Via's grammar restricts beyond generic-param (§25.1 via-params).
+# Parameters whose values Via's grammar restricts beyond generic-param (§25.1 via-params),
+# and those that must have a value.
 _VIA_CHECKED = frozenset(("received", "ttl", "maddr", "rport"))
+_VIA_NEEDS_VALUE = frozenset(("branch", "received", "ttl", "maddr"))
 
 
 def _check_via_param(key: str, name: str, value: str | None) -> None:
@@ -391,10 +391,25 @@ def _check_via_param(key: str, name: str, value: str | None) -> None:
 # name-addr / addr-spec: From, To, Contact, Route, Record-Route, Reply-To (§20.10, §20.20)
 # ---------------------------------------------------------------------------
 
-_NAME_ADDR_FAST = re.compile(
+# The common shapes in one pattern each: an optional display name (a quoted string
+# without quoted-pairs, or tokens separated by single SPs), the URI in <...>, and header
+# parameters without whitespace or quotes. The first checks a SIP or SIPS URI against the
+# whole §25.1 grammar, with a group per component; the second takes any other URI, which
+# parse_uri checks.
+_DISPLAY_FAST = (
     f'(?:"(?P<quoted>[\\t !#-\\[\\]-~{_NONASCII}]*+)" ?'
     f"|(?P<tokens>{abnf.token}(?: {abnf.token})*+) ?)?"
-    f'<(?P<uri>[^<>"\\s]++)>(?P<params>{_PARAMS_FAST.pattern})'
+)
+_NAME_ADDR_SIP_FAST = re.compile(
+    f"{_DISPLAY_FAST}<(?P<uri>{_SIP_URI_GROUPS})>(?P<params>{_PARAMS_FAST.pattern})"
+)
+# NameAddr.parse reads the groups of _NAME_ADDR_SIP_FAST by position.
+assert list(_NAME_ADDR_SIP_FAST.groupindex) == [
+    "quoted", "tokens", "uri", "scheme", "user", "password", "host", "port", "uri_params",
+    "uri_headers", "params",
+]  # fmt: skip
+_NAME_ADDR_FAST = re.compile(
+    f'{_DISPLAY_FAST}<(?P<uri>[^<>"\\s]++)>(?P<params>{_PARAMS_FAST.pattern})'
 )
 _ADDR_SPEC_FAST = re.compile(f'(?P<uri>[^;,?<>"\\s]++)(?P<params>{_PARAMS_FAST.pattern})')
 _NAME_ADDR_SLOW = re.compile(
@@ -428,7 +443,6 @@ def _check_header_params(
     return items
 
 
-@dataclass(slots=True)
 class NameAddr:
     """``(name-addr / addr-spec) *(SEMI generic-param)``: an address with header params.
 
@@ -436,16 +450,72 @@ class NameAddr:
     was written between "<" and ">" (not compared). ``params`` are the header parameters,
     values as written. Used for From, To, Route, Record-Route, Reply-To, and the
     ``<absoluteURI>`` values of Alert-Info, Call-Info and Error-Info.
+
+    A SIP URI without port, parameters or headers (the usual From and To) is checked
+    against the grammar by ``parse`` and built into a SipURI when ``uri`` is first read.
     """
 
-    display_name: str | None
-    uri: SipURI | AbsoluteURI
-    params: Parameters = field(default_factory=Parameters)
-    # How the value was written, not what it means: "the display name and presence or
-    # absence of angle brackets do not affect matching" (§20.20), so not compared.
-    angle: bool = field(default=True, compare=False)
+    __slots__ = ("_params", "_uri", "_uri_parts", "angle", "display_name")
 
     HEADER = "From/To"
+
+    def __init__(
+        self,
+        display_name: str | None,
+        uri: SipURI | AbsoluteURI | None,
+        params: Parameters | None = None,
+        angle: bool = True,
+    ):
+        self.display_name = display_name
+        self._uri = uri
+        # The components of a SIP URI checked by parse (_NAME_ADDR_SIP_FAST), until ``uri``
+        # is read: the SipURI is built from them then.
+        self._uri_parts: tuple[Any, ...] | None = None
+        # None until there is a parameter or ``params`` is read.
+        self._params = params
+        # How the value was written, not what it means: "the display name and presence
+        # or absence of angle brackets do not affect matching" (§20.20), so not compared.
+        self.angle = angle
+
+    @property
+    def uri(self) -> SipURI | AbsoluteURI:
+        uri = self._uri
+        if uri is None and self._uri_parts is not None:
+            uri = self._uri = _sip_uri_from_parts(*self._uri_parts)
+            self._uri_parts = None
+        return uri  # type: ignore[return-value]
+
+    @uri.setter
+    def uri(self, value: SipURI | AbsoluteURI) -> None:
+        self._uri = value
+        self._uri_parts = None
+
+    @property
+    def params(self) -> Parameters:
+        params = self._params
+        if params is None:
+            params = self._params = Parameters()
+        return params
+
+    @params.setter
+    def params(self, value: Parameters) -> None:
+        self._params = value
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.display_name, self.uri, self.params)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(display_name={self.display_name!r}, uri={self.uri!r},"
+            f" params={self.params!r}, angle={self.angle!r})"
+        )
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.10
     ##% When the header field value contains a display name, the URI
@@ -463,27 +533,34 @@ class NameAddr:
     def parse(cls, text: str, header: str | None = None) -> Any:
         """Parse a name-addr or addr-spec followed by header parameters."""
         header = header or cls.HEADER
-        m = _NAME_ADDR_FAST.fullmatch(text)
+        m = _NAME_ADDR_SIP_FAST.fullmatch(text)
         if m is not None:
-            quoted, display, uri_text, params_text = m.groups()
-            if quoted is not None:
-                display = quoted
-            angle = True
+            # Fast path: "Name" <sip:...>;params with the SIP URI already checked.  The
+            # groups: quoted, tokens, uri, then the URI's scheme, user, password, host,
+            # port, uri_params, uri_headers, then the header params.
+            groups = m.groups()
+            quoted, tokens, uri_parts, params_text = groups[0], groups[1], groups[3:10], groups[10]
+            value = cls(quoted if quoted is not None else tokens, None)
+            if uri_parts[4:] == (None, "", None):
+                value._uri_parts = uri_parts  # no port, params or headers: build when read
+            else:
+                value._uri = _sip_uri_from_parts(*uri_parts, header)
         else:
-            m = _ADDR_SPEC_FAST.fullmatch(text)
-            if m is None or ":" not in m[1]:
-                return cls._parse_slow(text.strip(_WS), header)
-            uri_text, params_text = m.groups()
-            display, angle = None, False
-        uri = parse_uri(uri_text, header)
-        if not params_text:
-            value = cls(display, uri, Parameters(), angle)
-        else:
-            items = []
-            for part in params_text[1:].split(";"):
-                name, eq, param_value = part.partition("=")
-                items.append((name, param_value if eq else None))
-            value = cls(display, uri, Parameters(_check_header_params(items, header)), angle)
+            m = _NAME_ADDR_FAST.fullmatch(text)
+            if m is not None:
+                quoted, display, uri_text, params_text = m.groups()
+                if quoted is not None:
+                    display = quoted
+                angle = True
+            else:
+                m = _ADDR_SPEC_FAST.fullmatch(text)
+                if m is None or ":" not in m[1]:
+                    return cls._parse_slow(text.strip(_WS), header)
+                uri_text, params_text = m.groups()
+                display, angle = None, False
+            value = cls(display, parse_uri(uri_text, header), None, angle)
+        if params_text:
+            value._params = Parameters(_check_header_params(_split_params(params_text), header))
         if cls is not NameAddr:
             value._check(header)
         return value
@@ -543,8 +620,20 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
-        return self.params.get("tag")
+        params = self._params
+        return None if params is None else params.get("tag")
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+    ##% If the URI contains a comma, question mark or semicolon, the URI MUST
+    ##% be enclosed in angle brackets (< and >).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.20
+    ##% Even if the "display-name" is empty, the "name-addr" form MUST be
+    ##% used if the "addr-spec" contains a comma, question mark, or
+    ##% semicolon.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.31
+    ##% Even if the "display-name" is empty, the "name-addr" form MUST be
+    ##% used if the "addr-spec" contains a comma, question mark, or
+    ##% semicolon.
     def __str__(self) -> str:
         if not self.angle and self.display_name is None:
             uri = str(self.uri)
@@ -573,14 +662,30 @@ def _delta_seconds(text: str, header: str, section: str) -> int:
 _QVALUE = re.compile(abnf.qvalue)
 
 
-@dataclass(slots=True)
 class Contact(NameAddr):
     """A Contact value: a NameAddr with ``q`` and ``expires``, or the "*" (``is_star``,
     with ``uri`` None)."""
 
-    is_star: bool = False
+    __slots__ = ("is_star",)
 
     HEADER = "Contact"
+
+    def __init__(
+        self,
+        display_name: str | None,
+        uri: SipURI | AbsoluteURI | None,
+        params: Parameters | None = None,
+        angle: bool = True,
+        is_star: bool = False,
+    ):
+        NameAddr.__init__(self, display_name, uri, params, angle)
+        self.is_star = is_star
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.display_name, self.uri, self.params, self.is_star)
+
+    def __repr__(self) -> str:
+        return f"{NameAddr.__repr__(self)[:-1]}, is_star={self.is_star!r})"
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.10
     ##% This document defines the Contact parameters "q" and "expires".
@@ -588,10 +693,10 @@ class Contact(NameAddr):
     def parse(cls, text: str, header: str | None = None) -> Contact:
         if text == "*" or (text[:1] in " \t\r\n" and text.strip(_WS) == "*"):
             return cls(None, None, Parameters(), False, True)  # type: ignore[arg-type]
-        return super(Contact, cls).parse(text, header)
+        return super().parse(text, header)
 
     def _check(self, header: str) -> None:
-        if not self.params:
+        if not self._params:
             return
         q = self.params.get("q", "")
         if q is None or (q and not _QVALUE.fullmatch(q)):
@@ -619,7 +724,14 @@ class Contact(NameAddr):
 # CSeq, Call-ID, Max-Forwards, Content-Length, Expires, Min-Expires
 # ---------------------------------------------------------------------------
 
-_CSEQ_FAST = re.compile(f"([0-9]{{1,10}}) ([{_TOKEN_CHARS}]++)")
+# The methods of RFC 3261 and its usual extensions: all tokens, so a set lookup stands in
+# for the token rule on the common path.
+_COMMON_METHODS = frozenset(
+    (
+        "INVITE", "ACK", "OPTIONS", "BYE", "CANCEL", "REGISTER", "PRACK", "SUBSCRIBE",
+        "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+    )
+)  # fmt: skip
 _CSEQ_SLOW = re.compile(f"([0-9]++){abnf.LWS}({abnf.token})")
 
 
@@ -636,15 +748,22 @@ class CSeq:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.16
     ##% The method part of CSeq is
     ##% case-sensitive.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.16
+    ##% The sequence number MUST be expressible as a 32-bit unsigned integer.
     @classmethod
     def parse(cls, text: str) -> CSeq:
-        m = _CSEQ_FAST.fullmatch(text) or _CSEQ_SLOW.fullmatch(text.strip(_WS))
-        if m is None:
-            raise _error("CSeq", "expected a sequence number and a method", "20.16")
-        digits = m[1].lstrip("0") or "0"
-        if len(digits) > 10 or int(digits) >= 2**31:
+        number, _, method = text.partition(" ")
+        if not (number.isascii() and number.isdigit() and 0 < len(number) <= 10) or (
+            method not in _COMMON_METHODS and _TOKEN.fullmatch(method) is None
+        ):
+            # Not the usual "4711 INVITE": LWS, leading zeros or long numbers, or an error.
+            m = _CSEQ_SLOW.fullmatch(text.strip(_WS))
+            if m is None:
+                raise _error("CSeq", "expected a sequence number and a method", "20.16")
+            number, method = m[1].lstrip("0") or "0", m[2]
+        if len(number) > 10 or int(number) >= 2**31:
             raise _error("CSeq", "sequence number is not less than 2**31", "8.1.1.5")
-        return cls(int(digits), m[2])
+        return cls(int(number), method)
 
     def __str__(self) -> str:
         return f"{self.number} {self.method}"
@@ -666,9 +785,10 @@ def parse_call_id(text: str) -> str:
 
 
 def _digits(text: str, header: str, section: str) -> str:
-    if not _DIGITS.fullmatch(text):
+    # 1*DIGIT: str.isdigit() alone would also take non-ASCII digits such as "²".
+    if not (text.isascii() and text.isdigit()):
         text = text.strip(_WS)
-        if not _DIGITS.fullmatch(text):
+        if not (text.isascii() and text.isdigit()):
             raise _error(header, f"{text[:20]!r} is not a decimal number", section)
     return text.lstrip("0") or "0"
 
@@ -1160,6 +1280,10 @@ class HeaderType:
     ##% Implementations MUST be able to process multiple header field rows
     ##% with the same name in any combination of the single-value-per-line or
     ##% comma-separated value forms.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.12
+    ##% If multiple encodings have been applied to an entity-body, the
+    ##% content codings MUST be listed in the order in which they were
+    ##% applied.
     def parse_all(self, rows: list[str]) -> list[Any]:
         """Parse every value of every row of this header, in order.
 

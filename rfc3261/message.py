@@ -31,11 +31,13 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from rfc3261 import abnf
 from rfc3261.errors import ParseError
 from rfc3261.headers import (
+    _COMMON_METHODS,
     CANONICAL_NAMES,
     COMPACT_FORMS,
     HEADER_TYPES,
@@ -45,12 +47,13 @@ from rfc3261.headers import (
     HeaderType,
     NameAddr,
     Via,
+    parse_call_id,
     parse_content_length,
     parse_max_forwards,
     split_header_values,
 )
 from rfc3261.status import reason_phrase
-from rfc3261.uri import AbsoluteURI, SipURI, parse_uri
+from rfc3261.uri import _SIP_URI_RE, AbsoluteURI, SipURI, _sip_uri_from_parts, parse_uri
 
 __all__ = [
     "Headers",
@@ -78,11 +81,6 @@ _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 # have none and are written as "Name: value".
 Field = tuple[str, str, str, "str | None"]
 
-# The single-value header fields parse() checks in every message, with their
-# parsers; other single-value headers are checked when first accessed.
-_MANDATORY_SINGLE = tuple(
-    (key, HEADER_TYPES[key].parse) for key in ("from", "to", "call-id", "cseq")
-)
 _VIA = HEADER_TYPES["via"]
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
@@ -92,40 +90,42 @@ _VIA = HEADER_TYPES["via"]
 ##% field rows with these names MAY be present in a message, but since
 ##% their grammar does not follow the general form listed in Section 7.3,
 ##% they MUST NOT be combined into a single header field row.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.7
+##% Although not a comma-separated list, this header field name may be
+##% present multiple times, and MUST NOT be combined into a single header
+##% line using the usual rules described in Section 7.3.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.28
+##% Although not a comma-separated list, this header field name may be
+##% present multiple times, and MUST NOT be combined into a single header
+##% line using the usual rules described in Section 7.3.1.
 _REPEATED_NOT_LIST = frozenset(
     {"www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization"}
 )
 
 # -- header field names ------------------------------------------------------------
 
-# name as written (possibly with the whitespace allowed before the colon) ->
-# (name without that whitespace, canonical key).  Filled with the usual spellings and
-# grown, up to a bound, with validated names seen on the wire.
-_NAMES: dict[str, tuple[str, str]] = {}
-_NAMES_LIMIT = 4096
-
-
-def _register_name(written: str, name: str, key: str) -> None:
-    if len(_NAMES) < _NAMES_LIMIT:
-        _NAMES[written] = (name, key)
-
-
+# The usual spellings of header field names (canonical, lower-case, upper-case, compact)
+# -> canonical key.  A fixed table: any other spelling is checked and lower-cased.
+_NAMES: dict[str, str] = {}
 for _key_name, _canonical in CANONICAL_NAMES.items():
     for _spelling in (_canonical, _key_name, _canonical.upper()):
-        _register_name(_spelling, _spelling, _key_name)
+        _NAMES[_spelling] = _key_name
 for _compact, _key_name in COMPACT_FORMS.items():
-    _register_name(_compact, _compact, _key_name)
-    _register_name(_compact.upper(), _compact.upper(), _key_name)
+    _NAMES[_compact] = _NAMES[_compact.upper()] = _key_name
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.3
 ##% Implementations MUST accept both the long and short forms
 ##% of each header name.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.3
+##% A header
+##% field name MAY appear in both long and short forms within the same
+##% message.
 def _key(name: str) -> str:
     """The canonical lower-case long form of a header field name (``"v"`` -> ``"via"``)."""
     known = _NAMES.get(name)
     if known is not None:
-        return known[1]
+        return known
     lower = name.strip(" \t").lower()
     return COMPACT_FORMS.get(lower, lower)
 
@@ -147,9 +147,7 @@ def _field_name(written: str, line: str) -> tuple[str, str]:
     if not name or _TOKEN.fullmatch(name) is None:
         shown = line if len(line) <= 60 else line[:57] + "..."
         raise ParseError(f"header field name is not a token in line {shown!r}", "7.3.1")
-    key = _key(name)
-    _register_name(written, name, key)
-    return name, key
+    return name, _key(name)
 
 
 # -- the Headers container ------------------------------------------------------------
@@ -217,10 +215,9 @@ class Headers:
         value or None; unknown headers give the raw text of the first row.
         """
         key = _key(name)
-        try:
-            return self._typed[key]
-        except KeyError:
-            pass
+        value = self._typed.get(key, _UNSET)
+        if value is not _UNSET:
+            return value
         try:
             value = self._parse_typed(key)
         except ParseError:
@@ -376,6 +373,11 @@ def _repeated(key: str) -> ParseError:
 ##% Implementations MUST be able to process multiple header field rows
 ##% with the same name in any combination of the single-value-per-line or
 ##% comma-separated value forms.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
+##% It MUST be possible to combine the multiple
+##% header field rows into one "field-name: field-value" pair, without
+##% changing the semantics of the message, by appending each subsequent
+##% field-value to the first, each separated by a comma.
 def _parse_list(fields: list[Field], spec: HeaderType) -> list[Any]:
     """Every value of a list header, rows split at their top-level commas (§7.3)."""
     if len(fields) == 1:
@@ -390,6 +392,9 @@ def _parse_list(fields: list[Field], spec: HeaderType) -> list[Any]:
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4.1
 ##% SIP messages MAY contain binary bodies or body parts.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4.1
+##% The "multipart" MIME type defined in RFC 2046 [11] MAY be used within
+##% the body of the message.
 class Message:
     """What requests and responses share: header fields, a body, typed access (§7).
 
@@ -506,6 +511,12 @@ class Message:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4.1
     ##% The Internet media type of the message body MUST be given by the
     ##% Content-Type header field.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4.2
+    ##% The "chunked" transfer encoding of HTTP/1.1 MUST NOT be used for SIP.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.14
+    ##% Applications SHOULD use this field to indicate the size of the
+    ##% message-body to be transferred, regardless of the media type of the
+    ##% entity.
     def set_body(self, body: bytes, content_type: str | None = None) -> None:
         """Replace the body, keeping Content-Length (and Content-Type if given) in step."""
         self.body = bytes(body)
@@ -544,7 +555,7 @@ class Message:
 class Request(Message):
     """A SIP request: Request-Line, header fields and body (§7.1)."""
 
-    __slots__ = ("_to_tag", "method", "uri")
+    __slots__ = ("_to_tag", "_uri", "_uri_match", "method")
 
     def __init__(
         self,
@@ -560,11 +571,37 @@ class Request(Message):
         self.uri = parse_uri(uri) if isinstance(uri, str) else uri
         self._to_tag: str | None = None
 
+    @property
+    def uri(self) -> SipURI | AbsoluteURI:
+        """The Request-URI."""
+        uri = self._uri
+        if uri is None:
+            # parse() matched a SIP URI that needs no check beyond the grammar (no port,
+            # parameters or headers) and kept the match: build the SipURI now.
+            uri = self._uri = _sip_uri_from_parts(*self._uri_match.group(*_URI_GROUPS))
+            self._uri_match = None
+        return uri
+
+    @uri.setter
+    def uri(self, value: SipURI | AbsoluteURI) -> None:
+        self._uri = value
+        self._uri_match = None
+
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1
     ##% A valid SIP request formulated by a UAC MUST, at a minimum, contain
     ##% the following header fields: To, From, CSeq, Call-ID, Max-Forwards,
     ##% and Via; all of these header fields are mandatory in all SIP
     ##% requests.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.14
+    ##% Applications SHOULD use this field to indicate the size of the
+    ##% message-body to be transferred, regardless of the media type of the
+    ##% entity.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+    ##% t: The header field SHOULD be sent, but clients/servers need to be
+    ##% prepared to receive messages without that header field.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+    ##% If a stream-based protocol (such as TCP) is used as a transport, then
+    ##% the header field MUST be sent.
     @classmethod
     def build(
         cls,
@@ -668,6 +705,11 @@ class Response(Message):
 
     __slots__ = ("reason", "status")
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.2
+    ##% While this specification suggests specific wording for the reason
+    ##% phrase, implementations MAY choose other text, for example, in the
+    ##% language indicated in the Accept-Language header field of the
+    ##% request.
     def __init__(
         self,
         status: int,
@@ -773,25 +815,25 @@ def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | No
     """Header fields, one per line; None when a line is folded (see _folded_fields)."""
     fields: list[Field] = []
     index: dict[str, list[Field]] = {}
-    append = fields.append
     names = _NAMES
-    for position in range(1, len(lines)):
-        line = lines[position]
-        written, colon, value = line.partition(":")
-        known = names.get(written)
-        if known is None or not colon:
+    for line in islice(lines, 1, None):
+        name, colon, value = line.partition(":")
+        key = names.get(name)
+        if key is None or not colon:
+            # Not one of the usual spellings: a folded line, a line without a colon, a
+            # name with whitespace before the colon, or any other name (checked here).
             if line[:1] in (" ", "\t"):
                 return None
             if not colon:
                 raise _no_colon(line)
-            known = _field_name(written, line)
-        key = known[1]
-        field = (known[0], key, value.strip(" \t"), line)
-        append(field)
-        if key in index:
-            index[key].append(field)
-        else:
+            name, key = _field_name(name, line)
+        field = (name, key, value.strip(" \t"), line)
+        fields.append(field)
+        bucket = index.get(key)
+        if bucket is None:
             index[key] = [field]
+        else:
+            bucket.append(field)
     return fields, index
 
 
@@ -800,6 +842,10 @@ def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | No
 ##% extra line with at least one SP or horizontal tab (HT).  The line
 ##% break and the whitespace at the beginning of the next line are
 ##% treated as a single SP character.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-25.1
+##% A recipient MAY replace any linear white space with a single SP before
+##% interpreting the field value or forwarding the message downstream.
+# The value is read with each fold as one SP; the raw lines are kept for forwarding.
 def _folded_fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]]:
     """Header fields from lines some of which continue the previous field."""
     joined: list[tuple[str, list[str]]] = []  # (first line, continuation lines)
@@ -817,8 +863,8 @@ def _folded_fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]
         written, colon, value = first.partition(":")
         if not colon:
             raise _no_colon(first)
-        known = _NAMES.get(written)
-        name, key = known if known is not None else _field_name(written, first)
+        key = _NAMES.get(written)
+        name, key = (written, key) if key is not None else _field_name(written, first)
         raw = first
         if continuations:
             value = " ".join([value.strip(" \t")] + [c.strip(" \t") for c in continuations])
@@ -884,21 +930,35 @@ def _parse_request_line(line: str) -> Request:
     if len(parts) != 3:
         raise _request_line_error(line, parts)
     method, uri_text, version = parts
-    if method not in _KNOWN_METHODS and _TOKEN.fullmatch(method) is None:
+    if method not in _COMMON_METHODS and _TOKEN.fullmatch(method) is None:
         raise ParseError(f"Request-Line: method {method!r} is not a token", "7.1")
     _check_version(version, "Request-Line")
-    uri = _parse_request_uri(uri_text)
     request = Request.__new__(Request)
     request.method = method
-    request.uri = uri
     request.defects = []
     request._to_tag = None
+    match = _SIP_URI_RE.fullmatch(uri_text)
+    if match is not None and match.group("port", "uri_params", "uri_headers") == _NO_EXTRAS:
+        # Fast path: a SIP URI without port, parameters or headers (the usual
+        # "sip:bob@example.com") is valid once it matches the grammar; it is built into
+        # a SipURI when first read.  Anything else goes through _parse_request_uri.
+        request._uri = None
+        request._uri_match = match
+    else:
+        request.uri = _parse_request_uri(uri_text)
     return request
+
+
+_URI_GROUPS = ("scheme", "user", "password", "host", "port", "uri_params", "uri_headers")
+_NO_EXTRAS = (None, "", None)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.1
 ##% The Request-URI MUST NOT contain unescaped spaces or control
 ##% characters and MUST NOT be enclosed in "<>".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.1
+##% SIP elements MAY support Request-URIs with schemes other than "sip"
+##% and "sips", for example the "tel" URI scheme of RFC 2806 [9].
 def _parse_request_uri(text: str) -> SipURI | AbsoluteURI:
     if text.startswith("<"):
         raise ParseError("Request-URI MUST NOT be enclosed in angle brackets", "7.1")
@@ -931,26 +991,6 @@ def _request_line_error(line: str, parts: list[str]) -> ParseError:
     if len(parts) < 3:
         return ParseError("Request-Line: expected Method SP Request-URI SP SIP-Version", "7.1")
     return ParseError("Request-Line: whitespace inside the Request-URI", "7.1")
-
-
-_KNOWN_METHODS = frozenset(
-    {
-        "INVITE",
-        "ACK",
-        "OPTIONS",
-        "BYE",
-        "CANCEL",
-        "REGISTER",
-        "PRACK",
-        "SUBSCRIBE",
-        "NOTIFY",
-        "PUBLISH",
-        "INFO",
-        "REFER",
-        "MESSAGE",
-        "UPDATE",
-    }
-)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.1
@@ -1001,6 +1041,29 @@ def _parse_status_line(line: str) -> Response:
     return response
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##% A "mandatory" header field MUST be present in a
+##% request, and MUST be understood by the UAS receiving the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=exception
+##= reason=Max-Forwards may be absent (RFC 2543 peers, RFC 4475 3.4.1); a proxy adds one
+##% A "mandatory" header field MUST be present in a
+##% request, and MUST be understood by the UAS receiving the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##% A mandatory response header field MUST be present in the
+##% response, and the header field MUST be understood by the UAC
+##% processing the response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##% "Optional" means that an element MAY include the header field in a
+##% request or response, and a UA MAY ignore the header field if present
+##% in the request or response (The exception to this rule is the Require
+##% header field discussed in 20.32).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##% If one is placed in a request by mistake, it MUST be ignored by the
+##% UAS receiving the request.
+# Only these header fields are read here; every other one (optional, or not applicable
+# to this kind of message) is parsed on first access, so a malformed one never stops
+# the message.
 def _check_headers(headers: Headers, method: str | None) -> None:
     """Parse the header fields every transaction needs; ``method`` is None for responses.
 
@@ -1017,13 +1080,10 @@ def _check_headers(headers: Headers, method: str | None) -> None:
         raise ParseError("missing Via header field", "8.1.1.7")
     typed["via"] = _parse_list(vias, _VIA)
 
-    for key, parse_one in _MANDATORY_SINGLE:
-        found = index.get(key)
-        if not found:
-            raise ParseError(f"missing {_display_name(key)} header field", "8.1.1")
-        if len(found) > 1:
-            raise _repeated(key)
-        typed[key] = parse_one(found[0][2])
+    typed["from"] = NameAddr.parse(_single_value(index, "from"), "From")
+    typed["to"] = NameAddr.parse(_single_value(index, "to"), "To")
+    typed["call-id"] = parse_call_id(_single_value(index, "call-id"))
+    typed["cseq"] = CSeq.parse(_single_value(index, "cseq"))
 
     if method is not None:
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.5
@@ -1039,6 +1099,8 @@ def _check_headers(headers: Headers, method: str | None) -> None:
         ##% If a header field appears in a message not matching
         ##% its category (such as a request header field in a response), it MUST
         ##% be ignored.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+        ##% and the UAC MUST ignore the header field in the response.
         # Max-Forwards is a request header field: a response's is not checked.
         found = index.get("max-forwards")
         if found:
@@ -1047,6 +1109,16 @@ def _check_headers(headers: Headers, method: str | None) -> None:
             typed["max-forwards"] = parse_max_forwards(found[0][2])
         else:
             typed["max-forwards"] = None
+
+
+def _single_value(index: dict[str, list[Field]], key: str) -> str:
+    """The value of the one field of a mandatory single-value header."""
+    found = index.get(key)
+    if not found:
+        raise ParseError(f"missing {_display_name(key)} header field", "8.1.1")
+    if len(found) > 1:
+        raise _repeated(key)
+    return found[0][2]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
@@ -1064,6 +1136,12 @@ def _check_headers(headers: Headers, method: str | None) -> None:
 ##% field.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4
 ##% All responses MAY include a body.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4
+##% Requests, including new requests defined in extensions to this
+##% specification, MAY contain message bodies unless otherwise noted.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##% t: The header field SHOULD be sent, but clients/servers need to be
+##% prepared to receive messages without that header field.
 def _body(data: bytes, body_start: int, headers: Headers) -> bytes:
     found = headers._index.get("content-length") if headers._index else None
     if not found:

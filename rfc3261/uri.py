@@ -51,16 +51,21 @@ __all__ = [
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
 ##% If the @ sign is
 ##% present in a SIP or SIPS URI, the user field MUST NOT be empty.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+##% If the host being addressed can process telephone numbers, for
+##% instance, an Internet telephony gateway, a telephone-subscriber
+##% field defined in RFC 2806 [9] MAY be used to populate the user field.
 # The common case in one compiled pattern: SIP-URI / SIPS-URI of §25.1 with a named group
 # per component. The user part may hold ";" and "?" (user-unreserved) but never "@", and
 # neither parameters nor headers may hold "@", so the first "@" ends the userinfo.
-_SIP_URI_RE = re.compile(
+_SIP_URI_GROUPS = (
     "(?P<scheme>(?i:sips?)):"
     f"(?:(?P<user>{abnf.user})(?::(?P<password>{abnf.password}))?@)?"
     f"(?P<host>{abnf.host})(?::(?P<port>[0-9]++))?"
-    f"(?P<params>{abnf.uri_parameters})"
-    f"(?:\\?(?P<headers>{abnf.header}(?:&{abnf.header})*+))?"
+    f"(?P<uri_params>{abnf.uri_parameters})"
+    f"(?:\\?(?P<uri_headers>{abnf.header}(?:&{abnf.header})*+))?"
 )
+_SIP_URI_RE = re.compile(_SIP_URI_GROUPS)
 _ABSOLUTE_URI_RE = re.compile(abnf.absoluteURI)
 _SCHEME_RE = re.compile(abnf.scheme)
 _USER_RE = re.compile(abnf.user)
@@ -87,7 +92,7 @@ def parse_uri(text: str, header: str | None = None) -> SipURI | AbsoluteURI:
     """
     match = _SIP_URI_RE.fullmatch(text)
     if match is not None:
-        return _from_match(match, text, header)
+        return _sip_uri_from_parts(*match.groups(), header)
     scheme, colon, _ = text.partition(":")
     if colon and scheme.lower() in ("sip", "sips"):
         raise _diagnose_sip(text, header)
@@ -98,15 +103,28 @@ def parse_sip_uri(text: str, header: str | None = None) -> SipURI:
     """Parse a SIP-URI or SIPS-URI (§25.1); any other scheme is a ParseError."""
     match = _SIP_URI_RE.fullmatch(text)
     if match is not None:
-        return _from_match(match, text, header)
+        return _sip_uri_from_parts(*match.groups(), header)
     scheme, colon, _ = text.partition(":")
     if colon and scheme.lower() in ("sip", "sips"):
         raise _diagnose_sip(text, header)
     raise ParseError(f"not a SIP or SIPS URI: {_show(text)}", "19.1", header)
 
 
-def _from_match(match: re.Match[str], text: str, header: str | None) -> SipURI:
-    scheme_text, user, password, host, port_text, params_text, headers_text = match.groups()
+def _sip_uri_from_parts(
+    scheme_text: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port_text: str | None,
+    params_text: str,
+    headers_text: str | None,
+    header: str | None = None,
+) -> SipURI:
+    """A SipURI from the components of a text that matched the SIP-URI grammar.
+
+    The caller has matched the grammar (``_SIP_URI_RE``, or a bigger pattern that embeds
+    ``_SIP_URI_GROUPS``); this adds the checks the grammar cannot express.
+    """
     port: int | None = None
     if port_text is not None:
         port = int(port_text)

@@ -142,6 +142,11 @@ def test_via_table(text: str, fields: dict, serialized: str) -> None:
 ##= type=test
 ##% The branch ID inserted by an element compliant with this
 ##% specification MUST always begin with the characters "z9hG4bK".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.42
+##= type=test
+##% For implementations compliant to this
+##% specification, the value of the branch parameter MUST start with the
+##% magic cookie "z9hG4bK", as discussed in Section 8.1.1.7.
 def test_via_magic_cookie() -> None:
     assert Via.parse("SIP/2.0/UDP a.example.com;branch=z9hG4bKx").has_rfc3261_branch
     assert not Via.parse("SIP/2.0/UDP a.example.com;branch=z9hg4bkx").has_rfc3261_branch
