@@ -18,6 +18,7 @@ from rfc3261.bench import Options, default_json_path, write_json
 BENCHMARKS: dict[str, str] = {
     "parse": "rfc3261.bench.parse",
     "uas_load": "rfc3261.bench.uas_load",
+    "proxy_load": "rfc3261.bench.proxy_load",
 }
 """Benchmark name -> module."""
 

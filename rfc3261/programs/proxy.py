@@ -1,0 +1,179 @@
+"""``python -m rfc3261 proxy``: a stateful proxy (RFC 3261 §16) with an embedded registrar.
+
+Run it::
+
+    python -m rfc3261 proxy --listen sip:127.0.0.1:5060 --domain example.com \\
+        --db location.db [--no-registrar] [--no-record-route] \\
+        [--auth-file ha1.txt --realm example.com] [--config proxy.toml]
+
+The sans-I/O :class:`rfc3261.proxy.Proxy` runs on a
+:class:`rfc3261.dispatcher.CoreHost` (its adapter contract).  Requests for
+``--domain`` go to the targets the location service holds (§16.5); REGISTERs
+for them are answered by the embedded registrar (§10.3) unless
+``--no-registrar``, in which case the bindings are read from ``--db``, which a
+separate ``registrar`` program may write.  Record-Route is on by default
+(``--no-record-route`` turns it off).  Requests for other domains are
+forwarded to their Request-URI, or along a static route from the
+configuration file, which names the next hop for a domain (``*`` for any)::
+
+    listen = ["sip:127.0.0.1:5060"]
+    domain = ["example.com"]
+
+    [[route]]
+    domain = "example.net"
+    next-hop = "sip:127.0.0.1:5080"
+
+No DNS (RFC 3263) is done: next hops are IP addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..dispatcher import CoreHost
+from ..message import Request
+from ..proxy import NextHop, Proxy, ProxyConfig
+from ..transport import bracketed, is_ip_address
+from ..uri import SipURI, parse_uri
+from . import common
+from .registrar import ExpiryTimer, add_registrar_arguments, make_registrar
+
+__all__ = ["ProgramProxy", "StaticRoute", "main", "parse_routes"]
+
+
+@dataclass(frozen=True)
+class StaticRoute:
+    """Requests for ``domain`` (``*``: any domain not ours) go to ``next_hop``."""
+
+    domain: str
+    next_hop: NextHop
+
+
+def parse_routes(tables: list[dict[str, Any]]) -> list[StaticRoute]:
+    """The ``[[route]]`` tables of the configuration file."""
+    routes = []
+    for number, table in enumerate(tables, 1):
+        domain = table.get("domain")
+        target = table.get("next-hop", table.get("next_hop"))
+        if not isinstance(domain, str) or not isinstance(target, str):
+            raise common.ConfigError(f"[[route]] #{number}: needs domain and next-hop strings")
+        uri = parse_uri(target)
+        if not isinstance(uri, SipURI) or not is_ip_address(uri.maddr or uri.host):
+            raise common.ConfigError(
+                f"[[route]] #{number}: next-hop {target!r} must be a SIP URI with an IP address"
+                " (no DNS, RFC 3263)"
+            )
+        transport = (uri.transport or ("tls" if uri.scheme == "sips" else "udp")).upper()
+        routes.append(
+            StaticRoute(domain.lower(), NextHop(transport, uri.maddr or uri.host, uri.port))
+        )
+    return routes
+
+
+class ProgramProxy(Proxy):
+    """The proxy core plus static routes for requests outside our domains."""
+
+    def __init__(self, *args: Any, routes: Iterable[StaticRoute] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.routes = {route.domain: route.next_hop for route in routes}
+
+    def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
+        """§16.6 step 7, but a request without Route for a routed domain takes the route."""
+        uri = copy.uri
+        if self.routes and not copy.route and isinstance(uri, SipURI):
+            host = uri.host_lower
+            if host not in self.config.domains and not self.is_own_uri(uri):
+                hop = self.routes.get(host) or self.routes.get("*")
+                if hop is not None:
+                    return hop
+        return super().next_hop(copy, strict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = common.base_parser("python -m rfc3261 proxy", __doc__)
+    add_registrar_arguments(parser)
+    parser.add_argument(
+        "--registrar",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer REGISTERs for --domain (default) or forward them (--no-registrar)",
+    )
+    parser.add_argument(
+        "--record-route",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add Record-Route to requests that may create dialogs (§16.6 step 4)",
+    )
+    parser.add_argument(
+        "--forking", choices=("parallel", "sequential"), default="parallel", help="§16.6"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the proxy until SIGINT or SIGTERM."""
+    parser = build_parser()
+    args = common.parse_args(parser, argv, tables=("route",))
+    common.setup_logging(args)
+    try:
+        routes = parse_routes(args.config_tables.get("route", []))
+        registrar, location = make_registrar(args)
+    except (common.ConfigError, OSError, ValueError) as error:
+        parser.error(str(error))
+
+    async def amain(stop: asyncio.Event) -> int:
+        host = CoreHost(
+            None,
+            clock=time.time,
+            limits=common.transport_limits(args),
+            server_ssl=common.server_ssl_context(args.cert, args.key),
+            client_ssl=common.client_ssl_context(args.ca),
+        )
+        common.install_wire_log(host, verbose=args.verbose >= 1)
+        expiry = ExpiryTimer(registrar)
+        try:
+            points = await common.open_listeners(host, args.listen_uris)
+            first = points[0].address
+            config = ProxyConfig(
+                host=bracketed(first.host),
+                port=first.port,
+                transport=first.transport,
+                domains=frozenset(args.domain or ()),
+                aliases=frozenset(p.address.hostport for p in points),
+                record_route=args.record_route,
+                forking=args.forking,
+            )
+            host.core = ProgramProxy(
+                config,
+                location,
+                registrar=registrar if args.registrar else False,
+                routes=routes,
+            )
+            if args.registrar:
+                expiry.schedule()
+                host.deliver = lambda effect: None
+                # The embedded registrar changes bindings inside the core: re-arm after each
+                # request (cheap: one indexed MIN query).
+                receive = host.core.receive_request
+
+                def receive_request(request: Request, source: Any, now: float) -> list[Any]:
+                    effects = receive(request, source, now)
+                    if request.method == "REGISTER":
+                        expiry.schedule()
+                    return effects
+
+                host.core.receive_request = receive_request  # type: ignore[method-assign]
+            await stop.wait()
+        finally:
+            expiry.stop()
+            await host.close()
+            location.close()
+            common.LOG.info("stopped: %d malformed", host.malformed)
+        return 0
+
+    return common.run(amain, args)

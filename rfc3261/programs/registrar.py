@@ -1,0 +1,245 @@
+"""``python -m rfc3261 registrar``: a registrar (RFC 3261 §10.3) on UDP, TCP and TLS.
+
+Run it::
+
+    python -m rfc3261 registrar --listen sip:127.0.0.1:5060 --domain example.com \\
+        --db /var/lib/sipref/location.db [--auth-file ha1.txt --realm example.com] \\
+        [--listen sips:127.0.0.1:5061 --cert cert.pem --key key.pem] [--config FILE]
+
+The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
+through server transactions on the :class:`rfc3261.dispatcher.Dispatcher`;
+bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
+WAL journal), so they survive a restart and the proxy program can share them.
+OPTIONS gets 200 (§11.2), other methods 405 with Allow (§8.2.1).  Bindings
+that expire are deleted when their time comes.  ``--auth-file`` (lines of
+``user:realm:algorithm:ha1``) turns on Digest authentication (§22, 401).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from ..digest_server import DigestAuthenticator, HA1File
+from ..dispatcher import Dispatcher, Source, TransactionUser
+from ..location import LocationError, SqliteLocationService
+from ..message import Request
+from ..registrar import Registrar, RegistrarConfig
+from . import common
+
+__all__ = ["ExpiryTimer", "RegistrarUser", "add_registrar_arguments", "main", "make_registrar"]
+
+ALLOW = "REGISTER, OPTIONS"
+
+
+def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The registrar's flags (shared with the proxy, which embeds a registrar)."""
+    parser.add_argument(
+        "--domain",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a domain whose bindings this server keeps (repeatable)",
+    )
+    parser.add_argument(
+        "--db", default=":memory:", metavar="PATH", help="SQLite location database (WAL)"
+    )
+    parser.add_argument(
+        "--sync",
+        default="NORMAL",
+        choices=("OFF", "NORMAL", "FULL"),
+        help="SQLite synchronous setting (FULL: sync every commit)",
+    )
+    parser.add_argument("--auth-file", default=None, metavar="HA1FILE", help="Digest H(A1) file")
+    parser.add_argument("--realm", default=None, help="Digest realm (default: first --domain)")
+    parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
+    parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
+    parser.add_argument("--max-expires", type=int, default=86400, help="longest binding")
+    parser.add_argument(
+        "--max-bindings-per-aor", type=int, default=10, help="more are refused with 403"
+    )
+
+
+def make_registrar(
+    args: argparse.Namespace, *, proxy: bool = False
+) -> tuple[Registrar, SqliteLocationService]:
+    """The registrar and location service the flags describe."""
+    domains = frozenset(args.domain or ())
+    location = SqliteLocationService(args.db, synchronous=args.sync)
+    authenticator = None
+    if args.auth_file:
+        realm = args.realm or (sorted(domains)[0] if domains else None)
+        if not realm:
+            raise common.ConfigError("--auth-file needs --realm or --domain")
+        authenticator = DigestAuthenticator(realm, HA1File(args.auth_file))
+    config = RegistrarConfig(
+        domains=domains,
+        default_expires=args.default_expires,
+        min_expires=args.min_expires,
+        max_expires=args.max_expires,
+        max_bindings_per_aor=args.max_bindings_per_aor,
+    )
+    return Registrar(location, config, authenticator), location
+
+
+class ExpiryTimer:
+    """Deletes expired bindings when their time comes (§10.2.2), on one event-loop timer.
+
+    Lookups already ignore expired bindings; this keeps the table from growing.
+    Call :meth:`schedule` after every change of the bindings.
+    """
+
+    def __init__(self, registrar: Registrar, clock: Any = time.time) -> None:
+        self.registrar = registrar
+        self.clock = clock
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._at: float | None = None
+        self._checked = float("-inf")
+        self._recheck: asyncio.TimerHandle | None = None
+
+    # How often, at most, the next expiry is looked up again while a timer is armed: a
+    # binding may then be deleted up to this late, which lookups never notice (they skip
+    # expired bindings); under load it saves one query per REGISTER.
+    RECHECK = 1.0
+
+    def schedule(self) -> None:
+        now = self.clock()
+        loop = self.loop or asyncio.get_running_loop()
+        if self._handle is not None and now - self._checked < self.RECHECK:
+            if self._recheck is None:
+                self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
+            return
+        self._checked = now
+        deadline = self.registrar.next_deadline()
+        if deadline is None or (self._at is not None and self._at <= deadline):
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._at = deadline
+        self._handle = loop.call_later(max(0.0, deadline - now), self._expire)
+
+    def _expire(self) -> None:
+        self._handle = None
+        self._at = None
+        self._checked = float("-inf")
+        try:
+            removed = self.registrar.handle_timer(self.clock())
+        except LocationError as error:
+            common.LOG.error("location service failed: %s", error)
+            removed = 0
+        if removed:
+            common.LOG.info("%d binding(s) expired", removed)
+        self.schedule()
+
+    def _recheck_now(self) -> None:
+        self._recheck = None
+        self._checked = float("-inf")
+        self.schedule()
+
+    def stop(self) -> None:
+        for handle in (self._handle, self._recheck):
+            if handle is not None:
+                handle.cancel()
+        self._handle = self._recheck = None
+
+
+class RegistrarUser(TransactionUser):
+    """The transaction user of the registrar program: REGISTER, OPTIONS, 405 for the rest."""
+
+    def __init__(self, registrar: Registrar, clock: Any = time.time) -> None:
+        self.registrar = registrar
+        self.clock = clock
+        self.registers = 0
+        self.expiry = ExpiryTimer(registrar, clock)
+
+    def on_request(self, request: Request, transaction: Any, source: Source) -> None:
+        if transaction is None:
+            return  # an ACK: the registrar's final responses are non-2xx or non-INVITE
+        method = request.method
+        if method == "REGISTER":
+            self.registers += 1
+            try:
+                response = self.registrar.handle(
+                    request, self.clock(), source=source.remote.hostport
+                )
+            except LocationError as error:
+                common.LOG.error("location service failed: %s", error)
+                response = request.make_response(500, "Server Internal Error (location)")
+            self.dispatcher.send_response(transaction, response)
+            self.schedule_expiry()
+        elif method == "OPTIONS":
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
+            ##% Allow, Accept, Accept-Encoding, Accept-Language, and
+            ##% Supported header fields SHOULD be present in a 200 (OK) response
+            ##% to an OPTIONS request.
+            response = request.make_response(200)
+            response.headers.add("Allow", ALLOW)
+            response.headers.add("Accept", "application/sdp")
+            response.headers.add("Accept-Encoding", "identity")
+            response.headers.add("Accept-Language", "en")
+            response.headers.add("Supported", "")
+            self.dispatcher.send_response(transaction, response)
+        else:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
+            ##% If the UAS recognizes
+            ##% but does not support the method of a request, it MUST generate a 405
+            ##% (Method Not Allowed) response.
+            response = request.make_response(405)
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
+            ##% The UAS MUST also add an Allow header field to the 405 (Method Not
+            ##% Allowed) response.
+            response.headers.add("Allow", ALLOW)
+            self.dispatcher.send_response(transaction, response)
+
+    def schedule_expiry(self) -> None:
+        self.expiry.schedule()
+
+    def stop(self) -> None:
+        self.expiry.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = common.base_parser("python -m rfc3261 registrar", __doc__)
+    add_registrar_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the registrar until SIGINT or SIGTERM."""
+    parser = build_parser()
+    args = common.parse_args(parser, argv)
+    if not args.domain:
+        parser.error("--domain is needed: a registrar must know its domains (RFC 3261 §10.3)")
+    common.setup_logging(args)
+    try:
+        registrar, location = make_registrar(args)
+    except (common.ConfigError, OSError, ValueError) as error:
+        parser.error(str(error))
+
+    async def amain(stop: asyncio.Event) -> int:
+        user = RegistrarUser(registrar)
+        dispatcher = Dispatcher(
+            user,
+            limits=common.transport_limits(args),
+            server_ssl=common.server_ssl_context(args.cert, args.key),
+            client_ssl=common.client_ssl_context(args.ca),
+        )
+        common.install_wire_log(dispatcher, verbose=args.verbose >= 1)
+        try:
+            await common.open_listeners(dispatcher, args.listen_uris)
+            # Bindings from before a restart may be due already.
+            user.schedule_expiry()
+            await stop.wait()
+        finally:
+            user.stop()
+            await dispatcher.close()
+            location.close()
+            common.LOG.info(
+                "stopped: %d REGISTER, %d malformed", user.registers, dispatcher.malformed
+            )
+        return 0
+
+    return common.run(amain, args)

@@ -1,0 +1,713 @@
+"""``python -m rfc3261 ua``: a command-line user agent (RFC 3261 §8, §10.2, §11, §13, §15).
+
+The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
+:class:`rfc3261.dispatcher.CoreHost` and does, in this order, what its options ask:
+
+1. ``--register AOR --registrar URI`` binds its contact to AOR (§10.2), answering a
+   401/407 with ``--user``/``--password`` (§22.2); the binding is removed on exit;
+2. ``--options URI`` sends OPTIONS (§11) and prints the response;
+3. ``--call URI`` sends INVITE (§13.2), waits for the answer, hangs up with BYE
+   after ``--duration`` seconds (§15.1.1), ``--count`` times;
+4. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
+   (§13.3.1) until ``--count`` calls are over, ``--timeout`` seconds have passed
+   or the process gets SIGINT/SIGTERM.
+
+Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
+that class (the status itself is printed; a transaction timeout is a 408 and a
+transport failure a 503, §8.1.3.1); 1 when ``--timeout`` ran out first; 2 for
+bad usage.  There is no DNS (RFC 3263 is out of scope): every host the
+program sends to must be an IP literal.  Each message on the wire is logged
+(:func:`rfc3261.programs.common.install_wire_log`: ``-v`` whole messages, ``-q`` none).
+Usage and examples: docs/guides/programs-ua.rst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rfc3261.auth_client import StaticCredentials
+from rfc3261.dispatcher import CoreHost
+from rfc3261.headers import Via
+from rfc3261.message import Request, Response
+from rfc3261.programs.common import (
+    base_parser,
+    client_ssl_context,
+    install_wire_log,
+    open_listeners,
+    parse_args,
+    run,
+    server_ssl_context,
+    setup_logging,
+    transport_limits,
+)
+from rfc3261.registration import Registration, RegistrationEvent
+from rfc3261.session import (
+    Call,
+    CallEnded,
+    CallEstablished,
+    CallFailed,
+    IncomingCall,
+)
+from rfc3261.transaction import SendMessage
+from rfc3261.transport import bracketed, is_ip_address, unbracketed
+from rfc3261.ua_core import (
+    ClientRequest,
+    Dropped,
+    IncomingRequest,
+    ResponseEvent,
+    UAConfig,
+    UserAgent,
+)
+from rfc3261.uri import SipURI, parse_uri
+
+__all__ = [
+    "Outcome",
+    "UsageError",
+    "UserAgentProgram",
+    "build_parser",
+    "check_arguments",
+    "main",
+    "run_program",
+    "sdp_answer",
+    "sdp_offer",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """A command line the program cannot act on (exit status 2)."""
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The common program flags (``--listen``, ``-v``/``-q``, TLS files...) and the UA's."""
+    parser = base_parser(
+        "python -m rfc3261 ua",
+        "A SIP user agent: register, send OPTIONS, call, answer.\n"
+        "No DNS: every host it sends to must be an IP literal.",
+    )
+    ua = parser.add_argument_group("user agent")
+    ua.add_argument("--aor", metavar="URI", help="our address-of-record (From)")
+    ua.add_argument("--register", metavar="AOR", help="register this address-of-record")
+    ua.add_argument("--registrar", metavar="URI", help="the registrar (default: the AOR's host)")
+    ua.add_argument("--expires", type=int, default=3600, help="registration interval (seconds)")
+    ua.add_argument("--user", help="digest username (default: the AOR's user part)")
+    ua.add_argument("--password", help="digest password, to answer 401/407 challenges")
+    ua.add_argument("--outbound-proxy", metavar="URI", help="send every request through it")
+    ua.add_argument("--options", metavar="URI", help="send OPTIONS and print the response")
+    ua.add_argument("--call", metavar="URI", help="call this URI")
+    ua.add_argument(
+        "--duration", type=float, default=0.0, help="seconds to stay in a call before BYE"
+    )
+    ua.add_argument(
+        "--answer",
+        type=int,
+        metavar="CODE",
+        help="answer every incoming INVITE: 200 accepts, 400-699 refuses",
+    )
+    ua.add_argument("--ring", action="store_true", help="send 180 (Ringing) before answering")
+    ua.add_argument(
+        "--count", type=int, default=None, help="calls or OPTIONS to send, or calls to answer"
+    )
+    ua.add_argument(
+        "--timeout", type=float, default=None, help="give up (or stop answering) after S seconds"
+    )
+    return parser
+
+
+def sip_uri(text: str, what: str) -> SipURI:
+    """``text`` parsed as a SIP or SIPS URI; UsageError naming the option otherwise."""
+    try:
+        uri = parse_uri(text)
+    except ValueError as error:
+        raise UsageError(f"{what}: {text!r} is not a valid URI ({error})") from None
+    if not isinstance(uri, SipURI):
+        raise UsageError(f"{what}: {text!r} is not a SIP or SIPS URI")
+    return uri
+
+
+def require_ip_host(text: str, what: str) -> SipURI:
+    """``text`` parsed as a SIP(S) URI whose host is an IP literal; UsageError otherwise."""
+    uri = sip_uri(text, what)
+    host = uri.maddr or uri.host
+    if not is_ip_address(unbracketed(host)):
+        raise UsageError(
+            f"{what}: {host!r} is not an IP address; this program does no DNS "
+            "(RFC 3263 is not implemented): write the host as an IP literal"
+        )
+    return uri
+
+
+def uri_transport(uri: SipURI) -> str:
+    """The transport a request to ``uri`` uses: TLS for sips:, else ``transport`` or UDP."""
+    return "TLS" if uri.scheme == "sips" else (uri.transport or "udp").upper()
+
+
+@dataclass
+class Plan:
+    """The checked first hops: outbound proxy, registrar, and the --options/--call targets."""
+
+    proxy: SipURI | None
+    registrar: SipURI | None
+    targets: dict[str, SipURI]
+
+
+def check_arguments(args: argparse.Namespace) -> Plan:
+    """What the command line asks for; UsageError for one the program cannot carry out."""
+    if not (args.register or args.options or args.call or args.answer is not None):
+        raise UsageError("nothing to do: give --register, --options, --call or --answer")
+    if args.answer is not None and not (args.answer == 200 or 400 <= args.answer <= 699):
+        raise UsageError(f"--answer {args.answer}: use 200 (accept) or 400-699 (refuse)")
+    if args.count is not None and args.count < 1:
+        raise UsageError("--count must be at least 1")
+    if args.cert and not args.key:
+        raise UsageError("--cert needs --key")
+    if args.password is not None and not (args.user or args.register or args.aor):
+        raise UsageError("--password needs --user (or an AOR with a user part)")
+    proxy = (
+        require_ip_host(args.outbound_proxy, "--outbound-proxy") if args.outbound_proxy else None
+    )
+    registrar: SipURI | None = None
+    if args.register:
+        aor = sip_uri(args.register, "--register")
+        if args.registrar:
+            registrar = require_ip_host(args.registrar, "--registrar")
+        else:
+            registrar = require_ip_host(
+                f"{aor.scheme}:{aor.host_port}", "--register (registrar from the AOR)"
+            )
+    elif args.registrar:
+        raise UsageError("--registrar needs --register")
+    # The first hop of every request must be an IP literal (no RFC 3263 lookups).
+    targets: dict[str, SipURI] = {}
+    for option in ("options", "call"):
+        text = getattr(args, option)
+        if text is None:
+            continue
+        if proxy is None:
+            targets[option] = require_ip_host(text, f"--{option}")
+        else:
+            targets[option] = sip_uri(text, f"--{option}")
+
+    return Plan(proxy, registrar, targets)
+
+
+# -- session descriptions (the program has no media: every stream is port 0) ------------
+
+
+def sdp_offer(host: str) -> bytes:
+    """An SDP offer with one audio stream at port 0: offered, never used (RFC 3264 §5.1)."""
+    family = "IP6" if ":" in host else "IP4"
+    lines = [
+        "v=0",
+        f"o=- 1 1 IN {family} {host}",
+        "s=-",
+        f"c=IN {family} {host}",
+        "t=0 0",
+        "m=audio 0 RTP/AVP 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def sdp_answer(offer: bytes, host: str) -> bytes:
+    """An SDP answer declining every offered stream with port 0 (RFC 3264 §6)."""
+    family = "IP6" if ":" in host else "IP4"
+    lines = ["v=0", f"o=- 1 1 IN {family} {host}", "s=-", f"c=IN {family} {host}", "t=0 0"]
+    for line in offer.decode("utf-8", "replace").splitlines():
+        if line.startswith("m="):
+            fields = line[2:].split()
+            if len(fields) >= 4:
+                lines.append(f"m={fields[0]} 0 {fields[2]} {' '.join(fields[3:])}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n")
+
+
+def _status_line(response: Response) -> str:
+    return f"{response.status} {response.reason}"
+
+
+# -- the program ---------------------------------------------------------------------------
+
+
+class ProgramUserAgent(UserAgent):
+    """The UA core, with each request's Via naming the transport it is sent over.
+
+    The core writes one Via transport (its configuration's); this program listens on
+    several, and a request follows its destination URI (a ``;transport=tcp`` remote
+    target, a sips: route) to whichever transport that names.
+    """
+
+    def __init__(self, config: UAConfig, host: CoreHost) -> None:
+        super().__init__(config)
+        self.host = host
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+    ##% If this causes a change in the transport protocol from the
+    ##% one indicated in the top Via, the value in the top Via MUST be
+    ##% changed.
+    def match_via(self, request: Request) -> None:
+        """Make the top Via name the transport (and our port on it) ``request`` goes over."""
+        destination = self.destination_for(request)
+        if not isinstance(destination, SipURI):
+            return
+        transport = uri_transport(destination)
+        via = request.top_via
+        if via.transport.upper() == transport:
+            return
+        point = self.host.local_point(transport)
+        if point.transport != transport:
+            return  # no listening point of that transport: keep what the core wrote
+        address = point.address
+        new = Via(transport, bracketed(address.host), address.port, via.params)
+        request.headers.remove_first("Via")
+        request.headers.prepend("Via", str(new))
+
+    def _start(self, client: ClientRequest, request: Request, now: float) -> list[Any]:
+        # Before the client transaction exists: it is reliable or not by the top Via.
+        self.match_via(request)
+        return super()._start(client, request, now)
+
+
+class ProgramHost(CoreHost):
+    """CoreHost whose requests sent outside transactions (ACK for a 2xx) get the same Via fix."""
+
+    def run(self, effects: list[Any]) -> None:
+        core = self.core
+        if isinstance(core, ProgramUserAgent):
+            for effect in effects:
+                if (
+                    isinstance(effect, SendMessage)
+                    and effect.transaction is None
+                    and isinstance(effect.message, Request)
+                ):
+                    core.match_via(effect.message)
+        super().run(effects)
+
+
+@dataclass
+class _Waiter:
+    predicate: Callable[[Any], bool]
+    future: asyncio.Future[Any]
+
+
+@dataclass
+class Outcome:
+    """What the program did: its exit status and the counts the tests look at."""
+
+    status: int = EXIT_OK
+    calls_made: int = 0
+    calls_established: int = 0
+    calls_answered: int = 0
+    calls_refused: int = 0
+    calls_ended: int = 0
+    registered: bool = False
+    finals: list[int] = field(default_factory=list)
+
+
+class UserAgentProgram:
+    """One run of ``python -m rfc3261 ua`` on the running event loop."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        out: TextIO | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.args = args
+        self.out = out or sys.stdout
+        self.outcome = Outcome()
+        self.loop = asyncio.get_running_loop()
+        self.stop = stop or asyncio.Event()
+        self.waiters: list[_Waiter] = []
+        self.active: set[Call] = set()
+        self.ended_incoming = 0
+        self.host: CoreHost | None = None
+        self.ua: UserAgent | None = None
+        self.registration: Registration | None = None
+        self.deadline = None if args.timeout is None else self.loop.time() + args.timeout
+        plan = check_arguments(args)
+        self.proxy, self.registrar, self.targets = plan.proxy, plan.registrar, plan.targets
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    # -- setup ---------------------------------------------------------------------
+
+    def _transport(self) -> str:
+        """The transport of our Via and Contact: that of the first hop we send to."""
+        first = self.proxy or self.registrar or self.targets.get("call")
+        first = first or self.targets.get("options")
+        if first is not None:
+            return uri_transport(first)
+        return self.host.listening_points[0].transport if self.host else "UDP"
+
+    async def setup(self) -> None:
+        args = self.args
+        self.host = host = ProgramHost(
+            None,
+            self.deliver,
+            server_ssl=server_ssl_context(args.cert, args.key),
+            client_ssl=client_ssl_context(args.ca) if args.ca else None,
+            limits=transport_limits(args),
+        )
+        install_wire_log(host, verbose=args.verbose >= 1)
+        if self.out is sys.stdout:
+            await open_listeners(host, args.listen_uris)
+        else:
+            for uri in args.listen_uris:
+                await host.listen(uri)
+            self.say("listening on " + ", ".join(str(p.address) for p in host.listening_points))
+        transport = self._transport()
+        point = host.local_point(transport)
+        if point.transport != transport and transport == "TLS":
+            raise UsageError("a sips: first hop needs a sips: --listen (with --cert/--key)")
+        aor = args.aor or args.register
+        user = args.user
+        if aor is None:
+            aor = f"sip:{user or 'ua'}@{point.address.hostport}"
+        aor_uri = parse_uri(aor)
+        if user is None and isinstance(aor_uri, SipURI):
+            user = aor_uri.user
+        credentials = None
+        if args.password is not None:
+            credentials = StaticCredentials(default=(user or "", args.password))
+        config = UAConfig(
+            aor=aor,
+            contact=point.uri(user),
+            sent_by=point.sent_by,
+            transport=point.transport,
+            outbound_proxy=str(self.proxy) if self.proxy else None,
+            credentials=credentials,
+        )
+        self.ua = ProgramUserAgent(config, host)
+        host.core = self.ua
+
+    # -- events ----------------------------------------------------------------------
+
+    def now(self) -> float:
+        assert self.host is not None
+        return self.host.clock()
+
+    def run_effects(self, effects: list[Any]) -> None:
+        assert self.host is not None
+        self.host.run(effects)
+
+    def deliver(self, event: Any) -> None:
+        """An event from the UA core (called inside CoreHost.run): handled on the next tick."""
+        self.loop.call_soon(self.on_event, event)
+
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, IncomingCall):
+            self.on_incoming_call(event)
+        elif isinstance(event, IncomingRequest):
+            # A request of a method the core lets through but nothing here implements.
+            assert self.ua is not None
+            self.run_effects(self.ua.respond(event.server, 501, self.now()))
+        elif isinstance(event, CallEnded) and not event.call.is_uac:
+            if event.call in self.active:
+                self.active.discard(event.call)
+                self.ended_incoming += 1
+                self.outcome.calls_ended += 1
+                self.say(f"incoming call {event.call.call_id} ended ({event.reason})")
+        elif isinstance(event, Dropped):
+            logging.getLogger("rfc3261.ua").debug("dropped: %s", event.reason)
+        for waiter in list(self.waiters):
+            if not waiter.future.done() and waiter.predicate(event):
+                waiter.future.set_result(event)
+        self.check_answer_done()
+
+    def on_incoming_call(self, event: IncomingCall) -> None:
+        assert self.ua is not None
+        args = self.args
+        call, now = event.call, self.now()
+        caller = event.request.from_
+        if args.answer is None:
+            self.say(f"incoming call from {caller.uri}: refused 480 (not answering)")
+            self.run_effects(self.ua.sessions.reject(call, now, 480))
+            return
+        if args.ring:
+            self.run_effects(self.ua.sessions.ring(call, now))
+        if args.answer == 200:
+            host = self.ua.contact_uri.host.strip("[]")
+            offer = event.request.body
+            body = sdp_answer(offer, host) if offer else sdp_offer(host)
+            self.active.add(call)
+            self.outcome.calls_answered += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: answered 200")
+            self.run_effects(self.ua.sessions.answer(call, now, body=body))
+        else:
+            self.outcome.calls_refused += 1
+            self.ended_incoming += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: refused {args.answer}")
+            self.run_effects(self.ua.sessions.reject(call, now, args.answer))
+
+    def check_answer_done(self) -> None:
+        count = self.args.count
+        if self.args.answer is not None and count is not None and self.ended_incoming >= count:
+            self.stop.set()
+
+    async def wait_for(self, predicate: Callable[[Any], bool], timeout: float | None) -> Any:
+        """The next event matching ``predicate``; None on timeout, overall deadline or stop."""
+        future: asyncio.Future[Any] = self.loop.create_future()
+        waiter = _Waiter(predicate, future)
+        self.waiters.append(waiter)
+        stopper = asyncio.ensure_future(self.stop.wait())
+        try:
+            limit = self.remaining(timeout)
+            done, _ = await asyncio.wait(
+                {future, stopper}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
+            return future.result() if future in done else None
+        finally:
+            stopper.cancel()
+            self.waiters.remove(waiter)
+
+    def remaining(self, timeout: float | None) -> float | None:
+        if self.deadline is None:
+            return timeout
+        left = max(0.0, self.deadline - self.loop.time())
+        return left if timeout is None else min(left, timeout)
+
+    async def until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Poll ``condition`` every 10 ms for at most ``timeout`` seconds."""
+        end = self.loop.time() + timeout
+        while not condition():
+            if self.loop.time() >= end:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    def fail(self, status: int) -> None:
+        """Record a failure: the class of a final response, or EXIT_FAILED."""
+        if self.outcome.status == EXIT_OK:
+            self.outcome.status = status
+
+    # -- the actions ---------------------------------------------------------------------
+
+    async def register(self) -> bool:
+        assert self.ua is not None and self.registrar is not None
+        registration = Registration(
+            self.ua,
+            aor=self.args.register,
+            registrar=str(self.registrar),
+            expires=self.args.expires,
+        )
+        self.registration = registration
+        self.run_effects(registration.register(self.now()))
+        event = await self.wait_for(
+            lambda e: isinstance(e, RegistrationEvent) and e.registration is registration, 40.0
+        )
+        if event is None:
+            self.say(f"REGISTER {self.args.register}: no final response")
+            self.fail(EXIT_FAILED)
+            return False
+        self.outcome.finals.append(event.response.status)
+        if event.response.status >= 300:
+            self.say(f"REGISTER {self.args.register}: {_status_line(event.response)}")
+            self.fail(event.response.status // 100)
+            return False
+        self.outcome.registered = True
+        self.say(
+            f"registered {self.args.register} at {self.registrar} for {event.expires} s"
+            f" ({_status_line(event.response)})"
+        )
+        return True
+
+    async def unregister(self) -> None:
+        registration = self.registration
+        if registration is None or not self.outcome.registered:
+            return
+        self.run_effects(registration.unregister(self.now()))
+        event = await self.wait_for(
+            lambda e: isinstance(e, RegistrationEvent) and e.registration is registration, 5.0
+        )
+        if event is not None:
+            self.say(f"unregistered {self.args.register} ({_status_line(event.response)})")
+
+    async def options(self) -> None:
+        assert self.ua is not None
+        target = self.targets["options"]
+        for _ in range(self.args.count or 1):
+            client, effects = self.ua.request("OPTIONS", f"<{target}>", self.now())
+            self.run_effects(effects)
+            event = await self.wait_for(
+                lambda e, c=client: (
+                    isinstance(e, ResponseEvent) and e.client is c and e.response.status >= 200
+                ),
+                40.0,
+            )
+            if event is None:
+                self.say(f"OPTIONS {target}: no final response")
+                self.fail(EXIT_FAILED)
+                return
+            response = event.response
+            self.outcome.finals.append(response.status)
+            self.say(f"OPTIONS {target}: {_status_line(response)}")
+            self.say(_text(bytes(response)))
+            if response.status >= 300:
+                self.fail(response.status // 100)
+
+    async def calls(self) -> None:
+        count = self.args.count or 1
+        for number in range(1, count + 1):
+            if self.stop.is_set() or self.remaining(None) == 0:
+                self.say(f"call {number}: not made (stopped)")
+                self.fail(EXIT_FAILED)
+                return
+            await self.one_call(number)
+
+    async def one_call(self, number: int) -> None:
+        assert self.ua is not None
+        ua = self.ua
+        target = self.targets["call"]
+        host = ua.contact_uri.host.strip("[]")
+        call, effects = ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
+        self.outcome.calls_made += 1
+        self.run_effects(effects)
+        event = await self.wait_for(
+            lambda e: isinstance(e, CallEstablished | CallFailed | CallEnded) and e.call is call,
+            None,
+        )
+        if not isinstance(event, CallEstablished):
+            if isinstance(event, CallFailed):
+                self.outcome.finals.append(event.response.status)
+                self.say(f"call {number} to {target}: failed: {_status_line(event.response)}")
+                self.fail(event.response.status // 100)
+                return
+            self.say(f"call {number} to {target}: no answer; hanging up")
+            await self.hang_up(call)
+            self.fail(EXIT_FAILED)
+            return
+        self.outcome.calls_established += 1
+        self.outcome.finals.append(200)
+        self.say(f"call {number} to {target}: established ({call.call_id})")
+        # Stay in the call for --duration seconds unless the callee hangs up first.
+        ended = await self.wait_for(
+            lambda e: isinstance(e, CallEnded) and e.call is call, self.args.duration
+        )
+        if ended is not None:
+            self.say(f"call {number}: ended by the callee ({ended.reason})")
+            self.outcome.calls_ended += 1
+            return
+        status = await self.hang_up(call)
+        self.outcome.calls_ended += 1
+        self.say(f"call {number}: hung up (BYE answered {status or 'never'})")
+        if status is None or (status >= 300 and status not in (408, 481)):
+            # §15.1.1: 481 and 408 also end the session; anything else is an error.
+            self.fail(EXIT_FAILED if status is None else status // 100)
+
+    async def hang_up(self, call: Call) -> int | None:
+        """BYE (or CANCEL) the call; the final status of the BYE, None without one."""
+        assert self.ua is not None
+        effects = self.ua.sessions.hangup(call, self.now())
+        byes = [
+            self.ua._clients.get(e.transaction)
+            for e in effects
+            if isinstance(e, SendMessage)
+            and e.transaction is not None
+            and getattr(e.message, "method", "") == "BYE"
+        ]
+        self.run_effects(effects)
+        clients = [c for c in byes if c is not None]
+        if not clients:
+            if call.client is not None and call.client.final is None:
+                # CANCEL sent: wait for the INVITE's final response (487) a while.
+                await self.wait_for(
+                    lambda e: isinstance(e, CallFailed | CallEstablished) and e.call is call, 5.0
+                )
+            return None
+        await self.until(lambda: all(c.final is not None for c in clients), 40.0)
+        finals = [c.final.status for c in clients if c.final is not None]
+        return max(finals) if finals else None
+
+    async def answer(self) -> None:
+        """Answer calls until --count are over, the deadline, or a signal."""
+        self.check_answer_done()
+        if self.deadline is None:
+            await self.stop.wait()
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), self.remaining(None))
+        count = self.args.count
+        if count is not None and self.ended_incoming < count:
+            self.say(f"timed out after {self.ended_incoming} of {count} calls")
+            self.fail(EXIT_FAILED)
+
+    async def run(self) -> Outcome:
+        try:
+            await self.setup()
+            if self.args.register and not await self.register():
+                return self.outcome
+            if self.args.options:
+                await self.options()
+            if self.args.call:
+                await self.calls()
+            if self.args.answer is not None:
+                await self.answer()
+            return self.outcome
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        ua = self.ua
+        if ua is not None:
+            for call in list(self.active):
+                if not call.ended:
+                    with contextlib.suppress(ValueError):
+                        self.run_effects(ua.sessions.hangup(call, self.now()))
+            self.stop.clear()
+            await self.unregister()
+            # Let the last responses and ACKs go out before the sockets close.
+            await asyncio.sleep(0.05)
+        if self.host is not None:
+            await self.host.close()
+
+
+async def run_program(
+    args: argparse.Namespace, stop: asyncio.Event | None = None, out: TextIO | None = None
+) -> Outcome:
+    """Run the UA for parsed ``args`` on the running loop until done or ``stop`` is set."""
+    program = UserAgentProgram(args, out, stop)
+    return await program.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m rfc3261 ua`` with ``argv``; the exit status."""
+    args = parse_args(build_parser(), argv)
+    setup_logging(args)
+    try:
+        check_arguments(args)
+    except UsageError as error:
+        print(f"python -m rfc3261 ua: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def amain(stop: asyncio.Event) -> int:
+        try:
+            return (await run_program(args, stop)).status
+        except UsageError as error:
+            print(f"python -m rfc3261 ua: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run(amain, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
