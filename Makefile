@@ -7,6 +7,8 @@
 #   make bench        benchmarks; figures go to docs/_data/bench/*.json
 #   make fuzz         long property-based runs
 #   make report       annotation coverage report (text + JSON)
+#   make conformance  run the conformance suite against our programs and SIPp;
+#                     results go to docs/_data/conformance/ for the docs site
 
 PYTHON ?= python3
 VENV   := .venv
@@ -28,7 +30,7 @@ endif
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test check lint docs serve bench fuzz report clean
+.PHONY: venv test check lint docs serve bench fuzz report conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +65,9 @@ bench: $(STAMP)
 
 fuzz: $(STAMP)
 	SIPREF_FUZZ=1 $(PY) -m pytest -q -m slow -p no:cacheprovider $(PYTEST_ARGS)
+
+conformance: $(STAMP)
+	$(PY) -m conformance.selftest --out docs/_data/conformance
 
 clean:
 	rm -rf docs/_build docs/_generated docs/_data .pytest_cache .hypothesis .ruff_cache

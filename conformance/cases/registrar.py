@@ -1,0 +1,351 @@
+"""Registrar behaviour (RFC 3261 §10.3) and redirect servers (§8.3).
+
+REGISTER requests go to the target for an address-of-record in the profile's ``domain``
+(default: the target's own host).  When the registrar challenges (401) and the profile has
+``[credentials]``, the request is resent with Digest credentials (RFC 2617, MD5, qop=auth).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from conformance.messages import Outgoing, unique
+from conformance.model import Context, case, describe
+from conformance.sipmsg import Message, param
+from conformance.wire import Link
+
+REGISTRAR = ("registrar",)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def digest_authorization(
+    challenge: str, method: str, uri: str, username: str, password: str, cnonce: str = "0a4f113b"
+) -> str:
+    """An Authorization value answering a Digest ``challenge`` (RFC 2617 §3.2.2, MD5)."""
+    fields = dict(re.findall(r'(\w+)\s*=\s*"?([^",]*)"?', challenge.split(" ", 1)[-1]))
+    realm, nonce = fields.get("realm", ""), fields.get("nonce", "")
+    ha1 = _md5(f"{username}:{realm}:{password}")
+    ha2 = _md5(f"{method}:{uri}")
+    qop = "auth" if "auth" in [q.strip() for q in fields.get("qop", "").split(",")] else ""
+    if qop:
+        response = _md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
+        extra = f', qop=auth, nc=00000001, cnonce="{cnonce}"'
+    else:
+        response = _md5(f"{ha1}:{nonce}:{ha2}")
+        extra = ""
+    opaque = f', opaque="{fields["opaque"]}"' if "opaque" in fields else ""
+    return (
+        f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+        f'response="{response}", algorithm=MD5{extra}{opaque}'
+    )
+
+
+class Registration:
+    """REGISTER requests for one address-of-record, sharing a Call-ID and counting CSeq."""
+
+    def __init__(self, ctx: Context, link: Link | None = None, user: str | None = None) -> None:
+        self.ctx = ctx
+        self.link = link or ctx.link()
+        domain = ctx.profile.domain or ctx.target.hostport
+        self.aor = f"sip:{user or ctx.profile.username or ctx.profile.user}@{domain}"
+        self.call_id = unique("r") + "@conformance.invalid"
+        self.tag = unique("t")
+        self.cseq = 1
+        self.uri = f"{ctx.target.scheme}:{domain}"
+
+    def contact(self, suffix: str = "") -> str:
+        return f"<sip:{self.ctx.profile.user}{suffix}@{self.link.sent_by}>"
+
+    def register(
+        self,
+        contacts: list[str] | None = None,
+        expires: int | None = None,
+        cseq: int | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> Message:
+        """Send a REGISTER (answering one Digest challenge); its final response."""
+        req = self._build(contacts, expires, cseq, extra)
+        final, _ = self.ctx.transaction(self.link, req)
+        final = self.ctx.require_final(final, "final response to REGISTER")
+        if final.status in (401, 407) and self.ctx.profile.username:
+            header = "WWW-Authenticate" if final.status == 401 else "Proxy-Authenticate"
+            challenge = final.get(header) or ""
+            req = self._build(contacts, expires, None, extra)
+            req.add(
+                "Authorization" if final.status == 401 else "Proxy-Authorization",
+                digest_authorization(
+                    challenge,
+                    "REGISTER",
+                    self.uri,
+                    self.ctx.profile.username,
+                    self.ctx.profile.password,
+                ),
+            )
+            final, _ = self.ctx.transaction(self.link, req)
+            final = self.ctx.require_final(final, "final response to the authenticated REGISTER")
+        if final.status in (401, 407):
+            self.ctx.inconclusive(
+                "the registrar wants credentials; add [credentials] to the profile"
+            )
+        return final
+
+    def _build(
+        self,
+        contacts: list[str] | None,
+        expires: int | None,
+        cseq: int | None,
+        extra: list[tuple[str, str]] | None,
+    ) -> Outgoing:
+        number = cseq if cseq is not None else self.cseq
+        self.cseq = max(self.cseq, number) + 1
+        req = self.ctx.request(
+            "REGISTER",
+            self.link,
+            uri=self.uri,
+            cseq=number,
+            call_id=self.call_id,
+            from_tag=self.tag,
+            to=f"<{self.aor}>",
+            extra=extra,
+        )
+        req.set("From", f"<{self.aor}>;tag={self.tag}")
+        req.set("Contact", None)
+        for value in contacts or []:
+            req.add("Contact", value)
+        if expires is not None:
+            req.add("Expires", str(expires))
+        return req
+
+
+def _bindings(final: Message) -> list[str]:
+    return [c for c in final.get_all("Contact") if c.strip() != "*"]
+
+
+def _has(final: Message, contact: str) -> bool:
+    uri = contact.strip("<>").lower()
+    return any(uri in c.lower() for c in _bindings(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The response MUST contain Contact header field values enumerating all current bindings.
+@case("reg-register-200-binding", roles=REGISTRAR)
+def register_binding(ctx: Context) -> None:
+    """REGISTER with a Contact gets 200 listing that binding."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    final = reg.register([contact], expires=300)
+    reg.register(["*"], expires=0)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(_has(final, contact), f"Contact {contact}", ", ".join(_bindings(final)) or "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% Each Contact value MUST feature an "expires" parameter indicating its expiration interval
+##% chosen by the registrar.
+@case("reg-contact-expires-param", roles=REGISTRAR)
+def contact_expires(ctx: Context) -> None:
+    """Every Contact in the 200 has an expires parameter."""
+    reg = Registration(ctx)
+    final = reg.register([reg.contact()], expires=300)
+    reg.register(["*"], expires=0)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    missing = [c for c in _bindings(final) if param(c, "expires") is None]
+    ctx.check(
+        bool(_bindings(final)) and not missing,
+        "expires on every Contact",
+        ", ".join(missing) or "no Contact",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The registrar MAY choose an expiration less than the requested expiration interval.
+@case("reg-expires-not-longer", roles=REGISTRAR)
+def expires_not_longer(ctx: Context) -> None:
+    """The chosen expiration is not longer than the one requested (Contact expires=)."""
+    reg = Registration(ctx)
+    final = reg.register([reg.contact() + ";expires=120"])
+    reg.register(["*"], expires=0)
+    if final.status == 423:
+        ctx.inconclusive("the registrar wants longer registrations (423)")
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    values = [param(c, "expires") for c in _bindings(final)]
+    ok = all(v is not None and v.isdigit() and int(v) <= 120 for v in values) and bool(values)
+    ctx.check(ok, "expires <= 120", ", ".join(map(str, values)) or "no Contact")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The registrar checks whether the request contains the Contact header field.
+@case("reg-query", roles=REGISTRAR)
+def query(ctx: Context) -> None:
+    """REGISTER without Contact lists the current bindings."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.register([contact], expires=300)
+    final = reg.register(None)
+    reg.register(["*"], expires=0)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(_has(final, contact), f"Contact {contact}", ", ".join(_bindings(final)) or "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If not, the registrar checks whether the Call-ID agrees with the value stored for each
+##% binding.
+@case("reg-remove-all", roles=REGISTRAR)
+def remove_all(ctx: Context) -> None:
+    """Contact: * with Expires: 0 removes every binding."""
+    reg = Registration(ctx)
+    reg.register([reg.contact()], expires=300)
+    final = reg.register(["*"], expires=0)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    after = reg.register(None)
+    ctx.check(not _bindings(after), "no bindings left", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the request has additional Contact fields or an expiration time other than zero, the
+##% request is invalid, and the server MUST return a 400 (Invalid Request) and skip the
+##% remaining steps.
+@case("reg-star-nonzero-400", roles=REGISTRAR)
+def star_nonzero(ctx: Context) -> None:
+    """Contact: * with a non-zero Expires gets 400."""
+    reg = Registration(ctx)
+    final = reg.register(["*"], expires=300)
+    ctx.check(final.status == 400, "400", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the request has additional Contact fields or an expiration time other than zero, the
+##% request is invalid, and the server MUST return a 400 (Invalid Request) and skip the
+##% remaining steps.
+@case("reg-star-with-others-400", roles=REGISTRAR)
+def star_with_others(ctx: Context) -> None:
+    """Contact: * next to another Contact gets 400."""
+    reg = Registration(ctx)
+    final = reg.register(["*", reg.contact()], expires=0)
+    ctx.check(final.status == 400, "400", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the value is higher than that of the existing binding, it MUST update or remove the
+##% binding as above. If not, the update MUST be aborted and the request fails.
+@case("reg-cseq-out-of-order", roles=REGISTRAR)
+def cseq_out_of_order(ctx: Context) -> None:
+    """A REGISTER with the same Call-ID and a lower CSeq fails and changes nothing."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.register([contact], expires=300, cseq=10)
+    stale = reg.register([contact], expires=0, cseq=5)
+    after = reg.register(None, cseq=20)
+    reg.register(["*"], expires=0, cseq=21)
+    ctx.check((stale.status or 0) >= 400, "an error response", describe(stale))
+    ctx.check(
+        _has(after, contact), "the binding still there", ", ".join(_bindings(after)) or "none"
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% To guarantee that the registrar supports any necessary extensions, the registrar MUST
+##% process the Require header field values as described for UASs in Section 8.2.2.
+@case("reg-420-require", roles=REGISTRAR)
+def register_require(ctx: Context) -> None:
+    """REGISTER requiring an unknown extension gets 420."""
+    reg = Registration(ctx)
+    final = reg.register(
+        [reg.contact()], expires=300, extra=[("Require", "x-conformance-unknown")]
+    )
+    if final.status == 200:
+        reg.register(["*"], expires=0)
+    ctx.check(final.status == 420, "420 (Bad Extension)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% This response MUST contain a Min-Expires header field that states the minimum expiration
+##% interval the registrar is willing to honor.
+@case("reg-423-min-expires", roles=REGISTRAR)
+def interval_too_brief(ctx: Context) -> None:
+    """A 423 to a very brief registration carries Min-Expires."""
+    reg = Registration(ctx)
+    final = reg.register([reg.contact()], expires=1)
+    reg.register(["*"], expires=0)
+    if final.status != 423:
+        ctx.not_applicable(f"the registrar accepts 1 s registrations ({describe(final)})")
+    ctx.check(final.get("Min-Expires") is not None, "a Min-Expires header field", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% Registrars MUST NOT include a Record-Route header field in any response to a REGISTER
+##% request.
+@case("reg-no-record-route", roles=REGISTRAR)
+def no_record_route(ctx: Context) -> None:
+    """A Record-Route in the REGISTER does not come back in the response."""
+    reg = Registration(ctx)
+    final = reg.register(
+        [reg.contact()], expires=300, extra=[("Record-Route", f"<sip:{reg.link.sent_by};lr>")]
+    )
+    reg.register(["*"], expires=0)
+    ctx.check(
+        final.get("Record-Route") is None, "no Record-Route", final.get("Record-Route") or ""
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% A registrar MUST not generate 6xx responses.
+@case("reg-no-6xx", roles=REGISTRAR)
+def no_6xx(ctx: Context) -> None:
+    """Odd REGISTERs (no Contact, star, bad expires) never get a 6xx."""
+    reg = Registration(ctx)
+    for contacts, expires in ((None, None), (["*"], 5), ([reg.contact()], 0)):
+        final = reg.register(contacts, expires=expires)
+        ctx.check((final.status or 0) < 600, "no 6xx", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
+##= type=test
+##% When a redirect server returns a 3xx response to a request, it populates the list of (one
+##% or more) alternative locations into the Contact header field.
+@case("redirect-3xx-contact", roles=("redirect",))
+def redirect_contact(ctx: Context) -> None:
+    """A 3xx from a redirect server lists alternative locations in Contact."""
+    link = ctx.link()
+    req = ctx.request("INVITE", link)
+    final, _ = ctx.transaction(link, req)
+    final = ctx.require_final(final, "final response to INVITE")
+    ctx.finish_invite(link, req, final)
+    if not 300 <= (final.status or 0) < 400:
+        ctx.inconclusive(f"no redirection ({describe(final)}); register the profile's user first")
+    ctx.check(bool(final.get_all("Contact")), "Contact values in the 3xx", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
+##= type=test
+##% However, redirect servers MUST NOT redirect a request to a URI equal to the one in the
+##% Request-URI; instead, provided that the URI does not point to itself, the server MAY proxy
+##% the request to the destination URI, or MAY reject it with a 404.
+@case("redirect-not-to-self", roles=("redirect",))
+def redirect_not_to_self(ctx: Context) -> None:
+    """A 3xx never names the Request-URI itself."""
+    link = ctx.link()
+    req = ctx.request("INVITE", link)
+    final, _ = ctx.transaction(link, req)
+    final = ctx.require_final(final, "final response to INVITE")
+    ctx.finish_invite(link, req, final)
+    if not 300 <= (final.status or 0) < 400:
+        ctx.inconclusive(f"no redirection ({describe(final)})")
+    uris = [c.split("<", 1)[-1].split(">", 1)[0].strip() for c in final.get_all("Contact")]
+    ctx.check(req.uri not in uris, f"no Contact equal to {req.uri}", ", ".join(uris))

@@ -1,0 +1,116 @@
+"""``python -m conformance``: run the conformance cases against a SIP element, or list them.
+
+Exit status: 0 when no case failed or errored, 1 when one did, 2 on a usage error or a
+target that does not answer at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from conformance import cases as _cases  # noqa: F401  (registers every case)
+from conformance.model import REGISTRY, ROLES
+from conformance.pcap import write_pcap
+from conformance.profile import ProfileError, load_profile
+from conformance.report import progress_line, requirement_ids, summary_text, to_junit, write_json
+from conformance.runner import NoAnswer, Runner, select_cases
+from conformance.target import TargetError, parse_target
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run cases against a target")
+    run.add_argument(
+        "--target", required=True, help="sip:127.0.0.1:5070;transport=tcp or udp:HOST:PORT"
+    )
+    run.add_argument("--role", required=True, choices=ROLES)
+    run.add_argument("--transport", choices=("udp", "tcp", "tls"))
+    run.add_argument("--cases", default="*", help="case id glob(s), comma-separated")
+    run.add_argument("--profile", type=Path, help="TOML profile of the target")
+    run.add_argument("--stack", default="", help="name of the stack in reports")
+    run.add_argument("--json", type=Path, help="write the JSON report here")
+    run.add_argument("--junit", type=Path, help="write JUnit XML here")
+    run.add_argument("--pcap", type=Path, help="write every message exchanged as a pcap")
+    run.add_argument("--timeout", type=float, default=15.0, help="time limit per case (s)")
+    run.add_argument("--total-timeout", type=float, default=600.0, help="time limit of the run")
+    run.add_argument("--allow-remote", action="store_true", help="allow a non-loopback target")
+    run.add_argument("--slow", action="store_true", help="also run cases tagged slow")
+    run.add_argument("--probe-timeout", type=float, default=4.0, help="liveness probe wait (s)")
+    run.add_argument("--quiet", action="store_true", help="no progress line")
+    lst = sub.add_parser("list", help="list the cases")
+    lst.add_argument("--role", choices=ROLES)
+    lst.add_argument("--rfc", type=int, help="only cases verifying this RFC")
+    lst.add_argument("--verbose", "-v", action="store_true", help="show the quotes")
+    return parser
+
+
+def _list(args: argparse.Namespace) -> int:
+    for entry in select_cases(REGISTRY.values(), args.role):
+        if args.rfc and not any(r.rfc == args.rfc for r in entry.requirements):
+            continue
+        refs = ", ".join(dict.fromkeys(r.ref for r in entry.requirements))
+        print(
+            f"{entry.id:40} {','.join(entry.roles):22} {entry.level:6} {refs}"
+            + (f"  ETSI {entry.etsi}" if entry.etsi else "")
+            + (f"  [{','.join(entry.tags)}]" if entry.tags else "")
+        )
+        if args.verbose:
+            print(f"    {entry.title}")
+            for req in entry.requirements:
+                print(f"    {req.ref} {' '.join(requirement_ids(req))}")
+                print(f'      "{" ".join(req.quote.split())}"')
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        target = parse_target(args.target, args.transport, args.allow_remote)
+        profile = load_profile(args.profile)
+    except (TargetError, ProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    chosen = select_cases(REGISTRY.values(), args.role, args.cases)
+    if not chosen:
+        print(f"error: no case matches role {args.role} and {args.cases!r}", file=sys.stderr)
+        return 2
+    progress = None if args.quiet else progress_line
+    runner = Runner(
+        target,
+        args.role,
+        profile,
+        case_timeout=args.timeout,
+        total_timeout=args.total_timeout,
+        progress=progress,
+        slow=args.slow,
+        probe_timeout=args.probe_timeout,
+    )
+    try:
+        run = runner.run(chosen)
+    except NoAnswer as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if args.pcap:
+            write_pcap(args.pcap, runner.probe_ladder.events)
+        return 2
+    run.stack = args.stack or profile.name
+    if args.json:
+        write_json(run, args.json)
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_bytes(to_junit(run))
+    if args.pcap:
+        events = list(runner.probe_ladder.events)
+        for res in run.results:
+            events += res.ladder.events
+        write_pcap(args.pcap, events)
+    print(summary_text(run))
+    return 0 if run.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _list(args) if args.command == "list" else _run(args)

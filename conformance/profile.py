@@ -1,0 +1,78 @@
+"""Profiles: what the element under test supports and how to drive it (a small TOML file).
+
+Example::
+
+    name = "sipref minimal UAS"
+    user = "alice"                 # user part of Request-URIs sent to the target
+    domain = "127.0.0.1"           # the domain it serves (registrar, proxy)
+    extensions = ["100rel"]        # option tags it supports (never sent as unknown)
+    methods = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"]
+    probe = "OPTIONS"              # liveness probe: "OPTIONS" or "INVITE" (a whole call)
+    ringing_user = "ring"          # a user whose INVITE rings without answering (CANCEL tests)
+    busy_user = "busy"             # a user whose INVITE gets a non-2xx (Timer G tests)
+    t1 = 0.5                       # the target's T1 in seconds
+    skip = ["uas-cancel-*"]        # case id globs the profile rules out
+    [credentials]                  # digest tests
+    username = "alice"
+    password = "secret"
+    registrar_requires_auth = false
+    [uac]
+    originate = "sipp -sn uac {target} -m 1 -nostdin"   # makes the target send an INVITE
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from conformance.model import Profile
+
+__all__ = ["ProfileError", "load_profile"]
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used."""
+
+
+def _strings(value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProfileError(f"profile: {key} must be a list of strings")
+    return tuple(value)
+
+
+def load_profile(path: Path | None) -> Profile:
+    """A `Profile` from a TOML file (defaults when ``path`` is None)."""
+    if path is None:
+        return Profile()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"profile {path}: {exc}") from exc
+    profile = Profile()
+    creds = data.pop("credentials", {})
+    uac = data.pop("uac", {})
+    for key, value in data.items():
+        if not hasattr(profile, key) or key in ("username", "password", "originate"):
+            raise ProfileError(f"profile {path}: unknown key {key!r}")
+        current = getattr(profile, key)
+        if isinstance(current, tuple):
+            value = _strings(value, key)
+        elif isinstance(current, bool):
+            if not isinstance(value, bool):
+                raise ProfileError(f"profile {path}: {key} must be true or false")
+        elif isinstance(current, float):
+            if not isinstance(value, int | float):
+                raise ProfileError(f"profile {path}: {key} must be a number")
+            value = float(value)
+        elif not isinstance(value, str):
+            raise ProfileError(f"profile {path}: {key} must be a string")
+        setattr(profile, key, value)
+    profile.username = str(creds.get("username", ""))
+    profile.password = str(creds.get("password", ""))
+    profile.registrar_requires_auth = bool(
+        creds.get("registrar_requires_auth", profile.registrar_requires_auth)
+    )
+    profile.originate = str(uac.get("originate", ""))
+    if profile.probe not in ("OPTIONS", "INVITE"):
+        raise ProfileError(f"profile {path}: probe must be OPTIONS or INVITE")
+    return profile

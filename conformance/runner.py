@@ -1,0 +1,232 @@
+"""Runs cases against a target: probe first, one case at a time, each bounded in time.
+
+Before any case the target is probed (OPTIONS, or a whole INVITE call when the profile says
+``probe = "INVITE"``); a target that does not answer at all is an error of the run, not a
+pile of inconclusive cases.  After every hostile case (torture messages, floods) the same
+probe checks the target is still alive: a target that stops answering fails that case.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from conformance.model import (
+    Case,
+    Context,
+    Failed,
+    Inconclusive,
+    NotApplicable,
+    Profile,
+    Verdict,
+)
+from conformance.target import Target
+from conformance.wire import CaseTimeout, Ladder, Link
+
+__all__ = ["CaseResult", "NoAnswer", "RunResult", "Runner", "select_cases"]
+
+
+class NoAnswer(Exception):
+    """The target did not answer the initial probe."""
+
+
+@dataclass
+class CaseResult:
+    """The verdict of one case and its evidence."""
+
+    case: Case
+    verdict: Verdict
+    reason: str = ""
+    expected: str = ""
+    observed: str = ""
+    enforced: int | None = None  # index into case.requirements of the sentence enforced
+    warnings: list[str] = field(default_factory=list)
+    ladder: Ladder = field(default_factory=Ladder)
+    duration: float = 0.0
+    alive_after: bool | None = None
+
+
+@dataclass
+class RunResult:
+    target: Target
+    role: str
+    profile: Profile
+    stack: str = ""
+    started: float = field(default_factory=time.time)
+    duration: float = 0.0
+    results: list[CaseResult] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {v.value: 0 for v in Verdict}
+        for r in self.results:
+            out[r.verdict.value] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in self.results)
+
+
+def select_cases(
+    cases: Iterable[Case], role: str | None = None, pattern: str | None = None
+) -> list[Case]:
+    """Cases declared for ``role`` whose id matches the glob(s) ``pattern`` (comma-separated)."""
+    globs = [p.strip() for p in (pattern or "*").split(",") if p.strip()]
+    return [
+        c
+        for c in cases
+        if (role is None or role in c.roles) and any(fnmatch.fnmatch(c.id, g) for g in globs)
+    ]
+
+
+class Runner:
+    """Runs cases one after another against one target."""
+
+    def __init__(
+        self,
+        target: Target,
+        role: str,
+        profile: Profile,
+        *,
+        case_timeout: float = 15.0,
+        total_timeout: float = 600.0,
+        progress: Callable[[int, int, CaseResult], None] | None = None,
+        slow: bool = False,
+        probe_timeout: float = 4.0,
+    ) -> None:
+        self.target = target
+        self.role = role
+        self.profile = profile
+        self.case_timeout = case_timeout
+        self.total_timeout = total_timeout
+        self.progress = progress
+        self.slow = slow
+        self.probe_timeout = probe_timeout
+        self.probe_ladder = Ladder()
+        self.silent_methods: set[str] = set()
+
+    def probe(self, timeout: float | None = None) -> bool:
+        """True when the target answers the liveness probe."""
+        timeout = timeout or self.probe_timeout
+        entry = Case("probe", "liveness probe", (), "MUST", lambda ctx: None, "probe")
+        ctx = Context(entry, self.target, self.profile, time.monotonic() + timeout + 2)
+        ctx.ladder = self.probe_ladder
+        try:
+            link = ctx.link()
+            if self.role == "proxy":
+                return self._probe_proxy(ctx, link, timeout)
+            req = ctx.request(self.profile.probe, link)
+            final, _ = ctx.transaction(link, req, timeout=timeout, note="liveness probe")
+            if self.profile.probe == "INVITE":
+                ctx.finish_invite(link, req, final)
+            return final is not None
+        except (Inconclusive, CaseTimeout, OSError):
+            return False
+        finally:
+            ctx.close()
+
+    def _probe_proxy(self, ctx: Context, link: Link, timeout: float) -> bool:
+        """A proxy is alive when an OPTIONS through it to the runner comes back answered."""
+        from conformance.cases.proxy import answer_downstream
+
+        down = ctx.listener()
+        req = ctx.request("OPTIONS", link, uri=f"sip:probe@{down.hostport}")
+        link.send(bytes(req), "liveness probe")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            got = down.expect(lambda m: m.method == "OPTIONS", timeout=0.05)
+            if got is not None:
+                answer_downstream(down, got)
+            if link.expect(lambda m: m.is_response and (m.status or 0) >= 200, timeout=0.05):
+                return True
+        return False
+
+    def run(self, cases: list[Case]) -> RunResult:
+        """Probe, then run ``cases``; raises `NoAnswer` when the first probe gets nothing."""
+        result = RunResult(self.target, self.role, self.profile)
+        start = time.monotonic()
+        # a UAC under test is driven by the profile's originate command; nothing to probe
+        if self.role != "uac" and not self.probe():
+            raise NoAnswer(
+                f"the target {self.target} did not answer {self.profile.probe} "
+                "(is it running, and listening on that transport?)"
+            )
+        dead = False
+        for index, entry in enumerate(cases):
+            if time.monotonic() - start > self.total_timeout:
+                res = CaseResult(entry, Verdict.INCONCLUSIVE, "the run's total time limit passed")
+            elif dead and not self.probe(timeout=min(2.0, self.probe_timeout)):
+                res = CaseResult(entry, Verdict.INCONCLUSIVE, "the target no longer answers")
+            else:
+                dead = False
+                res = self.run_case(entry)
+                if (
+                    self.role != "uac"
+                    and entry.hostile
+                    and res.verdict
+                    not in (
+                        Verdict.NOT_APPLICABLE,
+                        Verdict.ERROR,
+                    )
+                ):
+                    retry = min(2.0, self.probe_timeout)
+                    res.alive_after = self.probe() or self.probe(timeout=retry)
+                    if not res.alive_after:
+                        dead = True
+                        res.verdict = Verdict.FAIL
+                        res.expected = "the target still answers after the hostile message"
+                        res.observed = f"no answer to {self.profile.probe} afterwards"
+                        res.reason = res.expected + "; " + res.observed
+                        res.enforced = 0
+            result.results.append(res)
+            if self.progress:
+                self.progress(index + 1, len(cases), res)
+        result.duration = time.monotonic() - start
+        return result
+
+    def run_case(self, entry: Case) -> CaseResult:
+        """One case, with its verdict; never raises."""
+        if self.target.transport not in entry.transports:
+            return CaseResult(
+                entry, Verdict.NOT_APPLICABLE, f"not over {self.target.transport.upper()}"
+            )
+        if "slow" in entry.tags and not self.slow:
+            return CaseResult(entry, Verdict.NOT_APPLICABLE, "a slow case (run with --slow)")
+        if any(fnmatch.fnmatch(entry.id, g) for g in self.profile.skip):
+            return CaseResult(entry, Verdict.NOT_APPLICABLE, "the profile rules it out")
+        limit = entry.timeout or self.case_timeout
+        began = time.monotonic()
+        ctx = Context(entry, self.target, self.profile, began + limit)
+        ctx.role = self.role
+        ctx.silent_methods = self.silent_methods
+        res = CaseResult(entry, Verdict.PASS, ladder=ctx.ladder)
+        try:
+            entry.run(ctx)
+            if ctx.warnings:
+                res.verdict = Verdict.WARN
+                res.reason = ctx.warnings[0]
+        except Failed as exc:
+            level = exc.level or entry.level
+            res.verdict = Verdict.FAIL if level == "MUST" else Verdict.WARN
+            res.expected, res.observed = exc.expected, exc.observed
+            res.enforced = exc.requirement if entry.requirements else None
+            res.reason = str(exc)
+        except Inconclusive as exc:
+            res.verdict, res.reason = Verdict.INCONCLUSIVE, str(exc)
+        except NotApplicable as exc:
+            res.verdict, res.reason = Verdict.NOT_APPLICABLE, str(exc)
+        except CaseTimeout:
+            res.verdict = Verdict.INCONCLUSIVE
+            res.reason = f"the case's time limit ({limit:g} s) passed"
+        except Exception as exc:  # the runner's own fault: report it, keep going
+            res.verdict = Verdict.ERROR
+            res.reason = f"{type(exc).__name__}: {exc}"
+            res.observed = traceback.format_exc(limit=-4)
+        finally:
+            ctx.close()
+        res.warnings = ctx.warnings
+        res.duration = time.monotonic() - began
+        return res

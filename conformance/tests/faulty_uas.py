@@ -1,0 +1,439 @@
+"""A small SIP element over UDP for testing the runner's verdicts, with faults to order.
+
+Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar or a
+stateless proxy, by ``role``); each fault breaks one rule, so a test can check the runner
+gives that rule's case the failing verdict:
+
+- ``no_to_tag``: responses carry no To tag (§8.2.6.2);
+- ``no_retransmit``: 2xx and non-2xx final responses are never retransmitted (§13.3.1.4, §17.2.1);
+- ``wrong_via``: responses echo only the top Via, and without received/rport (§8.2.6.2, §18.2.1);
+- ``ignore_require``: Require is ignored, no 420 (§8.2.2.3);
+- ``die_on_torture``: after a request whose Via has ";;" it never answers again (robustness);
+- ``garbage``: a datagram of garbage before every response (the runner must cope);
+- ``flood``: every response sent 50 times (the runner must cope).
+
+Run alone: ``python -m conformance.tests.faulty_uas --port 5090 --fault no_to_tag``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Sequence
+
+from conformance.sipmsg import Message, param, parse_message, uri_host_port
+
+KNOWN = {"PUBLISH", "SUBSCRIBE", "MESSAGE", "REFER", "UPDATE", "INFO", "PRACK", "NOTIFY"}
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+SDP = (
+    b"v=0\r\no=fake 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 0 RTP/AVP 0\r\n"
+)
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    423: "Interval Too Brief",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    487: "Request Terminated",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    505: "Version Not Supported",
+}
+
+
+class FaultyElement:
+    """A UAS, registrar or stateless proxy on one UDP socket, run in a thread."""
+
+    def __init__(self, role: str = "uas", faults: tuple[str, ...] = (), t1: float = 0.5) -> None:
+        self.role = role
+        self.faults = set(faults)
+        self.t1 = t1
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.dead = False
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.tags = itertools.count(1)
+        # branch -> (last response bytes, address, method); pending INVITEs by branch
+        self.transactions: dict[str, tuple[bytes, tuple[str, int], str]] = {}
+        self.ringing: dict[str, tuple[Message, str]] = {}  # branch -> (INVITE, To tag)
+        self.unacked: dict[str, tuple[bytes, tuple[str, int], float, float]] = {}
+        self.dialogs: dict[str, int] = {}  # Call-ID + local tag -> remote CSeq
+        self.seen: dict[tuple[str, str, str], str] = {}  # (from tag, call-id, cseq) -> branch
+        self.bindings: dict[str, dict[str, tuple[int, str, int]]] = {}
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.timer = threading.Thread(target=self._retransmit, daemon=True)
+
+    def start(self) -> int:
+        self.thread.start()
+        self.timer.start()
+        return self.port
+
+    def stop(self) -> None:
+        self.stopped.set()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.thread.join(2)
+        self.timer.join(2)
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):
+            if "garbage" in self.faults:
+                self.sock.sendto(b"\x00\xffnot SIP at all\r\n\r\n", addr)
+            for _ in range(50 if "flood" in self.faults else 1):
+                self.sock.sendto(data, addr)
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.stopped.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.dead:
+                continue
+            msg = parse_message(data)
+            if msg is None:
+                continue
+            with self.lock:
+                try:
+                    self._handle(msg, addr[:2])
+                except Exception:  # a test double: malformed input is dropped
+                    continue
+
+    def _retransmit(self) -> None:
+        while not self.stopped.wait(0.02):
+            now = time.monotonic()
+            with self.lock:
+                for key, (data, addr, due, interval) in list(self.unacked.items()):
+                    if now >= due and "no_retransmit" not in self.faults:
+                        self._send(data, addr)
+                        interval = min(interval * 2, 4.0)
+                        self.unacked[key] = (data, addr, now + interval, interval)
+
+    def _response(
+        self,
+        req: Message,
+        addr: tuple[str, int],
+        status: int,
+        tag: str | None,
+        extra: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> tuple[bytes, tuple[str, int]]:
+        vias = req.get_all("Via")
+        top = vias[0]
+        if "wrong_via" in self.faults:
+            vias = [top]
+        else:
+            if param(top, "rport") == "":
+                top = top.replace(";rport", f";rport={addr[1]}", 1)
+            if param(top, "received") is None:
+                top += f";received={addr[0]}"
+            vias = [top, *vias[1:]]
+        to = req.get("To") or ""
+        if tag and not param(to, "tag") and "no_to_tag" not in self.faults and status != 100:
+            to += f";tag={tag}"
+        lines = [f"SIP/2.0 {status} {REASONS.get(status, 'Whatever')}"]
+        lines += [f"Via: {v}" for v in vias]
+        lines += [
+            f"From: {req.get('From')}",
+            f"To: {to}",
+            f"Call-ID: {req.call_id}",
+            f"CSeq: {req.get('CSeq')}",
+        ]
+        if 200 <= status < 300 and req.method == "INVITE":
+            lines += [f"Record-Route: {v}" for v in req.get_all("Record-Route")]
+        lines += [f"{n}: {v}" for n, v in extra]
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        # where the response goes: RFC 3581 rport, else received + sent-by port (§18.2.2)
+        sent_by = top.split()[1].split(";")[0] if len(top.split()) > 1 else ""
+        host, port = uri_host_port("sip:" + sent_by)
+        if param(top, "rport") not in (None, ""):
+            dest = (addr[0], addr[1])
+        else:
+            dest = (param(top, "received") or host, port or 5060)
+        return data, dest
+
+    def _reply(
+        self,
+        req: Message,
+        addr: tuple[str, int],
+        status: int,
+        extra: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        tag: str | None = None,
+    ) -> bytes:
+        tag = tag or f"fk{next(self.tags)}"
+        data, dest = self._response(req, addr, status, tag, extra, body)
+        self._send(data, dest)
+        branch = req.branch or ""
+        if status >= 200:
+            self.transactions[branch] = (data, dest, req.method or "")
+            if req.method == "INVITE":
+                self.unacked[branch if status >= 300 else req.call_id] = (
+                    data,
+                    dest,
+                    time.monotonic() + self.t1,
+                    self.t1,
+                )
+        return data
+
+    # --- behaviour ------------------------------------------------------------------------
+
+    def _handle(self, msg: Message, addr: tuple[str, int]) -> None:
+        if msg.is_response:
+            if self.role == "proxy":
+                self._proxy_response(msg)
+            return
+        if "die_on_torture" in self.faults and ";;" in msg.top_via:
+            self.dead = True
+            return
+        branch = msg.branch or ""
+        method = msg.method or ""
+        if method == "ACK":
+            self.unacked.pop(branch, None)
+            self.unacked.pop(msg.call_id, None)
+            return
+        if branch in self.transactions and method != "CANCEL":
+            data, dest, _ = self.transactions[branch]
+            self._send(data, dest)
+            return
+        if branch in self.ringing and method == "INVITE":
+            return
+        if not msg.start_line.endswith("SIP/2.0"):
+            self._reply(msg, addr, 505)
+            return
+        number, cseq_method = msg.cseq
+        if number is None or cseq_method != method or not msg.call_id:
+            self._reply(msg, addr, 400)
+            return
+        if self.role == "proxy":
+            self._proxy_request(msg, addr)
+            return
+        if not msg.uri.lower().startswith(("sip:", "sips:")):
+            self._reply(msg, addr, 416)
+            return
+        required = msg.option_tags("Require")
+        if required and method != "CANCEL" and "ignore_require" not in self.faults:
+            self._reply(msg, addr, 420, [("Unsupported", ", ".join(required))])
+            return
+        key = (param(msg.get("From") or "", "tag") or "", msg.call_id, msg.get("CSeq") or "")
+        if not msg.to_tag and key in self.seen and self.seen[key] != branch:
+            self._reply(msg, addr, 482)
+            return
+        self.seen[key] = branch
+        if self.role == "registrar":
+            self._register(msg, addr)
+            return
+        if msg.get("Content-Encoding"):
+            self._reply(
+                msg, addr, 415, [("Accept", "application/sdp"), ("Accept-Encoding", "identity")]
+            )
+            return
+        ctype = (msg.get("Content-Type") or "application/sdp").lower()
+        if msg.body and not ctype.startswith("application/sdp"):
+            self._reply(msg, addr, 415, [("Accept", "application/sdp")])
+            return
+        dialog = f"{msg.call_id}/{msg.to_tag}"
+        if msg.to_tag and method != "CANCEL":
+            if dialog not in self.dialogs:
+                self._reply(msg, addr, 481)
+                return
+            if number < self.dialogs[dialog]:
+                self._reply(msg, addr, 500)
+                return
+            self.dialogs[dialog] = number
+            if method == "BYE":
+                del self.dialogs[dialog]
+            self._reply(msg, addr, 200, [("Allow", ALLOW)], tag=msg.to_tag)
+            return
+        if method == "OPTIONS":
+            self._reply(
+                msg,
+                addr,
+                200,
+                [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")],
+            )
+        elif method == "INVITE":
+            if "ring" in msg.uri.split("@")[0]:
+                tag = f"fk{next(self.tags)}"
+                data, dest = self._response(msg, addr, 180, tag)
+                self._send(data, dest)
+                self.transactions.pop(branch, None)
+                self.ringing[branch] = (msg, tag)
+                return
+            tag = f"fk{next(self.tags)}"
+            self.dialogs[f"{msg.call_id}/{tag}"] = number
+            self._reply(
+                msg,
+                addr,
+                200,
+                [
+                    ("Contact", f"<sip:fake@127.0.0.1:{self.port}>"),
+                    ("Allow", ALLOW),
+                    ("Supported", ""),
+                ],
+                SDP,
+                tag=tag,
+            )
+        elif method == "CANCEL":
+            ringing = self.ringing.pop(branch, None)
+            if ringing is None:
+                self._reply(msg, addr, 481 if branch not in self.transactions else 200)
+                return
+            pending, tag = ringing
+            self._reply(msg, addr, 200, tag=tag)
+            self._reply(pending, addr, 487, tag=tag)
+        elif method == "BYE":
+            self._reply(msg, addr, 481)
+        elif method in KNOWN or method == "REGISTER":
+            self._reply(msg, addr, 405, [("Allow", ALLOW)])
+        else:
+            self._reply(msg, addr, 501)
+
+    def _register(self, msg: Message, addr: tuple[str, int]) -> None:
+        method = msg.method
+        if method == "OPTIONS":
+            self._reply(msg, addr, 200, [("Allow", "REGISTER, OPTIONS")])
+            return
+        if method != "REGISTER":
+            self._reply(msg, addr, 405, [("Allow", "REGISTER, OPTIONS")])
+            return
+        to = msg.get("To") or ""
+        if not to.split("<")[-1].lower().startswith(("sip:", "sips:")):
+            self._reply(msg, addr, 400)
+            return
+        aor = to.split("<")[-1].split(">")[0].split(";")[0].lower()
+        store = self.bindings.setdefault(aor, {})
+        contacts = msg.get_all("Contact")
+        default = (
+            int(msg.get("Expires") or 3600) if (msg.get("Expires") or "3600").isdigit() else 3600
+        )
+        number = msg.cseq[0] or 0
+        if any(c.strip() == "*" for c in contacts):
+            if len(contacts) > 1 or default != 0:
+                self._reply(msg, addr, 400)
+                return
+            for uri, (_, cid, seq) in list(store.items()):
+                if cid != msg.call_id or number > seq:
+                    del store[uri]
+        for c in contacts:
+            if c.strip() == "*":
+                continue
+            uri = c.split("<")[-1].split(">")[0]
+            value = param(c, "expires")
+            expires = int(value) if value and value.isdigit() else default
+            if 0 < expires < 60:
+                self._reply(msg, addr, 423, [("Min-Expires", "60")])
+                return
+            old = store.get(uri)
+            if old and old[1] == msg.call_id and number <= old[2]:
+                self._reply(msg, addr, 500)
+                return
+            if expires == 0:
+                store.pop(uri, None)
+            else:
+                store[uri] = (min(expires, 3600), msg.call_id, number)
+        extra = [("Contact", f"<{uri}>;expires={e}") for uri, (e, _, _) in store.items()]
+        self._reply(msg, addr, 200, extra)
+
+    def _proxy_request(self, msg: Message, addr: tuple[str, int]) -> None:
+        mf = msg.get("Max-Forwards")
+        if mf is not None and mf.strip() == "0":
+            # §16.3 step 3: never forwarded; OPTIONS may be answered as its final recipient
+            self._reply(msg, addr, 200 if msg.method == "OPTIONS" else 483)
+            return
+        tags = msg.option_tags("Proxy-Require")
+        if tags:
+            self._reply(msg, addr, 420, [("Unsupported", ", ".join(tags))])
+            return
+        if not msg.uri.lower().startswith(("sip:", "sips:")):
+            self._reply(msg, addr, 416)
+            return
+        me = f"127.0.0.1:{self.port}"
+        headers = list(msg.headers)
+        routes = msg.get_all("Route")
+        if routes and me in routes[0]:
+            headers = [(n, v) for n, v in headers if n.lower() != "route"]
+            rest = routes[1:]
+            if rest:
+                headers.append(("Route", ", ".join(rest)))
+        host, port = uri_host_port(msg.uri)
+        top = msg.top_via + ("" if param(msg.top_via, "received") else f";received={addr[0]}")
+        top = (
+            top.replace(";rport;", f";rport={addr[1]};").replace(";rport", f";rport={addr[1]}", 1)
+            if param(msg.top_via, "rport") == ""
+            else top
+        )
+        branch = "z9hG4bK" + hashlib.sha1(f"{msg.branch}{msg.uri}".encode()).hexdigest()[:16]
+        out = [f"Via: SIP/2.0/UDP {me};branch={branch}"]
+        first_via = True
+        for name, value in headers:
+            low = name.lower()
+            if low in ("via", "v") and first_via:
+                first_via = False
+                rest_vias = value.split(",", 1)
+                value = top + ("," + rest_vias[1] if len(rest_vias) > 1 else "")
+            if low == "max-forwards":
+                value = str(max(int(value.strip()) - 1, 0))
+            if low in ("content-length", "l"):
+                continue
+            out.append(f"{name}: {value}")
+        if mf is None:
+            out.append("Max-Forwards: 70")
+        out.append(f"Content-Length: {len(msg.body)}")
+        data = (f"{msg.method} {msg.uri} SIP/2.0\r\n" + "\r\n".join(out) + "\r\n\r\n").encode()
+        self._send(data + msg.body, (host.strip("[]"), port or 5060))
+
+    def _proxy_response(self, msg: Message) -> None:
+        vias = msg.get_all("Via")
+        if len(vias) < 2:
+            return
+        nxt = vias[1]
+        host, port = uri_host_port("sip:" + nxt.split()[1].split(";")[0])
+        rport = param(nxt, "rport")
+        dest = (
+            param(nxt, "received") or host,
+            int(rport) if rport and rport.isdigit() else port or 5060,
+        )
+        lines = [msg.start_line, *(f"Via: {v}" for v in vias[1:])]
+        lines += [f"{n}: {v}" for n, v in msg.headers if n.lower() not in ("via", "v")]
+        self._send(("\r\n".join(lines) + "\r\n\r\n").encode() + msg.body, dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uas")
+    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "proxy"))
+    parser.add_argument("--fault", action="append", default=[])
+    args = parser.parse_args(argv)
+    element = FaultyElement(args.role, tuple(args.fault))
+    print(f"listening on udp:127.0.0.1:{element.start()}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Helpers shared by the conformance tests: free ports, external targets, small runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance import cases as _cases  # noqa: F401
+from conformance.model import REGISTRY, Profile
+from conformance.runner import Runner, RunResult, select_cases
+from conformance.target import parse_target
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRE_EXTERNAL = os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1"
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def run_cases(
+    target: str,
+    role: str,
+    pattern: str,
+    profile: Profile | None = None,
+    slow: bool = False,
+    probe_timeout: float = 4.0,
+) -> RunResult:
+    """Run the cases matching ``pattern`` against ``target``."""
+    chosen = select_cases(REGISTRY.values(), role, pattern)
+    assert chosen, f"no case matches {pattern}"
+    runner = Runner(
+        parse_target(target), role, profile or Profile(), slow=slow, probe_timeout=probe_timeout
+    )
+    return runner.run(chosen)
+
+
+def verdicts(run: RunResult) -> dict[str, str]:
+    return {r.case.id: r.verdict.value for r in run.results}
+
+
+def need_external(name: str) -> str:
+    """The path of an outside program, or skip (fail under SIPREF_REQUIRE_EXTERNAL=1)."""
+    path = shutil.which(name) or (
+        f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
+    )
+    if path is None:
+        if REQUIRE_EXTERNAL:
+            pytest.fail(f"{name} is required (SIPREF_REQUIRE_EXTERNAL=1) but not installed")
+        pytest.skip(f"{name} is not installed (Debian package sip-tester for sipp)")
+    return path
+
+
+def _wait_udp(port: int, process: subprocess.Popen[bytes], seconds: float = 5.0) -> None:
+    """Wait until something is bound to UDP ``port`` (or the process died)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise RuntimeError(f"target exited with status {process.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on UDP {port} after {seconds} s")
+
+
+@contextlib.contextmanager
+def started(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a target process, wait for its port, stop it by its PID afterwards."""
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        _wait_udp(port, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def sipp_uas(port: int) -> list[str]:
+    return [
+        need_external("sipp"),
+        "-sn",
+        "uas",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-nostdin",
+        "-buff_size",
+        "4194304",
+        "-timeout",
+        "120s",
+        "-timeout_error",
+        "-recv_timeout",
+        "10000",
+    ]
+
+
+def minimal_uas(port: int) -> list[str]:
+    if not (ROOT / "rfc3261" / "uas_minimal.py").exists():
+        pytest.skip("rfc3261/uas_minimal.py does not exist yet")
+    return [sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}"]

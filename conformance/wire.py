@@ -1,0 +1,308 @@
+"""Sockets to the target and the ladder of every message exchanged (evidence per case).
+
+A `Link` is one client socket (UDP) or connection (TCP, TLS) opened for one case.  Every
+send and receive is recorded in the case's `Ladder` with its exact bytes, a timestamp and
+the addresses.  Receiving is bounded: by the caller's timeout, by the case's deadline and by
+a budget of messages, so a flooding, silent or garbage-spewing target cannot hang the runner.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conformance.sipmsg import Message, StreamBuffer, parse_message
+from conformance.target import Target
+
+__all__ = ["CaseTimeout", "Event", "Ladder", "Link", "Listener"]
+
+#: Datagrams or framed messages read per `Link.expect` call before giving up (flood guard).
+RECEIVE_BUDGET = 2000
+
+
+class CaseTimeout(Exception):
+    """The case's own time limit ran out."""
+
+
+@dataclass
+class Event:
+    """One message sent or received, or a transport event (connect, reset, close)."""
+
+    t: float
+    direction: str  # "sent" | "received" | "event"
+    transport: str
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    data: bytes = b""
+    note: str = ""
+    wall: float = 0.0
+
+    def summary(self) -> str:
+        if self.direction == "event":
+            return self.note
+        msg = parse_message(self.data)
+        first = msg.start_line if msg else f"(unreadable, {len(self.data)} bytes)"
+        return first if not self.note else f"{first}  [{self.note}]"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "t": round(self.t, 6),
+            "time": self.wall,
+            "direction": self.direction,
+            "transport": self.transport,
+            "src": f"{self.src[0]}:{self.src[1]}",
+            "dst": f"{self.dst[0]}:{self.dst[1]}",
+            "summary": self.summary(),
+            "note": self.note,
+            "text": self.data.decode("utf-8", "backslashreplace"),
+            "base64": base64.b64encode(self.data).decode("ascii"),
+        }
+
+
+@dataclass
+class Ladder:
+    """The ordered events of one case; ``t`` is seconds since the case started."""
+
+    start: float = field(default_factory=time.monotonic)
+    wall_start: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, event: Event) -> Event:
+        event.t = time.monotonic() - self.start
+        event.wall = self.wall_start + event.t
+        self.events.append(event)
+        return event
+
+
+class Link:
+    """A client socket to the target, recording into a ladder."""
+
+    def __init__(self, target: Target, ladder: Ladder, deadline: float) -> None:
+        self.target = target
+        self.ladder = ladder
+        self.deadline = deadline
+        self.transport = target.transport
+        self.pending: list[Message] = []
+        self.closed = False
+        self.garbage = 0
+        self._framer = StreamBuffer()
+        family = target.family
+        if target.transport == "udp":
+            self.sock = socket.socket(family, socket.SOCK_DGRAM)
+            self.sock.bind(
+                (target.address[0], 0) if family == socket.AF_INET6 else ("127.0.0.1", 0)
+            )
+            self.sock.connect(target.address)
+        else:
+            raw = socket.socket(family, socket.SOCK_STREAM)
+            raw.settimeout(max(0.1, min(3.0, deadline - time.monotonic())))
+            try:
+                raw.connect(target.address)
+                if target.transport == "tls":
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                    raw = context.wrap_socket(raw, server_hostname=None)
+            except OSError:
+                raw.close()
+                raise
+            self.sock = raw
+        self.local: tuple[str, int] = self.sock.getsockname()[:2]
+        self.remote: tuple[str, int] = target.address
+        if target.transport != "udp":
+            self._event(f"connected ({target.transport})")
+
+    @property
+    def sent_by(self) -> str:
+        host = self.local[0]
+        return f"[{host}]:{self.local[1]}" if ":" in host else f"{host}:{self.local[1]}"
+
+    def _event(self, note: str) -> None:
+        self.ladder.add(Event(0, "event", self.transport, self.local, self.remote, b"", note))
+
+    def send(self, data: bytes, note: str = "") -> None:
+        """Send one message; a reset connection is recorded, not raised."""
+        self.ladder.add(Event(0, "sent", self.transport, self.local, self.remote, data, note))
+        if self.closed:
+            return
+        try:
+            if self.transport == "udp":
+                self.sock.send(data)
+            else:
+                self.sock.sendall(data)
+        except OSError as exc:
+            self._event(f"send failed: {exc}")
+            if self.transport != "udp":
+                self.closed = True
+
+    def _read(self, timeout: float) -> list[Message]:
+        if self.closed:
+            time.sleep(max(0.0, min(timeout, 0.05)))
+            return []
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data = self.sock.recv(65536)
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
+            return []
+        except OSError as exc:
+            # ICMP port unreachable on UDP, a reset on TCP
+            self._event(f"receive failed: {exc}")
+            if self.transport != "udp":
+                self.closed = True
+            else:
+                time.sleep(min(timeout, 0.05))
+            return []
+        if self.transport == "udp":
+            return self._accept([data])
+        if not data:
+            self._event("connection closed by the target")
+            self.closed = True
+            return []
+        frames = self._framer.feed(data)
+        out = self._accept(frames)
+        if self._framer.broken:
+            self._event("stream cannot be framed (no Content-Length or oversized)")
+            self.ladder.add(
+                Event(0, "received", self.transport, self.remote, self.local, self._framer.buffer)
+            )
+            self.garbage += 1
+            self.closed = True
+        return out
+
+    def _accept(self, frames: list[bytes]) -> list[Message]:
+        out = []
+        for frame in frames:
+            msg = parse_message(frame)
+            note = "" if msg else "garbage"
+            self.ladder.add(
+                Event(0, "received", self.transport, self.remote, self.local, frame, note)
+            )
+            if msg is None:
+                self.garbage += 1
+            else:
+                out.append(msg)
+        return out
+
+    def expect(
+        self,
+        match: Callable[[Message], bool] = lambda m: True,
+        timeout: float = 2.0,
+        retransmit: Callable[[], None] | None = None,
+        interval: float = 0.5,
+        cap: float = 4.0,
+    ) -> Message | None:
+        """The next message satisfying ``match`` within ``timeout`` seconds, or None.
+
+        Messages that do not match stay queued for later calls.  With ``retransmit``,
+        it is called at ``interval`` doubling up to ``cap`` (Timer A/E style) meanwhile.
+        Raises `CaseTimeout` when the case's deadline passes first.
+        """
+        for i, msg in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        now = time.monotonic()
+        end = now + timeout
+        next_tx = now + interval
+        budget = RECEIVE_BUDGET
+        while budget > 0:
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            if retransmit is not None and now >= next_tx:
+                retransmit()
+                interval = min(interval * 2, cap)
+                next_tx = now + interval
+            wait = min(end, self.deadline, next_tx if retransmit else end) - now
+            for msg in self._read(wait):
+                budget -= 1
+                if match(msg):
+                    return msg
+                if len(self.pending) < 200:
+                    self.pending.append(msg)
+        self._event("receive budget exhausted (flood)")
+        return None
+
+    def collect(self, match: Callable[[Message], bool], duration: float) -> list[Message]:
+        """Every message satisfying ``match`` during the next ``duration`` seconds."""
+        found = [m for m in self.pending if match(m)]
+        self.pending = [m for m in self.pending if not match(m)]
+        end = time.monotonic() + duration
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return found
+            msg = self.expect(match, timeout=left)
+            if msg is None:
+                return found
+            found.append(msg)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class Listener:
+    """A UDP socket on loopback the runner listens on: a downstream UAS behind a proxy, or
+    the server a UAC under test calls.  Records into the case's ladder like `Link`."""
+
+    def __init__(self, ladder: Ladder, deadline: float, host: str = "127.0.0.1") -> None:
+        self.ladder = ladder
+        self.deadline = deadline
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.local: tuple[str, int] = self.sock.getsockname()[:2]
+        self.pending: list[tuple[Message, tuple[str, int]]] = []
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.local[0]}:{self.local[1]}"
+
+    def send(self, data: bytes, to: tuple[str, int], note: str = "") -> None:
+        self.ladder.add(Event(0, "sent", "udp", self.local, to, data, note))
+        with contextlib.suppress(OSError):
+            self.sock.sendto(data, to)
+
+    def expect(
+        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
+    ) -> tuple[Message, tuple[str, int]] | None:
+        """The next message satisfying ``match`` and where it came from, or None."""
+        for i, (msg, _addr) in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        end = time.monotonic() + timeout
+        for _ in range(RECEIVE_BUDGET):
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            self.sock.settimeout(max(0.001, min(end, self.deadline) - now))
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except (TimeoutError, BlockingIOError):
+                return None
+            except OSError:
+                continue
+            addr = addr[:2]
+            msg = parse_message(data)
+            self.ladder.add(
+                Event(0, "received", "udp", addr, self.local, data, "" if msg else "garbage")
+            )
+            if msg is None:
+                continue
+            if match(msg):
+                return msg, addr
+            if len(self.pending) < 200:
+                self.pending.append((msg, addr))
+        return None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
