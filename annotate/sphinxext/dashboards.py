@@ -19,6 +19,18 @@ from annotate.sphinxext.render import link, mini_bar
 _REQ_ID = re.compile(r"rfc(?P<rfc>\d+)-(?P<section>[0-9A-Z][0-9.]*?)-[rs]\d+-[0-9a-f]{6}")
 
 
+# Each verdict is shown as a symbol and its name, so none rests on colour alone.
+VERDICT_ICONS = {
+    "pass": "✓",
+    "fail": "✗",
+    "warn": "⚠",
+    "inconclusive": "?",
+    "not-applicable": "–",
+    "skip": "–",
+    "error": "!",
+}
+
+
 def load_json(path: Path) -> tuple[Any, str | None]:
     """(data, None) or (None, message naming the defect)."""
     try:
@@ -259,7 +271,7 @@ def conformance_html(folder: Path) -> tuple[str, int]:
         for index in range(len(runs)):
             verdict = verdicts.get((cid, index), "")
             slug = re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-") or "none"
-            icon = {"pass": "✓", "fail": "✗", "skip": "–", "error": "!"}.get(slug, "")
+            icon = VERDICT_ICONS.get(slug, "")
             cells.append(
                 f'<td class="sipref-verdict verdict-{slug}">'
                 f"{icon} {escape(verdict or 'not run')}</td>"
