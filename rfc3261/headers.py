@@ -17,7 +17,9 @@ read by one compiled ``fullmatch`` with named groups and their parameters by
 ``str.split(";")``. Anything else (LWS around separators, quoted parameter values, escapes
 in display names) falls through to a slower path that follows the §25 grammar with LWS
 everywhere the ABNF allows it. Both paths produce the same values. Parameter values are
-kept as written (a quoted-string keeps its quotes); :func:`unquote` reads them.
+kept as written (a quoted-string keeps its quotes); :func:`unquote` reads them. A
+name-addr's single ``name=value`` parameter (the usual ``;tag=...``) stays text until
+``params`` is read, once the pattern has checked it.
 """
 
 from __future__ import annotations
@@ -205,6 +207,9 @@ _VIA_SLOW = re.compile(
     f"(?:{abnf.COLON}(?P<port>[0-9]++))?(?P<params>.*)",
     re.S,
 )
+# The usual via-params: a branch (a token: branch=token) and possibly an rport without
+# value, written in lower case.  They need no check beyond this pattern.
+_VIA_USUAL_PARAMS = re.compile(f";branch=([{_TOKEN_CHARS}]++)(;rport)?")
 # What stands where sent-by should be, to name a bad host in the error.
 _VIA_SENT_BY = re.compile(r"[^ \t]*+[ \t\r\n]++([^:;\s]++)")
 _TTL = re.compile(abnf.ttl)
@@ -242,6 +247,15 @@ class Via:
                 raise _error("Via", f"port {port} out of range", "20.42")
         if not params_text:
             return cls(transport, host, port, Parameters())
+        usual = _VIA_USUAL_PARAMS.fullmatch(params_text)
+        if usual is not None:
+            # Fast path: ";branch=token" or ";branch=token;rport", nothing more to check.
+            # The general path follows.
+            branch, rport = usual.groups()
+            items = (
+                [("branch", branch)] if rport is None else [("branch", branch), ("rport", None)]
+            )
+            return cls(transport, host, port, Parameters(items))
         items = _split_params(params_text)
         if len(items) > 1:
             _check_unique(items, "Via")
@@ -455,7 +469,7 @@ class NameAddr:
     against the grammar by ``parse`` and built into a SipURI when ``uri`` is first read.
     """
 
-    __slots__ = ("_params", "_uri", "_uri_parts", "angle", "display_name")
+    __slots__ = ("_params", "_params_text", "_uri", "_uri_parts", "angle", "display_name")
 
     HEADER = "From/To"
 
@@ -473,6 +487,9 @@ class NameAddr:
         self._uri_parts: tuple[Any, ...] | None = None
         # None until there is a parameter or ``params`` is read.
         self._params = params
+        # One checked "name=value" header parameter as written (";tag=x", the usual From
+        # and To), kept by parse until ``params`` is read: see ``tag``.
+        self._params_text: str | None = None
         # How the value was written, not what it means: "the display name and presence
         # or absence of angle brackets do not affect matching" (§20.20), so not compared.
         self.angle = angle
@@ -494,12 +511,15 @@ class NameAddr:
     def params(self) -> Parameters:
         params = self._params
         if params is None:
-            params = self._params = Parameters()
+            text = self._params_text
+            params = self._params = Parameters(_split_params(text) if text else ())
+            self._params_text = None
         return params
 
     @params.setter
     def params(self, value: Parameters) -> None:
         self._params = value
+        self._params_text = None
 
     def _key(self) -> tuple[Any, ...]:
         return (self.display_name, self.uri, self.params)
@@ -560,7 +580,14 @@ class NameAddr:
                 display, angle = None, False
             value = cls(display, parse_uri(uri_text, header), None, angle)
         if params_text:
-            value._params = Parameters(_check_header_params(_split_params(params_text), header))
+            if "=" in params_text and "[" not in params_text and ";" not in params_text[1:]:
+                # Fast path: one name=value parameter, name and value tokens (the grammar
+                # matched above), so nothing repeats and a tag is a token: kept as text
+                # until read.  The general path is _check_header_params.
+                value._params_text = params_text
+            else:
+                items = _check_header_params(_split_params(params_text), header)
+                value._params = Parameters(items)
         if cls is not NameAddr:
             value._check(header)
         return value
@@ -621,7 +648,14 @@ class NameAddr:
     @property
     def tag(self) -> str | None:
         params = self._params
-        return None if params is None else params.get("tag")
+        if params is None:
+            text = self._params_text
+            if text is None:
+                return None
+            # The one name=value parameter that parse kept as text (see above).
+            name, _, value = text[1:].partition("=")
+            return value if name.lower() == "tag" else None
+        return params.get("tag")
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
     ##% If the URI contains a comma, question mark or semicolon, the URI MUST
@@ -687,16 +721,18 @@ class Contact(NameAddr):
     def __repr__(self) -> str:
         return f"{NameAddr.__repr__(self)[:-1]}, is_star={self.is_star!r})"
 
+    # Contact.parse is NameAddr.parse: "*" matches none of its fast patterns, so it
+    # reaches _parse_slow (text stripped of LWS), which reads it here.
+    @classmethod
+    def _parse_slow(cls, text: str, header: str) -> Any:
+        if text == "*":
+            return cls(None, None, Parameters(), False, True)
+        return super()._parse_slow(text, header)
+
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.10
     ##% This document defines the Contact parameters "q" and "expires".
-    @classmethod
-    def parse(cls, text: str, header: str | None = None) -> Contact:
-        if text == "*" or (text[:1] in " \t\r\n" and text.strip(_WS) == "*"):
-            return cls(None, None, Parameters(), False, True)  # type: ignore[arg-type]
-        return super().parse(text, header)
-
     def _check(self, header: str) -> None:
-        if not self._params:
+        if not self._params and self._params_text is None:
             return
         q = self.params.get("q", "")
         if q is None or (q and not _QVALUE.fullmatch(q)):
@@ -761,9 +797,10 @@ class CSeq:
             if m is None:
                 raise _error("CSeq", "expected a sequence number and a method", "20.16")
             number, method = m[1].lstrip("0") or "0", m[2]
-        if len(number) > 10 or int(number) >= 2**31:
+        value = int(number) if len(number) <= 10 else 2**31
+        if value >= 2**31:
             raise _error("CSeq", "sequence number is not less than 2**31", "8.1.1.5")
-        return cls(int(number), method)
+        return cls(value, method)
 
     def __str__(self) -> str:
         return f"{self.number} {self.method}"
@@ -799,6 +836,8 @@ def _digits(text: str, header: str, section: str) -> str:
 ##% forwarded.
 def parse_max_forwards(text: str) -> int:
     """``Max-Forwards: 1*DIGIT`` in the range 0-255 (§20.22)."""
+    if 0 < len(text) <= 2 and text.isascii() and text.isdigit():
+        return int(text)  # fast path: one or two digits ("70"); the general path follows
     digits = _digits(text, "Max-Forwards", "20.22")
     if len(digits) > 3 or int(digits) > 255:
         raise _error("Max-Forwards", "value is not in the range 0-255", "20.22")
@@ -810,6 +849,8 @@ def parse_max_forwards(text: str) -> int:
 ##% zero is a valid value.
 def parse_content_length(text: str) -> int:
     """``Content-Length: 1*DIGIT`` (§20.14); a sign or anything else is an error."""
+    if 0 < len(text) <= 9 and text.isascii() and text.isdigit():
+        return int(text)  # fast path: at most 9 digits, below 2**32-1; the general path follows
     digits = _digits(text, "Content-Length", "20.14")
     # No message is 4 GB long; refusing longer numbers keeps int() off huge digit runs.
     if len(digits) > 10 or int(digits) > MAX_DELTA_SECONDS:

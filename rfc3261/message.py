@@ -466,8 +466,24 @@ class Message:
 
     @property
     def contact(self) -> list[Contact]:
-        value = self.headers._typed.get("contact")
-        return value if value is not None else self.headers.typed("contact")
+        headers = self.headers
+        value = headers._typed.get("contact")
+        if value is not None:
+            return value
+        fields = headers._index.get("contact") if headers._index is not None else None
+        if fields is not None and len(fields) == 1:
+            text = fields[0][2]
+            if text and "," not in text:
+                # Fast path: one Contact row holding one value (the usual request or 2xx).
+                # The general path is Headers.typed, which this matches.
+                try:
+                    value = headers._typed["contact"] = [Contact.parse(text)]
+                except ParseError:
+                    raise
+                except ValueError as exc:
+                    raise _stray(exc, "Contact") from exc
+                return value
+        return headers.typed("contact")
 
     @property
     def route(self) -> list[NameAddr]:
@@ -552,6 +568,10 @@ class Message:
     __hash__ = None  # type: ignore[assignment]
 
 
+# Header fields that Request.build places right after Via and Max-Forwards (§7.3.1).
+_PROXY_HEADERS = frozenset(("route", "record-route", "proxy-require", "proxy-authorization"))
+
+
 class Request(Message):
     """A SIP request: Request-Line, header fields and body (§7.1)."""
 
@@ -602,6 +622,13 @@ class Request(Message):
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
     ##% If a stream-based protocol (such as TCP) is used as a transport, then
     ##% the header field MUST be sent.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
+    ##% However, it is RECOMMENDED that header fields which are needed for
+    ##% proxy processing (Via, Route, Record-Route, Proxy-Require,
+    ##% Max-Forwards, and Proxy-Authorization, for example) appear towards
+    ##% the top of the message to facilitate rapid parsing.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
+    ##% The Content-Type header field MUST be present if the body is not empty.
     @classmethod
     def build(
         cls,
@@ -622,11 +649,23 @@ class Request(Message):
         """A request with the header fields every request carries (§8.1.1).
 
         Values may be typed (Via, NameAddr, ...) or text; Content-Length is set
-        from the body.
+        from the body.  Header fields for proxy processing given in ``headers``
+        (Route, Record-Route, Proxy-Require, Proxy-Authorization) follow Via and
+        Max-Forwards; the others follow CSeq and Contact.  A non-empty body needs a
+        Content-Type, given as ``content_type`` or in ``headers``.
         """
+        headers = list(headers)
+        if (
+            body
+            and content_type is None
+            and not any(_key(name) == "content-type" for name, _ in headers)
+        ):
+            raise ValueError("a non-empty body needs a Content-Type (RFC 3261 §20.15)")
+        for_proxies = [field for field in headers if _key(field[0]) in _PROXY_HEADERS]
         fields: list[tuple[str, Any]] = [
             ("Via", via),
             ("Max-Forwards", max_forwards),
+            *for_proxies,
             ("To", to),
             ("From", from_),
             ("Call-ID", call_id),
@@ -634,7 +673,7 @@ class Request(Message):
         ]
         if contact is not None:
             fields.append(("Contact", contact))
-        fields.extend(headers)
+        fields.extend(field for field in headers if _key(field[0]) not in _PROXY_HEADERS)
         if content_type is not None:
             fields.append(("Content-Type", content_type))
         fields.append(("Content-Length", len(body)))
@@ -1078,7 +1117,11 @@ def _check_headers(headers: Headers, method: str | None) -> None:
     vias = index.get("via")
     if not vias:
         raise ParseError("missing Via header field", "8.1.1.7")
-    typed["via"] = _parse_list(vias, _VIA)
+    via_text = vias[0][2]
+    if len(vias) == 1 and via_text and "," not in via_text:
+        typed["via"] = [Via.parse(via_text)]  # one row, one value: _parse_list's fast path
+    else:
+        typed["via"] = _parse_list(vias, _VIA)
 
     typed["from"] = NameAddr.parse(_single_value(index, "from"), "From")
     typed["to"] = NameAddr.parse(_single_value(index, "to"), "To")

@@ -605,3 +605,54 @@ def test_bad_request_reason_phrase_stays_in_the_grammar() -> None:
     assert response is not None
     assert response.reason == "To: bad %22%3Cthing%3E%22"
     assert b"\r\n\r\n" in bytes(response)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
+##= type=test
+##% However, it is RECOMMENDED that header fields which are needed for
+##% proxy processing (Via, Route, Record-Route, Proxy-Require,
+##% Max-Forwards, and Proxy-Authorization, for example) appear towards
+##% the top of the message to facilitate rapid parsing.
+def test_request_build_puts_proxy_headers_after_via_and_max_forwards() -> None:
+    request = Request.build(
+        "INVITE",
+        "sip:bob@example.com",
+        via=VIA,
+        from_="<sip:alice@example.com>;tag=88",
+        to="<sip:bob@example.com>",
+        call_id="call-1",
+        cseq=7,
+        headers=[
+            ("Subject", "hi"),
+            ("Route", "<sip:p1.example.com;lr>"),
+            ("Proxy-Require", "foo"),
+            ("Proxy-Authorization", 'Digest username="a"'),
+        ],
+    )
+    names = [name for name, _ in request.headers]
+    assert names[:5] == ["Via", "Max-Forwards", "Route", "Proxy-Require", "Proxy-Authorization"]
+    assert names.index("Subject") > names.index("CSeq")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
+##= type=test
+##% The Content-Type header field MUST be present if the body is not empty.
+def test_request_build_needs_a_content_type_for_a_body() -> None:
+    build: dict[str, Any] = {
+        "via": VIA,
+        "from_": "<sip:alice@example.com>;tag=88",
+        "to": "<sip:bob@example.com>",
+        "call_id": "call-1",
+        "cseq": 7,
+    }
+    with pytest.raises(ValueError, match="Content-Type"):
+        Request.build("INVITE", "sip:bob@example.com", body=b"v=0\r\n", **build)
+    in_headers = Request.build(
+        "INVITE",
+        "sip:bob@example.com",
+        body=b"v=0\r\n",
+        headers=[("Content-Type", "application/sdp")],
+        **build,
+    )
+    assert str(in_headers.content_type) == "application/sdp"
+    assert Request.build("INVITE", "sip:bob@example.com", **build).body == b""
