@@ -155,6 +155,9 @@ def address_for_uri(uri: SipURI | str) -> Address:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
 ##% The server transport uses the value of the top Via header field in
 ##% order to determine where to send a response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##% It MUST follow the
+##% following process:
 def response_target(
     via: Via, source: Source | None
 ) -> tuple[Address, StreamConnection | None, ListeningPoint | None]:
@@ -414,6 +417,11 @@ class Endpoint:
             raise RuntimeError("the dispatcher has no listening point; call listen() first")
         return point
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+    ##% A server SHOULD be prepared to receive requests on any IP address,
+    ##% port and transport combination that can be the result of a DNS lookup
+    ##% on a SIP or SIPS URI [4] that is handed out for the purposes of
+    ##% communicating with that server.
     def contact_uri(self, transport: str = "UDP", user: str | None = None) -> str:
         """A URI reaching us over ``transport``, for Contact and Record-Route."""
         return self.local_point(transport).uri(user)
@@ -671,6 +679,9 @@ class Dispatcher(Endpoint):
         ##% If this causes a change in the transport protocol from the
         ##% one indicated in the top Via, the value in the top Via MUST be
         ##% changed.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+        ##% It has arisen out of the need to handle larger messages,
+        ##% which MUST use TCP, as discussed below.
         tcp = Address("TCP", destination.host, destination.port)
         _replace_top_via(request, self._our_via(request, "TCP", destination.family))
         return tcp, destination
@@ -693,6 +704,11 @@ class Dispatcher(Endpoint):
     ##% the client MUST be prepared to receive the response on the same IP
     ##% address and port it used to populate the source IP address and source
     ##% port of the request.
+    ##= https://www.rfc-editor.org/rfc/rfc3581#section-3
+    ##% For backwards compatibility, the client MUST
+    ##% still be prepared to receive a response on the port indicated in the
+    ##% sent-by field of the topmost Via header field value, as specified in
+    ##% Section 18.1.1 of SIP [1].
     def _our_via(self, request: Request, transport: str, family: int) -> Via:
         point = self.local_point(transport, family)
         vias = request.headers.typed("via")

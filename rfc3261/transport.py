@@ -68,6 +68,10 @@ DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061}
 ##% as TCP.
 UDP_SIZE_LIMIT = 1300
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##% However,
+##% implementations MUST be able to handle messages up to the maximum
+##% datagram packet size.
 # The largest UDP payload over IPv4 (65,535 less 20 bytes of IP and 8 of UDP).
 MAX_DATAGRAM = 65507
 
@@ -381,6 +385,10 @@ class StreamConnection(asyncio.Protocol):
             self.write(data)
         self._on_error = []
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+    ##% Therefore, the client
+    ##% transport MUST be prepared to receive the response on the same
+    ##% connection used to send the request.
     def data_received(self, data: bytes) -> None:
         layer = self.layer
         now = layer.loop.time()
@@ -518,6 +526,9 @@ class TransportLayer:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
     ##% SIP elements MAY
     ##% implement other protocols.
+    ##= https://www.rfc-editor.org/rfc/rfc3581#section-7
+    ##% If they are sensitive, requests SHOULD be protected by
+    ##% using SIP over TLS [1].
     async def listen(self, transport: str, host: str, port: int = 0) -> ListeningPoint:
         """Open a listening point: a UDP socket or a TCP/TLS server on ``host:port``.
 
@@ -584,6 +595,11 @@ class TransportLayer:
 
     # -- sending -----------------------------------------------------------
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+    ##% If a request is destined to an IP address, port, and transport to
+    ##% which an existing connection is open, it is RECOMMENDED that this
+    ##% connection be used to send the request, but another connection MAY be
+    ##% opened and used.
     def send(
         self,
         data: bytes,

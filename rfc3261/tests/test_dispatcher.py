@@ -54,6 +54,11 @@ def udp_source(host: str = "192.0.2.4", port: int = 4540) -> Source:
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
 ##= type=test
+##% When the server transport receives a request over any transport, it
+##% MUST examine the value of the "sent-by" parameter in the top Via
+##% header field value.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+##= type=test
 ##% If the host portion of the "sent-by" parameter
 ##% contains a domain name, or if it contains an IP address that differs
 ##% from the packet source address, the server MUST add a "received"
@@ -120,6 +125,10 @@ class _ClosedConnection:
     is_open = False
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##= type=test
+##% It MUST follow the
+##% following process:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
 ##= type=test
 ##% If the "sent-protocol" is a reliable transport protocol such as
@@ -250,6 +259,40 @@ async def pair(
     return client, client_tu, server, server_tu, Address(transport, host, port)
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##= type=test
+##% All SIP elements MUST implement UDP and TCP.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##= type=test
+##% SIP elements MAY
+##% implement other protocols.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% Therefore, the client
+##% transport MUST be prepared to receive the response on the same
+##% connection used to send the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% For unreliable unicast transports, the client transport MUST be
+##% prepared to receive responses on the source IP address from which the
+##% request is sent (as responses are sent back to the source address)
+##% and the port number in the "sent-by" field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.2
+##= type=test
+##% If there is a
+##% match, the response MUST be passed to that transaction.
+##= https://www.rfc-editor.org/rfc/rfc3581#section-3
+##= type=test
+##% When the client sends the request, if the request is sent using UDP,
+##% the client MUST be prepared to receive the response on the same IP
+##% address and port it used to populate the source IP address and source
+##% port of the request.
+##= https://www.rfc-editor.org/rfc/rfc3581#section-3
+##= type=test
+##% For backwards compatibility, the client MUST
+##% still be prepared to receive a response on the port indicated in the
+##% sent-by field of the topmost Via header field value, as specified in
+##% Section 18.1.1 of SIP [1].
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
 ##= type=test
 ##% Before a request is sent, the client transport MUST insert a value of
@@ -418,6 +461,10 @@ async def test_minimal_uas_answers_other_methods() -> None:
 ##% If this causes a change in the transport protocol from the
 ##% one indicated in the top Via, the value in the top Via MUST be
 ##% changed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##= type=test
+##% It has arisen out of the need to handle larger messages,
+##% which MUST use TCP, as discussed below.
 @async_test()
 async def test_large_request_goes_over_tcp() -> None:
     client, client_tu, server, server_tu, destination = await pair("UDP")
@@ -627,6 +674,12 @@ async def test_udp_responses_follow_received_and_rport() -> None:
         await server.close()
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% To
+##% handle this case, the transport layer MUST also be prepared to
+##% receive an incoming connection on the source IP address from which
+##% the request was sent and port number in the "sent-by" field.
 @async_test()
 async def test_tcp_response_opens_a_new_connection_when_the_old_one_closed() -> None:
     holding = RecordingTU()  # does not answer at once

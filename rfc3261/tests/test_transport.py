@@ -174,6 +174,10 @@ async def test_crlf_keepalive_ping_is_answered_with_pong() -> None:
         await layer.close()
 
 
+##= https://www.rfc-editor.org/rfc/rfc3581#section-7
+##= type=test
+##% If they are sensitive, requests SHOULD be protected by
+##% using SIP over TLS [1].
 @async_test()
 async def test_tls_round_trip(tmp_path: Path) -> None:
     server_ssl, client_ssl = ssl_contexts(*make_certificate(tmp_path))
