@@ -5,7 +5,8 @@
 #   make docs         the Sphinx site in docs/_build/html (warnings are errors)
 #   make serve        serve the built site on http://127.0.0.1:8000
 #   make bench        benchmarks; figures go to docs/_data/bench/*.json
-#   make fuzz         long property-based runs
+#   make fuzz         the whole suite with SIPREF_FUZZ=1: long property-based and
+#                     fuzz runs (thousands of examples), full conformance waves
 #   make report       annotation coverage report (text + JSON)
 #   make conformance  run the conformance suite against our programs and SIPp;
 #                     results go to docs/_data/conformance/ for the docs site
@@ -64,7 +65,7 @@ bench: $(STAMP)
 	$(PY) -m rfc3261.bench
 
 fuzz: $(STAMP)
-	SIPREF_FUZZ=1 $(PY) -m pytest -q -m slow -p no:cacheprovider $(PYTEST_ARGS)
+	SIPREF_FUZZ=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 conformance: $(STAMP)
 	$(PY) -m conformance.selftest --out docs/_data/conformance
