@@ -1,10 +1,12 @@
 """Run the conformance cases against the stacks at hand and write the docs' result files.
 
-``python -m conformance.selftest --out docs/_data/conformance`` starts sipref's minimal UAS
-(``python -m rfc3261.uas_minimal``) and SIPp's built-in ``uas`` scenario on free loopback
-ports, runs every UAS case against each (UDP), writes ``<stack>.json`` per target (the schema
-in `conformance.report`), and stops them.  A stack that is not installed is skipped with a
-message; exit status 1 when none could be run.
+``python -m conformance.selftest --out docs/_data/conformance`` starts, each on a free loopback
+port, sipref's minimal UAS (``python -m rfc3261.uas_minimal``), SIPp's built-in ``uas``
+scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
+``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
+runs the cases of the matching role against each (UDP), writes ``<stack>.json``
+per target (the schema in `conformance.report`), and stops them.  A stack that is not
+installed is skipped with a message; exit status 1 when none could be run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +31,7 @@ from conformance.target import parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = Path(__file__).resolve().parent / "profiles"
+KAMAILIO = Path(__file__).resolve().parent / "tests" / "kamailio"
 
 
 def _free_port() -> int:
@@ -36,14 +40,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stacks(port: int) -> dict[str, tuple[list[str] | None, str]]:
+def _kamailio(port: int, work: Path) -> list[str] | None:
+    """Kamailio's command line with the tests' configuration for ``port`` (None: not installed)."""
+    binary = "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
+    binary = binary or shutil.which("kamailio")
+    modules = next(iter(Path("/usr/lib").glob("*/kamailio/modules")), None)
+    if binary is None or modules is None or port == 0:
+        return None if binary is None or modules is None else [binary]
+    template = (KAMAILIO / "kamailio.cfg.in").read_text(encoding="utf-8")
+    config = work / f"kamailio-{port}.cfg"
+    text = template.replace("@PORT@", str(port)).replace("@MODULES@", f"{modules}/")
+    config.write_text(text, encoding="utf-8")
+    run = work / f"kamailio-{port}"
+    run.mkdir(exist_ok=True)
+    return [binary, "-f", str(config), "-DD", "-E", "-Y", str(run)]
+
+
+def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str]]:
+    """Stack name: (command line or None when not installed, profile file, role).
+
+    ``port`` 0 only lists them (nothing is written to ``work``).
+    """
     sipp = shutil.which("sipp")
+    listen = ["--listen", f"sip:127.0.0.1:{port}", "-q"]
+    sipref = [sys.executable, "-m", "rfc3261"]
+    domain = ["--domain", "127.0.0.1"]
     return {
         "sipref-minimal-uas": (
             [sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}"]
             if (ROOT / "rfc3261" / "uas_minimal.py").exists()
             else None,
             "minimal-uas.toml",
+            "uas",
         ),
         "sipp-uas": (
             [
@@ -66,7 +94,28 @@ def _stacks(port: int) -> dict[str, tuple[list[str] | None, str]]:
             if sipp
             else None,
             "sipp-uas.toml",
+            "uas",
         ),
+        "sipref-ua": (
+            [*sipref, "ua", *listen, "--answer", "200", "--ring", "--ring-user", "ring"],
+            "sipref-ua.toml",
+            "uas",
+        ),
+        "sipref-registrar": (
+            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")],
+            "sipref-registrar.toml",
+            "registrar",
+        ),
+        "sipref-proxy": (
+            # its domain is not 127.0.0.1: the cases' downstream URIs (sip:x@127.0.0.1:port)
+            # are then forwarded by Request-URI (§16.5), not looked up in the location service
+            [*sipref, "proxy", *listen, "--domain", "sipref.test", "--db", str(work / "proxy.db")],
+            "sipref-proxy.toml",
+            "proxy",
+        ),
+        # Kamailio as registrar and stateful proxy (conformance/tests/kamailio/kamailio.cfg.in)
+        "kamailio-registrar": (_kamailio(port, work), "kamailio.toml", "registrar"),
+        "kamailio-proxy": (_kamailio(port, work), "kamailio.toml", "proxy"),
     }
 
 
@@ -99,27 +148,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="*", help="case id glob(s)")
     args = parser.parse_args(argv)
     done = 0
-    port = _free_port()
-    for name, (command, profile_name) in _stacks(port).items():
-        if args.stack and name not in args.stack:
-            continue
-        if command is None:
-            print(f"{name}: not installed, skipped", file=sys.stderr)
-            continue
-        profile = load_profile(PROFILES / profile_name)
-        target = parse_target(f"udp:127.0.0.1:{port}")
-        with _running(command):
-            runner = Runner(target, "uas", profile, progress=progress_line)
-            try:
-                run = runner.run(select_cases(REGISTRY.values(), "uas", args.cases))
-            except NoAnswer as exc:
-                print(f"{name}: {exc}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="sipref-selftest-") as work:
+        for name in _stacks(0, Path(work)):
+            if args.stack and name not in args.stack:
                 continue
-        run.stack = profile.name
-        # the docs need verdicts and ladders as text; the base64 copies would double the size
-        write_json(run, args.out / f"{name}.json", base64=False)
-        print(summary_text(run).splitlines()[-1])
-        done += 1
+            port = _free_port()
+            command, profile_name, role = _stacks(port, Path(work))[name]
+            if command is None:
+                print(f"{name}: not installed, skipped", file=sys.stderr)
+                continue
+            profile = load_profile(PROFILES / profile_name)
+            target = parse_target(f"udp:127.0.0.1:{port}")
+            with _running(command):
+                # bounded: no run of one stack may take two minutes
+                runner = Runner(target, role, profile, progress=progress_line, total_timeout=110)
+                try:
+                    run = runner.run(select_cases(REGISTRY.values(), role, args.cases))
+                except NoAnswer as exc:
+                    print(f"{name}: {exc}", file=sys.stderr)
+                    continue
+            run.stack = profile.name
+            # the docs need verdicts and ladders as text; the base64 copies would double the size
+            write_json(run, args.out / f"{name}.json", base64=False)
+            print(f"{name}: " + summary_text(run).splitlines()[-1])
+            done += 1
     return 0 if done else 1
 
 

@@ -295,9 +295,15 @@ class Registrar:
     ##% If the address-of-record is not valid for the
     ##% domain in the Request-URI, the registrar MUST send a 404 (Not
     ##% Found) response and skip the remaining steps.
+    ##= https://www.rfc-editor.org/rfc/rfc4475#section-3.3.4
+    ##% A registrar would reject this request with a 400 Bad Request response, since the To:
+    ##% header field is required to contain a SIP or SIPS URI as an AOR.
     def address_of_record(self, request: Request) -> str:
-        """Step 5: the canonical AOR from To; 404 unless in the Request-URI's domain."""
+        """Step 5: the canonical AOR from To; 400 unless a SIP or SIPS URI, 404 unless in
+        the Request-URI's domain."""
         to_uri = request.to.uri
+        if not isinstance(to_uri, SipURI):
+            raise Reject(request.make_response(400, "Bad Request (To is not a SIP or SIPS AOR)"))
         aor = canonical_aor(to_uri)
         request_uri = request.uri
         if (

@@ -429,6 +429,10 @@ def provisional_on_retransmission(ctx: Context) -> None:
     """A retransmitted INVITE while ringing gets the last provisional response again."""
     link = ctx.link()
     req, prov = _ringing(ctx, link)
+    # the most recent provisional: a 180 may have followed the first 100 while _ringing waited
+    for m in link.pending:
+        if m.is_response and m.branch == req.branch and 100 <= (m.status or 0) < 200:
+            prov = m
     link.pending.clear()
     link.send(bytes(req), "retransmission of the INVITE")
     again = link.expect(lambda m: m.is_response and m.branch == req.branch, timeout=1.0)

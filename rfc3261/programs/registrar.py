@@ -10,9 +10,9 @@ The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
 through server transactions on the :class:`rfc3261.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
 WAL journal), so they survive a restart and the proxy program can share them.
-OPTIONS gets 200 (§11.2), other methods 405 with Allow (§8.2.1).  Bindings
-that expire are deleted when their time comes.  ``--auth-file`` (lines of
-``user:realm:algorithm:ha1``) turns on Digest authentication (§22, 401).
+OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), other methods
+405 with Allow (§8.2.1).  Bindings that expire are deleted when their time comes.
+``--auth-file`` (lines of ``user:realm:algorithm:ha1``) turns on Digest authentication (§22, 401).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Any
 from ..digest_server import DigestAuthenticator, HA1File
 from ..dispatcher import Dispatcher, Source, TransactionUser
 from ..location import LocationError, SqliteLocationService
-from ..message import Request
+from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig
+from ..uri import SipURI
 from . import common
 
 __all__ = ["ExpiryTimer", "RegistrarUser", "add_registrar_arguments", "main", "make_registrar"]
@@ -171,6 +172,10 @@ class RegistrarUser(TransactionUser):
             self.dispatcher.send_response(transaction, response)
             self.schedule_expiry()
         elif method == "OPTIONS":
+            refusal = self._inspect_options(request)
+            if refusal is not None:
+                self.dispatcher.send_response(transaction, refusal)
+                return
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
             ##% Allow, Accept, Accept-Encoding, Accept-Language, and
             ##% Supported header fields SHOULD be present in a 200 (OK) response
@@ -193,6 +198,28 @@ class RegistrarUser(TransactionUser):
             ##% Allowed) response.
             response.headers.add("Allow", ALLOW)
             self.dispatcher.send_response(transaction, response)
+
+    def _inspect_options(self, request: Request) -> Response | None:
+        """§8.2.2: the 416 or 420 an OPTIONS gets before it may be answered 200, or None."""
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
+        ##% If the Request-URI uses a scheme not supported by the UAS,
+        ##% it SHOULD reject the request with a 416 (Unsupported URI Scheme)
+        ##% response.
+        if not isinstance(request.uri, SipURI):
+            return request.make_response(416)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
+        ##% If a UAS does not understand an option-tag listed in a
+        ##% Require header field, it MUST respond by generating a response with
+        ##% status code 420 (Bad Extension).  The UAS MUST add an Unsupported
+        ##% header field, and list in it those options it does not understand
+        ##% amongst those in the Require header field of the request.
+        supported = {tag.lower() for tag in self.registrar.config.supported}
+        unknown = [t for t in request.header("Require") or [] if t.lower() not in supported]
+        if unknown:
+            response = request.make_response(420)
+            response.headers.add("Unsupported", ", ".join(unknown))
+            return response
+        return None
 
     def schedule_expiry(self) -> None:
         self.expiry.schedule()

@@ -9,8 +9,9 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
 3. ``--call URI`` sends INVITE (§13.2), waits for the answer, hangs up with BYE
    after ``--duration`` seconds (§15.1.1), ``--count`` times;
 4. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
-   (§13.3.1) until ``--count`` calls are over, ``--timeout`` seconds have passed
-   or the process gets SIGINT/SIGTERM.
+   (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2) until
+   ``--count`` calls are over, ``--timeout`` seconds have passed or the process
+   gets SIGINT/SIGTERM.
 
 Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
 that class (the status itself is printed; a transaction timeout is a 408 and a
@@ -71,6 +72,7 @@ __all__ = [
     "Outcome",
     "UsageError",
     "UserAgentProgram",
+    "accepts_sdp",
     "build_parser",
     "check_arguments",
     "main",
@@ -118,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer every incoming INVITE: 200 accepts, 400-699 refuses",
     )
     ua.add_argument("--ring", action="store_true", help="send 180 (Ringing) before answering")
+    ua.add_argument(
+        "--ring-user",
+        metavar="USER",
+        help="INVITEs for this Request-URI user ring (180) and are never answered",
+    )
     ua.add_argument(
         "--count", type=int, default=None, help="calls or OPTIONS to send, or calls to answer"
     )
@@ -219,6 +226,28 @@ def sdp_offer(host: str) -> bytes:
         "m=audio 0 RTP/AVP 0",
     ]
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.1
+##% The semantics are also identical, with the exception that if no Accept
+##% header field is present, the server SHOULD assume a default value of
+##% application/sdp.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.1
+##% An empty Accept header field means that no formats are acceptable.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.7
+##% The resource identified by the request is only capable of generating
+##% response entities that have content characteristics not acceptable
+##% according to the Accept header field sent in the request.
+def accepts_sdp(request: Request) -> bool:
+    """Whether a response to ``request`` may carry an SDP body (else 406)."""
+    if request.headers.get("Accept") is None:
+        return True
+    ranges = request.header("Accept") or []
+    return any(
+        (r.type.lower(), r.subtype.lower()) in (("application", "sdp"), ("application", "*"))
+        or (r.type, r.subtype) == ("*", "*")
+        for r in ranges
+    )
 
 
 def sdp_answer(offer: bytes, host: str) -> bytes:
@@ -443,8 +472,24 @@ class UserAgentProgram:
             self.say(f"incoming call from {caller.uri}: refused 480 (not answering)")
             self.run_effects(self.ua.sessions.reject(call, now, 480))
             return
-        if args.ring:
+        request_uri = event.request.uri
+        ringing_only = (
+            args.ring_user is not None
+            and isinstance(request_uri, SipURI)
+            and request_uri.user == args.ring_user
+        )
+        if args.ring or ringing_only:
             self.run_effects(self.ua.sessions.ring(call, now))
+        if ringing_only:
+            # left ringing until the caller CANCELs it (§9.2) or gives up
+            self.say(f"incoming call {call.call_id} from {caller.uri}: ringing, not answering")
+            return
+        if args.answer == 200 and not accepts_sdp(event.request):
+            self.outcome.calls_refused += 1
+            self.ended_incoming += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: refused 406 (Accept)")
+            self.run_effects(self.ua.sessions.reject(call, now, 406))
+            return
         if args.answer == 200:
             host = self.ua.contact_uri.host.strip("[]")
             offer = event.request.body

@@ -640,3 +640,45 @@ def test_registrar_on_ipv6_loopback(tmp_path: Path, registrar_db: Path) -> None:
         sock.close()
         assert server.stop() == 0
     assert "<- UDP [::1]:" in server.log_text()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
+##= type=test
+##% If the Request-URI uses a scheme not supported by the UAS,
+##% it SHOULD reject the request with a 416 (Unsupported URI Scheme)
+##% response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
+##= type=test
+##% If a UAS does not understand an option-tag listed in a
+##% Require header field, it MUST respond by generating a response with
+##% status code 420 (Bad Extension).  The UAS MUST add an Unsupported
+##% header field, and list in it those options it does not understand
+##% amongst those in the Require header field of the request.
+def test_registrar_program_inspects_options() -> None:
+    from rfc3261.location import SqliteLocationService
+    from rfc3261.programs.registrar import RegistrarUser
+    from rfc3261.registrar import Registrar, RegistrarConfig
+
+    registrar = Registrar(SqliteLocationService(), RegistrarConfig(domains=frozenset({DOMAIN})))
+    user = RegistrarUser(registrar)
+
+    def options(uri: str, *extra: str) -> Request:
+        lines = [
+            f"OPTIONS {uri} SIP/2.0",
+            "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKopt1",
+            "Max-Forwards: 70",
+            f"To: <sip:{DOMAIN}>",
+            f"From: <sip:client@{DOMAIN}>;tag=1",
+            "Call-ID: options-1",
+            "CSeq: 1 OPTIONS",
+            *extra,
+            "Content-Length: 0",
+        ]
+        request = parse(("\r\n".join(lines) + "\r\n\r\n").encode())
+        assert isinstance(request, Request)
+        return request
+
+    assert user._inspect_options(options(f"sip:{DOMAIN}")) is None
+    assert user._inspect_options(options("soap.beep://192.0.2.1:3002")).status == 416
+    refused = user._inspect_options(options(f"sip:{DOMAIN}", "Require: nothingKnown"))
+    assert refused.status == 420 and refused.headers.get("Unsupported") == "nothingKnown"

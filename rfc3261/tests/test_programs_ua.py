@@ -26,12 +26,13 @@ from typing import Any
 import pytest
 
 from rfc3261.dispatcher import Dispatcher, TransactionUser
-from rfc3261.message import Request
+from rfc3261.message import Request, parse
 from rfc3261.programs.common import WIRE_LOG, parse_args
 from rfc3261.programs.ua import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    accepts_sdp,
     build_parser,
     check_arguments,
     main,
@@ -438,3 +439,64 @@ def test_process_answers_until_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.1
+##= type=test
+##% If the UAS is not able to answer the invitation immediately, it can
+##% choose to indicate some kind of progress to the UAC (for example, an
+##% indication that a phone is ringing).
+@async_test(timeout=15)
+async def test_ring_user_rings_and_is_never_answered(wire: WireCapture) -> None:
+    callee, callee_out, port = await answering(
+        "--answer", "200", "--ring-user", "carol", "--timeout", "2"
+    )
+    caller_out = io.StringIO()
+    caller = await run_program(
+        ua_args("--call", f"sip:carol@127.0.0.1:{port}", "--timeout", "1"), out=caller_out
+    )
+    outcome = await asyncio.wait_for(callee, 5)
+    assert caller.calls_established == 0 and outcome.calls_answered == 0
+    assert "ringing, not answering" in callee_out.getvalue()
+    sent = [line for line in wire.lines if line.startswith("-> ")]
+    assert [line for line in sent if "180 Ringing" in line]
+    # the caller gave up with CANCEL: the INVITE ends 487, never 200
+    assert [line for line in sent if "487 Request Terminated" in line]
+    assert not [line for line in sent if "200 OK" in line and " INVITE\r\n" in line]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.1
+##= type=test
+##% The semantics are also identical, with the exception that if no Accept
+##% header field is present, the server SHOULD assume a default value of
+##% application/sdp.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.1
+##= type=test
+##% An empty Accept header field means that no formats are acceptable.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.7
+##= type=test
+##% The resource identified by the request is only capable of generating
+##% response entities that have content characteristics not acceptable
+##% according to the Accept header field sent in the request.
+def test_accept_decides_whether_an_sdp_answer_may_be_sent() -> None:
+    def invite(*accept: str) -> Request:
+        lines = [
+            "INVITE sip:bob@127.0.0.1 SIP/2.0",
+            "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKaccept1",
+            "Max-Forwards: 70",
+            "To: <sip:bob@127.0.0.1>",
+            "From: <sip:alice@127.0.0.1>;tag=1",
+            "Call-ID: accept-1",
+            "CSeq: 1 INVITE",
+            *(f"Accept: {a}" for a in accept),
+            "Content-Length: 0",
+        ]
+        request = parse(("\r\n".join(lines) + "\r\n\r\n").encode())
+        assert isinstance(request, Request)
+        return request
+
+    assert accepts_sdp(invite())
+    assert accepts_sdp(invite("text/plain, application/SDP"))
+    assert accepts_sdp(invite("application/*")) and accepts_sdp(invite("*/*"))
+    assert not accepts_sdp(invite("text/nobodyKnowsThis"))
+    assert not accepts_sdp(invite(""))

@@ -265,6 +265,17 @@ def test_step1_foreign_domain_404_and_non_sip_416() -> None:
     assert registrar.location.count(0) == 0
 
 
+##= https://www.rfc-editor.org/rfc/rfc4475#section-3.3.4
+##= type=test
+##% A registrar would reject this request with a 400 Bad Request response, since the To:
+##% header field is required to contain a SIP or SIPS URI as an AOR.
+def test_step5_to_not_sip_400() -> None:
+    registrar = make()
+    response = registrar.handle(register("tel:+15551234", uri="sip:example.com"), 0)
+    assert response.status == 400
+    assert registrar.location.count(0) == 0
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
 ##= type=test
 ##% To guarantee that the registrar supports any necessary extensions,

@@ -1,0 +1,48 @@
+"""The whole suite against sipref's own programs: ua, registrar and proxy (no outside stack).
+
+Each program is started as ``conformance.selftest`` starts it (same command line and profile,
+a free loopback port, stopped by its PID), and every case of its role is run over UDP: the
+full set, since each run stays well under a minute (about 25 s, 8 s and 30 s).  Every case
+must pass, warn (a SHOULD not met) or be not applicable with a reason; a fail, an error or
+an inconclusive verdict is a defect of the program or of the case.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conformance.model import REGISTRY, Verdict
+from conformance.profile import load_profile
+from conformance.runner import Runner, select_cases
+from conformance.selftest import PROFILES, _stacks
+from conformance.target import parse_target
+from conformance.tests.support import free_port, started
+
+ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
+
+
+@pytest.mark.parametrize("stack", ["sipref-ua", "sipref-registrar", "sipref-proxy"])
+def test_every_case_reaches_an_accepted_verdict(stack: str) -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="sipref-own-") as work:
+        command, profile_name, role = _stacks(port, Path(work))[stack]
+        assert command is not None
+        profile = load_profile(PROFILES / profile_name)
+        chosen = select_cases(REGISTRY.values(), role)
+        with started(command, port):
+            run = Runner(parse_target(f"udp:127.0.0.1:{port}"), role, profile).run(chosen)
+    assert len(run.results) == len(chosen)
+    bad = {
+        r.case.id: f"{r.verdict.value}: {r.reason}"
+        for r in run.results
+        if r.verdict not in ACCEPTED
+    }
+    assert bad == {}
+    unexplained = [
+        r.case.id for r in run.results if r.verdict == Verdict.NOT_APPLICABLE and not r.reason
+    ]
+    assert unexplained == []
+    assert run.counts()[Verdict.PASS.value] > len(chosen) // 2
