@@ -7,6 +7,7 @@ target that does not answer at all.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -113,4 +114,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return _list(args) if args.command == "list" else _run(args)
+    try:
+        return _list(args) if args.command == "list" else _run(args)
+    except BrokenPipeError:
+        # The reader went away (``python -m conformance list | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,67 +1,48 @@
-"""The registrar and proxy cases against Kamailio (registrar + stateful proxy on loopback).
+"""The runner against Kamailio (Debian package ``kamailio``) as registrar and as proxy.
 
-Kamailio's verdicts depend on its configuration (conformance/tests/kamailio/kamailio.cfg.in);
-the test asserts every case reaches a verdict, and the ones the configuration surely meets.
+Kamailio is another stack: its verdicts are reported, not asserted.  What the test asserts
+is that every case of a representative subset reaches a verdict (none is the runner's own
+error, none times out for want of an answer), so the suite can judge a real server in both
+roles.  The configuration is conformance/tests/kamailio/kamailio.cfg.in (``dns=no``,
+``rev_dns=no``, loopback only), the same one ``make conformance`` uses.
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance.model import Verdict
-from conformance.runner import RunResult
-from conformance.tests.support import free_port, need_external, run_cases, started, verdicts
+from conformance.profile import load_profile
+from conformance.selftest import _kamailio
+from conformance.tests.support import ROOT, free_port, need_external, run_cases, started
 
 pytestmark = pytest.mark.interop
-CONFIG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.in"
+PROFILE = ROOT / "conformance" / "profiles" / "kamailio.toml"
+
+SUBSETS = {
+    "registrar": "reg-*,uas-options-final,torture-4475-wsinv,torture-4475-badinv01,"
+    "torture-4475-unkscm,torture-4475-cparam01",
+    "proxy": "proxy-*,torture-4475-wsinv,torture-4475-zeromf,torture-4475-badinv01",
+}
 
 
-def _modules(kamailio: str) -> str:
-    for folder in Path("/usr/lib").glob("*/kamailio/modules"):
-        return str(folder) + "/"
-    pytest.skip(f"no Kamailio module folder found next to {kamailio}")
-    return ""
-
-
-@pytest.fixture(scope="module")
-def kamailio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    binary = need_external("kamailio")
-    if Path("/usr/sbin/kamailio").exists():
-        binary = "/usr/sbin/kamailio"
+@pytest.mark.parametrize("role", sorted(SUBSETS))
+def test_kamailio_reaches_a_verdict_on_every_case(role: str, tmp_path: Path) -> None:
+    need_external("kamailio")
     port = free_port()
-    run = tmp_path_factory.mktemp("kamailio")
-    config = run / "kamailio.cfg"
-    text = CONFIG.read_text().replace("@PORT@", str(port)).replace("@MODULES@", _modules(binary))
-    config.write_text(text)
-    check = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, timeout=30)
-    assert check.returncode == 0, check.stderr.decode()[-2000:]
-    with started([binary, "-f", str(config), "-DD", "-E", "-Y", str(run)], port):
-        yield port
-
-
-def _no_errors(run: RunResult) -> None:
-    bad = {r.case.id: r.reason for r in run.results if r.verdict == Verdict.ERROR}
-    assert bad == {}
-
-
-def test_registrar_cases(kamailio: int) -> None:
-    run = run_cases(f"udp:127.0.0.1:{kamailio}", "registrar", "reg-*,torture-4475-cparam0*")
-    _no_errors(run)
-    got = verdicts(run)
-    for case in ("reg-register-200-binding", "reg-contact-expires-param", "reg-query",
-                 "reg-remove-all", "reg-star-nonzero-400", "torture-4475-cparam01"):  # fmt: skip
-        assert got[case] == "pass", (case, got[case])
-
-
-def test_proxy_cases(kamailio: int) -> None:
-    run = run_cases(f"udp:127.0.0.1:{kamailio}", "proxy", "proxy-*,torture-4475-zeromf")
-    _no_errors(run)
-    got = verdicts(run)
-    for case in ("proxy-max-forwards-decremented", "proxy-via-inserted", "proxy-via-branch-cookie",
-                 "proxy-body-unchanged", "proxy-483-max-forwards-zero", "proxy-420-proxy-require",
-                 "proxy-route-self-removed", "proxy-response-via-removed"):  # fmt: skip
-        assert got[case] == "pass", (case, got[case])
+    argv = _kamailio(port, tmp_path)
+    assert argv is not None and len(argv) > 1, "kamailio modules folder not found"
+    with started(argv, port):
+        run = run_cases(f"udp:127.0.0.1:{port}", role, SUBSETS[role], load_profile(PROFILE))
+    assert len(run.results) >= 8
+    unjudged = {
+        r.case.id: r.verdict.value
+        for r in run.results
+        if r.verdict in (Verdict.ERROR, Verdict.INCONCLUSIVE)
+    }
+    assert unjudged == {}
+    # Max-Forwards 0 must end at a proxy with 483 (RFC 3261 §16.3): Kamailio's maxfwd does.
+    if role == "proxy":
+        assert {r.case.id: r.verdict.value for r in run.results}["torture-4475-zeromf"] == "pass"
