@@ -56,6 +56,32 @@ def _kamailio(port: int, work: Path) -> list[str] | None:
     return [binary, "-f", str(config), "-DD", "-E", "-Y", str(run)]
 
 
+def sipp_uas_argv(sipp: str, port: int, timeout: str) -> list[str]:
+    """SIPp's built-in ``uas`` scenario on 127.0.0.1:``port``, bounded by ``timeout``."""
+    return [
+        sipp,
+        "-sn",
+        "uas",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-nostdin",
+        "-buff_size",
+        "4194304",
+        "-timeout",
+        timeout,
+        "-timeout_error",
+        "-recv_timeout",
+        "10000",
+    ]
+
+
+def minimal_uas_argv(port: int) -> list[str]:
+    """sipref's minimal UAS (``python -m rfc3261.uas_minimal``) on 127.0.0.1:``port``."""
+    return [sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}"]
+
+
 def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str]]:
     """Stack name: (command line or None when not installed, profile file, role).
 
@@ -67,32 +93,12 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     domain = ["--domain", "127.0.0.1"]
     return {
         "sipref-minimal-uas": (
-            [sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}"]
-            if (ROOT / "rfc3261" / "uas_minimal.py").exists()
-            else None,
+            minimal_uas_argv(port),
             "minimal-uas.toml",
             "uas",
         ),
         "sipp-uas": (
-            [
-                sipp,
-                "-sn",
-                "uas",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-nostdin",
-                "-buff_size",
-                "4194304",
-                "-timeout",
-                "300s",
-                "-timeout_error",
-                "-recv_timeout",
-                "10000",
-            ]
-            if sipp
-            else None,
+            sipp_uas_argv(sipp, port, "300s") if sipp else None,
             "sipp-uas.toml",
             "uas",
         ),

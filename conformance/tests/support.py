@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from conformance import cases as _cases  # noqa: F401
 from conformance.model import REGISTRY, Profile
 from conformance.runner import Runner, RunResult, select_cases
+from conformance.selftest import minimal_uas_argv, sipp_uas_argv
 from conformance.target import parse_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,26 +110,10 @@ def started(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def sipp_uas(port: int) -> list[str]:
-    return [
-        need_external("sipp"),
-        "-sn",
-        "uas",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-nostdin",
-        "-buff_size",
-        "4194304",
-        "-timeout",
-        "120s",
-        "-timeout_error",
-        "-recv_timeout",
-        "10000",
-    ]
+    """SIPp's built-in uas on ``port``; without sipp the test skips (or fails in CI)."""
+    return sipp_uas_argv(need_external("sipp"), port, "120s")
 
 
 def minimal_uas(port: int) -> list[str]:
-    if not (ROOT / "rfc3261" / "uas_minimal.py").exists():
-        pytest.skip("rfc3261/uas_minimal.py does not exist yet")
-    return [sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}"]
+    """The command line of sipref's minimal UAS on ``port``."""
+    return minimal_uas_argv(port)
