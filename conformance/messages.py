@@ -273,7 +273,9 @@ def rewrite_torture(
             top_via_done = True
             first, comma, rest = value.partition(",")
             first = re.sub(
-                r"(SIP\s*/\s*2\.0\s*/\s*)([A-Za-z]+)(\s+)(\[[^\]]*\]|[^\s;:,]+)(\s*:\s*\d+)?",
+                # any version, not only 2.0: badvers.dat's Via says SIP/7.0 and the 505
+                # must still come back to the runner
+                r"(SIP\s*/\s*\d+\.\d+\s*/\s*)([A-Za-z]+)(\s+)(\[[^\]]*\]|[^\s;:,]+)(\s*:\s*\d+)?",
                 lambda m: m[1] + target.via_transport + m[3] + sent_by,
                 first,
                 count=1,

@@ -73,3 +73,12 @@ def test_request_host_sends_a_proxy_to_the_runner() -> None:
     data = (torture_dir() / "rfc4475" / "esc01.dat").read_bytes()
     out = rewrite_torture(data, TARGET, "127.0.0.1:40000", request_host="127.0.0.1:40001")
     assert out.split(b" ")[1].endswith(b"@127.0.0.1:40001")
+
+
+def test_top_via_of_any_sip_version_is_rewritten_to_the_runner() -> None:
+    """badvers.dat's Via says SIP/7.0: its sent-by must still name the runner, or the
+    505 that RFC 4475 §3.1.2.16 expects goes to port 5060 instead of coming back."""
+    data = (torture_dir() / "rfc4475" / "badvers.dat").read_bytes()
+    out = rewrite_torture(data, TARGET, "127.0.0.1:40000")
+    top_via = next(line for line in out.split(b"\r\n") if line.lower().startswith(b"via:"))
+    assert re.search(rb"SIP/7\.0/\w+ 127\.0\.0\.1:40000;", top_via), top_via
