@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..digest_server import DigestAuthenticator, HA1File
 from ..dispatcher import CoreHost
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
@@ -112,7 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--forking", choices=("parallel", "sequential"), default="parallel", help="§16.6"
     )
+    parser.add_argument(
+        "--proxy-auth",
+        action="store_true",
+        help="with --auth-file: demand Proxy-Authorization (407) on requests the proxy "
+        "forwards (§22.3); REGISTERs for the embedded registrar still get 401",
+    )
     return parser
+
+
+def make_proxy_authenticator(args: argparse.Namespace) -> DigestAuthenticator | None:
+    """The 407-challenging authenticator of ``--proxy-auth`` (None without the flag)."""
+    if not args.proxy_auth:
+        return None
+    if not args.auth_file:
+        raise common.ConfigError("--proxy-auth needs --auth-file")
+    realm = args.realm or (sorted(args.domain)[0] if args.domain else None)
+    if not realm:
+        raise common.ConfigError("--proxy-auth needs --realm or --domain")
+    return DigestAuthenticator(realm, HA1File(args.auth_file), proxy=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     common.setup_logging(args)
     try:
         routes = parse_routes(args.config_tables.get("route", []))
+        authenticator = make_proxy_authenticator(args)
         registrar, location = make_registrar(args)
     except (common.ConfigError, OSError, ValueError) as error:
         parser.error(str(error))
@@ -152,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 config,
                 location,
                 registrar=registrar if args.registrar else False,
+                authenticator=authenticator,
                 routes=routes,
             )
             if args.registrar:

@@ -682,3 +682,52 @@ def test_registrar_program_inspects_options() -> None:
     assert user._inspect_options(options("soap.beep://192.0.2.1:3002")).status == 416
     refused = user._inspect_options(options(f"sip:{DOMAIN}", "Require: nothingKnown"))
     assert refused.status == 420 and refused.headers.get("Unsupported") == "nothingKnown"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% The proxy MUST populate the 407 (Proxy Authentication Required) message with a
+##% Proxy-Authenticate header field value applicable to the proxy for the requested
+##% resource.
+def test_proxy_program_challenges_with_407_when_asked(tmp_path: Path) -> None:
+    from rfc3261.auth_client import AuthClient, StaticCredentials
+    from rfc3261.digest_server import ha1_line
+
+    ha1 = tmp_path / "ha1.txt"
+    ha1.write_text(ha1_line("erin", DOMAIN, "secret", "SHA-256") + "\n")
+    proxy = ServerProcess(
+        "proxy", "--listen", "sip:127.0.0.1:0", "--domain", DOMAIN,
+        "--db", str(tmp_path / "p.db"), "--auth-file", str(ha1), "--proxy-auth",
+        cwd=tmp_path,
+    )  # fmt: skip
+    client = Client()
+    try:
+        options = client.request(
+            "OPTIONS", f"sip:carol@{DOMAIN}", [("To", f"<sip:carol@{DOMAIN}>")]
+        )
+        client.send(options, ("127.0.0.1", proxy.port))
+        challenge = client.final()
+        assert challenge.status == 407
+        assert f'realm="{DOMAIN}"' in challenge.headers.get("Proxy-Authenticate")
+        assert "WWW-Authenticate" not in challenge.headers
+        retry = AuthClient(StaticCredentials(default=("erin", "secret"))).authorize(
+            options, challenge, 0
+        )
+        assert retry is not None and "Proxy-Authorization" in retry.headers
+        retry.headers.set("CSeq", "2 OPTIONS")
+        retry.headers.set("Via", f"SIP/2.0/UDP 127.0.0.1:{client.port};branch=z9hG4bKerin2")
+        client.send(retry, ("127.0.0.1", proxy.port))
+        # Authenticated: carol has no bindings, so the proxy now answers 480 (§16.5).
+        assert client.final().status == 480
+    finally:
+        client.close()
+        assert proxy.stop() == 0
+
+
+def test_proxy_auth_needs_an_auth_file(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rfc3261", "proxy", "--listen", "sip:127.0.0.1:0",
+         "--domain", DOMAIN, "--db", str(tmp_path / "p.db"), "--proxy-auth"],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2 and "--proxy-auth needs --auth-file" in result.stderr
