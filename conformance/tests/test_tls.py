@@ -1,0 +1,59 @@
+"""The runner over TLS: sipref's UA listening on ``sips:`` with a certificate made here.
+
+The runner's TLS path (``sips:`` targets, ``--transport tls``) must carry every case as
+over UDP and TCP: the UAS-core cases that do not depend on the transport pass, and the
+ladder records the TLS connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conformance.model import Verdict
+from conformance.tests.support import ROOT, free_port, run_cases
+from rfc3261.tests.transport_support import make_certificate
+
+CASES = (
+    "uas-options-*,uas-405-*,uas-to-tag-added,uas-to-uri-echo,uas-via-echo,uas-from-echo,"
+    "uas-call-id-echo,uas-cseq-echo,uas-2xx-contact,uas-bye-200,uas-481-bye-unknown-dialog"
+)
+
+
+def _wait_tcp(port: int, process: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the UA exited early"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on TCP {port}")
+
+
+def test_uas_cases_pass_over_tls_against_our_ua(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "rfc3261", "ua", "--listen", f"sips:127.0.0.1:{port}",
+        "--cert", str(cert), "--key", str(key), "--answer", "200", "--timeout", "120", "-q",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_tcp(port, process)
+        run = run_cases(f"sips:127.0.0.1:{port}", "uas", CASES)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert len(run.results) >= 12
+    verdicts = {r.case.id: r.verdict for r in run.results}
+    assert {cid: v.value for cid, v in verdicts.items() if v is not Verdict.PASS} == {}
+    first = run.results[0]
+    assert any(event.transport == "tls" for event in first.ladder.events)
