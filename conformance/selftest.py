@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -127,24 +129,35 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
 
 @contextlib.contextmanager
 def _running(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    # A session of its own: Kamailio's worker processes are stopped with it.
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         time.sleep(0.5)
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process's whole session (workers included), SIGKILL after 5 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=5)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Workers that outlive their parent share its session id: make sure none is left.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:

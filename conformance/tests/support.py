@@ -16,7 +16,7 @@ import pytest
 from conformance import cases as _cases  # noqa: F401
 from conformance.model import REGISTRY, Profile
 from conformance.runner import Runner, RunResult, select_cases
-from conformance.selftest import minimal_uas_argv, sipp_uas_argv
+from conformance.selftest import minimal_uas_argv, sipp_uas_argv, stop_group
 from conformance.target import parse_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,24 +89,20 @@ def _wait_udp(port: int, process: subprocess.Popen[bytes], seconds: float = 5.0)
 @contextlib.contextmanager
 def started(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     """Start a target process, wait for its port, stop it by its PID afterwards."""
+    # A session of its own: Kamailio's worker processes are stopped with it.
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_udp(port, process)
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_group(process)
 
 
 def sipp_uas(port: int) -> list[str]:
