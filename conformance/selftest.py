@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,16 +29,11 @@ from conformance.profile import load_profile
 from conformance.report import progress_line, summary_text, write_json
 from conformance.runner import NoAnswer, Runner, select_cases
 from conformance.target import parse_target
+from rfc3261.loopback import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = Path(__file__).resolve().parent / "profiles"
 KAMAILIO = Path(__file__).resolve().parent / "tests" / "kamailio"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _kamailio(port: int, work: Path) -> list[str] | None:

@@ -23,21 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_EXTERNAL = os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1"
 
 
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
-
-
 def run_cases(
     target: str,
     role: str,

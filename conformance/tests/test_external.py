@@ -20,7 +20,6 @@ from conformance.profile import load_profile
 from conformance.runner import RunResult
 from conformance.tests.support import (
     ROOT,
-    free_port,
     minimal_uas,
     need_external,
     run_cases,
@@ -28,6 +27,7 @@ from conformance.tests.support import (
     started,
     verdicts,
 )
+from rfc3261.loopback import free_port
 
 pytestmark = pytest.mark.interop
 FULL = pytest.mark.skipif(

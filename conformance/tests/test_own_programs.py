@@ -19,7 +19,8 @@ from conformance.profile import load_profile
 from conformance.runner import Runner, select_cases
 from conformance.selftest import PROFILES, _stacks
 from conformance.target import parse_target
-from conformance.tests.support import free_port, started
+from conformance.tests.support import started
+from rfc3261.loopback import free_port
 
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from conformance.model import Verdict
-from conformance.tests.support import ROOT, free_port, run_cases
+from conformance.tests.support import ROOT, run_cases
+from rfc3261.loopback import free_port
 from rfc3261.tests.transport_support import make_certificate
 
 CASES = (

@@ -32,7 +32,6 @@ import pstats
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from rfc3261.loopback import free_port as _free_port
 
 NAME = "proxy_load"
 
@@ -60,21 +61,6 @@ _STAT = re.compile(r"^\s*(Successful call|Failed call|Call Rate)\s*\|[^|]*\|\s*(
 
 
 # -- processes ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise OSError("no free port")
 
 
 def _pinned(cpu: int, command: list[str]) -> list[str]:

@@ -26,7 +26,6 @@ import pstats
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
+
+from rfc3261.loopback import free_port as _free_port
 
 NAME = "uas_load"
 
@@ -187,21 +188,6 @@ def memory_per_transaction(live: int) -> dict[str, Any]:
 
 
 # -- SIPp -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise OSError("no free port")
 
 
 _STAT = re.compile(r"^\s*(Successful call|Failed call|Call Rate)\s*\|[^|]*\|\s*([\d.]+)", re.M)

@@ -15,16 +15,16 @@ run is bounded (SIPp ``-m``, ``-timeout``, ``-recv_timeout``; subprocess timeout
 
 from __future__ import annotations
 
-import random
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from rfc3261.loopback import free_port
+
 from .test_programs_servers import ServerProcess
-from .transport_support import require_external
+from .transport_support import require_external, sipp_stats
 
 pytestmark = pytest.mark.interop
 
@@ -36,29 +36,6 @@ SIPP_COMMON = [
     "-nostdin", "-timeout", "60s", "-timeout_error", "-recv_timeout", "10000",
     "-buff_size", "4194304",
 ]  # fmt: skip
-_STAT = re.compile(r"^\s*(Successful call|Failed call)\s*\|[^|]*\|\s*(\d+)", re.M)
-
-
-def free_port(low: int | None = None) -> int:
-    """A port free for UDP and TCP on 127.0.0.1 (``low``: below 10000, see sipsak)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            try:
-                udp.bind(("127.0.0.1", 0 if low is None else random.randrange(low, 10000)))
-            except OSError:
-                continue
-            port = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise OSError("no free port")
-
-
-def sipp_stats(output: str) -> dict[str, int]:
-    return {name: int(value) for name, value in _STAT.findall(output)}
 
 
 def stop(process: subprocess.Popen[str], timeout: float = 10) -> str:

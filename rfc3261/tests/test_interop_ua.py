@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from .transport_support import require_external
+from rfc3261.loopback import free_port
+
+from .transport_support import require_external, sipp_stats
 
 pytestmark = pytest.mark.interop
 
@@ -35,22 +37,6 @@ REPO = Path(__file__).resolve().parents[2]
 KAMAILIO_CONFIGS = Path(__file__).resolve().parent / "kamailio"
 # What every SIPp run gets (INTEROP.md: -timeout alone can hang).
 SIPP_BOUNDS = ["-nostdin", "-timeout", "60s", "-timeout_error", "-recv_timeout", "10000"]
-_STAT = re.compile(r"^\s*(Successful call|Failed call)\s*\|[^|]*\|\s*(\d+)", re.M)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise OSError("no free port")
 
 
 def wait_bound(port: int, transport: str, timeout: float = 10) -> None:
@@ -68,10 +54,6 @@ def wait_bound(port: int, transport: str, timeout: float = 10) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError(f"nothing bound to {transport} port {port} after {timeout} s")
-
-
-def sipp_stats(output: str) -> dict[str, int]:
-    return {name: int(value) for name, value in _STAT.findall(output)}
 
 
 def stop(process: subprocess.Popen[str], timeout: float = 10) -> None:

@@ -16,7 +16,6 @@ import itertools
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -25,10 +24,11 @@ from pathlib import Path
 import pytest
 
 from rfc3261.dispatcher import Dispatcher, address_for_uri, new_branch
+from rfc3261.loopback import free_port
 from rfc3261.message import Request, Response
 from rfc3261.transport import Address
 
-from .transport_support import RecordingTU, async_test, require_external
+from .transport_support import RecordingTU, async_test, require_external, sipp_stats
 
 pytestmark = pytest.mark.interop
 
@@ -40,31 +40,11 @@ SIPP_COMMON = [
     "-nostdin", "-timeout", "60s", "-timeout_error", "-recv_timeout", "10000",
     "-buff_size", "4194304",
 ]  # fmt: skip
-_STAT = re.compile(r"^\s*(Successful call|Failed call)\s*\|[^|]*\|\s*(\d+)", re.M)
 
 
 @pytest.fixture(scope="module")
 def sipp() -> str:
     return require_external("sipp", "sip-tester")
-
-
-def free_port() -> int:
-    """A port free for UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise OSError("no free port")
-
-
-def sipp_stats(output: str) -> dict[str, int]:
-    return {name: int(value) for name, value in _STAT.findall(output)}
 
 
 class MinimalUasProcess:

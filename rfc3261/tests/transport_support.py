@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -216,3 +217,12 @@ class UdpPeer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+# SIPp's end-of-run statistics screen: "Successful call  |  ...  |  300" rows.
+_SIPP_STAT = re.compile(r"^\s*(Successful call|Failed call)\s*\|[^|]*\|\s*(\d+)", re.M)
+
+
+def sipp_stats(output: str) -> dict[str, int]:
+    """The cumulative Successful call / Failed call counts from SIPp's final screen."""
+    return {name: int(value) for name, value in _SIPP_STAT.findall(output)}
