@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from . import abnf
 from .errors import ParseError
@@ -63,8 +64,8 @@ class _AuthValue:
     params: Parameters = field(default_factory=Parameters)
     token68: str | None = None
 
-    HEADER = ""
-    SECTION = ""
+    HEADER: ClassVar[str] = ""
+    SECTION: ClassVar[str] = ""
 
     @classmethod
     def parse(cls, text: str, header: str | None = None):
@@ -125,8 +126,8 @@ class Challenge(_AuthValue):
     """A WWW-Authenticate / Proxy-Authenticate value: ``challenge`` (§20.27, §20.44)."""
 
     __slots__ = ()
-    HEADER = "WWW-Authenticate"
-    SECTION = "20.44"
+    HEADER: ClassVar[str] = "WWW-Authenticate"
+    SECTION: ClassVar[str] = "20.44"
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.44
     ##% A WWW-Authenticate header field value contains an authentication
@@ -157,8 +158,8 @@ class Credentials(_AuthValue):
     """An Authorization / Proxy-Authorization value: ``credentials`` (§20.7, §20.28)."""
 
     __slots__ = ()
-    HEADER = "Authorization"
-    SECTION = "20.7"
+    HEADER: ClassVar[str] = "Authorization"
+    SECTION: ClassVar[str] = "20.7"
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.7
     ##% The Authorization header field contains authentication credentials of

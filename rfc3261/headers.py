@@ -28,12 +28,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from . import abnf
 from .errors import ParseError
 from .params import Parameters
-from .uri import _SIP_URI_GROUPS, AbsoluteURI, SipURI, _sip_uri_from_parts, parse_uri
+from .uri import _SIP_URI_GROUPS, AbsoluteURI, SipURI, _sip_uri_from_groups, parse_uri
 
 __all__ = [
     "BRANCH_MAGIC_COOKIE",
@@ -195,11 +195,17 @@ def _parse_params(
 BRANCH_MAGIC_COOKIE = "z9hG4bK"
 
 # The common shape in one pattern: "SIP/2.0/UDP", a host name or address (the host rule
-# of §25.1), an optional port and parameters without whitespace or quotes.
+# of §25.1), an optional port and parameters without whitespace or quotes.  The usual
+# parameters, in lower case and in this order, are matched apart: a branch (a token:
+# branch=token), then possibly an rport with or without a port number and a received
+# IPv4 address (RFC 3581 §4, as a server adds them to a request it answers).  They need
+# no check beyond this pattern but the rport range.
 _VIA_FAST = re.compile(
     f"SIP/2\\.0/(?P<transport>[{_TOKEN_CHARS}]++) "
     f"(?P<host>{abnf.host})(?::(?P<port>[0-9]{{1,5}}))?"
-    f"(?P<params>{_PARAMS_FAST.pattern})"
+    f"(?:;branch=(?P<branch>[{_TOKEN_CHARS}]++)(?P<rport>;rport(?:=(?P<rport_value>[0-9]{{1,5}}))?)?"
+    f"(?:;received=(?P<received>{abnf.IPv4address}))?"
+    f"|(?P<params>{_PARAMS_FAST.pattern}))"
 )
 _VIA_SLOW = re.compile(
     f"(?P<name>{abnf.token}){abnf.SLASH}(?P<version>{abnf.token}){abnf.SLASH}"
@@ -207,9 +213,6 @@ _VIA_SLOW = re.compile(
     f"(?:{abnf.COLON}(?P<port>[0-9]++))?(?P<params>.*)",
     re.S,
 )
-# The usual via-params: a branch (a token: branch=token) and possibly an rport without
-# value, written in lower case.  They need no check beyond this pattern.
-_VIA_USUAL_PARAMS = re.compile(f";branch=([{_TOKEN_CHARS}]++)(;rport)?")
 # What stands where sent-by should be, to name a bad host in the error.
 _VIA_SENT_BY = re.compile(r"[^ \t]*+[ \t\r\n]++([^:;\s]++)")
 _TTL = re.compile(abnf.ttl)
@@ -240,22 +243,24 @@ class Via:
         m = _VIA_FAST.fullmatch(text)
         if m is None:
             return cls._parse_slow(text)
-        transport, host, port, params_text = m.groups()
+        transport, host, port, branch, rport, rport_value, received, params_text = m.groups()
         if port is not None:
             port = int(port)
             if port > 65535:
                 raise _error("Via", f"port {port} out of range", "20.42")
+        if branch is not None:
+            # Fast path: the usual parameters, nothing more to check but the rport range.
+            # The general path follows.
+            items: list[tuple[str, str | None]] = [("branch", branch)]
+            if rport is not None:
+                if rport_value is not None and int(rport_value) > 65535:
+                    raise _error("Via", "rport is not a port number", "RFC 3581 §5")
+                items.append(("rport", rport_value))
+            if received is not None:
+                items.append(("received", received))
+            return cls(transport, host, port, Parameters(items))
         if not params_text:
             return cls(transport, host, port, Parameters())
-        usual = _VIA_USUAL_PARAMS.fullmatch(params_text)
-        if usual is not None:
-            # Fast path: ";branch=token" or ";branch=token;rport", nothing more to check.
-            # The general path follows.
-            branch, rport = usual.groups()
-            items = (
-                [("branch", branch)] if rport is None else [("branch", branch), ("rport", None)]
-            )
-            return cls(transport, host, port, Parameters(items))
         items = _split_params(params_text)
         if len(items) > 1:
             _check_unique(items, "Via")
@@ -263,7 +268,7 @@ class Via:
             # Values here are tokens or "[...]"; check what the grammar restricts further.
             if value is None:
                 if name.lower() in _VIA_NEEDS_VALUE:
-                    _check_via_param(name.lower(), name, value)
+                    _check_via_param(name.lower(), name, None)
             elif value[0] == "[" or name.lower() in _VIA_CHECKED:
                 _check_via_param(name.lower(), name, value)
         return cls(transport, host, port, Parameters(items))
@@ -422,6 +427,8 @@ assert list(_NAME_ADDR_SIP_FAST.groupindex) == [
     "quoted", "tokens", "uri", "scheme", "user", "password", "host", "port", "uri_params",
     "uri_headers", "params",
 ]  # fmt: skip
+_FAST_GROUPS = (1, 2, 8, 9, 10, 11)  # quoted, tokens, port, uri_params, uri_headers, params
+_FAST_URI_GROUPS = (4, 5, 6, 7, 8, 9, 10)  # the SIP URI's, in _sip_uri_from_groups order
 _NAME_ADDR_FAST = re.compile(
     f'{_DISPLAY_FAST}<(?P<uri>[^<>"\\s]++)>(?P<params>{_PARAMS_FAST.pattern})'
 )
@@ -469,9 +476,9 @@ class NameAddr:
     against the grammar by ``parse`` and built into a SipURI when ``uri`` is first read.
     """
 
-    __slots__ = ("_params", "_params_text", "_uri", "_uri_parts", "angle", "display_name")
+    __slots__ = ("_params", "_params_text", "_uri", "_uri_match", "angle", "display_name")
 
-    HEADER = "From/To"
+    HEADER: ClassVar[str] = "From/To"
 
     def __init__(
         self,
@@ -482,9 +489,9 @@ class NameAddr:
     ):
         self.display_name = display_name
         self._uri = uri
-        # The components of a SIP URI checked by parse (_NAME_ADDR_SIP_FAST), until ``uri``
-        # is read: the SipURI is built from them then.
-        self._uri_parts: tuple[Any, ...] | None = None
+        # The match of a SIP URI checked by parse (_NAME_ADDR_SIP_FAST), until ``uri`` is
+        # read: the SipURI is built from its groups then.
+        self._uri_match: re.Match[str] | None = None
         # None until there is a parameter or ``params`` is read.
         self._params = params
         # One checked "name=value" header parameter as written (";tag=x", the usual From
@@ -497,15 +504,15 @@ class NameAddr:
     @property
     def uri(self) -> SipURI | AbsoluteURI:
         uri = self._uri
-        if uri is None and self._uri_parts is not None:
-            uri = self._uri = _sip_uri_from_parts(*self._uri_parts)
-            self._uri_parts = None
+        if uri is None and self._uri_match is not None:
+            uri = self._uri = _sip_uri_from_groups(self._uri_match.group(*_FAST_URI_GROUPS))
+            self._uri_match = None
         return uri  # type: ignore[return-value]
 
     @uri.setter
     def uri(self, value: SipURI | AbsoluteURI) -> None:
         self._uri = value
-        self._uri_parts = None
+        self._uri_match = None
 
     @property
     def params(self) -> Parameters:
@@ -556,15 +563,14 @@ class NameAddr:
         m = _NAME_ADDR_SIP_FAST.fullmatch(text)
         if m is not None:
             # Fast path: "Name" <sip:...>;params with the SIP URI already checked.  The
-            # groups: quoted, tokens, uri, then the URI's scheme, user, password, host,
-            # port, uri_params, uri_headers, then the header params.
-            groups = m.groups()
-            quoted, tokens, uri_parts, params_text = groups[0], groups[1], groups[3:10], groups[10]
+            # groups, by position: quoted, tokens, uri, then the URI's scheme, user,
+            # password, host, port, uri_params, uri_headers, then the header params.
+            quoted, tokens, port, uri_params, uri_headers, params_text = m.group(*_FAST_GROUPS)
             value = cls(quoted if quoted is not None else tokens, None)
-            if uri_parts[4:] == (None, "", None):
-                value._uri_parts = uri_parts  # no port, params or headers: build when read
+            if port is None and not uri_params and uri_headers is None:
+                value._uri_match = m  # no port, params or headers: the URI is built when read
             else:
-                value._uri = _sip_uri_from_parts(*uri_parts, header)
+                value._uri = _sip_uri_from_groups(m.group(*_FAST_URI_GROUPS), header)
         else:
             m = _NAME_ADDR_FAST.fullmatch(text)
             if m is not None:
@@ -702,7 +708,7 @@ class Contact(NameAddr):
 
     __slots__ = ("is_star",)
 
-    HEADER = "Contact"
+    HEADER: ClassVar[str] = "Contact"
 
     def __init__(
         self,
@@ -926,8 +932,8 @@ class ContentType:
     subtype: str
     params: Parameters = field(default_factory=Parameters)
 
-    HEADER = "Content-Type"
-    SECTION = "20.15"
+    HEADER: ClassVar[str] = "Content-Type"
+    SECTION: ClassVar[str] = "20.15"
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
     ##% The Content-Type header field indicates the media type of the
@@ -976,8 +982,8 @@ class ContentType:
 class MediaRange(ContentType):
     """One Accept value: a media-range (``*/*``, ``type/*``) with accept-params (§20.1)."""
 
-    HEADER = "Accept"
-    SECTION = "20.1"
+    HEADER: ClassVar[str] = "Accept"
+    SECTION: ClassVar[str] = "20.1"
 
     @classmethod
     def parse(cls, text: str) -> MediaRange:
@@ -1018,6 +1024,7 @@ def scan_comment(text: str, start: int, header: str) -> int:
     pos, end = start, len(text)
     while pos < end:
         run = _CTEXT_RUN.match(text, pos)
+        assert run is not None  # the pattern matches the empty string
         pos = run.end()
         if pos >= end:
             break

@@ -32,7 +32,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 from rfc3261 import abnf
 from rfc3261.errors import ParseError
@@ -53,7 +53,7 @@ from rfc3261.headers import (
     split_header_values,
 )
 from rfc3261.status import reason_phrase
-from rfc3261.uri import _SIP_URI_RE, AbsoluteURI, SipURI, _sip_uri_from_parts, parse_uri
+from rfc3261.uri import _SIP_URI_RE, AbsoluteURI, SipURI, _sip_uri_from_groups, parse_uri
 
 __all__ = [
     "Headers",
@@ -403,7 +403,7 @@ class Message:
 
     __slots__ = ("body", "defects", "headers")
 
-    version = SIP_VERSION
+    version: ClassVar[str] = SIP_VERSION
 
     def __init__(self, headers: Headers | Iterable[tuple[str, Any]] | None, body: bytes):
         self.headers = headers if isinstance(headers, Headers) else Headers(headers or ())
@@ -577,6 +577,9 @@ class Request(Message):
 
     __slots__ = ("_to_tag", "_uri", "_uri_match", "method")
 
+    _uri: SipURI | AbsoluteURI | None
+    _uri_match: re.Match[str] | None
+
     def __init__(
         self,
         method: str,
@@ -598,7 +601,9 @@ class Request(Message):
         if uri is None:
             # parse() matched a SIP URI that needs no check beyond the grammar (no port,
             # parameters or headers) and kept the match: build the SipURI now.
-            uri = self._uri = _sip_uri_from_parts(*self._uri_match.group(*_URI_GROUPS))
+            match = self._uri_match
+            assert match is not None
+            uri = self._uri = _sip_uri_from_groups(match.groups())
             self._uri_match = None
         return uri
 
@@ -868,11 +873,10 @@ def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | No
             name, key = _field_name(name, line)
         field = (name, key, value.strip(" \t"), line)
         fields.append(field)
-        bucket = index.get(key)
-        if bucket is None:
-            index[key] = [field]
+        if key in index:
+            index[key].append(field)
         else:
-            bucket.append(field)
+            index[key] = [field]
     return fields, index
 
 
@@ -971,13 +975,14 @@ def _parse_request_line(line: str) -> Request:
     method, uri_text, version = parts
     if method not in _COMMON_METHODS and _TOKEN.fullmatch(method) is None:
         raise ParseError(f"Request-Line: method {method!r} is not a token", "7.1")
-    _check_version(version, "Request-Line")
+    if version != SIP_VERSION:
+        _check_version(version, "Request-Line")
     request = Request.__new__(Request)
     request.method = method
     request.defects = []
     request._to_tag = None
     match = _SIP_URI_RE.fullmatch(uri_text)
-    if match is not None and match.group("port", "uri_params", "uri_headers") == _NO_EXTRAS:
+    if match is not None and match.group(5, 6, 7) == _NO_EXTRAS:
         # Fast path: a SIP URI without port, parameters or headers (the usual
         # "sip:bob@example.com") is valid once it matches the grammar; it is built into
         # a SipURI when first read.  Anything else goes through _parse_request_uri.
@@ -988,8 +993,10 @@ def _parse_request_line(line: str) -> Request:
     return request
 
 
-_URI_GROUPS = ("scheme", "user", "password", "host", "port", "uri_params", "uri_headers")
+# The groups of _SIP_URI_RE by position: scheme, user, password, host, port, uri_params,
+# uri_headers.  No port, parameters or headers: (None, "", None) in groups 5 to 7.
 _NO_EXTRAS = (None, "", None)
+assert list(_SIP_URI_RE.groupindex)[4:] == ["port", "uri_params", "uri_headers"]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.1
@@ -1053,7 +1060,8 @@ def _check_version(version: str, where: str) -> None:
 def _parse_status_line(line: str) -> Response:
     parts = line.split(" ", 2)
     version = parts[0]
-    _check_version(version, "Status-Line")
+    if version != SIP_VERSION:
+        _check_version(version, "Status-Line")
     if len(parts) < 2:
         raise ParseError("Status-Line: missing Status-Code", "7.2")
     code = parts[1]
@@ -1157,9 +1165,9 @@ def _check_headers(headers: Headers, method: str | None) -> None:
 def _single_value(index: dict[str, list[Field]], key: str) -> str:
     """The value of the one field of a mandatory single-value header."""
     found = index.get(key)
-    if not found:
-        raise ParseError(f"missing {_display_name(key)} header field", "8.1.1")
-    if len(found) > 1:
+    if found is None or len(found) != 1:
+        if not found:
+            raise ParseError(f"missing {_display_name(key)} header field", "8.1.1")
         raise _repeated(key)
     return found[0][2]
 

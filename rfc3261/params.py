@@ -26,7 +26,7 @@ class Parameters:
         """The value of the first parameter called ``name``; ``default`` if absent."""
         key = name.lower()
         for item_name, value in self._items:
-            if item_name.lower() == key:
+            if item_name == key or item_name.lower() == key:
                 return value
         return default
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import abnf
 from .errors import ParseError
@@ -92,7 +93,7 @@ def parse_uri(text: str, header: str | None = None) -> SipURI | AbsoluteURI:
     """
     match = _SIP_URI_RE.fullmatch(text)
     if match is not None:
-        return _sip_uri_from_parts(*match.groups(), header)
+        return _sip_uri_from_groups(match.groups(), header)
     scheme, colon, _ = text.partition(":")
     if colon and scheme.lower() in ("sip", "sips"):
         raise _diagnose_sip(text, header)
@@ -103,11 +104,19 @@ def parse_sip_uri(text: str, header: str | None = None) -> SipURI:
     """Parse a SIP-URI or SIPS-URI (§25.1); any other scheme is a ParseError."""
     match = _SIP_URI_RE.fullmatch(text)
     if match is not None:
-        return _sip_uri_from_parts(*match.groups(), header)
+        return _sip_uri_from_groups(match.groups(), header)
     scheme, colon, _ = text.partition(":")
     if colon and scheme.lower() in ("sip", "sips"):
         raise _diagnose_sip(text, header)
     raise ParseError(f"not a SIP or SIPS URI: {_show(text)}", "19.1", header)
+
+
+def _sip_uri_from_groups(groups: tuple[Any, ...], header: str | None = None) -> SipURI:
+    """A SipURI from the seven groups of a ``_SIP_URI_RE`` match (see below)."""
+    scheme_text, user, password, host, port_text, params_text, headers_text = groups
+    return _sip_uri_from_parts(
+        scheme_text, user, password, host, port_text, params_text, headers_text, header
+    )
 
 
 def _sip_uri_from_parts(
@@ -134,7 +143,12 @@ def _sip_uri_from_parts(
             raise ParseError(f"port out of range {_show(port_text)}", _SECTION, header)
     params = Parameters()
     if params_text:
-        _parse_params(params, params_text, header)
+        if params_text.count(";") == 1:
+            # One parameter (";transport=tcp", ";lr"): nothing can repeat.
+            name, eq, value = params_text[1:].partition("=")
+            params._items.append((name, value if eq else None))
+        else:
+            _parse_params(params, params_text, header)
     headers: list[tuple[str, str]] = []
     if headers_text is not None:
         for item in headers_text.split("&"):
@@ -151,11 +165,12 @@ def _sip_uri_from_parts(
                 "19.1.1",
                 header,
             )
-    uri = SipURI(scheme_text.lower(), user, password, host, port, params, headers)
-    if scheme_text != uri.scheme:
+    scheme = scheme_text if scheme_text == "sip" else scheme_text.lower()
+    uri = SipURI(scheme, user, password, host, port, params, headers)
+    if scheme_text != scheme:
         uri._scheme_text = scheme_text
-    if port_text is not None and port_text != str(port):
-        uri._port_text = port_text
+    if port_text is not None and port_text[0] == "0" and len(port_text) > 1:
+        uri._port_text = port_text  # leading zeros (":05060"), kept for serialization
     return uri
 
 

@@ -170,6 +170,31 @@ def test_via_equality() -> None:
     assert a != Via.parse("SIP/2.0/UDP host.example.com:5060;branch=z9hG4bK1")
 
 
+# The usual parameters (branch, then rport with or without a value, then received) take
+# a shorter path through Via.parse than the others; both must give the same values.
+@pytest.mark.parametrize(
+    "params",
+    [
+        ";branch=z9hG4bK776asdhds",
+        ";branch=z9hG4bK776asdhds;rport",
+        ";branch=z9hG4bK776asdhds;rport=5060",
+        ";branch=z9hG4bK776asdhds;rport=05060;received=192.0.2.10",
+        ";branch=z9hG4bK776asdhds;received=192.0.2.10",
+        ";branch=z9hG4bK776asdhds;received=192.0.2.10;rport=5060",
+        ";rport;branch=z9hG4bK776asdhds",
+        ";branch=z9hG4bK776asdhds;rport=5060;received=192.0.2.10;x-extra",
+    ],
+)
+def test_via_usual_parameters_read_as_any_others(params: str) -> None:
+    via = Via.parse(f"SIP/2.0/UDP 192.0.2.10:5060{params}")
+    expected = [
+        (name, value or None) if eq else (name, None)
+        for name, eq, value in (item.partition("=") for item in params[1:].split(";"))
+    ]
+    assert via.params.items() == expected
+    assert str(via) == f"SIP/2.0/UDP 192.0.2.10:5060{params}"
+
+
 def test_via_built_by_hand() -> None:
     via = Via("TLS", "proxy.example.com", 5061, Parameters([("branch", "z9hG4bKabc")]))
     assert str(via) == "SIP/2.0/TLS proxy.example.com:5061;branch=z9hG4bKabc"
@@ -192,6 +217,10 @@ VIA_BAD: list[tuple[str, str]] = [
     ("SIP/2.0/UDP host.example.com;received", "received"),
     ("SIP/2.0/UDP host.example.com;rport=abc", "rport"),
     ("SIP/2.0/UDP host.example.com;rport=70000", "rport"),
+    ("SIP/2.0/UDP host.example.com;branch=z9hG4bK1;rport=70000", "rport"),
+    ("SIP/2.0/UDP host.example.com;branch=z9hG4bK1;rport;received=300.1.1.1", "received"),
+    ("SIP/2.0/UDP h.example.com;branch=z9hG4bK1;received=192.0.2.1;received=192.0.2.2", "once"),
+    ("SIP/2.0/UDP h.example.com;branch=z9hG4bK1;rport=1;received=192.0.2.1;rport", "once"),
     ("SIP/2.0/UDP host.example.com:70000", "port"),
     ("SIP/2.0/UDP host.example.com:123456789", "port"),
     ("SIP/2.0/UDP -host-.example.com", "host"),
