@@ -533,12 +533,21 @@ class Message:
     ##% Applications SHOULD use this field to indicate the size of the
     ##% message-body to be transferred, regardless of the media type of the
     ##% entity.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
+    ##% The Content-Type header field MUST be present if the body is not empty.
     def set_body(self, body: bytes, content_type: str | None = None) -> None:
-        """Replace the body, keeping Content-Length (and Content-Type if given) in step."""
-        self.body = bytes(body)
+        """Replace the body, keeping Content-Length (and Content-Type if given) in step.
+
+        A non-empty body needs a Content-Type: given here, or already in the header
+        fields; ValueError otherwise, and the message is left as it was.
+        """
+        body = bytes(body)
+        if content_type is None and body and "Content-Type" not in self.headers:
+            raise ValueError("a non-empty body needs a Content-Type (RFC 3261 §20.15)")
+        self.body = body
         if content_type is not None:
             self.headers.set("Content-Type", content_type)
-        self.headers.set("Content-Length", len(self.body))
+        self.headers.set("Content-Length", len(body))
 
     # -- serialization
 

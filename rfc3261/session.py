@@ -988,5 +988,6 @@ class SessionManager:
             response.headers.add("Supported", ", ".join(ua.config.supported))
             response.headers.add("Accept", ", ".join(ua.config.accept))
         if body:
-            response.set_body(body, content_type)
+            # A session body is SDP unless the call says otherwise (§13.2.1).
+            response.set_body(body, content_type or "application/sdp")
         return response

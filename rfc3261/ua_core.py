@@ -903,13 +903,20 @@ class UserAgent:
         ##% field does not accept multiple values, the value in the original
         ##% redirected request MAY be overwritten by the header field value
         ##% communicated in the contact address.
+        body: bytes | None = None
         for name, value in header_fields:
             if name.lower() in _NOT_FROM_URI:
                 continue
             if name.lower() == "body":
-                retry.set_body(unquote(value).encode())
+                body = unquote(value).encode()
             else:
                 retry.headers.set(name, unquote(value))
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
+        ##% The Content-Type header field MUST be present if the body is not empty.
+        # The body header is applied after the others so that a Content-Type given beside
+        # it counts; a body whose type is known from neither is not sent.
+        if body is not None and (not body or "Content-Type" in retry.headers):
+            retry.set_body(body)
         return retry
 
     # -- incoming requests (§8.2) ---------------------------------------------------

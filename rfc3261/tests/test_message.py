@@ -501,6 +501,20 @@ def test_set_body_updates_content_length() -> None:
     assert str(again.content_type) == "application/sdp"
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
+##= type=test
+##% The Content-Type header field MUST be present if the body is not empty.
+def test_set_body_needs_a_content_type() -> None:
+    message = parse(request_bytes("Content-Length: 0"))
+    with pytest.raises(ValueError, match="Content-Type"):
+        message.set_body(b"v=0\r\n")
+    assert message.body == b"" and message.content_length == 0  # left as it was
+    message.set_body(b"")  # an empty body needs none
+    message.headers.set("Content-Type", "text/plain")
+    message.set_body(b"hello")  # the Content-Type already there serves
+    assert parse(bytes(message)).body == b"hello"
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
 ##= type=test
 ##% If the message

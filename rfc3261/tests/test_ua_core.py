@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rfc3261.message import Request, Response, parse
 from rfc3261.session import IncomingCall
 from rfc3261.tests.ua_support import Network, make_ua, started, statuses
@@ -558,6 +560,38 @@ def test_redirect_copies_the_uri_and_applies_its_headers() -> None:
     assert second.headers.get("X-Keep") == "1" and second.body == b"<x/>"
     assert (second.to, second.from_, second.call_id) == (first.to, first.from_, first.call_id)
     assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.15
+##= type=test
+##% The Content-Type header field MUST be present if the body is not empty.
+@pytest.mark.parametrize(
+    ("uri_headers", "body", "content_type"),
+    [
+        ("body=hi%20there&Content-Type=text/plain", b"hi there", "text/plain"),
+        ("body=hi", b"", None),  # a body of unknown type is not sent
+    ],
+)
+def test_redirect_body_header_needs_a_content_type(
+    uri_headers: str, body: bytes, content_type: str | None
+) -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+
+    def redirect(request: Request) -> list[Response]:
+        response = request.make_response(302, to_tag="r")
+        response.headers.add("Contact", f"<sip:bob@bob.example.com?{uri_headers}>")
+        return [response]
+
+    net.add_script("old.example.com", redirect)
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@old.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(1.0)
+    (second,) = [m for _, m in bob.received if isinstance(m, Request)]
+    assert second.body == body
+    assert second.headers.get("Content-Type") == content_type
+    assert second.content_length == len(body)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.5
