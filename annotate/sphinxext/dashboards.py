@@ -362,10 +362,16 @@ def _floor_html(floor: Any) -> str:
     slug = {True: "pass", False: "fail"}.get(passed, "skip")
     ratio = floor.get("ratio")
     ratio_text = f" (ratio {ratio:.2f})" if isinstance(ratio, int | float) else ""
-    return (
+    against = f" against {escape(str(floor['against']))}" if floor.get("against") else ""
+    html = (
         f'<p class="sipref-floor">Floor: {escape(str(floor["rule"]))}: '
-        f'<strong class="sipref-verdict verdict-{slug}">{verdict}</strong>{ratio_text}</p>'
+        f'<strong class="sipref-verdict verdict-{slug}">{verdict}</strong>{ratio_text}'
+        f"{against}</p>"
     )
+    like = floor.get("like_for_like")
+    if isinstance(like, dict) and "rule" in like:
+        html += _floor_html(like).replace("Floor: ", "Like for like: ", 1)
+    return html
 
 
 def _results_by_workload(records: list[dict[str, Any]], data: dict[str, Any]) -> str | None:

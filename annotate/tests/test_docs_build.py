@@ -319,3 +319,28 @@ def test_stubs_are_rewritten_only_when_the_page_changes(tmp_path: Path) -> None:
     assert write_stubs(tmp_path, {page.docname: page}) == (1, 0)
     assert write_stubs(tmp_path, {}) == (0, 1)
     assert not stub.exists()
+
+
+def test_instruction_count_figures_show_both_floors(tmp_path: Path) -> None:
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    doc = {
+        "benchmark": "parse_instructions",
+        "results": [
+            {"parser": "sipref", "message": "INVITE", "instructions": 200000},
+            {"parser": "other", "message": "INVITE", "instructions": 330000},
+        ],
+        "floor": {
+            "rule": "at most half the instructions",
+            "ratio": 1.65,
+            "against": "other",
+            "passed": False,
+            "like_for_like": {"rule": "reading the same fields", "ratio": 2.1, "passed": True},
+        },
+    }
+    (folder / "parse_instructions.json").write_text(json.dumps(doc), encoding="utf-8")
+    html, shown = dashboards.bench_html(folder)
+    assert shown == 1
+    assert "200,000" in html and "330,000" in html
+    assert "Floor: at most half the instructions" in html and "(ratio 1.65) against other" in html
+    assert "Like for like: reading the same fields" in html and "✓ met" in html

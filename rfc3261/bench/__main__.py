@@ -17,6 +17,7 @@ from rfc3261.bench import Options, default_json_path, write_json
 
 BENCHMARKS: dict[str, str] = {
     "parse": "rfc3261.bench.parse",
+    "parse_instructions": "rfc3261.bench.instructions",
     "uas_load": "rfc3261.bench.uas_load",
     "proxy_load": "rfc3261.bench.proxy_load",
 }
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for name in names:
         module = importlib.import_module(BENCHMARKS[name])
-        if name == "parse" and args.parsers:
+        if name in ("parse", "parse_instructions") and args.parsers:
             doc = module.run(options, parsers=args.parsers.split(","))
         else:
             doc = module.run(options)

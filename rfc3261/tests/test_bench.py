@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from rfc3261.bench import Options, measure
+from rfc3261.bench import Options, instructions, measure
 from rfc3261.bench import parse as parse_bench
 from rfc3261.bench.__main__ import main
 from rfc3261.bench.competitors import (
@@ -24,6 +24,7 @@ from rfc3261.bench.competitors import (
     verify_serialization,
 )
 from rfc3261.bench.messages import INVITE, MESSAGES, REGISTER
+from rfc3261.tests.transport_support import require_external
 
 DOCUMENTATION_NET = ipaddress.ip_network("192.0.2.0/24")
 
@@ -193,3 +194,40 @@ def test_json_option_needs_a_single_benchmark(tmp_path, monkeypatch):
     monkeypatch.setitem(bench_main.BENCHMARKS, "other", "rfc3261.bench.parse")
     with pytest.raises(SystemExit):
         main(["--quick", "--json", str(tmp_path / "x.json")])
+
+
+# --- the instruction-count benchmark -------------------------------------------------------
+
+
+def _counted(parser: str, instructions: int, competitor: bool = True, not_read=()) -> dict:
+    return {
+        "parser": parser,
+        "message": "INVITE",
+        "competitor": competitor,
+        "fields_not_read": list(not_read),
+        "instructions": instructions,
+    }
+
+
+def test_instruction_floor_compares_all_fields_and_the_same_fields():
+    results = [
+        _counted("sipref", 200_000, competitor=False),
+        _counted("sipref (not reading body,contact_host)", 150_000, competitor=False),
+        _counted("partial", 320_000, not_read=["body", "contact_host"]),
+        _counted("full", 390_000),
+    ]
+    floor = instructions._floor(results)
+    # Against all our reads the cheapest competitor is "partial" (1.6x); reading only what
+    # each reads, "full" is the closest (1.95x) and "partial" is 2.13x.
+    assert (floor["against"], floor["ratio"], floor["passed"]) == ("partial", 1.6, False)
+    like = floor["like_for_like"]
+    assert (like["against"], like["ratio"], like["passed"]) == ("full", 1.95, False)
+    text = instructions.render({"results": results, "floor": floor})
+    assert "partial 1.60x; 2.13x" in text and "FAIL (1.60x against partial" in text
+
+
+def test_instruction_count_of_a_real_parser():
+    require_external("valgrind", "valgrind")
+    # The naive split parser: a real count, well above zero and far below ours (~200k).
+    count = instructions.per_message("naive", "INVITE", 200)
+    assert 20_000 < count < 150_000
