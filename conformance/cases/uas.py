@@ -305,6 +305,12 @@ def to_tel_accepted(ctx: Context) -> None:
 @case("uas-482-merged", roles=UAS, level="SHOULD")
 def merged_request(ctx: Context) -> None:
     """The same request arriving on a second branch gets 482."""
+    if ctx.target.reliable:
+        ctx.not_applicable(
+            "over TCP or TLS the first OPTIONS transaction ends with its final response"
+            " (Timer J is zero for reliable transports, RFC 3261 §17.2.2): no ongoing"
+            " transaction is left for a second copy to merge with"
+        )
     link = ctx.link()
     first = ctx.request("OPTIONS", link)
     answer, _ = ctx.transaction(link, first)

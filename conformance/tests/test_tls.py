@@ -20,7 +20,8 @@ from rfc3261.tests.transport_support import make_certificate
 
 CASES = (
     "uas-options-*,uas-405-*,uas-to-tag-added,uas-to-uri-echo,uas-via-echo,uas-from-echo,"
-    "uas-call-id-echo,uas-cseq-echo,uas-2xx-contact,uas-bye-200,uas-481-bye-unknown-dialog"
+    "uas-call-id-echo,uas-cseq-echo,uas-2xx-contact,uas-bye-200,uas-481-bye-unknown-dialog,"
+    "uas-482-merged"
 )
 
 
@@ -55,6 +56,9 @@ def test_uas_cases_pass_over_tls_against_our_ua(tmp_path: Path) -> None:
         process.wait(timeout=10)
     assert len(run.results) >= 12
     verdicts = {r.case.id: r.verdict for r in run.results}
-    assert {cid: v.value for cid, v in verdicts.items() if v is not Verdict.PASS} == {}
+    # Over TLS the first OPTIONS transaction is over once answered (Timer J is zero), so
+    # there is nothing for a second copy to merge with: not a failure of the target.
+    not_passed = {cid: v.value for cid, v in verdicts.items() if v is not Verdict.PASS}
+    assert not_passed == {"uas-482-merged": "not-applicable"}
     first = run.results[0]
     assert any(event.transport == "tls" for event in first.ladder.events)
