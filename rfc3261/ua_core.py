@@ -570,7 +570,17 @@ class UserAgent:
         )
         return self.send(request, now, owner=owner, dialog=dialog)
 
+    def before_transaction(self, request: Request) -> None:
+        """A hook called with every request just before its client transaction starts.
+
+        New requests, retries and requests inside dialogs all pass here, while the
+        request can still change; the transaction is reliable or not by its top Via.
+        A program overrides it to make the top Via name the transport the request will
+        go over (§18.1.1).  The UA core itself changes nothing here.
+        """
+
     def _start(self, client: ClientRequest, request: Request, now: float) -> list[Any]:
+        self.before_transaction(request)
         client.request = request
         client.destination = self.destination_for(request)
         client.provisional = False

@@ -59,7 +59,6 @@ from rfc3261.session import (
 from rfc3261.transaction import SendMessage
 from rfc3261.transport import bracketed, is_ip_address, unbracketed
 from rfc3261.ua_core import (
-    ClientRequest,
     Dropped,
     IncomingRequest,
     ResponseEvent,
@@ -309,10 +308,8 @@ class ProgramUserAgent(UserAgent):
         request.headers.remove_first("Via")
         request.headers.prepend("Via", str(new))
 
-    def _start(self, client: ClientRequest, request: Request, now: float) -> list[Any]:
-        # Before the client transaction exists: it is reliable or not by the top Via.
+    def before_transaction(self, request: Request) -> None:
         self.match_via(request)
-        return super()._start(client, request, now)
 
 
 class ProgramHost(CoreHost):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from rfc3261.message import Request, Response, parse
 from rfc3261.session import IncomingCall
 from rfc3261.tests.ua_support import Network, make_ua, started, statuses
-from rfc3261.ua_core import Dropped, IncomingRequest, ResponseEvent, effective_status
+from rfc3261.ua_core import (
+    Dropped,
+    IncomingRequest,
+    ResponseEvent,
+    UserAgent,
+    effective_status,
+)
 from rfc3261.uri import SipURI
 
 
@@ -879,3 +887,34 @@ def test_rejected_requests_leave_no_state_and_checks_run_in_order() -> None:
     assert bob.ua._merge_keys  # the accepted OPTIONS is remembered while its transaction lives
     net.run(40.0)
     assert bob.ua._merge_keys == {} and bob.ua._merge_key_of == {}
+
+
+def test_before_transaction_sees_every_request_it_sends() -> None:
+    # A UA whose hook marks each request: the first try and the retry after a 302 alike.
+    class Marking(UserAgent):
+        seen: list[str]
+
+        def before_transaction(self, request: Request) -> None:
+            self.seen.append(request.top_via.branch or "")
+            request.headers.set("X-Hooked", str(len(self.seen)))
+
+    net = Network()
+    base = make_ua("alice", seed=1)
+    marking = Marking(base.config, rng=random.Random(1))
+    marking.seen = []
+    alice = net.add_ua(marking)
+    bob = net.add_ua(make_ua("bob", seed=2))
+
+    def redirect(request: Request) -> list[Response]:
+        response = request.make_response(302, to_tag="r")
+        response.headers.add("Contact", "<sip:bob@bob.example.com>")
+        return [response]
+
+    net.add_script("old.example.com", redirect)
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@old.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(1.0)
+    first = net.nodes["old.example.com"].received[0][1]
+    (second,) = [m for _, m in bob.received if isinstance(m, Request)]
+    assert len(marking.seen) == 2 and marking.seen[0] != marking.seen[1]
+    assert (first.headers.get("X-Hooked"), second.headers.get("X-Hooked")) == ("1", "2")
