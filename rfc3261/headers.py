@@ -203,7 +203,8 @@ BRANCH_MAGIC_COOKIE = "z9hG4bK"
 _VIA_FAST = re.compile(
     f"SIP/2\\.0/(?P<transport>[{_TOKEN_CHARS}]++) "
     f"(?P<host>{abnf.host})(?::(?P<port>[0-9]{{1,5}}))?"
-    f"(?:;branch=(?P<branch>[{_TOKEN_CHARS}]++)(?P<rport>;rport(?:=(?P<rport_value>[0-9]{{1,5}}))?)?"
+    f"(?:;branch=(?P<branch>[{_TOKEN_CHARS}]++)"
+    f"(?P<rport>;rport(?:=(?P<rport_value>[0-9]{{1,5}}))?)?"
     f"(?:;received=(?P<received>{abnf.IPv4address}))?"
     f"|(?P<params>{_PARAMS_FAST.pattern}))"
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -25,6 +26,17 @@ def received(node, method: str) -> list[Request]:
 
 def responses(node) -> list[Response]:
     return [m for _, m in node.received if isinstance(m, Response)]
+
+
+def redirecting(status: int, contact: str) -> Callable[[Request], list[Response]]:
+    """A redirect server's script: every request gets ``status`` with Contact ``contact``."""
+
+    def redirect(request: Request) -> list[Response]:
+        response = request.make_response(status, to_tag="r")
+        response.headers.add("Contact", contact)
+        return [response]
+
+    return redirect
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1
@@ -543,14 +555,10 @@ def test_redirect_copies_the_uri_and_applies_its_headers() -> None:
     alice = net.add_ua(make_ua("alice", seed=1, allow=("INVITE", "ACK", "CANCEL", "BYE", "INFO")))
     bob = net.add_ua(make_ua("bob", seed=2, allow=("INVITE", "ACK", "CANCEL", "BYE", "INFO")))
 
-    def redirect(request: Request) -> list[Response]:
-        response = request.make_response(301, to_tag="r")
-        response.headers.add(
-            "Contact", "<sip:bob@bob.example.com;transport=udp;method=INFO?Subject=moved>"
-        )
-        return [response]
-
-    net.add_script("old.example.com", redirect)
+    net.add_script(
+        "old.example.com",
+        redirecting(301, "<sip:bob@bob.example.com;transport=udp;method=INFO?Subject=moved>"),
+    )
     _client, effects = alice.ua.request(
         "OPTIONS",
         "sip:bob@old.example.com",
@@ -587,12 +595,7 @@ def test_redirect_body_header_needs_a_content_type(
     alice = net.add_ua(make_ua("alice", seed=1))
     bob = net.add_ua(make_ua("bob", seed=2))
 
-    def redirect(request: Request) -> list[Response]:
-        response = request.make_response(302, to_tag="r")
-        response.headers.add("Contact", f"<sip:bob@bob.example.com?{uri_headers}>")
-        return [response]
-
-    net.add_script("old.example.com", redirect)
+    net.add_script("old.example.com", redirecting(302, f"<sip:bob@bob.example.com?{uri_headers}>"))
     _client, effects = alice.ua.request("OPTIONS", "sip:bob@old.example.com", 0.0)
     net.call(alice, effects)
     net.run(1.0)
@@ -905,12 +908,7 @@ def test_before_transaction_sees_every_request_it_sends() -> None:
     alice = net.add_ua(marking)
     bob = net.add_ua(make_ua("bob", seed=2))
 
-    def redirect(request: Request) -> list[Response]:
-        response = request.make_response(302, to_tag="r")
-        response.headers.add("Contact", "<sip:bob@bob.example.com>")
-        return [response]
-
-    net.add_script("old.example.com", redirect)
+    net.add_script("old.example.com", redirecting(302, "<sip:bob@bob.example.com>"))
     _client, effects = alice.ua.request("OPTIONS", "sip:bob@old.example.com", 0.0)
     net.call(alice, effects)
     net.run(1.0)
