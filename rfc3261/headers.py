@@ -208,6 +208,10 @@ _VIA_FAST = re.compile(
     f"(?:;received=(?P<received>{abnf.IPv4address}))?"
     f"|(?P<params>{_PARAMS_FAST.pattern}))"
 )
+# Via.parse reads its groups in this order.
+assert list(_VIA_FAST.groupindex) == [
+    "transport", "host", "port", "branch", "rport", "rport_value", "received", "params",
+] and _VIA_FAST.groups == 8  # fmt: skip
 _VIA_SLOW = re.compile(
     f"(?P<name>{abnf.token}){abnf.SLASH}(?P<version>{abnf.token}){abnf.SLASH}"
     f"(?P<transport>{abnf.token}){abnf.LWS}(?P<host>{abnf.host})"
@@ -427,7 +431,7 @@ _NAME_ADDR_SIP_FAST = re.compile(
 assert list(_NAME_ADDR_SIP_FAST.groupindex) == [
     "quoted", "tokens", "uri", "scheme", "user", "password", "host", "port", "uri_params",
     "uri_headers", "params",
-]  # fmt: skip
+] and _NAME_ADDR_SIP_FAST.groups == 11  # fmt: skip
 _FAST_GROUPS = (1, 2, 8, 9, 10, 11)  # quoted, tokens, port, uri_params, uri_headers, params
 _FAST_URI_GROUPS = (4, 5, 6, 7, 8, 9, 10)  # the SIP URI's, in _sip_uri_from_groups order
 _NAME_ADDR_FAST = re.compile(

@@ -1005,6 +1005,7 @@ def _parse_request_line(line: str) -> Request:
 # The groups of _SIP_URI_RE by position: scheme, user, password, host, port, uri_params,
 # uri_headers.  No port, parameters or headers: (None, "", None) in groups 5 to 7.
 _NO_EXTRAS = (None, "", None)
+assert _SIP_URI_RE.groups == 7 and list(_SIP_URI_RE.groupindex.values()) == [1, 2, 3, 4, 5, 6, 7]
 assert list(_SIP_URI_RE.groupindex)[4:] == ["port", "uri_params", "uri_headers"]
 
 
