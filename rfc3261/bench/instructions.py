@@ -23,12 +23,11 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rfc3261.bench import Options, machine_info
-from rfc3261.bench.competitors import FIELDS, MISSING, load_adapters, verify_fields
+from rfc3261.bench.competitors import load_adapters, sipref_reading_only, verify_fields
 from rfc3261.bench.messages import MESSAGES
 
 NAME = "parse_instructions"
@@ -44,27 +43,6 @@ FLOOR = {
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def _sipref_reading_only(skipped: frozenset[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """sipref's reads of the usual fields but `skipped` ones, for a like-for-like count
-    against a parser that cannot read them (a test per field: a few instructions more)."""
-    read = {name: name not in skipped for name in FIELDS}
-
-    def read_fields(m: Any) -> tuple[Any, ...]:
-        cseq = m.cseq if read["cseq"] else None
-        return (
-            m.top_via.branch if read["branch"] else MISSING,
-            m.from_.tag if read["from_tag"] else MISSING,
-            m.to.tag if read["to_tag"] else MISSING,
-            m.call_id if read["call_id"] else MISSING,
-            (cseq.number, cseq.method) if cseq is not None else MISSING,
-            m.contact[0].uri.host if read["contact_host"] else MISSING,
-            m.content_length if read["content_length"] else MISSING,
-            m.body if read["body"] else MISSING,
-        )
-
-    return read_fields
-
-
 def _child(adapter_name: str, message_name: str, iterations: int, skipped: str) -> None:
     """The measured process: parse + read the usual fields `iterations` times."""
     (adapter,) = load_adapters([adapter_name])
@@ -72,7 +50,7 @@ def _child(adapter_name: str, message_name: str, iterations: int, skipped: str) 
     verify_fields(adapter, message)  # also part of the baseline run, so not counted
     parse, read_fields, data = adapter.parse, adapter.read_fields, message.data
     if skipped:
-        read_fields = _sipref_reading_only(frozenset(skipped.split(",")))
+        read_fields = sipref_reading_only(frozenset(skipped.split(",")))
     assert parse is not None and read_fields is not None
     for _ in range(iterations):
         read_fields(parse(data))

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from rfc3261.bench import Options, instructions, measure
+from rfc3261.bench import Options, competitors, instructions, measure
 from rfc3261.bench import parse as parse_bench
 from rfc3261.bench.__main__ import main
 from rfc3261.bench.competitors import (
@@ -231,3 +231,14 @@ def test_instruction_count_of_a_real_parser():
     # The naive split parser: a real count, well above zero and far below ours (~200k).
     count = instructions.per_message("naive", "INVITE", 200)
     assert 20_000 < count < 150_000
+
+
+def test_sipref_reading_only_skips_exactly_the_named_fields():
+    from rfc3261.message import parse
+
+    read = competitors.sipref_reading_only(frozenset({"contact_host", "body"}))
+    values = dict(zip(FIELDS, read(parse(INVITE.data)), strict=True))
+    expected = dataclasses.asdict(INVITE.expected)
+    assert values["contact_host"] is MISSING and values["body"] is MISSING
+    for name in set(FIELDS) - {"contact_host", "body"}:
+        assert values[name] == expected[name], name
