@@ -269,6 +269,7 @@ _HEADING = re.compile(
 # Dot leaders and the page number ("..... 34", ".34", "  34"); pages have 1-3 digits, so
 # a title ending in "RFC 3261" is not taken for a page number.
 _TOC_LEADER = re.compile(r"(?:\s*\.)+\s*\d{1,3}\s*$|\s+\d{1,3}\s*$")
+_TOC_PAGINATED = re.compile(r"(?:\s*\.){2,}\s*\d{1,3}\s*$|\s{2,}\d{1,3}\s*$")
 _TOC_ENTRY = re.compile(
     rf"^\s+(?P<app>Appendix\s+)?(?P<num>{_NUM})(?:\.|:|\s+-)?\s+(?P<title>\S.*?)\s*$"
 )
@@ -288,7 +289,8 @@ def _title_key(title: str) -> str:
 
 def _find_toc(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
-        if re.match(r"^\s*(?:Table of Contents|Contents)\s*$", line):
+        # RFC 3863 heads its TOC "Table of Content".
+        if re.match(r"^\s*(?:Table of Contents?|Contents)\s*$", line):
             return i
     return None
 
@@ -300,7 +302,9 @@ def _parse_toc(lines: list[str], start: int) -> tuple[list[TocEntry], list[str],
     Addresses") and the index of the first line after the TOC.
     """
     entries: list[tuple[str, str, bool]] = []  # number ("" if none), title, closed
-    paginated = any(_TOC_LEADER.search(x) for x in lines[start + 1 : start + 40])
+    # A TOC is paginated when some entry ends in a clear leader; a title that merely ends
+    # in a version number ("TLS 1.0 and TLS 1.1", RFC 8996) is not a page number.
+    paginated = any(_TOC_PAGINATED.search(x) for x in lines[start + 1 : start + 40])
     i = start + 1
     while i < len(lines):
         line = lines[i]
