@@ -2,22 +2,28 @@
 
 As UAC, :func:`cancel` builds the CANCEL from the INVITE it cancels (§9.1) and
 sends it only once a provisional response has arrived; before that it is held
-and :func:`send_pending_cancel` (called by the UA core for every provisional
-response) lets it go.  As UAS, :func:`receive_cancel` finds the transaction the
-CANCEL matches (§9.2), answers the CANCEL with 200 and the INVITE with 487.
+and :meth:`CancelHandling.after_provisional` lets it go.  As UAS,
+:func:`receive_cancel` finds the transaction the CANCEL matches (§9.2), answers
+the CANCEL with 200 and tells the owner of the cancelled request, which answers
+it (an INVITE session with 487 and the end of the call); a request nobody owns
+gets the 487 from here.
+
+:class:`CancelHandling` is the extension that plugs both into the UA core; it
+uses only the core's public API, as any extension would.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .extension import ClientRequest, Owner, ServerRequest, UAExtension, local_response
 from .headers import Via
 from .message import Request, Response
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ua_core import ClientRequest, ServerRequest, UserAgent
+    from .ua_core import UserAgent
 
-__all__ = ["build_cancel", "cancel", "receive_cancel", "send_pending_cancel"]
+__all__ = ["CancelHandling", "build_cancel", "cancel", "receive_cancel", "send_pending_cancel"]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
@@ -105,32 +111,23 @@ def send_pending_cancel(ua: UserAgent, client: ClientRequest, now: float) -> lis
 ##% port, and transport for the CANCEL MUST be identical to those used to
 ##% send the original request.
 def _send(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
-    from .ua_core import ClientRequest
-
     request = build_cancel(client.request)
     client.cancel = request
-    holder = ClientRequest(request, client.destination, owner=_CancelOwner())
-    transaction, effects = ua.layer.send_request(request, client.destination, now)
-    holder.transaction = transaction
-    ua._clients[transaction] = holder
-    return ua._process(effects, now)
+    # Same Request-URI and Route as the request it cancels: the same destination (§8.1.2).
+    _, effects = ua.send(request, now, owner=_CancelOwner(), authorize=False)
+    return effects
 
 
 def _give_up(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
     if client.final is not None:
         return []
-    from .ua_core import local_response
-
     response = local_response(client.request, 487)
     client.final = response
-    return ua._deliver(client, response, now)
+    return ua.deliver(client, response, now)
 
 
-class _CancelOwner:
+class _CancelOwner(Owner):
     """The response to a CANCEL itself tells the UAC nothing it acts on (§9.1)."""
-
-    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
-        return []
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
@@ -157,10 +154,8 @@ class _CancelOwner:
 ##% with a specific error response (a 487).
 def receive_cancel(ua: UserAgent, server: ServerRequest, now: float) -> list[Any]:
     """Answer a CANCEL (§9.2) and, for a pending INVITE, answer that with 487."""
-    from .session import Call, CallEnded
-
     target = ua.layer.find_cancel_target(server.request)
-    original = ua._servers.get(target) if target is not None else None
+    original = ua.server_request(target) if target is not None else None
     if original is None:
         return ua.respond(server, 481, now)
     server.to_tag = original.to_tag
@@ -172,10 +167,22 @@ def receive_cancel(ua: UserAgent, server: ServerRequest, now: float) -> list[Any
     ##% for the original request.
     if original.final_sent or original.request.method != "INVITE":
         return effects
-    call = original.owner
-    if isinstance(call, Call) and original is call.server:
-        effects.extend(ua.sessions.reject(call, now, 487))
-        effects.append(CallEnded(call, None, "cancelled"))
-    else:
-        effects.extend(ua.respond(original, 487, now))
+    owner = original.owner
+    answered = owner.on_cancel(original, now) if isinstance(owner, Owner) else None
+    effects.extend(ua.respond(original, 487, now) if answered is None else answered)
     return effects
+
+
+class CancelHandling(UAExtension):
+    """CANCEL (§9) as the UA core's extension: it answers CANCELs and sends held ones."""
+
+    name = "cancel"
+    methods = ("CANCEL",)
+
+    def receive_request(self, server: ServerRequest, now: float) -> list[Any] | None:
+        return receive_cancel(self.ua, server, now)
+
+    def after_provisional(
+        self, client: ClientRequest, response: Response, now: float
+    ) -> list[Any]:
+        return send_pending_cancel(self.ua, client, now)

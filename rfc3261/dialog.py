@@ -114,8 +114,9 @@ class Dialog:
     state: DialogState = DialogState.EARLY
     # True when this UA sent the request that created the dialog.
     is_uac: bool = True
-    # Anything the owner (an INVITE session) wants to keep with the dialog.
-    owner: Any = field(default=None, repr=False)
+    # The usages sharing this dialog (RFC 5057 §3): "invite" for the INVITE usage, one key
+    # per subscription ("subscribe:<event>;id=<id>"), each mapped to its owner.
+    usages: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- creation (§12.1) ---------------------------------------------------
 
@@ -347,6 +348,32 @@ class Dialog:
 
     def terminate(self) -> None:
         self.state = DialogState.TERMINATED
+
+    # -- usages (RFC 5057) ----------------------------------------------------------
+
+    def add_usage(self, key: str, owner: Any) -> None:
+        """Let ``owner`` use this dialog under ``key`` ("invite", "subscribe:...")."""
+        if self.terminated:
+            raise ValueError(f"dialog {self.id} is terminated: no usage can be added")
+        current = self.usages.get(key)
+        if current is not None and current is not owner:
+            raise ValueError(f"dialog {self.id} already has a {key!r} usage")
+        self.usages[key] = owner
+
+    def usage(self, key: str) -> Any:
+        """The owner of the ``key`` usage, or None."""
+        return self.usages.get(key)
+
+    ##= https://www.rfc-editor.org/rfc/rfc5057#section-2
+    ##% A dialog comes into existence with the creation of the first usage,
+    ##% and continues to exist until the last usage is terminated (reference
+    ##% counting).
+    def remove_usage(self, key: str) -> bool:
+        """End the ``key`` usage; the dialog ends with its last usage (True when it did)."""
+        self.usages.pop(key, None)
+        if not self.usages:
+            self.terminate()
+        return self.terminated
 
 
 def _without_tag(address: NameAddr) -> NameAddr:

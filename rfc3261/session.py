@@ -10,9 +10,11 @@ BYE).  Re-INVITEs (§14) run on a confirmed dialog, with 491 and the §14.1
 back-off on glare; BYE (§15) ends the session and the dialog.  Session
 descriptions are opaque bytes: offer/answer is the application's business.
 
-:class:`SessionManager` is the part of the UA core that routes INVITE, ACK and
-BYE to calls; the application calls :meth:`SessionManager.invite`,
-``ring``, ``answer``, ``reject``, ``reinvite``, ``bye`` and ``hangup``.
+:class:`SessionManager` is the UA core's extension for INVITE, ACK and BYE: the
+core routes those requests to it, and the application calls
+:meth:`SessionManager.invite`, ``ring``, ``answer``, ``reject``, ``reinvite``,
+``bye`` and ``hangup``.  A call is the "invite" usage of its dialogs (RFC 5057),
+and it uses only the core's public API, as any extension would.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .cancel import cancel
 from .dialog import Dialog, DialogId, DialogState, dialog_id_of
+from .extension import ClientRequest, Owner, ServerRequest, UAExtension
 from .message import Request, Response
 from .transaction import SendMessage
 from .uri import SipURI
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ua_core import ClientRequest, ServerRequest, UserAgent
+    from .ua_core import UserAgent
+
+# The key of the INVITE usage of a dialog (RFC 5057).
+INVITE_USAGE = "invite"
 
 __all__ = [
     "Call",
@@ -107,7 +114,7 @@ class _Retransmission:
 
 
 @dataclass(eq=False, repr=False)
-class Call:
+class Call(Owner):
     """One INVITE usage at one UA: its dialogs and where it stands."""
 
     manager: SessionManager
@@ -296,7 +303,7 @@ class Call:
         )
         destination = ua.destination_for(ack)
         self.acks[(dialog.id, response.cseq.number)] = (ack, destination)
-        return [SendMessage(ack, destination, None)]  # type: ignore[arg-type]
+        return ua.send_direct(ack, destination)
 
     # -- dialogs ---------------------------------------------------------------------
 
@@ -308,15 +315,14 @@ class Call:
     ##% constructs the state of the dialog.  This state MUST be maintained
     ##% for the duration of the dialog.
     def _add_dialog(self, dialog: Dialog) -> Dialog:
-        dialog.owner = self
+        dialog.add_usage(INVITE_USAGE, self)
         self.dialogs[dialog.id] = dialog
         self.ua.dialogs[dialog.id] = dialog
         return dialog
 
     def _remove_dialog(self, dialog: Dialog) -> None:
-        dialog.terminate()
         self.dialogs.pop(dialog.id, None)
-        if self.ua.dialogs.get(dialog.id) is dialog:
+        if dialog.remove_usage(INVITE_USAGE) and self.ua.dialogs.get(dialog.id) is dialog:
             del self.ua.dialogs[dialog.id]
 
     # -- BYE (§15.1.1) -----------------------------------------------------------------
@@ -382,9 +388,7 @@ class Call:
         if server.transaction.terminated:
             effects: list[Any] = [SendMessage(retransmission.response, server.source, None)]  # type: ignore[arg-type]
         else:
-            effects = ua._process(
-                ua.layer.send_response(server.transaction, retransmission.response, now), now
-            )
+            effects = ua.retransmit(server, retransmission.response, now)
         retransmission.interval = min(2 * retransmission.interval, ua.timers.T2)
         next_time = min(now + retransmission.interval, retransmission.give_up_at)
         retransmission.timer = ua.call_at(next_time, lambda t: self._retransmit(retransmission, t))
@@ -412,9 +416,28 @@ class Call:
             return effects
         return None
 
+    # -- the owner of the INVITE server requests -----------------------------------
+
+    def on_cancel(self, server: ServerRequest, now: float) -> list[Any] | None:
+        """A CANCEL of the initial INVITE ends the call with 487 (§9.2)."""
+        if server is not self.server:
+            return None  # a re-INVITE: the core answers it with 487
+        effects = self.manager.reject(self, now, 487)
+        effects.append(CallEnded(self, None, "cancelled"))
+        return effects
+
+    def on_terminated(self, server: ServerRequest, now: float) -> list[Any]:
+        """A server transaction ended; a pending BYE may now go out (§15)."""
+        if self.bye_pending and server is self.server:
+            dialog = server.dialog
+            if dialog is not None and not dialog.terminated:
+                self.bye_pending = False
+                return self._send_bye(dialog, now)
+        return []
+
 
 @dataclass(eq=False)
-class _ByeOwner:
+class _ByeOwner(Owner):
     """Receives the response to a BYE; the session ended when the BYE was sent."""
 
     call: Call
@@ -431,7 +454,7 @@ class _ByeOwner:
 
 
 @dataclass(eq=False)
-class _ReInvite:
+class _ReInvite(Owner):
     """A re-INVITE sent on a confirmed dialog (§14.1)."""
 
     call: Call
@@ -494,11 +517,14 @@ class _ReInvite:
         return effects
 
 
-class SessionManager:
-    """The INVITE/ACK/BYE part of the UA core, and the application's call API."""
+class SessionManager(UAExtension):
+    """INVITE sessions as the UA core's extension (§13-§15), and the application's call API."""
 
-    def __init__(self, ua: UserAgent) -> None:
-        self.ua = ua
+    name = "sessions"
+    methods = ("INVITE", "ACK", "BYE")
+    dialog_methods = ("INVITE",)
+
+    def __init__(self) -> None:
         self.calls: list[Call] = []
         self.busy = False
         self.first_2xx: dict[int, float] = {}
@@ -533,8 +559,8 @@ class SessionManager:
     ) -> tuple[Call, list[Any]]:
         """Send an initial INVITE to ``to`` (§13.2.1)."""
         ua = self.ua
-        headers = [("Allow", ", ".join(ua.config.allow))]
-        if not ua.config.supported:
+        headers = [("Allow", ", ".join(ua.allow))]
+        if not ua.supported:
             headers.append(("Supported", ""))
         request = ua.build_request(
             "INVITE",
@@ -554,8 +580,6 @@ class SessionManager:
         ##% INVITE, as per Section 9.
         expires = request.expires
         if expires is not None:
-            from .cancel import cancel
-
             client = call.client
             ua.call_at(
                 now + expires,
@@ -577,7 +601,8 @@ class SessionManager:
     def ring(self, call: Call, now: float, status: int = 180, *, body: bytes = b"") -> list[Any]:
         """Send a provisional response (180 Ringing by default) to an incoming INVITE."""
         server = call.server
-        assert server is not None and 100 < status < 200
+        if server is None or not 100 < status < 200:
+            raise ValueError("ring: a 101-199 response to an incoming INVITE (§13.3.1.1)")
         response = self._dialog_response(
             server, status, body=body, content_type=call.content_type or "application/sdp"
         )
@@ -619,7 +644,8 @@ class SessionManager:
     ) -> list[Any]:
         """Accept an incoming INVITE with a 200 (OK); retransmitted until the ACK."""
         server = call.server
-        assert server is not None and not server.final_sent
+        if server is None or server.final_sent:
+            raise ValueError("answer: the call has no INVITE waiting for its final response")
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1
         ##% It MUST provide the offer
         ##% in its first non-failure reliable message back to the UAC.
@@ -661,12 +687,13 @@ class SessionManager:
     ) -> list[Any]:
         """Refuse an incoming INVITE with a final non-2xx response (488 with a Warning...)."""
         server = call.server
-        assert server is not None and status >= 300
+        if server is None or status < 300:
+            raise ValueError("reject: a 3xx-6xx response to an incoming INVITE (§13.3.1.3)")
         for dialog in list(call.dialogs.values()):
             call._remove_dialog(dialog)
         call.ended = True
         headers = (
-            [] if warning is None else [("Warning", f'399 {self.ua._sent_by[0]} "{warning}"')]
+            [] if warning is None else [("Warning", f'399 {self.ua.sent_by_host} "{warning}"')]
         )
         return self.ua.respond(server, status, now, headers=headers)
 
@@ -680,7 +707,8 @@ class SessionManager:
     ) -> list[Any]:
         """Redirect an incoming INVITE to ``contacts`` with a 3xx response."""
         server = call.server
-        assert server is not None and 300 <= status < 400 and contacts
+        if server is None or not 300 <= status < 400 or not contacts:
+            raise ValueError("redirect: a 3xx with contacts to an incoming INVITE (§13.3.1.2)")
         call.ended = True
         for dialog in list(call.dialogs.values()):
             call._remove_dialog(dialog)
@@ -729,7 +757,7 @@ class SessionManager:
             "INVITE",
             now,
             owner=owner,
-            headers=[("Allow", ", ".join(self.ua.config.allow))],
+            headers=[("Allow", ", ".join(self.ua.allow))],
             body=body,
             content_type=content_type if body else None,
         )
@@ -771,8 +799,6 @@ class SessionManager:
         """Give up the call: CANCEL before a final response, BYE after."""
         call.hangup_requested = True
         if call.is_uac and call.client is not None and call.client.final is None:
-            from .cancel import cancel
-
             return cancel(self.ua, call.client, now)
         effects: list[Any] = []
         for dialog in list(call.dialogs.values()):
@@ -780,7 +806,27 @@ class SessionManager:
                 effects.extend(self.bye(call, now, dialog))
         return effects
 
-    # -- UAS side: requests from the core -----------------------------------------
+    # -- UAS side: requests from the core (the extension's hooks) -------------------
+
+    def receive_request(self, server: ServerRequest, now: float) -> list[Any] | None:
+        """INVITE or BYE, outside or inside a dialog (§12.2.2 already applied)."""
+        request = server.request
+        if server.dialog is not None:
+            return self.receive_in_dialog(server, now)
+        if request.to.tag is not None:
+            return None  # a dialog this UA does not know: the core answers 481
+        if request.method == "INVITE":
+            return self.receive_invite(server, now, server.tls)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-15.1.2
+        ##% If the BYE does not match an existing dialog, the UAS core SHOULD
+        ##% generate a 481
+        ##% (Call/Transaction Does Not Exist) response and pass that to the
+        ##% server transaction.
+        return self.ua.respond(server, 481, now)
+
+    def options_status(self) -> int | None:
+        """486 (Busy Here) while the application says it is busy, as an INVITE would get."""
+        return 486 if self.busy else None
 
     def receive_invite(self, server: ServerRequest, now: float, tls: bool) -> list[Any]:
         """A new INVITE outside any dialog (§13.3.1)."""
@@ -817,9 +863,10 @@ class SessionManager:
     def receive_in_dialog(self, server: ServerRequest, now: float) -> list[Any]:
         """A BYE or re-INVITE on an existing dialog (§12.2.2 already applied)."""
         dialog = server.dialog
-        assert dialog is not None
-        call: Call | None = dialog.owner
-        if call is None:
+        if dialog is None:
+            raise ValueError("receive_in_dialog needs the request's dialog (§12.2.2)")
+        call = dialog.usage(INVITE_USAGE)
+        if not isinstance(call, Call):
             return self.ua.respond(server, 481, now)
         if server.request.method == "BYE":
             return self._receive_bye(call, dialog, server, now)
@@ -903,7 +950,9 @@ class SessionManager:
             ##% If the new session description is not acceptable, the UAS can reject
             ##% it by returning a 488 (Not Acceptable Here) response for the re-
             ##% INVITE.  This response SHOULD include a Warning header field.
-            headers = [] if warning is None else [("Warning", f'399 {ua._sent_by[0]} "{warning}"')]
+            headers = (
+                [] if warning is None else [("Warning", f'399 {ua.sent_by_host} "{warning}"')]
+            )
             return ua.respond(server, status, now, headers=headers)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2
         ##% For dialogs that have been established with an
@@ -922,29 +971,16 @@ class SessionManager:
     def receive_ack(self, request: Request, now: float) -> list[Any]:
         """An ACK that reached the core: the ACK for a 2xx (§13.3.1.4, §17.2.3)."""
         dialog = self.ua.dialogs.get(dialog_id_of(request, uac=False))
-        if dialog is not None and isinstance(dialog.owner, Call):
-            effects = dialog.owner.acknowledged(request, now)
+        call = None if dialog is None else dialog.usage(INVITE_USAGE)
+        if isinstance(call, Call):
+            effects = call.acknowledged(request, now)
             if effects is not None:
                 return effects
         for call in self.calls:
             effects = call.acknowledged(request, now)
             if effects is not None:
                 return effects
-        return self.ua._drop(request, "ACK matches no 2xx awaiting acknowledgement")
-
-    def server_terminated(self, server: ServerRequest, now: float) -> list[Any]:
-        """A server transaction ended; a pending BYE may now go out (§15)."""
-        call = server.owner
-        if isinstance(call, Call) and call.bye_pending and server is call.server:
-            dialog = server.dialog
-            if dialog is not None and not dialog.terminated:
-                call.bye_pending = False
-                return call._send_bye(dialog, now)
-        return []
-
-    def server_failed(self, server: ServerRequest, status: int, now: float) -> list[Any]:
-        """Timer H or a transport error on a server transaction."""
-        return self.server_terminated(server, now)
+        return None
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -984,9 +1020,9 @@ class SessionManager:
         secure = any(isinstance(uri, SipURI) and uri.is_secure for uri in (request.uri, peer))
         response.headers.add("Contact", str(ua.contact(secure)))
         if status >= 200:
-            response.headers.add("Allow", ", ".join(ua.config.allow))
-            response.headers.add("Supported", ", ".join(ua.config.supported))
-            response.headers.add("Accept", ", ".join(ua.config.accept))
+            response.headers.add("Allow", ", ".join(ua.allow))
+            response.headers.add("Supported", ", ".join(ua.supported))
+            response.headers.add("Accept", ", ".join(ua.accept))
         if body:
             # A session body is SDP unless the call says otherwise (§13.2.1).
             response.set_body(body, content_type or "application/sdp")

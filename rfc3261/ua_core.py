@@ -50,18 +50,31 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .auth_client import AuthClient, CredentialsProvider
-from .cancel import receive_cancel, send_pending_cancel
+from .cancel import CancelHandling
+from .capabilities import KNOWN_METHODS, method_check, require_check
 from .dialog import Dialog, DialogId, build_route, dialog_id_of
 from .errors import ParseError
+from .extension import (
+    ClientRequest,
+    Dropped,
+    IncomingRequest,
+    Owner,
+    ResponseEvent,
+    ServerRequest,
+    UAEvent,
+    UAExtension,
+    check_extension,
+    effective_status,
+    local_response,
+)
 from .headers import Contact, NameAddr, Via
 from .message import Request, Response, parse
 from .params import Parameters
 from .session import SessionManager
-from .status import REASON_PHRASES
 from .timers import DEFAULT_TIMERS, TimerValues
 from .transaction import (
     MAGIC_COOKIE,
@@ -73,12 +86,12 @@ from .transaction import (
     Transaction,
     TransportFailure,
 )
-from .transaction_client import ClientTransaction
 from .transaction_layer import TransactionLayer
 from .transaction_server import ServerTransaction
 from .uri import AbsoluteURI, SipURI, parse_uri
 
 __all__ = [
+    "KNOWN_METHODS",
     "ClientRequest",
     "Dropped",
     "IncomingRequest",
@@ -86,18 +99,11 @@ __all__ = [
     "ServerRequest",
     "UAConfig",
     "UAEvent",
+    "UAExtension",
     "UserAgent",
     "effective_status",
+    "local_response",
 ]
-
-# Methods this module knows of (RFC 3261 and the common extensions): a known
-# method the UA does not support gets 405, an unknown one 501 (§21.5.2).
-KNOWN_METHODS = frozenset(
-    {
-        "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
-        "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
-    }
-)  # fmt: skip
 
 
 @dataclass
@@ -145,98 +151,6 @@ class UAConfig:
             self.allow = (*self.allow, "OPTIONS")
 
 
-# -- events for the application -------------------------------------------------------
-
-
-class UAEvent:
-    """Base class of what the UA core tells the application."""
-
-    __slots__ = ()
-
-
-@dataclass
-class IncomingRequest(UAEvent):
-    """A request the application answers with :meth:`UserAgent.respond`."""
-
-    server: ServerRequest
-    request: Request
-
-
-@dataclass
-class ResponseEvent(UAEvent):
-    """A response to a request the application sent (after §8.1.3 processing)."""
-
-    client: ClientRequest
-    response: Response
-
-
-@dataclass
-class Dropped(UAEvent):
-    """A message the core discarded, with the reason (the log line)."""
-
-    message: Any
-    reason: str
-
-
-# -- per-request state -----------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class ClientRequest:
-    """A request sent by the UAC core and the retries made for it (§8.1.3.4, §8.1.3.5)."""
-
-    request: Request
-    destination: Any
-    transaction: ClientTransaction | None = None
-    owner: Any = None
-    dialog: Dialog | None = None
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
-    ##% A client
-    ##% starts with an initial target set containing exactly one URI, the
-    ##% Request-URI of the original request.
-    target_set: list[SipURI | AbsoluteURI] = field(default_factory=list)
-    pending_targets: list[SipURI | AbsoluteURI] = field(default_factory=list)
-    auth_attempts: int = 0
-    redirects: int = 0
-    retried_420: bool = False
-    provisional: bool = False
-    final: Response | None = None
-    cancel_requested: bool = False
-    cancel: Request | None = None
-
-    @property
-    def method(self) -> str:
-        return self.request.method
-
-
-@dataclass(eq=False)
-class ServerRequest:
-    """A request received by the UAS core, with what is needed to answer it."""
-
-    transaction: ServerTransaction
-    request: Request
-    source: Any
-    dialog: Dialog | None = None
-    to_tag: str | None = None
-    final_sent: bool = False
-    owner: Any = None
-
-
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.2
-##% A UAC MUST treat any final response it does not recognize as being
-##% equivalent to the x00 response code of that class, and MUST be able
-##% to process the x00 response code for all classes.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.2
-##% A
-##% UAC MUST treat any provisional response different than 100 that it
-##% does not recognize as 183 (Session Progress).
-def effective_status(status: int) -> int:
-    """The status a UAC acts on: unknown codes become x00 (or 183 for 1xx)."""
-    if status in REASON_PHRASES:
-        return status
-    return 183 if status < 200 else status // 100 * 100
-
-
 class _Timer:
     __slots__ = ("callback", "cancelled", "deadline")
 
@@ -258,6 +172,7 @@ class UserAgent:
         *,
         layer: TransactionLayer | None = None,
         rng: random.Random | None = None,
+        extensions: Iterable[UAExtension] = (),
     ) -> None:
         self.config = config
         self.rng = rng or random.SystemRandom()
@@ -303,9 +218,68 @@ class UserAgent:
         self._timer_heap: list[tuple[float, int, _Timer]] = []
         self._sequence = itertools.count()
         self._cseq = self.rng.randint(1, 2**16)
-        # INVITE, ACK and BYE handling, and the application's call API (§13-§15).
-        self.sessions = SessionManager(self)
         self.log: list[Dropped] = []
+        # What the UA supports, computed from the configuration and what is installed.
+        self.extensions: list[UAExtension] = []
+        self._handlers: dict[str, UAExtension] = {}
+        self.dialog_methods: frozenset[str] = frozenset({"INVITE"})
+        # The core's own features are extensions too: CANCEL (§9) and INVITE sessions
+        # (§13-§15), installed when the configuration allows their methods.
+        if "CANCEL" in config.allow:
+            self.use(CancelHandling())
+        self.sessions: SessionManager = SessionManager()
+        if "INVITE" in config.allow:
+            self.use(self.sessions)
+        else:
+            self.sessions.install(self)  # usable for its API; INVITE stays refused (405)
+        for extension in extensions:
+            self.use(extension)
+
+    # -- extensions ----------------------------------------------------------------------
+
+    def use(self, extension: UAExtension) -> UAExtension:
+        """Install ``extension`` on this UA: its methods, option tags and hooks (§8.2)."""
+        check_extension(extension, self.extensions)
+        extension.install(self)
+        self.extensions.append(extension)
+        for method in extension.methods:
+            self._handlers[method] = extension
+
+        self.dialog_methods = frozenset(
+            {"INVITE", *(m for e in self.extensions for m in e.dialog_methods)}
+        )
+        return extension
+
+    # What the UA supports: its configuration plus what its extensions bring.  Allow,
+    # Supported, Accept and the 405/420/415 checks of §8.2 all read these.
+
+    @property
+    def allow(self) -> tuple[str, ...]:
+        """The methods the UA supports (Allow, §20.5)."""
+        return _union(self.config.allow, (m for e in self.extensions for m in e.methods))
+
+    @property
+    def supported(self) -> tuple[str, ...]:
+        """The option tags the UA supports (Supported, §20.37)."""
+        return _union(self.config.supported, (t for e in self.extensions for t in e.option_tags))
+
+    @property
+    def accept(self) -> tuple[str, ...]:
+        """The body types the UA understands (Accept, §20.1)."""
+        return _union(self.config.accept, (t for e in self.extensions for t in e.accept))
+
+    def extension(self, name: str) -> UAExtension | None:
+        """The installed extension called ``name``, if any."""
+        return next((e for e in self.extensions if e.name == name), None)
+
+    def handler(self, method: str) -> UAExtension | None:
+        """The installed extension that handles ``method``, if any."""
+        return self._handlers.get(method)
+
+    @property
+    def sent_by_host(self) -> str:
+        """The host of the UA's sent-by (for Warning agents, Call-IDs)."""
+        return self._sent_by[0]
 
     # -- identifiers (§8.1.1.3, §8.1.1.4, §8.1.1.7, §19.3) --------------------------
 
@@ -432,8 +406,8 @@ class UserAgent:
         ##% server to the response, the UAC SHOULD include a Supported header
         ##% field in the request listing the option tags (Section 19.2) for those
         ##% extensions.
-        if self.config.supported:
-            fields.append(("Supported", ", ".join(self.config.supported)))
+        if self.supported:
+            fields.append(("Supported", ", ".join(self.supported)))
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.9
         ##% If the UAC wishes to insist that a UAS understand an extension that
         ##% the UAC will apply to the request in order to process the request, it
@@ -455,15 +429,15 @@ class UserAgent:
         ##% message body the UAC wishes to receive in the response.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
         ##% An Accept (Section 20.1) header field MAY be present in the INVITE.
-        if method in ("OPTIONS", "INVITE") and self.config.accept:
-            fields.append(("Accept", ", ".join(self.config.accept)))
+        if method in ("OPTIONS", "INVITE") and self.accept:
+            fields.append(("Accept", ", ".join(self.accept)))
         fields.extend(headers)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.8
         ##% The Contact header field MUST be present and contain exactly one SIP
         ##% or SIPS URI in any request that can result in the establishment of a
         ##% dialog.
         if contact is None:
-            contact = method == "INVITE"
+            contact = method in self.dialog_methods
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.6
         ##% A UAC MUST insert a Max-Forwards header field into each request it
         ##% originates with a value that SHOULD be 70.
@@ -527,10 +501,21 @@ class UserAgent:
         return self.send(request, now, owner=owner)
 
     def send(
-        self, request: Request, now: float, *, owner: Any = None, dialog: Dialog | None = None
+        self,
+        request: Request,
+        now: float,
+        *,
+        owner: Any = None,
+        dialog: Dialog | None = None,
+        authorize: bool = True,
     ) -> tuple[ClientRequest, list[Any]]:
-        """Send a request built by the caller in a new client transaction."""
-        self.auth.preauthorize(request)
+        """Send a request built by the caller in a new client transaction.
+
+        ``authorize`` adds the credentials of earlier challenges (§22.1); a CANCEL,
+        which cannot be challenged, goes without.
+        """
+        if authorize:
+            self.auth.preauthorize(request)
         client = ClientRequest(request, None, owner=owner, dialog=dialog)
         client.target_set = [request.uri]
         return client, self._start(client, request, now)
@@ -552,8 +537,13 @@ class UserAgent:
         headers: list[tuple[str, Any]] | None = None,
         body: bytes = b"",
         content_type: str | None = None,
+        contact: bool | None = None,
     ) -> tuple[ClientRequest, list[Any]]:
-        """Build a request within ``dialog`` (§12.2.1.1) and send it."""
+        """Build a request within ``dialog`` (§12.2.1.1) and send it.
+
+        ``contact`` (default: for the methods that create dialogs, the target refresh
+        requests) adds the UA's Contact.
+        """
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.1.1
         ##% A UAC SHOULD include a Contact header field in any target refresh
         ##% requests within a dialog, and unless there is a need to change it,
@@ -563,7 +553,9 @@ class UserAgent:
             method,
             self.new_via(),
             dialog.next_local_seq(self.initial_cseq()),
-            contact=self.contact(dialog.secure) if method == "INVITE" else None,
+            contact=self.contact(dialog.secure)
+            if (method in self.dialog_methods if contact is None else contact)
+            else None,
             headers=headers,
             body=body,
             content_type=content_type,
@@ -573,13 +565,16 @@ class UserAgent:
     def before_transaction(self, request: Request) -> None:
         """A hook called with every request just before its client transaction starts.
 
-        New requests, retries and requests inside dialogs all pass here, while the
-        request can still change; the transaction is reliable or not by its top Via.
-        A program overrides it to make the top Via name the transport the request will
-        go over (§18.1.1).  The UA core itself changes nothing here.
+        New requests, retries, CANCELs and requests inside dialogs all pass here (after
+        every extension's :meth:`~UAExtension.outgoing_request`), while the request can
+        still change; the transaction is reliable or not by its top Via.  A program
+        overrides it to make the top Via name the transport the request will go over
+        (§18.1.1).  The UA core itself changes nothing here.
         """
 
     def _start(self, client: ClientRequest, request: Request, now: float) -> list[Any]:
+        for extension in self.extensions:
+            extension.outgoing_request(request, client)
         self.before_transaction(request)
         client.request = request
         client.destination = self.destination_for(request)
@@ -670,10 +665,13 @@ class UserAgent:
         """The transport could not send a message of ``transaction``."""
         return self._process(self.layer.transport_error(transaction, now), now)
 
-    def _drop(self, message: Any, reason: str) -> list[Any]:
+    def drop(self, message: Any, reason: str) -> list[Any]:
+        """Discard ``message``: log it and tell the application why."""
         event = Dropped(message, reason)
         self.log.append(event)
         return [event]
+
+    _drop = drop
 
     # -- TU events from the transaction layer -------------------------------------
 
@@ -700,8 +698,8 @@ class UserAgent:
                 if key is not None and self._merge_keys.get(key) is effect.transaction:
                     del self._merge_keys[key]
                 server = self._servers.pop(effect.transaction, None)
-                if server is not None:
-                    out.extend(self.sessions.server_terminated(server, now))
+                if server is not None and isinstance(server.owner, Owner):
+                    out.extend(server.owner.on_terminated(server, now))
         return out
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.1
@@ -724,7 +722,9 @@ class UserAgent:
         client = self._clients.get(transaction)
         if client is None:
             server = self._servers.get(transaction)
-            return [] if server is None else self.sessions.server_failed(server, status, now)
+            if server is None or not isinstance(server.owner, Owner):
+                return []
+            return server.owner.on_terminated(server, now)
         if client.final is not None:
             return []  # e.g. Timer M after a 2xx: the INVITE already has its answer
         return self._on_response(transaction, local_response(client.request, status), now)
@@ -738,6 +738,10 @@ class UserAgent:
         ##% UAC SHOULD discard the message.
         if len(response.via) > 1:
             return self._drop(response, "more than one Via in a response (§8.1.3.3)")
+        for extension in self.extensions:
+            claimed = extension.inspect_response(client, response, now)
+            if claimed is not None:
+                return claimed
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.2
         ##% A UAC MUST be able to
         ##% process 100 and 183 responses.
@@ -745,7 +749,8 @@ class UserAgent:
         if status < 200:
             client.provisional = True
             effects = self._deliver(client, response, now)
-            effects.extend(send_pending_cancel(self, client, now))
+            for extension in self.extensions:
+                effects.extend(extension.after_provisional(client, response, now))
             return effects
         if status >= 300 and client.final is None:
             retry = self._amend(client, response, status, now)
@@ -761,10 +766,13 @@ class UserAgent:
         ##% under error conditions) MUST be ignored.
         return self._drop(response, "second final response for a request (§13.2.2.3)")
 
-    def _deliver(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def deliver(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+        """Hand a response to whoever sent ``client``'s request (the application by default)."""
         if client.owner is not None:
             return client.owner.on_response(client, response, now)
         return [ResponseEvent(client, response)]
+
+    _deliver = deliver
 
     def _amend(
         self, client: ClientRequest, response: Response, status: int, now: float
@@ -772,6 +780,13 @@ class UserAgent:
         """Retry a request after a failure response when §8.1.3.4/§8.1.3.5 allow; else None."""
         if client.cancel_requested:
             return None
+        for extension in self.extensions:
+            amended = extension.retry(client, response, now)
+            if amended is not None:
+                if client.extension_retries >= MAX_EXTENSION_RETRIES:
+                    break
+                client.extension_retries += 1
+                return self._retry(client, amended, now)
         if status in (401, 407):
             retry = self.auth.authorize(client.request, response, client.auth_attempts)
             if retry is not None:
@@ -940,21 +955,29 @@ class UserAgent:
         tls: bool,
     ) -> list[Any]:
         if request.method == "ACK":
-            return self.sessions.receive_ack(request, now)
-        assert isinstance(transaction, ServerTransaction)
-        server = ServerRequest(transaction, request, source)
+            # An ACK for a 2xx reaches the TU without a transaction (§17.2.3).
+            handler = self.handler("ACK")
+            claimed = None if handler is None else handler.receive_ack(request, now)
+            if claimed is not None:
+                return claimed
+            return self.drop(request, "ACK matches no 2xx awaiting acknowledgement")
+        if not isinstance(transaction, ServerTransaction):
+            raise TypeError("a request other than ACK reaches the TU with its server transaction")
+        server = ServerRequest(transaction, request, source, tls=tls)
         self._servers[transaction] = server
         try:
-            return self._dispatch(server, now, tls)
+            return self._dispatch(server, now)
         except ParseError as error:
             # A header field the core needed could not be read (§8.2.2): 400, naming it.
             reason = f"Bad Request ({error.args[0] if error.args else error})"
             return self.respond(server, 400, now, reason=reason[:120])
 
-    def _dispatch(self, server: ServerRequest, now: float, tls: bool) -> list[Any]:
+    def _dispatch(self, server: ServerRequest, now: float) -> list[Any]:
         request = server.request
-        if request.method == "CANCEL":
-            return receive_cancel(self, server, now)
+        # A CANCEL is matched to the request it cancels before anything else (§9.2).
+        handler = self.handler(request.method)
+        if request.method == "CANCEL" and handler is not None:
+            return handler.receive_request(server, now) or []
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2
         ##% If a request is accepted,
         ##% all state changes associated with it MUST be performed.  If it is
@@ -969,7 +992,7 @@ class UserAgent:
             self._merge_key_of[server.transaction] = key
         if request.to.tag is not None:
             return self._in_dialog(server, now)
-        return self._outside_dialog(server, now, tls)
+        return self._outside_dialog(server, now)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2
     ##% UASs SHOULD process the requests in the order of the steps that
@@ -982,22 +1005,9 @@ class UserAgent:
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
         ##% Once a request is authenticated (or authentication is skipped), the
         ##% UAS MUST inspect the method of the request.
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
-        ##% If the UAS recognizes
-        ##% but does not support the method of a request, it MUST generate a 405
-        ##% (Method Not Allowed) response.
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
-        ##% The UAS MUST also add an Allow
-        ##% header field to the 405 (Method Not Allowed) response.  The Allow
-        ##% header field MUST list the set of methods supported by the UAS
-        ##% generating the message.
-        if request.method not in self.config.allow:
-            if request.method not in KNOWN_METHODS:
-                response = request.make_response(501)
-            else:
-                response = request.make_response(405)
-            response.headers.add("Allow", ", ".join(self.config.allow))
-            return response
+        rejection = method_check(request, self.allow)
+        if rejection is not None:
+            return rejection
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
         ##% If the Request-URI uses a scheme not supported by the UAS,
         ##% it SHOULD reject the request with a 416 (Unsupported URI Scheme)
@@ -1035,21 +1045,12 @@ class UserAgent:
             ):
                 return request.make_response(482)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
-        ##% If a UAS does not understand an option-tag listed in a
-        ##% Require header field, it MUST respond by generating a response with
-        ##% status code 420 (Bad Extension).  The UAS MUST add an Unsupported
-        ##% header field, and list in it those options it does not understand
-        ##% amongst those in the Require header field of the request.
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
         ##% Note that Require and Proxy-Require MUST NOT be used in a SIP CANCEL
         ##% request, or in an ACK request sent for a non-2xx response.  These
         ##% header fields MUST be ignored if they are present in these requests.
-        supported = {tag.lower() for tag in self.config.supported}
-        unknown = [t for t in request.header("Require") or [] if t.lower() not in supported]
-        if unknown:
-            response = request.make_response(420)
-            response.headers.add("Unsupported", ", ".join(unknown))
-            return response
+        rejection = require_check(request, self.supported)
+        if rejection is not None:
+            return rejection
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.3
         ##% If there are any bodies whose type (indicated by the
         ##% Content-Type), language (indicated by the Content-Language) or
@@ -1077,7 +1078,7 @@ class UserAgent:
             content_type = request.content_type
             disposition = (request.headers.get("Content-Disposition") or "").lower()
             optional = "handling=optional" in disposition.replace(" ", "")
-            accepted = {t.lower() for t in self.config.accept}
+            accepted = {t.lower() for t in self.accept}
             encodings = [
                 e.strip().lower() for e in request.headers.get_all("Content-Encoding") if e.strip()
             ]
@@ -1096,7 +1097,7 @@ class UserAgent:
             )
             if (bad_type or bad_encoding or bad_language) and not optional:
                 response = request.make_response(415)
-                response.headers.add("Accept", ", ".join(self.config.accept))
+                response.headers.add("Accept", ", ".join(self.accept))
                 if bad_encoding:
                     response.headers.add("Accept-Encoding", ", ".join(self.config.accept_encoding))
                 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.3
@@ -1125,8 +1126,12 @@ class UserAgent:
     def _in_dialog(self, server: ServerRequest, now: float) -> list[Any]:
         request = server.request
         dialog = self.dialogs.get(dialog_id_of(request, uac=False))
+        handler = self.handler(request.method)
         if dialog is None or dialog.terminated:
-            return self.respond(server, 481, now)
+            # An extension may know the dialog is being created (RFC 6665 §4.1.2.4: a
+            # NOTIFY can arrive before the 2xx to its SUBSCRIBE).
+            claimed = None if handler is None else handler.receive_request(server, now)
+            return self.respond(server, 481, now) if claimed is None else claimed
         server.dialog = dialog
         server.to_tag = dialog.id.local_tag
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
@@ -1139,8 +1144,10 @@ class UserAgent:
         rejection = dialog.check_remote_cseq(request, retry_after)
         if rejection is not None:
             return self.respond_with(server, rejection, now)
-        if request.method in ("INVITE", "BYE"):
-            return self.sessions.receive_in_dialog(server, now)
+        if handler is not None:
+            claimed = handler.receive_request(server, now)
+            if claimed is not None:
+                return claimed
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
         ##% An OPTIONS request received within a dialog generates a 200 (OK)
         ##% response that is identical to one constructed outside a dialog and
@@ -1149,19 +1156,15 @@ class UserAgent:
             return self.respond_with(server, self.options_response(request), now)
         return [IncomingRequest(server, request)]
 
-    def _outside_dialog(self, server: ServerRequest, now: float, tls: bool) -> list[Any]:
+    def _outside_dialog(self, server: ServerRequest, now: float) -> list[Any]:
         request = server.request
-        if request.method == "INVITE":
-            return self.sessions.receive_invite(server, now, tls)
+        handler = self.handler(request.method)
+        if handler is not None:
+            claimed = handler.receive_request(server, now)
+            if claimed is not None:
+                return claimed
         if request.method == "OPTIONS":
             return self.respond_with(server, self.options_response(request), now)
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-15.1.2
-        ##% If the BYE does not match an existing dialog, the UAS core SHOULD
-        ##% generate a 481
-        ##% (Call/Transaction Does Not Exist) response and pass that to the
-        ##% server transaction.
-        if request.method == "BYE":
-            return self.respond(server, 481, now)
         return [IncomingRequest(server, request)]
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-11
@@ -1184,13 +1187,14 @@ class UserAgent:
         ##% The response code
         ##% chosen MUST be the same that would have been chosen had the request
         ##% been an INVITE.
-        status = 486 if self.sessions.busy else 200
+        decided = (e.options_status() for e in self.extensions)
+        status = next((s for s in decided if s is not None), 200)
         response = request.make_response(status)
-        response.headers.add("Allow", ", ".join(self.config.allow))
-        response.headers.add("Accept", ", ".join(self.config.accept))
+        response.headers.add("Allow", ", ".join(self.allow))
+        response.headers.add("Accept", ", ".join(self.accept))
         response.headers.add("Accept-Encoding", ", ".join(self.config.accept_encoding))
         response.headers.add("Accept-Language", ", ".join(self.config.accept_language))
-        response.headers.add("Supported", ", ".join(self.config.supported))
+        response.headers.add("Supported", ", ".join(self.supported))
         return response
 
     # -- answering ----------------------------------------------------------------------
@@ -1216,12 +1220,32 @@ class UserAgent:
 
     def respond_with(self, server: ServerRequest, response: Response, now: float) -> list[Any]:
         """Pass a response built by the caller to ``server``'s transaction."""
+        for extension in self.extensions:
+            extension.outgoing_response(response, server)
+        return self.retransmit(server, response, now)
+
+    def retransmit(self, server: ServerRequest, response: Response, now: float) -> list[Any]:
+        """Send ``response`` again (or for the first time, past the extensions' hooks)."""
         if response.status >= 200:
             server.final_sent = True
         if server.transaction.terminated:
             return [SendMessage(response, server.source, None)]  # type: ignore[arg-type]
         return self._process(self.layer.send_response(server.transaction, response, now), now)
 
+    def send_direct(self, request: Request, destination: Any) -> list[Any]:
+        """Send ``request`` to the transport without a transaction (the ACK for a 2xx)."""
+        for extension in self.extensions:
+            extension.outgoing_request(request, None)
+        return [SendMessage(request, destination, None)]  # type: ignore[arg-type]
+
+    def server_request(self, transaction: Transaction) -> ServerRequest | None:
+        """The request the UAS core is answering in ``transaction``, while it lives."""
+        return self._servers.get(transaction)
+
+
+# How often the extensions may retry one request: a bound, so that two hooks that
+# undo each other cannot make a request loop.
+MAX_EXTENSION_RETRIES = 3
 
 # Header fields a URI's headers component may not set (§19.1.5).
 _NOT_FROM_URI = frozenset(
@@ -1235,14 +1259,15 @@ def _merge_key(request: Request) -> tuple[Any, ...]:
     return (request.from_.tag, request.call_id, request.cseq.number, request.cseq.method)
 
 
-def local_response(request: Request, status: int) -> Response:
-    """A response the UAC core makes up for its own request (a timeout's 408, §8.1.3.1).
-
-    Its To header field is the request's, untagged: no UAS chose a tag.
-    """
-    response = request.make_response(status, to_tag="")
-    response.headers.set("To", request.headers.get("To"))
-    return response
+def _union(first: tuple[str, ...], more: Iterable[str]) -> tuple[str, ...]:
+    """``first`` followed by the values of ``more`` it lacks (case-insensitively)."""
+    seen = {value.lower() for value in first}
+    extra: list[str] = []
+    for value in more:
+        if value.lower() not in seen:
+            seen.add(value.lower())
+            extra.append(value)
+    return (*first, *extra)
 
 
 def _copy(request: Request) -> Request:
