@@ -11,7 +11,9 @@ A SIP message is a start-line, header fields, an empty line and an optional body
    the head holds a line that starts with SP or HTAB;
 3. cut every header line at its first colon into a field ``(name, key, value, raw)``:
    the name as written, the canonical lower-case long name (compact forms resolved,
-   §7.3.3), the value with folding replaced by one SP, and the raw line(s) as
+   §7.3.3, as registered in ``rfc3261.headers``: a header an extension adds with
+   ``register_header`` is resolved the same way), the value with folding replaced by
+   one SP, and the raw line(s) as
    received, so that unmodified fields are sent again byte for byte;
 4. check the start-line and the header fields every transaction needs (Via, From,
    To, Call-ID, CSeq, Max-Forwards, Content-Length), parsing them into typed values;
@@ -82,6 +84,7 @@ _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 # have none and are written as "Name: value".
 Field = tuple[str, str, str, "str | None"]
 
+# RFC 3261's own definitions cannot be replaced or unregistered, so this one stays current.
 _VIA = _TYPES["via"]
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
