@@ -13,8 +13,8 @@ A SIP message is a start-line, header fields, an empty line and an optional body
    the name as written, the canonical lower-case long name (compact forms resolved,
    §7.3.3, as registered in ``rfc3261.headers``: a header an extension adds with
    ``register_header`` is resolved the same way), the value with folding replaced by
-   one SP, and the raw line(s) as
-   received, so that unmodified fields are sent again byte for byte;
+   one SP, and the raw line(s) as received, so that unmodified fields are sent again
+   byte for byte;
 4. check the start-line and the header fields every transaction needs (Via, From,
    To, Call-ID, CSeq, Max-Forwards, Content-Length), parsing them into typed values;
 5. take the body from the octets that follow, bounded by Content-Length (§18.3).
