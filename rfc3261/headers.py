@@ -4,10 +4,17 @@ One dataclass (or one small function) per header field value the core uses, each
 ``parse`` that raises :class:`~rfc3261.errors.ParseError` naming the header, the defect and
 the section, and a ``__str__`` that writes the value back. ``T.parse(str(v)) == v``.
 
-The registry at the bottom (:data:`HEADER_TYPES`, :data:`COMPACT_FORMS`,
-:data:`CANONICAL_NAMES`) tells the message layer how to parse each header field and
-whether it is a comma-separated list (§7.3.1); :func:`split_header_values` splits such a
-list at its top-level commas.
+The registry at the bottom tells the message layer how to parse each header field, its
+compact form (§7.3.3) and whether it is a comma-separated list (§7.3.1);
+:func:`split_header_values` splits such a list at its top-level commas. Its one door is
+:func:`register_header`: RFC 3261's own header fields (§20) go through it at import, and
+an extension's (RFC 3326 Reason, RFC 3515 Refer-To "r", ...) go through it the same way,
+after which the message layer finds the header by its long or compact name in any case,
+splits and parses it like a built-in, and cites its defining RFC section
+(:attr:`HeaderType.reference`). Registering the same definition twice is harmless;
+redefining a name or taking a compact form that is already held raises ValueError.
+:data:`HEADER_TYPES`, :data:`COMPACT_FORMS` and :data:`CANONICAL_NAMES` are read-only
+views of the registry, never copies, so they cannot go stale.
 
 Theory of operation
 -------------------
@@ -25,9 +32,11 @@ name-addr's single ``name=value`` parameter (the usual ``;tag=...``) stays text 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from . import abnf
@@ -63,9 +72,11 @@ __all__ = [
     "parse_min_expires",
     "parse_option_tag",
     "quote",
+    "register_header",
     "scan_comment",
     "split_header_values",
     "unquote",
+    "unregister_header",
 ]
 
 # Largest delta-seconds value kept as is (§10.2, §20.19, §20.23).
@@ -1313,7 +1324,11 @@ def _split_with_comments(text: str) -> list[str]:
 
 @dataclass(slots=True, frozen=True)
 class HeaderType:
-    """How to parse one header field: ``parse`` reads one value; ``multi`` marks lists."""
+    """How to parse one header field: ``parse`` reads one value; ``multi`` marks lists.
+
+    ``rfc`` and ``section`` say where the header field is defined (RFC 3261 §20.x for
+    the core's own, RFC 3326 §2 for Reason): :attr:`reference` and :attr:`url` cite it.
+    """
 
     name: str
     parse: Any
@@ -1322,6 +1337,25 @@ class HeaderType:
     compact: str | None = None
     empty_ok: bool = False
     comments: bool = True
+    rfc: int = 3261
+
+    @property
+    def reference(self) -> str:
+        """The defining section as text: ``"RFC 3261 §20.42"``."""
+        return f"RFC {self.rfc} §{self.section}" if self.section else f"RFC {self.rfc}"
+
+    @property
+    def url(self) -> str:
+        """The defining section on rfc-editor.org (the form annotations cite)."""
+        base = f"https://www.rfc-editor.org/rfc/rfc{self.rfc}"
+        return f"{base}#section-{self.section}" if self.section else base
+
+    @property
+    def cited(self) -> str:
+        """The section as ParseError takes it: a bare number is RFC 3261's."""
+        if self.rfc == 3261 and (not self.section or self.section[0].isdigit()):
+            return self.section
+        return self.reference
 
     def split(self, text: str) -> list[str]:
         """The values of one field row (the whole value unless ``multi``)."""
@@ -1347,7 +1381,7 @@ class HeaderType:
         for row in rows:
             parts = self.split(row)
             if not parts and not self.empty_ok:
-                raise _error(self.name, "empty value", self.section)
+                raise _error(self.name, "empty value", self.cited)
             for part in parts:
                 if not part:
                     raise _error(self.name, "empty element in a comma-separated list", "7.3")
@@ -1394,8 +1428,7 @@ def _text(header: str, pattern: str) -> Any:
     def parse(text: str) -> str:
         text = text.strip(_WS)
         if compiled.fullmatch(text) is None:
-            section = HEADER_TYPES[header.lower()].section
-            raise _error(header, "malformed value", section)
+            raise _error(header, "malformed value", _TYPES[header.lower()].cited)
         return text
 
     return parse
@@ -1405,7 +1438,119 @@ def _option_tags(header: str, section: str) -> Any:
     return _token_parser(header, "an option-tag", section)
 
 
-def _build_registry() -> dict[str, HeaderType]:
+# The registry: one definition per header field name. register_header is the only writer
+# of these four tables; everything else reads them (HEADER_TYPES, COMPACT_FORMS and
+# CANONICAL_NAMES are read-only views of the first three).
+_TYPES: dict[str, HeaderType] = {}  # lower-case long name -> definition
+_COMPACT: dict[str, str] = {}  # compact form (lower case) -> lower-case long name
+_CANONICAL: dict[str, str] = {}  # lower-case long name -> usual spelling ("Call-ID")
+# The spellings the message layer meets most (usual, lower and upper case, compact forms
+# in either case) -> lower-case long name: one dict lookup per header line on the parse
+# path (rfc3261.message), any other spelling is checked and lower-cased there.
+_SPELLINGS: dict[str, str] = {}
+# A section number as RFCs write them: "20.42", "7.3.1", "A.1".
+_SECTION = re.compile(r"(?:[0-9]+|[A-Z])(?:\.[0-9]+)*")
+
+
+def register_header(
+    name: str,
+    parse: Callable[[str], Any],
+    *,
+    rfc: int,
+    section: str,
+    compact: str | None = None,
+    multi: bool = False,
+    empty_ok: bool = False,
+    comments: bool = True,
+) -> HeaderType:
+    """Teach the message layer one header field; return its definition.
+
+    ``name`` is the field name in its usual spelling (a token); ``parse`` reads one
+    value (one list element if ``multi``) and raises ParseError; ``rfc`` and
+    ``section`` name the defining section; ``compact`` is the one-letter compact form
+    (§7.3.3); ``multi`` marks a comma-separated list (§7.3.1); ``empty_ok`` allows an
+    empty value; ``comments=False`` splits a list at commas inside parentheses too.
+    Registering the same definition again returns it; a different definition under a
+    registered name, or a compact form another header holds, raises ValueError.
+    """
+    if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
+        raise ValueError(f"header field name {name!r} is not a token (RFC 3261 §7.3.1)")
+    if not callable(parse):
+        raise TypeError(f"{name}: parse must be callable, not {type(parse).__name__}")
+    if type(rfc) is not int or rfc < 1:
+        raise ValueError(f"{name}: rfc must be an RFC number, not {rfc!r}")
+    if not isinstance(section, str) or _SECTION.fullmatch(section) is None:
+        raise ValueError(f"{name}: section must be a section number like '20.42', not {section!r}")
+    if compact is not None and (
+        not isinstance(compact, str)
+        or len(compact) != 1
+        or not compact.isascii()
+        or not compact.isalpha()
+    ):
+        raise ValueError(
+            f"{name}: a compact form is a single letter (RFC 3261 §7.3.3), not {compact!r}"
+        )
+    for flag, value in (("multi", multi), ("empty_ok", empty_ok), ("comments", comments)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name}: {flag} must be a bool, not {value!r}")
+    key = name.lower()
+    letter = compact.lower() if compact is not None else None
+    entry = HeaderType(name, parse, multi, section, letter, empty_ok, comments, rfc)
+    existing = _TYPES.get(key)
+    if existing is not None:
+        if existing == entry:
+            return existing  # an extension installed twice in one process
+        differ = ", ".join(
+            f.name for f in fields(entry) if getattr(existing, f.name) != getattr(entry, f.name)
+        )
+        raise ValueError(
+            f"{name}: already registered as {existing.name} ({existing.reference}) with a "
+            f"different definition (differs in {differ})"
+        )
+    if key in _COMPACT:
+        raise ValueError(f"{name}: already the compact form of {_CANONICAL[_COMPACT[key]]}")
+    if letter is not None:
+        if letter in _COMPACT:
+            holder = _TYPES[_COMPACT[letter]]
+            raise ValueError(
+                f"{name}: compact form {letter!r} is already taken by {holder.name} "
+                f"({holder.reference})"
+            )
+        if letter in _TYPES:
+            raise ValueError(f"{name}: compact form {letter!r} is the name of a header field")
+    _TYPES[key] = entry
+    _CANONICAL[key] = name
+    for spelling in (name, key, name.upper()):
+        _SPELLINGS[spelling] = key
+    if letter is not None:
+        _COMPACT[letter] = key
+        _SPELLINGS[letter] = _SPELLINGS[letter.upper()] = key
+    return entry
+
+
+def unregister_header(name: str) -> None:
+    """Forget a header field an extension registered (for tests); RFC 3261's stay."""
+    key = name.lower() if isinstance(name, str) else name
+    entry = _TYPES.get(key)
+    if entry is None:
+        raise ValueError(f"{name!r} is not a registered header field name")
+    if key in _RFC3261:
+        raise ValueError(
+            f"{entry.name} is RFC 3261's own ({entry.reference}); it stays registered"
+        )
+    del _TYPES[key], _CANONICAL[key]
+    if entry.compact is not None:
+        del _COMPACT[entry.compact]
+    for spelling in [s for s, k in _SPELLINGS.items() if k == key]:
+        del _SPELLINGS[spelling]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
+##% The exceptions
+##% to this rule are the WWW-Authenticate, Authorization, Proxy-
+##% Authenticate, and Proxy-Authorization header fields.
+def _register_rfc3261() -> frozenset[str]:
+    """RFC 3261's header fields (§20), registered as any extension's are."""
     from .auth_headers import Challenge, Credentials, parse_authentication_info
 
     params = f"(?:{abnf.SEMI}{abnf.generic_param})*+"
@@ -1464,31 +1609,27 @@ def _build_registry() -> dict[str, HeaderType]:
         ("Warning", Warning.parse, L, "20.43", None, False),
         ("WWW-Authenticate", Challenge.parse, S, "20.44", None, False),
     ]  # fmt: skip
-    registry = {}
     for name, parse, multi, section, compact, empty_ok in table:
         # Call-IDs may hold "(" and '"' (§25.1 word): split In-Reply-To at every comma.
         comments = name != "In-Reply-To"
-        registry[name.lower()] = HeaderType(
-            name, parse, multi, section, compact, empty_ok, comments
-        )
-    return registry
+        register_header(
+            name, parse, rfc=3261, section=section, compact=compact, multi=multi,
+            empty_ok=empty_ok, comments=comments,
+        )  # fmt: skip
+    return frozenset(_TYPES)
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
-##% The exceptions
-##% to this rule are the WWW-Authenticate, Authorization, Proxy-
-##% Authenticate, and Proxy-Authorization header fields.
-HEADER_TYPES: dict[str, HeaderType] = _build_registry()
+_RFC3261 = _register_rfc3261()
+
+HEADER_TYPES: Mapping[str, HeaderType] = MappingProxyType(_TYPES)
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.3
 ##% A compact
 ##% form MAY be substituted for the longer form of a header field name at
 ##% any time without changing the semantics of the message.
-COMPACT_FORMS: dict[str, str] = {
-    entry.compact: key for key, entry in HEADER_TYPES.items() if entry.compact
-}
+COMPACT_FORMS: Mapping[str, str] = MappingProxyType(_COMPACT)
 
-CANONICAL_NAMES: dict[str, str] = {key: entry.name for key, entry in HEADER_TYPES.items()}
+CANONICAL_NAMES: Mapping[str, str] = MappingProxyType(_CANONICAL)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
@@ -1497,4 +1638,4 @@ CANONICAL_NAMES: dict[str, str] = {key: entry.name for key, entry in HEADER_TYPE
 def canonical_name(name: str) -> str:
     """The lower-case long name for a field name as written (compact forms expanded)."""
     key = name.lower()
-    return COMPACT_FORMS.get(key, key)
+    return _COMPACT.get(key, key)

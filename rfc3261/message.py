@@ -11,8 +11,10 @@ A SIP message is a start-line, header fields, an empty line and an optional body
    the head holds a line that starts with SP or HTAB;
 3. cut every header line at its first colon into a field ``(name, key, value, raw)``:
    the name as written, the canonical lower-case long name (compact forms resolved,
-   §7.3.3), the value with folding replaced by one SP, and the raw line(s) as
-   received, so that unmodified fields are sent again byte for byte;
+   §7.3.3, as registered in ``rfc3261.headers``: a header an extension adds with
+   ``register_header`` is resolved the same way), the value with folding replaced by
+   one SP, and the raw line(s) as received, so that unmodified fields are sent again
+   byte for byte;
 4. check the start-line and the header fields every transaction needs (Via, From,
    To, Call-ID, CSeq, Max-Forwards, Content-Length), parsing them into typed values;
 5. take the body from the octets that follow, bounded by Content-Length (§18.3).
@@ -37,10 +39,11 @@ from typing import Any, ClassVar
 from rfc3261 import abnf
 from rfc3261.errors import ParseError
 from rfc3261.headers import (
+    _CANONICAL,
     _COMMON_METHODS,
-    CANONICAL_NAMES,
-    COMPACT_FORMS,
-    HEADER_TYPES,
+    _COMPACT,
+    _SPELLINGS,
+    _TYPES,
     Contact,
     ContentType,
     CSeq,
@@ -81,7 +84,8 @@ _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 # have none and are written as "Name: value".
 Field = tuple[str, str, str, "str | None"]
 
-_VIA = HEADER_TYPES["via"]
+# RFC 3261's own definitions cannot be replaced or unregistered, so this one stays current.
+_VIA = _TYPES["via"]
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
 ##% The exceptions
@@ -104,14 +108,9 @@ _REPEATED_NOT_LIST = frozenset(
 
 # -- header field names ------------------------------------------------------------
 
-# The usual spellings of header field names (canonical, lower-case, upper-case, compact)
-# -> canonical key.  A fixed table: any other spelling is checked and lower-cased.
-_NAMES: dict[str, str] = {}
-for _key_name, _canonical in CANONICAL_NAMES.items():
-    for _spelling in (_canonical, _key_name, _canonical.upper()):
-        _NAMES[_spelling] = _key_name
-for _compact, _key_name in COMPACT_FORMS.items():
-    _NAMES[_compact] = _NAMES[_compact.upper()] = _key_name
+# Header field names come from the registry in rfc3261.headers (register_header), read
+# live: _SPELLINGS maps the usual spellings of every registered name (canonical, lower-case,
+# upper-case, compact) to its canonical key; any other spelling is checked and lower-cased.
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.3
@@ -123,16 +122,16 @@ for _compact, _key_name in COMPACT_FORMS.items():
 ##% message.
 def _key(name: str) -> str:
     """The canonical lower-case long form of a header field name (``"v"`` -> ``"via"``)."""
-    known = _NAMES.get(name)
+    known = _SPELLINGS.get(name)
     if known is not None:
         return known
     lower = name.strip(" \t").lower()
-    return COMPACT_FORMS.get(lower, lower)
+    return _COMPACT.get(lower, lower)
 
 
 def _display_name(key: str) -> str:
     """The usual spelling of a header field name (``"call-id"`` -> ``"Call-ID"``)."""
-    return CANONICAL_NAMES.get(key) or "-".join(part.capitalize() for part in key.split("-"))
+    return _CANONICAL.get(key) or "-".join(part.capitalize() for part in key.split("-"))
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.1
@@ -203,7 +202,7 @@ class Headers:
         """Every value of ``name``: one per row, list headers split at their commas."""
         key = _key(name)
         fields = self._lookup(key)
-        spec = HEADER_TYPES.get(key)
+        spec = _TYPES.get(key)
         if spec is None or not spec.multi:
             return [field[2] for field in fields]
         return [value for field in fields for value in spec.split(field[2])]
@@ -229,7 +228,7 @@ class Headers:
 
     def _parse_typed(self, key: str) -> Any:
         fields = self._lookup(key)
-        spec = HEADER_TYPES.get(key)
+        spec = _TYPES.get(key)
         if spec is None:
             return fields[0][2] if fields else None
         if spec.multi:
@@ -868,7 +867,7 @@ def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | No
     """Header fields, one per line; None when a line is folded (see _folded_fields)."""
     fields: list[Field] = []
     index: dict[str, list[Field]] = {}
-    names = _NAMES
+    names = _SPELLINGS
     for line in islice(lines, 1, None):
         name, colon, value = line.partition(":")
         key = names.get(name)
@@ -915,7 +914,7 @@ def _folded_fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]
         written, colon, value = first.partition(":")
         if not colon:
             raise _no_colon(first)
-        key = _NAMES.get(written)
+        key = _SPELLINGS.get(written)
         name, key = (written, key) if key is not None else _field_name(written, first)
         raw = first
         if continuations:
@@ -1297,7 +1296,7 @@ def _lenient_lines(lines: list[str]) -> Iterator[str]:
 ##% same request consistently.
 def _stateless_to(field: Field, data: bytes) -> Field:
     try:
-        if HEADER_TYPES["to"].parse(field[2]).tag is not None:
+        if _TYPES["to"].parse(field[2]).tag is not None:
             return field
     except ValueError:  # ParseError, or a stray ValueError from a value parser
         return field  # unreadable To: copied as written, no tag can be placed safely
