@@ -24,10 +24,10 @@ from typing import Protocol
 from .uri import parse_uri, uri_equal
 
 __all__ = [
+    "SCHEMA_VERSION",
     "Binding",
     "LocationError",
     "LocationService",
-    "SCHEMA_VERSION",
     "SqliteLocationService",
 ]
 

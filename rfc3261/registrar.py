@@ -17,8 +17,10 @@ A failing step raises :class:`Reject` carrying its response, which "skips the re
 steps".  Extensions (RFC 3327 Path, RFC 5626 outbound) plug in per registrar instance
 as :class:`RegistrarExtension` objects: their option-tags count as supported in step 2,
 they see (and may change or refuse) each binding before step 7 commits it, and they
-may add header fields to the 200 OK of step 8.  The logic is sans-I/O: no sockets and no clock; ``now`` is passed in (seconds
-since the epoch, because bindings outlive the process; see :mod:`rfc3261.location`).
+may add header fields to the 200 OK of step 8.
+
+The logic is sans-I/O: no sockets and no clock; ``now`` is passed in (seconds since
+the epoch, because bindings outlive the process; see :mod:`rfc3261.location`).
 Bindings expire on time because every lookup ignores bindings whose time is up;
 :meth:`Registrar.handle_timer` also deletes them, at :meth:`Registrar.next_deadline`.
 
