@@ -229,7 +229,10 @@ class SqliteLocationService:
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         try:
             _migrate(self._db)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, LocationError) as exc:
+            self._db.close()
+            if isinstance(exc, LocationError):
+                raise
             raise LocationError(f"location service: {exc}") from exc
         # Registration order, continued from the table after a restart.
         row = self._db.execute("SELECT COALESCE(MAX(added), 0) FROM binding").fetchone()
