@@ -14,15 +14,17 @@ tests pass any consistent numbers.  A binding whose ``expires_at`` is not later 
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .uri import parse_uri, uri_equal
 
 __all__ = [
+    "SCHEMA_VERSION",
     "Binding",
     "LocationError",
     "LocationService",
@@ -43,7 +45,12 @@ class Binding:
     ``contact`` is the Contact URI as the UA wrote it (without header parameters);
     ``expires_at`` the absolute time it ends; ``q`` its preference (§20.10), or None;
     ``call_id``/``cseq`` of the REGISTER that last wrote it; ``received`` where that
-    REGISTER came from and ``path`` a Path header (RFC 3327) are kept for the adapter.
+    REGISTER came from.  What extensions keep per binding (set by a registrar
+    extension, read by a proxy): ``path``, the route set a proxy pushes as Route
+    values in front of a request it forwards to this contact (RFC 3327's path
+    vector), in order; ``flow``, an opaque token naming the connection or flow
+    the REGISTER came on (RFC 5626), which the proxy hands to its edge; ``extra``,
+    other short strings (e.g. RFC 5626 instance-id and reg-id).
     """
 
     aor: str
@@ -54,6 +61,21 @@ class Binding:
     q: float | None = None
     received: str | None = None
     path: tuple[str, ...] = ()
+    flow: str | None = None
+    extra: dict[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        # Cheap checks of what the store cannot represent (it runs per binding read).
+        if not isinstance(self.path, tuple):
+            raise TypeError(f"Binding.path must be a tuple of Route values, not {self.path!r}")
+        if any("\n" in value for value in self.path):
+            raise ValueError("a Binding.path value cannot contain a line break")
+        if self.flow is not None and not isinstance(self.flow, str):
+            raise TypeError(f"Binding.flow must be a string token or None, not {self.flow!r}")
+        if not isinstance(self.extra, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.extra.items()
+        ):
+            raise TypeError(f"Binding.extra must map strings to strings, not {self.extra!r}")
 
     def expires_in(self, now: float) -> int:
         """Seconds left, rounded up (what the 200 OK reports in ``expires``)."""
@@ -108,8 +130,13 @@ class LocationService(Protocol):
         ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS binding (
+# The schema's version, kept in SQLite's ``user_version``.  Version 0 (before
+# ``user_version`` was set) lacks the flow and extra columns; opening such a file
+# migrates it in place (:func:`_migrate`).
+SCHEMA_VERSION = 1
+
+_CREATE = (
+    """CREATE TABLE IF NOT EXISTS binding (
     aor TEXT NOT NULL,
     contact TEXT NOT NULL,
     expires_at REAL NOT NULL,
@@ -119,23 +146,54 @@ CREATE TABLE IF NOT EXISTS binding (
     received TEXT,
     path TEXT NOT NULL DEFAULT '',
     added INTEGER NOT NULL,
+    flow TEXT,
+    extra TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (aor, contact)
-);
-CREATE INDEX IF NOT EXISTS binding_expires ON binding (expires_at);
-"""
+)""",
+    "CREATE INDEX IF NOT EXISTS binding_expires ON binding (expires_at)",
+)
+# Version 0 -> 1: the per-binding data of extensions (RFC 3327 Path, RFC 5626 flows).
+_MIGRATE_0_TO_1 = (
+    "ALTER TABLE binding ADD COLUMN flow TEXT",
+    "ALTER TABLE binding ADD COLUMN extra TEXT NOT NULL DEFAULT ''",
+)
 
-_COLUMNS = "aor, contact, expires_at, call_id, cseq, q, received, path"
+_COLUMNS = "aor, contact, expires_at, call_id, cseq, q, received, path, flow, extra"
 # Insert a binding, or refresh it in place (an existing row keeps its "added" order).
 _UPSERT = (
-    f"INSERT INTO binding ({_COLUMNS}, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO binding ({_COLUMNS}, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (aor, contact) DO UPDATE SET expires_at = excluded.expires_at,"
     " call_id = excluded.call_id, cseq = excluded.cseq, q = excluded.q,"
-    " received = excluded.received, path = excluded.path"
+    " received = excluded.received, path = excluded.path, flow = excluded.flow,"
+    " extra = excluded.extra"
 )
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the table, or bring an older one to :data:`SCHEMA_VERSION`, in one
+    transaction (several processes may open the same file at once)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise LocationError(
+                f"location database schema {version} is newer than this code's {SCHEMA_VERSION}"
+            )
+        if version < SCHEMA_VERSION:
+            exists = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'binding'"
+            ).fetchone()
+            for statement in _MIGRATE_0_TO_1 if exists else _CREATE:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 def _binding(row: tuple) -> Binding:
-    aor, contact, expires_at, call_id, cseq, q, received, path = row
+    aor, contact, expires_at, call_id, cseq, q, received, path, flow, extra = row
     return Binding(
         aor,
         contact,
@@ -145,6 +203,8 @@ def _binding(row: tuple) -> Binding:
         q,
         received,
         tuple(path.split("\n")) if path else (),
+        flow,
+        json.loads(extra) if extra else {},
     )
 
 
@@ -167,7 +227,13 @@ class SqliteLocationService:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous setting {synchronous!r}")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._db.executescript(_SCHEMA)
+        try:
+            _migrate(self._db)
+        except (sqlite3.Error, LocationError) as exc:
+            self._db.close()
+            if isinstance(exc, LocationError):
+                raise
+            raise LocationError(f"location service: {exc}") from exc
         # Registration order, continued from the table after a restart.
         row = self._db.execute("SELECT COALESCE(MAX(added), 0) FROM binding").fetchone()
         self._order = int(row[0])
@@ -246,6 +312,8 @@ class SqliteLocationService:
                             b.q,
                             b.received,
                             "\n".join(b.path),
+                            b.flow,
+                            json.dumps(b.extra, sort_keys=True) if b.extra else "",
                             self._order,
                         ),
                     )

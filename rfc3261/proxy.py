@@ -18,6 +18,12 @@ check distinguishes spirals from loops by the "second part" of our branch parame
 REGISTER requests for our domains go to the embedded :class:`~rfc3261.registrar.
 Registrar` (§10.3) instead of being forwarded.
 
+Each target is a :class:`Target`: a URI plus what forwarding to it needs besides the
+URI -- a route set to push as Route values (RFC 3327 Path) and a flow token for the
+edge (RFC 5626).  Extensions plug in per proxy instance as :class:`ProxyExtension`
+objects: they shape the targets taken from the location service (§16.5) and see
+each copy just before it is sent (§16.6 step 10).
+
 Adapter contract (what the asyncio program on the transport dispatcher does)
 --------------------------------------------------------------------------
 Nothing here opens a socket or reads a clock.  The adapter:
@@ -32,6 +38,8 @@ Nothing here opens a socket or reads a clock.  The adapter:
 2. performs every :class:`Send` returned, in order: ``destination`` is either a source
    given earlier or a :class:`NextHop` (transport, host, port|None), which the adapter
    resolves with RFC 3263 (DNS NAPTR/SRV/A) when ``host`` is a name or ``port`` is None;
+   a NextHop's ``flow`` (a token, or None) names a connection the adapter should send
+   on instead while that connection is alive (RFC 5626);
    if sending fails it calls :meth:`Proxy.transport_error` with that Send;
 3. sleeps until :meth:`Proxy.next_deadline` (None: nothing pending) and then calls
    :meth:`Proxy.handle_timer` ``(now)``, again performing the Sends returned.
@@ -47,13 +55,13 @@ import heapq
 import itertools
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .digest_server import DigestAuthenticator
 from .errors import ParseError
 from .headers import Via
-from .location import LocationService
+from .location import Binding, LocationService
 from .message import Message, Request, Response
 from .registrar import Registrar, RegistrarConfig, canonical_aor
 from .timers import DEFAULT_TIMERS, TimerValues
@@ -77,8 +85,10 @@ __all__ = [
     "NextHop",
     "Proxy",
     "ProxyConfig",
+    "ProxyExtension",
     "ResponseContext",
     "Send",
+    "Target",
     "best_response",
     "via_destination",
 ]
@@ -88,15 +98,68 @@ STREAM_TRANSPORTS = frozenset({"TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"})
 
 @dataclass(frozen=True, slots=True)
 class NextHop:
-    """Where to send a request: transport, host and port (None: resolve by RFC 3263)."""
+    """Where to send a request: transport, host and port (None: resolve by RFC 3263).
+
+    ``flow``: a token naming a connection or flow to send on while it is alive
+    (RFC 5626), from the :class:`Target`; None: use transport, host and port.
+    """
 
     transport: str
     host: str
     port: int | None = None
+    flow: str | None = None
 
     def __str__(self) -> str:
         port = "" if self.port is None else f":{self.port}"
         return f"{self.transport} {self.host}{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One element of the target set (§16.5): where a copy of the request goes.
+
+    ``uri`` becomes the copy's Request-URI (§16.6 step 2); ``route_set`` is pushed, in
+    order, in front of the copy's Route values (§16.6 step 6; the path vector of
+    RFC 3327 §5.4); ``flow`` is handed to the edge on the :class:`NextHop` (RFC 5626);
+    ``q`` is the preference it was registered with (§20.10), or None; ``binding`` the
+    location binding it was made from, None for a Request-URI target.
+    """
+
+    uri: SipURI | AbsoluteURI
+    route_set: tuple[str, ...] = ()
+    flow: str | None = None
+    q: float | None = None
+    binding: Binding | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.uri, SipURI | AbsoluteURI):
+            raise TypeError(f"Target.uri must be a parsed URI, not {self.uri!r}")
+        if not isinstance(self.route_set, tuple):
+            raise TypeError(f"Target.route_set must be a tuple, not {self.route_set!r}")
+
+    @classmethod
+    def from_binding(cls, binding: Binding) -> Target:
+        """The default target for a location binding: its contact, route set (Path) and
+        flow.  ValueError if the stored contact is not a URI."""
+        return cls(parse_uri(binding.contact), binding.path, binding.flow, binding.q, binding)
+
+
+class ProxyExtension:
+    """Hooks of a :class:`Proxy` for an extension; override what you need."""
+
+    def targets(self, request: Request, targets: list[Target]) -> list[Target]:
+        """§16.5: the targets made from the location service's bindings for ``request``
+        (highest q first, each with its ``binding``); return the list to use -- the
+        same, filtered, reordered or with changed targets.  Duplicates are dropped
+        afterwards."""
+        return targets
+
+    def before_forward(self, branch: Branch) -> int | None:
+        """§16.6, after step 9: ``branch.request`` is the copy about to be sent to
+        ``branch.hop`` for ``branch.target``; the hook may change the copy or replace
+        the hop.  Return None to send it, or a final status (300-699, e.g. 430 Flow
+        Failed, RFC 5626) to end the branch as if that response had arrived."""
+        return None
 
 
 @dataclass(slots=True)
@@ -149,7 +212,7 @@ class Branch:
     """One forwarded copy of the request: its client transaction and its state (§16.6)."""
 
     context: ResponseContext
-    target: SipURI | AbsoluteURI
+    target: Target
     request: Request
     hop: NextHop
     transaction: ClientTransaction | None = None
@@ -170,7 +233,7 @@ class ResponseContext:
     server: ServerTransaction
     request: Request  # as received, after the §16.4 preprocessing
     loop_part: str  # RFC 5393 "second part" of our branch parameters for this request
-    targets: list[SipURI | AbsoluteURI] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
     next_target: int = 0
     branches: list[Branch] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
@@ -264,6 +327,7 @@ class Proxy:
     embedded registrar (which authenticates those itself, with 401).
     ``users``: tells whether a canonical AOR of our domains exists (404 if not, §16.5);
     None treats every AOR as existing (no bindings: 480).
+    ``extensions``: :class:`ProxyExtension` objects, whose hooks run in this order.
     """
 
     def __init__(
@@ -275,9 +339,14 @@ class Proxy:
         authenticator: DigestAuthenticator | None = None,
         users: Callable[[str], bool] | None = None,
         timers: TimerValues = DEFAULT_TIMERS,
+        extensions: Iterable[ProxyExtension] = (),
     ) -> None:
         self.config = config
         self.location = location
+        self.extensions: tuple[ProxyExtension, ...] = tuple(extensions)
+        for extension in self.extensions:
+            if not isinstance(extension, ProxyExtension):
+                raise TypeError(f"{extension!r} is not a ProxyExtension")
         if registrar is None or registrar is True:
             registrar = Registrar(location, RegistrarConfig(domains=config.domains))
         self.registrar: Registrar | None = registrar or None
@@ -672,14 +741,14 @@ class Proxy:
     ##% in Section 16.
     def determine_targets(
         self, server: ServerTransaction, request: Request, now: float, out: list[Send]
-    ) -> list[SipURI | AbsoluteURI] | None:
+    ) -> list[Target] | None:
         """§16.5: the target set; None when the request was answered here (REGISTER)."""
         uri = request.uri
         assert isinstance(uri, SipURI)
         if uri.maddr is not None:
-            return [uri]
+            return [Target(uri)]
         if request.route:
-            return [uri]  # loose routing: the next hop is the Route, the target unchanged
+            return [Target(uri)]  # loose routing: the next hop is the Route, the target unchanged
         if self._for_registrar(request):
             assert self.registrar is not None
             response = self.registrar.handle(request, now, source=server.destination)
@@ -688,18 +757,24 @@ class Proxy:
         if uri.host_lower not in self.config.domains:
             if self.is_own_uri(uri):
                 raise _Answer(200 if request.method == "OPTIONS" else 404)
-            return [uri]
+            return [Target(uri)]
         aor = canonical_aor(uri)
         assert aor is not None
         if self.users is not None and not self.users(aor):
             raise _Answer(404)
-        targets: list[SipURI | AbsoluteURI] = []
+        found: list[Target] = []
         for binding in self.location.lookup(aor, now):
             try:
-                target = parse_uri(binding.contact)
+                found.append(Target.from_binding(binding))
             except ValueError:
                 continue
-            if not any(uri_equal(target, t) for t in targets):
+        for extension in self.extensions:
+            found = extension.targets(request, found)
+        targets: list[Target] = []
+        for target in found:
+            if not isinstance(target, Target):
+                raise TypeError(f"a ProxyExtension returned {target!r}, not a Target")
+            if not any(uri_equal(target.uri, t.uri) for t in targets):
                 targets.append(target)
         if not targets:
             raise _Answer(480)
@@ -803,23 +878,32 @@ class Proxy:
     def forward(
         self,
         context: ResponseContext,
-        target: SipURI | AbsoluteURI,
+        target: Target,
         breadth: int,
         now: float,
         out: list[Send],
     ) -> Branch:
         """§16.6: forward one copy of the request to ``target`` (steps 1-10)."""
         copy = self.copy_request(context.request)  # 1
-        self.set_request_uri(copy, target)  # 2
+        self.set_request_uri(copy, target.uri)  # 2
         self.update_max_forwards(copy)  # 3
         self.add_record_route(copy)  # 4
         self.add_header_fields(copy, breadth)  # 5
-        strict = self.postprocess_routing(copy)  # 6
+        strict = self.postprocess_routing(copy, target.route_set)  # 6
         hop = self.next_hop(copy, strict)  # 7
+        if target.flow is not None:
+            hop = replace(hop, flow=target.flow)  # the edge sends on the flow (RFC 5626)
         self.add_via(copy, hop, context.loop_part)  # 8
         self.add_content_length(copy, hop)  # 9
         branch = Branch(context, target, copy, hop, breadth=breadth)
         context.branches.append(branch)
+        for extension in self.extensions:
+            status = extension.before_forward(branch)
+            if status is not None:
+                if not (isinstance(status, int) and 300 <= status <= 699):
+                    raise ValueError(f"before_forward returned {status!r}, not a 300-699 status")
+                self._assume_response(branch, status, now, out)
+                return branch
         self.send_branch(branch, now, out)  # 10
         return branch
 
@@ -964,9 +1048,24 @@ class Proxy:
     ##% The proxy MUST then place the first Route header field value
     ##% into the Request-URI and remove that value from the Route
     ##% header field.
-    def postprocess_routing(self, copy: Request) -> bool:
-        """Step 6: push the local route set (loose routers only); reformat for a strict
-        router.  Returns True when the copy was reformatted for a strict router."""
+    def postprocess_routing(self, copy: Request, route_set: Iterable[str] = ()) -> bool:
+        """Step 6: push the target's route set, then the local route set (loose routers
+        only) in front of it; reformat for a strict router.  Returns True when the copy
+        was reformatted for a strict router.
+
+        The target's route set (a stored Path, RFC 3327 §5.4) goes ahead of the Route
+        values of the request and behind the local route.
+        """
+        route_set = list(route_set)
+        ##= https://www.rfc-editor.org/rfc/rfc3327#section-5.4
+        ##% In the most common case, the home proxy generates the outgoing Route header
+        ##% field by inserting the stored path vector ahead of the Route header
+        ##% field values contained in the incoming request.
+        ##= https://www.rfc-editor.org/rfc/rfc3327#section-5.4
+        ##% In general, the stored path vector is appended to any locally configured
+        ##% route needed to egress the service cluster.
+        if route_set:
+            _set_routes(copy, [*route_set, *(str(r) for r in copy.route)])
         if self.config.local_route:
             pushed = []
             for value in self.config.local_route:

@@ -14,8 +14,13 @@ annotated with the RFC's words:
 8. :meth:`~Registrar.ok_response` -- 200 listing every current binding with its expires.
 
 A failing step raises :class:`Reject` carrying its response, which "skips the remaining
-steps".  The logic is sans-I/O: no sockets and no clock; ``now`` is passed in (seconds
-since the epoch, because bindings outlive the process; see :mod:`rfc3261.location`).
+steps".  Extensions (RFC 3327 Path, RFC 5626 outbound) plug in per registrar instance
+as :class:`RegistrarExtension` objects: their option-tags count as supported in step 2,
+they see (and may change or refuse) each binding before step 7 commits it, and they
+may add header fields to the 200 OK of step 8.
+
+The logic is sans-I/O: no sockets and no clock; ``now`` is passed in (seconds since
+the epoch, because bindings outlive the process; see :mod:`rfc3261.location`).
 Bindings expire on time because every lookup ignores bindings whose time is up;
 :meth:`Registrar.handle_timer` also deletes them, at :meth:`Registrar.next_deadline`.
 
@@ -37,6 +42,7 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .digest_server import DigestAuthenticator
 from .errors import ParseError
@@ -48,6 +54,7 @@ from .uri import AbsoluteURI, SipURI, unescape
 __all__ = [
     "Registrar",
     "RegistrarConfig",
+    "RegistrarExtension",
     "Reject",
     "canonical_aor",
 ]
@@ -59,6 +66,28 @@ class Reject(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(f"{response.status} {response.reason}")
         self.response = response
+
+
+class RegistrarExtension:
+    """Hooks of a :class:`Registrar` for an extension; override what you need.
+
+    ``option_tags`` are supported in Require (step 2).  ``on_binding`` may refuse the
+    REGISTER by raising :class:`Reject` with its response (e.g. 420, 421 or 439 for
+    RFC 5626); nothing of the request is committed then.  ``on_response`` runs after
+    the commit, so it must not refuse.
+    """
+
+    option_tags: frozenset[str] = frozenset()
+
+    def on_binding(self, request: Request, binding: Binding, source: Any) -> Binding:
+        """Step 7: the binding about to be stored for one Contact of ``request`` (added
+        or refreshed), which came from ``source``; return it, or a copy with other
+        ``path``/``flow``/``extra`` (``dataclasses.replace``).  Not called for removals."""
+        return binding
+
+    def on_response(self, request: Request, response: Response, bindings: list[Binding]) -> None:
+        """Step 8: add header fields (e.g. Path, Require, Supported) to the 200 OK that
+        lists ``bindings``."""
 
 
 @dataclass
@@ -125,10 +154,19 @@ class Registrar:
         location: LocationService,
         config: RegistrarConfig,
         authenticator: DigestAuthenticator | None = None,
+        *,
+        extensions: Iterable[RegistrarExtension] = (),
     ) -> None:
         self.location = location
         self.config = config
         self.authenticator = authenticator
+        self.extensions: tuple[RegistrarExtension, ...] = tuple(extensions)
+        for extension in self.extensions:
+            if not isinstance(extension, RegistrarExtension):
+                raise TypeError(f"{extension!r} is not a RegistrarExtension")
+        self._extension_tags = frozenset(
+            tag.lower() for extension in self.extensions for tag in extension.option_tags
+        )
         self._total_count = 0
         self._total_at = float("-inf")
 
@@ -218,9 +256,11 @@ class Registrar:
     ##% the registrar MUST process the Require header field values as
     ##% described for UASs in Section 8.2.2.
     def check_require(self, request: Request) -> None:
-        """Step 2: every option-tag in Require is supported, or 420 with Unsupported."""
+        """Step 2: every option-tag in Require is supported (by the configuration or an
+        extension), or 420 with Unsupported."""
         required = request.header("require") or []
-        unsupported = [tag for tag in required if tag.lower() not in self.config.supported]
+        supported = self.config.supported | self._extension_tags
+        unsupported = [tag for tag in required if tag.lower() not in supported]
         if unsupported:
             response = request.make_response(420)
             response.headers.add("Unsupported", ", ".join(unsupported))
@@ -405,6 +445,7 @@ class Registrar:
                 continue
             received = None if source is None else str(source)
             binding = Binding(aor, text, now + expires, call_id, cseq, contact.q, received)
+            binding = self._extend(request, binding, source)
             result[text] = binding
             changed[text] = binding
         after = list(result.values())
@@ -450,6 +491,17 @@ class Registrar:
             response.headers.add("Min-Expires", self.config.min_expires)
             raise Reject(response)
         return min(requested, self.config.max_expires)
+
+    def _extend(self, request: Request, binding: Binding, source: Any) -> Binding:
+        """Pass a binding to be stored through every extension's ``on_binding``."""
+        for extension in self.extensions:
+            changed = extension.on_binding(request, binding, source)
+            if not isinstance(changed, Binding):
+                raise TypeError(f"{extension!r}.on_binding returned {changed!r}, not a Binding")
+            if (changed.aor, changed.contact) != (binding.aor, binding.contact):
+                raise ValueError(f"{extension!r}.on_binding changed the AOR or contact")
+            binding = changed
+        return binding
 
     def check_limits(
         self, request: Request, aor: str, before: list[Binding], after: list[Binding], now: float
@@ -522,4 +574,6 @@ class Registrar:
                 value += f";q={binding.q:g}"
             response.headers.add("Contact", value)
         response.headers.add("Date", email.utils.formatdate(now, usegmt=True))
+        for extension in self.extensions:
+            extension.on_response(request, response, bindings)
         return response
