@@ -58,6 +58,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .capabilities import require_check
 from .digest_server import DigestAuthenticator
 from .errors import ParseError
 from .headers import Via
@@ -616,10 +617,9 @@ class Proxy:
         """Step 5: unknown Proxy-Require option-tags -> 420 with Unsupported."""
         if request.method in ("CANCEL", "ACK"):
             return  # §8.2.2.3: ignored in CANCEL and ACK
-        tags = request.header("proxy-require") or []
-        unknown = [t for t in tags if t.lower() not in self.config.supported]
-        if unknown:
-            raise _Answer(420, headers=[("Unsupported", ", ".join(unknown))])
+        refusal = require_check(request, self.config.supported, "Proxy-Require")
+        if refusal is not None:
+            raise _Answer(response=refusal)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
     ##% If an element requires credentials before forwarding a request,

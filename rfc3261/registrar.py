@@ -44,6 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capabilities import method_check, require_check
 from .digest_server import DigestAuthenticator
 from .errors import ParseError
 from .headers import Contact
@@ -189,11 +190,10 @@ class Registrar:
         committed in one location-service transaction.  ``source`` (the transport
         address it came from) is stored with new bindings as ``received``.
         """
-        if request.method != "REGISTER":
-            # "it accepts only REGISTER requests" (§10.3): a UAS answers 405 (§8.2.1).
-            response = request.make_response(405)
-            response.headers.add("Allow", "REGISTER")
-            return response
+        # "it accepts only REGISTER requests" (§10.3): a UAS answers 405 (§8.2.1).
+        refusal = method_check(request, ("REGISTER",))
+        if refusal is not None:
+            return refusal
         try:
             self.check_request_uri(request)  # step 1
             self.check_require(request)  # step 2
@@ -258,13 +258,9 @@ class Registrar:
     def check_require(self, request: Request) -> None:
         """Step 2: every option-tag in Require is supported (by the configuration or an
         extension), or 420 with Unsupported."""
-        required = request.header("require") or []
-        supported = self.config.supported | self._extension_tags
-        unsupported = [tag for tag in required if tag.lower() not in supported]
-        if unsupported:
-            response = request.make_response(420)
-            response.headers.add("Unsupported", ", ".join(unsupported))
-            raise Reject(response)
+        refusal = require_check(request, self.config.supported | self._extension_tags)
+        if refusal is not None:
+            raise Reject(refusal)
 
     # -- step 3
 

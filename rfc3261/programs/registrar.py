@@ -22,6 +22,7 @@ import asyncio
 import time
 from typing import Any
 
+from ..capabilities import method_check, require_check
 from ..digest_server import DigestAuthenticator, HA1File
 from ..dispatcher import Dispatcher, Source, TransactionUser
 from ..location import LocationError, SqliteLocationService
@@ -32,7 +33,8 @@ from . import common
 
 __all__ = ["ExpiryTimer", "RegistrarUser", "add_registrar_arguments", "main", "make_registrar"]
 
-ALLOW = "REGISTER, OPTIONS"
+ALLOW_METHODS = ("REGISTER", "OPTIONS")
+ALLOW = ", ".join(ALLOW_METHODS)
 
 
 def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -188,16 +190,10 @@ class RegistrarUser(TransactionUser):
             response.headers.add("Supported", "")
             self.dispatcher.send_response(transaction, response)
         else:
-            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
-            ##% If the UAS recognizes
-            ##% but does not support the method of a request, it MUST generate a 405
-            ##% (Method Not Allowed) response.
-            response = request.make_response(405)
-            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
-            ##% The UAS MUST also add an Allow header field to the 405 (Method Not
-            ##% Allowed) response.
-            response.headers.add("Allow", ALLOW)
-            self.dispatcher.send_response(transaction, response)
+            # 405 (or 501 for a method nobody knows) with Allow (§8.2.1).
+            refusal = method_check(request, ALLOW_METHODS)
+            if refusal is not None:
+                self.dispatcher.send_response(transaction, refusal)
 
     def _inspect_options(self, request: Request) -> Response | None:
         """§8.2.2: the 416 or 420 an OPTIONS gets before it may be answered 200, or None."""
@@ -213,13 +209,7 @@ class RegistrarUser(TransactionUser):
         ##% status code 420 (Bad Extension).  The UAS MUST add an Unsupported
         ##% header field, and list in it those options it does not understand
         ##% amongst those in the Require header field of the request.
-        supported = {tag.lower() for tag in self.registrar.config.supported}
-        unknown = [t for t in request.header("Require") or [] if t.lower() not in supported]
-        if unknown:
-            response = request.make_response(420)
-            response.headers.add("Unsupported", ", ".join(unknown))
-            return response
-        return None
+        return require_check(request, self.registrar.config.supported)
 
     def schedule_expiry(self) -> None:
         self.expiry.schedule()

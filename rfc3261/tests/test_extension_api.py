@@ -6,12 +6,15 @@ test checks its behaviour on the wire between two UAs in the in-memory harness.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from rfc3261.dialog import DialogState
+from rfc3261.errors import ParseError
 from rfc3261.extension import ClientRequest, ServerRequest, UAExtension
+from rfc3261.headers import register_header, unregister_header
 from rfc3261.message import Request, Response, parse
 from rfc3261.session import CallEnded, CallEstablished, IncomingCall
 from rfc3261.tests.ua_support import Network, make_ua
@@ -195,7 +198,65 @@ def test_cancel_ack_and_locally_built_responses_pass_the_outgoing_hooks() -> Non
     assert bob.of(CallEstablished)
 
 
-# -- 4. retry decisions ------------------------------------------------------------------
+# -- 4. a new header field with a compact form ----------------------------------------
+
+
+class Greeting(UAExtension):
+    """X-Greeting (compact "g"): sent in every OPTIONS; the peer's is kept, typed."""
+
+    name = "greeting"
+
+    def __init__(self) -> None:
+        self.heard: list[int] = []
+
+    def install(self, ua: Any) -> None:
+        super().install(ua)
+        register_header("X-Greeting", parse_count, rfc=6648, section="3", compact="g")
+
+    def outgoing_request(self, request: Request, client: ClientRequest | None) -> None:
+        request.headers.set("g", "3")  # written in its compact form
+
+    def outgoing_response(self, response: Response, server: ServerRequest | None) -> None:
+        if server is not None and server.request.header("X-Greeting") is not None:
+            self.heard.append(server.request.header("X-Greeting"))
+
+
+def parse_count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ParseError(f"{text!r} is not a count", "RFC 6648 §3", "X-Greeting")
+    return int(text)
+
+
+@pytest.fixture
+def greeting() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        unregister_header("X-Greeting")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.3.3
+##= type=test
+##% Implementations MUST accept both the long and
+##% short forms of each header name.
+def test_a_new_header_with_a_compact_form_travels_and_is_read_typed(greeting: None) -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+    alice.ua.use(Greeting())
+    heard = bob.ua.use(Greeting())
+    assert isinstance(heard, Greeting)
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(0.5)
+    sent = next(m for _, m in bob.received if isinstance(m, Request))
+    assert b"\r\ng: 3\r\n" in bytes(sent)
+    assert (sent.header("x-greeting"), sent.header("G")) == (3, 3)
+    assert heard.heard == [3]
+    assert alice.of(ResponseEvent)[-1].response.status == 200
+
+
+# -- 5. retry decisions ------------------------------------------------------------------
 
 
 class SecondChance(UAExtension):
@@ -254,7 +315,7 @@ def test_retries_asked_by_extensions_are_bounded() -> None:
     assert [e.response.status for e in alice.of(ResponseEvent)] == [480]
 
 
-# -- 5. dialog usages (RFC 5057) ------------------------------------------------------
+# -- 6. dialog usages (RFC 5057) ------------------------------------------------------
 
 
 ##= https://www.rfc-editor.org/rfc/rfc5057#section-2
@@ -308,7 +369,7 @@ def test_a_usage_cannot_be_taken_twice_or_added_to_a_terminated_dialog() -> None
         dialog.add_usage("subscribe:x", object())
 
 
-# -- 6. misuse is refused with real exceptions -------------------------------------------
+# -- 7. misuse is refused with real exceptions -------------------------------------------
 
 
 def test_installing_a_clashing_or_malformed_extension_raises() -> None:
