@@ -92,20 +92,16 @@ def _order_of(path: Path) -> int:
 
 
 def _modules_in(folder: Path, origin: str | None) -> list[CaseModule]:
-    """The case modules of one folder; ``origin`` None names each after its module."""
+    """The case modules of one folder, in load order; ``origin`` None: each module's name."""
     found = []
-    for path in sorted(folder.iterdir()):
+    for path in folder.resolve().iterdir():
         if path.name.startswith(("_", ".")):
             continue
         if path.is_file() and path.suffix == ".py":
-            name = path.stem
+            found.append(CaseModule(origin or path.stem, path, _order_of(path)))
         elif path.is_dir() and (path / "__init__.py").is_file():
-            name = path.name
-        else:
-            continue
-        module = CaseModule(origin or name, path.resolve(), 0)
-        found.append(CaseModule(module.origin, module.path, _order_of(module.file)))
-    return found
+            found.append(CaseModule(origin or path.name, path, _order_of(path / "__init__.py")))
+    return sorted(found, key=lambda m: (m.order, m.path.name))
 
 
 def find_case_modules(
@@ -113,12 +109,10 @@ def find_case_modules(
 ) -> list[CaseModule]:
     """The case modules under ``core`` and ``extensions`` (None: none), in load order."""
     out = []
-    for rank, (folder, origin) in enumerate(((core, CORE), (extensions, None))):
-        if folder is None or not Path(folder).is_dir():
-            continue
-        found = _modules_in(Path(folder), origin)
-        out += [(rank, m.order, m.path.name, m) for m in found]
-    return [m for *_key, m in sorted(out, key=lambda item: item[:3])]
+    for folder, origin in ((core, CORE), (extensions, None)):
+        if folder is not None and Path(folder).is_dir():
+            out += _modules_in(Path(folder), origin)
+    return out
 
 
 def _dotted_name(path: Path) -> str:
