@@ -60,13 +60,18 @@ JSON schema (``--json PATH``; the documentation site is rendered from it)
       "extensions": [{
         "module": "extensions/rfc3262.py",          # a .py file or a package folder
         "lines_of_code": N,                          # no blanks, comments, docstrings, tests
-        "requirements": {"covered": N, "by_rfc": {"3262": N}}
+        "requirements": {"covered": N, "by_rfc": {"3262": N}},
+        "conformance_cases": N                       # only when it ships cases (see below)
       }],
       "diagnostics": ["path:line: message", ...]     # what the checker would report
     }
 
 Extension sizes count each module directly under ``extensions/`` (a ``.py`` file other than
-``__init__.py``, or a package); test files (``tests/`` folders, ``test_*.py``) are left out.
+``__init__.py``, or a package); test files (``tests/`` folders, ``test_*.py``) are left out,
+and so are the folders ``extensions/tests/`` and ``extensions/conformance/``.  An extension
+``NAME`` whose conformance cases sit in ``extensions/conformance/NAME.py`` (or a package
+there) gets ``conformance_cases``: the cases its source registers (``@case`` functions and
+``register(...)`` calls, a call in a loop counted once).
 A module *covers* a requirement whose status is ``complete`` or ``missing test`` and that an
 annotation in the module's files cites.
 
@@ -414,6 +419,26 @@ def _module_files(path: Path) -> list[Path]:
     )
 
 
+#: folders directly under extensions/ that hold no extension
+_NOT_EXTENSIONS = ("tests", "conformance")
+
+
+def count_cases(path: Path) -> int:
+    """The cases a case module registers: ``case(...)`` and ``register(...)`` calls in it."""
+    total = 0
+    for file in _module_files(path):
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                total += name == "case" or (name == "register" and isinstance(func, ast.Name))
+    return total
+
+
 def extension_sizes(root: Path, coverage: Coverage) -> list[dict[str, Any]]:
     """Lines of code and covered requirements of each module under ``extensions/``."""
     base = Path(root) / "extensions"
@@ -424,7 +449,9 @@ def extension_sizes(root: Path, coverage: Coverage) -> list[dict[str, Any]]:
         if path.is_file() and path.suffix == ".py" and path.name != "__init__.py":
             if not _is_test_path(Path(path.name)):
                 modules.append(path)
-        elif path.is_dir() and (path / "__init__.py").is_file() and path.name != "tests":
+        elif (
+            path.is_dir() and (path / "__init__.py").is_file() and path.name not in _NOT_EXTENSIONS
+        ):
             modules.append(path)
     results = []
     for module in modules:
@@ -442,13 +469,16 @@ def extension_sizes(root: Path, coverage: Coverage) -> list[dict[str, Any]]:
             )
             if covered:
                 by_rfc[str(rfc.document.number)] = covered
-        results.append(
-            {
-                "module": name,
-                "lines_of_code": loc,
-                "requirements": {"covered": sum(by_rfc.values()), "by_rfc": by_rfc},
-            }
-        )
+        row: dict[str, Any] = {
+            "module": name,
+            "lines_of_code": loc,
+            "requirements": {"covered": sum(by_rfc.values()), "by_rfc": by_rfc},
+        }
+        stem = module.stem if module.is_file() else module.name
+        for cases in (base / "conformance" / f"{stem}.py", base / "conformance" / stem):
+            if cases.is_file() or (cases / "__init__.py").is_file():
+                row["conformance_cases"] = count_cases(cases)
+        results.append(row)
     return results
 
 
@@ -652,5 +682,10 @@ def text_summary(coverage: Coverage, rfcs: Sequence[int] | None = None) -> str:
         out.append(
             f"extension {ext['module']}: {ext['lines_of_code']} lines of code, "
             f"{ext['requirements']['covered']} requirements covered"
+            + (
+                f", {ext['conformance_cases']} conformance cases"
+                if "conformance_cases" in ext
+                else ""
+            )
         )
     return "\n".join(out)

@@ -5,5 +5,6 @@ the role against a target on loopback; ``python -m conformance list`` lists them
 RFC requirements each verifies.  Modules: `target` (what is tested), `wire` (sockets and the
 message ladder), `sipmsg` (a lenient reader independent of the stack under test),
 `messages` (requests built and torture messages rewritten), `model` (cases and verdicts),
-`runner`, `report` (JSON, JUnit, terminal), `pcap`, `profile`, and the cases in `cases/`.
+`runner`, `report` (JSON, JUnit, terminal), `pcap`, `profile`, the cases in `cases/`, and
+`discovery`, which finds them and the extensions' (``extensions/conformance/``).
 """

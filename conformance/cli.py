@@ -1,7 +1,9 @@
 """``python -m conformance``: run the conformance cases against a SIP element, or list them.
 
-Exit status: 0 when no case failed or errored, 1 when one did, 2 on a usage error or a
-target that does not answer at all.
+The cases are the core's (``conformance/cases/``) and the extensions' (``extensions/
+conformance/``), found by `conformance.discovery`; ``--extension NAME`` keeps one
+extension's.  Exit status: 0 when no case failed or errored, 1 when one did, 2 on a usage
+error, a case module that does not load, or a target that does not answer at all.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from conformance import cases as _cases  # noqa: F401  (registers every case)
-from conformance.model import REGISTRY, ROLES
+from conformance.discovery import CORE_CASES, EXTENSION_CASES, CaseLoadError, load_cases, origins
+from conformance.model import ROLES, Case
 from conformance.pcap import write_pcap
 from conformance.profile import ProfileError, load_profile
 from conformance.report import progress_line, requirement_ids, summary_text, to_junit, write_json
@@ -20,6 +22,9 @@ from conformance.runner import NoAnswer, Runner, select_cases
 from conformance.target import TargetError, parse_target
 
 __all__ = ["main"]
+
+
+_EXTENSION_HELP = "only the cases these extensions ship (comma-separated; 'core': the core's)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--role", required=True, choices=ROLES)
     run.add_argument("--transport", choices=("udp", "tcp", "tls"))
     run.add_argument("--cases", default="*", help="case id glob(s), comma-separated")
+    run.add_argument("--extension", help=_EXTENSION_HELP)
     run.add_argument("--profile", type=Path, help="TOML profile of the target")
     run.add_argument("--stack", default="", help="name of the stack in reports")
     run.add_argument("--json", type=Path, help="write the JSON report here")
@@ -46,17 +52,28 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list the cases")
     lst.add_argument("--role", choices=ROLES)
     lst.add_argument("--rfc", type=int, help="only cases verifying this RFC")
+    lst.add_argument("--extension", help=_EXTENSION_HELP)
     lst.add_argument("--verbose", "-v", action="store_true", help="show the quotes")
     return parser
 
 
-def _list(args: argparse.Namespace) -> int:
-    for entry in select_cases(REGISTRY.values(), args.role):
+def _unknown_extension(cases: list[Case], wanted: str | None) -> str:
+    """An error message when ``wanted`` names an origin no case has, else ''."""
+    known = origins(cases)
+    names = [name.strip() for name in (wanted or "").split(",")]
+    unknown = [name for name in names if name and name not in known]
+    if not unknown:
+        return ""
+    return f"no conformance cases from {', '.join(unknown)} (cases come from: {', '.join(known)})"
+
+
+def _list(args: argparse.Namespace, cases: list[Case]) -> int:
+    for entry in select_cases(cases, args.role, origin=args.extension):
         if args.rfc and not any(r.rfc == args.rfc for r in entry.requirements):
             continue
         refs = ", ".join(dict.fromkeys(r.ref for r in entry.requirements))
         print(
-            f"{entry.id:40} {','.join(entry.roles):22} {entry.level:6} {refs}"
+            f"{entry.id:40} {','.join(entry.roles):22} {entry.level:6} {entry.origin:10} {refs}"
             + (f"  ETSI {entry.etsi}" if entry.etsi else "")
             + (f"  [{','.join(entry.tags)}]" if entry.tags else "")
         )
@@ -68,16 +85,19 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, cases: list[Case]) -> int:
     try:
         target = parse_target(args.target, args.transport, args.allow_remote)
         profile = load_profile(args.profile)
     except (TargetError, ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    chosen = select_cases(REGISTRY.values(), args.role, args.cases)
+    chosen = select_cases(cases, args.role, args.cases, args.extension)
     if not chosen:
-        print(f"error: no case matches role {args.role} and {args.cases!r}", file=sys.stderr)
+        among = f" among the cases of {args.extension}" if args.extension else ""
+        print(
+            f"error: no case matches role {args.role} and {args.cases!r}{among}", file=sys.stderr
+        )
         return 2
     progress = None if args.quiet else progress_line
     runner = Runner(
@@ -112,10 +132,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    core: Path | None = CORE_CASES,
+    extensions: Path | None = EXTENSION_CASES,
+) -> int:
+    """Run the command line; ``core`` and ``extensions`` are the folders the cases come from."""
     args = _parser().parse_args(argv)
     try:
-        return _list(args) if args.command == "list" else _run(args)
+        cases = load_cases(core, extensions)
+    except CaseLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problem = _unknown_extension(cases, args.extension)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        return _list(args, cases) if args.command == "list" else _run(args, cases)
     except BrokenPipeError:
         # The reader went away (``python -m conformance list | head``): stop quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -101,6 +101,7 @@ class Case:
     requirements: list[Requirement] = field(default_factory=list)
     source: tuple[str, int] = ("", 0)
     timeout: float | None = None
+    origin: str = "core"  # or the extension that ships it (set by `conformance.discovery`)
 
 
 REGISTRY: dict[str, Case] = {}
@@ -140,7 +141,8 @@ def register(
     frame = sys._getframe(depth)
     path, line = frame.f_code.co_filename, frame.f_lineno
     if id in REGISTRY:
-        raise ValueError(f"duplicate case id {id}")
+        where = "{}:{}".format(*REGISTRY[id].source)
+        raise ValueError(f"duplicate case id {id} (already registered at {where})")
     group = Path(path).stem
     entry = Case(
         id=id,

@@ -71,14 +71,24 @@ class RunResult:
 
 
 def select_cases(
-    cases: Iterable[Case], role: str | None = None, pattern: str | None = None
+    cases: Iterable[Case],
+    role: str | None = None,
+    pattern: str | None = None,
+    origin: str | None = None,
 ) -> list[Case]:
-    """Cases declared for ``role`` whose id matches the glob(s) ``pattern`` (comma-separated)."""
+    """Cases declared for ``role`` whose id matches the glob(s) ``pattern`` (comma-separated).
+
+    ``origin`` (comma-separated) keeps the cases of those origins only: ``core``, or the
+    names of the extensions that ship them.
+    """
     globs = [p.strip() for p in (pattern or "*").split(",") if p.strip()]
+    wanted = {o.strip() for o in origin.split(",") if o.strip()} if origin else None
     return [
         c
         for c in cases
-        if (role is None or role in c.roles) and any(fnmatch.fnmatch(c.id, g) for g in globs)
+        if (role is None or role in c.roles)
+        and (wanted is None or c.origin in wanted)
+        and any(fnmatch.fnmatch(c.id, g) for g in globs)
     ]
 
 

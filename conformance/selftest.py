@@ -6,7 +6,8 @@ scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``regist
 ``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
 runs the cases of the matching role against each (UDP), writes ``<stack>.json``
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
-installed is skipped with a message; exit status 1 when none could be run.
+installed is skipped with a message; exit status 1 when none could be run, 2 when a case
+module does not load.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from conformance import cases as _cases  # noqa: F401  (registers every case)
-from conformance.model import REGISTRY
+from conformance.discovery import CaseLoadError, load_cases
 from conformance.profile import load_profile
 from conformance.report import progress_line, summary_text, write_json
 from conformance.runner import NoAnswer, Runner, select_cases
@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", action="append", help="only these stacks")
     parser.add_argument("--cases", default="*", help="case id glob(s)")
     args = parser.parse_args(argv)
+    try:
+        cases = load_cases()  # the core's and the extensions'
+    except CaseLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     done = 0
     with tempfile.TemporaryDirectory(prefix="sipref-selftest-") as work:
         for name in _stacks(0, Path(work)):
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 # bounded: no run of one stack may take two minutes
                 runner = Runner(target, role, profile, progress=progress_line, total_timeout=110)
                 try:
-                    run = runner.run(select_cases(REGISTRY.values(), role, args.cases))
+                    run = runner.run(select_cases(cases, role, args.cases))
                 except NoAnswer as exc:
                     print(f"{name}: {exc}", file=sys.stderr)
                     continue

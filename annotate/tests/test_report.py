@@ -12,6 +12,7 @@ from annotate.report import (
     build_coverage,
     compare_snapshot,
     count_code_lines,
+    extension_sizes,
     fail_under,
     level_totals,
     parse_fail_under,
@@ -326,6 +327,41 @@ def test_extension_sizes(coverage):
             "requirements": {"covered": 1, "by_rfc": {"9991": 1}},
         },
     ]
+
+
+_CASES = """
+from conformance.model import case, register
+
+
+@case("rfc1-a", roles=("uas",))
+def a(ctx):
+    reg.register(["*"])  # a registrar helper's method, not a case
+
+
+@case("rfc1-b", roles=("uas",))
+def b(ctx):
+    pass
+
+
+for name in ("c",):
+    register(f"rfc1-{name}", a, title=name, roles=("uas",))
+"""
+
+
+def test_extension_sizes_skip_cases_and_tests_folders(tmp_path, coverage):
+    ext = tmp_path / "extensions"
+    for folder in ("pkg", "conformance", "tests"):
+        (ext / folder).mkdir(parents=True)
+        (ext / folder / "__init__.py").write_text('"""Doc."""\n')
+    (ext / "rfc1.py").write_text("x = 1\n")
+    (ext / "pkg" / "core.py").write_text("y = 2\n")
+    (ext / "conformance" / "rfc1.py").write_text(_CASES)
+    (ext / "tests" / "test_rfc1.py").write_text("def test_x():\n    assert True\n")
+    rows = extension_sizes(tmp_path, coverage)
+    assert [row["module"] for row in rows] == ["extensions/pkg", "extensions/rfc1.py"]
+    assert "conformance_cases" not in rows[0]
+    # two decorated cases and one register() call; the cases' lines are not the module's
+    assert rows[1]["conformance_cases"] == 3 and rows[1]["lines_of_code"] == 1
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""The cases, one module per group; importing this package registers them all."""
+"""The core's cases, one module per group; importing this package registers them all.
 
-# Order matters a little: the UAS cases run first and learn which methods the target leaves
-# unanswered, so the torture messages that use them do not each wait for a response.
-from conformance.cases import uas  # noqa: F401, I001
-from conformance.cases import transaction  # noqa: F401
-from conformance.cases import registrar  # noqa: F401
-from conformance.cases import proxy  # noqa: F401
-from conformance.cases import uac  # noqa: F401
-from conformance.cases import torture  # noqa: F401
+There is no list to keep: every module here is a case module, loaded in the order of its
+``ORDER`` constant, then its name (`conformance.discovery`).  The extensions' cases live in
+``extensions/conformance/`` and are loaded by `conformance.discovery.load_cases`.
+"""
+
+from conformance.discovery import CORE_CASES, load_cases
+
+load_cases(CORE_CASES, extensions=None)

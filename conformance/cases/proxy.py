@@ -13,6 +13,9 @@ from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link, Listener
 
+#: load order of the case modules (conformance.discovery)
+ORDER = 40
+
 PROXY = ("proxy",)
 
 

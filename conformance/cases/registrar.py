@@ -15,6 +15,9 @@ from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link
 
+#: load order of the case modules (conformance.discovery)
+ORDER = 30
+
 REGISTRAR = ("registrar",)
 
 

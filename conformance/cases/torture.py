@@ -33,6 +33,9 @@ from conformance.messages import rewrite_torture, unique
 from conformance.model import Context, Inconclusive, register
 from conformance.sipmsg import Message
 
+#: load order of the case modules (conformance.discovery)
+ORDER = 60
+
 ROLES = ("uas", "registrar", "proxy", "redirect")
 #: Framing tests of RFC 4475 that only make sense in a datagram (a stream frames differently).
 UDP = ("udp",)

@@ -16,6 +16,9 @@ from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.wire import Link
 
+#: load order of the case modules (conformance.discovery)
+ORDER = 20
+
 LOW, HIGH = 0.6, 1.8
 
 

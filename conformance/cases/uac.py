@@ -17,6 +17,9 @@ from conformance.model import Context, case
 from conformance.sipmsg import Message
 from conformance.wire import Listener
 
+#: load order of the case modules (conformance.discovery)
+ORDER = 50
+
 UAC = ("uac",)
 
 

@@ -11,6 +11,10 @@ from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link
 
+#: load order of the case modules (conformance.discovery)
+# first: these cases learn which methods the target leaves unanswered
+ORDER = 10
+
 UAS = ("uas",)
 ENDPOINTS = ("uas", "registrar", "redirect")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import cases as _cases  # noqa: F401
+from conformance.discovery import load_cases
 from conformance.model import REGISTRY, Profile
 from conformance.runner import Runner, RunResult, select_cases
 from conformance.selftest import minimal_uas_argv, sipp_uas_argv, stop_group
@@ -21,6 +21,8 @@ from conformance.target import parse_target
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_EXTERNAL = os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1"
+
+load_cases()  # registers every case, the core's and the extensions'
 
 
 def run_cases(

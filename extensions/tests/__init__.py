@@ -1,0 +1,1 @@
+"""The extensions' tests, ``test_NAME.py`` for ``extensions/NAME``."""
