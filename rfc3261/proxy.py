@@ -51,8 +51,6 @@ uses for bindings; the transaction timers only need it to be monotonic in practi
 from __future__ import annotations
 
 import hashlib
-import heapq
-import itertools
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -65,7 +63,7 @@ from .headers import Via
 from .location import Binding, LocationService
 from .message import Message, Request, Response
 from .registrar import Registrar, RegistrarConfig, canonical_aor
-from .timers import DEFAULT_TIMERS, TimerValues
+from .timers import DEFAULT_TIMERS, TimerQueue, TimerValues
 from .transaction import (
     MAGIC_COOKIE,
     Effect,
@@ -360,8 +358,7 @@ class Proxy:
         self.contexts: dict[ServerTransaction, ResponseContext] = {}
         self._branches: dict[ClientTransaction, Branch] = {}
         self._cancels: set[ClientTransaction] = set()  # CANCELs this proxy generated
-        self._timer_c: list[tuple[float, int, Branch]] = []
-        self._sequence = itertools.count()
+        self._timer_c: TimerQueue[Branch] = TimerQueue()
         self._aliases = {a.lower() for a in config.aliases} | {
             f"{config.host.lower()}:{config.port}"
         }
@@ -400,23 +397,18 @@ class Proxy:
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`handle_timer` must be called; None if nothing pending."""
         deadline = self.layer.next_deadline()
-        heap = self._timer_c
-        while heap and heap[0][2].timer_c != heap[0][0]:
-            heapq.heappop(heap)  # superseded or cancelled
-        if heap and (deadline is None or heap[0][0] < deadline):
-            deadline = heap[0][0]
+        timer_c = self._timer_c.next_deadline()
+        if timer_c is not None and (deadline is None or timer_c < deadline):
+            deadline = timer_c
         return deadline
 
     def handle_timer(self, now: float) -> list[Send]:
         """Fire the transaction timers and Timer C entries due at ``now``."""
         out: list[Send] = []
         self._run(self.layer.handle_timer(now), now, out)
-        heap = self._timer_c
-        while heap and heap[0][0] <= now:
-            deadline, _, branch = heapq.heappop(heap)
-            if branch.timer_c == deadline:
-                branch.timer_c = None
-                self.timer_c_fired(branch, now, out)
+        for branch in self._timer_c.due(now):
+            branch.timer_c = None
+            self.timer_c_fired(branch, now, out)
         return out
 
     # == effects of the transaction layer ==================================================
@@ -1207,8 +1199,7 @@ class Proxy:
 
     def _set_timer_c(self, branch: Branch, deadline: float | None) -> None:
         branch.timer_c = deadline
-        if deadline is not None:
-            heapq.heappush(self._timer_c, (deadline, next(self._sequence), branch))
+        self._timer_c.schedule(branch, deadline)
 
     # == responses (§16.7) ================================================================
 

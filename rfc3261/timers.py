@@ -21,6 +21,11 @@ Table 4 names three base values and the timers derived from them:
 
 Timer C (proxy INVITE timeout, §16.6) belongs to the proxy core, not here.
 
+:class:`TimerQueue` is the one timer mechanism of the sans-I/O cores: the transaction
+layer, the UA core and the proxy each keep their deadlines in one, report the earliest
+(``next_deadline``) and are told when it has passed (``handle_timer(now)``), as
+aioquic's connections do.  The edge arms a single event-loop timer per core.
+
 All values are seconds as floats. :class:`TimerValues` holds T1, T2, T4 (and the
 Timer D floor) and answers "what is timer X for this transport?"; the
 ``None`` answer means "do not start this timer" (retransmission timers over
@@ -29,14 +34,75 @@ reliable transports).
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 __all__ = [
     "DEFAULT_TIMERS",
     "RELIABLE_TRANSPORTS",
+    "TimerQueue",
     "TimerValues",
     "is_reliable",
 ]
+
+K = TypeVar("K", bound=Hashable)
+
+
+class TimerQueue(Generic[K]):
+    """Deadlines by key: each key has at most one, and setting it again replaces it.
+
+    ``schedule(key, deadline)`` sets (or, with None, clears) the key's deadline;
+    ``due(now)`` yields the keys whose deadline has passed, earliest first, clearing
+    each before it is yielded (so the caller may schedule it again).  Superseded
+    entries stay in the heap until they reach its top: no search on every change.
+    """
+
+    __slots__ = ("_deadlines", "_heap", "_sequence")
+
+    def __init__(self) -> None:
+        self._deadlines: dict[K, float] = {}
+        self._heap: list[tuple[float, int, K]] = []
+        self._sequence = itertools.count()
+
+    def schedule(self, key: K, deadline: float | None) -> None:
+        """Fire ``key`` at ``deadline`` (replacing its earlier deadline); None: never."""
+        if deadline is None:
+            self._deadlines.pop(key, None)
+            return
+        if self._deadlines.get(key) == deadline:
+            return
+        self._deadlines[key] = deadline
+        heapq.heappush(self._heap, (deadline, next(self._sequence), key))
+
+    def deadline(self, key: K) -> float | None:
+        """The deadline ``key`` has now, or None."""
+        return self._deadlines.get(key)
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline of any key; None when nothing is scheduled."""
+        heap, deadlines = self._heap, self._deadlines
+        while heap:
+            deadline, _, key = heap[0]
+            if deadlines.get(key) == deadline:
+                return deadline
+            heapq.heappop(heap)  # superseded or cleared
+        return None
+
+    def due(self, now: float) -> Iterator[K]:
+        """The keys due at ``now``, earliest first, each cleared as it is yielded."""
+        heap, deadlines = self._heap, self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, _, key = heapq.heappop(heap)
+            if deadlines.get(key) == deadline:
+                del deadlines[key]
+                yield key
+
+    def __len__(self) -> int:
+        return len(self._deadlines)
+
 
 # Transports that deliver in order without loss, so the transaction layer
 # neither retransmits nor lingers. TLS-SCTP (RFC 4168) and WebSocket (RFC 7118

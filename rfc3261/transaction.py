@@ -251,7 +251,6 @@ class Transaction:
     __slots__ = (
         "_deadlines",
         "_interval",
-        "_scheduled",
         "destination",
         "key",
         "reliable",
@@ -295,7 +294,6 @@ class Transaction:
         # Key in the TransactionLayer's table and the deadline the layer has
         # queued for this transaction; both belong to the layer.
         self.key: Any = None
-        self._scheduled: float | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.request.method} {self.state} branch={self.branch!r}>"

@@ -17,11 +17,9 @@ Messages given to the layer are assumed to have passed the transport's checks
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from typing import TYPE_CHECKING, Any
 
-from .timers import DEFAULT_TIMERS, TimerValues
+from .timers import DEFAULT_TIMERS, TimerQueue, TimerValues
 from .transaction import MAGIC_COOKIE, Effect, RequestReceived, Transaction
 from .transaction_client import (
     ClientTransaction,
@@ -134,8 +132,7 @@ class TransactionLayer:
         # the method: what a CANCEL for them matches (§9.2).
         self._cancellable: dict[tuple[Any, ...], ServerTransaction] = {}
         # (deadline, sequence, transaction); stale entries are skipped lazily.
-        self._heap: list[tuple[float, int, Transaction]] = []
-        self._sequence = itertools.count()
+        self._timers: TimerQueue[Transaction] = TimerQueue()
         # Responses that matched no client transaction and were dropped.
         self.stray_responses = 0
 
@@ -332,23 +329,12 @@ class TransactionLayer:
 
     def next_deadline(self) -> float | None:
         """The earliest deadline of any transaction; None when no timer is pending."""
-        heap = self._heap
-        while heap:
-            deadline, _, transaction = heap[0]
-            if transaction._scheduled == deadline:
-                return deadline
-            heapq.heappop(heap)
-        return None
+        return self._timers.next_deadline()
 
     def handle_timer(self, now: float) -> list[Effect]:
         """Fire every timer due at ``now`` in every transaction."""
         effects: list[Effect] = []
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, _, transaction = heapq.heappop(heap)
-            if transaction._scheduled != deadline:
-                continue  # superseded by a later entry
-            transaction._scheduled = None
+        for transaction in self._timers.due(now):
             effects.extend(transaction.handle_timer(now))
             self._update(transaction)
         return effects
@@ -382,7 +368,7 @@ class TransactionLayer:
     def _update(self, transaction: Transaction) -> None:
         """Forget a terminated transaction, or queue its next deadline."""
         if transaction.terminated:
-            transaction._scheduled = None
+            self._timers.schedule(transaction, None)
             table: dict[Any, Any] = (
                 self._clients if isinstance(transaction, ClientTransaction) else self._servers
             )
@@ -394,8 +380,4 @@ class TransactionLayer:
                 if self._cancellable.get(key) is transaction:
                     del self._cancellable[key]
             return
-        deadline = transaction.next_deadline()
-        if deadline != transaction._scheduled:
-            transaction._scheduled = deadline
-            if deadline is not None:
-                heapq.heappush(self._heap, (deadline, next(self._sequence), transaction))
+        self._timers.schedule(transaction, transaction.next_deadline())

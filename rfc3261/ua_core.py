@@ -46,8 +46,6 @@ Adapter contract (what a thin asyncio layer must do)
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -75,7 +73,7 @@ from .headers import Contact, NameAddr, Via
 from .message import Request, Response, parse
 from .params import Parameters
 from .session import SessionManager
-from .timers import DEFAULT_TIMERS, TimerValues
+from .timers import DEFAULT_TIMERS, TimerQueue, TimerValues
 from .transaction import (
     MAGIC_COOKIE,
     RequestReceived,
@@ -151,16 +149,25 @@ class UAConfig:
             self.allow = (*self.allow, "OPTIONS")
 
 
-class _Timer:
-    __slots__ = ("callback", "cancelled", "deadline")
+class Timer:
+    """A timer of the UA core or of an extension (:meth:`UserAgent.call_at`)."""
 
-    def __init__(self, deadline: float, callback: Callable[[float], list[Any]]) -> None:
+    __slots__ = ("_queue", "callback", "deadline")
+
+    def __init__(
+        self, queue: TimerQueue[Timer], deadline: float, callback: Callable[[float], list[Any]]
+    ) -> None:
+        self._queue = queue
         self.deadline = deadline
         self.callback = callback
-        self.cancelled = False
+        queue.schedule(self, deadline)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._queue.deadline(self) is None
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self._queue.schedule(self, None)
 
 
 class UserAgent:
@@ -215,8 +222,7 @@ class UserAgent:
         # (From tag, Call-ID, CSeq) of requests without To tag -> their transaction (§8.2.2.2)
         self._merge_keys: dict[tuple[Any, ...], Transaction] = {}
         self._merge_key_of: dict[Transaction, tuple[Any, ...]] = {}
-        self._timer_heap: list[tuple[float, int, _Timer]] = []
-        self._sequence = itertools.count()
+        self._timers: TimerQueue[Timer] = TimerQueue()
         self._cseq = self.rng.randint(1, 2**16)
         self.log: list[Dropped] = []
         # What the UA supports, computed from the configuration and what is installed.
@@ -608,18 +614,13 @@ class UserAgent:
 
     # -- timers ------------------------------------------------------------------------
 
-    def call_at(self, deadline: float, callback: Callable[[float], list[Any]]) -> _Timer:
+    def call_at(self, deadline: float, callback: Callable[[float], list[Any]]) -> Timer:
         """Run ``callback(now)`` at ``deadline``; returns a handle with ``cancel()``."""
-        timer = _Timer(deadline, callback)
-        heapq.heappush(self._timer_heap, (deadline, next(self._sequence), timer))
-        return timer
+        return Timer(self._timers, deadline, callback)
 
     def next_deadline(self) -> float | None:
         """The earliest deadline of the transaction layer and the UA core."""
-        heap = self._timer_heap
-        while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
-        mine = heap[0][0] if heap else None
+        mine = self._timers.next_deadline()
         layer = self.layer.next_deadline()
         if mine is None:
             return layer
@@ -628,12 +629,8 @@ class UserAgent:
     def handle_timer(self, now: float) -> list[Any]:
         """Fire every timer due at ``now`` (transactions first, then the core's)."""
         effects = self._process(self.layer.handle_timer(now), now)
-        heap = self._timer_heap
-        while heap and heap[0][0] <= now:
-            _, _, timer = heapq.heappop(heap)
-            if not timer.cancelled:
-                timer.cancelled = True
-                effects.extend(timer.callback(now))
+        for timer in self._timers.due(now):
+            effects.extend(timer.callback(now))
         return effects
 
     # -- input from the transport ---------------------------------------------------

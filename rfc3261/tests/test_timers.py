@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rfc3261.timers import DEFAULT_TIMERS, TimerValues, is_reliable
+from rfc3261.timers import DEFAULT_TIMERS, TimerQueue, TimerValues, is_reliable
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
@@ -186,3 +186,36 @@ def test_is_reliable(transport, reliable):
 def test_invalid_values_are_rejected(t1, t2, t4):
     with pytest.raises(ValueError, match="RFC 3261"):
         TimerValues(T1=t1, T2=t2, T4=t4)
+
+
+# -- TimerQueue: the one timer mechanism of the cores ----------------------------------
+
+
+def test_timer_queue_keeps_one_deadline_per_key_and_fires_in_order() -> None:
+    queue: TimerQueue[str] = TimerQueue()
+    queue.schedule("b", 3.0)
+    queue.schedule("a", 5.0)
+    queue.schedule("a", 2.0)  # replaces 5.0
+    queue.schedule("c", 4.0)
+    queue.schedule("c", None)  # cleared
+    assert (queue.next_deadline(), len(queue)) == (2.0, 2)
+    assert list(queue.due(4.0)) == ["a", "b"]
+    assert queue.next_deadline() is None and len(queue) == 0
+    assert list(queue.due(100.0)) == []
+
+
+def test_a_key_rescheduled_while_firing_fires_again_when_due() -> None:
+    queue: TimerQueue[str] = TimerQueue()
+    queue.schedule("retransmit", 1.0)
+    fired = []
+    for key in queue.due(1.0):
+        fired.append(key)
+        assert queue.deadline(key) is None  # cleared before it is handed out
+        queue.schedule(key, 2.0)  # e.g. Timer A doubling
+    assert fired == ["retransmit"] and queue.next_deadline() == 2.0
+    fired = []
+    for key in queue.due(10.0):
+        fired.append(key)
+        if len(fired) < 3:
+            queue.schedule(key, 2.5 * len(fired))  # still due at 10: fires again now
+    assert fired == ["retransmit"] * 3
