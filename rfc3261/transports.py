@@ -276,8 +276,7 @@ def route_response(
         address = _ip(maddr)
         ttl = None
         if address is not None and address.is_multicast:
-            ttl_text = via.params.get("ttl")
-            ttl = int(ttl_text) if ttl_text and ttl_text.isdigit() else 1
+            ttl = 1 if via.ttl is None else via.ttl
         return ResponseRoute("maddr", transport, _unbracketed(maddr), via.port or 5060, ttl)
     received = via.received
     rport = via.rport
