@@ -57,10 +57,8 @@ from .transports import (
     TransportInfo,
     default_port,
     is_reliable,
+    register_transport_info,
     transport_info,
-)
-from .transports import (
-    register_transport as _register_info,
 )
 
 __all__ = [
@@ -849,7 +847,7 @@ def register_transport(
     """
     if not isinstance(driver, TransportDriver):
         raise TypeError(f"driver must be a TransportDriver, not {type(driver).__name__}")
-    return _register_info(
+    return register_transport_info(
         TransportInfo(name, default_port, reliable, stream, secure, uri_param, driver)
     )
 

@@ -8,7 +8,7 @@ Several layers ask questions about a transport named by its Via token
 stream (§16.6 step 9: Content-Length), everyone its default port (§18.1.1,
 §19.1.2), the URI code which ``transport=`` value and scheme reach it.
 :data:`TRANSPORTS` answers all of these from one :class:`TransportInfo` per
-transport; :func:`register_transport` is the only way in.
+transport; :func:`register_transport_info` is the only way in.
 
 The facts of the transports RFC 3261 and its companions name are known here
 from the start (UDP, TCP, TLS, SCTP and TLS-SCTP of RFC 4168, WS and WSS of
@@ -16,7 +16,8 @@ RFC 7118), so that reliability is right whatever the Via says.  A transport
 can be *used* only once it also has a ``driver``: the object the asyncio
 edge (:mod:`rfc3261.transport`) calls to open a listening point or a
 connection.  UDP, TCP and TLS get theirs there, through the same
-:func:`register_transport`; an extension adds a new transport, or a driver
+:func:`register_transport_info` (called by the edge's
+``register_transport``); an extension adds a new transport, or a driver
 for a known one (RFC 7118 for WS), the same way.
 
 :func:`route_response` is §18.2.2 with RFC 3581 §4: where a response goes,
@@ -41,7 +42,7 @@ __all__ = [
     "default_port",
     "is_reliable",
     "is_stream",
-    "register_transport",
+    "register_transport_info",
     "route_response",
     "transport_for_uri",
     "transport_info",
@@ -90,11 +91,11 @@ class TransportInfo:
 
 
 # Every transport known, by Via token.  Read it through the functions below;
-# change it only through register_transport.
+# change it only through register_transport_info.
 TRANSPORTS: dict[str, TransportInfo] = {}
 
 
-def register_transport(info: TransportInfo) -> TransportInfo:
+def register_transport_info(info: TransportInfo) -> TransportInfo:
     """Add a transport to :data:`TRANSPORTS`, or give a known one its driver.
 
     Registering facts that differ from those already known, or a second
@@ -102,7 +103,9 @@ def register_transport(info: TransportInfo) -> TransportInfo:
     nothing.  Returns the entry now in the table.
     """
     if not isinstance(info, TransportInfo):
-        raise TypeError(f"register_transport takes a TransportInfo, not {type(info).__name__}")
+        raise TypeError(
+            f"register_transport_info takes a TransportInfo, not {type(info).__name__}"
+        )
     name = info.name
     if not name or name != name.upper() or not all(c.isalnum() or c in "-.!%*_+`'~" for c in name):
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-25.1
@@ -187,7 +190,7 @@ for _info in (
     TransportInfo("WS", 80, reliable=True, stream=False, uri_param="ws"),
     TransportInfo("WSS", 443, reliable=True, stream=False, secure=True, uri_param="ws"),
 ):
-    register_transport(_info)
+    register_transport_info(_info)
 del _info
 
 

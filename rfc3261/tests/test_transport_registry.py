@@ -26,10 +26,10 @@ from rfc3261.transports import (
     default_port,
     is_reliable,
     is_stream,
+    register_transport_info,
     transport_for_uri,
     transport_info,
 )
-from rfc3261.transports import register_transport as register_facts
 
 from .transport_support import FAST_TIMERS, RecordingTU, async_test, build_request
 
@@ -133,13 +133,15 @@ def test_uri_scheme_and_transport_parameter_select_the_transport() -> None:
 def test_register_transport_misuse_raises() -> None:
     driver = MemDriver()
     with pytest.raises(ValueError, match="upper-case"):
-        register_facts(TransportInfo("mem2", 5090, reliable=False, stream=False))
+        register_transport_info(TransportInfo("mem2", 5090, reliable=False, stream=False))
     with pytest.raises(ValueError, match="port"):
-        register_facts(TransportInfo("MEM2", 0, reliable=False, stream=False))
+        register_transport_info(TransportInfo("MEM2", 0, reliable=False, stream=False))
     with pytest.raises(ValueError, match="stream transport is reliable"):
-        register_facts(TransportInfo("MEM2", 5090, reliable=False, stream=True))
+        register_transport_info(TransportInfo("MEM2", 5090, reliable=False, stream=True))
     with pytest.raises(ValueError, match="lower-case"):
-        register_facts(TransportInfo("MEM2", 5090, reliable=False, stream=False, uri_param="M"))
+        register_transport_info(
+            TransportInfo("MEM2", 5090, reliable=False, stream=False, uri_param="M")
+        )
     with pytest.raises(ValueError, match="other facts"):
         register_transport("TCP", default_port=5060, reliable=False, stream=False, driver=driver)
     with pytest.raises(ValueError, match="already has a driver"):
@@ -151,15 +153,15 @@ def test_register_transport_misuse_raises() -> None:
             "MEM2", default_port=5090, reliable=False, stream=False, driver=object()
         )  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        register_facts(("MEM2", 5090))  # type: ignore[arg-type]
+        register_transport_info(("MEM2", 5090))  # type: ignore[arg-type]
     assert "MEM2" not in TRANSPORTS
     # The same entry again is no change.
-    assert register_facts(TRANSPORTS["UDP"]) is TRANSPORTS["UDP"]
-    assert register_facts(MEM) is MEM
+    assert register_transport_info(TRANSPORTS["UDP"]) is TRANSPORTS["UDP"]
+    assert register_transport_info(MEM) is MEM
 
 
 def test_known_facts_get_their_driver_through_the_same_door() -> None:
-    facts = register_facts(TransportInfo("MEMR", 5095, reliable=True, stream=False))
+    facts = register_transport_info(TransportInfo("MEMR", 5095, reliable=True, stream=False))
     assert facts.driver is None and is_reliable("MEMR")
     with pytest.raises(ValueError, match="other facts"):
         register_transport(
