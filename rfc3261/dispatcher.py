@@ -75,7 +75,8 @@ from .errors import ParseError
 from .headers import Via
 from .message import Request, Response, bad_request_response, parse
 from .params import Parameters
-from .timers import DEFAULT_TIMERS, RELIABLE_TRANSPORTS, TimerValues
+from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
+from .timers import DEFAULT_TIMERS, TimerValues
 from .transaction import (
     MAGIC_COOKIE,
     RequestReceived,
@@ -95,12 +96,12 @@ from .transport import (
     TransportLayer,
     TransportLimits,
     bracketed,
-    default_port,
     is_ip_address,
     is_multicast,
     same_ip,
     unbracketed,
 )
+from .transports import default_port, route_response, transport_for_uri
 from .uri import SipURI, parse_uri
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,33 +132,6 @@ def new_branch() -> str:
     return MAGIC_COOKIE + secrets.token_hex(8)
 
 
-def address_for_uri(uri: SipURI | str) -> Address:
-    """The transport address a SIP(S) URI with an IP address host names (RFC 3263 §4 without DNS).
-
-    sips: means TLS; otherwise the ``transport`` parameter, UDP by default.
-    ``maddr`` replaces the host.  Raises ValueError for a domain name.
-    """
-    if isinstance(uri, str):
-        parsed = parse_uri(uri)
-        if not isinstance(parsed, SipURI):
-            raise ValueError(f"{uri!r} is not a SIP or SIPS URI")
-        uri = parsed
-    if uri.scheme == "sips":
-        transport = "TLS"
-    else:
-        transport = (uri.transport or "udp").upper()
-    host = uri.maddr or uri.host
-    if not is_ip_address(host):
-        raise ValueError(f"{host!r} is not an IP address; name resolution (RFC 3263) is not done")
-    return Address(transport, unbracketed(host), uri.port or default_port(transport))
-
-
-##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-##% The server transport uses the value of the top Via header field in
-##% order to determine where to send a response.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-##% It MUST follow the
-##% following process:
 def response_target(
     via: Via, source: Source | None
 ) -> tuple[Address, StreamConnection | None, ListeningPoint | None]:
@@ -165,66 +139,24 @@ def response_target(
 
     ``source`` is where the request came from (None for a stateless element
     that no longer knows).  The connection is the one to reuse, if any; the
-    local point is the UDP socket to send from (RFC 3581 §4).
+    local point is the socket to send from (RFC 3581 §4).  The rules are
+    :func:`rfc3261.transports.route_response`; a sent-by that is a name
+    raises ValueError (RFC 3263 §5 is a resolver's business).
     """
-    transport = via.transport.upper()
-    if source is not None and source.connection is not None:
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-        ##% If the "sent-protocol" is a reliable transport protocol such as
-        ##% TCP or SCTP, or TLS over those, the response MUST be sent using
-        ##% the existing connection to the source of the original request
-        ##% that created the transaction, if that connection is still open.
-        if source.connection.is_open:
-            return source.remote, source.connection, source.local
-        transport = source.transport
-    port = via.port or default_port(transport)
-    if transport in RELIABLE_TRANSPORTS:
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-        ##% If that
-        ##% connection is no longer open, the server SHOULD open a
-        ##% connection to the IP address in the "received" parameter, if
-        ##% present, using the port in the "sent-by" value, or the default
-        ##% port for that transport, if no port is specified.
-        host = via.received or via.host
-        return Address(transport, unbracketed(host), port), None, None
-    maddr = via.maddr
-    if maddr is not None:
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-        ##% Otherwise, if the Via header field value contains a "maddr"
-        ##% parameter, the response MUST be forwarded to the address listed
-        ##% there, using the port indicated in "sent-by", or port 5060 if
-        ##% none is present.
-        return Address(transport, unbracketed(maddr), via.port or 5060), None, None
-    local = source.local if source is not None else None
-    received = via.received
-    rport = via.rport
-    if received is not None and isinstance(rport, int):
-        ##= https://www.rfc-editor.org/rfc/rfc3581#section-4
-        ##% If the "sent-protocol"
-        ##% component indicates an unreliable unicast transport protocol, such as
-        ##% UDP, and there is no "maddr" parameter, but there is both a
-        ##% "received" parameter and an "rport" parameter, the response MUST be
-        ##% sent to the IP address listed in the "received" parameter, and the
-        ##% port in the "rport" parameter.
-        ##= https://www.rfc-editor.org/rfc/rfc3581#section-4
-        ##% The response MUST be sent from the
-        ##% same address and port that the corresponding request was received on.
-        return Address(transport, unbracketed(received), rport), None, local
-    if received is not None:
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-        ##% Otherwise (for unreliable unicast transports), if the top Via
-        ##% has a "received" parameter, the response MUST be sent to the
-        ##% address in the "received" parameter, using the port indicated
-        ##% in the "sent-by" value, or using port 5060 if none is specified
-        ##% explicitly.
-        return Address(transport, unbracketed(received), via.port or 5060), None, local
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-    ##% Otherwise, if it is not receiver-tagged, the response MUST be
-    ##% sent to the address indicated by the "sent-by" value, using the
-    ##% procedures in Section 5 of [4].
-    if not is_ip_address(via.host):
-        raise ValueError(f"Via sent-by {via.host!r} is a name; RFC 3263 §5 lookup is not done")
-    return Address(transport, unbracketed(via.host), port), None, local
+    connection = source.connection if source is not None else None
+    route = route_response(
+        via,
+        connection_open=connection is not None and connection.is_open,
+        arrival_transport=source.transport if connection is not None else None,
+    )
+    if route.rule == "connection":
+        return source.remote, connection, source.local  # type: ignore[union-attr]
+    host = route.host or ""
+    if route.rule == "sent-by" and not is_ip_address(host):
+        raise ValueError(f"Via sent-by {host!r} is a name; RFC 3263 §5 lookup is not done")
+    port = route.port or default_port(route.transport)
+    local = source.local if source is not None and route.from_arrival_point else None
+    return Address(route.transport, host, port), None, local
 
 
 def stamp_via(via: Via, source: Source) -> Via | None:
@@ -326,8 +258,18 @@ class Endpoint:
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.loop = loop or asyncio.get_running_loop()
+        if resolver is not None and not isinstance(resolver, Resolver):
+            raise TypeError(f"resolver must have an async resolve(destination), not {resolver!r}")
+        # Turns URIs and next hops into the ordered targets to try (RFC 3263 §4 shape).
+        self.resolver: Resolver = resolver or IpLiteralResolver()
+        # An answer known without waiting (IP literals, a cache), when the resolver offers one.
+        self._resolve_now: Callable[[Any], list[Address] | None] | None = getattr(
+            self.resolver, "resolve_now", None
+        )
+        self._resolving: set[asyncio.Task[None]] = set()
         self.transport = TransportLayer(
             self.receive,
             limits=limits,
@@ -350,31 +292,21 @@ class Endpoint:
     async def listen(self, target: str | SipURI, *, with_tcp: bool = True) -> list[ListeningPoint]:
         """Listen on the address of a SIP(S) URI, e.g. ``sip:127.0.0.1:5070``.
 
-        ``sips:`` listens for TLS, ``;transport=tcp`` for TCP only, anything
-        else for UDP and (unless ``with_tcp`` is False) TCP on the same port.
-        Port 0 picks a free port.
+        ``sips:`` listens for TLS, ``;transport=tcp`` for TCP only (any other
+        registered transport likewise), anything else for UDP and (unless
+        ``with_tcp`` is False) TCP on the same port.  Port 0 picks a free port;
+        no port, the transport's default (§18.1.1).
         """
         uri = parse_uri(target) if isinstance(target, str) else target
         if not isinstance(uri, SipURI):
             raise ValueError(f"{target!r} is not a SIP or SIPS URI")
         host = unbracketed(uri.host)
-        if uri.scheme == "sips":
-            points = [
-                await self.transport.listen("TLS", host, 5061 if uri.port is None else uri.port)
-            ]
-        elif (uri.transport or "udp").upper() != "UDP":
-            transport = (uri.transport or "tcp").upper()
-            points = [
-                await self.transport.listen(
-                    transport, host, 5060 if uri.port is None else uri.port
-                )
-            ]
-        elif not with_tcp:
-            points = [
-                await self.transport.listen("UDP", host, 5060 if uri.port is None else uri.port)
-            ]
+        transport = transport_for_uri(uri.scheme, uri.transport)
+        port = default_port(transport) if uri.port is None else uri.port
+        if transport != "UDP" or not with_tcp:
+            points = [await self.transport.listen(transport, host, port)]
         else:
-            points = await self._listen_udp_and_tcp(host, 5060 if uri.port is None else uri.port)
+            points = await self._listen_udp_and_tcp(host, port)
         for point in points:
             self._sent_by.add((point.address.host.lower(), point.address.port))
         return points
@@ -469,6 +401,71 @@ class Endpoint:
             return
         on_error = self._stateless_error if token is None else self._error_for(token)
         self.transport.send(data, address, connection=connection, local=local, on_error=on_error)
+
+    async def resolve(self, destination: Any) -> list[Address]:
+        """The targets for ``destination``, in the order to try them (the resolver's answer)."""
+        if isinstance(destination, Address):
+            return [destination]
+        if isinstance(destination, Source):
+            return [destination.remote]
+        targets = list(await self.resolver.resolve(destination))
+        if not targets:
+            raise ValueError(f"{destination!r}: the resolver found no target")
+        return targets
+
+    def _send_request_bytes(self, data: bytes, destination: Any, token: Any) -> None:
+        """Send a request's bytes to ``destination`` through the resolver (§18.1.1).
+
+        Address and Source are sent to as they are; anything else is resolved,
+        at once when the resolver can, else in a task.
+        """
+        if isinstance(destination, Address):
+            self._send(data, destination, token)
+            return
+        if isinstance(destination, Source):
+            self._send(data, destination.remote, token, destination.connection)
+            return
+        resolve_now = self._resolve_now
+        if resolve_now is not None:
+            try:
+                targets = resolve_now(destination)
+            except ValueError as error:
+                self._failed(token, error)
+                return
+            if targets:
+                self._send_in_turn(data, targets, token)
+                return
+        task = self.loop.create_task(self._resolve_and_send(data, destination, token))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _resolve_and_send(self, data: bytes, destination: Any, token: Any) -> None:
+        try:
+            targets = await self.resolve(destination)
+        except Exception as error:  # whatever the resolver raises, the send failed
+            self._failed(token, error)
+            return
+        self._send_in_turn(data, targets, token)
+
+    # RFC 3263 §4.3 tries the next target after a transport failure with a new
+    # request (new branch).  Here only a target that fails before anything was
+    # delivered (connection refused, no socket for its family) gives way to the
+    # next, with the same bytes: no server saw the request, so no transaction
+    # is duplicated.  Failover on 503 or a timeout is the core's business.
+    def _send_in_turn(self, data: bytes, targets: list[Address], token: Any) -> None:
+        """Send to the first target; when that fails, to the next, and so on."""
+        address, rest = targets[0], targets[1:]
+        if not rest:
+            self._send(data, address, token)
+            return
+
+        def next_target(error: Exception) -> None:
+            self.loop.call_soon(self._send_in_turn, data, rest, token)
+
+        try:
+            self.transport.send(data, address, on_error=next_target)
+        except (OSError, ValueError) as error:
+            next_target(error)
 
     def _error_for(self, token: Any) -> Any:
         def on_error(error: Exception) -> None:
@@ -593,10 +590,12 @@ class Endpoint:
         raise NotImplementedError
 
     async def close(self) -> None:
-        """Stop the timer and close every socket."""
+        """Stop the timer and pending resolutions, and close every socket."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for task in list(self._resolving):
+            task.cancel()
         with contextlib.suppress(Exception):
             await self.transport.close()
 
@@ -614,8 +613,15 @@ class Dispatcher(Endpoint):
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
-        super().__init__(limits=limits, server_ssl=server_ssl, client_ssl=client_ssl, loop=loop)
+        super().__init__(
+            limits=limits,
+            server_ssl=server_ssl,
+            client_ssl=client_ssl,
+            loop=loop,
+            resolver=resolver,
+        )
         self.tu = tu
         tu.dispatcher = self
         self.timers = timers
@@ -866,8 +872,15 @@ class CoreHost(Endpoint):
         server_ssl: ssl.SSLContext | None = None,
         client_ssl: ssl.SSLContext | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
-        super().__init__(limits=limits, server_ssl=server_ssl, client_ssl=client_ssl, loop=loop)
+        super().__init__(
+            limits=limits,
+            server_ssl=server_ssl,
+            client_ssl=client_ssl,
+            loop=loop,
+            resolver=resolver,
+        )
         self.core = core
         self.deliver = deliver or (lambda effect: None)
         self.on_send_error = on_send_error or self._default_send_error
@@ -892,13 +905,7 @@ class CoreHost(Endpoint):
             ):
                 self._send_response(message, destination, effect)
                 continue
-            try:
-                address = resolve_destination(destination)
-            except ValueError as error:
-                self._failed(effect, error)
-                continue
-            connection = destination.connection if isinstance(destination, Source) else None
-            self._send(bytes(message), address, effect, connection)
+            self._send_request_bytes(bytes(message), destination, effect)
         deadline = self.core.next_deadline()
         if deadline is not None:
             # The core's clock may not be the loop's: convert through "how long from now".
@@ -922,25 +929,3 @@ class CoreHost(Endpoint):
 
     def _timer_fired(self, now: float) -> None:
         self.run(self.core.handle_timer(self.clock()))
-
-
-def resolve_destination(destination: Any) -> Address:
-    """An :class:`Address` for a request's destination: Address, Source, SIP URI or next hop.
-
-    A next hop is anything with ``transport``, ``host`` and ``port`` (None:
-    the transport's default).  Names are not resolved (RFC 3263): ValueError.
-    """
-    if isinstance(destination, Address):
-        return destination
-    if isinstance(destination, Source):
-        return destination.remote
-    if isinstance(destination, SipURI | str):
-        return address_for_uri(destination)
-    transport = str(getattr(destination, "transport", "") or "UDP").upper()
-    host = getattr(destination, "host", None)
-    if not isinstance(host, str) or not is_ip_address(host):
-        raise ValueError(
-            f"{destination!r}: no IP address to send to; name resolution (RFC 3263) is not done"
-        )
-    port = getattr(destination, "port", None)
-    return Address(transport, unbracketed(host), port or default_port(transport))

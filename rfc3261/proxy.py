@@ -77,6 +77,7 @@ from .transaction import (
 from .transaction_client import ClientTransaction
 from .transaction_layer import TransactionLayer
 from .transaction_server import ServerTransaction
+from .transports import default_port, is_stream, route_response
 from .uri import AbsoluteURI, SipURI, parse_uri, uri_equal
 
 __all__ = [
@@ -91,8 +92,6 @@ __all__ = [
     "best_response",
     "via_destination",
 ]
-
-STREAM_TRANSPORTS = frozenset({"TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,21 +253,18 @@ class ResponseContext:
 # -- helpers -------------------------------------------------------------------------
 
 
-def _default_port(transport: str) -> int:
-    return 5061 if transport.upper() in ("TLS", "TLS-SCTP", "WSS") else 5060
+_default_port = default_port
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
-##% Otherwise (for unreliable unicast transports), if the top Via has a
-##% "received" parameter, the response MUST be sent to the address in the
-##% "received" parameter, using the port indicated in the "sent-by" value,
-##% or using port 5060 if none is specified explicitly.
 def via_destination(via: Via) -> NextHop:
-    """Where a response goes per a Via value: received (or sent-by), rport or port."""
-    host = via.received or via.maddr or via.host
-    rport = via.rport
-    port = rport if isinstance(rport, int) else via.port
-    return NextHop(via.transport.upper(), host, port)
+    """Where a response goes per a Via value, by §18.2.2 and RFC 3581 §4 (route_response).
+
+    The proxy core knows no connections: over a reliable transport this is
+    where to open a new one.  A sent-by name (port None: none given) is for
+    the adapter to resolve (RFC 3263 §5).
+    """
+    route = route_response(via)
+    return NextHop(route.transport, route.host or via.host, route.port)
 
 
 def _set_routes(request: Request, values: list[str]) -> None:
@@ -1177,7 +1173,7 @@ class Proxy:
     ##% request (see Section 20.14).
     def add_content_length(self, copy: Request, hop: NextHop) -> None:
         """Step 9: Content-Length for stream transports when it is missing."""
-        if hop.transport in STREAM_TRANSPORTS and "Content-Length" not in copy.headers:
+        if is_stream(hop.transport) and "Content-Length" not in copy.headers:
             copy.headers.add("Content-Length", len(copy.body))
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6

@@ -40,9 +40,10 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .transports import is_reliable
+
 __all__ = [
     "DEFAULT_TIMERS",
-    "RELIABLE_TRANSPORTS",
     "TimerQueue",
     "TimerValues",
     "is_reliable",
@@ -104,15 +105,8 @@ class TimerQueue(Generic[K]):
         return len(self._deadlines)
 
 
-# Transports that deliver in order without loss, so the transaction layer
-# neither retransmits nor lingers. TLS-SCTP (RFC 4168) and WebSocket (RFC 7118
-# §5, over TCP) are reliable too.
-RELIABLE_TRANSPORTS = frozenset({"TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"})
-
-
-def is_reliable(transport: str) -> bool:
-    """True when ``transport`` (a Via transport token such as "UDP", "tcp") is reliable."""
-    return transport.upper() in RELIABLE_TRANSPORTS
+# Which transports are reliable (no retransmissions, no lingering) is a fact of
+# the transport table; is_reliable is re-exported from there.
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,17 @@ wake-up) rather than through asyncio's datagram transports: under load this
 saves an event-loop turn per datagram.  Streams use asyncio protocols
 (:class:`StreamConnection`), TLS the standard :mod:`ssl` module.
 
-Addresses are IP literals: name resolution (RFC 3263) is not done here.
+Which transports exist is the table of :mod:`rfc3261.transports`: each
+:class:`~rfc3261.transports.TransportInfo` has a :class:`TransportDriver`
+that opens its listening points and connections.  UDP (:class:`UdpDriver`),
+TCP and TLS (:class:`StreamDriver`) are registered here, through the same
+:func:`register_transport` an extension uses for a transport of its own.
+Stream transports are framed here (§18.3) on :class:`StreamConnection`;
+every other transport is message-oriented, sent through its listening
+point's handle (``sendto``).
+
+Addresses are IP literals: name resolution (RFC 3263) is the business of
+:mod:`rfc3261.resolver`.
 """
 
 from __future__ import annotations
@@ -43,23 +53,28 @@ from typing import Any
 
 from .errors import FramingError
 from .framing import StreamFramer
+from .transports import (
+    TransportInfo,
+    default_port,
+    is_reliable,
+    register_transport_info,
+    transport_info,
+)
 
 __all__ = [
-    "DEFAULT_PORTS",
     "UDP_SIZE_LIMIT",
     "Address",
     "ListeningPoint",
     "Source",
     "StreamConnection",
+    "StreamDriver",
+    "TransportDriver",
     "TransportLayer",
     "TransportLimits",
+    "UdpDriver",
+    "default_port",
+    "register_transport",
 ]
-
-##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
-##% If the port is absent, the default
-##% value depends on the transport.  It is 5060 for UDP, TCP and SCTP,
-##% 5061 for TLS.
-DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061}
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
 ##% If a request is within 200 bytes of the path MTU, or if it is larger
@@ -74,13 +89,6 @@ UDP_SIZE_LIMIT = 1300
 ##% datagram packet size.
 # The largest UDP payload over IPv4 (65,535 less 20 bytes of IP and 8 of UDP).
 MAX_DATAGRAM = 65507
-
-STREAM_TRANSPORTS = frozenset({"TCP", "TLS"})
-
-
-def default_port(transport: str) -> int:
-    """The port a sent-by or URI without one means (§18.1.1, §19.1.2)."""
-    return DEFAULT_PORTS.get(transport.upper(), 5060)
 
 
 def bracketed(host: str) -> str:
@@ -133,7 +141,7 @@ class Address:
 
     @property
     def reliable(self) -> bool:
-        return self.transport in STREAM_TRANSPORTS
+        return is_reliable(self.transport)
 
     @property
     def family(self) -> int:
@@ -197,10 +205,17 @@ class ListeningPoint:
     def uri(self, user: str | None = None) -> str:
         """A SIP(S) URI reaching this listening point, for Contact and Record-Route."""
         address = self.address
-        scheme = "sips" if address.transport == "TLS" else "sip"
+        info = transport_info(address.transport)
+        secure = info is not None and info.secure
+        scheme = "sips" if secure else "sip"
         userinfo = f"{user}@" if user else ""
-        # UDP is the default transport of sip: and TLS the only one of sips: (§19.1.2).
-        param = "" if address.transport in ("UDP", "TLS") else f";transport={address.transport}"
+        # UDP is the default transport of sip: and TLS the one of sips: (§19.1.2).
+        if address.transport in ("UDP", "TLS"):
+            param = ""
+        elif address.transport == "TCP" or info is None or info.uri_param is None:
+            param = f";transport={address.transport}"
+        else:
+            param = f";transport={info.uri_param}"
         return f"{scheme}:{userinfo}{address.hostport}{param}"
 
 
@@ -530,49 +545,29 @@ class TransportLayer:
     ##% If they are sensitive, requests SHOULD be protected by
     ##% using SIP over TLS [1].
     async def listen(self, transport: str, host: str, port: int = 0) -> ListeningPoint:
-        """Open a listening point: a UDP socket or a TCP/TLS server on ``host:port``.
+        """Open a listening point for ``transport`` on ``host:port`` with its driver.
 
-        Port 0 picks a free port; the returned point says which.
+        A UDP socket, a TCP or TLS server, or what a registered driver opens.
+        Port 0 picks a free port; the returned point says which.  ValueError
+        for a transport without a driver.
         """
         transport = transport.upper()
+        driver = self._driver(transport)
         host = unbracketed(host)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         point = ListeningPoint(Address(transport, host, port))
-        if transport == "UDP":
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                self._set_buffers(sock)
-                sock.bind((host, port))
-            except OSError:
-                sock.close()
-                raise
-            handle = UdpSocket(self, point, sock)
-        elif transport in STREAM_TRANSPORTS:
-            if transport == "TLS" and self.server_ssl is None:
-                raise ValueError("TLS listening point needs a server SSL context (RFC 3261 §26)")
-            handle = await self.loop.create_server(
-                lambda: StreamConnection(self, transport, point),
-                host,
-                port,
-                family=family,
-                ssl=self.server_ssl if transport == "TLS" else None,
-                # A peer that never finishes the TLS handshake is dropped like a slow one.
-                ssl_handshake_timeout=self.limits.message_timeout if transport == "TLS" else None,
-                reuse_address=True,
-                backlog=1024,
-            )
-        else:
-            raise ValueError(f"transport {transport!r} is not supported (UDP, TCP, TLS)")
-        sockname = (
-            handle.get_extra_info("sockname")
-            if transport == "UDP"
-            else handle.sockets[0].getsockname()
-        )
-        point.address = Address(transport, host, sockname[1])
+        handle, bound_port = await driver.listen(self, point)
+        point.address = Address(transport, host, bound_port)
         point.handle = handle
         self.listening_points.append(point)
         self._start_sweeper()
         return point
+
+    def _driver(self, transport: str) -> TransportDriver:
+        """The driver of ``transport``; ValueError when it has none."""
+        info = transport_info(transport)
+        if info is None or info.driver is None:
+            raise ValueError(f"transport {transport!r} is not supported (no driver registered)")
+        return info.driver
 
     def _set_buffers(self, sock: socket.socket) -> None:
         size = self.limits.socket_buffer
@@ -616,7 +611,8 @@ class TransportLayer:
         open, else an open connection to ``destination``, else a new one.
         ``on_error`` hears of a failure that is known only later (connect).
         """
-        if destination.transport == "UDP":
+        info = transport_info(destination.transport)
+        if info is None or not info.stream:
             self._send_datagram(data, destination, local, on_error)
             return
         if connection is None or not connection.is_open:
@@ -633,10 +629,11 @@ class TransportLayer:
         local: ListeningPoint | None,
         on_error: ErrorCallback | None,
     ) -> None:
-        if local is None or local.transport != "UDP":
-            local = self.listening_point("UDP", destination.family)
+        transport = destination.transport
+        if local is None or local.transport != transport:
+            local = self.listening_point(transport, destination.family)
         if local is None:
-            error = OSError(f"no UDP listening point for {destination}")
+            error = OSError(f"no {transport} listening point for {destination}")
             if on_error is None:
                 raise error
             on_error(error)
@@ -658,35 +655,17 @@ class TransportLayer:
     def connect(self, destination: Address) -> StreamConnection:
         """Start opening a connection to ``destination``; writes queue until it is up."""
         transport = destination.transport
-        if transport not in STREAM_TRANSPORTS:
+        info = transport_info(transport)
+        if info is None or not info.stream:
             raise ValueError(f"{transport} is not a stream transport")
+        driver = self._driver(transport)
         local = self.listening_point(transport, destination.family)
         connection = StreamConnection(self, transport, local, destination)
         self.connections[destination] = connection
-        task = self.loop.create_task(self._open(connection, destination))
+        task = self.loop.create_task(driver.connect(self, connection))
         self._connect_tasks.add(task)
         task.add_done_callback(self._connect_tasks.discard)
         return connection
-
-    async def _open(self, connection: StreamConnection, destination: Address) -> None:
-        tls = destination.transport == "TLS"
-        if tls and self.client_ssl is None:
-            connection.connect_failed(ValueError("TLS needs a client SSL context"))
-            return
-        try:
-            await asyncio.wait_for(
-                self.loop.create_connection(
-                    lambda: connection,
-                    destination.host,
-                    destination.port,
-                    ssl=self.client_ssl if tls else None,
-                    server_hostname=destination.host if tls else None,
-                    ssl_handshake_timeout=self.limits.message_timeout if tls else None,
-                ),
-                self.limits.connect_timeout,
-            )
-        except (TimeoutError, OSError, ssl.SSLError) as error:
-            connection.connect_failed(error)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
     ##% When the connection is accepted by the transport layer, this index is set to
@@ -747,14 +726,149 @@ class TransportLayer:
             task.cancel()
         for connection in list(self.connections.values()):
             connection.abort("transport layer closed")
-        servers = []
-        for point in self.listening_points:
-            point.handle.close()
-            if point.transport != "UDP":
-                servers.append(point.handle.wait_closed())
-        self.listening_points = []
-        for waiter in servers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(waiter, 2.0)
+        points, self.listening_points = self.listening_points, []
+        closing = [self._driver(point.transport).close(point.handle) for point in points]
+        await asyncio.gather(*closing, return_exceptions=True)
         # Let the closed transports run their connection_lost callbacks.
         await asyncio.sleep(0)
+
+
+# -- drivers: how each transport's sockets are opened -----------------------------------
+
+
+class TransportDriver:
+    """The asyncio side of one transport: opens its listening points and connections.
+
+    Register one with :func:`register_transport`.  A message-oriented
+    transport's listening handle has ``sendto(data, (host, port))`` and hands
+    each message it receives to ``layer.receiver(data, source)``; a stream
+    transport's connections are :class:`StreamConnection` (framed by §18.3).
+    """
+
+    async def listen(self, layer: TransportLayer, point: ListeningPoint) -> tuple[Any, int]:
+        """Open ``point`` (port 0: any free one); return its handle and the port bound."""
+        raise NotImplementedError
+
+    async def connect(self, layer: TransportLayer, connection: StreamConnection) -> None:
+        """Establish ``connection`` to its ``remote`` (stream transports only).
+
+        On failure call ``connection.connect_failed(error)``.
+        """
+        connection.connect_failed(ValueError(f"{connection.transport_name} opens no connections"))
+
+    async def close(self, handle: Any) -> None:
+        """Close a listening handle this driver opened."""
+        handle.close()
+
+
+class UdpDriver(TransportDriver):
+    """UDP: one :class:`UdpSocket` per listening point, one message per datagram (§18.3)."""
+
+    async def listen(self, layer: TransportLayer, point: ListeningPoint) -> tuple[Any, int]:
+        host, port = point.address.host, point.address.port
+        sock = socket.socket(point.address.family, socket.SOCK_DGRAM)
+        try:
+            layer._set_buffers(sock)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        handle = UdpSocket(layer, point, sock)
+        return handle, handle.get_extra_info("sockname")[1]
+
+
+class StreamDriver(TransportDriver):
+    """TCP, or TLS over TCP when ``tls``: asyncio servers and connections."""
+
+    def __init__(self, *, tls: bool = False) -> None:
+        self.tls = tls
+
+    async def listen(self, layer: TransportLayer, point: ListeningPoint) -> tuple[Any, int]:
+        tls = self.tls
+        if tls and layer.server_ssl is None:
+            raise ValueError("TLS listening point needs a server SSL context (RFC 3261 §26)")
+        transport = point.address.transport
+        server = await layer.loop.create_server(
+            lambda: StreamConnection(layer, transport, point),
+            point.address.host,
+            point.address.port,
+            family=point.address.family,
+            ssl=layer.server_ssl if tls else None,
+            # A peer that never finishes the TLS handshake is dropped like a slow one.
+            ssl_handshake_timeout=layer.limits.message_timeout if tls else None,
+            reuse_address=True,
+            backlog=1024,
+        )
+        return server, server.sockets[0].getsockname()[1]
+
+    async def connect(self, layer: TransportLayer, connection: StreamConnection) -> None:
+        destination = connection.remote
+        if destination is None:
+            raise ValueError("an outgoing connection needs its remote address")
+        tls = self.tls
+        if tls and layer.client_ssl is None:
+            connection.connect_failed(ValueError("TLS needs a client SSL context"))
+            return
+        try:
+            await asyncio.wait_for(
+                layer.loop.create_connection(
+                    lambda: connection,
+                    destination.host,
+                    destination.port,
+                    ssl=layer.client_ssl if tls else None,
+                    server_hostname=destination.host if tls else None,
+                    ssl_handshake_timeout=layer.limits.message_timeout if tls else None,
+                ),
+                layer.limits.connect_timeout,
+            )
+        except (TimeoutError, OSError, ssl.SSLError) as error:
+            connection.connect_failed(error)
+
+    async def close(self, handle: Any) -> None:
+        handle.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(handle.wait_closed(), 2.0)
+
+
+def register_transport(
+    name: str,
+    *,
+    default_port: int,
+    reliable: bool,
+    stream: bool,
+    secure: bool = False,
+    uri_param: str | None = None,
+    driver: TransportDriver,
+) -> TransportInfo:
+    """Make transport ``name`` usable: its facts (see TransportInfo) and its driver.
+
+    The facts of a transport already known (SCTP, WS, ...) must match what is
+    registered; a second driver for one transport raises ValueError.
+    """
+    if not isinstance(driver, TransportDriver):
+        raise TypeError(f"driver must be a TransportDriver, not {type(driver).__name__}")
+    return register_transport_info(
+        TransportInfo(name, default_port, reliable, stream, secure, uri_param, driver)
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##% All SIP elements MUST implement UDP and TCP.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##% SIP elements MAY
+##% implement other protocols.
+register_transport(
+    "UDP", default_port=5060, reliable=False, stream=False, uri_param="udp", driver=UdpDriver()
+)
+register_transport(
+    "TCP", default_port=5060, reliable=True, stream=True, uri_param="tcp", driver=StreamDriver()
+)
+register_transport(
+    "TLS",
+    default_port=5061,
+    reliable=True,
+    stream=True,
+    secure=True,
+    uri_param="tcp",
+    driver=StreamDriver(tls=True),
+)
