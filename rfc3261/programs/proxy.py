@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     async def amain(stop: asyncio.Event) -> int:
         host = CoreHost(
             None,
-            clock=time.time,
             limits=common.transport_limits(args),
             server_ssl=common.server_ssl_context(args.cert, args.key),
             client_ssl=common.client_ssl_context(args.ca),

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from typing import Any
 
 from ..capabilities import method_check, require_check
 from ..digest_server import DigestAuthenticator, HA1File
-from ..dispatcher import Dispatcher, Source, TransactionUser
+from ..dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..location import LocationError, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig
@@ -94,7 +93,7 @@ class ExpiryTimer:
     Call :meth:`schedule` after every change of the bindings.
     """
 
-    def __init__(self, registrar: Registrar, clock: Any = time.time) -> None:
+    def __init__(self, registrar: Registrar, clock: Any = CORE_CLOCK) -> None:
         self.registrar = registrar
         self.clock = clock
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -152,7 +151,7 @@ class ExpiryTimer:
 class RegistrarUser(TransactionUser):
     """The transaction user of the registrar program: REGISTER, OPTIONS, 405 for the rest."""
 
-    def __init__(self, registrar: Registrar, clock: Any = time.time) -> None:
+    def __init__(self, registrar: Registrar, clock: Any = CORE_CLOCK) -> None:
         self.registrar = registrar
         self.clock = clock
         self.registers = 0
