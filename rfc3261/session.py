@@ -26,6 +26,7 @@ from .cancel import cancel
 from .dialog import Dialog, DialogId, DialogState, dialog_id_of
 from .extension import ClientRequest, Owner, ServerRequest, UAExtension
 from .message import Request, Response
+from .offer_answer import Negotiation, NegotiationState, OpaqueDescriber, SessionDescriber
 from .transaction import SendMessage
 from .uri import SipURI
 
@@ -139,6 +140,8 @@ class Call(Owner):
     # The first session description received from the peer (the answer, or its offer).
     remote_body: bytes | None = None
     provisional_timer: Any = None
+    # Where the offer/answer exchange of this INVITE usage stands (RFC 3264 §4).
+    negotiation: Negotiation = field(default_factory=Negotiation)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
     ##% If the UAC is the owner of the Call-ID of the dialog ID
@@ -166,6 +169,7 @@ class Call(Owner):
         ##% INVITE.
         if response.body and status < 300 and self.remote_body is None:
             self.remote_body = response.body
+            self.description_received(response.body, may_offer=status >= 200)
         if status < 200:
             effects: list[Any] = []
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.1
@@ -292,7 +296,12 @@ class Call(Owner):
         ##% acknowledgement for that message (in this specification, ACK
         ##% for a 2xx response).
         offer_in_2xx = not invite.body and bool(response.body)
-        body = self.local_body if offer_in_2xx else b""
+        body = b""
+        if offer_in_2xx:
+            answer = self.manager.describer.answer(self, response.body)
+            body = self.local_body if answer is None else answer
+            if self.negotiation.state is NegotiationState.OFFER_RECEIVED:
+                self.negotiation.answer_sent(body)
         ack = dialog.create_request(
             "ACK",
             ua.new_via(),
@@ -304,6 +313,16 @@ class Call(Owner):
         destination = ua.destination_for(ack)
         self.acks[(dialog.id, response.cseq.number)] = (ack, destination)
         return ua.send_direct(ack, destination)
+
+    def description_received(self, body: bytes, *, may_offer: bool) -> None:
+        """A session description from the peer: the answer to ours, or (where a
+        reliable message may carry one) a new offer.  Input from the peer never raises:
+        a description out of order is left out of the negotiation."""
+        negotiation = self.negotiation
+        if negotiation.state is NegotiationState.OFFER_SENT:
+            negotiation.answer_received(body)
+        elif negotiation.state is NegotiationState.IDLE and may_offer:
+            negotiation.offer_received(body)
 
     # -- dialogs ---------------------------------------------------------------------
 
@@ -405,6 +424,8 @@ class Call(Owner):
             retransmission.acked = True
             if retransmission.timer is not None:
                 retransmission.timer.cancel()
+            if request.body:
+                self.description_received(request.body, may_offer=False)
             dialog = server.dialog
             effects: list[Any] = []
             if server is self.server:
@@ -469,10 +490,13 @@ class _ReInvite(Owner):
             return []
         call.reinvite_client = None
         if status < 300:
+            if response.body:
+                call.description_received(response.body, may_offer=True)
             dialog.update_target_from(response)
             effects = call._send_ack(dialog, client.request, response)
             effects.append(ReinviteResult(call, dialog, response))
             return effects
+        call.negotiation.rejected()  # the session is as it was (RFC 3264 §4)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
         ##% If a UAC receives a 491 response to a re-INVITE, it SHOULD start a
         ##% timer with a value T chosen as follows:
@@ -528,9 +552,11 @@ class SessionManager(UAExtension):
         self.calls: list[Call] = []
         self.busy = False
         self.first_2xx: dict[int, float] = {}
-        # True: re-INVITEs are accepted at once with the current local session
-        # description; False: the application answers with ``answer_reinvite``.
+        # True: re-INVITEs are accepted at once with what the describer writes;
+        # False: the application answers with ``answer_reinvite``.
         self.auto_accept_reinvite = True
+        # Writes offers and answers; an SDP extension replaces it (RFC 3264).
+        self.describer: SessionDescriber = OpaqueDescriber()
 
     # -- application API ---------------------------------------------------------
 
@@ -571,6 +597,8 @@ class SessionManager(UAExtension):
             **build,
         )
         call = Call(self, True, request.call_id, body, content_type)
+        if body:
+            call.negotiation.offer_sent(body)
         self.calls.append(call)
         call.client, effects = ua.send(request, now, owner=call)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
@@ -656,12 +684,23 @@ class SessionManager(UAExtension):
         ##% If the INVITE did
         ##% not contain an offer, the 2xx MUST contain an offer if the UAS had
         ##% not yet sent an offer.
-        if not body and not call.local_body:
+        negotiation = call.negotiation
+        owed = negotiation.state is NegotiationState.OFFER_RECEIVED
+        if not body:
+            describer = self.describer
+            written = (
+                describer.answer(call, server.request.body) if owed else describer.offer(call)
+            )
+            body = written or b""
+        if not body:
             what = "an answer" if server.request.body else "an offer"
             raise ValueError(f"the 2xx to an INVITE must carry {what} (RFC 3261 §13.3.1.4)")
         call.remote_body = server.request.body or None
-        call.local_body = body or call.local_body
-        body = call.local_body
+        call.local_body = body
+        if owed:
+            negotiation.answer_sent(body)
+        elif negotiation.state is NegotiationState.IDLE:
+            negotiation.offer_sent(body)
         response = self._dialog_response(server, 200, body=body, content_type=content_type)
         if server.dialog is None:
             server.dialog = call._add_dialog(Dialog.create_uas(server.request, response))
@@ -751,6 +790,8 @@ class SessionManager(UAExtension):
         ##% The To, From, Call-ID, CSeq, and Request-URI of a re-INVITE are set
         ##% following the same rules as for regular requests within an existing
         ##% dialog, described in Section 12.
+        if body:
+            call.negotiation.offer_sent(body)  # raises while an offer is outstanding
         owner = _ReInvite(call, dialog, body, content_type)
         call.reinvite_client, effects = self.ua.in_dialog(
             dialog,
@@ -837,6 +878,8 @@ class SessionManager(UAExtension):
         ##% and provisional (again excepting the 100 (Trying)).
         server.to_tag = ua.new_tag()
         call = Call(self, False, server.request.call_id, server=server)
+        if server.request.body:
+            call.negotiation.offer_received(server.request.body)
         server.owner = call
         self.calls.append(call)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1
@@ -924,6 +967,8 @@ class SessionManager(UAExtension):
             return ua.respond_with(server, response, now)
         call.reinvite_server = server
         server.owner = call
+        if server.request.body:
+            call.description_received(server.request.body, may_offer=True)
         effects: list[Any] = []
         if self.auto_accept_reinvite:
             effects.extend(self.answer_reinvite(call, now))
@@ -945,7 +990,17 @@ class SessionManager(UAExtension):
         if server is None or dialog is None or server.final_sent:
             raise ValueError("no re-INVITE is waiting for an answer (RFC 3261 §14.2)")
         ua = self.ua
+        negotiation = call.negotiation
+        owed = negotiation.state is NegotiationState.OFFER_RECEIVED
+        if status < 300 and body is None:
+            if owed:
+                body = self.describer.answer(call, negotiation.remote or b"")
+                if body is None:
+                    status, warning = 488, warning or "offer not acceptable"
+            else:
+                body = self.describer.offer(call)
         if status >= 300:
+            negotiation.rejected()
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
             ##% If the new session description is not acceptable, the UAS can reject
             ##% it by returning a 488 (Not Acceptable Here) response for the re-
@@ -961,6 +1016,10 @@ class SessionManager(UAExtension):
         dialog.update_target_from(server.request)
         if body is not None:
             call.local_body = body
+        if owed:
+            negotiation.answer_sent(call.local_body)
+        elif call.local_body and negotiation.state is NegotiationState.IDLE:
+            negotiation.offer_sent(call.local_body)
         response = self._dialog_response(
             server, status, body=call.local_body, content_type=call.content_type
         )
