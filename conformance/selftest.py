@@ -1,7 +1,7 @@
 """Run the conformance cases against the stacks at hand and write the docs' result files.
 
 ``python -m conformance.selftest --out docs/_data/conformance`` starts, each on a free loopback
-port, sipref's minimal UAS (``python -m rfc3261.uas_minimal``), SIPp's built-in ``uas``
+port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's built-in ``uas``
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
 ``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
 runs the cases of the matching role against each (UDP), writes ``<stack>.json``
@@ -29,7 +29,7 @@ from conformance.profile import load_profile
 from conformance.report import progress_line, summary_text, write_json
 from conformance.runner import NoAnswer, Runner, select_cases
 from conformance.target import parse_target
-from rfc3261.loopback import free_port as _free_port
+from rfc3261.asyncio.loopback import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = Path(__file__).resolve().parent / "profiles"
@@ -74,8 +74,14 @@ def sipp_uas_argv(sipp: str, port: int, timeout: str) -> list[str]:
 
 
 def minimal_uas_argv(port: int) -> list[str]:
-    """sipref's minimal UAS (``python -m rfc3261.uas_minimal``) on 127.0.0.1:``port``."""
-    return [sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}"]
+    """sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``) on 127.0.0.1:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "rfc3261.asyncio.uas_minimal",
+        "--listen",
+        f"sip:127.0.0.1:{port}",
+    ]
 
 
 def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str]]:

@@ -21,7 +21,7 @@ PROGRAMS: dict[str, str] = {
     "ua": "rfc3261.programs.ua",
     "registrar": "rfc3261.programs.registrar",
     "proxy": "rfc3261.programs.proxy",
-    "uas": "rfc3261.uas_minimal",
+    "uas": "rfc3261.asyncio.uas_minimal",
 }
 
 

@@ -14,7 +14,7 @@ The facts of the transports RFC 3261 and its companions name are known here
 from the start (UDP, TCP, TLS, SCTP and TLS-SCTP of RFC 4168, WS and WSS of
 RFC 7118), so that reliability is right whatever the Via says.  A transport
 can be *used* only once it also has a ``driver``: the object the asyncio
-edge (:mod:`rfc3261.transport`) calls to open a listening point or a
+edge (:mod:`rfc3261.asyncio.transport`) calls to open a listening point or a
 connection.  UDP, TCP and TLS get theirs there, through the same
 :func:`register_transport_info` (called by the edge's
 ``register_transport``); an extension adds a new transport, or a driver

@@ -10,7 +10,7 @@ import pytest
 
 from conformance.cli import main
 from conformance.tests.faulty_uas import FaultyElement
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.loopback import free_port
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from conformance.tests.support import (
     started,
     verdicts,
 )
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.loopback import free_port
 
 pytestmark = pytest.mark.interop
 FULL = pytest.mark.skipif(
@@ -55,7 +55,7 @@ SUBSET = ",".join(
     ]
 )
 
-#: What the minimal UAS claims to do, as cases (rfc3261/uas_minimal.py's docstring).
+#: What the minimal UAS claims to do, as cases (rfc3261/asyncio/uas_minimal.py's docstring).
 MINIMAL_MUST_PASS = [
     "uas-options-final",
     "uas-options-in-dialog",

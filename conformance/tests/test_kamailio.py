@@ -17,7 +17,7 @@ from conformance.model import Verdict
 from conformance.profile import load_profile
 from conformance.selftest import _kamailio
 from conformance.tests.support import ROOT, need_external, run_cases, started
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.loopback import free_port
 
 pytestmark = pytest.mark.interop
 PROFILE = ROOT / "conformance" / "profiles" / "kamailio.toml"

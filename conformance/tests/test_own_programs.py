@@ -20,7 +20,7 @@ from conformance.runner import Runner, select_cases
 from conformance.selftest import PROFILES, _stacks
 from conformance.target import parse_target
 from conformance.tests.support import started
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.loopback import free_port
 
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 

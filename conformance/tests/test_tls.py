@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conformance.model import Verdict
 from conformance.tests.support import ROOT, run_cases
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.loopback import free_port
 from rfc3261.tests.transport_support import make_certificate
 
 CASES = (

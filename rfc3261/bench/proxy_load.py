@@ -42,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rfc3261.loopback import free_port as _free_port
+from rfc3261.asyncio.loopback import free_port as _free_port
 
 NAME = "proxy_load"
 

@@ -2,7 +2,7 @@
 
 Three measurements:
 
-- **in process**: the dispatcher and :class:`rfc3261.uas_minimal.MinimalUAS` fed the
+- **in process**: the dispatcher and :class:`rfc3261.asyncio.uas_minimal.MinimalUAS` fed the
   bytes of SIPp-shaped INVITE, ACK and BYE requests directly (no sockets): the CPU
   cost of one call in our code, and a cProfile summary of where it goes;
 - **memory**: tracemalloc's growth with N live INVITE server transactions (and
@@ -34,7 +34,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from rfc3261.loopback import free_port as _free_port
+from rfc3261.asyncio.loopback import free_port as _free_port
 
 NAME = "uas_load"
 
@@ -82,9 +82,9 @@ class _Harness:
     """A dispatcher + MinimalUAS whose transport sends are captured, on a private loop."""
 
     def __init__(self) -> None:
-        from rfc3261.dispatcher import Dispatcher
-        from rfc3261.transport import Address, ListeningPoint, Source
-        from rfc3261.uas_minimal import MinimalUAS
+        from rfc3261.asyncio.dispatcher import Dispatcher
+        from rfc3261.asyncio.transport import Address, ListeningPoint, Source
+        from rfc3261.asyncio.uas_minimal import MinimalUAS
 
         self.loop = asyncio.new_event_loop()
         self.uas = MinimalUAS()
@@ -123,7 +123,7 @@ class _Harness:
 def in_process(calls: int) -> dict[str, Any]:
     """CPU time per call (INVITE, ACK, BYE in; 200, 200 out) without sockets.
 
-    The garbage collector is tuned as ``python -m rfc3261.uas_minimal`` tunes it.
+    The garbage collector is tuned as ``python -m rfc3261.asyncio.uas_minimal`` tunes it.
     """
     harness = _Harness()
     thresholds = gc.get_threshold()
@@ -225,7 +225,7 @@ def _sipp_uac(port: int, rate: int, calls: int, workdir: Path) -> dict[str, Any]
 
 def _start_ours(port: int, workdir: Path) -> subprocess.Popen[str]:
     command = [
-        sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}",
+        sys.executable, "-m", "rfc3261.asyncio.uas_minimal", "--listen", f"sip:127.0.0.1:{port}",
         "--buffer", "4194304", "--cpu", "0",
     ]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))

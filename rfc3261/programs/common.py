@@ -50,8 +50,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..asyncio.transport import Address, ListeningPoint, Source, TransportLimits
 from ..errors import ParseError
-from ..transport import Address, ListeningPoint, Source, TransportLimits
 from ..uri import SipURI, parse_uri
 
 __all__ = [

@@ -7,7 +7,7 @@ Run it::
         [--auth-file ha1.txt --realm example.com] [--config proxy.toml]
 
 The sans-I/O :class:`rfc3261.proxy.Proxy` runs on a
-:class:`rfc3261.dispatcher.CoreHost` (its adapter contract).  Requests for
+:class:`rfc3261.asyncio.dispatcher.CoreHost` (its adapter contract).  Requests for
 ``--domain`` go to the targets the location service holds (§16.5); REGISTERs
 for them are answered by the embedded registrar (§10.3) unless
 ``--no-registrar``, in which case the bindings are read from ``--db``, which a
@@ -34,11 +34,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..asyncio.dispatcher import CoreHost
+from ..asyncio.transport import bracketed, is_ip_address
 from ..digest_server import DigestAuthenticator, HA1File
-from ..dispatcher import CoreHost
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
-from ..transport import bracketed, is_ip_address
 from ..uri import SipURI, parse_uri
 from . import common
 from .registrar import ExpiryTimer, add_registrar_arguments, make_registrar

@@ -7,7 +7,7 @@ Run it::
         [--listen sips:127.0.0.1:5061 --cert cert.pem --key key.pem] [--config FILE]
 
 The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
-through server transactions on the :class:`rfc3261.dispatcher.Dispatcher`;
+through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
 WAL journal), so they survive a restart and the proxy program can share them.
 OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), other methods
@@ -21,9 +21,9 @@ import argparse
 import asyncio
 from typing import Any
 
+from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..capabilities import method_check, require_check
 from ..digest_server import DigestAuthenticator, HA1File
-from ..dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..location import LocationError, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig

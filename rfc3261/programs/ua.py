@@ -1,7 +1,7 @@
 """``python -m rfc3261 ua``: a command-line user agent (RFC 3261 §8, §10.2, §11, §13, §15).
 
 The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
-:class:`rfc3261.dispatcher.CoreHost` and does, in this order, what its options ask:
+:class:`rfc3261.asyncio.dispatcher.CoreHost` and does, in this order, what its options ask:
 
 1. ``--register AOR --registrar URI`` binds its contact to AOR (§10.2), answering a
    401/407 with ``--user``/``--password`` (§22.2); the binding is removed on exit;
@@ -33,8 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from rfc3261.asyncio.dispatcher import CoreHost
+from rfc3261.asyncio.transport import bracketed, is_ip_address, unbracketed
 from rfc3261.auth_client import StaticCredentials
-from rfc3261.dispatcher import CoreHost
 from rfc3261.headers import Via
 from rfc3261.message import Request, Response
 from rfc3261.programs.common import (
@@ -57,7 +58,6 @@ from rfc3261.session import (
     IncomingCall,
 )
 from rfc3261.transaction import SendMessage
-from rfc3261.transport import bracketed, is_ip_address, unbracketed
 from rfc3261.ua_core import (
     Dropped,
     IncomingRequest,

@@ -3,6 +3,10 @@
 - ``rfc3261/`` never imports ``extensions/``: the core knows nothing of what plugs in.
 - The core's modules form no import cycle (a lazy import inside a function counts: it
   hides a cycle, it does not remove it).
+- The sans-I/O core (``rfc3261/*.py``) imports neither asyncio, sockets, TLS nor a
+  clock, and nothing of the asyncio edge (``rfc3261/asyncio/``) or the programs; only
+  the location service opens a file (its SQLite database, state that must survive a
+  restart).
 - An extension never monkey-patches the core: no assignment onto, and no ``setattr``
   on, anything it imported from ``rfc3261``.
 """
@@ -161,6 +165,25 @@ def test_the_import_check_sees_an_import_of_extensions(tmp_path: Path) -> None:
     module = tmp_path / "probe.py"
     module.write_text("def f():\n    from extensions import rfc3262\n", encoding="utf-8")
     assert "extensions" in imports_of("rfc3261.probe", module)
+
+
+# What only the edge may import: the event loop, sockets, TLS, the clock.
+EDGE_ONLY = {"asyncio", "socket", "ssl", "time", "selectors"}
+
+
+def test_the_sans_io_core_does_no_io() -> None:
+    found = {}
+    for path in sorted(CORE.glob("*.py")):
+        name = f"rfc3261.{path.stem}" if path.stem != "__init__" else "rfc3261"
+        bad = sorted(
+            n
+            for n in imports_of(name, path)
+            if n.split(".")[0] in EDGE_ONLY
+            or n.startswith(("rfc3261.asyncio", "rfc3261.programs", "rfc3261.bench"))
+        )
+        if bad:
+            found[path.name] = bad
+    assert found == {}
 
 
 def test_the_core_has_no_import_cycle() -> None:

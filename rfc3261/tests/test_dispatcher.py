@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rfc3261.dispatcher import (
+from rfc3261.asyncio.dispatcher import (
     CoreHost,
     Dispatcher,
     address_for_uri,
@@ -21,12 +21,12 @@ from rfc3261.dispatcher import (
     response_target,
     stamp_via,
 )
+from rfc3261.asyncio.transport import UDP_SIZE_LIMIT, Address, ListeningPoint, Source
+from rfc3261.asyncio.uas_minimal import MinimalUAS
 from rfc3261.headers import Via
 from rfc3261.message import Request, Response, parse
 from rfc3261.transaction import RequestReceived, ResponseReceived, SendMessage
 from rfc3261.transaction_layer import TransactionLayer
-from rfc3261.transport import UDP_SIZE_LIMIT, Address, ListeningPoint, Source
-from rfc3261.uas_minimal import MinimalUAS
 
 from .transport_support import (
     FAST_TIMERS,
@@ -909,7 +909,7 @@ async def test_uas_minimal_command_line_serves_udp_tcp_and_tls(tmp_path: Path) -
         probe.bind(("127.0.0.1", 0))
         tls_port = probe.getsockname()[1]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rfc3261.uas_minimal", "--listen", "sip:127.0.0.1:0",
+        sys.executable, "-m", "rfc3261.asyncio.uas_minimal", "--listen", "sip:127.0.0.1:0",
         "--listen", f"sips:127.0.0.1:{tls_port}", "--cert", str(cert), "--key", str(key),
         stdout=asyncio.subprocess.PIPE,
         env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),

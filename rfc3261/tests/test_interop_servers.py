@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.loopback import free_port
 
 from .test_programs_servers import ServerProcess
 from .transport_support import require_external, sipp_stats

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from rfc3261.dispatcher import Dispatcher, TransactionUser
+from rfc3261.asyncio.dispatcher import Dispatcher, TransactionUser
 from rfc3261.message import Request, parse
 from rfc3261.programs.common import WIRE_LOG, parse_args
 from rfc3261.programs.ua import (

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from rfc3261.dispatcher import CoreHost, Dispatcher, new_branch, resolve_destination
+from rfc3261.asyncio.dispatcher import CoreHost, Dispatcher, new_branch, resolve_destination
+from rfc3261.asyncio.resolver import IpLiteralResolver, Resolver, address_for_uri
+from rfc3261.asyncio.transport import Address
 from rfc3261.message import Response
-from rfc3261.resolver import IpLiteralResolver, Resolver, address_for_uri
 from rfc3261.transaction import ResponseReceived, SendMessage
 from rfc3261.transaction_layer import TransactionLayer
-from rfc3261.transport import Address
 from rfc3261.uri import parse_uri
 
 from .transport_support import FAST_TIMERS, RecordingTU, async_test, build_request

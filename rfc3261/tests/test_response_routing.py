@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rfc3261.dispatcher import response_target
+from rfc3261.asyncio.dispatcher import response_target
+from rfc3261.asyncio.transport import Address, ListeningPoint, Source, is_ip_address
 from rfc3261.headers import Via
 from rfc3261.proxy import NextHop, via_destination
-from rfc3261.transport import Address, ListeningPoint, Source, is_ip_address
 from rfc3261.transports import ResponseRoute, route_response
 
 LOCAL = ListeningPoint(Address("UDP", "127.0.0.1", 5060))

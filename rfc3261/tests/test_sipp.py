@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from rfc3261.dispatcher import Dispatcher, address_for_uri, new_branch
-from rfc3261.loopback import free_port
+from rfc3261.asyncio.dispatcher import Dispatcher, address_for_uri, new_branch
+from rfc3261.asyncio.loopback import free_port
+from rfc3261.asyncio.transport import Address
 from rfc3261.message import Request, Response
-from rfc3261.transport import Address
 
 from .transport_support import RecordingTU, async_test, require_external, sipp_stats
 
@@ -48,11 +48,12 @@ def sipp() -> str:
 
 
 class MinimalUasProcess:
-    """``python -m rfc3261.uas_minimal`` in a subprocess, stopped by its PID."""
+    """``python -m rfc3261.asyncio.uas_minimal`` in a subprocess, stopped by its PID."""
 
     def __init__(self, port: int, *extra: str) -> None:
         command = [
-            sys.executable, "-m", "rfc3261.uas_minimal", "--listen", f"sip:127.0.0.1:{port}",
+            sys.executable, "-m", "rfc3261.asyncio.uas_minimal",
+            "--listen", f"sip:127.0.0.1:{port}",
             *extra,
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=str(REPO))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rfc3261.transport import (
+from rfc3261.asyncio.transport import (
     Address,
     Source,
     TransportLayer,

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from rfc3261.dispatcher import Dispatcher
-from rfc3261.timers import is_reliable as timers_is_reliable
-from rfc3261.transport import (
+from rfc3261.asyncio.dispatcher import Dispatcher
+from rfc3261.asyncio.transport import (
     Address,
     ListeningPoint,
     Source,
@@ -20,6 +19,7 @@ from rfc3261.transport import (
     UdpDriver,
     register_transport,
 )
+from rfc3261.timers import is_reliable as timers_is_reliable
 from rfc3261.transports import (
     TRANSPORTS,
     TransportInfo,

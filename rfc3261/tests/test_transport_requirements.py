@@ -7,9 +7,15 @@ import errno
 import re
 import socket
 
-from rfc3261.dispatcher import Dispatcher, address_for_uri
+from rfc3261.asyncio.dispatcher import Dispatcher, address_for_uri
+from rfc3261.asyncio.transport import (
+    MAX_DATAGRAM,
+    Address,
+    Source,
+    TransportLayer,
+    TransportLimits,
+)
 from rfc3261.timers import DEFAULT_TIMERS
-from rfc3261.transport import MAX_DATAGRAM, Address, Source, TransportLayer, TransportLimits
 
 from .transport_support import RecordingTU, UdpPeer, async_test, build_request, raw_request
 

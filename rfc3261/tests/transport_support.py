@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from rfc3261.dispatcher import TransactionUser
+from rfc3261.asyncio.dispatcher import TransactionUser
 from rfc3261.message import Request, Response, parse
 from rfc3261.timers import TimerValues
 

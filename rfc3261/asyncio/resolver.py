@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 A core names where a request goes as a SIP or SIPS URI, or a next hop
 (transport, host, port or None).  A :class:`Resolver` turns that into an
-ordered list of :class:`~rfc3261.transport.Address` targets (transport, IP
+ordered list of :class:`~rfc3261.asyncio.transport.Address` targets (transport, IP
 literal, port): the order in which to try them, the next one when sending to
 the one before fails.  That is the shape of RFC 3263 §4: NAPTR, then SRV
 records sorted by priority and weight, then A/AAAA records, each a target.
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from ..transports import default_port, transport_for_uri
+from ..uri import SipURI, parse_uri
 from .transport import Address, Source, is_ip_address, unbracketed
-from .transports import default_port, transport_for_uri
-from .uri import SipURI, parse_uri
 
 __all__ = [
     "IpLiteralResolver",

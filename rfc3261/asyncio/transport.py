@@ -9,7 +9,7 @@ bytes, nothing more: it splits streams into messages with
 :class:`rfc3261.framing.StreamFramer` (§18.3), answers CRLF keep-alive pings,
 and hands each message's bytes up with the :class:`Source` they came from.
 Parsing, the Via checks of §18.1.2 and §18.2.1 and the routing of responses
-(§18.2.2) are the business of :mod:`rfc3261.dispatcher`, which sits on top.
+(§18.2.2) are the business of :mod:`rfc3261.asyncio.dispatcher`, which sits on top.
 
 Connections are indexed by the far end's (transport, address, port), shared
 between the client and server sides (§18), reused for new requests (§18.1.1)
@@ -36,7 +36,7 @@ every other transport is message-oriented, sent through its listening
 point's handle (``sendto``).
 
 Addresses are IP literals: name resolution (RFC 3263) is the business of
-:mod:`rfc3261.resolver`.
+:mod:`rfc3261.asyncio.resolver`.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import FramingError
-from .framing import StreamFramer
-from .transports import (
+from ..errors import FramingError
+from ..framing import StreamFramer
+from ..transports import (
     TransportInfo,
     default_port,
     is_reliable,

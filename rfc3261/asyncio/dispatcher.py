@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A :class:`Dispatcher` is one SIP element's engine.  It owns a
-:class:`rfc3261.transport.TransportLayer` (sockets) and a
+:class:`rfc3261.asyncio.transport.TransportLayer` (sockets) and a
 :class:`rfc3261.transaction_layer.TransactionLayer` (the sans-I/O state
 machines), drives the transactions' timers from the event loop clock
 (``loop.time()``), and tells the transaction user (TU: a UA core, a proxy
@@ -43,7 +43,7 @@ nothing; the TU overrides what it needs):
 - ``on_timeout(transaction, timer)``, ``on_transport_failure(transaction)``,
   ``on_terminated(transaction)``, ``on_retry(old, new)`` (§18.1.1 UDP retry).
 
-Destinations are :class:`rfc3261.transport.Address` values (transport, IP
+Destinations are :class:`rfc3261.asyncio.transport.Address` values (transport, IP
 literal, port); :func:`address_for_uri` makes one from a SIP URI with an IP
 address host (no DNS here, RFC 3263 is out of scope).  A :class:`Source` says
 where a request came from; it is what ``send_stateless_response`` routes by.
@@ -72,13 +72,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import ParseError
-from .headers import Via
-from .message import Request, Response, bad_request_response, parse
-from .params import Parameters
-from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
-from .timers import DEFAULT_TIMERS, TimerValues
-from .transaction import (
+from ..errors import ParseError
+from ..headers import Via
+from ..message import Request, Response, bad_request_response, parse
+from ..params import Parameters
+from ..timers import DEFAULT_TIMERS, TimerValues
+from ..transaction import (
     MAGIC_COOKIE,
     RequestReceived,
     ResponseReceived,
@@ -87,7 +86,10 @@ from .transaction import (
     Timeout,
     TransportFailure,
 )
-from .transaction_layer import TransactionLayer
+from ..transaction_layer import TransactionLayer
+from ..transports import default_port, route_response, transport_for_uri
+from ..uri import SipURI, parse_uri
+from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
 from .transport import (
     UDP_SIZE_LIMIT,
     Address,
@@ -102,13 +104,11 @@ from .transport import (
     same_ip,
     unbracketed,
 )
-from .transports import default_port, route_response, transport_for_uri
-from .uri import SipURI, parse_uri
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .transaction import Effect, Transaction
-    from .transaction_client import ClientTransaction
-    from .transaction_server import ServerTransaction
+    from ..transaction import Effect, Transaction
+    from ..transaction_client import ClientTransaction
+    from ..transaction_server import ServerTransaction
 
 __all__ = [
     "CORE_CLOCK",

@@ -9,7 +9,7 @@ as long as it needs to match the ACK and the BYE.
 
 Run it::
 
-    python -m rfc3261.uas_minimal --listen sip:127.0.0.1:5070 [--listen ...]
+    python -m rfc3261.asyncio.uas_minimal --listen sip:127.0.0.1:5070 [--listen ...]
         [--listen sips:127.0.0.1:5071 --cert cert.pem --key key.pem]
 """
 
@@ -28,9 +28,9 @@ import ssl
 import sys
 from dataclasses import dataclass
 
+from ..message import Request, Response
+from ..timers import DEFAULT_TIMERS, TimerValues
 from .dispatcher import Dispatcher, Source, TransactionUser
-from .message import Request, Response
-from .timers import DEFAULT_TIMERS, TimerValues
 from .transport import ListeningPoint, TransportLimits
 
 __all__ = ["MinimalUAS", "main", "serve"]
@@ -319,7 +319,9 @@ async def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rfc3261.uas_minimal", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m rfc3261.asyncio.uas_minimal", description=__doc__
+    )
     parser.add_argument("--listen", action="append", required=True, help="e.g. sip:127.0.0.1:5070")
     parser.add_argument("--ringing", action="store_true", help="send 180 before the 200")
     parser.add_argument("--buffer", type=int, default=None, help="UDP SO_RCVBUF/SO_SNDBUF bytes")
