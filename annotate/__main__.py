@@ -103,6 +103,42 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="RFCs for the summary and --fail-under (default: all in the report)",
     )
+    verify = sub.add_parser(
+        "verify", help="break the cited code and check that a cited test notices"
+    )
+    common(verify)
+    core(verify)
+    verify.add_argument("--rfc", type=int, action="append", default=[], metavar="N")
+    verify.add_argument(
+        "--section", action="append", default=[], metavar="X.Y", help="a section and subsections"
+    )
+    verify.add_argument(
+        "--id", action="append", default=[], metavar="ID", help="a requirement id (or its prefix)"
+    )
+    verify.add_argument("--sample", type=int, metavar="N", help="N requirements at random")
+    verify.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    verify.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers")
+    verify.add_argument(
+        "--timeout", type=float, default=60.0, help="time limit per test, s (default: 60)"
+    )
+    verify.add_argument("--no-cache", action="store_true", help="ignore the cached verdicts")
+    verify.add_argument(
+        "--cache-file", type=Path, help="default: ROOT/.cache/annotate-verify.json"
+    )
+    verify.add_argument(
+        "--verify-snapshot",
+        type=Path,
+        help="verification snapshot (default: ROOT/annotate/verify_snapshot.json)",
+    )
+    verify.add_argument(
+        "--update-snapshot", action="store_true", help="record the verdicts in the snapshot"
+    )
+    verify.add_argument(
+        "--check-snapshot",
+        action="store_true",
+        help="exit 1 when a requirement verified in the snapshot is no longer verified",
+    )
+    verify.add_argument("--quiet", action="store_true", help="print only what is not verified")
     return parser
 
 
@@ -238,10 +274,93 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from annotate.report import build_coverage
+    from annotate.verify import (
+        SNAPSHOT as VERIFY_SNAPSHOT,
+    )
+    from annotate.verify import (
+        VERDICTS,
+        Outcome,
+        candidates,
+        read_verify_snapshot,
+        run_verify,
+        sample,
+        write_verify_snapshot,
+    )
+
+    if args.jobs < 1 or args.timeout <= 0 or (args.sample is not None and args.sample < 1):
+        print("verify: --jobs, --timeout and --sample must be positive", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    root: Path = args.root.resolve()
+    coverage = build_coverage(root, _store(args), extensions=False, core=_core(args))
+    for message in coverage.load_errors:
+        print(f"verify: {message}", file=sys.stderr)
+    chosen = candidates(coverage, root, args.rfc, args.section, args.id)
+    if args.sample is not None:
+        chosen = sample(chosen, args.sample, args.seed)
+    if not chosen:
+        print("verify: no requirement cited both in code and in a test matches the selection")
+        return 1 if (args.rfc or args.section or args.id) else 0
+    print(f"verify: {len(chosen)} requirement(s), {args.jobs} worker(s)", flush=True)
+
+    def progress(outcome: Outcome, done: int, total: int) -> None:
+        if outcome.verdict != "verified" or not args.quiet:
+            line = f"[{done}/{total}] {outcome.id}: {outcome.verdict} — {outcome.reason}"
+            print(line, flush=True)
+
+    outcomes = run_verify(
+        root,
+        chosen,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        cache_path=args.cache_file,
+        use_cache=not args.no_cache,
+        progress=progress,
+    )
+    counts = dict.fromkeys(VERDICTS, 0)
+    for outcome in outcomes:
+        counts[outcome.verdict] += 1
+        if outcome.cached and (outcome.verdict != "verified" or not args.quiet):
+            print(f"[cached] {outcome.id}: {outcome.verdict} — {outcome.reason}")
+    cached = sum(o.cached for o in outcomes)
+    elapsed = time.perf_counter() - started
+    print(
+        "verify: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + f" of {len(outcomes)} ({cached} from the cache) in {elapsed:.0f} s"
+    )
+    path = args.verify_snapshot or root / VERIFY_SNAPSHOT
+    status = 0
+    try:
+        old = read_verify_snapshot(path)
+    except ValueError as exc:
+        print(f"verify: {exc}")
+        return 1
+    if args.check_snapshot:
+        lost = [o for o in outcomes if old.get(o.id) == "verified" and o.verdict != "verified"]
+        for o in lost:
+            print(f"{path}: {o.id} was verified, now {o.verdict}: {o.reason}")
+        if lost:
+            print(f"verify: {len(lost)} requirement(s) no longer verified")
+            status = 1
+    if args.update_snapshot:
+        new = dict(old)
+        if not (args.rfc or args.section or args.id or args.sample):
+            new = {}  # a full run: drop the ids no longer cited in code and tests
+        new.update({o.id: o.verdict for o in outcomes})
+        write_verify_snapshot(path, new)
+        print(f"verify: wrote {path}")
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _cmd_check(args)
+    if args.command == "verify":
+        return _cmd_verify(args)
     return _cmd_report(args)
 
 
