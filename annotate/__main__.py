@@ -6,13 +6,20 @@
     one-line summary and exit 0.  With ``--snapshot`` the coverage snapshot check of
     ``report --check-snapshot`` runs in the same command (for ``make check``/CI).
 
-``report [--json PATH] [--fail-under LEVEL=PCT ...] [--update-snapshot] [--check-snapshot]
+``report [--json PATH] [--fail-under LEVEL=PCT ...] [--fail-under-verified LEVEL=PCT ...]
+[--update-snapshot] [--check-snapshot]
 [--quiet] [--rfc N ...] [--spec-dir DIR] [--root DIR] [--offline] [--snapshot-file PATH]
 [--core-rfc N]``
     Print the coverage summary (see `annotate.report`); write the JSON; compare with or
     rewrite ``annotate/coverage_snapshot.json``; exit 1 when a ``--fail-under`` level is
     below its percentage, when a requirement got worse than the snapshot, or when an RFC
     cannot be loaded.
+
+``verify [--rfc N ...] [--section X.Y ...] [--id ID ...] [--sample N [--seed S]] [-j N]
+[--timeout S] [--no-cache] [--update-snapshot] [--check-snapshot] [--quiet]``
+    Break the code each requirement cites and check that a cited test fails (see
+    `annotate.verify`); exit 1 with ``--check-snapshot`` when a requirement the
+    verification snapshot calls verified no longer is.
 
 The report always covers the ``--core-rfc`` RFCs (default RFC 3261) and every RFC an
 annotation targets; ``--rfc`` adds RFCs and narrows the summary and ``--fail-under`` to them.
@@ -78,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also fail when coverage got worse than the snapshot",
     )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail on warnings (a requirement cited in code and tests with a todo)",
+    )
 
     report = sub.add_parser("report", help="requirement coverage as text and JSON")
     common(report)
@@ -88,7 +100,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="LEVEL=PCT",
-        help="exit 1 when the complete%% of LEVEL (MUST, SHOULD, MAY, ALL) is below PCT",
+        help="exit 1 when the complete%% (verified or complete) of LEVEL (MUST, SHOULD, MAY, "
+        "ALL) is below PCT",
+    )
+    report.add_argument(
+        "--fail-under-verified",
+        action="append",
+        default=[],
+        metavar="LEVEL=PCT",
+        help="exit 1 when the verified%% of LEVEL is below PCT",
     )
     report.add_argument("--update-snapshot", action="store_true", help="rewrite the snapshot")
     report.add_argument(
@@ -161,14 +181,17 @@ def _snapshot_path(args: argparse.Namespace) -> Path:
 
 def _check_snapshot(coverage: Coverage, path: Path, out: TextIO) -> bool:
     """Compare with the snapshot; print what dropped; True when nothing did."""
-    from annotate.report import compare_snapshot, read_snapshot, snapshot_of
+    from annotate.report import compare_snapshot, read_snapshot, snapshot_format, snapshot_of
 
     try:
         old = read_snapshot(path)
     except ValueError as exc:
         print(f"snapshot: {exc}", file=out)
         return False
-    diff = compare_snapshot(old, snapshot_of(coverage))
+    # A format-1 snapshot predates verified/partial/implied: compare it under its own rules
+    # (which citations exist), so a lost citation still shows and a stricter rule does not.
+    legacy = snapshot_format(path) < 2
+    diff = compare_snapshot(old, snapshot_of(coverage, legacy=legacy))
     for rid, was, now in diff.dropped:
         what = "disappeared" if now is None else f"got worse: {was} -> {now}"
         print(f"{path}: {rid} {what}" + (f" (was {was})" if now is None else ""), file=out)
@@ -185,25 +208,30 @@ def _check_snapshot(coverage: Coverage, path: Path, out: TextIO) -> bool:
             "`python -m annotate report --update-snapshot` to record them",
             file=out,
         )
+    if legacy:
+        print(
+            f"snapshot: {path} is format 1 (compared under its rules); run "
+            "`python -m annotate report --update-snapshot` to record verified/partial/implied",
+            file=out,
+        )
     return True
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from annotate.annotations import scan_tree
-    from annotate.checker import DocumentCache, diagnose
-
     started = time.perf_counter()
     root: Path = args.root
     store = _store(args)
-    annotations, errors = scan_tree(root)
-    _, diagnostics = diagnose(annotations, errors, DocumentCache(store))
+    from annotate.report import build_coverage, conflict_warnings
+
+    coverage = build_coverage(root, store, extensions=False, core=_core(args))
+    annotations, diagnostics = coverage.annotations, coverage.diagnostics
     for diagnostic in diagnostics:
         print(diagnostic)
-    ok = not diagnostics
+    warnings = conflict_warnings(coverage)
+    for warning in warnings:
+        print(warning)
+    ok = not diagnostics and not (args.strict and warnings)
     if args.snapshot:
-        from annotate.report import build_coverage
-
-        coverage = build_coverage(root, store, extensions=False, core=_core(args))
         for message in coverage.load_errors:
             print(f"snapshot: {message}")
         ok = _check_snapshot(coverage, _snapshot_path(args), sys.stdout) and ok
@@ -221,6 +249,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f"annotate check: {len(annotations)} annotations in {files} files OK "
         f"(RFC {', '.join(map(str, rfcs)) or 'none'})"
         + (", coverage not below the snapshot" if args.snapshot else "")
+        + (f", {len(warnings)} warning(s)" if warnings else "")
         + f" in {elapsed:.2f} s"
     )
     return 0
@@ -239,6 +268,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     try:
         thresholds = [parse_fail_under(spec) for spec in args.fail_under]
+        verified = [parse_fail_under(spec) for spec in args.fail_under_verified]
     except ValueError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
@@ -270,6 +300,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 print(f"snapshot: wrote {snapshot}")
     for failure in fail_under(coverage, thresholds, args.rfc or None):
         print(f"fail-under: {failure}")
+        status = 1
+    for failure in fail_under(coverage, verified, args.rfc or None, what="verified"):
+        print(f"fail-under-verified: {failure}")
         status = 1
     return status
 
