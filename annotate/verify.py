@@ -36,8 +36,9 @@ requirement's behaviour).
 Test ids: a ``type=test`` annotation on a test function (or inside one) stands for its
 pytest node id (``path::test_x`` or ``path::TestX::test_x``; all parametrisations); on an
 ``@case("id", ...)`` conformance case it stands for
-``annotate/verify_cases.py::test_case[id]``, the case run against our own program.  An
-annotation on anything else (a helper, a fixture) names no test.
+``annotate/verify_cases.py::test_case[id]``, the case run against our own program (so
+does one on a registering call in a case module, ``torture("id", ...)``).  An annotation on
+anything else (a helper, a fixture) names no test.
 
 Results are cached in ``.cache/annotate-verify.json`` under a hash of the blocks' and
 tests' source text, so a second run redoes only what changed; the verdicts (ids and verdicts
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 #: Bump when the neutralisation or the verdict rules change: old cache entries then miss.
-VERSION = "3"
+VERSION = "4"
 CACHE = Path(".cache") / "annotate-verify.json"
 SNAPSHOT = Path("annotate") / "verify_snapshot.json"
 CASES_TEST = "annotate/verify_cases.py::test_case"
@@ -334,9 +335,19 @@ def node_id_of(path: str, text: str, line: int) -> str | None:
     def inside(node: ast.stmt) -> bool:
         return _first_line(node) <= line <= (node.end_lineno or node.lineno)
 
+    cases_module = "/conformance/" in f"/{path}" and "/tests/" not in f"/{path}"
     for node in tree.body:
         if not inside(node):
             continue
+        if (
+            cases_module
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and node.value.args
+            and isinstance(node.value.args[0], ast.Constant)
+            and isinstance(node.value.args[0].value, str)
+        ):  # a case registered by a call: torture("torture-4475-unkscm", ...)
+            return f"{CASES_TEST}[{node.value.args[0].value}]"
         case = _case_id(node)
         if case is not None:
             return f"{CASES_TEST}[{case}]"

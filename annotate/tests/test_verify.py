@@ -166,6 +166,9 @@ def test_node_ids_of_test_functions_methods_and_cases() -> None:
     assert node_id_of("t.py", text, 6) == "t.py::test_one"
     assert node_id_of("t.py", text, 11) == "t.py::TestGroup::test_two"
     assert node_id_of("t.py", text, 15) == f"{CASES_TEST}[uas-options]"
+    registered = 'torture(\n    "torture-x",\n    "rfc4475/x.dat",\n)\n'
+    assert node_id_of("conformance/cases/t.py", registered, 1) == f"{CASES_TEST}[torture-x]"
+    assert node_id_of("rfc3261/tests/t.py", registered, 1) is None
 
 
 # --- a whole run on a tiny tree -----------------------------------------------------------
