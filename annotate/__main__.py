@@ -133,7 +133,11 @@ def _parser() -> argparse.ArgumentParser:
         "--section", action="append", default=[], metavar="X.Y", help="a section and subsections"
     )
     verify.add_argument(
-        "--id", action="append", default=[], metavar="ID", help="a requirement id (or its prefix)"
+        "--id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a requirement id, or its prefix up to a '-' (rfc3261-17.1.1.2-r3)",
     )
     verify.add_argument("--sample", type=int, metavar="N", help="N requirements at random")
     verify.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")

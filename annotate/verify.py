@@ -409,7 +409,7 @@ def candidates(
             req = entry.requirement
             if sections and not _sections_match(req.section, sections):
                 continue
-            if ids and not any(req.id == i or req.id.startswith(i) for i in ids):
+            if ids and not any(req.id == i or req.id.startswith(i + "-") for i in ids):
                 continue
             found = _candidate(entry, text)
             if found is not None:
