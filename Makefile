@@ -8,6 +8,8 @@
 #   make fuzz         the whole suite with SIPREF_FUZZ=1: long property-based and
 #                     fuzz runs (thousands of examples), full conformance waves
 #   make report       annotation coverage report (text + JSON)
+#   make verify       break the code each requirement cites, check a cited test fails
+#                     (VERIFY_ARGS="--rfc 3261 --section 17" to narrow; cached in .cache/)
 #   make conformance  run the conformance suite against our programs and SIPp;
 #                     results go to docs/_data/conformance/ for the docs site
 
@@ -31,7 +33,7 @@ endif
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test check lint docs serve bench fuzz report conformance clean
+.PHONY: venv test check lint docs serve bench fuzz report verify conformance clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +62,10 @@ serve: docs
 
 report: $(STAMP)
 	$(PY) -m annotate report
+
+VERIFY_ARGS ?=
+verify: $(STAMP)
+	$(PY) -m annotate verify -j 2 --update-snapshot $(VERIFY_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m rfc3261.bench

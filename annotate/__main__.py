@@ -6,13 +6,20 @@
     one-line summary and exit 0.  With ``--snapshot`` the coverage snapshot check of
     ``report --check-snapshot`` runs in the same command (for ``make check``/CI).
 
-``report [--json PATH] [--fail-under LEVEL=PCT ...] [--update-snapshot] [--check-snapshot]
+``report [--json PATH] [--fail-under LEVEL=PCT ...] [--fail-under-verified LEVEL=PCT ...]
+[--update-snapshot] [--check-snapshot]
 [--quiet] [--rfc N ...] [--spec-dir DIR] [--root DIR] [--offline] [--snapshot-file PATH]
 [--core-rfc N]``
     Print the coverage summary (see `annotate.report`); write the JSON; compare with or
     rewrite ``annotate/coverage_snapshot.json``; exit 1 when a ``--fail-under`` level is
     below its percentage, when a requirement got worse than the snapshot, or when an RFC
     cannot be loaded.
+
+``verify [--rfc N ...] [--section X.Y ...] [--id ID ...] [--sample N [--seed S]] [-j N]
+[--timeout S] [--no-cache] [--update-snapshot] [--check-snapshot] [--quiet]``
+    Break the code each requirement cites and check that a cited test fails (see
+    `annotate.verify`); exit 1 with ``--check-snapshot`` when a requirement the
+    verification snapshot calls verified no longer is.
 
 The report always covers the ``--core-rfc`` RFCs (default RFC 3261) and every RFC an
 annotation targets; ``--rfc`` adds RFCs and narrows the summary and ``--fail-under`` to them.
@@ -78,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also fail when coverage got worse than the snapshot",
     )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail on warnings (a requirement cited in code and tests with a todo)",
+    )
 
     report = sub.add_parser("report", help="requirement coverage as text and JSON")
     common(report)
@@ -88,7 +100,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="LEVEL=PCT",
-        help="exit 1 when the complete%% of LEVEL (MUST, SHOULD, MAY, ALL) is below PCT",
+        help="exit 1 when the complete%% (verified or complete) of LEVEL (MUST, SHOULD, MAY, "
+        "ALL) is below PCT",
+    )
+    report.add_argument(
+        "--fail-under-verified",
+        action="append",
+        default=[],
+        metavar="LEVEL=PCT",
+        help="exit 1 when the verified%% of LEVEL is below PCT",
     )
     report.add_argument("--update-snapshot", action="store_true", help="rewrite the snapshot")
     report.add_argument(
@@ -103,6 +123,46 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="RFCs for the summary and --fail-under (default: all in the report)",
     )
+    verify = sub.add_parser(
+        "verify", help="break the cited code and check that a cited test notices"
+    )
+    common(verify)
+    core(verify)
+    verify.add_argument("--rfc", type=int, action="append", default=[], metavar="N")
+    verify.add_argument(
+        "--section", action="append", default=[], metavar="X.Y", help="a section and subsections"
+    )
+    verify.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a requirement id, or its prefix up to a '-' (rfc3261-17.1.1.2-r3)",
+    )
+    verify.add_argument("--sample", type=int, metavar="N", help="N requirements at random")
+    verify.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    verify.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers")
+    verify.add_argument(
+        "--timeout", type=float, default=60.0, help="time limit per test, s (default: 60)"
+    )
+    verify.add_argument("--no-cache", action="store_true", help="ignore the cached verdicts")
+    verify.add_argument(
+        "--cache-file", type=Path, help="default: ROOT/.cache/annotate-verify.json"
+    )
+    verify.add_argument(
+        "--verify-snapshot",
+        type=Path,
+        help="verification snapshot (default: ROOT/annotate/verify_snapshot.json)",
+    )
+    verify.add_argument(
+        "--update-snapshot", action="store_true", help="record the verdicts in the snapshot"
+    )
+    verify.add_argument(
+        "--check-snapshot",
+        action="store_true",
+        help="exit 1 when a requirement verified in the snapshot is no longer verified",
+    )
+    verify.add_argument("--quiet", action="store_true", help="print only what is not verified")
     return parser
 
 
@@ -125,14 +185,17 @@ def _snapshot_path(args: argparse.Namespace) -> Path:
 
 def _check_snapshot(coverage: Coverage, path: Path, out: TextIO) -> bool:
     """Compare with the snapshot; print what dropped; True when nothing did."""
-    from annotate.report import compare_snapshot, read_snapshot, snapshot_of
+    from annotate.report import compare_snapshot, read_snapshot, snapshot_format, snapshot_of
 
     try:
         old = read_snapshot(path)
     except ValueError as exc:
         print(f"snapshot: {exc}", file=out)
         return False
-    diff = compare_snapshot(old, snapshot_of(coverage))
+    # A format-1 snapshot predates verified/partial/implied: compare it under its own rules
+    # (which citations exist), so a lost citation still shows and a stricter rule does not.
+    legacy = snapshot_format(path) < 2
+    diff = compare_snapshot(old, snapshot_of(coverage, legacy=legacy))
     for rid, was, now in diff.dropped:
         what = "disappeared" if now is None else f"got worse: {was} -> {now}"
         print(f"{path}: {rid} {what}" + (f" (was {was})" if now is None else ""), file=out)
@@ -149,25 +212,30 @@ def _check_snapshot(coverage: Coverage, path: Path, out: TextIO) -> bool:
             "`python -m annotate report --update-snapshot` to record them",
             file=out,
         )
+    if legacy:
+        print(
+            f"snapshot: {path} is format 1 (compared under its rules); run "
+            "`python -m annotate report --update-snapshot` to record verified/partial/implied",
+            file=out,
+        )
     return True
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from annotate.annotations import scan_tree
-    from annotate.checker import DocumentCache, diagnose
-
     started = time.perf_counter()
     root: Path = args.root
     store = _store(args)
-    annotations, errors = scan_tree(root)
-    _, diagnostics = diagnose(annotations, errors, DocumentCache(store))
+    from annotate.report import build_coverage, conflict_warnings
+
+    coverage = build_coverage(root, store, extensions=False, core=_core(args))
+    annotations, diagnostics = coverage.annotations, coverage.diagnostics
     for diagnostic in diagnostics:
         print(diagnostic)
-    ok = not diagnostics
+    warnings = conflict_warnings(coverage)
+    for warning in warnings:
+        print(warning)
+    ok = not diagnostics and not (args.strict and warnings)
     if args.snapshot:
-        from annotate.report import build_coverage
-
-        coverage = build_coverage(root, store, extensions=False, core=_core(args))
         for message in coverage.load_errors:
             print(f"snapshot: {message}")
         ok = _check_snapshot(coverage, _snapshot_path(args), sys.stdout) and ok
@@ -185,6 +253,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f"annotate check: {len(annotations)} annotations in {files} files OK "
         f"(RFC {', '.join(map(str, rfcs)) or 'none'})"
         + (", coverage not below the snapshot" if args.snapshot else "")
+        + (f", {len(warnings)} warning(s)" if warnings else "")
         + f" in {elapsed:.2f} s"
     )
     return 0
@@ -203,6 +272,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     try:
         thresholds = [parse_fail_under(spec) for spec in args.fail_under]
+        verified = [parse_fail_under(spec) for spec in args.fail_under_verified]
     except ValueError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
@@ -235,6 +305,90 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for failure in fail_under(coverage, thresholds, args.rfc or None):
         print(f"fail-under: {failure}")
         status = 1
+    for failure in fail_under(coverage, verified, args.rfc or None, what="verified"):
+        print(f"fail-under-verified: {failure}")
+        status = 1
+    return status
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from annotate.report import build_coverage
+    from annotate.verify import (
+        SNAPSHOT as VERIFY_SNAPSHOT,
+    )
+    from annotate.verify import (
+        VERDICTS,
+        Outcome,
+        candidates,
+        read_verify_snapshot,
+        run_verify,
+        sample,
+        write_verify_snapshot,
+    )
+
+    if args.jobs < 1 or args.timeout <= 0 or (args.sample is not None and args.sample < 1):
+        print("verify: --jobs, --timeout and --sample must be positive", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    root: Path = args.root.resolve()
+    coverage = build_coverage(root, _store(args), extensions=False, core=_core(args))
+    for message in coverage.load_errors:
+        print(f"verify: {message}", file=sys.stderr)
+    chosen = candidates(coverage, root, args.rfc, args.section, args.id)
+    if args.sample is not None:
+        chosen = sample(chosen, args.sample, args.seed)
+    if not chosen:
+        print("verify: no requirement cited both in code and in a test matches the selection")
+        return 1 if (args.rfc or args.section or args.id) else 0
+    print(f"verify: {len(chosen)} requirement(s), {args.jobs} worker(s)", flush=True)
+
+    def progress(outcome: Outcome, done: int, total: int) -> None:
+        if outcome.verdict != "verified" or not args.quiet:
+            line = f"[{done}/{total}] {outcome.id}: {outcome.verdict} — {outcome.reason}"
+            print(line, flush=True)
+
+    outcomes = run_verify(
+        root,
+        chosen,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        cache_path=args.cache_file,
+        use_cache=not args.no_cache,
+        progress=progress,
+    )
+    counts = dict.fromkeys(VERDICTS, 0)
+    for outcome in outcomes:
+        counts[outcome.verdict] += 1
+        if outcome.cached and (outcome.verdict != "verified" or not args.quiet):
+            print(f"[cached] {outcome.id}: {outcome.verdict} — {outcome.reason}")
+    cached = sum(o.cached for o in outcomes)
+    elapsed = time.perf_counter() - started
+    print(
+        "verify: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        + f" of {len(outcomes)} ({cached} from the cache) in {elapsed:.0f} s"
+    )
+    path = args.verify_snapshot or root / VERIFY_SNAPSHOT
+    status = 0
+    try:
+        old = read_verify_snapshot(path)
+    except ValueError as exc:
+        print(f"verify: {exc}")
+        return 1
+    if args.check_snapshot:
+        lost = [o for o in outcomes if old.get(o.id) == "verified" and o.verdict != "verified"]
+        for o in lost:
+            print(f"{path}: {o.id} was verified, now {o.verdict}: {o.reason}")
+        if lost:
+            print(f"verify: {len(lost)} requirement(s) no longer verified")
+            status = 1
+    if args.update_snapshot:
+        new = dict(old)
+        if not (args.rfc or args.section or args.id or args.sample):
+            new = {}  # a full run: drop the ids no longer cited in code and tests
+        new.update({o.id: o.verdict for o in outcomes})
+        write_verify_snapshot(path, new)
+        print(f"verify: wrote {path}")
     return status
 
 
@@ -242,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _cmd_check(args)
+    if args.command == "verify":
+        return _cmd_verify(args)
     return _cmd_report(args)
 
 

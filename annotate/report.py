@@ -10,18 +10,35 @@ without a quote cites every requirement of its section and of the section's subs
 ``level=``, default MUST); they cite nothing.
 
 The status of a requirement follows from the types of the annotations citing it, the first
-rule that applies winning (duvet's vocabulary):
+rule that applies winning (duvet's vocabulary, made stricter by issue 15 so that no status
+overstates):
 
-1. ``complete``          an implementation *and* a test cite it, or an implication does;
-2. ``exception``         an exception cites it (a deliberate deviation outranks partial work);
-3. ``missing test``      an implementation cites it, no test;
-4. ``missing citation``  a test cites it, no implementation;
-5. ``todo``              a todo cites it;
-6. ``not started``       nothing cites it.
+1. ``verified``          complete, and ``python -m annotate verify`` found that a cited test
+                         fails when the cited code is broken (the verification snapshot
+                         ``annotate/verify_snapshot.json`` says ``verified``);
+2. ``complete``          an implementation *and* a test cite it, quoting every keyword clause;
+3. ``partial``           an implementation and a test cite it, but some keyword clause is
+                         quoted by neither (rule: the requirement's text is cut at its clause
+                         boundaries -- ", and", "; ", " and ", ", but", ", or" -- and each
+                         piece holding a BCP 14 keyword is a clause; a clause is covered when
+                         an implementation quote and a test quote both contain its keyword);
+4. ``implied``           an implication cites it and no implementation or test does;
+5. ``exception``         an exception cites it (a deliberate deviation outranks partial work);
+6. ``missing test``      an implementation cites it, no test;
+7. ``missing citation``  a test cites it, no implementation;
+8. ``todo``              a todo cites it;
+9. ``not started``       nothing cites it.
 
-The snapshot check ranks statuses ``complete`` > ``exception`` > ``missing test`` =
-``missing citation`` > ``todo`` > ``not started``; a status *got worse* when its rank fell, or
-when it moved between the two partial statuses (a citation was lost either way).
+A todo or exception quoting a requirement that code and tests also cite does not change its
+status but is a warning of ``annotate check`` (`conflict_warnings`).  ``complete%`` counts
+verified + complete; ``verified%`` counts verified; a level with no requirements shows n/a.
+
+The snapshot check ranks statuses in that order (``missing test`` = ``missing citation``); a
+status *got worse* when its rank fell, or when it moved between the two partial statuses (a
+citation was lost either way).  A format-1 snapshot (written before verified/partial/implied)
+is compared with the statuses under the format-1 rules (``legacy_status_of``: an implication
+alone complete, no partial), so a lost citation still shows while the stricter rules do not
+count as drops; ``--update-snapshot`` writes format 2.
 
 JSON schema (``--json PATH``; the documentation site is rendered from it)
 =====================================================================
@@ -30,7 +47,7 @@ JSON schema (``--json PATH``; the documentation site is rendered from it)
     {
       "format": 1,
       "generated": "2026-01-01T00:00:00Z",          # UTC, when the report ran
-      "statuses": ["complete", "missing test", ...],  # in precedence order
+      "statuses": ["verified", "complete", ...],    # in precedence order
       "levels": ["MUST", "SHOULD", "MAY"],
       "rfcs": [{
         "rfc": 3261, "title": "...", "url": "https://www.rfc-editor.org/rfc/rfc3261",
@@ -47,6 +64,12 @@ JSON schema (``--json PATH``; the documentation site is rendered from it)
           "start": i, "end": j,                      # into the section's normalized text
           "declared": false,                         # true when from a type=spec annotation
           "status": "complete",
+          "legacy_status": "complete",               # under the format-1 rules
+          "verdict": "verified" | "survived" | ... | null,  # annotate verify, if run
+          "clauses": [covered, total],               # keyword clauses quoted in code+test
+          "fragment": false,                         # one clause of a longer sentence
+          "sentence": "...",                         # that whole sentence (= text if not)
+          "conflicts": ["path:line", ...],           # todo/exception notes contradicting it
           "citations": [{"path": "rfc3261/x.py", "line": 12, "block": [13, 20] | null,
                          "type": "implementation", "quote": "...", "origin": "code"|"toml"}]
         }]
@@ -72,10 +95,10 @@ and so are the folders ``extensions/tests/`` and ``extensions/conformance/``.  A
 ``NAME`` whose conformance cases sit in ``extensions/conformance/NAME.py`` (or a package
 there) gets ``conformance_cases``: the cases its source registers (``@case`` functions and
 ``register(...)`` calls, a call in a loop counted once).
-A module *covers* a requirement whose status is ``complete`` or ``missing test`` and that an
-annotation in the module's files cites.
+A module *covers* a requirement whose status is ``verified``, ``complete``, ``partial`` or
+``missing test`` and that an annotation in the module's files cites.
 
-Snapshot (``annotate/coverage_snapshot.json``): ``{"format": 1, "requirements": {id:
+Snapshot (``annotate/coverage_snapshot.json``): ``{"format": 2, "requirements": {id:
 status}}``, keys sorted, one requirement per line, no spec text.
 """
 
@@ -110,12 +133,15 @@ __all__ = [
     "SnapshotDiff",
     "build_coverage",
     "compare_snapshot",
+    "conflict_warnings",
     "count_code_lines",
     "extension_sizes",
     "fail_under",
+    "legacy_status_of",
     "level_totals",
     "parse_fail_under",
     "read_snapshot",
+    "snapshot_format",
     "snapshot_of",
     "status_of",
     "text_summary",
@@ -124,7 +150,10 @@ __all__ = [
 ]
 
 STATUSES: tuple[str, ...] = (
+    "verified",
     "complete",
+    "partial",
+    "implied",
     "exception",
     "missing test",
     "missing citation",
@@ -133,22 +162,60 @@ STATUSES: tuple[str, ...] = (
 )
 LEVELS: tuple[str, ...] = ("MUST", "SHOULD", "MAY")
 RANK: dict[str, int] = {
-    "complete": 4,
-    "exception": 3,
-    "missing test": 2,
-    "missing citation": 2,
+    "verified": 8,
+    "complete": 7,
+    "partial": 6,
+    "implied": 5,
+    "exception": 4,
+    "missing test": 3,
+    "missing citation": 3,
     "todo": 1,
     "not started": 0,
 }
+#: The statuses of format 1 (before ``verified``, ``partial`` and ``implied``).
+LEGACY_STATUSES: tuple[str, ...] = (
+    "complete",
+    "exception",
+    "missing test",
+    "missing citation",
+    "todo",
+    "not started",
+)
+#: Statuses whose requirement is implemented and tested (what "complete%" counts).
+DONE: tuple[str, ...] = ("verified", "complete")
 BASE_URL = "https://www.rfc-editor.org/rfc/"
 DEFAULT_RFC = 3261
 
 
-def status_of(types: Iterable[str]) -> str:
-    """The status of a requirement cited by annotations of these types (see module doc)."""
+def status_of(types: Iterable[str], *, whole: bool = True, verified: bool = False) -> str:
+    """The status of a requirement cited by annotations of these types (see module doc).
+
+    ``whole``: every keyword clause is quoted by an implementation and by a test;
+    ``verified``: the verification snapshot says ``verified``.
+    """
+    kinds = set(types)
+    if "implementation" in kinds and "test" in kinds:
+        if not whole:
+            return "partial"
+        return "verified" if verified else "complete"
+    if "exception" in kinds:
+        return "exception"
+    if "implication" in kinds and not kinds & {"implementation", "test"}:
+        return "implied"
+    return _rest(kinds)
+
+
+def legacy_status_of(types: Iterable[str]) -> str:
+    """The status under the format-1 rules (an implication alone complete, no partial)."""
     kinds = set(types)
     if ("implementation" in kinds and "test" in kinds) or "implication" in kinds:
         return "complete"
+    if "exception" in kinds:
+        return "exception"
+    return _rest(kinds)
+
+
+def _rest(kinds: set[str]) -> str:
     if "exception" in kinds:
         return "exception"
     if "implementation" in kinds:
@@ -166,6 +233,22 @@ class RequirementStatus:
     status: str
     citations: list[Resolved] = field(default_factory=list)
     declared: bool = False
+    legacy: str = "not started"  # the status under the format-1 rules
+    clauses: tuple[int, int] = (1, 1)  # (keyword clauses quoted in code and test, all)
+    verdict: str | None = None  # from the verification snapshot
+
+    @property
+    def conflicts(self) -> list[Resolved]:
+        """The project's own todo/exception notes quoting a requirement code and tests cite
+        (a note on a whole section is too broad to contradict one requirement)."""
+        kinds = {c.annotation.type for c in self.citations}
+        if not {"implementation", "test"} <= kinds:
+            return []
+        return [
+            c
+            for c in self.citations
+            if c.annotation.type in ("todo", "exception") and not c.whole_section
+        ]
 
 
 @dataclass
@@ -217,7 +300,28 @@ def _declared_requirement(item: Resolved, ordinal: int) -> Requirement:
     )
 
 
-def _rfc_coverage(doc: RfcDocument, cites: list[Resolved]) -> RfcCoverage:
+def _clauses(entry: RequirementStatus) -> tuple[int, int]:
+    """(keyword clauses quoted by an implementation and by a test, keyword clauses)."""
+    from annotate.requirements import keyword_clauses
+
+    req = entry.requirement
+    clauses = [(req.start + a, req.start + b) for a, b in keyword_clauses(req.text)] or [
+        (req.start, req.end)
+    ]
+
+    def quoted(kind: str, clause: tuple[int, int]) -> bool:
+        return any(
+            c.annotation.type == kind and c.span[0] <= clause[0] and clause[1] <= c.span[1]
+            for c in entry.citations
+        )
+
+    done = sum(quoted("implementation", c) and quoted("test", c) for c in clauses)
+    return done, len(clauses)
+
+
+def _rfc_coverage(
+    doc: RfcDocument, cites: list[Resolved], verdicts: dict[str, str] | None = None
+) -> RfcCoverage:
     from annotate.requirements import extract_requirements
 
     requirements = extract_requirements(doc)
@@ -257,7 +361,15 @@ def _rfc_coverage(doc: RfcDocument, cites: list[Resolved]) -> RfcCoverage:
             if _overlaps(item.span, (req.start, req.end)):
                 entry.citations.append(item)
     for entry in order:
-        entry.status = status_of(c.annotation.type for c in entry.citations)
+        types = [c.annotation.type for c in entry.citations]
+        entry.legacy = legacy_status_of(types)
+        entry.clauses = _clauses(entry)
+        entry.verdict = (verdicts or {}).get(entry.requirement.id)
+        entry.status = status_of(
+            types,
+            whole=entry.clauses[0] == entry.clauses[1],
+            verified=entry.verdict == "verified",
+        )
     return RfcCoverage(doc, order)
 
 
@@ -268,18 +380,34 @@ def build_coverage(
     rfcs: Iterable[int] = (),
     extensions: bool = True,
     core: Iterable[int] = (DEFAULT_RFC,),
+    verdicts: dict[str, str] | None = None,
 ) -> Coverage:
     """Scan ``root``, resolve the annotations and compute every requirement's status.
 
     The report covers the ``core`` RFCs (RFC 3261), every RFC an annotation targets and
-    ``rfcs``.
+    ``rfcs``.  ``verdicts`` are those of ``python -m annotate verify`` (default: the
+    verification snapshot ``root/annotate/verify_snapshot.json``, none when absent).
     """
     root = Path(root)
+    if verdicts is None:
+        from annotate.verify import SNAPSHOT, read_verify_snapshot
+
+        try:
+            verdicts = read_verify_snapshot(root / SNAPSHOT)
+        except ValueError as exc:
+            verdicts = {}
+            load_error: str | None = str(exc)
+        else:
+            load_error = None
+    else:
+        load_error = None
     annotations, errors = scan_tree(root, roots)
     docs = DocumentCache(store)
     resolved, diagnostics = diagnose(annotations, errors, docs)
     numbers = {*core, *rfcs, *(a.rfc for a in annotations if a.rfc is not None)}
     coverage = Coverage([], annotations, resolved, diagnostics, [], [])
+    if load_error:
+        coverage.load_errors.append(load_error)
     by_rfc: dict[int, list[Resolved]] = defaultdict(list)
     for item in resolved:
         by_rfc[item.document.number].append(item)
@@ -288,10 +416,35 @@ def build_coverage(
         if isinstance(doc, str):
             coverage.load_errors.append(doc)
             continue
-        coverage.rfcs.append(_rfc_coverage(doc, by_rfc[number]))
+        coverage.rfcs.append(_rfc_coverage(doc, by_rfc[number], verdicts))
     if extensions:
         coverage.extensions = extension_sizes(root, coverage)
     return coverage
+
+
+def conflict_warnings(coverage: Coverage) -> list[Diagnostic]:
+    """A warning per todo/exception on a requirement that code and tests also cite.
+
+    Such a requirement counts as complete (or verified), yet the project's own note says
+    something is left undone or deliberately different: one of the two is wrong.
+    """
+    out = []
+    for rfc in coverage.rfcs:
+        for entry in rfc.requirements:
+            for item in entry.conflicts:
+                a = item.annotation
+                note = a.meta.get("reason") or a.meta.get("tracking-issue") or ""
+                out.append(
+                    Diagnostic(
+                        a.path,
+                        a.line,
+                        f"warning: {entry.requirement.id} is {entry.status} (cited in code and "
+                        f"tests) but this {a.type} says otherwise"
+                        + (f" ({note})" if note else "")
+                        + "; drop the note or the citation",
+                    )
+                )
+    return sorted(out)
 
 
 # --- counting -----------------------------------------------------------------------------
@@ -327,8 +480,18 @@ def level_totals(coverage: Coverage, rfcs: Iterable[int] | None = None) -> dict[
     return result
 
 
-def _percent(part: int, whole: int) -> float:
-    return 100.0 if whole == 0 else 100.0 * part / whole
+def _percent(part: int, whole: int) -> float | None:
+    """The percentage, None (shown "n/a") when there is nothing to count."""
+    return None if whole == 0 else 100.0 * part / whole
+
+
+def _pct_text(pct: float | None, width: int = 0) -> str:
+    return f"{'n/a':>{width}}" if pct is None else f"{pct:>{width - 1 if width else 0}.1f}%"
+
+
+def _done(row: dict[str, int], what: str) -> int:
+    """Requirements counted by ``complete%`` (verified + complete) or ``verified%``."""
+    return row.get("verified", 0) + (row.get("complete", 0) if what == "complete" else 0)
 
 
 def parse_fail_under(spec: str) -> tuple[str, float]:
@@ -349,19 +512,25 @@ def parse_fail_under(spec: str) -> tuple[str, float]:
 
 
 def fail_under(
-    coverage: Coverage, thresholds: Iterable[tuple[str, float]], rfcs: Iterable[int] | None = None
+    coverage: Coverage,
+    thresholds: Iterable[tuple[str, float]],
+    rfcs: Iterable[int] | None = None,
+    what: str = "complete",
 ) -> list[str]:
-    """One message per level whose complete% is below its threshold (a level with no
-    requirements counts as 100%)."""
+    """One message per level whose ``what``% is below its threshold.
+
+    ``what`` is ``complete`` (verified or complete) or ``verified``.  A level with no
+    requirements is n/a and never fails.
+    """
     totals = level_totals(coverage, rfcs)
     failures = []
     for level, threshold in thresholds:
-        counts = totals.get(level, {"total": 0, "complete": 0})
-        pct = _percent(counts["complete"], counts["total"])
-        if pct < threshold:
+        counts = totals.get(level, {"total": 0})
+        done = _done(counts, what)
+        pct = _percent(done, counts["total"])
+        if pct is not None and pct < threshold:
             failures.append(
-                f"{level}: {pct:.1f}% complete ({counts['complete']} of {counts['total']}) "
-                f"is under {threshold:g}%"
+                f"{level}: {pct:.1f}% {what} ({done} of {counts['total']}) is under {threshold:g}%"
             )
     return failures
 
@@ -464,7 +633,7 @@ def extension_sizes(root: Path, coverage: Coverage) -> list[dict[str, Any]]:
             covered = sum(
                 1
                 for entry in rfc.requirements
-                if entry.status in ("complete", "missing test")
+                if entry.status in ("verified", "complete", "partial", "missing test")
                 and any(c.annotation.path in paths for c in entry.citations)
             )
             if covered:
@@ -512,6 +681,16 @@ def _citation_json(item: Resolved) -> dict[str, Any]:
     }
 
 
+def _sentence(rfc: RfcCoverage, req: Requirement) -> str:
+    """The whole sentence a requirement belongs to (its own text when it is one)."""
+    if req.sentence is None or not req.fragment:
+        return req.text
+    section = rfc.document.section(req.section)
+    if section is None:
+        return req.text
+    return section.normalized[req.sentence[0] : req.sentence[1]]
+
+
 def to_json(coverage: Coverage, generated: _dt.datetime | None = None) -> dict[str, Any]:
     """The report as JSON-ready data (schema in the module docstring)."""
     when = generated or _dt.datetime.now(_dt.UTC)
@@ -541,6 +720,12 @@ def to_json(coverage: Coverage, generated: _dt.datetime | None = None) -> dict[s
                     "end": req.end,
                     "declared": entry.declared,
                     "status": entry.status,
+                    "legacy_status": entry.legacy,
+                    "verdict": entry.verdict,
+                    "clauses": list(entry.clauses),
+                    "fragment": req.fragment,
+                    "sentence": _sentence(rfc, req),
+                    "conflicts": [c.annotation.location for c in entry.conflicts],
                     "citations": [_citation_json(c) for c in entry.citations],
                 }
             )
@@ -589,13 +774,34 @@ def to_json(coverage: Coverage, generated: _dt.datetime | None = None) -> dict[s
 # --- snapshot -----------------------------------------------------------------------------
 
 
-def snapshot_of(coverage: Coverage) -> dict[str, str]:
-    """``{requirement id: status}`` for every requirement in the report."""
-    return {e.requirement.id: e.status for r in coverage.rfcs for e in r.requirements}
+def snapshot_of(coverage: Coverage, legacy: bool = False) -> dict[str, str]:
+    """``{requirement id: status}`` for every requirement in the report.
+
+    ``legacy``: the statuses under the format-1 rules, to compare with a format-1 snapshot.
+    """
+    return {
+        e.requirement.id: e.legacy if legacy else e.status
+        for r in coverage.rfcs
+        for e in r.requirements
+    }
+
+
+#: The snapshot format `write_snapshot` writes: 2 has ``verified``, ``partial``, ``implied``.
+SNAPSHOT_FORMAT = 2
+
+
+def snapshot_format(path: Path) -> int:
+    """The ``format`` of a snapshot file (1 when it says none or cannot be read)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 1
+    value = data.get("format", 1) if isinstance(data, dict) else 1
+    return value if isinstance(value, int) else 1
 
 
 def write_snapshot(path: Path, statuses: dict[str, str]) -> None:
-    data = {"format": 1, "requirements": dict(sorted(statuses.items()))}
+    data = {"format": SNAPSHOT_FORMAT, "requirements": dict(sorted(statuses.items()))}
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -656,7 +862,7 @@ def text_summary(coverage: Coverage, rfcs: Sequence[int] | None = None) -> str:
     columns = ("total", *STATUSES)
     widths = [max(len(c), 5) + 2 for c in columns]
     header = f"  {'level':<7}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
-    header += f"{'complete%':>11}"
+    header += f"{'complete%':>11}{'verified%':>11}"
     for rfc in coverage.rfcs:
         doc = rfc.document
         if chosen is not None and doc.number not in chosen:
@@ -667,12 +873,19 @@ def text_summary(coverage: Coverage, rfcs: Sequence[int] | None = None) -> str:
         rows = [(lvl, counts["by_level"][lvl]) for lvl in counts["by_level"]]
         rows.append(("all", {"total": counts["total"], **counts["by_status"]}))
         for name, row in rows:
-            pct = _percent(row["complete"], row["total"])
             out.append(
                 f"  {name:<7}"
                 + "".join(f"{row[c]:>{w}}" for c, w in zip(columns, widths, strict=True))
-                + f"{pct:>10.1f}%"
+                + _pct_text(_percent(_done(row, "complete"), row["total"]), 11)
+                + _pct_text(_percent(_done(row, "verified"), row["total"]), 11)
             )
+    chosen_rfcs = [r for r in coverage.rfcs if chosen is None or r.document.number in chosen]
+    conflicts = sum(bool(e.conflicts) for r in chosen_rfcs for e in r.requirements)
+    if conflicts:
+        out.append(
+            f"{conflicts} requirement(s) cited in code and tests also carry a todo or "
+            "exception (see `python -m annotate check`)"
+        )
     files = len({a.path for a in coverage.annotations})
     out.append(
         f"annotations: {len(coverage.annotations)} in {files} files, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ __all__ = [
     "LEVELS",
     "Requirement",
     "extract_requirements",
+    "keyword_clauses",
     "nearest_sentence",
     "section_requirements",
     "split_sentences",
@@ -69,6 +71,13 @@ class Requirement:
     text: str
     start: int
     end: int
+    #: the span of the whole sentence this requirement is a clause of (None: the same span)
+    sentence: tuple[int, int] | None = None
+
+    @property
+    def fragment(self) -> bool:
+        """Whether this is one clause of a longer sentence ("but proxies MUST NOT ...")."""
+        return self.sentence is not None and self.sentence != (self.start, self.end)
 
     @property
     def url(self) -> str:
@@ -243,9 +252,26 @@ def section_requirements(section: Section) -> list[Requirement]:
                         text=clause,
                         start=start,
                         end=end,
+                        sentence=(block.start + s_start, block.start + s_end),
                     )
                 )
     return reqs
+
+
+def keyword_clauses(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` of each keyword of ``text`` that opens a clause of its own.
+
+    ``text`` is cut at its clause boundaries (", and", "; ", " and ", ", but", ", or"); each
+    piece that holds a keyword counts once, by its first keyword.  "The client MUST retransmit
+    the request, and MUST reset the timer" has two; "To and From MUST be present" has one.
+    """
+    cuts = [0, *(m.start() for m in _CLAUSE_BOUNDARY.finditer(text)), len(text)]
+    found = []
+    for a, b in itertools.pairwise(cuts):
+        matches = _keywords(text[a:b])
+        if matches:
+            found.append((a + matches[0].start(), a + matches[0].end()))
+    return found
 
 
 def extract_requirements(doc: RfcDocument) -> list[Requirement]:

@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 #: Status names in the report's precedence order, plus "cited" for quotes of sentences that
 #: state no requirement.
 STATUS_LABELS: dict[str, str] = {
+    "verified": "Verified",
     "complete": "Complete",
+    "partial": "Partial",
+    "implied": "Implied",
     "exception": "Exception",
     "missing test": "Missing test",
     "missing citation": "Missing citation",
@@ -33,7 +36,10 @@ STATUS_LABELS: dict[str, str] = {
     "cited": "Cited",
 }
 STATUS_HELP: dict[str, str] = {
-    "complete": "implemented and tested (or an implication)",
+    "verified": "implemented and tested; the test fails when the code is broken",
+    "complete": "implemented and tested, not (yet) verified by breaking the code",
+    "partial": "implemented and tested, but some clause of it is quoted by neither",
+    "implied": "met by implication only: no code, no test",
     "exception": "a deliberate deviation, with its reason",
     "missing test": "implemented, no test cites it yet",
     "missing citation": "a test cites it, no implementation does",
@@ -43,7 +49,10 @@ STATUS_HELP: dict[str, str] = {
 }
 #: Small glyphs printed next to the label, so status never rests on colour alone.
 STATUS_ICONS: dict[str, str] = {
+    "verified": "✔",
     "complete": "✓",
+    "partial": "◒",
+    "implied": "≈",
     "exception": "⊘",
     "missing test": "◐",
     "missing citation": "◑",

@@ -138,8 +138,9 @@ def test_report_quiet_and_rfc_selection(main):
 
 def test_report_fail_under(main):
     args = fixture_args(FIXTURES / "good")
-    assert main("report", *args, "--quiet", "--fail-under", "MUST=50").returncode == 0
-    result = main("report", *args, "--quiet", "--fail-under", "MUST=50", "--fail-under", "MAY=10")
+    # 4 of 10 MUSTs complete: the implication-only one is "implied" since issue 15
+    assert main("report", *args, "--quiet", "--fail-under", "MUST=40").returncode == 0
+    result = main("report", *args, "--quiet", "--fail-under", "MUST=40", "--fail-under", "MAY=10")
     assert result.returncode == 1
     assert result.stdout == "fail-under: MAY: 0.0% complete (0 of 4) is under 10%\n"
     per_rfc = main("report", *args, "--quiet", "--rfc", "9991", "--fail-under", "MUST=100")
@@ -236,5 +237,6 @@ def test_real_repository_checks_clean_in_under_2_s(spec_dir, tmp_path):
     )
     elapsed = time.perf_counter() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("annotate check: ")
+    # warnings (a todo on a requirement code and tests cite) may come first
+    assert result.stdout.splitlines()[-1].startswith("annotate check: ")
     assert elapsed < 2.0, f"check took {elapsed:.2f} s"

@@ -14,6 +14,7 @@ from annotate.report import (
     count_code_lines,
     extension_sizes,
     fail_under,
+    legacy_status_of,
     level_totals,
     parse_fail_under,
     read_snapshot,
@@ -60,13 +61,24 @@ def by_text(coverage):
         (("exception", "implementation"), "exception"),
         (("exception", "test"), "exception"),
         (("implementation", "test"), "complete"),
-        (("implication",), "complete"),
+        # issue 15: an implication alone is "implied", counted apart from complete
+        (("implication",), "implied"),
+        (("implication", "implementation"), "missing test"),
         (("implementation", "test", "exception"), "complete"),
-        (("implication", "exception", "todo"), "complete"),
+        (("implication", "exception", "todo"), "exception"),
     ],
 )
 def test_status_precedence(types, status):
     assert status_of(types) == status
+
+
+def test_verified_and_partial_statuses():
+    both = ("implementation", "test")
+    assert status_of(both, verified=True) == "verified"
+    assert status_of(both, whole=False) == "partial"
+    assert status_of(both, whole=False, verified=True) == "partial"  # partial never verified
+    assert status_of(("test",), verified=True) == "missing citation"
+    assert legacy_status_of(("implication",)) == "complete"
 
 
 def test_statuses_of_the_fixture_requirements(coverage):
@@ -91,7 +103,7 @@ def test_statuses_of_the_fixture_requirements(coverage):
             9990,
             "This sentence is split across a page break, and the widget MUST keep it whole "
             "when it is quoted.",
-        ): "complete",
+        ): "implied",
         (9990, "A widget name MUST be a token."): "not started",
         (9990, "Names are compared case-insensitively."): "not started",  # type=spec
         # The TOML exception without a quote covers §4 and §4.1; complete still wins.
@@ -176,7 +188,8 @@ def test_json_schema(coverage):
     assert section["url"] == "https://www.rfc-editor.org/rfc/rfc9990#section-3.1"
     assert (section["title"], section["kind"], section["depth"]) == ("Widget Timers", "section", 2)
     assert section["total"] == 6
-    assert section["by_status"]["complete"] == 2
+    assert section["by_status"]["complete"] == 1
+    assert section["by_status"]["implied"] == 1
     appendix = next(s for s in rfc["sections"] if s["number"] == "A")
     assert appendix["anchor"] == "appendix-A"
     req = next(r for r in rfc["requirements"] if r["text"] == "Every widget MUST carry a name.")
@@ -192,6 +205,12 @@ def test_json_schema(coverage):
         "end",
         "declared",
         "status",
+        "legacy_status",
+        "verdict",
+        "clauses",
+        "fragment",
+        "sentence",
+        "conflicts",
         "citations",
     }
     assert (req["section"], req["level"], req["status"]) == ("3", "MUST", "complete")
@@ -229,15 +248,21 @@ def test_invalid_annotations_are_listed_as_invalid(tmp_path):
 def test_level_totals_and_fail_under(coverage):
     totals = level_totals(coverage)
     assert totals["MUST"]["total"] == 10
-    assert totals["MUST"]["complete"] == 5
+    assert totals["MUST"]["complete"] == 4  # the implication-only one is "implied" now
+    assert totals["MUST"]["implied"] == 1
     assert totals["ALL"]["total"] == 20
-    assert totals["ALL"]["complete"] == 5
-    assert fail_under(coverage, [("MUST", 50.0)]) == []
-    (failure,) = fail_under(coverage, [("MUST", 50.1), ("SHOULD", 0.0)])
-    assert failure.startswith("MUST: 50.0% complete (5 of 10) is under 50.1%")
+    assert totals["ALL"]["complete"] == 4
+    assert fail_under(coverage, [("MUST", 40.0)]) == []
+    (failure,) = fail_under(coverage, [("MUST", 40.1), ("SHOULD", 0.0)])
+    assert failure.startswith("MUST: 40.0% complete (4 of 10) is under 40.1%")
     only_9990 = level_totals(coverage, [9990])
-    assert (only_9990["MUST"]["complete"], only_9990["MUST"]["total"]) == (4, 9)
-    assert fail_under(coverage, [("MUST", 50.0)], [9990])
+    assert (only_9990["MUST"]["complete"], only_9990["MUST"]["total"]) == (3, 9)
+    assert fail_under(coverage, [("MUST", 40.0)], [9990])
+    # nothing is verified without a verification snapshot
+    (verified,) = fail_under(coverage, [("MUST", 1.0)], what="verified")
+    assert verified.startswith("MUST: 0.0% verified (0 of 10)")
+    # a level with no requirements is n/a: it never fails
+    assert fail_under(coverage, [("SHOULD", 100.0)], [9991]) == []
     assert fail_under(coverage, [("MUST", 100.0)], [9991]) == []
     # A level without requirements counts as fully covered.
     assert fail_under(coverage, [("SHOULD", 100.0)], [9991]) == []
@@ -386,7 +411,13 @@ def test_text_summary(coverage):
     lines = text.splitlines()
     assert lines[0] == "RFC 9990: The Widget Signalling Protocol (WSP) — 18 requirements"
     must = next(line for line in lines if line.strip().startswith("MUST"))
-    assert must.split() == ["MUST", "9", "4", "1", "1", "0", "1", "2", "44.4%"]
+    # total verified complete partial implied exception missing-test missing-citation todo
+    # not-started complete% verified%
+    row = ["MUST", "9", "0", "3", "0", "1", "1", "1", "0", "1", "2", "33.3%", "0.0%"]
+    assert must.split() == row
+    # RFC 9991 has no SHOULD: n/a, not 100 %
+    should = next(line for line in text_summary(coverage, [9991]).splitlines() if "SHOULD" in line)
+    assert should.split()[1] == "0" and should.split()[-2:] == ["n/a", "n/a"]
     assert "RFC 9991: Gadgets for the Widget Signalling Protocol — 2 requirements" in lines
     assert "extension extensions/gadgets.py: 10 lines of code, 1 requirements covered" in lines
     only = text_summary(coverage, [9991])

@@ -1,0 +1,279 @@
+"""`annotate.verify`: neutralising blocks, test ids, and a whole run on a tiny tree."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from annotate.__main__ import main
+from annotate.report import build_coverage
+from annotate.specstore import SpecStore
+from annotate.verify import (
+    CASES_TEST,
+    CannotNeutralise,
+    candidates,
+    neutralise,
+    node_id_of,
+    read_verify_snapshot,
+    run_verify,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+MODULE = dedent(
+    '''\
+    """A module."""
+
+    import os
+
+    TABLE = {"a": 1, "b": 2}
+    LIMIT = 5
+    PAIR = (1, (2, 3))
+
+
+    def f(x):
+        """Doc."""
+        y = x + 1
+        return y
+
+
+    class C:
+        size: int = 3
+
+        def m(self):
+            return 1
+
+        def n(self):
+            return 2
+
+
+    class Empty:
+        x: int
+
+
+    def g(x):
+        if x:
+            return 1
+        else:
+            return 2
+    '''
+)
+
+
+def block_of(name: str) -> tuple[int, int]:
+    for node in ast.parse(MODULE).body:
+        if getattr(node, "name", None) == name:
+            return node.lineno, node.end_lineno or node.lineno
+    raise LookupError(name)
+
+
+def test_a_def_body_raises_and_the_line_count_is_kept() -> None:
+    new, kinds = neutralise(MODULE, [block_of("f")])
+    assert kinds == ["def body raises"]
+    assert len(new.splitlines()) == len(MODULE.splitlines())
+    namespace: dict[str, object] = {}
+    exec(compile(new, "m.py", "exec"), namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["f"](1)  # type: ignore[operator]
+    assert '"""Doc."""' in new  # the docstring stays
+
+
+def test_every_method_of_a_class_raises() -> None:
+    new, kinds = neutralise(MODULE, [block_of("C")])
+    assert kinds == ["every method raises"]
+    namespace: dict[str, object] = {}
+    exec(compile(new, "m.py", "exec"), namespace)
+    obj = namespace["C"]()  # type: ignore[operator]
+    for method in (obj.m, obj.n):
+        with pytest.raises(NotImplementedError):
+            method()
+
+
+def test_constants_are_emptied_or_gently_changed() -> None:
+    lines = MODULE.splitlines()
+    table = lines.index('TABLE = {"a": 1, "b": 2}') + 1
+    new, kinds = neutralise(MODULE, [(table, table + 2)])
+    assert kinds == ["value emptied"]
+    assert "TABLE = {}" in new and "LIMIT = 0" in new and "PAIR = ()" in new
+    gentle, kinds = neutralise(MODULE, [(table, table + 2)], gentle=True)
+    assert kinds == ["value changed"]
+    assert "TABLE = {'a': 1}" in gentle and "LIMIT = 11" in gentle
+    assert "PAIR = (1, (2,))" in gentle
+
+
+def test_statements_in_a_function_become_pass() -> None:
+    start = MODULE.splitlines().index("    y = x + 1") + 1
+    new, kinds = neutralise(MODULE, [(start, start + 1)])
+    assert kinds == ["statement -> pass"]
+    assert "    y = x + 1" not in new and "return y" not in new
+
+
+def test_an_else_clause_body_becomes_pass() -> None:
+    start = MODULE.splitlines().index("    else:") + 1
+    new, kinds = neutralise(MODULE, [(start, start + 1)])
+    assert kinds == ["clause body -> pass"]
+    namespace: dict[str, object] = {}
+    exec(compile(new, "m.py", "exec"), namespace)
+    assert namespace["g"](1) == 1  # type: ignore[operator]
+    assert namespace["g"](0) is None  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("block", "why"),
+    [
+        ((3, 3), "imports only"),
+        (block_of("Empty"), "no method"),
+    ],
+)
+def test_blocks_that_cannot_be_neutralised_say_why(block: tuple[int, int], why: str) -> None:
+    with pytest.raises(CannotNeutralise, match=why):
+        neutralise(MODULE, [block])
+
+
+def test_a_block_spanning_the_whole_module_is_refused() -> None:
+    text = "X = 1\nY = 2\nprint(X + Y)\n"
+    with pytest.raises(CannotNeutralise, match="whole module"):
+        neutralise(text, [(1, 3)])
+
+
+def test_node_ids_of_test_functions_methods_and_cases() -> None:
+    text = dedent(
+        """\
+        def helper():
+            pass
+
+
+        def test_one():
+            x = 1
+            assert x
+
+
+        class TestGroup:
+            def test_two(self):
+                pass
+
+
+        @case("uas-options", roles=("uas",))
+        def options(ctx):
+            pass
+        """
+    )
+    assert node_id_of("t.py", text, 1) is None
+    assert node_id_of("t.py", text, 6) == "t.py::test_one"
+    assert node_id_of("t.py", text, 11) == "t.py::TestGroup::test_two"
+    assert node_id_of("t.py", text, 15) == f"{CASES_TEST}[uas-options]"
+    registered = 'torture(\n    "torture-x",\n    "rfc4475/x.dat",\n)\n'
+    assert node_id_of("conformance/cases/t.py", registered, 1) == f"{CASES_TEST}[torture-x]"
+    assert node_id_of("rfc3261/tests/t.py", registered, 1) is None
+
+
+# --- a whole run on a tiny tree -----------------------------------------------------------
+
+CODE = '''\
+"""Widgets (made-up RFC 9990 §3)."""
+
+
+##= https://www.rfc-editor.org/rfc/rfc9990#section-3
+##= type=implementation
+##% Every widget MUST carry a name.
+def make(name: str) -> dict:
+    if not name:
+        raise ValueError("a widget needs a name")
+    return {"name": name}
+
+
+##= https://www.rfc-editor.org/rfc/rfc9990#section-3
+##% A widget SHOULD announce itself when it starts.
+def start(widget: dict) -> str:
+    return "HELLO"
+'''
+
+TESTS = """\
+import time
+
+from rfc3261.widgets import make
+
+
+##= https://www.rfc-editor.org/rfc/rfc9990#section-3
+##= type=test
+##% Every widget MUST carry a name.
+def test_a_widget_has_its_name():
+    assert make("w")["name"] == "w"
+
+
+##= https://www.rfc-editor.org/rfc/rfc9990#section-3
+##= type=test
+##% A widget SHOULD announce itself when it starts.
+def test_start_decides_nothing_itself():
+    greeting = "HELLO"  # the test, not start(), decides the outcome
+    assert greeting.startswith("HELLO")
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / "rfc3261" / "tests").mkdir(parents=True)
+    (root / "rfc3261" / "__init__.py").write_text("")
+    (root / "rfc3261" / "tests" / "__init__.py").write_text("")
+    (root / "rfc3261" / "widgets.py").write_text(CODE)
+    (root / "rfc3261" / "tests" / "test_widgets.py").write_text(TESTS)
+    return root
+
+
+def _coverage(root: Path, tmp_path: Path):
+    store = SpecStore(spec_dir=FIXTURES / "specs", cache_dir=tmp_path / "c", allow_fetch=False)
+    return build_coverage(root, store, extensions=False, core=(9990,))
+
+
+def test_a_guarding_test_verifies_and_a_blind_one_survives(tree: Path, tmp_path: Path) -> None:
+    chosen = candidates(_coverage(tree, tmp_path), tree)
+    assert len(chosen) == 2
+    cache = tmp_path / "cache.json"
+    outcomes = {o.id.split("-r")[1][0]: o for o in run_verify(tree, chosen, cache_path=cache)}
+    assert outcomes["1"].verdict == "verified"
+    assert outcomes["1"].failing == ["rfc3261/tests/test_widgets.py::test_a_widget_has_its_name"]
+    assert outcomes["2"].verdict == "survived"
+    # the original tree is untouched, and a second run comes from the cache
+    assert (tree / "rfc3261" / "widgets.py").read_text() == CODE
+    again = run_verify(tree, chosen, cache_path=cache)
+    assert [o.cached for o in again] == [True, True]
+    assert [o.verdict for o in again] == ["verified", "survived"]
+
+
+def test_failing_missing_and_hanging_tests_get_clear_verdicts(tree: Path, tmp_path: Path) -> None:
+    tests = tree / "rfc3261" / "tests" / "test_widgets.py"
+    text = TESTS.replace('assert make("w")["name"] == "w"', "time.sleep(30)")
+    text = text.replace('assert greeting.startswith("HELLO")', "assert not greeting")
+    tests.write_text(text)
+    chosen = candidates(_coverage(tree, tmp_path), tree)
+    outcomes = run_verify(tree, chosen, timeout=2, use_cache=False, cache_path=tmp_path / "c.j")
+    assert [o.verdict for o in outcomes] == ["fails intact", "fails intact"]
+    assert "timeout" in outcomes[0].reason and "failed" in outcomes[1].reason
+    chosen[0].tests = ["rfc3261/tests/test_widgets.py::test_gone"]
+    [gone] = run_verify(tree, chosen[:1], use_cache=False, cache_path=tmp_path / "c.j")
+    assert gone.verdict == "no test" and "not found" in gone.reason
+
+
+def test_the_command_writes_a_snapshot_of_ids_and_verdicts(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "verify.json"
+    argv = ["verify", "--root", str(tree), "--spec-dir", str(FIXTURES / "specs"), "--offline"]
+    argv += ["--core-rfc", "9990", "--verify-snapshot", str(snapshot), "--update-snapshot"]
+    assert main(argv) == 0
+    verdicts = read_verify_snapshot(snapshot)
+    assert sorted(verdicts.values()) == ["survived", "verified"]
+    assert all(k.startswith("rfc9990-3-") for k in verdicts)
+    assert set(json.loads(snapshot.read_text())) == {"format", "requirements"}
+    # a verified requirement that stops being verified fails --check-snapshot
+    (tree / "rfc3261" / "tests" / "test_widgets.py").write_text(
+        TESTS.replace('assert make("w")["name"] == "w"', 'assert {"name": "w"}["name"] == "w"')
+    )
+    argv[-1] = "--check-snapshot"
+    assert main(argv) == 1
+    assert "was verified, now survived" in capsys.readouterr().out

@@ -1,0 +1,52 @@
+"""The test `annotate.verify` runs for a conformance case: the case against our own program.
+
+Not collected by the normal suite (its name does not match ``test_*.py``); `annotate.verify`
+names it on the pytest command line as ``annotate/verify_cases.py::test_case[<case id>]``.
+It does for one case what ``conformance/tests/test_own_programs.py`` does for all: start the
+sipref program that plays one of the case's roles (the same command line and profile as
+``conformance.selftest``), run the case over UDP, and require an accepted verdict (pass, warn,
+or not applicable with a reason).  A case whose roles no sipref program plays (``uac``,
+``redirect``) is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conformance.discovery import load_cases
+from conformance.model import REGISTRY, Verdict
+from conformance.profile import load_profile
+from conformance.runner import Runner
+from conformance.selftest import PROFILES, _stacks
+from conformance.target import parse_target
+from conformance.tests.support import started
+from rfc3261.asyncio.loopback import free_port
+
+load_cases()
+
+#: The sipref program that plays each role (``conformance.selftest`` stack names).
+STACK_OF_ROLE = {"uas": "sipref-ua", "registrar": "sipref-registrar", "proxy": "sipref-proxy"}
+ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
+
+
+@pytest.mark.parametrize("case_id", sorted(REGISTRY))
+def test_case(case_id: str) -> None:
+    case = REGISTRY[case_id]
+    roles = [r for r in case.roles if r in STACK_OF_ROLE]
+    if not roles:
+        pytest.skip(f"no sipref program plays {', '.join(case.roles)}")
+    for role in roles:
+        port = free_port()
+        with tempfile.TemporaryDirectory(prefix="sipref-verify-") as work:
+            command, profile_name, _role = _stacks(port, Path(work))[STACK_OF_ROLE[role]]
+            assert command is not None
+            profile = load_profile(PROFILES / profile_name)
+            with started(command, port):
+                run = Runner(parse_target(f"udp:127.0.0.1:{port}"), role, profile).run([case])
+        [result] = run.results
+        assert result.verdict in ACCEPTED, f"{role}: {result.verdict.value}: {result.reason}"
+        if result.verdict == Verdict.NOT_APPLICABLE:
+            assert result.reason, f"{role}: not applicable without a reason"
