@@ -183,13 +183,8 @@ def test_the_report_counts_the_extension(tree: Path) -> None:
 
 
 def _module(caption: str) -> ModuleType:
-    """The module a caption names; the asyncio edge may still live at ``rfc3261.X``."""
-    try:
-        return importlib.import_module(caption)
-    except ModuleNotFoundError:
-        if not caption.startswith("rfc3261.asyncio."):
-            raise
-        return importlib.import_module(caption.replace(".asyncio.", ".", 1))
+    """The module a caption of the API page names."""
+    return importlib.import_module(caption)
 
 
 def _parameters(function: Any) -> list[str]:
