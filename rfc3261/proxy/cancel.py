@@ -33,6 +33,8 @@ class CancelProcessing:
     _branches: dict[ClientTransaction, Branch]
     _cancels: set[ClientTransaction]
 
+    # -- §9.1: the CANCEL of one branch --------------------------------------------------
+
     ##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
     ##% CANCEL and non-200 ACK requests MUST have the same branch parameter
     ##% value as the corresponding request they cancel or acknowledge.
@@ -76,6 +78,8 @@ class CancelProcessing:
         self._set_timer_c(branch, now + 64 * self.timers.T1)
         self._run(effects, now, out)
 
+    # -- §16.8 Timer C, §16.9 transport errors -------------------------------------------
+
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.8
     ##% If timer C should fire, the proxy MUST either reset the timer with
     ##% any value it chooses, or terminate the client transaction.
@@ -107,6 +111,8 @@ class CancelProcessing:
     def _assume_response(self, branch: Branch, status: int, now: float, out: list[Send]) -> None:
         """Act as if ``branch`` received ``status`` (a response built from its request)."""
         self.process_response(branch, branch.request.make_response(status), now, out)
+
+    # -- §16.10 CANCEL processing --------------------------------------------------------
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
     ##% If a matching response context is found, the element MUST

@@ -197,7 +197,7 @@ class Proxy(
     ) -> None:
         self._run(self.layer.send_response(server, response, now), now, out)
 
-    # == a new request (§16.2 - §16.5) =====================================================
+    # == a new request (§16.2, then §16.3 - §16.6 in the parts) ======================
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.2
     ##% For all new requests, including any with unknown methods, an element

@@ -312,6 +312,8 @@ class ResponseProcessing:
             else:
                 branch.cancel_wanted = True  # §9.1: wait for a provisional response
 
+    # -- the life of a response context --------------------------------------------------
+
     def _on_terminated(self, transaction: Any) -> None:
         if isinstance(transaction, ClientTransaction):
             self._cancels.discard(transaction)

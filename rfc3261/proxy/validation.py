@@ -183,6 +183,8 @@ class RequestValidation:
         if challenge is not None:
             raise _Answer(response=challenge)
 
+    # -- RFC 5393 §5.3.3: the Incoming Max-Breadth ---------------------------------------
+
     ##= https://www.rfc-editor.org/rfc/rfc5393#section-5.3.3
     ##% If a SIP proxy receives a request with no Max-Breadth header field
     ##% value, it MUST add one, with a value that is RECOMMENDED to be 60.
