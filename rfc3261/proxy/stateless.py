@@ -1,0 +1,117 @@
+"""§16.11 stateless proxy behaviour (RFC 3261): what this stateful proxy forwards
+without a transaction.
+
+The ACK for a 2xx matches no server transaction (§17.2.3) and a response may match no
+client transaction (a 2xx retransmitted after the INVITE transaction ended): both are
+forwarded statelessly, by the rules of §16.11 -- one target, a branch computed from
+the message alone, the body untouched, our Via popped from a response.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ParseError
+from ..message import Request, Response
+from ..registrar import canonical_aor
+from ..transaction import MAGIC_COOKIE
+from ..uri import AbsoluteURI, SipURI, parse_uri
+from .model import ProxyConfig, Send, _Answer, _hash
+from .responses import via_destination
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..location import LocationService
+
+__all__ = ["StatelessForwarding"]
+
+
+class StatelessForwarding:
+    """§16.11: a part of :class:`~rfc3261.proxy.core.Proxy`."""
+
+    config: ProxyConfig
+    location: LocationService
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% A stateless proxy MUST choose one and only one target from the target set.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% This choice MUST only rely on fields in the message and time-invariant
+    ##% properties of the server.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% Thus for a stateless proxy, the branch parameter MUST be computed
+    ##% as a combinatoric function of message parameters which are invariant
+    ##% on retransmission.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% Furthermore, when handling a request statelessly, an element MUST NOT
+    ##% generate its own 100 (Trying) or any other provisional response.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% A stateless proxy MUST follow the request processing steps described
+    ##% in Sections 16.4 through 16.5 with the following exception:
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% In particular, a retransmitted request MUST be forwarded to the same
+    ##% destination each time it is processed.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% Therefore, the component of the branch parameter that makes it unique
+    ##% MUST be the same each time a retransmitted request is forwarded.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% All other message transformations specified in Section 16.6 MUST
+    ##% result in the same transformation of a retransmitted request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% In particular, if the proxy inserts a Record-Route value or pushes
+    ##% URIs into the Route header field, it MUST place the same values in
+    ##% retransmissions of the request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% As for the Via branch parameter, this implies that the
+    ##% transformations MUST be based on time-invariant configuration or
+    ##% retransmission-invariant properties of the request.
+    def _forward_ack_statelessly(self, ack: Request, now: float, out: list[Send]) -> None:
+        """An ACK that matches no server transaction (the ACK for a 2xx): forward it
+        statelessly, to the Route or Request-URI (first binding when it is our AOR)."""
+        try:
+            if ack.max_forwards == 0 or not isinstance(ack.uri, SipURI):
+                return  # an ACK cannot be answered: dropped
+            request = self.preprocess_routing(ack)
+            uri = request.uri
+            target: SipURI | AbsoluteURI = uri
+            ours = isinstance(uri, SipURI) and uri.host_lower in self.config.domains
+            if not request.route and ours and uri.maddr is None:
+                aor = canonical_aor(uri)
+                found = self.location.lookup(aor, now) if aor else []
+                if not found:
+                    return
+                target = parse_uri(found[0].contact)
+            copy = self.copy_request(request)
+            self.set_request_uri(copy, target)
+            self.update_max_forwards(copy)
+            hop = self.next_hop(copy, self.postprocess_routing(copy))
+            branch = f"{MAGIC_COOKIE}{_hash(ack.top_via.branch, ack.call_id, ack.cseq.number)}"
+            copy.headers.prepend(
+                "Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}"
+            )
+            self.add_content_length(copy, hop)
+        except (ParseError, ValueError, _Answer):
+            return
+        out.append(Send(copy, hop))
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% When a response arrives at a stateless proxy, the proxy MUST inspect the sent-by
+    ##% value in the first (topmost) Via header field value.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% If that address matches the proxy, (it equals a value this proxy has
+    ##% inserted into previous requests) the proxy MUST remove that header
+    ##% field value from the response and forward the result to the location
+    ##% indicated in the next Via header field value.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% The proxy MUST NOT add to, modify, or remove the message body.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% Unless specified otherwise, the proxy MUST NOT remove any other header field values.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+    ##% If the address does not match the proxy, the message MUST be silently discarded.
+    def _forward_response_statelessly(self, response: Response, out: list[Send]) -> None:
+        """A response with no client transaction (e.g. a late 2xx): pop our Via, pass on."""
+        vias = response.via
+        if not vias or not self.is_own_via(vias[0]):
+            return
+        response.headers.remove_first("Via")
+        rest = response.via
+        if rest:
+            out.append(Send(response, via_destination(rest[0])))
