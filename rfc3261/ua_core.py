@@ -445,6 +445,8 @@ class UserAgent(UacBehaviour, UasBehaviour):
             elif isinstance(effect, RequestReceived):
                 out.extend(self._on_request(effect.transaction, effect.request, source, now, tls))
             elif isinstance(effect, (Timeout, TransportFailure)):
+                # A client's failure counts as a 408 or 503 response (§8.1.3.1, in uac.py);
+                # a server's ends the request its owner was answering (uas.py).
                 status = 408 if isinstance(effect, Timeout) else 503
                 if effect.transaction in self._clients:
                     out.extend(self._on_failure(effect.transaction, status, now))
