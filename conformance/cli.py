@@ -32,7 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run cases against a target")
     run.add_argument(
-        "--target", required=True, help="sip:127.0.0.1:5070;transport=tcp or udp:HOST:PORT"
+        "--target",
+        required=True,
+        help="sip:USER@127.0.0.1:5070;transport=tcp (USER: the user every request goes to; "
+        "else the profile's) or udp:HOST:PORT",
     )
     run.add_argument("--role", required=True, choices=ROLES)
     run.add_argument("--transport", choices=("udp", "tcp", "tls"))
@@ -110,6 +113,8 @@ def _run(args: argparse.Namespace, cases: list[Case]) -> int:
         slow=args.slow,
         probe_timeout=args.probe_timeout,
     )
+    for warning in runner.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         run = runner.run(chosen)
     except NoAnswer as exc:

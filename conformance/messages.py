@@ -21,6 +21,7 @@ __all__ = [
     "Outgoing",
     "ack_for",
     "addresses_left",
+    "aor_of",
     "bye_for",
     "loopback_like",
     "make_request",
@@ -110,8 +111,10 @@ def make_request(
     req = Outgoing(method, uri)
     req.add("Via", f"SIP/2.0/{target.via_transport} {sent_by};branch={unique('z9hG4bK')};rport")
     req.add("Max-Forwards", "70")
-    req.add("From", f"<sip:tester@{sent_by}>;tag={from_tag or unique('t')}")
-    req.add("To", to or f"<{uri}>")
+    # RFC 3261 §19.1.1 Table 1: no port and no transport parameter in To and From URIs
+    runner_host = sent_by.rsplit(":", 1)[0]
+    req.add("From", f"<sip:tester@{runner_host}>;tag={from_tag or unique('t')}")
+    req.add("To", to or f"<{aor_of(uri)}>")
     req.add("Call-ID", call_id or unique("c") + "@conformance.invalid")
     req.add("CSeq", f"{cseq} {method}")
     if method in ("INVITE", "SUBSCRIBE", "REFER", "REGISTER"):
@@ -122,6 +125,21 @@ def make_request(
         req.add("Content-Type", content_type or "application/sdp")
         req.body = body
     return req
+
+
+_SIP_URI = re.compile(
+    r"(?P<head>sips?:(?:[^@>]*@)?)(?P<host>\[[^\]]*\]|[^:;?>]+)(?::\d+)?[^?>]*", re.I
+)
+
+
+def aor_of(uri: str) -> str:
+    """``uri`` as a To or From URI: a sip:/sips: URI without port and URI parameters (RFC 3261
+    §19.1.1 Table 1 allows neither a port nor maddr, ttl, transport or lr there); other
+    schemes unchanged."""
+    m = _SIP_URI.fullmatch(uri.strip())
+    if m is None:
+        return uri
+    return m["head"] + m["host"]
 
 
 def _transport_param(target: Target) -> str:
@@ -225,6 +243,7 @@ def rewrite_torture(
     sent_by: str,
     fix_content_length: bool = False,
     request_host: str | None = None,
+    user: str | None = None,
 ) -> bytes:
     """A torture message made safe to send to ``target`` from ``sent_by``.
 
@@ -239,6 +258,8 @@ def rewrite_torture(
     §4.8, §4.9, yet the RFC calls them valid).  A ``received`` parameter in the top Via is
     pointed at the runner (the target would send its response there).  ``request_host``
     replaces the target as the Request-URI's host (a proxy then forwards to the runner).
+    ``user`` replaces the user part of the Request-URI and of the To URI of a request (where
+    they have one), so that the message reaches a user the target serves.
     """
     if b"\r" not in data:
         data = data.replace(b"\n", b"\r\n")
@@ -262,6 +283,17 @@ def rewrite_torture(
         fields[0],
         count=1,
     )
+    is_request = not fields[0].startswith("SIP/")
+    if user and is_request:
+        fields[0] = re.sub(
+            r"^(\S+\s+<?sips?:)[^@\s>]*@", lambda m: m[1] + user + "@", fields[0], count=1
+        )
+    to_user = ""
+    for line in fields[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() in ("to", "t"):
+            m = re.search(r"sips?:([^@\s>;,:]*)@", value)
+            to_user = m[1] if m else ""
     top_via_done = False
     runner_host = sent_by.rsplit(":", 1)[0]
     for i, line in enumerate(fields[1:], start=1):
@@ -292,6 +324,11 @@ def rewrite_torture(
                 first,
             )
             fields[i] = name + colon + first + comma + rest
+        elif key in ("to", "t", "from", "f") and user and is_request:
+            # From too when it names the same user as To (a REGISTER for oneself stays so)
+            m = re.search(r"sips?:([^@\s>;,:]*)@", value)
+            if m and (key in ("to", "t") or m[1] == to_user):
+                fields[i] = name + colon + value[: m.start(1)] + user + value[m.end(1) :]
         elif key in ("call-id", "i"):
             fields[i] = (
                 name + colon + re.sub(r"^(\s*)", lambda m: m[1] + uniq + ".", value, count=1)

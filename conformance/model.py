@@ -21,13 +21,15 @@ from typing import Any
 from conformance.messages import Outgoing, ack_for, bye_for, make_request
 from conformance.sipmsg import Message
 from conformance.target import Target
-from conformance.wire import Ladder, Link, Listener
+from conformance.wire import CaseTimeout, Ladder, Link, Listener
 
 __all__ = [
+    "DEFAULT_USER",
     "REGISTRY",
     "ROLES",
     "Case",
     "Context",
+    "Dialog",
     "Failed",
     "Inconclusive",
     "NotApplicable",
@@ -38,6 +40,8 @@ __all__ = [
 ]
 
 ROLES = ("uas", "uac", "registrar", "proxy", "redirect")
+#: The user requests go to when neither ``--target sip:USER@...`` nor the profile names one.
+DEFAULT_USER = "conformance"
 
 
 class Verdict(StrEnum):
@@ -179,11 +183,22 @@ def case(
 
 
 @dataclass
+class Dialog:
+    """A call a case set up (a 2xx to its INVITE): the postamble hangs it up."""
+
+    link: Link
+    invite: Outgoing
+    answer: Message
+    cseq: int  # the highest CSeq the runner used in it
+    ended: bool = False
+
+
+@dataclass
 class Profile:
     """What the element under test supports and how to drive it (see `conformance.profile`)."""
 
     name: str = "default"
-    user: str = "conformance"
+    user: str = ""  # '' = not given: the runner uses --target's user, else "conformance"
     domain: str = ""
     extensions: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
@@ -215,6 +230,14 @@ class Context:
         # methods the target left entirely unanswered earlier in the run (shared by the
         # runner): later cases needing them end inconclusive at once instead of waiting
         self.silent_methods: set[str] = set()
+        # what the case created, for the postamble (`teardown`): calls set up by a 2xx,
+        # INVITEs left ringing, other clean-ups (an un-REGISTER...) as (label, action) pairs
+        self.dialogs: list[Dialog] = []
+        self.ringing: list[tuple[Link, Outgoing]] = []
+        self.cleanups: list[tuple[str, Callable[[], bool]]] = []
+        # the control exchange: what it was and how it went (None: the case has none)
+        self.control_outcome = ""
+        self.control_ok: bool | None = None
 
     # --- links and messages -----------------------------------------------------------------
 
@@ -234,8 +257,13 @@ class Context:
         self.links.append(listener)
         return listener
 
+    @property
+    def user(self) -> str:
+        """The target's user: --target's, else the profile's, else `DEFAULT_USER`."""
+        return self.target.user or self.profile.user or DEFAULT_USER
+
     def request(self, method: str, link: Link, **kw: Any) -> Outgoing:
-        kw.setdefault("user", self.profile.user)
+        kw.setdefault("user", self.user)
         return make_request(method, self.target, link.sent_by, **kw)
 
     def transaction(
@@ -264,9 +292,19 @@ class Context:
         while True:
             left = end - time.monotonic()
             if left <= 0:
+                if provisional and req.method == "INVITE":
+                    self.ringing.append((link, req))
                 return None, provisional
             msg = link.expect(
-                lambda m: m.is_response and m.branch == branch,
+                lambda m: (
+                    m.is_response
+                    and (
+                        m.branch == branch
+                        if branch
+                        # a request without branch (an RFC 2543 one): matched by Call-ID and CSeq
+                        else m.call_id == req.call_id and m.cseq == (req.cseq_number, req.method)
+                    )
+                ),
                 timeout=left,
                 retransmit=None if provisional else retransmit,
                 interval=self.profile.t1,
@@ -274,20 +312,163 @@ class Context:
             if msg is None:
                 if learn and not provisional and req.method not in ("ACK", "CANCEL", "BYE"):
                     self.silent_methods.add(req.method)
+                if provisional and req.method == "INVITE":
+                    self.ringing.append((link, req))
                 return None, provisional
             if (msg.status or 0) >= 200:
+                self._track(link, req, msg)
                 return msg, provisional
             provisional.append(msg)
 
+    # --- what a case creates, and the postamble that tears it down ----------------------------
+
+    def _track(self, link: Link, req: Outgoing, final: Message) -> None:
+        """Note the calls a request set up or ended, and the highest CSeq used in each."""
+        status = final.status or 0
+        if self.role == "proxy":
+            # the runner plays both ends behind a proxy: its cases end their own calls
+            return
+        if req.method == "INVITE" and 200 <= status < 300:
+            if self.dialog_of(req.call_id) is None:
+                self.dialogs.append(Dialog(link, req, final, req.cseq_number))
+            return
+        dialog = self.dialog_of(req.call_id)
+        if dialog is None or req.get("To") is None or "tag=" not in (req.get("To") or ""):
+            return
+        dialog.cseq = max(dialog.cseq, req.cseq_number)
+        if req.method == "BYE" and (200 <= status < 300 or status == 481):
+            dialog.ended = True
+
+    def dialog_of(self, call_id: str) -> Dialog | None:
+        """The call (set up in this case) with that Call-ID, if any."""
+        for dialog in self.dialogs:
+            if dialog.invite.call_id == call_id:
+                return dialog
+        return None
+
+    def call(self, link: Link, req: Outgoing, final: Message) -> Dialog:
+        """The call a 2xx to ``req`` set up (tracked for the postamble)."""
+        dialog = self.dialog_of(req.call_id)
+        if dialog is None:
+            dialog = Dialog(link, req, final, req.cseq_number)
+            self.dialogs.append(dialog)
+        return dialog
+
+    def hang_up(self, dialog: Dialog, note: str = "BYE (cleanup)") -> Message | None:
+        """BYE the call with a CSeq above every one used in it (§12.2.1.1); its response.
+
+        The call counts as ended on a 2xx or a 481 (it was gone already)."""
+        bye = bye_for(dialog.invite, dialog.answer, self.target)
+        dialog.cseq += 1
+        bye.set("CSeq", f"{dialog.cseq} BYE")
+        dialog.link.send(bytes(bye), note)
+        got = dialog.link.expect(
+            lambda m: m.is_response and m.branch == bye.branch and (m.status or 0) >= 200,
+            timeout=max(1.0, 4 * self.profile.t1),
+            retransmit=None if self.target.reliable else (lambda: dialog.link.send(bytes(bye))),
+            interval=self.profile.t1,
+        )
+        status = got.status or 0 if got is not None else 0
+        if 200 <= status < 300 or status == 481:
+            dialog.ended = True
+        return got
+
     def finish_invite(self, link: Link, req: Outgoing, final: Message | None) -> None:
-        """ACK a final response to an INVITE, and BYE the call a 2xx set up (best effort)."""
+        """ACK a final response to an INVITE, and hang up the call a 2xx set up."""
         if final is None or not final.status or final.status < 200:
             return
         link.send(bytes(ack_for(req, final, self.target)), "ACK")
         if final.status < 300:
-            bye = bye_for(req, final, self.target)
-            link.send(bytes(bye), "BYE (cleanup)")
-            link.expect(lambda m: m.is_response and m.branch == bye.branch, timeout=1.0)
+            self.hang_up(self.call(link, req, final))
+
+    def on_teardown(self, label: str, action: Callable[[], bool]) -> None:
+        """Register a clean-up for the postamble; ``action`` returns True when it worked."""
+        self.cleanups.append((label, action))
+
+    def teardown(self) -> list[str]:
+        """The postamble: end every call, ringing INVITE and binding the case left behind.
+
+        Returns one line per clean-up with its outcome; never raises."""
+        done: list[str] = []
+        for link in self.links:
+            # the case's own deadline may have passed: give the postamble time of its own
+            link.deadline = max(link.deadline, time.monotonic() + 8 * max(self.profile.t1, 0.5))
+        for link, invite in self.ringing:
+            done.append(self._cancel(link, invite))
+        for dialog in self.dialogs:
+            if dialog.ended:
+                continue
+            try:
+                dialog.link.send(bytes(ack_for(dialog.invite, dialog.answer, self.target)), "ACK")
+                got = self.hang_up(dialog, "BYE (postamble)")
+            except (OSError, CaseTimeout):
+                got = None
+            done.append(("ok: " if dialog.ended else "FAILED: ") + f"BYE {describe(got)}")
+        for label, action in self.cleanups:
+            try:
+                ok = action()
+            except (OSError, CaseTimeout, Inconclusive, Failed):
+                ok = False
+            done.append(("ok: " if ok else "FAILED: ") + label)
+        return done
+
+    def _cancel(self, link: Link, invite: Outgoing) -> str:
+        """CANCEL an INVITE left ringing; ACK its final response, BYE a 2xx that crossed."""
+        cancel = Outgoing("CANCEL", invite.uri)
+        for name in ("Via", "Max-Forwards", "From", "To", "Call-ID"):
+            cancel.add(name, invite.get(name) or "")
+        cancel.add("CSeq", f"{invite.cseq_number} CANCEL")
+        try:
+            link.send(bytes(cancel), "CANCEL (postamble)")
+            end = time.monotonic() + max(2.0, 8 * self.profile.t1)
+            while (left := end - time.monotonic()) > 0:
+                got = link.expect(
+                    lambda m: (
+                        m.is_response and m.branch == invite.branch and (m.status or 0) >= 200
+                    ),
+                    timeout=left,
+                )
+                if got is None:
+                    break
+                if got.cseq[1] == "CANCEL":
+                    if got.status == 481:  # the INVITE had ended already
+                        return "ok: CANCEL -> 481, the INVITE had ended"
+                    continue
+                self.finish_invite(link, invite, got)
+                dialog = self.dialog_of(invite.call_id)
+                ok = dialog is None or dialog.ended
+                return ("ok: " if ok else "FAILED: ") + f"CANCEL, the INVITE ended {describe(got)}"
+            return "FAILED: CANCEL, no final response to the INVITE"
+        except (OSError, CaseTimeout):
+            return "FAILED: CANCEL"
+
+    # --- the control exchange -------------------------------------------------------------
+
+    def control(
+        self,
+        link: Link,
+        req: Outgoing,
+        also: Callable[[int], bool] | None = None,
+        what: str = "",
+    ) -> Message:
+        """Run the control: the same exchange without the defect; it must succeed (2xx, or a
+        status ``also`` accepts), else the case is inconclusive with its outcome as reason."""
+        what = what or f"the control {req.method} (the request without the defect)"
+        try:
+            final, _ = self.transaction(link, req, note="control", learn=False)
+        except Inconclusive as exc:
+            self.control_outcome, self.control_ok = f"{req.method}: {exc}", False
+            raise Inconclusive(f"{what}: {exc}") from exc
+        if req.method == "INVITE":
+            self.finish_invite(link, req, final)
+        status = final.status or 0 if final is not None else 0
+        self.control_outcome = f"{req.method} -> {describe(final)}"
+        self.control_ok = final is not None and (
+            200 <= status < 300 or (also is not None and also(status))
+        )
+        if not self.control_ok or final is None:
+            raise Inconclusive(f"{what} got {describe(final)}")
+        return final
 
     def response_to(self, link: Link, data: bytes, timeout: float = 3.0) -> Message | None:
         """Send raw bytes (a torture message) and wait for any response to them."""
@@ -316,7 +497,7 @@ class Context:
     def not_applicable(self, reason: str) -> None:
         raise NotApplicable(reason)
 
-    def require_final(self, msg: Message | None, what: str = "a final response") -> Message:
+    def require_final(self, msg: Message | None, what: str = "final response") -> Message:
         if msg is None:
             raise Inconclusive(f"the target sent no {what}")
         return msg

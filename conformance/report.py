@@ -11,6 +11,7 @@ JSON schema (``"schema": "sipref-conformance/1"``), one object per run::
       "ok": true,                          # no case failed or errored
       "summary": {"pass": 90, "warn": 3, "fail": 0, "inconclusive": 2,
                   "not-applicable": 20, "error": 0},
+      "warnings": ["..."],                 # about the run (no user named...)
       "cases": [
         {
           "id": "uas-options-200",         # stable identifier
@@ -24,6 +25,10 @@ JSON schema (``"schema": "sipref-conformance/1"``), one object per run::
           "requirements": ["rfc3261-8.2.2.1-r2-1a2b3c", ...],  # annotate requirement ids
                           # (or annotation URLs when the RFC text is not at hand)
           "annotations": [{"target": URL, "quote": "..."}],
+          "control": {"outcome": "OPTIONS -> 200 OK", "ok": true} | null,
+                          # the control exchange (the same request without the defect);
+                          # when it fails the verdict is inconclusive, its outcome the reason
+          "postamble": ["ok: BYE -> 200 OK", ...],   # the clean-ups after the case
           "warnings": ["..."], "duration": 0.012, "alive_after": true | null,
           "ladder": [{"t": 0.0012, "time": 1764180000.1, "direction": "sent",
                       "transport": "udp", "src": "127.0.0.1:40000",
@@ -112,6 +117,10 @@ def case_json(res: CaseResult, base64: bool = True) -> dict[str, Any]:
         "enforced": enforced,
         "requirements": ids,
         "annotations": [{"target": r.target, "quote": r.quote} for r in entry.requirements],
+        "control": (
+            {"outcome": res.control, "ok": res.control_ok} if res.control_ok is not None else None
+        ),
+        "postamble": list(res.postamble),
         "warnings": res.warnings,
         "duration": round(res.duration, 4),
         "alive_after": res.alive_after,
@@ -139,6 +148,7 @@ def to_json(run: RunResult, base64: bool = True) -> dict[str, Any]:
         "duration": round(run.duration, 3),
         "ok": run.ok,
         "summary": run.counts(),
+        "warnings": list(run.warnings),
         "cases": [case_json(r, base64) for r in run.results],
     }
 
@@ -210,15 +220,34 @@ def progress_line(done: int, total: int, res: CaseResult, stream: TextIO = sys.s
     stream.flush()
 
 
+#: How the summary labels each verdict other than pass.
+_LABELS = {
+    Verdict.FAIL: "FAIL",
+    Verdict.ERROR: "ERROR",
+    Verdict.WARN: "WARN",
+    Verdict.INCONCLUSIVE: "INCONCLUSIVE",
+    Verdict.NOT_APPLICABLE: "N/A",
+}
+
+
 def summary_text(run: RunResult) -> str:
-    """The terminal summary: failures with the RFC sentence, then the counts."""
-    lines = []
+    """The terminal summary: every verdict but pass with its reason (failures with the RFC
+    sentence, inconclusive ones with the control's outcome), then the counts."""
+    lines = [f"warning: {w}" for w in run.warnings]
     for res in run.results:
-        if res.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.WARN):
-            lines.append(f"{res.verdict.value.upper():5} {res.case.id}: {res.reason}")
-            if res.enforced is not None and res.enforced < len(res.case.requirements):
-                req = res.case.requirements[res.enforced]
-                lines.append(f'      {req.ref}: "{" ".join(req.quote.split())}"')
+        if res.verdict == Verdict.PASS:
+            continue
+        lines.append(f"{_LABELS[res.verdict]:5} {res.case.id}: {res.reason or '(no reason)'}")
+        enforced = res.enforced if res.verdict in (Verdict.FAIL, Verdict.WARN) else None
+        if enforced is not None and enforced < len(res.case.requirements):
+            req = res.case.requirements[enforced]
+            lines.append(f'      {req.ref}: "{" ".join(req.quote.split())}"')
+        if res.control_ok is False and res.control not in res.reason:
+            lines.append(f"      control: {res.control}")
+    for res in run.results:
+        failed = [p for p in res.postamble if p.startswith("FAILED")]
+        if failed:
+            lines.append(f"POSTAMBLE {res.case.id}: {'; '.join(failed)}")
     counts = run.counts()
     lines.append(
         f"{len(run.results)} cases against {run.target} ({run.role}) in {run.duration:.1f} s: "

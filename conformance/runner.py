@@ -8,6 +8,7 @@ probe checks the target is still alive: a target that stops answering fails that
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import time
 import traceback
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from conformance.model import (
+    DEFAULT_USER,
     Case,
     Context,
     Failed,
@@ -47,6 +49,12 @@ class CaseResult:
     ladder: Ladder = field(default_factory=Ladder)
     duration: float = 0.0
     alive_after: bool | None = None
+    # the control exchange (the same request without the defect): its outcome, and whether
+    # it succeeded (None: the case ran no control)
+    control: str = ""
+    control_ok: bool | None = None
+    # the postamble: one line per clean-up ("ok: ..." or "FAILED: ...")
+    postamble: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +66,7 @@ class RunResult:
     started: float = field(default_factory=time.time)
     duration: float = 0.0
     results: list[CaseResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the run itself
 
     def counts(self) -> dict[str, int]:
         out = {v.value: 0 for v in Verdict}
@@ -109,7 +118,15 @@ class Runner:
     ) -> None:
         self.target = target
         self.role = role
-        self.profile = profile
+        self.warnings: list[str] = []
+        user = target.user or profile.user
+        if not user and role != "uac":
+            self.warnings.append(
+                f"neither the target URI (sip:USER@host:port) nor the profile names a user: "
+                f"every request goes to {DEFAULT_USER!r}, which the target may not know"
+            )
+        # every request the runner sends addresses this user (--target's wins)
+        self.profile = dataclasses.replace(profile, user=user or DEFAULT_USER)
         self.case_timeout = case_timeout
         self.total_timeout = total_timeout
         self.progress = progress
@@ -156,7 +173,7 @@ class Runner:
 
     def run(self, cases: list[Case]) -> RunResult:
         """Probe, then run ``cases``; raises `NoAnswer` when the first probe gets nothing."""
-        result = RunResult(self.target, self.role, self.profile)
+        result = RunResult(self.target, self.role, self.profile, warnings=list(self.warnings))
         start = time.monotonic()
         # a UAC under test is driven by the profile's originate command; nothing to probe
         if self.role != "uac" and not self.probe():
@@ -236,7 +253,12 @@ class Runner:
             res.reason = f"{type(exc).__name__}: {exc}"
             res.observed = traceback.format_exc(limit=-4)
         finally:
+            try:
+                res.postamble = ctx.teardown()
+            except Exception as exc:  # the postamble never decides a verdict
+                res.postamble = [f"FAILED: {type(exc).__name__}: {exc}"]
             ctx.close()
+        res.control, res.control_ok = ctx.control_outcome, ctx.control_ok
         res.warnings = ctx.warnings
         res.duration = time.monotonic() - began
         return res

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = ["Target", "TargetError", "is_loopback", "parse_target"]
 
 TRANSPORTS = ("udp", "tcp", "tls")
 _SHORT = re.compile(r"(?P<transport>udp|tcp|tls):(?P<host>\[[^\]]+\]|[^:]+):(?P<port>\d+)", re.I)
 _URI = re.compile(
-    r"(?P<scheme>sips?):(?:[^@;]*@)?(?P<host>\[[^\]]+\]|[^:;?]+)(?::(?P<port>\d+))?"
+    r"(?P<scheme>sips?):(?:(?P<user>[^@;:]*)(?::[^@;]*)?@)?(?P<host>\[[^\]]+\]|[^:;?]+)(?::(?P<port>\d+))?"
     r"(?P<params>;[^?]*)?",
     re.I,
 )
@@ -24,12 +24,17 @@ class TargetError(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """Host, port and transport of the element under test."""
+    """Host, port and transport of the element under test, and the user it serves.
+
+    ``user`` is the user part of ``--target sip:USER@host:port`` ('' when not given): the
+    runner addresses every request to it (it wins over the profile's ``user``).
+    """
 
     host: str
     port: int
     transport: str = "udp"
     scheme: str = "sip"
+    user: str = ""
 
     @property
     def address(self) -> tuple[str, int]:
@@ -60,8 +65,15 @@ class Target:
             suffix = ";transport=tls"
         return f"{self.scheme}:{userinfo}{self.hostport}{suffix}"
 
+    def aor_uri(self, user: str | None = None) -> str:
+        """A URI naming ``user`` at the target's host, fit for To and From: RFC 3261 §19.1.1
+        Table 1 allows neither a port nor a transport parameter there."""
+        userinfo = f"{user}@" if user else ""
+        return f"{self.scheme}:{userinfo}{self.host}"
+
     def __str__(self) -> str:
-        return f"{self.scheme}:{self.hostport};transport={self.transport}"
+        userinfo = f"{self.user}@" if self.user else ""
+        return f"{self.scheme}:{userinfo}{self.hostport};transport={self.transport}"
 
 
 def is_loopback(host: str) -> bool:
@@ -90,22 +102,20 @@ def parse_target(text: str, transport: str | None = None, allow_remote: bool = F
         chosen = params.get("transport") or ("tls" if scheme == "sips" else "udp")
         default_port = 5061 if chosen == "tls" else 5060
         port = int(m["port"]) if m["port"] else default_port
-        target = Target(m["host"], port, chosen, scheme)
+        target = Target(m["host"], port, chosen, scheme, m["user"] or "")
     else:
         raise TargetError(f"not a SIP URI or transport:host:port: {text!r}")
     if transport:
-        target = Target(target.host, target.port, transport.lower(), target.scheme)
+        target = replace(target, transport=transport.lower())
     if target.transport not in TRANSPORTS:
         raise TargetError(f"unsupported transport {target.transport!r} (udp, tcp or tls)")
     if target.host.lower() == "localhost":
-        target = Target("127.0.0.1", target.port, target.transport, target.scheme)
+        target = replace(target, host="127.0.0.1")
     if not allow_remote and not is_loopback(target.host):
         raise TargetError(
             f"{target.host} is not a loopback address; the runner sends hostile messages and "
             "only tests loopback targets unless --allow-remote is given"
         )
     if target.family == socket.AF_INET6:
-        target = Target(
-            f"[{target.host.strip('[]')}]", target.port, target.transport, target.scheme
-        )
+        target = replace(target, host=f"[{target.host.strip('[]')}]")
     return target

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from conformance.messages import Outgoing, unique
+from conformance.messages import Outgoing, aor_of, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link
@@ -54,14 +54,16 @@ class Registration:
         self.ctx = ctx
         self.link = link or ctx.link()
         domain = ctx.profile.domain or ctx.target.hostport
-        self.aor = f"sip:{user or ctx.profile.username or ctx.profile.user}@{domain}"
+        # the To URI is the address-of-record: no port there (RFC 3261 §19.1.1 Table 1)
+        self.aor = aor_of(f"sip:{user or ctx.profile.username or ctx.user}@{domain}")
         self.call_id = unique("r") + "@conformance.invalid"
         self.tag = unique("t")
         self.cseq = 1
         self.uri = f"{ctx.target.scheme}:{domain}"
+        self.cleanup_registered = False
 
     def contact(self, suffix: str = "") -> str:
-        return f"<sip:{self.ctx.profile.user}{suffix}@{self.link.sent_by}>"
+        return f"<sip:{self.ctx.user}{suffix}@{self.link.sent_by}>"
 
     def register(
         self,
@@ -94,7 +96,16 @@ class Registration:
             self.ctx.inconclusive(
                 "the registrar wants credentials; add [credentials] to the profile"
             )
+        if 200 <= (final.status or 0) < 300 and _bindings(final) and not self.cleanup_registered:
+            # the postamble removes every binding of the address-of-record (§10.2.2)
+            self.cleanup_registered = True
+            self.ctx.on_teardown(f"un-REGISTER {self.aor}", self.unregister)
         return final
+
+    def unregister(self) -> bool:
+        """Remove every binding of the address-of-record (Contact: *, Expires: 0)."""
+        final = self.register(["*"], expires=0)
+        return 200 <= (final.status or 0) < 300
 
     def _build(
         self,

@@ -313,7 +313,7 @@ def non_invite_no_timer(ctx: Context) -> None:
 
 def _ringing(ctx: Context, link: Link) -> tuple[Outgoing, Message]:
     """An INVITE left ringing: the request and its last provisional response."""
-    user = ctx.profile.ringing_user or ctx.profile.user
+    user = ctx.profile.ringing_user or ctx.user
     req = ctx.request("INVITE", link, body=_SDP, user=user)
     link.send(bytes(req))
     prov = link.expect(

@@ -12,6 +12,16 @@ gives that rule's case the failing verdict:
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
+Faults of the environment rather than of a rule (each case whose control they break must end
+inconclusive, not fail):
+
+- ``unknown_user``: 404 to requests for any user but those in ``users`` (default: alice);
+- ``need_branch``: requests without a magic-cookie Via branch are dropped unanswered;
+- ``one_call``: while a call is up, a new INVITE gets 486 (Busy Here);
+- ``no_dialog_options``: OPTIONS within a dialog gets 405;
+- ``strip_to_port``: the To URI of responses loses its port and transport parameter;
+- ``no_allow_501``: known but unsupported methods get 501 without Allow (not 405).
+
 Run alone: ``python -m conformance.tests.faulty_uas --port 5090 --fault no_to_tag``.
 """
 
@@ -21,6 +31,7 @@ import argparse
 import contextlib
 import hashlib
 import itertools
+import re
 import socket
 import threading
 import time
@@ -39,6 +50,7 @@ REASONS = {
     180: "Ringing",
     200: "OK",
     400: "Bad Request",
+    404: "Not Found",
     405: "Method Not Allowed",
     415: "Unsupported Media Type",
     416: "Unsupported URI Scheme",
@@ -47,6 +59,7 @@ REASONS = {
     481: "Call/Transaction Does Not Exist",
     482: "Loop Detected",
     483: "Too Many Hops",
+    486: "Busy Here",
     487: "Request Terminated",
     500: "Server Internal Error",
     501: "Not Implemented",
@@ -57,9 +70,16 @@ REASONS = {
 class FaultyElement:
     """A UAS, registrar or stateless proxy on one UDP socket, run in a thread."""
 
-    def __init__(self, role: str = "uas", faults: tuple[str, ...] = (), t1: float = 0.5) -> None:
+    def __init__(
+        self,
+        role: str = "uas",
+        faults: tuple[str, ...] = (),
+        t1: float = 0.5,
+        users: tuple[str, ...] = ("alice", "ring"),
+    ) -> None:
         self.role = role
         self.faults = set(faults)
+        self.users = set(users)
         self.t1 = t1
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -149,6 +169,8 @@ class FaultyElement:
                 top += f";received={addr[0]}"
             vias = [top, *vias[1:]]
         to = req.get("To") or ""
+        if "strip_to_port" in self.faults:
+            to = re.sub(r"(sips?:[^>;,\s]*?)(:\d+)?(;transport=\w+)?(?=[>;,\s]|$)", r"\1", to)
         if tag and not param(to, "tag") and "no_to_tag" not in self.faults and status != 100:
             to += f";tag={tag}"
         lines = [f"SIP/2.0 {status} {REASONS.get(status, 'Whatever')}"]
@@ -209,6 +231,8 @@ class FaultyElement:
         if "die_on_torture" in self.faults and ";;" in msg.top_via:
             self.dead = True
             return
+        if "need_branch" in self.faults and not (msg.branch or "").startswith("z9hG4bK"):
+            return
         branch = msg.branch or ""
         method = msg.method or ""
         if method == "ACK":
@@ -233,6 +257,11 @@ class FaultyElement:
             return
         if not msg.uri.lower().startswith(("sip:", "sips:")):
             self._reply(msg, addr, 416)
+            return
+        user = msg.uri.split(":", 1)[1].split("@")[0] if "@" in msg.uri else ""
+        unknown = user not in self.users and not msg.to_tag  # in a dialog: the Contact's
+        if "unknown_user" in self.faults and self.role == "uas" and unknown:
+            self._reply(msg, addr, 404)
             return
         required = msg.option_tags("Require")
         if required and method != "CANCEL" and "ignore_require" not in self.faults:
@@ -266,6 +295,9 @@ class FaultyElement:
             self.dialogs[dialog] = number
             if method == "BYE":
                 del self.dialogs[dialog]
+            if method == "OPTIONS" and "no_dialog_options" in self.faults:
+                self._reply(msg, addr, 405, [("Allow", "ACK, BYE")], tag=msg.to_tag)
+                return
             self._reply(msg, addr, 200, [("Allow", ALLOW)], tag=msg.to_tag)
             return
         if method == "OPTIONS":
@@ -276,6 +308,9 @@ class FaultyElement:
                 [("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", "")],
             )
         elif method == "INVITE":
+            if "one_call" in self.faults and self.dialogs:
+                self._reply(msg, addr, 486)
+                return
             if "ring" in msg.uri.split("@")[0]:
                 tag = f"fk{next(self.tags)}"
                 data, dest = self._response(msg, addr, 180, tag)
@@ -307,6 +342,8 @@ class FaultyElement:
             self._reply(pending, addr, 487, tag=tag)
         elif method == "BYE":
             self._reply(msg, addr, 481)
+        elif method in KNOWN and "no_allow_501" in self.faults:
+            self._reply(msg, addr, 501)
         elif method in KNOWN or method == "REGISTER":
             self._reply(msg, addr, 405, [("Allow", ALLOW)])
         else:
