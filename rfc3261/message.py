@@ -1232,6 +1232,14 @@ _TAG_KEY = secrets.token_bytes(16)
 _REASON_SAFE = frozenset(";/?:@&=+$,-_.!~*'() \t")
 
 
+# A stateless error response echoes what the request said, byte for byte, or leaves it
+# out: it never re-encodes a byte it cannot echo (a U+FFFD is three bytes on the wire),
+# and it stays small enough for one UDP datagram whatever the request held.
+_ECHO_FIELD_LIMIT = 1024  # bytes of one copied header field value
+_ECHO_LIMIT = 8192  # bytes of all the copied fields together
+_SIP_VERSION = re.compile(rb"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
 ##% If the message is a
 ##% response, it MUST be discarded.  If the message is a request, the
@@ -1243,45 +1251,85 @@ _REASON_SAFE = frozenset(";/?:@&=+$,-_.!~*'() \t")
 def bad_request_response(data: bytes, error: ParseError) -> Response | None:
     """The error response for a request that ``parse`` rejected, or None.
 
-    None when the bytes are not a request or lack the Via and CSeq a client
-    transaction needs to match the response (§17.1.3).  The status is 505 when the
-    SIP-Version is not SIP/2.0, 400 otherwise; the Reason-Phrase is the defect, e.g.
-    "Missing Call-ID header field".  Via, From, To, Call-ID and CSeq rows are copied
-    as written; a To without tag gets a tag derived from the request bytes (§8.2.7).
+    None when the bytes are a response, an ACK (never answered, §17), or lack the Via
+    and CSeq a client transaction needs to match the response (§17.1.3).  The status
+    is 505 when the SIP-Version is another ``SIP/x.y``, 400 otherwise (a request line
+    whose method or version is unreadable included: the top Via still routes the
+    answer); the Reason-Phrase is the defect, e.g. "Missing Call-ID header field".
+    Via, From, To, Call-ID and CSeq rows are copied as written, cut where they stop
+    being UTF-8 text or grow too long (never re-encoded), and Via rows beyond what fits
+    in a datagram are left out; a To without tag gets a tag derived from the request
+    bytes (§8.2.7).
     """
     data = bytes(data)
     end = data.find(b"\r\n\r\n")
-    head = (data if end < 0 else data[:end]).decode("utf-8", "replace")
-    lines = head.split("\r\n")
+    lines = (data if end < 0 else data[:end]).split(b"\r\n")
     start = lines[0].split()
-    if len(start) < 3 or start[0].upper().startswith("SIP/"):
+    if len(start) < 3 or start[0].upper().startswith(b"SIP/"):
         return None
-    if _TOKEN.fullmatch(start[0]) is None or not start[-1].upper().startswith("SIP/"):
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.7
+    ##% A stateless UAS MUST ignore ACK requests.
+    if start[0] == b"ACK":
         return None
-    copied: list[Field] = []
+    vias: list[Field] = []
+    others: dict[str, Field] = {}  # the first From, To, Call-ID and CSeq
     for line in _lenient_lines(lines[1:]):
-        written, colon, value = line.partition(":")
-        key = _key(written)
-        if colon and key in ("via", "from", "to", "call-id", "cseq"):
-            copied.append((written.strip(" \t"), key, value.strip(" \t"), None))
-    keys = {field[1] for field in copied}
-    if "via" not in keys or "cseq" not in keys:
+        written, colon, raw = line.partition(b":")
+        name = _echo(written.strip(b" \t"))
+        key = _key(name)
+        if not colon or key not in ("via", "from", "to", "call-id", "cseq"):
+            continue
+        raw = raw.strip(b" \t")
+        value = _echo(raw)
+        if key in ("from", "to") and len(value) < len(raw) and b"<" in raw:
+            # A display name that cannot be echoed is left out, not the address.
+            value = _echo(raw[raw.index(b"<") :])
+        if not value:
+            continue
+        if key == "via":
+            vias.append((name, key, value, None))
+        else:
+            others.setdefault(key, (name, key, value, None))
+    if not vias or "cseq" not in others or others["cseq"][2].split()[-1:] == ["ACK"]:
         return None
+    # Every Via row in order (§8.2.6.2), as many as fit beside the other fields.
+    room = _ECHO_LIMIT - sum(len(field[2].encode()) for field in (vias[0], *others.values()))
+    kept = vias[:1]
+    for field in vias[1:]:
+        room -= len(field[2].encode())
+        if room < 0:
+            break
+        kept.append(field)
+    order = ("from", "to", "call-id", "cseq")
+    copied = kept + [others[key] for key in order if key in others]
     fields = [_stateless_to(field, data) if field[1] == "to" else field for field in copied]
     fields.append(("Content-Length", "content-length", "0", None))
-    if start[-1].upper() != SIP_VERSION:
+    version = start[-1]
+    if _SIP_VERSION.fullmatch(version) and version.upper() != SIP_VERSION.encode():
         status, reason = 505, "Version Not Supported"
     else:
         status, reason = 400, _reason_from_error(error)
     return Response(status, reason, Headers._from_fields(fields, {})._reindexed())
 
 
-def _lenient_lines(lines: list[str]) -> Iterator[str]:
+def _echo(raw: bytes) -> str:
+    """What of ``raw`` can be echoed faithfully: its longest prefix of at most
+    ``_ECHO_FIELD_LIMIT`` bytes that is UTF-8 without control characters."""
+    raw = raw[:_ECHO_FIELD_LIMIT]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = raw[: error.start].decode("utf-8")
+    cut = next((i for i, c in enumerate(text) if (c < " " and c != "\t") or c == "\x7f"), None)
+    return (text if cut is None else text[:cut]).rstrip(" \t")
+
+
+def _lenient_lines(lines: list[bytes]) -> Iterator[bytes]:
     """Header lines with folding undone, for a message that failed to parse."""
-    current: str | None = None
+    current: bytes | None = None
     for line in lines:
-        if line[:1] in (" ", "\t") and current is not None:
-            current = f"{current} {line.strip()}"
+        if line[:1] in (b" ", b"\t") and current is not None:
+            current = current + b" " + line.strip()
             continue
         if current is not None:
             yield current

@@ -642,6 +642,29 @@ async def test_malformed_datagrams_are_answered_or_dropped() -> None:
         await server.close()
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.7
+##= type=test
+##% A stateless UAS MUST ignore ACK requests.
+@async_test()
+async def test_a_malformed_ack_gets_no_response_so_no_ping_pong() -> None:
+    # A peer that ACKs every final response, copying the malformed header, would turn
+    # a 400 to its ACK into an endless exchange.
+    server = Dispatcher(RecordingTU(answer=lambda request: 200))
+    peer = UdpPeer()
+    try:
+        (point, *_) = await server.listen("sip:127.0.0.1:0")
+        via = f"UDP 127.0.0.1:{peer.port}"
+        for _ in range(20):
+            bad_ack = raw_request("ACK", via).replace(b"Max-Forwards: 70", b"Max-Forwards: x")
+            peer.send(bad_ack, point.address.port)
+        with pytest.raises(TimeoutError):
+            await peer.receive(0.3)
+        assert server.malformed == 20 and server.bad_requests_answered == 0
+    finally:
+        peer.close()
+        await server.close()
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3581#section-4
 ##= type=test
 ##% The response MUST be sent from the

@@ -613,6 +613,80 @@ def test_bad_request_response_is_none_for_responses_and_garbage() -> None:
     assert bad_request_response(no_cseq, error) is None
 
 
+def failing(data: bytes) -> ParseError:
+    try:
+        parse(data)
+    except ParseError as error:
+        return error
+    raise AssertionError("expected a ParseError")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.7
+##= type=test
+##% A stateless UAS MUST ignore ACK requests.
+def test_a_malformed_ack_is_never_answered() -> None:
+    # An ACK that ACKs every final response, copying the bad header, would ping-pong.
+    ack = request_bytes("Max-Forwards: many", start="ACK sip:bob@example.com SIP/2.0")
+    assert bad_request_response(ack, failing(ack)) is None
+    # Whatever the request line says, a CSeq of ACK is not answered either.
+    garbled = ack.replace(b"ACK sip:", b"AC\x01K sip:", 1)
+    assert bad_request_response(garbled, failing(garbled)) is None
+    other = request_bytes("Max-Forwards: many")
+    assert bad_request_response(other, failing(other)) is not None
+
+
+def test_a_400_fits_one_datagram_and_never_reencodes_bytes() -> None:
+    vias = [
+        f"Via: SIP/2.0/UDP relay{i}.example.com;branch=z9hG4bK{i:04d}" + "x" * 900
+        for i in range(60)
+    ]
+    data = request_bytes(*vias, "Max-Forwards: many")
+    data = data.replace(b"From: <sip:", b'From: "Jos\xe9 ' + b"\xe9" * 20000 + b'" <sip:')
+    data = data.replace(b"Call-ID: a84b4c76e66710", b"Call-ID: a84b\xe9" + b"\xff" * 20000)
+    data = data.replace(b"CSeq: 1 OPTIONS", b"CSeq: 1 OPTIONS\xe9" + b"\xe9" * 10000)
+    assert len(data) > 60_000
+    response = bad_request_response(data, failing(data))
+    assert response is not None and response.status == 400
+    wire = bytes(response)
+    assert len(wire) < 9_000
+    assert b"\xef\xbf\xbd" not in wire  # no U+FFFD: nothing was re-encoded
+    # The top Via and the CSeq (what the client matches on) are echoed; the rest is cut
+    # where it stops being text, and Via rows past the budget are left out in order.
+    parsed = parse(wire)
+    assert parsed.top_via.branch == parse(request_bytes()).top_via.branch
+    kept = [via.host for via in parsed.via]
+    assert 2 <= len(kept) < 61 and kept[1:] == [
+        f"relay{i}.example.com" for i in range(len(kept) - 1)
+    ]
+    assert parsed.cseq.method == "OPTIONS" and parsed.headers.get("Call-ID") == "a84b"
+    # The From whose display name is not text keeps its address and tag.
+    assert parsed.from_.display_name is None and parsed.from_.tag == "1928301774"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
+##= type=test
+##% If the message is a request, the
+##% element SHOULD generate a 400 (Bad Request) response.
+@pytest.mark.parametrize(
+    ("start", "status"),
+    [
+        ("INV\x01ITE sip:bob@example.com SIP/2.0", 400),
+        ("INV\u00c9TE sip:bob@example.com SIP/2.0", 400),
+        ("OPTIONS sip:bob@example.com aaaaa/2.0", 400),
+        ("OPTIONS sip:bob@example.com /2.0", 400),
+        ("OPTIONS sip:bob@example.com SIP/3.0", 505),
+    ],
+)
+def test_a_readable_via_gets_an_answer_whatever_the_request_line(start: str, status: int) -> None:
+    data = request_bytes(start=start)
+    response = bad_request_response(data, failing(data))
+    assert response is not None and response.status == status
+    # Echoed as written (a method that is not a token stays as it came, in CSeq too),
+    # up to the first control character.
+    assert response.headers.get_all("Via") == [VIA]
+    assert response.headers.get("CSeq") == f"1 {start.split(' ')[0]}".split("\x01")[0]
+
+
 def test_bad_request_reason_phrase_stays_in_the_grammar() -> None:
     data = request_bytes()
     response = bad_request_response(data, ParseError('bad "<thing>"\r\n', "7.1", "To"))
