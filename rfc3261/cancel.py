@@ -14,9 +14,16 @@ uses only the core's public API, as any extension would.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .extension import ClientRequest, Owner, ServerRequest, UAExtension, local_response
+from .extension import (
+    ClientRequest,
+    Owner,
+    ServerRequest,
+    UAEffect,
+    UAExtension,
+    local_response,
+)
 from .headers import Via
 from .message import Request, Response
 
@@ -73,7 +80,7 @@ def build_cancel(request: Request) -> Request:
 ##% request has generated a final response, the CANCEL SHOULD NOT be
 ##% sent, as it is an effective no-op, since CANCEL has no effect on
 ##% requests that have already generated a final response.
-def cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+def cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[UAEffect]:
     """Cancel the INVITE of ``client``: now if a provisional response came, else later."""
     if client.method != "INVITE":
         raise ValueError("CANCEL is only for INVITE requests (RFC 3261 §9.1)")
@@ -96,7 +103,7 @@ def cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
     return _send(ua, client, now)
 
 
-def send_pending_cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+def send_pending_cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[UAEffect]:
     """Send a CANCEL that was held back for want of a provisional response."""
     if client.cancel_requested and client.cancel is None and client.final is None:
         return _send(ua, client, now)
@@ -110,7 +117,7 @@ def send_pending_cancel(ua: UserAgent, client: ClientRequest, now: float) -> lis
 ##% destination address, port, and transport.  The destination address,
 ##% port, and transport for the CANCEL MUST be identical to those used to
 ##% send the original request.
-def _send(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+def _send(ua: UserAgent, client: ClientRequest, now: float) -> list[UAEffect]:
     request = build_cancel(client.request)
     client.cancel = request
     # Same Request-URI and Route as the request it cancels: the same destination (§8.1.2).
@@ -118,7 +125,7 @@ def _send(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
     return effects
 
 
-def _give_up(ua: UserAgent, client: ClientRequest, now: float) -> list[Any]:
+def _give_up(ua: UserAgent, client: ClientRequest, now: float) -> list[UAEffect]:
     if client.final is not None:
         return []
     response = local_response(client.request, 487)
@@ -152,7 +159,7 @@ class _CancelOwner(Owner):
 ##% that receives a CANCEL request for an INVITE, but has not yet sent a
 ##% final response, would "stop ringing", and then respond to the INVITE
 ##% with a specific error response (a 487).
-def receive_cancel(ua: UserAgent, server: ServerRequest, now: float) -> list[Any]:
+def receive_cancel(ua: UserAgent, server: ServerRequest, now: float) -> list[UAEffect]:
     """Answer a CANCEL (§9.2) and, for a pending INVITE, answer that with 487."""
     target = ua.layer.find_cancel_target(server.request)
     original = ua.server_request(target) if target is not None else None
@@ -179,10 +186,10 @@ class CancelHandling(UAExtension):
     name = "cancel"
     methods = ("CANCEL",)
 
-    def receive_request(self, server: ServerRequest, now: float) -> list[Any] | None:
+    def receive_request(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
         return receive_cancel(self.ua, server, now)
 
     def after_provisional(
         self, client: ClientRequest, response: Response, now: float
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         return send_pending_cancel(self.ua, client, now)

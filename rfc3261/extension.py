@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import abnf
 from .message import Request, Response
 from .status import REASON_PHRASES
+from .transaction import SendMessage
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dialog import Dialog
@@ -49,6 +50,7 @@ __all__ = [
     "Owner",
     "ResponseEvent",
     "ServerRequest",
+    "UAEffect",
     "UAEvent",
     "UAExtension",
     "effective_status",
@@ -89,6 +91,12 @@ class Dropped(UAEvent):
     reason: str
 
 
+#: What every entry point of the UA core and every hook returns, in order: messages for
+#: the transport (:class:`~rfc3261.transaction.SendMessage`) and events for the
+#: application (the :class:`UAEvent` subclasses: these, the session's call events...).
+UAEffect = SendMessage | UAEvent
+
+
 # -- who sent or answers a request ------------------------------------------------------
 
 
@@ -99,15 +107,15 @@ class Owner:
     :class:`ResponseEvent`) and the requests it is handed as :class:`IncomingRequest`.
     """
 
-    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         """A response to ``client``'s request, after the core's §8.1.3 processing."""
         return []
 
-    def on_cancel(self, server: ServerRequest, now: float) -> list[Any] | None:
+    def on_cancel(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
         """A CANCEL matched ``server``'s pending request (§9.2); None: the core answers 487."""
         return None
 
-    def on_terminated(self, server: ServerRequest, now: float) -> list[Any]:
+    def on_terminated(self, server: ServerRequest, now: float) -> list[UAEffect]:
         """``server``'s transaction ended (or failed: Timer H, a transport error)."""
         return []
 
@@ -213,7 +221,7 @@ class UAExtension:
 
     # -- incoming --------------------------------------------------------------------
 
-    def receive_request(self, server: ServerRequest, now: float) -> list[Any] | None:
+    def receive_request(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
         """A request of one of ``methods`` that passed §8.2 (and §12.2.2 in a dialog).
 
         ``server.dialog`` is the dialog it belongs to, or None: outside a dialog, or
@@ -222,13 +230,13 @@ class UAExtension:
         """
         return None
 
-    def receive_ack(self, request: Request, now: float) -> list[Any] | None:
+    def receive_ack(self, request: Request, now: float) -> list[UAEffect] | None:
         """An ACK for a 2xx (it has no transaction, §17.2.3), if ``methods`` has ACK."""
         return None
 
     def inspect_response(
         self, client: ClientRequest, response: Response, now: float
-    ) -> list[Any] | None:
+    ) -> list[UAEffect] | None:
         """A response to ``client``'s request, before §8.1.3; a list claims it."""
         return None
 
@@ -242,7 +250,7 @@ class UAExtension:
 
     def after_provisional(
         self, client: ClientRequest, response: Response, now: float
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """A provisional response was delivered: what to send now that one came (§9.1)."""
         return []
 

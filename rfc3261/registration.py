@@ -17,7 +17,8 @@ from .message import Response
 from .uri import SipURI, parse_uri, uri_equal
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ua_core import ClientRequest, UserAgent
+    from .extension import ClientRequest, UAEffect
+    from .ua_core import UserAgent
 
 __all__ = ["Registration", "RegistrationEvent"]
 
@@ -29,7 +30,7 @@ class RegistrationEvent:
     registration: Registration
     response: Response
     expires: int
-    bindings: list[Any]
+    bindings: list[UAEffect]
 
 
 class Registration:
@@ -91,7 +92,7 @@ class Registration:
     ##% The REGISTER request sent to a registrar includes the contact
     ##% address(es) to which SIP requests for the address-of-record should be
     ##% forwarded.
-    def register(self, now: float, expires: int | None = None) -> list[Any]:
+    def register(self, now: float, expires: int | None = None) -> list[UAEffect]:
         """Add (or refresh) the UA's contact binding."""
         if expires is not None:
             self.expires = expires
@@ -101,7 +102,7 @@ class Registration:
     ##% A success response to any REGISTER request contains the complete list
     ##% of existing bindings, regardless of whether the request contained a
     ##% Contact header field.
-    def query(self, now: float) -> list[Any]:
+    def query(self, now: float) -> list[UAEffect]:
         """Fetch the bindings: a REGISTER without Contact."""
         return self._send("query", None, now)
 
@@ -112,7 +113,7 @@ class Registration:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.2
     ##% UAs SHOULD support this mechanism so that
     ##% bindings can be removed before their expiration interval has passed.
-    def unregister(self, now: float) -> list[Any]:
+    def unregister(self, now: float) -> list[UAEffect]:
         """Remove this UA's binding (expires=0)."""
         return self._send("register", 0, now)
 
@@ -120,7 +121,7 @@ class Registration:
     ##% The REGISTER-specific Contact header field value of "*" applies to
     ##% all registrations, but it MUST NOT be used unless the Expires header
     ##% field is present with a value of "0".
-    def unregister_all(self, now: float) -> list[Any]:
+    def unregister_all(self, now: float) -> list[UAEffect]:
         """Remove every binding of the address-of-record: ``Contact: *`` with Expires 0."""
         return self._send("all", 0, now)
 
@@ -131,7 +132,7 @@ class Registration:
     ##% header field values, as opposed to a retransmission) until they have
     ##% received a final response from the registrar for the previous one or
     ##% the previous REGISTER request has timed out.
-    def _send(self, kind: str, expires: int | None, now: float) -> list[Any]:
+    def _send(self, kind: str, expires: int | None, now: float) -> list[UAEffect]:
         if self.in_flight is not None:
             self.queued = (kind, expires)
             return []
@@ -206,14 +207,14 @@ class Registration:
     ##% If the transaction layer returns a timeout error because the REGISTER
     ##% yielded no response, the UAC SHOULD NOT immediately re-attempt a
     ##% registration to the same registrar.
-    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         """The final response to a REGISTER (a timeout arrives as 408: no retry, no refresh)."""
         if response.status < 200:
             return []
         self.in_flight = None
         # Auth retries consumed CSeq numbers: continue after the last one sent.
         self.cseq = max(self.cseq, client.request.cseq.number)
-        effects: list[Any] = []
+        effects: list[UAEffect] = []
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.8
         ##% If a UA receives a 423 (Interval Too Brief) response, it MAY retry
         ##% the registration after making the expiration interval of all contact
@@ -227,7 +228,7 @@ class Registration:
                 return self.register(now, minimum)
         self.retried_423 = False
         granted = 0
-        bindings: list[Any] = []
+        bindings: list[UAEffect] = []
         if 200 <= response.status < 300:
             try:
                 bindings = [c for c in response.contact if not c.is_star]
@@ -252,7 +253,7 @@ class Registration:
     ##% comparison rules in Section 19.1.4.  If so, it updates the expiration
     ##% time interval according to the expires parameter or, if absent, the
     ##% Expires field value.
-    def _granted(self, response: Response, bindings: list[Any]) -> int:
+    def _granted(self, response: Response, bindings: list[UAEffect]) -> int:
         if self.pending_expires in (None, 0):
             return 0
         mine = self.ua.contact_uri
@@ -291,7 +292,7 @@ class Registration:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.4
     ##% Each UA is responsible for refreshing the bindings that it has
     ##% previously established.
-    def _schedule_refresh(self, granted: int, now: float) -> list[Any]:
+    def _schedule_refresh(self, granted: int, now: float) -> list[UAEffect]:
         if granted <= 0:
             self.expires_at = None
             return []

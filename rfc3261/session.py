@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cancel import cancel
 from .dialog import Dialog, DialogId, DialogState, dialog_id_of
-from .extension import ClientRequest, Owner, ServerRequest, UAExtension
+from .extension import ClientRequest, Owner, ServerRequest, UAEffect, UAEvent, UAExtension
 from .message import Request, Response
 from .offer_answer import Negotiation, NegotiationState, OpaqueDescriber, SessionDescriber
 from .transaction import SendMessage
@@ -53,7 +53,9 @@ __all__ = [
 
 
 @dataclass
-class CallEvent:
+class CallEvent(UAEvent):
+    """Base class of the call events the session manager tells the application."""
+
     call: Call
 
 
@@ -160,7 +162,7 @@ class Call(Owner):
 
     # -- UAC: responses to the initial INVITE (§13.2.2) ---------------------------
 
-    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         ua = self.ua
         status = response.status
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
@@ -171,7 +173,7 @@ class Call(Owner):
             self.remote_body = response.body
             self.description_received(response.body, may_offer=status >= 200)
         if status < 200:
-            effects: list[Any] = []
+            effects: list[UAEffect] = []
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.1
             ##% If a provisional response
             ##% has a tag in the To field, and if the dialog ID of the response does
@@ -210,7 +212,7 @@ class Call(Owner):
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
     ##% Otherwise, a new dialog in the "confirmed" state MUST be
     ##% constructed using the procedures of Section 12.1.2.
-    def _on_2xx(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def _on_2xx(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         ua = self.ua
         did = dialog_id_of(response, uac=True)
         key = (did, response.cseq.number)
@@ -251,7 +253,7 @@ class Call(Owner):
         effects.append(CallEstablished(self, dialog))
         return effects
 
-    def _invite_completed(self, now: float) -> list[Any]:
+    def _invite_completed(self, now: float) -> list[UAEffect]:
         for dialog in list(self.dialogs.values()):
             if dialog.state is DialogState.EARLY:
                 self._remove_dialog(dialog)
@@ -279,7 +281,7 @@ class Call(Owner):
     ##% Proxy-Require values that were present in the initial request.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
     ##% All user agents that support INVITE MUST support these two exchanges.
-    def _send_ack(self, dialog: Dialog, invite: Request, response: Response) -> list[Any]:
+    def _send_ack(self, dialog: Dialog, invite: Request, response: Response) -> list[UAEffect]:
         ua = self.ua
         copied = [
             (name, value)
@@ -354,7 +356,7 @@ class Call(Owner):
     ##% consider the session terminated (and therefore stop sending or
     ##% listening for media) as soon as the BYE request is passed to the
     ##% client transaction.
-    def _send_bye(self, dialog: Dialog, now: float) -> list[Any]:
+    def _send_bye(self, dialog: Dialog, now: float) -> list[UAEffect]:
         _, effects = self.ua.in_dialog(dialog, "BYE", now, owner=_ByeOwner(self, dialog))
         self._remove_dialog(dialog)
         for retransmission in self.retransmissions:
@@ -385,7 +387,7 @@ class Call(Owner):
             now + timers.T1, lambda t: self._retransmit(retransmission, t)
         )
 
-    def _retransmit(self, retransmission: _Retransmission, now: float) -> list[Any]:
+    def _retransmit(self, retransmission: _Retransmission, now: float) -> list[UAEffect]:
         if retransmission.acked or (self.ended and retransmission.server.dialog is None):
             return []
         ua = self.ua
@@ -405,7 +407,7 @@ class Call(Owner):
             return self._send_bye(dialog, now)
         server = retransmission.server
         if server.transaction.terminated:
-            effects: list[Any] = [SendMessage(retransmission.response, server.source, None)]  # type: ignore[arg-type]
+            effects: list[UAEffect] = [SendMessage(retransmission.response, server.source, None)]  # type: ignore[arg-type]
         else:
             effects = ua.retransmit(server, retransmission.response, now)
         retransmission.interval = min(2 * retransmission.interval, ua.timers.T2)
@@ -413,7 +415,7 @@ class Call(Owner):
         retransmission.timer = ua.call_at(next_time, lambda t: self._retransmit(retransmission, t))
         return effects
 
-    def acknowledged(self, request: Request, now: float) -> list[Any] | None:
+    def acknowledged(self, request: Request, now: float) -> list[UAEffect] | None:
         """An ACK for one of this call's 2xx responses; None if it matches none."""
         for retransmission in self.retransmissions:
             server = retransmission.server
@@ -427,7 +429,7 @@ class Call(Owner):
             if request.body:
                 self.description_received(request.body, may_offer=False)
             dialog = server.dialog
-            effects: list[Any] = []
+            effects: list[UAEffect] = []
             if server is self.server:
                 self.established = dialog
                 effects.append(CallEstablished(self, dialog))
@@ -439,7 +441,7 @@ class Call(Owner):
 
     # -- the owner of the INVITE server requests -----------------------------------
 
-    def on_cancel(self, server: ServerRequest, now: float) -> list[Any] | None:
+    def on_cancel(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
         """A CANCEL of the initial INVITE ends the call with 487 (§9.2)."""
         if server is not self.server:
             return None  # a re-INVITE: the core answers it with 487
@@ -447,7 +449,7 @@ class Call(Owner):
         effects.append(CallEnded(self, None, "cancelled"))
         return effects
 
-    def on_terminated(self, server: ServerRequest, now: float) -> list[Any]:
+    def on_terminated(self, server: ServerRequest, now: float) -> list[UAEffect]:
         """A server transaction ended; a pending BYE may now go out (§15)."""
         if self.bye_pending and server is self.server:
             dialog = server.dialog
@@ -470,7 +472,7 @@ class _ByeOwner(Owner):
     ##% response at all is received for the BYE (that is, a timeout is
     ##% returned by the client transaction), the UAC MUST consider the
     ##% session and the dialog terminated.
-    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         return []
 
 
@@ -483,7 +485,7 @@ class _ReInvite(Owner):
     body: bytes
     content_type: str | None
 
-    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         call, dialog = self.call, self.dialog
         status = response.status
         if status < 200:
@@ -513,7 +515,7 @@ class _ReInvite(Owner):
             delay = ticks / 100
             call.glare_delays.append(delay)
 
-            def retry(t: float) -> list[Any]:
+            def retry(t: float) -> list[UAEffect]:
                 if call.ended or dialog.terminated:
                     return []
                 return call.manager.reinvite(call, t, self.body, self.content_type, dialog)
@@ -582,7 +584,7 @@ class SessionManager(UAExtension):
         body: bytes = b"",
         content_type: str | None = "application/sdp",
         **build: Any,
-    ) -> tuple[Call, list[Any]]:
+    ) -> tuple[Call, list[UAEffect]]:
         """Send an initial INVITE to ``to`` (§13.2.1)."""
         ua = self.ua
         headers = [("Allow", ", ".join(ua.allow))]
@@ -626,7 +628,9 @@ class SessionManager(UAExtension):
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
     ##% That same exact answer MAY also be placed in any provisional responses sent
     ##% prior to the answer.
-    def ring(self, call: Call, now: float, status: int = 180, *, body: bytes = b"") -> list[Any]:
+    def ring(
+        self, call: Call, now: float, status: int = 180, *, body: bytes = b""
+    ) -> list[UAEffect]:
         """Send a provisional response (180 Ringing by default) to an incoming INVITE."""
         server = call.server
         if server is None or not 100 < status < 200:
@@ -643,7 +647,7 @@ class SessionManager(UAExtension):
         if call.provisional_timer is not None:
             call.provisional_timer.cancel()
 
-        def again(t: float) -> list[Any]:
+        def again(t: float) -> list[UAEffect]:
             if server.final_sent or call.ended:
                 return []
             return self.ring(call, t, status, body=body)
@@ -669,7 +673,7 @@ class SessionManager(UAExtension):
         *,
         body: bytes = b"",
         content_type: str | None = "application/sdp",
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """Accept an incoming INVITE with a 200 (OK); retransmitted until the ACK."""
         server = call.server
         if server is None or server.final_sent:
@@ -723,7 +727,7 @@ class SessionManager(UAExtension):
     ##% Everywhere) response SHOULD be sent instead.
     def reject(
         self, call: Call, now: float, status: int = 486, *, warning: str | None = None
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """Refuse an incoming INVITE with a final non-2xx response (488 with a Warning...)."""
         server = call.server
         if server is None or status < 300:
@@ -743,7 +747,7 @@ class SessionManager(UAExtension):
     ##% containing one or more URIs of new addresses to be tried.
     def redirect(
         self, call: Call, now: float, contacts: list[str], status: int = 302
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """Redirect an incoming INVITE to ``contacts`` with a 3xx response."""
         server = call.server
         if server is None or not 300 <= status < 400 or not contacts:
@@ -761,7 +765,7 @@ class SessionManager(UAExtension):
         body: bytes = b"",
         content_type: str | None = "application/sdp",
         dialog: Dialog | None = None,
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """Send a re-INVITE on the call's confirmed dialog (§14.1)."""
         dialog = dialog or call.established
         if dialog is None or dialog.terminated:
@@ -815,7 +819,7 @@ class SessionManager(UAExtension):
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-15
     ##% A UA MUST NOT send a
     ##% BYE outside of a dialog.
-    def bye(self, call: Call, now: float, dialog: Dialog | None = None) -> list[Any]:
+    def bye(self, call: Call, now: float, dialog: Dialog | None = None) -> list[UAEffect]:
         """End the session on ``dialog`` (default: the established one) with a BYE."""
         dialog = dialog or call.established or (call.server.dialog if call.server else None)
         if dialog is None or dialog.terminated:
@@ -836,12 +840,12 @@ class SessionManager(UAExtension):
     ##% CANCEL request if the initial INVITE has not generated a final
     ##% response, and a BYE to all confirmed dialogs after a final
     ##% response.
-    def hangup(self, call: Call, now: float) -> list[Any]:
+    def hangup(self, call: Call, now: float) -> list[UAEffect]:
         """Give up the call: CANCEL before a final response, BYE after."""
         call.hangup_requested = True
         if call.is_uac and call.client is not None and call.client.final is None:
             return cancel(self.ua, call.client, now)
-        effects: list[Any] = []
+        effects: list[UAEffect] = []
         for dialog in list(call.dialogs.values()):
             if dialog.state is DialogState.CONFIRMED:
                 effects.extend(self.bye(call, now, dialog))
@@ -849,7 +853,7 @@ class SessionManager(UAExtension):
 
     # -- UAS side: requests from the core (the extension's hooks) -------------------
 
-    def receive_request(self, server: ServerRequest, now: float) -> list[Any] | None:
+    def receive_request(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
         """INVITE or BYE, outside or inside a dialog (§12.2.2 already applied)."""
         request = server.request
         if server.dialog is not None:
@@ -869,7 +873,7 @@ class SessionManager(UAExtension):
         """486 (Busy Here) while the application says it is busy, as an INVITE would get."""
         return 486 if self.busy else None
 
-    def receive_invite(self, server: ServerRequest, now: float, tls: bool) -> list[Any]:
+    def receive_invite(self, server: ServerRequest, now: float, tls: bool) -> list[UAEffect]:
         """A new INVITE outside any dialog (§13.3.1)."""
         ua = self.ua
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.2
@@ -893,7 +897,7 @@ class SessionManager(UAExtension):
         expires = server.request.expires
         if expires is not None:
 
-            def expire(t: float) -> list[Any]:
+            def expire(t: float) -> list[UAEffect]:
                 if server.final_sent:
                     return []
                 effects = self.reject(call, t, 487)
@@ -903,7 +907,7 @@ class SessionManager(UAExtension):
             ua.call_at(now + expires, expire)
         return [IncomingCall(call, server.request)]
 
-    def receive_in_dialog(self, server: ServerRequest, now: float) -> list[Any]:
+    def receive_in_dialog(self, server: ServerRequest, now: float) -> list[UAEffect]:
         """A BYE or re-INVITE on an existing dialog (§12.2.2 already applied)."""
         dialog = server.dialog
         if dialog is None:
@@ -934,8 +938,8 @@ class SessionManager(UAExtension):
     ##% be generated to those pending requests.
     def _receive_bye(
         self, call: Call, dialog: Dialog, server: ServerRequest, now: float
-    ) -> list[Any]:
-        effects: list[Any] = []
+    ) -> list[UAEffect]:
+        effects: list[UAEffect] = []
         pending = call.reinvite_server
         if pending is not None and not pending.final_sent and pending.dialog is dialog:
             effects.extend(self.ua.respond(pending, 487, now))
@@ -951,7 +955,7 @@ class SessionManager(UAExtension):
 
     def _receive_reinvite(
         self, call: Call, dialog: Dialog, server: ServerRequest, now: float
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         ua = self.ua
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
         ##% A UAS that receives an INVITE on a dialog while an INVITE it had sent
@@ -969,7 +973,7 @@ class SessionManager(UAExtension):
         server.owner = call
         if server.request.body:
             call.description_received(server.request.body, may_offer=True)
-        effects: list[Any] = []
+        effects: list[UAEffect] = []
         if self.auto_accept_reinvite:
             effects.extend(self.answer_reinvite(call, now))
         effects.append(ReinviteReceived(call, dialog, server.request))
@@ -983,7 +987,7 @@ class SessionManager(UAExtension):
         *,
         body: bytes | None = None,
         warning: str | None = None,
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """Answer the pending re-INVITE: 2xx (target refresh, retransmitted) or a rejection."""
         server = call.reinvite_server
         dialog = server.dialog if server is not None else None
@@ -1027,7 +1031,7 @@ class SessionManager(UAExtension):
         call._start_retransmission(server, response, now)
         return effects
 
-    def receive_ack(self, request: Request, now: float) -> list[Any]:
+    def receive_ack(self, request: Request, now: float) -> list[UAEffect]:
         """An ACK that reached the core: the ACK for a 2xx (§13.3.1.4, §17.2.3)."""
         dialog = self.ua.dialogs.get(dialog_id_of(request, uac=False))
         call = None if dialog is None else dialog.usage(INVITE_USAGE)

@@ -72,6 +72,7 @@ from .extension import (
     IncomingRequest,
     ResponseEvent,
     ServerRequest,
+    UAEffect,
     UAEvent,
     UAExtension,
     check_extension,
@@ -165,7 +166,10 @@ class Timer:
     __slots__ = ("_queue", "callback", "deadline")
 
     def __init__(
-        self, queue: TimerQueue[Timer], deadline: float, callback: Callable[[float], list[Any]]
+        self,
+        queue: TimerQueue[Timer],
+        deadline: float,
+        callback: Callable[[float], list[UAEffect]],
     ) -> None:
         self._queue = queue
         self.deadline = deadline
@@ -373,7 +377,7 @@ class UserAgent(UacBehaviour, UasBehaviour):
 
     # -- timers ------------------------------------------------------------------------
 
-    def call_at(self, deadline: float, callback: Callable[[float], list[Any]]) -> Timer:
+    def call_at(self, deadline: float, callback: Callable[[float], list[UAEffect]]) -> Timer:
         """Run ``callback(now)`` at ``deadline``; returns a handle with ``cancel()``."""
         return Timer(self._timers, deadline, callback)
 
@@ -385,7 +389,7 @@ class UserAgent(UacBehaviour, UasBehaviour):
             return layer
         return mine if layer is None else min(mine, layer)
 
-    def handle_timer(self, now: float) -> list[Any]:
+    def handle_timer(self, now: float) -> list[UAEffect]:
         """Fire every timer due at ``now`` (transactions first, then the core's)."""
         effects = self._process(self.layer.handle_timer(now), now)
         for timer in self._timers.due(now):
@@ -396,7 +400,7 @@ class UserAgent(UacBehaviour, UasBehaviour):
 
     def receive(
         self, message: Request | Response, source: Any, now: float, *, tls: bool = False
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """A message from the transport (already parsed and checked per §18)."""
         if isinstance(message, Response):
             if self.layer.match_response(message) is None:
@@ -409,7 +413,7 @@ class UserAgent(UacBehaviour, UasBehaviour):
         effects = self.layer.receive_request(message, source, now)
         return self._process(effects, now, source=source, tls=tls)
 
-    def receive_bytes(self, data: bytes, source: Any, now: float) -> list[Any]:
+    def receive_bytes(self, data: bytes, source: Any, now: float) -> list[UAEffect]:
         """Parse ``data`` and pass it to :meth:`receive`; unparsable data is dropped."""
         try:
             message = parse(data)
@@ -417,11 +421,11 @@ class UserAgent(UacBehaviour, UasBehaviour):
             return self._drop(data, f"unparsable message: {error}")
         return self.receive(message, source, now)
 
-    def transport_error(self, transaction: Transaction, now: float) -> list[Any]:
+    def transport_error(self, transaction: Transaction, now: float) -> list[UAEffect]:
         """The transport could not send a message of ``transaction``."""
         return self._process(self.layer.transport_error(transaction, now), now)
 
-    def drop(self, message: Any, reason: str) -> list[Any]:
+    def drop(self, message: Any, reason: str) -> list[UAEffect]:
         """Discard ``message``: log it and tell the application why."""
         event = Dropped(message, reason)
         self.log.append(event)
@@ -432,11 +436,11 @@ class UserAgent(UacBehaviour, UasBehaviour):
     # -- TU events from the transaction layer -------------------------------------
 
     def _process(
-        self, effects: list[Any], now: float, *, source: Any = None, tls: bool = False
-    ) -> list[Any]:
+        self, effects: list[UAEffect], now: float, *, source: Any = None, tls: bool = False
+    ) -> list[UAEffect]:
         # The transactions' own messages (an ACK for a non-2xx, a 100) go out before
         # whatever the TU does in reaction to the same input.
-        out: list[Any] = [effect for effect in effects if isinstance(effect, SendMessage)]
+        out: list[UAEffect] = [effect for effect in effects if isinstance(effect, SendMessage)]
         for effect in effects:
             if isinstance(effect, SendMessage):
                 continue

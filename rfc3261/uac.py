@@ -28,7 +28,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .dialog import Dialog, build_route
-from .extension import ClientRequest, ResponseEvent, effective_status, local_response
+from .extension import (
+    ClientRequest,
+    ResponseEvent,
+    UAEffect,
+    effective_status,
+    local_response,
+)
 from .headers import NameAddr
 from .message import Request, Response, parse
 from .params import Parameters
@@ -209,7 +215,7 @@ class UacBehaviour:
         *,
         owner: Any = None,
         **build: Any,
-    ) -> tuple[ClientRequest, list[Any]]:
+    ) -> tuple[ClientRequest, list[UAEffect]]:
         """Build a request outside any dialog (§8.1.1) and send it (§8.1.2)."""
         request = self.build_request(method, to, **build)
         return self.send(request, now, owner=owner)
@@ -222,7 +228,7 @@ class UacBehaviour:
         owner: Any = None,
         dialog: Dialog | None = None,
         authorize: bool = True,
-    ) -> tuple[ClientRequest, list[Any]]:
+    ) -> tuple[ClientRequest, list[UAEffect]]:
         """Send a request built by the caller in a new client transaction.
 
         ``authorize`` adds the credentials of earlier challenges (§22.1); a CANCEL,
@@ -252,7 +258,7 @@ class UacBehaviour:
         body: bytes = b"",
         content_type: str | None = None,
         contact: bool | None = None,
-    ) -> tuple[ClientRequest, list[Any]]:
+    ) -> tuple[ClientRequest, list[UAEffect]]:
         """Build a request within ``dialog`` (§12.2.1.1) and send it.
 
         ``contact`` (default: for the methods that create dialogs, the target refresh
@@ -286,7 +292,7 @@ class UacBehaviour:
         (§18.1.1).  The UA core itself changes nothing here.
         """
 
-    def _start(self, client: ClientRequest, request: Request, now: float) -> list[Any]:
+    def _start(self, client: ClientRequest, request: Request, now: float) -> list[UAEffect]:
         for extension in self.extensions:
             extension.outgoing_request(request, client)
         self.before_transaction(request)
@@ -298,7 +304,7 @@ class UacBehaviour:
         self._clients[transaction] = client
         return self._process(effects, now)
 
-    def _retry(self, client: ClientRequest, request: Request, now: float) -> list[Any]:
+    def _retry(self, client: ClientRequest, request: Request, now: float) -> list[UAEffect]:
         """Send ``request`` (an amended copy) as a new transaction for ``client``."""
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.5
         ##% In all of the above cases, the request is retried by creating a new
@@ -320,7 +326,7 @@ class UacBehaviour:
         request.headers.prepend("Via", str(self.new_via()))
         return self._start(client, request, now)
 
-    def send_direct(self, request: Request, destination: Any) -> list[Any]:
+    def send_direct(self, request: Request, destination: Any) -> list[UAEffect]:
         """Send ``request`` to the transport without a transaction (the ACK for a 2xx)."""
         for extension in self.extensions:
             extension.outgoing_request(request, None)
@@ -344,14 +350,16 @@ class UacBehaviour:
     ##% INVITE client transaction returns a timeout rather than a response the
     ##% TU acts as if a 408 (Request Timeout) response had been received, as
     ##% described in Section 8.1.3.
-    def _on_failure(self, transaction: Transaction, status: int, now: float) -> list[Any]:
+    def _on_failure(self, transaction: Transaction, status: int, now: float) -> list[UAEffect]:
         """A client transaction timed out (408) or could not be sent (503)."""
         client = self._clients[transaction]
         if client.final is not None:
             return []  # e.g. Timer M after a 2xx: the INVITE already has its answer
         return self._on_response(transaction, local_response(client.request, status), now)
 
-    def _on_response(self, transaction: Transaction, response: Response, now: float) -> list[Any]:
+    def _on_response(
+        self, transaction: Transaction, response: Response, now: float
+    ) -> list[UAEffect]:
         client = self._clients.get(transaction)
         if client is None:
             return self._drop(response, "response for a transaction the core no longer tracks")
@@ -388,7 +396,7 @@ class UacBehaviour:
         ##% under error conditions) MUST be ignored.
         return self._drop(response, "second final response for a request (§13.2.2.3)")
 
-    def deliver(self, client: ClientRequest, response: Response, now: float) -> list[Any]:
+    def deliver(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         """Hand a response to whoever sent ``client``'s request (the application by default)."""
         if client.owner is not None:
             return client.owner.on_response(client, response, now)
@@ -400,7 +408,7 @@ class UacBehaviour:
 
     def _amend(
         self, client: ClientRequest, response: Response, status: int, now: float
-    ) -> list[Any] | None:
+    ) -> list[UAEffect] | None:
         """Retry a request after a failure response when §8.1.3.4/§8.1.3.5 allow; else None."""
         if client.cancel_requested:
             return None

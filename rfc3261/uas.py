@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .capabilities import method_check, require_check
 from .dialog import Dialog, DialogId, dialog_id_of
 from .errors import ParseError
-from .extension import IncomingRequest, Owner, ServerRequest
+from .extension import IncomingRequest, Owner, ServerRequest, UAEffect
 from .headers import NameAddr
 from .message import Request, Response
 from .transaction import SendMessage, Transaction
@@ -77,7 +77,7 @@ class UasBehaviour:
         source: Any,
         now: float,
         tls: bool,
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         if request.method == "ACK":
             # An ACK for a 2xx reaches the TU without a transaction (§17.2.3).
             handler = self.handler("ACK")
@@ -96,7 +96,7 @@ class UasBehaviour:
             reason = f"Bad Request ({error.args[0] if error.args else error})"
             return self.respond(server, 400, now, reason=reason[:120])
 
-    def _dispatch(self, server: ServerRequest, now: float) -> list[Any]:
+    def _dispatch(self, server: ServerRequest, now: float) -> list[UAEffect]:
         request = server.request
         # A CANCEL is matched to the request it cancels before anything else (§9.2).
         handler = self.handler(request.method)
@@ -247,7 +247,7 @@ class UasBehaviour:
     ##% recreate the dialog, it MUST respond to the request with a 481
     ##% (Call/Transaction Does Not Exist) status code and pass that to the
     ##% server transaction.
-    def _in_dialog(self, server: ServerRequest, now: float) -> list[Any]:
+    def _in_dialog(self, server: ServerRequest, now: float) -> list[UAEffect]:
         request = server.request
         dialog = self.dialogs.get(dialog_id_of(request, uac=False))
         handler = self.handler(request.method)
@@ -280,7 +280,7 @@ class UasBehaviour:
             return self.respond_with(server, self.options_response(request), now)
         return [IncomingRequest(server, request)]
 
-    def _outside_dialog(self, server: ServerRequest, now: float) -> list[Any]:
+    def _outside_dialog(self, server: ServerRequest, now: float) -> list[UAEffect]:
         request = server.request
         handler = self.handler(request.method)
         if handler is not None:
@@ -333,7 +333,7 @@ class UasBehaviour:
         headers: Iterable[tuple[str, Any]] = (),
         body: bytes = b"",
         content_type: str | None = None,
-    ) -> list[Any]:
+    ) -> list[UAEffect]:
         """Build the response to ``server``'s request (§8.2.6) and pass it to its transaction."""
         response = server.request.make_response(status, reason, to_tag=server.to_tag)
         for name, value in headers:
@@ -342,13 +342,15 @@ class UasBehaviour:
             response.set_body(body, content_type)
         return self.respond_with(server, response, now)
 
-    def respond_with(self, server: ServerRequest, response: Response, now: float) -> list[Any]:
+    def respond_with(
+        self, server: ServerRequest, response: Response, now: float
+    ) -> list[UAEffect]:
         """Pass a response built by the caller to ``server``'s transaction."""
         for extension in self.extensions:
             extension.outgoing_response(response, server)
         return self.retransmit(server, response, now)
 
-    def retransmit(self, server: ServerRequest, response: Response, now: float) -> list[Any]:
+    def retransmit(self, server: ServerRequest, response: Response, now: float) -> list[UAEffect]:
         """Send ``response`` again (or for the first time, past the extensions' hooks)."""
         if response.status >= 200:
             server.final_sent = True
@@ -362,14 +364,14 @@ class UasBehaviour:
 
     # -- the end of a server transaction ---------------------------------------------
 
-    def _on_server_failure(self, transaction: Transaction, now: float) -> list[Any]:
+    def _on_server_failure(self, transaction: Transaction, now: float) -> list[UAEffect]:
         """A server transaction timed out or could not send: tell the request's owner."""
         server = self._servers.get(transaction)
         if server is None or not isinstance(server.owner, Owner):
             return []
         return server.owner.on_terminated(server, now)
 
-    def _on_server_terminated(self, transaction: Transaction, now: float) -> list[Any]:
+    def _on_server_terminated(self, transaction: Transaction, now: float) -> list[UAEffect]:
         """A server transaction is gone: forget its request (and its §8.2.2.2 key)."""
         key = self._merge_key_of.pop(transaction, None)
         if key is not None and self._merge_keys.get(key) is transaction:

@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import heapq
-import itertools
 import os
 import secrets
 import signal
@@ -29,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from ..message import Request, Response
-from ..timers import DEFAULT_TIMERS, TimerValues
+from ..timers import DEFAULT_TIMERS, TimerQueue, TimerValues
 from .dispatcher import Dispatcher, Source, TransactionUser
 from .transport import ListeningPoint, TransportLimits
 
@@ -66,10 +64,9 @@ class MinimalUAS(TransactionUser):
         # Contact header values by transport, SDP answers by (offer, listening point).
         self._contacts: dict[str, str] = {}
         self._answers: dict[tuple[bytes, ListeningPoint | None], bytes] = {}
-        # 2xx retransmissions due: a heap of (when, sequence, Call-ID, entry) with one
-        # event-loop timer for the earliest; entries ACKed meanwhile are skipped.
-        self._due: list[tuple[float, int, str, _Pending2xx]] = []
-        self._sequence = itertools.count()
+        # 2xx retransmissions due, by Call-ID, in the cores' timer queue, with one
+        # event-loop timer for the earliest.
+        self._due: TimerQueue[str] = TimerQueue()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self.retransmissions = 0
@@ -78,7 +75,7 @@ class MinimalUAS(TransactionUser):
     def stop(self) -> None:
         """Stop every 2xx retransmission (before the dispatcher closes)."""
         self.pending.clear()
-        self._due.clear()
+        self._due = TimerQueue()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -187,10 +184,10 @@ class MinimalUAS(TransactionUser):
         now = loop.time()
         pending = _Pending2xx(response, source, request.cseq.number, self.timers.T1, now)
         self.pending[request.call_id] = pending  # replaces (stops) an older one
-        self._schedule(now + pending.interval, request.call_id, pending)
+        self._schedule(now + pending.interval, request.call_id)
 
-    def _schedule(self, when: float, key: str, pending: _Pending2xx) -> None:
-        heapq.heappush(self._due, (when, next(self._sequence), key, pending))
+    def _schedule(self, when: float, key: str) -> None:
+        self._due.schedule(key, when)  # replaces the deadline of an older 2xx
         if self._timer is None or when < self._timer_when:
             if self._timer is not None:
                 self._timer.cancel()
@@ -203,10 +200,10 @@ class MinimalUAS(TransactionUser):
         now = max(loop.time(), self._timer_when)
         due = self._due
         timers = self.timers
-        while due and due[0][0] <= now:
-            _, _, key, pending = heapq.heappop(due)
-            if self.pending.get(key) is not pending:
-                continue  # ACKed, ended by BYE, or replaced
+        for key in due.due(now):
+            pending = self.pending.get(key)
+            if pending is None:
+                continue  # ACKed or ended by BYE
             if now - pending.started >= 64 * timers.T1:
                 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
                 ##= type=exception
@@ -220,10 +217,11 @@ class MinimalUAS(TransactionUser):
             self.retransmissions += 1
             self.dispatcher.send_stateless_response(pending.response, pending.source)
             pending.interval = min(2 * pending.interval, timers.T2)
-            heapq.heappush(due, (now + pending.interval, next(self._sequence), key, pending))
-        if due:
-            self._timer_when = due[0][0]
-            self._timer = loop.call_at(self._timer_when, self._retransmit_due)
+            due.schedule(key, now + pending.interval)
+        deadline = due.next_deadline()
+        if deadline is not None:
+            self._timer_when = deadline
+            self._timer = loop.call_at(deadline, self._retransmit_due)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
     ##% Response retransmissions cease when an ACK request for the response is
@@ -234,6 +232,7 @@ class MinimalUAS(TransactionUser):
             return
         if pending.cseq == request.cseq.number:
             del self.pending[request.call_id]
+            self._due.schedule(request.call_id, None)
 
     # -- BYE, CANCEL ---------------------------------------------------------------
 
@@ -250,6 +249,7 @@ class MinimalUAS(TransactionUser):
             return
         del self.dialogs[call_id]
         self.pending.pop(call_id, None)
+        self._due.schedule(call_id, None)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-15.1.2
         ##% The UAS MUST still respond to any pending requests received for that
         ##% dialog.
