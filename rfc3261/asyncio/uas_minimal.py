@@ -26,6 +26,7 @@ import ssl
 import sys
 from dataclasses import dataclass
 
+from ..capabilities import method_check
 from ..message import Request, Response
 from ..timers import DEFAULT_TIMERS, TimerQueue, TimerValues
 from .dispatcher import Dispatcher, Source, TransactionUser
@@ -33,7 +34,8 @@ from .transport import ListeningPoint, TransportLimits
 
 __all__ = ["MinimalUAS", "main", "serve"]
 
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+ALLOW_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS")
+ALLOW = ", ".join(ALLOW_METHODS)
 # Dialogs kept at most (oldest forgotten first): a peer that never sends BYE
 # cannot make the UAS grow without bound.
 MAX_DIALOGS = 200_000
@@ -102,16 +104,10 @@ class MinimalUAS(TransactionUser):
         elif method == "CANCEL":
             self._cancel(request, transaction)
         else:
-            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
-            ##% If the UAS recognizes
-            ##% but does not support the method of a request, it MUST generate a 405
-            ##% (Method Not Allowed) response.
-            response = request.make_response(405)
-            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.1
-            ##% The UAS MUST also add an Allow header field to the 405 (Method Not
-            ##% Allowed) response.
-            response.headers.add("Allow", ALLOW)
-            self.dispatcher.send_response(transaction, response)
+            # 405 (501 for a method nobody knows) with Allow (§8.2.1).
+            refusal = method_check(request, ALLOW_METHODS)
+            if refusal is not None:
+                self.dispatcher.send_response(transaction, refusal)
 
     # -- INVITE -----------------------------------------------------------------
 
