@@ -40,7 +40,7 @@ from ..transaction import (
     TransportFailure,
 )
 from ..transaction_client import ClientTransaction
-from ..transaction_layer import TransactionLayer
+from ..transaction_layer import TransactionLayer, sends_first
 from ..transaction_server import ServerTransaction
 from ..transports import default_port
 from ..uri import AbsoluteURI, SipURI
@@ -165,8 +165,12 @@ class Proxy(
     # == effects of the transaction layer ==================================================
 
     def _run(self, effects: list[Effect], now: float, out: list[Send]) -> None:
-        """Carry out the layer's effects; TU events are handled here, sends go out."""
-        for effect in effects:
+        """Carry out the layer's effects; TU events are handled here, sends go out.
+
+        The layer's own sends go first: a response this proxy generates while it handles
+        a new INVITE must not be overtaken by the transaction's 100 (Trying).
+        """
+        for effect in sends_first(effects):
             if isinstance(effect, SendMessage):
                 out.append(Send(effect.message, effect.destination, effect.transaction))
             elif isinstance(effect, RequestReceived):
