@@ -900,8 +900,10 @@ class CoreHost(Endpoint):
         self.clock = clock or CORE_CLOCK
 
     def _default_send_error(self, effect: Any, now: float) -> list[Any]:
+        # The failure is reported a loop iteration later (or after a resolver's answer):
+        # the transaction may have ended meanwhile, and an ended one has no TU to tell.
         transaction = getattr(effect, "transaction", None)
-        if transaction is None:
+        if transaction is None or transaction.terminated:
             return []
         return self.core.transport_error(transaction, now)
 

@@ -138,11 +138,26 @@ class Proxy(
         self._run(self.layer.receive_response(response, now), now, out)
         return out
 
-    def transport_error(self, send: Send, now: float) -> list[Send]:
-        """The transport could not send ``send`` (§18.4)."""
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.4
+    ##% If the transport user asks for a request to be sent over a reliable
+    ##% transport, and the result is a connection failure, the transport
+    ##% layer SHOULD inform the transport user of a failure in sending.
+    def transport_error(
+        self, failed: Send | ClientTransaction | ServerTransaction, now: float
+    ) -> list[Send]:
+        """The transport could not send a message (§18.4): the :class:`Send` returned
+        earlier, or the transaction that sent it (what :class:`~rfc3261.asyncio.
+        dispatcher.CoreHost` passes).  A client transaction's failure is the 503 of §16.9.
+        """
+        if isinstance(failed, Send):
+            transaction = failed.transaction
+        elif isinstance(failed, ClientTransaction | ServerTransaction):
+            transaction = failed
+        else:
+            raise TypeError(f"transport_error takes a Send or a transaction, not {failed!r}")
         out: list[Send] = []
-        if send.transaction is not None and not send.transaction.terminated:
-            self._run(self.layer.transport_error(send.transaction, now), now, out)
+        if transaction is not None and not transaction.terminated:
+            self._run(self.layer.transport_error(transaction, now), now, out)
         return out
 
     def next_deadline(self) -> float | None:
