@@ -10,8 +10,8 @@ The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
 through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
 WAL journal), so they survive a restart and the proxy program can share them.
-OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), other methods
-405 with Allow (§8.2.1).  Bindings that expire are deleted when their time comes.
+OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
+(§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted when their time comes.
 ``--auth-file`` (lines of ``user:realm:algorithm:ha1``) turns on Digest authentication (§22, 401).
 """
 
@@ -149,7 +149,8 @@ class ExpiryTimer:
 
 
 class RegistrarUser(TransactionUser):
-    """The transaction user of the registrar program: REGISTER, OPTIONS, 405 for the rest."""
+    """The transaction user of the registrar program: REGISTER, OPTIONS, CANCEL, 405 for
+    the rest."""
 
     def __init__(self, registrar: Registrar, clock: Any = CORE_CLOCK) -> None:
         self.registrar = registrar
@@ -188,11 +189,35 @@ class RegistrarUser(TransactionUser):
             response.headers.add("Accept-Language", "en")
             response.headers.add("Supported", "")
             self.dispatcher.send_response(transaction, response)
+        elif method == "CANCEL":
+            self.dispatcher.send_response(transaction, self._cancel(request))
         else:
             # 405 (or 501 for a method nobody knows) with Allow (§8.2.1).
             refusal = method_check(request, ALLOW_METHODS)
             if refusal is not None:
                 self.dispatcher.send_response(transaction, refusal)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% If the UAS did not find a matching transaction for the CANCEL
+    ##% according to the procedure above, it SHOULD respond to the CANCEL with
+    ##% a 481 (Call Leg/Transaction Does Not Exist).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% If it has, the CANCEL request has no effect on the processing of the
+    ##% original request, no effect on any session state, and no effect on the
+    ##% responses generated for the original request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% Regardless of the method of the original request, as long as the
+    ##% CANCEL matched an existing transaction, the UAS answers the CANCEL
+    ##% request itself with a 200 (OK) response.
+    def _cancel(self, cancel: Request) -> Response:
+        """§9.2: 200 if the CANCEL matches a transaction, else 481.
+
+        Every request this registrar takes is answered at once, so a matching
+        transaction has its final response already: the CANCEL changes nothing.
+        """
+        if self.dispatcher.transactions.find_cancel_target(cancel) is None:
+            return cancel.make_response(481)
+        return cancel.make_response(200)
 
     def _inspect_options(self, request: Request) -> Response | None:
         """§8.2.2: the 416 or 420 an OPTIONS gets before it may be answered 200, or None."""
