@@ -87,7 +87,7 @@ class ProgramProxy(Proxy):
         uri = copy.uri
         if self.routes and not copy.route and isinstance(uri, SipURI):
             host = uri.host_lower
-            if host not in self.config.domains and not self.is_own_uri(uri):
+            if not self.is_in_domain(uri) and not self.is_own_uri(uri):
                 hop = self.routes.get(host) or self.routes.get("*")
                 if hop is not None:
                     return hop

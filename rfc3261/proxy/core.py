@@ -42,7 +42,7 @@ from ..transaction import (
 from ..transaction_client import ClientTransaction
 from ..transaction_layer import TransactionLayer, sends_first
 from ..transaction_server import ServerTransaction
-from ..transports import default_port
+from ..transports import default_port, transport_for_uri
 from ..uri import AbsoluteURI, SipURI
 from .cancel import CancelProcessing
 from .forwarding import RequestForwarding
@@ -274,6 +274,30 @@ class Proxy(
         host = (uri.maddr or uri.host).lower()
         if uri.port is None:
             return host in self._aliases
+        return f"{host}:{uri.port}" in self._aliases
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+    ##% If the domain of the Request-URI indicates a domain this element is
+    ##% not responsible for, the Request-URI MUST be placed into the target
+    ##% set as the only target, and the element MUST proceed to the task of
+    ##% Request Forwarding (Section 16.6).
+    def is_in_domain(self, uri: SipURI | AbsoluteURI) -> bool:
+        """Whether ``uri`` names a resource of a domain this proxy is responsible for.
+
+        Its host must be one of ``config.domains`` and its port (the default port of
+        its transport when absent) the default port or one of ours: with a domain
+        such as 127.0.0.1, ``sip:bob@127.0.0.1:5070`` is a UA on that host, not an
+        address-of-record here.
+        """
+        if not isinstance(uri, SipURI):
+            return False
+        host = uri.host_lower
+        if host not in self.config.domains:
+            return False
+        if uri.port is None:
+            return True
+        if uri.port == default_port(transport_for_uri(uri.scheme, uri.transport)):
+            return True
         return f"{host}:{uri.port}" in self._aliases
 
     def is_own_via(self, via: Via) -> bool:

@@ -87,7 +87,7 @@ class RequestTargets:
             response = self.registrar.handle(request, now, source=server.destination)
             self._respond(server, response, now, out)
             return None
-        if uri.host_lower not in self.config.domains:
+        if not self.is_in_domain(uri):
             if self.is_own_uri(uri):
                 raise _Answer(200 if request.method == "OPTIONS" else 404)
             return [Target(uri)]
@@ -118,5 +118,6 @@ class RequestTargets:
             request.method == "REGISTER"
             and self.registrar is not None
             and not request.route
+            and self.is_in_domain(request.uri)
             and self.registrar.is_responsible(request.uri)
         )
