@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .timers import DEFAULT_TIMERS, TimerQueue, TimerValues
-from .transaction import MAGIC_COOKIE, Effect, RequestReceived, Transaction
+from .transaction import MAGIC_COOKIE, Effect, RequestReceived, SendMessage, Transaction
 from .transaction_client import (
     ClientTransaction,
     InviteClientTransaction,
@@ -35,7 +35,7 @@ from .transaction_server import (
 if TYPE_CHECKING:  # pragma: no cover
     from .message import Request, Response
 
-__all__ = ["TransactionLayer", "client_key", "server_key"]
+__all__ = ["TransactionLayer", "client_key", "sends_first", "server_key"]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.3
@@ -109,6 +109,27 @@ def server_key(request: Request, method: str | None = None) -> tuple[Any, ...]:
     if branch is not None and branch.startswith(MAGIC_COOKIE):
         return (branch.lower(), via.host.lower(), via.port, method)
     return (request.uri, request.from_.tag, request.call_id, request.cseq.number, method, via)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.2
+##% The proxy core MUST behave as a UAS with respect to sending an
+##% immediate provisional on that server transaction (such as 100 Trying)
+##% as described in Section 8.2.6.
+def sends_first(effects: list[Effect]) -> list[Effect]:
+    """``effects`` with the messages to send ahead of the events for the TU, else in order.
+
+    A new INVITE server transaction passes the request up and sends its 100 (Trying) in
+    one step (§17.2.1).  A TU that answers while it handles the event sends its response
+    at once; carried out in list order, the transaction's 100 would follow that final
+    response.  What a transaction sends was decided before the TU heard of anything, so
+    it goes out first.
+    """
+    if len(effects) < 2:
+        return effects
+    sends = [e for e in effects if e.__class__ is SendMessage]
+    if not sends or len(sends) == len(effects):
+        return effects
+    return sends + [e for e in effects if e.__class__ is not SendMessage]
 
 
 def _without_method(key: tuple[Any, ...]) -> tuple[Any, ...]:

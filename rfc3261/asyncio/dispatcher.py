@@ -86,7 +86,7 @@ from ..transaction import (
     Timeout,
     TransportFailure,
 )
-from ..transaction_layer import TransactionLayer
+from ..transaction_layer import TransactionLayer, sends_first
 from ..transports import default_port, route_response, transport_for_uri
 from ..uri import SipURI, parse_uri
 from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
@@ -800,9 +800,13 @@ class Dispatcher(Endpoint):
     # -- effects and time ------------------------------------------------------
 
     def _run(self, effects: list[Effect], source: Source | None) -> None:
-        """Carry out the effects of a transaction layer call."""
+        """Carry out the effects of a transaction layer call.
+
+        The transaction's own sends go first (``sends_first``): a TU that answers a new
+        INVITE at once must not see its final response followed by the 100 (Trying).
+        """
         tu = self.tu
-        for effect in effects:
+        for effect in sends_first(effects):
             kind = effect.__class__
             if kind is SendMessage:
                 message = effect.message  # type: ignore[union-attr]
@@ -896,8 +900,10 @@ class CoreHost(Endpoint):
         self.clock = clock or CORE_CLOCK
 
     def _default_send_error(self, effect: Any, now: float) -> list[Any]:
+        # The failure is reported a loop iteration later (or after a resolver's answer):
+        # the transaction may have ended meanwhile, and an ended one has no TU to tell.
         transaction = getattr(effect, "transaction", None)
-        if transaction is None:
+        if transaction is None or transaction.terminated:
             return []
         return self.core.transport_error(transaction, now)
 

@@ -41,7 +41,7 @@ from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
 from ..uri import SipURI, parse_uri
 from . import common
-from .registrar import ExpiryTimer, add_registrar_arguments, make_registrar
+from .registrar import ExpiryTimer, add_registrar_arguments, digest_algorithms, make_registrar
 
 __all__ = ["ProgramProxy", "StaticRoute", "main", "parse_routes"]
 
@@ -87,7 +87,7 @@ class ProgramProxy(Proxy):
         uri = copy.uri
         if self.routes and not copy.route and isinstance(uri, SipURI):
             host = uri.host_lower
-            if host not in self.config.domains and not self.is_own_uri(uri):
+            if not self.is_in_domain(uri) and not self.is_own_uri(uri):
                 hop = self.routes.get(host) or self.routes.get("*")
                 if hop is not None:
                     return hop
@@ -130,7 +130,8 @@ def make_proxy_authenticator(args: argparse.Namespace) -> DigestAuthenticator | 
     realm = args.realm or (sorted(args.domain)[0] if args.domain else None)
     if not realm:
         raise common.ConfigError("--proxy-auth needs --realm or --domain")
-    return DigestAuthenticator(realm, HA1File(args.auth_file), proxy=True)
+    algorithms = digest_algorithms(args.digest_algorithms)
+    return DigestAuthenticator(realm, HA1File(args.auth_file), proxy=True, algorithms=algorithms)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,11 @@ The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
 through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
 WAL journal), so they survive a restart and the proxy program can share them.
-OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), other methods
-405 with Allow (§8.2.1).  Bindings that expire are deleted when their time comes.
-``--auth-file`` (lines of ``user:realm:algorithm:ha1``) turns on Digest authentication (§22, 401).
+OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
+(§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted
+when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
+turns on Digest authentication (§22, 401); ``--digest-algorithms`` says which
+algorithms the challenges offer, most preferred first (RFC 8760 §2.3).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..capabilities import method_check, require_check
+from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
 from ..location import LocationError, SqliteLocationService
 from ..message import Request, Response
@@ -30,10 +33,22 @@ from ..registrar import Registrar, RegistrarConfig
 from ..uri import SipURI
 from . import common
 
-__all__ = ["ExpiryTimer", "RegistrarUser", "add_registrar_arguments", "main", "make_registrar"]
+__all__ = [
+    "DEFAULT_DIGEST_ALGORITHMS",
+    "ExpiryTimer",
+    "RegistrarUser",
+    "add_registrar_arguments",
+    "digest_algorithms",
+    "main",
+    "make_registrar",
+]
 
 ALLOW_METHODS = ("REGISTER", "OPTIONS")
 ALLOW = ", ".join(ALLOW_METHODS)
+
+# RFC 8760 §2.3: the most preferred algorithm first.  SHA-256 is the one RFC 8760 adds
+# for its strength; MD5 stays for the clients that know nothing else.
+DEFAULT_DIGEST_ALGORITHMS = ("SHA-256", "MD5")
 
 
 def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -56,6 +71,13 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
     )
     parser.add_argument("--auth-file", default=None, metavar="HA1FILE", help="Digest H(A1) file")
     parser.add_argument("--realm", default=None, help="Digest realm (default: first --domain)")
+    parser.add_argument(
+        "--digest-algorithms",
+        default=",".join(DEFAULT_DIGEST_ALGORITHMS),
+        metavar="LIST",
+        help="Digest algorithms to challenge with, most preferred first, comma-separated "
+        "(default: %(default)s, RFC 8760 §2.3)",
+    )
     parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
     parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
     parser.add_argument("--max-expires", type=int, default=86400, help="longest binding")
@@ -64,18 +86,38 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
     )
 
 
+def digest_algorithms(text: str) -> tuple[str, ...]:
+    """The ``--digest-algorithms`` value: known names, each once, most preferred first.
+
+    ConfigError for an empty list, an unknown name or a repeated one (RFC 8760 §2.3:
+    one challenge per algorithm, in the order of preference).
+    """
+    names = tuple(name.strip() for name in str(text).split(",") if name.strip())
+    if not names:
+        raise common.ConfigError("--digest-algorithms: name at least one algorithm")
+    for name in names:
+        try:
+            base_algorithm(name)
+        except UnsupportedAlgorithm as error:
+            raise common.ConfigError(f"--digest-algorithms: {error}") from None
+    if len({name.upper() for name in names}) != len(names):
+        raise common.ConfigError(f"--digest-algorithms: {text!r} names an algorithm twice")
+    return names
+
+
 def make_registrar(
     args: argparse.Namespace, *, proxy: bool = False
 ) -> tuple[Registrar, SqliteLocationService]:
     """The registrar and location service the flags describe."""
     domains = frozenset(args.domain or ())
-    location = SqliteLocationService(args.db, synchronous=args.sync)
+    algorithms = digest_algorithms(args.digest_algorithms)  # checked with or without a file
     authenticator = None
     if args.auth_file:
         realm = args.realm or (sorted(domains)[0] if domains else None)
         if not realm:
             raise common.ConfigError("--auth-file needs --realm or --domain")
-        authenticator = DigestAuthenticator(realm, HA1File(args.auth_file))
+        authenticator = DigestAuthenticator(realm, HA1File(args.auth_file), algorithms=algorithms)
+    location = SqliteLocationService(args.db, synchronous=args.sync)
     config = RegistrarConfig(
         domains=domains,
         default_expires=args.default_expires,
@@ -149,7 +191,8 @@ class ExpiryTimer:
 
 
 class RegistrarUser(TransactionUser):
-    """The transaction user of the registrar program: REGISTER, OPTIONS, 405 for the rest."""
+    """The transaction user of the registrar program: REGISTER, OPTIONS, CANCEL, 405 for
+    the rest."""
 
     def __init__(self, registrar: Registrar, clock: Any = CORE_CLOCK) -> None:
         self.registrar = registrar
@@ -188,11 +231,35 @@ class RegistrarUser(TransactionUser):
             response.headers.add("Accept-Language", "en")
             response.headers.add("Supported", "")
             self.dispatcher.send_response(transaction, response)
+        elif method == "CANCEL":
+            self.dispatcher.send_response(transaction, self._cancel(request))
         else:
             # 405 (or 501 for a method nobody knows) with Allow (§8.2.1).
             refusal = method_check(request, ALLOW_METHODS)
             if refusal is not None:
                 self.dispatcher.send_response(transaction, refusal)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% If the UAS did not find a matching transaction for the CANCEL
+    ##% according to the procedure above, it SHOULD respond to the CANCEL with
+    ##% a 481 (Call Leg/Transaction Does Not Exist).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% If it has, the CANCEL request has no effect on the processing of the
+    ##% original request, no effect on any session state, and no effect on the
+    ##% responses generated for the original request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% Regardless of the method of the original request, as long as the
+    ##% CANCEL matched an existing transaction, the UAS answers the CANCEL
+    ##% request itself with a 200 (OK) response.
+    def _cancel(self, cancel: Request) -> Response:
+        """§9.2: 200 if the CANCEL matches a transaction, else 481.
+
+        Every request this registrar takes is answered at once, so a matching
+        transaction has its final response already: the CANCEL changes nothing.
+        """
+        if self.dispatcher.transactions.find_cancel_target(cancel) is None:
+            return cancel.make_response(481)
+        return cancel.make_response(200)
 
     def _inspect_options(self, request: Request) -> Response | None:
         """§8.2.2: the 416 or 420 an OPTIONS gets before it may be answered 200, or None."""

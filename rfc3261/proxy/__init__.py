@@ -57,7 +57,8 @@ Nothing here opens a socket or reads a clock.  The adapter:
    resolves with RFC 3263 (DNS NAPTR/SRV/A) when ``host`` is a name or ``port`` is None;
    a NextHop's ``flow`` (a token, or None) names a connection the adapter should send
    on instead while that connection is alive (RFC 5626);
-   if sending fails it calls :meth:`Proxy.transport_error` with that Send;
+   if sending fails it calls :meth:`Proxy.transport_error` with that Send (or its
+   transaction, as :class:`~rfc3261.asyncio.dispatcher.CoreHost` does);
 3. sleeps until :meth:`Proxy.next_deadline` (None: nothing pending) and then calls
    :meth:`Proxy.handle_timer` ``(now)``, again performing the Sends returned.
 

@@ -121,17 +121,31 @@ class CancelProcessing:
     ##% Furthermore, the element MUST generate CANCEL requests for all
     ##% pending client transactions in the context as described in Section
     ##% 16.7 step 10.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% Regardless of the method of the original request, as long as the
+    ##% CANCEL matched an existing transaction, the UAS answers the CANCEL
+    ##% request itself with a 200 (OK) response.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+    ##% If it has, the CANCEL request has no effect on the processing of the
+    ##% original request, no effect on any session state, and no effect on the
+    ##% responses generated for the original request.
     def process_cancel(
         self, server: ServerTransaction, cancel: Request, now: float, out: list[Send]
     ) -> bool:
         """§16.10: a CANCEL matching a response context: 200, then CANCEL every branch.
 
-        False when no context matches: the CANCEL is then proxied like any request.
+        A CANCEL for a request this proxy answered itself (480, 407, ...: no response
+        context, the server transaction still there) is answered 200 as a UAS does
+        (§9.2) and changes nothing.  False when no transaction matches: the CANCEL is
+        then proxied like any request.
         """
         invite_server = self.layer.find_cancel_target(cancel)
-        context = self.contexts.get(invite_server) if invite_server is not None else None
-        if context is None:
+        if invite_server is None:
             return False
+        context = self.contexts.get(invite_server)
+        if context is None:
+            self._respond(server, cancel.make_response(200), now, out)
+            return True
         self._respond(server, cancel.make_response(200), now, out)
         context.no_new_branches = True
         self.cancel_pending(context, now, out)

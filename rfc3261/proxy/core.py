@@ -40,9 +40,9 @@ from ..transaction import (
     TransportFailure,
 )
 from ..transaction_client import ClientTransaction
-from ..transaction_layer import TransactionLayer
+from ..transaction_layer import TransactionLayer, sends_first
 from ..transaction_server import ServerTransaction
-from ..transports import default_port
+from ..transports import default_port, transport_for_uri
 from ..uri import AbsoluteURI, SipURI
 from .cancel import CancelProcessing
 from .forwarding import RequestForwarding
@@ -138,11 +138,26 @@ class Proxy(
         self._run(self.layer.receive_response(response, now), now, out)
         return out
 
-    def transport_error(self, send: Send, now: float) -> list[Send]:
-        """The transport could not send ``send`` (§18.4)."""
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.4
+    ##% If the transport user asks for a request to be sent over a reliable
+    ##% transport, and the result is a connection failure, the transport
+    ##% layer SHOULD inform the transport user of a failure in sending.
+    def transport_error(
+        self, failed: Send | ClientTransaction | ServerTransaction, now: float
+    ) -> list[Send]:
+        """The transport could not send a message (§18.4): the :class:`Send` returned
+        earlier, or the transaction that sent it (what :class:`~rfc3261.asyncio.
+        dispatcher.CoreHost` passes).  A client transaction's failure is the 503 of §16.9.
+        """
+        if isinstance(failed, Send):
+            transaction = failed.transaction
+        elif isinstance(failed, ClientTransaction | ServerTransaction):
+            transaction = failed
+        else:
+            raise TypeError(f"transport_error takes a Send or a transaction, not {failed!r}")
         out: list[Send] = []
-        if send.transaction is not None and not send.transaction.terminated:
-            self._run(self.layer.transport_error(send.transaction, now), now, out)
+        if transaction is not None and not transaction.terminated:
+            self._run(self.layer.transport_error(transaction, now), now, out)
         return out
 
     def next_deadline(self) -> float | None:
@@ -165,8 +180,12 @@ class Proxy(
     # == effects of the transaction layer ==================================================
 
     def _run(self, effects: list[Effect], now: float, out: list[Send]) -> None:
-        """Carry out the layer's effects; TU events are handled here, sends go out."""
-        for effect in effects:
+        """Carry out the layer's effects; TU events are handled here, sends go out.
+
+        The layer's own sends go first: a response this proxy generates while it handles
+        a new INVITE must not be overtaken by the transaction's 100 (Trying).
+        """
+        for effect in sends_first(effects):
             if isinstance(effect, SendMessage):
                 out.append(Send(effect.message, effect.destination, effect.transaction))
             elif isinstance(effect, RequestReceived):
@@ -255,6 +274,30 @@ class Proxy(
         host = (uri.maddr or uri.host).lower()
         if uri.port is None:
             return host in self._aliases
+        return f"{host}:{uri.port}" in self._aliases
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+    ##% If the domain of the Request-URI indicates a domain this element is
+    ##% not responsible for, the Request-URI MUST be placed into the target
+    ##% set as the only target, and the element MUST proceed to the task of
+    ##% Request Forwarding (Section 16.6).
+    def is_in_domain(self, uri: SipURI | AbsoluteURI) -> bool:
+        """Whether ``uri`` names a resource of a domain this proxy is responsible for.
+
+        Its host must be one of ``config.domains`` and its port (the default port of
+        its transport when absent) the default port or one of ours: with a domain
+        such as 127.0.0.1, ``sip:bob@127.0.0.1:5070`` is a UA on that host, not an
+        address-of-record here.
+        """
+        if not isinstance(uri, SipURI):
+            return False
+        host = uri.host_lower
+        if host not in self.config.domains:
+            return False
+        if uri.port is None:
+            return True
+        if uri.port == default_port(transport_for_uri(uri.scheme, uri.transport)):
+            return True
         return f"{host}:{uri.port}" in self._aliases
 
     def is_own_via(self, via: Via) -> bool:

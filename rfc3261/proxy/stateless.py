@@ -72,7 +72,7 @@ class StatelessForwarding:
             request = self.preprocess_routing(ack)
             uri = request.uri
             target: SipURI | AbsoluteURI = uri
-            ours = isinstance(uri, SipURI) and uri.host_lower in self.config.domains
+            ours = self.is_in_domain(uri)
             if not request.route and ours and uri.maddr is None:
                 aor = canonical_aor(uri)
                 found = self.location.lookup(aor, now) if aor else []

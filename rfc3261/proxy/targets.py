@@ -87,7 +87,7 @@ class RequestTargets:
             response = self.registrar.handle(request, now, source=server.destination)
             self._respond(server, response, now, out)
             return None
-        if uri.host_lower not in self.config.domains:
+        if not self.is_in_domain(uri):
             if self.is_own_uri(uri):
                 raise _Answer(200 if request.method == "OPTIONS" else 404)
             return [Target(uri)]
@@ -113,10 +113,19 @@ class RequestTargets:
             raise _Answer(480)
         return targets
 
-    def _for_registrar(self, request: Request) -> bool:
+    def _for_registrar(self, request: Request, *, before_routing: bool = False) -> bool:
+        """Whether ``request`` is a REGISTER the embedded registrar answers (§10.3).
+
+        ``before_routing``: asked before §16.4, as §16.3 step 6 is; the Route value
+        naming us that §16.4 will remove does not count.
+        """
+        if request.method != "REGISTER" or self.registrar is None:
+            return False
+        routes = request.route
+        if before_routing and routes and self.is_own_uri(routes[0].uri):
+            routes = routes[1:]
         return (
-            request.method == "REGISTER"
-            and self.registrar is not None
-            and not request.route
+            not routes
+            and self.is_in_domain(request.uri)
             and self.registrar.is_responsible(request.uri)
         )

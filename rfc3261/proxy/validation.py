@@ -177,8 +177,11 @@ class RequestValidation:
         """Step 6: with an authenticator, valid Proxy-Authorization or 407."""
         if self.authenticator is None or request.method in ("ACK", "CANCEL"):
             return
-        if self._for_registrar(request):
-            return  # the registrar authenticates REGISTERs itself (401, §10.3 step 3)
+        if self._for_registrar(request, before_routing=True):
+            # Not forwarded: the registrar authenticates REGISTERs itself (401, §10.3
+            # step 3).  Asked as if our Route were gone already (§16.4 comes after this
+            # step): one challenge, not a 407 and then a 401.
+            return
         _username, challenge = self.authenticator.authenticate(request, now)
         if challenge is not None:
             raise _Answer(response=challenge)
