@@ -241,7 +241,11 @@ def accepts_sdp(request: Request) -> bool:
     """Whether a response to ``request`` may carry an SDP body (else 406)."""
     if request.headers.get("Accept") is None:
         return True
-    ranges = request.header("Accept") or []
+    try:
+        ranges = request.header("Accept") or []
+    except ValueError:
+        # §8.2.2: a malformed header field the UAS can do without is ignored.
+        return True
     return any(
         (r.type.lower(), r.subtype.lower()) in (("application", "sdp"), ("application", "*"))
         or (r.type, r.subtype) == ("*", "*")
