@@ -441,8 +441,18 @@ class UserAgentProgram:
         self.host.run(effects)
 
     def deliver(self, event: Any) -> None:
-        """An event from the UA core (called inside CoreHost.run): handled on the next tick."""
-        self.loop.call_soon(self.on_event, event)
+        """An event from the UA core (called inside CoreHost.run).
+
+        A request to answer is handled at once, before the transport hands the core
+        the next message: a CANCEL read in the same batch as its INVITE then finds the
+        call as the program left it (ringing, or already refused), never a call the
+        program has not seen yet (§9.2: the CANCEL only ends a request still pending).
+        Other events are handled on the next tick.
+        """
+        if isinstance(event, IncomingCall | IncomingRequest):
+            self.on_event(event)
+        else:
+            self.loop.call_soon(self.on_event, event)
 
     def on_event(self, event: Any) -> None:
         if isinstance(event, IncomingCall):
@@ -469,6 +479,11 @@ class UserAgentProgram:
         args = self.args
         call, now = event.call, self.now()
         caller = event.request.from_
+        if call.ended or (call.server is not None and call.server.final_sent):
+            # Answered already (a CANCEL, the INVITE's Expires): nothing left to decide.
+            self.ended_incoming += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: ended before answering")
+            return
         if args.answer is None:
             self.say(f"incoming call from {caller.uri}: refused 480 (not answering)")
             self.run_effects(self.ua.sessions.reject(call, now, 480))

@@ -500,3 +500,70 @@ def test_accept_decides_whether_an_sdp_answer_may_be_sent() -> None:
     assert accepts_sdp(invite("application/*")) and accepts_sdp(invite("*/*"))
     assert not accepts_sdp(invite("text/nobodyKnowsThis"))
     assert not accepts_sdp(invite(""))
+
+
+# -- a CANCEL read together with its INVITE (issue 13, defect 7) -----------------------------
+
+
+def _raw_invite_and_cancel(port: int, local: int) -> tuple[bytes, bytes]:
+    def message(method: str) -> bytes:
+        lines = [
+            f"{method} sip:bob@127.0.0.1:{port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKrace{port}",
+            "Max-Forwards: 70",
+            f"To: <sip:bob@127.0.0.1:{port}>",
+            "From: <sip:alice@127.0.0.1>;tag=race",
+            f"Call-ID: race-{port}@127.0.0.1",
+            f"CSeq: 1 {method}",
+            *([f"Contact: <sip:alice@127.0.0.1:{local}>"] if method == "INVITE" else []),
+            "Content-Length: 0",
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    return message("INVITE"), message("CANCEL")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##= type=test
+##% If the UAS has already sent a final response for the original request,
+##% the CANCEL request has no effect on the processing of the original
+##% request, no effect on any session state, and no effect on the
+##% responses generated for the original request.
+@async_test(timeout=15)
+async def test_the_program_sees_the_call_before_a_cancel_read_with_it() -> None:
+    # The INVITE and its CANCEL arrive together (one read of the socket): the program
+    # decides on the call (ring, then 486) before the core handles the CANCEL.
+    import socket
+
+    callee, callee_out, port = await answering(
+        "--answer", "486", "--ring", "--count", "1", "--timeout", "5"
+    )
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    try:
+        invite, cancel = _raw_invite_and_cancel(port, peer.getsockname()[1])
+        peer.sendto(invite, ("127.0.0.1", port))
+        peer.sendto(cancel, ("127.0.0.1", port))
+        answers: list[str] = []
+        end = loop.time() + 2.0
+        while loop.time() < end:
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(peer, 65535), end - loop.time())
+            except asyncio.TimeoutError:
+                break
+            head = data.split(b"\r\n\r\n")[0].decode()
+            status = head.split("\r\n")[0].split(" ", 2)[1]
+            method = re.search(r"CSeq: 1 (\w+)", head)
+            answers.append(f"{status} {method.group(1) if method else '?'}")
+            if status == "486":
+                ack = invite.replace(b"INVITE sip", b"ACK sip").replace(b"1 INVITE", b"1 ACK")
+                peer.sendto(ack, ("127.0.0.1", port))
+        outcome = await asyncio.wait_for(callee, 6)
+    finally:
+        peer.close()
+    invite_answers = [a.split()[0] for a in answers if a.endswith("INVITE")]
+    assert invite_answers == ["100", "180", "486"], answers
+    assert "200 CANCEL" in answers and "487 INVITE" not in answers
+    assert outcome.calls_refused == 1 and outcome.status == EXIT_OK, callee_out.getvalue()
