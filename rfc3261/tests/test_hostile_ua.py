@@ -43,7 +43,9 @@ def request(method: str, number: int, *extra: str, contact: str | None = None) -
 
 def sent_responses(effects: list) -> list[Response]:
     return [
-        e.message for e in effects if isinstance(e, SendMessage) and isinstance(e.message, Response)
+        e.message
+        for e in effects
+        if isinstance(e, SendMessage) and isinstance(e.message, Response)
     ]
 
 
@@ -121,3 +123,45 @@ def test_well_formed_invite_still_reaches_the_application() -> None:
     # What the application does with the call can no longer meet an unreadable header.
     ring = bob.sessions.ring(event.call, 0.0)
     assert [r.status for r in sent_responses(ring)] == [180]
+
+
+# -- defect 8: nothing is retained once every timer has fired ----------------------------
+
+
+def _hostile_burst(bob: UserAgent, pairs: int, first: int, now: float) -> float:
+    """``pairs`` INVITE/CANCEL pairs (every other call ringing first), each with an
+    INVITE whose Contact cannot be read and an ACK that matches nothing; then every
+    timer is run out.  Returns the time reached."""
+    for number in range(first, first + pairs):
+        effects = bob.receive(
+            request("INVITE", number, contact="<sip:a@alice.example.com>"), SOURCE, now
+        )
+        for event in effects:
+            if isinstance(event, IncomingCall) and number % 2:
+                bob.sessions.ring(event.call, now)
+        bob.receive(request("CANCEL", number), SOURCE, now)
+        bob.receive(request("INVITE", number + 10**7, contact="<sip:a@>"), SOURCE, now)
+        bob.receive(request("ACK", number + 2 * 10**7), SOURCE, now)
+        now += 0.001
+    while (deadline := bob.next_deadline()) is not None:
+        now = max(now, deadline)
+        bob.handle_timer(now)
+    gc.collect()
+    return now
+
+
+def test_thousands_of_invite_cancel_pairs_leave_nothing_behind() -> None:
+    # The first burst sizes the UA's tables for that load; after a second burst of the
+    # same size and every timer, the memory the UA holds is back where the first left it.
+    tracemalloc.start()
+    try:
+        bob = make_ua("bob")
+        now = _hostile_burst(bob, 1000, 0, 0.0)
+        start = tracemalloc.get_traced_memory()[0]
+        _hostile_burst(bob, 1000, 10**5, now + 1)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after <= start * 1.2, (start, after)
+    assert bob.sessions.calls == [] and bob.dialogs == {} and bob._servers == {}
+    assert len(bob.log) <= 100  # the dropped ACKs: only the most recent are kept

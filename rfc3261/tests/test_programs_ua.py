@@ -17,6 +17,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -533,8 +534,6 @@ def _raw_invite_and_cancel(port: int, local: int) -> tuple[bytes, bytes]:
 async def test_the_program_sees_the_call_before_a_cancel_read_with_it() -> None:
     # The INVITE and its CANCEL arrive together (one read of the socket): the program
     # decides on the call (ring, then 486) before the core handles the CANCEL.
-    import socket
-
     callee, callee_out, port = await answering(
         "--answer", "486", "--ring", "--count", "1", "--timeout", "5"
     )
@@ -551,7 +550,7 @@ async def test_the_program_sees_the_call_before_a_cancel_read_with_it() -> None:
         while loop.time() < end:
             try:
                 data = await asyncio.wait_for(loop.sock_recv(peer, 65535), end - loop.time())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             head = data.split(b"\r\n\r\n")[0].decode()
             status = head.split("\r\n")[0].split(" ", 2)[1]
