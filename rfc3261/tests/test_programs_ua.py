@@ -566,3 +566,62 @@ async def test_the_program_sees_the_call_before_a_cancel_read_with_it() -> None:
     assert invite_answers == ["100", "180", "486"], answers
     assert "200 CANCEL" in answers and "487 INVITE" not in answers
     assert outcome.calls_refused == 1 and outcome.status == EXIT_OK, callee_out.getvalue()
+
+
+# -- registering a name-domain AOR, as the README shows (issue 13, defect 11) ---------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% Request-URI: The Request-URI names the domain of the location
+##% service for which the registration is meant (for example,
+##% "sip:chicago.com").
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.6
+##= type=test
+##% A UA can be configured, in ways beyond the scope of this
+##% specification, with a registrar address.
+def test_register_a_name_domain_aor_at_our_registrar_and_through_our_proxy(
+    tmp_path: Path, wire: WireCapture
+) -> None:
+    from .test_programs_servers import ServerProcess
+
+    listen = ("--listen", "sip:127.0.0.1:0", "--domain", "example.com")
+    registrar = ServerProcess("registrar", *listen, "--db", str(tmp_path / "r.db"), cwd=tmp_path)
+    try:
+        proxy = ServerProcess("proxy", *listen, "--db", str(tmp_path / "p.db"), cwd=tmp_path)
+    except BaseException:
+        registrar.stop()
+        raise
+    outs = [io.StringIO(), io.StringIO()]
+
+    async def register_both() -> list[Any]:
+        at_registrar = await run_program(
+            ua_args(
+                "--register", "sip:bob@example.com",
+                "--registrar", f"sip:127.0.0.1:{registrar.port}",
+            ),
+            out=outs[0],
+        )  # fmt: skip
+        via_proxy = await run_program(
+            ua_args(
+                "--register", "sip:carol@example.com",
+                "--outbound-proxy", f"sip:127.0.0.1:{proxy.port}",
+            ),
+            out=outs[1],
+        )  # fmt: skip
+        return [at_registrar, via_proxy]
+
+    try:
+        outcomes = asyncio.run(asyncio.wait_for(register_both(), 20))
+    finally:
+        logs = registrar.log_text() + proxy.log_text()
+        registrar.stop()
+        proxy.stop()
+    for outcome, out in zip(outcomes, outs, strict=True):
+        assert outcome.status == EXIT_OK and outcome.registered, out.getvalue() + logs
+        assert outcome.finals == [200]
+    # Both REGISTERs named the AOR's domain, never the server's address (§10.2).
+    registers = [line for line in wire.sent("REGISTER") if "SIP/2.0" in line]
+    assert registers and all(" REGISTER sip:example.com SIP/2.0" in r for r in registers)
+    # Through the proxy only the proxy's address was configured: no usage error.
+    assert "registered sip:carol@example.com" in outs[1].getvalue()
