@@ -28,7 +28,7 @@ import pytest
 
 from rfc3261.asyncio.dispatcher import Dispatcher, TransactionUser
 from rfc3261.message import Request, parse
-from rfc3261.programs.common import WIRE_LOG, parse_args
+from rfc3261.programs.common import WIRE_LOG, merge_listen, parse_args, parse_listen
 from rfc3261.programs.ua import (
     EXIT_FAILED,
     EXIT_OK,
@@ -625,3 +625,33 @@ def test_register_a_name_domain_aor_at_our_registrar_and_through_our_proxy(
     assert registers and all(" REGISTER sip:example.com SIP/2.0" in r for r in registers)
     # Through the proxy only the proxy's address was configured: no usage error.
     assert "registered sip:carol@example.com" in outs[1].getvalue()
+
+
+# -- --listen sip:H:P beside sip:H:P;transport=tcp (issue 13, defect 14) --------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+##= type=test
+##% For any port and interface
+##% that a server listens on for UDP, it MUST listen on that same port
+##% and interface for TCP.
+@async_test(timeout=15)
+async def test_listen_plain_and_tcp_uri_on_one_port_is_accepted() -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    args = ua_args(
+        "--listen", f"sip:127.0.0.1:{port}",
+        "--listen", f"sip:127.0.0.1:{port};transport=tcp",
+        "--listen", f"sip:127.0.0.1:{port}",
+        "--answer", "200", "--timeout", "0.2",
+    )  # fmt: skip
+    # The URIs the plain one already opens are dropped; a different port is kept.
+    assert [str(u) for u in args.listen_uris] == [f"sip:127.0.0.1:{port}"]
+    assert len(merge_listen([parse_listen("sip:127.0.0.1:5070;transport=tcp"),
+                             parse_listen("sip:127.0.0.1:5071")])) == 2  # fmt: skip
+    out = io.StringIO()
+    outcome = await run_program(args, out=out)
+    assert outcome.status == EXIT_OK, out.getvalue()
+    assert f"UDP 127.0.0.1:{port}, TCP 127.0.0.1:{port}" in out.getvalue()
