@@ -526,10 +526,10 @@ def _raw_invite_and_cancel(port: int, local: int) -> tuple[bytes, bytes]:
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
 ##= type=test
-##% If the UAS has already sent a final response for the original request,
-##% the CANCEL request has no effect on the processing of the original
-##% request, no effect on any session state, and no effect on the
-##% responses generated for the original request.
+##% If it has, the CANCEL
+##% request has no effect on the processing of the original request, no
+##% effect on any session state, and no effect on the responses generated
+##% for the original request.
 @async_test(timeout=15)
 async def test_the_program_sees_the_call_before_a_cancel_read_with_it() -> None:
     # The INVITE and its CANCEL arrive together (one read of the socket): the program
