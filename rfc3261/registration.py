@@ -34,7 +34,15 @@ class RegistrationEvent:
 
 
 class Registration:
-    """One contact bound to one address-of-record at one registrar."""
+    """One contact bound to one address-of-record at one registrar.
+
+    The Request-URI is always the domain of the address-of-record (§10.2:
+    ``sip:example.com`` for ``sip:alice@example.com``).  ``registrar`` is the
+    configured registrar address, where the REGISTER goes when that is not the
+    domain itself (§10.2.6); it becomes a loose Route after the UA's own route set
+    (an outbound proxy, §8.1.1.1), so that the request reaches it whatever the
+    Request-URI names.
+    """
 
     def __init__(
         self,
@@ -52,18 +60,30 @@ class Registration:
         ##% be a SIP URI or SIPS URI.
         if not isinstance(aor_uri, SipURI):
             raise ValueError("To: the address-of-record must be a SIP or SIPS URI (§10.2)")
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+        ##% Request-URI: The Request-URI names the domain of the location
+        ##% service for which the registration is meant (for example,
+        ##% "sip:chicago.com").
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+        ##% The "userinfo" and "@" components of the
+        ##% SIP URI MUST NOT be present.
+        self.request_uri = parse_uri(f"{aor_uri.scheme}:{aor_uri.host_port}")
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.6
+        ##% A UA can be configured, in ways beyond the scope of this
+        ##% specification, with a registrar address.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.6
         ##% If there is no
         ##% configured registrar address, the UA SHOULD use the host part of the address-
         ##% of-record as the Request-URI and address the request there, using the
         ##% normal SIP server location mechanisms [4].
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
-        ##% The "userinfo" and "@" components of the
-        ##% SIP URI MUST NOT be present.
-        if registrar is None:
-            assert isinstance(aor_uri, SipURI)
-            registrar = f"{aor_uri.scheme}:{aor_uri.host_port}"
-        self.registrar = parse_uri(registrar)
+        self.registrar = parse_uri(registrar) if registrar else self.request_uri.copy()
+        # A configured registrar the Request-URI does not lead to is reached by a Route.
+        self.route: list[tuple[str, Any]] = []
+        if registrar and not uri_equal(self.registrar, self.request_uri):
+            hop = self.registrar.copy()
+            if isinstance(hop, SipURI) and not hop.lr:
+                hop.params.set("lr", None)
+            self.route = [("Route", f"<{hop}>")]
         self.expires = expires
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
         ##% All registrations from a UAC SHOULD use the same Call-ID
@@ -185,11 +205,11 @@ class Registration:
         request = self.ua.build_request(
             "REGISTER",
             self.aor,
-            request_uri=self.registrar,
+            request_uri=self.request_uri,
             call_id=self.call_id,
             cseq=self.cseq,
             contact=contact,
-            headers=headers,
+            headers=self.route + headers,
             from_=self.aor,
         )
         self.pending_expires = expires

@@ -142,6 +142,12 @@ class Call(Owner):
     # The first session description received from the peer (the answer, or its offer).
     remote_body: bytes | None = None
     provisional_timer: Any = None
+    # The §13.3.1 timer of an incoming INVITE's Expires, while no final response is sent.
+    expires_timer: Any = None
+    # When the first 2xx to our INVITE arrived (§13.2.2.4: 64*T1 later it is completed).
+    first_2xx_at: float | None = None
+    # Set when the call ends: the manager forgets it once its transactions are over.
+    forget_timer: Any = None
     # Where the offer/answer exchange of this INVITE usage stands (RFC 3264 §4).
     negotiation: Negotiation = field(default_factory=Negotiation)
 
@@ -201,7 +207,7 @@ class Call(Owner):
         for dialog in list(self.dialogs.values()):
             if dialog.state is DialogState.EARLY:
                 self._remove_dialog(dialog)
-        self.ended = True
+        self.finish(now)
         return [CallFailed(self, response)]
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
@@ -230,7 +236,8 @@ class Call(Owner):
         else:
             dialog.confirm(response)
         effects = self._send_ack(dialog, client.request, response)
-        if self.manager.first_2xx.setdefault(id(self), now) == now:
+        if self.first_2xx_at is None:
+            self.first_2xx_at = now
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
             ##% The UAC core considers the INVITE transaction completed 64*T1 seconds
             ##% after the reception of the first 2xx response.  At this point all the
@@ -365,8 +372,26 @@ class Call(Owner):
         if self.established is dialog:
             effects.append(CallEnded(self, dialog, "local BYE"))
         if not any(d.state is DialogState.CONFIRMED for d in self.dialogs.values()):
-            self.ended = True
+            self.finish(now)
         return effects
+
+    def finish(self, now: float) -> None:
+        """The call is over: stop its timers; its manager forgets it 64*T1 later.
+
+        By then every transaction of the call has ended (Timer B, D, F, H, J are at most
+        64*T1) and so has any 2xx retransmission (§13.3.1.4), so nothing the network
+        can still send refers to it; the application's references are its own.
+        """
+        self.ended = True
+        for timer in (self.provisional_timer, self.expires_timer, self.glare_timer):
+            if timer is not None:
+                timer.cancel()
+        if self.forget_timer is None:
+            self.forget_timer = self.ua.call_at(now + 64 * self.ua.timers.T1, self._forget)
+
+    def _forget(self, now: float) -> list[UAEffect]:
+        self.manager.forget(self)
+        return []
 
     # -- UAS: 2xx retransmission (§13.3.1.4) --------------------------------------------
 
@@ -536,7 +561,7 @@ class _ReInvite(Owner):
         effects = [ReinviteResult(call, dialog, response)]
         if status == 481:
             call._remove_dialog(dialog)
-            call.ended = True
+            call.finish(now)
             effects.append(CallEnded(call, dialog, "481 to re-INVITE"))
         elif status == 408:
             effects.extend(call._send_bye(dialog, now))
@@ -553,7 +578,6 @@ class SessionManager(UAExtension):
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.busy = False
-        self.first_2xx: dict[int, float] = {}
         # True: re-INVITEs are accepted at once with what the describer writes;
         # False: the application answers with ``answer_reinvite``.
         self.auto_accept_reinvite = True
@@ -734,7 +758,7 @@ class SessionManager(UAExtension):
             raise ValueError("reject: a 3xx-6xx response to an incoming INVITE (§13.3.1.3)")
         for dialog in list(call.dialogs.values()):
             call._remove_dialog(dialog)
-        call.ended = True
+        call.finish(now)
         headers = (
             [] if warning is None else [("Warning", f'399 {self.ua.sent_by_host} "{warning}"')]
         )
@@ -752,7 +776,7 @@ class SessionManager(UAExtension):
         server = call.server
         if server is None or not 300 <= status < 400 or not contacts:
             raise ValueError("redirect: a 3xx with contacts to an incoming INVITE (§13.3.1.2)")
-        call.ended = True
+        call.finish(now)
         for dialog in list(call.dialogs.values()):
             call._remove_dialog(dialog)
         headers = [("Contact", ", ".join(f"<{c}>" for c in contacts))]
@@ -869,6 +893,11 @@ class SessionManager(UAExtension):
         ##% server transaction.
         return self.ua.respond(server, 481, now)
 
+    def forget(self, call: Call) -> None:
+        """Drop an ended call from :attr:`calls` (done by itself 64*T1 after it ends)."""
+        if call.ended and call in self.calls:
+            self.calls.remove(call)
+
     def options_status(self) -> int | None:
         """486 (Busy Here) while the application says it is busy, as an INVITE would get."""
         return 486 if self.busy else None
@@ -904,7 +933,7 @@ class SessionManager(UAExtension):
                 effects.append(CallEnded(call, None, "invitation expired"))
                 return effects
 
-            ua.call_at(now + expires, expire)
+            call.expires_timer = ua.call_at(now + expires, expire)
         return [IncomingCall(call, server.request)]
 
     def receive_in_dialog(self, server: ServerRequest, now: float) -> list[UAEffect]:
@@ -949,7 +978,7 @@ class SessionManager(UAExtension):
                 retransmission.acked = True
         call._remove_dialog(dialog)
         if not any(d.state is DialogState.CONFIRMED for d in call.dialogs.values()):
-            call.ended = True
+            call.finish(now)
         effects.append(CallEnded(call, dialog, "remote BYE"))
         return effects
 

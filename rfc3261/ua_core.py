@@ -57,6 +57,7 @@ Adapter contract (what a thin asyncio layer must do)
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,10 @@ __all__ = [
 ]
 
 
+# How many dropped messages UserAgent.log keeps (the most recent ones).
+LOG_SIZE = 100
+
+
 @dataclass
 class UAConfig:
     """What a UA is configured with (§8.1.1, §10.2.6)."""
@@ -160,6 +165,10 @@ class UAConfig:
             self.allow = (*self.allow, "OPTIONS")
 
 
+def _no_effects(now: float) -> list[UAEffect]:
+    return []
+
+
 class Timer:
     """A timer of the UA core or of an extension (:meth:`UserAgent.call_at`)."""
 
@@ -182,6 +191,9 @@ class Timer:
 
     def cancel(self) -> None:
         self._queue.schedule(self, None)
+        # The queue keeps a cancelled entry until its deadline comes up (an INVITE's
+        # Expires may be years away): let go of what the callback holds now.
+        self.callback = _no_effects
 
 
 class UserAgent(UacBehaviour, UasBehaviour):
@@ -246,7 +258,8 @@ class UserAgent(UacBehaviour, UasBehaviour):
         self._merge_key_of: dict[Transaction, tuple[Any, ...]] = {}
         self._timers: TimerQueue[Timer] = TimerQueue()
         self._cseq = self.rng.randint(1, 2**16)
-        self.log: list[Dropped] = []
+        # The last LOG_SIZE messages dropped (a bounded log: a hostile peer sends many).
+        self.log: deque[Dropped] = deque(maxlen=LOG_SIZE)
         # What the UA supports, computed from the configuration and what is installed.
         self.extensions: list[UAExtension] = []
         self._handlers: dict[str, UAExtension] = {}

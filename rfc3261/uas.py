@@ -25,7 +25,7 @@ uses from the UA (configuration, identity, installed extensions, the effect plum
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import method_check, require_check
@@ -93,8 +93,13 @@ class UasBehaviour:
             return self._dispatch(server, now)
         except ParseError as error:
             # A header field the core needed could not be read (§8.2.2): 400, naming it.
-            reason = f"Bad Request ({error.args[0] if error.args else error})"
-            return self.respond(server, 400, now, reason=reason[:120])
+            # (_inspect reads those it knows of first; this catches what an extension
+            # reads.)  If even the 400 cannot be built, the request is dropped.
+            named = f"Malformed {error.header} header field" if error.header else "Malformed"
+            try:
+                return self.respond(server, 400, now, reason=f"Bad Request ({named})")
+            except ParseError:
+                return self.drop(request, f"unanswerable request: {error}")
 
     def _dispatch(self, server: ServerRequest, now: float) -> list[UAEffect]:
         request = server.request
@@ -130,6 +135,9 @@ class UasBehaviour:
         ##% Once a request is authenticated (or authentication is skipped), the
         ##% UAS MUST inspect the method of the request.
         rejection = method_check(request, self.allow)
+        if rejection is not None:
+            return rejection
+        rejection = self._check_header_fields(request)
         if rejection is not None:
             return rejection
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
@@ -232,6 +240,54 @@ class UasBehaviour:
                 if bad_language:
                     response.headers.add("Accept-Language", ", ".join(self.config.accept_language))
                 return response
+        return None
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1
+    ##% A valid SIP request formulated by a UAC MUST, at a minimum, contain
+    ##% the following header fields: To, From, CSeq, Call-ID, Max-Forwards,
+    ##% and Via; all of these header fields are mandatory in all SIP
+    ##% requests.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.1
+    ##% The request could not be understood due to malformed syntax.  The
+    ##% Reason-Phrase SHOULD identify the syntax problem in more detail, for
+    ##% example, "Missing Call-ID header field".
+    def _check_header_fields(self, request: Request) -> Response | None:
+        """400 naming the first header field the UAS needs and cannot read, or None.
+
+        Header fields are parsed lazily; those the core, an extension or the
+        application will read while handling the request are read here, so that a
+        malformed one is answered before any state changes (§8.2) instead of raising
+        later, in the middle of a call.  A missing Max-Forwards is tolerated (a UAS does
+        not forward); an unreadable one is not.
+        """
+        checks: list[tuple[str, Callable[[], object]]] = [
+            ("To", lambda: request.to),
+            ("From", lambda: request.from_),
+            ("Call-ID", lambda: request.call_id),
+            ("CSeq", lambda: request.cseq),
+            ("Max-Forwards", lambda: request.max_forwards),
+        ]
+        if request.method in self.dialog_methods:
+            checks += [
+                ("Contact", lambda: _dialog_contact(request)),
+                ("Record-Route", lambda: request.record_route),
+            ]
+        if request.method == "INVITE":
+            checks.append(("Expires", lambda: request.expires))
+        for name, read in checks:
+            try:
+                read()
+            except ValueError as error:  # ParseError included
+                missing = name.lower() not in request.headers and name != "Contact"
+                what = "Missing" if missing else "Malformed"
+                reason = f"{what} {name} header field"
+                if isinstance(error, _ContactError):
+                    reason = f"{error} in the Contact header field"
+                return _bad_request(request, reason)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.5
+        ##% The method MUST match that of the request.
+        if request.cseq.method != request.method:
+            return _bad_request(request, "CSeq method does not match the request method")
         return None
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.2
@@ -380,6 +436,34 @@ class UasBehaviour:
         if server is not None and isinstance(server.owner, Owner):
             return server.owner.on_terminated(server, now)
         return []
+
+
+class _ContactError(ValueError):
+    """A dialog-creating request whose Contact is not one SIP or SIPS URI."""
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.8
+##% The Contact header field MUST be present and contain exactly one SIP
+##% or SIPS URI in any request that can result in the establishment of a
+##% dialog.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+##% The URI provided in the Contact header field MUST be a SIP
+##% or SIPS URI.
+def _dialog_contact(request: Request) -> None:
+    """Raise unless ``request`` carries the one SIP(S) Contact URI a dialog's remote
+    target is taken from (§12.1.1, §12.2: a target refresh too)."""
+    contacts = request.contact
+    if not contacts:
+        raise _ContactError("No SIP or SIPS URI")
+    if len(contacts) > 1 or contacts[0].is_star:
+        raise _ContactError("Not exactly one URI")
+    if not isinstance(contacts[0].uri, SipURI):
+        raise _ContactError("No SIP or SIPS URI")
+
+
+def _bad_request(request: Request, reason: str) -> Response:
+    """A 400 whose Reason-Phrase names the defect (§21.4.1)."""
+    return request.make_response(400, f"Bad Request ({reason})")
 
 
 def _merge_key(request: Request) -> tuple[Any, ...]:

@@ -7,8 +7,9 @@ argument parser with :func:`base_parser`, which adds the common flags:
     Where to listen, as a SIP URI (RFC 3261 §19.1): ``sip:127.0.0.1:5070``
     listens on UDP *and* TCP on that port (§18.2.1 asks for both),
     ``sip:127.0.0.1:5070;transport=tcp`` on TCP only, ``sips:[::1]:5071`` on
-    TLS (which needs ``--cert`` and ``--key``).  Port 0 picks a free port; the
-    program prints ``listening on URI, URI...`` once its sockets are open.
+    TLS (which needs ``--cert`` and ``--key``).  A URI another one already opens
+    (``sip:H:P;transport=tcp`` beside ``sip:H:P``) is dropped.  Port 0 picks a free
+    port; the program prints ``listening on URI, URI...`` once its sockets are open.
 ``--config FILE``
     One optional TOML file whose keys mirror the long flags (``listen =
     ["sip:127.0.0.1:5070"]``, ``domain = "example.com"``, ``record-route =
@@ -52,6 +53,7 @@ from typing import Any
 
 from ..asyncio.transport import Address, ListeningPoint, Source, TransportLimits
 from ..errors import ParseError
+from ..transports import default_port, transport_for_uri
 from ..uri import SipURI, parse_uri
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "client_ssl_context",
     "install_wire_log",
     "load_config",
+    "merge_listen",
     "open_listeners",
     "parse_args",
     "parse_listen",
@@ -173,7 +176,7 @@ def parse_args(
     if not args.listen and require_listen:
         parser.error("at least one --listen URI is needed (flag or 'listen' in --config)")
     try:
-        args.listen_uris = [parse_listen(text) for text in args.listen or ()]
+        args.listen_uris = merge_listen([parse_listen(text) for text in args.listen or ()])
     except ConfigError as error:
         parser.error(str(error))
     if any(uri.scheme == "sips" for uri in args.listen_uris) and not (args.cert and args.key):
@@ -195,6 +198,47 @@ def parse_listen(text: str) -> SipURI:
     if uri.user is not None:
         raise ConfigError(f"--listen {text!r}: a listening address has no user part")
     return uri
+
+
+def _sockets(uri: SipURI) -> set[tuple[str, str, int]]:
+    """The (transport, host, port) sockets ``--listen uri`` opens (port 0: none known)."""
+    transport = transport_for_uri(uri.scheme, uri.transport)
+    port = default_port(transport) if uri.port is None else uri.port
+    host = uri.host_lower.strip("[]")
+    if port == 0:
+        return set()  # a free port each time: never the same socket twice
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+    ##% For any port and interface
+    ##% that a server listens on for UDP, it MUST listen on that same port
+    ##% and interface for TCP.
+    if transport == "UDP":
+        return {("UDP", host, port), ("TCP", host, port)}
+    return {(transport, host, port)}
+
+
+def merge_listen(uris: list[SipURI]) -> list[SipURI]:
+    """The ``--listen`` URIs without those another one already opens.
+
+    ``sip:H:P`` (or ``;transport=udp``) listens on UDP *and* TCP (§18.2.1), so
+    ``sip:H:P;transport=tcp`` beside it, or the same address twice, adds nothing and
+    would fail with "address already in use": it is dropped, with a note in the log.
+    A URI that opens some socket the others do not is kept.
+    """
+    both: set[tuple[str, str, int]] = set()  # what the UDP (and TCP) URIs open
+    for uri in uris:
+        if transport_for_uri(uri.scheme, uri.transport) == "UDP":
+            both |= _sockets(uri)
+    kept: list[SipURI] = []
+    taken: set[tuple[str, str, int]] = set()
+    for uri in uris:
+        sockets = _sockets(uri)
+        udp = transport_for_uri(uri.scheme, uri.transport) == "UDP"
+        if sockets and sockets <= (taken if udp else taken | both):
+            LOG.info("--listen %s: already opened by another --listen URI; skipped", uri)
+            continue
+        taken |= sockets
+        kept.append(uri)
+    return kept
 
 
 # -- TLS, limits ---------------------------------------------------------------------------

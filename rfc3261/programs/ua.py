@@ -3,8 +3,10 @@
 The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
 :class:`rfc3261.asyncio.dispatcher.CoreHost` and does, in this order, what its options ask:
 
-1. ``--register AOR --registrar URI`` binds its contact to AOR (§10.2), answering a
-   401/407 with ``--user``/``--password`` (§22.2); the binding is removed on exit;
+1. ``--register AOR`` binds its contact to AOR (§10.2) with a REGISTER whose
+   Request-URI is the AOR's domain, sent to ``--registrar`` (a Route to it), else
+   through ``--outbound-proxy``, else to the domain itself; it answers a 401/407 with
+   ``--user``/``--password`` (§22.2); the binding is removed on exit;
 2. ``--options URI`` sends OPTIONS (§11) and prints the response;
 3. ``--call URI`` sends INVITE (§13.2), waits for the answer, hangs up with BYE
    after ``--duration`` seconds (§15.1.1), ``--count`` times;
@@ -102,7 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     ua = parser.add_argument_group("user agent")
     ua.add_argument("--aor", metavar="URI", help="our address-of-record (From)")
     ua.add_argument("--register", metavar="AOR", help="register this address-of-record")
-    ua.add_argument("--registrar", metavar="URI", help="the registrar (default: the AOR's host)")
+    ua.add_argument(
+        "--registrar",
+        metavar="URI",
+        help="where to send REGISTER (default: the outbound proxy, else the AOR's host)",
+    )
     ua.add_argument("--expires", type=int, default=3600, help="registration interval (seconds)")
     ua.add_argument("--user", help="digest username (default: the AOR's user part)")
     ua.add_argument("--password", help="digest password, to answer 401/407 challenges")
@@ -188,12 +194,17 @@ def check_arguments(args: argparse.Namespace) -> Plan:
     registrar: SipURI | None = None
     if args.register:
         aor = sip_uri(args.register, "--register")
+        # The REGISTER names the AOR's domain (RFC 3261 §10.2) and goes to --registrar,
+        # else through --outbound-proxy, else to that domain, which must then be an IP.
         if args.registrar:
             registrar = require_ip_host(args.registrar, "--registrar")
-        else:
-            registrar = require_ip_host(
-                f"{aor.scheme}:{aor.host_port}", "--register (registrar from the AOR)"
-            )
+        elif proxy is None:
+            try:
+                registrar = require_ip_host(
+                    f"{aor.scheme}:{aor.host_port}", "--register (registrar from the AOR)"
+                )
+            except UsageError as error:
+                raise UsageError(f"{error}; or give --registrar or --outbound-proxy") from None
     elif args.registrar:
         raise UsageError("--registrar needs --register")
     # The first hop of every request must be an IP literal (no RFC 3263 lookups).
@@ -241,7 +252,11 @@ def accepts_sdp(request: Request) -> bool:
     """Whether a response to ``request`` may carry an SDP body (else 406)."""
     if request.headers.get("Accept") is None:
         return True
-    ranges = request.header("Accept") or []
+    try:
+        ranges = request.header("Accept") or []
+    except ValueError:
+        # §8.2.2: a malformed header field the UAS can do without is ignored.
+        return True
     return any(
         (r.type.lower(), r.subtype.lower()) in (("application", "sdp"), ("application", "*"))
         or (r.type, r.subtype) == ("*", "*")
@@ -437,8 +452,18 @@ class UserAgentProgram:
         self.host.run(effects)
 
     def deliver(self, event: Any) -> None:
-        """An event from the UA core (called inside CoreHost.run): handled on the next tick."""
-        self.loop.call_soon(self.on_event, event)
+        """An event from the UA core (called inside CoreHost.run).
+
+        A request to answer is handled at once, before the transport hands the core
+        the next message: a CANCEL read in the same batch as its INVITE then finds the
+        call as the program left it (ringing, or already refused), never a call the
+        program has not seen yet (§9.2: the CANCEL only ends a request still pending).
+        Other events are handled on the next tick.
+        """
+        if isinstance(event, IncomingCall | IncomingRequest):
+            self.on_event(event)
+        else:
+            self.loop.call_soon(self.on_event, event)
 
     def on_event(self, event: Any) -> None:
         if isinstance(event, IncomingCall):
@@ -465,6 +490,11 @@ class UserAgentProgram:
         args = self.args
         call, now = event.call, self.now()
         caller = event.request.from_
+        if call.ended or (call.server is not None and call.server.final_sent):
+            # Answered already (a CANCEL, the INVITE's Expires): nothing left to decide.
+            self.ended_incoming += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: ended before answering")
+            return
         if args.answer is None:
             self.say(f"incoming call from {caller.uri}: refused 480 (not answering)")
             self.run_effects(self.ua.sessions.reject(call, now, 480))
@@ -545,11 +575,11 @@ class UserAgentProgram:
     # -- the actions ---------------------------------------------------------------------
 
     async def register(self) -> bool:
-        assert self.ua is not None and self.registrar is not None
+        assert self.ua is not None
         registration = Registration(
             self.ua,
             aor=self.args.register,
-            registrar=str(self.registrar),
+            registrar=str(self.registrar) if self.registrar else None,
             expires=self.args.expires,
         )
         self.registration = registration
@@ -568,7 +598,8 @@ class UserAgentProgram:
             return False
         self.outcome.registered = True
         self.say(
-            f"registered {self.args.register} at {self.registrar} for {event.expires} s"
+            f"registered {self.args.register} at {self.registrar or self.proxy}"
+            f" for {event.expires} s"
             f" ({_status_line(event.response)})"
         )
         return True

@@ -17,6 +17,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ import pytest
 
 from rfc3261.asyncio.dispatcher import Dispatcher, TransactionUser
 from rfc3261.message import Request, parse
-from rfc3261.programs.common import WIRE_LOG, parse_args
+from rfc3261.programs.common import WIRE_LOG, merge_listen, parse_args, parse_listen
 from rfc3261.programs.ua import (
     EXIT_FAILED,
     EXIT_OK,
@@ -500,3 +501,157 @@ def test_accept_decides_whether_an_sdp_answer_may_be_sent() -> None:
     assert accepts_sdp(invite("application/*")) and accepts_sdp(invite("*/*"))
     assert not accepts_sdp(invite("text/nobodyKnowsThis"))
     assert not accepts_sdp(invite(""))
+
+
+# -- a CANCEL read together with its INVITE (issue 13, defect 7) -----------------------------
+
+
+def _raw_invite_and_cancel(port: int, local: int) -> tuple[bytes, bytes]:
+    def message(method: str) -> bytes:
+        lines = [
+            f"{method} sip:bob@127.0.0.1:{port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKrace{port}",
+            "Max-Forwards: 70",
+            f"To: <sip:bob@127.0.0.1:{port}>",
+            "From: <sip:alice@127.0.0.1>;tag=race",
+            f"Call-ID: race-{port}@127.0.0.1",
+            f"CSeq: 1 {method}",
+            *([f"Contact: <sip:alice@127.0.0.1:{local}>"] if method == "INVITE" else []),
+            "Content-Length: 0",
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    return message("INVITE"), message("CANCEL")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##= type=test
+##% If it has, the CANCEL
+##% request has no effect on the processing of the original request, no
+##% effect on any session state, and no effect on the responses generated
+##% for the original request.
+@async_test(timeout=15)
+async def test_the_program_sees_the_call_before_a_cancel_read_with_it() -> None:
+    # The INVITE and its CANCEL arrive together (one read of the socket): the program
+    # decides on the call (ring, then 486) before the core handles the CANCEL.
+    callee, callee_out, port = await answering(
+        "--answer", "486", "--ring", "--count", "1", "--timeout", "5"
+    )
+    loop = asyncio.get_running_loop()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    try:
+        invite, cancel = _raw_invite_and_cancel(port, peer.getsockname()[1])
+        peer.sendto(invite, ("127.0.0.1", port))
+        peer.sendto(cancel, ("127.0.0.1", port))
+        answers: list[str] = []
+        end = loop.time() + 2.0
+        while loop.time() < end:
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(peer, 65535), end - loop.time())
+            except TimeoutError:
+                break
+            head = data.split(b"\r\n\r\n")[0].decode()
+            status = head.split("\r\n")[0].split(" ", 2)[1]
+            method = re.search(r"CSeq: 1 (\w+)", head)
+            answers.append(f"{status} {method.group(1) if method else '?'}")
+            if status == "486":
+                ack = invite.replace(b"INVITE sip", b"ACK sip").replace(b"1 INVITE", b"1 ACK")
+                peer.sendto(ack, ("127.0.0.1", port))
+        outcome = await asyncio.wait_for(callee, 6)
+    finally:
+        peer.close()
+    invite_answers = [a.split()[0] for a in answers if a.endswith("INVITE")]
+    assert invite_answers == ["100", "180", "486"], answers
+    assert "200 CANCEL" in answers and "487 INVITE" not in answers
+    assert outcome.calls_refused == 1 and outcome.status == EXIT_OK, callee_out.getvalue()
+
+
+# -- registering a name-domain AOR, as the README shows (issue 13, defect 11) ---------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% Request-URI: The Request-URI names the domain of the location
+##% service for which the registration is meant (for example,
+##% "sip:chicago.com").
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.6
+##= type=test
+##% A UA can be configured, in ways beyond the scope of this
+##% specification, with a registrar address.
+def test_register_a_name_domain_aor_at_our_registrar_and_through_our_proxy(
+    tmp_path: Path, wire: WireCapture
+) -> None:
+    from .test_programs_servers import ServerProcess
+
+    listen = ("--listen", "sip:127.0.0.1:0", "--domain", "example.com")
+    registrar = ServerProcess("registrar", *listen, "--db", str(tmp_path / "r.db"), cwd=tmp_path)
+    try:
+        proxy = ServerProcess("proxy", *listen, "--db", str(tmp_path / "p.db"), cwd=tmp_path)
+    except BaseException:
+        registrar.stop()
+        raise
+    outs = [io.StringIO(), io.StringIO()]
+
+    async def register_both() -> list[Any]:
+        at_registrar = await run_program(
+            ua_args(
+                "--register", "sip:bob@example.com",
+                "--registrar", f"sip:127.0.0.1:{registrar.port}",
+            ),
+            out=outs[0],
+        )  # fmt: skip
+        via_proxy = await run_program(
+            ua_args(
+                "--register", "sip:carol@example.com",
+                "--outbound-proxy", f"sip:127.0.0.1:{proxy.port}",
+            ),
+            out=outs[1],
+        )  # fmt: skip
+        return [at_registrar, via_proxy]
+
+    try:
+        outcomes = asyncio.run(asyncio.wait_for(register_both(), 20))
+    finally:
+        logs = registrar.log_text() + proxy.log_text()
+        registrar.stop()
+        proxy.stop()
+    for outcome, out in zip(outcomes, outs, strict=True):
+        assert outcome.status == EXIT_OK and outcome.registered, out.getvalue() + logs
+        assert outcome.finals == [200]
+    # Both REGISTERs named the AOR's domain, never the server's address (§10.2).
+    registers = [line for line in wire.sent("REGISTER") if "SIP/2.0" in line]
+    assert registers and all(" REGISTER sip:example.com SIP/2.0" in r for r in registers)
+    # Through the proxy only the proxy's address was configured: no usage error.
+    assert "registered sip:carol@example.com" in outs[1].getvalue()
+
+
+# -- --listen sip:H:P beside sip:H:P;transport=tcp (issue 13, defect 14) --------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+##= type=test
+##% For any port and interface
+##% that a server listens on for UDP, it MUST listen on that same port
+##% and interface for TCP.
+@async_test(timeout=15)
+async def test_listen_plain_and_tcp_uri_on_one_port_is_accepted() -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    args = ua_args(
+        "--listen", f"sip:127.0.0.1:{port}",
+        "--listen", f"sip:127.0.0.1:{port};transport=tcp",
+        "--listen", f"sip:127.0.0.1:{port}",
+        "--answer", "200", "--timeout", "0.2",
+    )  # fmt: skip
+    # The URIs the plain one already opens are dropped; a different port is kept.
+    assert [str(u) for u in args.listen_uris] == [f"sip:127.0.0.1:{port}"]
+    assert len(merge_listen([parse_listen("sip:127.0.0.1:5070;transport=tcp"),
+                             parse_listen("sip:127.0.0.1:5071")])) == 2  # fmt: skip
+    out = io.StringIO()
+    outcome = await run_program(args, out=out)
+    assert outcome.status == EXIT_OK, out.getvalue()
+    assert f"UDP 127.0.0.1:{port}, TCP 127.0.0.1:{port}" in out.getvalue()
