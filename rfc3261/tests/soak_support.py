@@ -26,11 +26,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rfc3261.framing import DEFAULT_MAX_HEADER_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "example.com"
@@ -474,6 +477,11 @@ def make_cases(target: Target, seed: int, count: int, tag: str) -> list[Case]:
             expect = None  # §17.1.3: no Via and CSeq to match a response with
         if not _reads_via_and_cseq(request):
             expect = None  # e.g. a stray empty line cut the header block before them
+        if (
+            target.transport == "TCP"
+            and len(request.split(b"\r\n\r\n")[0]) >= DEFAULT_MAX_HEADER_BYTES
+        ):
+            expect = None  # beyond the stream framer's header limit: the connection drops
         if target.transport == "TCP" and draft.framing_touched:
             expect = None  # a stream whose framing is lost owes nothing (§18.3)
         if target.transport == "UDP" and draft.leading:
@@ -619,18 +627,26 @@ class Program:
         self.name = program
         self.log_path = workdir / f"{program}.log"
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        # stdout to a file too: the programs print a line per call, and an undrained pipe
+        # would block them once its buffer is full.
+        self.out_path = workdir / f"{program}.out"
+        self.out = open(self.out_path, "w")  # noqa: SIM115 - closed in stop()
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "rfc3261", program, "--listen", "sip:127.0.0.1:0", "-q", *args],
-            stdout=subprocess.PIPE,
+            stdout=self.out,
             stderr=self.log,
-            text=True,
             env=env,
             cwd=workdir,
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if "listening on" not in line:
+        line = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.process.poll() is None:
+            line = self.out_path.read_text(errors="replace").partition("\n")[0]
+            if line.startswith("listening on"):
+                break
+            time.sleep(0.05)
+        if not line.startswith("listening on"):
             self.stop()
             raise RuntimeError(f"{program} did not start: {line!r}\n{self.log_text()}")
         self.ports = {t: int(p) for t, _, p in _LISTENING.findall(line)}
@@ -659,8 +675,7 @@ class Program:
         except subprocess.TimeoutExpired:
             self.process.kill()
             status = self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
+        self.out.close()
         self.log.close()
         return status
 
@@ -687,24 +702,45 @@ def program_args(program: str, workdir: Path, sink_port: int) -> list[str]:
 
 
 class Sink:
-    """A UDP socket on 127.0.0.1 that takes what the proxy forwards and answers nothing."""
+    """A UDP socket on 127.0.0.1 for what the proxy forwards: it answers each request
+    404 at once (a downstream that stays silent would hold every forwarded non-INVITE
+    32 s, Timer F) and ACKs nothing (the proxy's ACK for the 404 is hop-by-hop)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
         self.received = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="soak-sink", daemon=True)
+        self._thread.start()
 
-    def drain(self) -> None:
-        while True:
+    def _serve(self) -> None:
+        from rfc3261 import Request, parse  # the proxy's own output: well-formed
+
+        while not self._stop.is_set():
             try:
-                self.sock.recv(65535)
-            except (BlockingIOError, InterruptedError):
+                data, source = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
                 return
             self.received += 1
+            try:
+                request = parse(data)
+            except ValueError:
+                continue
+            if isinstance(request, Request) and request.method != "ACK":
+                response = request.make_response(404, to_tag="sink")
+                self.sock.sendto(bytes(response), source)
+
+    def drain(self) -> None:
+        """Nothing to do: the sink answers on its own thread (kept for the runner)."""
 
     def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
         self.sock.close()
 
 
@@ -863,6 +899,12 @@ def soak(
             for data in prober.receive(min(0.05, limit - time.monotonic())):
                 if take(data, prober) == probe_branch:
                     outcome.probe_answered = True
+        # An owed answer may trail the probe (TCP: the probe has its own connection).
+        while case.expect_answer and not outcome.to_request() and time.monotonic() < limit:
+            if getattr(channel, "closed", False):
+                break
+            for data in channel.receive(0.05):
+                take(data, channel)
         lost_in_a_row = 0 if outcome.probe_answered else lost_in_a_row + 1
         if channel is not prober:
             # late answers (a 100 after the final, a response to the ACK) on this connection
