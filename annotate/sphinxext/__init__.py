@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -83,7 +84,11 @@ class SiprefPage(SphinxDirective):
         page = pages.get(self.env.docname)
         if page is None:
             raise self.error(f"no generated page is planned for {self.env.docname!r}")
-        return [self._section(page.part)]
+        section = self._section(page.part)
+        toctree = page.toctree_rst()
+        if toctree:
+            self.state.nested_parse(StringList(toctree, self.env.docname), 0, section)
+        return [section]
 
     def _section(self, part: Part) -> nodes.section:
         document = self.state.document
@@ -143,6 +148,23 @@ def resolve_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             node.children = [nodes.Text(_LINK.sub(replace, text))]
 
 
+def collapse_navigation(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: object
+) -> None:
+    """Show the navigation's branch of the current page only (furo expands every branch).
+
+    With ~240 generated pages, the fully expanded tree was 30 KB of every page.
+    """
+    toctree = context.get("toctree")
+    if toctree is None or "furo_navigation_tree" not in context:
+        return
+    from furo.navigation import get_navigation_tree
+
+    context["furo_navigation_tree"] = get_navigation_tree(
+        toctree(collapse=True, titles_only=True, maxdepth=-1, includehidden=True)
+    )
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("sipref_root", "", "env", [str])
     app.add_config_value("sipref_data_dir", "", "env", [str])
@@ -151,6 +173,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _build_site)
     app.connect("doctree-read", prune_spec_toc, priority=900)
     app.connect("doctree-resolved", resolve_links)
+    app.connect("html-page-context", collapse_navigation, priority=900)
     return {
         "version": "1",
         "parallel_read_safe": True,

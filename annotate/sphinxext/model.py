@@ -166,6 +166,20 @@ class Site:
         for rfc in coverage.rfcs:
             self.rfcs[rfc.document.number] = self._rfc_view(rfc.document, rfc.requirements)
         self.files: dict[str, CodeFile] = self._code_files(coverage.annotations)
+        # every annotation sitting on one code block: the block is shown once per spec page,
+        # with all the requirements it covers
+        self.annotations_on_block: dict[tuple[str, int, int], list[Annotation]] = defaultdict(list)
+        for a in coverage.annotations:
+            if a.origin == "code" and a.block is not None:
+                self.annotations_on_block[(a.path, *a.block)].append(a)
+
+    def items_on_block(self, path: str, block: tuple[int, int]) -> list[Item]:
+        """The requirements (and cited sentences) the annotations on one block cover."""
+        seen: dict[int, Item] = {}
+        for a in self.annotations_on_block.get((path, *block), []):
+            for item in self.items_of_annotation.get(id(a), []):
+                seen.setdefault(id(item), item)
+        return list(seen.values())
 
     # --- spec side ----------------------------------------------------------------------
 

@@ -53,11 +53,16 @@ class Page:
             f"   :digest: {self.digest()}",
             "",
         ]
-        if self.toctree:
-            lines += [".. toctree::", "   :hidden:", ""]
-            lines += [f"   {title.replace('<', '‹')} </{doc}>" for title, doc in self.toctree]
-            lines.append("")
         return "\n".join(lines)
+
+    def toctree_rst(self) -> list[str]:
+        """The hidden toctree of an index page, parsed inside its top section (so the pages
+        it lists nest under it in the navigation, rather than beside it)."""
+        if not self.toctree:
+            return []
+        lines = [".. toctree::", "   :hidden:", ""]
+        lines += [f"   {title.replace('<', '‹')} </{doc}>" for title, doc in self.toctree]
+        return lines
 
 
 def _section_title(number: str, title: str, kind: str) -> str:
@@ -79,12 +84,13 @@ def spec_pages(site: Site) -> list[Page]:
             head = sections[0]
             parts: dict[str, Part] = {}
             top: Part | None = None
+            shown: dict[str, Any] = {}  # code blocks already on this page
             for section in sections:
                 title = _section_title(section.number, section.title, section.kind)
                 part = Part(
                     title=title,
                     ident=section.anchor,
-                    html=render.section_body_html(site, view, section),
+                    html=render.section_body_html(site, view, section, shown),
                     label=f"rfc{number}-{section.number}".lower(),
                 )
                 parts[section.number] = part

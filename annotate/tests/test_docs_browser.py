@@ -193,3 +193,62 @@ def test_search_finds_spec_text_and_code(served: dict, browser: Any) -> None:
         page.screenshot(path=str(ARTIFACTS / "search.png"))
     finally:
         page.close()
+
+
+#: The pages with the most code beside the spec (RFC 3261 §16 and §17) and the longest module.
+CODE_HEAVY = (
+    "_generated/spec/rfc3261/section-16.html",
+    "_generated/spec/rfc3261/section-17.html",
+    "_generated/code/rfc3261/proxy.html",
+)
+_CLIPPED = """() => {
+  const boxes = [...document.querySelectorAll(
+    '.sipref-code pre, .sipref-ready pre, pre.sipref-pre')];
+  return {
+    boxes: boxes.length,
+    clipped: boxes.filter(b => b.scrollWidth > b.clientWidth + 1).map(
+      b => [b.closest('[id]')?.id, b.scrollWidth, b.clientWidth]),
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+  };
+}"""
+
+
+@pytest.mark.parametrize("url", CODE_HEAVY)
+def test_no_code_box_is_clipped_on_a_desktop_or_a_phone(
+    served: dict, browser: Any, url: str
+) -> None:
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = browser.new_page(viewport=viewport)
+        try:
+            page.goto(served["base"] + url)
+            page.wait_for_load_state("load")
+            found = page.evaluate(_CLIPPED)
+            assert found["boxes"] > 10, (url, label, found["boxes"])
+            assert not found["clipped"], (url, label, found["clipped"][:5])
+            width, client = found["page"]
+            assert width <= client, (url, label, "the page scrolls sideways", width, client)
+        finally:
+            page.close()
+
+
+def test_a_deep_link_lands_at_once_on_an_outlined_sentence(served: dict, browser: Any) -> None:
+    req = _cited_requirement(served["coverage"])
+    top = req["section"].split(".")[0]
+    url = served["base"] + f"_generated/spec/rfc{req['rfc']}/section-{top}.html#req-{req['id']}"
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(url)
+        page.wait_for_load_state("load")
+        # no smooth scrolling: the target is in view right after load, not two seconds later
+        assert page.evaluate("getComputedStyle(document.documentElement).scrollBehavior") == "auto"
+        box = page.evaluate(
+            f"document.getElementById('req-{req['id']}').getBoundingClientRect().toJSON()"
+        )
+        assert 0 <= box["y"] < DESKTOP["height"], box
+        outline = page.evaluate(
+            f"getComputedStyle(document.getElementById('req-{req['id']}')).outlineStyle"
+        )
+        assert outline == "solid", "the :target sentence is not outlined"
+        page.screenshot(path=str(ARTIFACTS / "deep-link.png"))
+    finally:
+        page.close()

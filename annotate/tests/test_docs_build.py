@@ -344,3 +344,45 @@ def test_instruction_count_figures_show_both_floors(tmp_path: Path) -> None:
     assert "200,000" in html and "330,000" in html
     assert "Floor: at most half the instructions" in html and "(ratio 1.65) against other" in html
     assert "Like for like: reading the same fields" in html and "✓ met" in html
+
+
+def test_a_block_is_rendered_once_per_spec_page(site: dict) -> None:
+    out: Path = site["out"]
+    for page in sorted((out / "_generated/spec").rglob("*.html")):
+        text = _read(page)
+        ids = re.findall(
+            r'<div class="highlight-python notranslate sipref-code" id="(blk-\w+)"', text
+        )
+        assert len(ids) == len(set(ids)), f"{page.name}: a code block is printed twice"
+        for ident in set(re.findall(r'href="#(blk-\w+)"', text)):
+            assert ident in ids, f"{page.name}: #{ident} points at no block"
+
+
+def test_spec_pages_stay_light(site: dict) -> None:
+    sizes = {p.name: p.stat().st_size for p in (site["out"] / "_generated/spec").rglob("*.html")}
+    assert sizes["section-17.html"] < 300_000, sizes["section-17.html"]
+    heavy = {name: size for name, size in sizes.items() if size > 450_000}
+    assert not heavy, heavy
+
+
+def test_cited_lines_point_at_the_row_a_sentence_is_about() -> None:
+    table = "\n".join(
+        [
+            "TRANSITIONS = {",
+            "    (State.CALLING, Event.TIMER_A): (State.CALLING, (A.SEND_REQUEST,)),",
+            "    (State.CALLING, Event.TIMER_B): (State.TERMINATED, (A.INFORM_TU_TIMEOUT,)),",
+            "    (State.PROCEEDING, Event.PROVISIONAL): (State.PROCEEDING, ()),",
+            "    (State.COMPLETED, Event.TIMER_D): (State.TERMINATED, ()),",
+            "}",
+        ]
+    )
+    sentence = (
+        'If Timer B fires while the client transaction is still in the "Calling" state, '
+        "the client transaction SHOULD inform the TU that a timeout has occurred."
+    )
+    assert render.cited_lines(sentence, table, 195) == {197}
+    assert render.cited_lines("The TU MUST be told.", table, 195) == frozenset()
+    html = render.python_html(table, 195, marked=frozenset({197}), ident="blk-x")
+    assert html.count('<span class="l') == 6
+    assert '<span class="l hl">' in html and 'id="blk-x"' in html
+    assert "counter-reset:l 194" in html
