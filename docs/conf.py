@@ -26,6 +26,7 @@ html_theme = "furo"
 html_title = "sipref"
 html_static_path = ["_static"]
 html_css_files = ["sipref.css"]
+html_js_files = ["sipref.js"]
 html_copy_source = False
 html_show_sourcelink = False
 html_theme_options = {

@@ -40,7 +40,9 @@ from annotate.sphinxext.pages import Page, Part, all_pages, write_stubs
 __all__ = ["setup"]
 
 logger = logging.getLogger(__name__)
-_LINK = re.compile(r'href="sipref:([^"#]*)(?:#([^"]*))?"')
+#: ``href`` (or ``data-list``: a count that JavaScript turns into a link) to a generated page,
+#: with an optional query (filters of the requirement list) and anchor.
+_LINK = re.compile(r'(href|data-list)="sipref:([^"#?]*)(\?[^"#]*)?(?:#([^"]*))?"')
 
 
 def _build_site(app: Sphinx) -> None:
@@ -133,14 +135,15 @@ def resolve_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     all_docs = app.env.all_docs
 
     def replace(m: re.Match[str]) -> str:
-        target, anchor = m[1], m[2]
+        attr, target, query, anchor = m[1], m[2], m[3] or "", m[4]
         if target not in all_docs:
             logger.warning(
                 "sipref: link to unknown page %r", target, location=docname, type="sipref"
             )
-            return 'href="#"'
+            return f'{attr}="#"'
         uri = "" if target == docname else app.builder.get_relative_uri(docname, target)
-        return f'href="{uri}#{anchor}"' if anchor else f'href="{uri or "#"}"'
+        uri += query
+        return f'{attr}="{uri}#{anchor}"' if anchor else f'{attr}="{uri or "#"}"'
 
     for node in doctree.findall(nodes.raw):
         text = node.astext()

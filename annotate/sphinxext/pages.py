@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +236,58 @@ def coverage_page(site: Site, data_dir: Path, known: set[str]) -> Page:
     top.children.append(
         Part("Checker diagnostics", "diagnostics", dashboards.diagnostics_html(data))
     )
-    return Page(f"{GENERATED}/coverage", top, wide=True)
+    lists = [
+        (f"RFC {rfc.get('rfc')}: every requirement", dashboards.requirements_doc(rfc.get("rfc")))
+        for rfc in data.get("rfcs", [])
+        if rfc.get("requirements")
+    ]
+    if lists:
+        top.html += (
+            '<p class="sipref-note">Every count opens the list behind it. The lists, '
+            "filterable by section, level and status: "
+            + ", ".join(f'<a href="{render.link(doc)}">{escape(t)}</a>' for t, doc in lists)
+            + ".</p>"
+        )
+    return Page(f"{GENERATED}/coverage", top, lists, wide=True)
+
+
+def requirement_pages(site: Site, data_dir: Path, known: set[str]) -> list[Page]:
+    """One filterable list per RFC: the answers behind the coverage page's counts."""
+    data = _coverage_data(site, data_dir)
+    notes: dict[tuple[str, int], tuple[str, str]] = {}
+    for a in site.coverage.annotations:
+        reason = a.meta.get("reason", "") or a.meta.get("tracking-issue", "")
+        notes[(a.path, a.line)] = (reason, site.test_name(a) if a.type == "test" else "")
+    statuses = dashboards._statuses(data)
+    pages = []
+    for rfc in data.get("rfcs", []):
+        if not rfc.get("requirements"):
+            continue
+        number = rfc.get("rfc")
+        intro = (
+            f'<div class="sipref-wide" data-view="requirements"><p>The {rfc.get("total", 0)} '
+            f"requirements of RFC {number}, in text order: their level, status (with the "
+            "reason of a to-do or an exception), the code that cites them and the tests "
+            "that verify them. Choose a filter, or come here from a count on the "
+            f'<a href="{render.link(GENERATED + "/coverage")}">coverage page</a>.</p></div>'
+        )
+        html = intro + dashboards.requirement_list_html(rfc, statuses, notes, known)
+        title = f"RFC {number} requirements"
+        pages.append(
+            Page(dashboards.requirements_doc(number), Part(title, "requirements", html), wide=True)
+        )
+    return pages
+
+
+def _coverage_data(site: Site, data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "coverage.json"
+    if path.is_file():
+        data, _ = dashboards.load_json(path)
+        if isinstance(data, dict):
+            return data
+    from annotate.report import to_json
+
+    return to_json(site.coverage)
 
 
 def conformance_page(data_dir: Path) -> Page:
@@ -265,6 +317,7 @@ def bench_page(data_dir: Path) -> Page:
 def all_pages(site: Site, data_dir: Path) -> dict[str, Page]:
     pages = spec_pages(site) + code_pages(site)
     known = {p.docname for p in pages}
+    pages += requirement_pages(site, data_dir, known)
     pages += [
         coverage_page(site, data_dir, known),
         conformance_page(data_dir),

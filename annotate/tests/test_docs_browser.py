@@ -252,3 +252,33 @@ def test_a_deep_link_lands_at_once_on_an_outlined_sentence(served: dict, browser
         page.screenshot(path=str(ARTIFACTS / "deep-link.png"))
     finally:
         page.close()
+
+
+def test_a_coverage_count_opens_its_list(served: dict, browser: Any) -> None:
+    rfc = next(r for r in served["coverage"]["rfcs"] if r["rfc"] == 3261)
+    level, status = (
+        "MUST",
+        next(
+            s
+            for s in ("not started", "todo", "exception", "complete")
+            if rfc["by_level"]["MUST"][s]
+        ),
+    )
+    expected = rfc["by_level"]["MUST"][status]
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(served["base"] + "_generated/coverage.html")
+        cell = page.locator(
+            f'td.sipref-count[data-rfc="3261"][data-level="{level}"][data-status="{status}"]'
+        )
+        cell.locator("a").click()
+        page.wait_for_url("**/_generated/requirements/rfc3261.html?*")
+        visible = page.locator("table.sipref-reqlist tbody tr:not([hidden])")
+        assert visible.count() == expected
+        for row in visible.all()[:5]:
+            assert row.get_attribute("data-level") == level
+            assert row.get_attribute("data-status") == status.replace(" ", "-")
+        assert page.locator(".sipref-shown").inner_text().startswith(f"{expected} of ")
+        page.screenshot(path=str(ARTIFACTS / "coverage-list.png"))
+    finally:
+        page.close()

@@ -386,3 +386,42 @@ def test_cited_lines_point_at_the_row_a_sentence_is_about() -> None:
     assert html.count('<span class="l') == 6
     assert '<span class="l hl">' in html and 'id="blk-x"' in html
     assert "counter-reset:l 194" in html
+
+
+def test_every_count_opens_the_list_behind_it(site: dict) -> None:
+    out: Path = site["out"]
+    page = _read(out / "_generated/coverage.html")
+    targets = re.findall(
+        r'<td class="num sipref-(?:count|total)"[^>]*data-list="([^"]+)"[^>]*>(\d+)<', page
+    )
+    assert len(targets) > 50
+    lists: dict[str, list[dict[str, str]]] = {}
+    for href, count in targets:
+        path, _, query = html.unescape(href).partition("?")
+        file = (out / "_generated" / path).resolve()
+        assert file.is_file(), href
+        if path not in lists:
+            rows = re.findall(r'<tr id="r-[^"]+" ([^>]*)>', _read(file))
+            lists[path] = [dict(re.findall(r'data-(\w+)="([^"]*)"', attrs)) for attrs in rows]
+        wanted = dict(pair.split("=", 1) for pair in query.split("&") if pair)
+        shown = [
+            row
+            for row in lists[path]
+            if all(row.get(key) == value for key, value in wanted.items())
+        ]
+        assert len(shown) == int(count), (href, count, len(shown))
+
+
+def test_the_requirement_list_gives_reasons_and_links(site: dict) -> None:
+    text = _read(site["out"] / "_generated/requirements/rfc3261.html")
+    rfc = next(r for r in site["coverage"]["rfcs"] if r["rfc"] == 3261)
+    assert text.count('<tr id="r-') == len(rfc["requirements"])
+    exception = next(
+        r for r in rfc["requirements"] if r["status"] == "exception" and r["citations"]
+    )
+    row = text[text.index(f'id="r-{exception["id"]}"') :].split("</tr>", 1)[0]
+    assert f"#req-{exception['id']}" in row  # to the spec
+    assert "exception: " in row  # the reason
+    done = next(r for r in rfc["requirements"] if r["status"] == "complete")
+    row = text[text.index(f'id="r-{done["id"]}"') :].split("</tr>", 1)[0]
+    assert row.count("/code/") >= 2  # to the code and to a test
