@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -101,6 +102,11 @@ class SiprefPage(SphinxDirective):
             document.note_explicit_target(section, section)
         else:
             document.set_id(section)
+        if part.terms:
+            # index entries ("main": ranked with the best results, not after them)
+            section += addnodes.index(
+                entries=[("single", term, part.ident, "main", None) for term in part.terms]
+            )
         if part.html:
             section += nodes.raw("", part.html, format="html")
         for child in part.children:

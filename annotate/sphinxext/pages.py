@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from html import escape
 from pathlib import Path
@@ -29,6 +30,7 @@ class Part:
     html: str = ""
     children: list[Part] = field(default_factory=list)
     label: str | None = None  # a Sphinx label (``:ref:`rfc3261-17.1```)
+    terms: list[str] = field(default_factory=list)  # index entries: header and timer names
 
 
 @dataclass
@@ -70,11 +72,41 @@ def _section_title(number: str, title: str, kind: str) -> str:
     return f"Appendix {number} {title}" if kind == "appendix" else f"{number} {title}"
 
 
+_TIMER = re.compile(r"\b[Tt]imer ([A-Z])\b")
+
+
+def index_terms(doc: Any) -> dict[str, list[str]]:
+    """Words a reader searches for, by the section that defines them.
+
+    A header field name (RFC 3261 §20.x titles) and a response code (§21.x.y titles) name
+    their section; a timer ("Timer B") is indexed at the section that mentions it most
+    (§17.1.1.2).  They become index entries, which the search ranks before full text.
+    """
+    terms: dict[str, list[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for section in doc.sections:
+        parts = section.number.split(".")
+        if doc.number == 3261 and (
+            (parts[0] == "20" and len(parts) == 2) or (parts[0] == "21" and len(parts) == 3)
+        ):
+            terms.setdefault(section.number, []).append(section.title)
+        for m in _TIMER.finditer(section.normalized):
+            name = f"Timer {m[1]}"
+            found = counts.setdefault(name, {})
+            found[section.number] = found.get(section.number, 0) + 1
+    for name, found in sorted(counts.items()):
+        most = max(found.values())
+        where = next(number for number, n in found.items() if n == most)
+        terms.setdefault(where, []).append(name)
+    return terms
+
+
 def spec_pages(site: Site) -> list[Page]:
     pages: list[Page] = []
     for number in site.rfc_numbers():
         view = site.rfcs[number]
         doc = view.document
+        terms = index_terms(doc)
         groups: dict[str, list[Any]] = {}
         for section in doc.sections:
             groups.setdefault(page_key(section.number), []).append(section)
@@ -93,6 +125,7 @@ def spec_pages(site: Site) -> list[Page]:
                     ident=section.anchor,
                     html=render.section_body_html(site, view, section, shown),
                     label=f"rfc{number}-{section.number}".lower(),
+                    terms=terms.get(section.number, []),
                 )
                 parts[section.number] = part
                 if top is None:

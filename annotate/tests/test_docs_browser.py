@@ -282,3 +282,52 @@ def test_a_coverage_count_opens_its_list(served: dict, browser: Any) -> None:
         page.screenshot(path=str(ARTIFACTS / "coverage-list.png"))
     finally:
         page.close()
+
+
+def _search(page: Any, base: str, query: str) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base + "search.html?q=" + query.replace(" ", "+"))
+    page.wait_for_selector("#search-results ul li a", timeout=20000)
+    # summaries are fetched page by page after the list shows: let them come
+    page.wait_for_load_state("networkidle")
+    assert not errors, (query, errors)
+    return page.eval_on_selector_all(
+        "#search-results ul li a", "els => els.map(e => e.getAttribute('href'))"
+    )
+
+
+def test_search_ranks_the_defining_section_first(served: dict, browser: Any) -> None:
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        hrefs = _search(page, served["base"], "Max-Forwards")
+        assert hrefs[0].endswith("_generated/spec/rfc3261/section-20.html#section-20.22"), hrefs[
+            :5
+        ]
+        hrefs = _search(page, served["base"], "Timer B")
+        assert hrefs[0].endswith("section-17.html#section-17.1.1.2"), hrefs[:5]
+        page.screenshot(path=str(ARTIFACTS / "search-timer-b.png"))
+    finally:
+        page.close()
+
+
+def test_no_page_logs_an_error(served: dict, browser: Any) -> None:
+    out: Path = served["out"]
+    pages = sorted(str(p.relative_to(out)) for p in out.rglob("*.html"))
+    assert len(pages) > 50
+    page = browser.new_page(viewport=DESKTOP)
+    errors: list[str] = []
+    current = {"url": ""}
+    page.on("pageerror", lambda e: errors.append(f"{current['url']}: {e}"))
+    page.on(
+        "console",
+        lambda m: errors.append(f"{current['url']}: {m.text}") if m.type == "error" else None,
+    )
+    try:
+        for name in pages:
+            current["url"] = name
+            page.goto(served["base"] + name, wait_until="load")
+        assert not errors, errors[:10]
+    finally:
+        page.close()

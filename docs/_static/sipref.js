@@ -78,3 +78,22 @@
     start();
   }
 })();
+
+/* Sphinx's search fetches each result page and looks its anchor up with querySelector;
+   RFC anchors hold dots (#section-20.22), which must be escaped in a CSS selector. */
+(function () {
+  "use strict";
+  function patch() {
+    if (typeof Search === "undefined" || !Search.htmlToText || Search._siprefEscaped) return;
+    var original = Search.htmlToText;
+    Search.htmlToText = function (html, anchor) {
+      if (anchor && anchor.charAt(0) === "#" && window.CSS && CSS.escape) {
+        anchor = "#" + CSS.escape(anchor.slice(1));
+      }
+      return original(html, anchor);
+    };
+    Search._siprefEscaped = true;
+  }
+  patch();
+  document.addEventListener("DOMContentLoaded", patch);
+})();
