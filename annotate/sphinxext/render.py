@@ -81,10 +81,12 @@ def _formatter() -> HtmlFormatter:
 
 _CODE_BODY = re.compile(r"(<code>)(.*?)(</code>)", re.S)
 #: Tokens shown in the base text colour: punctuation and whitespace (that colour in both site
-#: styles, github-light and github-dark), plain names and attribute dots (so the code reads
-#: like the pseudo-code it is; keywords, strings, comments and definitions keep colour).
-#: Their spans were half the markup of a spec page.
-_PLAIN_TOKEN = re.compile(r'<span class="(?:[pwn]|o(?=">\.<))">([^<]*)</span>')
+#: styles, github-light and github-dark), plain names, operators, ``self`` and builtins (so
+#: the code reads like the pseudo-code it is; keywords, strings, comments, numbers and
+#: definitions keep colour).  Their spans were half the markup of a spec page.
+_PLAIN_TOKEN = re.compile(r'<span class="(?:[pwno]|bp|nb)">([^<]*)</span>')
+#: Word operators (``and``, ``not``, ``in``) and keyword constants (``None``) read as keywords.
+_KEYWORD_TOKEN = re.compile(r'<span class="(?:ow|kc)">')
 
 
 @lru_cache(maxsize=4096)
@@ -97,8 +99,9 @@ def python_html(
 ) -> str:
     """Python source highlighted like Sphinx's own code blocks (copy button included).
 
-    Each source line is its own box (``span.l``), so a long line wraps inside the column with a
-    hanging indent and a continuation bar instead of being clipped; line numbers are a CSS
+    Each source line is its own box (a ``span`` child of ``code``), so a long line wraps
+    inside the column with a hanging indent and a continuation bar instead of being
+    clipped; line numbers are a CSS
     counter (not text: nothing to exclude when copying, less markup).  ``anchors`` gives each
     line the id ``L-<number>`` (the code view); ``marked`` holds the line numbers a
     requirement cites (highlighted); ``ident`` is the id of the whole box.
@@ -108,11 +111,12 @@ def python_html(
 
     def lines(m: re.Match[str]) -> str:
         out = []
-        text = _PLAIN_TOKEN.sub(r"\1", m[2])
+        text = _KEYWORD_TOKEN.sub('<span class="k">', _PLAIN_TOKEN.sub(r"\1", m[2]))
         for number, line in enumerate(text.split("\n")[: last - first_line + 1], first_line):
-            cls = "l hl" if number in marked else "l"
-            attr = f' id="L-{number}"' if anchors else ""
-            out.append(f'<span class="{cls}"{attr}>{line}</span>')
+            # a line is a bare span, child of <code> (the CSS selects it so): no class to repeat
+            attr = ' class="hl"' if number in marked else ""
+            attr += f' id="L-{number}"' if anchors else ""
+            out.append(f"<span{attr}>{line}</span>")
         return m[1] + "".join(out) + m[3]
 
     body = _CODE_BODY.sub(lines, body, count=1)
@@ -472,16 +476,37 @@ def section_body_html(
     else:
         out.append(f'<p class="sipref-section-summary">No requirements · {source}</p>')
     blocks = section.blocks
+    pending: list[str] = []  # blocks with no card: they share one row (less markup)
+
+    def flush() -> None:
+        if pending:
+            joined = "".join(pending)
+            out.append(
+                f'<div class="sipref-row">\n<div class="sipref-left">{joined}</div></div>\n'
+            )
+            pending.clear()
+
     for index, block in enumerate(blocks):
         upper = blocks[index + 1].start if index + 1 < len(blocks) else len(section.normalized) + 1
         starting = [i for i in items if block.start <= i.span[0] < upper]
         touching = [i for i in items if i.span[0] < block.end and i.span[1] > block.start]
+        left = _block_html(block, touching)
+        if not starting:
+            if block.kind == "pre":  # a figure gets a row of its own, to span it
+                flush()
+                pending.append(left)
+                flush()
+            else:
+                pending.append(left)
+            continue
+        flush()
         cards = "".join(_card_html(site, i, shown) for i in starting)
         out.append(
             '<div class="sipref-row">\n'
-            f'<div class="sipref-left">{_block_html(block, touching)}</div>\n'
+            f'<div class="sipref-left">{left}</div>\n'
             f'<div class="sipref-right">{cards}</div></div>\n'
         )
+    flush()
     if not blocks:
         out.append('<p class="sipref-empty">This section has no text of its own.</p>')
     return "".join(out)
