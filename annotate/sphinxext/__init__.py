@@ -63,7 +63,7 @@ def _build_site(app: Sphinx) -> None:
     for message in coverage.load_errors:
         logger.warning("sipref: %s", message, type="sipref", subtype="spec")
     site = Site(root, coverage)
-    pages = all_pages(site, data_dir)
+    pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]
     app.sipref_pages = pages  # type: ignore[attr-defined]
@@ -174,6 +174,17 @@ def collapse_navigation(
     )
 
 
+def write_pcaps(app: Sphinx, exception: Exception | None) -> None:
+    """A pcap beside each conformance case that did not pass (linked from its run page)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from annotate.sphinxext.conformance import write_pcaps as write
+
+    runs = getattr(getattr(app, "sipref_site", None), "runs", [])
+    if runs:
+        write(Path(app.outdir), runs)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("sipref_root", "", "env", [str])
     app.add_config_value("sipref_data_dir", "", "env", [str])
@@ -183,6 +194,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", prune_spec_toc, priority=900)
     app.connect("doctree-resolved", resolve_links)
     app.connect("html-page-context", collapse_navigation, priority=900)
+    app.connect("build-finished", write_pcaps)
     return {
         "version": "1",
         "parallel_read_safe": True,

@@ -348,8 +348,8 @@ def _requirement_links(ids: list[Any]) -> str:
     return " ".join(out)
 
 
-def conformance_html(folder: Path) -> tuple[str, int]:
-    """The matrix of cases by stack, and the number of result files read."""
+def read_conformance(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The result files of a folder (``{"file": name, **data}``) and the unreadable ones."""
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     runs: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -362,6 +362,18 @@ def conformance_html(folder: Path) -> tuple[str, int]:
             errors.append(f"{path.name}: expected an object with a 'cases' list")
             continue
         runs.append({"file": path.name, **data})
+    return runs, errors
+
+
+def conformance_html(folder: Path) -> tuple[str, int]:
+    """The matrix of cases by stack, and the number of result files read.
+
+    A cell that did not pass links to the case on its run's page (the sentence, expected
+    and observed, the ladder).
+    """
+    from annotate.sphinxext import conformance
+
+    found, errors = read_conformance(folder)
     out = []
     if errors:
         out.append(
@@ -369,7 +381,7 @@ def conformance_html(folder: Path) -> tuple[str, int]:
             + "".join(f"<li>{escape(e)}</li>" for e in errors)
             + "</ul></div>"
         )
-    if not runs:
+    if not found:
         out.append(
             '<div class="sipref-empty-state"><p><strong>No conformance results yet.</strong> '
             "This page shows them once result files exist in "
@@ -378,31 +390,32 @@ def conformance_html(folder: Path) -> tuple[str, int]:
             "</p></div>"
         )
         return "".join(out), 0
+    runs = conformance.load_runs(folder, found)
     cases: dict[str, set[str]] = {}
-    verdicts: dict[tuple[str, int], str] = {}
-    for index, run in enumerate(runs):
-        for case in run["cases"]:
-            if not isinstance(case, dict) or "id" not in case:
-                continue
-            cid = str(case["id"])
-            reqs = case.get("requirements") or []
-            cases.setdefault(cid, set()).update(str(r) for r in reqs)
-            verdicts[(cid, index)] = str(case.get("verdict", "?"))
+    for run in runs:
+        for cid, case in run.cases.items():
+            cases.setdefault(cid, set()).update(str(r) for r in case.get("requirements") or [])
     head = "".join(
-        f"<th>{escape(str(run.get('stack', run['file'])))}<br>"
-        f"<small>{escape(str(run.get('target', '')))}</small></th>"
+        f'<th><a href="{link(run.doc)}">{escape(run.label)}</a><br>'
+        f"<small>{escape(str(run.data.get('role', '')))}</small></th>"
         for run in runs
     )
     rows = []
     for cid in sorted(cases):
         cells = []
-        for index in range(len(runs)):
-            verdict = verdicts.get((cid, index), "")
-            slug = re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-") or "none"
+        for run in runs:
+            case = run.cases.get(cid)
+            verdict = str(case.get("verdict", "?")) if case else ""
+            slug = conformance.verdict_slug(verdict)
             icon = VERDICT_ICONS.get(slug, "")
+            why = ""
+            if case and slug in conformance.OPEN:
+                title = escape(str(case.get("reason") or ""), quote=True)
+                href = link(run.doc, conformance.case_anchor(cid))
+                why = f' <a href="{href}" title="{title}">why</a>'
             cells.append(
                 f'<td class="sipref-verdict verdict-{slug}">'
-                f"{icon} {escape(verdict or 'not run')}</td>"
+                f"{icon} {escape(verdict or 'not run')}{why}</td>"
             )
         rows.append(
             f"<tr><th scope='row'><code>{escape(cid)}</code></th>{''.join(cells)}"

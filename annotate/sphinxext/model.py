@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from annotate.annotations import Annotation
 
@@ -166,6 +166,9 @@ class Site:
         for rfc in coverage.rfcs:
             self.rfcs[rfc.document.number] = self._rfc_view(rfc.document, rfc.requirements)
         self.files: dict[str, CodeFile] = self._code_files(coverage.annotations)
+        # conformance: requirement id -> (run, case) of every case exercising it, and the runs
+        self.verdicts: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+        self.runs: list[Any] = []
         # every annotation sitting on one code block: the block is shown once per spec page,
         # with all the requirements it covers
         self.annotations_on_block: dict[tuple[str, int, int], list[Annotation]] = defaultdict(list)

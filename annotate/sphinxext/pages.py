@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from annotate.sphinxext import dashboards, render
+from annotate.sphinxext import conformance, dashboards, render
 from annotate.sphinxext.model import GENERATED, Site, code_doc, page_key, rfc_index_doc, spec_doc
 
 
@@ -323,8 +323,55 @@ def _coverage_data(site: Site, data_dir: Path) -> dict[str, Any]:
     return to_json(site.coverage)
 
 
-def conformance_page(data_dir: Path) -> Page:
-    html, _ = dashboards.conformance_html(data_dir / "conformance")
+def conformance_folder(data_dir: Path, published: Path | None) -> Path:
+    """Fresh results (``make conformance``) when there are any, else the published set."""
+    fresh = data_dir / "conformance"
+    if any(fresh.glob("*.json")) or published is None or not any(published.glob("*.json")):
+        return fresh
+    return published
+
+
+def conformance_runs(folder: Path) -> list[conformance.Run]:
+    found, _ = dashboards.read_conformance(folder)
+    return conformance.load_runs(folder, found)
+
+
+def run_pages(runs: list[conformance.Run]) -> list[Page]:
+    """One page per conformance run: every case that did not pass, opened up."""
+
+    def requirement_link(rid: str) -> str:
+        return dashboards._requirement_links([rid])
+
+    return [
+        Page(
+            run.doc,
+            Part(
+                f"Conformance: {run.label}",
+                "run",
+                '<div class="sipref-wide" data-view="run">'
+                + conformance.run_page_html(run, render.link, requirement_link)
+                + "</div>",
+            ),
+            wide=True,
+        )
+        for run in runs
+    ]
+
+
+def conformance_page(
+    folder: Path, runs: list[conformance.Run] | None = None, published: bool = False
+) -> Page:
+    html, _ = dashboards.conformance_html(folder)
+    if published and runs:
+        dates = sorted({str(r.data.get("started", ""))[:10] for r in runs} - {""})
+        when = ", ".join(dates) or "an unknown date"
+        html = (
+            '<p class="sipref-note">These are the published results '
+            f"(<code>docs/conformance-results/</code>, run on {when})"
+            ": <code>make conformance</code> writes fresh ones to "
+            "<code>docs/_data/conformance/</code>, which the site shows instead; "
+            "<code>python docs/publish_conformance.py</code> publishes them.</p>" + html
+        )
     intro = (
         "<p>Conformance cases drive a SIP stack (ours or another) through the behaviour the "
         "RFCs require and record a verdict per case, with the requirements each case "
@@ -333,6 +380,7 @@ def conformance_page(data_dir: Path) -> Page:
     return Page(
         f"{GENERATED}/conformance",
         Part("Conformance", "conformance", f'<div class="sipref-wide">{intro}{html}</div>'),
+        [(f"Conformance: {run.label}", run.doc) for run in runs or []],
         wide=True,
     )
 
@@ -347,13 +395,20 @@ def bench_page(data_dir: Path) -> Page:
     return Page(f"{GENERATED}/bench", Part("Benchmarks", "benchmarks", intro + html))
 
 
-def all_pages(site: Site, data_dir: Path) -> dict[str, Page]:
+def all_pages(site: Site, data_dir: Path, published: Path | None = None) -> dict[str, Page]:
+    """Every generated page; ``published`` is the committed conformance result set, shown
+    when the data folder has no results of its own."""
+    folder = conformance_folder(data_dir, published)
+    runs = conformance_runs(folder)
+    site.verdicts = conformance.by_requirement(runs)  # shown beside each requirement
+    site.runs = runs
     pages = spec_pages(site) + code_pages(site)
     known = {p.docname for p in pages}
     pages += requirement_pages(site, data_dir, known)
     pages += [
         coverage_page(site, data_dir, known),
-        conformance_page(data_dir),
+        conformance_page(folder, runs, folder != data_dir / "conformance"),
+        *run_pages(runs),
         bench_page(data_dir),
     ]
     return {p.docname: p for p in pages}

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 #: The longest snippet of an annotated block shown beside the spec; longer blocks are cut
 #: around their cited lines (the code view has the rest).
-MAX_SNIPPET_LINES = 20
+MAX_SNIPPET_LINES = 18
 _LEXER = PythonLexer()
 
 
@@ -119,7 +119,7 @@ def python_html(
             out.append(f"<span{attr}>{line}</span>")
         return m[1] + "".join(out) + m[3]
 
-    body = _CODE_BODY.sub(lines, body, count=1)
+    body = _CODE_BODY.sub(lines, body, count=1).replace("<pre><span></span>", "<pre>", 1)
     width = len(str(last))
     attr = f' id="{ident}"' if ident else ""
     return (
@@ -315,10 +315,7 @@ def _covers_html(site: Site, a: Annotation, here: Item) -> str:
             f'<a class="{status_class(i.status)}" href="{href}">'
             f"{STATUS_ICONS[i.status]} {escape(label)}</a>"
         )
-    return (
-        f'<p class="sipref-covers">This block covers {len(items)} requirements: '
-        f"{' '.join(links)}</p>"
-    )
+    return f'<p class="sipref-covers">Covers {len(items)}: {" ".join(links)}</p>'
 
 
 def _window(total: int, marked: frozenset[int], first_line: int) -> int:
@@ -392,7 +389,8 @@ def _tests_html(site: Site, tests: list[Resolved]) -> str:
     for cite in tests:
         a = cite.annotation
         target = site.code_target(a)
-        name = escape(f"{a.path.rsplit('/', 1)[-1]}::{site.test_name(a)}" if a.block else a.path)
+        # the test's name; its file is in the link target
+        name = escape(site.test_name(a) if a.block else a.path)
         ref = f'<a href="{link(*target)}">{name}</a>' if target else f"<code>{name}</code>"
         entries.append(f"<li>{ref}</li>")
     return f'<div class="sipref-tests"><ul aria-label="Verified by">{"".join(entries)}</ul></div>'
@@ -411,6 +409,11 @@ def _card_html(site: Site, item: Item, shown: dict[str, Item] | None = None) -> 
     parts += [_citation_html(site, c, item, shown) for c in others]
     if tests:
         parts.append(_tests_html(site, tests))
+    verdicts = site.verdicts.get(item.key)
+    if verdicts:
+        from annotate.sphinxext.conformance import requirement_verdicts_html
+
+        parts.append(requirement_verdicts_html(verdicts, link))
     missing = {
         "not started": (None, "Cite it: paste above the code that does it"),
         "todo": (None, "Cite it: paste above the code that does it"),

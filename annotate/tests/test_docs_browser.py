@@ -331,3 +331,21 @@ def test_no_page_logs_an_error(served: dict, browser: Any) -> None:
         assert not errors, errors[:10]
     finally:
         page.close()
+
+
+def test_a_failing_conformance_cell_shows_its_ladder(served: dict, browser: Any) -> None:
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(served["base"] + "_generated/conformance.html")
+        # the fixture's Kamailio run failed a case and kept its ladder
+        page.locator("td.sipref-verdict.verdict-fail a[href*='kamailio']").first.click()
+        page.wait_for_url("**/_generated/conformance/*.html#case-*")
+        anchor = page.url.split("#", 1)[1]
+        case = page.locator(f"[id='{anchor}']")
+        assert case.locator("table.sipref-ladder tbody tr").count() >= 1
+        assert case.locator("dt", has_text="Observed").count() == 1
+        box = case.bounding_box()
+        assert box and 0 <= box["y"] < DESKTOP["height"], box
+        page.screenshot(path=str(ARTIFACTS / "conformance-case.png"))
+    finally:
+        page.close()

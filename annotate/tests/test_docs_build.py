@@ -71,6 +71,43 @@ def build_site(tmp: Path) -> dict[str, Any]:
         ],
     }
     (data / "conformance" / "fixture.json").write_text(json.dumps(conformance), encoding="utf-8")
+    # a second stack failing the same requirement, with what a reader needs to act on it
+    ladder = [
+        {
+            "t": 0.0001,
+            "time": 1764180000.1,
+            "direction": "sent",
+            "transport": "udp",
+            "src": "127.0.0.1:40000",
+            "dst": "127.0.0.1:5070",
+            "summary": "OPTIONS sip:a@127.0.0.1 SIP/2.0",
+            "note": "",
+            "text": "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+        },
+        {
+            "t": 0.0004,
+            "time": 1764180000.1003,
+            "direction": "received",
+            "transport": "udp",
+            "src": "127.0.0.1:5070",
+            "dst": "127.0.0.1:40000",
+            "summary": "SIP/2.0 500 Oops",
+            "note": "",
+            "text": "SIP/2.0 500 Oops\r\nContent-Length: 0\r\n\r\n",
+        },
+    ]
+    other = {
+        "target": "sip:127.0.0.1:5070", "stack": "Kamailio", "version": "5.8.4",
+        "role": "registrar",
+        "cases": [
+            {"id": "case-invite-timer-a", "verdict": "fail", "requirements": [some_req],
+             "expected": "a 200", "observed": "a 500", "reason": "expected a 200",
+             "enforced": {"target": "https://www.rfc-editor.org/rfc/rfc3261#section-8",
+                          "quote": "fixture sentence"},
+             "ladder": ladder},
+        ],
+    }  # fmt: skip
+    (data / "conformance" / "kamailio.json").write_text(json.dumps(other), encoding="utf-8")
     bench = {  # the shape rfc3261/bench writes
         "benchmark": "parse",
         "machine": {"python": "3.11.7", "cpu_count": 2},
@@ -92,7 +129,13 @@ def build_site(tmp: Path) -> dict[str, Any]:
     build = subprocess.run(
         command, cwd=ROOT, env=_env(), capture_output=True, text=True, check=False
     )
-    return {"out": out, "build": build, "coverage": coverage, "conformance": conformance}
+    return {
+        "out": out,
+        "build": build,
+        "coverage": coverage,
+        "conformance": conformance,
+        "failing": other,
+    }
 
 
 _BUILT: dict[str, dict[str, Any]] = {}
@@ -432,3 +475,30 @@ def test_the_requirement_list_gives_reasons_and_links(site: dict) -> None:
     done = next(r for r in rfc["requirements"] if r["status"] == "complete")
     row = text[text.index(f'id="r-{done["id"]}"') :].split("</tr>", 1)[0]
     assert row.count("/code/") >= 2  # to the code and to a test
+
+
+def test_a_failing_case_opens_with_its_sentence_ladder_and_pcap(site: dict) -> None:
+    out: Path = site["out"]
+    matrix = _read(out / "_generated/conformance.html")
+    assert "Kamailio 5.8.4" in matrix  # product and version, not a port
+    assert 'href="conformance/kamailio.html#case-case-invite-timer-a"' in matrix
+    page = _read(out / "_generated/conformance/kamailio.html")
+    case = page[page.index('id="case-case-invite-timer-a"') :]
+    assert "fixture sentence" in case and "a 500" in case and "a 200" in case
+    assert case.count('<tr class="ladder-') == 2 and "0.4 ms" in case
+    pcap = out / "_pcap/kamailio/case-invite-timer-a.pcap"
+    assert pcap.is_file() and pcap.stat().st_size > 24
+    assert "../../_pcap/kamailio/case-invite-timer-a.pcap" in case
+
+
+def test_a_requirement_shows_every_stack_verdict(site: dict) -> None:
+    req = site["failing"]["cases"][0]["requirements"][0]
+    m = re.match(r"rfc(\d+)-([0-9A-Z]+)", req)
+    assert m
+    kind = "section" if m[2][0].isdigit() else "appendix"
+    text = _read(site["out"] / f"_generated/spec/rfc{m[1]}/{kind}-{m[2]}.html")
+    card = text[text.index(f'id="cite-{req}"') :].split('<div class="sipref-card', 1)[0]
+    verdicts = card[card.index('class="sipref-verdicts"') :]
+    assert "✓ pass</span> fixture-stack" in verdicts
+    assert "✗ fail</span> <a href=" in verdicts
+    assert 'kamailio.html#case-case-invite-timer-a">Kamailio 5.8.4</a>' in verdicts
