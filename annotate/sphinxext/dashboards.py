@@ -395,11 +395,12 @@ def conformance_html(folder: Path) -> tuple[str, int]:
     for run in runs:
         for cid, case in run.cases.items():
             cases.setdefault(cid, set()).update(str(r) for r in case.get("requirements") or [])
-    head = "".join(
-        f'<th><a href="{link(run.doc)}">{escape(run.label)}</a><br>'
-        f"<small>{escape(str(run.data.get('role', '')))}</small></th>"
-        for run in runs
-    )
+    head = ""
+    for run in runs:
+        role = str(run.data.get("role", ""))
+        small = f"<br><small>{escape(role)}</small>" if role and role not in run.label else ""
+        head += f'<th><a href="{link(run.doc)}">{escape(run.label)}</a>{small}</th>'
+
     rows = []
     for cid in sorted(cases):
         cells = []
