@@ -63,6 +63,9 @@ def _build_site(app: Sphinx) -> None:
     for message in coverage.load_errors:
         logger.warning("sipref: %s", message, type="sipref", subtype="spec")
     site = Site(root, coverage)
+    from annotate.sphinxext.later import later_rfcs
+
+    site.later = later_rfcs(store)
     pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]

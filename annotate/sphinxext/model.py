@@ -169,6 +169,8 @@ class Site:
         # conformance: requirement id -> (run, case) of every case exercising it, and the runs
         self.verdicts: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
         self.runs: list[Any] = []
+        # later RFCs that update RFC 3261, per section (annotate.sphinxext.later.Later)
+        self.later: Any = None
         # every annotation sitting on one code block: the block is shown once per spec page,
         # with all the requirements it covers
         self.annotations_on_block: dict[tuple[str, int, int], list[Annotation]] = defaultdict(list)

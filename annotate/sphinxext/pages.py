@@ -158,6 +158,15 @@ def spec_pages(site: Site) -> list[Page]:
             "Each top-level section is one page; its subsections are anchors on that page "
             f"(<code>#section-17.1.1.2</code>, as on rfc-editor.org).</p>{render.legend()}</div>"
         )
+        if number == 3261 and site.later is not None and site.later.updaters:
+            names = ", ".join(
+                f'<a href="https://www.rfc-editor.org/rfc/rfc{n}">RFC {n}</a>'
+                for n in sorted(site.later.updaters)
+            )
+            intro += (
+                f'<p class="sipref-updated">Updated by {names} (the RFC texts at hand). '
+                "A section that one of them names says so under its heading.</p>"
+            )
         pages.append(
             Page(
                 rfc_index_doc(number),

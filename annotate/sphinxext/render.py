@@ -122,9 +122,10 @@ def python_html(
     body = _CODE_BODY.sub(lines, body, count=1).replace("<pre><span></span>", "<pre>", 1)
     width = len(str(last))
     attr = f' id="{ident}"' if ident else ""
+    gutter = "" if width == 3 else f"--g:{width}ch;"  # 3 digits: the stylesheet's default
     return (
         f'<div class="highlight-python notranslate sipref-code"{attr} '
-        f'style="--g:{width}ch;counter-reset:l {first_line - 1}">'
+        f'style="{gutter}counter-reset:l {first_line - 1}">'
         f"{body}</div>"
     )
 
@@ -363,9 +364,7 @@ def _citation_html(
         owner = shown.get(ident) if shown is not None else None
         if owner is not None:
             cited = f" ({_lines_label(marked)})" if marked else ""
-            code = (
-                f'<p class="sipref-same"><a href="#{ident}">↑ the code, shown above</a>{cited}</p>'
-            )
+            code = f'<p class="sipref-same"><a href="#{ident}">↑ code shown above</a>{cited}</p>'
         else:
             if shown is not None:
                 shown[ident] = item
@@ -415,8 +414,8 @@ def _card_html(site: Site, item: Item, shown: dict[str, Item] | None = None) -> 
 
         parts.append(requirement_verdicts_html(verdicts, link))
     missing = {
-        "not started": (None, "Cite it: paste above the code that does it"),
-        "todo": (None, "Cite it: paste above the code that does it"),
+        "not started": (None, "Cite it: paste this above its code"),
+        "todo": (None, "Cite it: paste this above its code"),
         "missing test": ("test", "Add a test: paste this above the test function"),
         "missing citation": (None, "Cite the code: paste this above the block that does it"),
     }.get(item.status)
@@ -478,6 +477,7 @@ def section_body_html(
         )
     else:
         out.append(f'<p class="sipref-section-summary">No requirements · {source}</p>')
+    out.append(later_html(site, view.document.number, section.number))
     blocks = section.blocks
     pending: list[str] = []  # blocks with no card: they share one row (less markup)
 
@@ -513,6 +513,29 @@ def section_body_html(
     if not blocks:
         out.append('<p class="sipref-empty">This section has no text of its own.</p>')
     return "".join(out)
+
+
+def later_html(site: Site, rfc: int, number: str) -> str:
+    """The sections of later RFCs that update this one and name it, with sipref's status."""
+    later = getattr(site, "later", None)
+    if later is None or rfc != 3261 or not later.at(number):
+        return ""
+    links = []
+    for other, where in later.at(number):
+        label = f"RFC {other} §{where}"
+        view = site.rfcs.get(other)
+        section = view.document.section(where) if view else None
+        if view is not None and section is not None:
+            href = link(spec_doc(other, section.number), section.anchor)
+            counts = view.counts(section.number, deep=True)
+            total = sum(counts.values())
+            done = counts.get("complete", 0)
+            status = f" ({done}/{total} complete in sipref)" if total else ""
+        else:
+            href = f"https://www.rfc-editor.org/rfc/rfc{other}#section-{where}"
+            status = ""
+        links.append(f'<a href="{href}">{escape(label)}</a>{escape(status)}')
+    return '<p class="sipref-updated">Later RFCs on this section: ' + ", ".join(links) + "</p>"
 
 
 def rfc_toc_html(view: RfcView) -> str:

@@ -502,3 +502,26 @@ def test_a_requirement_shows_every_stack_verdict(site: dict) -> None:
     assert "✓ pass</span> fixture-stack" in verdicts
     assert "✗ fail</span> <a href=" in verdicts
     assert 'kamailio.html#case-case-invite-timer-a">Kamailio 5.8.4</a>' in verdicts
+
+
+def test_later_rfcs_are_found_from_their_headers_and_references(tmp_path: Path) -> None:
+    from annotate.specstore import SpecStore
+    from annotate.sphinxext.later import later_rfcs, updates
+
+    assert updates("Request for Comments: 6026\nUpdates: 3261                 Sept 2010\n") == {
+        3261
+    }
+    assert updates("Updates: 3261, 3262,\n         3265\nCategory: x") == {3261, 3262, 3265}
+    assert updates("Obsoletes: 3261\n") == set()
+    store = SpecStore.from_env(SPEC_DIR)
+    later = later_rfcs(store)
+    assert 6026 in later.updaters and 4320 in later.updaters
+    assert (6026, "8.4") in later.at("17.1.1.2")  # "Section 17.1.1.2. Replace paragraph 7"
+    assert (5393, "4.2.1") in later.at("16.6")  # "... Section 16.6 of RFC 3261"
+
+
+def test_a_spec_section_names_the_later_rfcs_that_change_it(site: dict) -> None:
+    page = _read(site["out"] / "_generated/spec/rfc3261/section-17.html")
+    assert "Later RFCs on this section:" in page and "RFC 6026 §" in page
+    index = _read(site["out"] / "_generated/spec/rfc3261/index.html")
+    assert "Updated by " in index and "RFC 5393" in index
