@@ -26,6 +26,10 @@ html_theme = "furo"
 html_title = "sipref"
 html_static_path = ["_static"]
 html_css_files = ["sipref.css"]
+html_js_files = ["sipref.js"]
+html_favicon = "_static/favicon.svg"
+# section titles, header and timer names before full-text hits (docs/search_scorer.js)
+html_search_scorer = str(ROOT / "docs" / "search_scorer.js")  # Sphinx opens it as given
 html_copy_source = False
 html_show_sourcelink = False
 html_theme_options = {

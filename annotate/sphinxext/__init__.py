@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -39,7 +41,9 @@ from annotate.sphinxext.pages import Page, Part, all_pages, write_stubs
 __all__ = ["setup"]
 
 logger = logging.getLogger(__name__)
-_LINK = re.compile(r'href="sipref:([^"#]*)(?:#([^"]*))?"')
+#: ``href`` (or ``data-list``: a count that JavaScript turns into a link) to a generated page,
+#: with an optional query (filters of the requirement list) and anchor.
+_LINK = re.compile(r'(href|data-list)="sipref:([^"#?]*)(\?[^"#]*)?(?:#([^"]*))?"')
 
 
 def _build_site(app: Sphinx) -> None:
@@ -59,7 +63,10 @@ def _build_site(app: Sphinx) -> None:
     for message in coverage.load_errors:
         logger.warning("sipref: %s", message, type="sipref", subtype="spec")
     site = Site(root, coverage)
-    pages = all_pages(site, data_dir)
+    from annotate.sphinxext.later import later_rfcs
+
+    site.later = later_rfcs(store)
+    pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]
     app.sipref_pages = pages  # type: ignore[attr-defined]
@@ -83,7 +90,11 @@ class SiprefPage(SphinxDirective):
         page = pages.get(self.env.docname)
         if page is None:
             raise self.error(f"no generated page is planned for {self.env.docname!r}")
-        return [self._section(page.part)]
+        section = self._section(page.part)
+        toctree = page.toctree_rst()
+        if toctree:
+            self.state.nested_parse(StringList(toctree, self.env.docname), 0, section)
+        return [section]
 
     def _section(self, part: Part) -> nodes.section:
         document = self.state.document
@@ -94,6 +105,11 @@ class SiprefPage(SphinxDirective):
             document.note_explicit_target(section, section)
         else:
             document.set_id(section)
+        if part.terms:
+            # index entries ("main": ranked with the best results, not after them)
+            section += addnodes.index(
+                entries=[("single", term, part.ident, "main", None) for term in part.terms]
+            )
         if part.html:
             section += nodes.raw("", part.html, format="html")
         for child in part.children:
@@ -128,19 +144,49 @@ def resolve_links(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     all_docs = app.env.all_docs
 
     def replace(m: re.Match[str]) -> str:
-        target, anchor = m[1], m[2]
+        attr, target, query, anchor = m[1], m[2], m[3] or "", m[4]
         if target not in all_docs:
             logger.warning(
                 "sipref: link to unknown page %r", target, location=docname, type="sipref"
             )
-            return 'href="#"'
+            return f'{attr}="#"'
         uri = "" if target == docname else app.builder.get_relative_uri(docname, target)
-        return f'href="{uri}#{anchor}"' if anchor else f'href="{uri or "#"}"'
+        uri += query
+        return f'{attr}="{uri}#{anchor}"' if anchor else f'{attr}="{uri or "#"}"'
 
     for node in doctree.findall(nodes.raw):
         text = node.astext()
         if "sipref:" in text:
             node.children = [nodes.Text(_LINK.sub(replace, text))]
+
+
+def collapse_navigation(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: object
+) -> None:
+    """Show the navigation's branch of the current page only (furo expands every branch).
+
+    Runs before furo's own handler and makes the ``toctree`` it calls collapse: with ~250
+    generated pages, the fully expanded tree was 30 KB of every page (and build time).
+    """
+    toctree = context.get("toctree")
+    if toctree is None:
+        return
+
+    def collapsed(**kwargs: Any) -> str:
+        return toctree(**{**kwargs, "collapse": True})
+
+    context["toctree"] = collapsed
+
+
+def write_pcaps(app: Sphinx, exception: Exception | None) -> None:
+    """A pcap beside each conformance case that did not pass (linked from its run page)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from annotate.sphinxext.conformance import write_pcaps as write
+
+    runs = getattr(getattr(app, "sipref_site", None), "runs", [])
+    if runs:
+        write(Path(app.outdir), runs)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -151,6 +197,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _build_site)
     app.connect("doctree-read", prune_spec_toc, priority=900)
     app.connect("doctree-resolved", resolve_links)
+    app.connect("html-page-context", collapse_navigation, priority=400)
+    app.connect("build-finished", write_pcaps)
     return {
         "version": "1",
         "parallel_read_safe": True,

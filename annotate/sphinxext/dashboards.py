@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from annotate.sphinxext.model import STATUS_LABELS, spec_doc, status_class
+from annotate.sphinxext.model import STATUS_ICONS, STATUS_LABELS, spec_doc, status_class
 from annotate.sphinxext.render import link, mini_bar
 
 _REQ_ID = re.compile(r"rfc(?P<rfc>\d+)-(?P<section>[0-9A-Z][0-9.]*?)-[rs]\d+-[0-9a-f]{6}")
@@ -52,14 +52,36 @@ def _pct(part: int, whole: int) -> str:
     return "–" if not whole else f"{100 * part / whole:.0f}%"
 
 
-def _count_cells(row: dict[str, Any], statuses: list[str], attrs: str) -> str:
+def requirements_doc(rfc: Any) -> str:
+    """The page listing one RFC's requirements (filterable)."""
+    return f"_generated/requirements/rfc{rfc}"
+
+
+def list_href(rfc: Any, **filters: str) -> str:
+    """``data-list`` value: the requirement list of ``rfc`` filtered as a count is."""
+    query = "&amp;".join(
+        f"{k}={escape(v.replace(' ', '-'), quote=True)}" for k, v in filters.items() if v
+    )
+    return link(requirements_doc(rfc)) + (f"?{query}" if query else "")
+
+
+def _to_list(count: int, rfc: Any, **filters: str) -> str:
+    """The ``data-list`` attribute of a non-zero count (a zero has no list to open)."""
+    return f' data-list="{list_href(rfc, **filters)}"' if count else ""
+
+
+def _count_cells(
+    row: dict[str, Any], statuses: list[str], attrs: str, rfc: Any = None, **filters: str
+) -> str:
     by_status = row.get("by_status", row)
     cells = []
     for status in statuses:
         n = int(by_status.get(status, 0))
+        # the number stays the cell's only text; sipref.js makes it a link to the list
+        to = f' data-list="{list_href(rfc, **filters, status=status)}"' if rfc and n else ""
         cells.append(
             f'<td class="num sipref-count" {attrs} '
-            f'data-status="{escape(status, quote=True)}">{n}</td>'
+            f'data-status="{escape(status, quote=True)}"{to}>{n}</td>'
         )
     return "".join(cells)
 
@@ -88,14 +110,15 @@ def coverage_overview(data: dict[str, Any]) -> str:
         rows.append(
             f'<tr><td><a href="{link(f"_generated/spec/rfc{number}/index")}">RFC {number}</a></td>'
             f"<td>{escape(str(rfc.get('title', '')))}</td>"
-            f'<td class="num sipref-total" {attrs}>{total}</td>'
-            f"{_count_cells(rfc, statuses, attrs)}"
+            f'<td class="num sipref-total" {attrs}{_to_list(total, number)}>{total}</td>'
+            f"{_count_cells(rfc, statuses, attrs, number)}"
             f'<td class="num">{_pct(int(rfc.get("by_status", {}).get("complete", 0)), total)}</td>'
             f"<td>{bar}</td></tr>"
         )
-    when = escape(str(data.get("generated", "")))
+    # the day only: a report rerun with nothing changed leaves the page (and the build) alone
+    when = escape(str(data.get("generated", ""))[:10])
     return (
-        f'<p class="sipref-generated">Report generated {when}. Requirements are the sentences '
+        f'<p class="sipref-generated">Report of {when}. Requirements are the sentences '
         "of each RFC holding a BCP 14 keyword (MUST, SHOULD, MAY and their kin), split "
         "where one sentence states two.</p>"
         '<div class="sipref-table-wrap"><table class="sipref-table sipref-dashboard">'
@@ -117,8 +140,9 @@ def coverage_rfc(data: dict[str, Any], rfc: dict[str, Any]) -> str:
         bar = mini_bar({s: int(row.get(s, 0)) for s in statuses})
         rows.append(
             f'<tr><th scope="row">{escape(level)}</th>'
-            f'<td class="num sipref-total" {attrs}>{total}</td>'
-            f"{_count_cells(row, statuses, attrs)}"
+            f'<td class="num sipref-total" {attrs}{_to_list(total, number, level=level)}>'
+            f"{total}</td>"
+            f"{_count_cells(row, statuses, attrs, number, level=level)}"
             f'<td class="num">{_pct(int(row.get("complete", 0)), total)}</td><td>{bar}</td></tr>'
         )
     level_table = (
@@ -140,8 +164,9 @@ def coverage_rfc(data: dict[str, Any], rfc: dict[str, Any]) -> str:
             f'<tr><td style="padding-left:{0.4 + indent * 0.9:.1f}em">'
             f'<a href="{link(spec_doc(int(number), num), anchor)}">{escape(num)}</a> '
             f"{escape(str(section.get('title', '')))}</td>"
-            f'<td class="num sipref-total" {attrs}>{total}</td>'
-            f"{_count_cells(section, statuses, attrs)}"
+            f'<td class="num sipref-total" {attrs}{_to_list(total, number, section=num)}>'
+            f"{total}</td>"
+            f"{_count_cells(section, statuses, attrs, number, section=num)}"
             f"<td>{bar}</td></tr>"
         )
     section_table = (
@@ -155,6 +180,109 @@ def coverage_rfc(data: dict[str, Any], rfc: dict[str, Any]) -> str:
         else "<p>No section of this RFC states a requirement.</p>"
     )
     return f"<h3>By level</h3>{level_table}<h3>By section</h3>{section_table}"
+
+
+#: Filters of the requirement list, in the order of its form: (parameter, label).
+LIST_FILTERS = (("under", "Section"), ("level", "Level"), ("status", "Status"))
+
+
+def _option(value: str, label: str) -> str:
+    return f'<option value="{escape(value, quote=True)}">{escape(label)}</option>'
+
+
+def requirement_list_html(
+    rfc: dict[str, Any],
+    statuses: list[str],
+    notes: dict[tuple[str, int], tuple[str, str]],
+    known: set[str] | frozenset[str] = frozenset(),
+) -> str:
+    """Every requirement of one RFC as a table, with a filter form (``sipref.js``).
+
+    ``notes`` maps an annotation's (path, line) to (reason, test name).  Without
+    JavaScript the whole list shows; the form and the counts' links filter it, and a
+    filtered view is a URL (``?level=MUST&status=todo&section=16.6``).
+    """
+    number = rfc.get("rfc")
+    reqs = [r for r in rfc.get("requirements", []) if isinstance(r, dict)]
+    tops: list[str] = []
+    for r in reqs:
+        top = str(r.get("section", "")).split(".")[0]
+        if top not in tops:
+            tops.append(top)
+    levels = sorted({str(r.get("level") or "") for r in reqs} - {""})
+    has_verified = any("verified" in r for r in reqs)
+    rows = []
+    for r in reqs:
+        rid = str(r.get("id", ""))
+        section = str(r.get("section", ""))
+        status = str(r.get("status", ""))
+        level = str(r.get("level") or "")
+        spec = link(spec_doc(int(number), section), f"req-{rid}")
+        code, tests, reasons = [], [], []
+        for c in r.get("citations", []):
+            path, line = str(c.get("path", "")), int(c.get("line", 0))
+            reason, test = notes.get((path, line), ("", ""))
+            if reason and c.get("type") in ("exception", "todo"):
+                reasons.append(f"{c.get('type')}: {reason}")
+            start = (c.get("block") or [line])[0]
+            doc = "_generated/code/" + path[:-3] if path.endswith(".py") else ""
+            name = path.rsplit("/", 1)[-1]
+            label = f"{name}::{test}" if c.get("type") == "test" and test else f"{name}:{start}"
+            ref = (
+                f'<a href="{link(doc, f"L-{start}")}">{escape(label)}</a>'
+                if doc in known and c.get("block")
+                else f"<code>{escape(label)}</code>"
+            )
+            (tests if c.get("type") == "test" else code).append(ref)
+        verified = ""
+        if has_verified:
+            v = r.get("verified")
+            verified = f"<td>{'yes' if v else 'no' if v is not None else '–'}</td>"
+        why = "".join(f'<p class="sipref-reason">{escape(x)}</p>' for x in reasons)
+        icon = STATUS_ICONS.get(status, "")
+        rows.append(
+            f'<tr id="r-{escape(rid, quote=True)}" data-section="{escape(section, quote=True)}" '
+            f'data-level="{escape(level, quote=True)}" '
+            f'data-status="{escape(status.replace(" ", "-"), quote=True)}"'
+            + (f' data-verified="{"yes" if r.get("verified") else "no"}"' if has_verified else "")
+            + f'><td><a href="{spec}">§{escape(section)}</a></td><td>{escape(level)}</td>'
+            f'<td class="{status_class(status)}">'
+            f"{icon} {escape(STATUS_LABELS.get(status, status))}</td>"
+            f"<td>{escape(str(r.get('text', '')))}{why}</td>"
+            f"<td>{'<br>'.join(code)}</td><td>{'<br>'.join(tests)}</td>{verified}</tr>"
+        )
+    form = [
+        '<form class="sipref-filter" role="search" aria-label="Filter the requirements">',
+        '<label>Section <select name="under"><option value="">all</option>'
+        + "".join(_option(t, t) for t in tops)
+        + "</select></label>",
+        '<label>Level <select name="level"><option value="">all</option>'
+        + "".join(_option(v, v) for v in levels)
+        + "</select></label>",
+        '<label>Status <select name="status"><option value="">all</option>'
+        + "".join(_option(s.replace(" ", "-"), STATUS_LABELS[s]) for s in statuses)
+        + "</select></label>",
+    ]
+    if has_verified:
+        form.append(
+            '<label>Verified <select name="verified"><option value="">all</option>'
+            + _option("yes", "yes")
+            + _option("no", "no")
+            + "</select></label>"
+        )
+    form.append('<label>Text <input name="q" type="search" size="18"></label>')
+    form.append('<input type="hidden" name="section">')
+    form.append(
+        f'<output class="sipref-shown" aria-live="polite">{len(rows)} requirements</output>'
+    )
+    form.append("</form>")
+    head = "<th>Section</th><th>Level</th><th>Status</th><th>Requirement</th><th>Code</th>"
+    head += "<th>Tests</th>" + ("<th>Verified</th>" if has_verified else "")
+    return (
+        "".join(form)
+        + '<div class="sipref-table-wrap"><table class="sipref-table sipref-reqlist">'
+        + f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def extension_table(data: dict[str, Any], known: set[str] | frozenset[str] = frozenset()) -> str:
@@ -220,8 +348,8 @@ def _requirement_links(ids: list[Any]) -> str:
     return " ".join(out)
 
 
-def conformance_html(folder: Path) -> tuple[str, int]:
-    """The matrix of cases by stack, and the number of result files read."""
+def read_conformance(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The result files of a folder (``{"file": name, **data}``) and the unreadable ones."""
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     runs: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -234,6 +362,18 @@ def conformance_html(folder: Path) -> tuple[str, int]:
             errors.append(f"{path.name}: expected an object with a 'cases' list")
             continue
         runs.append({"file": path.name, **data})
+    return runs, errors
+
+
+def conformance_html(folder: Path) -> tuple[str, int]:
+    """The matrix of cases by stack, and the number of result files read.
+
+    A cell that did not pass links to the case on its run's page (the sentence, expected
+    and observed, the ladder).
+    """
+    from annotate.sphinxext import conformance
+
+    found, errors = read_conformance(folder)
     out = []
     if errors:
         out.append(
@@ -241,7 +381,7 @@ def conformance_html(folder: Path) -> tuple[str, int]:
             + "".join(f"<li>{escape(e)}</li>" for e in errors)
             + "</ul></div>"
         )
-    if not runs:
+    if not found:
         out.append(
             '<div class="sipref-empty-state"><p><strong>No conformance results yet.</strong> '
             "This page shows them once result files exist in "
@@ -250,31 +390,33 @@ def conformance_html(folder: Path) -> tuple[str, int]:
             "</p></div>"
         )
         return "".join(out), 0
+    runs = conformance.load_runs(folder, found)
     cases: dict[str, set[str]] = {}
-    verdicts: dict[tuple[str, int], str] = {}
-    for index, run in enumerate(runs):
-        for case in run["cases"]:
-            if not isinstance(case, dict) or "id" not in case:
-                continue
-            cid = str(case["id"])
-            reqs = case.get("requirements") or []
-            cases.setdefault(cid, set()).update(str(r) for r in reqs)
-            verdicts[(cid, index)] = str(case.get("verdict", "?"))
-    head = "".join(
-        f"<th>{escape(str(run.get('stack', run['file'])))}<br>"
-        f"<small>{escape(str(run.get('target', '')))}</small></th>"
-        for run in runs
-    )
+    for run in runs:
+        for cid, case in run.cases.items():
+            cases.setdefault(cid, set()).update(str(r) for r in case.get("requirements") or [])
+    head = ""
+    for run in runs:
+        role = str(run.data.get("role", ""))
+        small = f"<br><small>{escape(role)}</small>" if role and role not in run.label else ""
+        head += f'<th><a href="{link(run.doc)}">{escape(run.label)}</a>{small}</th>'
+
     rows = []
     for cid in sorted(cases):
         cells = []
-        for index in range(len(runs)):
-            verdict = verdicts.get((cid, index), "")
-            slug = re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-") or "none"
+        for run in runs:
+            case = run.cases.get(cid)
+            verdict = str(case.get("verdict", "?")) if case else ""
+            slug = conformance.verdict_slug(verdict)
             icon = VERDICT_ICONS.get(slug, "")
+            why = ""
+            if case and slug in conformance.OPEN:
+                title = escape(str(case.get("reason") or ""), quote=True)
+                href = link(run.doc, conformance.case_anchor(cid))
+                why = f' <a href="{href}" title="{title}">why</a>'
             cells.append(
                 f'<td class="sipref-verdict verdict-{slug}">'
-                f"{icon} {escape(verdict or 'not run')}</td>"
+                f"{icon} {escape(verdict or 'not run')}{why}</td>"
             )
         rows.append(
             f"<tr><th scope='row'><code>{escape(cid)}</code></th>{''.join(cells)}"

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from annotate.annotations import Annotation
 
@@ -175,6 +175,25 @@ class Site:
         for rfc in coverage.rfcs:
             self.rfcs[rfc.document.number] = self._rfc_view(rfc.document, rfc.requirements)
         self.files: dict[str, CodeFile] = self._code_files(coverage.annotations)
+        # conformance: requirement id -> (run, case) of every case exercising it, and the runs
+        self.verdicts: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+        self.runs: list[Any] = []
+        # later RFCs that update RFC 3261, per section (annotate.sphinxext.later.Later)
+        self.later: Any = None
+        # every annotation sitting on one code block: the block is shown once per spec page,
+        # with all the requirements it covers
+        self.annotations_on_block: dict[tuple[str, int, int], list[Annotation]] = defaultdict(list)
+        for a in coverage.annotations:
+            if a.origin == "code" and a.block is not None:
+                self.annotations_on_block[(a.path, *a.block)].append(a)
+
+    def items_on_block(self, path: str, block: tuple[int, int]) -> list[Item]:
+        """The requirements (and cited sentences) the annotations on one block cover."""
+        seen: dict[int, Item] = {}
+        for a in self.annotations_on_block.get((path, *block), []):
+            for item in self.items_of_annotation.get(id(a), []):
+                seen.setdefault(id(item), item)
+        return list(seen.values())
 
     # --- spec side ----------------------------------------------------------------------
 

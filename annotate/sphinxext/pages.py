@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from annotate.sphinxext import dashboards, render
+from annotate.sphinxext import conformance, dashboards, render
 from annotate.sphinxext.model import GENERATED, Site, code_doc, page_key, rfc_index_doc, spec_doc
 
 
@@ -28,6 +30,7 @@ class Part:
     html: str = ""
     children: list[Part] = field(default_factory=list)
     label: str | None = None  # a Sphinx label (``:ref:`rfc3261-17.1```)
+    terms: list[str] = field(default_factory=list)  # index entries: header and timer names
 
 
 @dataclass
@@ -53,15 +56,49 @@ class Page:
             f"   :digest: {self.digest()}",
             "",
         ]
-        if self.toctree:
-            lines += [".. toctree::", "   :hidden:", ""]
-            lines += [f"   {title.replace('<', '‹')} </{doc}>" for title, doc in self.toctree]
-            lines.append("")
         return "\n".join(lines)
+
+    def toctree_rst(self) -> list[str]:
+        """The hidden toctree of an index page, parsed inside its top section (so the pages
+        it lists nest under it in the navigation, rather than beside it)."""
+        if not self.toctree:
+            return []
+        lines = [".. toctree::", "   :hidden:", ""]
+        lines += [f"   {title.replace('<', '‹')} </{doc}>" for title, doc in self.toctree]
+        return lines
 
 
 def _section_title(number: str, title: str, kind: str) -> str:
     return f"Appendix {number} {title}" if kind == "appendix" else f"{number} {title}"
+
+
+_TIMER = re.compile(r"\b[Tt]imer ([A-Z])\b")
+
+
+def index_terms(doc: Any) -> dict[str, list[str]]:
+    """Words a reader searches for, by the section that defines them.
+
+    A header field name (RFC 3261 §20.x titles) and a response code (§21.x.y titles) name
+    their section; a timer ("Timer B") is indexed at the section that mentions it most
+    (§17.1.1.2).  They become index entries, which the search ranks before full text.
+    """
+    terms: dict[str, list[str]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for section in doc.sections:
+        parts = section.number.split(".")
+        if doc.number == 3261 and (
+            (parts[0] == "20" and len(parts) == 2) or (parts[0] == "21" and len(parts) == 3)
+        ):
+            terms.setdefault(section.number, []).append(section.title)
+        for m in _TIMER.finditer(section.normalized):
+            name = f"Timer {m[1]}"
+            found = counts.setdefault(name, {})
+            found[section.number] = found.get(section.number, 0) + 1
+    for name, found in sorted(counts.items()):
+        most = max(found.values())
+        where = next(number for number, n in found.items() if n == most)
+        terms.setdefault(where, []).append(name)
+    return terms
 
 
 def spec_pages(site: Site) -> list[Page]:
@@ -69,6 +106,7 @@ def spec_pages(site: Site) -> list[Page]:
     for number in site.rfc_numbers():
         view = site.rfcs[number]
         doc = view.document
+        terms = index_terms(doc)
         groups: dict[str, list[Any]] = {}
         for section in doc.sections:
             groups.setdefault(page_key(section.number), []).append(section)
@@ -79,13 +117,15 @@ def spec_pages(site: Site) -> list[Page]:
             head = sections[0]
             parts: dict[str, Part] = {}
             top: Part | None = None
+            shown: dict[str, Any] = {}  # code blocks already on this page
             for section in sections:
                 title = _section_title(section.number, section.title, section.kind)
                 part = Part(
                     title=title,
                     ident=section.anchor,
-                    html=render.section_body_html(site, view, section),
+                    html=render.section_body_html(site, view, section, shown),
                     label=f"rfc{number}-{section.number}".lower(),
+                    terms=terms.get(section.number, []),
                 )
                 parts[section.number] = part
                 if top is None:
@@ -118,6 +158,15 @@ def spec_pages(site: Site) -> list[Page]:
             "Each top-level section is one page; its subsections are anchors on that page "
             f"(<code>#section-17.1.1.2</code>, as on rfc-editor.org).</p>{render.legend()}</div>"
         )
+        if number == 3261 and site.later is not None and site.later.updaters:
+            names = ", ".join(
+                f'<a href="https://www.rfc-editor.org/rfc/rfc{n}">RFC {n}</a>'
+                for n in sorted(site.later.updaters)
+            )
+            intro += (
+                f'<p class="sipref-updated">Updated by {names} (the RFC texts at hand). '
+                "A section that one of them names says so under its heading.</p>"
+            )
         pages.append(
             Page(
                 rfc_index_doc(number),
@@ -229,11 +278,109 @@ def coverage_page(site: Site, data_dir: Path, known: set[str]) -> Page:
     top.children.append(
         Part("Checker diagnostics", "diagnostics", dashboards.diagnostics_html(data))
     )
-    return Page(f"{GENERATED}/coverage", top, wide=True)
+    lists = [
+        (f"RFC {rfc.get('rfc')}: every requirement", dashboards.requirements_doc(rfc.get("rfc")))
+        for rfc in data.get("rfcs", [])
+        if rfc.get("requirements")
+    ]
+    if lists:
+        top.html += (
+            '<p class="sipref-note">Every count opens the list behind it. The lists, '
+            "filterable by section, level and status: "
+            + ", ".join(f'<a href="{render.link(doc)}">{escape(t)}</a>' for t, doc in lists)
+            + ".</p>"
+        )
+    return Page(f"{GENERATED}/coverage", top, lists, wide=True)
 
 
-def conformance_page(data_dir: Path) -> Page:
-    html, _ = dashboards.conformance_html(data_dir / "conformance")
+def requirement_pages(site: Site, data_dir: Path, known: set[str]) -> list[Page]:
+    """One filterable list per RFC: the answers behind the coverage page's counts."""
+    data = _coverage_data(site, data_dir)
+    notes: dict[tuple[str, int], tuple[str, str]] = {}
+    for a in site.coverage.annotations:
+        reason = a.meta.get("reason", "") or a.meta.get("tracking-issue", "")
+        notes[(a.path, a.line)] = (reason, site.test_name(a) if a.type == "test" else "")
+    statuses = dashboards._statuses(data)
+    pages = []
+    for rfc in data.get("rfcs", []):
+        if not rfc.get("requirements"):
+            continue
+        number = rfc.get("rfc")
+        intro = (
+            f'<div class="sipref-wide" data-view="requirements"><p>The {rfc.get("total", 0)} '
+            f"requirements of RFC {number}, in text order: their level, status (with the "
+            "reason of a to-do or an exception), the code that cites them and the tests "
+            "that verify them. Choose a filter, or come here from a count on the "
+            f'<a href="{render.link(GENERATED + "/coverage")}">coverage page</a>.</p></div>'
+        )
+        html = intro + dashboards.requirement_list_html(rfc, statuses, notes, known)
+        title = f"RFC {number} requirements"
+        pages.append(
+            Page(dashboards.requirements_doc(number), Part(title, "requirements", html), wide=True)
+        )
+    return pages
+
+
+def _coverage_data(site: Site, data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "coverage.json"
+    if path.is_file():
+        data, _ = dashboards.load_json(path)
+        if isinstance(data, dict):
+            return data
+    from annotate.report import to_json
+
+    return to_json(site.coverage)
+
+
+def conformance_folder(data_dir: Path, published: Path | None) -> Path:
+    """Fresh results (``make conformance``) when there are any, else the published set."""
+    fresh = data_dir / "conformance"
+    if any(fresh.glob("*.json")) or published is None or not any(published.glob("*.json")):
+        return fresh
+    return published
+
+
+def conformance_runs(folder: Path) -> list[conformance.Run]:
+    found, _ = dashboards.read_conformance(folder)
+    return conformance.load_runs(folder, found)
+
+
+def run_pages(runs: list[conformance.Run]) -> list[Page]:
+    """One page per conformance run: every case that did not pass, opened up."""
+
+    def requirement_link(rid: str) -> str:
+        return dashboards._requirement_links([rid])
+
+    return [
+        Page(
+            run.doc,
+            Part(
+                f"Conformance: {run.label}",
+                "run",
+                '<div class="sipref-wide" data-view="run">'
+                + conformance.run_page_html(run, render.link, requirement_link)
+                + "</div>",
+            ),
+            wide=True,
+        )
+        for run in runs
+    ]
+
+
+def conformance_page(
+    folder: Path, runs: list[conformance.Run] | None = None, published: bool = False
+) -> Page:
+    html, _ = dashboards.conformance_html(folder)
+    if published and runs:
+        dates = sorted({str(r.data.get("started", ""))[:10] for r in runs} - {""})
+        when = ", ".join(dates) or "an unknown date"
+        html = (
+            '<p class="sipref-note">These are the published results '
+            f"(<code>docs/conformance-results/</code>, run on {when})"
+            ": <code>make conformance</code> writes fresh ones to "
+            "<code>docs/_data/conformance/</code>, which the site shows instead; "
+            "<code>python docs/publish_conformance.py</code> publishes them.</p>" + html
+        )
     intro = (
         "<p>Conformance cases drive a SIP stack (ours or another) through the behaviour the "
         "RFCs require and record a verdict per case, with the requirements each case "
@@ -242,6 +389,7 @@ def conformance_page(data_dir: Path) -> Page:
     return Page(
         f"{GENERATED}/conformance",
         Part("Conformance", "conformance", f'<div class="sipref-wide">{intro}{html}</div>'),
+        [(f"Conformance: {run.label}", run.doc) for run in runs or []],
         wide=True,
     )
 
@@ -256,12 +404,20 @@ def bench_page(data_dir: Path) -> Page:
     return Page(f"{GENERATED}/bench", Part("Benchmarks", "benchmarks", intro + html))
 
 
-def all_pages(site: Site, data_dir: Path) -> dict[str, Page]:
+def all_pages(site: Site, data_dir: Path, published: Path | None = None) -> dict[str, Page]:
+    """Every generated page; ``published`` is the committed conformance result set, shown
+    when the data folder has no results of its own."""
+    folder = conformance_folder(data_dir, published)
+    runs = conformance_runs(folder)
+    site.verdicts = conformance.by_requirement(runs)  # shown beside each requirement
+    site.runs = runs
     pages = spec_pages(site) + code_pages(site)
     known = {p.docname for p in pages}
+    pages += requirement_pages(site, data_dir, known)
     pages += [
         coverage_page(site, data_dir, known),
-        conformance_page(data_dir),
+        conformance_page(folder, runs, folder != data_dir / "conformance"),
+        *run_pages(runs),
         bench_page(data_dir),
     ]
     return {p.docname: p for p in pages}

@@ -7,6 +7,7 @@ do not depend on the builder's URL scheme.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import textwrap
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
     from annotate.checker import Resolved
     from annotate.rfctext import Block, Section
 
-#: The longest annotated block shown in full beside the spec; longer ones are cut (the code
-#: view has the rest).
-MAX_SNIPPET_LINES = 40
+#: The longest snippet of an annotated block shown beside the spec; longer blocks are cut
+#: around their cited lines (the code view has the rest).
+MAX_SNIPPET_LINES = 18
 _LEXER = PythonLexer()
 
 
@@ -56,7 +57,9 @@ def badge(status: str, href: str | None = None, extra: str = "") -> str:
     title = escape(STATUS_HELP[status], quote=True)
     if href:
         href = escape(href, quote=True)
-        return f'<a class="{cls}" href="{href}" title="{title}">{escape(label)}</a>'
+        # the words say it all; the meaning of each status is in the legend (no title: a
+        # spec page carries hundreds of these)
+        return f'<a class="{cls}" href="{href}">{escape(label)}</a>'
     return f'<span class="{cls}" title="{title}">{escape(label)}</span>'
 
 
@@ -70,24 +73,101 @@ def legend() -> str:
     )
 
 
-@lru_cache(maxsize=2)
-def _formatter(anchors: bool) -> HtmlFormatter:
+@lru_cache(maxsize=1)
+def _formatter() -> HtmlFormatter:
     # Building a formatter computes its style sheet: do it once, not once per snippet.
-    return HtmlFormatter(
-        linenos="inline",
-        lineanchors="L" if anchors else "",
-        cssclass="highlight",
-        wrapcode=True,
-    )
+    return HtmlFormatter(cssclass="highlight", wrapcode=True)
+
+
+_CODE_BODY = re.compile(r"(<code>)(.*?)(</code>)", re.S)
+#: Tokens shown in the base text colour: punctuation and whitespace (that colour in both site
+#: styles, github-light and github-dark), plain names, operators, ``self`` and builtins (so
+#: the code reads like the pseudo-code it is; keywords, strings, comments, numbers and
+#: definitions keep colour).  Their spans were half the markup of a spec page.
+_PLAIN_TOKEN = re.compile(r'<span class="(?:[pwno]|bp|nb)">([^<]*)</span>')
+#: Word operators (``and``, ``not``, ``in``) and keyword constants (``None``) read as keywords.
+_KEYWORD_TOKEN = re.compile(r'<span class="(?:ow|kc)">')
 
 
 @lru_cache(maxsize=4096)
-def python_html(code: str, first_line: int = 1, anchors: bool = False) -> str:
-    """Python source highlighted like Sphinx's own code blocks (copy button included)."""
-    formatter = _formatter(anchors)
-    formatter.linenostart = first_line
-    body = highlight(code, _LEXER, formatter)
-    return f'<div class="highlight-python notranslate">{body}</div>'
+def python_html(
+    code: str,
+    first_line: int = 1,
+    anchors: bool = False,
+    marked: frozenset[int] = frozenset(),
+    ident: str = "",
+) -> str:
+    """Python source highlighted like Sphinx's own code blocks (copy button included).
+
+    Each source line is its own box (a ``span`` child of ``code``), so a long line wraps
+    inside the column with a hanging indent and a continuation bar instead of being
+    clipped; line numbers are a CSS
+    counter (not text: nothing to exclude when copying, less markup).  ``anchors`` gives each
+    line the id ``L-<number>`` (the code view); ``marked`` holds the line numbers a
+    requirement cites (highlighted); ``ident`` is the id of the whole box.
+    """
+    body = highlight(code, _LEXER, _formatter())
+    last = first_line + code.count("\n")
+
+    def lines(m: re.Match[str]) -> str:
+        out = []
+        text = _KEYWORD_TOKEN.sub('<span class="k">', _PLAIN_TOKEN.sub(r"\1", m[2]))
+        for number, line in enumerate(text.split("\n")[: last - first_line + 1], first_line):
+            # a line is a bare span, child of <code> (the CSS selects it so): no class to repeat
+            attr = ' class="hl"' if number in marked else ""
+            attr += f' id="L-{number}"' if anchors else ""
+            out.append(f"<span{attr}>{line}</span>")
+        return m[1] + "".join(out) + m[3]
+
+    body = _CODE_BODY.sub(lines, body, count=1).replace("<pre><span></span>", "<pre>", 1)
+    width = len(str(last))
+    attr = f' id="{ident}"' if ident else ""
+    gutter = "" if width == 3 else f"--g:{width}ch;"  # 3 digits: the stylesheet's default
+    return (
+        f'<div class="highlight-python notranslate sipref-code"{attr} '
+        f'style="{gutter}counter-reset:l {first_line - 1}">'
+        f"{body}</div>"
+    )
+
+
+#: Words of a requirement that name something the code spells out: timers, quoted states,
+#: header names, status codes.
+_TERMS = (
+    (re.compile(r"\b[Tt]imer ([A-K])\b"), lambda m: f"timer_{m[1].lower()}"),
+    (re.compile(r'"([A-Za-z][A-Za-z -]{1,30})"'), lambda m: re.sub(r"[ -]", "_", m[1].lower())),
+    (
+        re.compile(r"\b([A-Z][a-z]+(?:-[A-Z][A-Za-z]+)+)\b"),
+        lambda m: m[1].lower().replace("-", "_"),
+    ),
+    (re.compile(r"\b([1-6]\d\d)\b"), lambda m: m[1]),
+)
+
+
+def cited_lines(requirement: str, code: str, first_line: int) -> frozenset[int]:
+    """The lines of a longer block that the requirement's own terms point at.
+
+    A block that implements several sentences (a transition table, say) is shown once; the
+    row that a given sentence is about (``(State.CALLING, Event.TIMER_B)`` for "If Timer B
+    fires while ... in the "Calling" state") is the line that names most of its terms.
+    """
+    lines = code.splitlines()
+    if len(lines) < 5:
+        return frozenset()
+    terms = {convert(m) for pattern, convert in _TERMS for m in pattern.finditer(requirement)}
+    if not terms:
+        return frozenset()
+    scores = []
+    for line in lines:
+        low = line.lower().replace("-", "_")
+        code_part = "" if low.lstrip().startswith("#") else low
+        scores.append(sum(term in code_part for term in terms))
+    best = max(scores)
+    if best == 0:
+        return frozenset()
+    hits = [first_line + i for i, score in enumerate(scores) if score == best]
+    if len(hits) > max(2, len(lines) // 3):
+        return frozenset()  # the terms are everywhere: no line stands out
+    return frozenset(hits)
 
 
 def plain_code_html(code: str) -> str:
@@ -141,23 +221,24 @@ def _normalized_positions(text: str) -> tuple[str, list[int]]:
 def _marked(text: str, marks: list[tuple[int, int, str, str, str]]) -> str:
     """``text`` escaped, with ``marks`` (start, end, id, open tag, close html) wrapped around.
 
-    Overlapping marks are clipped; a mark clipped to nothing still leaves its anchor.
+    The id goes on the open tag (a ``{id}`` placeholder in it), so ``:target`` outlines the
+    sentence itself.  Overlapping marks are clipped; a mark clipped to nothing still leaves an
+    empty anchor.
     """
     out: list[str] = []
     at = 0
     for start, end, ident, open_tag, close in sorted(marks):
         start = max(start, at)
-        anchor = (
-            f'<span class="sipref-anchor" id="{escape(ident, quote=True)}"></span>'
-            if ident
-            else ""
-        )
+        id_attr = f' id="{escape(ident, quote=True)}"' if ident else ""
         if end <= start:
+            anchor = f'<span class="sipref-anchor"{id_attr}></span>' if ident else ""
             out.append(escape(text[at:start], quote=False) + anchor)
             at = max(at, start)
             continue
         out.append(escape(text[at:start], quote=False))
-        out.append(anchor + open_tag + escape(text[start:end], quote=False) + close)
+        out.append(
+            open_tag.replace("{id}", id_attr) + escape(text[start:end], quote=False) + close
+        )
         at = end
     out.append(escape(text[at:], quote=False))
     return "".join(out)
@@ -181,9 +262,7 @@ def _block_html(block: Block, items: list[Item]) -> str:
         first = item.span[0] >= block.start
         last = item.span[1] <= block.end
         ident = f"req-{item.key}" if first else ""
-        level = f"{item.level} · " if item.level else ""
-        title = escape(f"{level}{STATUS_LABELS[item.status]}", quote=True)
-        open_tag = f'<mark class="sipref-req {status_class(item.status)}" title="{title}">'
+        open_tag = f'<mark class="sipref-req {status_class(item.status)}"{{id}}>'
         close = "</mark>"
         if last and not pre:
             close += " " + badge(item.status, f"#cite-{item.key}", item.level or "")
@@ -208,9 +287,62 @@ def _loc(a: Annotation) -> str:
     return f"{a.path}:{a.line}"
 
 
-def _citation_html(site: Site, cite: Resolved) -> str:
+def _block_id(a: Annotation) -> str:
+    start = a.block[0] if a.block is not None else a.line
+    return "blk-" + hashlib.sha1(f"{a.path}:{start}".encode()).hexdigest()[:10]
+
+
+def _covers_html(site: Site, a: Annotation, here: Item) -> str:
+    """The requirements one block covers, each linked to its sentence."""
+    if a.block is None:
+        return ""
+    items = [i for i in site.items_on_block(a.path, a.block) if i.requirement is not None]
+    if len(items) < 2:
+        return ""
+    items.sort(key=lambda i: (i.section.rfc, i.section.number, i.span[0]))
+    links = []
+    for i in items:
+        sign = "§" if i.section.number[0].isdigit() else "App. "
+        label = f"{sign}{i.section.number} {i.level or ''}".strip()
+        if i.section.rfc != here.section.rfc:
+            label = f"RFC {i.section.rfc} {label}"
+        href = (
+            f"#req-{i.key}"
+            if spec_doc(i.section.rfc, i.section.number)
+            == spec_doc(here.section.rfc, here.section.number)
+            else link(spec_doc(i.section.rfc, i.section.number), f"req-{i.key}")
+        )
+        links.append(
+            f'<a class="{status_class(i.status)}" href="{href}">'
+            f"{STATUS_ICONS[i.status]} {escape(label)}</a>"
+        )
+    return f'<p class="sipref-covers">Covers {len(items)}: {" ".join(links)}</p>'
+
+
+def _window(total: int, marked: frozenset[int], first_line: int) -> int:
+    """Where a long block's snippet starts: at the top, or just above the cited lines."""
+    if total <= MAX_SNIPPET_LINES or not marked:
+        return 0
+    top = min(marked) - first_line
+    if max(marked) - first_line < MAX_SNIPPET_LINES:
+        return 0
+    return max(0, min(top - 3, total - MAX_SNIPPET_LINES))
+
+
+def _lines_label(lines: frozenset[int]) -> str:
+    ordered = sorted(lines)
+    word = "line" if len(ordered) == 1 else "lines"
+    return f"{word} {', '.join(map(str, ordered))}"
+
+
+def _citation_html(
+    site: Site, cite: Resolved, item: Item, shown: dict[str, Item] | None = None
+) -> str:
+    """One citation on a card; its code block is rendered once per page (``shown``)."""
     a = cite.annotation
     kind = escape(a.type)
+    # "implementation" is the rule; only the other types are named
+    label = "" if a.type == "implementation" else f'<span class="sipref-type">{kind}</span> '
     target = site.code_target(a)
     loc = escape(_loc(a))
     where = f'<a href="{link(*target)}">{loc}</a>' if target else f"<code>{loc}</code>"
@@ -223,21 +355,31 @@ def _citation_html(site: Site, cite: Resolved) -> str:
     text = site.block_text(a)
     if text and a.block is not None:
         lines = text.splitlines()
-        cut = len(lines) > MAX_SNIPPET_LINES
-        shown = "\n".join(lines[:MAX_SNIPPET_LINES])
-        code = python_html(shown, a.block[0])
-        if cut:
-            more = len(lines) - MAX_SNIPPET_LINES
-            code += (
-                f'<p class="sipref-more"><a href="{link(*target)}">{more} more lines '
-                "in the code view</a></p>"
-                if target
-                else ""
-            )
+        marked = cited_lines(item.text, text, a.block[0]) if item.requirement else frozenset()
+        start = _window(len(lines), marked, a.block[0])
+        window = lines[start : start + MAX_SNIPPET_LINES]
+        first = a.block[0] + start
+        marked = frozenset(n for n in marked if first <= n < first + len(window))
+        ident = _block_id(a)
+        owner = shown.get(ident) if shown is not None else None
+        if owner is not None:
+            cited = f" ({_lines_label(marked)})" if marked else ""
+            code = f'<p class="sipref-same"><a href="#{ident}">↑ code shown above</a>{cited}</p>'
+        else:
+            if shown is not None:
+                shown[ident] = item
+            note = f'<p class="sipref-lines">{_lines_label(marked)} cited</p>' if marked else ""
+            code = _covers_html(site, a, item) + note
+            code += python_html("\n".join(window), first, marked=marked, ident=ident)
+            hidden = len(lines) - len(window)
+            if hidden and target:
+                code += (
+                    f'<p class="sipref-more"><a href="{link(*target)}">{hidden} more lines '
+                    "in the code view</a></p>"
+                )
     return (
-        f'<div class="sipref-cite sipref-type-{kind}">'
-        f'<p class="sipref-cite-head"><span class="sipref-type">{kind}</span> {where}</p>'
-        f"{extra}{code}</div>"
+        f'<div class="sipref-cite{"" if not label else " sipref-type-" + kind}">'
+        f'<p class="sipref-cite-head">{label}{where}</p>{extra}{code}</div>'
     )
 
 
@@ -246,41 +388,34 @@ def _tests_html(site: Site, tests: list[Resolved]) -> str:
     for cite in tests:
         a = cite.annotation
         target = site.code_target(a)
-        name = escape(f"{a.path}::{site.test_name(a)}" if a.block else a.path)
-        lines = (
-            f" <span class='sipref-lines'>lines {a.block[0]}–{a.block[1]}</span>"
-            if a.block
-            else ""
-        )
+        # the test's name; its file is in the link target
+        name = escape(site.test_name(a) if a.block else a.path)
         ref = f'<a href="{link(*target)}">{name}</a>' if target else f"<code>{name}</code>"
-        entries.append(f"<li>{ref}{lines}</li>")
-    return (
-        '<div class="sipref-tests"><p class="sipref-cite-head">Verified by</p>'
-        f"<ul>{''.join(entries)}</ul></div>"
-    )
+        entries.append(f"<li>{ref}</li>")
+    return f'<div class="sipref-tests"><ul aria-label="Verified by">{"".join(entries)}</ul></div>'
 
 
-def _card_html(site: Site, item: Item) -> str:
+def _card_html(site: Site, item: Item, shown: dict[str, Item] | None = None) -> str:
     tests = [c for c in item.citations if c.annotation.type == "test"]
     others = [c for c in item.citations if c.annotation.type != "test"]
-    head = badge(item.status, f"#req-{item.key}")
-    ident = escape(item.key)
-    short = ""
-    if item.requirement is not None:
-        keyword = getattr(item.requirement, "keyword", "")
-        short = f'<span class="sipref-keyword">{escape(keyword)}</span>'
+    keyword = getattr(item.requirement, "keyword", "") if item.requirement is not None else ""
+    head = badge(item.status, f"#req-{item.key}", keyword)
     parts = [
         f'<div class="sipref-card {status_class(item.status)}" '
         f'id="cite-{escape(item.key, quote=True)}">',
-        f'<p class="sipref-card-head">{head} {short}'
-        f'<span class="sipref-reqid">{ident}</span></p>\n',
+        f'<p class="sipref-card-head">{head}</p>\n',
     ]
-    parts += [_citation_html(site, c) for c in others]
+    parts += [_citation_html(site, c, item, shown) for c in others]
     if tests:
         parts.append(_tests_html(site, tests))
+    verdicts = site.verdicts.get(item.key)
+    if verdicts:
+        from annotate.sphinxext.conformance import requirement_verdicts_html
+
+        parts.append(requirement_verdicts_html(verdicts, link))
     missing = {
-        "not started": (None, "Cite it: paste this above the code that does it"),
-        "todo": (None, "Cite it: paste this above the code that does it"),
+        "not started": (None, "Cite it: paste this above its code"),
+        "todo": (None, "Cite it: paste this above its code"),
         "missing test": ("test", "Add a test: paste this above the test function"),
         "missing citation": (None, "Cite the code: paste this above the block that does it"),
     }.get(item.status)
@@ -317,8 +452,14 @@ def _type_status(kind: str) -> str:
     return {"exception": "exception", "todo": "todo", "implication": "complete"}.get(kind, "cited")
 
 
-def section_body_html(site: Site, view: RfcView, section: Section) -> str:
-    """A section's blocks, each in a row with the cards of the requirements it starts."""
+def section_body_html(
+    site: Site, view: RfcView, section: Section, shown: dict[str, Item] | None = None
+) -> str:
+    """A section's blocks, each in a row with the cards of the requirements it starts.
+
+    ``shown`` collects the code blocks already rendered on the page (shared by the sections
+    of one page), so a block that covers several requirements is printed once.
+    """
     items = view.items.get(section.number, [])
     out: list[str] = []
     if section.number in view.whole:
@@ -336,20 +477,65 @@ def section_body_html(site: Site, view: RfcView, section: Section) -> str:
         )
     else:
         out.append(f'<p class="sipref-section-summary">No requirements · {source}</p>')
+    out.append(later_html(site, view.document.number, section.number))
     blocks = section.blocks
+    pending: list[str] = []  # blocks with no card: they share one row (less markup)
+
+    def flush() -> None:
+        if pending:
+            joined = "".join(pending)
+            out.append(
+                f'<div class="sipref-row">\n<div class="sipref-left">{joined}</div></div>\n'
+            )
+            pending.clear()
+
     for index, block in enumerate(blocks):
         upper = blocks[index + 1].start if index + 1 < len(blocks) else len(section.normalized) + 1
         starting = [i for i in items if block.start <= i.span[0] < upper]
         touching = [i for i in items if i.span[0] < block.end and i.span[1] > block.start]
-        cards = "".join(_card_html(site, i) for i in starting)
+        left = _block_html(block, touching)
+        if not starting:
+            if block.kind == "pre":  # a figure gets a row of its own, to span it
+                flush()
+                pending.append(left)
+                flush()
+            else:
+                pending.append(left)
+            continue
+        flush()
+        cards = "".join(_card_html(site, i, shown) for i in starting)
         out.append(
             '<div class="sipref-row">\n'
-            f'<div class="sipref-left">{_block_html(block, touching)}</div>\n'
+            f'<div class="sipref-left">{left}</div>\n'
             f'<div class="sipref-right">{cards}</div></div>\n'
         )
+    flush()
     if not blocks:
         out.append('<p class="sipref-empty">This section has no text of its own.</p>')
     return "".join(out)
+
+
+def later_html(site: Site, rfc: int, number: str) -> str:
+    """The sections of later RFCs that update this one and name it, with sipref's status."""
+    later = getattr(site, "later", None)
+    if later is None or rfc != 3261 or not later.at(number):
+        return ""
+    links = []
+    for other, where in later.at(number):
+        label = f"RFC {other} §{where}"
+        view = site.rfcs.get(other)
+        section = view.document.section(where) if view else None
+        if view is not None and section is not None:
+            href = link(spec_doc(other, section.number), section.anchor)
+            counts = view.counts(section.number, deep=True)
+            total = sum(counts.values())
+            done = counts.get("complete", 0)
+            status = f" ({done}/{total} complete in sipref)" if total else ""
+        else:
+            href = f"https://www.rfc-editor.org/rfc/rfc{other}#section-{where}"
+            status = ""
+        links.append(f'<a href="{href}">{escape(label)}</a>{escape(status)}')
+    return '<p class="sipref-updated">Later RFCs on this section: ' + ", ".join(links) + "</p>"
 
 
 def rfc_toc_html(view: RfcView) -> str:
@@ -522,10 +708,35 @@ def code_summary_html(site: Site, code: CodeFile) -> str:
     kind = "test module" if code.is_test else "module"
     return (
         f'<p class="sipref-module-summary">This {kind} carries {len(annotations)} '
-        f"annotation{'s' if len(annotations) != 1 else ''}, "
-        f"citing {', '.join(links) or 'no section'}. "
+        f"annotation{'s' if len(annotations) != 1 else ''}. "
         f"Source: <code>{escape(code.path)}</code>. Each block of code sits beside the spec "
         "text it cites; the links lead to that text in the spec view.</p>"
+        + _module_index_html(site, annotations, sections, links)
+    )
+
+
+def _module_index_html(
+    site: Site,
+    annotations: list[Annotation],
+    sections: list[tuple[int, str]],
+    links: list[str],
+) -> str:
+    """The module's own index: per RFC section, the blocks on this page that cite it."""
+    if not sections:
+        return ""
+    rows = []
+    for (rfc, number), section_link in zip(sections, links, strict=True):
+        first: dict[int, int] = {}  # block start -> the first annotation on it
+        for a in annotations:
+            if a.rfc == rfc and a.section == number:
+                start = a.block[0] if a.block else a.line
+                first[start] = min(first.get(start, a.line), a.line)
+        places = sorted(first.items())
+        jumps = ", ".join(f'<a href="#a-{line}">{start}</a>' for start, line in places)
+        rows.append(f"<li>{section_link}: line{'s' if len(places) > 1 else ''} {jumps}</li>")
+    return (
+        '<details class="sipref-module-index" open><summary>In this module, by RFC section'
+        f"</summary><ul>{''.join(rows)}</ul></details>"
     )
 
 

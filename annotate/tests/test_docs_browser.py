@@ -193,3 +193,159 @@ def test_search_finds_spec_text_and_code(served: dict, browser: Any) -> None:
         page.screenshot(path=str(ARTIFACTS / "search.png"))
     finally:
         page.close()
+
+
+#: The pages with the most code beside the spec (RFC 3261 §16 and §17) and the longest module.
+CODE_HEAVY = (
+    "_generated/spec/rfc3261/section-16.html",
+    "_generated/spec/rfc3261/section-17.html",
+    "_generated/code/rfc3261/proxy.html",
+)
+_CLIPPED = """() => {
+  const boxes = [...document.querySelectorAll(
+    '.sipref-code pre, .sipref-ready pre, pre.sipref-pre')];
+  return {
+    boxes: boxes.length,
+    clipped: boxes.filter(b => b.scrollWidth > b.clientWidth + 1).map(
+      b => [b.closest('[id]')?.id, b.scrollWidth, b.clientWidth]),
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+  };
+}"""
+
+
+@pytest.mark.parametrize("url", CODE_HEAVY)
+def test_no_code_box_is_clipped_on_a_desktop_or_a_phone(
+    served: dict, browser: Any, url: str
+) -> None:
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = browser.new_page(viewport=viewport)
+        try:
+            page.goto(served["base"] + url)
+            page.wait_for_load_state("load")
+            found = page.evaluate(_CLIPPED)
+            assert found["boxes"] > 10, (url, label, found["boxes"])
+            assert not found["clipped"], (url, label, found["clipped"][:5])
+            width, client = found["page"]
+            assert width <= client, (url, label, "the page scrolls sideways", width, client)
+        finally:
+            page.close()
+
+
+def test_a_deep_link_lands_at_once_on_an_outlined_sentence(served: dict, browser: Any) -> None:
+    req = _cited_requirement(served["coverage"])
+    top = req["section"].split(".")[0]
+    url = served["base"] + f"_generated/spec/rfc{req['rfc']}/section-{top}.html#req-{req['id']}"
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(url)
+        page.wait_for_load_state("load")
+        # no smooth scrolling: the target is in view right after load, not two seconds later
+        assert page.evaluate("getComputedStyle(document.documentElement).scrollBehavior") == "auto"
+        box = page.evaluate(
+            f"document.getElementById('req-{req['id']}').getBoundingClientRect().toJSON()"
+        )
+        assert 0 <= box["y"] < DESKTOP["height"], box
+        outline = page.evaluate(
+            f"getComputedStyle(document.getElementById('req-{req['id']}')).outlineStyle"
+        )
+        assert outline == "solid", "the :target sentence is not outlined"
+        page.screenshot(path=str(ARTIFACTS / "deep-link.png"))
+    finally:
+        page.close()
+
+
+def test_a_coverage_count_opens_its_list(served: dict, browser: Any) -> None:
+    rfc = next(r for r in served["coverage"]["rfcs"] if r["rfc"] == 3261)
+    level, status = (
+        "MUST",
+        next(
+            s
+            for s in ("not started", "todo", "exception", "complete")
+            if rfc["by_level"]["MUST"][s]
+        ),
+    )
+    expected = rfc["by_level"]["MUST"][status]
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(served["base"] + "_generated/coverage.html")
+        cell = page.locator(
+            f'td.sipref-count[data-rfc="3261"][data-level="{level}"][data-status="{status}"]'
+        )
+        cell.locator("a").click()
+        page.wait_for_url("**/_generated/requirements/rfc3261.html?*")
+        visible = page.locator("table.sipref-reqlist tbody tr:not([hidden])")
+        assert visible.count() == expected
+        for row in visible.all()[:5]:
+            assert row.get_attribute("data-level") == level
+            assert row.get_attribute("data-status") == status.replace(" ", "-")
+        assert page.locator(".sipref-shown").inner_text().startswith(f"{expected} of ")
+        page.screenshot(path=str(ARTIFACTS / "coverage-list.png"))
+    finally:
+        page.close()
+
+
+def _search(page: Any, base: str, query: str) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base + "search.html?q=" + query.replace(" ", "+"))
+    page.wait_for_selector("#search-results ul li a", timeout=20000)
+    # summaries are fetched page by page after the list shows: let them come
+    page.wait_for_load_state("networkidle")
+    assert not errors, (query, errors)
+    return page.eval_on_selector_all(
+        "#search-results ul li a", "els => els.map(e => e.getAttribute('href'))"
+    )
+
+
+def test_search_ranks_the_defining_section_first(served: dict, browser: Any) -> None:
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        hrefs = _search(page, served["base"], "Max-Forwards")
+        assert hrefs[0].endswith("_generated/spec/rfc3261/section-20.html#section-20.22"), hrefs[
+            :5
+        ]
+        hrefs = _search(page, served["base"], "Timer B")
+        assert hrefs[0].endswith("section-17.html#section-17.1.1.2"), hrefs[:5]
+        page.screenshot(path=str(ARTIFACTS / "search-timer-b.png"))
+    finally:
+        page.close()
+
+
+def test_no_page_logs_an_error(served: dict, browser: Any) -> None:
+    out: Path = served["out"]
+    pages = sorted(str(p.relative_to(out)) for p in out.rglob("*.html"))
+    assert len(pages) > 50
+    page = browser.new_page(viewport=DESKTOP)
+    errors: list[str] = []
+    current = {"url": ""}
+    page.on("pageerror", lambda e: errors.append(f"{current['url']}: {e}"))
+    page.on(
+        "console",
+        lambda m: errors.append(f"{current['url']}: {m.text}") if m.type == "error" else None,
+    )
+    try:
+        for name in pages:
+            current["url"] = name
+            page.goto(served["base"] + name, wait_until="load")
+        assert not errors, errors[:10]
+    finally:
+        page.close()
+
+
+def test_a_failing_conformance_cell_shows_its_ladder(served: dict, browser: Any) -> None:
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(served["base"] + "_generated/conformance.html")
+        # the fixture's Kamailio run failed a case and kept its ladder
+        page.locator("td.sipref-verdict.verdict-fail a[href*='kamailio']").first.click()
+        page.wait_for_url("**/_generated/conformance/*.html#case-*")
+        anchor = page.url.split("#", 1)[1]
+        case = page.locator(f"[id='{anchor}']")
+        assert case.locator("table.sipref-ladder tbody tr").count() >= 1
+        assert case.locator("dt", has_text="Observed").count() == 1
+        box = case.bounding_box()
+        assert box and 0 <= box["y"] < DESKTOP["height"], box
+        page.screenshot(path=str(ARTIFACTS / "conformance-case.png"))
+    finally:
+        page.close()
