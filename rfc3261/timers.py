@@ -71,12 +71,22 @@ class TimerQueue(Generic[K]):
     def schedule(self, key: K, deadline: float | None) -> None:
         """Fire ``key`` at ``deadline`` (replacing its earlier deadline); None: never."""
         if deadline is None:
-            self._deadlines.pop(key, None)
+            if self._deadlines.pop(key, None) is not None:
+                self._compact()
             return
         if self._deadlines.get(key) == deadline:
             return
         self._deadlines[key] = deadline
         heapq.heappush(self._heap, (deadline, next(self._sequence), key))
+        self._compact()
+
+    def _compact(self) -> None:
+        """Drop superseded entries once they outnumber the live ones: a peer that makes
+        timers be set and cleared far in the future cannot grow the heap without bound."""
+        if len(self._heap) > 2 * len(self._deadlines) + 64:
+            deadlines = self._deadlines
+            self._heap = [entry for entry in self._heap if deadlines.get(entry[2]) == entry[0]]
+            heapq.heapify(self._heap)
 
     def deadline(self, key: K) -> float | None:
         """The deadline ``key`` has now, or None."""

@@ -248,7 +248,16 @@ class Proxy(
             request = self.preprocess_routing(request)  # §16.4
             targets = self.determine_targets(server, request, now, out)  # §16.5
         except _Answer as answer:
-            self._respond(server, answer.make(request), now, out)
+            response = answer.make(request)
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+            ##% If the UAS did not find a matching transaction for the CANCEL
+            ##% according to the procedure above, it SHOULD respond to the CANCEL
+            ##% with a 481 (Call Leg/Transaction Does Not Exist).
+            if request.method == "CANCEL" and response.status in (404, 480):
+                # A CANCEL for a request we never forwarded (e.g. one answered 400
+                # statelessly) and with nowhere to go: there is nothing to cancel.
+                response = request.make_response(481)
+            self._respond(server, response, now, out)
             return
         except ParseError as exc:
             self._respond(

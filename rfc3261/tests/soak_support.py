@@ -703,8 +703,9 @@ def program_args(program: str, workdir: Path, sink_port: int) -> list[str]:
 
 class Sink:
     """A UDP socket on 127.0.0.1 for what the proxy forwards: it answers each request
-    404 at once (a downstream that stays silent would hold every forwarded non-INVITE
-    32 s, Timer F) and ACKs nothing (the proxy's ACK for the 404 is hop-by-hop)."""
+    404 (a CANCEL 481) at once (a downstream that stays silent would hold every
+    forwarded non-INVITE 32 s, Timer F) and ACKs nothing (the proxy's ACK for the 404
+    is hop-by-hop)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -732,7 +733,10 @@ class Sink:
             except ValueError:
                 continue
             if isinstance(request, Request) and request.method != "ACK":
-                response = request.make_response(404, to_tag="sink")
+                # A CANCEL matches nothing here (every INVITE got its 404): 481, as a UAS
+                # answers it (§9.2).
+                status = 481 if request.method == "CANCEL" else 404
+                response = request.make_response(status, to_tag="sink")
                 self.sock.sendto(bytes(response), source)
 
     def drain(self) -> None:

@@ -275,6 +275,18 @@ def test_proxy_answers_a_cancel_after_its_own_final_response_200() -> None:
     assert [s for s in sends if isinstance(s.message, Request)] == []
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+##= type=test
+##% If the UAS did not find a matching transaction for the CANCEL
+##% according to the procedure above, it SHOULD respond to the CANCEL
+##% with a 481 (Call Leg/Transaction Does Not Exist).
+def test_proxy_answers_481_to_a_cancel_for_nothing_it_knows() -> None:
+    # The INVITE never reached the core (a malformed one gets a stateless 400): its
+    # CANCEL matches nothing and has no binding to go to -- not a 480 as for a request.
+    proxy = memory_proxy()
+    assert statuses(proxy.receive_request(build_cancel(invite(BOB)), "src", 0.0)) == [481]
+
+
 # -- 10. --domain 127.0.0.1 ------------------------------------------------------------------
 
 

@@ -219,3 +219,14 @@ def test_a_key_rescheduled_while_firing_fires_again_when_due() -> None:
         if len(fired) < 3:
             queue.schedule(key, 2.5 * len(fired))  # still due at 10: fires again now
     assert fired == ["retransmit"] * 3
+
+
+def test_cleared_far_deadlines_do_not_pile_up_in_the_heap() -> None:
+    # An INVITE with a huge Expires sets a timer that its CANCEL clears at once.
+    queue: TimerQueue[int] = TimerQueue()
+    for key in range(10_000):
+        queue.schedule(key, 1e9 + key)
+        queue.schedule(key, None)
+    assert len(queue) == 0 and len(queue._heap) <= 64
+    queue.schedule(1, 5.0)
+    assert queue.next_deadline() == 5.0 and list(queue.due(5.0)) == [1]
