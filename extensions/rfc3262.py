@@ -99,7 +99,12 @@ class ReliableProvisional(UAExtension):
     ##% to send one, a Supported header MUST be included in the request with
     ##% the option tag 100rel.  The UAC SHOULD include this in all INVITE
     ##% requests.
-    # (The UA lists its option tags in the Supported of every request it builds, §8.1.1.9.)
+    ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+    ##% If the UAS is unwilling to do so, it MUST reject the initial
+    ##% request with a 420 (Bad Extension) and include an Unsupported header
+    ##% field containing the option tag 100rel.
+    # (The UA lists its option tags in the Supported of every request it builds, §8.1.1.9;
+    # a UA without this extension refuses a Require of 100rel with 420, §8.2.2.3.)
     option_tags = (TAG,)
 
     def __init__(self, *, require: bool = False, when_supported: bool = True) -> None:

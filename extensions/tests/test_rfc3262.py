@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from extensions.rfc3262 import ProvisionalAcknowledged, RAck, ReliableProvisional, parse_rseq
+from extensions.rfc3262 import (
+    MAX_RSEQ,
+    ProvisionalAcknowledged,
+    RAck,
+    ReliableProvisional,
+    parse_rseq,
+)
 from rfc3261.errors import ParseError
 from rfc3261.headers import HEADER_TYPES, unregister_header
 from rfc3261.message import Request, Response, parse
@@ -115,6 +121,15 @@ def wire(net: Network, source: str, start: str) -> list[float]:
 ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
 ##= type=test
 ##% The reliable provisional response MAY contain a body.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% It SHOULD cease
+##% retransmissions of the reliable provisional response
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% Once an answer has been sent or received, the UA SHOULD establish the
+##% session based on the parameters of the offer and answer, even if the
+##% original INVITE itself has not been responded to.
 def test_a_reliable_183_is_acknowledged_by_a_prack_in_its_early_dialog() -> None:
     net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
     call, incoming = invite(net, alice, bob)
@@ -318,6 +333,10 @@ def test_a_final_response_stops_the_retransmissions_and_a_late_prack_still_gets_
 ##% If a PRACK request is received by the UA core that does not match any
 ##% unacknowledged reliable provisional response, the UAS MUST respond to
 ##% the PRACK with a 481 response.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% and MUST remove
+##% it from the list of unacknowledged provisional responses.
 def test_a_prack_with_a_wrong_rack_or_no_dialog_gets_481() -> None:
     net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
     call, incoming = invite(net, alice, bob)
@@ -325,7 +344,9 @@ def test_a_prack_with_a_wrong_rack_or_no_dialog_gets_481() -> None:
     net.run(net.now + 0.2)
     (dialog,) = call.dialogs.values()
     rseq = sent(alice, "180")[0].header("RSeq")
-    for rack in (f"{rseq + 5} {call.client.request.cseq.number} INVITE", f"{rseq} 1 INVITE"):
+    cseq = call.client.request.cseq.number
+    # A wrong RSeq, a wrong CSeq, and the right RAck again (acknowledged already).
+    for rack in (f"{rseq + 5} {cseq} INVITE", f"{rseq} 1 INVITE", f"{rseq} {cseq} INVITE"):
         _client, effects = alice.ua.in_dialog(dialog, "PRACK", net.now, headers=[("RAck", rack)])
         net.call(alice, effects)
         net.run(net.now + 0.1)
@@ -527,3 +548,118 @@ def test_a_cancelled_call_ends_cleanly_with_reliable_provisionals() -> None:
     assert [e.reason for e in bob.of(CallEnded)] == ["cancelled"]
     assert len(wire(net, "bob.example.com", "SIP/2.0 180")) == 1
     assert not alice.ua.dialogs and not bob.ua.dialogs
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% A UAS MUST NOT attempt to send a 100 (Trying) response reliably.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% If the response is
+##% a 100 (Trying) (as opposed to 101 to 199), this option tag MUST be
+##% ignored, and the procedures below MUST NOT be used.
+def test_a_100_trying_is_never_reliable() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    call, _incoming = invite(net, alice, bob)
+    (trying,) = sent(alice, "100")
+    assert trying.header("RSeq") is None and trying.header("Require") == []
+    # A 100 that claims to be reliable is taken as a plain 100: no PRACK.
+    forged = parse(bytes(trying))
+    assert isinstance(forged, Response)
+    forged.headers.set("Require", "100rel")
+    forged.headers.set("RSeq", "7")
+    net.apply(alice, alice.ua.receive(forged, "bob.example.com", net.now))
+    net.run(net.now + 0.5)
+    assert sent(bob, "PRACK") == []
+    assert [e.response.status for e in alice.of(CallProgress)] == [100, 100]
+    assert not call.ended
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% However, it MUST NOT attempt to do so for any request
+##% that contains a tag in the To field.
+def test_provisional_responses_to_a_reinvite_are_not_reliable() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    call, incoming = invite(net, alice, bob)
+    net.call(bob, bob.ua.sessions.answer(incoming, net.now, body=ANSWER))
+    net.run(net.now + 1.0)
+    bob.ua.sessions.auto_accept_reinvite = False
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, OFFER.replace(b"1 1", b"1 2")))
+    net.run(net.now + 0.1)
+    server = incoming.reinvite_server
+    assert server is not None and server.request.to.tag is not None
+    # Even a request in a dialog that requires 100rel gets no reliable provisional.
+    required = parse(bytes(server.request))
+    assert isinstance(required, Request)
+    required.headers.set("Require", "100rel")
+    rel = bob.ua.extension("100rel")
+    assert isinstance(rel, ReliableProvisional) and not rel._send_reliably(required)
+    net.call(bob, bob.ua.respond(server, 180, net.now))
+    net.run(net.now + 0.1)
+    (ringing,) = [r for r in sent(alice, "180") if r.to.tag == server.to_tag]
+    assert ringing.header("RSeq") is None and sent(bob, "PRACK") == []
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% It is RECOMMENDED that
+##% it be chosen uniformly in this range.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% This means that provisional responses
+##% for different requests MAY use the same values for the RSeq number.
+def test_each_invite_starts_its_own_random_rseq_space() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    first = []
+    for _ in range(3):
+        _call, incoming = invite(net, alice, bob)
+        net.call(bob, bob.ua.sessions.ring(incoming, net.now, 180))
+        net.run(net.now + 0.2)
+        first.append(sent(alice, "180")[-1].header("RSeq"))
+    assert len(set(first)) == 3 and all(1 <= r < 2**31 for r in first)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% RSeq
+##% numbers MUST NOT wrap around.
+def test_rseq_numbers_do_not_wrap() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    _call, incoming = invite(net, alice, bob)
+    rel = bob.ua.extension("100rel")
+    assert isinstance(rel, ReliableProvisional)
+    net.call(bob, bob.ua.sessions.ring(incoming, net.now, 180))
+    net.run(net.now + 0.2)
+    (state,) = rel._sending.values()
+    state.rseq = MAX_RSEQ + 1  # as if 2**31 reliable responses had been sent
+    effects = bob.ua.sessions.ring(incoming, net.now, 183)
+    assert [type(e) for e in effects] == [Dropped]
+    assert "wrap" in effects[0].reason
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% This sequence number MUST be maintained until a final
+##% response is received for the initial request.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% The UAC MAY acknowledge reliable provisional responses received after
+##% the final response or MAY discard them.
+def test_after_the_final_response_a_reliable_provisional_is_discarded() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    call, incoming = invite(net, alice, bob)
+    net.call(bob, bob.ua.sessions.ring(incoming, net.now, 180))
+    net.run(net.now + 0.2)
+    rel = alice.ua.extension("100rel")
+    assert isinstance(rel, ReliableProvisional) and len(rel._received) == 1
+    net.call(bob, bob.ua.sessions.answer(incoming, net.now, body=ANSWER))
+    net.run(net.now + 0.5)
+    assert rel._received == {}  # kept until the final response, not after
+    late = parse(bytes(sent(alice, "180")[0]))
+    assert isinstance(late, Response)
+    late.headers.set("RSeq", str(late.header("RSeq") + 1))
+    client = call.client
+    assert client is not None and client.transaction is not None
+    assert rel.inspect_response(client, late, net.now) is not None  # claimed: discarded
+    assert len(sent(bob, "PRACK")) == 1
