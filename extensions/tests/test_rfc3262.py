@@ -663,3 +663,16 @@ def test_after_the_final_response_a_reliable_provisional_is_discarded() -> None:
     assert client is not None and client.transaction is not None
     assert rel.inspect_response(client, late, net.now) is not None  # claimed: discarded
     assert len(sent(bob, "PRACK")) == 1
+
+
+def test_a_held_2xx_whose_prack_never_comes_gives_way_to_a_500() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    net.drop = lambda src, dst, m: isinstance(m, Request) and m.method == "PRACK"
+    _call, incoming = invite(net, alice, bob)
+    start = net.now
+    net.call(bob, bob.ua.sessions.ring(incoming, net.now, 183, body=ANSWER))
+    net.call(bob, bob.ua.sessions.answer(incoming, net.now, body=ANSWER))  # held
+    net.run(start + 60.0)
+    sent_statuses = [s for _, s in statuses(net, "bob.example.com")]
+    assert 200 not in sent_statuses and sent_statuses[-1] == 500
+    assert incoming.ended and not bob.ua.dialogs
