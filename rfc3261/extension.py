@@ -270,6 +270,18 @@ class UAExtension:
     def outgoing_response(self, response: Response, server: ServerRequest | None) -> None:
         """Every response the UA sends (``server`` None: sent without a transaction)."""
 
+    def claim_response(
+        self, server: ServerRequest, response: Response, now: float
+    ) -> list[UAEffect] | None:
+        """A response about to go to ``server``'s transaction; a list claims it.
+
+        Asked after every ``outgoing_response``.  An extension that claims a response
+        sends it itself, now or later, with :meth:`UserAgent.retransmit` (RFC 3262 §3
+        sends one reliable provisional response at a time and holds a 2xx until the
+        PRACK).
+        """
+        return None
+
 
 _TOKEN = re.compile(abnf.token)
 

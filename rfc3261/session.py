@@ -162,6 +162,13 @@ class Call(Owner):
     def owns_call_id(self) -> bool:
         return self.is_uac
 
+    def glare_delay(self) -> float:
+        """How long to wait before trying again after a 491 (§14.1; RFC 3311 §5.3)."""
+        rng = self.ua.rng
+        ticks = rng.randint(210, 400) if self.owns_call_id else rng.randint(0, 200)
+        self.glare_delays.append(ticks / 100)
+        return ticks / 100
+
     @property
     def ua(self) -> UserAgent:
         return self.manager.ua
@@ -304,7 +311,13 @@ class Call(Owner):
         ##% message from the UAS back to UAC, the answer MUST be in the
         ##% acknowledgement for that message (in this specification, ACK
         ##% for a 2xx response).
-        offer_in_2xx = not invite.body and bool(response.body)
+        # (An offer answered already, in a PRACK (RFC 3262 §5), leaves none in the 2xx.)
+        negotiation = self.negotiation
+        offer_in_2xx = (
+            not invite.body
+            and bool(response.body)
+            and (negotiation.state is NegotiationState.OFFER_RECEIVED or negotiation.local is None)
+        )
         body = b""
         if offer_in_2xx:
             answer = self.manager.describer.answer(self, response.body)
@@ -413,9 +426,18 @@ class Call(Owner):
         )
 
     def _retransmit(self, retransmission: _Retransmission, now: float) -> list[UAEffect]:
-        if retransmission.acked or (self.ended and retransmission.server.dialog is None):
+        dialog = retransmission.server.dialog
+        if retransmission.acked or (self.ended and (dialog is None or dialog.terminated)):
             return []
         ua = self.ua
+        if not retransmission.server.final_sent:
+            # An extension holds the 2xx back (RFC 3262 §3: until a PRACK): its
+            # retransmissions and their 64*T1 start when it is first sent.
+            retransmission.give_up_at = now + 64 * ua.timers.T1
+            retransmission.timer = ua.call_at(
+                now + retransmission.interval, lambda t: self._retransmit(retransmission, t)
+            )
+            return []
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
         ##% If the server retransmits the 2xx response for 64*T1 seconds without
         ##% receiving an ACK, the dialog is confirmed, but the session SHOULD be
@@ -535,10 +557,7 @@ class _ReInvite(Owner):
         ##% When the timer fires, the UAC SHOULD attempt the re-INVITE once more,
         ##% if it still desires for that session modification to take place.
         if status == 491:
-            rng = call.ua.rng
-            ticks = rng.randint(210, 400) if call.owns_call_id else rng.randint(0, 200)
-            delay = ticks / 100
-            call.glare_delays.append(delay)
+            delay = call.glare_delay()
 
             def retry(t: float) -> list[UAEffect]:
                 if call.ended or dialog.terminated:
@@ -727,7 +746,9 @@ class SessionManager(UAExtension):
         call.local_body = body
         if owed:
             negotiation.answer_sent(body)
-        elif negotiation.state is NegotiationState.IDLE:
+        elif negotiation.state is NegotiationState.IDLE and negotiation.local is None:
+            # (A description sent already, in a reliable provisional response (RFC 3262
+            # §5), makes this one a copy, not a new offer.)
             negotiation.offer_sent(body)
         response = self._dialog_response(server, 200, body=body, content_type=content_type)
         if server.dialog is None:

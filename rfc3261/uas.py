@@ -404,6 +404,10 @@ class UasBehaviour:
         """Pass a response built by the caller to ``server``'s transaction."""
         for extension in self.extensions:
             extension.outgoing_response(response, server)
+        for extension in self.extensions:
+            claimed = extension.claim_response(server, response, now)
+            if claimed is not None:
+                return claimed
         return self.retransmit(server, response, now)
 
     def retransmit(self, server: ServerRequest, response: Response, now: float) -> list[UAEffect]:

@@ -315,6 +315,39 @@ def test_retries_asked_by_extensions_are_bounded() -> None:
     assert [e.response.status for e in alice.of(ResponseEvent)] == [480]
 
 
+# -- 5b. holding a response back ------------------------------------------------------
+
+
+class Delay(UAExtension):
+    """Holds every final response to OPTIONS back for one second, then sends it."""
+
+    name = "delay"
+
+    def claim_response(
+        self, server: ServerRequest, response: Response, now: float
+    ) -> list[Any] | None:
+        if server.request.method != "OPTIONS" or response.status < 200:
+            return None
+        self.ua.call_at(now + 1.0, lambda t: self.ua.retransmit(server, response, t))
+        return []
+
+
+def test_an_extension_claims_a_response_and_sends_it_later() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+    bob.ua.use(Delay())
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(0.5)
+    assert not alice.of(ResponseEvent)  # held by Bob's extension
+    net.run(1.5)
+    (event,) = alice.of(ResponseEvent)
+    assert event.response.status == 200
+    sent = [t for t, src, _, line in net.wire if src == "bob.example.com"]
+    assert sent == [pytest.approx(1.01)]  # once, a second after the OPTIONS arrived
+
+
 # -- 6. dialog usages (RFC 5057) ------------------------------------------------------
 
 
