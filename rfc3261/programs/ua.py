@@ -513,6 +513,11 @@ class UserAgentProgram:
                     f"incoming call {event.call.call_id} ended ({event.reason})"
                     + self.peer_reason(event.call)
                 )
+            elif event.reason == "cancelled":  # a call left ringing (--ring-user), CANCELled
+                self.say(
+                    f"incoming call {event.call.call_id} ended ({event.reason})"
+                    + self.peer_reason(event.call)
+                )
         elif isinstance(event, Dropped):
             logging.getLogger("rfc3261.ua").debug("dropped: %s", event.reason)
         elif callable(getattr(event, "describe", None)):
