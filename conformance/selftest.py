@@ -93,6 +93,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     listen = ["--listen", f"sip:127.0.0.1:{port}", "-q"]
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
+    ua_ext = ["--extension", "message,reason"]  # RFC 3428, RFC 3326 (profile: MESSAGE)
     return {
         "sipref-minimal-uas": (
             minimal_uas_argv(port),
@@ -105,7 +106,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "uas",
         ),
         "sipref-ua": (
-            [*sipref, "ua", *listen, "--answer", "200", "--ring", "--ring-user", "ring"],
+            [*sipref, "ua", *listen, "--answer", "200", "--ring", "--ring-user", "ring", *ua_ext],
             "sipref-ua.toml",
             "uas",
         ),

@@ -10,10 +10,17 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
 2. ``--options URI`` sends OPTIONS (§11) and prints the response;
 3. ``--call URI`` sends INVITE (§13.2), waits for the answer, hangs up with BYE
    after ``--duration`` seconds (§15.1.1), ``--count`` times;
-4. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
+4. ``--message URI --text TEXT`` sends an instant message (RFC 3428, with
+   ``--extension message``; incoming ones are printed);
+5. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
    (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2) until
    ``--count`` calls are over, ``--timeout`` seconds have passed or the process
    gets SIGINT/SIGTERM.
+
+``--extension NAMES`` installs extensions from ``extensions/`` by name
+(:mod:`rfc3261.programs.plugins`; ``--help`` lists them): ``reason`` adds a Reason
+(RFC 3326) to the program's CANCEL and BYE (``--reason`` to choose it) and prints the
+one a peer gives.
 
 Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
 that class (the status itself is printed; a transaction timeout is a 408 and a
@@ -38,6 +45,7 @@ from typing import Any, TextIO
 from rfc3261.asyncio.dispatcher import CoreHost
 from rfc3261.asyncio.transport import bracketed, is_ip_address, unbracketed
 from rfc3261.auth_client import StaticCredentials
+from rfc3261.extension import UAExtension
 from rfc3261.headers import Via
 from rfc3261.message import Request, Response
 from rfc3261.programs.common import (
@@ -51,6 +59,7 @@ from rfc3261.programs.common import (
     setup_logging,
     transport_limits,
 )
+from rfc3261.programs.plugins import available_ua_extensions, load_ua_extensions
 from rfc3261.registration import Registration, RegistrationEvent
 from rfc3261.session import (
     Call,
@@ -136,7 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument(
         "--timeout", type=float, default=None, help="give up (or stop answering) after S seconds"
     )
+    add_extension_arguments(ua)
     return parser
+
+
+def add_extension_arguments(group: argparse._ArgumentGroup) -> None:
+    """``--extension`` (with what is installed) and the options of the extensions."""
+    installed = ", ".join(available_ua_extensions()) or "none"
+    group.add_argument(
+        "--extension",
+        metavar="NAMES",
+        help=f"install these extensions (comma-separated; installed: {installed})",
+    )
+    group.add_argument(
+        "--message", metavar="URI", help="send an instant message (needs --extension message)"
+    )
+    group.add_argument("--text", default="", help="the text of --message")
+    group.add_argument(
+        "--reason",
+        metavar="VALUE",
+        help="Reason of our CANCEL and BYE, e.g. 'SIP;cause=600;text=\"Busy\"' "
+        "(needs --extension reason)",
+    )
 
 
 def sip_uri(text: str, what: str) -> SipURI:
@@ -174,12 +204,15 @@ class Plan:
     proxy: SipURI | None
     registrar: SipURI | None
     targets: dict[str, SipURI]
+    extensions: list[UAExtension] = field(default_factory=list)
 
 
 def check_arguments(args: argparse.Namespace) -> Plan:
     """What the command line asks for; UsageError for one the program cannot carry out."""
-    if not (args.register or args.options or args.call or args.answer is not None):
-        raise UsageError("nothing to do: give --register, --options, --call or --answer")
+    if not (args.register or args.options or args.call or args.message or args.answer is not None):
+        raise UsageError(
+            "nothing to do: give --register, --options, --call, --message or --answer"
+        )
     if args.answer is not None and not (args.answer == 200 or 400 <= args.answer <= 699):
         raise UsageError(f"--answer {args.answer}: use 200 (accept) or 400-699 (refuse)")
     if args.count is not None and args.count < 1:
@@ -209,7 +242,7 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         raise UsageError("--registrar needs --register")
     # The first hop of every request must be an IP literal (no RFC 3263 lookups).
     targets: dict[str, SipURI] = {}
-    for option in ("options", "call"):
+    for option in ("options", "call", "message"):
         text = getattr(args, option)
         if text is None:
             continue
@@ -218,7 +251,28 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         else:
             targets[option] = sip_uri(text, f"--{option}")
 
-    return Plan(proxy, registrar, targets)
+    return Plan(proxy, registrar, targets, extensions_of(args))
+
+
+def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
+    """The extensions ``--extension`` names, checked against the options that need them."""
+    try:
+        extensions = load_ua_extensions(args.extension)
+    except ValueError as error:
+        raise UsageError(f"--extension: {error}") from None
+    names = {extension.name for extension in extensions}
+    for option, name in (("message", "message"), ("reason", "reason")):
+        if getattr(args, option) and name not in names:
+            raise UsageError(f"--{option} needs --extension {name}")
+    if args.text and not args.message:
+        raise UsageError("--text needs --message")
+    for extension in extensions:
+        if extension.name == "reason" and args.reason:
+            try:
+                extension.give("--reason", args.reason)  # type: ignore[attr-defined]
+            except ValueError as error:
+                raise UsageError(f"--reason: {error}") from None
+    return extensions
 
 
 # -- session descriptions (the program has no media: every stream is port 0) ------------
@@ -298,8 +352,10 @@ class ProgramUserAgent(UserAgent):
     target, a sips: route) to whichever transport that names.
     """
 
-    def __init__(self, config: UAConfig, host: CoreHost) -> None:
-        super().__init__(config)
+    def __init__(
+        self, config: UAConfig, host: CoreHost, extensions: list[UAExtension] | None = None
+    ) -> None:
+        super().__init__(config, extensions=extensions or ())
         self.host = host
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
@@ -386,6 +442,7 @@ class UserAgentProgram:
         self.deadline = None if args.timeout is None else self.loop.time() + args.timeout
         plan = check_arguments(args)
         self.proxy, self.registrar, self.targets = plan.proxy, plan.registrar, plan.targets
+        self.extensions = plan.extensions
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -438,7 +495,7 @@ class UserAgentProgram:
             outbound_proxy=str(self.proxy) if self.proxy else None,
             credentials=credentials,
         )
-        self.ua = ProgramUserAgent(config, host)
+        self.ua = ProgramUserAgent(config, host, self.extensions)
         host.core = self.ua
 
     # -- events ----------------------------------------------------------------------
@@ -477,9 +534,19 @@ class UserAgentProgram:
                 self.active.discard(event.call)
                 self.ended_incoming += 1
                 self.outcome.calls_ended += 1
-                self.say(f"incoming call {event.call.call_id} ended ({event.reason})")
+                self.say(
+                    f"incoming call {event.call.call_id} ended ({event.reason})"
+                    + self.peer_reason(event.call)
+                )
+            elif event.reason == "cancelled":  # a call left ringing (--ring-user), CANCELled
+                self.say(
+                    f"incoming call {event.call.call_id} ended ({event.reason})"
+                    + self.peer_reason(event.call)
+                )
         elif isinstance(event, Dropped):
             logging.getLogger("rfc3261.ua").debug("dropped: %s", event.reason)
+        elif callable(getattr(event, "describe", None)):
+            self.say(event.describe())  # an extension's event (a message received, ...)
         for waiter in list(self.waiters):
             if not waiter.future.done() and waiter.predicate(event):
                 waiter.future.set_result(event)
@@ -677,7 +744,9 @@ class UserAgentProgram:
             lambda e: isinstance(e, CallEnded) and e.call is call, self.args.duration
         )
         if ended is not None:
-            self.say(f"call {number}: ended by the callee ({ended.reason})")
+            self.say(
+                f"call {number}: ended by the callee ({ended.reason})" + self.peer_reason(call)
+            )
             self.outcome.calls_ended += 1
             return
         status = await self.hang_up(call)
@@ -690,6 +759,7 @@ class UserAgentProgram:
     async def hang_up(self, call: Call) -> int | None:
         """BYE (or CANCEL) the call; the final status of the BYE, None without one."""
         assert self.ua is not None
+        self.give_reason(call)
         effects = self.ua.sessions.hangup(call, self.now())
         byes = [
             self.ua._clients.get(e.transaction)
@@ -710,6 +780,50 @@ class UserAgentProgram:
         await self.until(lambda: all(c.final is not None for c in clients), 40.0)
         finals = [c.final.status for c in clients if c.final is not None]
         return max(finals) if finals else None
+
+    # -- what extensions add (RFC 3326 Reason, RFC 3428 MESSAGE) ----------------------
+
+    def give_reason(self, call: Call) -> None:
+        """With ``reason`` installed: say why in the CANCEL or BYE about to go (RFC 3326)."""
+        reasons = self.ua.extension("reason") if self.ua else None
+        if reasons is None:
+            return
+        answered = call.client is None or call.client.final is not None
+        default = 'Q.850;cause=16;text="Normal call clearing"'
+        if not answered:
+            default = 'Q.850;cause=19;text="No answer from user"'
+        reasons.give(call.call_id, self.args.reason or default)  # type: ignore[attr-defined]
+
+    def peer_reason(self, call: Call) -> str:
+        """``"; Reason: ..."`` when the peer's CANCEL or BYE said why (RFC 3326)."""
+        reasons = self.ua.extension("reason") if self.ua else None
+        text = reasons.received_text(call.call_id) if reasons else None  # type: ignore[attr-defined]
+        return f"; Reason: {text}" if text else ""
+
+    async def send_messages(self) -> None:
+        """``--message URI --text TEXT``, ``--count`` times, one at a time (RFC 3428 §8)."""
+        assert self.ua is not None
+        messages = self.ua.extension("message")
+        target = self.targets["message"]
+        for _ in range(self.args.count or 1):
+            try:
+                sent, effects = messages.send(  # type: ignore[attr-defined]
+                    str(target), self.args.text, self.now()
+                )
+            except ValueError as error:
+                raise UsageError(f"--message: {error}") from None
+            self.run_effects(effects)
+            event = await self.wait_for(
+                lambda e, s=sent: getattr(e, "message", None) is s and hasattr(e, "response"),
+                40.0,
+            )
+            if event is None:
+                self.say(f"MESSAGE {target}: no final response")
+                self.fail(EXIT_FAILED)
+                return
+            self.outcome.finals.append(event.response.status)
+            if event.response.status >= 300:
+                self.fail(event.response.status // 100)
 
     async def answer(self) -> None:
         """Answer calls until --count are over, the deadline, or a signal."""
@@ -733,6 +847,8 @@ class UserAgentProgram:
                 await self.options()
             if self.args.call:
                 await self.calls()
+            if self.args.message:
+                await self.send_messages()
             if self.args.answer is not None:
                 await self.answer()
             return self.outcome
@@ -745,6 +861,7 @@ class UserAgentProgram:
             for call in list(self.active):
                 if not call.ended:
                     with contextlib.suppress(ValueError):
+                        self.give_reason(call)
                         self.run_effects(ua.sessions.hangup(call, self.now()))
             self.stop.clear()
             await self.unregister()
