@@ -195,11 +195,13 @@ def test_search_finds_spec_text_and_code(served: dict, browser: Any) -> None:
         page.close()
 
 
-#: The pages with the most code beside the spec (RFC 3261 §16 and §17) and the longest module.
+#: The pages with the most code beside the spec (RFC 3261 §16 and §17) and the longest
+#: modules: the message layer and the proxy's §16.6 forwarding steps.
 CODE_HEAVY = (
     "_generated/spec/rfc3261/section-16.html",
     "_generated/spec/rfc3261/section-17.html",
-    "_generated/code/rfc3261/proxy.html",
+    "_generated/code/rfc3261/proxy/forwarding.html",
+    "_generated/code/rfc3261/headers.html",
 )
 _CLIPPED = """() => {
   const boxes = [...document.querySelectorAll(
