@@ -93,7 +93,8 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     listen = ["--listen", f"sip:127.0.0.1:{port}", "-q"]
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
-    ua_ext = ["--extension", "message,reason"]  # RFC 3428, RFC 3326 (profile: MESSAGE)
+    # RFC 3262, 3311, 3326, 3428 (the profile lists PRACK, UPDATE and MESSAGE)
+    ua_ext = ["--extension", "100rel,update,reason,message"]
     return {
         "sipref-minimal-uas": (
             minimal_uas_argv(port),
