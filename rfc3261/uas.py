@@ -121,7 +121,7 @@ class UasBehaviour:
             self._merge_key_of[server.transaction] = key
         if request.to.tag is not None:
             return self._in_dialog(server, now)
-        return self._outside_dialog(server, now)
+        return self._route(server, now)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2
     ##% UASs SHOULD process the requests in the order of the steps that
@@ -324,19 +324,15 @@ class UasBehaviour:
         rejection = dialog.check_remote_cseq(request, retry_after)
         if rejection is not None:
             return self.respond_with(server, rejection, now)
-        if handler is not None:
-            claimed = handler.receive_request(server, now)
-            if claimed is not None:
-                return claimed
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
-        ##% An OPTIONS request received within a dialog generates a 200 (OK)
-        ##% response that is identical to one constructed outside a dialog and
-        ##% does not have any impact on the dialog.
-        if request.method == "OPTIONS":
-            return self.respond_with(server, self.options_response(request), now)
-        return [IncomingRequest(server, request)]
+        return self._route(server, now)
 
-    def _outside_dialog(self, server: ServerRequest, now: float) -> list[UAEffect]:
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
+    ##% An OPTIONS request received within a dialog generates a 200 (OK)
+    ##% response that is identical to one constructed outside a dialog and
+    ##% does not have any impact on the dialog.
+    def _route(self, server: ServerRequest, now: float) -> list[UAEffect]:
+        """A request that passed §8.2: to the extension of its method, to the OPTIONS
+        answer of §11, or to the application -- inside a dialog and outside alike."""
         request = server.request
         handler = self.handler(request.method)
         if handler is not None:
