@@ -84,6 +84,12 @@ def _control(
     return ctx.control(link, ctx.request(method, link, body=body, **kw), also=also)
 
 
+def _probe(ctx: Context, link: Link, also: Callable[[int], bool] | None = None) -> Message:
+    """A control where the method does not matter: the profile's probe (OPTIONS, or a whole
+    call for a target that answers nothing but INVITE) to the target's user must succeed."""
+    return _control(ctx, link, (ctx.profile.probe or "OPTIONS").upper(), also)
+
+
 def _answered(status: int) -> bool:
     """For controls of cases about where responses go or silence: any response will do."""
     return status > 0
@@ -623,7 +629,7 @@ def unknown_header(ctx: Context) -> None:
 def received_param(ctx: Context) -> None:
     """A sent-by naming a host gets received=<source address> in the response."""
     link = ctx.link()
-    _control(ctx, link, also=_answered)
+    _probe(ctx, link, also=_answered)
     req = ctx.request("OPTIONS", link)
     port = link.local[1]
     req.set("Via", f"SIP/2.0/UDP conformance.invalid:{port};branch={unique('z9hG4bK')}")
@@ -649,7 +655,7 @@ def received_param(ctx: Context) -> None:
 def rport(ctx: Context) -> None:
     """rport gets the source port and the response goes there, not to the sent-by port."""
     link = ctx.link()
-    _control(ctx, link, also=_answered)
+    _probe(ctx, link, also=_answered)
     req = ctx.request("OPTIONS", link)
     req.set("Via", f"SIP/2.0/UDP 127.0.0.1:9;branch={unique('z9hG4bK')};rport")
     final, _ = ctx.transaction(link, req, learn=False)
@@ -686,7 +692,7 @@ def rport_received(ctx: Context) -> None:
 def same_connection(ctx: Context) -> None:
     """Over TCP/TLS the response comes back on the request's connection."""
     link = ctx.link()
-    _control(ctx, link, also=_answered)
+    _probe(ctx, link, also=_answered)
     req = ctx.request("OPTIONS", link)
     req.set("Via", f"SIP/2.0/{ctx.target.via_transport} 127.0.0.1:9;branch={unique('z9hG4bK')}")
     final, _ = ctx.transaction(link, req, learn=False)
@@ -760,7 +766,7 @@ def record_route_copied(ctx: Context) -> None:
 def bye_unknown(ctx: Context) -> None:
     """BYE for a dialog that does not exist gets 481."""
     link = ctx.link()
-    _control(ctx, link)
+    _probe(ctx, link)
     _, _, final = _ask(ctx, "BYE", link, to=f"<{ctx.target.aor_uri(ctx.user)}>;tag={unique()}")
     ctx.check(final.status == 481, "481 (Call/Transaction Does Not Exist)", describe(final))
 
@@ -774,7 +780,7 @@ def bye_unknown(ctx: Context) -> None:
 def reinvite_unknown(ctx: Context) -> None:
     """A re-INVITE for a dialog that does not exist gets 481 (or is accepted: §12.2.2 MAY)."""
     link = ctx.link()
-    _control(ctx, link)
+    _probe(ctx, link)
     to = f"<{ctx.target.aor_uri(ctx.user)}>;tag={unique()}"
     _, _, final = _ask(ctx, "INVITE", link, to=to, body=_SDP)
     if 200 <= (final.status or 0) < 300:
@@ -895,7 +901,7 @@ def allow_supported_2xx(ctx: Context) -> None:
 def cancel_unknown(ctx: Context) -> None:
     """CANCEL matching no transaction gets 481."""
     link = ctx.link()
-    _control(ctx, link)
+    _probe(ctx, link)
     _, _, final = _ask(ctx, "CANCEL", link)
     ctx.check(final.status == 481, "481 (Call Leg/Transaction Does Not Exist)", describe(final))
 
@@ -910,7 +916,7 @@ def stray_ack(ctx: Context) -> None:
     """An ACK matching nothing is absorbed: no response to it."""
     link = ctx.link()
     # the control: the target answers this link at all, so its silence to the ACK counts
-    _control(ctx, link, also=_answered)
+    _probe(ctx, link, also=_answered)
     ack = ctx.request("ACK", link, to=f"<{ctx.target.aor_uri(ctx.user)}>;tag=x1")
     link.send(bytes(ack))
     # a late copy of the control's response is no response to the ACK
@@ -926,6 +932,6 @@ def stray_ack(ctx: Context) -> None:
 def request_uri_user(ctx: Context) -> None:
     """A request for some user either gets processed or 404, never a malformed-request 400."""
     link = ctx.link()
-    _control(ctx, link)
+    _probe(ctx, link)
     _, _, final = _ask(ctx, "OPTIONS", link, user=f"nobody-{unique()}")
     ctx.check(final.status != 400, "200 or 404", describe(final))
