@@ -18,6 +18,7 @@ from types import FunctionType
 import pytest
 
 from conformance.model import REGISTRY, Case, Profile
+from conformance.report import to_json
 from conformance.tests.faulty_uas import FaultyElement
 from conformance.tests.support import run_cases, verdicts
 
@@ -64,12 +65,13 @@ def _runs_control(func: Callable[..., object], seen: set[object] | None = None) 
     return False
 
 
-def _core_cases() -> list[Case]:
-    return [c for c in REGISTRY.values() if c.origin == "core"]
+def _all_cases() -> list[Case]:
+    """Every case: the core's and the extensions' (discovery ran in `support`)."""
+    return list(REGISTRY.values())
 
 
 def test_every_case_has_a_control_or_says_why_not() -> None:
-    cases = _core_cases()
+    cases = _all_cases()
     assert len(cases) > 100
     missing = [c.id for c in cases if not c.no_control and not _runs_control(c.run)]
     assert missing == []
@@ -94,7 +96,7 @@ def test_the_detector_tells_a_control_from_none() -> None:
 
 
 def test_reasons_are_one_line_and_controls_not_doubled() -> None:
-    for entry in _core_cases():
+    for entry in _all_cases():
         assert "\n" not in entry.no_control and len(entry.no_control) < 100, entry.id
         if entry.tags != ("torture",):
             # a case with a control says nothing about needing none (torture cases compute it)
@@ -175,6 +177,10 @@ def test_registrar_passes_its_controls(element) -> None:
     assert all(r.control_ok for r in run.results)
     query = next(r for r in run.results if r.case.id == "reg-query")
     assert query.preamble.startswith("ok: ") and "bound" in query.preamble
+    cases = {c["id"]: c for c in to_json(run, base64=False)["cases"]}
+    assert cases["reg-query"]["preamble"] == query.preamble
+    assert cases["reg-query"]["control"]["ok"] is True
+    assert cases["reg-register-200-binding"]["no_control"] == ""
 
 
 def test_registrar_refusing_the_user_is_inconclusive_not_failed(element) -> None:
