@@ -9,10 +9,11 @@ at registration (the same ones `python -m annotate check` verifies).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -106,6 +107,12 @@ class Case:
     source: tuple[str, int] = ("", 0)
     timeout: float | None = None
     origin: str = "core"  # or the extension that ships it (set by `conformance.discovery`)
+    # the state the case needs before its exchange (a registered user, a dialog...); the
+    # case establishes it with ``ctx.preamble(...)``: a failure there is inconclusive
+    preamble: str = ""
+    # why the case runs no control: its verdict cannot be confounded by the target turning
+    # the request down for another reason ('' = it runs one, `Context.control`)
+    no_control: str = ""
 
 
 REGISTRY: dict[str, Case] = {}
@@ -139,6 +146,8 @@ def register(
     transports: tuple[str, ...] = ("udp", "tcp", "tls"),
     hostile: bool = False,
     timeout: float | None = None,
+    preamble: str = "",
+    no_control: str = "",
     depth: int = 1,
 ) -> Case:
     """Register a case; its requirements are the annotations above the calling statement."""
@@ -162,6 +171,8 @@ def register(
         requirements=_annotations_at(path, line),
         source=(path, line),
         timeout=timeout,
+        preamble=preamble,
+        no_control=no_control,
     )
     REGISTRY[id] = entry
     return entry
@@ -238,6 +249,8 @@ class Context:
         # the control exchange: what it was and how it went (None: the case has none)
         self.control_outcome = ""
         self.control_ok: bool | None = None
+        # the preamble: the state it established (or why it could not), '' without one
+        self.preamble_outcome = ""
 
     # --- links and messages -----------------------------------------------------------------
 
@@ -453,22 +466,48 @@ class Context:
     ) -> Message:
         """Run the control: the same exchange without the defect; it must succeed (2xx, or a
         status ``also`` accepts), else the case is inconclusive with its outcome as reason."""
-        what = what or f"the control {req.method} (the request without the defect)"
-        try:
+
+        def exchange() -> tuple[Message | None, bool]:
             final, _ = self.transaction(link, req, note="control", learn=False)
-        except Inconclusive as exc:
-            self.control_outcome, self.control_ok = f"{req.method}: {exc}", False
+            if req.method == "INVITE":
+                self.finish_invite(link, req, final)
+            status = final.status or 0 if final is not None else 0
+            return final, 200 <= status < 300 or (also is not None and also(status))
+
+        what = what or f"the control {req.method} (the request without the defect)"
+        return self.controlled(req.method, exchange, what)
+
+    def controlled(
+        self, label: str, exchange: Callable[[], tuple[Message | None, bool]], what: str
+    ) -> Message:
+        """Run a control ``exchange`` of one's own (a REGISTER answering a challenge, a request
+        through a proxy...): it returns the final response and whether that is a success.
+        Its outcome is recorded; when it did not succeed the case is inconclusive."""
+        try:
+            final, ok = exchange()
+        except (Inconclusive, Failed) as exc:
+            self.control_outcome, self.control_ok = f"{label}: {exc}", False
             raise Inconclusive(f"{what}: {exc}") from exc
-        if req.method == "INVITE":
-            self.finish_invite(link, req, final)
-        status = final.status or 0 if final is not None else 0
-        self.control_outcome = f"{req.method} -> {describe(final)}"
-        self.control_ok = final is not None and (
-            200 <= status < 300 or (also is not None and also(status))
-        )
-        if not self.control_ok or final is None:
+        self.control_outcome = f"{label} -> {describe(final)}"
+        self.control_ok = ok and final is not None
+        if not ok or final is None:
             raise Inconclusive(f"{what} got {describe(final)}")
         return final
+
+    # --- the preamble -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def preamble(self, what: str) -> Iterator[None]:
+        """Establish the state the case needs (``what``: a confirmed dialog, a binding...).
+
+        Whatever goes wrong inside (no answer, a refusal, even a check) is no verdict on the
+        case: it ends inconclusive, naming the preamble."""
+        try:
+            yield
+        except (Inconclusive, Failed) as exc:
+            self.preamble_outcome = f"FAILED: {what}: {exc}"
+            raise Inconclusive(f"the preamble ({what}) failed: {exc}") from exc
+        self.preamble_outcome = f"ok: {what}"
 
     def response_to(self, link: Link, data: bytes, timeout: float = 3.0) -> Message | None:
         """Send raw bytes (a torture message) and wait for any response to them."""

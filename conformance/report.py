@@ -28,6 +28,8 @@ JSON schema (``"schema": "sipref-conformance/1"``), one object per run::
           "control": {"outcome": "OPTIONS -> 200 OK", "ok": true} | null,
                           # the control exchange (the same request without the defect);
                           # when it fails the verdict is inconclusive, its outcome the reason
+          "preamble": "ok: a confirmed dialog" | "",  # the state set up first, if any
+          "no_control": "...",            # why the case needs no control ('' = it runs one)
           "postamble": ["ok: BYE -> 200 OK", ...],   # the clean-ups after the case
           "warnings": ["..."], "duration": 0.012, "alive_after": true | null,
           "ladder": [{"t": 0.0012, "time": 1764180000.1, "direction": "sent",
@@ -120,6 +122,8 @@ def case_json(res: CaseResult, base64: bool = True) -> dict[str, Any]:
         "control": (
             {"outcome": res.control, "ok": res.control_ok} if res.control_ok is not None else None
         ),
+        "preamble": res.preamble,
+        "no_control": entry.no_control,
         "postamble": list(res.postamble),
         "warnings": res.warnings,
         "duration": round(res.duration, 4),

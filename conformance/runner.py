@@ -53,6 +53,8 @@ class CaseResult:
     # it succeeded (None: the case ran no control)
     control: str = ""
     control_ok: bool | None = None
+    # the preamble: "ok: <the state it set up>" or "FAILED: ..." ('' = the case has none)
+    preamble: str = ""
     # the postamble: one line per clean-up ("ok: ..." or "FAILED: ...")
     postamble: list[str] = field(default_factory=list)
 
@@ -259,6 +261,7 @@ class Runner:
                 res.postamble = [f"FAILED: {type(exc).__name__}: {exc}"]
             ctx.close()
         res.control, res.control_ok = ctx.control_outcome, ctx.control_ok
+        res.preamble = ctx.preamble_outcome
         res.warnings = ctx.warnings
         res.duration = time.monotonic() - began
         return res

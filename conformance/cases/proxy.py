@@ -6,10 +6,11 @@ UDP socket it listens on (`conformance.wire.Listener`), acting as the downstream
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from conformance.messages import Outgoing, unique
-from conformance.model import Context, case, describe
+from conformance.messages import Outgoing, ack_for, unique
+from conformance.model import Context, Inconclusive, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link, Listener
 
@@ -19,20 +20,90 @@ ORDER = 40
 PROXY = ("proxy",)
 
 
+#: why the cases judging a plain forwarded request need no control
+FORWARDED = "a plain request: judged on what the proxy forwards; not forwarded is inconclusive"
+
+
+def _answers(req: Outgoing) -> Callable[[Message], bool]:
+    """Matches a final response to ``req`` (by branch; without one by Call-ID and CSeq)."""
+    branch = req.branch
+    return lambda m: (
+        m.is_response
+        and (m.status or 0) >= 200
+        and (
+            m.branch == branch
+            if branch
+            else m.call_id == req.call_id and m.cseq == (req.cseq_number, req.method)
+        )
+    )
+
+
+def control_through(
+    ctx: Context, link: Link, down: Listener, req: Outgoing | None = None
+) -> Message:
+    """The control of a proxy case: a well-formed request (a MESSAGE unless ``req`` is given)
+    for a user at the runner's downstream socket must be forwarded there, and the answer the
+    runner gives it there (200; 486 to an INVITE, so no call is left up) relayed back.
+    Otherwise the proxy turns requests down for some other reason: inconclusive."""
+    if req is None:
+        req = ctx.request("MESSAGE", link, uri=f"sip:downstream@{down.hostport}")
+    method = req.method
+    status = 486 if method == "INVITE" else 200
+
+    def exchange() -> tuple[Message | None, bool]:
+        link.send(bytes(req), "control")
+        got = down.expect(lambda m: not m.is_response and m.method == method, timeout=3.0)
+        if got is None:
+            final = link.expect(_answers(req), timeout=1.0)
+            raise Inconclusive(f"not forwarded ({describe(final)})")
+        answer_downstream(down, got, status)
+        final = link.expect(_answers(req), timeout=2.0)
+        if method == "INVITE":
+            if final is not None:
+                link.send(bytes(ack_for(req, final, ctx.target)), "ACK")
+            # the proxy's own ACK of the 486 (§17.1.1.3): not a request for the case to see
+            down.expect(lambda m: m.method == "ACK", timeout=0.3)
+        return final, final is not None and final.status == status
+
+    what = f"the control {method} through the proxy (forwarded, answered {status} downstream)"
+    return ctx.controlled(method, exchange, what)
+
+
 def _through(
     ctx: Context, method: str = "MESSAGE", **kw: Any
 ) -> tuple[Link, Listener, Outgoing, tuple[Message, tuple[str, int]] | None]:
-    """Send ``method`` through the proxy to a downstream socket; what arrived there."""
+    """Send ``method`` through the proxy to a downstream socket; what arrived there (a
+    request not forwarded leaves the case inconclusive)."""
     link = ctx.link()
     down = ctx.listener()
+    return link, down, *_send_through(ctx, link, down, method, False, **kw)
+
+
+def _through_after_control(
+    ctx: Context, method: str = "MESSAGE", **kw: Any
+) -> tuple[Link, Listener, Outgoing, tuple[Message, tuple[str, int]] | None]:
+    """`_through`, after a control: a plain MESSAGE went through first, so a request not
+    forwarded is the proxy refusing it for what this one adds (a fail), not for some other
+    reason."""
+    link = ctx.link()
+    down = ctx.listener()
+    control_through(ctx, link, down)
+    return link, down, *_send_through(ctx, link, down, method, True, **kw)
+
+
+def _send_through(
+    ctx: Context, link: Link, down: Listener, method: str, refusal_fails: bool, **kw: Any
+) -> tuple[Outgoing, tuple[Message, tuple[str, int]] | None]:
     uri = f"sip:downstream@{down.hostport}"
     req = ctx.request(method, link, uri=uri, **kw)
     link.send(bytes(req))
     got = down.expect(lambda m: not m.is_response and m.method == method, timeout=3.0)
     if got is None:
         final = link.expect(lambda m: m.is_response and (m.status or 0) >= 200, timeout=1.0)
+        if refusal_fails:
+            ctx.fail("the request forwarded", f"not forwarded ({describe(final)})")
         ctx.inconclusive(f"the proxy did not forward the {method} ({describe(final)})")
-    return link, down, req, got
+    return req, got
 
 
 def answer_downstream(
@@ -61,7 +132,7 @@ def _finish(link: Link, down: Listener, got: tuple[Message, tuple[str, int]]) ->
 ##= type=test
 ##% If the copy contains a Max-Forwards header field, the proxy MUST decrement its value by
 ##% one (1).
-@case("proxy-max-forwards-decremented", roles=PROXY)
+@case("proxy-max-forwards-decremented", roles=PROXY, no_control=FORWARDED)
 def max_forwards(ctx: Context) -> None:
     """The forwarded request carries Max-Forwards one lower."""
     link, down, _, got = _through(ctx)
@@ -75,7 +146,7 @@ def max_forwards(ctx: Context) -> None:
 ##= type=test
 ##% If the copy does not contain a Max-Forwards header field, the proxy MUST add one with a
 ##% field value, which SHOULD be 70.
-@case("proxy-max-forwards-added", roles=PROXY)
+@case("proxy-max-forwards-added", roles=PROXY, no_control=FORWARDED)
 def max_forwards_added(ctx: Context) -> None:
     """A request without Max-Forwards is forwarded with one."""
     link = ctx.link()
@@ -95,7 +166,7 @@ def max_forwards_added(ctx: Context) -> None:
 ##= type=test
 ##% The proxy MUST insert a Via header field value into the copy before the existing Via
 ##% header field values.
-@case("proxy-via-inserted", roles=PROXY)
+@case("proxy-via-inserted", roles=PROXY, no_control=FORWARDED)
 def via_inserted(ctx: Context) -> None:
     """The forwarded request has the proxy's Via on top of ours."""
     link, down, req, got = _through(ctx)
@@ -110,7 +181,7 @@ def via_inserted(ctx: Context) -> None:
 ##= type=test
 ##% The branch ID inserted by an element compliant with this specification MUST always begin
 ##% with the characters "z9hG4bK".
-@case("proxy-via-branch-cookie", roles=PROXY)
+@case("proxy-via-branch-cookie", roles=PROXY, no_control=FORWARDED)
 def via_branch_cookie(ctx: Context) -> None:
     """The proxy's branch starts with the magic cookie."""
     link, down, _, got = _through(ctx)
@@ -123,7 +194,7 @@ def via_branch_cookie(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
 ##= type=test
 ##% The proxy MUST NOT add to, modify, or remove the message body.
-@case("proxy-body-unchanged", roles=PROXY)
+@case("proxy-body-unchanged", roles=PROXY, no_control=FORWARDED)
 def body_unchanged(ctx: Context) -> None:
     """The body arrives byte for byte."""
     body = b"conformance body \x00\x01 \r\n with CRLF and NUL\r\n"
@@ -141,7 +212,7 @@ def body_unchanged(ctx: Context) -> None:
 def unknown_header(ctx: Context) -> None:
     """An unknown header field is forwarded unchanged."""
     value = "odd;;value,with=commas"
-    link, down, _, got = _through(ctx, extra=[("X-Conformance", value)])
+    link, down, _, got = _through_after_control(ctx, extra=[("X-Conformance", value)])
     assert got is not None
     _finish(link, down, got)
     ctx.check(got[0].get("X-Conformance") == value, value, got[0].get("X-Conformance") or "none")
@@ -154,7 +225,7 @@ def unknown_header(ctx: Context) -> None:
 @case("proxy-unknown-method-forwarded", roles=PROXY)
 def unknown_method(ctx: Context) -> None:
     """A request with an unknown method is forwarded."""
-    link, down, _, got = _through(ctx, "FROBNICATE")
+    link, down, _, got = _through_after_control(ctx, "FROBNICATE")
     assert got is not None
     final = _finish(link, down, got)
     ctx.check(final is not None and final.status == 200, "the downstream 200", describe(final))
@@ -168,10 +239,13 @@ def too_many_hops(ctx: Context) -> None:
     """Max-Forwards 0 on a non-OPTIONS request gets 483 and is not forwarded."""
     link = ctx.link()
     down = ctx.listener()
+    control_through(ctx, link, down)
     req = ctx.request("MESSAGE", link, uri=f"sip:downstream@{down.hostport}")
     req.set("Max-Forwards", "0")
     final, _ = ctx.transaction(link, req)
-    forwarded = down.expect(lambda m: m.method == "MESSAGE", timeout=0.3)
+    forwarded = down.expect(
+        lambda m: m.method == "MESSAGE" and m.call_id == req.call_id, timeout=0.3
+    )
     final = ctx.require_final(final)
     ctx.check(forwarded is None, "not forwarded", "forwarded")
     ctx.check(final.status == 483, "483 (Too Many Hops)", describe(final))
@@ -191,6 +265,7 @@ def proxy_require(ctx: Context) -> None:
     """An unknown Proxy-Require tag gets 420 with Unsupported."""
     link = ctx.link()
     down = ctx.listener()
+    control_through(ctx, link, down)
     req = ctx.request(
         "MESSAGE",
         link,
@@ -217,6 +292,7 @@ def proxy_require(ctx: Context) -> None:
 def proxy_scheme(ctx: Context) -> None:
     """An unknown Request-URI scheme gets 416."""
     link = ctx.link()
+    control_through(ctx, link, ctx.listener())
     req = ctx.request("MESSAGE", link, uri="x-conformance:opaque")
     final, _ = ctx.transaction(link, req)
     final = ctx.require_final(final)
@@ -227,7 +303,7 @@ def proxy_scheme(ctx: Context) -> None:
 ##= type=test
 ##% If the first value in the Route header field indicates this proxy, the proxy MUST remove
 ##% that value from the request.
-@case("proxy-route-self-removed", roles=PROXY)
+@case("proxy-route-self-removed", roles=PROXY, no_control=FORWARDED)
 def route_removed(ctx: Context) -> None:
     """A Route naming the proxy (loose routing) is removed before forwarding."""
     route = f"<sip:{ctx.target.hostport};lr>"
@@ -245,7 +321,7 @@ def route_removed(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##= type=test
 ##% Via The proxy removes the topmost Via header field value from the response.
-@case("proxy-response-via-removed", roles=PROXY)
+@case("proxy-response-via-removed", roles=PROXY, no_control=FORWARDED)
 def response_via(ctx: Context) -> None:
     """The forwarded response carries only our Via."""
     link, down, req, got = _through(ctx)
@@ -261,7 +337,7 @@ def response_via(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
 ##= type=test
 ##% Fields not detailed in the processing described below MUST NOT be removed.
-@case("proxy-headers-kept", roles=PROXY)
+@case("proxy-headers-kept", roles=PROXY, no_control=FORWARDED)
 def headers_kept(ctx: Context) -> None:
     """Subject, Call-ID, From, To and CSeq are forwarded unchanged."""
     link, down, req, got = _through(ctx, extra=[("Subject", "conformance subject")])

@@ -28,12 +28,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from conformance.cases.proxy import answer_downstream
+from conformance.cases.proxy import answer_downstream, control_through
 from conformance.cases.uas import _SDP
 from conformance.messages import Outgoing, aor_of, rewrite_torture, unique
 from conformance.model import Context, Inconclusive, register
 from conformance.sipmsg import Message, parse_message
-from conformance.wire import Link
+from conformance.wire import Link, Listener
 
 #: load order of the case modules (conformance.discovery)
 ORDER = 60
@@ -90,21 +90,33 @@ def _control_accepts(ctx: Context, expect: object) -> Callable[[int], bool]:
     return accepts
 
 
-def _control(ctx: Context, link: Link, sent: Message, expect: object, keep_user: bool) -> None:
+def _control(
+    ctx: Context,
+    link: Link,
+    sent: Message,
+    expect: object,
+    keep_user: bool,
+    down: Listener | None = None,
+) -> None:
     """The control: a well-formed request of the torture message's method to the target's
     user, with a Via branch like the message's (none, or one without the magic cookie) and
-    nothing else of it; when it does not succeed the case is inconclusive."""
+    nothing else of it; when it does not succeed the case is inconclusive.
+
+    Against a proxy (``down``: the runner's downstream socket) the control goes to a user
+    there, and must be forwarded and its answer relayed (`conformance.cases.proxy`)."""
     method = sent.method or "OPTIONS"
     kw: dict[str, object] = {"body": _SDP if method == "INVITE" else b""}
-    if method == "REGISTER":
+    if down is not None:
+        kw["uri"] = f"sip:downstream@{down.hostport}"
+    elif method == "REGISTER":
         # a binding removal: parsed and answered like any REGISTER, and leaves nothing behind
         kw.update(uri=f"{ctx.target.scheme}:{ctx.target.hostport}", extra=[("Expires", "0")])
-    if method == "REGISTER":
+    if method == "REGISTER" and down is None:
         # To and From: the address-of-record itself (a first-party registration, §10.2)
         aor = aor_of(f"sip:{ctx.user}@{ctx.profile.domain or ctx.target.host}")
         kw["to"] = f"<{aor}>"
     req = ctx.request(method, link, **kw)
-    if method == "REGISTER":
+    if method == "REGISTER" and down is None:
         req.set("Contact", "*")
         req.set("From", f"<{aor}>;tag={unique('t')}")
     branch = sent.branch
@@ -115,6 +127,9 @@ def _control(ctx: Context, link: Link, sent: Message, expect: object, keep_user:
         else:
             via = via.replace("branch=z9hG4bK", "branch=rfc2543-", 1)
         req.set("Via", via)
+    if down is not None:
+        control_through(ctx, link, down, req)
+        return
     what = f"the control {method} (a well-formed one to {ctx.user})"
     if keep_user:
         what = f"the control {method} (a well-formed one)"
@@ -222,17 +237,18 @@ def torture(
         if (
             is_request
             and sent is not None
-            and down is None
             and role_expect not in ("any", "silent")
             and method not in ctx.silent_methods
         ):
-            _control(ctx, link, sent, role_expect, keep_user)
+            _control(ctx, link, sent, role_expect, keep_user, down)
         link.send(data, f"torture {Path(path).name}")
         wait = 0.6 if role_expect == "silent" else 1.5
         if method in ctx.silent_methods:
             wait = 0.5
         if down is not None and not data.startswith(b"SIP/"):
-            forwarded = down.expect(lambda m: not m.is_response, timeout=1.0)
+            forwarded = down.expect(
+                lambda m: not m.is_response and m.method == method, timeout=1.0
+            )
             if forwarded is not None:
                 answer_downstream(down, forwarded)
         response = link.expect(lambda m: m.is_response, timeout=wait)
@@ -257,6 +273,13 @@ def torture(
         hostile=True,
         transports=transports,
         tags=("torture",),
+        # no control where any outcome passes but breaking (``any``), or nothing may come
+        # back (``silent``: a response sent to a server): no refusal can confound those
+        no_control=(
+            "every role's expectation is 'any' or 'silent': no refusal can confound it"
+            if all(v in ("any", "silent") for v in expect.values())
+            else ""
+        ),
         depth=2,
     )
 
@@ -1029,6 +1052,7 @@ def torture_stream(id: str, path: str, *, title: str) -> None:
         hostile=True,
         transports=("tcp", "tls"),
         tags=("torture",),
+        no_control="a framing error on a stream is judged by the connection, not by a refusal",
         depth=2,
     )
 

@@ -20,6 +20,13 @@ from conformance.wire import Link
 ORDER = 20
 
 LOW, HIGH = 0.6, 1.8
+#: the preambles: an INVITE left ringing (`_ringing`), a call set up
+RINGING = "an INVITE left ringing"
+CALL = "a confirmed call (INVITE, 2xx, ACK)"
+#: why the cases about how the target's own responses are sent need no control
+OWN_2XX = "judged on how a 2xx is sent: any other answer is inconclusive"
+OWN_NON2XX = "judged on how a non-2xx is sent, whatever made the target reject the INVITE"
+OWN_FINAL = "judged on how its final response is sent, whatever its status"
 
 
 def _same(final: Message) -> Callable[[Message], bool]:
@@ -69,7 +76,9 @@ def _check_intervals(ctx: Context, first: float, times: list[float], count: int)
 ##% The 2xx response is passed to the transport with an interval that starts at T1 seconds
 ##% and doubles for each retransmission until it reaches T2 seconds (T1 and T2 are defined in
 ##% Section 17).
-@case("txn-invite-2xx-retransmitted", roles=UAS, transports=("udp",), timeout=20)
+@case(
+    "txn-invite-2xx-retransmitted", roles=UAS, transports=("udp",), timeout=20, no_control=OWN_2XX
+)
 def invite_2xx_retransmitted(ctx: Context) -> None:
     """An unacknowledged 2xx is retransmitted at T1, 2*T1..."""
     link = ctx.link()
@@ -85,7 +94,9 @@ def invite_2xx_retransmitted(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
 ##= type=test
 ##% Response retransmissions cease when an ACK request for the response is received.
-@case("txn-invite-2xx-stops-on-ack", roles=UAS, transports=("udp",), timeout=20)
+@case(
+    "txn-invite-2xx-stops-on-ack", roles=UAS, transports=("udp",), timeout=20, no_control=OWN_2XX
+)
 def invite_2xx_stops(ctx: Context) -> None:
     """Retransmissions of the 2xx stop once the ACK arrives."""
     link = ctx.link()
@@ -106,7 +117,13 @@ def invite_2xx_stops(ctx: Context) -> None:
 ##= type=test
 ##% To ensure reliable delivery across these hops, the response is retransmitted periodically
 ##% even if the transport at the UAS is reliable.
-@case("txn-invite-2xx-retransmitted-reliable", roles=UAS, transports=("tcp", "tls"), timeout=20)
+@case(
+    "txn-invite-2xx-retransmitted-reliable",
+    roles=UAS,
+    transports=("tcp", "tls"),
+    timeout=20,
+    no_control=OWN_2XX,
+)
 def invite_2xx_reliable(ctx: Context) -> None:
     """Over TCP/TLS the UAS core still retransmits an unacknowledged 2xx."""
     link = ctx.link()
@@ -124,7 +141,14 @@ def invite_2xx_reliable(ctx: Context) -> None:
 ##% The 2xx response is passed to the transport with an interval that starts at T1 seconds
 ##% and doubles for each retransmission until it reaches T2 seconds (T1 and T2 are defined in
 ##% Section 17).
-@case("txn-invite-2xx-t2-cap", roles=UAS, transports=("udp",), tags=("slow",), timeout=25)
+@case(
+    "txn-invite-2xx-t2-cap",
+    roles=UAS,
+    transports=("udp",),
+    tags=("slow",),
+    timeout=25,
+    no_control=OWN_2XX,
+)
 def invite_2xx_t2(ctx: Context) -> None:
     """The 2xx retransmission interval stops doubling at T2 (4 s)."""
     link = ctx.link()
@@ -163,7 +187,9 @@ def _rejected_invite(ctx: Context, link: Link) -> tuple[Outgoing, Message, float
 ##= type=test
 ##% If timer G fires, the response is passed to the transport layer once more for
 ##% retransmission, and timer G is set to fire in MIN(2*T1, T2) seconds.
-@case("txn-invite-non2xx-timer-g", roles=UAS, transports=("udp",), timeout=20)
+@case(
+    "txn-invite-non2xx-timer-g", roles=UAS, transports=("udp",), timeout=20, no_control=OWN_NON2XX
+)
 def invite_non2xx_retransmitted(ctx: Context) -> None:
     """An unacknowledged non-2xx final response is retransmitted (Timer G)."""
     link = ctx.link()
@@ -176,7 +202,13 @@ def invite_non2xx_retransmitted(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
 ##= type=test
 ##% As Timer G is ignored in this state, any retransmissions of the response will cease.
-@case("txn-invite-non2xx-stops-on-ack", roles=UAS, transports=("udp",), timeout=20)
+@case(
+    "txn-invite-non2xx-stops-on-ack",
+    roles=UAS,
+    transports=("udp",),
+    timeout=20,
+    no_control=OWN_NON2XX,
+)
 def invite_non2xx_stops(ctx: Context) -> None:
     """An ACK (same branch) stops the non-2xx retransmissions."""
     link = ctx.link()
@@ -192,7 +224,13 @@ def invite_non2xx_stops(ctx: Context) -> None:
 ##= type=test
 ##% Furthermore, while in the "Completed" state, if a request retransmission is received, the
 ##% server SHOULD pass the response to the transport for retransmission.
-@case("txn-invite-non2xx-on-retransmission", roles=UAS, level="SHOULD", timeout=20)
+@case(
+    "txn-invite-non2xx-on-retransmission",
+    roles=UAS,
+    level="SHOULD",
+    timeout=20,
+    no_control=OWN_NON2XX,
+)
 def invite_non2xx_on_retransmission(ctx: Context) -> None:
     """A retransmitted INVITE after a non-2xx gets that response again (same To tag)."""
     link = ctx.link()
@@ -209,7 +247,13 @@ def invite_non2xx_on_retransmission(ctx: Context) -> None:
 ##= type=test
 ##% For unreliable transports, timer G is set to fire in T1 seconds, and is not set to fire
 ##% for reliable transports.
-@case("txn-invite-non2xx-reliable-once", roles=UAS, level="SHOULD", transports=("tcp", "tls"))
+@case(
+    "txn-invite-non2xx-reliable-once",
+    roles=UAS,
+    level="SHOULD",
+    transports=("tcp", "tls"),
+    no_control=OWN_NON2XX,
+)
 def invite_non2xx_reliable(ctx: Context) -> None:
     """Over TCP/TLS a non-2xx final response is sent once (no Timer G)."""
     link = ctx.link()
@@ -224,7 +268,11 @@ def invite_non2xx_reliable(ctx: Context) -> None:
 ##% The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
 ##% will generate a provisional or final response within 200 ms, in which case it MAY
 ##% generate a 100 (Trying) response.
-@case("txn-invite-100-or-fast", roles=UAS)
+@case(
+    "txn-invite-100-or-fast",
+    roles=UAS,
+    no_control="any response within 200 ms passes, whatever its status",
+)
 def invite_100(ctx: Context) -> None:
     """Some response to an INVITE within 200 ms (100 Trying or the answer itself)."""
     link = ctx.link()
@@ -252,7 +300,7 @@ def invite_100(ctx: Context) -> None:
 ##= type=test
 ##% While in the "Accepted" state, any retransmissions of the INVITE received will match this
 ##% transaction state machine and will be absorbed by the machine without changing its state.
-@case("txn-invite-retransmission-after-2xx", roles=UAS, transports=("udp",))
+@case("txn-invite-retransmission-after-2xx", roles=UAS, transports=("udp",), no_control=OWN_2XX)
 def invite_retransmission_after_2xx(ctx: Context) -> None:
     """A retransmitted INVITE after the 2xx starts no second call (no new To tag)."""
     link = ctx.link()
@@ -278,6 +326,7 @@ def invite_retransmission_after_2xx(ctx: Context) -> None:
     "txn-non-invite-final-on-retransmission",
     roles=("uas", "registrar", "redirect"),
     transports=("udp",),
+    no_control=OWN_FINAL,
 )
 def non_invite_retransmission(ctx: Context) -> None:
     """A retransmitted OPTIONS gets the same final response again."""
@@ -300,6 +349,7 @@ def non_invite_retransmission(ctx: Context) -> None:
     roles=("uas", "registrar", "redirect"),
     level="SHOULD",
     transports=("udp",),
+    no_control=OWN_FINAL,
 )
 def non_invite_no_timer(ctx: Context) -> None:
     """A non-INVITE final response is not retransmitted on a timer."""
@@ -312,30 +362,33 @@ def non_invite_no_timer(ctx: Context) -> None:
 
 
 def _ringing(ctx: Context, link: Link) -> tuple[Outgoing, Message]:
-    """An INVITE left ringing: the request and its last provisional response."""
-    user = ctx.profile.ringing_user or ctx.user
-    req = ctx.request("INVITE", link, body=_SDP, user=user)
-    link.send(bytes(req))
-    prov = link.expect(
-        lambda m: m.is_response and m.branch == req.branch,
-        timeout=3.0,
-        retransmit=None if ctx.target.reliable else (lambda: link.send(bytes(req))),
-    )
-    if prov is None:
-        ctx.inconclusive("no response to the INVITE")
-    assert prov is not None
-    if (prov.status or 0) >= 200:
-        ctx.finish_invite(link, req, prov)
-        ctx.inconclusive(
-            f"the INVITE was answered at once ({describe(prov)}); set ringing_user "
-            "in the profile to a user that rings"
+    """The preamble of the CANCEL cases: an INVITE left ringing; the request and its last
+    provisional response (each case CANCELs it)."""
+    with ctx.preamble(RINGING):
+        user = ctx.profile.ringing_user or ctx.user
+        req = ctx.request("INVITE", link, body=_SDP, user=user)
+        link.send(bytes(req))
+        prov = link.expect(
+            lambda m: m.is_response and m.branch == req.branch,
+            timeout=3.0,
+            retransmit=None if ctx.target.reliable else (lambda: link.send(bytes(req))),
         )
-    final = link.expect(
-        lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200, timeout=0.5
-    )
-    if final is not None:
-        ctx.finish_invite(link, req, final)
-        ctx.inconclusive(f"the INVITE was answered within 0.5 s ({describe(final)})")
+        if prov is None:
+            ctx.inconclusive("no response to the INVITE")
+        assert prov is not None
+        if (prov.status or 0) >= 200:
+            ctx.finish_invite(link, req, prov)
+            ctx.inconclusive(
+                f"the INVITE was answered at once ({describe(prov)}); set ringing_user "
+                "in the profile to a user that rings"
+            )
+        final = link.expect(
+            lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200,
+            timeout=0.5,
+        )
+        if final is not None:
+            ctx.finish_invite(link, req, final)
+            ctx.inconclusive(f"the INVITE was answered within 0.5 s ({describe(final)})")
     return req, prov
 
 
@@ -351,7 +404,12 @@ def _cancel(req: Outgoing) -> Outgoing:
 ##= type=test
 ##% Regardless of the method of the original request, as long as the CANCEL matched an
 ##% existing transaction, the UAS answers the CANCEL request itself with a 200 (OK) response.
-@case("txn-cancel-200", roles=UAS)
+@case(
+    "txn-cancel-200",
+    roles=UAS,
+    preamble=RINGING,
+    no_control="the CANCEL of the INVITE its preamble left ringing is the exchange under test",
+)
 def cancel_200(ctx: Context) -> None:
     """CANCEL of a ringing INVITE gets 200."""
     link = ctx.link()
@@ -375,7 +433,13 @@ def cancel_200(ctx: Context) -> None:
 ##= type=test
 ##% If the original request was an INVITE, the UAS SHOULD immediately respond to the INVITE
 ##% with a 487 (Request Terminated).
-@case("txn-cancel-487", roles=UAS, level="SHOULD")
+@case(
+    "txn-cancel-487",
+    roles=UAS,
+    level="SHOULD",
+    preamble=RINGING,
+    no_control="the CANCEL of the INVITE its preamble left ringing is the exchange under test",
+)
 def cancel_487(ctx: Context) -> None:
     """CANCEL of a ringing INVITE makes the INVITE end with 487."""
     link = ctx.link()
@@ -401,7 +465,13 @@ def cancel_487(ctx: Context) -> None:
 ##% This response is constructed following the procedures described in Section 8.2.6 noting
 ##% that the To tag of the response to the CANCEL and the To tag in the response to the
 ##% original request SHOULD be the same.
-@case("txn-cancel-to-tag", roles=UAS, level="SHOULD")
+@case(
+    "txn-cancel-to-tag",
+    roles=UAS,
+    level="SHOULD",
+    preamble=RINGING,
+    no_control="the CANCEL of the INVITE its preamble left ringing is the exchange under test",
+)
 def cancel_to_tag(ctx: Context) -> None:
     """The 200 to CANCEL carries the To tag of the INVITE's responses."""
     link = ctx.link()
@@ -427,7 +497,13 @@ def cancel_to_tag(ctx: Context) -> None:
 ##% If a request retransmission is received while in the "Proceeding" state, the most recent
 ##% provisional response that was received from the TU MUST be passed to the transport layer
 ##% for retransmission.
-@case("txn-invite-provisional-on-retransmission", roles=UAS, transports=("udp",))
+@case(
+    "txn-invite-provisional-on-retransmission",
+    roles=UAS,
+    transports=("udp",),
+    preamble=RINGING,
+    no_control="judged on the preamble's provisional response",
+)
 def provisional_on_retransmission(ctx: Context) -> None:
     """A retransmitted INVITE while ringing gets the last provisional response again."""
     link = ctx.link()
@@ -454,15 +530,21 @@ def provisional_on_retransmission(ctx: Context) -> None:
 ##% If it has, the CANCEL request has no effect on the processing of the original request, no
 ##% effect on any session state, and no effect on the responses generated for the original
 ##% request.
-@case("txn-cancel-after-final", roles=UAS)
+@case(
+    "txn-cancel-after-final",
+    roles=UAS,
+    preamble=CALL,
+    no_control="the BYE probing the preamble's call is the exchange under test",
+)
 def cancel_after_final(ctx: Context) -> None:
     """A CANCEL after the 2xx leaves the call up (a BYE then gets 200)."""
     link = ctx.link()
-    req, final, _ = _invite(ctx, link)
-    if not 200 <= (final.status or 0) < 300:
-        ctx.finish_invite(link, req, final)
-        ctx.inconclusive(f"the INVITE got {describe(final)}, not 2xx")
-    link.send(bytes(ack_for(req, final, ctx.target)), "ACK")
+    with ctx.preamble(CALL):
+        req, final, _ = _invite(ctx, link)
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, req, final)
+            ctx.inconclusive(f"the INVITE got {describe(final)}, not 2xx")
+        link.send(bytes(ack_for(req, final, ctx.target)), "ACK")
     answer, _ = ctx.transaction(link, _cancel(req))
     bye = bye_for(req, final, ctx.target)
     bye_answer, _ = ctx.transaction(link, bye)

@@ -21,6 +21,10 @@ from conformance.wire import Listener
 ORDER = 50
 
 UAC = ("uac",)
+#: the preamble of every UAC case
+ORIGINATED = "an INVITE from the target (the profile's originate command)"
+#: why they need no control: the runner is the server, and answers as the case needs
+RUNNER_ANSWERS = "the runner is the UAS: nothing of the target's can turn the exchange down"
 
 
 class _Call:
@@ -35,9 +39,11 @@ class _Call:
         )
 
     def invite(self) -> tuple[Message, tuple[str, int]]:
-        got = self.server.expect(lambda m: m.method == "INVITE", timeout=5.0)
-        if got is None:
-            self.ctx.inconclusive("the originate command sent no INVITE")
+        """The preamble: the INVITE the originate command makes the target send."""
+        with self.ctx.preamble(ORIGINATED):
+            got = self.server.expect(lambda m: m.method == "INVITE", timeout=5.0)
+            if got is None:
+                self.ctx.inconclusive("the originate command sent no INVITE")
         assert got is not None
         return got
 
@@ -70,7 +76,14 @@ class _Call:
 ##= type=test
 ##% If an unreliable transport is being used, the client transaction MUST start timer A with a
 ##% value of T1.
-@case("uac-invite-retransmitted", roles=UAC, transports=("udp",), timeout=15)
+@case(
+    "uac-invite-retransmitted",
+    roles=UAC,
+    transports=("udp",),
+    timeout=15,
+    preamble=ORIGINATED,
+    no_control=RUNNER_ANSWERS,
+)
 def invite_retransmitted(ctx: Context) -> None:
     """An unanswered INVITE over UDP is retransmitted after about T1."""
     call = _Call(ctx)
@@ -100,7 +113,13 @@ def invite_retransmitted(ctx: Context) -> None:
 ##% A valid SIP request formulated by a UAC MUST, at a minimum, contain the following header
 ##% fields: To, From, CSeq, Call-ID, Max-Forwards, and Via; all of these header fields are
 ##% mandatory in all SIP requests.
-@case("uac-invite-mandatory-headers", roles=UAC, timeout=15)
+@case(
+    "uac-invite-mandatory-headers",
+    roles=UAC,
+    timeout=15,
+    preamble=ORIGINATED,
+    no_control=RUNNER_ANSWERS,
+)
 def mandatory_headers(ctx: Context) -> None:
     """The INVITE has To, From (tagged), CSeq, Call-ID, Max-Forwards, Via (z9hG4bK)."""
     call = _Call(ctx)
@@ -128,7 +147,7 @@ def mandatory_headers(ctx: Context) -> None:
 ##= type=test
 ##% The ACK MUST contain a single Via header field, and this MUST be equal to the top Via
 ##% header field of the original request.
-@case("uac-ack-non2xx", roles=UAC, timeout=15)
+@case("uac-ack-non2xx", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def ack_non2xx(ctx: Context) -> None:
     """The ACK for a 486 reuses the INVITE's Via (branch) and carries our To tag."""
     call = _Call(ctx)
@@ -155,7 +174,7 @@ def ack_non2xx(ctx: Context) -> None:
 ##= type=test
 ##% The UAC core MUST generate an ACK request for each 2xx received from the transaction
 ##% layer.
-@case("uac-ack-2xx", roles=UAC, timeout=15)
+@case("uac-ack-2xx", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def ack_2xx(ctx: Context) -> None:
     """A 2xx gets an ACK with a new branch and the INVITE's CSeq number."""
     call = _Call(ctx)

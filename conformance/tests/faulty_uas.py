@@ -9,13 +9,18 @@ gives that rule's case the failing verdict:
 - ``wrong_via``: responses echo only the top Via, and without received/rport (§8.2.6.2, §18.2.1);
 - ``ignore_require``: Require is ignored, no 420 (§8.2.2.3);
 - ``die_on_torture``: after a request whose Via has ";;" it never answers again (robustness);
+- ``star_expires``: a registrar accepts Contact ``*`` with a non-zero Expires (§10.3);
+- ``drop_unknown_method``: a proxy answers 501 to a method it does not know instead of
+  forwarding it (§16.3);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
 Faults of the environment rather than of a rule (each case whose control they break must end
 inconclusive, not fail):
 
-- ``unknown_user``: 404 to requests for any user but those in ``users`` (default: alice);
+- ``unknown_user``: 404 to requests for any user but those in ``users`` (default: alice):
+  a UAS by the Request-URI, a registrar by the To of a REGISTER, a proxy by the
+  Request-URI before anything else (a proxy that relays to its own users only);
 - ``need_branch``: requests without a magic-cookie Via branch are dropped unanswered;
 - ``one_call``: while a call is up, a new INVITE gets 486 (Busy Here);
 - ``no_dialog_options``: OPTIONS within a dialog gets 405;
@@ -362,6 +367,10 @@ class FaultyElement:
             self._reply(msg, addr, 400)
             return
         aor = to.split("<")[-1].split(">")[0].split(";")[0].lower()
+        user = aor.split(":", 1)[-1].split("@")[0] if "@" in aor else ""
+        if "unknown_user" in self.faults and user not in self.users:
+            self._reply(msg, addr, 404)
+            return
         store = self.bindings.setdefault(aor, {})
         contacts = msg.get_all("Contact")
         default = (
@@ -369,7 +378,7 @@ class FaultyElement:
         )
         number = msg.cseq[0] or 0
         if any(c.strip() == "*" for c in contacts):
-            if len(contacts) > 1 or default != 0:
+            if len(contacts) > 1 or (default != 0 and "star_expires" not in self.faults):
                 self._reply(msg, addr, 400)
                 return
             for uri, (_, cid, seq) in list(store.items()):
@@ -396,6 +405,21 @@ class FaultyElement:
         self._reply(msg, addr, 200, extra)
 
     def _proxy_request(self, msg: Message, addr: tuple[str, int]) -> None:
+        user = msg.uri.split(":", 1)[-1].split("@")[0] if "@" in msg.uri else ""
+        if "unknown_user" in self.faults and user not in self.users:
+            self._reply(msg, addr, 404)
+            return
+        if "drop_unknown_method" in self.faults and msg.method not in {
+            *KNOWN,
+            "INVITE",
+            "ACK",
+            "BYE",
+            "CANCEL",
+            "OPTIONS",
+            "REGISTER",
+        }:
+            self._reply(msg, addr, 501)
+            return
         mf = msg.get("Max-Forwards")
         if mf is not None and mf.strip() == "0":
             # §16.3 step 3: never forwarded; OPTIONS may be answered as its final recipient

@@ -21,6 +21,9 @@ def prack_unmatched(ctx: Context) -> None:
     """A PRACK in a dialog the target does not know gets 481."""
     _prack_supported(ctx)
     link = ctx.link()
+    # the control: the profile's probe to the target's user succeeds (no other refusal)
+    probe = ctx.request(ctx.profile.probe or "OPTIONS", link)
+    ctx.control(link, probe)
     prack = ctx.request("PRACK", link, extra=[("RAck", "1 1 INVITE")])
     prack.set("To", f"{prack.get('To')};tag={unique('gone')}")
     final, _ = ctx.transaction(link, prack)
@@ -37,7 +40,12 @@ def prack_unmatched(ctx: Context) -> None:
 ##= type=test
 ##% In addition, it MUST contain a Require header field containing the
 ##% option tag 100rel, and MUST include an RSeq header field.
-@case("rfc3262-require-100rel", roles=("uas",), level="MUST")
+@case(
+    "rfc3262-require-100rel",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on what the target sends (420, or reliable provisionals), not on a refusal",
+)
 def require_100rel(ctx: Context) -> None:
     """An INVITE requiring 100rel: 420 + Unsupported, or reliable provisional responses."""
     link = ctx.link()

@@ -24,6 +24,9 @@ def update_unknown_dialog(ctx: Context) -> None:
     """An UPDATE in a dialog the target does not know gets 481."""
     _update_supported(ctx)
     link = ctx.link()
+    # the control: the profile's probe to the target's user succeeds (no other refusal)
+    probe = ctx.request(ctx.profile.probe or "OPTIONS", link)
+    ctx.control(link, probe)
     update = ctx.request("UPDATE", link)
     update.set("To", f"{update.get('To')};tag={unique('gone')}")
     final, _ = ctx.transaction(link, update)
@@ -36,18 +39,25 @@ def update_unknown_dialog(ctx: Context) -> None:
 ##% If the session description has changed, the UAS MUST adjust the
 ##% session parameters accordingly and generate an answer in the 2xx
 ##% response.
-@case("rfc3311-update-answered", roles=("uas",), level="MUST")
+@case(
+    "rfc3311-update-answered",
+    roles=("uas",),
+    level="MUST",
+    preamble="a confirmed dialog (INVITE, 2xx, ACK)",
+    no_control="the UPDATE in the preamble's dialog is the exchange under test",
+)
 def update_answered(ctx: Context) -> None:
     """An UPDATE with a new offer in a confirmed dialog gets a 2xx with an answer."""
     _update_supported(ctx)
     link = ctx.link()
-    invite = ctx.request("INVITE", link, body=_SDP)
-    final, _ = ctx.transaction(link, invite)
-    final = ctx.require_final(final, "final response to INVITE")
-    if not 200 <= (final.status or 0) < 300:
-        ctx.finish_invite(link, invite, final)
-        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
-    link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
+        invite = ctx.request("INVITE", link, body=_SDP)
+        final, _ = ctx.transaction(link, invite)
+        final = ctx.require_final(final, "final response to INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, invite, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
     dialog = ctx.call(link, invite, final)
     update = ack_for(invite, final, ctx.target)
     update.method = "UPDATE"

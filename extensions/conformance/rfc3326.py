@@ -14,6 +14,9 @@ from conformance.model import Context, case, describe
 def cancel_with_reason(ctx: Context) -> None:
     """A CANCEL with a Reason is answered like one without (481 here: nothing to cancel)."""
     link = ctx.link()
+    # the control: the same CANCEL without a Reason gets 481 (or 200)
+    plain = ctx.request("CANCEL", link)
+    ctx.control(link, plain, also=lambda status: status == 481)
     cancel = ctx.request("CANCEL", link, extra=[("Reason", 'SIP;cause=200;text="Elsewhere"')])
     final, _ = ctx.transaction(link, cancel)
     final = ctx.require_final(final, "response to CANCEL")
@@ -29,6 +32,9 @@ def cancel_with_reason(ctx: Context) -> None:
 def cancel_with_garbled_reason(ctx: Context) -> None:
     """A CANCEL whose Reason does not parse is answered as if the field were absent."""
     link = ctx.link()
+    # the control: the same CANCEL without a Reason gets 481 (or 200)
+    plain = ctx.request("CANCEL", link)
+    ctx.control(link, plain, also=lambda status: status == 481)
     garbled = 'SIP;cause=x;text="unterminated, ;;'
     cancel = ctx.request("CANCEL", link, extra=[("Reason", garbled)])
     final, _ = ctx.transaction(link, cancel)

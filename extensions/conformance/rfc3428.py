@@ -28,6 +28,9 @@ def message_200(ctx: Context) -> None:
     """A text/plain MESSAGE gets a 2xx without body and without Contact."""
     _message_target(ctx)
     link = ctx.link()
+    # the control: the profile's probe to the target's user succeeds (no other refusal)
+    probe = ctx.request(ctx.profile.probe or "OPTIONS", link)
+    ctx.control(link, probe)
     message = ctx.request("MESSAGE", link, body=b"hello", content_type="text/plain")
     final, _ = ctx.transaction(link, message)
     final = ctx.require_final(final, "response to MESSAGE")
@@ -40,7 +43,12 @@ def message_200(ctx: Context) -> None:
 ##= type=test
 ##% A MESSAGE request MAY contain a body, using the standard MIME header
 ##% fields to identify the content.
-@case("rfc3428-message-without-body", roles=("uas",), level="MAY")
+@case(
+    "rfc3428-message-without-body",
+    roles=("uas",),
+    level="MAY",
+    no_control="only a 5xx fails, and no refusal of another kind is one",
+)
 def message_without_body(ctx: Context) -> None:
     """A MESSAGE without a body is still a valid request: a final response, not silence."""
     _message_target(ctx)
@@ -50,7 +58,12 @@ def message_without_body(ctx: Context) -> None:
     ctx.check((final.status or 0) < 500, "a 2xx (or a 4xx), not a server error", describe(final))
 
 
-@case("rfc3428-message-too-large", roles=("uas",), level="MAY")
+@case(
+    "rfc3428-message-too-large",
+    roles=("uas",),
+    level="MAY",
+    no_control="any refusal passes: no refusal of another kind can confound it",
+)
 def message_too_large(ctx: Context) -> None:
     """A MESSAGE far above any instant-message size over TCP gets 513 (or another 4xx/5xx)."""
     _message_target(ctx)
