@@ -335,3 +335,9 @@ class ResponseProcessing:
         # hold the context: late responses on it are forwarded statelessly.
         if context.server_terminated and all(b.terminated or b.final for b in context.branches):
             self.contexts.pop(context.server, None)
+            if all(b.terminated for b in context.branches):
+                # Nothing reaches the context now but its own branches (Branch.context):
+                # break that cycle so reference counting frees the context, its requests
+                # and responses at once.  The programs run the cyclic collector rarely
+                # (programs.common), so an idle one would keep them (issue 13, defect 8).
+                context.branches.clear()

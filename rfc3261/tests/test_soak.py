@@ -6,7 +6,8 @@ ua (ringing), the proxy and the registrar, each a subprocess on 127.0.0.1, with 
 liveness OPTIONS after each case.  Each check is its own test, so one defect fails
 one test.  The short form (a fixed seed, a few hundred cases, under ~60 s for the
 three programs) runs in ``make test``; ``make fuzz`` (``SIPREF_FUZZ=1``) sends
-thousands, checks RSS once every timer has fired and writes its figures to
+thousands, checks that a second round reuses the memory of the first once every
+timer has fired (RSS) and writes its figures to
 docs/_data/bench/soak.json (generated, never committed).
 """
 
@@ -58,6 +59,8 @@ class Soaked:
     baseline_kb: int = 0
     peak_kb: int = 0
     after_timers_kb: int | None = None
+    second_round_kb: int | None = None
+    sink: Sink | None = None
     ended: float = 0.0
 
     def __repr__(self) -> str:
@@ -89,7 +92,7 @@ def soaked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Soake
         for name in PROGRAMS:
             workdir = tmp_path_factory.mktemp(f"soak-{name}")
             program = Program(name, program_args(name, workdir, sink.port), workdir)
-            item = results[name] = Soaked(program)
+            item = results[name] = Soaked(program, sink=sink)
             assert warm_up(program) > 0, program.log_text()
             item.baseline_kb = program.rss_kb()
             for transport in ("UDP", "TCP"):
@@ -219,19 +222,34 @@ def test_no_100_after_a_final_response(soaked: dict[str, Soaked], program: str) 
     assert not late, soaked[program].listing(late)
 
 
+# Why not "RSS back to the baseline": once every timer has fired, the memory Python
+# holds is back within ~10 % of where it started (tracemalloc inside the programs after
+# 3000 UDP cases: registrar 9.4 -> 10.3 MB, proxy 9.7 -> 10.8 MB, the rest free lists
+# and table sizes; test_hostile_servers holds that bar in process).  RSS is not: during
+# the run each completed transaction keeps its up-to-60 kB request for 64*T1 (~40 MB
+# of Python objects at the peak), and once they are freed the allocators keep the
+# pages (glibc's heap, pymalloc's partly used arenas).  Registrar, 3000 UDP cases:
+# RSS 29.8 -> 62.7 MB, 61.9 MB after the timers, 64.1 MB after a second round; proxy
+# 30.2 -> 68.6, 67.6, 71.4 MB.  What can be asserted honestly is that the
+# memory is reused: a second round of the same size does not grow RSS beyond the
+# first round's plateau by more than 20 %.
 @pytest.mark.skipif(
-    not FUZZ, reason="waits 40 s for every 32 s timer to fire: SIPREF_FUZZ=1 (make fuzz)"
+    not FUZZ, reason="two more rounds of waiting for every 32 s timer: SIPREF_FUZZ=1 (make fuzz)"
 )
-def test_rss_returns_to_baseline_once_timers_fired(
-    soaked: dict[str, Soaked], program: str
-) -> None:
-    """RSS within 20 % of the baseline once every timer has fired (issue 13, defect 8)."""
+def test_rss_does_not_grow_round_after_round(soaked: dict[str, Soaked], program: str) -> None:
+    """A second UDP round leaves RSS within 20 % of the first's plateau (issue 13, defect 8)."""
     item = soaked[program]
     time.sleep(max(0.0, item.ended + TIMERS_FIRED - time.monotonic()))
     assert item.program.alive()
-    now_kb = item.after_timers_kb = item.program.rss_kb()
-    assert now_kb <= item.baseline_kb * 1.2, (
-        f"RSS {now_kb} kB after the timers; baseline {item.baseline_kb} kB, peak {item.peak_kb} kB"
+    plateau_kb = item.after_timers_kb = item.program.rss_kb()
+    deadline = time.monotonic() + RUN_BUDGET["UDP"]
+    soak(item.program, "UDP", CASES["UDP"], SEED + 1, sink=item.sink, deadline=deadline)
+    time.sleep(TIMERS_FIRED)
+    assert item.program.alive()
+    now_kb = item.second_round_kb = item.program.rss_kb()
+    assert now_kb <= plateau_kb * 1.2, (
+        f"RSS {now_kb} kB after a second round and its timers; after the first "
+        f"{plateau_kb} kB; baseline {item.baseline_kb} kB, peak {item.peak_kb} kB"
     )
 
 
@@ -247,6 +265,7 @@ def test_cases_per_second_are_reported(soaked: dict[str, Soaked]) -> None:
                 "baseline_kb": item.baseline_kb,
                 "peak_kb": item.peak_kb,
                 "after_timers_kb": item.after_timers_kb,
+                "second_round_kb": item.second_round_kb,
             }
             for name, item in soaked.items()
         }
