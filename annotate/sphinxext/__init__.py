@@ -66,6 +66,7 @@ def _build_site(app: Sphinx) -> None:
     from annotate.sphinxext.later import later_rfcs
 
     site.later = later_rfcs(store)
+    site.updates = _later_updates(root, store)
     pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]
@@ -77,6 +78,20 @@ def _build_site(app: Sphinx) -> None:
         removed,
         time.perf_counter() - started,
     )
+
+
+def _later_updates(root: Path, store: Any) -> list[Any]:
+    """The reviewed sentences later RFCs changed; a quote that is not there is a warning."""
+    from annotate.checker import DocumentCache
+    from annotate.later_updates import UPDATES_FILE, check_updates, load_updates
+
+    path = root / UPDATES_FILE
+    if not path.is_file():
+        return []
+    updates, problems = load_updates(path)
+    for problem in problems + check_updates(updates, DocumentCache(store)):
+        logger.warning("sipref: %s", problem, type="sipref", subtype="later")
+    return updates
 
 
 class SiprefPage(SphinxDirective):
