@@ -131,6 +131,7 @@ def build_site(tmp: Path) -> dict[str, Any]:
     )
     return {
         "out": out,
+        "command": command,
         "build": build,
         "coverage": coverage,
         "conformance": conformance,
@@ -554,3 +555,17 @@ def test_the_stylesheet_names_every_status_of_a_compact_badge() -> None:
     for status, label in STATUS_LABELS.items():
         rule = f'.{status_class(status)} {{ --sc: "{STATUS_ICONS[status]} {label}"; }}'
         assert rule in css, rule
+
+
+def test_a_rerun_with_nothing_changed_writes_nothing(site: dict) -> None:
+    # `make docs` twice: no page is written again, and the configuration saved with the
+    # environment is this one (the stylesheets in their stored form, copybutton's folder
+    # in html_static_path before the comparison); furo's own pygments_dark_style, which it
+    # registers only when the theme loads, is the one key Sphinx still names
+    command = [arg for arg in site["command"] if arg != "-q"]
+    rerun = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "targets for 0 source files that are out of date" in rerun.stdout, rerun.stdout
+    changed = re.search(r"The configuration has changed \(([^)]*)\)", rerun.stdout)
+    names = set(re.findall(r"'(\w+)'", changed[1])) if changed else set()
+    assert names <= {"pygments_dark_style"}, names
