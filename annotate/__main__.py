@@ -27,6 +27,9 @@ annotation targets; ``--rfc`` adds RFCs and narrows the summary and ``--fail-und
 The snapshot check is opt-in for ``check`` (``--snapshot``) so that the quote check stays
 usable while requirement extraction changes; ``make check`` should pass ``--snapshot``.
 
+``check`` also verifies the quotes of ``annotate/later_rfcs.toml`` (what later RFCs
+changed: `annotate.later_updates`).
+
 Exit status: 0 success, 1 findings, 2 usage error.  The spec store comes from the
 environment (SIPREF_SPEC_DIR, SIPREF_CACHE_DIR, SIPREF_OFFLINE, ...) unless ``--spec-dir``
 or ``--offline`` is given.
@@ -43,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from annotate.checker import Diagnostic
     from annotate.report import Coverage
     from annotate.specstore import SpecStore
 
@@ -221,6 +225,18 @@ def _check_snapshot(coverage: Coverage, path: Path, out: TextIO) -> bool:
     return True
 
 
+def _check_later_updates(root: Path, store: SpecStore) -> list[Diagnostic]:
+    """Both quotes of every entry of the later-RFC updates file (when the tree has one)."""
+    from annotate.checker import DocumentCache
+    from annotate.later_updates import UPDATES_FILE, check_updates, load_updates
+
+    path = root / UPDATES_FILE
+    if not path.is_file():
+        return []
+    updates, problems = load_updates(path)
+    return problems + check_updates(updates, DocumentCache(store))
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     root: Path = args.root
@@ -229,6 +245,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     coverage = build_coverage(root, store, extensions=False, core=_core(args))
     annotations, diagnostics = coverage.annotations, coverage.diagnostics
+    diagnostics = list(diagnostics) + _check_later_updates(root, store)
     for diagnostic in diagnostics:
         print(diagnostic)
     warnings = conflict_warnings(coverage)

@@ -25,8 +25,10 @@ root_doc = "index"
 html_theme = "furo"
 html_title = "sipref"
 html_static_path = ["_static"]
-html_css_files = ["sipref.css"]
-html_js_files = ["sipref.js"]
+# in the form Sphinx stores them (with the default priority): the configuration saved with
+# the environment equals this one, and a rerun does not report "configuration has changed"
+html_css_files = [("sipref.css", {"priority": 800})]
+html_js_files = [("sipref.js", {"priority": 800})]
 html_favicon = "_static/favicon.svg"
 # section titles, header and timer names before full-text hits (docs/search_scorer.js)
 html_search_scorer = str(ROOT / "docs" / "search_scorer.js")  # Sphinx opens it as given

@@ -66,6 +66,7 @@ def _build_site(app: Sphinx) -> None:
     from annotate.sphinxext.later import later_rfcs
 
     site.later = later_rfcs(store)
+    site.updates = _later_updates(root, store)
     pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]
@@ -77,6 +78,20 @@ def _build_site(app: Sphinx) -> None:
         removed,
         time.perf_counter() - started,
     )
+
+
+def _later_updates(root: Path, store: Any) -> list[Any]:
+    """The reviewed sentences later RFCs changed; a quote that is not there is a warning."""
+    from annotate.checker import DocumentCache
+    from annotate.later_updates import UPDATES_FILE, check_updates, load_updates
+
+    path = root / UPDATES_FILE
+    if not path.is_file():
+        return []
+    updates, problems = load_updates(path)
+    for problem in problems + check_updates(updates, DocumentCache(store)):
+        logger.warning("sipref: %s", problem, type="sipref", subtype="later")
+    return updates
 
 
 class SiprefPage(SphinxDirective):
@@ -189,11 +204,32 @@ def write_pcaps(app: Sphinx, exception: Exception | None) -> None:
         write(Path(app.outdir), runs)
 
 
+def _copybutton_path(app: Sphinx, config: Any) -> None:
+    """Put sphinx-copybutton's static folder in ``html_static_path`` before the saved
+    environment is compared with this configuration (copybutton adds it later, at
+    ``builder-inited``): an unchanged site is then not rebuilt as "configuration changed"."""
+    if "sphinx_copybutton" not in config.extensions:
+        return
+    import sphinx_copybutton
+
+    folder = str(Path(sphinx_copybutton.__file__).parent.joinpath("_static").absolute())
+    if folder not in config.html_static_path:
+        config.html_static_path.append(folder)
+
+
+def _dedupe_static_path(app: Sphinx) -> None:
+    """Drop the second copy of copybutton's folder (its own ``builder-inited`` handler)."""
+    paths = app.config.html_static_path
+    paths[:] = list(dict.fromkeys(paths))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("sipref_root", "", "env", [str])
     app.add_config_value("sipref_data_dir", "", "env", [str])
     app.add_config_value("sipref_roots", ("rfc3261", "extensions", "conformance"), "env")
     app.add_directive("sipref-page", SiprefPage)
+    app.connect("config-inited", _copybutton_path)
+    app.connect("builder-inited", _dedupe_static_path, priority=900)
     app.connect("builder-inited", _build_site)
     app.connect("doctree-read", prune_spec_toc, priority=900)
     app.connect("doctree-resolved", resolve_links)

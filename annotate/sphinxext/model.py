@@ -180,6 +180,8 @@ class Site:
         self.runs: list[Any] = []
         # later RFCs that update RFC 3261, per section (annotate.sphinxext.later.Later)
         self.later: Any = None
+        # the sentences later RFCs changed (annotate.later_updates.Update, reviewed data)
+        self.updates: list[Any] = []
         # every annotation sitting on one code block: the block is shown once per spec page,
         # with all the requirements it covers
         self.annotations_on_block: dict[tuple[str, int, int], list[Annotation]] = defaultdict(list)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 #: The longest snippet of an annotated block shown beside the spec; longer blocks are cut
 #: around their cited lines (the code view has the rest).
-MAX_SNIPPET_LINES = 18
+MAX_SNIPPET_LINES = 14
 _LEXER = PythonLexer()
 
 
@@ -85,6 +85,18 @@ _CODE_BODY = re.compile(r"(<code>)(.*?)(</code>)", re.S)
 #: the code reads like the pseudo-code it is; keywords, strings, comments, numbers and
 #: definitions keep colour).  Their spans were half the markup of a spec page.
 _PLAIN_TOKEN = re.compile(r'<span class="(?:[pwno]|bp|nb)">([^<]*)</span>')
+#: The most frequent coloured tokens as one-letter elements (keywords <b>, comments <i>,
+#: strings <u>; the stylesheet gives them the colours of the site's two Pygments styles and
+#: resets bold, italics and underline): a third of a spec page's code markup.
+_SHORT_TOKEN = re.compile(r'<span class="(k|c1|s[12di]?)">([^<]*)</span>')
+_SHORT_TAG = {"k": "b", "c1": "i"}
+
+
+def _short_token(m: re.Match[str]) -> str:
+    tag = _SHORT_TAG.get(m[1], "u")
+    return f"<{tag}>{m[2]}</{tag}>"
+
+
 #: Word operators (``and``, ``not``, ``in``) and keyword constants (``None``) read as keywords.
 _KEYWORD_TOKEN = re.compile(r'<span class="(?:ow|kc)">')
 
@@ -112,6 +124,7 @@ def python_html(
     def lines(m: re.Match[str]) -> str:
         out = []
         text = _KEYWORD_TOKEN.sub('<span class="k">', _PLAIN_TOKEN.sub(r"\1", m[2]))
+        text = _SHORT_TOKEN.sub(_short_token, text)
         for number, line in enumerate(text.split("\n")[: last - first_line + 1], first_line):
             # a line is a bare span, child of <code> (the CSS selects it so): no class to repeat
             attr = ' class="hl"' if number in marked else ""
@@ -262,10 +275,12 @@ def _block_html(block: Block, items: list[Item]) -> str:
         first = item.span[0] >= block.start
         last = item.span[1] <= block.end
         ident = f"req-{item.key}" if first else ""
-        open_tag = f'<mark class="sipref-req {status_class(item.status)}"{{id}}>'
+        # the last piece of a sentence carries its badge, drawn by the stylesheet
+        # (``mark[data-l]::after``: the level from data-l, the status from the class); no
+        # link: the card is beside the sentence (below it on a phone), in its row
+        level = f' data-l="{item.level or ""}"' if last and not pre else ""
+        open_tag = f'<mark class="{status_class(item.status)}"{level}{{id}}>'
         close = "</mark>"
-        if last and not pre:
-            close += " " + badge(item.status, f"#cite-{item.key}", item.level or "")
         if pre:
             if positions is None:
                 start = end = 0  # keep the anchor, highlight nothing
@@ -275,8 +290,9 @@ def _block_html(block: Block, items: list[Item]) -> str:
     body = _marked(shown, marks)
     if pre:
         return f'<pre class="sipref-pre">{body}</pre>'
-    cls = "sipref-para" if block.kind == "para" else "sipref-li"
-    return f'<p class="{cls}">{body}</p>'
+    if block.kind == "para":
+        return f"<p>{body}</p>"
+    return f'<p class="sipref-li">{body}</p>'
 
 
 def _loc(a: Annotation) -> str:
@@ -352,19 +368,21 @@ def _citation_html(
     if a.meta.get("tracking-issue"):
         extra += f'<p class="sipref-reason">Tracking: {escape(a.meta["tracking-issue"])}</p>'
     code = ""
+    same = ""
     text = site.block_text(a)
     if text and a.block is not None:
         lines = text.splitlines()
         marked = cited_lines(item.text, text, a.block[0]) if item.requirement else frozenset()
         start = _window(len(lines), marked, a.block[0])
-        window = lines[start : start + MAX_SNIPPET_LINES]
+        # dedented: a method's body reads from the left edge of a narrow card
+        window = textwrap.dedent("\n".join(lines[start : start + MAX_SNIPPET_LINES])).split("\n")
         first = a.block[0] + start
         marked = frozenset(n for n in marked if first <= n < first + len(window))
         ident = _block_id(a)
         owner = shown.get(ident) if shown is not None else None
         if owner is not None:
             cited = f" ({_lines_label(marked)})" if marked else ""
-            code = f'<p class="sipref-same"><a href="#{ident}">↑ code shown above</a>{cited}</p>'
+            same = f' <a class="sipref-same" href="#{ident}">↑ shown above{cited}</a>'
         else:
             if shown is not None:
                 shown[ident] = item
@@ -377,13 +395,20 @@ def _citation_html(
                     f'<p class="sipref-more"><a href="{link(*target)}">{hidden} more lines '
                     "in the code view</a></p>"
                 )
+    cls = "sipref-cite" + ("" if not label else " sipref-type-" + kind)
+    if same and not extra:
+        # the code is above: the citation is its head line alone
+        cls = "sipref-cite-head" + ("" if not label else " sipref-type-" + kind)
+        return f'<p class="{cls}">{label}{where}{same}</p>'
     return (
-        f'<div class="sipref-cite{"" if not label else " sipref-type-" + kind}">'
-        f'<p class="sipref-cite-head">{label}{where}</p>{extra}{code}</div>'
+        f'<div class="{cls}">'
+        f'<p class="sipref-cite-head">{label}{where}{same}</p>'
+        f"{extra}{code}</div>"
     )
 
 
 def _tests_html(site: Site, tests: list[Resolved]) -> str:
+    """The tests verifying a requirement, each linked to its code (``</li>`` is implied)."""
     entries = []
     for cite in tests:
         a = cite.annotation
@@ -391,19 +416,22 @@ def _tests_html(site: Site, tests: list[Resolved]) -> str:
         # the test's name; its file is in the link target
         name = escape(site.test_name(a) if a.block else a.path)
         ref = f'<a href="{link(*target)}">{name}</a>' if target else f"<code>{name}</code>"
-        entries.append(f"<li>{ref}</li>")
-    return f'<div class="sipref-tests"><ul aria-label="Verified by">{"".join(entries)}</ul></div>'
+        entries.append(f"<li>{ref}")
+    # "Verified by" is the list's first line, drawn by the stylesheet (ul.sipref-tests::before)
+    return f'<ul class="sipref-tests">{"".join(entries)}</ul>'
 
 
 def _card_html(site: Site, item: Item, shown: dict[str, Item] | None = None) -> str:
     tests = [c for c in item.citations if c.annotation.type == "test"]
     others = [c for c in item.citations if c.annotation.type != "test"]
     keyword = getattr(item.requirement, "keyword", "") if item.requirement is not None else ""
-    head = badge(item.status, f"#req-{item.key}", keyword)
+    # the card's badge is drawn by the stylesheet (``.sipref-card::before``): its level from
+    # ``data-l``, its status from the card's class; no link back to the sentence, the card
+    # sits beside it (below it on a phone)
+    level = f' data-l="{escape(keyword, quote=True)}"' if keyword else ""
     parts = [
         f'<div class="sipref-card {status_class(item.status)}" '
-        f'id="cite-{escape(item.key, quote=True)}">',
-        f'<p class="sipref-card-head">{head}</p>\n',
+        f'id="cite-{escape(item.key, quote=True)}"{level}>',
     ]
     parts += [_citation_html(site, c, item, shown) for c in others]
     if tests:
@@ -484,9 +512,7 @@ def section_body_html(
     def flush() -> None:
         if pending:
             joined = "".join(pending)
-            out.append(
-                f'<div class="sipref-row">\n<div class="sipref-left">{joined}</div></div>\n'
-            )
+            out.append(f'<div class="sipref-row"><div class="sipref-left">{joined}</div></div>')
             pending.clear()
 
     for index, block in enumerate(blocks):
@@ -494,6 +520,7 @@ def section_body_html(
         starting = [i for i in items if block.start <= i.span[0] < upper]
         touching = [i for i in items if i.span[0] < block.end and i.span[1] > block.start]
         left = _block_html(block, touching)
+        left += updates_html(site, view.document.number, section, block.start, upper)
         if not starting:
             if block.kind == "pre":  # a figure gets a row of its own, to span it
                 flush()
@@ -505,13 +532,65 @@ def section_body_html(
         flush()
         cards = "".join(_card_html(site, i, shown) for i in starting)
         out.append(
-            '<div class="sipref-row">\n'
-            f'<div class="sipref-left">{left}</div>\n'
-            f'<div class="sipref-right">{cards}</div></div>\n'
+            f'<div class="sipref-row"><div class="sipref-left">{left}</div>'
+            f'<div class="sipref-right">{cards}</div></div>'
         )
     flush()
     if not blocks:
         out.append('<p class="sipref-empty">This section has no text of its own.</p>')
+    return "".join(out)
+
+
+def _ellipsis(text: str, words: int = 14) -> str:
+    parts = normalize(text).split(" ")
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def updates_html(site: Site, rfc: int, section: Section, start: int, upper: int) -> str:
+    """The later RFCs' text beside the sentence it replaces (or follows), with sipref's
+    status on the updating requirement (`annotate.later_updates`, reviewed data)."""
+    found = []
+    for u in getattr(site, "updates", ()):
+        if u.target_rfc != rfc or u.target_section != section.number:
+            continue
+        span = section.find(u.old)
+        if span is not None and start <= span[0] < upper:
+            found.append(u)
+    out = []
+    for u in found:
+        view = site.rfcs.get(u.rfc)
+        there = view.document.section(u.section) if view is not None else None
+        label = f"RFC {u.rfc} §{u.section}"
+        if view is not None and there is not None:
+            href = link(spec_doc(u.rfc, there.number), there.anchor)
+        else:
+            href = f"https://www.rfc-editor.org/rfc/rfc{u.rfc}#section-{u.section}"
+        verb = "replaces" if u.kind == "replace" else "adds after"
+        status = "sipref does not track this RFC"
+        if view is not None and there is not None:
+            span = there.find(u.new)
+            items = [
+                i
+                for i in view.items.get(there.number, [])
+                if i.requirement is not None
+                and span is not None
+                and i.span[0] < span[1]
+                and i.span[1] > span[0]
+            ]
+            if items:
+                doc = spec_doc(u.rfc, there.number)
+                status = "In sipref: " + " ".join(
+                    badge(i.status, link(doc, f"req-{i.key}"), i.level or "") for i in items
+                )
+            else:
+                status = "states no requirement of its own"
+        out.append(
+            f'<aside class="sipref-update sipref-update-{u.kind}">'
+            f'<p class="sipref-update-head"><a href="{href}">{escape(label)}</a> {verb} '
+            f"<q>{escape(_ellipsis(u.old))}</q></p>"
+            f'<blockquote class="sipref-update-new">{escape(normalize(u.new))}</blockquote>'
+            f'<p class="sipref-update-status">{status}</p></aside>'
+        )
     return "".join(out)
 
 
