@@ -15,19 +15,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from annotate.sphinxext.dashboards import VERDICT_ICONS
 from annotate.sphinxext.model import GENERATED
 
 #: Verdicts a reader has to look at: their cell opens the case.
 OPEN = ("fail", "error", "inconclusive", "warn")
-VERDICT_ICONS = {
-    "pass": "✓",
-    "fail": "✗",
-    "warn": "⚠",
-    "inconclusive": "?",
-    "not-applicable": "–",
-    "skip": "–",
-    "error": "!",
-}
 
 
 @dataclass
