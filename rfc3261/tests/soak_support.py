@@ -22,7 +22,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rfc3261.framing import DEFAULT_MAX_HEADER_BYTES
+from rfc3261.tests.transport_support import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "example.com"
@@ -668,13 +668,7 @@ class Program:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 10) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            status = self.process.wait()
+        status = stop_process(self.process, timeout)
         self.out.close()
         self.log.close()
         return status

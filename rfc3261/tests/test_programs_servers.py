@@ -29,7 +29,7 @@ from rfc3261.programs.proxy import build_parser as proxy_parser
 from rfc3261.programs.proxy import parse_routes
 from rfc3261.programs.registrar import build_parser as registrar_parser
 
-from .transport_support import has_ipv6_loopback, make_certificate
+from .transport_support import has_ipv6_loopback, make_certificate, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "example.com"
@@ -69,13 +69,7 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10) -> int:
         """SIGTERM, then wait (kill after ``timeout``); the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            status = self.process.wait()
+        status = stop_process(self.process, timeout)
         if self.process.stdout:
             self.process.stdout.close()
         self.log.close()

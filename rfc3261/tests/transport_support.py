@@ -12,6 +12,7 @@ import functools
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -226,3 +227,14 @@ _SIPP_STAT = re.compile(r"^\s*(Successful call|Failed call)\s*\|[^|]*\|\s*(\d+)"
 def sipp_stats(output: str) -> dict[str, int]:
     """The cumulative Successful call / Failed call counts from SIPp's final screen."""
     return {name: int(value) for name, value in _SIPP_STAT.findall(output)}
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> int:  # type: ignore[type-arg]
+    """SIGTERM, then wait (SIGKILL after ``timeout`` s); the exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
