@@ -267,7 +267,10 @@ def _block_edits(
                 if isinstance(s, ast.AnnAssign):
                     names += f": {ast.unparse(s.annotation)}"
                 prefix = f"{indent}{names} = "
-            edits.append((first, last, [prefix + _changed_value(s.value, gentle)]))
+            new = _changed_value(s.value, gentle)
+            if new == ast.unparse(s.value):
+                raise CannotNeutralise(f"the value at line {first} is empty: no change breaks it")
+            edits.append((first, last, [prefix + new]))
             kinds.add("value changed" if gentle else "value emptied")
         elif isinstance(s, ast.Import | ast.ImportFrom):
             continue

@@ -134,6 +134,13 @@ def test_blocks_that_cannot_be_neutralised_say_why(block: tuple[int, int], why: 
         neutralise(MODULE, [block])
 
 
+def test_an_empty_value_is_refused_rather_than_left_unchanged() -> None:
+    # Emptying () changes nothing: a "survived" verdict from such a no-op would be a lie.
+    text = "import os\n\n\nclass C:\n    names = ()\n\n    def f(self):\n        return 1\n"
+    with pytest.raises(CannotNeutralise, match="is empty"):
+        neutralise(text, [(5, 5)])
+
+
 def test_a_block_spanning_the_whole_module_is_refused() -> None:
     text = "X = 1\nY = 2\nprint(X + Y)\n"
     with pytest.raises(CannotNeutralise, match="whole module"):
