@@ -49,7 +49,7 @@ test: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m annotate check --snapshot
+	$(PY) -m annotate check --snapshot --strict
 
 lint: check
 

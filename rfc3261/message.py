@@ -1100,11 +1100,9 @@ def _parse_status_line(line: str) -> Response:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
 ##% A "mandatory" header field MUST be present in a
 ##% request, and MUST be understood by the UAS receiving the request.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-20
-##= type=exception
-##= reason=Max-Forwards may be absent (RFC 2543 peers, RFC 4475 3.4.1); a proxy adds one
-##% A "mandatory" header field MUST be present in a
-##% request, and MUST be understood by the UAS receiving the request.
+# Max-Forwards, mandatory in a request too, is not required on receipt: RFC 2543 peers
+# omit it (RFC 4475 §3.4.1) and a proxy adds one (§16.6 step 3).  Our own requests
+# always carry it (§8.1.1.6).
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
 ##% A mandatory response header field MUST be present in the
 ##% response, and the header field MUST be understood by the UAC
