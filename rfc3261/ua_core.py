@@ -129,15 +129,7 @@ class UAConfig:
     sent_by: str
     transport: str = "UDP"
     display_name: str | None = None
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.1
-    ##% When a provider
-    ##% wishes to configure a UA with an outbound proxy, it is RECOMMENDED
-    ##% that this be done by providing it with a pre-existing route set with
-    ##% a single URI, that of the outbound proxy.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
-    ##% However, that approach
-    ##% for configuring an outbound proxy is NOT RECOMMENDED; a pre-existing
-    ##% route set with a single URI SHOULD be used instead.
+    #: The outbound proxy, given to the UA as a pre-existing route set (see __init__).
     outbound_proxy: str | None = None
     allow: tuple[str, ...] = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS")
     supported: tuple[str, ...] = ()
@@ -240,11 +232,21 @@ class UserAgent(UacBehaviour, UasBehaviour):
             host, port = config.sent_by, ""
         self._sent_by = (host, int(port) if port else None)
         self.route_set: list[NameAddr] = []
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.1
+        ##% When a provider
+        ##% wishes to configure a UA with an outbound proxy, it is RECOMMENDED
+        ##% that this be done by providing it with a pre-existing route set with
+        ##% a single URI, that of the outbound proxy.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+        ##% However, that approach
+        ##% for configuring an outbound proxy is NOT RECOMMENDED; a pre-existing
+        ##% route set with a single URI SHOULD be used instead.
         if config.outbound_proxy:
             proxy = parse_uri(config.outbound_proxy)
             if isinstance(proxy, SipURI) and not proxy.lr:
                 proxy.params.set("lr", None)
             self.route_set = [NameAddr(None, proxy)]
+
         self.auth = AuthClient(
             config.credentials, rng=self.rng, max_attempts=config.max_auth_attempts
         )

@@ -442,15 +442,27 @@ def test_timeout_is_a_408() -> None:
 ##= type=test
 ##% A UAC MUST treat any provisional response different than 100 that it does not recognize as
 ##% 183 (Session Progress).
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.2
-##= type=test
-##% A UAC MUST be able to process 100 and 183 responses.
 def test_unrecognized_status_codes() -> None:
     assert effective_status(431) == 400
     assert effective_status(599) == 500
     assert effective_status(182) == 182
     assert effective_status(199) == 183
     assert effective_status(404) == 404
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.2
+##= type=test
+##% A UAC MUST be able to process 100 and 183 responses.
+def test_a_uac_processes_100_and_183() -> None:
+    ua = make_ua("alice", seed=1)
+    client, _effects = ua.request("INVITE", "sip:bob@bob.example.com", 0.0)
+    delivered = []
+    for now, status in ((0.1, 100), (0.2, 183), (0.3, 486)):
+        response = client.request.make_response(status, to_tag=None if status == 100 else "b1")
+        events = ua.receive(response, "bob.example.com", now)
+        delivered += [e.response.status for e in events if isinstance(e, ResponseEvent)]
+    assert delivered == [100, 183, 486]
+    assert client.provisional and client.final is not None and client.final.status == 486
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.3
