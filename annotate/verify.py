@@ -74,8 +74,10 @@ __all__ = [
     "CannotNeutralise",
     "Outcome",
     "candidates",
+    "changed_since",
     "neutralise",
     "node_id_of",
+    "read_verify_keys",
     "read_verify_snapshot",
     "run_verify",
     "write_verify_snapshot",
@@ -712,9 +714,11 @@ def sample(chosen: Sequence[Candidate], n: int, seed: int) -> list[Candidate]:
 # --- snapshot -----------------------------------------------------------------------------
 
 
-def read_verify_snapshot(path: Path) -> dict[str, str]:
-    """``{requirement id: verdict}`` from a verification snapshot ({} when there is none).
+def _snapshot_rows(path: Path) -> dict[str, dict[str, str]]:
+    """``{requirement id: {"verdict": ..., "key": ...}}`` ({} when there is no snapshot).
 
+    Format 1 held verdicts only (no key); format 2 adds the candidate's content key, so
+    that ``--changed`` re-verifies only what changed since the snapshot was written.
     Raises ValueError for a malformed file.
     """
     try:
@@ -724,11 +728,44 @@ def read_verify_snapshot(path: Path) -> dict[str, str]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: malformed verification snapshot: {exc}") from None
     reqs = data.get("requirements") if isinstance(data, dict) else None
-    if not isinstance(reqs, dict) or not all(v in VERDICTS for v in reqs.values()):
-        raise ValueError(f"{path}: malformed verification snapshot: expected {{id: verdict}}")
-    return reqs
+    if not isinstance(reqs, dict):
+        raise ValueError(f"{path}: malformed verification snapshot: no requirements")
+    rows: dict[str, dict[str, str]] = {}
+    for rid, value in reqs.items():
+        row = {"verdict": value} if isinstance(value, str) else value
+        if not isinstance(row, dict) or row.get("verdict") not in VERDICTS:
+            raise ValueError(f"{path}: malformed verification snapshot entry {rid!r}")
+        rows[rid] = {k: str(v) for k, v in row.items() if k in ("verdict", "key")}
+    return rows
 
 
-def write_verify_snapshot(path: Path, verdicts: dict[str, str]) -> None:
-    data = {"format": 1, "requirements": dict(sorted(verdicts.items()))}
+def read_verify_snapshot(path: Path) -> dict[str, str]:
+    """``{requirement id: verdict}`` from a verification snapshot ({} when there is none).
+
+    Raises ValueError for a malformed file.
+    """
+    return {rid: row["verdict"] for rid, row in _snapshot_rows(path).items()}
+
+
+def read_verify_keys(path: Path) -> dict[str, str]:
+    """``{requirement id: content key}`` of the verdicts in a snapshot (format 2 rows only)."""
+    return {rid: row["key"] for rid, row in _snapshot_rows(path).items() if "key" in row}
+
+
+def changed_since(chosen: Sequence[Candidate], keys: dict[str, str]) -> list[Candidate]:
+    """The candidates whose blocks or test annotations changed since ``keys`` were recorded
+    (new candidates included)."""
+    return [c for c in chosen if keys.get(c.id) != c.key]
+
+
+def write_verify_snapshot(
+    path: Path, verdicts: dict[str, str], keys: dict[str, str] | None = None
+) -> None:
+    """Write ``verdicts`` (with each one's content key where known) as a format-2 snapshot."""
+    keys = keys or {}
+    rows = {
+        rid: {"verdict": verdict, **({"key": keys[rid]} if rid in keys else {})}
+        for rid, verdict in sorted(verdicts.items())
+    }
+    data = {"format": 2, "requirements": rows}
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")

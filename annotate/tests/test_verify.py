@@ -284,3 +284,34 @@ def test_the_command_writes_a_snapshot_of_ids_and_verdicts(
     argv[-1] = "--check-snapshot"
     assert main(argv) == 1
     assert "was verified, now survived" in capsys.readouterr().out
+
+
+def test_changed_reverifies_only_what_changed_since_the_snapshot(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "verify.json"
+    argv = ["verify", "--root", str(tree), "--spec-dir", str(FIXTURES / "specs"), "--offline"]
+    argv += ["--core-rfc", "9990", "--verify-snapshot", str(snapshot), "--no-cache"]
+    assert main([*argv, "--update-snapshot"]) == 0
+    rows = json.loads(snapshot.read_text())["requirements"]
+    assert all(len(row["key"]) == 64 for row in rows.values())
+    capsys.readouterr()
+    # nothing changed: no test runs, the snapshot's verdicts stand (what CI does)
+    assert main([*argv, "--changed", "--check-snapshot"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    # the guarding test is weakened: only its requirement is verified again, and fails
+    (tree / "rfc3261" / "tests" / "test_widgets.py").write_text(
+        TESTS.replace('assert make("w")["name"] == "w"', 'assert {"name": "w"}["name"] == "w"')
+    )
+    assert main([*argv, "--changed", "--check-snapshot"]) == 1
+    out = capsys.readouterr().out
+    assert "1 requirement(s) unchanged" in out and "was verified, now survived" in out
+
+
+def test_a_format_1_snapshot_still_reads(tmp_path: Path) -> None:
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps({"format": 1, "requirements": {"rfc3261-8-r1-abc": "verified"}}))
+    assert read_verify_snapshot(old) == {"rfc3261-8-r1-abc": "verified"}
+    old.write_text(json.dumps({"format": 1, "requirements": {"x": "great"}}))
+    with pytest.raises(ValueError, match="malformed"):
+        read_verify_snapshot(old)
