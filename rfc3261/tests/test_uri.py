@@ -210,6 +210,12 @@ PARSE_CASES = [
 ]
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+##= type=test
+##% All SIP implementations MUST support the SIP URI scheme.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+##= type=test
+##% Any implementation that supports TLS MUST support the SIPS URI scheme.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
 ##= type=test
 ##% Since the uri-parameter mechanism is extensible, SIP elements
