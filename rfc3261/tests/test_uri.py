@@ -674,6 +674,11 @@ ESCAPE_CASES = [
 ##% Any characters occurring in a telephone-subscriber
 ##% that do not appear in an expansion of the BNF for the user rule MUST
 ##% be escaped.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-25.1
+##= type=test
+##% Note,
+##% however, that any characters allowed there that are not allowed in
+##% the user part of the SIP URI MUST be escaped.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
 ##= type=test
 ##% Expanding the hname and hvalue tokens in Section 25 show that all URI
