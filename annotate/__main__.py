@@ -254,9 +254,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     diagnostics = list(diagnostics) + _check_later_updates(root, store)
     for diagnostic in diagnostics:
         print(diagnostic)
-    warnings = conflict_warnings(coverage)
+    from annotate.checker import erratum_notes
+    from annotate.errata import stale_citations
+
+    for note in erratum_notes(coverage.resolved):
+        print(note)
+    warnings = conflict_warnings(coverage) + stale_citations(
+        coverage.resolved, store.errata.records
+    )
     for warning in warnings:
         print(warning)
+    if store.errata.problem:
+        print(f"annotate check: {store.errata.problem}")
     ok = not diagnostics and not (args.strict and warnings)
     if args.snapshot:
         for message in coverage.load_errors:

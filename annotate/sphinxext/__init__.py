@@ -67,6 +67,9 @@ def _build_site(app: Sphinx) -> None:
 
     site.later = later_rfcs(store)
     site.updates = _later_updates(root, store)
+    site.errata = {number: store.errata.records(number) for number in site.rfcs}
+    if store.errata.problem:
+        logger.warning("sipref: %s", store.errata.problem, type="sipref", subtype="errata")
     pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]
