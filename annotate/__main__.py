@@ -164,8 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--changed",
         action="store_true",
-        help="verify only requirements whose cited blocks or test annotations changed "
-        "since the snapshot recorded them (what CI runs)",
+        help="verify again only the requirements of the snapshot whose cited blocks or test "
+        "annotations changed since it recorded them (what CI runs)",
     )
     verify.add_argument(
         "--check-snapshot",
@@ -380,9 +380,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return 1
     if args.changed:
         unchanged = len(chosen)
-        chosen = changed_since(chosen, old_keys)
-        unchanged -= len(chosen)
+        chosen, new = changed_since(chosen, old, old_keys)
+        unchanged -= len(chosen) + len(new)
         print(f"verify: {unchanged} requirement(s) unchanged since the snapshot", flush=True)
+        if new:
+            print(
+                f"verify: {len(new)} cited requirement(s) have no verdict yet (make verify "
+                "gives them one; --changed checks what the snapshot holds)",
+                flush=True,
+            )
         if not chosen:
             print("verify: nothing changed: the snapshot's verdicts stand")
             return 0

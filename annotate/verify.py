@@ -752,10 +752,15 @@ def read_verify_keys(path: Path) -> dict[str, str]:
     return {rid: row["key"] for rid, row in _snapshot_rows(path).items() if "key" in row}
 
 
-def changed_since(chosen: Sequence[Candidate], keys: dict[str, str]) -> list[Candidate]:
-    """The candidates whose blocks or test annotations changed since ``keys`` were recorded
-    (new candidates included)."""
-    return [c for c in chosen if keys.get(c.id) != c.key]
+def changed_since(
+    chosen: Sequence[Candidate], verdicts: dict[str, str], keys: dict[str, str]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(the candidates of the snapshot whose blocks or test annotations changed since it was
+    written, the candidates it has no verdict for).  A verdict recorded without a key (a
+    format-1 snapshot) counts as changed."""
+    changed = [c for c in chosen if c.id in verdicts and keys.get(c.id) != c.key]
+    new = [c for c in chosen if c.id not in verdicts]
+    return changed, new
 
 
 def write_verify_snapshot(

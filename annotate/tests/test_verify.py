@@ -315,3 +315,15 @@ def test_a_format_1_snapshot_still_reads(tmp_path: Path) -> None:
     old.write_text(json.dumps({"format": 1, "requirements": {"x": "great"}}))
     with pytest.raises(ValueError, match="malformed"):
         read_verify_snapshot(old)
+
+
+def test_changed_leaves_requirements_without_a_verdict_to_make_verify(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "verify.json"
+    snapshot.write_text(json.dumps({"format": 2, "requirements": {}}))
+    argv = ["verify", "--root", str(tree), "--spec-dir", str(FIXTURES / "specs"), "--offline"]
+    argv += ["--core-rfc", "9990", "--verify-snapshot", str(snapshot), "--no-cache"]
+    assert main([*argv, "--changed", "--check-snapshot"]) == 0
+    out = capsys.readouterr().out
+    assert "2 cited requirement(s) have no verdict yet" in out and "nothing changed" in out
