@@ -42,6 +42,7 @@ from .digest import (
     ha1,
 )
 from .message import Request, Response
+from .uri import parse_uri, uri_equal
 
 __all__ = [
     "AuthResult",
@@ -50,6 +51,7 @@ __all__ = [
     "HA1File",
     "MemoryCredentials",
     "ha1_line",
+    "same_resource",
 ]
 
 
@@ -119,6 +121,23 @@ class HA1File(MemoryCredentials):
         self.path = Path(path)
 
 
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##% The purpose
+##% of duplicating information from the request URL in this field is to
+##% deal with the possibility that an intermediate proxy may alter the
+##% client's Request-Line.
+def same_resource(digest_uri: str, request: Request) -> bool:
+    """Whether a Digest ``uri`` names the request's Request-URI: equal as written, or
+    equivalent by the URI comparison rules (RFC 3261 §19.1.4), which ignore what a proxy
+    may change without changing the resource (case of the host, parameter order)."""
+    if digest_uri == str(request.uri):
+        return True
+    try:
+        return uri_equal(parse_uri(digest_uri), request.uri)
+    except ValueError:
+        return False
+
+
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
 ##% The server implementation SHOULD be careful with the information
 ##% being logged so that it won't put a cleartext password (e.g., entered
@@ -129,11 +148,14 @@ class AuthResult:
 
     ``username`` is set when the credentials are valid; otherwise ``stale`` says the
     challenge should carry ``stale=true``, and ``reason`` says why (for logs).
+    ``status`` is set when the answer is not a new challenge: 400 for a ``uri`` that is
+    not the Request-URI (RFC 7616 §3.4.6).
     """
 
     username: str | None
     stale: bool = False
     reason: str = ""
+    status: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -178,9 +200,12 @@ class DigestAuthenticator:
         proxy: bool = False,
         nonce_lifetime: float = 300.0,
         max_nonces: int = 100_000,
+        bind_uri: bool = True,
     ) -> None:
         """``realm`` should name the host or domain (§22.1: globally unique, e.g.
-        "biloxi.example.com"); ``secret`` keys the nonce HMAC (random if None)."""
+        "biloxi.example.com"); ``secret`` keys the nonce HMAC (random if None);
+        ``bind_uri=False`` accepts credentials whose ``uri`` is not the Request-URI
+        (for a server behind a proxy that rewrites it, RFC 3261 §22.4 item 6)."""
         self.realm = realm
         self.credentials = credentials
         self.secret = secret if secret is not None else secrets.token_bytes(32)
@@ -202,6 +227,7 @@ class DigestAuthenticator:
         self.proxy = proxy
         self.nonce_lifetime = nonce_lifetime
         self.max_nonces = max_nonces
+        self.bind_uri = bind_uri
         # nonce -> highest nc seen (0: issued, not used yet).  Insertion order = age.
         self._nonces: OrderedDict[str, int] = OrderedDict()
 
@@ -378,6 +404,18 @@ class DigestAuthenticator:
             return AuthResult(None, reason=f"algorithm {algorithm} was not offered")
         if creds.qop is not None and creds.qop.lower() not in self.qop:
             return AuthResult(None, reason=f"qop {creds.qop} was not offered")
+        if self.bind_uri and not same_resource(creds.uri, request):
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+            ##% The authenticating server MUST assure that the resource designated by
+            ##% the "uri" parameter is the same as the resource specified in the
+            ##% Request-Line; if they are not, the server SHOULD return a 400 Bad
+            ##% Request error.
+            ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+            ##% Therefore, in SIP, a UAS MUST check if the Request-URI in
+            ##% the Authorization/Proxy-Authorization header field value
+            ##% corresponds to a user for whom the UAS is willing to accept
+            ##% forwarded or direct requests
+            return AuthResult(None, reason="digest uri is not the Request-URI", status=400)
         issued = self.nonce_issued_at(creds.nonce)
         if issued is None:
             return AuthResult(None, reason="nonce not issued by this server")
@@ -432,4 +470,8 @@ class DigestAuthenticator:
         result = self.check(request, now)
         if result.ok:
             return result.username, None
+        if result.status is not None:
+            # "this may be a symptom of an attack" (RFC 7616 §3.4.6): the caller logs it.
+            reason = f"Bad Request ({result.reason})" if result.status == 400 else result.reason
+            return None, request.make_response(result.status, reason, to_tag=to_tag)
         return None, self.challenge(request, now, stale=result.stale, to_tag=to_tag)

@@ -14,16 +14,23 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rfc3261.asyncio.dispatcher import Dispatcher
+from rfc3261.auth_headers import Challenge
+from rfc3261.digest import DigestChallenge, DigestCredentials
+from rfc3261.digest_server import ha1_line
 from rfc3261.message import Response
 from rfc3261.programs import common
+from rfc3261.programs.proxy import build_parser as proxy_parser
+from rfc3261.programs.proxy import make_proxy_authenticator
 from rfc3261.programs.registrar import RegistrarUser, make_registrar
 from rfc3261.programs.registrar import build_parser as registrar_parser
 
+from .test_servers_hostile import proxy_on_loopback
 from .transport_support import UdpPeer, async_test
 
 REALM = "example.com"
@@ -143,3 +150,153 @@ async def test_the_worst_register_datagram_is_answered_at_once_and_others_are_se
     finally:
         attacker.close()
         other.close()
+
+
+# -- 2. Digest credentials bound to the Request-URI --------------------------------------
+
+
+def answer(
+    challenge: Response,
+    method: str,
+    uri: str,
+    *,
+    password: str = "secret",
+    algorithm: str | None = None,
+    nc: str = "00000001",
+    user: str = "alice",
+) -> tuple[str, str]:
+    """(header name, value) answering ``challenge`` (its first offer, or ``algorithm``'s)
+    for a request ``method`` whose credentials name ``uri``."""
+    header = "Proxy-Authenticate" if challenge.status == 407 else "WWW-Authenticate"
+    offers = [
+        DigestChallenge.from_header(Challenge.parse(text, header))
+        for text in challenge.headers.get_all(header)
+    ]
+    offer = next(o for o in offers if algorithm is None or o.algorithm == algorithm)
+    creds = DigestCredentials(
+        username=user,
+        realm=offer.realm,
+        nonce=offer.nonce,
+        uri=uri,
+        response="",
+        algorithm=algorithm or offer.algorithm,
+        qop="auth",
+        nc=nc,
+        cnonce=secrets.token_hex(8),
+    )
+    creds.response = creds.expected_response(method, password=password)
+    name = "Proxy-Authorization" if challenge.status == 407 else "Authorization"
+    return name, str(creds.to_header())
+
+
+def write_ha1_file(tmp_path: Path, algorithms: tuple[str, ...] = ("SHA-256", "MD5")) -> str:
+    path = tmp_path / "ha1.txt"
+    path.write_text(
+        "".join(
+            ha1_line(u, REALM, "secret", a) + "\n" for u in ("alice", "bob") for a in algorithms
+        )
+    )
+    return str(path)
+
+
+class UdpSink:
+    """A UDP socket on loopback that counts what reaches it (a third party's host)."""
+
+    def __init__(self) -> None:
+        self.peer = UdpPeer()
+        self.port = self.peer.port
+
+    async def received(self, wait: float = 0.5) -> list[bytes]:
+        got: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while loop.time() < deadline:
+            try:
+                got.append(await self.peer.receive(max(0.01, deadline - loop.time())))
+            except TimeoutError:
+                break
+        return got
+
+    def close(self) -> None:
+        self.peer.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##= type=test
+##% The authenticating server MUST assure that the resource designated by
+##% the "uri" parameter is the same as the resource specified in the
+##% Request-Line; if they are not, the server SHOULD return a 400 Bad
+##% Request error.
+@async_test(timeout=20)
+async def test_registrar_refuses_credentials_computed_for_another_uri(tmp_path: Path) -> None:
+    peer = UdpPeer()
+    try:
+        async with RegistrarOnLoopback("--auth-file", write_ha1_file(tmp_path)) as server:
+            contact = f"Contact: <sip:alice@127.0.0.1:{peer.port}>"
+            peer.send(request_bytes(peer, "REGISTER", "sip:example.com", contact), server.port)
+            challenge = await next_response(peer)
+            assert challenge.status == 401
+            for uri, status in (("sip:evil@10.0.0.1:5060", 400), ("sip:EXAMPLE.com", 200)):
+                name, value = answer(challenge, "REGISTER", uri)
+                data = request_bytes(
+                    peer, "REGISTER", "sip:example.com", contact, f"{name}: {value}"
+                )
+                peer.send(data, server.port)
+                assert (await next_response(peer)).status == status, uri
+            assert server.location.count(time.time()) == 1
+    finally:
+        peer.close()
+
+
+async def proxy_with_auth(tmp_path: Path, *argv: str) -> tuple[Any, Any, int]:
+    """The proxy program's core with ``--proxy-auth`` on loopback: (host, proxy, port)."""
+    args = common.parse_args(
+        proxy_parser(),
+        [
+            "--listen",
+            "sip:127.0.0.1:0",
+            "--domain",
+            "example.com",
+            "--proxy-auth",
+            "--auth-file",
+            write_ha1_file(tmp_path),
+            *argv,
+        ],
+    )
+    host, proxy, port = await proxy_on_loopback(
+        frozenset({"example.com"}), authenticator=make_proxy_authenticator(args)
+    )
+    return host, proxy, port
+
+
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##= type=test
+##% Therefore, in SIP, a UAS MUST check if the Request-URI in
+##% the Authorization/Proxy-Authorization header field value
+##% corresponds to a user for whom the UAS is willing to accept
+##% forwarded or direct requests
+@async_test(timeout=20)
+async def test_proxy_does_not_forward_a_request_retargeted_under_old_credentials(
+    tmp_path: Path,
+) -> None:
+    peer, sink = UdpPeer(), UdpSink()
+    host, _proxy, port = await proxy_with_auth(tmp_path)
+    try:
+        target = f"sip:carol@127.0.0.1:{sink.port}"
+        peer.send(request_bytes(peer, "MESSAGE", "sip:bob@example.com", body="hi"), port)
+        challenge = await next_response(peer)
+        assert challenge.status == 407
+        # Credentials for bob, replayed with another Request-URI: toll fraud.
+        name, value = answer(challenge, "MESSAGE", "sip:bob@example.com")
+        peer.send(request_bytes(peer, "MESSAGE", target, f"{name}: {value}", body="hi"), port)
+        assert (await next_response(peer)).status == 400
+        assert await sink.received() == []
+        # The same credentials computed for the target go through.
+        name, value = answer(challenge, "MESSAGE", target, nc="00000002")
+        peer.send(request_bytes(peer, "MESSAGE", target, f"{name}: {value}", body="hi"), port)
+        forwarded = await sink.received()
+        assert len(forwarded) == 1 and forwarded[0].startswith(b"MESSAGE " + target.encode())
+    finally:
+        peer.close()
+        sink.close()
+        await host.close()
