@@ -93,6 +93,11 @@ class ProgramProxy(Proxy):
                     return hop
         return super().next_hop(copy, strict)
 
+    def relay_allowed(self, request: Request, hop: NextHop) -> bool:
+        """The next hops of the static routes are trusted to receive an ACK or CANCEL
+        this proxy cannot match (with ``--proxy-auth``; see :mod:`rfc3261.proxy.relay`)."""
+        return hop in self.routes.values()
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser("python -m rfc3261 proxy", __doc__)

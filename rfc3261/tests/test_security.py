@@ -23,7 +23,7 @@ from rfc3261.asyncio.dispatcher import Dispatcher
 from rfc3261.auth_headers import Challenge
 from rfc3261.digest import DigestChallenge, DigestCredentials
 from rfc3261.digest_server import ha1_line
-from rfc3261.message import Response
+from rfc3261.message import Response, parse
 from rfc3261.programs import common
 from rfc3261.programs.proxy import build_parser as proxy_parser
 from rfc3261.programs.proxy import make_proxy_authenticator
@@ -42,16 +42,18 @@ def registrar_args(*argv: str) -> Any:
 
 
 async def next_response(peer: UdpPeer, timeout: float = 2.0) -> Response:
-    """The next response ``peer`` receives (requests are skipped)."""
+    """The next final response ``peer`` receives (requests and 1xx are skipped)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         message = await peer.receive_message(max(0.01, deadline - loop.time()))
-        if isinstance(message, Response):
+        if isinstance(message, Response) and message.status >= 200:
             return message
 
 
-def request_bytes(peer: UdpPeer, method: str, uri: str, *extra: str, body: str = "") -> bytes:
+def request_bytes(
+    peer: UdpPeer, method: str, uri: str, *extra: str, body: str = "", call_id: str = ""
+) -> bytes:
     """A request from ``peer`` (its own Via, so responses come back to it)."""
     lines = [
         f"{method} {uri} SIP/2.0",
@@ -59,7 +61,7 @@ def request_bytes(peer: UdpPeer, method: str, uri: str, *extra: str, body: str =
         "Max-Forwards: 70",
         "To: <sip:alice@example.com>",
         f"From: <sip:alice@example.com>;tag={secrets.token_hex(4)}",
-        f"Call-ID: {secrets.token_hex(8)}",
+        f"Call-ID: {call_id or secrets.token_hex(8)}",
         f"CSeq: 1 {method}",
         *extra,
         f"Content-Length: {len(body.encode())}",
@@ -296,6 +298,68 @@ async def test_proxy_does_not_forward_a_request_retargeted_under_old_credentials
         peer.send(request_bytes(peer, "MESSAGE", target, f"{name}: {value}", body="hi"), port)
         forwarded = await sink.received()
         assert len(forwarded) == 1 and forwarded[0].startswith(b"MESSAGE " + target.encode())
+    finally:
+        peer.close()
+        sink.close()
+        await host.close()
+
+
+# -- 3. ACK and CANCEL through a proxy that demands credentials ---------------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.1.5
+##= type=test
+##% Similarly, attackers might use falsified Route header field values in
+##% a request that identify the target host and then send such messages
+##% to forking proxies that will amplify messaging sent to the target.
+@async_test(timeout=20)
+async def test_proxy_auth_relays_no_ack_or_cancel_of_nobody(tmp_path: Path) -> None:
+    peer, sink = UdpPeer(), UdpSink()
+    host, _proxy, port = await proxy_with_auth(tmp_path)
+    try:
+        target = f"sip:victim@127.0.0.1:{sink.port}"
+        own_route = f"Route: <sip:127.0.0.1:{port};lr>"
+        # An ACK with a body, to the target directly and through our Route (no token).
+        peer.send(request_bytes(peer, "ACK", target, body="x" * 1000), port)
+        peer.send(request_bytes(peer, "ACK", target, own_route, body="x" * 1000), port)
+        forged = f"Route: <sip:127.0.0.1:{port};lr;rrtoken=0123456789abcdef0123>"
+        peer.send(request_bytes(peer, "ACK", target, forged, body="x"), port)
+        # A CANCEL matching nothing: 481, not relayed.
+        peer.send(request_bytes(peer, "CANCEL", target), port)
+        assert (await next_response(peer)).status == 481
+        assert await sink.received() == []
+    finally:
+        peer.close()
+        sink.close()
+        await host.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+##= type=test
+##% Servers MUST NOT attempt to challenge an ACK.
+@async_test(timeout=20)
+async def test_proxy_auth_relays_the_ack_of_a_dialog_it_record_routed(tmp_path: Path) -> None:
+    peer, sink = UdpPeer(), UdpSink()
+    host, _proxy, port = await proxy_with_auth(tmp_path)
+    try:
+        target = f"sip:carol@127.0.0.1:{sink.port}"
+        call_id = secrets.token_hex(8)
+        peer.send(request_bytes(peer, "INVITE", target, call_id=call_id), port)
+        challenge = await next_response(peer)
+        assert challenge.status == 407
+        name, value = answer(challenge, "INVITE", target)
+        peer.send(request_bytes(peer, "INVITE", target, f"{name}: {value}", call_id=call_id), port)
+        invite = parse((await sink.received())[0])
+        record_route = invite.headers.get("Record-Route")
+        assert record_route is not None and "rrtoken=" in record_route
+        # The ACK of the 2xx, routed by the dialog's route set: relayed, unchallenged.
+        ack = request_bytes(peer, "ACK", target, f"Route: {record_route}", call_id=call_id)
+        peer.send(ack, port)
+        got = [m for m in await sink.received() if m.startswith(b"ACK ")]
+        assert len(got) == 1
+        # The same Route with another Call-ID is not ours.
+        peer.send(request_bytes(peer, "ACK", target, f"Route: {record_route}"), port)
+        assert [m for m in await sink.received() if m.startswith(b"ACK ")] == []
     finally:
         peer.close()
         sink.close()
