@@ -12,7 +12,11 @@ The figures quoted in ``docs/guides/security.rst`` come from these tests (run wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import secrets
+import socket
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,7 @@ from rfc3261.programs.registrar import RegistrarUser, make_registrar
 from rfc3261.programs.registrar import build_parser as registrar_parser
 
 from .test_servers_hostile import proxy_on_loopback
-from .transport_support import UdpPeer, async_test
+from .transport_support import UdpPeer, async_test, make_certificate
 
 REALM = "example.com"
 
@@ -364,3 +368,116 @@ async def test_proxy_auth_relays_the_ack_of_a_dialog_it_record_routed(tmp_path: 
         peer.close()
         sink.close()
         await host.close()
+
+
+# -- 4. Connections: one source cannot take them all; TLS handshakes are counted ----------
+
+
+def rss_bytes() -> int:
+    """This process's resident set size (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+async def open_silent_connections(
+    port: int, count: int, source: str, host: str = "127.0.0.1"
+) -> list[socket.socket]:
+    """``count`` TCP connections from ``source`` to ``host:port`` that never send a byte
+    (those the server refuses are among them, reset)."""
+    loop = asyncio.get_running_loop()
+    socks: list[socket.socket] = []
+
+    async def one() -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        socks.append(sock)
+        with contextlib.suppress(OSError):
+            await asyncio.wait_for(loop.sock_connect(sock, (host, port)), 2.0)
+
+    for start in range(0, count, 128):
+        await asyncio.gather(*(one() for _ in range(min(128, count - start))))
+        await asyncio.sleep(0.01)  # let the server accept them
+    return socks
+
+
+def branch() -> str:
+    return "z9hG4bK" + secrets.token_hex(6)
+
+
+async def options_over_tcp(port: int, source: str, *, tls: Any = None) -> int:
+    """The status of an OPTIONS sent over a new TCP (or TLS) connection from ``source``."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(source, 0), ssl=tls, server_hostname=None
+        ),
+        3.0,
+    )
+    try:
+        lines = [
+            "OPTIONS sip:example.com SIP/2.0",
+            f"Via: SIP/2.0/{'TLS' if tls else 'TCP'} {source}:9;branch={branch()}",
+            "Max-Forwards: 70",
+            "To: <sip:example.com>",
+            f"From: <sip:probe@example.com>;tag={secrets.token_hex(4)}",
+            f"Call-ID: {secrets.token_hex(8)}",
+            "CSeq: 1 OPTIONS",
+            "Content-Length: 0",
+            "",
+            "",
+        ]
+        writer.write("\r\n".join(lines).encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3.0)
+        return int(head.split(b" ", 2)[1])
+    finally:
+        writer.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.4
+##= type=test
+##% No matter what security solutions are deployed, floods of messages
+##% directed at proxy servers can lock up proxy server resources and
+##% prevent desirable traffic from reaching its destination.
+@async_test(timeout=60)
+async def test_one_source_cannot_take_every_connection() -> None:
+    socks: list[socket.socket] = []
+    async with RegistrarOnLoopback() as server:
+        try:
+            layer = server.dispatcher.transport
+            socks = await open_silent_connections(server.port, 1024, "127.0.0.2")
+            await asyncio.sleep(0.2)
+            held = sum(1 for c in layer.connections.values() if c.remote.host == "127.0.0.2")
+            print(f"\n[issue 23.4] one source: {held} of 1024 connections held")
+            status = await options_over_tcp(server.port, "127.0.0.3")
+            assert status == 200
+            assert held < layer.limits.max_connections
+        finally:
+            for sock in socks:
+                sock.close()
+
+
+@async_test(timeout=60)
+async def test_silent_tls_connections_do_not_blow_memory(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    server_ssl = common.server_ssl_context(str(cert), str(key))
+    registrar, location = make_registrar(registrar_args())
+    dispatcher = Dispatcher(RegistrarUser(registrar), server_ssl=server_ssl)
+    socks: list[socket.socket] = []
+    try:
+        port = (await dispatcher.listen("sips:127.0.0.1:0"))[0].address.port
+        gc.collect()
+        before = rss_bytes()
+        socks = await open_silent_connections(port, 1500, "127.0.0.2")
+        await asyncio.sleep(0.5)
+        grown = rss_bytes() - before
+        print(f"\n[issue 23.4] 1500 silent TLS connections: RSS +{grown / 2**20:.1f} MiB")
+        client = ssl.create_default_context(cafile=str(cert))
+        assert await options_over_tcp(port, "127.0.0.3", tls=client) == 200
+        assert grown < 64 * 2**20
+    finally:
+        for sock in socks:
+            sock.close()
+        await dispatcher.close()
+        location.close()
