@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 authenticator=authenticator,
                 routes=routes,
             )
+            host.core.layer.max_server_transactions = args.max_transactions
             if args.registrar:
                 expiry.schedule()
                 host.deliver = lambda effect: None
