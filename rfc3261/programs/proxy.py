@@ -36,12 +36,18 @@ from typing import Any
 
 from ..asyncio.dispatcher import CoreHost
 from ..asyncio.transport import bracketed, is_ip_address
-from ..digest_server import DigestAuthenticator, HA1File
+from ..digest_server import DigestAuthenticator
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
 from ..uri import SipURI, parse_uri
 from . import common
-from .registrar import ExpiryTimer, add_registrar_arguments, digest_algorithms, make_registrar
+from .registrar import (
+    ExpiryTimer,
+    add_registrar_arguments,
+    digest_algorithms,
+    make_authenticator,
+    make_registrar,
+)
 
 __all__ = ["ProgramProxy", "StaticRoute", "main", "parse_routes"]
 
@@ -136,7 +142,7 @@ def make_proxy_authenticator(args: argparse.Namespace) -> DigestAuthenticator | 
     if not realm:
         raise common.ConfigError("--proxy-auth needs --realm or --domain")
     algorithms = digest_algorithms(args.digest_algorithms)
-    return DigestAuthenticator(realm, HA1File(args.auth_file), proxy=True, algorithms=algorithms)
+    return make_authenticator(args, realm, algorithms, proxy=True)
 
 
 def main(argv: list[str] | None = None) -> int:

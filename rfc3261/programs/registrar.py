@@ -40,6 +40,7 @@ __all__ = [
     "add_registrar_arguments",
     "digest_algorithms",
     "main",
+    "make_authenticator",
     "make_dispatcher",
     "make_registrar",
 ]
@@ -48,8 +49,9 @@ ALLOW_METHODS = ("REGISTER", "OPTIONS")
 ALLOW = ", ".join(ALLOW_METHODS)
 
 # RFC 8760 §2.3: the most preferred algorithm first.  SHA-256 is the one RFC 8760 adds
-# for its strength; MD5 stays for the clients that know nothing else.
-DEFAULT_DIGEST_ALGORITHMS = ("SHA-256", "MD5")
+# for its strength; MD5 ("NOT RECOMMENDED", RFC 8760 §3) is offered only when
+# configured (--digest-algorithms SHA-256,MD5) for clients that know nothing else.
+DEFAULT_DIGEST_ALGORITHMS = ("SHA-256",)
 
 # Server transactions alive at once (each ~7 KiB while Timer J/H/I keeps it): ~150 MiB
 # at most; at 20,000 a UDP server still takes ~600 new non-INVITE requests a second
@@ -83,6 +85,37 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         metavar="LIST",
         help="Digest algorithms to challenge with, most preferred first, comma-separated "
         "(default: %(default)s, RFC 8760 §2.3)",
+    )
+    parser.add_argument(
+        "--nonce-lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="age after which a nonce gets stale=true (RFC 7616 §3.3; default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-nonces",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="nonces in use remembered for replay checks (default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-max-failures",
+        type=int,
+        default=10,
+        metavar="N",
+        help="failed Digest attempts per source address or user name before 503 with "
+        "Retry-After until --auth-failure-window ends (0: no throttling; default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-failure-window", type=float, default=60.0, metavar="SECONDS", help="see above"
+    )
+    parser.add_argument(
+        "--bind-from",
+        action="store_true",
+        help="refuse (403) an authenticated request whose From user is not the "
+        "authenticated user name",
     )
     parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
     parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
@@ -119,6 +152,24 @@ def digest_algorithms(text: str) -> tuple[str, ...]:
     return names
 
 
+def make_authenticator(
+    args: argparse.Namespace, realm: str, algorithms: tuple[str, ...], *, proxy: bool = False
+) -> DigestAuthenticator:
+    """The Digest authenticator the flags describe (401 for the registrar, 407 for
+    ``--proxy-auth``)."""
+    return DigestAuthenticator(
+        realm,
+        HA1File(args.auth_file),
+        algorithms=algorithms,
+        proxy=proxy,
+        nonce_lifetime=args.nonce_lifetime,
+        max_nonces=args.max_nonces,
+        max_failures=args.auth_max_failures,
+        failure_window=args.auth_failure_window,
+        bind_from=args.bind_from,
+    )
+
+
 def make_registrar(
     args: argparse.Namespace, *, proxy: bool = False
 ) -> tuple[Registrar, SqliteLocationService]:
@@ -130,7 +181,7 @@ def make_registrar(
         realm = args.realm or (sorted(domains)[0] if domains else None)
         if not realm:
             raise common.ConfigError("--auth-file needs --realm or --domain")
-        authenticator = DigestAuthenticator(realm, HA1File(args.auth_file), algorithms=algorithms)
+        authenticator = make_authenticator(args, realm, algorithms)
     location = SqliteLocationService(args.db, synchronous=args.sync)
     config = RegistrarConfig(
         domains=domains,

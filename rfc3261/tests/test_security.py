@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import io
 import os
 import secrets
 import socket
@@ -34,6 +35,8 @@ from rfc3261.programs.proxy import build_parser as proxy_parser
 from rfc3261.programs.proxy import make_proxy_authenticator
 from rfc3261.programs.registrar import RegistrarUser, make_dispatcher, make_registrar
 from rfc3261.programs.registrar import build_parser as registrar_parser
+from rfc3261.programs.ua import EXIT_OK, run_program
+from rfc3261.programs.ua import build_parser as ua_parser
 
 from .test_servers_hostile import proxy_on_loopback
 from .transport_support import UdpPeer, async_test, make_certificate
@@ -557,3 +560,232 @@ async def test_rss_under_a_50000_options_flood_is_bounded() -> None:
         )
         assert live <= server.args.max_transactions
         assert grown < 250 * 2**20
+
+
+# -- 6. Authentication: throttling, nonce-algorithm binding, nc, From, TLS -------------------
+
+
+async def register_with(
+    server: RegistrarOnLoopback,
+    peer: UdpPeer,
+    challenge: Response,
+    *,
+    user: str = "alice",
+    from_user: str | None = None,
+    **answer_kw: Any,
+) -> Response:
+    """Answer ``challenge`` with a REGISTER for ``user`` from ``peer``; the response."""
+    name, value = answer(challenge, "REGISTER", "sip:example.com", user=user, **answer_kw)
+    data = request_bytes(
+        peer, "REGISTER", "sip:example.com", f"Contact: <sip:{user}@127.0.0.1:{peer.port}>",
+        f"{name}: {value}",
+    ).decode()  # fmt: skip
+    aor = f"<sip:{user}@example.com>"
+    data = data.replace("To: <sip:alice@example.com>", f"To: {aor}")
+    data = data.replace(
+        "From: <sip:alice@example.com>", f"From: <sip:{from_user or user}@example.com>"
+    )
+    peer.send(data.encode(), server.port)
+    return await next_response(peer)
+
+
+async def challenge_for(server: RegistrarOnLoopback, peer: UdpPeer) -> Response:
+    peer.send(request_bytes(peer, "REGISTER", "sip:example.com"), server.port)
+    response = await next_response(peer)
+    assert response.status == 401
+    return response
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.1.5
+##= type=test
+##% Denial-of-service attacks focus on rendering a particular network
+##% element unavailable, usually by directing an excessive amount of
+##% network traffic at its interfaces.
+@async_test(timeout=30)
+async def test_password_guessing_is_throttled_per_source_and_user(tmp_path: Path) -> None:
+    guesser, other = UdpPeer(), UdpPeer("127.0.0.2")
+    argv = ("--auth-file", write_ha1_file(tmp_path), "--auth-max-failures", "5")
+    try:
+        async with RegistrarOnLoopback(*argv) as server:
+            challenge = await challenge_for(server, guesser)
+            statuses = []
+            for guess in range(8):  # one nonce, many guesses
+                response = await register_with(
+                    server, guesser, challenge, password=f"guess{guess}", nc=f"{guess + 1:08x}"
+                )
+                statuses.append(response.status)
+            assert statuses == [401] * 5 + [503] * 3
+            assert 1 <= int(response.headers.get("Retry-After") or "0") <= 60
+            # The right password from the throttled source waits too ...
+            fresh = await challenge_for(server, guesser)
+            assert (await register_with(server, guesser, fresh)).status == 503
+            # ... and so does alice from elsewhere (the user name is throttled too),
+            fresh = await challenge_for(server, other)
+            assert (await register_with(server, other, fresh)).status == 503
+            # while bob from another source is served.
+            assert (await register_with(server, other, fresh, user="bob")).status == 200
+    finally:
+        guesser.close()
+        other.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##= type=test
+##% This opens the system to the potential for a downgrade attack by an
+##% on-path attacker.
+@async_test(timeout=20)
+async def test_a_sha256_nonce_takes_no_md5_answer_and_md5_is_offered_only_when_set(
+    tmp_path: Path,
+) -> None:
+    peer = UdpPeer()
+    try:
+        async with RegistrarOnLoopback("--auth-file", write_ha1_file(tmp_path)) as server:
+            challenge = await challenge_for(server, peer)
+            offered = challenge.headers.get_all("WWW-Authenticate")
+            assert len(offered) == 1 and "algorithm=SHA-256" in offered[0]
+        argv = ("--auth-file", write_ha1_file(tmp_path), "--digest-algorithms", "SHA-256,MD5")
+        async with RegistrarOnLoopback(*argv) as server:
+            challenge = await challenge_for(server, peer)
+            sha256 = DigestChallenge.from_header(
+                Challenge.parse(challenge.headers.get_all("WWW-Authenticate")[0])
+            )
+            assert sha256.algorithm == "SHA-256"
+            # Downgrade: the SHA-256 challenge's nonce, answered with MD5.
+            name = "Authorization"
+            creds = DigestCredentials(
+                username="alice", realm=REALM, nonce=sha256.nonce, uri="sip:example.com",
+                response="", algorithm="MD5", qop="auth", nc="00000001", cnonce="c0ffee",
+            )  # fmt: skip
+            creds.response = creds.expected_response("REGISTER", password="secret")
+            contact = f"Contact: <sip:alice@127.0.0.1:{peer.port}>"
+            data = request_bytes(
+                peer, "REGISTER", "sip:example.com", contact, f"{name}: {creds.to_header()}"
+            )
+            peer.send(data, server.port)
+            assert (await next_response(peer)).status == 401
+            # The same credentials with SHA-256 go through.
+            assert (await register_with(server, peer, challenge, nc="00000002")).status == 200
+    finally:
+        peer.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
+##% The nc value is the hexadecimal
+##% count of the number of requests (including the current request)
+##% that the client has sent with the nonce value in this request.
+@async_test(timeout=20)
+async def test_nc_must_be_8lhex_and_the_nonce_lifetime_is_configurable(tmp_path: Path) -> None:
+    peer = UdpPeer()
+    argv = ("--auth-file", write_ha1_file(tmp_path), "--nonce-lifetime", "0.5")
+    try:
+        async with RegistrarOnLoopback(*argv) as server:
+            challenge = await challenge_for(server, peer)
+            for nc in ("1", "0000000A", "000000001"):
+                assert (await register_with(server, peer, challenge, nc=nc)).status == 400, nc
+            assert (await register_with(server, peer, challenge, nc="0000000a")).status == 200
+            await asyncio.sleep(0.6)
+            late = await register_with(server, peer, challenge, nc="0000000b")
+            assert late.status == 401
+            assert "stale=true" in (late.headers.get("WWW-Authenticate") or "")
+    finally:
+        peer.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22
+##= type=test
+##% Once the originator has been identified, the recipient of the
+##% request SHOULD ascertain whether or not this user is authorized to
+##% make the request in question.
+@async_test(timeout=20)
+async def test_bind_from_ties_from_to_the_authenticated_user(tmp_path: Path) -> None:
+    peer, sink = UdpPeer(), UdpSink()
+    argv = ("--auth-file", write_ha1_file(tmp_path), "--bind-from")
+    host, _proxy, port = await proxy_with_auth(tmp_path, "--bind-from")
+    try:
+        async with RegistrarOnLoopback(*argv) as server:
+            challenge = await challenge_for(server, peer)
+            spoofed = await register_with(server, peer, challenge, from_user="bob")
+            assert spoofed.status == 403
+            assert (await register_with(server, peer, challenge, nc="00000002")).status == 200
+        # The proxy: alice's credentials on a MESSAGE "From: bob".
+        target = f"sip:carol@127.0.0.1:{sink.port}"
+        peer.send(request_bytes(peer, "MESSAGE", target, body="hi"), port)
+        challenge = await next_response(peer)
+        name, value = answer(challenge, "MESSAGE", target)
+        data = request_bytes(peer, "MESSAGE", target, f"{name}: {value}", body="hi").decode()
+        data = data.replace("From: <sip:alice@example.com>", "From: <sip:bob@example.com>")
+        peer.send(data.encode(), port)
+        assert (await next_response(peer)).status == 403
+        assert await sink.received() == []
+    finally:
+        peer.close()
+        sink.close()
+        await host.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% The server SHOULD only set stale to true if it receives a request for
+##% which the nonce is invalid.
+@async_test(timeout=30)
+async def test_a_challenge_flood_evicts_no_nonce_in_flight(tmp_path: Path) -> None:
+    peer, flooder = UdpPeer(), UdpPeer()
+    argv = ("--auth-file", write_ha1_file(tmp_path), "--max-nonces", "100")
+    try:
+        async with RegistrarOnLoopback(*argv) as server:
+            challenge = await challenge_for(server, peer)
+            for _ in range(10):
+                for _ in range(100):
+                    flooder.send(
+                        request_bytes(flooder, "REGISTER", "sip:example.com"), server.port
+                    )
+                await asyncio.sleep(0.02)
+            assert (await register_with(server, peer, challenge)).status == 200
+            assert server.registrar.authenticator is not None
+            assert len(server.registrar.authenticator._nonces) <= 100
+    finally:
+        peer.close()
+        flooder.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% All SIP
+##% elements that support TLS MUST have a mechanism for validating
+##% certificates received during TLS negotiation; this entails possession
+##% of one or more root certificates issued by certificate authorities
+##% (preferably well-known distributors of site certificates comparable
+##% to those that issue root certificates for web browsers).
+@async_test(timeout=30)
+async def test_ua_verifies_tls_with_the_system_cas_and_says_why_it_failed(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    tls = ("--cert", str(cert), "--key", str(key))
+    registrar, location = make_registrar(registrar_args(*tls))
+    user = RegistrarUser(registrar)
+    dispatcher = make_dispatcher(registrar_args(*tls), user)
+    try:
+        port = (await dispatcher.listen("sips:127.0.0.1:0"))[0].address.port
+        listen = ("--listen", "sips:127.0.0.1:0", *tls, "--timeout", "5")
+        # Without --ca: the system's CAs, which do not know our self-signed certificate.
+        out = io.StringIO()
+        outcome = await run_program(
+            ua_parse(*listen, "--options", f"sips:127.0.0.1:{port}"), out=out
+        )
+        assert outcome.status != EXIT_OK
+        assert "certificate could not be verified" in out.getvalue(), out.getvalue()
+        assert "--ca" in out.getvalue()
+        # With --ca naming it: verified, answered.
+        out = io.StringIO()
+        outcome = await run_program(
+            ua_parse(*listen, "--ca", str(cert), "--options", f"sips:127.0.0.1:{port}"), out=out
+        )
+        assert outcome.status == EXIT_OK, out.getvalue()
+    finally:
+        user.stop()
+        await dispatcher.close()
+        location.close()
+
+
+def ua_parse(*argv: str) -> Any:
+    return common.parse_args(ua_parser(), list(argv))
