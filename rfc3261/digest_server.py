@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections import OrderedDict
@@ -64,6 +65,8 @@ __all__ = [
     "same_resource",
 ]
 
+
+LOG = logging.getLogger("rfc3261.auth")
 
 # RFC 7616 §3.4 / RFC 2617: nc-value = 8LHEX (lower-case hexadecimal digits).
 _NC = re.compile(r"[0-9a-f]{8}")
@@ -147,6 +150,9 @@ class HA1File(MemoryCredentials):
 ##% of duplicating information from the request URL in this field is to
 ##% deal with the possibility that an intermediate proxy may alter the
 ##% client's Request-Line.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##% In particular, it MUST be an
+##% "absolute-URI" if the request-target is an "absolute-URI".
 def same_resource(digest_uri: str, request: Request) -> bool:
     """Whether a Digest ``uri`` names the request's Request-URI: equal as written, or
     equivalent by the URI comparison rules (RFC 3261 §19.1.4), which ignore what a proxy
@@ -414,6 +420,12 @@ class DigestAuthenticator:
                 self._failures.pop(("user", creds.username), None)
                 return self._check_from(request, result)
         if not result.stale:
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+            ##% If the response is invalid, then a login failure SHOULD be logged,
+            ##% since repeated login failures from a single client may indicate an
+            ##% attacker attempting to guess passwords.
+            # The source and the reason, never the user name (§3.4: it may be a password).
+            LOG.info("Digest login failure from %s: %s", keys[0][1], result.reason)
             self._count_failure(keys, now)
         return result
 

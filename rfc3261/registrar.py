@@ -549,6 +549,10 @@ class Registrar:
             binding = changed
         return binding
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.1.5
+    ##% Attackers might also attempt to deplete
+    ##% available memory and disk resources of a registrar by registering
+    ##% huge numbers of bindings.
     def check_contact_count(
         self, request: Request, contacts: list[Contact], current: list[Binding]
     ) -> None:

@@ -49,8 +49,17 @@ ALLOW_METHODS = ("REGISTER", "OPTIONS")
 ALLOW = ", ".join(ALLOW_METHODS)
 
 # RFC 8760 §2.3: the most preferred algorithm first.  SHA-256 is the one RFC 8760 adds
-# for its strength; MD5 ("NOT RECOMMENDED", RFC 8760 §3) is offered only when
-# configured (--digest-algorithms SHA-256,MD5) for clients that know nothing else.
+# for its strength; MD5 is offered only when configured (--digest-algorithms
+# SHA-256,MD5) for clients that know nothing else.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##% The obsolete MD5 algorithm
+##% remains only for backward compatibility with [RFC2617], but its use
+##% is NOT RECOMMENDED.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##% The most effective way of dealing with this type
+##% of attack is to either validate the client and challenge it
+##% accordingly or remove the support for backward compatibility by not
+##% supporting MD5.
 DEFAULT_DIGEST_ALGORITHMS = ("SHA-256",)
 
 # Server transactions alive at once (each ~7 KiB while Timer J/H/I keeps it): ~150 MiB

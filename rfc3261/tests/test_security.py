@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import io
+import logging
 import os
 import secrets
 import socket
@@ -237,6 +238,10 @@ class UdpSink:
 ##% the "uri" parameter is the same as the resource specified in the
 ##% Request-Line; if they are not, the server SHOULD return a 400 Bad
 ##% Request error.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##= type=test
+##% In particular, it MUST be an
+##% "absolute-URI" if the request-target is an "absolute-URI".
 @async_test(timeout=20)
 async def test_registrar_refuses_credentials_computed_for_another_uri(tmp_path: Path) -> None:
     peer = UdpPeer()
@@ -601,8 +606,16 @@ async def challenge_for(server: RegistrarOnLoopback, peer: UdpPeer) -> Response:
 ##% Denial-of-service attacks focus on rendering a particular network
 ##% element unavailable, usually by directing an excessive amount of
 ##% network traffic at its interfaces.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
+##% If the response is invalid, then a login failure SHOULD be logged,
+##% since repeated login failures from a single client may indicate an
+##% attacker attempting to guess passwords.
 @async_test(timeout=30)
-async def test_password_guessing_is_throttled_per_source_and_user(tmp_path: Path) -> None:
+async def test_password_guessing_is_throttled_per_source_and_user(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rfc3261.auth")
     guesser, other = UdpPeer(), UdpPeer("127.0.0.2")
     argv = ("--auth-file", write_ha1_file(tmp_path), "--auth-max-failures", "5")
     try:
@@ -615,6 +628,8 @@ async def test_password_guessing_is_throttled_per_source_and_user(tmp_path: Path
                 )
                 statuses.append(response.status)
             assert statuses == [401] * 5 + [503] * 3
+            failures = [r for r in caplog.records if "login failure from 127.0.0.1" in r.message]
+            assert len(failures) == 5 and not any("alice" in r.message for r in failures)
             assert 1 <= int(response.headers.get("Retry-After") or "0") <= 60
             # The right password from the throttled source waits too ...
             fresh = await challenge_for(server, guesser)
@@ -633,6 +648,22 @@ async def test_password_guessing_is_throttled_per_source_and_user(tmp_path: Path
 ##= type=test
 ##% This opens the system to the potential for a downgrade attack by an
 ##% on-path attacker.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##= type=test
+##% The obsolete MD5 algorithm
+##% remains only for backward compatibility with [RFC2617], but its use
+##% is NOT RECOMMENDED.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##= type=test
+##% The most effective way of dealing with this type
+##% of attack is to either validate the client and challenge it
+##% accordingly or remove the support for backward compatibility by not
+##% supporting MD5.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.2
+##= type=test
+##% To maintain backwards
+##% compatibility with [RFC2617], the MD5 algorithm is still supported
+##% but NOT RECOMMENDED.
 @async_test(timeout=20)
 async def test_a_sha256_nonce_takes_no_md5_answer_and_md5_is_offered_only_when_set(
     tmp_path: Path,
