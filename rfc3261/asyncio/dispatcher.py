@@ -818,7 +818,7 @@ class Dispatcher(Endpoint):
                         message,  # type: ignore[arg-type]
                         effect.destination,  # type: ignore[union-attr]
                         transaction,
-                        transaction.request.top_via,
+                        None if transaction is None else transaction.request.top_via,
                     )
                 else:
                     self._send(bytes(message), effect.destination, effect.transaction)  # type: ignore[union-attr]

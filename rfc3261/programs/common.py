@@ -113,6 +113,17 @@ def base_parser(prog: str, description: str | None = None) -> argparse.ArgumentP
         "--ca", default=None, metavar="PEM", help="CAs trusted for outgoing TLS connections"
     )
     parser.add_argument("--buffer", type=int, default=None, help="UDP socket buffer bytes")
+    parser.add_argument(
+        "--max-connections", type=int, default=1024, help="TCP/TLS connections in all"
+    )
+    parser.add_argument(
+        "--max-connections-per-source",
+        type=int,
+        default=None,
+        metavar="N",
+        help="connections one IP address may hold once half of --max-connections are "
+        "taken (default: max(8, max-connections/16))",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
     parser.add_argument("--profile", default=None, metavar="FILE", help="write cProfile stats")
     return parser
@@ -260,8 +271,12 @@ def client_ssl_context(ca: str | None = None) -> ssl.SSLContext:
 
 
 def transport_limits(args: argparse.Namespace) -> TransportLimits:
-    """Transport limits from the common flags (socket buffers)."""
-    return TransportLimits(socket_buffer=args.buffer)
+    """Transport limits from the common flags (socket buffers, connection limits)."""
+    return TransportLimits(
+        socket_buffer=args.buffer,
+        max_connections=args.max_connections,
+        max_connections_per_source=args.max_connections_per_source,
+    )
 
 
 # -- logging ------------------------------------------------------------------------------

@@ -36,12 +36,18 @@ from typing import Any
 
 from ..asyncio.dispatcher import CoreHost
 from ..asyncio.transport import bracketed, is_ip_address
-from ..digest_server import DigestAuthenticator, HA1File
+from ..digest_server import DigestAuthenticator
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
 from ..uri import SipURI, parse_uri
 from . import common
-from .registrar import ExpiryTimer, add_registrar_arguments, digest_algorithms, make_registrar
+from .registrar import (
+    ExpiryTimer,
+    add_registrar_arguments,
+    digest_algorithms,
+    make_authenticator,
+    make_registrar,
+)
 
 __all__ = ["ProgramProxy", "StaticRoute", "main", "parse_routes"]
 
@@ -93,6 +99,11 @@ class ProgramProxy(Proxy):
                     return hop
         return super().next_hop(copy, strict)
 
+    def relay_allowed(self, request: Request, hop: NextHop) -> bool:
+        """The next hops of the static routes are trusted to receive an ACK or CANCEL
+        this proxy cannot match (with ``--proxy-auth``; see :mod:`rfc3261.proxy.relay`)."""
+        return hop in self.routes.values()
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser("python -m rfc3261 proxy", __doc__)
@@ -131,7 +142,7 @@ def make_proxy_authenticator(args: argparse.Namespace) -> DigestAuthenticator | 
     if not realm:
         raise common.ConfigError("--proxy-auth needs --realm or --domain")
     algorithms = digest_algorithms(args.digest_algorithms)
-    return DigestAuthenticator(realm, HA1File(args.auth_file), proxy=True, algorithms=algorithms)
+    return make_authenticator(args, realm, algorithms, proxy=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 authenticator=authenticator,
                 routes=routes,
             )
+            host.core.layer.max_server_transactions = args.max_transactions
             if args.registrar:
                 expiry.schedule()
                 host.deliver = lambda effect: None

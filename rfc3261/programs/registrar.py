@@ -40,6 +40,8 @@ __all__ = [
     "add_registrar_arguments",
     "digest_algorithms",
     "main",
+    "make_authenticator",
+    "make_dispatcher",
     "make_registrar",
 ]
 
@@ -47,8 +49,23 @@ ALLOW_METHODS = ("REGISTER", "OPTIONS")
 ALLOW = ", ".join(ALLOW_METHODS)
 
 # RFC 8760 §2.3: the most preferred algorithm first.  SHA-256 is the one RFC 8760 adds
-# for its strength; MD5 stays for the clients that know nothing else.
-DEFAULT_DIGEST_ALGORITHMS = ("SHA-256", "MD5")
+# for its strength; MD5 is offered only when configured (--digest-algorithms
+# SHA-256,MD5) for clients that know nothing else.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##% The obsolete MD5 algorithm
+##% remains only for backward compatibility with [RFC2617], but its use
+##% is NOT RECOMMENDED.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##% The most effective way of dealing with this type
+##% of attack is to either validate the client and challenge it
+##% accordingly or remove the support for backward compatibility by not
+##% supporting MD5.
+DEFAULT_DIGEST_ALGORITHMS = ("SHA-256",)
+
+# Server transactions alive at once (each ~7 KiB while Timer J/H/I keeps it): ~150 MiB
+# at most; at 20,000 a UDP server still takes ~600 new non-INVITE requests a second
+# (Timer J is 32 s).  See docs/guides/security.rst.
+DEFAULT_MAX_TRANSACTIONS = 20_000
 
 
 def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -78,11 +95,50 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="Digest algorithms to challenge with, most preferred first, comma-separated "
         "(default: %(default)s, RFC 8760 §2.3)",
     )
+    parser.add_argument(
+        "--nonce-lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="age after which a nonce gets stale=true (RFC 7616 §3.3; default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-nonces",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="nonces in use remembered for replay checks (default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-max-failures",
+        type=int,
+        default=10,
+        metavar="N",
+        help="failed Digest attempts per source address or user name before 503 with "
+        "Retry-After until --auth-failure-window ends (0: no throttling; default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-failure-window", type=float, default=60.0, metavar="SECONDS", help="see above"
+    )
+    parser.add_argument(
+        "--bind-from",
+        action="store_true",
+        help="refuse (403) an authenticated request whose From user is not the "
+        "authenticated user name",
+    )
     parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
     parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
     parser.add_argument("--max-expires", type=int, default=86400, help="longest binding")
     parser.add_argument(
         "--max-bindings-per-aor", type=int, default=10, help="more are refused with 403"
+    )
+    parser.add_argument(
+        "--max-transactions",
+        type=int,
+        default=DEFAULT_MAX_TRANSACTIONS,
+        metavar="N",
+        help="server transactions alive at once; beyond, a stateless 503 with Retry-After "
+        "(RFC 3261 §21.5.4; default %(default)s)",
     )
 
 
@@ -105,6 +161,24 @@ def digest_algorithms(text: str) -> tuple[str, ...]:
     return names
 
 
+def make_authenticator(
+    args: argparse.Namespace, realm: str, algorithms: tuple[str, ...], *, proxy: bool = False
+) -> DigestAuthenticator:
+    """The Digest authenticator the flags describe (401 for the registrar, 407 for
+    ``--proxy-auth``)."""
+    return DigestAuthenticator(
+        realm,
+        HA1File(args.auth_file),
+        algorithms=algorithms,
+        proxy=proxy,
+        nonce_lifetime=args.nonce_lifetime,
+        max_nonces=args.max_nonces,
+        max_failures=args.auth_max_failures,
+        failure_window=args.auth_failure_window,
+        bind_from=args.bind_from,
+    )
+
+
 def make_registrar(
     args: argparse.Namespace, *, proxy: bool = False
 ) -> tuple[Registrar, SqliteLocationService]:
@@ -116,7 +190,7 @@ def make_registrar(
         realm = args.realm or (sorted(domains)[0] if domains else None)
         if not realm:
             raise common.ConfigError("--auth-file needs --realm or --domain")
-        authenticator = DigestAuthenticator(realm, HA1File(args.auth_file), algorithms=algorithms)
+        authenticator = make_authenticator(args, realm, algorithms)
     location = SqliteLocationService(args.db, synchronous=args.sync)
     config = RegistrarConfig(
         domains=domains,
@@ -126,6 +200,18 @@ def make_registrar(
         max_bindings_per_aor=args.max_bindings_per_aor,
     )
     return Registrar(location, config, authenticator), location
+
+
+def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
+    """The dispatcher the flags describe: transport limits, TLS, the transaction cap."""
+    dispatcher = Dispatcher(
+        user,
+        limits=common.transport_limits(args),
+        server_ssl=common.server_ssl_context(args.cert, args.key),
+        client_ssl=common.client_ssl_context(args.ca),
+    )
+    dispatcher.transactions.max_server_transactions = args.max_transactions
+    return dispatcher
 
 
 class ExpiryTimer:
@@ -304,12 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def amain(stop: asyncio.Event) -> int:
         user = RegistrarUser(registrar)
-        dispatcher = Dispatcher(
-            user,
-            limits=common.transport_limits(args),
-            server_ssl=common.server_ssl_context(args.cert, args.key),
-            client_ssl=common.client_ssl_context(args.ca),
-        )
+        dispatcher = make_dispatcher(args, user)
         common.install_wire_log(dispatcher, verbose=args.verbose >= 1)
         try:
             await common.open_listeners(dispatcher, args.listen_uris)

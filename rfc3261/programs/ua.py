@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -384,7 +385,20 @@ class ProgramUserAgent(UserAgent):
 
 
 class ProgramHost(CoreHost):
-    """CoreHost whose requests sent outside transactions (ACK for a 2xx) get the same Via fix."""
+    """CoreHost whose requests sent outside transactions (ACK for a 2xx) get the same Via
+    fix, and which says why a TLS connection failed when the peer's certificate is not
+    trusted (``report``: where the program prints)."""
+
+    report: Callable[[str], None] | None = None
+
+    def _transport_error(self, token: Any, error: Exception) -> None:
+        if isinstance(error, ssl.SSLCertVerificationError) and self.report is not None:
+            self.report(
+                f"error: TLS: the server's certificate could not be verified "
+                f"({error.verify_message or error}); trust its CA with --ca PEM "
+                "(without --ca, the system's CAs are used)"
+            )
+        super()._transport_error(token, error)
 
     def run(self, effects: list[Any]) -> None:
         core = self.core
@@ -463,9 +477,18 @@ class UserAgentProgram:
             None,
             self.deliver,
             server_ssl=server_ssl_context(args.cert, args.key),
-            client_ssl=client_ssl_context(args.ca) if args.ca else None,
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+            ##% All SIP
+            ##% elements that support TLS MUST have a mechanism for validating
+            ##% certificates received during TLS negotiation; this entails possession
+            ##% of one or more root certificates issued by certificate authorities
+            ##% (preferably well-known distributors of site certificates comparable
+            ##% to those that issue root certificates for web browsers).
+            # Without --ca the system's CAs are those roots (issue 23).
+            client_ssl=client_ssl_context(args.ca),
             limits=transport_limits(args),
         )
+        host.report = self.say
         install_wire_log(host, verbose=args.verbose >= 1)
         if self.out is sys.stdout:
             await open_listeners(host, args.listen_uris)

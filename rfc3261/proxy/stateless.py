@@ -69,6 +69,7 @@ class StatelessForwarding:
         try:
             if ack.max_forwards == 0 or not isinstance(ack.uri, SipURI):
                 return  # an ACK cannot be answered: dropped
+            own_route = self.may_relay_unchallenged(ack)  # before our Route is popped
             request = self.preprocess_routing(ack)
             uri = request.uri
             target: SipURI | AbsoluteURI = uri
@@ -83,6 +84,8 @@ class StatelessForwarding:
             self.set_request_uri(copy, target)
             self.update_max_forwards(copy)
             hop = self.next_hop(copy, self.postprocess_routing(copy))
+            if not own_route and not self.may_relay_unchallenged(ack, hop):
+                return  # with credentials demanded: an ACK of no dialog of ours
             branch = f"{MAGIC_COOKIE}{_hash(ack.top_via.branch, ack.call_id, ack.cseq.number)}"
             copy.headers.prepend(
                 "Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}"
