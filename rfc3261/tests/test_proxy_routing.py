@@ -820,6 +820,14 @@ def test_stateless_ack_forwarding_is_deterministic() -> None:
     assert first[0].message.body == b"v=0\r\n"
     assert first[0].message.headers.get("Record-Route") is None
     assert proxy.contexts == {}
+    # validated as §16.3 says before it goes anywhere: no Max-Forwards left, or not SIP
+    spent = invite(
+        "sip:bob@bob-pc.example", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),)
+    )
+    spent.headers.set("Max-Forwards", "0")
+    assert proxy.receive_request(spent, "alice", 2.0) == []
+    tel = invite("tel:+15551234", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),))
+    assert proxy.receive_request(tel, "alice", 3.0) == []
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
