@@ -821,9 +821,7 @@ def test_stateless_ack_forwarding_is_deterministic() -> None:
     assert first[0].message.headers.get("Record-Route") is None
     assert proxy.contexts == {}
     # validated as §16.3 says before it goes anywhere: no Max-Forwards left, or not SIP
-    spent = invite(
-        "sip:bob@bob-pc.example", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),)
-    )
+    spent = invite("sip:bob@bob-pc.example", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),))
     spent.headers.set("Max-Forwards", "0")
     assert proxy.receive_request(spent, "alice", 2.0) == []
     tel = invite("tel:+15551234", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),))
