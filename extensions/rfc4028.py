@@ -57,6 +57,10 @@ MIN_SE_FLOOR = 90
 ##% However, 1800 seconds (30
 ##% minutes) is RECOMMENDED as the value for the Session-Expires header
 ##% field.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-4
+##% but entities that insert the Session-Expires header field
+##% SHOULD NOT choose values of less than 30 minutes.
+# (The default; a smaller session_expires is the deployment's explicit choice.)
 DEFAULT_SESSION_EXPIRES = 1800
 REFRESH_METHODS = ("INVITE", "UPDATE")
 
@@ -93,6 +97,9 @@ class SessionExpires:
     refresher: str | None = None  # "uac", "uas" or None (left to the UAS, §7.1)
     params: dict[str, str | None] = field(default_factory=dict)
 
+    ##= https://www.rfc-editor.org/rfc/rfc4028#section-4
+    ##% In other words, SIP entities MUST be prepared to handle Session-Expires
+    ##% header field values of any duration greater than 90 seconds
     @classmethod
     def parse(cls, value: str) -> SessionExpires:
         delta, params = _parse_delta("Session-Expires", "4", value)
@@ -356,6 +363,10 @@ class SessionTimer(UAExtension):
     ##% field (recall that its default value when not present is 90 seconds)
     ##% and the current session interval.
     ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
+    ##% As such, a UA
+    ##% should only ignore the SHOULD in unusual and singular cases where it
+    ##% is desirable to change the session interval mid-dialog.
+    ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
     ##% If the session refresh request is not the initial one, it is
     ##% RECOMMENDED that the refresher parameter be set to 'uac' if the
     ##% element sending the request is currently performing refreshes, and to
@@ -392,6 +403,14 @@ class SessionTimer(UAExtension):
     ##% the CSeq should contain a new sequence number that is one higher than
     ##% the previous.
     # (The core's retry keeps Call-ID, To and From and renumbers the CSeq, RFC 3261 §8.1.3.5.)
+    ##= https://www.rfc-editor.org/rfc/rfc4028#section-10
+    ##% If the session refresh request does not
+    ##% generate a 2xx response (and, as a result, the session is not
+    ##% refreshed), and a response other than 408 or 481 is received, the UAC
+    ##% SHOULD follow the rules specific to that response code and retry if
+    ##% possible.
+    # (A 422 is retried here; credentials (401/407) by the core's retry policies and a 491
+    # after the §14.1 back-off by the session manager, for a refresh as for any request.)
     ##= https://www.rfc-editor.org/rfc/rfc4028#section-10
     ##% This means that a UA
     ##% could attempt a refresh and receive a 422 response with a Min-SE
@@ -537,6 +556,11 @@ class SessionTimer(UAExtension):
         return None
 
     def outgoing_response(self, response: Response, server: ServerRequest | None) -> None:
+        ##= https://www.rfc-editor.org/rfc/rfc4028#section-5
+        ##% The Min-SE header field MUST NOT be used in responses except for
+        ##% those with a 422 response code.
+        if response.status != 422 and "Min-SE" in response.headers:
+            response.headers.remove("Min-SE")
         if server is None or not 200 <= response.status < 300:
             return
         request = server.request
@@ -694,8 +718,9 @@ class SessionTimer(UAExtension):
         ##% a BYE to terminate the session, slightly before the session
         ##% expiration.  The minimum of 32 seconds and one third of the session
         ##% interval is RECOMMENDED.
-        # (The refresher too ends a session no refresh of its own kept alive, §10.)
-        margin = min(32.0, interval / 3)
+        # (The refresher too ends, at the expiration, a session no refresh of its own kept
+        # alive, §10; the other side's BYE, earlier, usually ends it first.)
+        margin = 0.0 if local else min(32.0, interval / 3)
         state.expiry_timer = self.ua.call_at(
             state.expiration - margin, lambda t: self._expire(did, t)
         )
