@@ -210,15 +210,8 @@ class SessionTimer(UAExtension):
     """RFC 4028 on one UA: negotiates session timers, refreshes, and ends stale sessions."""
 
     name = "timer"
-    ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.1
-    ##% A UAC that supports the session timer extension defined here MUST
-    ##% include a Supported header field in each request (except ACK),
-    ##% listing the option tag 'timer' [2].
-    ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.1
-    ##% It MUST do so even if the UAC is
-    ##% not requesting usage of the session timer for this session.
-    # (The option tag joins the UA's Supported; outgoing_request adds it to in-dialog
-    # requests, which the core builds without Supported.)
+    # (The option tag joins the UA's Supported, in requests outside a dialog and in
+    # responses; outgoing_request adds it to in-dialog requests too, §7.1.)
     option_tags = (TAG,)
 
     def __init__(
@@ -238,6 +231,9 @@ class SessionTimer(UAExtension):
         ##= https://www.rfc-editor.org/rfc/rfc4028#section-9
         ##% This minimum interval MUST
         ##% NOT be lower than 90 seconds.
+        ##= https://www.rfc-editor.org/rfc/rfc4028#section-5
+        ##% When present in a request or response, its value MUST NOT be less than 90 seconds.
+        # (Every Min-SE this UA writes is its min_se, or a larger one it learnt.)
         if min_se < MIN_SE_FLOOR:
             raise ValueError(f"min_se {min_se} is below {MIN_SE_FLOOR} s (RFC 4028 §5)")
         ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.1
@@ -277,6 +273,14 @@ class SessionTimer(UAExtension):
             return
         if request.method == "BYE" and client.dialog is not None:
             self.forget(client.dialog.id)  # the session ends with the BYE (RFC 3261 §15.1.1)
+        ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.1
+        ##% A UAC that supports the session timer extension defined here MUST
+        ##% include a Supported header field in each request (except ACK),
+        ##% listing the option tag 'timer' [2].
+        ##= https://www.rfc-editor.org/rfc/rfc4028#section-7.1
+        ##% It MUST do so even if the UAC is
+        ##% not requesting usage of the session timer for this session.
+        # (The core builds in-dialog requests without Supported: it is added here.)
         tags = [str(tag) for tag in request.header("Supported") or []]
         if TAG not in (tag.lower() for tag in tags):
             request.headers.set("Supported", ", ".join([*tags, TAG]))
@@ -542,8 +546,6 @@ class SessionTimer(UAExtension):
     ##= https://www.rfc-editor.org/rfc/rfc4028#section-6
     ##% The 422 response MUST contain a Min-SE
     ##% header field with the minimum timer for that server.
-    ##= https://www.rfc-editor.org/rfc/rfc4028#section-5
-    ##% When present in a request or response, its value MUST NOT be less than 90 seconds.
     def screen_request(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
         request = server.request
         if request.method not in REFRESH_METHODS:

@@ -347,13 +347,17 @@ def test_a_uas_without_the_extension_leaves_the_uac_refreshing_its_own_interval(
 ##% not requesting usage of the session timer for this session.
 def test_no_timer_asked_by_either_side_means_no_refreshes() -> None:
     net, alice, bob = pair(SessionTimer(session_expires=None), SessionTimer(session_expires=None))
-    _call, _incoming = call_up(net, alice, bob)
+    call, _ = call_up(net, alice, bob)
     assert "Session-Expires" not in received(bob, "INVITE")[0].headers
     assert "timer" in [str(t) for t in received(bob, "INVITE")[0].header("Supported")]
     assert "Session-Expires" not in received(alice, "200 INVITE")[0].headers
     assert not timer_of(alice).sessions and not timer_of(bob).sessions
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, OFFER))
+    net.run(net.now + 1)
+    reinvite = received(bob, "INVITE")[1]
+    assert "timer" in [str(t) for t in reinvite.header("Supported")]  # in a dialog too
     net.run(net.now + 4000)
-    assert len(received(bob, "INVITE")) == 1 and not received(bob, "BYE")
+    assert len(received(bob, "INVITE")) == 2 and not received(bob, "BYE")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc4028#section-9
