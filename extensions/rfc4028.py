@@ -147,6 +147,13 @@ class SessionIntervalSet(UAEvent):
     interval: int | None
     local_refresher: bool
 
+    def describe(self) -> str:
+        """One line for a log or a terminal."""
+        if self.interval is None:
+            return f"session timer off ({self.dialog_id.call_id})"
+        who = "we refresh" if self.local_refresher else "the peer refreshes"
+        return f"session timer: {self.interval} s, {who} ({self.dialog_id.call_id})"
+
 
 @dataclass
 class SessionRefreshSent(UAEvent):
@@ -156,6 +163,10 @@ class SessionRefreshSent(UAEvent):
     dialog: Dialog
     method: str
 
+    def describe(self) -> str:
+        """One line for a log or a terminal."""
+        return f"session refresh sent ({self.method}, {self.call.call_id})"
+
 
 @dataclass
 class SessionExpired(UAEvent):
@@ -163,6 +174,10 @@ class SessionExpired(UAEvent):
 
     call: Call
     dialog: Dialog
+
+    def describe(self) -> str:
+        """One line for a log or a terminal."""
+        return f"session expired without refresh: BYE sent ({self.call.call_id})"
 
 
 # -- per-dialog state ------------------------------------------------------------------
@@ -228,6 +243,25 @@ class SessionTimer(UAExtension):
         refresher parameter of our initial INVITEs (None: the UAS chooses, as §7.1
         recommends); ``uas_refresher``: whom the UAS picks when the request leaves it
         open (Table 2); ``require``: put Require: timer in INVITEs (NOT RECOMMENDED)."""
+        self.session_expires: int | None = None
+        self.min_se = MIN_SE_FLOOR
+        self.configure(session_expires=session_expires, min_se=min_se)
+        if refresher not in (None, "uac", "uas") or uas_refresher not in ("uac", "uas"):
+            raise ValueError("a refresher is 'uac' or 'uas' (RFC 4028 §4)")
+        self.refresher = refresher
+        self.uas_refresher = uas_refresher
+        self.require = require
+        #: The session timer of each dialog that has one, by dialog ID.
+        self.sessions: dict[DialogId, SessionTimerState] = {}
+        # The largest Min-SE of the 422s to an INVITE with no dialog yet, by Call-ID.
+        self._min_se_by_call_id: dict[str, int] = {}
+        # The 2xx responses to session refresh requests being sent: dialog ID and state.
+        self._answering: dict[int, tuple[DialogId, int | None, bool]] = {}
+
+    def configure(self, *, session_expires: int | None = None, min_se: int | None = None) -> None:
+        """Change the interval asked for and the minimum accepted (None: keep it)."""
+        session_expires = self.session_expires if session_expires is None else session_expires
+        min_se = self.min_se if min_se is None else min_se
         ##= https://www.rfc-editor.org/rfc/rfc4028#section-9
         ##% This minimum interval MUST
         ##% NOT be lower than 90 seconds.
@@ -242,19 +276,7 @@ class SessionTimer(UAExtension):
         ##% MUST be greater than or equal to the value in Min-SE.
         if session_expires is not None and session_expires < min_se:
             raise ValueError(f"session_expires {session_expires} is below min_se {min_se}")
-        if refresher not in (None, "uac", "uas") or uas_refresher not in ("uac", "uas"):
-            raise ValueError("a refresher is 'uac' or 'uas' (RFC 4028 §4)")
-        self.session_expires = session_expires
-        self.min_se = min_se
-        self.refresher = refresher
-        self.uas_refresher = uas_refresher
-        self.require = require
-        #: The session timer of each dialog that has one, by dialog ID.
-        self.sessions: dict[DialogId, SessionTimerState] = {}
-        # The largest Min-SE of the 422s to an INVITE with no dialog yet, by Call-ID.
-        self._min_se_by_call_id: dict[str, int] = {}
-        # The 2xx responses to session refresh requests being sent: dialog ID and state.
-        self._answering: dict[int, tuple[DialogId, int | None, bool]] = {}
+        self.session_expires, self.min_se = session_expires, min_se
 
     def install(self, ua: UserAgent) -> None:
         super().install(ua)

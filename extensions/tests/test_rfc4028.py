@@ -585,6 +585,7 @@ def test_the_refresher_re_invites_at_half_the_interval_with_the_same_offer() -> 
     assert refresh.header("Session-Expires") == SessionExpires(300, "uac")
     assert "timer" in [str(t) for t in refresh.header("Supported")]
     assert alice.of(SessionRefreshSent)[-1].method == "INVITE"
+    assert alice.of(SessionRefreshSent)[-1].describe().startswith("session refresh sent (INVITE")
     # Each 2xx restarts the timer: ten minutes later the call is alive with four refreshes.
     net.run(established + 650)
     assert len(received(bob, "INVITE")) == 5
@@ -712,6 +713,7 @@ def test_the_other_side_sends_bye_when_no_refresh_comes(interval: int, margin: f
     byes = sent_at(net, BOB, "BYE")
     assert byes and byes[0] == pytest.approx(answered + interval - margin)
     assert bob.of(SessionExpired) and incoming.ended
+    assert bob.of(SessionExpired)[0].describe().startswith("session expired without refresh")
     assert alice.of(CallEnded)[-1].reason == "remote BYE"
     assert not timer_of(bob).sessions and not timer_of(alice).sessions
 
