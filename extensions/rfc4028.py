@@ -255,8 +255,6 @@ class SessionTimer(UAExtension):
         self.sessions: dict[DialogId, SessionTimerState] = {}
         # The largest Min-SE of the 422s to an INVITE with no dialog yet, by Call-ID.
         self._min_se_by_call_id: dict[str, int] = {}
-        # The 2xx responses to session refresh requests being sent: dialog ID and state.
-        self._answering: dict[int, tuple[DialogId, int | None, bool]] = {}
 
     def configure(self, *, session_expires: int | None = None, min_se: int | None = None) -> None:
         """Change the interval asked for and the minimum accepted (None: keep it)."""
@@ -447,13 +445,14 @@ class SessionTimer(UAExtension):
         if response.status != 422 or request.method not in REFRESH_METHODS:
             return None
         min_se = response.header("Min-SE")
-        if min_se is None:
-            return None  # a 422 without Min-SE (§6 requires one) teaches nothing
         sent = request.header("Min-SE")
         ##= https://www.rfc-editor.org/rfc/rfc4028#section-10
         ##% However, the UAC SHOULD NOT continuously retry the request if the server
         ##% indicates the same error response.
-        if sent is not None and min_se.delta <= sent.delta:
+        # (A 422 without Min-SE, against §6, teaches nothing either.)
+        if min_se is None or (sent is not None and min_se.delta <= sent.delta):
+            if request.to.tag is None:
+                self._min_se_by_call_id.pop(request.call_id, None)  # the INVITE failed
             return None
         learnt = max(min_se.delta, MIN_SE_FLOOR)
         if request.to.tag is None:
@@ -603,7 +602,7 @@ class SessionTimer(UAExtension):
             state.min_se = max(state.min_se or 0, received_min.delta)
         decided = self._choose(request)
         if decided is None:
-            self._answering[id(response)] = (did, None, False)
+            self._after_sending(server, did, None, False)
             return
         interval, refresher = decided
         response.headers.set("Session-Expires", str(SessionExpires(interval, refresher)))
@@ -620,7 +619,7 @@ class SessionTimer(UAExtension):
             tags = [str(tag) for tag in response.header("Require") or []]
             if TAG not in (tag.lower() for tag in tags):
                 response.headers.set("Require", ", ".join([*tags, TAG]))
-        self._answering[id(response)] = (did, interval, refresher == "uas")
+        self._after_sending(server, did, interval, refresher == "uas")
 
     def _choose(self, request: Request) -> tuple[int, str] | None:
         """The session interval and refresher of our 2xx to ``request`` (§9), or None."""
@@ -685,20 +684,25 @@ class SessionTimer(UAExtension):
     ##% If the
     ##% most recent 2xx response had no Session-Expires header field, there
     ##% is no session expiration, and no refreshes have to be performed.
-    def claim_response(
-        self, server: ServerRequest, response: Response, now: float
-    ) -> list[UAEffect] | None:
-        answering = self._answering.pop(id(response), None)
-        if answering is not None:
-            did, interval, local = answering
+    def _after_sending(
+        self, server: ServerRequest, did: DialogId, interval: int | None, local: bool
+    ) -> None:
+        """Set the dialog's timer once the 2xx has gone: outgoing_response has no clock,
+        so this runs on the UA's next timer tick (a timer due at once), whenever the 2xx
+        is sent (an extension may hold it back: RFC 3262 §3)."""
+        request = server.request
+
+        def start(now: float) -> list[UAEffect]:
             state = self.sessions.get(did) or SessionTimerState()
-            if "Allow" in server.request.headers:
-                state.peer_allows_update = _allows_update(server.request)
-            received_min = server.request.header("Min-SE")
+            if "Allow" in request.headers:
+                state.peer_allows_update = _allows_update(request)
+            received_min = request.header("Min-SE")
             if received_min is not None:
                 state.min_se = max(state.min_se or 0, received_min.delta)
             self._set(did, state, interval, local, now)
-        return None  # sent as it is: the hook only learns when the 2xx goes out
+            return []
+
+        self.ua.call_at(0.0, start)
 
     # -- the timers (§10) ---------------------------------------------------------------
 
