@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from extensions.rfc3262 import ReliableProvisional
 from extensions.rfc3311 import UpdateExtension
 from extensions.rfc4028 import (
     MinSE,
@@ -30,7 +31,7 @@ ALICE, BOB = "alice.example.com", "bob.example.com"
 @pytest.fixture(autouse=True)
 def timer_headers() -> Iterator[None]:
     yield
-    for name in ("Session-Expires", "Min-SE"):  # the registry is per process
+    for name in ("Session-Expires", "Min-SE", "RSeq", "RAck"):  # the registry is per process
         if name.lower() in HEADER_TYPES:
             unregister_header(name)
 
@@ -757,3 +758,42 @@ def test_refreshes_stop_after_bye_and_no_timer_outlives_the_dialog() -> None:
     assert not alice.of(SessionRefreshSent)[1:] and not bob.of(SessionExpired)
     # Every timer of both UAs has fired or been cancelled: nothing is left to run.
     assert alice.ua.next_deadline() is None and bob.ua.next_deadline() is None
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-10
+##= type=test
+##% If the session refresh request transaction times out or generates a
+##% 408 or 481 response, then the UAC sends a BYE request as per Section
+##% 12.2.1.2 of RFC 3261 [2].
+def test_a_refresh_re_invite_that_times_out_ends_the_session() -> None:
+    net, alice, bob = pair(SessionTimer(session_expires=300), SessionTimer())
+    call, _ = call_up(net, alice, bob)
+    start = net.now
+    net.drop = lambda src, dst, m: isinstance(m, Request) and m.method == "INVITE"
+    net.run(start + 200)
+    refreshed = next(t for t in sent_at(net, ALICE, "INVITE") if t > start)  # (+ copies)
+    byes = sent_at(net, ALICE, "BYE")
+    # Timer B (64*T1 = 32 s) ends the re-INVITE with a 408: BYE then, before Bob's 268 s.
+    assert byes and byes[0] == pytest.approx(refreshed + 32, abs=0.1)
+    assert call.ended and not timer_of(alice).sessions
+
+
+def test_a_2xx_held_for_a_prack_still_starts_the_uas_timer() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+    for node in (alice, bob):
+        node.ua.use(ReliableProvisional())  # installed first: it claims the held 2xx
+        node.ua.use(SessionTimer(session_expires=120))
+    call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=OFFER)
+    net.call(alice, effects)
+    net.run(net.now + 0.05)
+    incoming = bob.of(IncomingCall)[-1].call
+    net.call(bob, bob.ua.sessions.ring(incoming, net.now, 183, body=ANSWER))
+    net.call(bob, bob.ua.sessions.answer(incoming, net.now, body=ANSWER))  # held: no PRACK yet
+    net.run(net.now + 1)
+    assert call.established is not None and incoming.established is not None
+    state = timer_of(bob).sessions[incoming.established.id]
+    assert (state.interval, state.local_refresher) == (120, False)
+    net.run(net.now + 61)
+    assert len(received(bob, "INVITE")) + len(received(bob, "UPDATE")) == 2
