@@ -289,7 +289,8 @@ class SessionTimer(UAExtension):
     # -- UAC: the requests (§7.1, §7.4) -----------------------------------------------
 
     def outgoing_request(self, request: Request, client: ClientRequest | None) -> None:
-        if request.method == "ACK" or client is None:
+        # (Not in a CANCEL either: RFC 3261 Table 3 gives CANCEL no Supported.)
+        if request.method in ("ACK", "CANCEL") or client is None:
             return
         if request.method == "BYE" and client.dialog is not None:
             self.forget(client.dialog.id)  # the session ends with the BYE (RFC 3261 §15.1.1)
