@@ -797,3 +797,17 @@ def test_a_2xx_held_for_a_prack_still_starts_the_uas_timer() -> None:
     assert (state.interval, state.local_refresher) == (120, False)
     net.run(net.now + 61)
     assert len(received(bob, "INVITE")) + len(received(bob, "UPDATE")) == 2
+
+
+def test_a_cancel_carries_no_supported() -> None:
+    # RFC 3261 Table 3 gives CANCEL no Supported: the extension leaves it out there.
+    net, alice, bob = pair(SessionTimer(), SessionTimer())
+    call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=OFFER)
+    net.call(alice, effects)
+    net.run(net.now + 0.05)
+    net.call(bob, bob.ua.sessions.ring(bob.of(IncomingCall)[-1].call, net.now))
+    net.run(net.now + 0.05)
+    net.call(alice, alice.ua.sessions.hangup(call, net.now))
+    net.run(net.now + 1)
+    (cancel,) = received(bob, "CANCEL")
+    assert "Supported" not in cancel.headers
