@@ -375,6 +375,15 @@ def test_no_timer_asked_by_either_side_means_no_refreshes() -> None:
 ##= type=test
 ##% The Min-SE header field MUST NOT be used in responses except for
 ##% those with a 422 response code.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-7.1
+##= type=test
+##% A UAC MAY include the Min-SE header field in the initial INVITE
+##% request.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
+##= type=test
+##% The UAC may have its own opinions about the minimum session interval.
+##% In that case, if the value above is too small, the UAC MAY increase
+##% it.
 def test_the_uas_asks_for_a_timer_the_uac_did_not() -> None:
     net, alice, bob = pair(
         SessionTimer(session_expires=None, min_se=400), SessionTimer(session_expires=100)
