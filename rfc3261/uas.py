@@ -338,6 +338,10 @@ class UasBehaviour:
         """A request that passed §8.2: to the extension of its method, to the OPTIONS
         answer of §11, or to the application -- inside a dialog and outside alike."""
         request = server.request
+        for extension in self.extensions:
+            screened = extension.screen_request(server, now)
+            if screened is not None:
+                return screened
         handler = self.handler(request.method)
         if handler is not None:
             claimed = handler.receive_request(server, now)

@@ -68,7 +68,9 @@ class PjsuaPeer:
         transport: str = "udp",
         user: str = "pjsua",
         rel100: str = "off",
+        options: tuple[str, ...] = (),
     ) -> None:
+        """``options``: more command-line flags of pjsua_peer.py (``--timer always``...)."""
         require_pjsua()
         self.port = port or free_port()
         self.transport = transport
@@ -81,6 +83,7 @@ class PjsuaPeer:
             str(PEER),
             *("--port", str(self.port), "--transport", transport, "--user", user),
             *("--100rel", rel100, "--log", str(log)),
+            *options,
         ]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(

@@ -20,7 +20,8 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
 ``--extension NAMES`` installs extensions from ``extensions/`` by name
 (:mod:`rfc3261.programs.plugins`; ``--help`` lists them): ``reason`` adds a Reason
 (RFC 3326) to the program's CANCEL and BYE (``--reason`` to choose it) and prints the
-one a peer gives.
+one a peer gives; ``timer`` negotiates session timers (RFC 4028, ``--session-expires``,
+``--min-se``) and prints the interval agreed and each refresh sent.
 
 Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
 that class (the status itself is printed; a transaction timeout is a 408 and a
@@ -168,6 +169,18 @@ def add_extension_arguments(group: argparse._ArgumentGroup) -> None:
         help="Reason of our CANCEL and BYE, e.g. 'SIP;cause=600;text=\"Busy\"' "
         "(needs --extension reason)",
     )
+    group.add_argument(
+        "--session-expires",
+        type=int,
+        metavar="SECONDS",
+        help="session interval to ask for, RFC 4028 (needs --extension timer)",
+    )
+    group.add_argument(
+        "--min-se",
+        type=int,
+        metavar="SECONDS",
+        help="smallest session interval accepted (needs --extension timer)",
+    )
 
 
 def sip_uri(text: str, what: str) -> SipURI:
@@ -262,8 +275,9 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
     except ValueError as error:
         raise UsageError(f"--extension: {error}") from None
     names = {extension.name for extension in extensions}
-    for option, name in (("message", "message"), ("reason", "reason")):
-        if getattr(args, option) and name not in names:
+    needs = (("message", "message"), ("reason", "reason"), ("session-expires", "timer"))
+    for option, name in (*needs, ("min-se", "timer")):
+        if getattr(args, option.replace("-", "_")) is not None and name not in names:
             raise UsageError(f"--{option} needs --extension {name}")
     if args.text and not args.message:
         raise UsageError("--text needs --message")
@@ -273,6 +287,13 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
                 extension.give("--reason", args.reason)  # type: ignore[attr-defined]
             except ValueError as error:
                 raise UsageError(f"--reason: {error}") from None
+        if extension.name == "timer":
+            try:
+                extension.configure(  # type: ignore[attr-defined]
+                    session_expires=args.session_expires, min_se=args.min_se
+                )
+            except ValueError as error:
+                raise UsageError(f"--session-expires/--min-se: {error}") from None
     return extensions
 
 
