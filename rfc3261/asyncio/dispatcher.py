@@ -89,6 +89,7 @@ from ..transaction import (
 from ..transaction_layer import TransactionLayer, sends_first
 from ..transports import default_port, route_response, transport_for_uri
 from ..uri import SipURI, parse_uri
+from . import websocket  # noqa: F401  (registers the WS and WSS transports, RFC 7118)
 from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
 from .transport import (
     UDP_SIZE_LIMIT,

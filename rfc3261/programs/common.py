@@ -179,7 +179,8 @@ def parse_args(
         args.listen_uris = merge_listen([parse_listen(text) for text in args.listen or ()])
     except ConfigError as error:
         parser.error(str(error))
-    if any(uri.scheme == "sips" for uri in args.listen_uris) and not (args.cert and args.key):
+    secure = [u for u in args.listen_uris if u.scheme == "sips" or u.transport == "wss"]
+    if secure and not (args.cert and args.key):
         parser.error("a sips: listener needs --cert and --key (RFC 3261 §26.2.1: TLS)")
     return args
 
@@ -193,8 +194,9 @@ def parse_listen(text: str) -> SipURI:
     if not isinstance(uri, SipURI):
         raise ConfigError(f"--listen {text!r}: use a sip: or sips: URI")
     transport = (uri.transport or ("tls" if uri.scheme == "sips" else "udp")).lower()
-    if transport not in ("udp", "tcp", "tls"):
-        raise ConfigError(f"--listen {text!r}: transport must be udp, tcp or tls")
+    # ws: SIP over WebSocket (RFC 7118 §5.2); wss spells out the secure one.
+    if transport not in ("udp", "tcp", "tls", "ws", "wss"):
+        raise ConfigError(f"--listen {text!r}: transport must be udp, tcp, tls, ws or wss")
     if uri.user is not None:
         raise ConfigError(f"--listen {text!r}: a listening address has no user part")
     return uri
