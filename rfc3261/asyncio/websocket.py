@@ -129,6 +129,9 @@ class WebSocketConnection(StreamConnection):
             )
         # The opening handshake is done (OPEN): SIP messages may flow.
         self.established = False
+        # (time written, error callback) of the messages sent lately: when the
+        # connection is lost, the transactions still waiting on them hear of it.
+        self._in_flight: list[tuple[float, Any]] = []
         self._keepalive: asyncio.TimerHandle | None = None
         # Counters for tests and logs.
         self.rejected_messages = 0
@@ -180,11 +183,21 @@ class WebSocketConnection(StreamConnection):
         self._flush()
         return None
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.4
+    ##% Host, network, port or protocol
+    ##% unreachable errors, or parameter problem errors SHOULD cause the
+    ##% transport layer to inform the transport user of a failure in sending.
     def connection_lost(self, exc: Exception | None) -> None:
         if self._keepalive is not None:
             self._keepalive.cancel()
             self._keepalive = None
         super().connection_lost(exc)
+        # A browser that closes its socket mid-transaction: the request it never
+        # answered fails now (a transport error, §17.1.4) rather than at Timer B.
+        in_flight, self._in_flight = self._in_flight, []
+        error = exc or ConnectionResetError("WebSocket connection closed")
+        for _, callback in in_flight:
+            callback(error)
 
     # -- the opening handshake (RFC 6455 §4, RFC 7118 §4.1)
 
@@ -315,7 +328,14 @@ class WebSocketConnection(StreamConnection):
         except UnicodeDecodeError:
             self.protocol.send_binary(data)
         self._flush()
-        self.last_activity = self.layer.loop.time()
+        now = self.last_activity = self.layer.loop.time()
+        if on_error is not None:
+            # Kept for 64*T1, the longest a transaction waits (RFC 3261 §17), and bounded.
+            horizon = now - 32.0
+            in_flight = self._in_flight
+            while in_flight and (in_flight[0][0] < horizon or len(in_flight) >= 64):
+                del in_flight[0]
+            in_flight.append((now, on_error))
         if transport.get_write_buffer_size() > self.layer.limits.max_write_buffer:
             self.abort("peer does not read (write buffer above max_write_buffer)")
             return False

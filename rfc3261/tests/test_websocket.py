@@ -1,0 +1,395 @@
+"""SIP over WebSocket (RFC 7118) through ``python -m rfc3261 proxy``, on real loopback sockets.
+
+The peers are independent: a WebSocket client from the :mod:`websockets`
+package (its asyncio client, not the sans-I/O layer the transport uses) sending
+raw SIP text, and raw UDP sockets.  Each test starts the proxy program on free
+ports and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from rfc3261 import Request, Response, parse
+from rfc3261.asyncio.websocket import more_than_one_message
+from rfc3261.programs import common
+from rfc3261.transports import is_reliable, is_stream, transport_for_uri, transport_info
+from rfc3261.websocket_edge import flow_token, parse_flow_token
+
+from .transport_support import UdpPeer, async_test
+from .websocket_support import ProgramProcess, RawWs, WsPeer, start_proxy
+
+
+@pytest.fixture
+def proxy(tmp_path: Path):  # type: ignore[no-untyped-def]
+    process = start_proxy(tmp_path)
+    yield process
+    process.stop()
+
+
+def udp_request(
+    method: str,
+    uri: str,
+    peer: UdpPeer,
+    *,
+    call_id: str,
+    cseq: int = 1,
+    to: str = "<sip:alice@127.0.0.1>",
+    from_tag: str = "b1",
+    routes: list[str] = (),  # type: ignore[assignment]
+    body: str = "",
+) -> bytes:
+    lines = [
+        f"{method} {uri} SIP/2.0",
+        f"Via: SIP/2.0/UDP 127.0.0.1:{peer.port};branch=z9hG4bK{secrets.token_hex(6)};rport",
+        "Max-Forwards: 70",
+        f"To: {to}",
+        f"From: <sip:bob@127.0.0.1>;tag={from_tag}",
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} {method}",
+        f"Contact: <sip:bob@127.0.0.1:{peer.port}>",
+        *(f"Route: {r}" for r in routes),
+        f"Content-Length: {len(body)}",
+        "",
+        body,
+    ]
+    return "\r\n".join(lines).encode()
+
+
+async def udp_final(peer: UdpPeer, timeout: float = 3.0) -> Response:
+    while True:
+        message = await peer.receive_message(timeout)
+        if isinstance(message, Response) and message.status >= 200:
+            return message
+
+
+# -- the transport table and the program flags ---------------------------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+##% Thus, client and server transactions using WebSocket for
+##% transport MUST follow the procedures and timer values for reliable
+##% transports as defined in [RFC3261].
+##= type=test
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.5
+##% In the absence of DNS SRV resource records or an explicit port, the
+##% default port for a SIP URI using the "sip" scheme and the "ws"
+##% transport parameter is 80, and the default port for a SIP URI using
+##% the "sips" scheme and the "ws" transport parameter is 443.
+##= type=test
+def test_ws_and_wss_are_reliable_message_transports_with_drivers() -> None:
+    import rfc3261.asyncio.dispatcher  # noqa: F401  (registers the drivers)
+
+    for name, port, secure in (("WS", 80, False), ("WSS", 443, True)):
+        info = transport_info(name)
+        assert info is not None and info.driver is not None
+        assert (info.default_port, info.secure, info.uri_param) == (port, secure, "ws")
+        assert is_reliable(name) and not is_stream(name)
+    assert transport_for_uri("sip", "ws") == "WS"
+    assert transport_for_uri("sips", "ws") == "WSS"
+
+
+def test_listen_accepts_ws_and_wss_uris() -> None:
+    assert common.parse_listen("sip:127.0.0.1:5080;transport=ws").transport == "ws"
+    assert common.parse_listen("sip:127.0.0.1:5081;transport=wss").transport == "wss"
+    with pytest.raises(common.ConfigError):
+        common.parse_listen("sip:127.0.0.1:5080;transport=quic")
+
+
+def test_flow_tokens_round_trip_and_refuse_foreign_users() -> None:
+    token = flow_token("WS", "::1", 40000)
+    hop = parse_flow_token(token)
+    assert hop is not None and (hop.transport, hop.host, hop.port) == ("WS", "::1", 40000)
+    assert parse_flow_token("alice") is None
+    assert parse_flow_token("ws-zz") is None
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+##% Each SIP message MUST be carried within a single WebSocket message,
+##% and a WebSocket message MUST NOT contain more than one SIP message.
+##= type=test
+def test_more_than_one_message_reads_content_length_only_to_detect_a_second() -> None:
+    one = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 4\r\n\r\nabcd"
+    assert not more_than_one_message(one)
+    assert not more_than_one_message(one + b"\r\n")
+    assert more_than_one_message(one + one)
+    assert more_than_one_message(b"OPTIONS sip:a@b SIP/2.0\r\nl: 0\r\n\r\n" + one)
+
+
+# -- the program over WebSocket ----------------------------------------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+##% The 101 reply from the server MUST contain "sip"
+##% in its corresponding Sec-WebSocket-Protocol header.
+##= type=test
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.1
+##% This document defines the value "WS" to be used for
+##% requests over plain WebSocket connections and "WSS" for requests over
+##% secure WebSocket connections (in which the WebSocket connection is
+##% established using TLS [RFC5246] with TCP transport).
+##= type=test
+@async_test(timeout=20)
+async def test_register_over_ws_and_the_response_comes_back_on_the_connection(
+    tmp_path: Path,
+) -> None:
+    proxy = start_proxy(tmp_path)
+    try:
+        alice = await WsPeer.open(proxy.ports["WS"], "alice")
+        assert alice.ws.subprotocol == "sip"
+        response = await alice.register()
+        assert response.status == 200
+        assert alice.host in str(response.headers.get("Contact"))
+        # A request over WS is answered on the same connection (§18.2.2: reliable).
+        await alice.send(
+            f"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: {alice.via()}\r\nMax-Forwards: 70\r\n"
+            "To: <sip:127.0.0.1>\r\nFrom: <sip:alice@127.0.0.1>;tag=o1\r\n"
+            "Call-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        options = await alice.receive_response()
+        assert options.call_id == "opt-1"
+        assert options.top_via.transport == "WS"
+        await alice.close()
+    finally:
+        proxy.stop()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+##% The client MUST
+##% include the value "sip" in the Sec-WebSocket-Protocol header in its
+##% handshake request.
+##= type=test
+@async_test(timeout=20)
+async def test_handshake_without_sip_subprotocol_is_refused_and_listener_survives(
+    tmp_path: Path,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    proxy = start_proxy(tmp_path)
+    try:
+        port = proxy.ports["WS"]
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"ws://127.0.0.1:{port}/", open_timeout=3)
+        assert refused.value.response.status_code == 400
+        with pytest.raises(InvalidStatus):
+            await connect(f"ws://127.0.0.1:{port}/", subprotocols=["chat"], open_timeout=3)
+        alice = await WsPeer.open(port, "alice")
+        assert (await alice.register()).status == 200
+        await alice.close()
+    finally:
+        proxy.stop()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.2
+##% The proxy performs loose routing and remains in the path of dialogs
+##% as specified in [RFC3261].
+##= type=test
+##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
+##% Thus, if the transport protocol changed between
+##% its incoming and outgoing sides, the proxy SHOULD use the double
+##% Record-Route technique and SHOULD add a transport parameter to each
+##% of the Record-Route URIs it inserts.
+##= type=test
+##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.1
+##% The Contact URI provided by SIP UAs requesting (and receiving)
+##% Outbound support is not used for routing requests to those UAs,
+##% thus it is safe to set a random domain in the Contact URI
+##% hostport.
+##= type=test
+@async_test(timeout=30)
+async def test_call_udp_to_ws_through_the_proxy_with_double_record_route(
+    tmp_path: Path,
+) -> None:
+    proxy = start_proxy(tmp_path)
+    bob = UdpPeer()
+    try:
+        alice = await WsPeer.open(proxy.ports["WS"], "alice")
+        assert (await alice.register()).status == 200
+        udp = proxy.ports["UDP"]
+        # bob (UDP) calls alice's AOR: the proxy sends it on alice's WebSocket.
+        bob.send(udp_request("INVITE", "sip:alice@127.0.0.1", bob, call_id="c1"), udp)
+        invite = await alice.receive()
+        assert isinstance(invite, Request) and invite.method == "INVITE"
+        assert invite.top_via.transport == "WS"
+        records = [str(r.uri) for r in invite.record_route]
+        assert len(records) == 2, records
+        assert records[0].endswith(f"127.0.0.1:{proxy.ports['WS']};transport=ws;lr")
+        assert records[0].startswith("sip:ws-")  # the flow token of alice's connection
+        assert records[1] == f"sip:127.0.0.1:{udp};transport=udp;lr"
+        ok = invite.make_response(200)
+        ok.headers.set("To", f"{invite.headers.get('To')};tag=a1")
+        ok.headers.set("Contact", alice.contact)
+        ok.headers.set("Record-Route", ", ".join(f"<{r}>" for r in records))
+        await alice.send(ok)
+        answer = await udp_final(bob)
+        assert answer.status == 200
+        route_set = [f"<{r.uri}>" for r in reversed(answer.record_route)]
+        # ACK and BYE: Request-URI is alice's .invalid Contact, Route our two values.
+        contact = f"sip:alice@{alice.host};transport=ws"
+        to = "<sip:alice@127.0.0.1>;tag=a1"
+        bob.send(udp_request("ACK", contact, bob, call_id="c1", to=to, routes=route_set), udp)
+        ack = await alice.receive()
+        assert isinstance(ack, Request) and ack.method == "ACK"
+        assert not ack.route  # both our Route values popped
+        bob.send(
+            udp_request("BYE", contact, bob, call_id="c1", cseq=2, to=to, routes=route_set),
+            udp,
+        )
+        bye = await alice.receive()
+        assert isinstance(bye, Request) and bye.method == "BYE"
+        await alice.send(bye.make_response(200))
+        assert (await udp_final(bob)).status == 200
+        # alice (WS) hangs up a second call the other way: her route set is the RR order.
+        bob.send(udp_request("INVITE", "sip:alice@127.0.0.1", bob, call_id="c2"), udp)
+        invite = await alice.receive()
+        assert isinstance(invite, Request)
+        ok = invite.make_response(200)
+        ok.headers.set("To", f"{invite.headers.get('To')};tag=a2")
+        ok.headers.set("Contact", alice.contact)
+        ok.headers.set("Record-Route", ", ".join(f"<{r.uri}>" for r in invite.record_route))
+        await alice.send(ok)
+        assert (await udp_final(bob)).status == 200
+        alice_routes = [f"<{r.uri}>" for r in invite.record_route]
+        await alice.send(
+            f"BYE sip:bob@127.0.0.1:{bob.port} SIP/2.0\r\nVia: {alice.via()}\r\n"
+            "Max-Forwards: 70\r\n"
+            + "".join(f"Route: {r}\r\n" for r in alice_routes)
+            + "From: <sip:alice@127.0.0.1>;tag=a2\r\nTo: <sip:bob@127.0.0.1>;tag=b1\r\n"
+            "Call-ID: c2\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+        )
+        bye = await bob.receive_message()
+        assert isinstance(bye, Request) and bye.method == "BYE"
+        assert bye.top_via.transport == "UDP" and not bye.route
+        bob.send(bytes(bye.make_response(200)), udp)
+        assert (await alice.receive_response()).status == 200
+        await alice.close()
+    finally:
+        bob.close()
+        proxy.stop()
+
+
+# -- bad input: RFC 7118's or RFC 6455's answer, the listener survives, nothing leaks ----
+
+
+def open_fds(process: ProgramProcess) -> int:
+    return len(os.listdir(f"/proc/{process.process.pid}/fd"))
+
+
+async def fds_settle(process: ProgramProcess, baseline: int, timeout: float = 3.0) -> int:
+    """The program's open file descriptors, once they are back to ``baseline`` (or not)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    count = open_fds(process)
+    while count > baseline and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        count = open_fds(process)
+    return count
+
+
+OPTIONS = (
+    "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS x.invalid;branch=z9hG4bK{branch}\r\n"
+    "Max-Forwards: 70\r\nTo: <sip:127.0.0.1>\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
+    "Call-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+def options(call_id: str) -> str:
+    return OPTIONS.format(branch=secrets.token_hex(4), call_id=call_id)
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+##% Each SIP message MUST be carried within a single WebSocket message,
+##% and a WebSocket message MUST NOT contain more than one SIP message.
+##= type=test
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.2
+##% Therefore, SIP WebSocket Clients and SIP WebSocket Servers MUST accept
+##% both text and binary frames.
+##= type=test
+@async_test(timeout=30)
+async def test_bad_frames_get_the_rfc_answer_and_nothing_leaks(tmp_path: Path) -> None:
+    from websockets.frames import Opcode
+
+    proxy = start_proxy(tmp_path)
+    try:
+        port = proxy.ports["WS"]
+        baseline = open_fds(proxy)
+        # A handshake without "sip": 400, and the server closes the connection.
+        peer, answer = await RawWs.open(port, protocol=None)
+        assert answer.startswith(b"HTTP/1.1 400")
+        assert await peer.eof()
+        peer.close()
+        # Two SIP messages in one frame: 400 for the first, connection kept.
+        peer, answer = await RawWs.open(port)
+        assert answer.startswith(b"HTTP/1.1 101") and b"Sec-WebSocket-Protocol: sip" in answer
+        peer.frame(Opcode.TEXT, (options("two-1") + options("two-2")).encode())
+        opcode, payload = await peer.next_frame()
+        response = parse(payload)
+        assert opcode == 0x1 and isinstance(response, Response)
+        assert (response.status, response.call_id) == (400, "two-1")
+        # One message split over three fragments (and binary): joined, answered.
+        data = options("split").encode()
+        peer.frame(Opcode.BINARY, data[:10], fin=False)
+        peer.frame(Opcode.CONT, data[10:100], fin=False)
+        peer.frame(Opcode.CONT, data[100:])
+        opcode, payload = await peer.next_frame()
+        response = parse(payload)
+        assert isinstance(response, Response) and response.call_id == "split"
+        assert response.status != 400  # parsed whole (the proxy's answer to OPTIONS)
+        # Invalid UTF-8 in a text frame: RFC 6455 §8.1 fails the connection with 1007.
+        peer.frame(Opcode.TEXT, b"OPTIONS \xff\xfe sip:x SIP/2.0\r\n\r\n")
+        assert await peer.close_code() == 1007
+        peer.close()
+        # A 10 MB frame: 1009 (message too big) as soon as its header is read.
+        peer, _ = await RawWs.open(port)
+        size = 10 * 1024 * 1024
+        peer.raw(bytes([0x81, 0xFF]) + size.to_bytes(8, "big") + b"\x00\x00\x00\x00")
+        peer.raw(b"x" * 65536)
+        assert await peer.close_code() == 1009
+        peer.close()
+        # A peer that opens the TCP connection and says nothing: dropped after the
+        # handshake timeout (the transport's message_timeout); here we only check
+        # that the listener still serves while it waits.
+        _silent_reader, silent = await asyncio.open_connection("127.0.0.1", port)
+        alice = await WsPeer.open(port, "alice")
+        assert (await alice.register()).status == 200
+        await alice.close()
+        silent.close()
+        assert proxy.alive()
+        assert await fds_settle(proxy, baseline) <= baseline
+    finally:
+        proxy.stop()
+
+
+@async_test(timeout=30)
+async def test_browser_closing_mid_transaction_fails_the_branch_at_once(tmp_path: Path) -> None:
+    proxy = start_proxy(tmp_path)
+    bob = UdpPeer()
+    try:
+        udp = proxy.ports["UDP"]
+        baseline = open_fds(proxy)
+        alice = await WsPeer.open(proxy.ports["WS"], "alice")
+        assert (await alice.register()).status == 200
+        bob.send(udp_request("INVITE", "sip:alice@127.0.0.1", bob, call_id="drop"), udp)
+        invite = await alice.receive()
+        assert isinstance(invite, Request) and invite.method == "INVITE"
+        started = asyncio.get_running_loop().time()
+        await alice.ws.close()  # the browser tab goes away before answering
+        final = await udp_final(bob, timeout=5)
+        assert final.status >= 400
+        # Not Timer B or C (32 s, 3 min): the lost connection failed the branch.
+        assert asyncio.get_running_loop().time() - started < 3
+        bob.send(udp_request("ACK", "sip:alice@127.0.0.1", bob, call_id="drop"), udp)
+        # A new call to the gone browser fails fast too (its flow is dead).
+        bob.send(udp_request("INVITE", "sip:alice@127.0.0.1", bob, call_id="again"), udp)
+        assert (await udp_final(bob, timeout=5)).status >= 400
+        assert proxy.alive()
+        assert await fds_settle(proxy, baseline) <= baseline
+    finally:
+        bob.close()
+        proxy.stop()
