@@ -116,6 +116,11 @@ class WebSocketEdge(ProxyExtension):
     ##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.2
     ##% The proxy performs loose routing and remains in the path of dialogs
     ##% as specified in [RFC3261].
+    ##= https://www.rfc-editor.org/rfc/rfc5658#section-5
+    ##% So, this
+    ##% means, in Section 16.4, "Route Information Preprocessing" [RFC3261],
+    ##% implementors can choose that a proxy MAY remove two Route headers
+    ##% instead of one when using the double Record-Routing.
     def next_hop(self, copy: Request) -> NextHop | None:
         """Pop our own Route values left on top (the second of a double Record-Route);
         the connection the last one names, if it names one (None: route as usual)."""

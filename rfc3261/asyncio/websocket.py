@@ -41,9 +41,12 @@ import asyncio
 import contextlib
 import re
 import ssl
+import weakref
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHandshake, NegotiationError
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request as HttpRequest
@@ -68,8 +71,10 @@ from .transport import (
 
 __all__ = [
     "SIP_SUBPROTOCOL",
+    "HandshakePolicy",
     "WebSocketConnection",
     "WebSocketDriver",
+    "http_refusal",
     "more_than_one_message",
 ]
 
@@ -205,6 +210,11 @@ class WebSocketConnection(StreamConnection):
         protocol = self.protocol
         assert isinstance(protocol, ServerProtocol)
         response = protocol.accept(request)
+        policy = self.driver.policies.get(self.layer)
+        if policy is not None and response.status_code == 101:
+            refusal = policy(request)
+            if refusal is not None:
+                response = refusal
         protocol.send_response(response)
         if protocol.state is State.OPEN:
             self._opened()
@@ -301,8 +311,15 @@ class WebSocketConnection(StreamConnection):
                 {"message": f"error handling a message from {self.remote}", "exception": error}
             )
 
+    ##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+    ##% Messages other than SIP requests and responses MUST NOT
+    ##% be transmitted over this connection.
     def write(self, data: bytes, on_error: Any = None) -> bool:
-        """Send one SIP message as one WebSocket message (queued until the handshake)."""
+        """Send one SIP message as one WebSocket message (queued until the handshake).
+
+        The transport layer writes nothing else: every ``data`` is a SIP message
+        (or the CRLF answering a CRLF keep-alive, which RFC 7118 §6 allows).
+        """
         if self.closed:
             return False
         transport = self.transport
@@ -395,6 +412,18 @@ class WebSocketConnection(StreamConnection):
         super().close(reason)
 
 
+# A handshake policy: None accepts the HTTP request, a response refuses it.
+HandshakePolicy = Callable[[HttpRequest], "HttpResponse | None"]
+
+
+def http_refusal(
+    status: int, reason: str, headers: Iterable[tuple[str, str]] = ()
+) -> HttpResponse:
+    """An HTTP response refusing a WebSocket handshake (e.g. 401 with a challenge)."""
+    fields = Headers([("Connection", "close"), ("Content-Length", "0"), *headers])
+    return HttpResponse(status, reason, fields, b"")
+
+
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
 ##% The 101 reply from the server MUST contain "sip"
 ##% in its corresponding Sec-WebSocket-Protocol header.
@@ -421,8 +450,34 @@ class WebSocketDriver(TransportDriver):
 
     def __init__(self, *, tls: bool = False) -> None:
         self.tls = tls
+        # Handshake policies by transport layer (see set_policy).
+        self.policies: weakref.WeakKeyDictionary[TransportLayer, HandshakePolicy] = (
+            weakref.WeakKeyDictionary()
+        )
         # Counters for tests and logs.
         self.refused_handshakes = 0
+
+    ##= https://www.rfc-editor.org/rfc/rfc7118#section-7
+    ##% A SIP WebSocket Server MUST be ready to read session cookies when
+    ##% present in the WebSocket handshake request and use such a cookie
+    ##% value for determining whether the WebSocket connection has been
+    ##% initiated by an HTTP client navigating a website in the same
+    ##% domain (or subdomain) as the SIP WebSocket Server.
+    ##= https://www.rfc-editor.org/rfc/rfc7118#section-7
+    ##% A SIP WebSocket Server SHOULD be able to reject a WebSocket
+    ##% handshake request with an HTTP 401 status code by providing a
+    ##% Basic/Digest challenge as defined for the HTTP protocol.
+    def set_policy(self, layer: TransportLayer, policy: HandshakePolicy | None) -> None:
+        """Check every handshake ``layer`` accepts for this transport with ``policy``.
+
+        The policy gets the HTTP request (its ``headers`` hold any ``Cookie``) and
+        returns None to accept it, or the HTTP response to refuse it with (see
+        :func:`http_refusal`, e.g. a 401 with a ``WWW-Authenticate`` challenge).
+        """
+        if policy is None:
+            self.policies.pop(layer, None)
+        else:
+            self.policies[layer] = policy
 
     @staticmethod
     def ping_interval(layer: TransportLayer) -> float:
@@ -450,7 +505,14 @@ class WebSocketDriver(TransportDriver):
         )
         return server, server.sockets[0].getsockname()[1]
 
+    ##= https://www.rfc-editor.org/rfc/rfc7118#section-9.1
+    ##% When establishing a connection using SIP over secure WebSocket
+    ##% transport, the client MUST authenticate the server using the server's
+    ##% certificate according to the WebSocket validation procedure in
+    ##% [RFC6455].
     async def connect(self, layer: TransportLayer, connection: StreamConnection) -> None:
+        # WSS: the client context verifies the certificate chain and, with
+        # server_hostname, that it names the host connected to (RFC 6455 §4.1).
         destination = connection.remote
         if destination is None:
             raise ValueError("an outgoing connection needs its remote address")
@@ -487,6 +549,16 @@ class WebSocketDriver(TransportDriver):
 ##% requests over plain WebSocket connections and "WSS" for requests over
 ##% secure WebSocket connections (in which the WebSocket connection is
 ##% established using TLS [RFC5246] with TCP transport).
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.4
+##% SIP elements MAY implement other protocols.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-9.1
+##% It is RECOMMENDED that the SIP traffic transported over a WebSocket
+##% communication be protected by using a secure WebSocket connection
+##% (using TLS [RFC5246] over TCP).
+##= https://www.rfc-editor.org/rfc/rfc7118#section-9.2
+##% If such a path includes a WebSocket
+##% connection, it MUST be a secure WebSocket connection.
+# (WSS is the secure transport with uri_param "ws": a sips: URI selects it, never WS.)
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.5
 ##% In the absence of DNS SRV resource records or an explicit port, the
 ##% default port for a SIP URI using the "sip" scheme and the "ws"

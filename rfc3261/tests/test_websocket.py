@@ -11,18 +11,31 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from rfc3261 import Request, Response, parse
-from rfc3261.asyncio.websocket import more_than_one_message
+from rfc3261.asyncio.dispatcher import Dispatcher
+from rfc3261.asyncio.transport import Address, TransportLayer
+from rfc3261.asyncio.websocket import http_refusal, more_than_one_message
 from rfc3261.programs import common
 from rfc3261.transports import is_reliable, is_stream, transport_for_uri, transport_info
-from rfc3261.websocket_edge import flow_token, parse_flow_token
+from rfc3261.websocket_edge import WebSocketEdge, flow_token, parse_flow_token
 
-from .transport_support import UdpPeer, async_test
+from .transport_support import (
+    FAST_TIMERS,
+    RecordingTU,
+    UdpPeer,
+    async_test,
+    build_request,
+    make_certificate,
+    ssl_contexts,
+)
 from .websocket_support import ProgramProcess, RawWs, WsPeer, start_proxy
 
 
@@ -73,16 +86,23 @@ async def udp_final(peer: UdpPeer, timeout: float = 3.0) -> Response:
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+##= type=test
 ##% Thus, client and server transactions using WebSocket for
 ##% transport MUST follow the procedures and timer values for reliable
 ##% transports as defined in [RFC3261].
-##= type=test
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.5
+##= type=test
 ##% In the absence of DNS SRV resource records or an explicit port, the
 ##% default port for a SIP URI using the "sip" scheme and the "ws"
 ##% transport parameter is 80, and the default port for a SIP URI using
 ##% the "sips" scheme and the "ws" transport parameter is 443.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.4
 ##= type=test
+##% SIP elements MAY implement other protocols.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-9.2
+##= type=test
+##% If such a path includes a WebSocket
+##% connection, it MUST be a secure WebSocket connection.
 def test_ws_and_wss_are_reliable_message_transports_with_drivers() -> None:
     import rfc3261.asyncio.dispatcher  # noqa: F401  (registers the drivers)
 
@@ -102,6 +122,29 @@ def test_listen_accepts_ws_and_wss_uris() -> None:
         common.parse_listen("sip:127.0.0.1:5080;transport=quic")
 
 
+##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
+##= type=test
+##% When TLS is used on the
+##% transport on either side of the proxy, the URI placed in the Record-
+##% Route header field MUST encode a next-hop that will be reached using
+##% TLS.
+##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
+##= type=test
+##% Proxies compliant with this specification MUST
+##% NOT use a "transport=tls" parameter on the URI placed in the Record-
+##% Route because the "transport=tls" usage was deprecated by [RFC3261].
+def test_record_route_uris_per_side_keep_tls_secure_without_transport_tls() -> None:
+    edge = WebSocketEdge(
+        {"UDP": "127.0.0.1:5060", "TLS": "127.0.0.1:5061", "WSS": "127.0.0.1:443"},
+        lambda uri: False,
+    )
+    assert edge._record_uri("TLS", None, False) == "sips:127.0.0.1:5061;transport=tcp;lr"
+    token = flow_token("WSS", "127.0.0.1", 40000)
+    assert edge._record_uri("WSS", token, False) == f"sips:{token}@127.0.0.1:443;transport=ws;lr"
+    assert edge._record_uri("UDP", None, False) == "sip:127.0.0.1:5060;transport=udp;lr"
+    assert edge._record_uri("WS", None, False) is None  # no WS listening point
+
+
 def test_flow_tokens_round_trip_and_refuse_foreign_users() -> None:
     token = flow_token("WS", "::1", 40000)
     hop = parse_flow_token(token)
@@ -111,9 +154,9 @@ def test_flow_tokens_round_trip_and_refuse_foreign_users() -> None:
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+##= type=test
 ##% Each SIP message MUST be carried within a single WebSocket message,
 ##% and a WebSocket message MUST NOT contain more than one SIP message.
-##= type=test
 def test_more_than_one_message_reads_content_length_only_to_detect_a_second() -> None:
     one = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 4\r\n\r\nabcd"
     assert not more_than_one_message(one)
@@ -126,15 +169,31 @@ def test_more_than_one_message_reads_content_length_only_to_detect_a_second() ->
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+##= type=test
 ##% The 101 reply from the server MUST contain "sip"
 ##% in its corresponding Sec-WebSocket-Protocol header.
-##= type=test
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.1
+##= type=test
 ##% This document defines the value "WS" to be used for
 ##% requests over plain WebSocket connections and "WSS" for requests over
 ##% secure WebSocket connections (in which the WebSocket connection is
 ##% established using TLS [RFC5246] with TCP transport).
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
 ##= type=test
+##% When the server transport receives a request over any transport,
+##% it MUST examine the value of the "sent-by" parameter in the top
+##% Via header field value.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+##= type=test
+##% If the host portion of the "sent-by"
+##% field contains a domain name, or if it contains an IP address that
+##% differs from the packet source address, the server MUST add a
+##% "received" parameter to that Via header field value.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+##= type=test
+##% This
+##% parameter MUST contain the source address from which the packet
+##% was received.
 @async_test(timeout=20)
 async def test_register_over_ws_and_the_response_comes_back_on_the_connection(
     tmp_path: Path,
@@ -146,6 +205,9 @@ async def test_register_over_ws_and_the_response_comes_back_on_the_connection(
         response = await alice.register()
         assert response.status == 200
         assert alice.host in str(response.headers.get("Contact"))
+        # The .invalid sent-by is a domain name: received names the source address.
+        assert response.top_via.host == alice.host
+        assert response.top_via.received == "127.0.0.1"
         # A request over WS is answered on the same connection (§18.2.2: reliable).
         await alice.send(
             f"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: {alice.via()}\r\nMax-Forwards: 70\r\n"
@@ -161,10 +223,10 @@ async def test_register_over_ws_and_the_response_comes_back_on_the_connection(
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+##= type=test
 ##% The client MUST
 ##% include the value "sip" in the Sec-WebSocket-Protocol header in its
 ##% handshake request.
-##= type=test
 @async_test(timeout=20)
 async def test_handshake_without_sip_subprotocol_is_refused_and_listener_survives(
     tmp_path: Path,
@@ -187,21 +249,21 @@ async def test_handshake_without_sip_subprotocol_is_refused_and_listener_survive
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.2
+##= type=test
 ##% The proxy performs loose routing and remains in the path of dialogs
 ##% as specified in [RFC3261].
-##= type=test
 ##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
+##= type=test
 ##% Thus, if the transport protocol changed between
 ##% its incoming and outgoing sides, the proxy SHOULD use the double
 ##% Record-Route technique and SHOULD add a transport parameter to each
 ##% of the Record-Route URIs it inserts.
-##= type=test
 ##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.1
+##= type=test
 ##% The Contact URI provided by SIP UAs requesting (and receiving)
 ##% Outbound support is not used for routing requests to those UAs,
 ##% thus it is safe to set a random domain in the Contact URI
 ##% hostport.
-##= type=test
 @async_test(timeout=30)
 async def test_call_udp_to_ws_through_the_proxy_with_double_record_route(
     tmp_path: Path,
@@ -304,13 +366,13 @@ def options(call_id: str) -> str:
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+##= type=test
 ##% Each SIP message MUST be carried within a single WebSocket message,
 ##% and a WebSocket message MUST NOT contain more than one SIP message.
-##= type=test
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-4.2
+##= type=test
 ##% Therefore, SIP WebSocket Clients and SIP WebSocket Servers MUST accept
 ##% both text and binary frames.
-##= type=test
 @async_test(timeout=30)
 async def test_bad_frames_get_the_rfc_answer_and_nothing_leaks(tmp_path: Path) -> None:
     from websockets.frames import Opcode
@@ -392,4 +454,207 @@ async def test_browser_closing_mid_transaction_fails_the_branch_at_once(tmp_path
         assert await fds_settle(proxy, baseline) <= baseline
     finally:
         bob.close()
+        proxy.stop()
+
+
+# -- in-process: the transport layer and the dispatcher over WS and WSS ----------------
+
+
+async def ws_sip_server(
+    handler: Callable[[Any], Awaitable[None]], **kwargs: Any
+) -> tuple[Any, int]:
+    """An independent SIP WebSocket server (websockets' asyncio server) on a free port."""
+    from websockets.asyncio.server import serve
+
+    server = await serve(handler, "127.0.0.1", 0, subprotocols=["sip"], **kwargs)
+    return server, server.sockets[0].getsockname()[1]
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.2
+##= type=test
+##% If there is at least one non-UTF-8 symbol in the whole SIP message
+##% (including headers and the body), then the whole message MUST be
+##% sent within a WebSocket binary message.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.2
+##= type=test
+##% Given the nature of
+##% JavaScript and the WebSocket API, it is RECOMMENDED to use UTF-8
+##% encoding (or ASCII, which is a subset of UTF-8) for SIP messages
+##% carried over a WebSocket connection.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+##= type=test
+##% Messages other than SIP requests and responses MUST NOT
+##% be transmitted over this connection.
+@async_test(timeout=20)
+async def test_utf8_messages_go_in_text_frames_and_others_in_binary_frames() -> None:
+    received: list[tuple[bytes, Any]] = []
+    layer = TransportLayer(lambda data, source: received.append((data, source)))
+    try:
+        point = await layer.listen("WS", "127.0.0.1", 0)
+        peer = await WsPeer.open(point.address.port, "alice")
+        await peer.send(peer.register_text("127.0.0.1"))
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.01)
+        data, source = received[0]
+        assert data.startswith(b"REGISTER ") and source.transport == "WS"
+        utf8 = "MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 5\r\n\r\nh\u00e9!!".encode()
+        binary = b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 4\r\n\r\n\xff\xfe\x00\x01"
+        layer.send(utf8, source.remote, connection=source.connection)
+        layer.send(binary, source.remote, connection=source.connection)
+        first = await asyncio.wait_for(peer.ws.recv(), 3)
+        second = await asyncio.wait_for(peer.ws.recv(), 3)
+        assert isinstance(first, str) and first.encode() == utf8
+        assert isinstance(second, bytes) and second == binary
+        # Nothing but those two SIP messages came over the connection.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(peer.ws.recv(), 0.2)
+        await peer.close()
+    finally:
+        await layer.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-7
+##= type=test
+##% A SIP WebSocket Server MUST be ready to read session cookies when
+##% present in the WebSocket handshake request and use such a cookie
+##% value for determining whether the WebSocket connection has been
+##% initiated by an HTTP client navigating a website in the same
+##% domain (or subdomain) as the SIP WebSocket Server.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-7
+##= type=test
+##% A SIP WebSocket Server SHOULD be able to reject a WebSocket
+##% handshake request with an HTTP 401 status code by providing a
+##% Basic/Digest challenge as defined for the HTTP protocol.
+@async_test(timeout=20)
+async def test_handshake_policy_reads_the_cookie_and_challenges_with_401() -> None:
+    layer = TransportLayer(lambda data, source: None)
+    driver = transport_info("WS").driver  # type: ignore[union-attr]
+
+    def policy(request: Any) -> Any:
+        if "session=good" in request.headers.get("Cookie", ""):
+            return None
+        return http_refusal(401, "Unauthorized", [("WWW-Authenticate", 'Basic realm="sip"')])
+
+    try:
+        point = await layer.listen("WS", "127.0.0.1", 0)
+        driver.set_policy(layer, policy)
+        with pytest.raises(InvalidStatus) as refused:
+            await WsPeer.open(point.address.port, "alice")
+        assert refused.value.response.status_code == 401
+        assert refused.value.response.headers["WWW-Authenticate"] == 'Basic realm="sip"'
+        peer = await WsPeer.open(
+            point.address.port, "alice", additional_headers={"Cookie": "session=good"}
+        )
+        assert peer.ws.subprotocol == "sip"
+        await peer.close()
+    finally:
+        driver.set_policy(layer, None)
+        await layer.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+##= type=test
+##% Therefore, SIP WebSocket Clients MUST accept responses without such a
+##% parameter in the top Via header regardless of whether the Via
+##% "sent-by" field contains a domain name.
+##= https://www.rfc-editor.org/rfc/rfc7118#section-4.1
+##= type=test
+##% The client MUST
+##% include the value "sip" in the Sec-WebSocket-Protocol header in its
+##% handshake request.
+@async_test(timeout=20)
+async def test_our_ws_client_sends_sip_and_takes_a_response_without_received() -> None:
+    offered: list[Any] = []
+
+    async def answer(ws: Any) -> None:
+        offered.append(ws.request.headers.get("Sec-WebSocket-Protocol"))
+        request = parse((await ws.recv()).encode())
+        assert isinstance(request, Request)
+        response = request.make_response(200)
+        assert response.top_via.received is None
+        await ws.send(bytes(response).decode())
+        await ws.wait_closed()
+
+    server, port = await ws_sip_server(answer)
+    tu = RecordingTU()
+    client = Dispatcher(tu, timers=FAST_TIMERS)
+    try:
+        await client.listen("sip:127.0.0.1:0")
+        client.send_request(build_request("OPTIONS"), Address("WS", "127.0.0.1", port))
+        response, _ = await tu.next("response")
+        assert response.status == 200 and response.top_via.transport == "WS"
+        assert offered == ["sip"]
+    finally:
+        await client.close()
+        server.close()
+
+
+@async_test(timeout=20)
+async def test_a_server_without_the_sip_subprotocol_is_a_transport_error() -> None:
+    async def answer(ws: Any) -> None:
+        await ws.wait_closed()
+
+    from websockets.asyncio.server import serve
+
+    server = await serve(answer, "127.0.0.1", 0)  # no subprotocol: 101 without "sip"
+    port = server.sockets[0].getsockname()[1]
+    tu = RecordingTU()
+    client = Dispatcher(tu, timers=FAST_TIMERS)
+    try:
+        await client.listen("sip:127.0.0.1:0")
+        client.send_request(build_request("OPTIONS"), Address("WS", "127.0.0.1", port))
+        await tu.next("transport_failure")
+    finally:
+        await client.close()
+        server.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-9.1
+##= type=test
+##% When establishing a connection using SIP over secure WebSocket
+##% transport, the client MUST authenticate the server using the server's
+##% certificate according to the WebSocket validation procedure in
+##% [RFC6455].
+@async_test(timeout=30)
+async def test_wss_client_authenticates_the_server_certificate(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    server_ssl, client_ssl = ssl_contexts(cert, key)
+    server_tu = RecordingTU(answer=lambda request: 200)
+    server = Dispatcher(server_tu, server_ssl=server_ssl, timers=FAST_TIMERS)
+    trusting_tu, doubting_tu = RecordingTU(), RecordingTU()
+    trusting = Dispatcher(trusting_tu, client_ssl=client_ssl, timers=FAST_TIMERS)
+    doubting = Dispatcher(doubting_tu, client_ssl=ssl.create_default_context(), timers=FAST_TIMERS)
+    try:
+        (point,) = await server.listen("sips:127.0.0.1:0;transport=ws")
+        assert point.transport == "WSS"
+        for client in (trusting, doubting):
+            await client.listen("sip:127.0.0.1:0")
+        destination = Address("WSS", "127.0.0.1", point.address.port)
+        trusting.send_request(build_request("OPTIONS"), destination)
+        response, _ = await trusting_tu.next("response")
+        assert response.status == 200 and response.top_via.transport == "WSS"
+        doubting.send_request(build_request("OPTIONS"), destination)
+        await doubting_tu.next("transport_failure")  # untrusted certificate
+    finally:
+        for element in (server, trusting, doubting):
+            await element.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-9.1
+##= type=test
+##% It is RECOMMENDED that the SIP traffic transported over a WebSocket
+##% communication be protected by using a secure WebSocket connection
+##% (using TLS [RFC5246] over TCP).
+@async_test(timeout=30)
+async def test_proxy_program_listens_on_wss_with_cert_and_key(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    _, client_ssl = ssl_contexts(cert, key)
+    proxy = start_proxy(tmp_path, "--cert", str(cert), "--key", str(key), wss=True)
+    try:
+        alice = await WsPeer.open(proxy.ports["WSS"], "alice", scheme="wss", ssl=client_ssl)
+        assert (await alice.register()).status == 200
+        await alice.close()
+    finally:
         proxy.stop()
