@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from .transport_support import stop_process
 from .websocket_support import REPO, ProgramProcess, start_proxy
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
@@ -122,14 +125,14 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProgramProcess]:
 class Tab:
     """One page of the browser holding one SIP stack (JsSIP or SIP.js)."""
 
-    def __init__(self, browser: Any, site: str, proxy: ProgramProcess, name: str) -> None:
+    def __init__(self, browser: Any, site: str, ws_port: int, name: str) -> None:
         self.context = browser.new_context()
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.goto(site)
         self.name = name
-        self.ws_uri = f"ws://127.0.0.1:{proxy.ports['WS']}/"
+        self.ws_uri = f"ws://127.0.0.1:{ws_port}/"
 
     def start(self, stack: str, user: str) -> None:
         """Start a UA of ``stack`` ("jssip" or "sipjs") for user@127.0.0.1 and register."""
@@ -160,11 +163,11 @@ class Tab:
 
 
 @pytest.fixture
-def tabs(browser: Any, site: str, proxy: ProgramProcess) -> Iterator[Callable[[str], Tab]]:
+def tabs(browser: Any, site: str, proxy: ProgramProcess) -> Iterator[Callable[..., Tab]]:
     opened: list[Tab] = []
 
-    def open_tab(name: str) -> Tab:
-        tab = Tab(browser, site, proxy, name)
+    def open_tab(name: str, ws_port: int | None = None) -> Tab:
+        tab = Tab(browser, site, ws_port or proxy.ports["WS"], name)
         opened.append(tab)
         return tab
 
@@ -180,7 +183,7 @@ def has(word: str) -> Callable[[list[str]], bool]:
 # -- scenarios -------------------------------------------------------------------------
 
 
-def test_jssip_and_sipjs_register_over_ws(tabs: Callable[[str], Tab]) -> None:
+def test_jssip_and_sipjs_register_over_ws(tabs: Callable[..., Tab]) -> None:
     jssip = tabs("reg-jssip")
     jssip.start("jssip", "reg-alice")
     sipjs = tabs("reg-sipjs")
@@ -189,7 +192,7 @@ def test_jssip_and_sipjs_register_over_ws(tabs: Callable[[str], Tab]) -> None:
 
 
 def test_jssip_calls_sipjs_through_the_proxy_and_hangs_up(
-    tabs: Callable[[str], Tab], proxy: ProgramProcess
+    tabs: Callable[..., Tab], proxy: ProgramProcess
 ) -> None:
     alice = tabs("call-alice")
     alice.start("jssip", "call-alice")
@@ -208,7 +211,7 @@ def test_jssip_calls_sipjs_through_the_proxy_and_hangs_up(
     assert re.search(r"-> WS \S+ BYE sip:\S+\.invalid;transport=ws", log)
 
 
-def test_message_between_jssip_and_sipjs(tabs: Callable[[str], Tab]) -> None:
+def test_message_between_jssip_and_sipjs(tabs: Callable[..., Tab]) -> None:
     alice = tabs("msg-alice")
     alice.start("jssip", "msg-alice")
     bob = tabs("msg-bob")
@@ -236,7 +239,7 @@ def test_message_between_jssip_and_sipjs(tabs: Callable[[str], Tab]) -> None:
 
 
 def test_browser_calls_our_udp_ua_through_the_proxy(
-    tabs: Callable[[str], Tab], proxy: ProgramProcess, tmp_path: Path
+    tabs: Callable[..., Tab], proxy: ProgramProcess, tmp_path: Path
 ) -> None:
     udp = proxy.ports["UDP"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -289,7 +292,7 @@ def test_browser_calls_our_udp_ua_through_the_proxy(
 
 
 def test_browser_drops_its_socket_mid_call_and_the_proxy_cleans_up(
-    tabs: Callable[[str], Tab], proxy: ProgramProcess
+    tabs: Callable[..., Tab], proxy: ProgramProcess
 ) -> None:
     alice = tabs("drop-alice")
     alice.start("jssip", "drop-alice")
@@ -312,3 +315,68 @@ def test_browser_drops_its_socket_mid_call_and_the_proxy_cleans_up(
     carol.wait_for(has("confirmed"))
     carol.run("([n]) => sipref.hangup(n)", "drop-carol")
     carol.wait_for(has("ended"))
+
+
+# -- the reference: Kamailio's websocket module, same browser scenario ------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def kamailio_ws(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """Kamailio with kamailio/websocket.cfg on free UDP and WS ports: (WS port, process)."""
+    kamailio = shutil.which("kamailio")
+    module = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so")
+    if kamailio is None or not module.exists():
+        _missing("kamailio with its websocket module not found (kamailio-websocket-modules)")
+    udp_port, ws_port = free_port(), free_port()
+    config = tmp_path / "kamailio.cfg"
+    config.write_text(
+        (Path(__file__).resolve().parent / "kamailio" / "websocket.cfg")
+        .read_text()
+        .replace("!5090!", f"!{udp_port}!")
+        .replace("!8090!", f"!{ws_port}!")
+    )
+    rundir = tmp_path / "kamailio-run"
+    rundir.mkdir()
+    process = subprocess.Popen(
+        [kamailio, "-f", str(config), "-DD", "-E", "-Y", str(rundir), "-m", "64", "-M", "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", ws_port)) == 0:
+                break
+        time.sleep(0.05)
+    try:
+        yield ws_port, process
+    finally:
+        stop_process(process)
+        if process.stdout:
+            process.stdout.close()
+
+
+def test_reference_kamailio_carries_the_same_jssip_to_sipjs_call(
+    tabs: Callable[..., Tab], kamailio_ws: tuple[int, subprocess.Popen[str]]
+) -> None:
+    """The JsSIP -> SIP.js call of test_jssip_calls_sipjs_through_the_proxy_and_hangs_up,
+    through Kamailio instead of our proxy: if this passes and ours fails, the fault is ours."""
+    ws_port, process = kamailio_ws
+    alice = tabs("kam-alice", ws_port)
+    alice.start("jssip", "kam-alice")
+    bob = tabs("kam-bob", ws_port)
+    bob.start("sipjs", "kam-bob")
+    alice.run("([n, t]) => sipref.call(n, t)", "kam-alice", "sip:kam-bob@127.0.0.1")
+    bob.wait_for(has("confirmed"))
+    alice.wait_for(has("confirmed"))
+    bob.run("([n]) => sipref.hangup(n)", "kam-bob")
+    alice.wait_for(has("ended"))
+    bob.wait_for(has("ended"))
+    assert process.poll() is None
