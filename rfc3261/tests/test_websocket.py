@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from rfc3261 import Request, Response, parse
 from rfc3261.asyncio.dispatcher import Dispatcher
-from rfc3261.asyncio.transport import Address, TransportLayer
+from rfc3261.asyncio.transport import Address, TransportLayer, TransportLimits
 from rfc3261.asyncio.websocket import http_refusal, more_than_one_message
 from rfc3261.programs import common
 from rfc3261.transports import is_reliable, is_stream, transport_for_uri, transport_info
@@ -658,3 +658,69 @@ async def test_proxy_program_listens_on_wss_with_cert_and_key(tmp_path: Path) ->
         await alice.close()
     finally:
         proxy.stop()
+
+
+# -- bounds: handshake timeout, maximum connections, a peer that never reads -------------
+
+
+@async_test(timeout=20)
+async def test_a_peer_that_never_finishes_the_handshake_is_dropped() -> None:
+    limits = TransportLimits(message_timeout=0.3)
+    layer = TransportLayer(lambda data, source: None, limits=limits)
+    try:
+        point = await layer.listen("WS", "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", point.address.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and nothing more
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the sweep
+        assert not layer.connections
+        writer.close()
+    finally:
+        await layer.close()
+
+
+@async_test(timeout=20)
+async def test_connections_beyond_the_maximum_are_refused() -> None:
+    layer = TransportLayer(lambda data, source: None, limits=TransportLimits(max_connections=2))
+    peers: list[WsPeer] = []
+    try:
+        point = await layer.listen("WS", "127.0.0.1", 0)
+        port = point.address.port
+        peers = [await WsPeer.open(port, "a"), await WsPeer.open(port, "b")]
+        with pytest.raises((OSError, EOFError, InvalidHandshake)):
+            await WsPeer.open(port, "c")
+        assert layer.refused_connections == 1 and len(layer.connections) == 2
+    finally:
+        for peer in peers:
+            await peer.close()
+        await layer.close()
+
+
+@async_test(timeout=20)
+async def test_a_peer_that_never_reads_is_dropped_at_the_write_bound() -> None:
+    received: list[tuple[bytes, Any]] = []
+    limits = TransportLimits(max_write_buffer=256 * 1024)
+    layer = TransportLayer(lambda data, source: received.append((data, source)), limits=limits)
+    try:
+        point = await layer.listen("WS", "127.0.0.1", 0)
+        peer, answer = await RawWs.open(point.address.port)
+        assert answer.startswith(b"HTTP/1.1 101")
+        from websockets.frames import Opcode
+
+        peer.frame(Opcode.TEXT, options("reader").encode())
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.01)
+        _, source = received[0]
+        connection = source.connection
+        big = b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 60000\r\n\r\n" + b"x" * 60000
+        sent = 0
+        while layer.send(big, source.remote, connection=connection) is None and sent < 2000:
+            sent += 1
+            if connection.closed:
+                break
+        assert connection.closed and "does not read" in (connection.close_reason or "")
+        assert not layer.connections
+        peer.close()
+    finally:
+        await layer.close()
