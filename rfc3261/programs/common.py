@@ -113,6 +113,12 @@ def base_parser(prog: str, description: str | None = None) -> argparse.ArgumentP
         "--ca", default=None, metavar="PEM", help="CAs trusted for outgoing TLS connections"
     )
     parser.add_argument("--buffer", type=int, default=None, help="UDP socket buffer bytes")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=TransportLimits().max_connections,
+        help="TCP, TLS and WebSocket connections held at once (more are refused)",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
     parser.add_argument("--profile", default=None, metavar="FILE", help="write cProfile stats")
     return parser
@@ -262,8 +268,11 @@ def client_ssl_context(ca: str | None = None) -> ssl.SSLContext:
 
 
 def transport_limits(args: argparse.Namespace) -> TransportLimits:
-    """Transport limits from the common flags (socket buffers)."""
-    return TransportLimits(socket_buffer=args.buffer)
+    """Transport limits from the common flags (socket buffers, connections)."""
+    return TransportLimits(
+        socket_buffer=args.buffer,
+        max_connections=getattr(args, "max_connections", TransportLimits().max_connections),
+    )
 
 
 # -- logging ------------------------------------------------------------------------------

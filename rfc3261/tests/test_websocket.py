@@ -724,3 +724,13 @@ async def test_a_peer_that_never_reads_is_dropped_at_the_write_bound() -> None:
         peer.close()
     finally:
         await layer.close()
+
+
+def test_websocket_bench_quick_run_holds_connections_under_the_target() -> None:
+    from rfc3261.bench import websocket_load
+
+    doc = websocket_load.run(True)
+    assert doc["idle"]["connections"] == 200
+    assert doc["register"]["ws_per_second"] > 0 and doc["register"]["udp_per_second"] > 0
+    assert websocket_load.floors_passed(doc) is True
+    assert "idle connections" in websocket_load.render(doc)
