@@ -734,3 +734,51 @@ def test_websocket_bench_quick_run_holds_connections_under_the_target() -> None:
     assert doc["register"]["ws_per_second"] > 0 and doc["register"]["udp_per_second"] > 0
     assert websocket_load.floors_passed(doc) is True
     assert "idle connections" in websocket_load.render(doc)
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-6
+##= type=test
+##% SIP WebSocket Clients and Servers may keep their WebSocket
+##% connections open by sending periodic WebSocket "Ping" frames as
+##% described in [RFC6455], Section 5.5.2.
+@async_test(timeout=20)
+async def test_pings_keep_a_live_peer_and_drop_a_silent_one() -> None:
+    from websockets.frames import Opcode
+
+    limits = TransportLimits(idle_timeout=0.6)
+    layer = TransportLayer(lambda data, source: None, limits=limits)
+    try:
+        point = await layer.listen("WS", "127.0.0.1", 0)
+        port = point.address.port
+        live = await WsPeer.open(port, "live")  # websockets answers each Ping with a Pong
+        silent, _ = await RawWs.open(port)  # reads nothing, answers nothing
+        opcode, _ = await silent.next_frame(timeout=2)
+        assert opcode == Opcode.PING.value
+        assert await silent.eof(timeout=3)  # idle: closed by the sweep
+        await asyncio.sleep(0.6)
+        assert len(layer.connections) == 1  # the live one, past two idle periods
+        await live.ws.ping()
+        await live.close()
+        silent.close()
+    finally:
+        await layer.close()
+
+
+@pytest.mark.parametrize("program", ["registrar", "ua"])
+@async_test(timeout=30)
+async def test_every_program_listens_on_ws(tmp_path: Path, program: str) -> None:
+    extra = {
+        "registrar": ["--domain", "127.0.0.1", "--db", str(tmp_path / "location.db")],
+        "ua": ["--answer", "200", "--timeout", "10"],
+    }[program]
+    process = ProgramProcess(
+        program, "--listen", "sip:127.0.0.1:0;transport=ws", *extra, cwd=tmp_path
+    )
+    try:
+        peer = await WsPeer.open(process.ports["WS"], "alice")
+        await peer.send(options(f"{program}-ws"))
+        response = await peer.receive_response()
+        assert response.call_id == f"{program}-ws" and response.top_via.transport == "WS"
+        await peer.close()
+    finally:
+        process.stop()
