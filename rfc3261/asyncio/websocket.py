@@ -137,6 +137,9 @@ class WebSocketConnection(StreamConnection):
         # (time written, error callback) of the messages sent lately: when the
         # connection is lost, the transactions still waiting on them hear of it.
         self._in_flight: list[tuple[float, Any]] = []
+        # The message being received in fragments: its frames so far, text or binary.
+        self._parts: list[bytes] = []
+        self._text = False
         self._keepalive: asyncio.TimerHandle | None = None
         # Counters for tests and logs.
         self.rejected_messages = 0
@@ -268,7 +271,7 @@ class WebSocketConnection(StreamConnection):
     def _data_frame(self, frame: Frame) -> None:
         if frame.opcode is not Opcode.CONT:
             self._text = frame.opcode is Opcode.TEXT
-            self._parts: list[bytes] = []
+            self._parts = []
             self.partial_since = self.layer.loop.time()
         self._parts.append(bytes(frame.data))
         if not frame.fin:

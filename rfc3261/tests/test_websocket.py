@@ -217,6 +217,13 @@ async def test_register_over_ws_and_the_response_comes_back_on_the_connection(
         options = await alice.receive_response()
         assert options.call_id == "opt-1"
         assert options.top_via.transport == "WS"
+        # No Content-Length: the WebSocket message is the whole SIP message (§5).
+        await alice.send(
+            f"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: {alice.via()}\r\nMax-Forwards: 70\r\n"
+            "To: <sip:127.0.0.1>\r\nFrom: <sip:alice@127.0.0.1>;tag=o2\r\n"
+            "Call-ID: opt-2\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        )
+        assert (await alice.receive_response()).call_id == "opt-2"
         await alice.close()
     finally:
         proxy.stop()
