@@ -265,6 +265,12 @@ async def test_handshake_without_sip_subprotocol_is_refused_and_listener_survive
 ##% its incoming and outgoing sides, the proxy SHOULD use the double
 ##% Record-Route technique and SHOULD add a transport parameter to each
 ##% of the Record-Route URIs it inserts.
+##= https://www.rfc-editor.org/rfc/rfc5658#section-5
+##= type=test
+##% So, this
+##% means, in Section 16.4, "Route Information Preprocessing" [RFC3261],
+##% implementors can choose that a proxy MAY remove two Route headers
+##% instead of one when using the double Record-Routing.
 ##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.1
 ##= type=test
 ##% The Contact URI provided by SIP UAs requesting (and receiving)
