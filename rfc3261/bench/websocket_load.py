@@ -116,7 +116,7 @@ def _register(user: str, via: str, seq: int) -> bytes:
     ).encode()
 
 
-async def _idle_connections(pid: int, port: int, count: int) -> dict[str, Any]:
+async def _idle_connections(pid: int, port: int, count: int, settle: float) -> dict[str, Any]:
     before = _rss(pid)
     held: list[asyncio.StreamWriter] = []
     started = time.perf_counter()
@@ -126,7 +126,7 @@ async def _idle_connections(pid: int, port: int, count: int) -> dict[str, Any]:
         )
         held.extend(writer for _, writer in batch)
     elapsed = time.perf_counter() - started
-    await asyncio.sleep(1.0)  # let the server settle (buffers, sweep)
+    await asyncio.sleep(settle)  # let the server settle (buffers, sweep)
     after = _rss(pid)
     for writer in held:
         writer.close()
@@ -199,15 +199,16 @@ def run(options: Any = False) -> dict[str, Any]:
     from rfc3261.bench import machine_info
 
     connections = 200 if quick else 10_000
-    registers = 500 if quick else 20_000
+    registers = 300 if quick else 20_000
     _raise_fd_limit(connections + 1000)
     with tempfile.TemporaryDirectory() as tmp:
         process, ports = _start_proxy(Path(tmp), connections)
         try:
 
             async def measure() -> dict[str, Any]:
-                idle = await _idle_connections(process.pid, ports["WS"], connections)
-                await asyncio.sleep(0.5)
+                settle = 0.2 if quick else 1.0
+                idle = await _idle_connections(process.pid, ports["WS"], connections, settle)
+                await asyncio.sleep(settle)
                 ws = await _registers_ws(ports["WS"], registers, 64)
                 udp = await _registers_udp(ports["UDP"], registers, 64)
                 return {

@@ -795,3 +795,50 @@ async def test_every_program_listens_on_ws(tmp_path: Path, program: str) -> None
         await peer.close()
     finally:
         process.stop()
+
+
+@async_test(timeout=30)
+async def test_caller_closing_while_the_callee_rings_leaves_the_proxy_serving(
+    tmp_path: Path,
+) -> None:
+    proxy = start_proxy(tmp_path)
+    bob = UdpPeer()
+    try:
+        udp = proxy.ports["UDP"]
+        baseline = open_fds(proxy)
+        bob.send(
+            udp_request(
+                "REGISTER", "sip:127.0.0.1", bob, call_id="reg-bob", to="<sip:bob@127.0.0.1>"
+            ),
+            udp,
+        )
+        assert (await udp_final(bob)).status == 200
+        alice = await WsPeer.open(proxy.ports["WS"], "alice")
+        await alice.send(
+            f"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: {alice.via()}\r\nMax-Forwards: 70\r\n"
+            "To: <sip:bob@127.0.0.1>\r\nFrom: <sip:alice@127.0.0.1>;tag=a9\r\n"
+            f"Call-ID: ring-drop\r\nCSeq: 1 INVITE\r\nContact: {alice.contact}\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        invite = await bob.receive_message()
+        assert isinstance(invite, Request) and invite.method == "INVITE"
+        ringing = invite.make_response(180)
+        ringing.headers.set("To", f"{invite.headers.get('To')};tag=b9")
+        bob.send(bytes(ringing), udp)
+        statuses = [(await alice.receive()).status for _ in range(2)]  # type: ignore[union-attr]
+        assert statuses == [100, 180]
+        await alice.ws.close()  # the caller's tab goes away while bob rings
+        await asyncio.sleep(0.2)
+        ok = invite.make_response(200)
+        ok.headers.set("To", f"{invite.headers.get('To')};tag=b9")
+        ok.headers.set("Contact", f"<sip:bob@127.0.0.1:{bob.port}>")
+        bob.send(bytes(ok), udp)  # nowhere to go: dropped, nothing breaks
+        await asyncio.sleep(0.2)
+        carol = await WsPeer.open(proxy.ports["WS"], "carol")
+        assert (await carol.register()).status == 200
+        await carol.close()
+        assert proxy.alive() and "Traceback" not in proxy.log_text()
+        assert await fds_settle(proxy, baseline) <= baseline
+    finally:
+        bob.close()
+        proxy.stop()
