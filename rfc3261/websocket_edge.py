@@ -29,12 +29,16 @@ token.  When a request comes back, §16.4 pops the first of our two values;
 :meth:`WebSocketEdge.next_hop` pops the second and follows its token.
 
 The flow token is opaque to everyone else: a hex encoding of "transport host
-port".  When the connection is gone, the send fails and the branch ends as
-a transport error does (§16.9) -- RFC 5626 would answer 430 (Flow Failed).
+port", signed with a key of the process so that it cannot be forged.  When the
+connection is gone, the send fails and the branch ends as a transport error
+does (§16.9) -- RFC 5626 would answer 430 (Flow Failed).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -56,19 +60,33 @@ __all__ = [
 
 WEBSOCKET_TRANSPORTS = frozenset({"WS", "WSS"})
 _PREFIX = "ws-"
+# Tokens are signed, so that a Route value made up by a peer cannot send requests
+# to an address of its choosing (the way RFC 5626 §5.2 protects its flow tokens).
+# A new key per process: after a restart the connections are gone anyway.
+_KEY = secrets.token_bytes(16)
+
+
+def _signature(data: bytes) -> str:
+    return hmac.new(_KEY, data, hashlib.sha256).hexdigest()[:16]
 
 
 def flow_token(transport: str, host: str, port: int) -> str:
     """The token naming the connection to ``transport`` ``host``:``port`` (a URI user part)."""
-    return _PREFIX + f"{transport.upper()} {host} {port}".encode().hex()
+    data = f"{transport.upper()} {host} {port}".encode()
+    return f"{_PREFIX}{data.hex()}.{_signature(data)}"
 
 
 def parse_flow_token(token: str | None) -> NextHop | None:
-    """The (transport, host, port) a :func:`flow_token` names; None if it is not one."""
+    """The (transport, host, port) a :func:`flow_token` names; None if it is not one of
+    ours (another user part, or a token altered or signed by another process)."""
     if not token or not token.startswith(_PREFIX):
         return None
+    encoded, _, signature = token[len(_PREFIX) :].partition(".")
     try:
-        transport, host, port = bytes.fromhex(token[len(_PREFIX) :]).decode().split(" ")
+        data = bytes.fromhex(encoded)
+        if not hmac.compare_digest(signature, _signature(data)):
+            return None
+        transport, host, port = data.decode().split(" ")
         return NextHop(transport, host, int(port))
     except ValueError:
         return None

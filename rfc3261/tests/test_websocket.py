@@ -151,6 +151,8 @@ def test_flow_tokens_round_trip_and_refuse_foreign_users() -> None:
     assert hop is not None and (hop.transport, hop.host, hop.port) == ("WS", "::1", 40000)
     assert parse_flow_token("alice") is None
     assert parse_flow_token("ws-zz") is None
+    forged = "ws-" + b"WS 10.0.0.1 22".hex() + token[token.index(".") :]
+    assert parse_flow_token(forged) is None  # the signature covers the address
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7118#section-5
