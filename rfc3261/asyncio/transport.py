@@ -678,7 +678,7 @@ class TransportLayer:
         ``on_error`` hears of a failure that is known only later (connect).
         """
         info = transport_info(destination.transport)
-        if info is None or not info.stream:
+        if info is None or not (info.stream or _connected(info)):
             self._send_datagram(data, destination, local, on_error)
             return
         if connection is None or not connection.is_open:
@@ -722,11 +722,12 @@ class TransportLayer:
         """Start opening a connection to ``destination``; writes queue until it is up."""
         transport = destination.transport
         info = transport_info(transport)
-        if info is None or not info.stream:
+        if info is None or not (info.stream or _connected(info)):
             raise ValueError(f"{transport} is not a stream transport")
         driver = self._driver(transport)
         local = self.listening_point(transport, destination.family)
-        connection = StreamConnection(self, transport, local, destination)
+        connection_class = getattr(driver, "connection_class", None) or StreamConnection
+        connection = connection_class(self, transport, local, destination)
         self.connections[destination] = connection
         self._start_task(driver.connect(self, connection))
         return connection
@@ -851,6 +852,11 @@ def _count_down(counts: dict[str, int], key: str) -> None:
 # -- drivers: how each transport's sockets are opened -----------------------------------
 
 
+def _connected(info: TransportInfo) -> bool:
+    """True for a message-oriented transport carried over connections (WebSocket)."""
+    return getattr(info.driver, "connection_class", None) is not None
+
+
 class TransportDriver:
     """The asyncio side of one transport: opens its listening points and connections.
 
@@ -858,7 +864,11 @@ class TransportDriver:
     transport's listening handle has ``sendto(data, (host, port))`` and hands
     each message it receives to ``layer.receiver(data, source)``; a stream
     transport's connections are :class:`StreamConnection` (framed by §18.3).
+    A message-oriented transport over connections (RFC 7118 WebSocket) names
+    its :class:`StreamConnection` subclass in ``connection_class``.
     """
+
+    connection_class: type[StreamConnection] | None = None
 
     async def listen(self, layer: TransportLayer, point: ListeningPoint) -> tuple[Any, int]:
         """Open ``point`` (port 0: any free one); return its handle and the port bound."""

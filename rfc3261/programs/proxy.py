@@ -40,6 +40,7 @@ from ..digest_server import DigestAuthenticator
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
 from ..uri import SipURI, parse_uri
+from ..websocket_edge import WebSocketEdge
 from . import common
 from .registrar import (
     ExpiryTimer,
@@ -84,12 +85,26 @@ def parse_routes(tables: list[dict[str, Any]]) -> list[StaticRoute]:
 class ProgramProxy(Proxy):
     """The proxy core plus static routes for requests outside our domains."""
 
-    def __init__(self, *args: Any, routes: Iterable[StaticRoute] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        routes: Iterable[StaticRoute] = (),
+        websocket: WebSocketEdge | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if websocket is not None:
+            kwargs["extensions"] = (*kwargs.get("extensions", ()), websocket)
         super().__init__(*args, **kwargs)
         self.routes = {route.domain: route.next_hop for route in routes}
+        self.websocket = websocket
 
     def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
-        """§16.6 step 7, but a request without Route for a routed domain takes the route."""
+        """§16.6 step 7, but a request without Route for a routed domain takes the route,
+        and one routed back to a WebSocket client goes on its connection (RFC 7118)."""
+        if self.websocket is not None and not strict:
+            hop = self.websocket.next_hop(copy)
+            if hop is not None:
+                return hop
         uri = copy.uri
         if self.routes and not copy.route and isinstance(uri, SipURI):
             host = uri.host_lower
@@ -178,12 +193,20 @@ def main(argv: list[str] | None = None) -> int:
                 record_route=args.record_route,
                 forking=args.forking,
             )
+            # Our address per transport: the Record-Route URI of each side (RFC 5658).
+            interfaces: dict[str, str] = {}
+            for point in points:
+                interfaces.setdefault(point.transport, point.address.hostport)
+            websocket = None
+            if any(t in ("WS", "WSS") for t in interfaces):
+                websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))
             host.core = ProgramProxy(
                 config,
                 location,
                 registrar=registrar if args.registrar else False,
                 authenticator=authenticator,
                 routes=routes,
+                websocket=websocket,
             )
             host.core.layer.max_server_transactions = args.max_transactions
             if args.registrar:

@@ -31,6 +31,7 @@ from ..location import LocationError, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig
 from ..uri import SipURI
+from ..websocket_edge import WebSocketRegistrar
 from . import common
 
 __all__ = [
@@ -199,7 +200,9 @@ def make_registrar(
         max_expires=args.max_expires,
         max_bindings_per_aor=args.max_bindings_per_aor,
     )
-    return Registrar(location, config, authenticator), location
+    # Bindings made over a WebSocket remember their connection (RFC 7118 §5).
+    extensions = [WebSocketRegistrar()]
+    return Registrar(location, config, authenticator, extensions=extensions), location
 
 
 def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
