@@ -9,7 +9,9 @@ Run it::
 The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
 through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
-WAL journal), so they survive a restart and the proxy program can share them.
+WAL journal), so they survive a restart and the proxy program can share them;
+``--db postgresql://...`` keeps them in PostgreSQL instead, shared by several
+registrar and proxy processes (:mod:`rfc3261.location_pg`).
 OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
 (§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
@@ -27,7 +29,7 @@ from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..capabilities import method_check, require_check
 from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
-from ..location import LocationError, SqliteLocationService
+from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig
 from ..uri import SipURI
@@ -41,6 +43,7 @@ __all__ = [
     "digest_algorithms",
     "main",
     "make_registrar",
+    "open_location",
 ]
 
 ALLOW_METHODS = ("REGISTER", "OPTIONS")
@@ -61,7 +64,11 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="a domain whose bindings this server keeps (repeatable)",
     )
     parser.add_argument(
-        "--db", default=":memory:", metavar="PATH", help="SQLite location database (WAL)"
+        "--db",
+        default=":memory:",
+        metavar="PATH|URL",
+        help="location database: an SQLite file (WAL), or postgresql://... for one that "
+        "several registrars and proxies share",
     )
     parser.add_argument(
         "--sync",
@@ -107,7 +114,7 @@ def digest_algorithms(text: str) -> tuple[str, ...]:
 
 def make_registrar(
     args: argparse.Namespace, *, proxy: bool = False
-) -> tuple[Registrar, SqliteLocationService]:
+) -> tuple[Registrar, LocationService]:
     """The registrar and location service the flags describe."""
     domains = frozenset(args.domain or ())
     algorithms = digest_algorithms(args.digest_algorithms)  # checked with or without a file
@@ -117,7 +124,7 @@ def make_registrar(
         if not realm:
             raise common.ConfigError("--auth-file needs --realm or --domain")
         authenticator = DigestAuthenticator(realm, HA1File(args.auth_file), algorithms=algorithms)
-    location = SqliteLocationService(args.db, synchronous=args.sync)
+    location = open_location(args.db, synchronous=args.sync)
     config = RegistrarConfig(
         domains=domains,
         default_expires=args.default_expires,
@@ -126,6 +133,24 @@ def make_registrar(
         max_bindings_per_aor=args.max_bindings_per_aor,
     )
     return Registrar(location, config, authenticator), location
+
+
+def open_location(db: str, *, synchronous: str = "NORMAL") -> Any:
+    """The location service ``--db`` names: PostgreSQL for a ``postgresql://`` URL
+    (:mod:`rfc3261.location_pg`, needs the ``postgresql`` extra), else an SQLite file."""
+    if db.startswith(("postgresql://", "postgres://")):
+        try:
+            from ..location_pg import PostgresLocationService
+        except ImportError as error:
+            raise common.ConfigError(
+                f"--db {db.split('@')[-1]!r}: PostgreSQL needs psycopg "
+                "(pip install 'sipref[postgresql]')"
+            ) from error
+        try:
+            return PostgresLocationService(db)
+        except LocationError as error:
+            raise common.ConfigError(f"--db: {error}") from error
+    return SqliteLocationService(db, synchronous=synchronous)
 
 
 class ExpiryTimer:
