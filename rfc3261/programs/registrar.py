@@ -182,7 +182,14 @@ class ExpiryTimer:
                 self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
             return
         self._checked = now
-        deadline = self.registrar.next_deadline()
+        try:
+            deadline = self.registrar.next_deadline()
+        except LocationError as error:
+            # The store is unreachable (a database restarting): look again a bit later.
+            common.LOG.error("location service failed: %s", error)
+            if self._recheck is None:
+                self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
+            return
         if deadline is None or (self._at is not None and self._at <= deadline):
             return
         if self._handle is not None:

@@ -433,7 +433,42 @@ def test_database_restart_under_load(tmp_path: Path) -> None:
         with psycopg.connect(database.conninfo) as conn:
             stored = {row[0] for row in conn.execute("SELECT aor FROM sipref_binding")}
         assert stored == {f"sip:{user}@{DOMAIN}" for user in accepted}
+        assert "Traceback" not in server.log_text()  # every failure was answered, not raised
     finally:
         client.close()
         assert server.stop() == 0
         database.close()
+
+
+# -- a store that fails ------------------------------------------------------------------
+
+
+class _DownStore(SqliteLocationService):
+    """A store whose database is unreachable."""
+
+    def lookup(self, aor: str, now: float) -> list[Binding]:
+        raise LocationError("connection refused")
+
+    def bindings(self, aor: str, now: float) -> list[Binding]:
+        raise LocationError("connection refused")
+
+
+def test_a_failed_store_gets_500_or_503_with_retry_after() -> None:
+    from rfc3261.message import Response
+    from rfc3261.proxy import Proxy, ProxyConfig
+
+    registrar = Registrar(_DownStore(), RegistrarConfig(domains=frozenset({"example.com"})))
+    refused = registrar.handle(register(), 0.0)
+    assert refused.status == 500 and refused.headers.get("Retry-After") == "5"
+    proxy = Proxy(ProxyConfig(host="192.0.2.1", domains=frozenset({"example.com"})),
+                  _DownStore(), registrar=False)  # fmt: skip
+    invite = Request(
+        "MESSAGE", "sip:bob@example.com",
+        [("Via", "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKdown"), ("Max-Forwards", "70"),
+         ("To", "<sip:bob@example.com>"), ("From", "<sip:al@example.com>;tag=1"),
+         ("Call-ID", "down"), ("CSeq", "1 MESSAGE"), ("Content-Length", "0")],
+    )  # fmt: skip
+    sends = proxy.receive_request(invite, "src", 0.0)
+    answers = [s.message for s in sends if isinstance(s.message, Response)]
+    assert [r.status for r in answers] == [503]
+    assert answers[0].headers.get("Retry-After") == "5"
