@@ -169,6 +169,21 @@ def test_expiry_by_several_instances(pg_url: str) -> None:
         assert b.bindings(aor, 106.0) == [fresh] and a.next_expiry() == 205.0
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the binding does not exist, it is tentatively added.
+def test_a_contact_whose_binding_expired_is_new_again(pg_url: str) -> None:
+    aor = "sip:eve@example.com"
+    with service(pg_url) as loc:
+        first = Binding(aor, "sip:e@192.0.2.1", 100.0, "c", 1)
+        second = Binding(aor, "sip:e@192.0.2.2", 300.0, "c", 1)
+        loc.update(aor, [first, second], [], 0.0)
+        # At 150 the first has expired (not yet deleted): registering it again adds it last.
+        again = Binding(aor, "sip:e@192.0.2.1", 500.0, "other", 1)
+        loc.update(aor, [again], [], 150.0)
+        assert loc.bindings(aor, 150.0) == [second, again]
+
+
 def test_expire_skips_a_binding_being_refreshed(pg_url: str) -> None:
     aor = "sip:dave@example.com"
     with (
