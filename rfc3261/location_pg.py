@@ -25,13 +25,15 @@ How it keeps §10.3 correct with several writers:
   :meth:`PostgresLocationService.expire` deletes only bindings expired by more than
   ``expire_grace`` seconds (a clock running ahead on one host cannot delete bindings
   the others still count as current), in batches, skipping rows another transaction
-  holds (``FOR UPDATE SKIP LOCKED``): a binding being refreshed is never deleted, and
-  several instances expiring at once do not queue behind each other.
+  holds (``FOR UPDATE SKIP LOCKED``), so several instances expiring at once do not
+  queue behind each other.  A refresh is never lost: the row a committing REGISTER
+  holds is skipped, and one deleted just before is inserted again by its upsert.
 
 The interface is synchronous, like the SQLite one: the sans-I/O registrar and proxy
-call it inside their handling of one message.  Each call is one or two short
-statements on one connection per process (pipelined: a REGISTER costs two round
-trips), so the event loop is blocked for the database's round-trip time, not more.
+call it inside their handling of one message, on one connection per process.  A look-up
+is one statement; a REGISTER two round trips, each several statements in one message
+(begin, lock, read; then the writes and commit), so the event loop is blocked for two
+round-trip times of the database, not more.
 That is the price of keeping the core sans-I/O and synchronous; a deployment that
 needs more REGISTERs per second runs more processes (see the PostgreSQL guide).
 When the server is unreachable every call raises :class:`LocationError` at once (the
@@ -42,11 +44,13 @@ call, at most once per ``retry_interval`` seconds, so the service resumes by its
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg import pq
 
 from .location import Binding, LocationError
 
@@ -81,17 +85,60 @@ _COLUMNS = "aor, contact, expires_at, call_id, cseq, q, received, path, flow, ex
 _SELECT = (
     f"SELECT {_COLUMNS} FROM sipref_binding WHERE aor = %s AND expires_at > %s ORDER BY added"
 )
-# Insert a binding, or refresh it in place: an existing row keeps its "added" order,
-# unless it had expired (then the contact is new again, §10.3 step 7 "If the binding
-# does not exist", and goes last).
+# A REGISTER's transaction is two round trips of several statements each (PostgreSQL's
+# simple-query protocol, which takes no parameters: values are quoted by libpq's
+# PQescapeLiteral, see _Quote).  First: begin, lock the AOR, read its bindings -- two
+# statements, so the read's snapshot is taken after the lock is granted and sees what the
+# previous holder committed.
+_BEGIN_LOCK_READ = (
+    "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended({aor}, 0));"
+    f" SELECT {_COLUMNS} FROM sipref_binding"
+    " WHERE aor = {aor} AND expires_at > {now} ORDER BY added"
+)
+# Then the writes and COMMIT.  Insert a binding, or refresh it in place: an existing row
+# keeps its "added" order, unless it had expired (then the contact is new again, §10.3
+# step 7 "If the binding does not exist", and goes last).
 _UPSERT = (
-    f"INSERT INTO sipref_binding ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO sipref_binding ({_COLUMNS}) VALUES ({{values}})"
     " ON CONFLICT (aor, contact) DO UPDATE SET expires_at = excluded.expires_at,"
     " call_id = excluded.call_id, cseq = excluded.cseq, q = excluded.q,"
     " received = excluded.received, path = excluded.path, flow = excluded.flow,"
-    " extra = excluded.extra, added = CASE WHEN sipref_binding.expires_at <= %s"
+    " extra = excluded.extra, added = CASE WHEN sipref_binding.expires_at <= {now}"
     " THEN excluded.added ELSE sipref_binding.added END"
 )
+_DELETE = "DELETE FROM sipref_binding WHERE aor = {aor} AND contact = ANY({contacts})"
+
+
+class _Quote:
+    """SQL literals for the statements above, quoted by libpq (``PQescapeLiteral``, which
+    knows the connection's encoding and string settings); much cheaper than building
+    ``psycopg.sql`` objects, which matters at one REGISTER per few hundred microseconds."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._escape = pq.Escaping(conn.pgconn).escape_literal
+
+    def __call__(self, value: object) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, str):
+            if "\x00" in value:  # libpq would stop at it; PostgreSQL text cannot hold it
+                raise LocationError("location service: a NUL character cannot be stored")
+            return self._escape(value.encode()).decode()
+        if isinstance(value, bool):
+            raise TypeError("no boolean columns")
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"not a finite time or q: {value!r}")
+            return f"{value!r}::float8"
+        if isinstance(value, (tuple, list)):
+            return f"ARRAY[{', '.join(map(self, value))}]::text[]" if value else "'{}'::text[]"
+        if isinstance(value, dict):
+            return self(json.dumps(value, sort_keys=True)) + "::jsonb"
+        raise TypeError(f"cannot quote {value!r}")
+
+
 # Expired rows nobody else holds, a batch at a time.
 _EXPIRE = (
     "DELETE FROM sipref_binding WHERE ctid = ANY(ARRAY("
@@ -137,6 +184,9 @@ class PostgresLocationService:
         self._conn: psycopg.Connection[Any] | None = None
         self._retry_at = float("-inf")
         self._in_transaction = False
+        # Inside a transaction: the AOR's bindings read with the lock, the writes to send.
+        self._read: tuple[str, float, list[Binding]] | None = None
+        self._writes: list[str] = []
         self._connection(None)  # fail early (bad URL, wrong password, newer schema)
 
     # -- the connection
@@ -217,22 +267,51 @@ class PostgresLocationService:
     @contextlib.contextmanager
     def transaction(self, aor: str, now: float) -> Iterator[None]:
         """One REGISTER's reads and writes of ``aor``: committed together when the block
-        ends, rolled back when it raises; other instances' REGISTERs for ``aor`` wait."""
+        ends, rolled back when it raises; other instances' REGISTERs for ``aor`` wait.
+
+        Two round trips: entering sends BEGIN, takes the AOR's lock and reads its
+        bindings (what :meth:`bindings` then returns); :meth:`update` only queues its
+        statements, which leave with COMMIT when the block ends.
+        """
         if self._in_transaction:
             raise ValueError("location service transactions do not nest")
         conn = self._connection(now)
         self._in_transaction = True
         try:
-            with self._errors(), conn.pipeline(), conn.transaction():
-                # hashtextextended: the AOR's 64-bit key (two AORs sharing one only wait).
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (aor,))
+            with self._errors():
+                quote = _Quote(conn)
+                query = _BEGIN_LOCK_READ.format(aor=quote(aor), now=quote(float(now)))
+                cursor = conn.execute(query, prepare=False)
+                while cursor.nextset():
+                    pass  # to the last statement's result: the bindings
+                self._read = (aor, now, [_binding(row) for row in cursor.fetchall()])
+            try:
                 yield
+            except BaseException:
+                self._rollback(conn)
+                raise
+            with self._errors():
+                try:
+                    conn.execute("; ".join([*self._writes, "COMMIT"]), prepare=False)
+                except psycopg.Error:
+                    self._rollback(conn)
+                    raise
         finally:
             self._in_transaction = False
+            self._read = None
+            self._writes = []
+
+    def _rollback(self, conn: psycopg.Connection[Any]) -> None:
+        """End a failed transaction (the server also does when the connection is gone)."""
+        with contextlib.suppress(psycopg.Error):
+            if not conn.closed and not conn.broken:
+                conn.execute("ROLLBACK")
 
     # -- reading
 
     def bindings(self, aor: str, now: float) -> list[Binding]:
+        if self._read is not None and self._read[:2] == (aor, now):
+            return list(self._read[2])  # read under the lock by transaction()
         with self._errors():
             rows = self._connection(now).execute(_SELECT, (aor, now)).fetchall()
         return [_binding(row) for row in rows]
@@ -278,30 +357,18 @@ class PostgresLocationService:
             return
         conn = self._connection(now)
         gone = list(remove)
-        with self._errors():
-            if gone:
-                conn.execute(
-                    "DELETE FROM sipref_binding WHERE aor = %s AND contact = ANY(%s)", (aor, gone)
-                )
-            # One statement per binding (a REGISTER has one contact, usually); an expired
-            # row of another contact stays until expire() -- reads never return it.
-            for b in store:
-                conn.execute(
-                    _UPSERT,
-                    (
-                        aor,
-                        b.contact,
-                        b.expires_at,
-                        b.call_id,
-                        b.cseq,
-                        b.q,
-                        b.received,
-                        list(b.path),
-                        b.flow,
-                        Jsonb(b.extra),
-                        now,
-                    ),
-                )
+        quote = _Quote(conn)
+        if gone:
+            self._writes.append(_DELETE.format(aor=quote(aor), contacts=quote(gone)))
+        # An expired row of another contact stays until expire(): reads never return it.
+        for b in store:
+            values = (
+                aor, b.contact, float(b.expires_at), b.call_id, b.cseq,
+                None if b.q is None else float(b.q), b.received, b.path, b.flow, b.extra,
+            )  # fmt: skip
+            self._writes.append(
+                _UPSERT.format(values=", ".join(map(quote, values)), now=quote(float(now)))
+            )
 
     def remove(self, aor: str, contact: str | None = None) -> int:
         with self._errors():

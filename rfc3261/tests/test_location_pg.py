@@ -184,7 +184,9 @@ def test_a_contact_whose_binding_expired_is_new_again(pg_url: str) -> None:
         assert loc.bindings(aor, 150.0) == [second, again]
 
 
-def test_expire_skips_a_binding_being_refreshed(pg_url: str) -> None:
+def test_expiry_never_loses_a_refresh_and_skips_held_rows(pg_url: str) -> None:
+    import psycopg
+
     aor = "sip:dave@example.com"
     with (
         service(pg_url, expire_grace=0.0) as registrar,
@@ -192,12 +194,16 @@ def test_expire_skips_a_binding_being_refreshed(pg_url: str) -> None:
     ):
         registrar.update(aor, [Binding(aor, "sip:d@192.0.2.1", 100.0, "c", 1)], [], 0.0)
         with registrar.transaction(aor, 150.0):
-            # This instance's clock says the binding expired: it refreshes it ...
-            registrar.update(aor, [Binding(aor, "sip:d@192.0.2.1", 300.0, "c", 2)], [], 90.0)
-            registrar.bindings(aor, 90.0)  # (the pipeline sends the statements now)
-            # ... while another instance expires at 150: the row is locked, so skipped.
-            assert janitor.expire(150.0) == 0
+            assert registrar.bindings(aor, 150.0) == []  # expired: the contact is new
+            registrar.update(aor, [Binding(aor, "sip:d@192.0.2.1", 300.0, "c", 2)], [], 150.0)
+            # Another instance expires the old row meanwhile: the refresh still lands.
+            assert janitor.expire(150.0) == 1
         assert [b.cseq for b in janitor.bindings(aor, 150.0)] == [2]
+        # A row another transaction holds is skipped, and deleted once released.
+        with psycopg.connect(pg_url) as holder:
+            holder.execute("SELECT 1 FROM sipref_binding WHERE aor = %s FOR UPDATE", (aor,))
+            assert janitor.expire(1000.0) == 0
+        assert janitor.expire(1000.0) == 1
 
 
 # -- the registrar on the shared store -------------------------------------------------------
