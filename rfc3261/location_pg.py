@@ -277,6 +277,7 @@ class PostgresLocationService:
             raise ValueError("location service transactions do not nest")
         conn = self._connection(now)
         self._in_transaction = True
+        committed = False
         try:
             with self._errors():
                 quote = _Quote(conn)
@@ -285,18 +286,13 @@ class PostgresLocationService:
                 while cursor.nextset():
                     pass  # to the last statement's result: the bindings
                 self._read = (aor, now, [_binding(row) for row in cursor.fetchall()])
-            try:
-                yield
-            except BaseException:
-                self._rollback(conn)
-                raise
+            yield
             with self._errors():
-                try:
-                    conn.execute("; ".join([*self._writes, "COMMIT"]), prepare=False)
-                except psycopg.Error:
-                    self._rollback(conn)
-                    raise
+                conn.execute("; ".join([*self._writes, "COMMIT"]), prepare=False)
+            committed = True
         finally:
+            if not committed:  # the block raised, or a statement failed
+                self._rollback(conn)
             self._in_transaction = False
             self._read = None
             self._writes = []

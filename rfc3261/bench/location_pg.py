@@ -146,7 +146,7 @@ def register_load(database: Any, quick: bool) -> dict[str, Any]:
     if shutil.which("sipp") is None:
         return {"skipped": "sipp not found (Debian package sip-tester)"}
     seconds = 1.0 if quick else 4.0
-    rates = [200, 400] if quick else [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000]
+    rates = [200, 400] if quick else [300, 500, 700, 1000, 1300, 1600, 2000, 2500, 3000, 4000, 5000]
     url = database.conninfo + PG_OPTIONS
 
     def pg_count() -> int:

@@ -118,6 +118,26 @@ def test_a_failed_transaction_commits_nothing(pg_url: str) -> None:
             pass
 
 
+def test_a_register_waits_for_the_aor_lock_and_a_failed_one_is_rolled_back(
+    pg_url: str,
+) -> None:
+    import psycopg
+
+    aor = "sip:lock@example.com"
+    kept = Binding(aor, "sip:l@192.0.2.1", 2000.0, "c", 1)
+    with service(pg_url + "?options=-c%20lock_timeout%3D300") as loc:
+        with psycopg.connect(pg_url) as holder:
+            # Another instance is inside a REGISTER for this AOR: this one waits ...
+            holder.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (aor,))
+            started = time.monotonic()
+            with pytest.raises(LocationError, match="lock timeout"), loc.transaction(aor, 1000.0):
+                pass
+            assert time.monotonic() - started >= 0.25  # ... until its lock_timeout here
+        # The failed transaction was rolled back: the connection serves the next one.
+        loc.update(aor, [kept], [], 1000.0)
+        assert loc.bindings(aor, 1000.0) == [kept]
+
+
 def test_schema_is_versioned_and_a_newer_one_is_refused(pg_url: str) -> None:
     import psycopg
 
