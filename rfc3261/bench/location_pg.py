@@ -146,7 +146,9 @@ def register_load(database: Any, quick: bool) -> dict[str, Any]:
     if shutil.which("sipp") is None:
         return {"skipped": "sipp not found (Debian package sip-tester)"}
     seconds = 1.0 if quick else 4.0
-    rates = [200, 400] if quick else [300, 500, 700, 1000, 1300, 1600, 2000, 2500, 3000, 4000, 5000]
+    rates = (
+        [200, 400] if quick else [300, 500, 700, 1000, 1300, 1600, 2000, 2500, 3000, 4000, 5000]
+    )
     url = database.conninfo + PG_OPTIONS
 
     def pg_count() -> int:
@@ -183,6 +185,13 @@ def register_load(database: Any, quick: bool) -> dict[str, Any]:
         result["scaling_two_vs_one"] = round(best["postgresql_2"] / best["postgresql_1"], 3)
     if best["postgresql_1"] and best["sqlite_1"]:
         result["postgresql_vs_sqlite"] = round(best["postgresql_1"] / best["sqlite_1"], 3)
+    # The ramp's steps are coarse: the highest rate SIPp saw answered in any step (the
+    # last, overloaded one included) says more about capacity between two steps.
+    peak = {name: max(s["sipp_call_rate"] or 0.0 for s in result[name]["steps"]) for name in cases}
+    result["peak_answered_per_second"] = peak
+    if peak["postgresql_1"] and peak["sqlite_1"]:
+        result["peak_two_vs_one"] = round(peak["postgresql_2"] / peak["postgresql_1"], 3)
+        result["peak_postgresql_vs_sqlite"] = round(peak["postgresql_1"] / peak["sqlite_1"], 3)
     return result
 
 
@@ -248,6 +257,8 @@ def run(options: Any = False) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": NAME,
         "machine": machine_info(),
+        # The machine may be shared: its load when the run began (1, 5, 15 minutes).
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "targets": {
             "two_vs_one_postgresql": TARGET_SCALING,
             "postgresql_vs_sqlite": TARGET_PG_VS_SQLITE,
@@ -275,6 +286,7 @@ def run(options: Any = False) -> dict[str, Any]:
         ]
     finally:
         database.close()
+    doc["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return doc
 
 
@@ -288,7 +300,8 @@ def floors_passed(doc: dict[str, Any]) -> bool | None:
 
 
 def render(doc: dict[str, Any]) -> str:
-    lines = [f"{NAME}: the location service on PostgreSQL"]
+    load = doc.get("load_average_at_start")
+    lines = [f"{NAME}: the location service on PostgreSQL (load average at start: {load})"]
     if "skipped" in doc:
         return lines[0] + f"\n  skipped: {doc['skipped']}"
     register = doc["register"]
@@ -309,6 +322,11 @@ def render(doc: dict[str, Any]) -> str:
             f"  two vs one on PostgreSQL: {register.get('scaling_two_vs_one')} "
             f"(target {TARGET_SCALING}); PostgreSQL vs SQLite: "
             f"{register.get('postgresql_vs_sqlite')} (target {TARGET_PG_VS_SQLITE})"
+        )
+        lines.append(
+            f"  peak answered/s {register.get('peak_answered_per_second')}: two vs one "
+            f"{register.get('peak_two_vs_one')}, PostgreSQL vs SQLite "
+            f"{register.get('peak_postgresql_vs_sqlite')}"
         )
     for entry in doc["lookup"]:
         lines.append(

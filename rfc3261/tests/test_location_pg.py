@@ -513,3 +513,14 @@ def test_a_failed_store_gets_500_or_503_with_retry_after() -> None:
     answers = [s.message for s in sends if isinstance(s.message, Response)]
     assert [r.status for r in answers] == [503]
     assert answers[0].headers.get("Retry-After") == "5"
+
+
+def test_bench_floors_and_table() -> None:
+    from rfc3261.bench import location_pg as bench
+
+    passed = {"register": {"scaling_two_vs_one": 1.7, "postgresql_vs_sqlite": 0.6}}
+    assert bench.floors_passed(passed) is True
+    slow = {"register": {"scaling_two_vs_one": 1.5, "postgresql_vs_sqlite": 0.6}}
+    assert bench.floors_passed(slow) is False
+    assert bench.floors_passed({"register": {"skipped": "sipp not found"}}) is None
+    assert "skipped: no server" in bench.render({"skipped": "no server"})
