@@ -62,6 +62,8 @@ PG_SCHEMA_VERSION = 1
 # Any number not used for another advisory lock: serializes schema creation.
 _SCHEMA_LOCK = 0x5195EF
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##% Each binding record records the Call-ID and CSeq values from the request.
 _CREATE = (
     """CREATE TABLE sipref_binding (
     aor text NOT NULL,
