@@ -259,6 +259,10 @@ class PostgresLocationService:
 
     # -- one REGISTER
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.1
+    ##% The only requirement is that a registrar for some domain MUST be able to
+    ##% read and write data to the location service, and a proxy or a redirect
+    ##% server for that domain MUST be capable of reading that same data.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
     ##% REGISTER requests MUST also be processed atomically, meaning that a
     ##% particular REGISTER request is either processed completely or not at
@@ -314,6 +318,10 @@ class PostgresLocationService:
             rows = self._connection(now).execute(_SELECT, (aor, now)).fetchall()
         return [_binding(row) for row in rows]
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.1
+    ##% The only requirement is that a registrar for some domain MUST be able to
+    ##% read and write data to the location service, and a proxy or a redirect
+    ##% server for that domain MUST be capable of reading that same data.
     def lookup(self, aor: str, now: float) -> list[Binding]:
         # Highest q first (absent q counts as 1.0, §20.10), ties in registration order.
         found = self.bindings(aor, now)

@@ -391,6 +391,11 @@ def start(program: str, url: str, tmp_path: Path, *extra: str) -> ServerProcess:
     )  # fmt: skip
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.1
+##= type=test
+##% The only requirement is that a registrar for some domain MUST be able to
+##% read and write data to the location service, and a proxy or a redirect
+##% server for that domain MUST be capable of reading that same data.
 def test_two_registrars_and_a_proxy_share_the_bindings(pg_url: str, tmp_path: Path) -> None:
     one, two = start("registrar", pg_url, tmp_path), start("registrar", pg_url, tmp_path)
     proxy = start("proxy", pg_url, tmp_path, "--no-registrar", "--no-record-route")
