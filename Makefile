@@ -38,7 +38,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test,docs,browser,bench]'
+	$(PIP) install --quiet -e '.[test,docs,browser,bench,postgresql]'
 	touch $(STAMP)
 
 venv: $(STAMP)

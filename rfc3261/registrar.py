@@ -107,6 +107,7 @@ class RegistrarConfig:
     max_bindings_per_aor: int = 10
     max_bindings_total: int = 1_000_000
     retry_after: int = 60
+    location_retry_after: int = 5  # Retry-After of a 500 when the location store failed
     # Option-tags this registrar supports (step 2).
     supported: frozenset[str] = frozenset()
     # Step 4: user name (or canonical From AOR without authentication) -> AORs it may
@@ -242,15 +243,21 @@ class Registrar:
             identity = self.authenticate(request, now)  # step 3
             self.authorize(request, identity)  # step 4
             aor = self.address_of_record(request)  # step 5
-            current = self.location.bindings(aor, now)
-            if self.check_star(request, aor, current, now):  # step 6
-                return self.ok_response(request, [], now)  # all removed: step 8
-            if not request.contact:
-                return self.ok_response(request, current, now)  # step 6 "skips to the last"
-            bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
-            return self.ok_response(request, bindings, now)  # step 8
+            # Steps 6 and 7 read, check and write the AOR in one location transaction:
+            # a Reject rolls it back; other processes sharing the store wait for it.
+            with self.location.transaction(aor, now):
+                current = self.location.bindings(aor, now)
+                if self.check_star(request, aor, current, now):  # step 6
+                    return self.ok_response(request, [], now)  # all removed: step 8
+                if not request.contact:
+                    return self.ok_response(request, current, now)  # step 6 "skips to the last"
+                bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
+                return self.ok_response(request, bindings, now)  # step 8
         except Reject as reject:
             return reject.response
+        except LocationError:
+            # The store failed (unreachable, commit refused): nothing was committed.
+            return self._server_error(request)
         except ParseError as exc:
             # A header field the steps need is malformed (Contact, Expires, To...).
             return request.make_response(400, f"Bad Request ({exc})"[:120])
@@ -600,8 +607,14 @@ class Registrar:
             # The location service rolls the whole update back when it fails.
             self.location.update(aor, store, list(remove), now)
         except LocationError as exc:
-            response = request.make_response(500, "Server Error (binding update failed)")
-            raise Reject(response) from exc
+            raise Reject(self._server_error(request)) from exc
+
+    def _server_error(self, request: Request) -> Response:
+        # 500, with Retry-After (§21.5.1 "MAY"): a location store that failed (a database
+        # restarting) is usually back within seconds.
+        response = request.make_response(500, "Server Error (binding update failed)")
+        response.headers.add("Retry-After", self.config.location_retry_after)
+        return response
 
     def _out_of_order(self, request: Request) -> Response:
         # §10.3 says only that "the request fails"; 400 because the fault is the

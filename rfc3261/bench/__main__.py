@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "uas_load": "rfc3261.bench.uas_load",
     "proxy_load": "rfc3261.bench.proxy_load",
     "websocket_load": "rfc3261.bench.websocket_load",
+    "location_pg": "rfc3261.bench.location_pg",
 }
 """Benchmark name -> module."""
 

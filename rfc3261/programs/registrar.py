@@ -9,7 +9,9 @@ Run it::
 The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
 through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
-WAL journal), so they survive a restart and the proxy program can share them.
+WAL journal), so they survive a restart and the proxy program can share them;
+``--db postgresql://...`` keeps them in PostgreSQL instead, shared by several
+registrar and proxy processes (:mod:`rfc3261.location_pg`).
 OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
 (§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
@@ -27,7 +29,7 @@ from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..capabilities import method_check, require_check
 from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
-from ..location import LocationError, SqliteLocationService
+from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig
 from ..uri import SipURI
@@ -44,6 +46,7 @@ __all__ = [
     "make_authenticator",
     "make_dispatcher",
     "make_registrar",
+    "open_location",
 ]
 
 ALLOW_METHODS = ("REGISTER", "OPTIONS")
@@ -79,7 +82,11 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="a domain whose bindings this server keeps (repeatable)",
     )
     parser.add_argument(
-        "--db", default=":memory:", metavar="PATH", help="SQLite location database (WAL)"
+        "--db",
+        default=":memory:",
+        metavar="PATH|URL",
+        help="location database: an SQLite file (WAL), or postgresql://... for one that "
+        "several registrars and proxies share",
     )
     parser.add_argument(
         "--sync",
@@ -182,7 +189,7 @@ def make_authenticator(
 
 def make_registrar(
     args: argparse.Namespace, *, proxy: bool = False
-) -> tuple[Registrar, SqliteLocationService]:
+) -> tuple[Registrar, LocationService]:
     """The registrar and location service the flags describe."""
     domains = frozenset(args.domain or ())
     algorithms = digest_algorithms(args.digest_algorithms)  # checked with or without a file
@@ -192,7 +199,7 @@ def make_registrar(
         if not realm:
             raise common.ConfigError("--auth-file needs --realm or --domain")
         authenticator = make_authenticator(args, realm, algorithms)
-    location = SqliteLocationService(args.db, synchronous=args.sync)
+    location = open_location(args.db, synchronous=args.sync)
     config = RegistrarConfig(
         domains=domains,
         default_expires=args.default_expires,
@@ -215,6 +222,24 @@ def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatch
     )
     dispatcher.transactions.max_server_transactions = args.max_transactions
     return dispatcher
+
+
+def open_location(db: str, *, synchronous: str = "NORMAL") -> Any:
+    """The location service ``--db`` names: PostgreSQL for a ``postgresql://`` URL
+    (:mod:`rfc3261.location_pg`, needs the ``postgresql`` extra), else an SQLite file."""
+    if db.startswith(("postgresql://", "postgres://")):
+        try:
+            from ..location_pg import PostgresLocationService
+        except ImportError as error:
+            raise common.ConfigError(
+                f"--db {db.split('@')[-1]!r}: PostgreSQL needs psycopg "
+                "(pip install 'sipref[postgresql]')"
+            ) from error
+        try:
+            return PostgresLocationService(db)
+        except LocationError as error:
+            raise common.ConfigError(f"--db: {error}") from error
+    return SqliteLocationService(db, synchronous=synchronous)
 
 
 class ExpiryTimer:
@@ -246,7 +271,14 @@ class ExpiryTimer:
                 self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
             return
         self._checked = now
-        deadline = self.registrar.next_deadline()
+        try:
+            deadline = self.registrar.next_deadline()
+        except LocationError as error:
+            # The store is unreachable (a database restarting): look again a bit later.
+            common.LOG.error("location service failed: %s", error)
+            if self._recheck is None:
+                self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
+            return
         if deadline is None or (self._at is not None and self._at <= deadline):
             return
         if self._handle is not None:
