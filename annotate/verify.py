@@ -594,11 +594,14 @@ def _verify_one(cand: Candidate, ws: _Workspace, intact: dict[str, str]) -> Outc
         finally:
             for file, text in originals.items():
                 file.write_text(text, encoding="utf-8")
-        imports = not any(v == "collect-error" for v in results.values())
+        imports = "<run>" not in results and "collect-error" not in results.values()
         if imports or not any("value emptied" in k for k in out.kinds):
             break
     if results.get("<run>") == "timeout":
         return done("timeout", "the run with the code broken overran its time limit")
+    if "<run>" in results:
+        # e.g. a conftest that imports the broken module: no test ran at all
+        return done("not neutralised", f"the tree no longer loads ({results['<run>']})")
     collect = [k for k, v in results.items() if v == "collect-error"]
     if collect:
         return done("not neutralised", f"the module no longer imports ({collect[0][10:]})")

@@ -327,3 +327,24 @@ def test_changed_leaves_requirements_without_a_verdict_to_make_verify(
     assert main([*argv, "--changed", "--check-snapshot"]) == 0
     out = capsys.readouterr().out
     assert "2 cited requirement(s) have no verdict yet" in out and "nothing changed" in out
+
+
+def test_a_tree_that_no_longer_loads_is_not_neutralised_rather_than_survived(
+    tree: Path, tmp_path: Path
+) -> None:
+    # A conftest imports the module: broken at import, pytest never starts a test.
+    (tree / "rfc3261" / "widgets.py").write_text(
+        CODE
+        + "\n\n##= https://www.rfc-editor.org/rfc/rfc9990#section-3.2\n"
+        + "##% A widget name MUST be a token.\n"
+        + 'TOKEN = "NAME"\n\nif not TOKEN.isupper():\n    raise ImportError("no token")\n'
+    )
+    (tree / "rfc3261" / "tests" / "conftest.py").write_text("import rfc3261.widgets\n")
+    (tree / "rfc3261" / "tests" / "test_token.py").write_text(
+        "from rfc3261.widgets import TOKEN\n\n\n"
+        "##= https://www.rfc-editor.org/rfc/rfc9990#section-3.2\n##= type=test\n"
+        "##% A widget name MUST be a token.\ndef test_token():\n    assert TOKEN\n"
+    )
+    chosen = [c for c in candidates(_coverage(tree, tmp_path), tree) if "-3.2-" in c.id]
+    [outcome] = run_verify(tree, chosen, use_cache=False, cache_path=tmp_path / "c.json")
+    assert outcome.verdict == "not neutralised" and "no longer loads" in outcome.reason
