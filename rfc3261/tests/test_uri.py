@@ -596,17 +596,25 @@ def test_equivalent_uris(uris: list[str]) -> None:
 ##= type=test
 ##% A URI that includes an maddr parameter will not match a URI
 ##% that contains no maddr parameter.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.4
-##= type=test
-##% URI header components are never ignored.  Any present header
-##% component MUST be present in both URIs and match for the URIs
-##% to match.
 @pytest.mark.parametrize(("first", "second"), NOT_EQUAL_PAIRS)
 def test_not_equivalent_uris(first: str, second: str) -> None:
     a, b = parse_uri(first), parse_uri(second)
     assert not uri_equal(a, b)
     assert not uri_equal(b, a)
     assert a != b
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.4
+##= type=test
+##% URI header components are never ignored.  Any present header
+##% component MUST be present in both URIs and match for the URIs
+##% to match.
+def test_header_components_must_be_in_both_and_match() -> None:
+    same = parse_uri("sip:carol@chicago.com?Subject=next%20meeting")
+    assert uri_equal(same, parse_uri("sip:carol@chicago.com?Subject=next%20meeting"))
+    assert not uri_equal(same, parse_uri("sip:carol@chicago.com"))
+    assert not uri_equal(parse_uri("sip:carol@chicago.com"), same)
+    assert not uri_equal(same, parse_uri("sip:carol@chicago.com?Subject=lunch"))
 
 
 def test_equality_is_not_transitive() -> None:
