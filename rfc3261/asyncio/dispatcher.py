@@ -162,6 +162,10 @@ def response_target(
     return Address(route.transport, host, port), None, local
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+##% When the server transport receives a request over any transport, it
+##% MUST examine the value of the "sent-by" parameter in the top Via
+##% header field value.
 def stamp_via(via: Via, source: Source) -> Via | None:
     """The top Via with ``received`` and ``rport`` added as §18.2.1 and RFC 3581 §4 say.
 
