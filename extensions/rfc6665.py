@@ -488,7 +488,7 @@ class SubscriberUsage(Owner):
         ##% dialog's remote target URI with the URI from the Contact header field
         ##% in that request, if present.
         self.dialog.update_target_from(request)
-        self.content = content if content is not None else self.content
+        self.content = content
         if state is SubState.TERMINATED:
             ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
             ##% If the "Subscription-State" value is "terminated", the subscriber
@@ -1031,7 +1031,7 @@ class EventsExtension(UAExtension):
         ##% event/event class is not understood.
         package = self.packages.get(event.package) if event is not None else None
         if package is None or package.name not in self.notifier_of:
-            return ua.respond(server, 489, now, headers=self._allow_events())
+            return ua.respond(server, 489, now, reason="Bad Event", headers=self._allow_events())
         expires = request.expires
         if expires is None:
             expires = package.default_expires
