@@ -148,6 +148,10 @@ class PresencePackage(EventPackage):
             return state.to_xml(), PIDF
         return super().render(state, content_type)
 
+    def state_from_text(self, text: str, resource: str) -> Presence:
+        """``open`` or ``closed``: a one-tuple document for ``resource`` (a URI)."""
+        return Presence.basic_status(resource, text)
+
     def parse(self, body: bytes, content_type: str | None) -> Presence | None:
         if not body:
             return None

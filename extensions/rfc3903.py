@@ -35,7 +35,7 @@ from rfc3261.headers import NameAddr, register_header
 from rfc3261.message import Request, Response
 
 from .rfc3856 import Presence, compose
-from .rfc6665 import EventPackage, EventsExtension, resource_key
+from .rfc6665 import EVENT_PACKAGES, EventPackage, EventsExtension, resource_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from rfc3261.ua_core import Timer, UserAgent
@@ -90,6 +90,16 @@ class PublicationResult(UAEvent):
     publication: Publication
     response: Response
     operation: str
+
+    def describe(self) -> str:
+        """One line for a log or a terminal."""
+        response = self.response
+        etag = response.header("SIP-ETag") if response.status < 300 else None
+        tag = f", SIP-ETag {etag}" if etag else ""
+        return (
+            f"PUBLISH {self.publication.target} ({self.operation}): "
+            f"{response.status} {response.reason}{tag}"
+        )
 
 
 @dataclass(eq=False)
@@ -280,7 +290,8 @@ class PublisherExtension(UAExtension):
     name = "publisher"
 
     def __init__(self, packages: list[EventPackage] | tuple[EventPackage, ...] = ()) -> None:
-        self.packages = {p.name: p for p in packages}
+        # Without a list: every package registered so far (what a program loads by name).
+        self.packages = {p.name: p for p in packages or list(EVENT_PACKAGES.values())}
         self.publications: list[Publication] = []
 
     def install(self, ua: UserAgent) -> None:
@@ -290,10 +301,12 @@ class PublisherExtension(UAExtension):
     def publish(
         self, target: str, package: str, state: Any, now: float, *, expires: int = 3600
     ) -> tuple[Publication, list[UAEffect]]:
-        """Publish ``state`` (rendered by the package) for ``target`` (§4.2)."""
+        """Publish ``state`` (rendered by the package; text: ``state_from_text``) (§4.2)."""
         pkg = self.packages.get(package)
         if pkg is None:
             raise ValueError(f"no event package {package!r} installed")
+        if isinstance(state, str):
+            state = pkg.state_from_text(state, target)
         if expires <= 0:
             raise ValueError("an initial publication needs a positive Expires (§4.2)")
         body, content_type = _render(pkg, state)
@@ -457,7 +470,7 @@ class EventStateCompositor(UAExtension):
     def __init__(
         self,
         events: EventsExtension,
-        store: PublicationStore | None = None,
+        store: PublicationStore | str | None = None,
         *,
         is_responsible: Callable[[Any], bool] = lambda uri: True,
         default_expires: int = 3600,
@@ -465,7 +478,9 @@ class EventStateCompositor(UAExtension):
         max_expires: int = 7200,
     ) -> None:
         self.events = events
-        self.store = store or PublicationStore()
+        if store is None or isinstance(store, str):
+            store = PublicationStore(store or ":memory:")
+        self.store = store
         self.is_responsible = is_responsible
         self.default_expires = default_expires
         self.min_expires = min_expires

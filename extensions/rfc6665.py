@@ -249,6 +249,10 @@ class EventPackage:
         """The state a NOTIFY (or PUBLISH) body carries; ValueError when malformed."""
         return body or None
 
+    def state_from_text(self, text: str, resource: str) -> Any:
+        """The state a command line names (``--publish-presence open``): the text itself."""
+        return text.encode()
+
     def content_type_for(self, accept: list[str] | None) -> str | None:
         """The body type a subscriber asked for, or the default; None: none fits."""
         if not self.accept:
@@ -307,7 +311,8 @@ class SubscriptionUpdate(UAEvent):
         """One line for a log or a terminal."""
         reason = f" ({self.reason})" if self.reason else ""
         what = f"{self.usage.event.package} {self.usage.target}"
-        return f"{what}: {self.state.value}{reason} {self.content!r}"
+        shown = getattr(self.content, "basic", self.content)  # presence: open/closed
+        return f"NOTIFY {what}: {self.state.value}{reason}: {shown}"
 
 
 @dataclass
@@ -317,6 +322,10 @@ class SubscriptionFailed(UAEvent):
     attempt: SubscribeAttempt
     response: Response | None
     reason: str
+
+    def describe(self) -> str:
+        """One line for a log or a terminal."""
+        return f"SUBSCRIBE {self.attempt.target}: failed ({self.reason})"
 
 
 @dataclass
@@ -790,7 +799,8 @@ class EventsExtension(UAExtension):
         auto_refresh: bool = True,
     ) -> None:
         self.packages: dict[str, EventPackage] = {}
-        for package in packages:
+        # Without a list: every package registered so far (what a program loads by name).
+        for package in packages or list(EVENT_PACKAGES.values()):
             register_event_package(package)
             self.packages[package.name] = package
         #: The packages this UA is a notifier of (all of ``packages`` by default).
