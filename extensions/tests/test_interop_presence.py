@@ -89,3 +89,64 @@ def test_kamailio_presence_server_takes_our_publish_and_notifies_our_subscriber(
         outs["bob"].getvalue(),
         log[-3000:],
     )
+
+
+def test_pjsip_buddy_subscribes_to_our_compositor_and_publishes_to_it(tmp_path: Path) -> None:
+    """PJSIP (pjsua2) as watcher of a presentity our compositor serves, then as publisher."""
+    from extensions.tests.pjsua_support import PjsuaPeer, require_pjsua
+    from rfc3261.programs.presence import start_compositor
+
+    require_pjsua()
+    outs = {name: io.StringIO() for name in ("alice", "watcher")}
+    seen: dict[str, object] = {}
+
+    async def scenario() -> list[object]:
+        host, _, compositor = await start_compositor(
+            "sip:127.0.0.1:0", frozenset({"127.0.0.1"}), str(tmp_path / "location.db")
+        )
+        port = host.listening_points[0].address.port
+        presentity = f"sip:alice@127.0.0.1:{port}"
+        peer = await asyncio.to_thread(
+            PjsuaPeer, tmp_path / "pjsua.log", publish_via=f"sip:127.0.0.1:{port};lr"
+        )
+        try:
+            alice = asyncio.ensure_future(
+                run_program(
+                    ua_args(
+                        *("--aor", presentity, "--publish-presence", "open"),
+                        *("--answer", "200", "--timeout", "6"),
+                    ),
+                    out=outs["alice"],
+                )
+            )
+            await asyncio.sleep(1.0)
+            peer.send("subscribe", uri=presentity)
+            seen["watch"] = await asyncio.to_thread(
+                peer.wait, "buddy_state", 10.0, lambda e: e["status"] == "online"
+            )
+            # PJSIP publishes its own presence through the compositor; we watch it.
+            peer.send("publish", online=True)
+            await asyncio.sleep(1.0)
+            watcher = await run_program(
+                ua_args(
+                    *("--aor", f"sip:watcher@127.0.0.1:{port}"),
+                    *("--outbound-proxy", f"sip:127.0.0.1:{port}"),
+                    *("--subscribe", peer.uri, "--timeout", "5"),
+                ),
+                out=outs["watcher"],
+            )
+            seen["stored"] = compositor.store.count(host.clock())
+            return [await alice, watcher]
+        finally:
+            await asyncio.to_thread(peer.stop)
+            seen["log"] = peer.log_text()
+            await host.close()
+
+    outcomes = asyncio.run(asyncio.wait_for(scenario(), 40))
+    log = str(seen.get("log", ""))
+    assert [o.status for o in outcomes] == [0, 0], (outs, log[-3000:])  # type: ignore[attr-defined]
+    watch = seen["watch"]
+    assert isinstance(watch, dict) and watch["sub_state"] == "ACTIVE", watch
+    assert "PUBLISH sip:pjsua@127.0.0.1" in log and "SIP/2.0 200 OK" in log
+    assert seen["stored"] == 2  # Alice's publication and PJSIP's
+    assert "active: open" in outs["watcher"].getvalue(), (outs["watcher"].getvalue(), log[-3000:])
