@@ -348,6 +348,56 @@ REFRESH_FAILURES = frozenset({404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 
 NOTIFIER_GONE = REFRESH_FAILURES | {408}
 
 
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% If no reason code or an unknown reason code is present, the client MAY
+##% attempt to re-subscribe at any time (unless a "retry-after" parameter
+##% is present, in which case the client SHOULD NOT attempt re-
+##% subscription until after the number of seconds specified by the
+##% "retry-after" parameter).
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% deactivated: The subscription has been terminated, but the subscriber
+##% SHOULD retry immediately with a new subscription.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% probation: The subscription has been terminated, but the client
+##% SHOULD retry at some later time (as long as the resource's state is
+##% still relevant to the client at that time).
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% If a "retry-after"
+##% parameter is also present, the client SHOULD wait at least the
+##% number of seconds specified by that parameter before attempting to
+##% re-subscribe.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% Clients SHOULD NOT attempt to re-subscribe.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% Clients MAY re-subscribe immediately.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% If a "retry-
+##% after" parameter is also present, the client SHOULD wait at least
+##% the number of seconds specified by that parameter before attempting
+##% to re-subscribe
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% Clients
+##% SHOULD NOT attempt to re-subscribe after receiving a reason code of
+##% "invariant", regardless of the presence of or value of a "retry-
+##% after" parameter.
+#: Seconds to wait after ``probation`` without retry-after ("some later time").
+PROBATION_DELAY = 60.0
+
+
+def resubscribe_delay(reason: str | None, retry_after: int | None) -> float | None:
+    """When a subscriber may subscribe again after ``terminated;reason=...`` (§4.1.3).
+
+    None: it should not (rejected, noresource, invariant).
+    """
+    if reason in ("rejected", "noresource", "invariant"):
+        return None
+    if retry_after is not None:
+        return float(retry_after)
+    if reason == "probation":
+        return PROBATION_DELAY
+    return 0.0  # deactivated, timeout, giveup, none or unknown: at once
+
+
 @dataclass(eq=False)
 class SubscribeAttempt(Owner):
     """An initial SUBSCRIBE and the subscriptions its NOTIFYs created (§4.1.2.1, §4.1.2.4)."""
@@ -443,6 +493,9 @@ class SubscriberUsage(Owner):
     timer_n: Timer | None = None
     requested: int = 0
     unsubscribing: bool = False
+    #: When a terminated subscription is to be made again (§4.1.3), and the new attempt.
+    resubscribe_at: float | None = None
+    resubscribed: SubscribeAttempt | None = None
 
     # -- what the notifier said --------------------------------------------------------
 
@@ -512,6 +565,13 @@ class SubscriberUsage(Owner):
                 SubscriptionUpdate(self, request, SubState.TERMINATED, content, sub.reason)
             )
             effects.extend(self.end(sub.reason or "terminated", now))
+            delay = resubscribe_delay(sub.reason, sub.retry_after)
+            if delay is not None and ext.auto_refresh and not self.unsubscribing:
+                ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.2
+                ##% Upon receipt of this NOTIFY request, the subscriber SHOULD attempt
+                ##% to re-subscribe (as described in the preceding sections).
+                self.resubscribe_at = now + delay
+                ext.ua.call_at(now + delay, self._resubscribe)
             return effects
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
         ##% If the header field also contains an "expires" parameter, the subscriber SHOULD
@@ -558,6 +618,14 @@ class SubscriberUsage(Owner):
             self.refresh_timer.cancel()
             self.refresh_timer = None
         return self.refresh(now, expires=0)
+
+    def _resubscribe(self, now: float) -> list[UAEffect]:
+        ext = self.extension
+        attempt, effects = ext.subscribe(
+            self.target, self.package.name, now, expires=self.requested or None, id=self.event.id
+        )
+        self.resubscribed = attempt
+        return effects
 
     def _on_timer_n(self, now: float) -> list[UAEffect]:
         self.timer_n = None
@@ -704,6 +772,13 @@ class NotifierUsage(Owner):
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
         ##% The notifier MAY also include a "retry-after" parameter, where
         ##% appropriate.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+        ##% The notifier MAY use this mechanism to shorten a subscription;
+        ##% however, this mechanism MUST NOT be used to lengthen a subscription.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+        ##% The "expires" parameter has no semantics for "terminated" --
+        ##% notifiers SHOULD NOT include an "expires" parameter on a
+        ##% "Subscription-State" header field with a value of "terminated"
         if self.state is SubState.TERMINATED:
             sub = SubscriptionState("terminated", self.reason or "noresource", None, retry_after)
         else:
@@ -1102,6 +1177,10 @@ class EventsExtension(UAExtension):
         dialog = server.dialog
         if dialog is None:
             server.to_tag = ua.new_tag()
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-8.3.1
+        ##% Implementations compliant with the present document MUST NOT send a
+        ##% 202 response to a SUBSCRIBE request and will send an alternate success
+        ##% response (such as 200) in its stead.
         response = request.make_response(200, to_tag=server.to_tag)
         response.headers.add("Expires", str(granted))
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.1

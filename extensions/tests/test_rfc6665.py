@@ -154,6 +154,11 @@ def test_subscribe_gets_200_with_expires_and_an_immediate_notify() -> None:
     assert b.notifier_count() == 1
 
 
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% When a change in the subscribed state occurs, the notifier SHOULD
+##% immediately construct and send a NOTIFY request, unless the state
+##% transition is caused by a NOTIFY transaction failure.
 def test_state_change_notifies_within_the_rate_limit() -> None:
     net = Network()
     alice, bob, a, b = pair(net)
@@ -168,6 +173,11 @@ def test_state_change_notifies_within_the_rate_limit() -> None:
     times = [t for t, m in alice.received if isinstance(m, Request) and m.method == "NOTIFY"]
     assert times[1] - times[0] == pytest.approx(5.0, abs=0.05)
     assert [u.content for u in alice.of(SubscriptionUpdate)] == [None, "away"]
+    # a change long after the last NOTIFY is notified at once
+    net.call(bob, b.set_state("x-text", "bob@bob.example.com", "back", net.now))
+    net.run(11.0)
+    (t, last) = [(t, m) for t, m in alice.received if isinstance(m, Request)][-1]
+    assert last.body == b"back" and t == pytest.approx(10.01, abs=0.015)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.2.4
@@ -287,13 +297,20 @@ def _peer(usage):  # type: ignore[no-untyped-def]
 ##% The "Allow-Events" header field, if present, MUST include a
 ##% comprehensive and inclusive list of tokens that indicates the event
 ##% packages for which the user agent can act as a notifier.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1
+##= type=test
+##% Notifiers MUST NOT create subscriptions except upon receipt of a
+##% SUBSCRIBE request.
 def test_unknown_or_missing_event_is_489_with_allow_events() -> None:
     net = Network()
     alice, bob, _a, b = pair(net)
     for event in ("dialog", None):
         headers = [("Expires", "60")] + ([("Event", event)] if event else [])
         net.call(alice, alice.ua.request("SUBSCRIBE", BOB, net.now, headers=headers)[1])
+    notify = [("Event", "x-text"), ("Subscription-State", "active;expires=60")]
+    net.call(alice, alice.ua.request("NOTIFY", BOB, net.now, headers=notify)[1])
     net.run(2.0)
+    assert responses(alice, "NOTIFY")[0].status == 481
     answers = responses(alice, "SUBSCRIBE")
     assert [r.status for r in answers] == [489, 489]
     assert all(r.header("Allow-Events") == ["x-text", "x-test"] for r in answers)
@@ -506,6 +523,10 @@ def test_a_pending_subscription_gets_the_neutral_state_until_authorized() -> Non
 ##% notifier SHOULD reply to the request with a 403 (Forbidden) or 603
 ##% (Decline) response, unless doing so might reveal information that
 ##% should stay private; see Section 6.2.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.1
+##= type=test
+##% The notifier SHOULD also perform any necessary authentication and
+##% authorization per its local policy.
 def test_refused_subscription_is_403_and_fails_without_leaking() -> None:
     net = Network()
     alice, _bob, a, b = pair(net, authorize=lambda request, package: 403)
