@@ -67,7 +67,7 @@ def notifier_of(b: EventsExtension):  # type: ignore[no-untyped-def]
 ##% response (such as 200) in its stead.
 def test_defaults_without_expires_or_accept_and_an_accept_nothing_fits() -> None:
     net = Network()
-    alice, bob, a, b = pair(net)
+    alice, _bob, _a, b = pair(net)
     b.set_state("x-text", "bob@bob.example.com", "here", net.now)
     for headers in ([("Event", "x-text")], [("Event", "x-text"), ("Accept", "image/png")]):
         net.call(alice, alice.ua.request("SUBSCRIBE", BOB, net.now, headers=headers)[1])
@@ -95,7 +95,7 @@ def test_defaults_without_expires_or_accept_and_an_accept_nothing_fits() -> None
 ##% take it as the authoritative subscription duration and adjust accordingly.
 def test_a_refresh_is_never_lengthened_and_notify_expires_is_authoritative() -> None:
     net = Network()
-    alice, bob, a, b = pair(net)
+    alice, bob, a, _b = pair(net)
     net.call(alice, a.subscribe(BOB, "x-text", net.now, expires=120)[1])
     net.run(1.0)
     (usage,) = a.live_subscriptions()
@@ -126,7 +126,7 @@ def test_a_refresh_is_never_lengthened_and_notify_expires_is_authoritative() -> 
 ##% consider the subscription terminated.
 def test_a_481_to_a_refresh_ends_the_subscription() -> None:
     net = Network()
-    alice, bob, a, b = pair(net)
+    alice, _bob, a, b = pair(net)
     a.auto_refresh = True
     net.call(alice, a.subscribe(BOB, "x-text", net.now)[1])
     net.run(1.0)
@@ -181,7 +181,7 @@ def test_a_202_to_subscribe_is_a_200() -> None:
 ##% described in [RFC5839] -- then it MUST cancel Timer N.
 def test_a_204_to_a_refresh_cancels_timer_n() -> None:
     net = Network()
-    alice, bob, a, b = pair(net)
+    alice, _bob, a, _b = pair(net)
     net.call(alice, a.subscribe(BOB, "x-text", net.now)[1])
     net.run(1.0)
     (usage,) = a.live_subscriptions()
@@ -227,7 +227,7 @@ def test_a_terminating_notify_ends_it_and_the_reason_says_when_to_retry(
     state: str, resubscribes_after: float | None
 ) -> None:
     net = Network()
-    alice, bob, a, b = pair(net)
+    alice, bob, a, _b = pair(net)
     net.call(alice, a.subscribe(BOB, "x-text", net.now)[1])
     net.run(1.0)
     (usage,) = a.live_subscriptions()
