@@ -120,6 +120,12 @@ class Presence:
         """A one-tuple document saying ``open`` or ``closed``."""
         if basic not in ("open", "closed"):
             raise ValueError(f"basic status {basic!r} is not open or closed (RFC 3863 §4.1.4)")
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-10.4
+        ##% In presence publication, the EPA MUST keep the "id" attributes of
+        ##% tuples consistent in the context of an entity-tag.  If a
+        ##% publication modifies the contents of a tuple, that tuple MUST
+        ##% maintain its original "id".
+        # (One fixed tuple id per document made here: "t1" unless told otherwise.)
         return cls(entity, (Tuple(tuple_id, basic, contact),))
 
 
@@ -141,6 +147,13 @@ def compose(entity: str, documents: list[Presence]) -> Presence | None:
 class PresencePackage(EventPackage):
     """``presence`` (RFC 3856 §6): PIDF bodies, 3600 s by default, one NOTIFY per 5 s."""
 
+    ##= https://www.rfc-editor.org/rfc/rfc3856#section-6.7
+    ##% If the result of the authorization decision was success, a NOTIFY
+    ##% SHOULD be sent and SHOULD contain a presence document with the current
+    ##% state of the presentity.
+    ##= https://www.rfc-editor.org/rfc/rfc3903#section-10.1
+    ##% A PUA that uses PUBLISH to publish presence state to the PA MUST
+    ##% support the PIDF presence format.
     def render(self, state: Any, content_type: str | None) -> tuple[bytes, str | None]:
         if state is None:
             return b"", None

@@ -120,7 +120,9 @@ class Publication(Owner):
     removed: bool = False
 
     def modify(self, state: Any, now: float) -> list[UAEffect]:
-        """Publish new state in place of the old (§4.4)."""
+        """Publish new state in place of the old (§4.4); text goes through ``state_from_text``."""
+        if isinstance(state, str):
+            state = self.package.state_from_text(state, self.target)
         body, content_type = _render(self.package, state)
         self.body, self.content_type = body, content_type
         return self._request("modify" if self.etag else "initial", now)
@@ -465,6 +467,14 @@ class EventStateCompositor(UAExtension):
     """PUBLISH answered and composed (§6); the state served through ``events``."""
 
     name = "esc"
+    ##= https://www.rfc-editor.org/rfc/rfc3903#section-7
+    ##% In the response to an OPTIONS request, the ESC SHOULD include
+    ##% "PUBLISH" to the list of allowed methods in the Allow header field.
+    ##= https://www.rfc-editor.org/rfc/rfc3903#section-7
+    ##% Also, it SHOULD list the supported event packages in an Allow-Events
+    ##% header field.
+    # (Allow comes from ``methods``; Allow-Events from the events extension, which lists
+    # the packages it is the notifier of -- those the compositor serves.)
     methods = ("PUBLISH",)
 
     def __init__(
@@ -513,6 +523,9 @@ class EventStateCompositor(UAExtension):
         if not rows:
             return None
         if package == "presence":
+            ##= https://www.rfc-editor.org/rfc/rfc3856#section-6.9
+            ##% Therefore, if aggregation is needed, it MUST be done in a PA
+            ##% representing the presentity.
             docs = [pkg.parse(r.body, r.content_type) for r in rows]
             return compose(f"sip:{resource}", [d for d in docs if isinstance(d, Presence)])
         return rows[-1].body
@@ -583,6 +596,11 @@ class EventStateCompositor(UAExtension):
                 server, 489, now, reason="Bad Event", headers=self.events._allow_events()
             )
         resource = resource_key(request.uri)
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-6
+        ##% If not, the request is invalid, and the ESC MUST
+        ##% return with a 400 (Invalid Request) response and skip the remaining
+        ##% steps.
+        # (SIP-If-Match is read as one token: anything else raises, and the core answers 400.)
         if_match = request.header("SIP-If-Match")
         previous = None
         if if_match is not None:
