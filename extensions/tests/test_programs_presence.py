@@ -22,12 +22,17 @@ def free_port() -> int:
         return udp.getsockname()[1]
 
 
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
+##= type=test
+##% If a proxy wishes to see all of the SUBSCRIBE and NOTIFY requests for
+##% a given dialog, it MUST add a "Record-Route" header field to the
+##% initial SUBSCRIBE request and all NOTIFY requests.
 def test_publish_and_subscribe_through_the_proxy_presence_server(tmp_path: Path) -> None:
     presence = f"sip:127.0.0.1:{free_port()}"
     db = str(tmp_path / "location.db")
     proxy = ServerProcess(
         *("proxy", "--listen", "sip:127.0.0.1:0", "--domain", "example.com"),
-        *("--db", db, "--presence", presence),
+        *("--db", db, "--presence", presence, "-v"),
         cwd=tmp_path,
     )
     outbound = ("--outbound-proxy", f"sip:127.0.0.1:{proxy.port}")
@@ -74,3 +79,10 @@ def test_publish_and_subscribe_through_the_proxy_presence_server(tmp_path: Path)
     assert "PUBLISH sip:alice@example.com (remove): 200 OK" in alice
     assert "NOTIFY presence sip:alice@example.com: active: open" in outs["bob"].getvalue()
     assert "NOTIFY presence sip:alice@example.com: active: None" in outs["carol"].getvalue()
+    # The proxy record-routed the SUBSCRIBE and every NOTIFY it forwarded.
+    ours = f"Record-Route: <sip:127.0.0.1:{proxy.port};lr>"
+    sent = [e for e in log.split("rfc3261.wire ") if e.startswith("-> ")]
+    forwarded = [e for e in sent if e.split("\n", 2)[1].startswith(("SUBSCRIBE", "NOTIFY"))]
+    methods = {e.split("\n", 2)[1].split(" ")[0] for e in forwarded}
+    assert methods == {"SUBSCRIBE", "NOTIFY"}, sent[:3]
+    assert all(ours in e for e in forwarded)
