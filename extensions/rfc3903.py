@@ -125,6 +125,11 @@ class Publication(Owner):
             state = self.package.state_from_text(state, self.target)
         body, content_type = _render(self.package, state)
         self.body, self.content_type = body, content_type
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-4.2
+        ##% However, if the EPA expects an appropriate, locally stored
+        ##% entity-tag to still be valid, it SHOULD first try to modify that
+        ##% event state as described in Section 4.4, instead of submitting an
+        ##% initial publication.
         return self._request("modify" if self.etag else "initial", now)
 
     def remove(self, now: float) -> list[UAEffect]:

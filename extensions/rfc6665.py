@@ -359,25 +359,31 @@ NOTIFIER_GONE = REFRESH_FAILURES | {408}
 ##% SHOULD retry immediately with a new subscription.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
 ##% probation: The subscription has been terminated, but the client
-##% SHOULD retry at some later time (as long as the resource's state is
-##% still relevant to the client at that time).
-##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
-##% If a "retry-after"
+##% SHOULD retry at some later time (as long as the resource's state
+##% is still relevant to the client at that time).  If a "retry-after"
 ##% parameter is also present, the client SHOULD wait at least the
 ##% number of seconds specified by that parameter before attempting to
 ##% re-subscribe.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
-##% Clients SHOULD NOT attempt to re-subscribe.
+##% rejected: The subscription has been terminated due to change in
+##% authorization policy.  Clients SHOULD NOT attempt to re-subscribe.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
-##% Clients MAY re-subscribe immediately.
+##% timeout: The subscription has been terminated because it was not
+##% refreshed before it expired.  Clients MAY re-subscribe
+##% immediately.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
-##% If a "retry-
+##% giveup: The subscription has been terminated because the notifier
+##% could not obtain authorization in a timely fashion.  If a "retry-
 ##% after" parameter is also present, the client SHOULD wait at least
 ##% the number of seconds specified by that parameter before attempting
 ##% to re-subscribe
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
-##% Clients
-##% SHOULD NOT attempt to re-subscribe after receiving a reason code of
+##% noresource: The subscription has been terminated because the
+##% resource state that was being monitored no longer exists.  Clients
+##% SHOULD NOT attempt to re-subscribe.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##% Clients SHOULD NOT
+##% attempt to re-subscribe after receiving a reason code of
 ##% "invariant", regardless of the presence of or value of a "retry-
 ##% after" parameter.
 #: Seconds to wait after ``probation`` without retry-after ("some later time").
@@ -576,6 +582,12 @@ class SubscriberUsage(Owner):
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
         ##% If the header field also contains an "expires" parameter, the subscriber SHOULD
         ##% take it as the authoritative subscription duration and adjust accordingly.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+        ##% there is insufficient policy
+        ##% information to grant or deny the subscription yet.  If the header
+        ##% field also contains an "expires" parameter, the subscriber SHOULD
+        ##% take it as the authoritative subscription duration and adjust
+        ##% accordingly.
         self.state = SubState.PENDING if state is SubState.PENDING else SubState.ACTIVE
         if sub.expires is not None and not self.unsubscribing:
             self._expire_in(sub.expires, now)

@@ -104,6 +104,15 @@ def test_pidf_round_trip_and_malformed_documents() -> None:
 ##% The body of the NOTIFY MUST be sent using one of the types listed in
 ##% the Accept header field in the most recent SUBSCRIBE request, or using
 ##% the type "application/pidf+xml" if no Accept header field was present.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-10.1
+##= type=test
+##% A PUA that uses PUBLISH to publish presence state to the PA MUST
+##% support the PIDF presence format.
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.7
+##= type=test
+##% If the result of the authorization decision was success, a NOTIFY
+##% SHOULD be sent and SHOULD contain a presence document with the current
+##% state of the presentity.
 def test_publish_then_subscribe_sees_the_state_and_changes() -> None:
     net = Network()
     alice, bob, ps, publisher, watcher, _esc = setup(net)
@@ -244,6 +253,11 @@ def test_remove_with_expires_0_notifies_the_neutral_state() -> None:
 ##% If the request has no message body and contained no entity-tag, the
 ##% ESC SHOULD reject the request with an appropriate response, such as
 ##% 400 (Invalid Request), and skip the remainder of the steps.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-6
+##= type=test
+##% If not, the request is invalid, and the ESC MUST
+##% return with a 400 (Invalid Request) response and skip the remaining
+##% steps.
 def test_the_compositor_refuses_bad_publications_and_stores_nothing() -> None:
     net = Network()
     alice, _, _ps, _, _, esc = setup(net)

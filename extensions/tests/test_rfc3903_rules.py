@@ -57,6 +57,12 @@ from rfc3261.tests.ua_support import Network, make_ua
 ##% tags currently assigned to event state associated with that Request-
 ##% URI, and MUST be different from any entity-tag assigned previously to
 ##% event state for that Request-URI.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-4.2
+##= type=test
+##% However, if the EPA expects an appropriate, locally stored
+##% entity-tag to still be valid, it SHOULD first try to modify that
+##% event state as described in Section 4.4, instead of submitting an
+##% initial publication.
 ##= https://www.rfc-editor.org/rfc/rfc3903#section-10.4
 ##= type=test
 ##% In presence publication, the EPA MUST keep the "id" attributes of

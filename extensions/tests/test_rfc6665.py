@@ -498,6 +498,13 @@ def test_a_notify_timeout_removes_the_subscription() -> None:
 ##% While the subsequent NOTIFY request may not convey true state, it MUST
 ##% appear to contain a potentially correct piece of data from the point
 ##% of view of the subscriber, indistinguishable from a valid response.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% there is insufficient policy
+##% information to grant or deny the subscription yet.  If the header
+##% field also contains an "expires" parameter, the subscriber SHOULD
+##% take it as the authoritative subscription duration and adjust
+##% accordingly.
 def test_a_pending_subscription_gets_the_neutral_state_until_authorized() -> None:
     net = Network()
     alice, bob, a, b = pair(net, authorize=lambda request, package: "pending")
@@ -507,6 +514,14 @@ def test_a_pending_subscription_gets_the_neutral_state_until_authorized() -> Non
     (notify,) = requests(alice, "NOTIFY")
     assert str(notify.header("Subscription-State")).startswith("pending;expires=")
     assert notify.body == b""
+    (usage,) = a.live_subscriptions()
+    assert usage.state is SubState.PENDING
+    headers = [("Event", "x-text"), ("Subscription-State", "pending;expires=40")]
+    net.call(
+        bob, bob.ua.in_dialog(bob.ua.dialogs[_peer(usage)], "NOTIFY", net.now, headers=headers)[1]
+    )
+    net.run(1.5)
+    assert usage.expires_at == pytest.approx(1.01 + 40)
     (notifier,) = [u for ws in b.watchers.values() for u in ws]
     assert isinstance(notifier, NotifierUsage)
     net.call(bob, notifier.activate(net.now))

@@ -202,7 +202,46 @@ def test_a_204_to_a_refresh_cancels_timer_n() -> None:
 ##% subscribers MUST ignore any such parameter, if present.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
 ##= type=test
-##% Clients SHOULD NOT attempt to re-subscribe.
+##% If no reason code or an unknown reason code is present, the client MAY
+##% attempt to re-subscribe at any time (unless a "retry-after" parameter
+##% is present, in which case the client SHOULD NOT attempt re-
+##% subscription until after the number of seconds specified by the
+##% "retry-after" parameter).
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% probation: The subscription has been terminated, but the client
+##% SHOULD retry at some later time (as long as the resource's state
+##% is still relevant to the client at that time).  If a "retry-after"
+##% parameter is also present, the client SHOULD wait at least the
+##% number of seconds specified by that parameter before attempting to
+##% re-subscribe.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% rejected: The subscription has been terminated due to change in
+##% authorization policy.  Clients SHOULD NOT attempt to re-subscribe.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% timeout: The subscription has been terminated because it was not
+##% refreshed before it expired.  Clients MAY re-subscribe
+##% immediately.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% giveup: The subscription has been terminated because the notifier
+##% could not obtain authorization in a timely fashion.  If a "retry-
+##% after" parameter is also present, the client SHOULD wait at least
+##% the number of seconds specified by that parameter before attempting
+##% to re-subscribe
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% noresource: The subscription has been terminated because the
+##% resource state that was being monitored no longer exists.  Clients
+##% SHOULD NOT attempt to re-subscribe.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% Clients SHOULD NOT
+##% attempt to re-subscribe after receiving a reason code of
+##% "invariant", regardless of the presence of or value of a "retry-
+##% after" parameter.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
 ##= type=test
 ##% deactivated: The subscription has been terminated, but the subscriber
@@ -218,6 +257,9 @@ def test_a_204_to_a_refresh_cancels_timer_n() -> None:
         ("terminated;reason=probation", PROBATION_DELAY),
         ("terminated;reason=probation;retry-after=20", 20.0),
         ("terminated;reason=giveup;retry-after=7", 7.0),
+        ("terminated;reason=timeout", 0.0),
+        ("terminated;reason=x-unknown;retry-after=3", 3.0),
+        ("terminated", 0.0),
         ("terminated;reason=rejected", None),
         ("terminated;reason=noresource;retry-after=1", None),
         ("terminated;reason=invariant;retry-after=1", None),

@@ -238,10 +238,6 @@ class RequestForwarding:
     ##% If a proxy wishes to see all of the SUBSCRIBE and NOTIFY requests for
     ##% a given dialog, it MUST add a "Record-Route" header field to the
     ##% initial SUBSCRIBE request and all NOTIFY requests.
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
-    ##% Proxies that did not add a "Record-Route" header field to the initial
-    ##% SUBSCRIBE request MUST NOT add a "Record-Route" header field to any of
-    ##% the associated NOTIFY requests.
     # (One rule for every method: with record_route on, SUBSCRIBE and NOTIFY alike;
     # off, neither -- SIPS aside, which is record-routed always, both ways.)
     def add_record_route(self, copy: Request) -> None:
