@@ -129,6 +129,10 @@ def test_headers_parse_and_print() -> None:
 ##= type=test
 ##% Once the notification is deemed acceptable to the subscriber, the
 ##% subscriber SHOULD return a 200 response.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% In particular, subscribers MUST NOT wait for a user
+##% response before returning a final response to a NOTIFY request.
 def test_subscribe_gets_200_with_expires_and_an_immediate_notify() -> None:
     net = Network()
     alice, bob, a, b = pair(net)
@@ -147,6 +151,8 @@ def test_subscribe_gets_200_with_expires_and_an_immediate_notify() -> None:
     assert notify.body == b"online" and notify.headers.get("Content-Type") == "text/plain"
     (notify_ok,) = responses(bob, "NOTIFY")
     assert notify_ok.status == 200
+    # answered as it arrived (one latency after Bob sent it), before the application hears
+    assert statuses(net, "alice.example.com") == [(pytest.approx(0.02), 200)]
     (update,) = alice.of(SubscriptionUpdate)
     assert update.state is SubState.ACTIVE
     usage = a.live_subscriptions()[0]
