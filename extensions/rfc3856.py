@@ -161,6 +161,18 @@ class PresencePackage(EventPackage):
             return state.to_xml(), PIDF
         return super().render(state, content_type)
 
+    ##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.2
+    ##% For pending subscriptions, the state of the presentity SHOULD include
+    ##% some kind of textual note that indicates a pending status.
+    ##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.2
+    ##% The contents of the presence document in such a NOTIFY are at the
+    ##% discretion of the implementor, but SHOULD be constructed in such a way
+    ##% as to not reveal to the subscriber that their request has actually
+    ##% been blocked.
+    def pending_state(self, resource: str) -> Presence:
+        """A document without tuples and with a note: the same for every pending watcher."""
+        return Presence(f"sip:{resource}", (), ("Subscription pending",))
+
     def state_from_text(self, text: str, resource: str) -> Presence:
         """``open`` or ``closed``: a one-tuple document for ``resource`` (a URI)."""
         return Presence.basic_status(resource, text)

@@ -249,6 +249,10 @@ class EventPackage:
         """The state a NOTIFY (or PUBLISH) body carries; ValueError when malformed."""
         return body or None
 
+    def pending_state(self, resource: str) -> Any:
+        """What a pending subscription is told (§4.1.2.4's neutral state): none by default."""
+        return None
+
     def state_from_text(self, text: str, resource: str) -> Any:
         """The state a command line names (``--publish-presence open``): the text itself."""
         return text.encode()
@@ -817,11 +821,12 @@ class NotifierUsage(Owner):
         ##% appear to contain a potentially correct piece of data from the point
         ##% of view of the subscriber, indistinguishable from a valid response.
         # A pending subscription is told the neutral state (§4.1.2.4), never the real one.
-        state = (
-            ext.state_of(self.package.name, self.resource)
-            if self.state is SubState.ACTIVE
-            else None
-        )
+        if self.state is SubState.ACTIVE:
+            state = ext.state_of(self.package.name, self.resource)
+        elif self.state is SubState.PENDING:
+            state = self.package.pending_state(self.resource)
+        else:
+            state = None
         body, content_type = self.package.render(state, self.content_type)
         _, effects = ext.ua.in_dialog(
             self.dialog,

@@ -277,3 +277,26 @@ def test_a_second_compositor_on_the_same_events_is_refused() -> None:
     ua.use(EventStateCompositor(events))
     with pytest.raises(ValueError, match="installed already"):
         ua.use(EventStateCompositor(events))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.2
+##= type=test
+##% For pending subscriptions, the state of the presentity SHOULD include
+##% some kind of textual note that indicates a pending status.
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.2
+##= type=test
+##% The contents of the presence document in such a NOTIFY are at the
+##% discretion of the implementor, but SHOULD be constructed in such a way
+##% as to not reveal to the subscriber that their request has actually
+##% been blocked.
+def test_a_pending_watcher_gets_a_note_and_no_state() -> None:
+    net = Network()
+    alice, bob, _ps, publisher, watcher, esc = setup(net)
+    esc.events.authorize = lambda request, package: "pending"
+    net.call(alice, publisher.publish(ALICE, "presence", "open", net.now)[1])
+    net.call(bob, watcher.subscribe(ALICE, "presence", net.now)[1])
+    net.run(1.0)
+    (update,) = bob.of(SubscriptionUpdate)
+    assert update.state.value == "pending"
+    assert update.content.tuples == () and update.content.notes == ("Subscription pending",)
+    assert b"open" not in requests(bob, "NOTIFY")[0].body
