@@ -491,8 +491,12 @@ class EventStateCompositor(UAExtension):
         default_expires: int = 3600,
         min_expires: int = 60,
         max_expires: int = 7200,
+        authenticator: Any = None,
     ) -> None:
         self.events = events
+        #: A :class:`rfc3261.digest_server.DigestAuthenticator` challenging every PUBLISH
+        #: (None: none is challenged).
+        self.authenticator = authenticator
         if store is None or isinstance(store, str):
             store = PublicationStore(store or ":memory:")
         self.store = store
@@ -584,6 +588,27 @@ class EventStateCompositor(UAExtension):
         request = server.request
         ua = self.ua
         self._clock = now
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-14.1
+        ##% The state agent SHOULD authenticate the EPA, and SHOULD apply its
+        ##% authorization policies (e.g., based on access control lists) to all
+        ##% requests.
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-14.1
+        ##% ESCs and EPAs MUST implement Digest for authenticating
+        ##% PUBLISH requests, as defined in RFC 3261 [4].
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+        ##% To reduce the chances of such an attack, implementations of ESCs
+        ##% SHOULD require authentication of PUBLISH requests.
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+        ##% Implementations MUST support Digest authentication, as
+        ##% defined in RFC 3261 [4].
+        ##= https://www.rfc-editor.org/rfc/rfc3903#section-14.3
+        ##% To prevent replay attacks, implementations MUST support Digest
+        ##% authentication with replay protection, as defined in RFC 3261 [4].
+        # (rfc3261.digest_server: HMAC nonces with a lifetime, the highest nc kept per nonce.)
+        if self.authenticator is not None:
+            _, challenge = self.authenticator.authenticate(request, now)
+            if challenge is not None:
+                return ua.respond_with(server, challenge, now)
         ##= https://www.rfc-editor.org/rfc/rfc3903#section-6
         ##% If not, the ESC MUST return a 404 (Not Found) response and skip the
         ##% remaining steps.

@@ -889,6 +889,7 @@ class EventsExtension(UAExtension):
         notifier_of: tuple[str, ...] | None = None,
         authorize: Authorize = _allow_all,
         auto_refresh: bool = True,
+        authenticator: Any = None,
     ) -> None:
         self.packages: dict[str, EventPackage] = {}
         # Without a list: every package registered so far (what a program loads by name).
@@ -902,6 +903,9 @@ class EventsExtension(UAExtension):
             raise ValueError(f"notifier of unknown packages: {', '.join(sorted(unknown))}")
         self.authorize = authorize
         self.auto_refresh = auto_refresh
+        #: A :class:`rfc3261.digest_server.DigestAuthenticator` challenging every SUBSCRIBE
+        #: (None: none is challenged).
+        self.authenticator = authenticator
         #: (package, resource) -> the current state a NOTIFY renders.
         self.states: dict[tuple[str, str], Any] = {}
         #: State of a resource nobody set (a compositor looks it up in its store).
@@ -1007,6 +1011,9 @@ class EventsExtension(UAExtension):
             request = self.ua.build_request("SUBSCRIBE", to, headers=headers)
         attempt = SubscribeAttempt(self, pkg, event, target, request, expires, dialog=dialog)
         self._attempts[attempt.key] = attempt
+        ##= https://www.rfc-editor.org/rfc/rfc3856#section-9.2
+        ##% As a result, all watchers MUST support HTTP Digest.
+        # (ua.send: a 401/407 is answered by the core with the UA's credentials, §22.2.)
         client, effects = self.ua.send(request, now, owner=attempt, dialog=dialog)
         attempt.client = client
         attempt.timer_n = self.ua.call_at(now + 64 * self.ua.timers.T1, attempt.on_timer_n)
@@ -1134,6 +1141,18 @@ class EventsExtension(UAExtension):
         package = self.packages.get(event.package) if event is not None else None
         if package is None or package.name not in self.notifier_of:
             return ua.respond(server, 489, now, reason="Bad Event", headers=self._allow_events())
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-6.3
+        ##% To reduce the chances of such an attack, implementations of
+        ##% notifiers SHOULD require authentication.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-6.4
+        ##% To prevent such attacks, implementations SHOULD require
+        ##% authentication with anti-replay protection.
+        ##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.1
+        ##% A presence agent MUST authenticate all subscription requests.
+        if self.authenticator is not None:
+            _, challenge = self.authenticator.authenticate(request, now, to_tag=server.to_tag)
+            if challenge is not None:
+                return ua.respond_with(server, challenge, now)
         expires = request.expires
         if expires is None:
             expires = package.default_expires

@@ -300,3 +300,83 @@ def test_a_pending_watcher_gets_a_note_and_no_state() -> None:
     assert update.state.value == "pending"
     assert update.content.tuples == () and update.content.notes == ("Subscription pending",)
     assert b"open" not in requests(bob, "NOTIFY")[0].body
+
+
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.1
+##= type=test
+##% ESCs and EPAs MUST implement Digest for authenticating
+##% PUBLISH requests, as defined in RFC 3261 [4].
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.1
+##= type=test
+##% The state agent SHOULD authenticate the EPA, and SHOULD apply its
+##% authorization policies (e.g., based on access control lists) to all
+##% requests.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+##= type=test
+##% To reduce the chances of such an attack, implementations of ESCs
+##% SHOULD require authentication of PUBLISH requests.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+##= type=test
+##% Implementations MUST support Digest authentication, as
+##% defined in RFC 3261 [4].
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.3
+##= type=test
+##% To prevent replay attacks, implementations MUST support Digest
+##% authentication with replay protection, as defined in RFC 3261 [4].
+##= https://www.rfc-editor.org/rfc/rfc6665#section-6.3
+##= type=test
+##% To reduce the chances of such an attack, implementations of
+##% notifiers SHOULD require authentication.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-6.4
+##= type=test
+##% To prevent such attacks, implementations SHOULD require
+##% authentication with anti-replay protection.
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.1
+##= type=test
+##% A presence agent MUST authenticate all subscription requests.
+##= https://www.rfc-editor.org/rfc/rfc3856#section-9.2
+##= type=test
+##% As a result, all watchers MUST support HTTP Digest.
+def test_digest_on_publish_and_subscribe() -> None:
+    from rfc3261.auth_client import StaticCredentials
+    from rfc3261.digest_server import DigestAuthenticator, MemoryCredentials
+
+    realm = "ps.example.com"
+    users = MemoryCredentials.from_passwords({"alice": "secret", "bob": "hunter2"}, realm)
+    net = Network()
+    alice = net.add_ua(
+        make_ua("alice", seed=1, credentials=StaticCredentials(default=("alice", "secret")))
+    )
+    bob = net.add_ua(
+        make_ua("bob", seed=2, credentials=StaticCredentials(default=("bob", "hunter2")))
+    )
+    eve = net.add_ua(
+        make_ua("eve", seed=4, credentials=StaticCredentials(default=("eve", "guess")))
+    )
+    ps = net.add_ua(make_ua("ps", seed=3))
+    events = EventsExtension([PRESENCE], authenticator=DigestAuthenticator(realm, users))
+    esc = EventStateCompositor(events, authenticator=DigestAuthenticator(realm, users))
+    ps.ua.use(events)
+    ps.ua.use(esc)
+    publisher = PublisherExtension([PRESENCE])
+    alice.ua.use(publisher)
+    watchers = {}
+    for node in (bob, eve):
+        watchers[node.host] = EventsExtension([PRESENCE], notifier_of=())
+        node.ua.use(watchers[node.host])
+    net.call(alice, publisher.publish(ALICE, "presence", "open", net.now)[1])
+    net.run(1.0)
+    assert [r.status for r in responses(alice, "PUBLISH")] == [401, 200]
+    assert "Authorization" in requests(ps, "PUBLISH")[1].headers
+    for node in (bob, eve):
+        net.call(node, watchers[node.host].subscribe(ALICE, "presence", net.now)[1])
+    net.run(40.0)
+    (update,) = bob.of(SubscriptionUpdate)
+    assert update.content.basic == "open"
+    assert [r.status for r in responses(eve, "SUBSCRIBE")] == [401, 401]
+    assert esc.events.notifier_count() == 1 and esc.store.count(net.now) == 1
+    # a replayed PUBLISH (the same credentials, nonce count and all) is challenged again
+    replay = requests(ps, "PUBLISH")[1]
+    net.send("alice.example.com", replay, "ps.example.com")
+    net.run(41.0)
+    assert [r.status for r in responses(alice, "PUBLISH")][-1] == 401
