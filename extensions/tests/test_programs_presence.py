@@ -86,3 +86,46 @@ def test_publish_and_subscribe_through_the_proxy_presence_server(tmp_path: Path)
     methods = {e.split("\n", 2)[1].split(" ")[0] for e in forwarded}
     assert methods == {"SUBSCRIBE", "NOTIFY"}, sent[:3]
     assert all(ours in e for e in forwarded)
+
+
+def test_the_presence_server_challenges_with_the_auth_file(tmp_path: Path) -> None:
+    from rfc3261.digest_server import ha1_line
+
+    ha1 = tmp_path / "ha1.txt"
+    lines = [ha1_line("alice", "example.com", "secret", a) for a in ("SHA-256", "MD5")]
+    ha1.write_text("\n".join(lines) + "\n")
+    proxy = ServerProcess(
+        *("proxy", "--listen", "sip:127.0.0.1:0", "--domain", "example.com"),
+        *("--db", str(tmp_path / "location.db"), "--presence", f"sip:127.0.0.1:{free_port()}"),
+        *("--auth-file", str(ha1)),
+        cwd=tmp_path,
+    )
+    outbound = ("--outbound-proxy", f"sip:127.0.0.1:{proxy.port}")
+    outs = {name: io.StringIO() for name in ("alice", "eve")}
+
+    async def scenario() -> list[object]:
+        alice = await run_program(
+            ua_args(
+                *("--aor", "sip:alice@example.com", *outbound, "--password", "secret"),
+                *("--publish-presence", "closed"),
+            ),
+            out=outs["alice"],
+        )
+        eve = await run_program(
+            ua_args(
+                *("--aor", "sip:eve@example.com", *outbound),
+                *("--subscribe", "sip:alice@example.com", "--timeout", "5"),
+            ),
+            out=outs["eve"],
+        )
+        return [alice, eve]
+
+    try:
+        outcomes = asyncio.run(asyncio.wait_for(scenario(), 20))
+    finally:
+        log = proxy.log_text()
+        proxy.stop()
+    alice, eve = outcomes
+    assert alice.status == 0 and alice.finals[0] == 200, (outs, log)  # type: ignore[attr-defined]
+    assert "(initial): 200 OK" in outs["alice"].getvalue()
+    assert eve.status == 4 and "failed (401" in outs["eve"].getvalue(), (outs, log)  # type: ignore[attr-defined]

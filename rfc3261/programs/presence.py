@@ -56,9 +56,13 @@ class PresenceRouting(ProxyExtension):
 
 
 async def start_compositor(
-    listen: str, domains: frozenset[str], db_path: str
+    listen: str, domains: frozenset[str], db_path: str, *, authenticator: Any = None
 ) -> tuple[CoreHost, PresenceRouting, Any]:
-    """Start the compositor UA on ``listen``; its host, the proxy hook and the compositor."""
+    """Start the compositor UA on ``listen``; its host, the proxy hook and the compositor.
+
+    ``authenticator`` (a :class:`~rfc3261.digest_server.DigestAuthenticator`, the
+    registrar's) makes it challenge every PUBLISH and SUBSCRIBE with 401.
+    """
     found = available_ua_extensions()
     if "events" not in found or "esc" not in found:
         raise ValueError("--presence needs the events and esc extensions (extensions/)")
@@ -66,8 +70,10 @@ async def start_compositor(
     def ours(uri: Any) -> bool:
         return isinstance(uri, SipURI) and uri.host_lower in domains
 
-    events = found["events"]()
-    compositor = found["esc"](events, db_path, is_responsible=ours)  # type: ignore[call-arg]
+    events = found["events"](authenticator=authenticator)  # type: ignore[call-arg]
+    compositor = found["esc"](  # type: ignore[call-arg]
+        events, db_path, is_responsible=ours, authenticator=authenticator
+    )
     host = CoreHost(None)
     host.deliver = lambda event: None
     points = await host.listen(listen)

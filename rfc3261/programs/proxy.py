@@ -28,7 +28,7 @@ No DNS (RFC 3263) is done: next hops are IP addresses.
 ``--presence URI`` also runs a presence server (RFC 3903 event state compositor and
 RFC 6665 notifier, :mod:`rfc3261.programs.presence`) listening on URI, with its
 publications in the ``--db`` file: PUBLISH and presence SUBSCRIBE requests for users of
-``--domain`` are routed to it.
+``--domain`` are routed to it (challenged with 401 when ``--auth-file`` is given).
 """
 
 from __future__ import annotations
@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             extensions = []
             if args.presence:
                 domains = frozenset(d.lower() for d in args.domain or ())
-                presence_host, routing, _ = await start_compositor(args.presence, domains, args.db)
+                presence_host, routing, _ = await start_compositor(
+                    args.presence, domains, args.db, authenticator=registrar.authenticator
+                )
                 extensions.append(routing)
             first = points[0].address
             config = ProxyConfig(
