@@ -10,10 +10,11 @@ Run in its own process (PJSIP's callbacks belong to its own event loop) by
 It binds 127.0.0.1:P only (no STUN, no ICE, the null audio device, media ports in a
 fixed loopback range) and writes PJSIP's log (level 5, every message on the wire) to
 ``--log`` or stderr, never to stdout.  Commands come one JSON object a line on stdin
-(``call``, ``answer``, ``update``, ``reinvite``, ``hangup``, ``message``, ``quit``);
-events go one JSON object a line to stdout (``ready``, ``incoming_call``,
-``call_state``, ``message``, ``message_status``, ``error``).  The spec of both is
-/work/wt/PJSUA-PEER.md, restated in pjsua_support.py.
+(``call``, ``answer``, ``update``, ``reinvite``, ``hangup``, ``message``, ``subscribe``,
+``publish``, ``quit``); events go one JSON object a line to stdout (``ready``,
+``incoming_call``, ``call_state``, ``message``, ``message_status``, ``buddy_state``,
+``error``).  ``--publish-via URI`` lets the account PUBLISH its presence through URI.
+The spec of both is /work/wt/PJSUA-PEER.md, restated in pjsua_support.py.
 
 Every PJSIP call runs on the main thread: PJSIP gets no worker threads
 (``threadCnt = 0``) and is polled with ``libHandleEvents``; a plain Python thread only
@@ -123,6 +124,24 @@ class PeerCall(pj.Call):
         emit("message_status", code=prm.code, reason=prm.reason)
 
 
+class PeerBuddy(pj.Buddy):
+    """A buddy whose presence subscription (RFC 3856) reports its state as events."""
+
+    def onBuddyState(self) -> None:
+        info = self.getInfo()
+        status = {
+            pj.PJSUA_BUDDY_STATUS_ONLINE: "online",
+            pj.PJSUA_BUDDY_STATUS_OFFLINE: "offline",
+        }.get(info.presStatus.status, "unknown")
+        emit(
+            "buddy_state",
+            uri=info.uri,
+            status=status,
+            text=info.presStatus.statusText,
+            sub_state=info.subStateName,
+        )
+
+
 class PeerAccount(pj.Account):
     def __init__(self, peer: Peer) -> None:
         super().__init__()
@@ -195,6 +214,9 @@ class Peer:
             account.callConfig.timerSessExpiresSec = args.session_expires
         if args.min_se is not None:
             account.callConfig.timerMinSESec = args.min_se
+        if args.publish_via:
+            account.presConfig.publishEnabled = True
+            account.sipConfig.proxies = pj.StringVector([args.publish_via])
         self.account = PeerAccount(self)
         self.account.create(account, True)
 
@@ -251,6 +273,19 @@ class Peer:
             self.current().hangup(self.options({"headers": headers}, code and int(code)))
         elif name == "message":
             self.message(command["uri"], command.get("text", ""), command.get("content_type"))
+        elif name == "subscribe":
+            config = pj.BuddyConfig()
+            config.uri, config.subscribe = command["uri"], True
+            buddy = PeerBuddy()
+            buddy.create(self.account, config)
+            self.buddies[command["uri"]] = buddy
+        elif name == "publish":
+            status = pj.PresenceStatus()
+            online = bool(command.get("online", True))
+            status.status = (
+                pj.PJSUA_BUDDY_STATUS_ONLINE if online else pj.PJSUA_BUDDY_STATUS_OFFLINE
+            )
+            self.account.setOnlineStatus(status)
         else:
             raise ValueError(f"unknown command {name!r}")
         return True
@@ -310,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-expires", type=int, help="PJSIP's Session-Expires (s)")
     parser.add_argument("--min-se", type=int, help="PJSIP's Min-SE (s, at least 90)")
     parser.add_argument("--log", help="PJSIP's log file (default: stderr)")
+    parser.add_argument("--publish-via", metavar="URI", help="PUBLISH presence through URI")
     args = parser.parse_args(argv)
     global _events
     _events = os.fdopen(os.dup(1), "w", encoding="utf-8")

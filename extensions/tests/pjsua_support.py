@@ -15,10 +15,13 @@ Commands (stdin)::
     {"cmd": "reinvite"}
     {"cmd": "hangup", "code": 603, "reason": "SIP;cause=480;text=\\"x\\""}
     {"cmd": "message", "uri": "...", "text": "hello"}
+    {"cmd": "subscribe", "uri": "sip:alice@127.0.0.1:5070"}   (a presence buddy)
+    {"cmd": "publish", "online": true}   (needs publish_via=URI)
     {"cmd": "quit"}
 
 Events (stdout): ``ready``, ``incoming_call``, ``call_state`` (EARLY, CONFIRMED,
-DISCONNECTED with the last code and reason), ``message``, ``message_status``, ``error``.
+DISCONNECTED with the last code and reason), ``message``, ``message_status``,
+``buddy_state`` (uri, status online/offline/unknown, text, sub_state), ``error``.
 What went on the wire is in the log file (:meth:`PjsuaPeer.log_text`).
 """
 
@@ -69,6 +72,7 @@ class PjsuaPeer:
         user: str = "pjsua",
         rel100: str = "off",
         options: tuple[str, ...] = (),
+        publish_via: str | None = None,
     ) -> None:
         """``options``: more command-line flags of pjsua_peer.py (``--timer always``...)."""
         require_pjsua()
@@ -84,6 +88,7 @@ class PjsuaPeer:
             *("--port", str(self.port), "--transport", transport, "--user", user),
             *("--100rel", rel100, "--log", str(log)),
             *options,
+            *(("--publish-via", publish_via) if publish_via else ()),
         ]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(

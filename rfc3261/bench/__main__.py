@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "proxy_load": "rfc3261.bench.proxy_load",
     "websocket_load": "rfc3261.bench.websocket_load",
     "location_pg": "rfc3261.bench.location_pg",
+    "presence_load": "rfc3261.bench.presence_load",
 }
 """Benchmark name -> module."""
 

@@ -24,6 +24,11 @@ configuration file, which names the next hop for a domain (``*`` for any)::
     next-hop = "sip:127.0.0.1:5080"
 
 No DNS (RFC 3263) is done: next hops are IP addresses.
+
+``--presence URI`` also runs a presence server (RFC 3903 event state compositor and
+RFC 6665 notifier, :mod:`rfc3261.programs.presence`) listening on URI, with its
+publications in the ``--db`` file: PUBLISH and presence SUBSCRIBE requests for users of
+``--domain`` are routed to it (challenged with 401 when ``--auth-file`` is given).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from ..proxy import NextHop, Proxy, ProxyConfig
 from ..uri import SipURI, parse_uri
 from ..websocket_edge import WebSocketEdge
 from . import common
+from .presence import start_compositor
 from .registrar import (
     ExpiryTimer,
     add_registrar_arguments,
@@ -139,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--forking", choices=("parallel", "sequential"), default="parallel", help="§16.6"
     )
     parser.add_argument(
+        "--presence",
+        metavar="URI",
+        help="run a presence server (PUBLISH, SUBSCRIBE) for --domain's users listening on URI",
+    )
+    parser.add_argument(
         "--proxy-auth",
         action="store_true",
         help="with --auth-file: demand Proxy-Authorization (407) on requests the proxy "
@@ -181,8 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         common.install_wire_log(host, verbose=args.verbose >= 1)
         expiry = ExpiryTimer(registrar)
+        presence_host: CoreHost | None = None
         try:
             points = await common.open_listeners(host, args.listen_uris)
+            extensions = []
+            if args.presence:
+                domains = frozenset(d.lower() for d in args.domain or ())
+                presence_host, routing, _ = await start_compositor(
+                    args.presence, domains, args.db, authenticator=registrar.authenticator
+                )
+                extensions.append(routing)
             first = points[0].address
             config = ProxyConfig(
                 host=bracketed(first.host),
@@ -207,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 authenticator=authenticator,
                 routes=routes,
                 websocket=websocket,
+                extensions=extensions,
             )
             host.core.layer.max_server_transactions = args.max_transactions
             if args.registrar:
@@ -226,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             await stop.wait()
         finally:
             expiry.stop()
+            if presence_host is not None:
+                await presence_host.close()
             await host.close()
             location.close()
             common.LOG.info("stopped: %d malformed", host.malformed)

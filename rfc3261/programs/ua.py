@@ -12,7 +12,12 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
    after ``--duration`` seconds (§15.1.1), ``--count`` times;
 4. ``--message URI --text TEXT`` sends an instant message (RFC 3428, with
    ``--extension message``; incoming ones are printed);
-5. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
+5. ``--publish-presence open|closed`` publishes our presence (RFC 3903, PIDF of
+   RFC 3863) for the AOR, through the outbound proxy (extension ``publisher``), kept
+   refreshed while the program runs and removed on exit; ``--subscribe URI`` subscribes
+   to URI's presence (RFC 6665, RFC 3856; extension ``events``) and prints the state
+   each NOTIFY carries, ``--count`` of them, then unsubscribes;
+6. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
    (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2) until
    ``--count`` calls are over, ``--timeout`` seconds have passed or the process
    gets SIGINT/SIGTERM.
@@ -164,6 +169,16 @@ def add_extension_arguments(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument("--text", default="", help="the text of --message")
     group.add_argument(
+        "--publish-presence",
+        choices=("open", "closed"),
+        help="publish our presence for the AOR (RFC 3903; loads --extension publisher)",
+    )
+    group.add_argument(
+        "--subscribe",
+        metavar="URI",
+        help="subscribe to URI's presence and print each NOTIFY (RFC 6665; loads events)",
+    )
+    group.add_argument(
         "--reason",
         metavar="VALUE",
         help="Reason of our CANCEL and BYE, e.g. 'SIP;cause=600;text=\"Busy\"' "
@@ -223,9 +238,11 @@ class Plan:
 
 def check_arguments(args: argparse.Namespace) -> Plan:
     """What the command line asks for; UsageError for one the program cannot carry out."""
-    if not (args.register or args.options or args.call or args.message or args.answer is not None):
+    actions = (args.register, args.options, args.call, args.message, args.publish_presence)
+    if not (any(actions) or args.subscribe or args.answer is not None):
         raise UsageError(
-            "nothing to do: give --register, --options, --call, --message or --answer"
+            "nothing to do: give --register, --options, --call, --message, --publish-presence,"
+            " --subscribe or --answer"
         )
     if args.answer is not None and not (args.answer == 200 or 400 <= args.answer <= 699):
         raise UsageError(f"--answer {args.answer}: use 200 (accept) or 400-699 (refuse)")
@@ -256,7 +273,14 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         raise UsageError("--registrar needs --register")
     # The first hop of every request must be an IP literal (no RFC 3263 lookups).
     targets: dict[str, SipURI] = {}
-    for option in ("options", "call", "message"):
+    if args.publish_presence:
+        aor = args.aor or args.register
+        if not aor:
+            raise UsageError("--publish-presence needs --aor or --register (the presentity)")
+        targets["publish_presence"] = (
+            sip_uri(aor, "--aor") if proxy else require_ip_host(aor, "--publish-presence (AOR)")
+        )
+    for option in ("options", "call", "message", "subscribe"):
         text = getattr(args, option)
         if text is None:
             continue
@@ -272,6 +296,14 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
     """The extensions ``--extension`` names, checked against the options that need them."""
     try:
         extensions = load_ua_extensions(args.extension)
+        names = {extension.name for extension in extensions}
+        # The presence options load what they need (RFC 3903's publisher, RFC 6665's events).
+        wanted = [
+            n
+            for o, n in (("publish_presence", "publisher"), ("subscribe", "events"))
+            if getattr(args, o) and n not in names
+        ]
+        extensions += load_ua_extensions(",".join(wanted)) if wanted else []
     except ValueError as error:
         raise UsageError(f"--extension: {error}") from None
     names = {extension.name for extension in extensions}
@@ -474,6 +506,7 @@ class UserAgentProgram:
         self.host: CoreHost | None = None
         self.ua: UserAgent | None = None
         self.registration: Registration | None = None
+        self.publication: Any = None  # --publish-presence (RFC 3903)
         self.deadline = None if args.timeout is None else self.loop.time() + args.timeout
         plan = check_arguments(args)
         self.proxy, self.registrar, self.targets = plan.proxy, plan.registrar, plan.targets
@@ -869,6 +902,66 @@ class UserAgentProgram:
             if event.response.status >= 300:
                 self.fail(event.response.status // 100)
 
+    async def publish_presence(self) -> None:
+        """``--publish-presence open|closed``: PUBLISH for our AOR (RFC 3903 §4.2)."""
+        assert self.ua is not None
+        publisher = self.ua.extension("publisher")
+        target = str(self.targets["publish_presence"])
+        publication, effects = publisher.publish(  # type: ignore[attr-defined]
+            target, "presence", self.args.publish_presence, self.now(), expires=self.args.expires
+        )
+        self.publication = publication
+        self.run_effects(effects)
+        event = await self.wait_for(lambda e: getattr(e, "publication", None) is publication, 40.0)
+        if event is None:
+            self.say(f"PUBLISH {target}: no final response")
+            self.fail(EXIT_FAILED)
+            return
+        self.outcome.finals.append(event.response.status)
+        if event.response.status >= 300:
+            self.fail(event.response.status // 100)
+
+    async def subscribe(self) -> None:
+        """``--subscribe URI``: print ``--count`` NOTIFYs' state, then unsubscribe."""
+        assert self.ua is not None
+        events = self.ua.extension("events")
+        target = str(self.targets["subscribe"])
+        attempt, effects = events.subscribe(  # type: ignore[attr-defined]
+            target, "presence", self.now(), expires=self.args.expires
+        )
+        self.run_effects(effects)
+        notified = 0
+        usage = None
+        while notified < (self.args.count or 1):
+            event = await self.wait_for(
+                lambda e: (
+                    getattr(getattr(e, "usage", None), "target", None) == target
+                    or getattr(e, "attempt", None) is attempt
+                ),
+                None if self.deadline is not None else 60.0,
+            )
+            if event is None:
+                self.say(f"SUBSCRIBE {target}: no NOTIFY")
+                self.fail(EXIT_FAILED)
+                return
+            if type(event).__name__ == "SubscriptionFailed":
+                status = event.response.status if event.response is not None else None
+                self.fail(status // 100 if status else EXIT_FAILED)
+                return
+            if type(event).__name__ == "SubscriptionUpdate":
+                notified += 1
+                usage = event.usage
+                if event.state.value == "terminated":
+                    return
+        if usage is not None:
+            self.run_effects(usage.unsubscribe(self.now()))
+            await self.wait_for(
+                lambda e: (
+                    getattr(e, "usage", None) is usage and type(e).__name__ == "SubscriptionEnded"
+                ),
+                5.0,
+            )
+
     async def answer(self) -> None:
         """Answer calls until --count are over, the deadline, or a signal."""
         self.check_answer_done()
@@ -893,6 +986,10 @@ class UserAgentProgram:
                 await self.calls()
             if self.args.message:
                 await self.send_messages()
+            if self.args.publish_presence:
+                await self.publish_presence()
+            if self.args.subscribe:
+                await self.subscribe()
             if self.args.answer is not None:
                 await self.answer()
             return self.outcome
@@ -908,6 +1005,10 @@ class UserAgentProgram:
                         self.give_reason(call)
                         self.run_effects(ua.sessions.hangup(call, self.now()))
             self.stop.clear()
+            publication = self.publication
+            if publication is not None and publication.etag:
+                self.run_effects(publication.remove(self.now()))
+                await self.wait_for(lambda e: getattr(e, "publication", None) is publication, 5.0)
             await self.unregister()
             # Let the last responses and ACKs go out before the sockets close.
             await asyncio.sleep(0.05)

@@ -235,6 +235,12 @@ class RequestForwarding:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
     ##% Furthermore, if the request was not received over TLS, the proxy
     ##% MUST insert a Record-Route header field.
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
+    ##% If a proxy wishes to see all of the SUBSCRIBE and NOTIFY requests for
+    ##% a given dialog, it MUST add a "Record-Route" header field to the
+    ##% initial SUBSCRIBE request and all NOTIFY requests.
+    # (One rule for every method: with record_route on, SUBSCRIBE and NOTIFY alike;
+    # off, neither -- SIPS aside, which is record-routed always, both ways.)
     def add_record_route(self, copy: Request) -> None:
         """Step 4: ``<sip(s):host:port;lr>`` on top of Record-Route (every method but
         REGISTER, which creates no dialog, and ACK/CANCEL, which answer nothing).

@@ -1,0 +1,172 @@
+"""RFC 6665 on the wire: a target that is a notifier answers SUBSCRIBE as §4.2 says.
+
+The cases apply to a UAS whose profile lists SUBSCRIBE among its methods (``python -m
+rfc3261 ua --extension events``, a notifier of ``presence``); against any other target
+they are not applicable.  The runner subscribes to the profile's user for ``presence``,
+answers the NOTIFYs the target sends to its Contact, and unsubscribes at the end.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conformance.messages import Outgoing, unique
+from conformance.model import Context, case, describe
+from conformance.sipmsg import Message
+
+PACKAGE = "presence"
+
+
+def _notifier(ctx: Context) -> None:
+    if "SUBSCRIBE" not in ctx.profile.methods:
+        ctx.not_applicable("the profile does not list SUBSCRIBE among the target's methods")
+
+
+def _subscribe(ctx: Context, link, event: str, expires: int = 60) -> Outgoing:  # type: ignore[no-untyped-def]
+    return ctx.request("SUBSCRIBE", link, extra=[("Event", event), ("Expires", str(expires))])
+
+
+def _answer(link, request: Message) -> None:  # type: ignore[no-untyped-def]
+    """200 (OK) to a request the target sent us (a NOTIFY)."""
+    lines = ["SIP/2.0 200 OK"]
+    lines += [f"Via: {v}" for v in request.get_all("Via")]
+    lines += [
+        f"From: {request.get('From')}",
+        f"To: {request.get('To')}",
+        f"Call-ID: {request.call_id}",
+        f"CSeq: {request.get('CSeq')}",
+        "Content-Length: 0",
+    ]
+    link.send(("\r\n".join(lines) + "\r\n\r\n").encode(), "200 to NOTIFY")
+
+
+def _notify(ctx: Context, link, call_id: str, timeout: float = 3.0) -> Message | None:  # type: ignore[no-untyped-def]
+    got = link.expect(
+        lambda m: not m.is_response and m.method == "NOTIFY" and m.call_id == call_id,
+        timeout=timeout,
+    )
+    if got is not None:
+        _answer(link, got)
+    return got
+
+
+def _in_dialog(ctx: Context, subscribe: Outgoing, final: Message, expires: int) -> Outgoing:
+    """A SUBSCRIBE refreshing the subscription ``final`` accepted (RFC 3261 §12.2.1.1)."""
+    contact = final.get_all("Contact")
+    uri = subscribe.uri
+    if contact:
+        uri = contact[0].split("<", 1)[-1].split(">", 1)[0].strip()
+    again = Outgoing("SUBSCRIBE", uri)
+    via = re.sub(r"branch=[^;,\s]+", f"branch={unique('z9hG4bK')}", subscribe.get("Via") or "")
+    again.add("Via", via)
+    again.add("Max-Forwards", "70")
+    again.add("From", subscribe.get("From") or "")
+    again.add("To", final.get("To") or "")
+    again.add("Call-ID", subscribe.call_id)
+    again.add("CSeq", f"{subscribe.cseq_number + 1} SUBSCRIBE")
+    again.add("Contact", subscribe.get("Contact") or "")
+    again.add("Event", subscribe.get("Event") or PACKAGE)
+    again.add("Expires", str(expires))
+    again.add("Content-Length", "0")
+    return again
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.1
+##= type=test
+##% The notifier SHOULD check that the event package specified in the
+##% "Event" header field is understood.  If not, the notifier SHOULD
+##% return a 489 (Bad Event) response to indicate that the specified
+##% event/event class is not understood.
+@case("rfc6665-unknown-event-489", roles=("uas",), level="SHOULD")
+def unknown_event(ctx: Context) -> None:
+    """A SUBSCRIBE for an event package nobody defines gets 489 (Bad Event)."""
+    _notifier(ctx)
+    link = ctx.link()
+    probe = ctx.request(ctx.profile.probe or "OPTIONS", link)
+    ctx.control(link, probe)
+    final, _ = ctx.transaction(link, _subscribe(ctx, link, "x-sipref-no-such-package"))
+    final = ctx.require_final(final, "response to SUBSCRIBE for an unknown package")
+    ctx.should(final.status == 489, "489 (Bad Event)", describe(final))
+    ctx.check((final.status or 0) >= 400, "a refusal, not a subscription", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% When a SUBSCRIBE request is answered with a 200-class response, the
+##% notifier MUST immediately construct and send a NOTIFY request to the
+##% subscriber.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.1
+##= type=test
+##% 200-class responses to SUBSCRIBE requests also MUST contain an
+##% "Expires" header field.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% NOTIFY requests MUST contain a "Subscription-State" header field with
+##% a value of "active", "pending", or "terminated".
+@case(
+    "rfc6665-immediate-notify",
+    roles=("uas",),
+    level="MUST",
+    no_control="the case itself is the control: a refused SUBSCRIBE ends it inconclusive",
+)
+def immediate_notify(ctx: Context) -> None:
+    """A 2xx to SUBSCRIBE (with Expires) is followed at once by a NOTIFY of the state."""
+    _notifier(ctx)
+    link = ctx.link()
+    subscribe = _subscribe(ctx, link, PACKAGE)
+    final, _ = ctx.transaction(link, subscribe)
+    final = ctx.require_final(final, "response to SUBSCRIBE")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the target refused the presence subscription: {describe(final)}")
+    ctx.check(final.get("Expires") is not None, "Expires in the 2xx", "no Expires")
+    notify = _notify(ctx, link, subscribe.call_id)
+    if notify is not None:
+        ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
+    ctx.check(notify is not None, "a NOTIFY right after the 2xx", "no NOTIFY within 3 s")
+    assert notify is not None
+    state = (notify.get("Subscription-State") or "").split(";")[0].strip().lower()
+    ctx.check(
+        state in ("active", "pending", "terminated"),
+        "Subscription-State active, pending or terminated",
+        repr(notify.get("Subscription-State")),
+    )
+
+
+def _unsubscribe(ctx: Context, link, subscribe: Outgoing, final: Message) -> bool:  # type: ignore[no-untyped-def]
+    again = _in_dialog(ctx, subscribe, final, 0)
+    got, _ = ctx.transaction(link, again, learn=False)
+    _notify(ctx, link, subscribe.call_id, timeout=1.0)
+    return got is not None
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.2.3
+##= type=test
+##% Unsubscribing is handled in the same way as refreshing of a
+##% subscription, with the "Expires" header field set to "0".
+@case(
+    "rfc6665-expires-0-terminates",
+    roles=("uas",),
+    level="MUST",
+    no_control="the preamble (an accepted subscription) is the control",
+)
+def expires_zero(ctx: Context) -> None:
+    """A SUBSCRIBE with Expires: 0 in the dialog ends it: 2xx, then NOTIFY terminated."""
+    _notifier(ctx)
+    link = ctx.link()
+    subscribe = _subscribe(ctx, link, PACKAGE)
+    with ctx.preamble("a presence subscription, accepted and NOTIFYed"):
+        final, _ = ctx.transaction(link, subscribe)
+        if final is None or not 200 <= (final.status or 0) < 300:
+            ctx.inconclusive(f"no subscription: {describe(final) if final else 'no answer'}")
+        if _notify(ctx, link, subscribe.call_id) is None:
+            ctx.inconclusive("no first NOTIFY")
+    assert final is not None
+    again = _in_dialog(ctx, subscribe, final, 0)
+    answer, _ = ctx.transaction(link, again)
+    answer = ctx.require_final(answer, "response to SUBSCRIBE with Expires: 0")
+    ctx.check(200 <= (answer.status or 0) < 300, "a 2xx", describe(answer))
+    notify = _notify(ctx, link, subscribe.call_id)
+    ctx.check(notify is not None, "a final NOTIFY", "no NOTIFY within 3 s")
+    assert notify is not None
+    state = (notify.get("Subscription-State") or "").split(";")[0].strip().lower()
+    ctx.check(state == "terminated", "Subscription-State: terminated", repr(state))
