@@ -93,8 +93,8 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     listen = ["--listen", f"sip:127.0.0.1:{port}", "-q"]
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
-    # RFC 3262, 3311, 3326, 3428 (the profile lists PRACK, UPDATE and MESSAGE)
-    ua_ext = ["--extension", "100rel,update,reason,message"]
+    # RFC 3262, 3311, 3326, 3428, 4028 (the profile lists PRACK, UPDATE and MESSAGE)
+    ua_ext = ["--extension", "100rel,update,reason,message,timer"]
     return {
         "sipref-minimal-uas": (
             minimal_uas_argv(port),
