@@ -336,7 +336,8 @@ class RequestForwarding:
     def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
         """Step 7: transport, host and port from the top Route (if loose) or Request-URI.
 
-        Resolving names (RFC 3263) is the adapter's job: an absent port stays None.
+        Resolving names (RFC 3263) is the adapter's job: an absent port stays None, and
+        ``uri`` is the URI to resolve (a SIPS URI when the Request-URI is one).
         """
         routes = copy.route
         uri = routes[0].uri if routes and not strict else copy.uri
@@ -346,7 +347,10 @@ class RequestForwarding:
         transport = (uri.transport or ("tls" if secure else "udp")).upper()
         if secure and transport in ("UDP", "TCP"):
             transport = "TLS"
-        return NextHop(transport, uri.maddr or uri.host, uri.port)
+        if secure and not uri.is_secure:
+            uri = uri.copy()
+            uri.scheme = "sips"
+        return NextHop(transport, uri.maddr or uri.host, uri.port, uri=uri)
 
     ##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
     ##% The proxy MUST insert a Via header field value into the copy before

@@ -1,0 +1,298 @@
+"""RFC 3263 over a real DNS server: DnsResolver and CoreHost against dnsmasq on 127.0.0.1.
+
+Every test uses the ``forbid_system_resolver`` guard: reading /etc/resolv.conf or
+resolving a name through the C library fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from rfc3261.asyncio.dispatcher import CoreHost, Dispatcher, new_branch
+from rfc3261.asyncio.dns import DnsResolver, parse_nameserver
+from rfc3261.asyncio.transport import Address
+from rfc3261.message import Request, Response, parse
+
+from .dns_support import Zone, dnsmasq, forbid_system_resolver, free_port  # noqa: F401
+from .test_resolver import ClientCore
+from .transport_support import FAST_TIMERS, RecordingTU, async_test, build_request
+
+
+@dataclass
+class Ports:
+    dead: int
+    live: int
+    farm_a: int
+    farm_b: int
+    client: int
+
+
+@pytest.fixture(scope="module")
+def ports() -> Ports:
+    return Ports(free_port(), free_port(), free_port(), free_port(), free_port())
+
+
+@pytest.fixture(scope="module")
+def server(ports: Ports) -> Iterator[str]:
+    zone = Zone(
+        naptr=[
+            "example.test,10,10,S,SIP+D2T,,_sip._tcp.example.test",
+            "example.test,20,10,S,SIP+D2U,,_sip._udp.example.test",
+        ],
+        srv=[
+            # A dead first target (nobody listens), then the live one.
+            f"_sip._tcp.example.test,dead.example.test,{ports.dead},0,10",
+            f"_sip._tcp.example.test,live.example.test,{ports.live},1,10",
+            f"_sip._udp.example.test,live.example.test,{ports.live},0,10",
+            # Two equal servers: where a branch goes, its retransmissions and CANCEL go.
+            f"_sip._udp.farm.example.test,a.example.test,{ports.farm_a},0,50",
+            f"_sip._udp.farm.example.test,b.example.test,{ports.farm_b},0,50",
+            # A client whose Via names it without a port (RFC 3263 §5).
+            f"_sip._tcp.client.example.test,live.example.test,{ports.client},0,0",
+            # A target that is its own SRV name, and "no service here".
+            "_sip._udp.loop.example.test,_sip._udp.loop.example.test,5060,0,0",
+            "_sip._udp.none.example.test",
+        ],
+        hosts=[
+            "dead.example.test,127.0.0.1",
+            "live.example.test,127.0.0.1",
+            "a.example.test,127.0.0.1",
+            "b.example.test,127.0.0.1",
+            "plain.example.test,127.0.0.1",
+        ],
+    )
+    with dnsmasq(zone) as address:
+        yield address
+
+
+def resolver_for(server: str, **options: Any) -> DnsResolver:
+    return DnsResolver([server], **options)
+
+
+def test_parse_nameserver() -> None:
+    assert parse_nameserver("127.0.0.1:5353") == ("127.0.0.1", 5353)
+    assert parse_nameserver("[::1]:53") == ("::1", 53)
+    assert parse_nameserver("127.0.0.1") == ("127.0.0.1", 53)
+    for bad in ("ns.example.test:53", "127.0.0.1:0", "127.0.0.1:x"):
+        with pytest.raises(ValueError):
+            parse_nameserver(bad)
+    with pytest.raises(ValueError):
+        DnsResolver([])
+
+
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_naptr_srv_address_chain_over_dns(server: str, ports: Ports) -> None:
+    resolver = resolver_for(server, transports=["UDP", "TCP"])
+    # NAPTR prefers TCP; SRV priority 0 (dead) before 1 (live); then the UDP service.
+    assert await resolver.resolve("sip:bob@example.test") == [
+        Address("TCP", "127.0.0.1", ports.dead),
+        Address("TCP", "127.0.0.1", ports.live),
+        Address("UDP", "127.0.0.1", ports.live),
+    ]
+    # An explicit port: A records only, UDP (RFC 3263 §4.2).
+    assert await resolver.resolve("sip:bob@plain.example.test:5099") == [
+        Address("UDP", "127.0.0.1", 5099)
+    ]
+    # No NAPTR, no SRV: A records at the default port.
+    assert await resolver.resolve("sip:plain.example.test") == [Address("UDP", "127.0.0.1", 5060)]
+    # A numeric host asks nothing.
+    asked = resolver.queries
+    assert await resolver.resolve("sip:127.0.0.1:5070") == [Address("UDP", "127.0.0.1", 5070)]
+    assert resolver.queries == asked
+    # NXDOMAIN, a self-referencing SRV target, "." as the target: clear errors.
+    for uri in ("sip:nobody.example.test", "sip:loop.example.test", "sip:none.example.test"):
+        with pytest.raises(ValueError, match="no server found"):
+            await resolver.resolve(uri)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-7
+##= type=test
+##% A client which frequently contacts the same domain SHOULD cache whether
+##% or not its NAPTR records contain SIPS in the services field.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_answers_are_cached_for_their_ttl(server: str) -> None:
+    now = [1000.0]
+    resolver = resolver_for(server, transports=["UDP", "TCP"], clock=lambda: now[0])
+    assert resolver.resolve_now("sip:bob@example.test") is None  # nothing cached yet
+    first = await resolver.resolve("sip:bob@example.test")
+    asked = resolver.queries
+    assert asked >= 4
+    # Within the TTL (60 s): no query at all, and an answer without awaiting.
+    assert await resolver.resolve("sip:bob@example.test") == first
+    assert resolver.resolve_now("sip:bob@example.test") == first
+    assert resolver.queries == asked
+    now[0] += 61
+    assert resolver.resolve_now("sip:bob@example.test") is None
+    assert await resolver.resolve("sip:bob@example.test") == first
+    assert resolver.queries == 2 * asked
+
+
+@dataclass
+class Effect:
+    """What a core returns to send: a message and where to."""
+
+    message: Any
+    destination: Any
+    transaction: Any = None
+
+
+async def _udp_server(port: int) -> tuple[Dispatcher, RecordingTU]:
+    tu = RecordingTU(answer=lambda request: 200)
+    dispatcher = Dispatcher(tu, timers=FAST_TIMERS)
+    await dispatcher.listen(f"sip:127.0.0.1:{port}")
+    return dispatcher, tu
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.2
+##= type=test
+##% The client SHOULD try the first record.  If
+##% an attempt should fail, based on the definition of failure in Section
+##% 4.3, the next SHOULD be tried, and if that should fail, the next
+##% SHOULD be tried, and so on.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_dead_first_target_then_the_live_one_over_tcp(server: str, ports: Ports) -> None:
+    live, live_tu = await _udp_server(ports.live)
+    core = ClientCore()
+    host = CoreHost(core, resolver=resolver_for(server, transports=["UDP", "TCP"]))
+    try:
+        await host.listen("sip:127.0.0.1:0")
+        point = host.local_point("UDP")
+        request = build_request("OPTIONS", "sip:bob@example.test", call_id="dns-1")
+        # The core wrote UDP; NAPTR chose TCP: the Via must say so (RFC 3261 §18.1.1).
+        request.headers.prepend(
+            "Via", f"SIP/2.0/UDP {point.address.hostport};branch={new_branch()}"
+        )
+        host.run(core.request(request, "sip:bob@example.test", host.clock()))
+        received, _, source = await live_tu.next("request", timeout=5)
+        assert received.call_id == "dns-1"
+        assert source.transport == "TCP"
+        assert received.top_via.transport == "TCP"
+        for _ in range(300):
+            if core.responses:
+                break
+            await asyncio.sleep(0.01)
+        assert [r.status for r in core.responses] == [200]
+        assert core.errors == []
+    finally:
+        await host.close()
+        await live.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+##= type=test
+##% Furthermore, a
+##% CANCEL for a particular SIP request MUST be sent to the same SIP
+##% server that the SIP request was delivered to.
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+##= type=test
+##% That is, once a SIP server has
+##% successfully been contacted (success is defined below), all
+##% retransmissions of the SIP request and the ACK for non-2xx SIP
+##% responses to INVITE MUST be sent to the same host.
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.4
+##= type=test
+##% When a server is contacted successfully, all retransmissions of the
+##% request for the transaction, as well as ACK for a non-2xx final
+##% response, and CANCEL requests for that transaction, MUST go to the
+##% same server.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_a_branch_sticks_to_its_server(server: str, ports: Ports) -> None:
+    sockets = {}
+    for name, port in (("a", ports.farm_a), ("b", ports.farm_b)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", port))
+        sock.setblocking(False)
+        sockets[name] = sock
+    host = CoreHost(ClientCore(), resolver=resolver_for(server))
+    try:
+        await host.listen("sip:127.0.0.1:0")
+        point = host.local_point("UDP")
+        destination = "sip:bob@farm.example.test"
+        await host.resolve(destination)  # warm the cache: the rest is sent at once
+        for index in range(20):
+            branch = new_branch()
+            for method in ("INVITE", "INVITE", "CANCEL"):  # a retransmission, then CANCEL
+                request = build_request(method, "sip:bob@farm.example.test", call_id=f"c{index}")
+                request.headers.prepend(
+                    "Via", f"SIP/2.0/UDP {point.address.hostport};branch={branch}"
+                )
+                host.run([Effect(request, destination)])
+        await asyncio.sleep(0.3)
+        seen: dict[str, set[str]] = {}
+        for name, sock in sockets.items():
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    break
+                message = parse(data)
+                assert isinstance(message, Request)
+                seen.setdefault(message.top_via.branch or "", set()).add(name)
+        assert len(seen) == 20
+        # Each branch went to one server only; with equal weights, both got some.
+        assert all(len(servers) == 1 for servers in seen.values())
+        assert {next(iter(servers)) for servers in seen.values()} == {"a", "b"}
+    finally:
+        await host.close()
+        for sock in sockets.values():
+            sock.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+##= type=test
+##% If, however, the sent-by field contained a domain name and no port,
+##% the server queries for SRV records at that domain name using the
+##% service identifier "_sips" if the Via transport is "TLS", "_sip"
+##% otherwise, and the transport from the topmost Via header ("TLS"
+##% implies that the transport protocol in the SRV query is TCP).
+##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+##= type=test
+##% The
+##% resulting list is sorted as described in [2], and the response is
+##% sent to the topmost element on the new list described there.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_response_to_a_sent_by_name_goes_through_srv(server: str, ports: Ports) -> None:
+    listener = await asyncio.start_server(_collect, "127.0.0.1", ports.client)
+    host = CoreHost(ClientCore(), resolver=resolver_for(server))
+    try:
+        await host.listen("sip:127.0.0.1:0")
+        response = Response(
+            200,
+            "OK",
+            [
+                ("Via", "SIP/2.0/TCP client.example.test;branch=z9hG4bK-s5"),
+                ("To", "<sip:bob@example.test>;tag=t"),
+                ("From", "<sip:alice@example.test>;tag=f"),
+                ("Call-ID", "sent-by-1"),
+                ("CSeq", "1 OPTIONS"),
+                ("Content-Length", "0"),
+            ],
+        )
+        # A stateless element with no connection left: sent-by it is (§18.2.2, §5).
+        host.send_stateless_response(response, None)
+        data = await asyncio.wait_for(_RECEIVED.get(), 5)
+        assert parse(data).call_id == "sent-by-1"  # type: ignore[union-attr]
+    finally:
+        await host.close()
+        listener.close()
+        await listener.wait_closed()
+
+
+_RECEIVED: asyncio.Queue[bytes] = asyncio.Queue()
+
+
+async def _collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    data = await reader.readuntil(b"\r\n\r\n")
+    await _RECEIVED.put(data)
+    writer.close()
