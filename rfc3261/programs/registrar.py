@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=common.transport_limits(args),
             server_ssl=common.server_ssl_context(args.cert, args.key),
             client_ssl=common.client_ssl_context(args.ca),
+            resolver=common.make_resolver(args),
         )
         common.install_wire_log(dispatcher, verbose=args.verbose >= 1)
         try:

@@ -52,6 +52,7 @@ from rfc3261.programs.common import (
     base_parser,
     client_ssl_context,
     install_wire_log,
+    make_resolver,
     open_listeners,
     parse_args,
     run,
@@ -180,14 +181,14 @@ def sip_uri(text: str, what: str) -> SipURI:
     return uri
 
 
-def require_ip_host(text: str, what: str) -> SipURI:
+def require_ip_literal(text: str, what: str) -> SipURI:
     """``text`` parsed as a SIP(S) URI whose host is an IP literal; UsageError otherwise."""
     uri = sip_uri(text, what)
     host = uri.maddr or uri.host
     if not is_ip_address(unbracketed(host)):
         raise UsageError(
             f"{what}: {host!r} is not an IP address; this program does no DNS "
-            "(RFC 3263 is not implemented): write the host as an IP literal"
+            "without --dns: write the host as an IP literal, or give --dns SERVER"
         )
     return uri
 
@@ -221,6 +222,8 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         raise UsageError("--cert needs --key")
     if args.password is not None and not (args.user or args.register or args.aor):
         raise UsageError("--password needs --user (or an AOR with a user part)")
+    # With --dns any host is resolved (RFC 3263); without it the first hop is an IP.
+    require_ip_host = sip_uri if getattr(args, "dns", None) else require_ip_literal
     proxy = (
         require_ip_host(args.outbound_proxy, "--outbound-proxy") if args.outbound_proxy else None
     )
@@ -240,7 +243,7 @@ def check_arguments(args: argparse.Namespace) -> Plan:
                 raise UsageError(f"{error}; or give --registrar or --outbound-proxy") from None
     elif args.registrar:
         raise UsageError("--registrar needs --register")
-    # The first hop of every request must be an IP literal (no RFC 3263 lookups).
+    # Without --dns the first hop of every request must be an IP literal.
     targets: dict[str, SipURI] = {}
     for option in ("options", "call", "message"):
         text = getattr(args, option)
@@ -465,6 +468,7 @@ class UserAgentProgram:
             server_ssl=server_ssl_context(args.cert, args.key),
             client_ssl=client_ssl_context(args.ca) if args.ca else None,
             limits=transport_limits(args),
+            resolver=make_resolver(args),
         )
         install_wire_log(host, verbose=args.verbose >= 1)
         if self.out is sys.stdout:

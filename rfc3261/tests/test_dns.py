@@ -7,6 +7,7 @@ resolving a name through the C library fails the test.
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,11 +32,12 @@ class Ports:
     farm_a: int
     farm_b: int
     client: int
+    ua: int
 
 
 @pytest.fixture(scope="module")
 def ports() -> Ports:
-    return Ports(free_port(), free_port(), free_port(), free_port(), free_port())
+    return Ports(*(free_port() for _ in range(6)))
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,7 @@ def server(ports: Ports) -> Iterator[str]:
         naptr=[
             "example.test,10,10,S,SIP+D2T,,_sip._tcp.example.test",
             "example.test,20,10,S,SIP+D2U,,_sip._udp.example.test",
+            "ua.example.test,10,10,S,SIP+D2T,,_sip._tcp.ua.example.test",
         ],
         srv=[
             # A dead first target (nobody listens), then the live one.
@@ -55,6 +58,8 @@ def server(ports: Ports) -> Iterator[str]:
             f"_sip._udp.farm.example.test,b.example.test,{ports.farm_b},0,50",
             # A client whose Via names it without a port (RFC 3263 §5).
             f"_sip._tcp.client.example.test,live.example.test,{ports.client},0,0",
+            # The UA program's callee, over TCP.
+            f"_sip._tcp.ua.example.test,live.example.test,{ports.ua},0,0",
             # A target that is its own SRV name, and "no service here".
             "_sip._udp.loop.example.test,_sip._udp.loop.example.test,5060,0,0",
             "_sip._udp.none.example.test",
@@ -296,3 +301,55 @@ async def _collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     data = await reader.readuntil(b"\r\n\r\n")
     await _RECEIVED.put(data)
     writer.close()
+
+
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_ua_program_calls_a_name(server: str, ports: Ports) -> None:
+    from rfc3261.programs.common import parse_args
+    from rfc3261.programs.ua import EXIT_OK, build_parser, run_program
+
+    callee_out, caller_out = io.StringIO(), io.StringIO()
+    callee = asyncio.ensure_future(
+        run_program(
+            parse_args(
+                build_parser(),
+                ["--listen", f"sip:127.0.0.1:{ports.ua}", "--answer", "200", "--timeout", "10"],
+            ),
+            out=callee_out,
+        )
+    )
+    for _ in range(300):
+        if "listening on" in callee_out.getvalue():
+            break
+        await asyncio.sleep(0.01)
+    caller = await run_program(
+        parse_args(
+            build_parser(),
+            [
+                "--listen",
+                "sip:127.0.0.1:0",
+                "--dns",
+                server,
+                "--call",
+                "sip:bob@ua.example.test",
+                "--duration",
+                "0.05",
+            ],
+        ),
+        out=caller_out,
+    )
+    outcome = await asyncio.wait_for(callee, 10)
+    # ua.example.test has no address record: only NAPTR -> SRV (TCP) reaches the callee.
+    assert caller.status == EXIT_OK, caller_out.getvalue()
+    assert caller.calls_established == caller.calls_ended == 1
+    assert outcome.calls_answered == 1
+    # Without --dns the same name is a usage error, not a query.
+    with pytest.raises(Exception, match="not an IP address"):
+        await run_program(
+            parse_args(
+                build_parser(),
+                ["--listen", "sip:127.0.0.1:0", "--call", "sip:bob@ua.example.test"],
+            ),
+            out=io.StringIO(),
+        )
