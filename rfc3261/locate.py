@@ -16,6 +16,9 @@ real DNS server, a test answers from a dict (:func:`run_with`).
 - :func:`locate` is the client side (§4): for a request's URI.
 - :func:`locate_sent_by` is the server side (§5): where a response goes when
   the connection its request came on is gone, from the top Via's sent-by.
+- :class:`ServerFailover` is §4.3 for a UA core: after a 503, a transport
+  failure or a timeout with no response, the same request (new branch) to the
+  next server the host has left for it.
 - :func:`srv_order` is the RFC 2782 "Usage rules" order: priority ascending,
   weighted random among equal priorities (``rng`` is given, so tests and
   stateless proxies can make it deterministic).
@@ -37,7 +40,9 @@ from collections.abc import Callable, Collection, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .extension import ClientRequest, UAExtension
 from .headers import Via
+from .message import Request, Response, parse
 from .transports import default_port
 from .uri import SipURI
 
@@ -50,6 +55,7 @@ __all__ = [
     "Locating",
     "Naptr",
     "Query",
+    "ServerFailover",
     "Srv",
     "Target",
     "locate",
@@ -450,3 +456,46 @@ def run_with(
             query = locating.send(ask(query))
     except StopIteration as stop:
         return stop.value
+
+
+# -- §4.3: the next server after a failure, for a UA core ------------------------------
+
+
+class ServerFailover(UAExtension):
+    """RFC 3263 §4.3 for a UA core: after a failure, the same request to the next server.
+
+    ``next_target(request)`` is the host's (``CoreHost.next_target``): it says
+    whether the resolution that ``request`` was sent by has a server left, and
+    queues it for the retry.  Retrying is the core's (§8.1.3.5 machinery: new
+    CSeq and branch), so the retry is a new transaction.
+    """
+
+    name = "rfc3263-failover"
+
+    def __init__(self, next_target: Callable[[Request], bool]) -> None:
+        self.next_target = next_target
+
+    ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+    ##% If a failure occurs, the client
+    ##% SHOULD create a new request, which is identical to the previous, but
+    ##% has a different value of the Via branch ID than the previous (and
+    ##% therefore constitutes a new SIP transaction).
+    def retry(self, client: ClientRequest, response: Response, now: float) -> Request | None:
+        ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+        ##% For SIP requests, failure occurs if the transaction layer reports a
+        ##% 503 error response or a transport failure of some sort (generally,
+        ##% due to fatal ICMP errors in UDP or connection failures in TCP).
+        ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+        ##% Failure also occurs if the transaction layer times out without ever
+        ##% having received any response, provisional or final (i.e., timer B or
+        ##% timer F in RFC 3261 [1] fires).
+        failed = response.status == 503 or (response.status == 408 and not client.provisional)
+        if not failed or client.request.method in ("ACK", "CANCEL"):
+            return None
+        if not self.next_target(client.request):
+            return None
+        ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+        ##% That request is sent
+        ##% to the next element in the list as specified by RFC 2782.
+        copy = parse(bytes(client.request))
+        return copy if isinstance(copy, Request) else None

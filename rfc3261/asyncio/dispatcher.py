@@ -139,6 +139,14 @@ def _branch_of(request: Request) -> str | None:
         return None
 
 
+def _lineage(request: Request) -> tuple[str, str]:
+    """What a request and its retries share (§8.1.3.5): Call-ID and method."""
+    try:
+        return request.call_id, request.method
+    except (ParseError, ValueError, LookupError):
+        return "", request.method
+
+
 def new_branch() -> str:
     """A fresh branch parameter: the magic cookie and 64 random bits (§8.1.1.7)."""
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.7
@@ -290,7 +298,10 @@ class Endpoint:
         )
         self._resolving: set[asyncio.Task[None]] = set()
         # Where each branch went (RFC 3263 §4): its retransmissions and CANCEL go there.
-        self._pinned: OrderedDict[str, Address] = OrderedDict()
+        # (A branch's target and the targets after it.)
+        self._pinned: OrderedDict[str, tuple[Address, list[Address]]] = OrderedDict()
+        # The servers left for the retry of a failed request (RFC 3263 §4.3).
+        self._next_targets: OrderedDict[tuple[str, str], list[Address]] = OrderedDict()
         self.transport = TransportLayer(
             self.receive,
             limits=limits,
@@ -488,9 +499,15 @@ class Endpoint:
             else:
                 self._spawn(self._resolve_sent_by_and_send(bytes(request), request.top_via, token))
             return
+        queued = self._next_targets.pop(_lineage(request), None) if self._next_targets else None
+        if queued:
+            # A retry after a failure (RFC 3263 §4.3): the servers left, not a new lookup.
+            self._send_located(request, queued, token)
+            return
         branch = _branch_of(request)
-        pinned = self._pinned.get(branch) if branch else None
-        if pinned is not None:
+        entry = self._pinned.get(branch) if branch else None
+        if entry is not None:
+            pinned = entry[0]
             ##= https://www.rfc-editor.org/rfc/rfc3263#section-4
             ##% The procedures here MUST be done exactly once per transaction, where
             ##% transaction is as defined in [1].
@@ -541,7 +558,7 @@ class Endpoint:
         address, rest = targets[0], targets[1:]
         branch = _branch_of(request)
         if branch:
-            self._pin(branch, address)
+            self._pin(branch, address, rest)
         self._match_via(request, address)
         if not rest:
             self._send(bytes(request), address, token)
@@ -555,12 +572,29 @@ class Endpoint:
         except (OSError, ValueError) as error:
             next_target(error)
 
-    def _pin(self, branch: str, address: Address) -> None:
+    def _pin(self, branch: str, address: Address, rest: list[Address]) -> None:
         pinned = self._pinned
-        pinned[branch] = address
+        pinned[branch] = (address, rest)
         pinned.move_to_end(branch)
         while len(pinned) > PINNED_BRANCHES:
             pinned.popitem(last=False)
+
+    def next_target(self, request: Request) -> bool:
+        """After ``request`` failed (RFC 3263 §4.3): is there a server left to retry it at?
+
+        If so, the next request of the same Call-ID and method (the core's retry,
+        with a new branch) goes to the servers left instead of a new lookup.
+        """
+        branch = _branch_of(request)
+        entry = self._pinned.get(branch) if branch else None
+        if entry is None or not entry[1]:
+            return False
+        lineage = _lineage(request)
+        self._next_targets[lineage] = entry[1]
+        self._next_targets.move_to_end(lineage)
+        while len(self._next_targets) > PINNED_BRANCHES:
+            self._next_targets.popitem(last=False)
+        return True
 
     def _match_via(self, request: Request, address: Address) -> None:
         """Make the top Via name the transport the resolver chose (§18.1.1).

@@ -47,6 +47,7 @@ from rfc3261.asyncio.transport import bracketed, is_ip_address, unbracketed
 from rfc3261.auth_client import StaticCredentials
 from rfc3261.extension import UAExtension
 from rfc3261.headers import Via
+from rfc3261.locate import ServerFailover
 from rfc3261.message import Request, Response
 from rfc3261.programs.common import (
     base_parser,
@@ -500,6 +501,9 @@ class UserAgentProgram:
             credentials=credentials,
         )
         self.ua = ProgramUserAgent(config, host, self.extensions)
+        if args.dns:
+            # With DNS a name may give several servers: after a 503 or no answer, the next.
+            self.ua.use(ServerFailover(host.next_target))
         host.core = self.ua
 
     # -- events ----------------------------------------------------------------------

@@ -19,6 +19,8 @@ from rfc3261.asyncio.dispatcher import CoreHost, Dispatcher, new_branch
 from rfc3261.asyncio.dns import DnsResolver, parse_nameserver
 from rfc3261.asyncio.transport import Address
 from rfc3261.message import Request, Response, parse
+from rfc3261.programs.common import parse_args
+from rfc3261.programs.ua import EXIT_OK, build_parser, run_program
 
 from .dns_support import Zone, dnsmasq, forbid_system_resolver, free_port  # noqa: F401
 from .test_resolver import ClientCore
@@ -33,11 +35,13 @@ class Ports:
     farm_b: int
     client: int
     ua: int
+    busy: int
+    second: int
 
 
 @pytest.fixture(scope="module")
 def ports() -> Ports:
-    return Ports(*(free_port() for _ in range(6)))
+    return Ports(*(free_port() for _ in range(8)))
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,9 @@ def server(ports: Ports) -> Iterator[str]:
             f"_sip._tcp.client.example.test,live.example.test,{ports.client},0,0",
             # The UA program's callee, over TCP.
             f"_sip._tcp.ua.example.test,live.example.test,{ports.ua},0,0",
+            # A first server that answers 503, then one that answers.
+            f"_sip._udp.fail.example.test,busy.example.test,{ports.busy},0,0",
+            f"_sip._udp.fail.example.test,live.example.test,{ports.second},1,0",
             # A target that is its own SRV name, and "no service here".
             "_sip._udp.loop.example.test,_sip._udp.loop.example.test,5060,0,0",
             "_sip._udp.none.example.test",
@@ -69,6 +76,7 @@ def server(ports: Ports) -> Iterator[str]:
             "live.example.test,127.0.0.1",
             "a.example.test,127.0.0.1",
             "b.example.test,127.0.0.1",
+            "busy.example.test,127.0.0.1",
             "plain.example.test,127.0.0.1",
         ],
     )
@@ -149,8 +157,8 @@ class Effect:
     transaction: Any = None
 
 
-async def _udp_server(port: int) -> tuple[Dispatcher, RecordingTU]:
-    tu = RecordingTU(answer=lambda request: 200)
+async def _udp_server(port: int, status: int = 200) -> tuple[Dispatcher, RecordingTU]:
+    tu = RecordingTU(answer=lambda request: status)
     dispatcher = Dispatcher(tu, timers=FAST_TIMERS)
     await dispatcher.listen(f"sip:127.0.0.1:{port}")
     return dispatcher, tu
@@ -306,23 +314,8 @@ async def _collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 @pytest.mark.usefixtures("forbid_system_resolver")
 @async_test(timeout=20)
 async def test_ua_program_calls_a_name(server: str, ports: Ports) -> None:
-    from rfc3261.programs.common import parse_args
-    from rfc3261.programs.ua import EXIT_OK, build_parser, run_program
-
     callee_out, caller_out = io.StringIO(), io.StringIO()
-    callee = asyncio.ensure_future(
-        run_program(
-            parse_args(
-                build_parser(),
-                ["--listen", f"sip:127.0.0.1:{ports.ua}", "--answer", "200", "--timeout", "10"],
-            ),
-            out=callee_out,
-        )
-    )
-    for _ in range(300):
-        if "listening on" in callee_out.getvalue():
-            break
-        await asyncio.sleep(0.01)
+    callee = await _callee(ports.ua, callee_out)
     caller = await run_program(
         parse_args(
             build_parser(),
@@ -353,3 +346,62 @@ async def test_ua_program_calls_a_name(server: str, ports: Ports) -> None:
             ),
             out=io.StringIO(),
         )
+
+
+async def _callee(port: int, out: io.StringIO) -> asyncio.Future[Any]:
+    """A UA program answering one call with 200 on ``port``."""
+    callee = asyncio.ensure_future(
+        run_program(
+            parse_args(
+                build_parser(),
+                ["--listen", f"sip:127.0.0.1:{port}", "--answer", "200", "--count", "1"]
+                + ["--timeout", "10"],
+            ),
+            out=out,
+        )
+    )
+    for _ in range(300):
+        if "listening on" in out.getvalue():
+            break
+        await asyncio.sleep(0.01)
+    return callee
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+##= type=test
+##% If a failure occurs, the client
+##% SHOULD create a new request, which is identical to the previous, but
+##% has a different value of the Via branch ID than the previous (and
+##% therefore constitutes a new SIP transaction).
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+##= type=test
+##% For SIP requests, failure occurs if the transaction layer reports a
+##% 503 error response or a transport failure of some sort (generally,
+##% due to fatal ICMP errors in UDP or connection failures in TCP).
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+##= type=test
+##% That request is sent
+##% to the next element in the list as specified by RFC 2782.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_a_503_sends_the_request_to_the_next_server(server: str, ports: Ports) -> None:
+    busy, busy_tu = await _udp_server(ports.busy, status=503)
+    callee_out, caller_out = io.StringIO(), io.StringIO()
+    callee = await _callee(ports.second, callee_out)
+    try:
+        caller = await run_program(
+            parse_args(
+                build_parser(),
+                ["--listen", "sip:127.0.0.1:0", "--dns", server]
+                + ["--call", "sip:bob@fail.example.test", "--duration", "0.05"],
+            ),
+            out=caller_out,
+        )
+        outcome = await asyncio.wait_for(callee, 10)
+    finally:
+        await busy.close()
+    assert caller.status == EXIT_OK, caller_out.getvalue()
+    assert caller.calls_established == 1 and outcome.calls_answered == 1
+    # The first server saw the INVITE once (its ACK stays in its transaction); the
+    # second took the call.
+    assert [r[0].method for r in busy_tu.requests] == ["INVITE"]

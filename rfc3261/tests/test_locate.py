@@ -369,3 +369,39 @@ def _via(text: str) -> Via:
         "Content-Length: 0\r\n\r\n".encode()
     )
     return request.top_via  # type: ignore[union-attr]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+##= type=test
+##% Failure also occurs if the transaction layer times out without ever
+##% having received any response, provisional or final (i.e., timer B or
+##% timer F in RFC 3261 [1] fires).
+def test_failover_decides_what_a_failure_is() -> None:
+    from rfc3261.extension import ClientRequest
+    from rfc3261.locate import ServerFailover
+    from rfc3261.message import Response
+    from rfc3261.tests.transport_support import build_request
+
+    asked: list[str] = []
+
+    def next_target(request: object) -> bool:
+        asked.append("asked")
+        return True
+
+    failover = ServerFailover(next_target)
+    request = build_request("INVITE", "sip:bob@example.test")
+    request.headers.prepend("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-f1")
+    client = ClientRequest(request, "sip:bob@example.test")
+
+    def response(status: int) -> Response:
+        return request.make_response(status)
+
+    retry = failover.retry(client, response(503), 0.0)
+    assert retry is not None and retry.method == "INVITE" and retry is not request
+    assert failover.retry(client, response(408), 0.0) is not None  # a timeout, no answer
+    assert failover.retry(client, response(486), 0.0) is None
+    client.provisional = True  # a 408 after a provisional is not a server failure
+    assert failover.retry(client, response(408), 0.0) is None
+    assert len(asked) == 2
+    failover.next_target = lambda request: False  # no server left: the 503 stands
+    assert failover.retry(client, response(503), 0.0) is None
