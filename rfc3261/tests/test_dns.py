@@ -354,8 +354,16 @@ async def _callee(port: int, out: io.StringIO) -> asyncio.Future[Any]:
         run_program(
             parse_args(
                 build_parser(),
-                ["--listen", f"sip:127.0.0.1:{port}", "--answer", "200", "--count", "1"]
-                + ["--timeout", "10"],
+                [
+                    "--listen",
+                    f"sip:127.0.0.1:{port}",
+                    "--answer",
+                    "200",
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "10",
+                ],
             ),
             out=out,
         )
@@ -392,8 +400,16 @@ async def test_a_503_sends_the_request_to_the_next_server(server: str, ports: Po
         caller = await run_program(
             parse_args(
                 build_parser(),
-                ["--listen", "sip:127.0.0.1:0", "--dns", server]
-                + ["--call", "sip:bob@fail.example.test", "--duration", "0.05"],
+                [
+                    "--listen",
+                    "sip:127.0.0.1:0",
+                    "--dns",
+                    server,
+                    "--call",
+                    "sip:bob@fail.example.test",
+                    "--duration",
+                    "0.05",
+                ],
             ),
             out=caller_out,
         )
