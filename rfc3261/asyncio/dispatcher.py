@@ -139,12 +139,12 @@ def _branch_of(request: Request) -> str | None:
         return None
 
 
-def _lineage(request: Request) -> tuple[str, str]:
-    """What a request and its retries share (§8.1.3.5): Call-ID and method."""
+def _lineage(request: Request) -> tuple[str, str, str]:
+    """What a request and its retries share (§8.1.3.5): Call-ID, method, Request-URI."""
     try:
-        return request.call_id, request.method
+        return request.call_id, request.method, str(request.uri)
     except (ParseError, ValueError, LookupError):
-        return "", request.method
+        return "", request.method, str(request.uri)
 
 
 def new_branch() -> str:
@@ -301,7 +301,7 @@ class Endpoint:
         # (A branch's target and the targets after it.)
         self._pinned: OrderedDict[str, tuple[Address, list[Address]]] = OrderedDict()
         # The servers left for the retry of a failed request (RFC 3263 §4.3).
-        self._next_targets: OrderedDict[tuple[str, str], list[Address]] = OrderedDict()
+        self._next_targets: OrderedDict[tuple[str, str, str], list[Address]] = OrderedDict()
         self.transport = TransportLayer(
             self.receive,
             limits=limits,
@@ -499,11 +499,6 @@ class Endpoint:
             else:
                 self._spawn(self._resolve_sent_by_and_send(bytes(request), request.top_via, token))
             return
-        queued = self._next_targets.pop(_lineage(request), None) if self._next_targets else None
-        if queued:
-            # A retry after a failure (RFC 3263 §4.3): the servers left, not a new lookup.
-            self._send_located(request, queued, token)
-            return
         branch = _branch_of(request)
         entry = self._pinned.get(branch) if branch else None
         if entry is not None:
@@ -527,6 +522,11 @@ class Endpoint:
             ##% same server.
             self._match_via(request, pinned)
             self._send(bytes(request), pinned, token)
+            return
+        queued = self._next_targets.pop(_lineage(request), None) if self._next_targets else None
+        if queued:
+            # A retry after a failure (RFC 3263 §4.3): the servers left, not a new lookup.
+            self._send_located(request, queued, token)
             return
         resolve_now = self._resolve_now
         if resolve_now is not None:
@@ -582,8 +582,8 @@ class Endpoint:
     def next_target(self, request: Request) -> bool:
         """After ``request`` failed (RFC 3263 §4.3): is there a server left to retry it at?
 
-        If so, the next request of the same Call-ID and method (the core's retry,
-        with a new branch) goes to the servers left instead of a new lookup.
+        If so, the next new request of the same Call-ID, method and Request-URI (the
+        core's retry, with a new branch) goes to the servers left, not a new lookup.
         """
         branch = _branch_of(request)
         entry = self._pinned.get(branch) if branch else None

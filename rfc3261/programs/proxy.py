@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 authenticator=authenticator,
                 routes=routes,
             )
+            if resolver is not None:
+                # §16.6 step 10: after a failed tuple, the next one the resolver gave.
+                host.core.next_tuple = host.next_target
             if args.registrar:
                 expiry.schedule()
                 host.deliver = lambda effect: None

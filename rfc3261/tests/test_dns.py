@@ -189,7 +189,7 @@ async def test_dead_first_target_then_the_live_one_over_tcp(server: str, ports: 
         assert received.call_id == "dns-1"
         assert source.transport == "TCP"
         assert received.top_via.transport == "TCP"
-        for _ in range(300):
+        for _ in range(800):
             if core.responses:
                 break
             await asyncio.sleep(0.01)
@@ -420,4 +420,65 @@ async def test_a_503_sends_the_request_to_the_next_server(server: str, ports: Po
     assert caller.calls_established == 1 and outcome.calls_answered == 1
     # The first server saw the INVITE once (its ACK stays in its transaction); the
     # second took the call.
+    assert [r[0].method for r in busy_tu.requests] == ["INVITE"]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% For each tuple attempted, the proxy MUST format the message as
+##% appropriate for the tuple and send the request using a new client
+##% transaction as detailed in steps 8 through 10.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% As described in [4], the proxy MUST attempt to deliver the message to
+##% the first tuple in that set, and proceed through the set in order
+##% until the delivery attempt succeeds.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_proxy_walks_the_tuples_of_a_name(server: str, ports: Ports) -> None:
+    from rfc3261.location import SqliteLocationService
+    from rfc3261.programs.proxy import ProgramProxy, StaticRoute
+    from rfc3261.proxy import NextHop, ProxyConfig
+    from rfc3261.uri import parse_uri
+
+    busy, busy_tu = await _udp_server(ports.busy, status=503)
+    callee_out, caller_out = io.StringIO(), io.StringIO()
+    callee = await _callee(ports.second, callee_out)
+    host = CoreHost(None, resolver=resolver_for(server))
+    location = SqliteLocationService()
+    try:
+        (point, _) = await host.listen("sip:127.0.0.1:0")
+        config = ProxyConfig(
+            host=point.address.host,
+            port=point.address.port,
+            domains=frozenset(["proxy.example.test"]),
+            aliases=frozenset([point.address.hostport]),
+        )
+        hop = NextHop("UDP", "fail.example.test", None, uri=parse_uri("sip:fail.example.test"))
+        host.core = ProgramProxy(config, location, routes=[StaticRoute("far.example.test", hop)])
+        host.core.next_tuple = host.next_target
+        caller = await run_program(
+            parse_args(
+                build_parser(),
+                [
+                    "--listen",
+                    "sip:127.0.0.1:0",
+                    "--outbound-proxy",
+                    f"sip:{point.address.hostport}",
+                    "--call",
+                    "sip:bob@far.example.test",
+                    "--duration",
+                    "0.05",
+                ],
+            ),
+            out=caller_out,
+        )
+        outcome = await asyncio.wait_for(callee, 10)
+    finally:
+        await host.close()
+        await busy.close()
+        location.close()
+    assert caller.status == EXIT_OK, caller_out.getvalue()
+    assert caller.calls_established == 1 and outcome.calls_answered == 1
+    # The first tuple answered 503 to one INVITE; the proxy went on to the second.
     assert [r[0].method for r in busy_tu.requests] == ["INVITE"]
