@@ -548,6 +548,9 @@ class Endpoint:
             return
         self._send_located(request, targets, token)
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+    ##% The UAC SHOULD follow the procedures defined in [4] for stateful
+    ##% elements, trying each address until a server is contacted.
     ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.2
     ##% The client SHOULD try the first record.  If
     ##% an attempt should fail, based on the definition of failure in Section

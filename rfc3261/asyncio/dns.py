@@ -120,6 +120,10 @@ class DnsResolver:
         usable = {name for name, info in TRANSPORTS.items() if info.driver is not None}
         return usable if self.transports is None else usable & self.transports
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+    ##% Unless there is local policy specifying otherwise, the destination
+    ##% MUST be determined by applying the DNS procedures described in [4] as
+    ##% follows.
     async def resolve(self, destination: Any) -> list[Address]:
         """The ordered targets for ``destination`` (RFC 3263 §4); ValueError when none."""
         known = _literal(destination)
@@ -186,6 +190,9 @@ class DnsResolver:
             return None
         return records
 
+    ##= https://www.rfc-editor.org/rfc/rfc3263#section-7
+    ##% A client which frequently contacts the same domain SHOULD cache whether
+    ##% or not its NAPTR records contain SIPS in the services field.
     async def lookup(self, query: Query) -> list[Any]:
         """The records of ``query``, from the cache or the DNS server; [] when there are none."""
         records = self.cached(query)

@@ -99,6 +99,11 @@ def test_parse_nameserver() -> None:
         DnsResolver([])
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+##= type=test
+##% Unless there is local policy specifying otherwise, the destination
+##% MUST be determined by applying the DNS procedures described in [4] as
+##% follows.
 @pytest.mark.usefixtures("forbid_system_resolver")
 @async_test(timeout=20)
 async def test_naptr_srv_address_chain_over_dns(server: str, ports: Ports) -> None:
@@ -164,6 +169,10 @@ async def _udp_server(port: int, status: int = 200) -> tuple[Dispatcher, Recordi
     return dispatcher, tu
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+##= type=test
+##% The UAC SHOULD follow the procedures defined in [4] for stateful
+##% elements, trying each address until a server is contacted.
 ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.2
 ##= type=test
 ##% The client SHOULD try the first record.  If
@@ -200,6 +209,10 @@ async def test_dead_first_target_then_the_live_one_over_tcp(server: str, ports: 
         await live.close()
 
 
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+##= type=test
+##% The procedures here MUST be done exactly once per transaction, where
+##% transaction is as defined in [1].
 ##= https://www.rfc-editor.org/rfc/rfc3263#section-4
 ##= type=test
 ##% Furthermore, a

@@ -120,7 +120,7 @@ class HostileDns:
         query = dns.message.from_wire(data)
         first = query.question[0].name.to_text().split(".", 1)[0]
         self.asked[first] = self.asked.get(first, 0) + 1
-        if first == "slow":
+        if first == "slow" and query.question[0].rdtype == dns.rdatatype.A:
             await asyncio.sleep(2.0)
         answer = _answer(query, over_tcp)
         if answer is None or isinstance(answer, bytes):

@@ -405,3 +405,22 @@ def test_failover_decides_what_a_failure_is() -> None:
     assert len(asked) == 2
     failover.next_target = lambda request: False  # no server left: the 503 stands
     assert failover.retry(client, response(503), 0.0) is None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+##= type=test
+##% Independent of which URI is used as input to the procedures of [4],
+##% if the Request-URI specifies a SIPS resource, the UAC MUST follow
+##% the procedures of [4] as if the input URI were a SIPS URI.
+def test_a_sips_request_uri_makes_the_route_resolved_as_sips() -> None:
+    from rfc3261.tests.transport_support import build_request
+    from rfc3261.uac import UacBehaviour
+
+    request = build_request("OPTIONS", "sips:bob@example.test")
+    request.headers.add("Route", "<sip:proxy.example.test;lr>")
+    destination = UacBehaviour.destination_for(request)
+    assert str(destination) == "sips:proxy.example.test;lr"
+    assert str(request.route[0].uri) == "sip:proxy.example.test;lr"  # the Route is unchanged
+    plain = build_request("OPTIONS", "sip:bob@example.test")
+    plain.headers.add("Route", "<sip:proxy.example.test;lr>")
+    assert str(UacBehaviour.destination_for(plain)) == "sip:proxy.example.test;lr"
