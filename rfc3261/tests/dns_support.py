@@ -74,12 +74,12 @@ class Zone:
 
 
 @contextlib.contextmanager
-def dnsmasq(zone: Zone, port: int | None = None) -> Iterator[str]:
-    """Run dnsmasq on 127.0.0.1 serving ``zone``; yields "127.0.0.1:PORT"."""
+def dnsmasq(zone: Zone, port: int | None = None, address: str = "127.0.0.1") -> Iterator[str]:
+    """Run dnsmasq on ``address`` (loopback) serving ``zone``; yields "ADDRESS:PORT"."""
     for attempt in range(5):
         chosen = port or free_port()
         try:
-            process = _start_dnsmasq(zone, chosen)
+            process = _start_dnsmasq(zone, chosen, address)
         except RuntimeError as error:
             # Another process took the port between the probe and dnsmasq's bind.
             if port is not None or "in use" not in str(error) or attempt == 4:
@@ -87,7 +87,7 @@ def dnsmasq(zone: Zone, port: int | None = None) -> Iterator[str]:
             continue
         break
     try:
-        yield f"127.0.0.1:{chosen}"
+        yield f"{address}:{chosen}"
     finally:
         process.terminate()
         try:
@@ -99,7 +99,7 @@ def dnsmasq(zone: Zone, port: int | None = None) -> Iterator[str]:
             process.stderr.close()
 
 
-def _start_dnsmasq(zone: Zone, port: int) -> subprocess.Popen[bytes]:
+def _start_dnsmasq(zone: Zone, port: int, address: str) -> subprocess.Popen[bytes]:
     binary = dnsmasq_path()
     command = [
         binary,
@@ -108,7 +108,7 @@ def _start_dnsmasq(zone: Zone, port: int) -> subprocess.Popen[bytes]:
         "--no-resolv",
         "--no-hosts",
         "--no-poll",
-        "--listen-address=127.0.0.1",
+        f"--listen-address={address}",
         "--bind-interfaces",
         f"--port={port}",
         "--pid-file=",
@@ -122,7 +122,7 @@ def _start_dnsmasq(zone: Zone, port: int) -> subprocess.Popen[bytes]:
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
     )
     try:
-        _wait_ready(port, process)
+        _wait_ready(address, port, process)
     except BaseException:
         if process.poll() is None:
             process.kill()
@@ -131,9 +131,9 @@ def _start_dnsmasq(zone: Zone, port: int) -> subprocess.Popen[bytes]:
     return process
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_ready(address: str, port: int, process: subprocess.Popen[bytes]) -> None:
     probe = dns.resolver.Resolver(configure=False)
-    probe.nameservers = ["127.0.0.1"]
+    probe.nameservers = [address]
     probe.port = port
     probe.lifetime = 0.2
     deadline = time.monotonic() + 5
