@@ -185,3 +185,40 @@ async def _call(server: str, callee_port: int) -> tuple[object, object]:
     )
     outcome = await asyncio.wait_for(callee, 15)
     return caller, outcome
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.2
+##= type=test
+##% If it was not, because a transport was specified
+##% explicitly, the client performs an SRV query for that specific
+##% transport, using the service identifier "_sips" for SIPS URIs.
+def test_sipp_calls_through_our_proxy_to_a_name(tmp_path: Path) -> None:
+    from .test_interop_servers import CALLS, calls
+    from .test_programs_servers import ServerProcess
+
+    sipp = require_external("sipp", "sip-tester")
+    uas_port = free_port()
+    zone = Zone(
+        srv=[f"_sip._udp.far.example.test,uas.example.test,{uas_port},0,0"],
+        hosts=["uas.example.test,127.0.0.1"],
+    )
+    config = tmp_path / "proxy.toml"
+    config.write_text(
+        '[[route]]\ndomain = "example.com"\nnext-hop = "sip:far.example.test;transport=udp"\n'
+    )
+    with dnsmasq(zone) as server:
+        # SIPp's scenario calls bob@example.com: a domain of someone else, routed by name.
+        proxy = ServerProcess(
+            "proxy",
+            *("--listen", "sip:127.0.0.1:0", "--domain", "proxy.example.test"),
+            *("--db", str(tmp_path / "location.db"), "--dns", server, "--config", str(config)),
+            cwd=tmp_path,
+        )
+        try:
+            calls(sipp, proxy.port, "bob", uas_port, tmp_path)
+        finally:
+            proxy.stop()
+    log = proxy.log_text()
+    assert "Traceback" not in log, log[-3000:]
+    # Every INVITE went on to the SIPp UAS found through SRV (calls() checked each call).
+    assert log.count(f"-> UDP 127.0.0.1:{uas_port} INVITE") == CALLS
