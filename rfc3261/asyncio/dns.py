@@ -109,6 +109,7 @@ class DnsResolver:
         self.rng = rng or random.Random()
         self.clock = clock
         self._cache: OrderedDict[Query, tuple[float, list[Any]]] = OrderedDict()
+        self._pending: dict[Query, asyncio.Future[list[Any]]] = {}
         # Counters for tests and logs.
         self.queries = 0
         self.failures = 0
@@ -198,6 +199,15 @@ class DnsResolver:
         records = self.cached(query)
         if records is not None:
             return records
+        # Requests that arrive together for one name ask the server once.
+        pending = self._pending.get(query)
+        if pending is None:
+            pending = asyncio.ensure_future(self._ask(query))
+            self._pending[query] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(query, None))
+        return list(await asyncio.shield(pending))
+
+    async def _ask(self, query: Query) -> list[Any]:
         self.queries += 1
         ttl: float | None = NEGATIVE_TTL
         try:

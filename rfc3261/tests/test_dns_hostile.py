@@ -224,7 +224,8 @@ async def test_a_slow_answer_does_not_block_the_event_loop() -> None:
         [point] = await peer.listen("sip:127.0.0.1:0", with_tcp=False)
         await client.listen("sip:127.0.0.1:0", with_tcp=False)
         started = time.monotonic()
-        slow = asyncio.ensure_future(resolver.resolve("sip:slow.example.test:5099"))
+        # Five requests for the same name at once: one query per record type.
+        slow = asyncio.gather(*(resolver.resolve("sip:slow.example.test:5099") for _ in range(5)))
         # While the DNS server sits on its answer, ten requests go and come back.
         for index in range(10):
             request = build_request(
@@ -235,7 +236,8 @@ async def test_a_slow_answer_does_not_block_the_event_loop() -> None:
             assert response.status == 200
         assert time.monotonic() - started < 1.5
         assert not slow.done()
-        assert await slow == [Address("UDP", "127.0.0.1", 5099)]
+        assert await slow == [[Address("UDP", "127.0.0.1", 5099)]] * 5
+        assert server.asked["slow"] == 2  # A and AAAA, once each
         assert time.monotonic() - started >= 1.9
     finally:
         await client.close()
