@@ -34,6 +34,7 @@ an answer are ordered (those of the best priorities), at most
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 from collections.abc import Callable, Collection, Generator, Mapping
@@ -139,6 +140,7 @@ class Target:
 Locating = Generator[Query, list[Any], list[Target]]
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -378,7 +380,7 @@ def srv_order(records: list[Srv], rng: random.Random) -> list[Srv]:
             end += 1
         # Zero-weight records first, then repeatedly pick with probability weight/sum.
         group = sorted(by_priority[start:end], key=lambda r: r.weight != 0)
-        while group:
+        while len(group) > 1:
             total = sum(r.weight for r in group)
             choice = rng.randint(0, total)
             running = 0
@@ -387,6 +389,7 @@ def srv_order(records: list[Srv], rng: random.Random) -> list[Srv]:
                 if running >= choice:
                     ordered.append(group.pop(index))
                     break
+        ordered += group  # the last one: no choice to make
         start = end
     return ordered
 

@@ -110,6 +110,9 @@ class DnsResolver:
         self.clock = clock
         self._cache: OrderedDict[Query, tuple[float, list[Any]]] = OrderedDict()
         self._pending: dict[Query, asyncio.Future[list[Any]]] = {}
+        # Whole answers that involved no random choice, until their first record expires.
+        self._memo: dict[tuple[str, frozenset[str]], tuple[float, list[Address]]] = {}
+        self._expires = float("inf")
         # Counters for tests and logs.
         self.queries = 0
         self.failures = 0
@@ -144,8 +147,25 @@ class DnsResolver:
         if known is not None:
             return known
         uri = _uri_of(destination)
-        targets = self._run_cached(locate(uri, self.supported(), self.rng))
-        return None if targets is None else _addresses(uri, targets)
+        supported = self.supported()
+        key = (str(uri), frozenset(supported))
+        memo = self._memo.get(key)
+        now = self.clock()
+        if memo is not None and memo[0] > now:
+            return memo[1]
+        rng = _CountingRandom(self.rng)
+        self._expires = float("inf")
+        targets = self._run_cached(locate(uri, supported, rng))  # type: ignore[arg-type]
+        if targets is None:
+            return None
+        addresses = _addresses(uri, targets)
+        if not rng.draws:
+            # No weighted choice was made: the same records give the same answer until
+            # the first of them expires, so the answer itself can be kept until then.
+            if len(self._memo) >= self.cache_size:
+                self._memo.clear()
+            self._memo[key] = (self._expires, addresses)
+        return addresses
 
     async def resolve_sent_by(self, via: Via) -> list[Address]:
         """Where a response goes when its connection is gone: the Via's sent-by (§5)."""
@@ -189,6 +209,7 @@ class DnsResolver:
         if expires <= self.clock():
             del self._cache[query]
             return None
+        self._expires = min(self._expires, expires)
         return records
 
     ##= https://www.rfc-editor.org/rfc/rfc3263#section-7
@@ -238,6 +259,18 @@ class DnsResolver:
         cache.move_to_end(query)
         while len(cache) > self.cache_size:
             cache.popitem(last=False)
+
+
+class _CountingRandom:
+    """The resolver's random source, counting the draws one resolution makes."""
+
+    def __init__(self, source: random.Random) -> None:
+        self.source = source
+        self.draws = 0
+
+    def randint(self, a: int, b: int) -> int:
+        self.draws += 1
+        return self.source.randint(a, b)
 
 
 def _records(rrset: Any) -> list[Any]:
