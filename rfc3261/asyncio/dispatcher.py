@@ -495,7 +495,12 @@ class Endpoint:
             # A response a stateless element routes by its Via (§16.11): a name is §5's.
             host = getattr(destination, "host", "")
             if is_ip_address(host) or not hasattr(self.resolver, "resolve_sent_by"):
-                self._send_in_turn(bytes(request), [resolve_destination(destination)], token)
+                try:
+                    target = resolve_destination(destination)
+                except ValueError as error:
+                    self._failed(token, error)
+                    return
+                self._send_in_turn(bytes(request), [target], token)
             else:
                 self._spawn(self._resolve_sent_by_and_send(bytes(request), request.top_via, token))
             return
@@ -629,11 +634,12 @@ class Endpoint:
             ##% request (see Section 20.14).
             request.headers.add("Content-Length", len(request.body))
 
-    # RFC 3263 §4.3 tries the next target after a transport failure with a new
-    # request (new branch).  Here only a target that fails before anything was
-    # delivered (connection refused, no socket for its family) gives way to the
-    # next, with the same bytes: no server saw the request, so no transaction
-    # is duplicated.  Failover on 503 or a timeout is the core's business.
+    # RFC 3263 §4.3 tries the next target after a failure with a new request (new
+    # branch).  Here (and in _send_located) only a target that fails before anything
+    # was delivered (connection refused, no socket for its family) gives way to the
+    # next, with the same bytes: no server saw the message, so no transaction is
+    # duplicated.  After a 503 or a timeout the core retries with a new branch and
+    # asks next_target() for the servers left (ServerFailover, Proxy.next_tuple).
     def _send_in_turn(self, data: bytes, targets: list[Address], token: Any) -> None:
         """Send to the first target; when that fails, to the next, and so on."""
         address, rest = targets[0], targets[1:]

@@ -495,3 +495,31 @@ async def test_proxy_walks_the_tuples_of_a_name(server: str, ports: Ports) -> No
     assert caller.calls_established == 1 and outcome.calls_answered == 1
     # The first tuple answered 503 to one INVITE; the proxy went on to the second.
     assert [r[0].method for r in busy_tu.requests] == ["INVITE"]
+
+
+@async_test(timeout=10)
+async def test_a_response_to_a_name_without_dns_fails_cleanly() -> None:
+    from rfc3261.proxy import NextHop
+
+    errors: list[Any] = []
+    host = CoreHost(ClientCore(), on_send_error=lambda effect, now: errors.append(effect) or [])
+    try:
+        await host.listen("sip:127.0.0.1:0")
+        response = Response(
+            200,
+            "OK",
+            [
+                ("Via", "SIP/2.0/UDP client.example.test;branch=z9hG4bK-n1"),
+                ("To", "<sip:bob@example.test>;tag=t"),
+                ("From", "<sip:alice@example.test>;tag=f"),
+                ("Call-ID", "no-dns-1"),
+                ("CSeq", "1 OPTIONS"),
+                ("Content-Length", "0"),
+            ],
+        )
+        effect = Effect(response, NextHop("UDP", "client.example.test", None))
+        host.run([effect])  # the default resolver knows no names: a send error, no raise
+        await asyncio.sleep(0.05)
+        assert errors == [effect]
+    finally:
+        await host.close()
