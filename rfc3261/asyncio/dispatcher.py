@@ -45,7 +45,8 @@ nothing; the TU overrides what it needs):
 
 Destinations are :class:`rfc3261.asyncio.transport.Address` values (transport, IP
 literal, port); :func:`address_for_uri` makes one from a SIP URI with an IP
-address host (no DNS here, RFC 3263 is out of scope).  A :class:`Source` says
+address host.  Names are the resolver's (``resolver=``; RFC 3263 over DNS is
+:class:`rfc3261.asyncio.dns.DnsResolver`).  A :class:`Source` says
 where a request came from; it is what ``send_stateless_response`` routes by.
 Also for the TU: ``dispatcher.transactions`` (the TransactionLayer, e.g.
 ``find_cancel_target``), ``contact_uri(transport)``, ``local_point(transport)``
@@ -1048,7 +1049,9 @@ class CoreHost(Endpoint):
     Every effect with ``message`` and ``destination`` is sent: a response to
     the :class:`Source` its request came from, routed as §18.2.2 says; a
     request to an :class:`Address`, a SIP URI or a next hop with ``transport``,
-    ``host`` and ``port`` (IP literals: no DNS).  Any other effect goes to
+    ``host`` and ``port``, through the resolver: a branch's later messages go where
+    it went, and ``next_target`` serves a core's retry after a failure (RFC 3263 §4,
+    §4.3).  Any other effect goes to
     ``deliver``.  A send that fails is given to ``on_send_error(effect, now)``,
     whose effects are carried out too; by default it calls
     ``core.transport_error(effect.transaction, now)``.  ``clock`` is the

@@ -25,8 +25,9 @@ one a peer gives.
 Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
 that class (the status itself is printed; a transaction timeout is a 408 and a
 transport failure a 503, §8.1.3.1); 1 when ``--timeout`` ran out first; 2 for
-bad usage.  There is no DNS (RFC 3263 is out of scope): every host the
-program sends to must be an IP literal.  Each message on the wire is logged
+bad usage.  Without ``--dns`` there is no DNS: every host the program sends to
+must be an IP literal; with it names are located by RFC 3263 and a failed server
+is followed by the next (ServerFailover).  Each message on the wire is logged
 (:func:`rfc3261.programs.common.install_wire_log`: ``-v`` whole messages, ``-q`` none).
 Usage and examples: docs/guides/programs-ua.rst.
 """
