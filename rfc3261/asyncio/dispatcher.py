@@ -422,6 +422,24 @@ class Endpoint:
         except (ValueError, ParseError) as error:
             self._failed(token, error)
             return
+        if (
+            connection is None
+            and is_stream(address.transport)
+            and hasattr(self.resolver, "resolve_sent_by")
+        ):
+            # A new connection for a response: if it cannot be opened, RFC 3263 §5.
+            data = bytes(response)
+
+            def by_sent_by(error: Exception) -> None:
+                ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+                ##% If that
+                ##% connection attempt fails, the server SHOULD use the procedures
+                ##% in [4] for servers in order to determine the IP address and
+                ##% port to open the connection and send the response to.
+                self._spawn(self._resolve_sent_by_and_send(data, via, token))  # type: ignore[arg-type]
+
+            self.transport.send(data, address, local=local, on_error=by_sent_by)
+            return
         self._send(bytes(response), address, token, connection, local)
 
     async def _resolve_sent_by_and_send(self, data: bytes, via: Via, token: Any) -> None:

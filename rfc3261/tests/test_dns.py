@@ -77,6 +77,7 @@ def server(ports: Ports) -> Iterator[str]:
             "a.example.test,127.0.0.1",
             "b.example.test,127.0.0.1",
             "busy.example.test,127.0.0.1",
+            "client.example.test,127.0.0.1",
             "plain.example.test,127.0.0.1",
         ],
     )
@@ -289,7 +290,7 @@ async def test_a_branch_sticks_to_its_server(server: str, ports: Ports) -> None:
 @pytest.mark.usefixtures("forbid_system_resolver")
 @async_test(timeout=20)
 async def test_response_to_a_sent_by_name_goes_through_srv(server: str, ports: Ports) -> None:
-    listener = await asyncio.start_server(_collect, "127.0.0.1", ports.client)
+    listener, received = await _tcp_collector(ports.client)
     host = CoreHost(ClientCore(), resolver=resolver_for(server))
     try:
         await host.listen("sip:127.0.0.1:0")
@@ -307,7 +308,7 @@ async def test_response_to_a_sent_by_name_goes_through_srv(server: str, ports: P
         )
         # A stateless element with no connection left: sent-by it is (§18.2.2, §5).
         host.send_stateless_response(response, None)
-        data = await asyncio.wait_for(_RECEIVED.get(), 5)
+        data = await asyncio.wait_for(received.get(), 5)
         assert parse(data).call_id == "sent-by-1"  # type: ignore[union-attr]
     finally:
         await host.close()
@@ -315,13 +316,15 @@ async def test_response_to_a_sent_by_name_goes_through_srv(server: str, ports: P
         await listener.wait_closed()
 
 
-_RECEIVED: asyncio.Queue[bytes] = asyncio.Queue()
+async def _tcp_collector(port: int) -> tuple[asyncio.Server, asyncio.Queue[bytes]]:
+    """A TCP listener on 127.0.0.1:``port`` that queues the head of what it is sent."""
+    received: asyncio.Queue[bytes] = asyncio.Queue()
 
+    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await received.put(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
 
-async def _collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    data = await reader.readuntil(b"\r\n\r\n")
-    await _RECEIVED.put(data)
-    writer.close()
+    return await asyncio.start_server(collect, "127.0.0.1", port), received
 
 
 @pytest.mark.usefixtures("forbid_system_resolver")
@@ -523,3 +526,45 @@ async def test_a_response_to_a_name_without_dns_fails_cleanly() -> None:
         assert errors == [effect]
     finally:
         await host.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##= type=test
+##% If that
+##% connection attempt fails, the server SHOULD use the procedures
+##% in [4] for servers in order to determine the IP address and
+##% port to open the connection and send the response to.
+##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+##= type=test
+##% If, however, the sent-by field contained a domain name and a port
+##% number, the server queries for A or AAAA records with that name.
+@pytest.mark.usefixtures("forbid_system_resolver")
+@async_test(timeout=20)
+async def test_response_falls_back_to_sent_by_when_received_fails(
+    server: str, ports: Ports
+) -> None:
+    listener, received = await _tcp_collector(ports.client)
+    host = CoreHost(ClientCore(), resolver=resolver_for(server))
+    try:
+        await host.listen("sip:127.0.0.1:0")
+        # received names an address where nothing listens; sent-by names the client.
+        via = f"SIP/2.0/TCP client.example.test:{ports.client};received=127.0.0.2;branch=z9hG4bK-r"
+        response = Response(
+            200,
+            "OK",
+            [
+                ("Via", via),
+                ("To", "<sip:bob@example.test>;tag=t"),
+                ("From", "<sip:alice@example.test>;tag=f"),
+                ("Call-ID", "received-fails-1"),
+                ("CSeq", "1 OPTIONS"),
+                ("Content-Length", "0"),
+            ],
+        )
+        host.send_stateless_response(response, None)
+        data = await asyncio.wait_for(received.get(), 5)
+        assert parse(data).call_id == "received-fails-1"  # type: ignore[union-attr]
+    finally:
+        await host.close()
+        listener.close()
+        await listener.wait_closed()
