@@ -24,6 +24,10 @@ argument parser with :func:`base_parser`, which adds the common flags:
 ``--cert``, ``--key``, ``--ca``
     PEM files for TLS: our certificate and key, and the CAs we trust when we
     connect out (default: the system's).
+``--dns SERVER`` (repeatable)
+    Locate host names by RFC 3263 (NAPTR, SRV, A/AAAA) asking this DNS server,
+    e.g. ``127.0.0.1:5353``; ``system`` reads /etc/resolv.conf.  Without it no
+    DNS is done and every host must be an IP literal (:func:`make_resolver`).
 ``--buffer``, ``--cpu``, ``--profile``
     UDP socket buffer bytes, the CPU to pin the process to, a cProfile output file.
 
