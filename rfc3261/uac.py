@@ -202,6 +202,14 @@ class UacBehaviour:
         if routes:
             first = routes[0].uri
             if isinstance(first, SipURI) and first.lr:
+                ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+                ##% Independent of which URI is used as input to the procedures of [4],
+                ##% if the Request-URI specifies a SIPS resource, the UAC MUST follow
+                ##% the procedures of [4] as if the input URI were a SIPS URI.
+                uri = request.uri
+                if isinstance(uri, SipURI) and uri.is_secure and not first.is_secure:
+                    first = first.copy()
+                    first.scheme = "sips"
                 return first
         return request.uri
 

@@ -45,7 +45,8 @@ nothing; the TU overrides what it needs):
 
 Destinations are :class:`rfc3261.asyncio.transport.Address` values (transport, IP
 literal, port); :func:`address_for_uri` makes one from a SIP URI with an IP
-address host (no DNS here, RFC 3263 is out of scope).  A :class:`Source` says
+address host.  Names are the resolver's (``resolver=``; RFC 3263 over DNS is
+:class:`rfc3261.asyncio.dns.DnsResolver`).  A :class:`Source` says
 where a request came from; it is what ``send_stateless_response`` routes by.
 Also for the TU: ``dispatcher.transactions`` (the TransactionLayer, e.g.
 ``find_cancel_target``), ``contact_uri(transport)``, ``local_point(transport)``
@@ -69,6 +70,7 @@ import secrets
 import socket
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +89,7 @@ from ..transaction import (
     TransportFailure,
 )
 from ..transaction_layer import TransactionLayer, sends_first
-from ..transports import default_port, route_response, transport_for_uri
+from ..transports import default_port, is_stream, route_response, transport_for_uri
 from ..uri import SipURI, parse_uri
 from . import websocket  # noqa: F401  (registers the WS and WSS transports, RFC 7118)
 from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
@@ -117,6 +119,7 @@ __all__ = [
     "CoreHost",
     "Dispatcher",
     "Endpoint",
+    "SentByName",
     "Source",
     "TransactionUser",
     "address_for_uri",
@@ -127,12 +130,35 @@ __all__ = [
 ]
 
 
+# Branches whose target is remembered (RFC 3263 §4); the oldest are forgotten first.
+PINNED_BRANCHES = 8192
+
+
+def _branch_of(request: Request) -> str | None:
+    try:
+        return request.top_via.branch
+    except (ParseError, ValueError, LookupError):
+        return None
+
+
+def _lineage(request: Request) -> tuple[str, str, str]:
+    """What a request and its retries share (§8.1.3.5): Call-ID, method, Request-URI."""
+    try:
+        return request.call_id, request.method, str(request.uri)
+    except (ParseError, ValueError, LookupError):
+        return "", request.method, str(request.uri)
+
+
 def new_branch() -> str:
     """A fresh branch parameter: the magic cookie and 64 random bits (§8.1.1.7)."""
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.7
     ##% The branch ID inserted by an element compliant with this
     ##% specification MUST always begin with the characters "z9hG4bK".
     return MAGIC_COOKIE + secrets.token_hex(8)
+
+
+class SentByName(ValueError):
+    """A response must go to a sent-by that is a domain name (RFC 3263 §5)."""
 
 
 def response_target(
@@ -155,8 +181,8 @@ def response_target(
     if route.rule == "connection":
         return source.remote, connection, source.local  # type: ignore[union-attr]
     host = route.host or ""
-    if route.rule == "sent-by" and not is_ip_address(host):
-        raise ValueError(f"Via sent-by {host!r} is a name; RFC 3263 §5 lookup is not done")
+    if route.rule in ("sent-by", "reliable") and not is_ip_address(host):
+        raise SentByName(f"Via sent-by {host!r} is a name: RFC 3263 §5 needs a DNS resolver")
     port = route.port or default_port(route.transport)
     local = source.local if source is not None and route.from_arrival_point else None
     return Address(route.transport, host, port), None, local
@@ -286,6 +312,11 @@ class Endpoint:
             self.resolver, "resolve_now", None
         )
         self._resolving: set[asyncio.Task[None]] = set()
+        # Where each branch went (RFC 3263 §4): its retransmissions and CANCEL go there.
+        # (A branch's target and the targets after it.)
+        self._pinned: OrderedDict[str, tuple[Address, list[Address]]] = OrderedDict()
+        # The servers left for the retry of a failed request (RFC 3263 §4.3).
+        self._next_targets: OrderedDict[tuple[str, str, str], list[Address]] = OrderedDict()
         self.transport = TransportLayer(
             self.receive,
             limits=limits,
@@ -388,12 +419,62 @@ class Endpoint:
         self, response: Response, source: Source | None, token: Any, via: Via | None = None
     ) -> None:
         """Route ``response`` by its top Via (or ``via``, the same value) and send it."""
+        via = via or response.top_via
         try:
-            address, connection, local = response_target(via or response.top_via, source)
+            address, connection, local = response_target(via, source)
+        except SentByName as error:
+            resolve_sent_by = getattr(self.resolver, "resolve_sent_by", None)
+            if resolve_sent_by is None:
+                self._failed(token, error)
+                return
+            ##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+            ##% The procedures here are invoked when a server attempts to send to that
+            ##% location and that response fails (the specific conditions are
+            ##% detailed in RFC 3261).
+            self._spawn(self._resolve_sent_by_and_send(bytes(response), via, token))
+            return
         except (ValueError, ParseError) as error:
             self._failed(token, error)
             return
+        if (
+            connection is None
+            and is_stream(address.transport)
+            and hasattr(self.resolver, "resolve_sent_by")
+        ):
+            # A new connection for a response: if it cannot be opened, RFC 3263 §5.
+            data = bytes(response)
+
+            def by_sent_by(error: Exception) -> None:
+                ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+                ##% If that
+                ##% connection attempt fails, the server SHOULD use the procedures
+                ##% in [4] for servers in order to determine the IP address and
+                ##% port to open the connection and send the response to.
+                self._spawn(self._resolve_sent_by_and_send(data, via, token))  # type: ignore[arg-type]
+
+            self.transport.send(data, address, local=local, on_error=by_sent_by)
+            return
         self._send(bytes(response), address, token, connection, local)
+
+    async def _resolve_sent_by_and_send(self, data: bytes, via: Via, token: Any) -> None:
+        try:
+            targets = await self.resolver.resolve_sent_by(via)  # type: ignore[attr-defined]
+        except Exception as error:  # whatever the resolver raises, the send failed
+            self._failed(token, error)
+            return
+        ##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+        ##% As in
+        ##% the client processing, the next entry in the list is tried if the one
+        ##% before it results in a failure.
+        ##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+        ##% If that
+        ##% results in a failure, the next entry on the list is tried.
+        self._send_in_turn(data, targets, token)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = self.loop.create_task(coroutine)
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
 
     def _send(
         self,
@@ -429,17 +510,61 @@ class Endpoint:
             raise ValueError(f"{destination!r}: the resolver found no target")
         return targets
 
-    def _send_request_bytes(self, data: bytes, destination: Any, token: Any) -> None:
-        """Send a request's bytes to ``destination`` through the resolver (§18.1.1).
+    def _send_request(self, request: Request, destination: Any, token: Any) -> None:
+        """Send ``request`` to ``destination`` through the resolver (§18.1.1, RFC 3263 §4).
 
-        Address and Source are sent to as they are; anything else is resolved,
-        at once when the resolver can, else in a task.
+        Address and Source are sent to as they are.  Anything else is resolved, at
+        once when the resolver can, else in a task, unless the request's branch was
+        already sent somewhere: its retransmissions, the ACK of a non-2xx and its
+        CANCEL (same branch, §9.1) go where it went.
         """
         if isinstance(destination, Address):
-            self._send(data, destination, token)
+            self._send(bytes(request), destination, token)
             return
         if isinstance(destination, Source):
-            self._send(data, destination.remote, token, destination.connection)
+            self._send(bytes(request), destination.remote, token, destination.connection)
+            return
+        if isinstance(request, Response):
+            # A response a stateless element routes by its Via (§16.11): a name is §5's.
+            host = getattr(destination, "host", "")
+            if is_ip_address(host) or not hasattr(self.resolver, "resolve_sent_by"):
+                try:
+                    target = resolve_destination(destination)
+                except ValueError as error:
+                    self._failed(token, error)
+                    return
+                self._send_in_turn(bytes(request), [target], token)
+            else:
+                self._spawn(self._resolve_sent_by_and_send(bytes(request), request.top_via, token))
+            return
+        branch = _branch_of(request)
+        entry = self._pinned.get(branch) if branch else None
+        if entry is not None:
+            pinned = entry[0]
+            ##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+            ##% The procedures here MUST be done exactly once per transaction, where
+            ##% transaction is as defined in [1].
+            ##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+            ##% That is, once a SIP server has
+            ##% successfully been contacted (success is defined below), all
+            ##% retransmissions of the SIP request and the ACK for non-2xx SIP
+            ##% responses to INVITE MUST be sent to the same host.
+            ##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+            ##% Furthermore, a
+            ##% CANCEL for a particular SIP request MUST be sent to the same SIP
+            ##% server that the SIP request was delivered to.
+            ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.4
+            ##% When a server is contacted successfully, all retransmissions of the
+            ##% request for the transaction, as well as ACK for a non-2xx final
+            ##% response, and CANCEL requests for that transaction, MUST go to the
+            ##% same server.
+            self._match_via(request, pinned)
+            self._send(bytes(request), pinned, token)
+            return
+        queued = self._next_targets.pop(_lineage(request), None) if self._next_targets else None
+        if queued:
+            # A retry after a failure (RFC 3263 §4.3): the servers left, not a new lookup.
+            self._send_located(request, queued, token)
             return
         resolve_now = self._resolve_now
         if resolve_now is not None:
@@ -449,25 +574,105 @@ class Endpoint:
                 self._failed(token, error)
                 return
             if targets:
-                self._send_in_turn(data, targets, token)
+                self._send_located(request, targets, token)
                 return
-        task = self.loop.create_task(self._resolve_and_send(data, destination, token))
-        self._resolving.add(task)
-        task.add_done_callback(self._resolving.discard)
+        self._spawn(self._resolve_and_send(request, destination, token))
 
-    async def _resolve_and_send(self, data: bytes, destination: Any, token: Any) -> None:
+    async def _resolve_and_send(self, request: Request, destination: Any, token: Any) -> None:
         try:
             targets = await self.resolve(destination)
         except Exception as error:  # whatever the resolver raises, the send failed
             self._failed(token, error)
             return
-        self._send_in_turn(data, targets, token)
+        self._send_located(request, targets, token)
 
-    # RFC 3263 §4.3 tries the next target after a transport failure with a new
-    # request (new branch).  Here only a target that fails before anything was
-    # delivered (connection refused, no socket for its family) gives way to the
-    # next, with the same bytes: no server saw the request, so no transaction
-    # is duplicated.  Failover on 503 or a timeout is the core's business.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+    ##% The UAC SHOULD follow the procedures defined in [4] for stateful
+    ##% elements, trying each address until a server is contacted.
+    ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.2
+    ##% The client SHOULD try the first record.  If
+    ##% an attempt should fail, based on the definition of failure in Section
+    ##% 4.3, the next SHOULD be tried, and if that should fail, the next
+    ##% SHOULD be tried, and so on.
+    def _send_located(self, request: Request, targets: list[Address], token: Any) -> None:
+        """Send to the first target, pinning the branch there; on failure, the next."""
+        address, rest = targets[0], targets[1:]
+        branch = _branch_of(request)
+        if branch:
+            self._pin(branch, address, rest)
+        self._match_via(request, address)
+        if not rest:
+            self._send(bytes(request), address, token)
+            return
+
+        def next_target(error: Exception) -> None:
+            self.loop.call_soon(self._send_located, request, rest, token)
+
+        try:
+            self.transport.send(bytes(request), address, on_error=next_target)
+        except (OSError, ValueError) as error:
+            next_target(error)
+
+    def _pin(self, branch: str, address: Address, rest: list[Address]) -> None:
+        pinned = self._pinned
+        pinned[branch] = (address, rest)
+        pinned.move_to_end(branch)
+        while len(pinned) > PINNED_BRANCHES:
+            pinned.popitem(last=False)
+
+    def next_target(self, request: Request) -> bool:
+        """After ``request`` failed (RFC 3263 §4.3): is there a server left to retry it at?
+
+        If so, the next new request of the same Call-ID, method and Request-URI (the
+        core's retry, with a new branch) goes to the servers left, not a new lookup.
+        """
+        branch = _branch_of(request)
+        entry = self._pinned.get(branch) if branch else None
+        if entry is None or not entry[1]:
+            return False
+        lineage = _lineage(request)
+        self._next_targets[lineage] = entry[1]
+        self._next_targets.move_to_end(lineage)
+        while len(self._next_targets) > PINNED_BRANCHES:
+            self._next_targets.popitem(last=False)
+        return True
+
+    def _match_via(self, request: Request, address: Address) -> None:
+        """Make the top Via name the transport the resolver chose (§18.1.1).
+
+        The core wrote its Via before the transport was known (NAPTR may choose
+        TCP for a URI without a transport parameter).  The request object is
+        changed in place, so the transaction's retransmissions carry it too.
+        """
+        via = request.top_via
+        if via.transport.upper() == address.transport:
+            return
+        point = self.transport.listening_point(address.transport, address.family)
+        if point is None:
+            point = self.transport.listening_point(address.transport)
+        host, port = (
+            (via.host, via.port)
+            if point is None
+            else (
+                bracketed(point.address.host),
+                point.address.port,
+            )
+        )
+        _replace_top_via(request, Via(address.transport, host, port, via.params, via.protocol))
+        if is_stream(address.transport) and "Content-Length" not in request.headers:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+            ##% If the request will be sent to the next hop using a stream-based
+            ##% transport and the copy contains no Content-Length header field, the
+            ##% proxy MUST insert one with the correct value for the body of the
+            ##% request (see Section 20.14).
+            request.headers.add("Content-Length", len(request.body))
+
+    # RFC 3263 §4.3 tries the next target after a failure with a new request (new
+    # branch).  Here (and in _send_located) only a target that fails before anything
+    # was delivered (connection refused, no socket for its family) gives way to the
+    # next, with the same bytes: no server saw the message, so no transaction is
+    # duplicated.  After a 503 or a timeout the core retries with a new branch and
+    # asks next_target() for the servers left (ServerFailover, Proxy.next_tuple).
     def _send_in_turn(self, data: bytes, targets: list[Address], token: Any) -> None:
         """Send to the first target; when that fails, to the next, and so on."""
         address, rest = targets[0], targets[1:]
@@ -885,7 +1090,9 @@ class CoreHost(Endpoint):
     Every effect with ``message`` and ``destination`` is sent: a response to
     the :class:`Source` its request came from, routed as §18.2.2 says; a
     request to an :class:`Address`, a SIP URI or a next hop with ``transport``,
-    ``host`` and ``port`` (IP literals: no DNS).  Any other effect goes to
+    ``host`` and ``port``, through the resolver: a branch's later messages go where
+    it went, and ``next_target`` serves a core's retry after a failure (RFC 3263 §4,
+    §4.3).  Any other effect goes to
     ``deliver``.  A send that fails is given to ``on_send_error(effect, now)``,
     whose effects are carried out too; by default it calls
     ``core.transport_error(effect.transaction, now)``.  ``clock`` is the
@@ -943,7 +1150,7 @@ class CoreHost(Endpoint):
             ):
                 self._send_response(message, destination, effect)
                 continue
-            self._send_request_bytes(bytes(message), destination, effect)
+            self._send_request(message, destination, effect)
         deadline = self.core.next_deadline()
         if deadline is not None:
             # The core's clock may not be the loop's: convert through "how long from now".

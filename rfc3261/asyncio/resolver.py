@@ -9,11 +9,11 @@ literal, port): the order in which to try them, the next one when sending to
 the one before fails.  That is the shape of RFC 3263 §4: NAPTR, then SRV
 records sorted by priority and weight, then A/AAAA records, each a target.
 
-sipref itself does no DNS: the default, :class:`IpLiteralResolver`, takes a
-numeric host only and answers with exactly one target (the transport from
-``sips:`` or the ``transport`` parameter, the port given or the transport's
-default).  An RFC 3263 resolver is an extension that implements
-:class:`Resolver` and is handed to the dispatcher (``resolver=``).
+The default, :class:`IpLiteralResolver`, takes a numeric host only and
+answers with exactly one target (the transport from ``sips:`` or the
+``transport`` parameter, the port given or the transport's default): no DNS.
+RFC 3263 over DNS is :class:`rfc3261.asyncio.dns.DnsResolver`, handed to the
+dispatcher (``resolver=``) like any other implementation of :class:`Resolver`.
 
 A resolver may also offer ``resolve_now(destination)``, an answer known
 without waiting (an IP literal, a cache hit) or None; the dispatcher uses it

@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "websocket_load": "rfc3261.bench.websocket_load",
     "location_pg": "rfc3261.bench.location_pg",
     "presence_load": "rfc3261.bench.presence_load",
+    "dns_load": "rfc3261.bench.dns_load",
 }
 """Benchmark name -> module."""
 

@@ -24,6 +24,10 @@ argument parser with :func:`base_parser`, which adds the common flags:
 ``--cert``, ``--key``, ``--ca``
     PEM files for TLS: our certificate and key, and the CAs we trust when we
     connect out (default: the system's).
+``--dns SERVER`` (repeatable)
+    Locate host names by RFC 3263 (NAPTR, SRV, A/AAAA) asking this DNS server,
+    e.g. ``127.0.0.1:5353``; ``system`` reads /etc/resolv.conf.  Without it no
+    DNS is done and every host must be an IP literal (:func:`make_resolver`).
 ``--buffer``, ``--cpu``, ``--profile``
     UDP socket buffer bytes, the CPU to pin the process to, a cProfile output file.
 
@@ -111,6 +115,15 @@ def base_parser(prog: str, description: str | None = None) -> argparse.ArgumentP
     parser.add_argument("--key", default=None, metavar="PEM", help="private key for --cert")
     parser.add_argument(
         "--ca", default=None, metavar="PEM", help="CAs trusted for outgoing TLS connections"
+    )
+    parser.add_argument(
+        "--dns",
+        action="append",
+        default=None,
+        metavar="SERVER",
+        help="resolve host names by RFC 3263 (NAPTR, SRV, A/AAAA) asking this DNS server, "
+        "e.g. 127.0.0.1:5353 (repeatable); 'system' reads /etc/resolv.conf. "
+        "Without it no DNS is done: every host must be an IP literal",
     )
     parser.add_argument("--buffer", type=int, default=None, help="UDP socket buffer bytes")
     parser.add_argument(
@@ -273,6 +286,21 @@ def client_ssl_context(ca: str | None = None) -> ssl.SSLContext:
     """The TLS client context for connections we open (RFC 3261 §26.2.1: verify the peer)."""
     context = ssl.create_default_context(cafile=ca)
     return context
+
+
+def make_resolver(args: argparse.Namespace) -> Any:
+    """The RFC 3263 resolver ``--dns`` asks for; None (IP literals only) without it."""
+    servers = getattr(args, "dns", None)
+    if not servers:
+        return None
+    from ..asyncio.dns import DnsResolver  # dnspython is needed only with --dns
+
+    if servers == ["system"]:
+        return DnsResolver()
+    try:
+        return DnsResolver(servers)
+    except ValueError as error:
+        raise ConfigError(f"--dns: {error}") from None
 
 
 def transport_limits(args: argparse.Namespace) -> TransportLimits:

@@ -23,7 +23,8 @@ configuration file, which names the next hop for a domain (``*`` for any)::
     domain = "example.net"
     next-hop = "sip:127.0.0.1:5080"
 
-No DNS (RFC 3263) is done: next hops are IP addresses.
+Without ``--dns`` no DNS is done (next hops are IP addresses); with it, next hops
+that are names are located by RFC 3263 (NAPTR, SRV, A/AAAA) and tried in turn.
 
 ``--presence URI`` also runs a presence server (RFC 3903 event state compositor and
 RFC 6665 notifier, :mod:`rfc3261.programs.presence`) listening on URI, with its
@@ -67,8 +68,8 @@ class StaticRoute:
     next_hop: NextHop
 
 
-def parse_routes(tables: list[dict[str, Any]]) -> list[StaticRoute]:
-    """The ``[[route]]`` tables of the configuration file."""
+def parse_routes(tables: list[dict[str, Any]], *, names: bool = False) -> list[StaticRoute]:
+    """The ``[[route]]`` tables of the configuration file (``names``: with --dns)."""
     routes = []
     for number, table in enumerate(tables, 1):
         domain = table.get("domain")
@@ -76,14 +77,16 @@ def parse_routes(tables: list[dict[str, Any]]) -> list[StaticRoute]:
         if not isinstance(domain, str) or not isinstance(target, str):
             raise common.ConfigError(f"[[route]] #{number}: needs domain and next-hop strings")
         uri = parse_uri(target)
-        if not isinstance(uri, SipURI) or not is_ip_address(uri.maddr or uri.host):
+        if not isinstance(uri, SipURI) or not (names or is_ip_address(uri.maddr or uri.host)):
             raise common.ConfigError(
                 f"[[route]] #{number}: next-hop {target!r} must be a SIP URI with an IP address"
                 " (no DNS, RFC 3263)"
             )
         transport = (uri.transport or ("tls" if uri.scheme == "sips" else "udp")).upper()
         routes.append(
-            StaticRoute(domain.lower(), NextHop(transport, uri.maddr or uri.host, uri.port))
+            StaticRoute(
+                domain.lower(), NextHop(transport, uri.maddr or uri.host, uri.port, uri=uri)
+            )
         )
     return routes
 
@@ -177,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = common.parse_args(parser, argv, tables=("route",))
     common.setup_logging(args)
     try:
-        routes = parse_routes(args.config_tables.get("route", []))
+        routes = parse_routes(args.config_tables.get("route", []), names=bool(args.dns))
+        resolver = common.make_resolver(args)
         authenticator = make_proxy_authenticator(args)
         registrar, location = make_registrar(args)
     except (common.ConfigError, OSError, ValueError) as error:
@@ -189,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=common.transport_limits(args),
             server_ssl=common.server_ssl_context(args.cert, args.key),
             client_ssl=common.client_ssl_context(args.ca),
+            resolver=resolver,
         )
         common.install_wire_log(host, verbose=args.verbose >= 1)
         expiry = ExpiryTimer(registrar)
@@ -229,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 extensions=extensions,
             )
             host.core.layer.max_server_transactions = args.max_transactions
+            if resolver is not None:
+                # §16.6 step 10: after a failed tuple, the next one the resolver gave.
+                host.core.next_tuple = host.next_target
             if args.registrar:
                 expiry.schedule()
                 host.deliver = lambda effect: None

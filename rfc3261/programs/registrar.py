@@ -219,6 +219,7 @@ def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatch
         limits=common.transport_limits(args),
         server_ssl=common.server_ssl_context(args.cert, args.key),
         client_ssl=common.client_ssl_context(args.ca),
+        resolver=common.make_resolver(args),
     )
     dispatcher.transactions.max_server_transactions = args.max_transactions
     return dispatcher

@@ -31,8 +31,9 @@ one a peer gives; ``timer`` negotiates session timers (RFC 4028, ``--session-exp
 Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
 that class (the status itself is printed; a transaction timeout is a 408 and a
 transport failure a 503, §8.1.3.1); 1 when ``--timeout`` ran out first; 2 for
-bad usage.  There is no DNS (RFC 3263 is out of scope): every host the
-program sends to must be an IP literal.  Each message on the wire is logged
+bad usage.  Without ``--dns`` there is no DNS: every host the program sends to
+must be an IP literal; with it names are located by RFC 3263 and a failed server
+is followed by the next (ServerFailover).  Each message on the wire is logged
 (:func:`rfc3261.programs.common.install_wire_log`: ``-v`` whole messages, ``-q`` none).
 Usage and examples: docs/guides/programs-ua.rst.
 """
@@ -54,11 +55,13 @@ from rfc3261.asyncio.transport import bracketed, is_ip_address, unbracketed
 from rfc3261.auth_client import StaticCredentials
 from rfc3261.extension import UAExtension
 from rfc3261.headers import Via
+from rfc3261.locate import ServerFailover
 from rfc3261.message import Request, Response
 from rfc3261.programs.common import (
     base_parser,
     client_ssl_context,
     install_wire_log,
+    make_resolver,
     open_listeners,
     parse_args,
     run,
@@ -209,14 +212,14 @@ def sip_uri(text: str, what: str) -> SipURI:
     return uri
 
 
-def require_ip_host(text: str, what: str) -> SipURI:
+def require_ip_literal(text: str, what: str) -> SipURI:
     """``text`` parsed as a SIP(S) URI whose host is an IP literal; UsageError otherwise."""
     uri = sip_uri(text, what)
     host = uri.maddr or uri.host
     if not is_ip_address(unbracketed(host)):
         raise UsageError(
             f"{what}: {host!r} is not an IP address; this program does no DNS "
-            "(RFC 3263 is not implemented): write the host as an IP literal"
+            "without --dns: write the host as an IP literal, or give --dns SERVER"
         )
     return uri
 
@@ -252,6 +255,8 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         raise UsageError("--cert needs --key")
     if args.password is not None and not (args.user or args.register or args.aor):
         raise UsageError("--password needs --user (or an AOR with a user part)")
+    # With --dns any host is resolved (RFC 3263); without it the first hop is an IP.
+    require_ip_host = sip_uri if getattr(args, "dns", None) else require_ip_literal
     proxy = (
         require_ip_host(args.outbound_proxy, "--outbound-proxy") if args.outbound_proxy else None
     )
@@ -271,7 +276,7 @@ def check_arguments(args: argparse.Namespace) -> Plan:
                 raise UsageError(f"{error}; or give --registrar or --outbound-proxy") from None
     elif args.registrar:
         raise UsageError("--registrar needs --register")
-    # The first hop of every request must be an IP literal (no RFC 3263 lookups).
+    # Without --dns the first hop of every request must be an IP literal.
     targets: dict[str, SipURI] = {}
     if args.publish_presence:
         aor = args.aor or args.register
@@ -541,6 +546,7 @@ class UserAgentProgram:
             # Without --ca the system's CAs are those roots (issue 23).
             client_ssl=client_ssl_context(args.ca),
             limits=transport_limits(args),
+            resolver=make_resolver(args),
         )
         host.report = self.say
         install_wire_log(host, verbose=args.verbose >= 1)
@@ -573,6 +579,9 @@ class UserAgentProgram:
             credentials=credentials,
         )
         self.ua = ProgramUserAgent(config, host, self.extensions)
+        if args.dns:
+            # With DNS a name may give several servers: after a 503 or no answer, the next.
+            self.ua.use(ServerFailover(host.next_target))
         host.core = self.ua
 
     # -- events ----------------------------------------------------------------------

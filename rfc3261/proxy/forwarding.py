@@ -13,11 +13,11 @@ the copy between steps 9 and 10.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..message import Request
+from ..message import Request, parse
 from ..transaction import MAGIC_COOKIE
 from ..transports import is_stream
 from ..uri import AbsoluteURI, SipURI, parse_uri
@@ -51,6 +51,9 @@ class RequestForwarding:
     extensions: tuple[ProxyExtension, ...]
     _branches: dict[ClientTransaction, Branch]
     _timer_c: TimerQueue[Branch]
+    #: The adapter's "is there another tuple for this request?" (RFC 3263 §4.3); it queues
+    #: that tuple for the next copy.  None (the default): one tuple per branch.
+    next_tuple: Callable[[Request], bool] | None = None
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
     ##% As soon as the target set is non-empty, a proxy MAY begin forwarding
@@ -347,7 +350,8 @@ class RequestForwarding:
     def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
         """Step 7: transport, host and port from the top Route (if loose) or Request-URI.
 
-        Resolving names (RFC 3263) is the adapter's job: an absent port stays None.
+        Resolving names (RFC 3263) is the adapter's job: an absent port stays None, and
+        ``uri`` is the URI to resolve (a SIPS URI when the Request-URI is one).
         """
         routes = copy.route
         uri = routes[0].uri if routes and not strict else copy.uri
@@ -357,7 +361,10 @@ class RequestForwarding:
         transport = (uri.transport or ("tls" if secure else "udp")).upper()
         if secure and transport in ("UDP", "TCP"):
             transport = "TLS"
-        return NextHop(transport, uri.maddr or uri.host, uri.port)
+        if secure and not uri.is_secure:
+            uri = uri.copy()
+            uri.scheme = "sips"
+        return NextHop(transport, uri.maddr or uri.host, uri.port, uri=uri)
 
     ##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
     ##% The proxy MUST insert a Via header field value into the copy before
@@ -455,6 +462,45 @@ class RequestForwarding:
         if branch.request.method == "INVITE":
             self._set_timer_c(branch, now + self.config.timer_c)
         self._run(effects, now, out)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+    ##% For each tuple attempted, the proxy MUST format the message as
+    ##% appropriate for the tuple and send the request using a new client
+    ##% transaction as detailed in steps 8 through 10.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+    ##% As described in [4], the proxy MUST attempt to deliver the message to
+    ##% the first tuple in that set, and proceed through the set in order
+    ##% until the delivery attempt succeeds.
+    ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+    ##% If a failure occurs, the client
+    ##% SHOULD create a new request, which is identical to the previous, but
+    ##% has a different value of the Via branch ID than the previous (and
+    ##% therefore constitutes a new SIP transaction).
+    def try_next_tuple(self, branch: Branch, status: int, now: float, out: list[Send]) -> bool:
+        """Step 10 after a failed tuple: the copy again, new branch, to the next tuple.
+
+        A failure is RFC 3263 §4.3's: a 503 (received, or a transport error), or a
+        timeout with no response at all.  ``next_tuple(request)`` is the adapter's
+        (``CoreHost.next_target``), which knows the tuples; None: no walk.
+        """
+        next_tuple = self.next_tuple
+        if next_tuple is None or branch.transaction is None or branch.cancel_wanted:
+            return False
+        if not (status == 503 or (status == 408 and not branch.provisional)):
+            return False
+        if not next_tuple(branch.request):
+            return False
+        copy = parse(bytes(branch.request))
+        if not isinstance(copy, Request):
+            return False
+        copy.headers.remove_first("Via")
+        self.add_via(copy, branch.hop, branch.context.loop_part)  # 8, a new branch
+        retry = Branch(branch.context, branch.target, copy, branch.hop, breadth=branch.breadth)
+        branch.final = True  # this attempt is over; its response is not the context's
+        self._set_timer_c(branch, None)
+        branch.context.branches.append(retry)
+        self.send_branch(retry, now, out)  # 10
+        return True
 
     def _set_timer_c(self, branch: Branch, deadline: float | None) -> None:
         branch.timer_c = deadline

@@ -44,6 +44,8 @@ class NextHop:
     host: str
     port: int | None = None
     flow: str | None = None
+    # The URI the hop was taken from (§16.6 step 7), for an RFC 3263 resolver.
+    uri: Any = field(default=None, compare=False)
 
     def __str__(self) -> str:
         port = "" if self.port is None else f":{self.port}"

@@ -96,6 +96,8 @@ class ResponseProcessing:
         """§16.7 steps 2-10 for one response on ``branch``."""
         context = branch.context
         status = response.status
+        if status >= 200 and not branch.final and self.try_next_tuple(branch, status, now, out):
+            return
         # Step 2: Timer C.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
         ##% but this value MUST be greater than 3 minutes.
