@@ -55,7 +55,7 @@ class SDPError(ValueError):
         self.line_number = line_number
         self.line_type = line_type
         self.rule = rule
-        where = f"line {line_number}" + (f' ("{line_type}=")' if line_type else "")
+        where = f"line {line_number}" + (f" ({line_type}=)" if line_type else "")
         super().__init__(f"SDP {where}: {rule}")
 
 

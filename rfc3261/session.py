@@ -26,7 +26,13 @@ from .cancel import cancel
 from .dialog import Dialog, DialogId, DialogState, dialog_id_of
 from .extension import ClientRequest, Owner, ServerRequest, UAEffect, UAEvent, UAExtension
 from .message import Request, Response
-from .offer_answer import Negotiation, NegotiationState, OpaqueDescriber, SessionDescriber
+from .offer_answer import (
+    Negotiation,
+    NegotiationState,
+    OpaqueDescriber,
+    Refusal,
+    SessionDescriber,
+)
 from .transaction import SendMessage
 from .uri import SipURI
 
@@ -597,8 +603,9 @@ class SessionManager(UAExtension):
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.busy = False
-        # True: re-INVITEs are accepted at once with what the describer writes;
-        # False: the application answers with ``answer_reinvite``.
+        # True: re-INVITEs are answered at once by the describer, the policy that
+        # decides (with SDP, RFC 3264: an answer, or a 488 saying why); False: the
+        # application answers with ``answer_reinvite`` after ReinviteReceived.
         self.auto_accept_reinvite = True
         # Writes offers and answers; an SDP extension replaces it (RFC 3264).
         self.describer: SessionDescriber = OpaqueDescriber()
@@ -771,7 +778,7 @@ class SessionManager(UAExtension):
     ##% other end system will be able to accept this call, a 600 (Busy
     ##% Everywhere) response SHOULD be sent instead.
     def reject(
-        self, call: Call, now: float, status: int = 486, *, warning: str | None = None
+        self, call: Call, now: float, status: int = 486, *, warning: str | Refusal | None = None
     ) -> list[UAEffect]:
         """Refuse an incoming INVITE with a final non-2xx response (488 with a Warning...)."""
         server = call.server
@@ -780,9 +787,9 @@ class SessionManager(UAExtension):
         for dialog in list(call.dialogs.values()):
             call._remove_dialog(dialog)
         call.finish(now)
-        headers = (
-            [] if warning is None else [("Warning", f'399 {self.ua.sent_by_host} "{warning}"')]
-        )
+        if isinstance(warning, str):
+            warning = Refusal(warning)
+        headers = [] if warning is None else [("Warning", warning.warning(self.ua.sent_by_host))]
         return self.ua.respond(server, status, now, headers=headers)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.2
@@ -936,6 +943,13 @@ class SessionManager(UAExtension):
             call.negotiation.offer_received(server.request.body)
         server.owner = call
         self.calls.append(call)
+        # An offer the describer cannot read or accept (RFC 3264 with SDP) is refused
+        # here, with a Warning naming why, before the application is told.
+        refusal = (
+            self.describer.refusal(call, server.request.body) if server.request.body else None
+        )
+        if refusal is not None:
+            return self.reject(call, now, 488, warning=refusal)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1
         ##% If the request is an INVITE that contains an Expires header
         ##% field, the UAS core sets a timer for the number of seconds
@@ -1046,11 +1060,17 @@ class SessionManager(UAExtension):
         ua = self.ua
         negotiation = call.negotiation
         owed = negotiation.state is NegotiationState.OFFER_RECEIVED
+        refusal = None if warning is None else Refusal(warning)
         if status < 300 and body is None:
             if owed:
-                body = self.describer.answer(call, negotiation.remote or b"")
+                # The describer is the policy that decides (RFC 3264 with SDP: what it
+                # cannot read or accept gets a 488 saying why).
+                offer = negotiation.remote or b""
+                body = self.describer.answer(call, offer)
                 if body is None:
-                    status, warning = 488, warning or "offer not acceptable"
+                    status = 488
+                    refusal = refusal or self.describer.refusal(call, offer)
+                    refusal = refusal or Refusal("offer not acceptable")
             else:
                 body = self.describer.offer(call)
         if status >= 300:
@@ -1059,9 +1079,7 @@ class SessionManager(UAExtension):
             ##% If the new session description is not acceptable, the UAS can reject
             ##% it by returning a 488 (Not Acceptable Here) response for the re-
             ##% INVITE.  This response SHOULD include a Warning header field.
-            headers = (
-                [] if warning is None else [("Warning", f'399 {ua.sent_by_host} "{warning}"')]
-            )
+            headers = [] if refusal is None else [("Warning", refusal.warning(ua.sent_by_host))]
             return ua.respond(server, status, now, headers=headers)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2
         ##% For dialogs that have been established with an
