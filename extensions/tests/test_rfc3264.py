@@ -81,19 +81,19 @@ def call_up(net: Network, alice: Node, bob: Node, body: bytes | None = None) -> 
 
 
 OFFER_4317 = (
-    "v=0\r\n"
-    "o=alice 2890844526 2890844526 IN IP4 127.0.0.1\r\n"
-    "s=\r\n"
-    "c=IN IP4 127.0.0.1\r\n"
-    "t=0 0\r\n"
-    "m=audio 49170 RTP/AVP 0 8 97\r\n"
-    "a=rtpmap:0 PCMU/8000\r\n"
-    "a=rtpmap:8 PCMA/8000\r\n"
-    "a=rtpmap:97 iLBC/8000\r\n"
-    "m=video 51372 RTP/AVP 31 32\r\n"
-    "a=rtpmap:31 H261/90000\r\n"
-    "a=rtpmap:32 MPV/90000\r\n"
-).encode()
+    b"v=0\r\n"
+    b"o=alice 2890844526 2890844526 IN IP4 127.0.0.1\r\n"
+    b"s=\r\n"
+    b"c=IN IP4 127.0.0.1\r\n"
+    b"t=0 0\r\n"
+    b"m=audio 49170 RTP/AVP 0 8 97\r\n"
+    b"a=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:8 PCMA/8000\r\n"
+    b"a=rtpmap:97 iLBC/8000\r\n"
+    b"m=video 51372 RTP/AVP 31 32\r\n"
+    b"a=rtpmap:31 H261/90000\r\n"
+    b"a=rtpmap:32 MPV/90000\r\n"
+)
 
 
 # -- the initial exchange ------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_rfc_4317_offer_answers_audio_and_rejects_video_keeping_m_lines() -> Non
 def test_no_codec_in_common_is_a_488_naming_the_m_line() -> None:
     net, alice, bob = pair("PCMU", "opus")
     offer = sdp(alice).describer.offer_for_new_call()
-    call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=offer)
+    _call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=offer)
     net.call(alice, effects)
     net.run(net.now + 0.2)
     (response,) = received(alice, "488 INVITE")
@@ -221,8 +221,8 @@ def test_no_codec_in_common_is_a_488_naming_the_m_line() -> None:
     ],
 )
 def test_malformed_sdp_in_an_invite_is_a_488_naming_the_line(body: bytes, words: str) -> None:
-    net, alice, bob = pair()
-    call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=body)
+    net, alice, _bob = pair()
+    _call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=body)
     net.call(alice, effects)
     net.run(net.now + 0.2)
     (response,) = received(alice, "488 INVITE")
@@ -339,7 +339,7 @@ def test_an_unchanged_offer_is_answered_with_an_unchanged_answer() -> None:
 ##% however, attributes for these streams need not be present.
 def test_adding_and_removing_streams() -> None:
     net, alice, bob = pair()
-    call, incoming = call_up(net, alice, bob)
+    call, _incoming = call_up(net, alice, bob)
     describer = sdp(alice).describer
     describer.add_stream(call, "audio")
     net.call(alice, alice.ua.sessions.reinvite(call, net.now, describer.offer(call)))
@@ -350,7 +350,7 @@ def test_adding_and_removing_streams() -> None:
     net.call(alice, alice.ua.sessions.reinvite(call, net.now, describer.offer(call)))
     net.run(net.now + 0.3)
     offer = parse(received(bob, "INVITE")[-1].body)
-    assert [m.port for m in offer.media][0] == 0 and len(offer.media) == 2
+    assert next(m.port for m in offer.media) == 0 and len(offer.media) == 2
     answer = parse(received(alice, "200 INVITE")[-1].body)
     assert [m.port != 0 for m in answer.media] == [False, True]
     with pytest.raises(ValueError):
@@ -388,7 +388,7 @@ def test_the_application_s_policy_decides_the_answer_to_a_re_invite() -> None:
     net, alice, bob = pair()
     policy = Declining()
     sdp(bob).describer.policy = policy
-    call, incoming = call_up(net, alice, bob)
+    call, _incoming = call_up(net, alice, bob)
     policy.refuse = True
     net.call(alice, sdp(alice).hold(call, net.now))
     net.run(net.now + 0.3)
