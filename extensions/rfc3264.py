@@ -158,14 +158,20 @@ _MIRROR = {
     "recvonly": "sendonly",
     "inactive": "inactive",
 }
-# Directions with this UA's sending turned off (hold, §8.4).
-_HELD = {
-    "sendrecv": "sendonly",
-    "recvonly": "inactive",
-    "sendonly": "sendonly",
-    "inactive": "inactive",
+# A direction as (sends, receives), and back.
+_FLOWS = {
+    "sendrecv": (True, True),
+    "sendonly": (True, False),
+    "recvonly": (False, True),
+    "inactive": (False, False),
 }
-_SWAP = {"sendonly": "recvonly", "recvonly": "sendonly"}
+_DIRECTION = {flows: name for name, flows in _FLOWS.items()}
+
+
+def narrowed(direction: str, wanted: str) -> str:
+    """``direction`` with only the flows ``wanted`` allows (hold narrows sendrecv)."""
+    (a_send, a_recv), (w_send, w_recv) = _FLOWS[direction], _FLOWS[wanted]
+    return _DIRECTION[(a_send and w_send, a_recv and w_recv)]
 
 
 class AnswerPolicy:
@@ -181,17 +187,16 @@ class AnswerPolicy:
     ##% The
     ##% recipient of an offer for a stream on-hold SHOULD NOT automatically
     ##% return an answer with the corresponding stream on hold.
-    def direction(self, call: Any, offered: str, held: bool) -> str:
-        """The answer's direction for an offered one: mirrored, held if we hold."""
-        answer = _MIRROR[offered]
-        return _HELD[answer] if held else answer
+    def direction(self, call: Any, offered: str, wanted: str) -> str:
+        """The answer's direction: the offer's mirrored, narrowed by what we want."""
+        return narrowed(_MIRROR[offered], wanted)
 
 
 @dataclass(eq=False)
 class _CallMedia:
     """What the describer remembers of one call beyond its negotiation."""
 
-    held: bool = False
+    direction: str = "sendrecv"  # what this UA wants: sendonly when it holds (§8.4)
     ports: list[int] = field(default_factory=list)  # our port per stream (0: removed)
     added: list[str] = field(default_factory=list)  # streams to add in the next offer
     refusal: Refusal | None = None
@@ -242,12 +247,33 @@ class SdpDescriber(SessionDescriber):
     def _addrtype(self) -> str:
         return "IP6" if ":" in self.address else "IP4"
 
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+    ##% If the offerer wishes to only send media on a stream to its peer, it
+    ##% MUST mark the stream as sendonly with the "a=sendonly" attribute.
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+    ##% If the offerer
+    ##% wishes to only receive media from its peer, it MUST mark the stream as recvonly.
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+    ##% If the offerer wishes to communicate, but wishes to neither send nor receive media
+    ##% at this time, it MUST mark the stream with an "a=inactive" attribute.
+    def want(self, call: Any, direction: str) -> None:
+        """The direction this UA wants for the call's streams from the next offer on."""
+        if direction not in _FLOWS:
+            raise ValueError(f"not a direction (RFC 3264 §5.1): {direction!r}")
+        self._media(call).direction = direction
+
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+    ##% If the stream to be placed on hold was previously a sendrecv media
+    ##% stream, it is placed on hold by marking it as sendonly.  If the
+    ##% stream to be placed on hold was previously a recvonly media stream,
+    ##% it is placed on hold by marking it inactive.
     def hold(self, call: Any, held: bool = True) -> None:
         """Hold (or resume, ``held=False``) the call's streams in the next offer (§8.4)."""
-        self._media(call).held = held
+        current = self._media(call).direction
+        self.want(call, narrowed(current, "sendonly") if held else "sendrecv")
 
     def is_held(self, call: Any) -> bool:
-        return self._media(call).held
+        return not _FLOWS[self._media(call).direction][1]
 
     def add_stream(self, call: Any, media: str = "audio") -> None:
         """Add a stream of ``media`` type in the next offer (§8.1)."""
@@ -297,14 +323,53 @@ class SdpDescriber(SessionDescriber):
     ##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
     ##% In all cases, the formats in the "m=" line MUST be listed in order of
     ##% preference, with the first format listed being preferred.
-    def _offered_media(self, port: int, kind: str = "audio") -> Media:
+    ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.14
+    ##% For dynamic payload type assignments, the "a=rtpmap:" attribute (see
+    ##% Section 6.6) SHOULD be used to map from an RTP payload type number to
+    ##% a media encoding name that identifies the payload format.
+    ##= https://www.rfc-editor.org/rfc/rfc8866#section-8.2.3
+    ##% If the payload type number is dynamically assigned by this session
+    ##% description, an additional "a=rtpmap:" attribute MUST be included to
+    ##% specify the format name and parameters as defined by the media type
+    ##% registration for the payload format.
+    def _offered_media(
+        self, port: int, kind: str = "audio", used: list[Media] | None = None
+    ) -> Media:
         media = Media(kind, port, None, "RTP/AVP")
-        for codec in self.codecs:
-            media.formats.append(str(codec.payload_type))
-            media.attributes.append(Attribute("rtpmap", str(codec.rtpmap())))
+        for codec, pt in self._payload_types(used or []).items():
+            media.formats.append(pt)
+            media.attributes.append(Attribute("rtpmap", str(codec.rtpmap(int(pt)))))
             if codec.fmtp is not None:
-                media.attributes.append(Attribute("fmtp", f"{codec.payload_type} {codec.fmtp}"))
+                media.attributes.append(Attribute("fmtp", f"{pt} {codec.fmtp}"))
         return media
+
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+    ##% However, in the
+    ##% case of RTP, the mapping from a particular dynamic payload type
+    ##% number to a particular codec within that media stream MUST NOT change
+    ##% for the duration of a session.
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+    ##% For example, if A generates an offer
+    ##% with G.711 assigned to dynamic payload type number 46, payload type
+    ##% number 46 MUST refer to G.711 from that point forward in any offers
+    ##% or answers for that media stream within the session.
+    def _payload_types(self, used: list[Media]) -> dict[Codec, str]:
+        """A payload type per codec: the one the stream used before, else a free one."""
+        taken: dict[str, RtpMap] = {}
+        for media in used:
+            for fmt in media.formats:
+                rtpmap = media.rtpmap(fmt)
+                if rtpmap is not None:
+                    taken.setdefault(fmt, rtpmap)
+        chosen: dict[Codec, str] = {}
+        for codec in self.codecs:
+            pt = next((f for f, r in taken.items() if codec.matches(r)), None)
+            if pt is None:
+                free = [str(codec.payload_type)] + [str(n) for n in range(96, 128)]
+                pt = next((f for f in free if f not in taken and f not in chosen.values()), None)
+            if pt is not None:
+                chosen[codec] = pt
+        return chosen
 
     def _previous(self, call: Any) -> SessionDescription | None:
         """Our last description in force (offer or answer), if we sent one."""
@@ -326,6 +391,7 @@ class SdpDescriber(SessionDescriber):
         """A new offer: brand new (§5), or the next version of ours (§8)."""
         state = self._media(call)
         previous = self._previous(call)
+        remote = _parse_or_none(call.negotiation.remote)
         if previous is not None and not state.ports:
             state.ports = [m.port for m in previous.media]  # (our INVITE's offer)
         if previous is None:
@@ -370,19 +436,39 @@ class SdpDescriber(SessionDescriber):
                     )
                 )
                 continue
-            media = self._offered_media(port, kind)
-            ##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
-            ##% If the stream to be placed on hold was previously a sendrecv media
-            ##% stream, it is placed on hold by marking it as sendonly.  If the
-            ##% stream to be placed on hold was previously a recvonly media stream,
-            ##% it is placed on hold by marking it inactive.
+            used = [
+                sd.media[index]
+                for sd in (previous, remote)
+                if sd is not None and index < len(sd.media)
+            ]
+            media = self._offered_media(port, kind, used)
             ##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
             ##% If the offerer wishes to both send and
             ##% receive media with its peer, it MAY include an "a=sendrecv"
             ##% attribute, or it MAY omit it, since sendrecv is the default.
-            media.set_direction(_HELD["sendrecv"] if state.held else "sendrecv")
+            media.set_direction(state.direction)
             sd.media.append(media)
         return serialize(_next_version(previous, sd))
+
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+    ##% It MUST be a valid SDP, except that it MAY omit both "e="
+    ##% and "p=" lines.  The "t=" line MUST be equal to "0 0".  For each
+    ##% media type supported by the agent, there MUST be a corresponding
+    ##% media description of that type.  The session ID in the origin field
+    ##% MUST be unique for each SDP constructed to indicate media
+    ##% capabilities.  The port MUST be set to zero, but the connection
+    ##% address is arbitrary.
+    ##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+    ##% For each media format of that type supported by the
+    ##% agent, there SHOULD be a media format listed in the "m=" line.  In
+    ##% the case of RTP, if dynamic payload types are used, an rtpmap
+    ##% attribute MUST be present to bind the type to a specific format.
+    def capabilities(self) -> bytes:
+        """SDP indicating this UA's media capabilities (for OPTIONS, §9): port 0."""
+        sd = self._new_description()
+        media = self._offered_media(0)
+        sd.media.append(media)
+        return serialize(sd)
 
     # -- answers (§6, §8) -----------------------------------------------------------
 
@@ -525,8 +611,8 @@ class SdpDescriber(SessionDescriber):
             if fmtp is not None:
                 media.attributes.append(Attribute("fmtp", f"{fmt} {fmtp}"))
         offered_direction = offer.direction(offered)
-        held = self._media(call).held
-        media.set_direction(self.policy.direction(call, offered_direction, held))
+        wanted = self._media(call).direction
+        media.set_direction(self.policy.direction(call, offered_direction, wanted))
         return media
 
     # -- what was negotiated (§6.1, §7) -----------------------------------------------
@@ -553,7 +639,11 @@ class SdpDescriber(SessionDescriber):
                     mine.media,
                     None if codec is None else f"{codec.encoding}/{codec.clock_rate}",
                     common[0] if common else None,
-                    _effective(local.direction(mine), remote.direction(theirs)),
+                    _effective(
+                        local.direction(mine),
+                        remote.direction(theirs),
+                        connection is not None and _unspecified(connection),
+                    ),
                     None if connection is None else connection.host,
                     theirs.port,
                     mine.port,
@@ -562,9 +652,14 @@ class SdpDescriber(SessionDescriber):
         return streams
 
 
-def _effective(mine: str, theirs: str) -> str:
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+##% An agent MUST be capable of receiving SDP with a
+##% connection address of 0.0.0.0, in which case it means that neither
+##% RTP nor RTCP should be sent to the peer.
+def _effective(mine: str, theirs: str, unspecified: bool = False) -> str:
     """This UA's direction: what it said, narrowed by what the peer said (§6.1)."""
     sends = mine in ("sendrecv", "sendonly") and theirs in ("sendrecv", "recvonly")
+    sends = sends and not unspecified
     receives = mine in ("sendrecv", "recvonly") and theirs in ("sendrecv", "sendonly")
     return {
         (True, True): "sendrecv",
@@ -593,6 +688,13 @@ def _parse_or_none(body: bytes | None) -> SessionDescription | None:
         return parse(body)
     except SDPError:
         return None
+
+
+def _unspecified(connection: Connection) -> bool:
+    try:
+        return ipaddress.ip_address(connection.host).is_unspecified
+    except ValueError:
+        return False
 
 
 def _is_multicast(connection: Connection) -> bool:

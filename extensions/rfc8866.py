@@ -380,11 +380,12 @@ class _Parser:
             raise self.fail(f"a unicast address takes no /suffix: {address!r}")
         if suffix:
             ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
-            ##% IPv4 multicast connection addresses MUST also have a time to live
-            ##% (TTL) value present in addition to the multicast address.
+            ##% Sessions using an "IP4" multicast connection address MUST also have
+            ##% a time to live (TTL) value present in addition to the multicast
+            ##% address.
             ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
-            ##% IPv6 multicast does not use TTL scoping, and hence the TTL value
-            ##% MUST NOT be present for IPv6 multicast.
+            ##% "IP6" multicast does not use TTL scoping, and hence the TTL value
+            ##% MUST NOT be present for "IP6" multicast.
             parts = suffix.split("/")
             if not ip.is_multicast or len(parts) > (2 if ip.version == 4 else 1):
                 raise self.fail(f"bad multicast suffix in {address!r}")
@@ -438,8 +439,9 @@ class _Parser:
             self.token(fmt, "a format")
         ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.14
         ##% When a list of payload type numbers is given, this implies that all
-        ##% of these payload formats MAY be used in the session, but the first of
-        ##% these formats SHOULD be used as the default format for the session.
+        ##% of these payload formats MAY be used in the session, and these
+        ##% payload formats are listed in order of preference, with the first
+        ##% format listed being preferred.
         if proto.startswith("RTP/"):
             for fmt in formats:
                 self.integer(fmt, "an RTP payload type", 127)
@@ -592,8 +594,8 @@ class _Parser:
             if kind not in self.seen:
                 raise SDPError(self.number, kind, f"the mandatory {what} line is missing (§5)")
         ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.9
-        ##% A "t=" line (time-field) specifies the start and stop times for a
-        ##% session.
+        ##% A "t=" line (time-field) begins a time description that specifies
+        ##% the start and stop times for a session.
         if not sd.times:
             raise SDPError(self.number, "t", "the mandatory t= line is missing (§5)")
         ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7

@@ -434,3 +434,131 @@ def test_answer_problems_names_what_does_not_match_the_offer() -> None:
     held = OFFER_4317 + b"a=sendonly\r\n"
     assert any("sendonly answers sendonly" in p for p in answer_problems(held, held))
     assert answer_problems(offer, b"junk")[0].startswith("SDP line 1")
+
+
+# -- directions, payload types, capabilities ----------------------------------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer wishes to only send media on a stream to its peer, it
+##% MUST mark the stream as sendonly with the "a=sendonly" attribute.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer
+##% wishes to only receive media from its peer, it MUST mark the stream as recvonly.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer wishes to communicate, but wishes to neither send nor receive media
+##% at this time, it MUST mark the stream with an "a=inactive" attribute.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% If an offered media
+##% stream is listed as inactive, it MUST be marked as inactive in the
+##% answer.
+@pytest.mark.parametrize(
+    ("wanted", "answered"),
+    [("recvonly", "sendonly"), ("inactive", "inactive"), ("sendonly", "recvonly")],
+)
+def test_each_direction_offered_and_mirrored(wanted: str, answered: str) -> None:
+    net, alice, bob = pair()
+    call, _incoming = call_up(net, alice, bob)
+    sdp(alice).describer.want(call, wanted)
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, sdp(alice).describer.offer(call)))
+    net.run(net.now + 0.3)
+    assert parse(received(bob, "INVITE")[-1].body).media[0].own_direction == wanted
+    assert parse(received(alice, "200 INVITE")[-1].body).media[0].own_direction == answered
+    with pytest.raises(ValueError):
+        sdp(alice).describer.want(call, "sideways")
+
+
+def test_holding_a_recvonly_stream_makes_it_inactive() -> None:
+    describer = SdpDescriber()
+    call = object.__new__(type("FakeCall", (), {}))
+    describer.want(call, "recvonly")
+    describer.hold(call)
+    assert describer._media(call).direction == "inactive" and describer.is_held(call)
+    describer.hold(call, held=False)
+    assert not describer.is_held(call)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% However, in the
+##% case of RTP, the mapping from a particular dynamic payload type
+##% number to a particular codec within that media stream MUST NOT change
+##% for the duration of a session.
+def test_a_re_offer_keeps_the_payload_types_the_session_uses() -> None:
+    net, alice, bob = pair("PCMU,opus", "opus,telephone-event")
+    offer = (
+        OFFER_4317.split(b"m=video")[0]
+        .replace(b"0 8 97", b"111 96")
+        .replace(b"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n", b"")
+        .replace(b"97 iLBC/8000", b"96 opus/48000/2\r\na=rtpmap:111 telephone-event/8000")
+    )
+    _call, incoming = call_up(net, alice, bob, offer)
+    # Bob re-offers: opus keeps 96, telephone-event keeps 111 (not its usual 101).
+    net.call(bob, sdp(bob).hold(incoming, net.now))
+    net.run(net.now + 0.3)
+    reoffer = parse(received(alice, "INVITE")[-1].body).media[0]
+    assert reoffer.formats == ["96", "111"]
+    assert reoffer.rtpmap("111").encoding == "telephone-event"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% It MUST be a valid SDP, except that it MAY omit both "e="
+##% and "p=" lines.  The "t=" line MUST be equal to "0 0".  For each
+##% media type supported by the agent, there MUST be a corresponding
+##% media description of that type.  The session ID in the origin field
+##% MUST be unique for each SDP constructed to indicate media
+##% capabilities.  The port MUST be set to zero, but the connection
+##% address is arbitrary.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% For each media format of that type supported by the
+##% agent, there SHOULD be a media format listed in the "m=" line.  In
+##% the case of RTP, if dynamic payload types are used, an rtpmap
+##% attribute MUST be present to bind the type to a specific format.
+def test_capabilities_sdp_has_port_zero_and_unique_session_ids() -> None:
+    describer = SdpDescriber(codecs_from_names("PCMU,opus"))
+    first, second = parse(describer.capabilities()), parse(describer.capabilities())
+    assert first.origin.sess_id != second.origin.sess_id
+    (media,) = first.media
+    assert (media.port, media.formats, first.times[0].start) == (0, ["0", "111"], 0)
+    assert media.rtpmap("111").encoding == "opus" and "rtpmap" in str(media.attributes[1])
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+##= type=test
+##% An agent MUST be capable of receiving SDP with a
+##% connection address of 0.0.0.0, in which case it means that neither
+##% RTP nor RTCP should be sent to the peer.
+def test_an_answer_at_0_0_0_0_means_send_nothing() -> None:
+    net, alice, bob = pair()
+    sdp(bob).describer.address = "0.0.0.0"
+    call, _ = call_up(net, alice, bob)
+    assert sdp(alice).describer.negotiated(call)[0].direction == "recvonly"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% This implies that if the offer contained zero
+##% "m=" lines, the answer MUST contain zero "m=" lines.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% Although the SDP specification allows
+##% for multiple session descriptions to be concatenated together into a
+##% large SDP message, an SDP message used in the offer/answer model MUST
+##% contain exactly one session description.
+def test_zero_streams_and_concatenated_descriptions() -> None:
+    net, alice, bob = pair()
+    empty = OFFER_4317.split(b"m=audio")[0]
+    call_up(net, alice, bob, empty)
+    assert parse(received(alice, "200 INVITE")[0].body).media == []
+    net, alice, bob = pair()
+    _, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=empty * 2)
+    net.call(alice, effects)
+    net.run(net.now + 0.2)
+    (response,) = received(alice, "488 INVITE")
+    assert "line 6 (v=)" in response.headers.get("Warning")
