@@ -413,6 +413,13 @@ class _Parser:
         name, colon, rest = value.partition(":")
         ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.13
         ##% Attribute names MUST use the US-ASCII subset of ISO-10646/UTF-8.
+        ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.13
+        ##% If an attribute is received that is not understood, it MUST be ignored by
+        ##% the receiver.
+        ##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+        ##% An
+        ##% SDP parser MUST ignore any attribute it doesn't understand.
+        # (Every attribute is kept as written; only the helpers interpret the known ones.)
         self.token(name, "an attribute name")
         return Attribute(name, rest if colon else None)
 
@@ -511,8 +518,7 @@ class _Parser:
             )
         elif kind == "s":
             ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.3
-            ##% There MUST be one and only one "s=" line per session description.  The
-            ##% "s=" line MUST NOT be empty.
+            ##% There MUST be one and only one "s=" line per session description.
             # (Written "s=" in RFC 4317's examples and by several stacks: accepted,
             # never written by this UA, whose session name is "-".)
             sd.session_name = value

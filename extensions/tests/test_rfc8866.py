@@ -211,6 +211,39 @@ MALFORMED = [
 ]
 
 
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+##= type=test
+##% An SDP description MUST conform to the syntax defined in Section 9.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+##= type=test
+##% The set of type letters is deliberately small and not intended to be
+##% extensible -- an SDP parser MUST completely ignore or reject any
+##% session description that contains a type letter that it does not
+##% understand.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.3
+##= type=test
+##% There MUST be one and only one "s=" line per session description.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% A session description MUST contain either at least one "c=" line in
+##% each media description or a single "c=" line at the session level.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% Sessions using an "IP4" multicast connection address MUST also have
+##% a time to live (TTL) value present in addition to the multicast
+##% address.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% "IP6" multicast does not use TTL scoping, and hence the TTL value
+##% MUST NOT be present for "IP6" multicast.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.13
+##= type=test
+##% Attribute names MUST use the US-ASCII subset of ISO-10646/UTF-8.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-6.7
+##= type=test
+##% At most one occurrence of "a=recvonly", "a=sendrecv", "a=sendonly",
+##% or "a=inactive" MAY appear at session level, and at most one MAY
+##% appear in each media description.
 @pytest.mark.parametrize(("old", "new", "number", "kind", "rule"), MALFORMED)
 def test_every_line_type_malformed_names_the_line_and_rule(
     old: str, new: str, number: int, kind: str, rule: str
@@ -228,6 +261,11 @@ def test_every_line_type_is_covered_by_the_malformed_cases() -> None:
     assert set("vosiuepcbtrzkam") <= {kind for *_, kind, _ in MALFORMED}
 
 
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+##= type=test
+##% If the "a=charset:" attribute is
+##% not present, these octet strings MUST be interpreted as containing
+##% ISO-10646 characters in UTF-8 encoding.
 def test_limits_bound_what_is_parsed() -> None:
     with pytest.raises(SDPError, match="longer than"):
         parse(BASE.encode() + b"a=x\r\n" * 20000)
