@@ -314,6 +314,12 @@ def parse_rtpmap(value: str) -> RtpMap | None:
 # (repeatable types) or lower rank only (single types).  t/r/z form a group of their own.
 _SESSION_ORDER = {"v": 0, "o": 1, "s": 2, "i": 3, "u": 4, "e": 5, "p": 6, "c": 7, "b": 8}
 _SESSION_ORDER.update({"t": 9, "r": 9, "z": 9, "k": 10, "a": 11})
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.6
+##% If an email address or phone number is present, it MUST be specified
+##% before the first media description.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##% Multiple addresses or "c=" lines MUST NOT be specified at session level.
+# (Only the media level lists no e=, p= and repeatable c= lines.)
 _MEDIA_ORDER = {"m": 0, "i": 1, "c": 2, "b": 3, "k": 4, "a": 5}
 
 
@@ -367,6 +373,14 @@ class _Parser:
             if not _NON_WS.match(address):
                 raise self.fail(f"bad address {address!r}")
             return address  # extn-addr: another address family
+        ##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+        ##% Any domain name used in SDP MUST comply with [RFC1034] and [RFC1035].
+        ##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+        ##% Internationalized domain names (IDNs)
+        ##% MUST be represented using the ASCII Compatible Encoding (ACE) form
+        ##% defined in [RFC5890] and MUST NOT be directly represented in UTF-8 or
+        ##% any other encoding
+        # (The FQDN rule of §9 admits letters, digits, "-" and "." only: ACE, not UTF-8.)
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
@@ -386,6 +400,14 @@ class _Parser:
             ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
             ##% "IP6" multicast does not use TTL scoping, and hence the TTL value
             ##% MUST NOT be present for "IP6" multicast.
+            ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+            ##% The slash notation for multiple addresses described above MUST NOT
+            ##% be used for IP unicast addresses.
+            ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+            ##% TTL values MUST be in the range 0-255.
+            ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+            ##% Although the TTL MUST be specified, its use to scope multicast traffic is
+            ##% deprecated
             parts = suffix.split("/")
             if not ip.is_multicast or len(parts) > (2 if ip.version == 4 else 1):
                 raise self.fail(f"bad multicast suffix in {address!r}")
@@ -403,6 +425,9 @@ class _Parser:
         self.token(addrtype, "addrtype")
         return Connection(nettype, addrtype, self.address(addrtype, address, unicast=False))
 
+    ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.8
+    ##% SDP parsers MUST ignore bandwidth-fields with unknown <bwtype> names.
+    # (Any token is kept as written; nothing here acts on a bandwidth.)
     def bandwidth(self, value: str) -> Bandwidth:
         bwtype, colon, amount = value.partition(":")
         if not colon:
@@ -505,6 +530,8 @@ class _Parser:
                 "o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>",
             )
             username, sess_id, version, nettype, addrtype, address = parts
+            ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.2
+            ##% The <username> MUST NOT contain spaces.
             if not _NON_WS.match(username):
                 raise self.fail(f"bad username {username!r}")
             self.integer(sess_id, "sess-id")

@@ -135,8 +135,12 @@ def test_rtpmap_and_fmtp_helpers() -> None:
 ##= type=test
 ##% An
 ##% SDP parser MUST ignore any attribute it doesn't understand.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.8
+##= type=test
+##% SDP parsers MUST ignore bandwidth-fields with unknown <bwtype> names.
 def test_unknown_attributes_are_kept_verbatim() -> None:
     text = BASE + "a=x-made-up:  two  spaces :colon\r\na=flag-only\r\n"
+    assert parse(text.replace("t=0 0", "b=X-NEW:5\r\nt=0 0")).bandwidths[0].bwtype == "X-NEW"
     sd = parse(text)
     assert sd.media[0].attributes[-2] == Attribute("x-made-up", "  two  spaces :colon")
     assert serialize(sd).decode() == text
@@ -205,6 +209,10 @@ MALFORMED = [
     ("a=sendonly\r\n", "a=sendonly\r\na=recvonly\r\n", 10, "a", "more than one direction"),
     ("a=sendonly\r\n", "a=sendonly\r\nq=1\r\n", 10, "q", "unknown line type"),
     ("a=sendonly\r\n", "a=sendonly\r\nv=0\r\n", 10, "v", "may not appear in a media"),
+    ("a=sendonly\r\n", "a=sendonly\r\ne=a@b.example\r\n", 10, "e", "may not appear in a"),
+    ("c=IN IP4 127.0.0.1\r\n", "c=IN IP4 127.0.0.1\r\nc=IN IP4 127.0.0.1\r\n", 5, "c", "repeated"),
+    ("o=alice 2890844526", "o=al ice 2890844526", 2, "o", "6 fields"),
+    ("c=IN IP4 127.0.0.1", "c=IN IP4 h\xe9st.example.com", 4, "c", "bad IP4 address"),
     ("a=sendonly\r\n", "a=sendonly\r\nnot a line\r\n", 10, "", "<type>=<value>"),
     ("a=sendonly\r\n", "a=sendonly\r\nA=x\r\n", 10, "A", "<type>=<value>"),
     ("a=sendonly\r\n", "a=send\ronly\r\n", 9, "a", "CR or NUL"),
@@ -244,6 +252,36 @@ MALFORMED = [
 ##% At most one occurrence of "a=recvonly", "a=sendrecv", "a=sendonly",
 ##% or "a=inactive" MAY appear at session level, and at most one MAY
 ##% appear in each media description.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.2
+##= type=test
+##% The <username> MUST NOT contain spaces.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% The slash notation for multiple addresses described above MUST NOT
+##% be used for IP unicast addresses.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% TTL values MUST be in the range 0-255.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% Although the TTL MUST be specified, its use to scope multicast traffic is
+##% deprecated
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+##= type=test
+##% Any domain name used in SDP MUST comply with [RFC1034] and [RFC1035].
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5
+##= type=test
+##% Internationalized domain names (IDNs)
+##% MUST be represented using the ASCII Compatible Encoding (ACE) form
+##% defined in [RFC5890] and MUST NOT be directly represented in UTF-8 or
+##% any other encoding
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.6
+##= type=test
+##% If an email address or phone number is present, it MUST be specified
+##% before the first media description.
+##= https://www.rfc-editor.org/rfc/rfc8866#section-5.7
+##= type=test
+##% Multiple addresses or "c=" lines MUST NOT be specified at session level.
 @pytest.mark.parametrize(("old", "new", "number", "kind", "rule"), MALFORMED)
 def test_every_line_type_malformed_names_the_line_and_rule(
     old: str, new: str, number: int, kind: str, rule: str
