@@ -393,6 +393,21 @@ class SdpDescriber(SessionDescriber):
         sd.media.append(self._offered_media(self._port()))
         return serialize(sd)
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+    ##% A UAS providing an offer in a 2xx (because the INVITE did not contain
+    ##% an offer) SHOULD construct the offer as if the UAS were making a brand
+    ##% new call, subject to the constraints of sending an offer that updates
+    ##% an existing session, as described in [13] in the case of SDP.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+    ##% Specifically, this means that it SHOULD include as many media formats
+    ##% and media types that the UA is willing to support.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+    ##% The UAS MUST
+    ##% ensure that the session description overlaps with its previous
+    ##% session description in media formats, transports, or other parameters
+    ##% that require support from the peer.
+    # (Every offer lists all the configured codecs on RTP/AVP, with the payload types
+    # the session already uses, so it overlaps the previous one.)
     def offer(self, call: Any) -> bytes:
         """A new offer: brand new (§5), or the next version of ours (§8)."""
         state = self._media(call)
@@ -493,6 +508,18 @@ class SdpDescriber(SessionDescriber):
         self._media(call).refusal = refusal
         return answer
 
+    def decline(self, call: Any, offer: bytes) -> bytes:
+        """A valid answer refusing every stream of ``offer``: port 0 (§6)."""
+        sd = self._previous(call) or self._new_description()
+        parsed = _parse_or_none(offer)
+        sd.media = [
+            Media(m.media, 0, None, m.proto, m.formats[:1])
+            for m in (parsed.media if parsed is not None else [])
+        ]
+        if parsed is not None:
+            sd.times = [Timing(t.start, t.stop) for t in parsed.times]
+        return serialize(sd)
+
     def last_refusal(self, call: Any) -> Refusal | None:
         return self._media(call).refusal
 
@@ -554,6 +581,17 @@ class SdpDescriber(SessionDescriber):
         ##% offered session is rejected.
         if offer.media and not accepted and reasons:
             return None, Refusal("; ".join(reasons), 305)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+        ##% If a UA receives a re-INVITE for an existing dialog, it MUST check any
+        ##% version identifiers in the session description or, if there are no
+        ##% version identifiers, the content of the session description to see if
+        ##% it has changed.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+        ##% If the session description has changed, the UAS MUST adjust the
+        ##% session parameters accordingly, possibly after asking the user for
+        ##% confirmation.
+        # (The answer is written anew from the offer, the policy deciding; unchanged,
+        # it is the previous answer again, o= version and all (RFC 3264 §8: a no-op).)
         return serialize(_next_version(previous, sd)), None
 
     def _answer_stream(
@@ -778,6 +816,10 @@ def _is_multicast(connection: Connection) -> bool:
 ##% increment by one from the previous SDP.  If the version in the origin
 ##% line does not increment, the SDP MUST be identical to the SDP with
 ##% that version number.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##% If the session description format has the capability for version
+##% numbers, the offerer SHOULD indicate that the version of the session
+##% description has changed.
 def _next_version(
     previous: SessionDescription | None, sd: SessionDescription
 ) -> SessionDescription:
@@ -843,6 +885,11 @@ def answer_problems(offer: bytes, answer: bytes) -> list[str]:
     return problems
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
+##% The Session Description Protocol (SDP) (RFC 2327 [1]) MUST be
+##% supported by all user agents as a means to describe sessions, and its
+##% usage for constructing offers and answers MUST follow the procedures
+##% defined in [13].
 class OfferAnswer(UAExtension):
     """Installs an :class:`SdpDescriber` on the UA's session manager (RFC 3264)."""
 

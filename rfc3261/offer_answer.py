@@ -140,6 +140,10 @@ class SessionDescriber:
         """The answer to ``offer`` received in ``call``; None: not acceptable (488)."""
         raise NotImplementedError
 
+    def decline(self, call: Any, offer: bytes) -> bytes:
+        """A valid answer refusing ``offer`` (for the ACK of a 2xx, before a BYE)."""
+        return call.local_body
+
 
 class OpaqueDescriber(SessionDescriber):
     """RFC 3261 alone: descriptions are opaque; offer and answer with the local one."""

@@ -156,6 +156,8 @@ class Call(Owner):
     forget_timer: Any = None
     # Where the offer/answer exchange of this INVITE usage stands (RFC 3264 §4).
     negotiation: Negotiation = field(default_factory=Negotiation)
+    # The describer refused the offer of the last 2xx: the ACK declined it, a BYE follows.
+    offer_refused: bool = False
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
     ##% If the UAC is the owner of the Call-ID of the dialog ID
@@ -266,7 +268,7 @@ class Call(Owner):
         ##% to the INVITE, this means that a UAS accepted the invitation while
         ##% the CANCEL was in progress.  The UAC MAY continue with the sessions
         ##% established by any 2xx responses, or MAY terminate them with BYE.
-        if self.established is not None or self.hangup_requested:
+        if self.established is not None or self.hangup_requested or self.offer_refused:
             effects.extend(self._send_bye(dialog, now))
             return effects
         self.established = dialog
@@ -325,9 +327,20 @@ class Call(Owner):
             and (negotiation.state is NegotiationState.OFFER_RECEIVED or negotiation.local is None)
         )
         body = b""
+        self.offer_refused = False
         if offer_in_2xx:
-            answer = self.manager.describer.answer(self, response.body)
-            body = self.local_body if answer is None else answer
+            describer = self.manager.describer
+            answer = describer.answer(self, response.body)
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+            ##% If the offer in the 2xx response is not acceptable, the UAC core
+            ##% MUST generate a valid answer in the ACK and then send a BYE
+            ##% immediately.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+            ##% If, however, it is unacceptable to the UAC, the UAC SHOULD
+            ##% generate an answer with a valid session description, and then send
+            ##% a BYE to terminate the session.
+            self.offer_refused = answer is None
+            body = describer.decline(self, response.body) if answer is None else answer
             if self.negotiation.state is NegotiationState.OFFER_RECEIVED:
                 self.negotiation.answer_sent(body)
         ack = dialog.create_request(
@@ -550,6 +563,8 @@ class _ReInvite(Owner):
             dialog.update_target_from(response)
             effects = call._send_ack(dialog, client.request, response)
             effects.append(ReinviteResult(call, dialog, response))
+            if call.offer_refused:
+                effects.extend(call._send_bye(dialog, now))
             return effects
         call.negotiation.rejected()  # the session is as it was (RFC 3264 §4)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1

@@ -711,3 +711,94 @@ def test_zero_streams_and_concatenated_descriptions() -> None:
     net.run(net.now + 0.2)
     (response,) = received(alice, "488 INVITE")
     assert "line 6 (v=)" in response.headers.get("Warning")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+##= type=test
+##% If the offer in the 2xx response is not acceptable, the UAC core
+##% MUST generate a valid answer in the ACK and then send a BYE
+##% immediately.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% If, however, it is unacceptable to the UAC, the UAC SHOULD
+##% generate an answer with a valid session description, and then send
+##% a BYE to terminate the session.
+def test_an_unacceptable_offer_in_a_200_is_declined_in_the_ack_then_bye() -> None:
+    net, alice, bob = pair("PCMU", "opus")
+    _, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=b"")
+    net.call(alice, effects)
+    net.run(net.now + 0.05)
+    incoming = bob.of(IncomingCall)[-1].call
+    net.call(bob, bob.ua.sessions.answer(incoming, net.now))
+    net.run(net.now + 0.3)
+    (ack,) = received(bob, "ACK")
+    declined = parse(ack.body)
+    assert [m.port for m in declined.media] == [0]
+    assert answer_problems(received(alice, "200 INVITE")[0].body, ack.body) == []
+    assert received(bob, "BYE")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
+##= type=test
+##% The Session Description Protocol (SDP) (RFC 2327 [1]) MUST be
+##% supported by all user agents as a means to describe sessions, and its
+##% usage for constructing offers and answers MUST follow the procedures
+##% defined in [13].
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##= type=test
+##% If the session description format has the capability for version
+##% numbers, the offerer SHOULD indicate that the version of the session
+##% description has changed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% If a UA receives a re-INVITE for an existing dialog, it MUST check any
+##% version identifiers in the session description or, if there are no
+##% version identifiers, the content of the session description to see if
+##% it has changed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% If the session description has changed, the UAS MUST adjust the
+##% session parameters accordingly, possibly after asking the user for
+##% confirmation.
+def test_a_re_invite_is_answered_by_the_describer_with_versions_kept() -> None:
+    net, alice, bob = pair()
+    call, incoming = call_up(net, alice, bob)
+    first = parse(incoming.negotiation.local)
+    net.call(alice, sdp(alice).hold(call, net.now))
+    net.run(net.now + 0.3)
+    changed = parse(incoming.negotiation.local)
+    assert changed.media[0].own_direction == "recvonly"
+    assert changed.origin.sess_version == first.origin.sess_version + 1
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, call.negotiation.local))
+    net.run(net.now + 0.3)
+    assert parse(incoming.negotiation.local).origin.sess_version == changed.origin.sess_version
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% A UAS providing an offer in a 2xx (because the INVITE did not contain
+##% an offer) SHOULD construct the offer as if the UAS were making a brand
+##% new call, subject to the constraints of sending an offer that updates
+##% an existing session, as described in [13] in the case of SDP.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% Specifically, this means that it SHOULD include as many media formats
+##% and media types that the UA is willing to support.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% The UAS MUST
+##% ensure that the session description overlaps with its previous
+##% session description in media formats, transports, or other parameters
+##% that require support from the peer.
+def test_an_offerless_re_invite_gets_a_full_offer_overlapping_the_session() -> None:
+    net, alice, bob = pair("PCMU,PCMA,opus", "PCMA,opus")
+    call, incoming = call_up(net, alice, bob)
+    previous = parse(incoming.negotiation.local)
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, b""))
+    net.run(net.now + 0.3)
+    offer = parse(received(alice, "200 INVITE")[-1].body)
+    assert offer.media[0].formats == ["8", "111"]
+    assert set(previous.media[0].formats) <= set(offer.media[0].formats)
+    assert offer.media[0].port == previous.media[0].port
+    (ack,) = received(bob, "ACK")[-1:]
+    assert parse(ack.body).media[0].formats == ["8", "111"]
