@@ -902,6 +902,18 @@ class OfferAnswer(UAExtension):
         super().install(ua)
         ua.sessions.describer = self.describer
 
+    def configure(self, *, codecs: str | None = None, address: str | None = None) -> None:
+        """Set the codecs (``"PCMU,PCMA,opus"``) and the media address (the programs)."""
+        if codecs is not None:
+            self.describer.codecs = codecs_from_names(codecs)
+        if address is not None:
+            self.describer.address = address
+
+    def session_text(self, call: Call) -> str:
+        """The negotiated session of ``call``, one line per stream (for the programs)."""
+        streams = self.describer.negotiated(call)
+        return "; ".join(str(s) for s in streams) or "no session negotiated"
+
     def invite(self, to: str, now: float, **build: Any) -> tuple[Call, list[UAEffect]]:
         """Call ``to`` with an offer of the configured codecs (RFC 3261 §13.2.1)."""
         offer = self.describer.offer_for_new_call()
