@@ -12,13 +12,15 @@ Commands (stdin)::
     {"cmd": "call", "uri": "sip:bob@127.0.0.1:5070", "headers": {"X": "y"}}
     {"cmd": "answer", "code": 180|183|200}
     {"cmd": "update"}
-    {"cmd": "reinvite"}
+    {"cmd": "reinvite"}                      (with PJSUA_CALL_UNHOLD: resumes a hold)
+    {"cmd": "hold"}
     {"cmd": "hangup", "code": 603, "reason": "SIP;cause=480;text=\\"x\\""}
     {"cmd": "message", "uri": "...", "text": "hello"}
     {"cmd": "quit"}
 
 Events (stdout): ``ready``, ``incoming_call``, ``call_state`` (EARLY, CONFIRMED,
-DISCONNECTED with the last code and reason), ``message``, ``message_status``, ``error``.
+DISCONNECTED with the last code and reason), ``media`` (per audio stream: status, dir,
+codec, tx_pt, rx_pt, remote), ``message``, ``message_status``, ``error``.
 What went on the wire is in the log file (:meth:`PjsuaPeer.log_text`).
 """
 
@@ -68,6 +70,7 @@ class PjsuaPeer:
         transport: str = "udp",
         user: str = "pjsua",
         rel100: str = "off",
+        codecs: str | None = None,
     ) -> None:
         require_pjsua()
         self.port = port or free_port()
@@ -81,6 +84,7 @@ class PjsuaPeer:
             str(PEER),
             *("--port", str(self.port), "--transport", transport, "--user", user),
             *("--100rel", rel100, "--log", str(log)),
+            *(("--codecs", codecs) if codecs else ()),
         ]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(
