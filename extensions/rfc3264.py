@@ -200,6 +200,7 @@ class _CallMedia:
     ports: list[int] = field(default_factory=list)  # our port per stream (0: removed)
     added: list[str] = field(default_factory=list)  # streams to add in the next offer
     refusal: Refusal | None = None
+    offered: bytes | None = None  # the last offer written for the call
 
 
 class SdpDescriber(SessionDescriber):
@@ -469,7 +470,16 @@ class SdpDescriber(SessionDescriber):
             ##% attribute, or it MAY omit it, since sendrecv is the default.
             media.set_direction(state.direction)
             sd.media.append(media)
-        return serialize(_next_version(previous, sd))
+        offer = serialize(_next_version(previous, sd))
+        state.offered = offer
+        return offer
+
+    def mismatch(self, call: Any) -> list[str]:
+        """How the peer's answer to our last offer breaks §6 (empty: it does not)."""
+        negotiation, offered = call.negotiation, self._media(call).offered
+        if offered is None or negotiation.local != offered or not negotiation.remote:
+            return []
+        return answer_problems(offered, negotiation.remote)
 
     ##= https://www.rfc-editor.org/rfc/rfc3264#section-9
     ##% It MUST be a valid SDP, except that it MAY omit both "e="
@@ -917,7 +927,9 @@ class OfferAnswer(UAExtension):
     def invite(self, to: str, now: float, **build: Any) -> tuple[Call, list[UAEffect]]:
         """Call ``to`` with an offer of the configured codecs (RFC 3261 §13.2.1)."""
         offer = self.describer.offer_for_new_call()
-        return self.ua.sessions.invite(to, now, body=offer, **build)
+        call, effects = self.ua.sessions.invite(to, now, body=offer, **build)
+        self.describer._media(call).offered = offer
+        return call, effects
 
     def hold(self, call: Call, now: float, held: bool = True) -> list[UAEffect]:
         """Put the call on hold (or resume it) with a re-INVITE (§8.4)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from extensions.rfc3262 import ReliableProvisional
 from extensions.rfc3264 import (
@@ -802,3 +804,48 @@ def test_an_offerless_re_invite_gets_a_full_offer_overlapping_the_session() -> N
     assert offer.media[0].port == previous.media[0].port
     (ack,) = received(bob, "ACK")[-1:]
     assert parse(ack.body).media[0].formats == ["8", "111"]
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_a_malformed_re_invite_is_488_and_the_session_stays() -> None:
+    net, alice, bob = pair()
+    call, incoming = call_up(net, alice, bob)
+    kept = incoming.negotiation.local
+    broken = call.negotiation.local.replace(b"c=IN IP4 127.0.0.1", b"c=IN IP4 300.0.0.1")
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, broken))
+    net.run(net.now + 0.3)
+    (response,) = received(alice, "488 INVITE")
+    assert "SDP line 4 (c=): bad IP4 address" in response.headers.get("Warning")
+    assert incoming.negotiation.local == kept and not incoming.ended
+    assert sdp(bob).describer.negotiated(incoming)[0].direction == "sendrecv"
+
+
+def test_a_huge_offer_is_refused_not_parsed() -> None:
+    net, alice, _bob = pair()
+    huge = sdp(alice).describer.offer_for_new_call() + b"a=x-pad:" + b"y" * 70000 + b"\r\n"
+    _, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=huge)
+    net.call(alice, effects)
+    net.run(net.now + 0.3)
+    (refusal,) = received(alice, "488 INVITE")
+    assert "longer than 65536 bytes" in refusal.headers.get("Warning")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=200), st.sampled_from([b"", b"m=audio 9 RTP/AVP 0\r\n"]))
+def test_any_offer_body_gets_an_answer_or_a_488_never_a_crash(junk: bytes, tail: bytes) -> None:
+    net, alice, bob = pair()
+    base = b"v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    for body in (junk, base + tail + junk):
+        if not body:
+            continue
+        _, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=body)
+        net.call(alice, effects)
+        net.run(net.now + 0.1)
+        for event in bob.of(IncomingCall):
+            if not event.call.ended and event.call.server.final_sent is False:
+                net.call(bob, bob.ua.sessions.answer(event.call, net.now))
+        net.run(net.now + 0.1)
+    finals = [m.status for _, m in alice.received if isinstance(m, Response) and m.status >= 200]
+    assert finals and all(status in (200, 400, 488) for status in finals), finals

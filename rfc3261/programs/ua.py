@@ -605,6 +605,16 @@ class UserAgentProgram:
             self.say(f"call {call.call_id}: re-INVITE {_status_line(event.response)}")
             return
         self.say(f"call {call.call_id} session: {sdp.session_text(call)}")  # type: ignore[attr-defined]
+        problems = sdp.describer.mismatch(call)  # type: ignore[attr-defined]
+        if problems:
+            # An answer that breaks RFC 3264 §6 leaves no session both ends agree on.
+            self.say(
+                f"call {call.call_id}: the answer does not match our offer: {'; '.join(problems)}"
+            )
+            self.say(f"call {call.call_id}: hanging up")
+            self.give_reason(call)
+            self.run_effects(self.ua.sessions.hangup(call, self.now()))
+            return
         if isinstance(event, CallEstablished):
             for delay, held in ((self.args.hold, True), (self.args.resume, False)):
                 if delay is not None:
