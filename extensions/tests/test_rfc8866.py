@@ -416,3 +416,16 @@ def test_arbitrary_bytes_parse_or_raise_sdp_error(data: bytes) -> None:
         parse(BASE.encode() + data)
     except SDPError as error:
         assert error.line_number >= 0
+
+
+def test_the_sdp_benchmark_runs_in_quick_mode() -> None:
+    from rfc3261.bench import Options
+    from rfc3261.bench import sdp as bench
+
+    assert bench.LONG.count("\n") == 60 and bench.SHORT.count("\n") == 10
+    assert serialize(parse(bench.LONG)).decode() == bench.LONG
+    doc = bench.run(Options(quick=True))
+    ours = [r for r in doc["results"] if r["parser"] == "sipref"]
+    assert [r["description"] for r in ours] == ["10 lines", "60 lines"]
+    assert all(r["per_s_best"] > 0 for r in ours)
+    assert "SDP parse + serialize" in bench.render(doc) and bench.floors_passed(doc) is None

@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "parse_instructions": "rfc3261.bench.instructions",
     "uas_load": "rfc3261.bench.uas_load",
     "proxy_load": "rfc3261.bench.proxy_load",
+    "sdp": "rfc3261.bench.sdp",
 }
 """Benchmark name -> module."""
 
