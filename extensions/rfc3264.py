@@ -577,9 +577,6 @@ class SdpDescriber(SessionDescriber):
             ##% For each "m=" line in the offer, there MUST be a corresponding "m="
             ##% line in the answer.  The answer MUST contain exactly the same number
             ##% of "m=" lines as the offer.
-            ##= https://www.rfc-editor.org/rfc/rfc3264#section-6
-            ##% This implies that if the offer contained zero
-            ##% "m=" lines, the answer MUST contain zero "m=" lines.
             while len(state.ports) <= index:
                 state.ports.append(self._port())
             media = self._answer_stream(call, index, offer, offered, reasons)

@@ -692,10 +692,6 @@ def test_an_answer_at_0_0_0_0_means_send_nothing() -> None:
     assert sdp(alice).describer.negotiated(call)[0].direction == "recvonly"
 
 
-##= https://www.rfc-editor.org/rfc/rfc3264#section-6
-##= type=test
-##% This implies that if the offer contained zero
-##% "m=" lines, the answer MUST contain zero "m=" lines.
 ##= https://www.rfc-editor.org/rfc/rfc3264#section-5
 ##= type=test
 ##% Although the SDP specification allows
