@@ -520,7 +520,8 @@ class SdpDescriber(SessionDescriber):
 
     def decline(self, call: Any, offer: bytes) -> bytes:
         """A valid answer refusing every stream of ``offer``: port 0 (§6)."""
-        sd = self._previous(call) or self._new_description()
+        previous = self._previous(call)
+        sd = self._new_description() if previous is None else previous.copy()
         parsed = _parse_or_none(offer)
         sd.media = [
             Media(m.media, 0, None, m.proto, m.formats[:1])
@@ -528,7 +529,7 @@ class SdpDescriber(SessionDescriber):
         ]
         if parsed is not None:
             sd.times = [Timing(t.start, t.stop) for t in parsed.times]
-        return serialize(sd)
+        return serialize(_next_version(previous, sd))
 
     def last_refusal(self, call: Any) -> Refusal | None:
         return self._media(call).refusal

@@ -8,7 +8,9 @@ answers with provisional and final responses and retransmits its 2xx until the
 ACK arrives (§13.3.1.4: T1 doubling up to T2, giving up after 64*T1 with a
 BYE).  Re-INVITEs (§14) run on a confirmed dialog, with 491 and the §14.1
 back-off on glare; BYE (§15) ends the session and the dialog.  Session
-descriptions are opaque bytes: offer/answer is the application's business.
+descriptions are bytes to this module: where an offer and its answer go is tracked here
+(:class:`~rfc3261.offer_answer.Negotiation`), what they say is written by the session
+describer (the application's bodies, or an SDP extension's, RFC 3264).
 
 :class:`SessionManager` is the UA core's extension for INVITE, ACK and BYE: the
 core routes those requests to it, and the application calls
