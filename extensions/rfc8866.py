@@ -159,10 +159,6 @@ class _Attributes:
     def attribute_values(self, name: str) -> list[str]:
         return [a.value or "" for a in self.attributes if a.name == name]
 
-    ##= https://www.rfc-editor.org/rfc/rfc8866#section-6.7
-    ##% At most one occurrence of "a=recvonly", "a=sendrecv", "a=sendonly",
-    ##% or "a=inactive" MAY appear at session level, and at most one MAY
-    ##% appear in each media description.
     @property
     def own_direction(self) -> str | None:
         """The direction attribute written at this level, if any."""
@@ -481,6 +477,9 @@ class _Parser:
 
     # -- order ------------------------------------------------------------------------
 
+    ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.3
+    ##% There MUST be one and only one "s=" line per session description.
+    # (Like v=, o= and t=: missing before a later line, or repeated, is an error here.)
     def order(self, kind: str, ranks: dict[str, int], where: str) -> None:
         rank = ranks.get(kind)
         if rank is None:
@@ -544,8 +543,6 @@ class _Parser:
                 self.address(addrtype, address, unicast=True),
             )
         elif kind == "s":
-            ##= https://www.rfc-editor.org/rfc/rfc8866#section-5.3
-            ##% There MUST be one and only one "s=" line per session description.
             # (Written "s=" in RFC 4317's examples and by several stacks: accepted,
             # never written by this UA, whose session name is "-".)
             sd.session_name = value
@@ -643,6 +640,10 @@ class _Parser:
                         f"media description {index} has no c= line and the "
                         "session has none (§5.7)",
                     )
+        ##= https://www.rfc-editor.org/rfc/rfc8866#section-6.7
+        ##% At most one occurrence of "a=recvonly", "a=sendrecv", "a=sendonly",
+        ##% or "a=inactive" MAY appear at session level, and at most one MAY
+        ##% appear in each media description.
         levels: list[tuple[str, _Attributes]] = [("the session", sd)]
         levels += [(f"media description {i}", m) for i, m in enumerate(sd.media, 1)]
         for where, level in levels:
