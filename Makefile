@@ -38,7 +38,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test,docs,browser,bench]'
+	$(PIP) install --quiet -e '.[test,docs,browser,bench,postgresql]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -49,7 +49,7 @@ test: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m annotate check --snapshot
+	$(PY) -m annotate check --snapshot --strict
 
 lint: check
 

@@ -162,6 +162,12 @@ def _parser() -> argparse.ArgumentParser:
         "--update-snapshot", action="store_true", help="record the verdicts in the snapshot"
     )
     verify.add_argument(
+        "--changed",
+        action="store_true",
+        help="verify again only the requirements of the snapshot whose cited blocks or test "
+        "annotations changed since it recorded them (what CI runs)",
+    )
+    verify.add_argument(
         "--check-snapshot",
         action="store_true",
         help="exit 1 when a requirement verified in the snapshot is no longer verified",
@@ -248,9 +254,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     diagnostics = list(diagnostics) + _check_later_updates(root, store)
     for diagnostic in diagnostics:
         print(diagnostic)
-    warnings = conflict_warnings(coverage)
+    from annotate.checker import erratum_notes
+    from annotate.errata import stale_citations
+
+    for note in erratum_notes(coverage.resolved):
+        print(note)
+    warnings = conflict_warnings(coverage) + stale_citations(
+        coverage.resolved, store.errata.records
+    )
     for warning in warnings:
         print(warning)
+    if store.errata.problem:
+        print(f"annotate check: {store.errata.problem}")
     ok = not diagnostics and not (args.strict and warnings)
     if args.snapshot:
         for message in coverage.load_errors:
@@ -337,6 +352,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         VERDICTS,
         Outcome,
         candidates,
+        changed_since,
+        read_verify_keys,
         read_verify_snapshot,
         run_verify,
         sample,
@@ -354,6 +371,27 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     chosen = candidates(coverage, root, args.rfc, args.section, args.id)
     if args.sample is not None:
         chosen = sample(chosen, args.sample, args.seed)
+    path = args.verify_snapshot or root / VERIFY_SNAPSHOT
+    try:
+        old = read_verify_snapshot(path)
+        old_keys = read_verify_keys(path)
+    except ValueError as exc:
+        print(f"verify: {exc}")
+        return 1
+    if args.changed:
+        unchanged = len(chosen)
+        chosen, new = changed_since(chosen, old, old_keys)
+        unchanged -= len(chosen) + len(new)
+        print(f"verify: {unchanged} requirement(s) unchanged since the snapshot", flush=True)
+        if new:
+            print(
+                f"verify: {len(new)} cited requirement(s) have no verdict yet (make verify "
+                "gives them one; --changed checks what the snapshot holds)",
+                flush=True,
+            )
+        if not chosen:
+            print("verify: nothing changed: the snapshot's verdicts stand")
+            return 0
     if not chosen:
         print("verify: no requirement cited both in code and in a test matches the selection")
         return 1 if (args.rfc or args.section or args.id) else 0
@@ -385,13 +423,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         + f" of {len(outcomes)} ({cached} from the cache) in {elapsed:.0f} s"
     )
-    path = args.verify_snapshot or root / VERIFY_SNAPSHOT
     status = 0
-    try:
-        old = read_verify_snapshot(path)
-    except ValueError as exc:
-        print(f"verify: {exc}")
-        return 1
     if args.check_snapshot:
         lost = [o for o in outcomes if old.get(o.id) == "verified" and o.verdict != "verified"]
         for o in lost:
@@ -400,11 +432,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(f"verify: {len(lost)} requirement(s) no longer verified")
             status = 1
     if args.update_snapshot:
-        new = dict(old)
-        if not (args.rfc or args.section or args.id or args.sample):
-            new = {}  # a full run: drop the ids no longer cited in code and tests
+        new, keys = dict(old), dict(old_keys)
+        if not (args.rfc or args.section or args.id or args.sample or args.changed):
+            new, keys = {}, {}  # a full run: drop the ids no longer cited in code and tests
         new.update({o.id: o.verdict for o in outcomes})
-        write_verify_snapshot(path, new)
+        keys.update({c.id: c.key for c in chosen})
+        write_verify_snapshot(path, new, keys)
         print(f"verify: wrote {path}")
     return status
 

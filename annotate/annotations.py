@@ -77,7 +77,15 @@ LEVELS: frozenset[str] = frozenset({"MUST", "SHOULD", "MAY"})
 
 _TOML_KEYS = frozenset({"target", "type", "reason", "tracking-issue", "level", "quote"})
 _SKIP_DIRS = frozenset(
-    {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis", ".cache"}
+    {
+        "__pycache__",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".mypy_cache",
+        ".hypothesis",
+        ".cache",
+        "node_modules",  # npm packages of the browser tests (rfc3261/tests/browser)
+    }
 )
 _TARGET = re.compile(
     r"https://www\.rfc-editor\.org/rfc/rfc(?P<rfc>[1-9][0-9]*)(?:\.html|\.txt)?"

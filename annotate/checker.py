@@ -6,7 +6,8 @@ the RFC from the spec store and verifies:
 - the target names a section or appendix the RFC has;
 - ``normalize(quote)`` occurs in ``section.normalized`` (line breaks and runs of spaces are
   ignored; words, punctuation and case are not); on failure the nearest sentence of the
-  section is suggested, and the section that does hold the quote, if any;
+  section is suggested, and the section that does hold the quote, if any; a quote of the
+  corrected text of a verified erratum of that section is accepted (`erratum_notes`);
 - no block carries the same quote with the same type twice.
 
 Together with the scanner's grammar errors (malformed target, unknown key or type, exception
@@ -30,7 +31,15 @@ if TYPE_CHECKING:
     from annotate.rfctext import RfcDocument, Section
     from annotate.specstore import SpecStore
 
-__all__ = ["Diagnostic", "DocumentCache", "Resolved", "check", "diagnose", "resolve"]
+__all__ = [
+    "Diagnostic",
+    "DocumentCache",
+    "Resolved",
+    "check",
+    "diagnose",
+    "erratum_notes",
+    "resolve",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -58,6 +67,9 @@ class Resolved:
     section: Section
     span: tuple[int, int]
     whole_section: bool = False
+    # The Errata ID when the quote is the corrected text of a verified erratum; ``span``
+    # is then that of the words the erratum corrects.
+    erratum: int | None = None
 
 
 class DocumentCache:
@@ -131,6 +143,11 @@ def resolve(
             continue  # a code annotation without a quote was reported by the scanner
         start = section.normalized.find(quote)
         if start < 0:
+            corrected = _corrected(docs, doc, section, annotation.quote)
+            if corrected is not None:
+                erratum, span = corrected
+                resolved.append(Resolved(annotation, doc, section, span, erratum=erratum))
+                continue
             label = _section_label(annotation.rfc, annotation.section)
             message = f"quote not found in {label}"
             elsewhere = [s for s in doc.sections if s is not section and quote in s.normalized]
@@ -144,6 +161,35 @@ def resolve(
             continue
         resolved.append(Resolved(annotation, doc, section, (start, start + len(quote))))
     return resolved, diagnostics
+
+
+def _corrected(
+    docs: DocumentCache, doc: RfcDocument, section: Section, quote: str
+) -> tuple[int, tuple[int, int]] | None:
+    """(Errata ID, span of the corrected words) when ``quote`` is the corrected text of a
+    verified erratum of ``section``."""
+    from annotate.errata import corrected_match
+
+    errata = getattr(docs.store, "errata", None)
+    if errata is None:
+        return None
+    found = corrected_match(errata.records(doc.number), doc, section, quote)
+    return None if found is None else (found[0].eid, found[1])
+
+
+def erratum_notes(resolved: Iterable[Resolved]) -> list[Diagnostic]:
+    """A note per annotation that quotes an erratum's corrected text (accepted)."""
+    return sorted(
+        Diagnostic(
+            r.annotation.path,
+            r.annotation.line,
+            f"note: quotes the text of RFC {r.document.number} §{r.section.number} as "
+            f"corrected by verified erratum {r.erratum} "
+            f"(https://www.rfc-editor.org/errata/eid{r.erratum})",
+        )
+        for r in resolved
+        if r.erratum is not None
+    )
 
 
 def _duplicates(resolved: Iterable[Resolved]) -> list[Diagnostic]:

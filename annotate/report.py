@@ -240,9 +240,10 @@ class RequirementStatus:
     @property
     def conflicts(self) -> list[Resolved]:
         """The project's own todo/exception notes quoting a requirement code and tests cite
-        (a note on a whole section is too broad to contradict one requirement)."""
+        (a note on a whole section is too broad to contradict one requirement; on a partial
+        requirement a note tracks the clauses no citation covers, and contradicts nothing)."""
         kinds = {c.annotation.type for c in self.citations}
-        if not {"implementation", "test"} <= kinds:
+        if not {"implementation", "test"} <= kinds or self.status == "partial":
             return []
         return [
             c

@@ -4,7 +4,8 @@ The repository never holds RFC texts.  :class:`SpecStore` looks for ``rfcNNNN.tx
 the spec folder (``SIPREF_SPEC_DIR``), then in the cache folder (``SIPREF_CACHE_DIR``,
 default ``<repo>/.cache/rfcs``, git-ignored), and otherwise fetches
 ``<base_url>rfcNNNN.txt`` (``SIPREF_RFC_BASE_URL``, default the RFC Editor) once into
-the cache.  ``SIPREF_OFFLINE=1`` forbids the fetch.
+the cache.  ``SIPREF_OFFLINE=1`` forbids the fetch.  The errata of the RFCs
+(:mod:`annotate.errata`) are found the same way: ``store.errata``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .errata import ErrataStore
 from .requirements import Requirement, extract_requirements
 from .rfctext import RfcDocument, RfcParseError, parse_rfc
 
@@ -54,6 +56,7 @@ class SpecStore:
         base_url: str = DEFAULT_BASE_URL,
         allow_fetch: bool = True,
         timeout: float = FETCH_TIMEOUT,
+        errata_dir: Path | str | None = None,
     ) -> None:
         self.spec_dir = Path(spec_dir) if spec_dir is not None else None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
@@ -63,6 +66,16 @@ class SpecStore:
         self._texts: dict[int, str] = {}
         self._documents: dict[int, RfcDocument] = {}
         self._requirements: dict[int, list[Requirement]] = {}
+        # The errata come from the same kind of place: the folder beside the spec folder
+        # (never the network, as for the texts there), else the cache (fetched once).
+        if errata_dir is None and self.spec_dir is not None:
+            beside = self.spec_dir.parent / "errata"
+            errata_dir = beside if beside.is_dir() else None
+        self.errata = ErrataStore(
+            errata_dir,
+            cache_dir=self.cache_dir.parent / "errata",
+            allow_fetch=allow_fetch and self.spec_dir is None and errata_dir is None,
+        )
 
     @classmethod
     def from_env(cls, spec_dir: Path | str | None = None) -> SpecStore:
@@ -77,6 +90,7 @@ class SpecStore:
             cache_dir=cache,
             base_url=env.get("SIPREF_RFC_BASE_URL") or DEFAULT_BASE_URL,
             allow_fetch=env.get("SIPREF_OFFLINE", "") not in ("1", "true", "yes"),
+            errata_dir=env.get("SIPREF_ERRATA_DIR") or None,
         )
 
     # ----------------------------------------------------------------------- texts

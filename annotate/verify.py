@@ -74,8 +74,10 @@ __all__ = [
     "CannotNeutralise",
     "Outcome",
     "candidates",
+    "changed_since",
     "neutralise",
     "node_id_of",
+    "read_verify_keys",
     "read_verify_snapshot",
     "run_verify",
     "write_verify_snapshot",
@@ -267,7 +269,10 @@ def _block_edits(
                 if isinstance(s, ast.AnnAssign):
                     names += f": {ast.unparse(s.annotation)}"
                 prefix = f"{indent}{names} = "
-            edits.append((first, last, [prefix + _changed_value(s.value, gentle)]))
+            new = _changed_value(s.value, gentle)
+            if new == ast.unparse(s.value):
+                raise CannotNeutralise(f"the value at line {first} is empty: no change breaks it")
+            edits.append((first, last, [prefix + new]))
             kinds.add("value changed" if gentle else "value emptied")
         elif isinstance(s, ast.Import | ast.ImportFrom):
             continue
@@ -589,11 +594,14 @@ def _verify_one(cand: Candidate, ws: _Workspace, intact: dict[str, str]) -> Outc
         finally:
             for file, text in originals.items():
                 file.write_text(text, encoding="utf-8")
-        imports = not any(v == "collect-error" for v in results.values())
+        imports = "<run>" not in results and "collect-error" not in results.values()
         if imports or not any("value emptied" in k for k in out.kinds):
             break
     if results.get("<run>") == "timeout":
         return done("timeout", "the run with the code broken overran its time limit")
+    if "<run>" in results:
+        # e.g. a conftest that imports the broken module: no test ran at all
+        return done("not neutralised", f"the tree no longer loads ({results['<run>']})")
     collect = [k for k, v in results.items() if v == "collect-error"]
     if collect:
         return done("not neutralised", f"the module no longer imports ({collect[0][10:]})")
@@ -709,9 +717,11 @@ def sample(chosen: Sequence[Candidate], n: int, seed: int) -> list[Candidate]:
 # --- snapshot -----------------------------------------------------------------------------
 
 
-def read_verify_snapshot(path: Path) -> dict[str, str]:
-    """``{requirement id: verdict}`` from a verification snapshot ({} when there is none).
+def _snapshot_rows(path: Path) -> dict[str, dict[str, str]]:
+    """``{requirement id: {"verdict": ..., "key": ...}}`` ({} when there is no snapshot).
 
+    Format 1 held verdicts only (no key); format 2 adds the candidate's content key, so
+    that ``--changed`` re-verifies only what changed since the snapshot was written.
     Raises ValueError for a malformed file.
     """
     try:
@@ -721,11 +731,49 @@ def read_verify_snapshot(path: Path) -> dict[str, str]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: malformed verification snapshot: {exc}") from None
     reqs = data.get("requirements") if isinstance(data, dict) else None
-    if not isinstance(reqs, dict) or not all(v in VERDICTS for v in reqs.values()):
-        raise ValueError(f"{path}: malformed verification snapshot: expected {{id: verdict}}")
-    return reqs
+    if not isinstance(reqs, dict):
+        raise ValueError(f"{path}: malformed verification snapshot: no requirements")
+    rows: dict[str, dict[str, str]] = {}
+    for rid, value in reqs.items():
+        row = {"verdict": value} if isinstance(value, str) else value
+        if not isinstance(row, dict) or row.get("verdict") not in VERDICTS:
+            raise ValueError(f"{path}: malformed verification snapshot entry {rid!r}")
+        rows[rid] = {k: str(v) for k, v in row.items() if k in ("verdict", "key")}
+    return rows
 
 
-def write_verify_snapshot(path: Path, verdicts: dict[str, str]) -> None:
-    data = {"format": 1, "requirements": dict(sorted(verdicts.items()))}
+def read_verify_snapshot(path: Path) -> dict[str, str]:
+    """``{requirement id: verdict}`` from a verification snapshot ({} when there is none).
+
+    Raises ValueError for a malformed file.
+    """
+    return {rid: row["verdict"] for rid, row in _snapshot_rows(path).items()}
+
+
+def read_verify_keys(path: Path) -> dict[str, str]:
+    """``{requirement id: content key}`` of the verdicts in a snapshot (format 2 rows only)."""
+    return {rid: row["key"] for rid, row in _snapshot_rows(path).items() if "key" in row}
+
+
+def changed_since(
+    chosen: Sequence[Candidate], verdicts: dict[str, str], keys: dict[str, str]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(the candidates of the snapshot whose blocks or test annotations changed since it was
+    written, the candidates it has no verdict for).  A verdict recorded without a key (a
+    format-1 snapshot) counts as changed."""
+    changed = [c for c in chosen if c.id in verdicts and keys.get(c.id) != c.key]
+    new = [c for c in chosen if c.id not in verdicts]
+    return changed, new
+
+
+def write_verify_snapshot(
+    path: Path, verdicts: dict[str, str], keys: dict[str, str] | None = None
+) -> None:
+    """Write ``verdicts`` (with each one's content key where known) as a format-2 snapshot."""
+    keys = keys or {}
+    rows = {
+        rid: {"verdict": verdict, **({"key": keys[rid]} if rid in keys else {})}
+        for rid, verdict in sorted(verdicts.items())
+    }
+    data = {"format": 2, "requirements": rows}
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")

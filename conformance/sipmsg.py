@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["COMPACT", "Message", "StreamBuffer", "param", "parse_message", "uri_host_port"]
 
-#: Compact header forms (RFC 3261 §7.3.3, RFC 3841, RFC 3515...), lower case.
+#: Compact header forms (RFC 3261 §7.3.3, RFC 3841, RFC 3515, RFC 4028...), lower case.
 COMPACT = {
     "v": "via",
     "f": "from",
@@ -28,6 +28,7 @@ COMPACT = {
     "o": "event",
     "r": "refer-to",
     "u": "allow-events",
+    "x": "session-expires",  # RFC 4028 §4
 }
 _LIST_HEADERS = {
     "via",

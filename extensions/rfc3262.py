@@ -141,12 +141,15 @@ class ReliableProvisional(UAExtension):
             request.headers.set("Require", ", ".join([*tags, TAG]))
 
     def _reliable_response(self, client: ClientRequest, response: Response) -> bool:
+        if client.method != "INVITE" or client.dialog is not None:
+            return False
         ##= https://www.rfc-editor.org/rfc/rfc3262#section-4
         ##% If the response is
         ##% a 100 (Trying) (as opposed to 101 to 199), this option tag MUST be
         ##% ignored, and the procedures below MUST NOT be used.
-        if client.method != "INVITE" or client.dialog is not None or response.status == 100:
+        if response.status == 100:
             return False
+
         return TAG in (str(tag).lower() for tag in response.header("Require") or [])
 
     def inspect_response(
@@ -291,6 +294,7 @@ class ReliableProvisional(UAExtension):
         if response.status >= 200:
             if state is None:
                 return None
+            state.queue.clear()  # a final response supersedes provisional ones not sent
             ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
             ##% The UAS MAY send a final response to the initial request before
             ##% having received PRACKs for all unacknowledged reliable provisional
@@ -305,10 +309,10 @@ class ReliableProvisional(UAExtension):
             ##% provisional response that is unacknowledged when the INVITE is
             ##% accepted, the UAS MUST delay sending the 2xx until the provisional
             ##% response is acknowledged.
-            state.queue.clear()  # a final response supersedes provisional ones not sent
             if response.status < 300 and state.unacked is not None and state.unacked.body:
                 state.held = response
                 return []
+
             ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
             ##% If the UAS does send a final response when reliable responses are
             ##% still unacknowledged, it SHOULD NOT continue to retransmit the
@@ -316,8 +320,13 @@ class ReliableProvisional(UAExtension):
             state.stop()
             state.final_sent = True
             return None
-        if not self._send_reliably(server.request):
+        ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+        ##% A UAS MUST NOT attempt to send a 100 (Trying) response reliably.
+        # (The server transaction's own 100 never reaches here; one the application
+        # sends through the UA does.)
+        if response.status == 100 or not self._send_reliably(server.request):
             return None
+
         if state is None:
             if not isinstance(server.owner, Call):
                 return None
@@ -359,9 +368,6 @@ class ReliableProvisional(UAExtension):
     ##% option tag 100rel, and MUST include an RSeq header field.
     ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
     ##% The reliable provisional response MAY contain a body.
-    ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
-    ##% A UAS MUST NOT attempt to send a 100 (Trying) response reliably.
-    # (The 100 is the server transaction's own and never reaches the UAS core here.)
     def _send(self, state: _Reliable, response: Response, now: float) -> list[UAEffect]:
         ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
         ##% The value of the RSeq in each subsequent reliable provisional
@@ -447,13 +453,14 @@ class ReliableProvisional(UAExtension):
         ##% It SHOULD cease
         ##% retransmissions of the reliable provisional response
         ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
-        ##% and MUST remove
-        ##% it from the list of unacknowledged provisional responses.
-        ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
         ##% but it MUST be prepared to process PRACK
         ##% requests for those outstanding responses.
         state.stop()
+        ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+        ##% and MUST remove
+        ##% it from the list of unacknowledged provisional responses.
         state.unacked = None
+
         effects = self._answer_prack(state.call, server, now)
         effects.append(ProvisionalAcknowledged(state.call, server.request))
         if state.queue:

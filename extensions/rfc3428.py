@@ -56,9 +56,6 @@ class MessageReceived(UAEvent):
     sender: str
     text: str
     content_type: str
-    ##= https://www.rfc-editor.org/rfc/rfc3428#section-7
-    ##% If the MESSAGE expires before the UAS is able to present the message
-    ##% to the user, the UAS SHOULD handle the message based on local policy.
     #: Local policy for an expired message: it is still handed over, marked.
     expired: bool = False
 
@@ -341,5 +338,9 @@ class MessageExtension(UAExtension):
         content_type = request.headers.get("Content-Type") or ""
         text = request.body.decode("utf-8", "replace")
         sender = str(request.from_.uri)
+        ##= https://www.rfc-editor.org/rfc/rfc3428#section-7
+        ##% If the MESSAGE expires before the UAS is able to present the message
+        ##% to the user, the UAS SHOULD handle the message based on local policy.
+        # The local policy: an expired message is still handed over, marked expired.
         effects.append(MessageReceived(server, request, sender, text, content_type, expired))
         return effects

@@ -320,6 +320,8 @@ class AuthClient:
         ##% The ABNF for digest-uri-value is:
         ##%
         ##% digest-uri-value  =  Request-URI
+        ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+        ##% but it MUST agree with the request-target.
         uri = str(request.uri)
         response = compute_response(
             username=username,

@@ -28,9 +28,6 @@ class DialogState(enum.Enum):
     TERMINATED = "terminated"
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1
-##% UAs MUST assign values to the dialog ID components as described
-##% below.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-12
 ##% A dialog is identified at each UA with a dialog ID, which consists of
 ##% a Call-ID value, a local tag and a remote tag.
@@ -52,6 +49,9 @@ class DialogId:
 ##% dialog ID is set to the Call-ID of the message, the remote tag is set
 ##% to the tag in the From field of the message, and the local tag is set
 ##% to the tag in the To field of the message.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1
+##% UAs MUST assign values to the dialog ID components as described
+##% below.
 def dialog_id_of(message: Request | Response, uac: bool) -> DialogId:
     """The dialog ID of ``message`` as seen by the UAC (``uac=True``) or the UAS."""
     if uac:

@@ -5,16 +5,25 @@
 - the challenge is a 401 with WWW-Authenticate (a registrar or UAS, §22.2) or a 407
   with Proxy-Authenticate (a proxy, §22.3): one value per configured algorithm, most
   preferred first (RFC 8760 §2.3), each with ``qop`` (§22.4);
-- a nonce is ``hex(time) "." hex(random) "." HMAC(secret, time, random, realm)``: the
-  server can tell its own nonces from forged ones without storing them, and their age;
+- a nonce is ``hex(time) "." hex(random) "." HMAC(secret, time, random, realm,
+  algorithm)``: the server can tell its own nonces from forged ones without storing
+  them, their age, and the algorithm of the challenge that carried them -- an answer
+  with another algorithm (MD5 to a SHA-256 challenge) is refused;
 - a nonce older than ``nonce_lifetime`` with otherwise correct credentials gets a new
   challenge with ``stale=true`` (RFC 7616 §3.3): the client retries without asking its
   user again;
-- replay protection: the server remembers the highest nonce count (``nc``) used with each
-  nonce it issued; a request whose ``nc`` is not higher is rejected.  The table is bounded
-  (``max_nonces``, oldest forgotten first); a genuine nonce no longer in it counts as
-  stale.  Credentials without ``qop`` (RFC 2069) carry no ``nc``: such a nonce is good
-  once.
+- replay protection: the server remembers the highest nonce count (``nc``, 8LHEX) used
+  with each nonce once it has been used successfully; a request whose ``nc`` is not
+  higher is rejected.  Challenges store nothing, so a flood of unauthenticated requests
+  holds no memory and evicts no nonce in use.  The table is bounded (``max_nonces``,
+  oldest forgotten first); a nonce issued before the newest one forgotten and no longer
+  in it counts as stale.  Credentials without ``qop`` (RFC 2069) carry no ``nc``: such a
+  nonce is good once;
+- guessing is throttled: after ``max_failures`` failed attempts within
+  ``failure_window`` seconds from one source address, or for one user name, the answer
+  is 503 with Retry-After (RFC 3261 §21.5.4) until the window ends;
+- ``bind_uri``: the ``uri`` parameter must name the Request-URI (RFC 7616 §3.4.6, 400);
+  ``bind_from``: the From URI's user must be the authenticated user (403).
 
 The digest arithmetic is :mod:`rfc3261.digest`.  Passwords never reach this module: a
 :class:`CredentialsProvider` returns H(A1) (``ha1``), e.g. :class:`HA1File`, a text file of
@@ -25,6 +34,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -42,6 +53,7 @@ from .digest import (
     ha1,
 )
 from .message import Request, Response
+from .uri import SipURI, parse_uri, unescape, uri_equal
 
 __all__ = [
     "AuthResult",
@@ -50,7 +62,21 @@ __all__ = [
     "HA1File",
     "MemoryCredentials",
     "ha1_line",
+    "same_resource",
 ]
+
+
+LOG = logging.getLogger("rfc3261.auth")
+
+# RFC 7616 §3.4 / RFC 2617: nc-value = 8LHEX (lower-case hexadecimal digits).
+_NC = re.compile(r"[0-9a-f]{8}")
+
+
+def _source_of(request: Request) -> str:
+    """The address a request came from: the top Via's received, else its sent-by host
+    (the transport adds received whenever the two differ, §18.2.1)."""
+    via = request.top_via
+    return via.received or via.host
 
 
 class CredentialsProvider(Protocol):
@@ -119,6 +145,26 @@ class HA1File(MemoryCredentials):
         self.path = Path(path)
 
 
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##% The purpose
+##% of duplicating information from the request URL in this field is to
+##% deal with the possibility that an intermediate proxy may alter the
+##% client's Request-Line.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##% In particular, it MUST be an
+##% "absolute-URI" if the request-target is an "absolute-URI".
+def same_resource(digest_uri: str, request: Request) -> bool:
+    """Whether a Digest ``uri`` names the request's Request-URI: equal as written, or
+    equivalent by the URI comparison rules (RFC 3261 §19.1.4), which ignore what a proxy
+    may change without changing the resource (case of the host, parameter order)."""
+    if digest_uri == str(request.uri):
+        return True
+    try:
+        return uri_equal(parse_uri(digest_uri), request.uri)
+    except ValueError:
+        return False
+
+
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
 ##% The server implementation SHOULD be careful with the information
 ##% being logged so that it won't put a cleartext password (e.g., entered
@@ -129,11 +175,15 @@ class AuthResult:
 
     ``username`` is set when the credentials are valid; otherwise ``stale`` says the
     challenge should carry ``stale=true``, and ``reason`` says why (for logs).
+    ``status`` is set when the answer is not a new challenge: 400 for a ``uri`` that is
+    not the Request-URI (RFC 7616 §3.4.6).
     """
 
     username: str | None
     stale: bool = False
     reason: str = ""
+    status: int | None = None
+    retry_after: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -178,9 +228,20 @@ class DigestAuthenticator:
         proxy: bool = False,
         nonce_lifetime: float = 300.0,
         max_nonces: int = 100_000,
+        bind_uri: bool = True,
+        bind_from: bool = False,
+        max_failures: int = 10,
+        failure_window: float = 60.0,
+        max_tracked: int = 10_000,
     ) -> None:
         """``realm`` should name the host or domain (§22.1: globally unique, e.g.
-        "biloxi.example.com"); ``secret`` keys the nonce HMAC (random if None)."""
+        "biloxi.example.com"); ``secret`` keys the nonce HMAC (random if None);
+        ``bind_uri=False`` accepts credentials whose ``uri`` is not the Request-URI
+        (for a server behind a proxy that rewrites it, RFC 3261 §22.4 item 6);
+        ``bind_from=True`` refuses (403) a request whose From user is not the
+        authenticated user; ``max_failures`` (0: no throttling) failed attempts per
+        source or user within ``failure_window`` s get 503 + Retry-After; at most
+        ``max_tracked`` sources and users are remembered (oldest forgotten first)."""
         self.realm = realm
         self.credentials = credentials
         self.secret = secret if secret is not None else secrets.token_bytes(32)
@@ -202,8 +263,18 @@ class DigestAuthenticator:
         self.proxy = proxy
         self.nonce_lifetime = nonce_lifetime
         self.max_nonces = max_nonces
-        # nonce -> highest nc seen (0: issued, not used yet).  Insertion order = age.
-        self._nonces: OrderedDict[str, int] = OrderedDict()
+        self.bind_uri = bind_uri
+        self.bind_from = bind_from
+        self.max_failures = max_failures
+        self.failure_window = failure_window
+        self.max_tracked = max_tracked
+        # nonce -> (issued at, highest nc used), for nonces used at least once.
+        # Insertion order = order of first use; the oldest go first when full.
+        self._nonces: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        # Nonces issued up to this time and not in the table may have been forgotten.
+        self._forgotten_until = float("-inf")
+        # ("source", address) or ("user", name) -> (failures, first failure time).
+        self._failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
 
     @property
     def challenge_header(self) -> str:
@@ -219,30 +290,31 @@ class DigestAuthenticator:
 
     # -- nonces
 
-    def _mac(self, stamp: str, salt: str) -> str:
-        data = f"{stamp}.{salt}.{self.realm}".encode()
+    def _mac(self, stamp: str, salt: str, algorithm: str) -> str:
+        data = f"{stamp}.{salt}.{self.realm}.{algorithm.upper()}".encode()
         return hmac.new(self.secret, data, hashlib.sha256).hexdigest()[:32]
 
     ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
     ##% It is RECOMMENDED that this string be Base64 or
     ##% hexadecimal data.
-    def new_nonce(self, now: float) -> str:
-        """A fresh nonce bound to ``now`` and the server secret, remembered for nc checks."""
+    def new_nonce(self, now: float, algorithm: str = "MD5") -> str:
+        """A fresh nonce bound to ``now``, ``algorithm`` and the server secret (nothing is
+        stored: the nonce proves itself)."""
         stamp = f"{int(now * 1000):x}"
         salt = secrets.token_hex(8)
-        nonce = f"{stamp}.{salt}.{self._mac(stamp, salt)}"
-        self._nonces[nonce] = 0
-        while len(self._nonces) > self.max_nonces:
-            self._nonces.popitem(last=False)
-        return nonce
+        return f"{stamp}.{salt}.{self._mac(stamp, salt, algorithm)}"
 
-    def nonce_issued_at(self, nonce: str) -> float | None:
-        """When this server issued ``nonce``; None if it is not one of ours (forged)."""
+    ##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+    ##% This opens the system to the potential for a downgrade attack by an
+    ##% on-path attacker.
+    def nonce_issued_at(self, nonce: str, algorithm: str = "MD5") -> float | None:
+        """When this server issued ``nonce`` in a challenge for ``algorithm``; None if it
+        is not one of ours (forged) or was issued for another algorithm."""
         parts = nonce.split(".")
         if len(parts) != 3:
             return None
         stamp, salt, mac = parts
-        if not hmac.compare_digest(mac, self._mac(stamp, salt)):
+        if not hmac.compare_digest(mac, self._mac(stamp, salt, algorithm)):
             return None
         try:
             return int(stamp, 16) / 1000
@@ -274,7 +346,7 @@ class DigestAuthenticator:
         return [
             DigestChallenge(
                 realm=self.realm,
-                nonce=self.new_nonce(now),
+                nonce=self.new_nonce(now, algorithm),
                 algorithm=algorithm,
                 qop=list(self.qop),
                 stale=stale,
@@ -337,12 +409,71 @@ class DigestAuthenticator:
         candidates = self.credentials_for_realm(request)
         if not candidates:
             return AuthResult(None, reason="no credentials for this realm")
+        keys = [("source", _source_of(request))] + [("user", c.username) for c in candidates]
+        throttled = self._throttled(keys, now)
+        if throttled is not None:
+            return throttled
         result = AuthResult(None, reason="invalid credentials")
         for creds in candidates:
             result = self._check_one(request, creds, now)
             if result.ok:
-                return result
+                self._failures.pop(("user", creds.username), None)
+                return self._check_from(request, result)
+        if not result.stale:
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+            ##% If the response is invalid, then a login failure SHOULD be logged,
+            ##% since repeated login failures from a single client may indicate an
+            ##% attacker attempting to guess passwords.
+            # The source and the reason, never the user name (§3.4: it may be a password).
+            LOG.info("Digest login failure from %s: %s", keys[0][1], result.reason)
+            self._count_failure(keys, now)
         return result
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.1.5
+    ##% Denial-of-service attacks focus on rendering a particular network
+    ##% element unavailable, usually by directing an excessive amount of
+    ##% network traffic at its interfaces.
+    def _throttled(self, keys: list[tuple[str, str]], now: float) -> AuthResult | None:
+        """503 + Retry-After while a source or user has used up its failed attempts."""
+        if self.max_failures <= 0:
+            return None
+        for key in keys:
+            count, first = self._failures.get(key, (0, now))
+            if now - first >= self.failure_window:
+                self._failures.pop(key, None)
+            elif count >= self.max_failures:
+                wait = max(1, int(self.failure_window - (now - first) + 0.999))
+                reason = f"too many failed attempts ({key[0]})"
+                return AuthResult(None, reason=reason, status=503, retry_after=wait)
+        return None
+
+    def _count_failure(self, keys: list[tuple[str, str]], now: float) -> None:
+        if self.max_failures <= 0:
+            return
+        for key in dict.fromkeys(keys):
+            count, first = self._failures.pop(key, (0, now))
+            if now - first >= self.failure_window:
+                count, first = 0, now
+            self._failures[key] = (count + 1, first)
+        while len(self._failures) > self.max_tracked:
+            self._failures.popitem(last=False)
+
+    def _check_from(self, request: Request, result: AuthResult) -> AuthResult:
+        """With ``bind_from``: the From URI must name the authenticated user (else 403)."""
+        if not self.bind_from:
+            return result
+        uri = request.from_.uri
+        if (
+            isinstance(uri, SipURI)
+            and uri.user is not None
+            and unescape(uri.user) == result.username
+        ):
+            return result
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-22
+        ##% Once the originator has been identified, the recipient of the
+        ##% request SHOULD ascertain whether or not this user is authorized to
+        ##% make the request in question.
+        return AuthResult(None, reason="From is not the authenticated user", status=403)
 
     ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
     ##% A UAS MUST be able to properly handle a "qop" parameter received in
@@ -378,9 +509,21 @@ class DigestAuthenticator:
             return AuthResult(None, reason=f"algorithm {algorithm} was not offered")
         if creds.qop is not None and creds.qop.lower() not in self.qop:
             return AuthResult(None, reason=f"qop {creds.qop} was not offered")
-        issued = self.nonce_issued_at(creds.nonce)
+        if self.bind_uri and not same_resource(creds.uri, request):
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+            ##% The authenticating server MUST assure that the resource designated by
+            ##% the "uri" parameter is the same as the resource specified in the
+            ##% Request-Line; if they are not, the server SHOULD return a 400 Bad
+            ##% Request error.
+            ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+            ##% Therefore, in SIP, a UAS MUST check if the Request-URI in
+            ##% the Authorization/Proxy-Authorization header field value
+            ##% corresponds to a user for whom the UAS is willing to accept
+            ##% forwarded or direct requests
+            return AuthResult(None, reason="digest uri is not the Request-URI", status=400)
+        issued = self.nonce_issued_at(creds.nonce, algorithm)
         if issued is None:
-            return AuthResult(None, reason="nonce not issued by this server")
+            return AuthResult(None, reason="nonce not issued by this server for " + algorithm)
         try:
             stored = self.credentials.ha1(creds.username, self.realm, base_algorithm(algorithm))
         except UnsupportedAlgorithm:
@@ -405,9 +548,12 @@ class DigestAuthenticator:
         if not hmac.compare_digest(expected, creds.response.lower()):
             return AuthResult(None, reason="wrong response digest")
         # The client knows the password; now the nonce itself.
-        if now - issued > self.nonce_lifetime or creds.nonce not in self._nonces:
+        used = self._nonces.get(creds.nonce)
+        if now - issued > self.nonce_lifetime or (
+            used is None and issued <= self._forgotten_until
+        ):
             return AuthResult(None, stale=True, reason="nonce expired")
-        last = self._nonces[creds.nonce]
+        last = 0 if used is None else used[1]
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
         ##% These mechanisms MUST be used by a server to determine if the client
         ##% supports the new mechanisms in RFC 2617 that were not specified in
@@ -415,14 +561,24 @@ class DigestAuthenticator:
         if creds.qop is None:
             count = 1  # RFC 2069 credentials: no nonce count, the nonce is good once
         else:
-            try:
-                count = int(creds.nc or "", 16)
-            except ValueError:
-                return AuthResult(None, reason="nc is not hexadecimal")
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+            ##% The nc value is the hexadecimal
+            ##% count of the number of requests (including the current request)
+            ##% that the client has sent with the nonce value in this request.
+            if _NC.fullmatch(creds.nc or "") is None:
+                return AuthResult(None, reason="nc is not 8LHEX", status=400)
+            count = int(creds.nc or "", 16)
         if count <= last:
             return AuthResult(None, reason=f"replayed nonce count {count} (last was {last})")
-        self._nonces[creds.nonce] = count
+        self._remember(creds.nonce, issued, count)
         return AuthResult(creds.username)
+
+    def _remember(self, nonce: str, issued: float, count: int) -> None:
+        """Record the highest nc of a used nonce; forget the oldest beyond max_nonces."""
+        self._nonces[nonce] = (issued, count)
+        while len(self._nonces) > self.max_nonces:
+            _old, (old_issued, _count) = self._nonces.popitem(last=False)
+            self._forgotten_until = max(self._forgotten_until, old_issued)
 
     def authenticate(
         self, request: Request, now: float, *, to_tag: str | None = None
@@ -432,4 +588,11 @@ class DigestAuthenticator:
         result = self.check(request, now)
         if result.ok:
             return result.username, None
+        if result.status is not None:
+            # "this may be a symptom of an attack" (RFC 7616 §3.4.6): the caller logs it.
+            reason = f"Bad Request ({result.reason})" if result.status == 400 else result.reason
+            response = request.make_response(result.status, reason, to_tag=to_tag)
+            if result.retry_after is not None:
+                response.headers.add("Retry-After", result.retry_after)
+            return None, response
         return None, self.challenge(request, now, stale=result.stale, to_tag=to_tag)

@@ -230,6 +230,16 @@ class UAExtension:
         """
         return None
 
+    def screen_request(self, server: ServerRequest, now: float) -> list[UAEffect] | None:
+        """Any request that passed §8.2 (and §12.2.2 in a dialog), before it is routed.
+
+        Asked of every installed extension, whatever the method, before the extension
+        of the request's method sees it; a list answers the request instead (the
+        extension responds, e.g. RFC 4028's 422 to an INVITE or UPDATE whose session
+        interval is too small, §6).  Changes nothing when it returns None.
+        """
+        return None
+
     def receive_ack(self, request: Request, now: float) -> list[UAEffect] | None:
         """An ACK for a 2xx (it has no transaction, §17.2.3), if ``methods`` has ACK."""
         return None

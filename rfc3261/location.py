@@ -14,10 +14,11 @@ tests pass any consistent numbers.  A binding whose ``expires_at`` is not later 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -95,8 +96,16 @@ class LocationService(Protocol):
     """What a registrar and a proxy need from the bindings store.
 
     ``update`` is the only write of a REGISTER: it applies every change for one
-    address-of-record at once, or none (§10.3: "processed atomically").
+    address-of-record at once, or none (§10.3: "processed atomically").  The
+    registrar reads and writes an AOR inside ``transaction``, so that a REGISTER's
+    checks and changes commit together even when several processes share the store.
     """
+
+    def transaction(self, aor: str, now: float) -> contextlib.AbstractContextManager[None]:
+        """A context in which one REGISTER reads and updates ``aor`` alone: committed
+        when it ends, rolled back when it raises; raises :class:`LocationError` when
+        the store fails."""
+        ...
 
     def lookup(self, aor: str, now: float) -> list[Binding]:
         """The current bindings of ``aor``, most preferred (highest q) first."""
@@ -237,6 +246,7 @@ class SqliteLocationService:
         # Registration order, continued from the table after a restart.
         row = self._db.execute("SELECT COALESCE(MAX(added), 0) FROM binding").fetchone()
         self._order = int(row[0])
+        self._in_transaction = False
 
     def close(self) -> None:
         self._db.close()
@@ -256,6 +266,10 @@ class SqliteLocationService:
         ).fetchall()
         return [_binding(row) for row in rows]
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.1
+    ##% The only requirement is that a registrar for some domain MUST be able to
+    ##% read and write data to the location service, and a proxy or a redirect
+    ##% server for that domain MUST be capable of reading that same data.
     def lookup(self, aor: str, now: float) -> list[Binding]:
         # Highest q first (absent q counts as 1.0, §20.10 "q" default); ties keep
         # registration order, so the result is deterministic.
@@ -279,6 +293,10 @@ class SqliteLocationService:
 
     # -- writing
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.1
+    ##% The only requirement is that a registrar for some domain MUST be able to
+    ##% read and write data to the location service, and a proxy or a redirect
+    ##% server for that domain MUST be capable of reading that same data.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
     ##% REGISTER requests MUST also be processed atomically, meaning that a
     ##% particular REGISTER request is either processed completely or not at
@@ -287,40 +305,61 @@ class SqliteLocationService:
     ##% The binding updates MUST be committed (that is, made visible to the
     ##% proxy or redirect server) if and only if all binding updates and
     ##% additions succeed.
+    @contextlib.contextmanager
+    def transaction(self, aor: str, now: float) -> Iterator[None]:
+        """One SQLite transaction (``BEGIN IMMEDIATE``: other processes' writers wait)."""
+        if self._in_transaction:
+            raise ValueError("location service transactions do not nest")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise LocationError(f"location service: {exc}") from exc
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise LocationError(f"location service: {exc}") from exc
+
     def update(
         self, aor: str, store: Sequence[Binding], remove: Iterable[str], now: float
     ) -> None:
+        if not self._in_transaction:
+            with self.transaction(aor, now):
+                self.update(aor, store, remove, now)
+            return
         db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                # Expired bindings of this AOR go first: a contact whose binding has
-                # expired is new again (§10.3 step 7 "If the binding does not exist").
-                db.execute("DELETE FROM binding WHERE aor = ? AND expires_at <= ?", (aor, now))
-                for contact in remove:
-                    db.execute("DELETE FROM binding WHERE aor = ? AND contact = ?", (aor, contact))
-                for b in store:
-                    self._order += 1
-                    db.execute(
-                        _UPSERT,
-                        (
-                            aor,
-                            b.contact,
-                            b.expires_at,
-                            b.call_id,
-                            b.cseq,
-                            b.q,
-                            b.received,
-                            "\n".join(b.path),
-                            b.flow,
-                            json.dumps(b.extra, sort_keys=True) if b.extra else "",
-                            self._order,
-                        ),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            # Expired bindings of this AOR go first: a contact whose binding has
+            # expired is new again (§10.3 step 7 "If the binding does not exist").
+            db.execute("DELETE FROM binding WHERE aor = ? AND expires_at <= ?", (aor, now))
+            for contact in remove:
+                db.execute("DELETE FROM binding WHERE aor = ? AND contact = ?", (aor, contact))
+            for b in store:
+                self._order += 1
+                db.execute(
+                    _UPSERT,
+                    (
+                        aor,
+                        b.contact,
+                        b.expires_at,
+                        b.call_id,
+                        b.cseq,
+                        b.q,
+                        b.received,
+                        "\n".join(b.path),
+                        b.flow,
+                        json.dumps(b.extra, sort_keys=True) if b.extra else "",
+                        self._order,
+                    ),
+                )
         except sqlite3.Error as exc:
             raise LocationError(f"location service: {exc}") from exc
 

@@ -739,7 +739,13 @@ class Request(Message):
     ##% same tag MUST be used for all responses to that request, both final
     ##% and provisional (again excepting the 100 (Trying)).
     def _response_to(self, field: Field, status: int, to_tag: str | None) -> Field:
-        if self.to.tag is not None or (status == 100 and to_tag is None):
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.2
+        ##% If a request contained a To tag in the request, the To header field
+        ##% in the response MUST equal that of the request.
+        if self.to.tag is not None:
+            return field
+
+        if status == 100 and to_tag is None:
             return field
         if to_tag is None:
             if self._to_tag is None:
@@ -1100,11 +1106,9 @@ def _parse_status_line(line: str) -> Response:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
 ##% A "mandatory" header field MUST be present in a
 ##% request, and MUST be understood by the UAS receiving the request.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-20
-##= type=exception
-##= reason=Max-Forwards may be absent (RFC 2543 peers, RFC 4475 3.4.1); a proxy adds one
-##% A "mandatory" header field MUST be present in a
-##% request, and MUST be understood by the UAS receiving the request.
+# Max-Forwards, mandatory in a request too, is not required on receipt: RFC 2543 peers
+# omit it (RFC 4475 §3.4.1) and a proxy adds one (§16.6 step 3).  Our own requests
+# always carry it (§8.1.1.6).
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
 ##% A mandatory response header field MUST be present in the
 ##% response, and the header field MUST be understood by the UAC
@@ -1271,6 +1275,13 @@ def bad_request_response(data: bytes, error: ParseError) -> Response | None:
     ##% A stateless UAS MUST ignore ACK requests.
     if start[0] == b"ACK":
         return None
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.7
+    ##% A stateless UAS MUST ignore CANCEL requests.
+    # (A CANCEL no element could read cancels nothing; its sender gives up at Timer F.)
+    if start[0] == b"CANCEL":
+        return None
+
     vias: list[Field] = []
     others: dict[str, Field] = {}  # the first From, To, Call-ID and CSeq
     for line in _lenient_lines(lines[1:]):

@@ -50,7 +50,7 @@ from .errors import ParseError
 from .headers import Contact
 from .location import Binding, LocationError, LocationService
 from .message import Request, Response
-from .uri import AbsoluteURI, SipURI, unescape
+from .uri import AbsoluteURI, SipURI, parse_uri, unescape, uri_equal
 
 __all__ = [
     "Registrar",
@@ -107,6 +107,7 @@ class RegistrarConfig:
     max_bindings_per_aor: int = 10
     max_bindings_total: int = 1_000_000
     retry_after: int = 60
+    location_retry_after: int = 5  # Retry-After of a 500 when the location store failed
     # Option-tags this registrar supports (step 2).
     supported: frozenset[str] = frozenset()
     # Step 4: user name (or canonical From AOR without authentication) -> AORs it may
@@ -141,6 +142,48 @@ def canonical_aor(uri: SipURI | AbsoluteURI) -> str | None:
     user = "" if uri.user is None else unescape(uri.user) + "@"
     port = "" if uri.port is None else f":{uri.port}"
     return f"sip:{user}{uri.host_lower}{port}"
+
+
+class _ContactIndex:
+    """The bindings of one AOR found by the URI comparison rules (§19.1.4) in constant time.
+
+    Equal URIs hash alike (:class:`~rfc3261.uri.SipURI` hashes the components §19.1.4
+    compares), so a contact is compared only with the stored URIs of its hash bucket,
+    each parsed once: a REGISTER with n Contacts costs O(n), not O(n²) URI parses.
+    """
+
+    def __init__(self, bindings: dict[str, Binding]) -> None:
+        self._buckets: dict[int, list[tuple[SipURI | AbsoluteURI, str]]] = {}
+        # Stored spelling -> its bucket (None: unparsable, it matches only its spelling).
+        self._texts: dict[str, int | None] = {}
+        for text in bindings:
+            try:
+                self.add(text, parse_uri(text))
+            except ValueError:
+                self._texts[text] = None
+
+    def add(self, text: str, uri: SipURI | AbsoluteURI) -> None:
+        key = hash(uri)
+        self._texts[text] = key
+        self._buckets.setdefault(key, []).append((uri, text))
+
+    def remove(self, text: str) -> None:
+        key = self._texts.pop(text, None)
+        if key is not None:
+            bucket = self._buckets[key]
+            bucket[:] = [entry for entry in bucket if entry[1] != text]
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+    ##% For each address, the registrar then searches the list of
+    ##% current bindings using the URI comparison rules.
+    def find(self, text: str, uri: SipURI | AbsoluteURI) -> str | None:
+        """The stored spelling of the binding whose contact equals ``uri``, or None."""
+        if text in self._texts:
+            return text
+        for stored, stored_text in self._buckets.get(hash(uri), ()):
+            if uri_equal(uri, stored):
+                return stored_text
+        return None
 
 
 class Registrar:
@@ -200,15 +243,21 @@ class Registrar:
             identity = self.authenticate(request, now)  # step 3
             self.authorize(request, identity)  # step 4
             aor = self.address_of_record(request)  # step 5
-            current = self.location.bindings(aor, now)
-            if self.check_star(request, aor, current, now):  # step 6
-                return self.ok_response(request, [], now)  # all removed: step 8
-            if not request.contact:
-                return self.ok_response(request, current, now)  # step 6 "skips to the last"
-            bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
-            return self.ok_response(request, bindings, now)  # step 8
+            # Steps 6 and 7 read, check and write the AOR in one location transaction:
+            # a Reject rolls it back; other processes sharing the store wait for it.
+            with self.location.transaction(aor, now):
+                current = self.location.bindings(aor, now)
+                if self.check_star(request, aor, current, now):  # step 6
+                    return self.ok_response(request, [], now)  # all removed: step 8
+                if not request.contact:
+                    return self.ok_response(request, current, now)  # step 6 "skips to the last"
+                bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
+                return self.ok_response(request, bindings, now)  # step 8
         except Reject as reject:
             return reject.response
+        except LocationError:
+            # The store failed (unreachable, commit refused): nothing was committed.
+            return self._server_error(request)
         except ParseError as exc:
             # A header field the steps need is malformed (Contact, Expires, To...).
             return request.make_response(400, f"Bad Request ({exc})"[:120])
@@ -421,14 +470,19 @@ class Registrar:
         Returns the bindings of ``aor`` after the update, in registration order.
         """
         call_id, cseq = request.call_id, request.cseq.number
+        contacts = request.contact
+        self.check_contact_count(request, contacts, current)
         # Contact text -> binding, in registration order; a refreshed binding keeps its place.
         result: dict[str, Binding] = {b.contact: b for b in current}
+        # The same bindings found by URI comparison, each URI parsed once (linear time).
+        index = _ContactIndex(result)
         # What this request changes: contact text -> new binding, or None to remove.
         changed: dict[str, Binding | None] = {}
-        for contact in request.contact:
+        for contact in contacts:
             expires = self.expiration(request, contact)
             text = str(contact.uri)
-            existing = next((b for b in result.values() if b.matches(text)), None)
+            found = index.find(text, contact.uri)
+            existing = None if found is None else result[found]
             if existing is not None:
                 text = existing.contact  # the stored spelling is the database key
                 stale = existing.call_id == call_id and cseq <= existing.cseq
@@ -437,11 +491,14 @@ class Registrar:
             if expires == 0:
                 if existing is not None:
                     del result[text]
+                    index.remove(text)
                     changed[text] = None
                 continue
             received = None if source is None else str(source)
             binding = Binding(aor, text, now + expires, call_id, cseq, contact.q, received)
             binding = self._extend(request, binding, source)
+            if existing is None:
+                index.add(text, contact.uri)
             result[text] = binding
             changed[text] = binding
         after = list(result.values())
@@ -499,6 +556,19 @@ class Registrar:
             binding = changed
         return binding
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.1.5
+    ##% Attackers might also attempt to deplete
+    ##% available memory and disk resources of a registrar by registering
+    ##% huge numbers of bindings.
+    def check_contact_count(
+        self, request: Request, contacts: list[Contact], current: list[Binding]
+    ) -> None:
+        """Flood protection, before any work per contact: 403 for more Contact values than
+        the AOR could end up with plus those it has (each value adds, refreshes or
+        removes at most one binding, so a longer list cannot be accepted anyway)."""
+        if len(contacts) > self.config.max_bindings_per_aor + len(current):
+            raise Reject(request.make_response(403, "Too Many Bindings For This AOR"))
+
     def check_limits(
         self, request: Request, aor: str, before: list[Binding], after: list[Binding], now: float
     ) -> None:
@@ -537,8 +607,14 @@ class Registrar:
             # The location service rolls the whole update back when it fails.
             self.location.update(aor, store, list(remove), now)
         except LocationError as exc:
-            response = request.make_response(500, "Server Error (binding update failed)")
-            raise Reject(response) from exc
+            raise Reject(self._server_error(request)) from exc
+
+    def _server_error(self, request: Request) -> Response:
+        # 500, with Retry-After (§21.5.1 "MAY"): a location store that failed (a database
+        # restarting) is usually back within seconds.
+        response = request.make_response(500, "Server Error (binding update failed)")
+        response.headers.add("Retry-After", self.config.location_retry_after)
+        return response
 
     def _out_of_order(self, request: Request) -> Response:
         # §10.3 says only that "the request fails"; 400 because the fault is the

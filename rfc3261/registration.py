@@ -250,12 +250,15 @@ class Registration:
         granted = 0
         bindings: list[UAEffect] = []
         if 200 <= response.status < 300:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+            ##% Malformed values SHOULD be treated as equivalent to 3600.
             try:
                 bindings = [c for c in response.contact if not c.is_star]
                 granted = self._granted(response, bindings)
             except ValueError:
                 # An unreadable Contact list: assume the default interval (§10.2).
                 granted = 3600 if self.pending_expires else 0
+
             if self.pending_kind != "query":
                 effects.extend(self._schedule_refresh(granted, now))
         event = RegistrationEvent(self, response, granted, bindings)

@@ -707,10 +707,6 @@ class SessionManager(UAExtension):
         )
         if server.dialog is None:
             server.dialog = call._add_dialog(Dialog.create_uas(server.request, response))
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.1
-        ##% To prevent cancellation, the UAS MUST send a non-100
-        ##% provisional response at every minute, to handle the possibility of
-        ##% lost provisional responses.
         if call.provisional_timer is not None:
             call.provisional_timer.cancel()
 
@@ -719,7 +715,12 @@ class SessionManager(UAExtension):
                 return []
             return self.ring(call, t, status, body=body)
 
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.1
+        ##% To prevent cancellation, the UAS MUST send a non-100
+        ##% provisional response at every minute, to handle the possibility of
+        ##% lost provisional responses.
         call.provisional_timer = self.ua.call_at(now + 60.0, again)
+
         return self.ua.respond_with(server, response, now)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4

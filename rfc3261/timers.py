@@ -126,10 +126,6 @@ class TimerValues:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
     ##% The default value for T1 is 500 ms.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
-    ##% Elements MAY (though it is NOT RECOMMENDED) use smaller values of T1
-    ##% within closed, private networks that do not permit general Internet
-    ##% connection.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
     ##% T1 MAY be chosen larger, and this is RECOMMENDED if it is known in
     ##% advance (such as on high latency access links) that the RTT is larger.
     T1: float = 0.5
@@ -158,8 +154,14 @@ class TimerValues:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
     ##% If a reliable transport is being used, the client transaction SHOULD
     ##% NOT start timer A (Timer A controls request retransmissions).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+    ##% Elements MAY (though it is NOT RECOMMENDED) use smaller values of T1
+    ##% within closed, private networks that do not permit general Internet
+    ##% connection.
     def timer_a(self, reliable: bool) -> float | None:
-        """Initial Timer A: T1 over unreliable transports, not started over reliable ones."""
+        """Initial Timer A: T1 over unreliable transports, not started over reliable ones.
+
+        T1 is the configured one, below the default of 500 ms included."""
         return None if reliable else self.T1
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2

@@ -174,7 +174,8 @@ class SendMessage:
 
     message: Message
     destination: Any
-    transaction: Transaction
+    # None: a stateless send (the transaction layer's 503 when overloaded).
+    transaction: Transaction | None
 
 
 @dataclass(slots=True)

@@ -144,9 +144,21 @@ class TransactionLayer:
     promise to answer every INVITE within 200 ms (§17.2.1).
     """
 
-    def __init__(self, timers: TimerValues = DEFAULT_TIMERS, *, send_100: bool = True) -> None:
+    def __init__(
+        self,
+        timers: TimerValues = DEFAULT_TIMERS,
+        *,
+        send_100: bool = True,
+        max_server_transactions: int | None = None,
+        retry_after: int = 5,
+    ) -> None:
         self.timers = timers
         self.send_100 = send_100
+        # Overload (issue 23): with this many server transactions alive, a new request
+        # gets a stateless 503 with Retry-After instead of one more transaction.
+        self.max_server_transactions = max_server_transactions
+        self.retry_after = retry_after
+        self.overloaded = 0
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[Any, ...], ServerTransaction] = {}
         # Server transactions other than INVITE and CANCEL by their key without
@@ -277,7 +289,27 @@ class TransactionLayer:
             return effects
         if request.method == "ACK":
             return [RequestReceived(None, request)]
+        limit = self.max_server_transactions
+        if limit is not None and len(self._servers) >= limit:
+            return self._overloaded(request, source)
         return self._create(request, source, now, reliable, key)[1]
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+    ##% The server is temporarily unable to process the request due to a
+    ##% temporary overloading or maintenance of the server.  The server MAY
+    ##% indicate when the client should retry the request in a Retry-After
+    ##% header field.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.4
+    ##% There is a computational expense associated with processing a SIP transaction at
+    ##% a proxy server, and that expense is greater for stateful proxy
+    ##% servers than it is for stateless proxy servers.
+    def _overloaded(self, request: Request, source: Any) -> list[Effect]:
+        """The stateless 503 (with Retry-After) for a request beyond the transaction cap:
+        no transaction is created, so a flood holds no memory here."""
+        self.overloaded += 1
+        response = request.make_response(503, "Service Unavailable (overloaded)")
+        response.headers.add("Retry-After", self.retry_after)
+        return [SendMessage(response, source, None)]
 
     def create_server_transaction(
         self, request: Request, source: Any, now: float, *, reliable: bool | None = None

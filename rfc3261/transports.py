@@ -162,9 +162,12 @@ def transport_for_uri(scheme: str, param: str | None) -> str:
     is given, RFC 3261 §26.2.2); ``sip:`` the plain one (UDP when none is
     given).  An unknown parameter is taken as the token itself.
     """
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+    ##% Any implementation that supports TLS MUST support the SIPS URI scheme.
     secure = scheme.lower() == "sips"
     if param is None:
         return "TLS" if secure else "UDP"
+
     param = param.lower()
     for info in TRANSPORTS.values():
         if info.uri_param == param and info.secure == secure:

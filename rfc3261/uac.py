@@ -382,6 +382,7 @@ class UacBehaviour:
             for extension in self.extensions:
                 effects.extend(extension.after_provisional(client, response, now))
             return effects
+
         if status >= 300 and client.final is None:
             retry = self._amend(client, response, status, now)
             if retry is not None:

@@ -103,10 +103,17 @@ class UasBehaviour:
 
     def _dispatch(self, server: ServerRequest, now: float) -> list[UAEffect]:
         request = server.request
-        # A CANCEL is matched to the request it cancels before anything else (§9.2).
+        # A CANCEL is matched to the request it cancels before anything else (§9.2),
+        # and skips the checks below: its Require is never looked at.  (An ACK for a
+        # non-2xx never gets here: its INVITE server transaction absorbs it, §17.2.1.)
         handler = self.handler(request.method)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
+        ##% Note that Require and Proxy-Require MUST NOT be used in a SIP CANCEL
+        ##% request, or in an ACK request sent for a non-2xx response.  These
+        ##% header fields MUST be ignored if they are present in these requests.
         if request.method == "CANCEL" and handler is not None:
             return handler.receive_request(server, now) or []
+
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2
         ##% If a request is accepted,
         ##% all state changes associated with it MUST be performed.  If it is
@@ -176,13 +183,10 @@ class UasBehaviour:
                 and ongoing is not server.transaction
             ):
                 return request.make_response(482)
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
-        ##% Note that Require and Proxy-Require MUST NOT be used in a SIP CANCEL
-        ##% request, or in an ACK request sent for a non-2xx response.  These
-        ##% header fields MUST be ignored if they are present in these requests.
         rejection = require_check(request, self.supported)
         if rejection is not None:
             return rejection
+
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.3
         ##% If there are any bodies whose type (indicated by the
         ##% Content-Type), language (indicated by the Content-Language) or
@@ -334,6 +338,10 @@ class UasBehaviour:
         """A request that passed §8.2: to the extension of its method, to the OPTIONS
         answer of §11, or to the application -- inside a dialog and outside alike."""
         request = server.request
+        for extension in self.extensions:
+            screened = extension.screen_request(server, now)
+            if screened is not None:
+                return screened
         handler = self.handler(request.method)
         if handler is not None:
             claimed = handler.receive_request(server, now)

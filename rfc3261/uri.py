@@ -91,9 +91,14 @@ def parse_uri(text: str, header: str | None = None) -> SipURI | AbsoluteURI:
     ``header`` names where the URI was found (e.g. ``"Request-URI"``, ``"To"``) and
     prefixes error messages.
     """
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+    ##% All SIP implementations MUST support the SIP URI scheme.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+    ##% Any implementation that supports TLS MUST support the SIPS URI scheme.
     match = _SIP_URI_RE.fullmatch(text)
     if match is not None:
         return _sip_uri_from_groups(match.groups(), header)
+
     scheme, colon, _ = text.partition(":")
     if colon and scheme.lower() in ("sip", "sips"):
         raise _diagnose_sip(text, header)

@@ -67,6 +67,9 @@ def _build_site(app: Sphinx) -> None:
 
     site.later = later_rfcs(store)
     site.updates = _later_updates(root, store)
+    site.errata = {number: store.errata.records(number) for number in site.rfcs}
+    if store.errata.problem:
+        logger.warning("sipref: %s", store.errata.problem, type="sipref", subtype="errata")
     pages = all_pages(site, data_dir, srcdir / "conformance-results")
     written, removed = write_stubs(srcdir, pages)
     app.sipref_site = site  # type: ignore[attr-defined]
@@ -217,6 +220,15 @@ def _copybutton_path(app: Sphinx, config: Any) -> None:
         config.html_static_path.append(folder)
 
 
+def _theme_options_early(app: Sphinx, config: Any) -> None:
+    """Load the furo theme's setup now, not when the builder loads the theme: it registers
+    ``pygments_dark_style``, and the saved environment's configuration (which has it) is
+    compared with this one in between -- every rerun was a full "configuration changed"
+    rebuild.  (Furo refuses to be listed in ``extensions``; this loads it by name.)"""
+    if getattr(config, "html_theme", None) == "furo" and "furo" not in app.extensions:
+        app.setup_extension("furo")
+
+
 def _dedupe_static_path(app: Sphinx) -> None:
     """Drop the second copy of copybutton's folder (its own ``builder-inited`` handler)."""
     paths = app.config.html_static_path
@@ -229,6 +241,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("sipref_roots", ("rfc3261", "extensions", "conformance"), "env")
     app.add_directive("sipref-page", SiprefPage)
     app.connect("config-inited", _copybutton_path)
+    app.connect("config-inited", _theme_options_early)
     app.connect("builder-inited", _dedupe_static_path, priority=900)
     app.connect("builder-inited", _build_site)
     app.connect("doctree-read", prune_spec_toc, priority=900)

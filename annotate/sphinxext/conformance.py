@@ -205,6 +205,7 @@ def run_page_html(run: Run, link: Any, requirement_link: Any) -> str:
                 )
                 if case.get(key)
             )
+            + trust_html(case)
             + (f"<dt>Requirements</dt><dd>{reqs}</dd>" if reqs else "")
             + (f'<dt>Capture</dt><dd><a href="{pcap}">{escape(cid)}.pcap</a></dd>' if pcap else "")
             + "</dl>"
@@ -217,6 +218,28 @@ def run_page_html(run: Run, link: Any, requirement_link: Any) -> str:
             f'<ul class="sipref-passed">{"".join(passed)}</ul></details>'
         )
     return "".join(out)
+
+
+def trust_html(case: dict[str, Any]) -> str:
+    """What the verdict rests on: the state the preamble set up, the control exchange (the
+    same request without the defect) and the clean-up, as ``<dt>/<dd>`` rows."""
+    rows = []
+    if case.get("preamble"):
+        rows.append(f"<dt>Preamble</dt><dd>{escape(str(case['preamble']))}</dd>")
+    control = case.get("control")
+    if isinstance(control, dict) and control.get("outcome"):
+        mark = "passed" if control.get("ok") else "did not pass: the verdict is not trusted"
+        rows.append(
+            f"<dt>Control</dt><dd>{escape(str(control['outcome']))} "
+            f'<span class="sipref-control-{"ok" if control.get("ok") else "bad"}">'
+            f"({mark})</span></dd>"
+        )
+    elif case.get("no_control"):
+        rows.append(f"<dt>No control</dt><dd>{escape(str(case['no_control']))}</dd>")
+    postamble = [str(p) for p in case.get("postamble") or []]
+    if postamble:
+        rows.append(f"<dt>Postamble</dt><dd>{escape('; '.join(postamble))}</dd>")
+    return "".join(rows)
 
 
 def write_pcaps(outdir: Path, runs: list[Run]) -> int:

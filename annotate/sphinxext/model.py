@@ -182,6 +182,8 @@ class Site:
         self.later: Any = None
         # the sentences later RFCs changed (annotate.later_updates.Update, reviewed data)
         self.updates: list[Any] = []
+        # the errata of each RFC shown (annotate.errata.Erratum), by RFC number
+        self.errata: dict[int, list[Any]] = {}
         # every annotation sitting on one code block: the block is shown once per spec page,
         # with all the requirements it covers
         self.annotations_on_block: dict[tuple[str, int, int], list[Annotation]] = defaultdict(list)

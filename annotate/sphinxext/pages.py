@@ -167,6 +167,7 @@ def spec_pages(site: Site) -> list[Page]:
                 f'<p class="sipref-updated">Updated by {names} (the RFC texts at hand). '
                 "A section that one of them names says so under its heading.</p>"
             )
+        intro += render.unsectioned_errata_html(site, doc)
         pages.append(
             Page(
                 rfc_index_doc(number),

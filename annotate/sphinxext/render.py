@@ -19,6 +19,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from annotate.errata import Erratum, locate
 from annotate.rfctext import normalize
 from annotate.sphinxext.model import (
     STATUS_HELP,
@@ -36,7 +37,7 @@ from annotate.sphinxext.model import (
 if TYPE_CHECKING:
     from annotate.annotations import Annotation
     from annotate.checker import Resolved
-    from annotate.rfctext import Block, Section
+    from annotate.rfctext import Block, RfcDocument, Section
 
 #: The longest snippet of an annotated block shown beside the spec; longer blocks are cut
 #: around their cited lines (the code view has the rest).
@@ -506,6 +507,7 @@ def section_body_html(
     else:
         out.append(f'<p class="sipref-section-summary">No requirements · {source}</p>')
     out.append(later_html(site, view.document.number, section.number))
+    out.append(section_errata_html(site, view.document, section))
     blocks = section.blocks
     pending: list[str] = []  # blocks with no card: they share one row (less markup)
 
@@ -521,6 +523,7 @@ def section_body_html(
         touching = [i for i in items if i.span[0] < block.end and i.span[1] > block.start]
         left = _block_html(block, touching)
         left += updates_html(site, view.document.number, section, block.start, upper)
+        left += errata_html(site, view.document, section, block.start, upper)
         if not starting:
             if block.kind == "pre":  # a figure gets a row of its own, to span it
                 flush()
@@ -592,6 +595,76 @@ def updates_html(site: Site, rfc: int, section: Section, start: int, upper: int)
             f'<p class="sipref-update-status">{status}</p></aside>'
         )
     return "".join(out)
+
+
+def _errata_placed(
+    site: Site, doc: RfcDocument, section: Section
+) -> tuple[list[tuple[Erratum, tuple[int, int]]], list[Erratum]]:
+    """This section's errata: those placed at the words they correct, and the others that
+    name it (metadata only, or words not found)."""
+    placed: list[tuple[Erratum, tuple[int, int]]] = []
+    named: list[Erratum] = []
+    for erratum in getattr(site, "errata", {}).get(doc.number, ()):
+        found = locate(erratum, doc)
+        if found is not None and found[0] is section:
+            placed.append((erratum, found[1]))
+        elif found is None and erratum.section == section.number:
+            named.append(erratum)
+    return placed, named
+
+
+def _erratum_label(erratum: Erratum) -> str:
+    kind = f", {erratum.type}" if erratum.type else ""
+    return (
+        f'<a href="{erratum.url}">Erratum {erratum.eid}</a> '
+        f'<span class="sipref-erratum-status">({escape(erratum.status)}{escape(kind)})</span>'
+    )
+
+
+def errata_html(site: Site, doc: RfcDocument, section: Section, start: int, upper: int) -> str:
+    """Each erratum beside the words it corrects: original and corrected text, status."""
+    placed, _ = _errata_placed(site, doc, section)
+    out = []
+    for erratum, span in placed:
+        if not start <= span[0] < upper:
+            continue
+        notes = normalize(erratum.notes)
+        state = "verified" if erratum.verified else "unverified"
+        out.append(
+            f'<aside class="sipref-erratum sipref-erratum-{state}">'
+            f'<p class="sipref-update-head">{_erratum_label(erratum)} corrects '
+            f"<q>{escape(_ellipsis(erratum.original))}</q></p>"
+            f'<p class="sipref-erratum-text"><del>{escape(normalize(erratum.original))}</del></p>'
+            f'<p class="sipref-erratum-text"><ins>{escape(normalize(erratum.corrected))}</ins></p>'
+            + (f'<p class="sipref-erratum-notes">{escape(notes)}</p>' if notes else "")
+            + "</aside>"
+        )
+    return "".join(out)
+
+
+def section_errata_html(site: Site, doc: RfcDocument, section: Section) -> str:
+    """The errata that name this section but could not be placed at a sentence."""
+    _, named = _errata_placed(site, doc, section)
+    if not named:
+        return ""
+    links = ", ".join(_erratum_label(e) for e in named)
+    return (
+        f'<p class="sipref-updated sipref-errata-named">Errata on this section: {links} '
+        "(the text is on rfc-editor.org)</p>"
+    )
+
+
+def unsectioned_errata_html(site: Site, doc: RfcDocument) -> str:
+    """The errata of an RFC that name no section of it (shown on the RFC's index page)."""
+    records = [
+        e
+        for e in getattr(site, "errata", {}).get(doc.number, ())
+        if (e.section is None or doc.section(e.section) is None) and locate(e, doc) is None
+    ]
+    if not records:
+        return ""
+    links = ", ".join(_erratum_label(e) for e in records)
+    return f'<p class="sipref-updated sipref-errata-named">Errata on the whole RFC: {links}</p>'
 
 
 def later_html(site: Site, rfc: int, number: str) -> str:

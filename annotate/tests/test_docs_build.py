@@ -180,6 +180,18 @@ def test_build_is_clean(site: dict) -> None:
     assert "WARNING" not in build.stderr
 
 
+def test_a_rebuild_of_an_unchanged_site_reads_nothing_again(site: dict) -> None:
+    # The theme's pygments_dark_style used to make every rerun a full rebuild
+    # ("The configuration has changed").
+    command = [part for part in site["command"] if part != "-q"]
+    again = subprocess.run(
+        command, cwd=ROOT, env=_env(), capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "configuration has changed" not in again.stdout
+    assert "updating environment: 0 added, 0 changed, 0 removed" in again.stdout
+
+
 def test_spec_pages_follow_the_rfc_table_of_contents(site: dict) -> None:
     out: Path = site["out"]
     index = _read(out / "_generated/spec/rfc3261/index.html")

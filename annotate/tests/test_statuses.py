@@ -108,6 +108,15 @@ def test_a_todo_on_a_complete_requirement_is_a_warning(
     assert "the reset is not done yet" in warning.message
 
 
+def test_a_todo_on_a_partial_requirement_tracks_the_rest(
+    tmp_path: Path, spec_store: SpecStore
+) -> None:
+    # One clause quoted in code and test, a todo for the other: consistent, no warning.
+    coverage, entry = _entry(_tree(tmp_path, FIRST, todo=True), spec_store)
+    assert entry.status == "partial"
+    assert conflict_warnings(coverage) == []
+
+
 def test_check_prints_the_warning_and_fails_with_strict(
     tmp_path: Path, spec_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

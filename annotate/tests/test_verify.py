@@ -134,6 +134,13 @@ def test_blocks_that_cannot_be_neutralised_say_why(block: tuple[int, int], why: 
         neutralise(MODULE, [block])
 
 
+def test_an_empty_value_is_refused_rather_than_left_unchanged() -> None:
+    # Emptying () changes nothing: a "survived" verdict from such a no-op would be a lie.
+    text = "import os\n\n\nclass C:\n    names = ()\n\n    def f(self):\n        return 1\n"
+    with pytest.raises(CannotNeutralise, match="is empty"):
+        neutralise(text, [(5, 5)])
+
+
 def test_a_block_spanning_the_whole_module_is_refused() -> None:
     text = "X = 1\nY = 2\nprint(X + Y)\n"
     with pytest.raises(CannotNeutralise, match="whole module"):
@@ -277,3 +284,67 @@ def test_the_command_writes_a_snapshot_of_ids_and_verdicts(
     argv[-1] = "--check-snapshot"
     assert main(argv) == 1
     assert "was verified, now survived" in capsys.readouterr().out
+
+
+def test_changed_reverifies_only_what_changed_since_the_snapshot(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "verify.json"
+    argv = ["verify", "--root", str(tree), "--spec-dir", str(FIXTURES / "specs"), "--offline"]
+    argv += ["--core-rfc", "9990", "--verify-snapshot", str(snapshot), "--no-cache"]
+    assert main([*argv, "--update-snapshot"]) == 0
+    rows = json.loads(snapshot.read_text())["requirements"]
+    assert all(len(row["key"]) == 64 for row in rows.values())
+    capsys.readouterr()
+    # nothing changed: no test runs, the snapshot's verdicts stand (what CI does)
+    assert main([*argv, "--changed", "--check-snapshot"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    # the guarding test is weakened: only its requirement is verified again, and fails
+    (tree / "rfc3261" / "tests" / "test_widgets.py").write_text(
+        TESTS.replace('assert make("w")["name"] == "w"', 'assert {"name": "w"}["name"] == "w"')
+    )
+    assert main([*argv, "--changed", "--check-snapshot"]) == 1
+    out = capsys.readouterr().out
+    assert "1 requirement(s) unchanged" in out and "was verified, now survived" in out
+
+
+def test_a_format_1_snapshot_still_reads(tmp_path: Path) -> None:
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps({"format": 1, "requirements": {"rfc3261-8-r1-abc": "verified"}}))
+    assert read_verify_snapshot(old) == {"rfc3261-8-r1-abc": "verified"}
+    old.write_text(json.dumps({"format": 1, "requirements": {"x": "great"}}))
+    with pytest.raises(ValueError, match="malformed"):
+        read_verify_snapshot(old)
+
+
+def test_changed_leaves_requirements_without_a_verdict_to_make_verify(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "verify.json"
+    snapshot.write_text(json.dumps({"format": 2, "requirements": {}}))
+    argv = ["verify", "--root", str(tree), "--spec-dir", str(FIXTURES / "specs"), "--offline"]
+    argv += ["--core-rfc", "9990", "--verify-snapshot", str(snapshot), "--no-cache"]
+    assert main([*argv, "--changed", "--check-snapshot"]) == 0
+    out = capsys.readouterr().out
+    assert "2 cited requirement(s) have no verdict yet" in out and "nothing changed" in out
+
+
+def test_a_tree_that_no_longer_loads_is_not_neutralised_rather_than_survived(
+    tree: Path, tmp_path: Path
+) -> None:
+    # A conftest imports the module: broken at import, pytest never starts a test.
+    (tree / "rfc3261" / "widgets.py").write_text(
+        CODE
+        + "\n\n##= https://www.rfc-editor.org/rfc/rfc9990#section-3.2\n"
+        + "##% A widget name MUST be a token.\n"
+        + 'TOKEN = "NAME"\n\nif not TOKEN.isupper():\n    raise ImportError("no token")\n'
+    )
+    (tree / "rfc3261" / "tests" / "conftest.py").write_text("import rfc3261.widgets\n")
+    (tree / "rfc3261" / "tests" / "test_token.py").write_text(
+        "from rfc3261.widgets import TOKEN\n\n\n"
+        "##= https://www.rfc-editor.org/rfc/rfc9990#section-3.2\n##= type=test\n"
+        "##% A widget name MUST be a token.\ndef test_token():\n    assert TOKEN\n"
+    )
+    chosen = [c for c in candidates(_coverage(tree, tmp_path), tree) if "-3.2-" in c.id]
+    [outcome] = run_verify(tree, chosen, use_cache=False, cache_path=tmp_path / "c.json")
+    assert outcome.verdict == "not neutralised" and "no longer loads" in outcome.reason

@@ -4,7 +4,8 @@ Run in its own process (PJSIP's callbacks belong to its own event loop) by
 :class:`extensions.tests.pjsua_support.PjsuaPeer`::
 
     python extensions/tests/pjsua_peer.py --port P [--transport udp|tcp] [--user NAME]
-        [--100rel off|supported|required] [--codecs PCMA,opus] [--log FILE]
+        [--100rel off|supported|required] [--timer off|optional|required|always]
+        [--session-expires S] [--min-se S] [--codecs PCMA,opus] [--log FILE]
 
 It binds 127.0.0.1:P only (no STUN, no ICE, the null audio device, media ports in a
 fixed loopback range) and writes PJSIP's log (level 5, every message on the wire) to
@@ -41,6 +42,13 @@ PRACK_USE = {
     "off": pj.PJSUA_100REL_NOT_USED,
     "supported": pj.PJSUA_100REL_OPTIONAL,
     "required": pj.PJSUA_100REL_MANDATORY,
+}
+# RFC 4028 session timers: PJSIP's use of the extension (its default is "optional").
+TIMER_USE = {
+    "off": pj.PJSUA_SIP_TIMER_INACTIVE,
+    "optional": pj.PJSUA_SIP_TIMER_OPTIONAL,
+    "required": pj.PJSUA_SIP_TIMER_REQUIRED,
+    "always": pj.PJSUA_SIP_TIMER_ALWAYS,
 }
 # pjmedia_dir and pjsua_call_media_status as words.
 DIRECTIONS = {
@@ -226,6 +234,11 @@ class Peer:
         account.mediaConfig.transportConfig.portRange = MEDIA_PORT_RANGE
         account.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
         account.callConfig.prackUse = PRACK_USE[args.rel100]
+        account.callConfig.timerUse = TIMER_USE[args.timer]
+        if args.session_expires is not None:
+            account.callConfig.timerSessExpiresSec = args.session_expires
+        if args.min_se is not None:
+            account.callConfig.timerMinSESec = args.min_se
         if args.codecs:
             self.prefer_codecs([name.strip().lower() for name in args.codecs.split(",")])
         self.account = PeerAccount(self)
@@ -348,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=("udp", "tcp"), default="udp")
     parser.add_argument("--user", default="pjsua")
     parser.add_argument("--100rel", dest="rel100", choices=tuple(PRACK_USE), default="off")
+    parser.add_argument("--timer", choices=tuple(TIMER_USE), default="optional")
+    parser.add_argument("--session-expires", type=int, help="PJSIP's Session-Expires (s)")
+    parser.add_argument("--min-se", type=int, help="PJSIP's Min-SE (s, at least 90)")
     parser.add_argument("--codecs", help="the audio codecs to enable, in order (default: all)")
     parser.add_argument("--log", help="PJSIP's log file (default: stderr)")
     args = parser.parse_args(argv)

@@ -70,8 +70,10 @@ class PjsuaPeer:
         transport: str = "udp",
         user: str = "pjsua",
         rel100: str = "off",
+        options: tuple[str, ...] = (),
         codecs: str | None = None,
     ) -> None:
+        """``options``: more command-line flags of pjsua_peer.py (``--timer always``...)."""
         require_pjsua()
         self.port = port or free_port()
         self.transport = transport
@@ -84,6 +86,7 @@ class PjsuaPeer:
             str(PEER),
             *("--port", str(self.port), "--transport", transport, "--user", user),
             *("--100rel", rel100, "--log", str(log)),
+            *options,
             *(("--codecs", codecs) if codecs else ()),
         ]
         env = dict(os.environ, PYTHONPATH=str(REPO))

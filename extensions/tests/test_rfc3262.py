@@ -560,9 +560,15 @@ def test_a_cancelled_call_ends_cleanly_with_reliable_provisionals() -> None:
 ##% ignored, and the procedures below MUST NOT be used.
 def test_a_100_trying_is_never_reliable() -> None:
     net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
-    call, _incoming = invite(net, alice, bob)
+    call, incoming = invite(net, alice, bob)
     (trying,) = sent(alice, "100")
     assert trying.header("RSeq") is None and trying.header("Require") == []
+    # A 100 the application itself sends through the UA is not made reliable either.
+    assert incoming.server is not None
+    net.call(bob, bob.ua.respond(incoming.server, 100, net.now))
+    net.run(net.now + 0.05)
+    _, own = sent(alice, "100")
+    assert own.header("RSeq") is None and own.header("Require") == []
     # A 100 that claims to be reliable is taken as a plain 100: no PRACK.
     forged = parse(bytes(trying))
     assert isinstance(forged, Response)
@@ -571,7 +577,7 @@ def test_a_100_trying_is_never_reliable() -> None:
     net.apply(alice, alice.ua.receive(forged, "bob.example.com", net.now))
     net.run(net.now + 0.5)
     assert sent(bob, "PRACK") == []
-    assert [e.response.status for e in alice.of(CallProgress)] == [100, 100]
+    assert [e.response.status for e in alice.of(CallProgress)] == [100, 100, 100]
     assert not call.ended
 
 

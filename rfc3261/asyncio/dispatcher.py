@@ -89,6 +89,7 @@ from ..transaction import (
 from ..transaction_layer import TransactionLayer, sends_first
 from ..transports import default_port, route_response, transport_for_uri
 from ..uri import SipURI, parse_uri
+from . import websocket  # noqa: F401  (registers the WS and WSS transports, RFC 7118)
 from .resolver import IpLiteralResolver, Resolver, address_for_uri, resolve_destination
 from .transport import (
     UDP_SIZE_LIMIT,
@@ -173,6 +174,11 @@ def stamp_via(via: Via, source: Source) -> Via | None:
     ##% contains a domain name, or if it contains an IP address that differs
     ##% from the packet source address, the server MUST add a "received"
     ##% parameter to that Via header field value.
+    ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+    ##% If the host portion of the "sent-by"
+    ##% field contains a domain name, or if it contains an IP address that
+    ##% differs from the packet source address, the server MUST add a
+    ##% "received" parameter to that Via header field value.
     ##= https://www.rfc-editor.org/rfc/rfc3581#section-4
     ##% In fact, the server MUST insert a "received" parameter
     ##% containing the source IP address that the request came from, even if
@@ -193,6 +199,10 @@ def stamp_via(via: Via, source: Source) -> Via | None:
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
         ##% This parameter MUST
         ##% contain the source address from which the packet was received.
+        ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+        ##% This
+        ##% parameter MUST contain the source address from which the packet
+        ##% was received.
         params.set("received", source_ip)
     if needs_rport:
         ##= https://www.rfc-editor.org/rfc/rfc3581#section-5
@@ -542,11 +552,20 @@ class Endpoint:
         ##% When the server transport receives a request over any transport, it
         ##% MUST examine the value of the "sent-by" parameter in the top Via
         ##% header field value.
+        ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+        ##% When the server transport receives a request over any transport,
+        ##% it MUST examine the value of the "sent-by" parameter in the top
+        ##% Via header field value.
         stamped = stamp_via(request.top_via, source)
         if stamped is not None:
             _replace_top_via(request, stamped)
 
+    ##= https://www.rfc-editor.org/rfc/rfc7118#section-5.3
+    ##% Therefore, SIP WebSocket Clients MUST accept responses without such a
+    ##% parameter in the top Via header regardless of whether the Via
+    ##% "sent-by" field contains a domain name.
     def _is_ours(self, response: Response) -> bool:
+        # Only sent-by is compared; a received parameter (or its absence) plays no part.
         via = response.top_via
         port = via.port or default_port(via.transport)
         if (unbracketed(via.host).lower(), port) in self._sent_by:
@@ -818,7 +837,7 @@ class Dispatcher(Endpoint):
                         message,  # type: ignore[arg-type]
                         effect.destination,  # type: ignore[union-attr]
                         transaction,
-                        transaction.request.top_via,
+                        None if transaction is None else transaction.request.top_via,
                     )
                 else:
                     self._send(bytes(message), effect.destination, effect.transaction)  # type: ignore[union-attr]

@@ -162,6 +162,14 @@ class TransportLimits:
 
     # Stream connections (opened and accepted together); accepts beyond it are refused.
     max_connections: int = 1024
+    # Fair admission (RFC 3261 §26.3.2.4): once half of max_connections are taken, a
+    # source address (IP) holding this many accepted connections gets no more, so one
+    # host cannot lock every other client out.  None: max(8, max_connections // 16).
+    max_connections_per_source: int | None = None
+    # Accepted TLS connections still in their handshake (each holds ~256 KiB of buffers
+    # in asyncio): at most this many in all, and a sixteenth of it (at least 8) per
+    # source; a handshake not done within message_timeout drops the connection.
+    max_pending_handshakes: int = 128
     # StreamFramer bounds: an unfinished header section, and one body.
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 1024 * 1024
@@ -368,6 +376,10 @@ class StreamConnection(asyncio.Protocol):
         self._on_error: list[ErrorCallback] = []
         self.closed = False
         self.close_reason: str | None = None
+        # Accepted on a TLS listening point: the handshake comes after admission.
+        self.server_tls = False
+        self.handshaking = False
+        self._early: list[bytes] = []
 
     def __repr__(self) -> str:
         return f"<StreamConnection {self.transport_name} {self.remote} open={self.is_open}>"
@@ -384,13 +396,55 @@ class StreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
         layer = self.layer
         if self.remote is None:
             peer = transport.get_extra_info("peername")
             self.remote = Address(self.transport_name, peer[0], peer[1])
-            if not layer._admit(self):
+            if self.server_tls:
+                # Admitted (and counted) before the costly handshake, which runs after.
+                transport.pause_reading()
+                if layer._admit(self, transport, handshake=True):
+                    layer._start_task(self._handshake(transport))
                 return
+            if not layer._admit(self, transport):
+                return
+        self._established(transport)
+
+    async def _handshake(self, raw: asyncio.Transport) -> None:
+        """The server side of the TLS handshake on an admitted connection."""
+        layer = self.layer
+        self.handshaking = True
+        try:
+            secure = await layer.loop.start_tls(
+                raw,
+                self,
+                layer.server_ssl,  # type: ignore[arg-type]
+                server_side=True,
+                # A peer that never finishes the handshake is dropped like a slow one.
+                ssl_handshake_timeout=layer.limits.message_timeout,
+            )
+        except asyncio.CancelledError:
+            raw.abort()  # the layer is closing
+            raise
+        except (OSError, ssl.SSLError, TimeoutError, ValueError) as error:
+            raw.abort()
+            self.close_reason = self.close_reason or f"TLS handshake failed: {error!r}"
+            self.connection_lost(error)
+            return
+        finally:
+            self.handshaking = False
+            layer._handshake_done(self)
+        if self.closed or secure is None:
+            raw.abort()
+            return
+        self._established(secure)
+
+    def _established(self, transport: asyncio.Transport) -> None:
+        if self.transport is transport:
+            return  # some Pythons' start_tls also calls connection_made
+        layer = self.layer
+        self.transport = transport
+        assert self.remote is not None
         self.source = Source(self.remote, self.local, self)
         self.last_activity = layer.loop.time()
         # Let the buffer grow to the bound before asyncio asks us to pause.
@@ -399,12 +453,19 @@ class StreamConnection(asyncio.Protocol):
         for data in pending:
             self.write(data)
         self._on_error = []
+        early, self._early = self._early, []
+        for data in early:
+            self.data_received(data)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
     ##% Therefore, the client
     ##% transport MUST be prepared to receive the response on the same
     ##% connection used to send the request.
     def data_received(self, data: bytes) -> None:
+        if self.source is None:
+            # TLS data decrypted before start_tls has returned the secure transport.
+            self._early.append(data)
+            return
         layer = self.layer
         now = layer.loop.time()
         self.last_activity = now
@@ -529,6 +590,11 @@ class TransportLayer:
         self.connections: dict[Address, StreamConnection] = {}
         self._connect_tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.TimerHandle | None = None
+        # Fair admission: accepted connections and pending TLS handshakes per source IP.
+        self._per_source: dict[str, int] = {}
+        self._handshakes: dict[str, int] = {}
+        self._counted: set[StreamConnection] = set()
+        self._handshaking: set[StreamConnection] = set()
         # Counters for tests and logs.
         self.icmp_errors = 0
         self.refused_connections = 0
@@ -612,7 +678,7 @@ class TransportLayer:
         ``on_error`` hears of a failure that is known only later (connect).
         """
         info = transport_info(destination.transport)
-        if info is None or not info.stream:
+        if info is None or not (info.stream or _connected(info)):
             self._send_datagram(data, destination, local, on_error)
             return
         if connection is None or not connection.is_open:
@@ -656,36 +722,78 @@ class TransportLayer:
         """Start opening a connection to ``destination``; writes queue until it is up."""
         transport = destination.transport
         info = transport_info(transport)
-        if info is None or not info.stream:
+        if info is None or not (info.stream or _connected(info)):
             raise ValueError(f"{transport} is not a stream transport")
         driver = self._driver(transport)
         local = self.listening_point(transport, destination.family)
-        connection = StreamConnection(self, transport, local, destination)
+        connection_class = getattr(driver, "connection_class", None) or StreamConnection
+        connection = connection_class(self, transport, local, destination)
         self.connections[destination] = connection
-        task = self.loop.create_task(driver.connect(self, connection))
+        self._start_task(driver.connect(self, connection))
+        return connection
+
+    def _start_task(self, coroutine: Any) -> None:
+        """Run a connect or handshake coroutine; :meth:`close` cancels what is left."""
+        task = self.loop.create_task(coroutine)
         self._connect_tasks.add(task)
         task.add_done_callback(self._connect_tasks.discard)
-        return connection
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-18
     ##% When the connection is accepted by the transport layer, this index is set to
     ##% the source IP address, port number, and transport.
-    def _admit(self, connection: StreamConnection) -> bool:
-        """Index an accepted connection, or refuse it when there are too many."""
-        assert connection.remote is not None and connection.transport is not None
-        if len(self.connections) >= self.limits.max_connections:
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.4
+    ##% No matter what security solutions are deployed, floods of messages
+    ##% directed at proxy servers can lock up proxy server resources and
+    ##% prevent desirable traffic from reaching its destination.
+    def _admit(
+        self, connection: StreamConnection, transport: asyncio.Transport, handshake: bool = False
+    ) -> bool:
+        """Index an accepted connection, or refuse it: too many in all, too many from its
+        source once the table is half full (fair admission), or -- before a TLS
+        handshake -- too many handshakes pending in all or from its source."""
+        assert connection.remote is not None
+        limits = self.limits
+        host = connection.remote.host
+        per_source = limits.max_connections_per_source or max(8, limits.max_connections // 16)
+        pending_cap = max(8, limits.max_pending_handshakes // 16)
+        total = len(self.connections)
+        reason = None
+        if total >= limits.max_connections:
+            reason = "too many connections"
+        elif total >= limits.max_connections // 2 and self._per_source.get(host, 0) >= per_source:
+            reason = "too many connections from this source"
+        elif handshake and (
+            len(self._handshaking) >= limits.max_pending_handshakes
+            or self._handshakes.get(host, 0) >= pending_cap
+        ):
+            reason = "too many TLS handshakes pending"
+        if reason is not None:
             self.refused_connections += 1
             connection.closed = True
-            connection.close_reason = "too many connections"
-            connection.transport.abort()
+            connection.close_reason = reason
+            transport.abort()
             return False
         self.connections[connection.remote] = connection
+        self._counted.add(connection)
+        self._per_source[host] = self._per_source.get(host, 0) + 1
+        if handshake:
+            self._handshaking.add(connection)
+            self._handshakes[host] = self._handshakes.get(host, 0) + 1
         return True
+
+    def _handshake_done(self, connection: StreamConnection) -> None:
+        if connection in self._handshaking:
+            self._handshaking.discard(connection)
+            _count_down(self._handshakes, connection.remote.host)  # type: ignore[union-attr]
 
     def _forget(self, connection: StreamConnection) -> None:
         remote = connection.remote
         if remote is not None and self.connections.get(remote) is connection:
             del self.connections[remote]
+        if connection in self._counted:
+            self._counted.discard(connection)
+            _count_down(self._per_source, remote.host)  # type: ignore[union-attr]
+        self._handshake_done(connection)
 
     # -- housekeeping ------------------------------------------------------
 
@@ -733,7 +841,20 @@ class TransportLayer:
         await asyncio.sleep(0)
 
 
+def _count_down(counts: dict[str, int], key: str) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
 # -- drivers: how each transport's sockets are opened -----------------------------------
+
+
+def _connected(info: TransportInfo) -> bool:
+    """True for a message-oriented transport carried over connections (WebSocket)."""
+    return getattr(info.driver, "connection_class", None) is not None
 
 
 class TransportDriver:
@@ -743,7 +864,11 @@ class TransportDriver:
     transport's listening handle has ``sendto(data, (host, port))`` and hands
     each message it receives to ``layer.receiver(data, source)``; a stream
     transport's connections are :class:`StreamConnection` (framed by §18.3).
+    A message-oriented transport over connections (RFC 7118 WebSocket) names
+    its :class:`StreamConnection` subclass in ``connection_class``.
     """
+
+    connection_class: type[StreamConnection] | None = None
 
     async def listen(self, layer: TransportLayer, point: ListeningPoint) -> tuple[Any, int]:
         """Open ``point`` (port 0: any free one); return its handle and the port bound."""
@@ -788,14 +913,19 @@ class StreamDriver(TransportDriver):
         if tls and layer.server_ssl is None:
             raise ValueError("TLS listening point needs a server SSL context (RFC 3261 §26)")
         transport = point.address.transport
+
+        def accept() -> StreamConnection:
+            connection = StreamConnection(layer, transport, point)
+            # TLS starts once the connection is admitted (StreamConnection._handshake), so
+            # that pending handshakes are counted and bounded per source.
+            connection.server_tls = tls
+            return connection
+
         server = await layer.loop.create_server(
-            lambda: StreamConnection(layer, transport, point),
+            accept,
             point.address.host,
             point.address.port,
             family=point.address.family,
-            ssl=layer.server_ssl if tls else None,
-            # A peer that never finishes the TLS handshake is dropped like a slow one.
-            ssl_handshake_timeout=layer.limits.message_timeout if tls else None,
             reuse_address=True,
             backlog=1024,
         )

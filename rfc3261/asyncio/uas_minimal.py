@@ -201,12 +201,9 @@ class MinimalUAS(TransactionUser):
             if pending is None:
                 continue  # ACKed or ended by BYE
             if now - pending.started >= 64 * timers.T1:
-                ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
-                ##= type=exception
-                ##= reason=the minimal UAS has no media session to end; it forgets the call
-                ##% If the server retransmits the 2xx response for 64*T1 seconds without
-                ##% receiving an ACK, the dialog is confirmed, but the session SHOULD be
-                ##% terminated.
+                # §13.3.1.4: no ACK for 64*T1 -- the session SHOULD be terminated
+                # (rfc3261.session does, with a BYE).  This benchmark UAS keeps no
+                # session to end: it only forgets the call.
                 del self.pending[key]
                 self.unacknowledged += 1
                 continue

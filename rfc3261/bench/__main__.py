@@ -20,6 +20,8 @@ BENCHMARKS: dict[str, str] = {
     "parse_instructions": "rfc3261.bench.instructions",
     "uas_load": "rfc3261.bench.uas_load",
     "proxy_load": "rfc3261.bench.proxy_load",
+    "websocket_load": "rfc3261.bench.websocket_load",
+    "location_pg": "rfc3261.bench.location_pg",
     "sdp": "rfc3261.bench.sdp",
 }
 """Benchmark name -> module."""

@@ -106,7 +106,9 @@ def _start_program(program: str, port: int, workdir: Path, *extra: str) -> subpr
         0,
         [
             sys.executable, "-m", "rfc3261", program, "--listen", f"sip:127.0.0.1:{port}",
-            "--domain", "example.com", "--buffer", "4194304", "-q", *extra,
+            "--domain", "example.com", "--buffer", "4194304", "-q",
+            # Throughput, not the overload policy: no 503 from the transaction cap.
+            "--max-transactions", "10000000", *extra,
         ],
     )  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))

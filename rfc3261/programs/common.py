@@ -113,6 +113,20 @@ def base_parser(prog: str, description: str | None = None) -> argparse.ArgumentP
         "--ca", default=None, metavar="PEM", help="CAs trusted for outgoing TLS connections"
     )
     parser.add_argument("--buffer", type=int, default=None, help="UDP socket buffer bytes")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=TransportLimits().max_connections,
+        help="TCP, TLS and WebSocket connections held at once (more are refused)",
+    )
+    parser.add_argument(
+        "--max-connections-per-source",
+        type=int,
+        default=None,
+        metavar="N",
+        help="connections one IP address may hold once half of --max-connections are "
+        "taken (default: max(8, max-connections/16))",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
     parser.add_argument("--profile", default=None, metavar="FILE", help="write cProfile stats")
     return parser
@@ -179,7 +193,8 @@ def parse_args(
         args.listen_uris = merge_listen([parse_listen(text) for text in args.listen or ()])
     except ConfigError as error:
         parser.error(str(error))
-    if any(uri.scheme == "sips" for uri in args.listen_uris) and not (args.cert and args.key):
+    secure = [u for u in args.listen_uris if u.scheme == "sips" or u.transport == "wss"]
+    if secure and not (args.cert and args.key):
         parser.error("a sips: listener needs --cert and --key (RFC 3261 §26.2.1: TLS)")
     return args
 
@@ -193,8 +208,9 @@ def parse_listen(text: str) -> SipURI:
     if not isinstance(uri, SipURI):
         raise ConfigError(f"--listen {text!r}: use a sip: or sips: URI")
     transport = (uri.transport or ("tls" if uri.scheme == "sips" else "udp")).lower()
-    if transport not in ("udp", "tcp", "tls"):
-        raise ConfigError(f"--listen {text!r}: transport must be udp, tcp or tls")
+    # ws: SIP over WebSocket (RFC 7118 §5.2); wss spells out the secure one.
+    if transport not in ("udp", "tcp", "tls", "ws", "wss"):
+        raise ConfigError(f"--listen {text!r}: transport must be udp, tcp, tls, ws or wss")
     if uri.user is not None:
         raise ConfigError(f"--listen {text!r}: a listening address has no user part")
     return uri
@@ -260,8 +276,12 @@ def client_ssl_context(ca: str | None = None) -> ssl.SSLContext:
 
 
 def transport_limits(args: argparse.Namespace) -> TransportLimits:
-    """Transport limits from the common flags (socket buffers)."""
-    return TransportLimits(socket_buffer=args.buffer)
+    """Transport limits from the common flags (socket buffers, connection limits)."""
+    return TransportLimits(
+        socket_buffer=args.buffer,
+        max_connections=getattr(args, "max_connections", TransportLimits().max_connections),
+        max_connections_per_source=getattr(args, "max_connections_per_source", None),
+    )
 
 
 # -- logging ------------------------------------------------------------------------------

@@ -36,12 +36,19 @@ from typing import Any
 
 from ..asyncio.dispatcher import CoreHost
 from ..asyncio.transport import bracketed, is_ip_address
-from ..digest_server import DigestAuthenticator, HA1File
+from ..digest_server import DigestAuthenticator
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig
 from ..uri import SipURI, parse_uri
+from ..websocket_edge import WebSocketEdge
 from . import common
-from .registrar import ExpiryTimer, add_registrar_arguments, digest_algorithms, make_registrar
+from .registrar import (
+    ExpiryTimer,
+    add_registrar_arguments,
+    digest_algorithms,
+    make_authenticator,
+    make_registrar,
+)
 
 __all__ = ["ProgramProxy", "StaticRoute", "main", "parse_routes"]
 
@@ -78,12 +85,26 @@ def parse_routes(tables: list[dict[str, Any]]) -> list[StaticRoute]:
 class ProgramProxy(Proxy):
     """The proxy core plus static routes for requests outside our domains."""
 
-    def __init__(self, *args: Any, routes: Iterable[StaticRoute] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        routes: Iterable[StaticRoute] = (),
+        websocket: WebSocketEdge | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if websocket is not None:
+            kwargs["extensions"] = (*kwargs.get("extensions", ()), websocket)
         super().__init__(*args, **kwargs)
         self.routes = {route.domain: route.next_hop for route in routes}
+        self.websocket = websocket
 
     def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
-        """§16.6 step 7, but a request without Route for a routed domain takes the route."""
+        """§16.6 step 7, but a request without Route for a routed domain takes the route,
+        and one routed back to a WebSocket client goes on its connection (RFC 7118)."""
+        if self.websocket is not None and not strict:
+            hop = self.websocket.next_hop(copy)
+            if hop is not None:
+                return hop
         uri = copy.uri
         if self.routes and not copy.route and isinstance(uri, SipURI):
             host = uri.host_lower
@@ -92,6 +113,11 @@ class ProgramProxy(Proxy):
                 if hop is not None:
                     return hop
         return super().next_hop(copy, strict)
+
+    def relay_allowed(self, request: Request, hop: NextHop) -> bool:
+        """The next hops of the static routes are trusted to receive an ACK or CANCEL
+        this proxy cannot match (with ``--proxy-auth``; see :mod:`rfc3261.proxy.relay`)."""
+        return hop in self.routes.values()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +157,7 @@ def make_proxy_authenticator(args: argparse.Namespace) -> DigestAuthenticator | 
     if not realm:
         raise common.ConfigError("--proxy-auth needs --realm or --domain")
     algorithms = digest_algorithms(args.digest_algorithms)
-    return DigestAuthenticator(realm, HA1File(args.auth_file), proxy=True, algorithms=algorithms)
+    return make_authenticator(args, realm, algorithms, proxy=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,13 +193,22 @@ def main(argv: list[str] | None = None) -> int:
                 record_route=args.record_route,
                 forking=args.forking,
             )
+            # Our address per transport: the Record-Route URI of each side (RFC 5658).
+            interfaces: dict[str, str] = {}
+            for point in points:
+                interfaces.setdefault(point.transport, point.address.hostport)
+            websocket = None
+            if any(t in ("WS", "WSS") for t in interfaces):
+                websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))
             host.core = ProgramProxy(
                 config,
                 location,
                 registrar=registrar if args.registrar else False,
                 authenticator=authenticator,
                 routes=routes,
+                websocket=websocket,
             )
+            host.core.layer.max_server_transactions = args.max_transactions
             if args.registrar:
                 expiry.schedule()
                 host.deliver = lambda effect: None

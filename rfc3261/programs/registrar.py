@@ -9,7 +9,9 @@ Run it::
 The sans-I/O :class:`rfc3261.registrar.Registrar` answers REGISTER requests
 through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher`;
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
-WAL journal), so they survive a restart and the proxy program can share them.
+WAL journal), so they survive a restart and the proxy program can share them;
+``--db postgresql://...`` keeps them in PostgreSQL instead, shared by several
+registrar and proxy processes (:mod:`rfc3261.location_pg`).
 OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
 (§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
@@ -27,10 +29,11 @@ from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
 from ..capabilities import method_check, require_check
 from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
-from ..location import LocationError, SqliteLocationService
+from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig
 from ..uri import SipURI
+from ..websocket_edge import WebSocketRegistrar
 from . import common
 
 __all__ = [
@@ -40,15 +43,33 @@ __all__ = [
     "add_registrar_arguments",
     "digest_algorithms",
     "main",
+    "make_authenticator",
+    "make_dispatcher",
     "make_registrar",
+    "open_location",
 ]
 
 ALLOW_METHODS = ("REGISTER", "OPTIONS")
 ALLOW = ", ".join(ALLOW_METHODS)
 
 # RFC 8760 §2.3: the most preferred algorithm first.  SHA-256 is the one RFC 8760 adds
-# for its strength; MD5 stays for the clients that know nothing else.
-DEFAULT_DIGEST_ALGORITHMS = ("SHA-256", "MD5")
+# for its strength; MD5 is offered only when configured (--digest-algorithms
+# SHA-256,MD5) for clients that know nothing else.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##% The obsolete MD5 algorithm
+##% remains only for backward compatibility with [RFC2617], but its use
+##% is NOT RECOMMENDED.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##% The most effective way of dealing with this type
+##% of attack is to either validate the client and challenge it
+##% accordingly or remove the support for backward compatibility by not
+##% supporting MD5.
+DEFAULT_DIGEST_ALGORITHMS = ("SHA-256",)
+
+# Server transactions alive at once (each ~7 KiB while Timer J/H/I keeps it): ~150 MiB
+# at most; at 20,000 a UDP server still takes ~600 new non-INVITE requests a second
+# (Timer J is 32 s).  See docs/guides/security.rst.
+DEFAULT_MAX_TRANSACTIONS = 20_000
 
 
 def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -61,7 +82,11 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="a domain whose bindings this server keeps (repeatable)",
     )
     parser.add_argument(
-        "--db", default=":memory:", metavar="PATH", help="SQLite location database (WAL)"
+        "--db",
+        default=":memory:",
+        metavar="PATH|URL",
+        help="location database: an SQLite file (WAL), or postgresql://... for one that "
+        "several registrars and proxies share",
     )
     parser.add_argument(
         "--sync",
@@ -78,11 +103,50 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="Digest algorithms to challenge with, most preferred first, comma-separated "
         "(default: %(default)s, RFC 8760 §2.3)",
     )
+    parser.add_argument(
+        "--nonce-lifetime",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="age after which a nonce gets stale=true (RFC 7616 §3.3; default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-nonces",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="nonces in use remembered for replay checks (default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-max-failures",
+        type=int,
+        default=10,
+        metavar="N",
+        help="failed Digest attempts per source address or user name before 503 with "
+        "Retry-After until --auth-failure-window ends (0: no throttling; default %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-failure-window", type=float, default=60.0, metavar="SECONDS", help="see above"
+    )
+    parser.add_argument(
+        "--bind-from",
+        action="store_true",
+        help="refuse (403) an authenticated request whose From user is not the "
+        "authenticated user name",
+    )
     parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
     parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
     parser.add_argument("--max-expires", type=int, default=86400, help="longest binding")
     parser.add_argument(
         "--max-bindings-per-aor", type=int, default=10, help="more are refused with 403"
+    )
+    parser.add_argument(
+        "--max-transactions",
+        type=int,
+        default=DEFAULT_MAX_TRANSACTIONS,
+        metavar="N",
+        help="server transactions alive at once; beyond, a stateless 503 with Retry-After "
+        "(RFC 3261 §21.5.4; default %(default)s)",
     )
 
 
@@ -105,9 +169,27 @@ def digest_algorithms(text: str) -> tuple[str, ...]:
     return names
 
 
+def make_authenticator(
+    args: argparse.Namespace, realm: str, algorithms: tuple[str, ...], *, proxy: bool = False
+) -> DigestAuthenticator:
+    """The Digest authenticator the flags describe (401 for the registrar, 407 for
+    ``--proxy-auth``)."""
+    return DigestAuthenticator(
+        realm,
+        HA1File(args.auth_file),
+        algorithms=algorithms,
+        proxy=proxy,
+        nonce_lifetime=args.nonce_lifetime,
+        max_nonces=args.max_nonces,
+        max_failures=args.auth_max_failures,
+        failure_window=args.auth_failure_window,
+        bind_from=args.bind_from,
+    )
+
+
 def make_registrar(
     args: argparse.Namespace, *, proxy: bool = False
-) -> tuple[Registrar, SqliteLocationService]:
+) -> tuple[Registrar, LocationService]:
     """The registrar and location service the flags describe."""
     domains = frozenset(args.domain or ())
     algorithms = digest_algorithms(args.digest_algorithms)  # checked with or without a file
@@ -116,8 +198,8 @@ def make_registrar(
         realm = args.realm or (sorted(domains)[0] if domains else None)
         if not realm:
             raise common.ConfigError("--auth-file needs --realm or --domain")
-        authenticator = DigestAuthenticator(realm, HA1File(args.auth_file), algorithms=algorithms)
-    location = SqliteLocationService(args.db, synchronous=args.sync)
+        authenticator = make_authenticator(args, realm, algorithms)
+    location = open_location(args.db, synchronous=args.sync)
     config = RegistrarConfig(
         domains=domains,
         default_expires=args.default_expires,
@@ -125,7 +207,39 @@ def make_registrar(
         max_expires=args.max_expires,
         max_bindings_per_aor=args.max_bindings_per_aor,
     )
-    return Registrar(location, config, authenticator), location
+    # Bindings made over a WebSocket remember their connection (RFC 7118 §5).
+    extensions = [WebSocketRegistrar()]
+    return Registrar(location, config, authenticator, extensions=extensions), location
+
+
+def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
+    """The dispatcher the flags describe: transport limits, TLS, the transaction cap."""
+    dispatcher = Dispatcher(
+        user,
+        limits=common.transport_limits(args),
+        server_ssl=common.server_ssl_context(args.cert, args.key),
+        client_ssl=common.client_ssl_context(args.ca),
+    )
+    dispatcher.transactions.max_server_transactions = args.max_transactions
+    return dispatcher
+
+
+def open_location(db: str, *, synchronous: str = "NORMAL") -> Any:
+    """The location service ``--db`` names: PostgreSQL for a ``postgresql://`` URL
+    (:mod:`rfc3261.location_pg`, needs the ``postgresql`` extra), else an SQLite file."""
+    if db.startswith(("postgresql://", "postgres://")):
+        try:
+            from ..location_pg import PostgresLocationService
+        except ImportError as error:
+            raise common.ConfigError(
+                f"--db {db.split('@')[-1]!r}: PostgreSQL needs psycopg "
+                "(pip install 'sipref[postgresql]')"
+            ) from error
+        try:
+            return PostgresLocationService(db)
+        except LocationError as error:
+            raise common.ConfigError(f"--db: {error}") from error
+    return SqliteLocationService(db, synchronous=synchronous)
 
 
 class ExpiryTimer:
@@ -157,7 +271,14 @@ class ExpiryTimer:
                 self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
             return
         self._checked = now
-        deadline = self.registrar.next_deadline()
+        try:
+            deadline = self.registrar.next_deadline()
+        except LocationError as error:
+            # The store is unreachable (a database restarting): look again a bit later.
+            common.LOG.error("location service failed: %s", error)
+            if self._recheck is None:
+                self._recheck = loop.call_later(self.RECHECK, self._recheck_now)
+            return
         if deadline is None or (self._at is not None and self._at <= deadline):
             return
         if self._handle is not None:
@@ -304,12 +425,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def amain(stop: asyncio.Event) -> int:
         user = RegistrarUser(registrar)
-        dispatcher = Dispatcher(
-            user,
-            limits=common.transport_limits(args),
-            server_ssl=common.server_ssl_context(args.cert, args.key),
-            client_ssl=common.client_ssl_context(args.ca),
-        )
+        dispatcher = make_dispatcher(args, user)
         common.install_wire_log(dispatcher, verbose=args.verbose >= 1)
         try:
             await common.open_listeners(dispatcher, args.listen_uris)

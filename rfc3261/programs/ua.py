@@ -20,7 +20,8 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
 ``--extension NAMES`` installs extensions from ``extensions/`` by name
 (:mod:`rfc3261.programs.plugins`; ``--help`` lists them): ``reason`` adds a Reason
 (RFC 3326) to the program's CANCEL and BYE (``--reason`` to choose it) and prints the
-one a peer gives.
+one a peer gives; ``timer`` negotiates session timers (RFC 4028, ``--session-expires``,
+``--min-se``) and prints the interval agreed and each refresh sent.
 
 Exit status: 0 when everything succeeded; 3, 4, 5 or 6 for a final response of
 that class (the status itself is printed; a transaction timeout is a 408 and a
@@ -37,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,6 +183,18 @@ def add_extension_arguments(group: argparse._ArgumentGroup) -> None:
         help="Reason of our CANCEL and BYE, e.g. 'SIP;cause=600;text=\"Busy\"' "
         "(needs --extension reason)",
     )
+    group.add_argument(
+        "--session-expires",
+        type=int,
+        metavar="SECONDS",
+        help="session interval to ask for, RFC 4028 (needs --extension timer)",
+    )
+    group.add_argument(
+        "--min-se",
+        type=int,
+        metavar="SECONDS",
+        help="smallest session interval accepted (needs --extension timer)",
+    )
 
 
 def sip_uri(text: str, what: str) -> SipURI:
@@ -278,8 +292,9 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
     except ValueError as error:
         raise UsageError(f"--extension: {error}") from None
     names = {extension.name for extension in extensions}
-    for option, name in (("message", "message"), ("reason", "reason")):
-        if getattr(args, option) and name not in names:
+    needs = (("message", "message"), ("reason", "reason"), ("session-expires", "timer"))
+    for option, name in (*needs, ("min-se", "timer")):
+        if getattr(args, option.replace("-", "_")) is not None and name not in names:
             raise UsageError(f"--{option} needs --extension {name}")
     if args.text and not args.message:
         raise UsageError("--text needs --message")
@@ -289,6 +304,13 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
                 extension.give("--reason", args.reason)  # type: ignore[attr-defined]
             except ValueError as error:
                 raise UsageError(f"--reason: {error}") from None
+        if extension.name == "timer":
+            try:
+                extension.configure(  # type: ignore[attr-defined]
+                    session_expires=args.session_expires, min_se=args.min_se
+                )
+            except ValueError as error:
+                raise UsageError(f"--session-expires/--min-se: {error}") from None
     return extensions
 
 
@@ -422,7 +444,20 @@ class ProgramUserAgent(UserAgent):
 
 
 class ProgramHost(CoreHost):
-    """CoreHost whose requests sent outside transactions (ACK for a 2xx) get the same Via fix."""
+    """CoreHost whose requests sent outside transactions (ACK for a 2xx) get the same Via
+    fix, and which says why a TLS connection failed when the peer's certificate is not
+    trusted (``report``: where the program prints)."""
+
+    report: Callable[[str], None] | None = None
+
+    def _transport_error(self, token: Any, error: Exception) -> None:
+        if isinstance(error, ssl.SSLCertVerificationError) and self.report is not None:
+            self.report(
+                f"error: TLS: the server's certificate could not be verified "
+                f"({error.verify_message or error}); trust its CA with --ca PEM "
+                "(without --ca, the system's CAs are used)"
+            )
+        super()._transport_error(token, error)
 
     def run(self, effects: list[Any]) -> None:
         core = self.core
@@ -501,9 +536,18 @@ class UserAgentProgram:
             None,
             self.deliver,
             server_ssl=server_ssl_context(args.cert, args.key),
-            client_ssl=client_ssl_context(args.ca) if args.ca else None,
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+            ##% All SIP
+            ##% elements that support TLS MUST have a mechanism for validating
+            ##% certificates received during TLS negotiation; this entails possession
+            ##% of one or more root certificates issued by certificate authorities
+            ##% (preferably well-known distributors of site certificates comparable
+            ##% to those that issue root certificates for web browsers).
+            # Without --ca the system's CAs are those roots (issue 23).
+            client_ssl=client_ssl_context(args.ca),
             limits=transport_limits(args),
         )
+        host.report = self.say
         install_wire_log(host, verbose=args.verbose >= 1)
         if self.out is sys.stdout:
             await open_listeners(host, args.listen_uris)

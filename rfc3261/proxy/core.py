@@ -20,6 +20,7 @@ What names this proxy (its host, port and aliases) is answered here too.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,6 +48,7 @@ from ..uri import AbsoluteURI, SipURI
 from .cancel import CancelProcessing
 from .forwarding import RequestForwarding
 from .model import Branch, ProxyConfig, ProxyExtension, ResponseContext, Send, _Answer
+from .relay import RelayPolicy
 from .responses import ResponseProcessing
 from .stateless import StatelessForwarding
 from .targets import RequestTargets
@@ -67,6 +69,7 @@ class Proxy(
     ResponseProcessing,
     CancelProcessing,
     StatelessForwarding,
+    RelayPolicy,
 ):
     """A stateful proxy for ``config.domains`` with an embedded registrar (by default).
 
@@ -103,6 +106,8 @@ class Proxy(
         if authenticator is not None and not authenticator.proxy:
             raise ValueError("a proxy challenges with 407, not 401 (RFC 3261 §22.1)")
         self.authenticator = authenticator
+        # Keys the Record-Route token of unchallenged ACKs (relay.py).
+        self._relay_secret = secrets.token_bytes(16)
         self.users = users
         self.layer = TransactionLayer(timers)
         self.timers = timers
@@ -240,6 +245,15 @@ class Proxy(
         """A new request on server transaction ``server`` (the INVITE server transaction
         has already sent its 100 Trying, §17.2.1; non-INVITE gets none)."""
         if request.method == "CANCEL" and self.process_cancel(server, request, now, out):
+            return
+        if request.method == "CANCEL" and not self.may_relay_unchallenged(request):
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
+            ##% If the UAS did not find a matching transaction for the CANCEL
+            ##% according to the procedure above, it SHOULD respond to the CANCEL with
+            ##% a 481 (Call Leg/Transaction Does Not Exist).
+            # Demanding credentials, this proxy relays no CANCEL it cannot match: one
+            # never challenged (§22.1) would carry anybody's traffic anywhere.
+            self._respond(server, request.make_response(481), now, out)
             return
         try:
             # The loop part is computed on the request as received (RFC 5393 §4.2.1).

@@ -33,6 +33,7 @@ from .model import (
     _hash,
     _set_routes,
 )
+from .relay import TOKEN_PARAM
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..timers import TimerQueue
@@ -250,7 +251,11 @@ class RequestForwarding:
         if not self.config.record_route and not secure:
             return
         scheme = "sips" if secure else "sip"
-        copy.headers.prepend("Record-Route", f"<{scheme}:{self._host_port()};lr>")
+        token = ""
+        if self.authenticator is not None:
+            # Lets the ACK for a 2xx prove it belongs to this dialog (relay.py).
+            token = f";{TOKEN_PARAM}={self.record_route_token(copy.call_id)}"
+        copy.headers.prepend("Record-Route", f"<{scheme}:{self._host_port()};lr{token}>")
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
     ##% The proxy MAY add any other appropriate header fields to the copy at

@@ -39,6 +39,9 @@ def via_destination(via: Via) -> NextHop:
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##% The stateful proxy MUST choose the "best" final response among those
+##% received and stored in the response context.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##% It MUST choose from the 6xx class responses if any exist in the
 ##% context.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
@@ -132,7 +135,7 @@ class ResponseProcessing:
         if status >= 300:
             context.responses.append(response)  # this proxy does not recurse on 3xx
         # Step 5: forward immediately?
-        if (101 <= status <= 199 and not context.final_sent) or 200 <= status <= 299:
+        if self.forwards_immediately(context, status):
             self.forward_response(context, response, now, out)
         elif status >= 600:
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
@@ -147,25 +150,29 @@ class ResponseProcessing:
             ##% receives a 6xx response.
             context.no_new_branches = True
             self.cancel_pending(context, now, out)
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
-        ##% A stateful proxy MUST NOT immediately forward any other responses.
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
-        ##% In particular, a stateful proxy MUST NOT forward any 100 (Trying)
-        ##% response.
         if status >= 300:
             self.start_branches(context, now, out)  # sequential forking: the next target
             self.choose_best_if_done(context, now, out)
         if status >= 200:
             self._forget_if_done(context)
 
+    def forwards_immediately(self, context: ResponseContext, status: int) -> bool:
+        """§16.7 step 5: a 101-199 until a final response went upstream, and any 2xx."""
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+        ##% A stateful proxy MUST NOT immediately forward any other responses.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+        ##% In particular, a stateful proxy MUST NOT forward any 100 (Trying)
+        ##% response.
+        if status == 100 or status >= 300:
+            return False
+
+        return status >= 200 or not context.final_sent
+
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% A stateful proxy MUST send a final response to a response context's
     ##% server transaction if no final responses have been immediately
     ##% forwarded by the above rules and all client transactions in this
     ##% response context have been terminated.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
-    ##% The stateful proxy MUST choose the "best" final response among those
-    ##% received and stored in the response context.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% If there are no final responses in the context, the proxy MUST send a
     ##% 408 (Request Timeout) response to the server transaction.

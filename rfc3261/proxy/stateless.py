@@ -67,8 +67,16 @@ class StatelessForwarding:
         """An ACK that matches no server transaction (the ACK for a 2xx): forward it
         statelessly, to the Route or Request-URI (first binding when it is our AOR)."""
         try:
-            if ack.max_forwards == 0 or not isinstance(ack.uri, SipURI):
-                return  # an ACK cannot be answered: dropped
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+            ##% A stateless proxy MUST validate a request as described in Section 16.3
+            # Steps 1-3 (syntax, URI scheme, Max-Forwards); an ACK cannot be answered, so
+            # one that fails is dropped.  Steps 4-6 do not apply: an ACK is never looped
+            # back to us with the same branch, and never challenged (§22.1).
+            self.check_syntax(ack)
+            self.check_uri_scheme(ack)
+            self.check_max_forwards(ack)
+
+            own_route = self.may_relay_unchallenged(ack)  # before our Route is popped
             request = self.preprocess_routing(ack)
             uri = request.uri
             target: SipURI | AbsoluteURI = uri
@@ -83,6 +91,8 @@ class StatelessForwarding:
             self.set_request_uri(copy, target)
             self.update_max_forwards(copy)
             hop = self.next_hop(copy, self.postprocess_routing(copy))
+            if not own_route and not self.may_relay_unchallenged(ack, hop):
+                return  # with credentials demanded: an ACK of no dialog of ours
             branch = f"{MAGIC_COOKIE}{_hash(ack.top_via.branch, ack.call_id, ack.cseq.number)}"
             copy.headers.prepend(
                 "Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..location import LocationError
 from ..message import Request
 from ..registrar import canonical_aor
 from ..uri import SipURI, uri_equal
@@ -95,8 +96,14 @@ class RequestTargets:
         assert aor is not None
         if self.users is not None and not self.users(aor):
             raise _Answer(404)
+        try:
+            bindings = self.location.lookup(aor, now)
+        except LocationError as error:
+            # The shared store is unreachable (a database restarting): 503 + Retry-After
+            # (§21.5.4), rather than no answer at all.
+            raise _Answer(503, headers=[("Retry-After", 5)]) from error
         found: list[Target] = []
-        for binding in self.location.lookup(aor, now):
+        for binding in bindings:
             try:
                 found.append(Target.from_binding(binding))
             except ValueError:

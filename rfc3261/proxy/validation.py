@@ -40,8 +40,6 @@ class RequestValidation:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
     ##% Notice that a proxy is not required to detect merged requests and
     ##% MUST NOT treat merged requests as an error condition.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-    ##% A stateless proxy MUST validate a request as described in Section 16.3
     def validate(self, request: Request, now: float, loop_part: str | None = None) -> None:
         """§16.3: the six checks in order; a failing one raises :class:`_Answer`."""
         self.check_syntax(request)  # 1

@@ -146,6 +146,9 @@ def options(net: Network, alice) -> object:
 ##= type=test
 ##% RFC 2617 notes that a cnonce value MUST NOT be sent in an Authorization (and by extension
 ##% Proxy-Authorization) header field if no qop directive has been sent.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##= type=test
+##% but it MUST agree with the request-target.
 def test_401_then_success() -> None:
     challenger = Challenger()
     net, alice = setup(challenger)
@@ -158,6 +161,7 @@ def test_401_then_success() -> None:
     creds = DigestCredentials.from_header(second.header("Authorization")[0])
     assert creds.qop == "auth" and creds.nc == "00000001" and creds.opaque == "op"
     assert creds.cnonce  # sent together with qop
+    assert creds.uri == str(second.uri)
     assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
 
 

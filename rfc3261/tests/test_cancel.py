@@ -224,11 +224,6 @@ def test_uncancellable_invite_is_given_up_after_64_t1() -> None:
 ##% Note that Require and Proxy-Require MUST NOT be used in a SIP CANCEL
 ##% request, or in an ACK request sent for a non-2xx response.  These
 ##% header fields MUST be ignored if they are present in these requests.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
-##= type=test
-##% The destination address,
-##% port, and transport for the CANCEL MUST be identical to those used to
-##% send the original request.
 def test_require_in_a_cancel_is_ignored() -> None:
     net, alice, bob = pair()
     ringing(net, bob)
@@ -241,6 +236,22 @@ def test_require_in_a_cancel_is_ignored() -> None:
     net.run(1.0)
     codes = [s for _, s in statuses(net, "bob.example.com")]
     assert 420 not in codes and 487 in codes
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##= type=test
+##% The destination address,
+##% port, and transport for the CANCEL MUST be identical to those used to
+##% send the original request.
+def test_the_cancel_goes_where_the_invite_went() -> None:
+    net, alice, bob = pair()
+    ringing(net, bob)
+    call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(0.1)
+    net.call(alice, alice.ua.sessions.hangup(call, net.now))  # the UA's own CANCEL
+    net.run(1.0)
     invite_dst = [dst for _, src, dst, line in net.wire if line.startswith("INVITE")]
     cancel_dst = [dst for _, src, dst, line in net.wire if line.startswith("CANCEL")]
-    assert cancel_dst == invite_dst
+    assert len(cancel_dst) == 1 and cancel_dst == invite_dst[:1]
+    assert [e.response.status for e in alice.of(CallFailed)] == [487]

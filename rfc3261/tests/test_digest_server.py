@@ -255,11 +255,17 @@ def test_expired_nonce_gets_stale_true_challenge() -> None:
 
 
 def test_forgotten_nonce_is_stale_and_table_bounded() -> None:
+    # Issue 23: only nonces in use are remembered (challenges store nothing), so
+    # issuing many challenges forgets no nonce; using many forgets the oldest used.
     auth = authenticator(max_nonces=4)
     [old, _] = auth.challenges(0.0)
-    auth.challenges(0.0)
-    auth.challenges(0.0)  # six nonces issued: the first two are forgotten
-    result = auth.check(answer(old, request()), 1.0)
+    for _ in range(10):
+        auth.challenges(0.0)
+    assert auth.check(answer(old, request()), 0.5).ok
+    for at in (1.0, 2.0, 3.0, 4.0):
+        [fresh, _] = auth.challenges(at)
+        assert auth.check(answer(fresh, request()), at + 0.5).ok  # four more in use
+    result = auth.check(answer(old, request(), nc=2), 5.0)
     assert result.stale and not result.ok
     assert len(auth._nonces) == 4
 

@@ -589,6 +589,10 @@ def test_make_response_copies_the_transaction_headers() -> None:
 ##% The
 ##% same tag MUST be used for all responses to that request, both final
 ##% and provisional (again excepting the 100 (Trying)).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.2
+##= type=test
+##% If a request contained a To tag in the request, the To header field in the response
+##% MUST equal that of the request.
 def test_make_response_to_tag() -> None:
     request = parse(request_bytes("Timestamp: 54"))
     trying = request.make_response(100)
@@ -602,7 +606,8 @@ def test_make_response_to_tag() -> None:
     chosen = parse(bytes(request.make_response(486, "Busy", to_tag="abc")))
     assert chosen.to.tag == "abc" and chosen.reason == "Busy"
     tagged = parse(request_bytes().replace(b"To: <sip:bob@example.com>", b"To: <sip:b@x>;tag=q"))
-    assert parse(bytes(tagged.make_response(200, to_tag="zz"))).to.tag == "q"
+    answered = parse(bytes(tagged.make_response(200, to_tag="zz")))
+    assert answered.to.tag == "q" and answered.headers.get("To") == tagged.headers.get("To")
 
 
 def test_bad_request_response_is_none_for_responses_and_garbage() -> None:
@@ -631,6 +636,17 @@ def test_a_malformed_ack_is_never_answered() -> None:
     # Whatever the request line says, a CSeq of ACK is not answered either.
     garbled = ack.replace(b"ACK sip:", b"AC\x01K sip:", 1)
     assert bad_request_response(garbled, failing(garbled)) is None
+    other = request_bytes("Max-Forwards: many")
+    assert bad_request_response(other, failing(other)) is not None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.7
+##= type=test
+##% A stateless UAS MUST ignore CANCEL requests.
+def test_a_malformed_cancel_is_ignored() -> None:
+    cancel = request_bytes("Max-Forwards: many", start="CANCEL sip:bob@example.com SIP/2.0")
+    assert bad_request_response(cancel, failing(cancel)) is None
+    # The same defect in an OPTIONS is answered: only the CANCEL is ignored.
     other = request_bytes("Max-Forwards: many")
     assert bad_request_response(other, failing(other)) is not None
 

@@ -8,6 +8,7 @@ from rfc3261.location import Binding, SqliteLocationService
 from rfc3261.message import Request, Response, parse
 from rfc3261.proxy import NextHop, Proxy, ProxyConfig, best_response, via_destination
 from rfc3261.tests.server_support import UA, Net, ProxyElement, invite, register
+from rfc3261.timers import TimerValues
 
 PROXY = "proxy.example.com"
 BOB = "sip:bob@example.com"
@@ -579,17 +580,33 @@ def test_downstream_that_never_answers_ends_with_timer_c_408() -> None:
     assert final(alice) == [408]
 
 
+def test_no_response_at_all_times_out_408() -> None:
+    net, proxy, alice = setup()
+    bind(proxy, BOB, ("sip:bob@nowhere.example", None))  # nobody at that host
+    call(net, alice, invite(BOB))
+    net.run(60.0)
+    assert final(alice) == [408]
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.8
 ##= type=test
 ##% If the client
 ##% transaction has not received a provisional response, the proxy MUST
 ##% behave as if the transaction received a 408 (Request Timeout)
 ##% response.
-def test_no_response_at_all_times_out_408() -> None:
-    net, proxy, alice = setup()
-    bind(proxy, BOB, ("sip:bob@nowhere.example", None))  # nobody at that host
+def test_timer_c_before_any_provisional_is_a_408() -> None:
+    # With T1 = 4 s, Timer B (64*T1 = 256 s) outlasts Timer C (181 s): the 408 at 181 s
+    # can only come from Timer C.
+    net, _, alice = setup()
+    slow = Proxy(
+        ProxyConfig(host=PROXY, domains=frozenset({"example.com"})),
+        SqliteLocationService(),
+        timers=TimerValues(T1=4.0, T2=4.0),
+    )
+    net.add(ProxyElement(PROXY, slow), "example.com")
+    bind(slow, BOB, ("sip:bob@nowhere.example", None))
     call(net, alice, invite(BOB))
-    net.run(60.0)
+    net.run(200.0)
     assert final(alice) == [408]
 
 

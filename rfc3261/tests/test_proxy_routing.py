@@ -820,6 +820,12 @@ def test_stateless_ack_forwarding_is_deterministic() -> None:
     assert first[0].message.body == b"v=0\r\n"
     assert first[0].message.headers.get("Record-Route") is None
     assert proxy.contexts == {}
+    # validated as §16.3 says before it goes anywhere: no Max-Forwards left, or not SIP
+    spent = invite("sip:bob@bob-pc.example", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),))
+    spent.headers.set("Max-Forwards", "0")
+    assert proxy.receive_request(spent, "alice", 2.0) == []
+    tel = invite("tel:+15551234", method="ACK", extra=(("Route", f"<sip:{P1};lr>"),))
+    assert proxy.receive_request(tel, "alice", 3.0) == []
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
@@ -837,9 +843,10 @@ def test_cancel_is_never_challenged() -> None:
     )
     net.post(bob.host, bob.send(cancel, P2, 0))
     net.run(2.0)
-    # No context matches: proxied (not challenged) to Carol, who answers it.
-    assert bob.statuses("CANCEL") == [200]
-    assert [r.method for r in carol.requests] == ["CANCEL"]
+    # No context matches: not challenged, and not relayed either (issue 23: a proxy
+    # demanding credentials relays no CANCEL it cannot match; §9.2's 481).
+    assert bob.statuses("CANCEL") == [481]
+    assert carol.requests == []
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3

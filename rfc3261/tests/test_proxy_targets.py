@@ -65,6 +65,11 @@ def register_bob_via_edges(proxy: Proxy) -> None:
 ##= type=test
 ##% The Request-URI in the copy's start line MUST be replaced with
 ##% the URI for this target.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.1
+##= type=test
+##% The only requirement is that a registrar for some domain MUST be able to
+##% read and write data to the location service, and a proxy or a redirect
+##% server for that domain MUST be capable of reading that same data.
 def test_route_set_stored_at_register_becomes_route_and_flow_goes_to_the_edge() -> None:
     proxy = home_proxy()
     register_bob_via_edges(proxy)

@@ -109,9 +109,13 @@ def test_facts_of_the_known_transports() -> None:
     assert not Address("UDP", "192.0.2.1", 5060).reliable
     assert isinstance(transport_info("UDP").driver, UdpDriver)  # type: ignore[union-attr]
     assert isinstance(transport_info("tls").driver, StreamDriver)  # type: ignore[union-attr]
-    assert transport_info("WS").driver is None  # known, not usable until an extension drives it
+    assert transport_info("SCTP").driver is None  # known, not usable until something drives it
+    # WS and WSS are driven by rfc3261.asyncio.websocket (RFC 7118), which the dispatcher loads.
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+##= type=test
+##% Any implementation that supports TLS MUST support the SIPS URI scheme.
 def test_uri_scheme_and_transport_parameter_select_the_transport() -> None:
     cases = [
         ("sip", None, "UDP"),

@@ -210,6 +210,12 @@ PARSE_CASES = [
 ]
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+##= type=test
+##% All SIP implementations MUST support the SIP URI scheme.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+##= type=test
+##% Any implementation that supports TLS MUST support the SIPS URI scheme.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
 ##= type=test
 ##% Since the uri-parameter mechanism is extensible, SIP elements
@@ -590,17 +596,25 @@ def test_equivalent_uris(uris: list[str]) -> None:
 ##= type=test
 ##% A URI that includes an maddr parameter will not match a URI
 ##% that contains no maddr parameter.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.4
-##= type=test
-##% URI header components are never ignored.  Any present header
-##% component MUST be present in both URIs and match for the URIs
-##% to match.
 @pytest.mark.parametrize(("first", "second"), NOT_EQUAL_PAIRS)
 def test_not_equivalent_uris(first: str, second: str) -> None:
     a, b = parse_uri(first), parse_uri(second)
     assert not uri_equal(a, b)
     assert not uri_equal(b, a)
     assert a != b
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.4
+##= type=test
+##% URI header components are never ignored.  Any present header
+##% component MUST be present in both URIs and match for the URIs
+##% to match.
+def test_header_components_must_be_in_both_and_match() -> None:
+    same = parse_uri("sip:carol@chicago.com?Subject=next%20meeting")
+    assert uri_equal(same, parse_uri("sip:carol@chicago.com?Subject=next%20meeting"))
+    assert not uri_equal(same, parse_uri("sip:carol@chicago.com"))
+    assert not uri_equal(parse_uri("sip:carol@chicago.com"), same)
+    assert not uri_equal(same, parse_uri("sip:carol@chicago.com?Subject=lunch"))
 
 
 def test_equality_is_not_transitive() -> None:
@@ -668,6 +682,11 @@ ESCAPE_CASES = [
 ##% Any characters occurring in a telephone-subscriber
 ##% that do not appear in an expansion of the BNF for the user rule MUST
 ##% be escaped.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-25.1
+##= type=test
+##% Note,
+##% however, that any characters allowed there that are not allowed in
+##% the user part of the SIP URI MUST be escaped.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
 ##= type=test
 ##% Expanding the hname and hvalue tokens in Section 25 show that all URI
