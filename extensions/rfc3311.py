@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rfc3261.dialog import Dialog, DialogState
 from rfc3261.extension import ClientRequest, Owner, ServerRequest, UAEffect, UAEvent, UAExtension
 from rfc3261.message import Request, Response
-from rfc3261.offer_answer import NegotiationState
+from rfc3261.offer_answer import NegotiationState, Refusal
 from rfc3261.session import INVITE_USAGE, Call
 
 __all__ = ["UpdateExtension", "UpdateReceived", "UpdateResult"]
@@ -158,7 +158,8 @@ class UpdateExtension(UAExtension):
             ##% This response SHOULD include a Warning header field.
             if written is None:
                 negotiation.rejected()
-                warning = [("Warning", f'399 {ua.sent_by_host} "offer not acceptable"')]
+                why = ua.sessions.describer.refusal(call, body) or Refusal("offer not acceptable")
+                warning = [("Warning", why.warning(ua.sent_by_host))]
                 return ua.respond(server, 488, now, headers=warning)
             negotiation.answer_sent(written)
             call.local_body = answer = written

@@ -798,8 +798,11 @@ class SessionTimer(UAExtension):
                 effects = update.update(call, now)  # type: ignore[attr-defined]
             else:
                 method = "INVITE"
+                # (The negotiation holds the description sent last, offer or answer,
+                # whoever wrote it: call.local_body is only the first one.)
+                last = call.negotiation.local or call.local_body
                 effects = self.ua.sessions.reinvite(
-                    call, now, call.local_body, call.content_type or "application/sdp", dialog
+                    call, now, last, call.content_type or "application/sdp", dialog
                 )
         except ValueError:
             # An INVITE transaction or an offer is in progress (RFC 3261 §14.1, RFC 3264

@@ -29,6 +29,7 @@ __all__ = [
     "NegotiationState",
     "OfferAnswerError",
     "OpaqueDescriber",
+    "Refusal",
     "SessionDescriber",
 ]
 
@@ -52,6 +53,11 @@ class Negotiation:
     remote: bytes | None = None  # the description last received (offer or answer)
     # The descriptions in force before the outstanding offer, restored on rejection.
     _before: tuple[bytes | None, bytes | None] = (None, None)
+
+    @property
+    def before(self) -> tuple[bytes | None, bytes | None]:
+        """The (local, remote) descriptions in force before the last offer."""
+        return self._before
 
     @property
     def offer_pending(self) -> bool:
@@ -106,8 +112,25 @@ class Negotiation:
             self.state = NegotiationState.IDLE
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a describer refuses an offer: the text and code of a Warning (RFC 3261 §20.43)."""
+
+    reason: str
+    code: int = 399  # 399: miscellaneous; 3xx codes name SDP problems (305: format)
+
+    def warning(self, host: str) -> str:
+        """A Warning header field value (its text a quoted-string: no quote or control)."""
+        text = "".join(c if c.isprintable() and c not in '"\\' else "'" for c in self.reason)
+        return f'{self.code} {host} "{text[:200]}"'
+
+
 class SessionDescriber:
     """Writes the session descriptions of calls; an SDP extension overrides it."""
+
+    def refusal(self, call: Any, offer: bytes) -> Refusal | None:
+        """Why ``offer`` is not acceptable (a 488 carries it), or None to answer it."""
+        return None
 
     def offer(self, call: Any) -> bytes:
         """A new offer for ``call`` (a 2xx to an INVITE without one; a re-INVITE)."""
@@ -116,6 +139,10 @@ class SessionDescriber:
     def answer(self, call: Any, offer: bytes) -> bytes | None:
         """The answer to ``offer`` received in ``call``; None: not acceptable (488)."""
         raise NotImplementedError
+
+    def decline(self, call: Any, offer: bytes) -> bytes:
+        """A valid answer refusing ``offer`` (for the ACK of a 2xx, before a BYE)."""
+        return call.local_body
 
 
 class OpaqueDescriber(SessionDescriber):

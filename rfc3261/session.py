@@ -8,7 +8,9 @@ answers with provisional and final responses and retransmits its 2xx until the
 ACK arrives (§13.3.1.4: T1 doubling up to T2, giving up after 64*T1 with a
 BYE).  Re-INVITEs (§14) run on a confirmed dialog, with 491 and the §14.1
 back-off on glare; BYE (§15) ends the session and the dialog.  Session
-descriptions are opaque bytes: offer/answer is the application's business.
+descriptions are bytes to this module: where an offer and its answer go is tracked here
+(:class:`~rfc3261.offer_answer.Negotiation`), what they say is written by the session
+describer (the application's bodies, or an SDP extension's, RFC 3264).
 
 :class:`SessionManager` is the UA core's extension for INVITE, ACK and BYE: the
 core routes those requests to it, and the application calls
@@ -26,7 +28,13 @@ from .cancel import cancel
 from .dialog import Dialog, DialogId, DialogState, dialog_id_of
 from .extension import ClientRequest, Owner, ServerRequest, UAEffect, UAEvent, UAExtension
 from .message import Request, Response
-from .offer_answer import Negotiation, NegotiationState, OpaqueDescriber, SessionDescriber
+from .offer_answer import (
+    Negotiation,
+    NegotiationState,
+    OpaqueDescriber,
+    Refusal,
+    SessionDescriber,
+)
 from .transaction import SendMessage
 from .uri import SipURI
 
@@ -150,6 +158,8 @@ class Call(Owner):
     forget_timer: Any = None
     # Where the offer/answer exchange of this INVITE usage stands (RFC 3264 §4).
     negotiation: Negotiation = field(default_factory=Negotiation)
+    # The describer refused the offer of the last 2xx: the ACK declined it, a BYE follows.
+    offer_refused: bool = False
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
     ##% If the UAC is the owner of the Call-ID of the dialog ID
@@ -260,7 +270,7 @@ class Call(Owner):
         ##% to the INVITE, this means that a UAS accepted the invitation while
         ##% the CANCEL was in progress.  The UAC MAY continue with the sessions
         ##% established by any 2xx responses, or MAY terminate them with BYE.
-        if self.established is not None or self.hangup_requested:
+        if self.established is not None or self.hangup_requested or self.offer_refused:
             effects.extend(self._send_bye(dialog, now))
             return effects
         self.established = dialog
@@ -319,9 +329,20 @@ class Call(Owner):
             and (negotiation.state is NegotiationState.OFFER_RECEIVED or negotiation.local is None)
         )
         body = b""
+        self.offer_refused = False
         if offer_in_2xx:
-            answer = self.manager.describer.answer(self, response.body)
-            body = self.local_body if answer is None else answer
+            describer = self.manager.describer
+            answer = describer.answer(self, response.body)
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+            ##% If the offer in the 2xx response is not acceptable, the UAC core
+            ##% MUST generate a valid answer in the ACK and then send a BYE
+            ##% immediately.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+            ##% If, however, it is unacceptable to the UAC, the UAC SHOULD
+            ##% generate an answer with a valid session description, and then send
+            ##% a BYE to terminate the session.
+            self.offer_refused = answer is None
+            body = describer.decline(self, response.body) if answer is None else answer
             if self.negotiation.state is NegotiationState.OFFER_RECEIVED:
                 self.negotiation.answer_sent(body)
         ack = dialog.create_request(
@@ -544,6 +565,8 @@ class _ReInvite(Owner):
             dialog.update_target_from(response)
             effects = call._send_ack(dialog, client.request, response)
             effects.append(ReinviteResult(call, dialog, response))
+            if call.offer_refused:
+                effects.extend(call._send_bye(dialog, now))
             return effects
         call.negotiation.rejected()  # the session is as it was (RFC 3264 §4)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
@@ -597,8 +620,9 @@ class SessionManager(UAExtension):
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.busy = False
-        # True: re-INVITEs are accepted at once with what the describer writes;
-        # False: the application answers with ``answer_reinvite``.
+        # True: re-INVITEs are answered at once by the describer, the policy that
+        # decides (with SDP, RFC 3264: an answer, or a 488 saying why); False: the
+        # application answers with ``answer_reinvite`` after ReinviteReceived.
         self.auto_accept_reinvite = True
         # Writes offers and answers; an SDP extension replaces it (RFC 3264).
         self.describer: SessionDescriber = OpaqueDescriber()
@@ -772,7 +796,7 @@ class SessionManager(UAExtension):
     ##% other end system will be able to accept this call, a 600 (Busy
     ##% Everywhere) response SHOULD be sent instead.
     def reject(
-        self, call: Call, now: float, status: int = 486, *, warning: str | None = None
+        self, call: Call, now: float, status: int = 486, *, warning: str | Refusal | None = None
     ) -> list[UAEffect]:
         """Refuse an incoming INVITE with a final non-2xx response (488 with a Warning...)."""
         server = call.server
@@ -781,9 +805,9 @@ class SessionManager(UAExtension):
         for dialog in list(call.dialogs.values()):
             call._remove_dialog(dialog)
         call.finish(now)
-        headers = (
-            [] if warning is None else [("Warning", f'399 {self.ua.sent_by_host} "{warning}"')]
-        )
+        if isinstance(warning, str):
+            warning = Refusal(warning)
+        headers = [] if warning is None else [("Warning", warning.warning(self.ua.sent_by_host))]
         return self.ua.respond(server, status, now, headers=headers)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.2
@@ -937,6 +961,13 @@ class SessionManager(UAExtension):
             call.negotiation.offer_received(server.request.body)
         server.owner = call
         self.calls.append(call)
+        # An offer the describer cannot read or accept (RFC 3264 with SDP) is refused
+        # here, with a Warning naming why, before the application is told.
+        refusal = (
+            self.describer.refusal(call, server.request.body) if server.request.body else None
+        )
+        if refusal is not None:
+            return self.reject(call, now, 488, warning=refusal)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1
         ##% If the request is an INVITE that contains an Expires header
         ##% field, the UAS core sets a timer for the number of seconds
@@ -1047,11 +1078,17 @@ class SessionManager(UAExtension):
         ua = self.ua
         negotiation = call.negotiation
         owed = negotiation.state is NegotiationState.OFFER_RECEIVED
+        refusal = None if warning is None else Refusal(warning)
         if status < 300 and body is None:
             if owed:
-                body = self.describer.answer(call, negotiation.remote or b"")
+                # The describer is the policy that decides (RFC 3264 with SDP: what it
+                # cannot read or accept gets a 488 saying why).
+                offer = negotiation.remote or b""
+                body = self.describer.answer(call, offer)
                 if body is None:
-                    status, warning = 488, warning or "offer not acceptable"
+                    status = 488
+                    refusal = refusal or self.describer.refusal(call, offer)
+                    refusal = refusal or Refusal("offer not acceptable")
             else:
                 body = self.describer.offer(call)
         if status >= 300:
@@ -1060,9 +1097,7 @@ class SessionManager(UAExtension):
             ##% If the new session description is not acceptable, the UAS can reject
             ##% it by returning a 488 (Not Acceptable Here) response for the re-
             ##% INVITE.  This response SHOULD include a Warning header field.
-            headers = (
-                [] if warning is None else [("Warning", f'399 {ua.sent_by_host} "{warning}"')]
-            )
+            headers = [] if refusal is None else [("Warning", refusal.warning(ua.sent_by_host))]
             return ua.respond(server, status, now, headers=headers)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2
         ##% For dialogs that have been established with an

@@ -5,16 +5,18 @@ Run in its own process (PJSIP's callbacks belong to its own event loop) by
 
     python extensions/tests/pjsua_peer.py --port P [--transport udp|tcp] [--user NAME]
         [--100rel off|supported|required] [--timer off|optional|required|always]
-        [--session-expires S] [--min-se S] [--log FILE]
+        [--session-expires S] [--min-se S] [--codecs PCMA,opus] [--log FILE]
 
 It binds 127.0.0.1:P only (no STUN, no ICE, the null audio device, media ports in a
 fixed loopback range) and writes PJSIP's log (level 5, every message on the wire) to
 ``--log`` or stderr, never to stdout.  Commands come one JSON object a line on stdin
-(``call``, ``answer``, ``update``, ``reinvite``, ``hangup``, ``message``, ``subscribe``,
-``publish``, ``quit``); events go one JSON object a line to stdout (``ready``,
-``incoming_call``, ``call_state``, ``message``, ``message_status``, ``buddy_state``,
-``error``).  ``--publish-via URI`` lets the account PUBLISH its presence through URI.
-The spec of both is /work/wt/PJSUA-PEER.md, restated in pjsua_support.py.
+(``call``, ``answer``, ``update``, ``reinvite``, ``hold``, ``hangup``, ``message``,
+``subscribe``, ``publish``, ``quit``); events go one JSON object a line to stdout
+(``ready``, ``incoming_call``, ``call_state``, ``media``, ``message``, ``message_status``,
+``buddy_state``, ``error``).  ``media`` reports what PJSIP negotiated for each audio
+stream (codec, payload types, direction, remote RTP address) as its API gives it.
+``--publish-via URI`` lets the account PUBLISH its presence through URI.  The protocol is
+described in pjsua_support.py.
 
 Every PJSIP call runs on the main thread: PJSIP gets no worker threads
 (``threadCnt = 0``) and is polled with ``libHandleEvents``; a plain Python thread only
@@ -48,6 +50,20 @@ TIMER_USE = {
     "optional": pj.PJSUA_SIP_TIMER_OPTIONAL,
     "required": pj.PJSUA_SIP_TIMER_REQUIRED,
     "always": pj.PJSUA_SIP_TIMER_ALWAYS,
+}
+# pjmedia_dir and pjsua_call_media_status as words.
+DIRECTIONS = {
+    pj.PJMEDIA_DIR_NONE: "inactive",
+    pj.PJMEDIA_DIR_ENCODING: "sendonly",
+    pj.PJMEDIA_DIR_DECODING: "recvonly",
+    pj.PJMEDIA_DIR_ENCODING_DECODING: "sendrecv",
+}
+MEDIA_STATUS = {
+    pj.PJSUA_CALL_MEDIA_NONE: "none",
+    pj.PJSUA_CALL_MEDIA_ACTIVE: "active",
+    pj.PJSUA_CALL_MEDIA_LOCAL_HOLD: "local_hold",
+    pj.PJSUA_CALL_MEDIA_REMOTE_HOLD: "remote_hold",
+    pj.PJSUA_CALL_MEDIA_ERROR: "error",
 }
 STATES = {
     pj.PJSIP_INV_STATE_EARLY: "EARLY",
@@ -122,6 +138,34 @@ class PeerCall(pj.Call):
 
     def onInstantMessageStatus(self, prm: pj.OnInstantMessageStatusParam) -> None:
         emit("message_status", code=prm.code, reason=prm.reason)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        """What PJSIP negotiated, stream by stream, read from its API (not from SDP)."""
+        info = self.getInfo()
+        streams = []
+        for media in info.media:
+            if media.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            stream: dict[str, Any] = {
+                "index": media.index,
+                "status": MEDIA_STATUS.get(media.status, str(media.status)),
+                "dir": DIRECTIONS.get(media.dir, str(media.dir)),
+            }
+            try:
+                si = self.getStreamInfo(media.index)
+            except pj.Error:
+                si = None  # no stream (rejected, or port 0)
+            if si is not None:
+                stream.update(
+                    codec=si.codecName,
+                    clock_rate=si.codecClockRate,
+                    tx_pt=si.txPt,
+                    rx_pt=si.rxPt,
+                    remote=si.remoteRtpAddress,
+                    stream_dir=DIRECTIONS.get(si.dir, str(si.dir)),
+                )
+            streams.append(stream)
+        emit("media", call=info.id, streams=streams)
 
 
 class PeerBuddy(pj.Buddy):
@@ -217,8 +261,17 @@ class Peer:
         if args.publish_via:
             account.presConfig.publishEnabled = True
             account.sipConfig.proxies = pj.StringVector([args.publish_via])
+        if args.codecs:
+            self.prefer_codecs([name.strip().lower() for name in args.codecs.split(",")])
         self.account = PeerAccount(self)
         self.account.create(account, True)
+
+    def prefer_codecs(self, names: list[str]) -> None:
+        """Enable only the audio codecs named (``PCMA``, ``opus``...), in that order."""
+        for codec in self.ep.codecEnum2():
+            name = codec.codecId.split("/")[0].lower()
+            rank = names.index(name) if name in names else None
+            self.ep.codecSetPriority(codec.codecId, 0 if rank is None else 250 - rank)
 
     # -- bookkeeping ------------------------------------------------------------------
 
@@ -265,6 +318,8 @@ class Peer:
             prm = self.options(command)
             prm.opt.flag = pj.PJSUA_CALL_UNHOLD
             self.current().reinvite(prm)
+        elif name == "hold":
+            self.current().setHold(self.options(command))
         elif name == "hangup":
             headers = dict(command.get("headers") or {})
             if command.get("reason"):
@@ -344,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timer", choices=tuple(TIMER_USE), default="optional")
     parser.add_argument("--session-expires", type=int, help="PJSIP's Session-Expires (s)")
     parser.add_argument("--min-se", type=int, help="PJSIP's Min-SE (s, at least 90)")
+    parser.add_argument("--codecs", help="the audio codecs to enable, in order (default: all)")
     parser.add_argument("--log", help="PJSIP's log file (default: stderr)")
     parser.add_argument("--publish-via", metavar="URI", help="PUBLISH presence through URI")
     args = parser.parse_args(argv)

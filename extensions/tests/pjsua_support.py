@@ -12,7 +12,8 @@ Commands (stdin)::
     {"cmd": "call", "uri": "sip:bob@127.0.0.1:5070", "headers": {"X": "y"}}
     {"cmd": "answer", "code": 180|183|200}
     {"cmd": "update"}
-    {"cmd": "reinvite"}
+    {"cmd": "reinvite"}                      (with PJSUA_CALL_UNHOLD: resumes a hold)
+    {"cmd": "hold"}
     {"cmd": "hangup", "code": 603, "reason": "SIP;cause=480;text=\\"x\\""}
     {"cmd": "message", "uri": "...", "text": "hello"}
     {"cmd": "subscribe", "uri": "sip:alice@127.0.0.1:5070"}   (a presence buddy)
@@ -20,8 +21,9 @@ Commands (stdin)::
     {"cmd": "quit"}
 
 Events (stdout): ``ready``, ``incoming_call``, ``call_state`` (EARLY, CONFIRMED,
-DISCONNECTED with the last code and reason), ``message``, ``message_status``,
-``buddy_state`` (uri, status online/offline/unknown, text, sub_state), ``error``.
+DISCONNECTED with the last code and reason), ``media`` (per audio stream: status, dir,
+codec, tx_pt, rx_pt, remote), ``message``, ``message_status``, ``buddy_state`` (uri,
+status online/offline/unknown, text, sub_state), ``error``.
 What went on the wire is in the log file (:meth:`PjsuaPeer.log_text`).
 """
 
@@ -73,6 +75,7 @@ class PjsuaPeer:
         rel100: str = "off",
         options: tuple[str, ...] = (),
         publish_via: str | None = None,
+        codecs: str | None = None,
     ) -> None:
         """``options``: more command-line flags of pjsua_peer.py (``--timer always``...)."""
         require_pjsua()
@@ -89,6 +92,7 @@ class PjsuaPeer:
             *("--100rel", rel100, "--log", str(log)),
             *options,
             *(("--publish-via", publish_via) if publish_via else ()),
+            *(("--codecs", codecs) if codecs else ()),
         ]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         self.process = subprocess.Popen(

@@ -2,7 +2,7 @@
 
 Our UA (``ReliableProvisional`` + ``UpdateExtension`` on ``CoreHost``, in a thread with its
 own event loop) and a PJSIP peer (``extensions/tests/pjsua_peer.py``, its own process,
-driven over stdin/stdout as /work/wt/PJSUA-PEER.md specifies) call each other:
+driven over stdin/stdout as pjsua_support.py describes) call each other:
 
 - 100rel both ways: the callee sends a reliable 183 with SDP, the caller PRACKs it, and
   the 200 comes after the PRACK;

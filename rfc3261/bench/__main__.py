@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "location_pg": "rfc3261.bench.location_pg",
     "presence_load": "rfc3261.bench.presence_load",
     "dns_load": "rfc3261.bench.dns_load",
+    "sdp": "rfc3261.bench.sdp",
 }
 """Benchmark name -> module."""
 

@@ -77,6 +77,8 @@ from rfc3261.session import (
     CallEstablished,
     CallFailed,
     IncomingCall,
+    ReinviteReceived,
+    ReinviteResult,
 )
 from rfc3261.transaction import SendMessage
 from rfc3261.ua_core import (
@@ -148,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--ring-user",
         metavar="USER",
         help="INVITEs for this Request-URI user ring (180) and are never answered",
+    )
+    ua.add_argument(
+        "--codecs",
+        metavar="LIST",
+        help="codecs to offer and answer with, e.g. PCMU,PCMA,opus (SDP, RFC 3264; "
+        "default PCMU,PCMA; no media is sent)",
+    )
+    ua.add_argument(
+        "--hold", type=float, metavar="S", help="put each call on hold S seconds after it starts"
+    )
+    ua.add_argument(
+        "--resume", type=float, metavar="S", help="take it off hold S seconds after it starts"
     )
     ua.add_argument(
         "--count", type=int, default=None, help="calls or OPTIONS to send, or calls to answer"
@@ -237,6 +251,8 @@ class Plan:
     registrar: SipURI | None
     targets: dict[str, SipURI]
     extensions: list[UAExtension] = field(default_factory=list)
+    # The SDP extension the program adds itself (None: named in --extension, or absent).
+    sdp: UAExtension | None = None
 
 
 def check_arguments(args: argparse.Namespace) -> Plan:
@@ -294,7 +310,8 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         else:
             targets[option] = sip_uri(text, f"--{option}")
 
-    return Plan(proxy, registrar, targets, extensions_of(args))
+    extensions = extensions_of(args)
+    return Plan(proxy, registrar, targets, extensions, sdp_of(args, extensions))
 
 
 def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
@@ -334,7 +351,28 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
     return extensions
 
 
-# -- session descriptions (the program has no media: every stream is port 0) ------------
+def sdp_of(args: argparse.Namespace, extensions: list[UAExtension]) -> UAExtension | None:
+    """The SDP offer/answer extension (RFC 3264, extensions/rfc3264.py), configured.
+
+    Installed unless ``--extension`` named it already; without the extensions package
+    the program falls back to descriptions with every stream at port 0.
+    """
+    sdp = next((e for e in extensions if e.name == "sdp"), None)
+    if sdp is None and "sdp" in available_ua_extensions():
+        (sdp,) = load_ua_extensions("sdp")
+    if sdp is None and (args.codecs or args.hold is not None or args.resume is not None):
+        raise UsageError("--codecs, --hold and --resume need the sdp extension")
+    if args.resume is not None and (args.hold is None or args.resume <= args.hold):
+        raise UsageError("--resume needs a --hold before it")
+    if sdp is not None and args.codecs:
+        try:
+            sdp.configure(codecs=args.codecs)  # type: ignore[attr-defined]
+        except ValueError as error:
+            raise UsageError(f"--codecs: {error}") from None
+    return sdp if sdp not in extensions else None
+
+
+# -- session descriptions without the sdp extension (no media: every stream is port 0) ---
 
 
 def sdp_offer(host: str) -> bytes:
@@ -515,7 +553,7 @@ class UserAgentProgram:
         self.deadline = None if args.timeout is None else self.loop.time() + args.timeout
         plan = check_arguments(args)
         self.proxy, self.registrar, self.targets = plan.proxy, plan.registrar, plan.targets
-        self.extensions = plan.extensions
+        self.extensions = plan.extensions + ([plan.sdp] if plan.sdp is not None else [])
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -583,6 +621,9 @@ class UserAgentProgram:
             # With DNS a name may give several servers: after a 503 or no answer, the next.
             self.ua.use(ServerFailover(host.next_target))
         host.core = self.ua
+        sdp = self.ua.extension("sdp")
+        if sdp is not None:
+            sdp.configure(address=point.address.host.strip("[]"))  # type: ignore[attr-defined]
 
     # -- events ----------------------------------------------------------------------
 
@@ -629,6 +670,8 @@ class UserAgentProgram:
                     f"incoming call {event.call.call_id} ended ({event.reason})"
                     + self.peer_reason(event.call)
                 )
+        elif isinstance(event, CallEstablished | ReinviteResult | ReinviteReceived):
+            self.on_session(event)
         elif isinstance(event, Dropped):
             logging.getLogger("rfc3261.ua").debug("dropped: %s", event.reason)
         elif callable(getattr(event, "describe", None)):
@@ -637,6 +680,45 @@ class UserAgentProgram:
             if not waiter.future.done() and waiter.predicate(event):
                 waiter.future.set_result(event)
         self.check_answer_done()
+
+    def on_session(self, event: CallEstablished | ReinviteResult | ReinviteReceived) -> None:
+        """A call's session is (re)negotiated: print it; hold and resume on schedule."""
+        sdp = self.ua.extension("sdp") if self.ua else None
+        call = event.call
+        if sdp is None or call.ended:
+            return
+        if isinstance(event, ReinviteResult) and event.response.status >= 300:
+            self.say(f"call {call.call_id}: re-INVITE {_status_line(event.response)}")
+            return
+        self.say(f"call {call.call_id} session: {sdp.session_text(call)}")  # type: ignore[attr-defined]
+        problems = sdp.describer.mismatch(call)  # type: ignore[attr-defined]
+        if problems:
+            # An answer that breaks RFC 3264 §6 leaves no session both ends agree on.
+            self.say(
+                f"call {call.call_id}: the answer does not match our offer: {'; '.join(problems)}"
+            )
+            self.say(f"call {call.call_id}: hanging up")
+            self.give_reason(call)
+            self.run_effects(self.ua.sessions.hangup(call, self.now()))
+            return
+        if isinstance(event, CallEstablished):
+            for delay, held in ((self.args.hold, True), (self.args.resume, False)):
+                if delay is not None:
+                    self.loop.call_later(delay, self.hold, call, held)
+
+    def hold(self, call: Call, held: bool) -> None:
+        """Put ``call`` on hold (or resume it) with a re-INVITE (RFC 3264 §8.4)."""
+        sdp = self.ua.extension("sdp") if self.ua else None
+        if sdp is None or call.ended or call.established is None:
+            return
+        what = "hold" if held else "resume"
+        try:
+            effects = sdp.hold(call, self.now(), held)  # type: ignore[attr-defined]
+        except ValueError as error:  # an INVITE transaction in progress (§14.1)
+            self.say(f"call {call.call_id}: {what} not sent ({error})")
+            return
+        self.say(f"call {call.call_id}: {what} (re-INVITE)")
+        self.run_effects(effects)
 
     def on_incoming_call(self, event: IncomingCall) -> None:
         assert self.ua is not None
@@ -673,7 +755,9 @@ class UserAgentProgram:
         if args.answer == 200:
             host = self.ua.contact_uri.host.strip("[]")
             offer = event.request.body
-            body = sdp_answer(offer, host) if offer else sdp_offer(host)
+            body = b""  # the sdp extension's describer answers, or offers (RFC 3264)
+            if self.ua.extension("sdp") is None:
+                body = sdp_answer(offer, host) if offer else sdp_offer(host)
             self.active.add(call)
             self.outcome.calls_answered += 1
             self.say(f"incoming call {call.call_id} from {caller.uri}: answered 200")
@@ -805,7 +889,11 @@ class UserAgentProgram:
         ua = self.ua
         target = self.targets["call"]
         host = ua.contact_uri.host.strip("[]")
-        call, effects = ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
+        sdp = ua.extension("sdp")
+        if sdp is not None:
+            call, effects = sdp.invite(f"<{target}>", self.now())  # type: ignore[attr-defined]
+        else:
+            call, effects = ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
         self.outcome.calls_made += 1
         self.run_effects(effects)
         event = await self.wait_for(
