@@ -305,6 +305,9 @@ class Call(Owner):
     ##% Proxy-Require values that were present in the initial request.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
     ##% All user agents that support INVITE MUST support these two exchanges.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+    ##% A UAC core that generates an ACK for 2xx MUST instead follow the rules
+    ##% described in Section 13.
     def _send_ack(self, dialog: Dialog, invite: Request, response: Response) -> list[UAEffect]:
         ua = self.ua
         copied = [
@@ -756,6 +759,10 @@ class SessionManager(UAExtension):
         ##% If the INVITE did
         ##% not contain an offer, the 2xx MUST contain an offer if the UAS had
         ##% not yet sent an offer.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
+        ##% If the initial offer is in an INVITE, the answer MUST be in a
+        ##% reliable non-failure message from UAS back to UAC which is
+        ##% correlated to that INVITE.
         negotiation = call.negotiation
         owed = negotiation.state is NegotiationState.OFFER_RECEIVED
         if not body:

@@ -41,6 +41,10 @@ def pair(seed: int = 1) -> tuple[Network, object, object]:
 ##= type=test
 ##% The UAC core MUST generate an ACK request for each 2xx received from
 ##% the transaction layer.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% A UAC core that generates an ACK for 2xx MUST instead follow the rules
+##% described in Section 13.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.1
 ##= type=test
 ##% Each of these MUST
@@ -458,6 +462,11 @@ def test_offer_in_the_2xx_answer_in_the_ack() -> None:
 ##= type=test
 ##% If the INVITE request contained an offer, and the UAS had not yet
 ##% sent an answer, the 2xx MUST contain an answer.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
+##= type=test
+##% If the initial offer is in an INVITE, the answer MUST be in a
+##% reliable non-failure message from UAS back to UAC which is
+##% correlated to that INVITE.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
 ##= type=test
 ##% If the INVITE did
