@@ -425,8 +425,9 @@ async def test_bad_frames_get_the_rfc_answer_and_nothing_leaks(tmp_path: Path) -
         # A 10 MB frame: 1009 (message too big) as soon as its header is read.
         peer, _ = await RawWs.open(port)
         size = 10 * 1024 * 1024
+        # (the header alone: payload sent after it could meet the closed socket and
+        # reset the connection before the close frame is read)
         peer.raw(bytes([0x81, 0xFF]) + size.to_bytes(8, "big") + b"\x00\x00\x00\x00")
-        peer.raw(b"x" * 65536)
         assert await peer.close_code() == 1009
         peer.close()
         # A peer that opens the TCP connection and says nothing: dropped after the
