@@ -299,6 +299,10 @@ class UserAgent(UacBehaviour, UasBehaviour):
     @property
     def allow(self) -> tuple[str, ...]:
         """The methods the UA supports (Allow, §20.5)."""
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.5
+        ##% All methods, including ACK and CANCEL, understood by the UA MUST be
+        ##% included in the list of methods in the Allow header field, when
+        ##% present.
         return _union(self.config.allow, (m for e in self.extensions for m in e.methods))
 
     @property

@@ -231,6 +231,15 @@ class UasBehaviour:
             bad_language = any(
                 lang not in known and lang.split("-")[0] not in known for lang in languages
             )
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.12
+            ##% When present, its value indicates what additional content codings have been
+            ##% applied to the entity-body, and thus what decoding mechanisms MUST be applied
+            ##% in order to obtain the media-type referenced by the Content-Type header field.
+            # The UAS decodes no coding but identity: a body it cannot decode is refused.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.13
+            ##% The server MUST return a list of acceptable formats using the Accept,
+            ##% Accept-Encoding, or Accept-Language header field, depending on the specific
+            ##% problem with the content.
             if (bad_type or bad_encoding or bad_language) and not optional:
                 response = request.make_response(415)
                 response.headers.add("Accept", ", ".join(self.accept))
