@@ -26,7 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
+from .capabilities import unsupported_tags
 from .dialog import Dialog, build_route
 from .extension import (
     ClientRequest,
@@ -35,7 +37,7 @@ from .extension import (
     effective_status,
     local_response,
 )
-from .headers import NameAddr
+from .headers import NameAddr, canonical_name
 from .message import Request, Response, parse
 from .params import Parameters
 from .transaction import SendMessage, Transaction
@@ -47,7 +49,11 @@ if TYPE_CHECKING:
     from .transaction_layer import TransactionLayer
     from .ua_core import UAConfig
 
-__all__ = ["MAX_EXTENSION_RETRIES", "UacBehaviour"]
+__all__ = ["MAX_EXTENSION_RETRIES", "InvalidURIRequest", "UacBehaviour"]
+
+
+class InvalidURIRequest(ValueError):
+    """A URI asks for a request the UA must not send (§19.1.5): invalid, or beyond it."""
 
 
 class UacBehaviour:
@@ -177,6 +183,116 @@ class UacBehaviour:
             body=body,
             content_type=content_type,
         )
+
+    # -- forming a request from a URI (§19.1.5) -------------------------------------------
+
+    def form_request(self, uri: str | SipURI) -> Request:
+        """The request a SIP or SIPS URI asks for: a link clicked, a business card (§19.1.5).
+
+        The method parameter names the method (INVITE when absent, §19.1.1); every other
+        parameter stays in the Request-URI; the URI's headers become header fields of the
+        request, except those a URI may not set (`_NOT_FROM_URI`).  Raises
+        :class:`InvalidURIRequest`, and nothing is sent, when the request would not be valid
+        SIP or requires an extension the UA does not support.
+        """
+        target = parse_uri(uri) if isinstance(uri, str) else uri.copy()
+        if not isinstance(target, SipURI):
+            raise InvalidURIRequest(f"a request is formed from a SIP or SIPS URI, not {target}")
+        method = "INVITE"
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% If the URI contains a method parameter, its value MUST be used as the method of
+        ##% the request.
+        if target.params.get("method"):
+            method = str(target.params.get("method"))
+
+        request_uri = target.copy()
+        request_uri.headers = []
+        params: list[tuple[str, str | None]] = []
+        for name, value in target.params:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% The method parameter MUST NOT be placed in the Request-URI.
+            if name.lower() == "method":
+                continue
+
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% An implementation MUST include any provided transport, maddr, ttl, or
+            ##% user parameter in the Request-URI of the formed request.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% Unknown URI parameters MUST be placed in the message's Request-URI.
+            params.append((name, value))
+        request_uri.params = Parameters(params)
+        requested = [(canonical_name(unquote(n)), unquote(v)) for n, v in target.headers]
+        body = next((v.encode() for n, v in requested if n == "body"), None)
+        to: str | NameAddr = NameAddr(None, request_uri.copy())
+        content_type = None
+        fields: list[tuple[str, str]] = []
+        for name, value in requested:
+            if name in _NOT_FROM_URI or name == "body":
+                continue
+
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% An implementation SHOULD verify the accuracy of any requested descriptive
+            ##% header fields, including: Content-Disposition, Content-Encoding,
+            ##% Content-Language, Content-Length, Content-Type, Date, Mime-Version, and
+            ##% Timestamp.
+            # A field describing the body is accurate only with a body; the UA vouches for
+            # no Content-Length, Date or Timestamp it did not compute itself.
+            if (name in _DESCRIBING_BODY and body is None) or name in _MEASURED:
+                continue
+
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% An implementation SHOULD treat the presence of any headers or body parts in
+            ##% the URI as a desire to include them in the message, and choose to honor the
+            ##% request on a per-component basis.
+            if name == "to":
+                to = value
+            elif name == "content-type":
+                content_type = value
+            else:
+                fields.append((name, value))
+        try:
+            request = self.build_request(
+                method,
+                to,
+                request_uri=request_uri,
+                headers=fields,
+                body=body or b"",
+                content_type=content_type,
+            )
+        except ValueError as error:
+            raise InvalidURIRequest(f"{target}: {error}") from error
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% An implementation MUST NOT proceed with transmitting the request.
+        # Every header field taken from the URI is parsed: one malformed makes the URI
+        # invalid, and the request is never sent.
+        try:
+            for name, _ in fields:
+                request.headers.typed(name)
+            parse(bytes(request))
+        except ValueError as error:
+            raise InvalidURIRequest(f"{target} forms an invalid request: {error}") from error
+
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% An implementation MUST NOT send a request requiring an extension that it does
+        ##% not support.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% An implementation SHOULD refuse to send these requests rather than modifying
+        ##% them to match their capabilities.
+        unknown = [
+            tag
+            for header in ("Require", "Proxy-Require")
+            for tag in unsupported_tags(request, header, self.supported)
+        ]
+        if unknown:
+            raise InvalidURIRequest(f"{target} requires unsupported extensions: {unknown}")
+
+        return request
+
+    def request_from_uri(
+        self, uri: str | SipURI, now: float, *, owner: Any = None
+    ) -> tuple[ClientRequest, list[UAEffect]]:
+        """Form the request ``uri`` asks for (:meth:`form_request`, §19.1.5) and send it."""
+        return self.send(self.form_request(uri), now, owner=owner)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
     ##% If the
@@ -554,8 +670,6 @@ class UacBehaviour:
         ##% new request, overwriting header field values associated with the
         ##% redirected request in accordance with the guidelines in Section
         ##% 19.1.5.
-        from urllib.parse import unquote
-
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
         ##% If the header
         ##% field does not accept multiple values, the value in the original
@@ -563,7 +677,8 @@ class UacBehaviour:
         ##% communicated in the contact address.
         body: bytes | None = None
         for name, value in header_fields:
-            if name.lower() in _NOT_FROM_URI:
+            # The redirected request keeps its To (§8.1.3.4).
+            if canonical_name(unquote(name)) in _NOT_FROM_URI | _MEASURED | {"to"}:
                 continue
             if name.lower() == "body":
                 body = unquote(value).encode()
@@ -582,11 +697,32 @@ class UacBehaviour:
 # undo each other cannot make a request loop.
 MAX_EXTENSION_RETRIES = 3
 
-# Header fields a URI's headers component may not set (§19.1.5).
-_NOT_FROM_URI = frozenset(
-    {"via", "from", "to", "call-id", "cseq", "max-forwards", "content-length", "route",
-     "record-route", "contact"}
-)  # fmt: skip
+# Header fields a URI's headers component may not set (§19.1.5), by why not.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##% An implementation SHOULD NOT honor these obviously dangerous header fields: From,
+##% Call-ID, CSeq, Via, and Record-Route.
+_DANGEROUS = {"from", "call-id", "cseq", "via", "record-route"}
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##% An implementation SHOULD NOT honor any requested Route header field values in order
+##% to not be used as an unwitting agent in malicious attacks.
+_ROUTE = {"route"}
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##% An implementation SHOULD NOT honor requests to include header fields that may cause
+##% it to falsely advertise its location or capabilities.
+_ADVERTISING = {
+    "accept", "accept-encoding", "accept-language", "allow", "contact", "organization",
+    "supported", "user-agent",
+}  # fmt: skip
+
+# Max-Forwards is the UA's own (§8.1.1.6); the fields below are set from the body.
+_NOT_FROM_URI = _DANGEROUS | _ROUTE | _ADVERTISING | {"max-forwards"}
+_MEASURED = {"content-length", "date", "timestamp"}
+_DESCRIBING_BODY = {
+    "content-type", "content-encoding", "content-language", "content-disposition",
+    "mime-version",
+}  # fmt: skip
 
 
 def _copy(request: Request) -> Request:
