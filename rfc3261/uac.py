@@ -122,6 +122,9 @@ class UacBehaviour:
         ##% use the display name "Anonymous", along with a syntactically correct, but
         ##% otherwise meaningless URI (like sip:thisis@anonymous.invalid), if the
         ##% identity of the client is to remain hidden.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.20
+        ##% A system SHOULD use the display name "Anonymous" if the identity of the client is to
+        ##% remain hidden.
         if anonymous:
             base_from = NameAddr("Anonymous", parse_uri("sip:thisis@anonymous.invalid"))
         from_params = base_from.params.copy()
@@ -409,6 +412,11 @@ class UacBehaviour:
         """
 
     def _start(self, client: ClientRequest, request: Request, now: float) -> list[UAEffect]:
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.41
+        ##% Implementers SHOULD make the User-Agent header field a configurable option.
+        if self.config.user_agent and "User-Agent" not in request.headers:
+            request.headers.add("User-Agent", self.config.user_agent)
+
         for extension in self.extensions:
             extension.outgoing_request(request, client)
         self.before_transaction(request)
@@ -542,6 +550,12 @@ class UacBehaviour:
                 client.auth_attempts += 1
                 return self._retry(client, retry, now)
             return None
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.4
+        ##% The requested resource MUST be accessed through the proxy given by the Contact
+        ##% field.
+        if status == 305:
+            return self._through_proxy(client, response, now)
+
         if 300 <= status < 400:
             self._add_targets(client, response)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.5
@@ -594,6 +608,29 @@ class UacBehaviour:
             return self._retry(client, self._redirected(client.request, target), now)
         return None
 
+    def _through_proxy(
+        self, client: ClientRequest, response: Response, now: float
+    ) -> list[UAEffect] | None:
+        """Retry after a 305 (Use Proxy) through the proxy its Contact names, once (§21.3.4).
+
+        The request keeps its Request-URI; the proxy goes in front of the route set as a
+        loose route (§16.12).  A proxy already tried is not tried again.
+        """
+        try:
+            contacts = [c.uri for c in response.contact if not c.is_star]
+        except ValueError:
+            return None
+        proxy = next((u for u in contacts if isinstance(u, SipURI)), None)
+        if proxy is None or any(proxy == seen for seen in client.target_set):
+            return None
+        client.target_set.append(proxy)
+        route = proxy.copy()
+        route.headers = []
+        route.params.set("lr", None)
+        retry = _copy(client.request)
+        retry.headers.prepend("Route", f"<{route}>")
+        return self._retry(client, retry, now)
+
     def _as_sip_uri(self, uri: AbsoluteURI) -> SipURI | None:
         """A tel: URI as a SIP URI in the UA's own domain (RFC 3261 §19.1.6), else None."""
         if uri.scheme.lower() != "tel":
@@ -601,6 +638,9 @@ class UacBehaviour:
         number = str(uri).split(":", 1)[1].split(";", 1)[0]
         domain = self.aor.uri.host if isinstance(self.aor.uri, SipURI) else self._sent_by[0]
         try:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+            ##% If the user string contains a telephone number formatted as a
+            ##% telephone-subscriber, the user parameter value "phone" SHOULD be present.
             return parse_uri(f"sip:{number}@{domain};user=phone")  # type: ignore[return-value]
         except ValueError:
             return None
@@ -620,6 +660,12 @@ class UacBehaviour:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.2
     ##% Depending on the status code of the 3xx response (see Section 21.3),
     ##% the UAC MAY choose to try those new addresses.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.2
+    ##% The user can no longer be found at the address in the Request-URI, and the requesting
+    ##% client SHOULD retry at the new address given by the Contact header field (Section 20.10).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+    ##% The requesting client SHOULD retry the request at the new address(es) given by the
+    ##% Contact header field (Section 20.10).
     def _add_targets(self, client: ClientRequest, response: Response) -> None:
         try:
             contacts = [c for c in response.contact if not c.is_star]

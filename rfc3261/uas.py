@@ -411,6 +411,11 @@ class UasBehaviour:
         self, server: ServerRequest, response: Response, now: float
     ) -> list[UAEffect]:
         """Pass a response built by the caller to ``server``'s transaction."""
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.35
+        ##% Implementers SHOULD make the Server header field a configurable option.
+        if self.config.server and "Server" not in response.headers:
+            response.headers.add("Server", self.config.server)
+
         for extension in self.extensions:
             extension.outgoing_response(response, server)
         for extension in self.extensions:

@@ -377,6 +377,10 @@ def test_unknown_dialog_gets_481() -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
 ##= type=test
 ##% As the target set grows, the client MAY generate new requests to the URIs in any order.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+##= type=test
+##% The requesting client SHOULD retry the request at the new address(es) given by the
+##% Contact header field (Section 20.10).
 def test_redirection_walks_the_target_set() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -583,6 +587,10 @@ def test_transport_error_is_a_503() -> None:
 ##= type=test
 ##% If the header field does not accept multiple values, the value in the original redirected
 ##% request MAY be overwritten by the header field value communicated in the contact address.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.2
+##= type=test
+##% The user can no longer be found at the address in the Request-URI, and the requesting
+##% client SHOULD retry at the new address given by the Contact header field (Section 20.10).
 def test_redirect_copies_the_uri_and_applies_its_headers() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1, allow=("INVITE", "ACK", "CANCEL", "BYE", "INFO")))
@@ -642,6 +650,10 @@ def test_redirect_body_header_needs_a_content_type(
 ##= type=test
 ##% The client SHOULD retry the request, this time, using a SIP
 ##% URI.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+##= type=test
+##% If the user string contains a telephone number formatted as a telephone-subscriber, the
+##% user parameter value "phone" SHOULD be present.
 def test_416_retried_with_a_sip_uri() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1, aor="sip:alice@bob.example.com"))
@@ -776,6 +788,10 @@ def test_options_while_busy_gets_486() -> None:
 ##% the UAC will apply to the request in order to process the request, it
 ##% MUST insert a Require header field into the request listing the
 ##% option tag for that extension.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.20
+##= type=test
+##% A system SHOULD use the display name "Anonymous" if the identity of the client is to
+##% remain hidden.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.1
 ##= type=test
 ##% An Accept header field SHOULD be included to indicate the type of
@@ -974,3 +990,62 @@ def test_tags_are_cryptographically_random_with_at_least_32_bits() -> None:
     assert all(len(tag) * 4 >= 32 and int(tag, 16) >= 0 for tag in tags)
     request = ua.build_request("OPTIONS", "sip:bob@example.com")
     assert request.from_.tag is not None and len(request.from_.tag) * 4 >= 32
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.4
+##= type=test
+##% The requested resource MUST be accessed through the proxy given by the Contact
+##% field.
+def test_305_retries_through_the_proxy_in_contact() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_script("bob.example.com", redirecting(305, "<sip:proxy.example.com>"))
+    through: list[Request] = []
+
+    def proxy(request: Request) -> list[Response]:
+        through.append(request)
+        return [request.make_response(200, to_tag="p")]
+
+    net.add_script("proxy.example.com", proxy)
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(2.0)
+    (retry,) = through
+    assert str(retry.uri) == "sip:bob@bob.example.com"  # the resource, not the proxy
+    assert retry.headers.get_all("Route") == ["<sip:proxy.example.com;lr>"]
+    assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
+    # A proxy that answers 305 again is not tried twice: the 305 reaches the application.
+    again = Network()
+    carol = again.add_ua(make_ua("carol", seed=3))
+    again.add_script("bob.example.com", redirecting(305, "<sip:proxy.example.com>"))
+    again.add_script("proxy.example.com", redirecting(305, "<sip:proxy.example.com>"))
+    _client, effects = carol.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    again.call(carol, effects)
+    again.run(2.0)
+    assert [e.response.status for e in carol.of(ResponseEvent)] == [305]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.41
+##= type=test
+##% Implementers SHOULD make the User-Agent header field a configurable option.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.35
+##= type=test
+##% Implementers SHOULD make the Server header field a configurable option.
+def test_user_agent_and_server_are_configured() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1, user_agent="sipref-alice/1.0"))
+    bob = net.add_ua(make_ua("bob", seed=2, server="sipref-bob/1.0"))
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(1.0)
+    (request,) = received(bob, "OPTIONS")
+    assert request.headers.get("User-Agent") == "sipref-alice/1.0"
+    (response,) = responses(alice)
+    assert response.headers.get("Server") == "sipref-bob/1.0"
+    # Not configured: neither is sent.
+    _client, effects = bob.ua.request("OPTIONS", "sip:alice@alice.example.com", 2.0)
+    net.call(bob, effects)
+    net.run(3.0)
+    (plain,) = received(alice, "OPTIONS")
+    assert "User-Agent" not in plain.headers
+    assert "Server" not in responses(bob)[0].headers
