@@ -25,6 +25,7 @@ installed extensions, the effect plumbing ``_process`` and ``drop``) are set up 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -34,6 +35,7 @@ from .extension import (
     ClientRequest,
     ResponseEvent,
     UAEffect,
+    UAEvent,
     effective_status,
     local_response,
 )
@@ -49,11 +51,19 @@ if TYPE_CHECKING:
     from .transaction_layer import TransactionLayer
     from .ua_core import UAConfig
 
-__all__ = ["MAX_EXTENSION_RETRIES", "InvalidURIRequest", "UacBehaviour"]
+__all__ = ["MAX_EXTENSION_RETRIES", "InsecureRedirect", "InvalidURIRequest", "UacBehaviour"]
 
 
 class InvalidURIRequest(ValueError):
     """A URI asks for a request the UA must not send (§19.1.5): invalid, or beyond it."""
+
+
+@dataclass
+class InsecureRedirect(UAEvent):
+    """A request to a SIPS URI is being retried at a non-SIPS ``target`` (§8.1.3.4)."""
+
+    client: ClientRequest
+    target: SipURI | AbsoluteURI
 
 
 class UacBehaviour:
@@ -605,7 +615,15 @@ class UacBehaviour:
         while client.pending_targets and client.redirects < self.config.max_redirects:
             target = client.pending_targets.pop(0)
             client.redirects += 1
-            return self._retry(client, self._redirected(client.request, target), now)
+            told: list[UAEffect] = []
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+            ##% If the original request had a SIPS URI in the Request-URI, the client MAY
+            ##% choose to recurse to a non-SIPS URI, but SHOULD inform the user of the
+            ##% redirection to an insecure URI.
+            if _is_sips(client.target_set[0]) and not _is_sips(target):
+                told.append(InsecureRedirect(client, target))
+
+            return told + self._retry(client, self._redirected(client.request, target), now)
         return None
 
     def _through_proxy(
@@ -769,6 +787,10 @@ _DESCRIBING_BODY = {
     "content-type", "content-encoding", "content-language", "content-disposition",
     "mime-version",
 }  # fmt: skip
+
+
+def _is_sips(uri: SipURI | AbsoluteURI) -> bool:
+    return isinstance(uri, SipURI) and uri.scheme.lower() == "sips"
 
 
 def _copy(request: Request) -> Request:

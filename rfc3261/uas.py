@@ -45,7 +45,14 @@ if TYPE_CHECKING:
     from .transaction_layer import TransactionLayer
     from .ua_core import UAConfig
 
-__all__ = ["UasBehaviour"]
+__all__ = ["REQUEST_ONLY", "UasBehaviour"]
+
+# Header fields the table of §20 makes "not applicable" in every response: a response
+# the UA core sends never carries them, even when an application passes them.
+REQUEST_ONLY = (
+    "Authorization", "In-Reply-To", "Max-Forwards", "Priority", "Proxy-Authorization",
+    "Proxy-Require", "Route", "Subject",
+)  # fmt: skip
 
 
 class UasBehaviour:
@@ -415,6 +422,13 @@ class UasBehaviour:
         ##% Implementers SHOULD make the Server header field a configurable option.
         if self.config.server and "Server" not in response.headers:
             response.headers.add("Server", self.config.server)
+
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+        ##% Similarly, a header field labeled "not applicable" for a response
+        ##% means that the UAS MUST NOT place the header field in the response,
+        ##% and the UAC MUST ignore the header field in the response.
+        for name in REQUEST_ONLY:
+            response.headers.remove(name)
 
         for extension in self.extensions:
             extension.outgoing_response(response, server)

@@ -1049,3 +1049,57 @@ def test_user_agent_and_server_are_configured() -> None:
     (plain,) = received(alice, "OPTIONS")
     assert "User-Agent" not in plain.headers
     assert "Server" not in responses(bob)[0].headers
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=test
+##% Similarly, a header field labeled "not applicable" for a response
+##% means that the UAS MUST NOT place the header field in the response,
+##% and the UAC MUST ignore the header field in the response.
+def test_request_only_header_fields_never_reach_a_response() -> None:
+    from rfc3261.extension import ServerRequest, UAExtension
+
+    class Careless(UAExtension):
+        """Answers POKE passing header fields that only requests may carry."""
+
+        name = "careless"
+        methods = ("POKE",)
+
+        def receive_request(self, server: ServerRequest, now: float) -> list:
+            headers = [("Max-Forwards", "70"), ("Subject", "hi"), ("Priority", "urgent")]
+            return self.ua.respond(server, 200, now, headers=[*headers, ("X-Kept", "1")])
+
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+    bob.ua.use(Careless())
+    _client, effects = alice.ua.request("POKE", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(1.0)
+    (response,) = responses(alice)
+    assert response.status == 200 and response.headers.get("X-Kept") == "1"
+    for name in ("Max-Forwards", "Subject", "Priority"):
+        assert name not in response.headers, name
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+##= type=test
+##% If the original request had a SIPS URI in the Request-URI, the client MAY
+##% choose to recurse to a non-SIPS URI, but SHOULD inform the user of the
+##% redirection to an insecure URI.
+def test_a_sips_request_redirected_to_sip_is_reported() -> None:
+    from rfc3261.uac import InsecureRedirect
+
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_ua(make_ua("bob", seed=2))
+    net.add_script("old.example.com", redirecting(302, "<sip:bob@bob.example.com>"))
+    net.add_script("secure.example.com", redirecting(302, "<sips:bob@bob.example.com>"))
+    insecure, effects = alice.ua.request("OPTIONS", "sips:bob@old.example.com", 0.0)
+    net.call(alice, effects)
+    _secure, effects = alice.ua.request("OPTIONS", "sips:bob@secure.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(2.0)
+    (event,) = alice.of(InsecureRedirect)
+    assert event.client is insecure and str(event.target) == "sip:bob@bob.example.com"
+    assert [e.response.status for e in alice.of(ResponseEvent)] == [200, 200]
