@@ -51,7 +51,13 @@ if TYPE_CHECKING:
     from .transaction_layer import TransactionLayer
     from .ua_core import UAConfig
 
-__all__ = ["MAX_EXTENSION_RETRIES", "InsecureRedirect", "InvalidURIRequest", "UacBehaviour"]
+__all__ = [
+    "MAX_EXTENSION_RETRIES",
+    "InsecureRedirect",
+    "InvalidURIRequest",
+    "UacBehaviour",
+    "telephone_subscriber",
+]
 
 
 class InvalidURIRequest(ValueError):
@@ -653,13 +659,14 @@ class UacBehaviour:
         """A tel: URI as a SIP URI in the UA's own domain (RFC 3261 §19.1.6), else None."""
         if uri.scheme.lower() != "tel":
             return None
-        number = str(uri).split(":", 1)[1].split(";", 1)[0]
+        number, *params = str(uri).split(":", 1)[1].split(";")
         domain = self.aor.uri.host if isinstance(self.aor.uri, SipURI) else self._sent_by[0]
         try:
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
             ##% If the user string contains a telephone number formatted as a
             ##% telephone-subscriber, the user parameter value "phone" SHOULD be present.
-            return parse_uri(f"sip:{number}@{domain};user=phone")  # type: ignore[return-value]
+            subscriber = telephone_subscriber(number, params)
+            return parse_uri(f"sip:{subscriber}@{domain};user=phone")  # type: ignore[return-value]
         except ValueError:
             return None
 
@@ -787,6 +794,39 @@ _DESCRIBING_BODY = {
     "content-type", "content-encoding", "content-language", "content-disposition",
     "mime-version",
 }  # fmt: skip
+
+
+# tel URL parameters (RFC 2806) compared case-insensitively, and the two that come first.
+_TEL_PARAMS = ("isub", "postd", "phone-context", "tsp")
+_TEL_FIRST = ("isub", "postd")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.6
+##% To mitigate this problem, elements constructing telephone-subscriber
+##% fields to place in the userinfo part of a SIP or SIPS URI SHOULD fold
+##% any case-insensitive portion of telephone-subscriber to lower case,
+##% and order the telephone-subscriber parameters lexically by parameter
+##% name, excepting isdn-subaddress and post-dial, which occur first and
+##% in that order.
+def telephone_subscriber(number: str, params: list[str]) -> str:
+    """A tel URL's number and parameters as the user part of a SIP URI (§19.1.6).
+
+    Everything but a future-extension parameter's value is folded to lower case; the
+    parameters are ordered by name, isub and postd first.
+    """
+
+    def folded(param: str) -> str:
+        name, equals, value = param.partition("=")
+        if name.lower() in _TEL_PARAMS:
+            return param.lower()
+        return name.lower() + equals + value
+
+    def order(param: str) -> tuple[int, str]:
+        name = param.partition("=")[0]
+        first = _TEL_FIRST.index(name) if name in _TEL_FIRST else len(_TEL_FIRST)
+        return first, name
+
+    return ";".join([number.lower(), *sorted((folded(p) for p in params if p), key=order)])
 
 
 def _is_sips(uri: SipURI | AbsoluteURI) -> bool:

@@ -220,7 +220,10 @@ class UasBehaviour:
         if request.body:
             content_type = request.content_type
             disposition = (request.headers.get("Content-Disposition") or "").lower()
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+            ##% If the handling parameter is missing, the value "required" SHOULD be assumed.
             optional = "handling=optional" in disposition.replace(" ", "")
+
             accepted = {t.lower() for t in self.accept}
             encodings = [
                 e.strip().lower() for e in request.headers.get_all("Content-Encoding") if e.strip()

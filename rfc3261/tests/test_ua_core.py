@@ -654,13 +654,29 @@ def test_redirect_body_header_needs_a_content_type(
 ##= type=test
 ##% If the user string contains a telephone number formatted as a telephone-subscriber, the
 ##% user parameter value "phone" SHOULD be present.
-def test_416_retried_with_a_sip_uri() -> None:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.6
+##= type=test
+##% To mitigate this problem, elements constructing telephone-subscriber
+##% fields to place in the userinfo part of a SIP or SIPS URI SHOULD fold
+##% any case-insensitive portion of telephone-subscriber to lower case,
+##% and order the telephone-subscriber parameters lexically by parameter
+##% name, excepting isdn-subaddress and post-dial, which occur first and
+##% in that order.
+@pytest.mark.parametrize(
+    ("tel", "user"),
+    [
+        ("tel:+15551234", "+15551234"),
+        (
+            "tel:+358-555-1234567;tsp=Carrier.EXAMPLE;POSTD=PP22;x-Ext=Keep;isub=1411",
+            "+358-555-1234567;isub=1411;postd=pp22;tsp=carrier.example;x-ext=Keep",
+        ),
+    ],
+)
+def test_416_retried_with_a_sip_uri(tel: str, user: str) -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1, aor="sip:alice@bob.example.com"))
     bob = net.add_ua(make_ua("bob", seed=2))
-    client, effects = alice.ua.request(
-        "OPTIONS", "sip:bob@bob.example.com", 0.0, request_uri="tel:+15551234"
-    )
+    client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0, request_uri=tel)
     client.destination = None
     # The tel: request goes to bob's host (as an outbound proxy would take it).
     from rfc3261.transaction import SendMessage
@@ -674,8 +690,8 @@ def test_416_retried_with_a_sip_uri() -> None:
     net.call(alice, effects)
     net.run(1.0)
     first, second = [m for _, m in bob.received if isinstance(m, Request)]
-    assert str(first.uri) == "tel:+15551234"
-    assert str(second.uri) == "sip:+15551234@bob.example.com;user=phone"
+    assert str(first.uri) == tel
+    assert str(second.uri) == f"sip:{user}@bob.example.com;user=phone"
     assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
 
 
@@ -708,6 +724,9 @@ def test_416_retried_with_a_sip_uri() -> None:
 ##% The server MUST return a list of acceptable formats using the Accept,
 ##% Accept-Encoding, or Accept-Language header field, depending on the specific
 ##% problem with the content.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+##= type=test
+##% If the handling parameter is missing, the value "required" SHOULD be assumed.
 def test_415_names_what_the_uas_accepts() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
