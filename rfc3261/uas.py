@@ -380,6 +380,9 @@ class UasBehaviour:
     ##% Allow, Accept, Accept-Encoding, Accept-Language, and Supported header
     ##% fields SHOULD be present in a 200 (OK) response to an OPTIONS
     ##% request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+    ##% m*: The header field SHOULD be sent, but clients/servers need to be prepared to
+    ##% receive messages without that header field.
     def options_response(self, request: Request) -> Response:
         """The 200 (OK) to an OPTIONS: what an INVITE would get, plus capabilities (§11.2)."""
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2

@@ -174,6 +174,10 @@ def test_outbound_proxy_is_a_route_set() -> None:
 ##% All methods, including ACK and CANCEL, understood by the UA MUST be
 ##% included in the list of methods in the Allow header field, when
 ##% present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=test
+##% m*: The header field SHOULD be sent, but clients/servers need to be prepared to
+##% receive messages without that header field.
 def test_options_answered_by_the_core() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
