@@ -240,13 +240,16 @@ class UacBehaviour:
             ##% Unknown URI parameters MUST be placed in the message's Request-URI.
             params.append((name, value))
         request_uri.params = Parameters(params)
-        requested = [(canonical_name(unquote(n)), unquote(v)) for n, v in target.headers]
-        body = next((v.encode() for n, v in requested if n == "body"), None)
+        # (key: the header field's canonical name; name: as the URI writes it)
+        requested = [
+            (canonical_name(unquote(n)), unquote(n), unquote(v)) for n, v in target.headers
+        ]
+        body = next((v.encode() for key, _, v in requested if key == "body"), None)
         to: str | NameAddr = NameAddr(None, request_uri.copy())
         content_type = None
         fields: list[tuple[str, str]] = []
-        for name, value in requested:
-            if name in _NOT_FROM_URI or name == "body":
+        for key, name, value in requested:
+            if key in _NOT_FROM_URI or key == "body":
                 continue
 
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
@@ -256,16 +259,16 @@ class UacBehaviour:
             ##% Timestamp.
             # A field describing the body is accurate only with a body; the UA vouches for
             # no Content-Length, Date or Timestamp it did not compute itself.
-            if (name in _DESCRIBING_BODY and body is None) or name in _MEASURED:
+            if (key in _DESCRIBING_BODY and body is None) or key in _MEASURED:
                 continue
 
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
             ##% An implementation SHOULD treat the presence of any headers or body parts in
             ##% the URI as a desire to include them in the message, and choose to honor the
             ##% request on a per-component basis.
-            if name == "to":
+            if key == "to":
                 to = value
-            elif name == "content-type":
+            elif key == "content-type":
                 content_type = value
             else:
                 fields.append((name, value))

@@ -74,6 +74,7 @@ def test_uri_headers_are_honoured_one_by_one() -> None:
         "&Content-Language=fr"
     )
     assert request.headers.get("Subject") == "lunch at noon"
+    assert "Subject: lunch at noon" in bytes(request).decode()
     assert "evil" not in str(request.from_.uri) and request.call_id != "fixed"
     assert request.cseq.number != 1 and "evil" not in str(request.top_via)
     assert "Record-Route" not in request.headers and "Route" not in request.headers
