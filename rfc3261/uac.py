@@ -469,6 +469,9 @@ class UacBehaviour:
         request.headers.prepend("Via", str(self.new_via()))
         return self._start(client, request, now)
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+    ##% A UAC core that generates an ACK for 2xx MUST instead follow the rules described in
+    ##% Section 13.
     def send_direct(self, request: Request, destination: Any) -> list[UAEffect]:
         """Send ``request`` to the transport without a transaction (the ACK for a 2xx)."""
         for extension in self.extensions:

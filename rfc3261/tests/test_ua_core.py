@@ -1126,3 +1126,27 @@ def test_a_sips_request_redirected_to_sip_is_reported() -> None:
     (event,) = alice.of(InsecureRedirect)
     assert event.client is insecure and str(event.target) == "sip:bob@bob.example.com"
     assert [e.response.status for e in alice.of(ResponseEvent)] == [200, 200]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% A UAC core that generates an ACK for 2xx MUST instead follow the rules described in
+##% Section 13.
+def test_the_ack_for_a_2xx_goes_outside_the_invite_transaction() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+
+    def answer(net: Network, event: object) -> None:
+        if isinstance(event, IncomingCall):
+            net.call(bob, bob.ua.sessions.answer(event.call, net.now, body=b"v=0\r\n"))
+
+    bob.on_event = answer
+    _call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=b"v=0\r\n")
+    net.call(alice, effects)
+    net.run(40.0)  # past Timer B and Timer D: nothing more is sent for the INVITE
+    (invite,) = received(bob, "INVITE")
+    (ack,) = received(bob, "ACK")
+    # §13.2.2.4: its own branch (a request of the dialog), the INVITE's CSeq number.
+    assert ack.top_via.branch != invite.top_via.branch
+    assert ack.cseq.number == invite.cseq.number and ack.to.tag is not None
