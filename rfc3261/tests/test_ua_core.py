@@ -844,15 +844,6 @@ def test_request_options() -> None:
     assert required.header("Accept")
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
-##= type=test
-##% A UAS SHOULD ignore any malformed header fields that are not necessary for processing
-##% requests.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
-##= type=test
-##% If a UAS does not understand a header field in a request (that is, the header field is not
-##% defined in this specification or in any supported extension), the server MUST ignore that
-##% header field and continue processing the message.
 def test_unreadable_header_gets_400() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -863,6 +854,30 @@ def test_unreadable_header_gets_400() -> None:
     net.run(1.0)
     (response,) = responses(alice)
     assert response.status == 400 and "Require" in response.reason
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+##= type=test
+##% A UAS SHOULD ignore any malformed header fields that are not necessary for processing
+##% requests.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+##= type=test
+##% If a UAS does not understand a header field in a request (that is, the header field is not
+##% defined in this specification or in any supported extension), the server MUST ignore that
+##% header field and continue processing the message.
+def test_unknown_and_unneeded_malformed_header_fields_are_ignored() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_ua(make_ua("bob", seed=2))
+    request = alice.ua.build_request(
+        "OPTIONS",
+        "sip:bob@bob.example.com",
+        headers=[("X-Unknown", "{{ not SIP }}"), ("Date", "yesterday"), ("Min-Expires", "x")],
+    )
+    net.send("alice.example.com", request, parse_uri_host("bob.example.com"))
+    net.run(1.0)
+    (response,) = responses(alice)
+    assert response.status == 200
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.1
