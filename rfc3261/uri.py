@@ -50,9 +50,6 @@ __all__ = [
 ##% destination host does not have a notion of users or when the
 ##% host itself is the resource being identified.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
-##% If the @ sign is
-##% present in a SIP or SIPS URI, the user field MUST NOT be empty.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
 ##% If the host being addressed can process telephone numbers, for
 ##% instance, an Internet telephony gateway, a telephone-subscriber
 ##% field defined in RFC 2806 [9] MAY be used to populate the user field.
@@ -235,8 +232,13 @@ def _diagnose_sip(text: str, header: str | None) -> ParseError:
     if "@" in rest:
         userinfo, _, rest = rest.partition("@")
         user, colon, password = userinfo.partition(":")
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+        ##% If the @ sign is
+        ##% present in a SIP or SIPS URI, the user field MUST NOT be empty.
+        # (abnf.user is 1*(...): an empty user does not match it.)
         if _USER_RE.fullmatch(user) is None:
             return ParseError(f"invalid user part {_show(user)}", _SECTION, header)
+
         if colon and _PASSWORD_RE.fullmatch(password) is None:
             return ParseError(f"invalid password {_show(password)}", _SECTION, header)
     hostport, query, headers_text = rest.partition("?")
@@ -546,12 +548,8 @@ def _canonical_escape(match: re.Match[str]) -> str:
 _MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
-##% Current
-##% implementations MUST NOT attempt to improve robustness by treating
-##% received escaped characters in the host component as literally
-##% equivalent to their unescaped counterpart.
-# (The host grammar has no "%", so such a host never parses; nor is it unescaped here.)
+# §19.1.2: escaped characters in a host are never taken for their unescaped counterpart:
+# the host grammar has no "%", so such a host never parses; nor is it unescaped here.
 ##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
 ##% If the host component contains a textual
 ##% representation of IP addresses, then the representation of those
@@ -707,4 +705,7 @@ def uri_equal(a: SipURI | AbsoluteURI, b: SipURI | AbsoluteURI) -> bool:
     ##% URI header components are never ignored.  Any present header
     ##% component MUST be present in both URIs and match for the URIs
     ##% to match.
-    return _headers_key(a) == _headers_key(b)
+    if _headers_key(a) != _headers_key(b):
+        return False
+
+    return True
