@@ -164,8 +164,12 @@ class UasBehaviour:
         ##% If the Request-URI does not identify an address that the
         ##% UAS is willing to accept requests for, it SHOULD reject the request
         ##% with a 404 (Not Found) response.
-        # (The To header field plays no part here: a tel: or foreign To is accepted,
-        # §8.2.2.1.)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
+        ##% However, it is
+        ##% RECOMMENDED that a UAS accept requests even if they do not recognize
+        ##% the URI scheme (for example, a tel: URI) in the To header field, or
+        ##% if the To header field does not address a known or current user of
+        ##% this UAS.
         if self.config.strict_request_uri and request.uri.user is not None:
             own = {u.user for u in (self.aor.uri, self.contact_uri) if isinstance(u, SipURI)}
             if request.uri.user not in own:
