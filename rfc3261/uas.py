@@ -208,8 +208,15 @@ class UasBehaviour:
         ##% the UAS.  If the request contained content encodings not understood
         ##% by the UAS, the response MUST contain an Accept-Encoding header field
         ##% listing the encodings understood by the UAS.
-        # (Header fields are parsed lazily: the ones never looked at here are never read, so
-        # an unknown or unneeded malformed one is ignored, §8.2.2.)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+        ##% If a UAS does not understand a header field in a request (that is,
+        ##% the header field is not defined in this specification or in any
+        ##% supported extension), the server MUST ignore that header field and
+        ##% continue processing the message.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+        ##% A UAS SHOULD ignore any malformed
+        ##% header fields that are not necessary for processing requests.
+        # (Header fields are parsed lazily: the ones never looked at here are never read.)
         if request.body:
             content_type = request.content_type
             disposition = (request.headers.get("Content-Disposition") or "").lower()

@@ -548,8 +548,12 @@ def _canonical_escape(match: re.Match[str]) -> str:
 _MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 
 
-# §19.1.2: escaped characters in a host are never taken for their unescaped counterpart:
-# the host grammar has no "%", so such a host never parses; nor is it unescaped here.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
+##% Current
+##% implementations MUST NOT attempt to improve robustness by treating
+##% received escaped characters in the host component as literally
+##% equivalent to their unescaped counterpart.
+# (The host grammar has no "%", so such a host never parses; nor is it unescaped here.)
 ##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
 ##% If the host component contains a textual
 ##% representation of IP addresses, then the representation of those
