@@ -57,6 +57,9 @@ class StaticCredentials:
 ##% Proxy-Authorization header field, with parameters as specified for the
 ##% Authorization header field in Section 3.4 above.
 # (challenge header, credentials header) for 401 and 407.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.8
+##% This code is similar to 401 (Unauthorized), but indicates that the client MUST first
+##% authenticate itself with the proxy.
 _HEADERS = {
     401: ("WWW-Authenticate", "Authorization"),
     407: ("Proxy-Authenticate", "Proxy-Authorization"),

@@ -40,6 +40,9 @@ KNOWN_METHODS = frozenset(
 ##% header field to the 405 (Method Not Allowed) response.  The Allow
 ##% header field MUST list the set of methods supported by the UAS
 ##% generating the message.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.6
+##% The response MUST include an Allow header field containing a list of valid methods
+##% for the indicated address.
 def method_check(
     request: Request, allow: Iterable[str], known: Iterable[str] = KNOWN_METHODS
 ) -> Response | None:
@@ -65,6 +68,15 @@ def unsupported_tags(request: Request, header: str, supported: Iterable[str]) ->
 ##% status code 420 (Bad Extension).  The UAS MUST add an Unsupported
 ##% header field, and list in it those options it does not understand
 ##% amongst those in the Require header field of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
+##% Although an optional header field, the Require MUST NOT be ignored if
+##% it is present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
+##% Each option tag defines a SIP extension that MUST be understood to process the
+##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.15
+##% The server MUST include a list of the unsupported extensions in an Unsupported header
+##% field in the response.
 def require_check(
     request: Request, supported: Iterable[str], header: str = "Require"
 ) -> Response | None:

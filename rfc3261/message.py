@@ -1301,8 +1301,15 @@ def bad_request_response(data: bytes, error: ParseError) -> Response | None:
             vias.append((name, key, value, None))
         else:
             others.setdefault(key, (name, key, value, None))
-    if not vias or "cseq" not in others or others["cseq"][2].split()[-1:] == ["ACK"]:
+    if not vias or "cseq" not in others:
         return None
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.7
+    ##% A stateless UAS MUST ignore ACK requests.
+    # (Whatever its request line says: a CSeq of ACK is an ACK.)
+    if others["cseq"][2].split()[-1:] == ["ACK"]:
+        return None
+
     # Every Via row in order (§8.2.6.2), as many as fit beside the other fields.
     room = _ECHO_LIMIT - sum(len(field[2].encode()) for field in (vias[0], *others.values()))
     kept = vias[:1]

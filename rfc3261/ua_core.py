@@ -142,6 +142,10 @@ class UAConfig:
     max_redirects: int = 5
     # Reject requests whose Request-URI user is neither the AOR's nor the contact's (404).
     strict_request_uri: bool = False
+    #: The product tokens sent in User-Agent (requests) and Server (responses), if any
+    #: (§20.41, §20.35); None sends neither.
+    user_agent: str | None = None
+    server: str | None = None
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.1
     ##% A UA that supports INVITE MUST also support ACK, CANCEL and
@@ -299,6 +303,10 @@ class UserAgent(UacBehaviour, UasBehaviour):
     @property
     def allow(self) -> tuple[str, ...]:
         """The methods the UA supports (Allow, §20.5)."""
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.5
+        ##% All methods, including ACK and CANCEL, understood by the UA MUST be
+        ##% included in the list of methods in the Allow header field, when
+        ##% present.
         return _union(self.config.allow, (m for e in self.extensions for m in e.methods))
 
     @property

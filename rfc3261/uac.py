@@ -25,17 +25,21 @@ installed extensions, the effect plumbing ``_process`` and ``drop``) are set up 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
+from .capabilities import unsupported_tags
 from .dialog import Dialog, build_route
 from .extension import (
     ClientRequest,
     ResponseEvent,
     UAEffect,
+    UAEvent,
     effective_status,
     local_response,
 )
-from .headers import NameAddr
+from .headers import NameAddr, canonical_name
 from .message import Request, Response, parse
 from .params import Parameters
 from .transaction import SendMessage, Transaction
@@ -47,7 +51,25 @@ if TYPE_CHECKING:
     from .transaction_layer import TransactionLayer
     from .ua_core import UAConfig
 
-__all__ = ["MAX_EXTENSION_RETRIES", "UacBehaviour"]
+__all__ = [
+    "MAX_EXTENSION_RETRIES",
+    "InsecureRedirect",
+    "InvalidURIRequest",
+    "UacBehaviour",
+    "telephone_subscriber",
+]
+
+
+class InvalidURIRequest(ValueError):
+    """A URI asks for a request the UA must not send (§19.1.5): invalid, or beyond it."""
+
+
+@dataclass
+class InsecureRedirect(UAEvent):
+    """A request to a SIPS URI is being retried at a non-SIPS ``target`` (§8.1.3.4)."""
+
+    client: ClientRequest
+    target: SipURI | AbsoluteURI
 
 
 class UacBehaviour:
@@ -116,6 +138,9 @@ class UacBehaviour:
         ##% use the display name "Anonymous", along with a syntactically correct, but
         ##% otherwise meaningless URI (like sip:thisis@anonymous.invalid), if the
         ##% identity of the client is to remain hidden.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.20
+        ##% A system SHOULD use the display name "Anonymous" if the identity of the client is to
+        ##% remain hidden.
         if anonymous:
             base_from = NameAddr("Anonymous", parse_uri("sip:thisis@anonymous.invalid"))
         from_params = base_from.params.copy()
@@ -177,6 +202,119 @@ class UacBehaviour:
             body=body,
             content_type=content_type,
         )
+
+    # -- forming a request from a URI (§19.1.5) -------------------------------------------
+
+    def form_request(self, uri: str | SipURI) -> Request:
+        """The request a SIP or SIPS URI asks for: a link clicked, a business card (§19.1.5).
+
+        The method parameter names the method (INVITE when absent, §19.1.1); every other
+        parameter stays in the Request-URI; the URI's headers become header fields of the
+        request, except those a URI may not set (`_NOT_FROM_URI`).  Raises
+        :class:`InvalidURIRequest`, and nothing is sent, when the request would not be valid
+        SIP or requires an extension the UA does not support.
+        """
+        target = parse_uri(uri) if isinstance(uri, str) else uri.copy()
+        if not isinstance(target, SipURI):
+            raise InvalidURIRequest(f"a request is formed from a SIP or SIPS URI, not {target}")
+        method = "INVITE"
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% If the URI contains a method parameter, its value MUST be used as the method of
+        ##% the request.
+        if target.params.get("method"):
+            method = str(target.params.get("method"))
+
+        request_uri = target.copy()
+        request_uri.headers = []
+        params: list[tuple[str, str | None]] = []
+        for name, value in target.params:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% The method parameter MUST NOT be placed in the Request-URI.
+            if name.lower() == "method":
+                continue
+
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% An implementation MUST include any provided transport, maddr, ttl, or
+            ##% user parameter in the Request-URI of the formed request.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% Unknown URI parameters MUST be placed in the message's Request-URI.
+            params.append((name, value))
+        request_uri.params = Parameters(params)
+        # (key: the header field's canonical name; name: as the URI writes it)
+        requested = [
+            (canonical_name(unquote(n)), unquote(n), unquote(v)) for n, v in target.headers
+        ]
+        body = next((v.encode() for key, _, v in requested if key == "body"), None)
+        to: str | NameAddr = NameAddr(None, request_uri.copy())
+        content_type = None
+        fields: list[tuple[str, str]] = []
+        for key, name, value in requested:
+            if key in _NOT_FROM_URI or key == "body":
+                continue
+
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% An implementation SHOULD verify the accuracy of any requested descriptive
+            ##% header fields, including: Content-Disposition, Content-Encoding,
+            ##% Content-Language, Content-Length, Content-Type, Date, Mime-Version, and
+            ##% Timestamp.
+            # A field describing the body is accurate only with a body; the UA vouches for
+            # no Content-Length, Date or Timestamp it did not compute itself.
+            if (key in _DESCRIBING_BODY and body is None) or key in _MEASURED:
+                continue
+
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+            ##% An implementation SHOULD treat the presence of any headers or body parts in
+            ##% the URI as a desire to include them in the message, and choose to honor the
+            ##% request on a per-component basis.
+            if key == "to":
+                to = value
+            elif key == "content-type":
+                content_type = value
+            else:
+                fields.append((name, value))
+        try:
+            request = self.build_request(
+                method,
+                to,
+                request_uri=request_uri,
+                headers=fields,
+                body=body or b"",
+                content_type=content_type,
+            )
+        except ValueError as error:
+            raise InvalidURIRequest(f"{target}: {error}") from error
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% An implementation MUST NOT proceed with transmitting the request.
+        # Every header field taken from the URI is parsed: one malformed makes the URI
+        # invalid, and the request is never sent.
+        try:
+            for name, _ in fields:
+                request.headers.typed(name)
+            parse(bytes(request))
+        except ValueError as error:
+            raise InvalidURIRequest(f"{target} forms an invalid request: {error}") from error
+
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% An implementation MUST NOT send a request requiring an extension that it does
+        ##% not support.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+        ##% An implementation SHOULD refuse to send these requests rather than modifying
+        ##% them to match their capabilities.
+        unknown = [
+            tag
+            for header in ("Require", "Proxy-Require")
+            for tag in unsupported_tags(request, header, self.supported)
+        ]
+        if unknown:
+            raise InvalidURIRequest(f"{target} requires unsupported extensions: {unknown}")
+
+        return request
+
+    def request_from_uri(
+        self, uri: str | SipURI, now: float, *, owner: Any = None
+    ) -> tuple[ClientRequest, list[UAEffect]]:
+        """Form the request ``uri`` asks for (:meth:`form_request`, §19.1.5) and send it."""
+        return self.send(self.form_request(uri), now, owner=owner)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
     ##% If the
@@ -301,6 +439,11 @@ class UacBehaviour:
         """
 
     def _start(self, client: ClientRequest, request: Request, now: float) -> list[UAEffect]:
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.41
+        ##% Implementers SHOULD make the User-Agent header field a configurable option.
+        if self.config.user_agent and "User-Agent" not in request.headers:
+            request.headers.add("User-Agent", self.config.user_agent)
+
         for extension in self.extensions:
             extension.outgoing_request(request, client)
         self.before_transaction(request)
@@ -334,6 +477,9 @@ class UacBehaviour:
         request.headers.prepend("Via", str(self.new_via()))
         return self._start(client, request, now)
 
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+    ##% A UAC core that generates an ACK for 2xx MUST instead follow the rules described in
+    ##% Section 13.
     def send_direct(self, request: Request, destination: Any) -> list[UAEffect]:
         """Send ``request`` to the transport without a transaction (the ACK for a 2xx)."""
         for extension in self.extensions:
@@ -434,6 +580,12 @@ class UacBehaviour:
                 client.auth_attempts += 1
                 return self._retry(client, retry, now)
             return None
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.4
+        ##% The requested resource MUST be accessed through the proxy given by the Contact
+        ##% field.
+        if status == 305:
+            return self._through_proxy(client, response, now)
+
         if 300 <= status < 400:
             self._add_targets(client, response)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.5
@@ -483,17 +635,52 @@ class UacBehaviour:
         while client.pending_targets and client.redirects < self.config.max_redirects:
             target = client.pending_targets.pop(0)
             client.redirects += 1
-            return self._retry(client, self._redirected(client.request, target), now)
+            told: list[UAEffect] = []
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+            ##% If the original request had a SIPS URI in the Request-URI, the client MAY
+            ##% choose to recurse to a non-SIPS URI, but SHOULD inform the user of the
+            ##% redirection to an insecure URI.
+            if _is_sips(client.target_set[0]) and not _is_sips(target):
+                told.append(InsecureRedirect(client, target))
+
+            return told + self._retry(client, self._redirected(client.request, target), now)
         return None
+
+    def _through_proxy(
+        self, client: ClientRequest, response: Response, now: float
+    ) -> list[UAEffect] | None:
+        """Retry after a 305 (Use Proxy) through the proxy its Contact names, once (§21.3.4).
+
+        The request keeps its Request-URI; the proxy goes in front of the route set as a
+        loose route (§16.12).  A proxy already tried is not tried again.
+        """
+        try:
+            contacts = [c.uri for c in response.contact if not c.is_star]
+        except ValueError:
+            return None
+        proxy = next((u for u in contacts if isinstance(u, SipURI)), None)
+        if proxy is None or any(proxy == seen for seen in client.target_set):
+            return None
+        client.target_set.append(proxy)
+        route = proxy.copy()
+        route.headers = []
+        route.params.set("lr", None)
+        retry = _copy(client.request)
+        retry.headers.prepend("Route", f"<{route}>")
+        return self._retry(client, retry, now)
 
     def _as_sip_uri(self, uri: AbsoluteURI) -> SipURI | None:
         """A tel: URI as a SIP URI in the UA's own domain (RFC 3261 §19.1.6), else None."""
         if uri.scheme.lower() != "tel":
             return None
-        number = str(uri).split(":", 1)[1].split(";", 1)[0]
+        number, *params = str(uri).split(":", 1)[1].split(";")
         domain = self.aor.uri.host if isinstance(self.aor.uri, SipURI) else self._sent_by[0]
         try:
-            return parse_uri(f"sip:{number}@{domain};user=phone")  # type: ignore[return-value]
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+            ##% If the user string contains a telephone number formatted as a
+            ##% telephone-subscriber, the user parameter value "phone" SHOULD be present.
+            subscriber = telephone_subscriber(number, params)
+            return parse_uri(f"sip:{subscriber}@{domain};user=phone")  # type: ignore[return-value]
         except ValueError:
             return None
 
@@ -512,6 +699,12 @@ class UacBehaviour:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.2
     ##% Depending on the status code of the 3xx response (see Section 21.3),
     ##% the UAC MAY choose to try those new addresses.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.2
+    ##% The user can no longer be found at the address in the Request-URI, and the requesting
+    ##% client SHOULD retry at the new address given by the Contact header field (Section 20.10).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+    ##% The requesting client SHOULD retry the request at the new address(es) given by the
+    ##% Contact header field (Section 20.10).
     def _add_targets(self, client: ClientRequest, response: Response) -> None:
         try:
             contacts = [c for c in response.contact if not c.is_star]
@@ -562,8 +755,6 @@ class UacBehaviour:
         ##% new request, overwriting header field values associated with the
         ##% redirected request in accordance with the guidelines in Section
         ##% 19.1.5.
-        from urllib.parse import unquote
-
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
         ##% If the header
         ##% field does not accept multiple values, the value in the original
@@ -571,7 +762,8 @@ class UacBehaviour:
         ##% communicated in the contact address.
         body: bytes | None = None
         for name, value in header_fields:
-            if name.lower() in _NOT_FROM_URI:
+            # The redirected request keeps its To (§8.1.3.4).
+            if canonical_name(unquote(name)) in _NOT_FROM_URI | _MEASURED | {"to"}:
                 continue
             if name.lower() == "body":
                 body = unquote(value).encode()
@@ -590,11 +782,69 @@ class UacBehaviour:
 # undo each other cannot make a request loop.
 MAX_EXTENSION_RETRIES = 3
 
-# Header fields a URI's headers component may not set (§19.1.5).
-_NOT_FROM_URI = frozenset(
-    {"via", "from", "to", "call-id", "cseq", "max-forwards", "content-length", "route",
-     "record-route", "contact"}
-)  # fmt: skip
+# Header fields a URI's headers component may not set (§19.1.5), by why not.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##% An implementation SHOULD NOT honor these obviously dangerous header fields: From,
+##% Call-ID, CSeq, Via, and Record-Route.
+_DANGEROUS = {"from", "call-id", "cseq", "via", "record-route"}
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##% An implementation SHOULD NOT honor any requested Route header field values in order
+##% to not be used as an unwitting agent in malicious attacks.
+_ROUTE = {"route"}
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##% An implementation SHOULD NOT honor requests to include header fields that may cause
+##% it to falsely advertise its location or capabilities.
+_ADVERTISING = {
+    "accept", "accept-encoding", "accept-language", "allow", "contact", "organization",
+    "supported", "user-agent",
+}  # fmt: skip
+
+# Max-Forwards is the UA's own (§8.1.1.6); the fields below are set from the body.
+_NOT_FROM_URI = _DANGEROUS | _ROUTE | _ADVERTISING | {"max-forwards"}
+_MEASURED = {"content-length", "date", "timestamp"}
+_DESCRIBING_BODY = {
+    "content-type", "content-encoding", "content-language", "content-disposition",
+    "mime-version",
+}  # fmt: skip
+
+
+# tel URL parameters (RFC 2806) compared case-insensitively, and the two that come first.
+_TEL_PARAMS = ("isub", "postd", "phone-context", "tsp")
+_TEL_FIRST = ("isub", "postd")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.6
+##% To mitigate this problem, elements constructing telephone-subscriber
+##% fields to place in the userinfo part of a SIP or SIPS URI SHOULD fold
+##% any case-insensitive portion of telephone-subscriber to lower case,
+##% and order the telephone-subscriber parameters lexically by parameter
+##% name, excepting isdn-subaddress and post-dial, which occur first and
+##% in that order.
+def telephone_subscriber(number: str, params: list[str]) -> str:
+    """A tel URL's number and parameters as the user part of a SIP URI (§19.1.6).
+
+    Everything but a future-extension parameter's value is folded to lower case; the
+    parameters are ordered by name, isub and postd first.
+    """
+
+    def folded(param: str) -> str:
+        name, equals, value = param.partition("=")
+        if name.lower() in _TEL_PARAMS:
+            return param.lower()
+        return name.lower() + equals + value
+
+    def order(param: str) -> tuple[int, str]:
+        name = param.partition("=")[0]
+        first = _TEL_FIRST.index(name) if name in _TEL_FIRST else len(_TEL_FIRST)
+        return first, name
+
+    return ";".join([number.lower(), *sorted((folded(p) for p in params if p), key=order)])
+
+
+def _is_sips(uri: SipURI | AbsoluteURI) -> bool:
+    return isinstance(uri, SipURI) and uri.scheme.lower() == "sips"
 
 
 def _copy(request: Request) -> Request:

@@ -45,7 +45,14 @@ if TYPE_CHECKING:
     from .transaction_layer import TransactionLayer
     from .ua_core import UAConfig
 
-__all__ = ["UasBehaviour"]
+__all__ = ["REQUEST_ONLY", "UasBehaviour"]
+
+# Header fields the table of §20 makes "not applicable" in every response: a response
+# the UA core sends never carries them, even when an application passes them.
+REQUEST_ONLY = (
+    "Authorization", "In-Reply-To", "Max-Forwards", "Priority", "Proxy-Authorization",
+    "Proxy-Require", "Route", "Subject",
+)  # fmt: skip
 
 
 class UasBehaviour:
@@ -213,7 +220,10 @@ class UasBehaviour:
         if request.body:
             content_type = request.content_type
             disposition = (request.headers.get("Content-Disposition") or "").lower()
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+            ##% If the handling parameter is missing, the value "required" SHOULD be assumed.
             optional = "handling=optional" in disposition.replace(" ", "")
+
             accepted = {t.lower() for t in self.accept}
             encodings = [
                 e.strip().lower() for e in request.headers.get_all("Content-Encoding") if e.strip()
@@ -231,6 +241,15 @@ class UasBehaviour:
             bad_language = any(
                 lang not in known and lang.split("-")[0] not in known for lang in languages
             )
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.12
+            ##% When present, its value indicates what additional content codings have been
+            ##% applied to the entity-body, and thus what decoding mechanisms MUST be applied
+            ##% in order to obtain the media-type referenced by the Content-Type header field.
+            # The UAS decodes no coding but identity: a body it cannot decode is refused.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.13
+            ##% The server MUST return a list of acceptable formats using the Accept,
+            ##% Accept-Encoding, or Accept-Language header field, depending on the specific
+            ##% problem with the content.
             if (bad_type or bad_encoding or bad_language) and not optional:
                 response = request.make_response(415)
                 response.headers.add("Accept", ", ".join(self.accept))
@@ -365,6 +384,9 @@ class UasBehaviour:
     ##% Allow, Accept, Accept-Encoding, Accept-Language, and Supported header
     ##% fields SHOULD be present in a 200 (OK) response to an OPTIONS
     ##% request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+    ##% m*: The header field SHOULD be sent, but clients/servers need to be prepared to
+    ##% receive messages without that header field.
     def options_response(self, request: Request) -> Response:
         """The 200 (OK) to an OPTIONS: what an INVITE would get, plus capabilities (§11.2)."""
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
@@ -406,6 +428,18 @@ class UasBehaviour:
         self, server: ServerRequest, response: Response, now: float
     ) -> list[UAEffect]:
         """Pass a response built by the caller to ``server``'s transaction."""
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.35
+        ##% Implementers SHOULD make the Server header field a configurable option.
+        if self.config.server and "Server" not in response.headers:
+            response.headers.add("Server", self.config.server)
+
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+        ##% Similarly, a header field labeled "not applicable" for a response
+        ##% means that the UAS MUST NOT place the header field in the response,
+        ##% and the UAC MUST ignore the header field in the response.
+        for name in REQUEST_ONLY:
+            response.headers.remove(name)
+
         for extension in self.extensions:
             extension.outgoing_response(response, server)
         for extension in self.extensions:

@@ -196,6 +196,10 @@ def test_401_then_success() -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
 ##= type=test
 ##% The following rule is RECOMMENDED for proxy credential caching:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.8
+##= type=test
+##% This code is similar to 401 (Unauthorized), but indicates that the client MUST first
+##% authenticate itself with the proxy.
 def test_407_on_invite_and_the_ack_carries_the_credentials() -> None:
     challenger = Challenger(status=407)
     net, alice = setup(challenger)

@@ -169,6 +169,15 @@ def test_outbound_proxy_is_a_route_set() -> None:
 ##= type=test
 ##% All UAs MUST
 ##% support the OPTIONS method.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.5
+##= type=test
+##% All methods, including ACK and CANCEL, understood by the UA MUST be
+##% included in the list of methods in the Allow header field, when
+##% present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=test
+##% m*: The header field SHOULD be sent, but clients/servers need to be prepared to
+##% receive messages without that header field.
 def test_options_answered_by_the_core() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -181,7 +190,7 @@ def test_options_answered_by_the_core() -> None:
     assert event.client is client and response.status == 200
     for name in ("Allow", "Accept", "Accept-Encoding", "Accept-Language", "Supported"):
         assert name in response.headers
-    assert "INVITE" in response.header("Allow")
+    assert {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"} <= set(response.header("Allow"))
     assert bob.events == []
 
 
@@ -222,6 +231,22 @@ def test_options_answered_by_the_core() -> None:
 ##= type=test
 ##% The UAS MUST add an Unsupported header field, and list in it those options it does not
 ##% understand amongst those in the Require header field of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.6
+##= type=test
+##% The response MUST include an Allow header field containing a list of valid methods
+##% for the indicated address.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
+##= type=test
+##% Although an optional header field, the Require MUST NOT be ignored if
+##% it is present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
+##= type=test
+##% Each option tag defines a SIP extension that MUST be understood to process the
+##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.15
+##= type=test
+##% The server MUST include a list of the unsupported extensions in an Unsupported header
+##% field in the response.
 def test_uas_inspection() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -356,6 +381,10 @@ def test_unknown_dialog_gets_481() -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
 ##= type=test
 ##% As the target set grows, the client MAY generate new requests to the URIs in any order.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+##= type=test
+##% The requesting client SHOULD retry the request at the new address(es) given by the
+##% Contact header field (Section 20.10).
 def test_redirection_walks_the_target_set() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -562,6 +591,10 @@ def test_transport_error_is_a_503() -> None:
 ##= type=test
 ##% If the header field does not accept multiple values, the value in the original redirected
 ##% request MAY be overwritten by the header field value communicated in the contact address.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.2
+##= type=test
+##% The user can no longer be found at the address in the Request-URI, and the requesting
+##% client SHOULD retry at the new address given by the Contact header field (Section 20.10).
 def test_redirect_copies_the_uri_and_applies_its_headers() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1, allow=("INVITE", "ACK", "CANCEL", "BYE", "INFO")))
@@ -621,13 +654,33 @@ def test_redirect_body_header_needs_a_content_type(
 ##= type=test
 ##% The client SHOULD retry the request, this time, using a SIP
 ##% URI.
-def test_416_retried_with_a_sip_uri() -> None:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+##= type=test
+##% If the user string contains a telephone number formatted as a telephone-subscriber, the
+##% user parameter value "phone" SHOULD be present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.6
+##= type=test
+##% To mitigate this problem, elements constructing telephone-subscriber
+##% fields to place in the userinfo part of a SIP or SIPS URI SHOULD fold
+##% any case-insensitive portion of telephone-subscriber to lower case,
+##% and order the telephone-subscriber parameters lexically by parameter
+##% name, excepting isdn-subaddress and post-dial, which occur first and
+##% in that order.
+@pytest.mark.parametrize(
+    ("tel", "user"),
+    [
+        ("tel:+15551234", "+15551234"),
+        (
+            "tel:+358-555-1234567;tsp=Carrier.EXAMPLE;POSTD=PP22;x-Ext=Keep;isub=1411",
+            "+358-555-1234567;isub=1411;postd=pp22;tsp=carrier.example;x-ext=Keep",
+        ),
+    ],
+)
+def test_416_retried_with_a_sip_uri(tel: str, user: str) -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1, aor="sip:alice@bob.example.com"))
     bob = net.add_ua(make_ua("bob", seed=2))
-    client, effects = alice.ua.request(
-        "OPTIONS", "sip:bob@bob.example.com", 0.0, request_uri="tel:+15551234"
-    )
+    client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0, request_uri=tel)
     client.destination = None
     # The tel: request goes to bob's host (as an outbound proxy would take it).
     from rfc3261.transaction import SendMessage
@@ -641,8 +694,8 @@ def test_416_retried_with_a_sip_uri() -> None:
     net.call(alice, effects)
     net.run(1.0)
     first, second = [m for _, m in bob.received if isinstance(m, Request)]
-    assert str(first.uri) == "tel:+15551234"
-    assert str(second.uri) == "sip:+15551234@bob.example.com;user=phone"
+    assert str(first.uri) == tel
+    assert str(second.uri) == f"sip:{user}@bob.example.com;user=phone"
     assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
 
 
@@ -665,6 +718,19 @@ def test_416_retried_with_a_sip_uri() -> None:
 ##% that body part is not optional (as indicated by the Content-
 ##% Disposition header field), the UAS MUST reject the request with a 415
 ##% (Unsupported Media Type) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.12
+##= type=test
+##% When present, its value indicates what additional content codings have been
+##% applied to the entity-body, and thus what decoding mechanisms MUST be applied
+##% in order to obtain the media-type referenced by the Content-Type header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.13
+##= type=test
+##% The server MUST return a list of acceptable formats using the Accept,
+##% Accept-Encoding, or Accept-Language header field, depending on the specific
+##% problem with the content.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+##= type=test
+##% If the handling parameter is missing, the value "required" SHOULD be assumed.
 def test_415_names_what_the_uas_accepts() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -745,6 +811,10 @@ def test_options_while_busy_gets_486() -> None:
 ##% the UAC will apply to the request in order to process the request, it
 ##% MUST insert a Require header field into the request listing the
 ##% option tag for that extension.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.20
+##= type=test
+##% A system SHOULD use the display name "Anonymous" if the identity of the client is to
+##% remain hidden.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.1
 ##= type=test
 ##% An Accept header field SHOULD be included to indicate the type of
@@ -774,15 +844,6 @@ def test_request_options() -> None:
     assert required.header("Accept")
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
-##= type=test
-##% A UAS SHOULD ignore any malformed header fields that are not necessary for processing
-##% requests.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
-##= type=test
-##% If a UAS does not understand a header field in a request (that is, the header field is not
-##% defined in this specification or in any supported extension), the server MUST ignore that
-##% header field and continue processing the message.
 def test_unreadable_header_gets_400() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -793,6 +854,30 @@ def test_unreadable_header_gets_400() -> None:
     net.run(1.0)
     (response,) = responses(alice)
     assert response.status == 400 and "Require" in response.reason
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+##= type=test
+##% A UAS SHOULD ignore any malformed header fields that are not necessary for processing
+##% requests.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+##= type=test
+##% If a UAS does not understand a header field in a request (that is, the header field is not
+##% defined in this specification or in any supported extension), the server MUST ignore that
+##% header field and continue processing the message.
+def test_unknown_and_unneeded_malformed_header_fields_are_ignored() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_ua(make_ua("bob", seed=2))
+    request = alice.ua.build_request(
+        "OPTIONS",
+        "sip:bob@bob.example.com",
+        headers=[("X-Unknown", "{{ not SIP }}"), ("Date", "yesterday"), ("Min-Expires", "x")],
+    )
+    net.send("alice.example.com", request, parse_uri_host("bob.example.com"))
+    net.run(1.0)
+    (response,) = responses(alice)
+    assert response.status == 200
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.1
@@ -943,3 +1028,140 @@ def test_tags_are_cryptographically_random_with_at_least_32_bits() -> None:
     assert all(len(tag) * 4 >= 32 and int(tag, 16) >= 0 for tag in tags)
     request = ua.build_request("OPTIONS", "sip:bob@example.com")
     assert request.from_.tag is not None and len(request.from_.tag) * 4 >= 32
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.4
+##= type=test
+##% The requested resource MUST be accessed through the proxy given by the Contact
+##% field.
+def test_305_retries_through_the_proxy_in_contact() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_script("bob.example.com", redirecting(305, "<sip:proxy.example.com>"))
+    through: list[Request] = []
+
+    def proxy(request: Request) -> list[Response]:
+        through.append(request)
+        return [request.make_response(200, to_tag="p")]
+
+    net.add_script("proxy.example.com", proxy)
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(2.0)
+    (retry,) = through
+    assert str(retry.uri) == "sip:bob@bob.example.com"  # the resource, not the proxy
+    assert retry.headers.get_all("Route") == ["<sip:proxy.example.com;lr>"]
+    assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
+    # A proxy that answers 305 again is not tried twice: the 305 reaches the application.
+    again = Network()
+    carol = again.add_ua(make_ua("carol", seed=3))
+    again.add_script("bob.example.com", redirecting(305, "<sip:proxy.example.com>"))
+    again.add_script("proxy.example.com", redirecting(305, "<sip:proxy.example.com>"))
+    _client, effects = carol.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    again.call(carol, effects)
+    again.run(2.0)
+    assert [e.response.status for e in carol.of(ResponseEvent)] == [305]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.41
+##= type=test
+##% Implementers SHOULD make the User-Agent header field a configurable option.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.35
+##= type=test
+##% Implementers SHOULD make the Server header field a configurable option.
+def test_user_agent_and_server_are_configured() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1, user_agent="sipref-alice/1.0"))
+    bob = net.add_ua(make_ua("bob", seed=2, server="sipref-bob/1.0"))
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(1.0)
+    (request,) = received(bob, "OPTIONS")
+    assert request.headers.get("User-Agent") == "sipref-alice/1.0"
+    (response,) = responses(alice)
+    assert response.headers.get("Server") == "sipref-bob/1.0"
+    # Not configured: neither is sent.
+    _client, effects = bob.ua.request("OPTIONS", "sip:alice@alice.example.com", 2.0)
+    net.call(bob, effects)
+    net.run(3.0)
+    (plain,) = received(alice, "OPTIONS")
+    assert "User-Agent" not in plain.headers
+    assert "Server" not in responses(bob)[0].headers
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=test
+##% Similarly, a header field labeled "not applicable" for a response
+##% means that the UAS MUST NOT place the header field in the response,
+##% and the UAC MUST ignore the header field in the response.
+def test_request_only_header_fields_never_reach_a_response() -> None:
+    from rfc3261.extension import ServerRequest, UAExtension
+
+    class Careless(UAExtension):
+        """Answers POKE passing header fields that only requests may carry."""
+
+        name = "careless"
+        methods = ("POKE",)
+
+        def receive_request(self, server: ServerRequest, now: float) -> list:
+            headers = [("Max-Forwards", "70"), ("Subject", "hi"), ("Priority", "urgent")]
+            return self.ua.respond(server, 200, now, headers=[*headers, ("X-Kept", "1")])
+
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+    bob.ua.use(Careless())
+    _client, effects = alice.ua.request("POKE", "sip:bob@bob.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(1.0)
+    (response,) = responses(alice)
+    assert response.status == 200 and response.headers.get("X-Kept") == "1"
+    for name in ("Max-Forwards", "Subject", "Priority"):
+        assert name not in response.headers, name
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+##= type=test
+##% If the original request had a SIPS URI in the Request-URI, the client MAY
+##% choose to recurse to a non-SIPS URI, but SHOULD inform the user of the
+##% redirection to an insecure URI.
+def test_a_sips_request_redirected_to_sip_is_reported() -> None:
+    from rfc3261.uac import InsecureRedirect
+
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_ua(make_ua("bob", seed=2))
+    net.add_script("old.example.com", redirecting(302, "<sip:bob@bob.example.com>"))
+    net.add_script("secure.example.com", redirecting(302, "<sips:bob@bob.example.com>"))
+    insecure, effects = alice.ua.request("OPTIONS", "sips:bob@old.example.com", 0.0)
+    net.call(alice, effects)
+    _secure, effects = alice.ua.request("OPTIONS", "sips:bob@secure.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(2.0)
+    (event,) = alice.of(InsecureRedirect)
+    assert event.client is insecure and str(event.target) == "sip:bob@bob.example.com"
+    assert [e.response.status for e in alice.of(ResponseEvent)] == [200, 200]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% A UAC core that generates an ACK for 2xx MUST instead follow the rules described in
+##% Section 13.
+def test_the_ack_for_a_2xx_goes_outside_the_invite_transaction() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    bob = net.add_ua(make_ua("bob", seed=2))
+
+    def answer(net: Network, event: object) -> None:
+        if isinstance(event, IncomingCall):
+            net.call(bob, bob.ua.sessions.answer(event.call, net.now, body=b"v=0\r\n"))
+
+    bob.on_event = answer
+    _call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=b"v=0\r\n")
+    net.call(alice, effects)
+    net.run(40.0)  # past Timer B and Timer D: nothing more is sent for the INVITE
+    (invite,) = received(bob, "INVITE")
+    (ack,) = received(bob, "ACK")
+    # §13.2.2.4: its own branch (a request of the dialog), the INVITE's CSeq number.
+    assert ack.top_via.branch != invite.top_via.branch
+    assert ack.cseq.number == invite.cseq.number and ack.to.tag is not None
