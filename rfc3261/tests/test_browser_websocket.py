@@ -284,7 +284,7 @@ def test_browser_calls_our_udp_ua_through_the_proxy(
         alice.wait_for(has("ended"))
         assert "confirmed" not in alice.events()
         ua.kill()
-        output, _ = ua.communicate(timeout=20)
+        ua.communicate(timeout=20)
         wire = proxy.log_text()
         assert re.search(r"-> UDP \S+ INVITE sip:carol@", wire), wire[-3000:]
         assert re.search(r"-> WS \S+ SIP/2.0 488 ", wire), wire[-3000:]
