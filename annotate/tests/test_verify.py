@@ -348,3 +348,14 @@ def test_a_tree_that_no_longer_loads_is_not_neutralised_rather_than_survived(
     chosen = [c for c in candidates(_coverage(tree, tmp_path), tree) if "-3.2-" in c.id]
     [outcome] = run_verify(tree, chosen, use_cache=False, cache_path=tmp_path / "c.json")
     assert outcome.verdict == "not neutralised" and "no longer loads" in outcome.reason
+
+
+def test_the_key_ignores_where_the_blocks_sit(tree: Path, tmp_path: Path) -> None:
+    before = {c.id: c.key for c in candidates(_coverage(tree, tmp_path), tree)}
+    code = tree / "rfc3261" / "widgets.py"
+    code.write_text(code.read_text().replace('"""Widgets', '"""A line more.\n\nWidgets', 1))
+    moved = {c.id: c.key for c in candidates(_coverage(tree, tmp_path), tree)}
+    assert moved == before
+    code.write_text(code.read_text().replace('raise ValueError("a widget needs a name")', "pass"))
+    changed = {c.id: c.key for c in candidates(_coverage(tree, tmp_path), tree)}
+    assert sum(changed[k] != before[k] for k in before) == 1
