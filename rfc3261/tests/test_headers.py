@@ -872,11 +872,13 @@ def test_registry_list_headers() -> None:
 ##% form MAY be substituted for the longer form of a header field name at
 ##% any time without changing the semantics of the message.
 def test_compact_forms_and_canonical_names() -> None:
-    assert COMPACT_FORMS == {
+    rfc3261 = {
         "v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact",
         "l": "content-length", "c": "content-type", "e": "content-encoding",
         "k": "supported", "s": "subject",
     }  # fmt: skip
+    # (extensions imported in the same process add theirs: RFC 6665's o and u, ...)
+    assert rfc3261.items() <= COMPACT_FORMS.items()
     assert CANONICAL_NAMES["call-id"] == "Call-ID"
     assert CANONICAL_NAMES["cseq"] == "CSeq"
     assert CANONICAL_NAMES["www-authenticate"] == "WWW-Authenticate"
