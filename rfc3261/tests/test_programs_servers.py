@@ -33,7 +33,7 @@ from .transport_support import has_ipv6_loopback, make_certificate, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "example.com"
-_LISTENING = re.compile(r"(UDP|TCP|TLS) (\S+):(\d+)")
+_LISTENING = re.compile(r"(UDP|TCP|TLS|WSS|WS) (\S+):(\d+)")
 
 
 class ServerProcess:
@@ -61,6 +61,9 @@ class ServerProcess:
     @property
     def port(self) -> int:
         return self.ports.get("UDP") or next(iter(self.ports.values()))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def log_text(self) -> str:
         if not self.log.closed:

@@ -9,11 +9,7 @@ implementation of RFC 6455), sending and reading raw SIP text.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,48 +17,13 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from rfc3261 import Request, Response, parse
 
-from .transport_support import stop_process
+from .test_programs_servers import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
-_LISTENING = re.compile(r"(UDP|TCP|TLS|WSS|WS) (\S+):(\d+)")
 
 
-class ProgramProcess:
-    """``python -m rfc3261 PROGRAM ARGS`` in a subprocess; ports read from its first line."""
-
-    def __init__(self, program: str, *args: str, cwd: Path) -> None:
-        self.log_path = cwd / f"{program}-{secrets.token_hex(3)}.log"
-        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        env = dict(os.environ, PYTHONPATH=str(REPO))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "rfc3261", program, *args],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            env=env,
-            cwd=cwd,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("listening on"):
-            self.stop()
-            raise AssertionError(f"{program} did not start: {line!r}\n{self.log_text()}")
-        self.ports = {t: int(p) for t, _, p in _LISTENING.findall(line)}
-
-    def log_text(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, timeout: float = 10) -> int:
-        status = stop_process(self.process, timeout)
-        if self.process.stdout:
-            self.process.stdout.close()
-        self.log.close()
-        return status
+# The servers' test process helper, with the WS and WSS listening points read as well.
+ProgramProcess = ServerProcess
 
 
 def start_proxy(tmp_path: Path, *extra: str, wss: bool = False) -> ProgramProcess:
