@@ -46,6 +46,7 @@ from typing import Any
 import pytest
 
 from rfc3261.asyncio.loopback import free_port
+from rfc3261.offer_answer import SessionDescriber
 
 PEER = Path(__file__).resolve().parent / "pjsua_peer.py"
 REPO = Path(__file__).resolve().parents[2]
@@ -201,3 +202,30 @@ class PjsuaPeer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class PcmuDescriber(SessionDescriber):
+    """Real SDP for PJSIP (which ends a call without an active stream): PCMU audio at a
+    loopback port nobody reads (no media is sent), a new version in every description
+    (RFC 4566 §5.2)."""
+
+    def __init__(self, media_port: int) -> None:
+        self.media_port = media_port
+        self.version = 1
+
+    def offer(self, call: Any) -> bytes:
+        self.version += 1
+        return pcmu_sdp(self.version, self.media_port)
+
+    def answer(self, call: Any, offer: bytes) -> bytes | None:
+        self.version += 1
+        return pcmu_sdp(self.version, self.media_port)
+
+
+def pcmu_sdp(version: int, media_port: int) -> bytes:
+    """One PCMU audio stream at ``media_port`` of 127.0.0.1, o= version ``version``."""
+    lines = [
+        "v=0", f"o=sipref 1 {version} IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+        f"m=audio {media_port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
+    ]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n").encode()

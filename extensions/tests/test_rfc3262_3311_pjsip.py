@@ -32,10 +32,10 @@ import pytest
 
 from extensions.rfc3262 import ProvisionalAcknowledged, ReliableProvisional
 from extensions.rfc3311 import UpdateExtension, UpdateReceived, UpdateResult
+from extensions.tests.pjsua_support import PcmuDescriber
 from rfc3261.asyncio.dispatcher import CoreHost
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.headers import HEADER_TYPES, unregister_header
-from rfc3261.offer_answer import SessionDescriber
 from rfc3261.session import CallEnded, CallEstablished, CallProgress, IncomingCall
 from rfc3261.ua_core import UAConfig, UserAgent
 
@@ -136,30 +136,6 @@ class Peer:
 # -- our UA (CoreHost in a thread) ------------------------------------------------------------
 
 
-class Describer(SessionDescriber):
-    """Real SDP for PJSIP (which ends a call without an active stream): PCMU audio at a
-    loopback port nobody reads, a new version in every description (RFC 4566 §5.2)."""
-
-    def __init__(self) -> None:
-        self.version = 1
-
-    def offer(self, call: Any) -> bytes:
-        self.version += 1
-        return sdp(self.version)
-
-    def answer(self, call: Any, offer: bytes) -> bytes | None:
-        self.version += 1
-        return sdp(self.version)
-
-
-def sdp(version: int) -> bytes:
-    lines = [
-        "v=0", f"o=sipref 1 {version} IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-        f"m=audio {MEDIA_PORT} RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
-    ]  # fmt: skip
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
 class Ours:
     """Our UA on 127.0.0.1 (UDP and TCP), with 100rel and UPDATE, driven from the test."""
 
@@ -185,7 +161,7 @@ class Ours:
             transport=point.transport,
         )
         ua = UserAgent(config, extensions=[self.rel, self.updates])
-        ua.sessions.describer = Describer()
+        ua.sessions.describer = PcmuDescriber(MEDIA_PORT)
         host.core = ua
         return host, ua
 

@@ -26,11 +26,10 @@ import pytest
 
 from extensions.rfc3311 import UpdateExtension
 from extensions.rfc4028 import SessionExpired, SessionIntervalSet, SessionRefreshSent, SessionTimer
-from extensions.tests.pjsua_support import PjsuaPeer
+from extensions.tests.pjsua_support import PcmuDescriber, PjsuaPeer
 from rfc3261.asyncio.dispatcher import CORE_CLOCK, CoreHost
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.headers import HEADER_TYPES, unregister_header
-from rfc3261.offer_answer import SessionDescriber
 from rfc3261.session import CallEnded, CallEstablished, IncomingCall
 from rfc3261.ua_core import UAConfig, UserAgent
 
@@ -46,29 +45,6 @@ def timer_headers() -> Iterator[None]:
     for name in ("Session-Expires", "Min-SE"):
         if name.lower() in HEADER_TYPES:
             unregister_header(name)
-
-
-class Describer(SessionDescriber):
-    """PCMU audio at a loopback port nobody reads (PJSIP ends a call with no stream)."""
-
-    def __init__(self) -> None:
-        self.version = 1
-
-    def offer(self, call: Any) -> bytes:
-        self.version += 1
-        return sdp(self.version)
-
-    def answer(self, call: Any, offer: bytes) -> bytes | None:
-        self.version += 1
-        return sdp(self.version)
-
-
-def sdp(version: int) -> bytes:
-    lines = [
-        "v=0", f"o=sipref 1 {version} IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-        f"m=audio {MEDIA_PORT} RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
-    ]  # fmt: skip
-    return ("\r\n".join(lines) + "\r\n").encode()
 
 
 class Ours:
@@ -100,7 +76,7 @@ class Ours:
             transport=point.transport,
         )
         ua = UserAgent(config, extensions=extensions)
-        ua.sessions.describer = Describer()
+        ua.sessions.describer = PcmuDescriber(MEDIA_PORT)
         host.core = ua
         return host, ua
 
