@@ -352,6 +352,10 @@ REFRESH_FAILURES = frozenset({404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 
 NOTIFIER_GONE = REFRESH_FAILURES | {408}
 
 
+#: Seconds to wait after ``probation`` without retry-after ("some later time").
+PROBATION_DELAY = 60.0
+
+
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
 ##% If no reason code or an unknown reason code is present, the client MAY
 ##% attempt to re-subscribe at any time (unless a "retry-after" parameter
@@ -390,10 +394,6 @@ NOTIFIER_GONE = REFRESH_FAILURES | {408}
 ##% attempt to re-subscribe after receiving a reason code of
 ##% "invariant", regardless of the presence of or value of a "retry-
 ##% after" parameter.
-#: Seconds to wait after ``probation`` without retry-after ("some later time").
-PROBATION_DELAY = 60.0
-
-
 def resubscribe_delay(reason: str | None, retry_after: int | None) -> float | None:
     """When a subscriber may subscribe again after ``terminated;reason=...`` (§4.1.3).
 
