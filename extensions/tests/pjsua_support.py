@@ -43,10 +43,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.offer_answer import SessionDescriber
+from rfc3261.tests.transport_support import missing_external
 
 PEER = Path(__file__).resolve().parent / "pjsua_peer.py"
 REPO = Path(__file__).resolve().parents[2]
@@ -57,10 +56,7 @@ Event = dict[str, Any]
 def require_pjsua() -> None:
     """Skip (or fail under SIPREF_REQUIRE_EXTERNAL=1) when the pjsua2 wheel is missing."""
     if importlib.util.find_spec("pjsua2") is None:
-        reason = "pjsua2 not importable (PyPI package pjsua2-python, the test extra)"
-        if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
-            pytest.fail(reason + " and SIPREF_REQUIRE_EXTERNAL=1")
-        pytest.skip(reason)
+        missing_external("pjsua2 not importable (PyPI package pjsua2-python, the test extra)")
 
 
 class PjsuaPeer:

@@ -37,6 +37,7 @@ from rfc3261.asyncio.dispatcher import CoreHost
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.headers import HEADER_TYPES, unregister_header
 from rfc3261.session import CallEnded, CallEstablished, CallProgress, IncomingCall
+from rfc3261.tests.transport_support import missing_external
 from rfc3261.ua_core import UAConfig, UserAgent
 
 pytestmark = pytest.mark.interop
@@ -58,9 +59,7 @@ def _need_pjsip() -> None:
         except ImportError:
             missing = "pjsua2 is not installed (PyPI pjsua2-python)"
     if missing is not None:
-        if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
-            pytest.fail(missing + " and SIPREF_REQUIRE_EXTERNAL=1")
-        pytest.skip(missing)
+        missing_external(missing)
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from extensions.rfc8866 import (
     parse,
     serialize,
 )
+from rfc3261.tests.transport_support import missing_external
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_DIR = Path(os.environ.get("SIPREF_SPEC_DIR") or ROOT.parent / "shared" / "rfcs")
@@ -43,9 +44,7 @@ BASE = (
 def spec_text(number: int) -> str:
     path = SPEC_DIR / f"rfc{number}.txt"
     if not path.is_file():
-        if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
-            pytest.fail(f"RFC {number} text not found in {SPEC_DIR} (set SIPREF_SPEC_DIR)")
-        pytest.skip(f"RFC {number} text not found in {SPEC_DIR} (set SIPREF_SPEC_DIR)")
+        missing_external(f"RFC {number} text not found in {SPEC_DIR} (set SIPREF_SPEC_DIR)")
     return path.read_text()
 
 

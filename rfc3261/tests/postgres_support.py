@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from rfc3261.asyncio.loopback import free_port
+from rfc3261.tests.transport_support import missing_external
 
 __all__ = ["TempPostgres", "find_postgres_bin", "require_postgres"]
 
@@ -36,7 +37,6 @@ def find_postgres_bin() -> Path | None:
 
 def require_postgres() -> Path:
     """The PostgreSQL binaries; skip (or fail under SIPREF_REQUIRE_EXTERNAL=1) without them."""
-    import pytest
 
     where = find_postgres_bin()
     reason = None
@@ -50,9 +50,7 @@ def require_postgres() -> Path:
         except ImportError:
             reason = "psycopg not installed (pip install -e '.[postgresql]')"
     if reason is not None:
-        if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
-            pytest.fail(reason + " and SIPREF_REQUIRE_EXTERNAL=1")
-        pytest.skip(reason)
+        missing_external(reason)
     assert where is not None
     return where
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from .transport_support import stop_process
+from .transport_support import missing_external, stop_process
 from .websocket_support import REPO, ProgramProcess, start_proxy
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
@@ -50,10 +50,7 @@ ARGS = [
 pytestmark = [pytest.mark.browser, pytest.mark.interop]
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("SIPREF_REQUIRE_EXTERNAL") == "1":
-        pytest.fail(reason + " and SIPREF_REQUIRE_EXTERNAL=1")
-    pytest.skip(reason)
+_missing = missing_external
 
 
 class _Quiet(SimpleHTTPRequestHandler):
