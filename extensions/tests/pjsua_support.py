@@ -29,6 +29,7 @@ What went on the wire is in the log file (:meth:`PjsuaPeer.log_text`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import json
@@ -225,3 +226,31 @@ def pcmu_sdp(version: int, media_port: int) -> bytes:
         f"m=audio {media_port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
     ]  # fmt: skip
     return ("\r\n".join(lines) + "\r\n").encode()
+
+
+#: How long a test waits for its own UA's loop to carry out an action.
+WAIT = 8.0
+
+
+class OnItsLoop:
+    """For a test's own UA run by a :class:`~rfc3261.asyncio.dispatcher.CoreHost` on an event
+    loop in another thread: run a coroutine there, or an action on the UA with its effects
+    carried out.  The subclass sets ``loop``, ``host`` and ``ua``."""
+
+    loop: asyncio.AbstractEventLoop
+    host: Any
+    ua: Any
+
+    def _in_loop(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(WAIT)
+
+    def do(self, action: Callable[[Any, float], Any]) -> Any:
+        """Run ``action(ua, now)`` on the UA's loop; carry out the effects it returns."""
+
+        async def run() -> Any:
+            result = action(self.ua, self.host.clock())
+            effects = result[1] if isinstance(result, tuple) else result
+            self.host.run(effects)
+            return result
+
+        return self._in_loop(run())

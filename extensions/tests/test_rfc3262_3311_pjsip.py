@@ -32,7 +32,7 @@ import pytest
 
 from extensions.rfc3262 import ProvisionalAcknowledged, ReliableProvisional
 from extensions.rfc3311 import UpdateExtension, UpdateReceived, UpdateResult
-from extensions.tests.pjsua_support import PcmuDescriber
+from extensions.tests.pjsua_support import OnItsLoop, PcmuDescriber
 from rfc3261.asyncio.dispatcher import CoreHost
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.headers import HEADER_TYPES, unregister_header
@@ -135,7 +135,7 @@ class Peer:
 # -- our UA (CoreHost in a thread) ------------------------------------------------------------
 
 
-class Ours:
+class Ours(OnItsLoop):
     """Our UA on 127.0.0.1 (UDP and TCP), with 100rel and UPDATE, driven from the test."""
 
     def __init__(self, transport: str, *, require: bool) -> None:
@@ -163,20 +163,6 @@ class Ours:
         ua.sessions.describer = PcmuDescriber(MEDIA_PORT)
         host.core = ua
         return host, ua
-
-    def _in_loop(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(WAIT)
-
-    def do(self, action: Callable[[UserAgent, float], Any]) -> Any:
-        """Run ``action(ua, now)`` on the UA's loop; carry out the effects it returns."""
-
-        async def run() -> Any:
-            result = action(self.ua, self.host.clock())
-            effects = result[1] if isinstance(result, tuple) else result
-            self.host.run(effects)
-            return result
-
-        return self._in_loop(run())
 
     def expect(self, kind: type, what: str = "", when: Callable[[Any], bool] = bool) -> Any:
         end = time.monotonic() + WAIT

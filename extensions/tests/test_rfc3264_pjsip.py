@@ -32,7 +32,7 @@ from rfc3261.headers import HEADER_TYPES, unregister_header
 from rfc3261.session import Call, CallEstablished, IncomingCall, ReinviteReceived, ReinviteResult
 from rfc3261.ua_core import UAConfig, UserAgent
 
-from .pjsua_support import PjsuaPeer, require_pjsua
+from .pjsua_support import OnItsLoop, PjsuaPeer, require_pjsua
 
 pytestmark = pytest.mark.interop
 
@@ -47,7 +47,7 @@ def rel_headers() -> Iterator[None]:
             unregister_header(name)
 
 
-class Ours:
+class Ours(OnItsLoop):
     """Our UA on 127.0.0.1 with SDP offer/answer (and 100rel when asked)."""
 
     def __init__(self, codecs: str, *, rel: bool = False) -> None:
@@ -75,20 +75,6 @@ class Ours:
         ua = UserAgent(config, extensions=self.extensions)
         host.core = ua
         return host, ua
-
-    def _in_loop(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(WAIT)
-
-    def do(self, action: Callable[[UserAgent, float], Any]) -> Any:
-        """Run ``action(ua, now)`` on the UA's loop; carry out the effects it returns."""
-
-        async def run() -> Any:
-            result = action(self.ua, self.host.clock())
-            effects = result[1] if isinstance(result, tuple) else result
-            self.host.run(effects)
-            return result
-
-        return self._in_loop(run())
 
     def expect(self, kind: type | tuple[type, ...], when: Callable[[Any], bool] = bool) -> Any:
         end = time.monotonic() + WAIT

@@ -26,7 +26,7 @@ import pytest
 
 from extensions.rfc3311 import UpdateExtension
 from extensions.rfc4028 import SessionExpired, SessionIntervalSet, SessionRefreshSent, SessionTimer
-from extensions.tests.pjsua_support import PcmuDescriber, PjsuaPeer
+from extensions.tests.pjsua_support import OnItsLoop, PcmuDescriber, PjsuaPeer
 from rfc3261.asyncio.dispatcher import CORE_CLOCK, CoreHost
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.headers import HEADER_TYPES, unregister_header
@@ -47,7 +47,7 @@ def timer_headers() -> Iterator[None]:
             unregister_header(name)
 
 
-class Ours:
+class Ours(OnItsLoop):
     """Our UA on 127.0.0.1 with session timers, on a clock the test can move ahead."""
 
     def __init__(self, timer: SessionTimer, *, update: bool) -> None:
@@ -79,20 +79,6 @@ class Ours:
         ua.sessions.describer = PcmuDescriber(MEDIA_PORT)
         host.core = ua
         return host, ua
-
-    def _in_loop(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(WAIT)
-
-    def do(self, action: Callable[[UserAgent, float], Any]) -> Any:
-        """Run ``action(ua, now)`` on the UA's loop; carry out the effects it returns."""
-
-        async def run() -> Any:
-            result = action(self.ua, self.host.clock())
-            effects = result[1] if isinstance(result, tuple) else result
-            self.host.run(effects)
-            return result
-
-        return self._in_loop(run())
 
     def jump(self, seconds: float) -> None:
         """Move our clock ``seconds`` ahead; the timers due by then fire at once."""
