@@ -78,6 +78,9 @@ class RegistrarExtension:
     the commit, so it must not refuse.
     """
 
+    #: A short name, by which the programs load it (``extensions/``, see
+    #: :mod:`rfc3261.programs.plugins`); "" for none.
+    name: str = ""
     option_tags: frozenset[str] = frozenset()
 
     def on_binding(self, request: Request, binding: Binding, source: Any) -> Binding:

@@ -26,6 +26,11 @@ configuration file, which names the next hop for a domain (``*`` for any)::
 Without ``--dns`` no DNS is done (next hops are IP addresses); with it, next hops
 that are names are located by RFC 3263 (NAPTR, SRV, A/AAAA) and tried in turn.
 
+``--path`` makes the proxy an edge of RFC 3327: it puts its own URI on the Path of
+the REGISTERs it forwards for UAs that support Path (``--path-require``: and asks the
+registrar to support it with Require, refusing UAs without support with 421), so
+that requests for them come back through it.
+
 ``--presence URI`` also runs a presence server (RFC 3903 event state compositor and
 RFC 6665 notifier, :mod:`rfc3261.programs.presence`) listening on URI, with its
 publications in the ``--db`` file: PUBLISH and presence SUBSCRIBE requests for users of
@@ -44,10 +49,11 @@ from ..asyncio.dispatcher import CoreHost
 from ..asyncio.transport import bracketed, is_ip_address
 from ..digest_server import DigestAuthenticator
 from ..message import Request
-from ..proxy import NextHop, Proxy, ProxyConfig
+from ..proxy import NextHop, Proxy, ProxyConfig, ProxyExtension
 from ..uri import SipURI, parse_uri
 from ..websocket_edge import WebSocketEdge
 from . import common
+from .plugins import load_extension
 from .presence import start_compositor
 from .registrar import (
     ExpiryTimer,
@@ -153,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a presence server (PUBLISH, SUBSCRIBE) for --domain's users listening on URI",
     )
     parser.add_argument(
+        "--path",
+        action="store_true",
+        help="add our URI to the Path of REGISTERs we forward (RFC 3327 §5.2, an edge proxy)",
+    )
+    parser.add_argument(
+        "--path-require",
+        action="store_true",
+        help="with --path: Require: path towards the registrar; 421 to UAs without it",
+    )
+    parser.add_argument(
         "--proxy-auth",
         action="store_true",
         help="with --auth-file: demand Proxy-Authorization (407) on requests the proxy "
@@ -183,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         routes = parse_routes(args.config_tables.get("route", []), names=bool(args.dns))
         resolver = common.make_resolver(args)
         authenticator = make_proxy_authenticator(args)
+        if args.path_require and not args.path:
+            raise common.ConfigError("--path-require needs --path")
         registrar, location = make_registrar(args)
     except (common.ConfigError, OSError, ValueError) as error:
         parser.error(str(error))
@@ -221,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             interfaces: dict[str, str] = {}
             for point in points:
                 interfaces.setdefault(point.transport, point.address.hostport)
+            if args.path:
+                extensions.append(
+                    load_extension(
+                        ProxyExtension, "path", interfaces=interfaces, require=args.path_require
+                    )
+                )
             websocket = None
             if any(t in ("WS", "WSS") for t in interfaces):
                 websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))

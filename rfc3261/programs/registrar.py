@@ -17,6 +17,10 @@ OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 48
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
 turns on Digest authentication (§22, 401); ``--digest-algorithms`` says which
 algorithms the challenges offer, most preferred first (RFC 8760 §2.3).
+Path (RFC 3327) is supported, with the extension ``path`` of ``extensions/``: the
+path vector of a REGISTER is stored with its bindings and returned in the 200 OK
+(a Path from a UA without ``Supported: path`` is refused with 420 unless
+``--path-without-supported``).
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
 from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
-from ..registrar import Registrar, RegistrarConfig
+from ..registrar import Registrar, RegistrarConfig, RegistrarExtension
 from ..uri import SipURI
 from ..websocket_edge import WebSocketRegistrar
 from . import common
+from .plugins import available_extensions
 
 __all__ = [
     "DEFAULT_DIGEST_ALGORITHMS",
@@ -134,6 +139,12 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="refuse (403) an authenticated request whose From user is not the "
         "authenticated user name",
     )
+    parser.add_argument(
+        "--path-without-supported",
+        action="store_true",
+        help="store a Path (RFC 3327) even when the UA did not say Supported: path "
+        "(default: 420, the policy RFC 3327 §5.3 recommends)",
+    )
     parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
     parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
     parser.add_argument("--max-expires", type=int, default=86400, help="longest binding")
@@ -208,7 +219,11 @@ def make_registrar(
         max_bindings_per_aor=args.max_bindings_per_aor,
     )
     # Bindings made over a WebSocket remember their connection (RFC 7118 §5).
-    extensions = [WebSocketRegistrar()]
+    extensions: list[RegistrarExtension] = [WebSocketRegistrar()]
+    # RFC 3327 Path, from extensions/ when installed (the core never imports it).
+    path = available_extensions(RegistrarExtension).get("path")
+    if path is not None:
+        extensions.append(path(without_supported=args.path_without_supported))  # type: ignore[call-arg]
     return Registrar(location, config, authenticator, extensions=extensions), location
 
 

@@ -85,6 +85,9 @@ class Target:
 class ProxyExtension:
     """Hooks of a :class:`Proxy` for an extension; override what you need."""
 
+    #: A short name, by which the programs load it (see :mod:`rfc3261.programs.plugins`).
+    name: str = ""
+
     def targets(self, request: Request, targets: list[Target]) -> list[Target]:
         """§16.5: the targets made from the location service's bindings for ``request``
         (highest q first, each with its ``binding``); return the list to use -- the
@@ -92,11 +95,13 @@ class ProxyExtension:
         afterwards."""
         return targets
 
-    def before_forward(self, branch: Branch) -> int | None:
+    def before_forward(self, branch: Branch) -> int | Response | None:
         """§16.6, after step 9: ``branch.request`` is the copy about to be sent to
         ``branch.hop`` for ``branch.target``; the hook may change the copy or replace
         the hop.  Return None to send it, or a final status (300-699, e.g. 430 Flow
-        Failed, RFC 5626) to end the branch as if that response had arrived."""
+        Failed, RFC 5626) -- or such a response, built with ``branch.request.
+        make_response`` when it needs header fields (a 421's Require) -- to end the
+        branch as if that response had arrived."""
         return None
 
 
