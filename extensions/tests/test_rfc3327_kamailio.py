@@ -57,7 +57,8 @@ def start_kamailio(tmp_path: Path, registrar_port: int) -> tuple[subprocess.Pope
 ##% header field values into a Path header field in the successful (200
 ##% class) REGISTER response.
 def test_kamailio_edge_adds_path_our_registrar_stores_it_and_a_call_goes_through_kamailio(
-    tmp_path: Path, wire: WireCapture
+    tmp_path: Path,
+    wire: WireCapture,  # noqa: F811 - the fixture imported above
 ) -> None:
     db = str(tmp_path / "location.db")
     home = ServerProcess(

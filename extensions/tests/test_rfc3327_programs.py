@@ -75,7 +75,8 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
 ##% contact and the address-of-record indicated in the REGISTER request
 ##% (the "binding" as defined in [1]).
 def test_register_through_the_edge_then_a_call_through_the_home_proxy_reaches_bob_via_the_edge(
-    tmp_path: Path, wire: WireCapture
+    tmp_path: Path,
+    wire: WireCapture,  # noqa: F811 - the fixture imported above
 ) -> None:
     registrar, home, edge = start_servers(tmp_path, "--path")
     bob_out, alice_out = io.StringIO(), io.StringIO()
