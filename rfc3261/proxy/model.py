@@ -184,6 +184,9 @@ class ResponseContext:
     no_new_branches: bool = False
     incoming_breadth: int = 60
     server_terminated: bool = False
+    # The Route value naming this proxy that §16.4 removed, if any: its user part may
+    # be a flow token of ours (RFC 5626 §5.3), which extensions read.
+    arrived_route: Any = None
 
     @property
     def outgoing_breadth(self) -> int:
