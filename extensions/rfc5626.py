@@ -63,6 +63,8 @@ __all__ = [
 OUTBOUND = "outbound"
 #: Flow tokens of this extension start so (a URI user part).
 PREFIX = "ob-"
+# Chosen targets whose spare flows are remembered at once (see OutboundProxy.retarget).
+MAX_SPARE = 1024
 # reg-id = "reg-id" EQUAL 1*DIGIT ; 1 to (2^31 - 1)  (§10)
 _REG_ID_LIMIT = 2**31
 
@@ -340,6 +342,9 @@ class OutboundProxy(PathEdge):
         self.edge = edge
         self.path = path
         self.flow_alive = flow_alive or (lambda hop: True)
+        # A chosen target -> the other flows of its instance, in preference order
+        # (bounded: entries of requests answered otherwise are dropped oldest first).
+        self._spare: dict[Target, list[Target]] = {}
 
     # -- §7: the target set
 
@@ -362,20 +367,46 @@ class OutboundProxy(PathEdge):
     ##% use that file descriptor.
     def targets(self, request: Request, targets: list[Target]) -> list[Target]:
         """One target per instance-id (the most preferred whose flow is alive); a
-        binding whose direct flow is gone is left out."""
+        binding whose direct flow is gone is left out.  The other flows of an instance
+        are kept aside for :meth:`retarget`."""
         chosen: list[Target] = []
-        instances: set[str] = set()
+        spare: dict[str, list[Target]] = {}
         for target in targets:
             hop = _parse(target.flow)
             if hop is not None and not self.flow_alive(hop):
                 continue
             instance = target.binding.extra.get("instance") if target.binding else None
             if instance is not None:
-                if instance in instances:
+                if instance in spare:
+                    spare[instance].append(target)
                     continue
-                instances.add(instance)
+                spare[instance] = []
             chosen.append(target)
+        for target in chosen:
+            instance = target.binding.extra.get("instance") if target.binding else None
+            if instance is not None and spare[instance]:
+                self._spare[target] = spare[instance]
+                while len(self._spare) > MAX_SPARE:
+                    self._spare.pop(next(iter(self._spare)))
         return chosen
+
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-7
+    ##% If a request for a particular AOR and instance-id fails with a 430
+    ##% (Flow Failed) response, the proxy SHOULD replace the failed branch
+    ##% with another target (if one is available) with the same AOR and
+    ##% instance-id, but a different reg-id.
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-11.5
+    ##% The Authoritative Proxy SHOULD attempt to forward to another target
+    ##% (flow) with the same instance-id and AOR.
+    def retarget(self, branch: Branch, response: Response) -> list[Target]:
+        """After a 430 (or a 408) on a branch, the next flow of the same instance."""
+        spare = self._spare.pop(branch.target, [])
+        if response.status not in (408, 430) or not spare:
+            return []
+        following = spare[0]
+        if spare[1:]:
+            self._spare[following] = spare[1:]
+        return [following]
 
     # -- §16.6 after step 9
 

@@ -6,12 +6,15 @@ parsed messages and transport addresses as sources; STUN encoding (§8).
 
 from __future__ import annotations
 
+import argparse
+
 from extensions.rfc3327 import PathRegistrar, path_values
 from extensions.rfc5626 import PREFIX, OutboundProxy, OutboundRegistrar
-from rfc3261.asyncio.transport import Address
+from rfc3261.asyncio.transport import Address, TransportLimits
 from rfc3261.flow_token import flow_token
 from rfc3261.location import Binding, SqliteLocationService
 from rfc3261.message import Request, Response, parse
+from rfc3261.programs.registrar import outbound_limits
 from rfc3261.proxy import NextHop, Proxy, ProxyConfig, Send
 from rfc3261.registrar import Registrar, RegistrarConfig
 from rfc3261.stun import binding_request, binding_response, is_stun, parse_binding_response
@@ -194,6 +197,10 @@ def test_not_first_hop_without_ob_in_path_is_439_or_the_reg_id_is_ignored() -> N
     assert response.status == 200 and response.header("Require") in (None, [])
 
 
+##= https://www.rfc-editor.org/rfc/rfc5626#section-6
+##= type=test
+##% Registrars that implement this specification MUST support the Path
+##% header mechanism [RFC3327].
 def test_through_an_edge_with_ob_the_path_holds_the_flow_and_no_flow_timer_is_sent() -> None:
     reg = registrar()
     token = flow_token("TCP", "192.0.2.1", 40000, prefix=PREFIX)
@@ -238,6 +245,18 @@ def test_a_reg_id_without_instance_id_is_ignored() -> None:
     assert response.status == 200 and response.header("Require") in (None, [])
     [binding] = reg.location.lookup(AOR, 1.0)
     assert "reg-id" not in binding.extra and binding.flow is None
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-5.4
+##= type=test
+##% The server MUST wait for an amount of time
+##% larger than the Flow-Timer in order to have a grace period to account
+##% for transport delay.
+def test_flows_outlive_the_flow_timer_by_a_grace_period() -> None:
+    args = argparse.Namespace(outbound=True, flow_timer=120)
+    assert outbound_limits(args, TransportLimits()).idle_timeout > 120
+    args = argparse.Namespace(outbound=False, flow_timer=120)
+    assert outbound_limits(args, TransportLimits()).idle_timeout == TransportLimits().idle_timeout
 
 
 # -- the edge proxy (§5) ---------------------------------------------------------------
@@ -410,6 +429,60 @@ def test_one_target_per_instance_over_its_live_flow() -> None:
         home.receive_request(invite(AOR, call_id="c3"), Address("UDP", "192.0.2.9", 5060), 3.0)
     )
     assert none.status == 480
+
+
+def home_with_two_flows() -> Proxy:
+    location = SqliteLocationService()
+    config = ProxyConfig(host="127.0.0.1", port=5060, domains=DOMAINS)
+    home_registrar = Registrar(
+        location,
+        RegistrarConfig(domains=DOMAINS),
+        extensions=[PathRegistrar(), OutboundRegistrar()],
+    )
+    home = Proxy(
+        config,
+        location,
+        registrar=home_registrar,
+        extensions=[OutboundProxy({"UDP": "127.0.0.1:5060"}, edge=False)],
+    )
+    for reg_id, port in ((1, 40000), (2, 40001)):
+        request = outbound_register(ob_contact(reg_id, f"b{reg_id}.invalid"), cseq=reg_id)
+        home.receive_request(request, Address("TCP", "192.0.2.1", port), 0.0)
+    return home
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-7
+##= type=test
+##% If a request for a particular AOR and instance-id fails with a 430
+##% (Flow Failed) response, the proxy SHOULD replace the failed branch
+##% with another target (if one is available) with the same AOR and
+##% instance-id, but a different reg-id.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-11.5
+##= type=test
+##% The Authoritative Proxy SHOULD attempt to forward to another target
+##% (flow) with the same instance-id and AOR.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-7
+##= type=test
+##% If the proxy receives a final response from a branch other than a
+##% 408 (Request Timeout) or a 430 (Flow Failed) response, the proxy
+##% MUST NOT forward the same request to another target representing
+##% the same AOR and instance-id.
+def test_after_a_430_the_other_flow_of_the_instance_is_tried_after_a_486_none() -> None:
+    caller = Address("UDP", "192.0.2.9", 5060)
+    for status, retried in ((430, True), (486, False)):
+        home = home_with_two_flows()
+        [first] = forwarded(home.receive_request(invite(AOR, call_id=f"c{status}"), caller, 1.0))
+        answer = wire(first.message).make_response(status, to_tag="x")
+        sends = home.receive_response(wire(answer), first.destination, 1.1)
+        invites = [s for s in forwarded(sends) if s.message.method == "INVITE"]
+        finals = responses(sends)
+        if retried:
+            [second] = invites
+            assert second.destination.port != first.destination.port
+            assert finals == []
+        else:
+            assert invites == []
+            assert [r.status for r in finals] == [486]
 
 
 def test_targets_keep_bindings_without_instance() -> None:

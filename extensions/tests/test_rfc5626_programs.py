@@ -21,6 +21,7 @@ from rfc3261.stun import binding_request, parse_binding_response
 from rfc3261.tests.test_programs_servers import Client, ServerProcess
 
 INSTANCE = '"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"'
+OB_PARAMS = f"+sip.instance={INSTANCE};reg-id=1"
 
 
 def start(tmp_path: Path) -> tuple[ServerProcess, ServerProcess, ServerProcess]:
@@ -60,7 +61,7 @@ def register_flow(bob: Client, edge_port: int) -> Response:
         [
             ("Route", f"<sip:127.0.0.1:{edge_port};transport=tcp;lr>"),
             ("To", "<sip:bob@example.com>"),
-            ("Contact", f"<sip:bob@bob.invalid;transport=tcp;ob>;+sip.instance={INSTANCE};reg-id=1"),
+            ("Contact", f"<sip:bob@bob.invalid;transport=tcp;ob>;{OB_PARAMS}"),
             ("Supported", "path, outbound"),
             ("Expires", "600"),
         ],

@@ -95,6 +95,12 @@ class ProxyExtension:
         afterwards."""
         return targets
 
+    def retarget(self, branch: Branch, response: Response) -> list[Target]:
+        """§16.7 step 4: targets to add to the target set after the failure
+        ``response`` (300-699) on ``branch`` (RFC 5626 §7: after a 430, another flow of
+        the same instance); they are tried like the others.  Default: none."""
+        return []
+
     def before_forward(self, branch: Branch) -> int | Response | None:
         """§16.6, after step 9: ``branch.request`` is the copy about to be sent to
         ``branch.hop`` for ``branch.target``; the hook may change the copy or replace
