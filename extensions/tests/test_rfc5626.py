@@ -361,6 +361,12 @@ def test_a_request_routed_by_the_token_goes_over_the_flow_or_gets_430_or_403() -
     outgoing = invite("sip:alice@127.0.0.1:5090", extra=(("Route", f"<sip:{token}@{EDGE};lr>"),))
     [out] = forwarded(edge_proxy().receive_request(outgoing, UA_FLOW, 0.0))
     assert (out.destination.host, out.destination.port) == ("127.0.0.1", 5090)
+    # A new dialog from an outbound UA (ob in its Contact) over its flow: our
+    # Record-Route names the flow, so the dialog's requests come back over it.
+    dialog = invite("sip:alice@127.0.0.1:5090")
+    dialog.headers.set("Contact", "<sip:bob@bob.invalid;transport=tcp;ob>")
+    [out] = forwarded(edge_proxy().receive_request(wire(dialog), UA_FLOW, 0.0))
+    assert wire(out.message).record_route[0].uri.user == token
 
 
 # -- the authoritative proxy (§7) -------------------------------------------------------
