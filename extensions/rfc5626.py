@@ -146,16 +146,18 @@ class OutboundRegistrar(RegistrarExtension):
 
     ``flow_timer``: seconds put in Flow-Timer of a 200 to a UA registered over a
     direct flow (None: none; the UA then uses its default keep-alive intervals).
+    ``only``: refuse (421, Require: outbound) a binding that does not use outbound.
     Install it after the RFC 3327 registrar extension, which stores the Path.
     """
 
     name = OUTBOUND
     option_tags = frozenset({OUTBOUND})
 
-    def __init__(self, *, flow_timer: int | None = None) -> None:
+    def __init__(self, *, flow_timer: int | None = None, only: bool = False) -> None:
         if flow_timer is not None and flow_timer < 1:
             raise ValueError("Flow-Timer is a positive number of seconds")
         self.flow_timer = flow_timer
+        self.only = only
 
     ##= https://www.rfc-editor.org/rfc/rfc5626#section-6
     ##% Therefore, if the Contact header field contains
@@ -213,6 +215,11 @@ class OutboundRegistrar(RegistrarExtension):
     ##= https://www.rfc-editor.org/rfc/rfc5626#section-6
     ##% Registrars that implement this specification MUST support the Path
     ##% header mechanism [RFC3327].
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-6
+    ##% The registrar MAY be configured with
+    ##% local policy to reject any registrations that do not include the
+    ##% instance-id and reg-id, or with Path header field values that do not
+    ##% contain the "ob" URI parameter.
     def on_binding(self, request: Request, binding: Binding, source: Any) -> Binding:
         contacts = self.check_contacts(request)
         entry = next((c for c in contacts if str(c[0].uri) == binding.contact), None) or next(
@@ -226,12 +233,16 @@ class OutboundRegistrar(RegistrarExtension):
         if params:
             extra["params"] = params  # every Contact parameter, as written
         # A reg-id without an instance-id is not valid: "it simply ignores the reg-id".
-        if reg_id is None or instance is None:
-            return replace(binding, extra=extra)
-        if not outbound_applies(request):
-            if supports_outbound(request):
-                raise Reject(request.make_response(439, "First Hop Lacks Outbound Support"))
-            return replace(binding, extra=extra)  # reg-id ignored
+        flow_id = reg_id is not None and instance is not None
+        applies = outbound_applies(request)
+        if flow_id and not applies and supports_outbound(request):
+            raise Reject(request.make_response(439, "First Hop Lacks Outbound Support"))
+        if self.only and not (flow_id and applies):
+            response = request.make_response(421)
+            response.headers.add("Require", OUTBOUND)
+            raise Reject(response)
+        if not (flow_id and applies):
+            return replace(binding, extra=extra)  # plain RFC 3261 binding; reg-id ignored
         extra["instance"] = instance
         extra["reg-id"] = reg_id
         flow = binding.flow

@@ -238,6 +238,25 @@ def test_bad_reg_ids_and_a_reg_id_among_several_contacts_are_400() -> None:
     )
 
 
+##= https://www.rfc-editor.org/rfc/rfc5626#section-6
+##= type=test
+##% The registrar MAY be configured with
+##% local policy to reject any registrations that do not include the
+##% instance-id and reg-id, or with Path header field values that do not
+##% contain the "ob" URI parameter.
+def test_an_outbound_only_registrar_refuses_other_registrations_with_421() -> None:
+    reg = Registrar(
+        SqliteLocationService(),
+        RegistrarConfig(domains=DOMAINS),
+        extensions=[PathRegistrar(), OutboundRegistrar(only=True)],
+    )
+    plain = reg.handle(register(AOR, extra=SUPPORTED), 1.0, source=UA_FLOW)
+    assert plain.status == 421 and plain.header("Require") == ["outbound"]
+    no_ob = via_edge(outbound_register(extra=(("Supported", "path"),)), f"<sip:{EDGE};lr>")
+    assert reg.handle(no_ob, 1.0).status == 421
+    assert reg.handle(outbound_register(), 1.0, source=UA_FLOW).status == 200
+
+
 def test_a_reg_id_without_instance_id_is_ignored() -> None:
     reg = registrar()
     contact = "<sip:bob@192.0.2.8>;reg-id=1"

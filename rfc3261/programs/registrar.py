@@ -160,6 +160,12 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         "439, Require: outbound, STUN keep-alives on the UDP port",
     )
     parser.add_argument(
+        "--outbound-only",
+        action="store_true",
+        help="with --outbound: refuse (421) registrations without instance-id and reg-id "
+        "or through an edge without outbound (RFC 5626 §6 local policy)",
+    )
+    parser.add_argument(
         "--flow-timer",
         type=int,
         default=30,
@@ -247,11 +253,14 @@ def make_registrar(
     path = available.get("path")
     if path is not None:
         extensions.append(path(without_supported=args.path_without_supported))  # type: ignore[call-arg]
+    if args.outbound_only and not args.outbound:
+        raise common.ConfigError("--outbound-only needs --outbound")
     if args.outbound:
         # RFC 5626 §6, after Path (it reads the stored path vector's first value).
         if "outbound" not in available or path is None:
             raise common.ConfigError("--outbound needs the extensions outbound and path")
-        extensions.append(available["outbound"](flow_timer=args.flow_timer))  # type: ignore[call-arg]
+        outbound = available["outbound"]
+        extensions.append(outbound(flow_timer=args.flow_timer, only=args.outbound_only))  # type: ignore[call-arg]
     return Registrar(location, config, authenticator, extensions=extensions), location
 
 
