@@ -152,3 +152,49 @@ def test_a_flow_registered_through_the_edge_carries_calls_until_it_closes(tmp_pa
         for server in (edge, home, registrar):
             server.stop()
     assert "INVITE sip:bob@bob.invalid" in logs
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-7
+##= type=test
+##% If the proxy is co-located with the registrar and stored information
+##% about the flow to the UA that created the binding, then the proxy
+##% MUST send the request over the same 'logical flow' saved with the
+##% binding, since that flow is known to deliver data to the specific
+##% target UA instance's network flow that was saved with the binding.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-6
+##= type=test
+##% Registrars with a direct flow with a UA MAY include a
+##% Flow-Timer header in a 2xx class registration response that includes
+##% the outbound option-tag in the Require header.
+def test_a_flow_registered_directly_at_the_proxy_carries_calls(tmp_path: Path) -> None:
+    proxy = ServerProcess(
+        "proxy", "--listen", "sip:127.0.0.1:0", "--domain", "example.com",
+        "--db", str(tmp_path / "location.db"), "--outbound", "--flow-timer", "20", cwd=tmp_path,
+    )  # fmt: skip
+    bob = Client("TCP", ("127.0.0.1", proxy.ports["TCP"]))
+    alice = Client()
+    try:
+        host, mapped, ours = stun_ping(proxy.port)
+        assert (host, mapped) == ("127.0.0.1", ours)
+        ok = register_flow(bob, proxy.ports["TCP"])
+        assert ok.status == 200, ok
+        assert [t.lower() for t in ok.header("Require")] == ["outbound"]
+        assert ok.headers.get("Flow-Timer") == "20"  # a direct flow
+        assert ok.headers.get_all("Path") == []
+        request = alice.request(
+            "INVITE", "sip:bob@example.com",
+            [("To", "<sip:bob@example.com>"), ("Contact", f"<sip:alice@127.0.0.1:{alice.port}>")],
+        )  # fmt: skip
+        alice.send(request, ("127.0.0.1", proxy.port))
+        incoming = bob.receive(timeout=10)
+        assert isinstance(incoming, Request) and incoming.method == "INVITE"
+        assert str(incoming.uri) == "sip:bob@bob.invalid;transport=tcp;ob"
+        bob.send(incoming.make_response(486, to_tag="b0b"), ("127.0.0.1", proxy.ports["TCP"]))
+        assert alice.final(timeout=10).status == 486
+        bob.close()
+        time.sleep(0.3)
+        # The only flow is gone: no target is left (§7), the call is not deliverable.
+        assert call(alice, proxy.port).status == 480
+    finally:
+        alice.close()
+        proxy.stop()
