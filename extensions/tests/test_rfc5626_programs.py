@@ -174,6 +174,11 @@ def test_a_flow_registered_directly_at_the_proxy_carries_calls(tmp_path: Path) -
     bob = Client("TCP", ("127.0.0.1", proxy.ports["TCP"]))
     alice = Client()
     try:
+        # Binary garbage on the SIP UDP port (a bad STUN message, a lone byte) is
+        # dropped; STUN still works after it.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
+            for data in (b"\x00", b"\x01\x01" + bytes(18), binding_request()[:-2], b"\x00" * 600):
+                junk.sendto(data, ("127.0.0.1", proxy.port))
         host, mapped, ours = stun_ping(proxy.port)
         assert (host, mapped) == ("127.0.0.1", ours)
         ok = register_flow(bob, proxy.ports["TCP"])
