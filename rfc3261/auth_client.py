@@ -254,10 +254,16 @@ class AuthClient:
         except ValueError:
             return chosen
         for value in values:
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-5.6
+            ##% A user agent MUST choose to use the strongest auth-scheme it understands
+            ##% and request credentials from the user based upon that challenge.
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-5.8
+            ##% For this reason, the client SHOULD always use the strongest scheme that
+            ##% it understands from the choices offered.
             try:
                 challenge = DigestChallenge.from_header(value, proxy=header.startswith("Proxy"))
             except ValueError:
-                continue  # Basic, or a Digest challenge without realm/nonce
+                continue  # Basic (never answered: Digest is stronger), or a broken Digest
             ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.7
             ##% When the client receives the first challenge, it SHOULD use the first
             ##% challenge it supports, unless a local policy dictates otherwise.
@@ -304,7 +310,8 @@ class AuthClient:
         ##% This parameter MUST be used by all implementations.
         qop = "auth" if not challenge.qop or "auth" in challenge.qop else "auth-int"
         ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
-        ##% The nc value is the
+        ##% This parameter MUST be used by all implementations.  The nc
+        ##% parameter stands for "nonce count".  The nc value is the
         ##% hexadecimal count of the number of requests (including the current
         ##% request) that the client has sent with the nonce value in this
         ##% request.
