@@ -847,6 +847,21 @@ def test_cancel_is_never_challenged() -> None:
     # demanding credentials relays no CANCEL it cannot match; §9.2's 481).
     assert bob.statuses("CANCEL") == [481]
     assert carol.requests == []
+    # One that shows it belongs to a dialog of ours (our Record-Route, with its token, in
+    # its Route: a re-INVITE's CANCEL arriving after a restart) is relayed, unchallenged.
+    token = _proxy.record_route_token("re-invite")
+    ours = invite(
+        "sip:carol@carol-pc.example",
+        from_="sip:bob@biloxi.example.com",
+        via_host="bob-pc.example",
+        call_id="re-invite",
+        method="CANCEL",
+        extra=(("Route", f"<sip:{P2};lr;rrtoken={token}>"),),
+    )
+    net.post(bob.host, bob.send(ours, P2, net.now))
+    net.run(4.0)
+    assert 407 not in bob.statuses("CANCEL")
+    assert [r.method for r in carol.requests] == ["CANCEL"]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
