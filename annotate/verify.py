@@ -29,6 +29,13 @@ Neutralising, per block kind (line numbers are kept: removed lines become blank)
 - imports only, a one-line ``def``, a block spanning the whole module, a file that does not
   parse: not neutralised (verdict ``not neutralised``).
 
+A requirement whose every implementation annotation says ``verify=absence`` (with a
+``reason``) forbids a behaviour the code does not have: "a proxy MUST NOT modify the body",
+"a UAS MUST ignore a header field it does not understand" (lazy parsing never reads it).
+Removing code cannot add the forbidden behaviour, so nothing is broken: once its tests
+pass on the intact tree it gets the verdict ``absence`` -- its own category, never counted
+as ``verified``.
+
 If a module no longer imports once neutralised, the tests error while being collected; that
 is reported as ``not neutralised`` too (the tests would fail for a reason unrelated to the
 requirement's behaviour).
@@ -95,6 +102,7 @@ VERDICTS: dict[str, str] = {
     "survived": "every cited test still passes with the cited code broken",
     "fails intact": "a cited test fails, errors or hangs on the intact tree",
     "not neutralised": "a cited block could not be broken while keeping the module importable",
+    "absence": "it forbids what the code never does (verify=absence): nothing to break",
     "no test": "no cited test could be run (not a test function, id not found, all skipped)",
     "timeout": "the tests outlived the time limit with the code broken",
 }
@@ -385,6 +393,7 @@ class Candidate:
     tests: list[str]  # node ids
     unresolved: list[str]  # "path:line" of test annotations that name no test
     key: str = ""
+    absence: str = ""  # the reason, when every implementation citation says verify=absence
 
 
 def _sections_match(section: str, wanted: Sequence[str]) -> bool:
@@ -458,8 +467,13 @@ def _candidate(entry: RequirementStatus, text: Callable[[str], str]) -> Candidat
         if a.block:
             lines = text(a.path).splitlines()
             digest.update("\n".join(lines[a.block[0] - 1 : a.block[1]]).encode())
+    absence = ""
+    if all(a.meta.get("verify") == "absence" for a in impl):
+        absence = "; ".join(sorted({a.meta.get("reason", "") for a in impl} - {""}))
+        absence = absence or "declared an absence"
+        digest.update(f"\0absence\0{absence}".encode())
     req = entry.requirement
-    return Candidate(req.id, req.level, blocks, node_ids, unresolved, digest.hexdigest())
+    return Candidate(req.id, req.level, blocks, node_ids, unresolved, digest.hexdigest(), absence)
 
 
 # --- running ------------------------------------------------------------------------------
@@ -577,6 +591,8 @@ def _verify_one(cand: Candidate, ws: _Workspace, intact: dict[str, str]) -> Outc
             runnable.append(nid)
     if not runnable:
         return done("no test", "every cited test skips")
+    if cand.absence:
+        return done("absence", cand.absence)
     results: dict[str, str] = {}
     for gentle in (False, True):
         out.kinds = []
