@@ -26,6 +26,8 @@ Neutralising, per block kind (line numbers are kept: removed lines become blank)
 - any other statement (in a function body, or a module-level call): replaced by ``pass``;
 - a clause (``else:``, ``except ...:``, ``elif ...:``) found by indentation: its body
   becomes ``pass``;
+- a keyword argument on a line of its own inside a call (``stale=challenge.stale,``): its
+  value is emptied (or changed), as an assignment's is;
 - imports only, a one-line ``def``, a block spanning the whole module, a file that does not
   parse: not neutralised (verdict ``not neutralised``).
 
@@ -211,6 +213,32 @@ def _changed_value(value: ast.expr, gentle: bool) -> str:
     return "None" if new is None else ast.unparse(ast.fix_missing_locations(new))
 
 
+def _keyword_at(tree: ast.Module, line: int) -> ast.keyword | None:
+    """The keyword argument of a call written at ``line`` (``name=value,`` on a line of
+    its own), if one is."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg and node.lineno == line:
+            return node
+    return None
+
+
+def _argument_edit(
+    argument: ast.keyword, lines: list[str], gentle: bool
+) -> tuple[int, int, list[str]]:
+    """The value of a keyword argument emptied (or changed): ``stale=challenge.stale`` ->
+    ``stale=None``; a value over several lines keeps its line count."""
+    value = argument.value
+    first, last = value.lineno, value.end_lineno or value.lineno
+    new = _changed_value(value, gentle)
+    if new == ast.unparse(value):
+        raise CannotNeutralise(
+            f"the argument at line {argument.lineno} is empty: no change breaks it"
+        )
+    head = lines[first - 1][: value.col_offset]
+    tail = lines[last - 1][value.end_col_offset or 0 :]
+    return first, last, [head + new + tail]
+
+
 def _def_edit(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int, list[str]]:
     body = node.body
     first = 0
@@ -237,6 +265,11 @@ def _block_edits(
     start, end = block
     found = [s for s in _statements(tree) if _first_line(s[0]) == start]
     if not found:
+        argument = _keyword_at(tree, start)
+        if argument is not None:
+            return [_argument_edit(argument, lines, gentle)], (
+                "argument changed" if gentle else "argument emptied"
+            )
         head = lines[start - 1]
         if _CLAUSE.match(head.lstrip()) and end > start:
             body_indent = len(lines[start]) - len(lines[start].lstrip())
@@ -613,7 +646,7 @@ def _verify_one(cand: Candidate, ws: _Workspace, intact: dict[str, str]) -> Outc
             for file, text in originals.items():
                 file.write_text(text, encoding="utf-8")
         imports = "<run>" not in results and "collect-error" not in results.values()
-        if imports or not any("value emptied" in k for k in out.kinds):
+        if imports or not any("emptied" in k for k in out.kinds):
             break
     if results.get("<run>") == "timeout":
         return done("timeout", "the run with the code broken overran its time limit")

@@ -385,3 +385,23 @@ def test_an_unknown_verify_kind_is_refused() -> None:
     text = "##= https://www.rfc-editor.org/rfc/rfc3261#section-8\n##= verify=maybe\n##% x\nx = 1\n"
     _annotations, errors = scan_source(text, "x.py")
     assert any("verify kind" in str(e) for e in errors)
+
+
+def test_a_keyword_argument_on_its_own_line_is_emptied_or_changed() -> None:
+    text = dedent(
+        """\
+        def make(challenge):
+            return dict(
+                ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+                ##% ... MUST be obtained.
+                stale=challenge.stale,
+                retries=3,
+            )
+        """
+    )
+    new, kinds = neutralise(text, [(5, 5)])
+    assert kinds == ["argument emptied"] and "stale=None," in new.splitlines()[4]
+    assert "retries=3," in new
+    new, kinds = neutralise(text, [(6, 6)], gentle=True)
+    assert kinds == ["argument changed"] and "retries=7," in new.splitlines()[5]
+    ast.parse(new)

@@ -181,6 +181,7 @@ class TransportLimits:
     ##% This usually means at least 64*T1 (see Section 17.1.1.1 for a
     ##% definition of T1).
     idle_timeout: float = 64 * 0.5 + 8.0
+
     # An unfinished message older than this closes its connection (slow senders).
     message_timeout: float = 10.0
     # Bytes waiting for a peer that does not read; above it the connection is dropped.
