@@ -202,17 +202,8 @@ class EventPackage:
     renders no body, which is the "neutral state" of a package that defines none.
     """
 
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.1
-    ##% This section, which MUST be present, defines the token name to be
-    ##% used to designate the event package.
+    #: The token naming the package in Event and Allow-Events (checked on registration).
     name: str
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
-    ##% Each package MUST define what type or types of event bodies are
-    ##% expected in NOTIFY requests.
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
-    ##% Event packages also MUST define which media type is to be assumed if
-    ##% none are specified in the "Accept" header field of the SUBSCRIBE
-    ##% request.
     #: The body types of its NOTIFYs; the first is assumed without Accept (§3.1.3).
     accept: tuple[str, ...] = ()
     ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.4
@@ -259,12 +250,19 @@ class EventPackage:
 
     def content_type_for(self, accept: list[str] | None) -> str | None:
         """The body type a subscriber asked for, or the default; None: none fits."""
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
+        ##% Each package MUST define what type or types of event bodies are
+        ##% expected in NOTIFY requests.
         if not self.accept:
-            return None
+            return None  # a package whose NOTIFYs carry no body
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.3
         ##% Event packages MUST define the behavior for SUBSCRIBE requests
         ##% without "Accept" header fields; usually, this will connote a single,
         ##% default body type.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
+        ##% Event packages also MUST define which media type is to be assumed if
+        ##% none are specified in the "Accept" header field of the SUBSCRIBE
+        ##% request.
         if not accept:
             return self.accept[0]
         wanted = [a.split(";")[0].strip().lower() for a in accept]
@@ -281,6 +279,9 @@ EVENT_PACKAGES: dict[str, EventPackage] = {}
 
 def register_event_package(package: EventPackage) -> EventPackage:
     """Add ``package`` to :data:`EVENT_PACKAGES`; the same name twice must be the same object."""
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.1
+    ##% This section, which MUST be present, defines the token name to be
+    ##% used to designate the event package.
     if not re.fullmatch(abnf.token, package.name):
         raise ValueError(f"event package {package.name!r} is not a token (RFC 6665 §8.4)")
     known = EVENT_PACKAGES.get(package.name)
