@@ -134,7 +134,7 @@ class MessageExtension(UAExtension):
     methods = ("MESSAGE",)
     ##= https://www.rfc-editor.org/rfc/rfc3428#section-2
     ##= verify=absence
-    ##= reason=MESSAGE is not among the extension's dialog methods, so no MESSAGE ever creates a dialog; emptying the empty tuple changes nothing
+    ##= reason=no dialog method is declared, so no MESSAGE ever creates a dialog
     ##% But implementations SHOULD NOT create dialogs for the primary purpose of
     ##% associating MESSAGE requests with one another.
     dialog_methods = ()
