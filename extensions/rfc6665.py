@@ -1230,6 +1230,8 @@ class EventsExtension(UAExtension):
             dialog = Dialog.create_uas(request, response, tls=server.tls)
             dialog.state = DialogState.CONFIRMED
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1
+        ##= verify=absence
+        ##= reason=add_notifier is called here, on a SUBSCRIBE, and nowhere else
         ##% Notifiers MUST NOT create subscriptions except upon receipt of a
         ##% SUBSCRIBE request.
         usage = self.add_notifier(

@@ -110,6 +110,8 @@ class AuthClient:
         chosen = self._choose(response, challenge_header)
         if not chosen:
             ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.4
+            ##= verify=absence
+            ##= reason=giving up is returning None, as falling off the end also does
             ##% If the UAC cannot respond to any of the challenges in the response,
             ##% then it SHOULD abandon attempts to send the request unless a local
             ##% policy dictates otherwise, e.g., the policy might indicate the use of

@@ -275,6 +275,7 @@ def _naptr_services(
         ##% do not contain "SIPS" as the protocol in the service field.
         if secure and not service.startswith("SIPS+"):
             continue
+
         ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.1
         ##% A client resolving a SIP URI SHOULD
         ##% retain records with "SIPS" as the protocol, if the client supports

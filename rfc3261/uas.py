@@ -166,7 +166,7 @@ class UasBehaviour:
         ##% with a 404 (Not Found) response.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
         ##= verify=absence
-        ##= reason=only the Request-URI is checked here; no code of the UAS refuses a request for its To header field
+        ##= reason=only the Request-URI is checked; nothing refuses a request for its To
         ##% However, it is
         ##% RECOMMENDED that a UAS accept requests even if they do not recognize
         ##% the URI scheme (for example, a tel: URI) in the To header field, or
@@ -212,14 +212,14 @@ class UasBehaviour:
         ##% listing the encodings understood by the UAS.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
         ##= verify=absence
-        ##= reason=header fields are parsed lazily: one the UAS never asks for is never read, so nothing can reject it
+        ##= reason=header fields are parsed lazily: one never asked for is never read
         ##% If a UAS does not understand a header field in a request (that is,
         ##% the header field is not defined in this specification or in any
         ##% supported extension), the server MUST ignore that header field and
         ##% continue processing the message.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
         ##= verify=absence
-        ##= reason=header fields are parsed lazily: a malformed one the UAS never asks for is never read
+        ##= reason=lazy parsing: a malformed field never asked for is never read
         ##% A UAS SHOULD ignore any malformed
         ##% header fields that are not necessary for processing requests.
         # (Header fields are parsed lazily: the ones never looked at here are never read.)
