@@ -145,6 +145,9 @@ class AuthClient:
             ##% UAs SHOULD cache the credentials for a given value of the To header
             ##% field and "realm" and attempt to re-use these values on the next
             ##% request for that destination.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+            ##% The UA SHOULD reuse cached credentials in the INVITE to avoid prompting the user
+            ##% unnecessarily.
             if credentials_header == "Authorization":
                 self._by_to[(str(request.to.uri), realm)] = challenge
             answered += 1
@@ -286,6 +289,10 @@ class AuthClient:
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
         ##% The
         ##% realm string alone defines the protection domain.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+        ##% When the UAC receives the challenge, it SHOULD either prompt the user for
+        ##% credentials or take an appropriate credential from a keyring corresponding to the
+        ##% "realm" parameter in the challenge.
         found = self.provider.lookup(challenge.realm) if self.provider else None
         if found is None:
             return None

@@ -208,6 +208,9 @@ class AuthResult:
 ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
 ##% SIP clients and servers MUST NOT accept or request Basic
 ##% authentication.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##% Proxy servers, redirect servers, registrars, and UAs MUST implement Digest
+##% Authorization, encompassing all of the aspects required in 22.
 class DigestAuthenticator:
     """Challenges and verifies Digest credentials for one realm (only Digest, never Basic).
 

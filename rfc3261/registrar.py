@@ -332,6 +332,10 @@ class Registrar:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
     ##% Additionally, registrars and redirect servers MAY make use of 401
     ##% (Unauthorized) responses for authentication
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% When the UA sends the REGISTER request over the existing TLS connection, the
+    ##% registrar SHOULD challenge the request with a 401 (Proxy Authentication Required)
+    ##% response.
     def authenticate(self, request: Request, now: float) -> tuple[str, bool]:
         """Step 3: (identity, authenticated).  With Digest the identity is the user name;
         without, the canonical From address."""

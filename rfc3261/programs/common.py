@@ -319,6 +319,8 @@ def server_ssl_context(
     ``client_auth`` "optional" or "require" asks the client for a certificate and verifies
     it against ``ca`` (or the system's CAs): mutual authentication; "none" is one-way.
     """
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% The registrar SHOULD offer a certificate to the UA
     if not cert:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -343,11 +345,39 @@ def client_ssl_context(
 ) -> ssl.SSLContext:
     """The TLS client context for connections we open (RFC 3261 §26.2.1: verify the peer);
     with ``cert`` it also proves who we are when the server asks (mutual TLS)."""
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
+    ##% Certificates received in the authentication process SHOULD be validated with root
+    ##% certificates held by the client; failure to validate a certificate SHOULD result in
+    ##% the failure of the request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% When it receives the TLS Certificate message, the UA SHOULD verify the certificate
+    ##% and inspect the site identified by the certificate.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% If the certificate is invalid, revoked, or if it does not identify the appropriate
+    ##% party, the UA MUST NOT send the REGISTER message and otherwise proceed with the
+    ##% registration.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% Each side of the connection SHOULD verify and inspect the certificate of the other,
+    ##% noting the domain name that appears in the certificate for comparison with the
+    ##% header fields of SIP messages.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% The atlanta.com proxy server, for example, SHOULD verify at this stage that the
+    ##% certificate received from the remote side corresponds with the biloxi.com domain.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.3
+    ##% When her UA receives a certificate from the biloxi proxy, it SHOULD be verified
+    ##% normally before she passes her INVITE across the TLS connection.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% the site identified by the certificate MUST correspond with the domain in which the
+    ##% UA intends to register
+    # Verifying the chain and the host name: a failed handshake fails the request.
     context = ssl.create_default_context(cafile=ca)
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
     ##% The use of SIPS in particular entails that mutual TLS authentication
     ##% SHOULD be employed, as SHOULD the ciphersuite
     ##% TLS_RSA_WITH_AES_128_CBC_SHA.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% Since both of the participants in this TLS connection are servers that possess site
+    ##% certificates, mutual TLS authentication SHOULD occur.
     if cert:
         context.load_cert_chain(cert, key)
     if rfc3261_ciphers:

@@ -587,6 +587,9 @@ class UserAgentProgram:
             ##% of one or more root certificates issued by certificate authorities
             ##% (preferably well-known distributors of site certificates comparable
             ##% to those that issue root certificates for web browsers).
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+            ##% It is strongly RECOMMENDED that UAs be capable initiating TLS; UAs MAY also be
+            ##% capable of acting as a TLS server.
             # Without --ca the system's CAs are those roots (issue 23).
             client_ssl=client_ssl_context(
                 args.ca, cert=args.cert, key=args.key, rfc3261_ciphers=args.tls_rfc3261_ciphers

@@ -257,6 +257,10 @@ class RequestForwarding:
         routes = copy.route
         if routes and isinstance(routes[0].uri, SipURI) and routes[0].uri.is_secure:
             secure = True
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+        ##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
+        ##% field to the request so that all future requests in this dialog will pass through
+        ##% the proxy servers.
         if not self.config.record_route and not secure:
             return
         scheme = "sips" if secure else "sip"

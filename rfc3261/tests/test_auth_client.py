@@ -422,6 +422,11 @@ def test_incoming_call_unaffected_by_auth_client() -> None:
 ##= type=test
 ##% As noted above, multiple credentials in a request SHOULD be
 ##% differentiated by the "realm" parameter.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% When the UAC receives the challenge, it SHOULD either prompt the user for
+##% credentials or take an appropriate credential from a keyring corresponding to the
+##% "realm" parameter in the challenge.
 def test_one_credential_per_realm() -> None:
     creds = StaticCredentials({REALM: ("bob", "zanzibar"), "other.example.com": ("b", "x")})
     client = AuthClient(creds)
@@ -452,6 +457,10 @@ def test_one_credential_per_realm() -> None:
 ##= type=test
 ##% The UAC SHOULD also cache the credentials used in the re-originated
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% The UA SHOULD reuse cached credentials in the INVITE to avoid prompting the user
+##% unnecessarily.
 def test_credential_caching_scope() -> None:
     client = AuthClient(CREDS)
     ua = make_ua("alice")

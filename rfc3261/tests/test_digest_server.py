@@ -163,6 +163,10 @@ def test_proxy_mode_407_and_proxy_authorization() -> None:
 ##= type=test
 ##% A UAS MUST be able to properly handle a "qop" parameter received in
 ##% an Authorization/Proxy-Authorization header field
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% Proxy servers, redirect servers, registrars, and UAs MUST implement Digest
+##% Authorization, encompassing all of the aspects required in 22.
 def test_valid_credentials_every_algorithm_and_qop() -> None:
     for algorithm in ("SHA-256", "MD5"):
         auth = authenticator()

@@ -209,6 +209,16 @@ def test_strict_router_next_hop_and_strict_router_upstream() -> None:
 ##= type=test
 ##% Furthermore, if the request was not received over TLS, the proxy MUST insert
 ##% a Record-Route header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
+##% field to the request so that all future requests in this dialog will pass through
+##% the proxy servers.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% When the local outbound proxy server has validated the credentials presented by the
+##% UA in the INVITE, it SHOULD inspect the Request-URI to determine how the message
+##% should be routed (see [4]).
 def test_local_route_pushed_and_sips_record_route() -> None:
     proxy = Proxy(
         ProxyConfig(

@@ -344,6 +344,11 @@ def authed_registrar() -> Registrar:
 ##% A UAS MAY include this header field
 ##% in a 2xx response to a request that was successfully authenticated
 ##% using digest based on the Authorization header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% When the UA sends the REGISTER request over the existing TLS connection, the
+##% registrar SHOULD challenge the request with a 401 (Proxy Authentication Required)
+##% response.
 def test_step3_authentication_401_then_success() -> None:
     registrar = authed_registrar()
     first = registrar.handle(register(cseq=1), 0)

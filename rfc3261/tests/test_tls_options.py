@@ -57,6 +57,10 @@ def pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 ##% The use of SIPS in particular entails that mutual TLS authentication
 ##% SHOULD be employed, as SHOULD the ciphersuite
 ##% TLS_RSA_WITH_AES_128_CBC_SHA.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% Since both of the participants in this TLS connection are servers that possess site
+##% certificates, mutual TLS authentication SHOULD occur.
 def test_one_way_and_mutual_authentication(pem: tuple[str, str]) -> None:
     cert, key = pem
     one_way = server_ssl_context(cert, key)
@@ -100,6 +104,9 @@ def test_a_server_without_a_certificate_has_no_tls(tmp_path: Path) -> None:
 ##= type=test
 ##% Proxy servers, redirect servers, and registrars MUST implement TLS, and
 ##% MUST support both mutual and one-way authentication.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% The registrar SHOULD offer a certificate to the UA
 def test_registrar_with_mutual_tls_serves_only_clients_with_a_certificate(
     tmp_path: Path, pem: tuple[str, str]
 ) -> None:
