@@ -187,6 +187,10 @@ def test_sess_algorithms_use_the_stored_ha1() -> None:
 ##% Since RFC 2543 is based on HTTP Digest as defined in RFC 2069 [39],
 ##% SIP servers supporting RFC 2617 MUST ensure they are backwards
 ##% compatible with RFC 2069.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+##= type=test
+##% These mechanisms MUST be used by a server to determine if the client supports the
+##% new mechanisms in RFC 2617 that were not specified in RFC 2069.
 def test_rfc2069_credentials_without_qop_accepted_once() -> None:
     auth = authenticator(algorithms=("MD5",))
     [challenge] = auth.challenges(0.0)
@@ -285,6 +289,17 @@ def test_forgotten_nonce_is_stale_and_table_bounded() -> None:
 ##% When multiple proxies are used in a chain, a Proxy-Authorization
 ##% header field value MUST NOT be consumed by any proxy whose realm does
 ##% not match the "realm" parameter specified in that value.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Note that if an authentication scheme that does not support realms is used in the
+##% Proxy-Authorization header field, a proxy server MUST attempt to parse all
+##% Proxy-Authorization header field values to determine whether one of them has what
+##% the proxy server considers to be valid credentials.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Because this is potentially very time-consuming in large networks, proxy servers
+##% SHOULD use an authentication scheme that supports realms in the Proxy-Authorization
+##% header field.
 def test_credentials_for_other_realms_ignored() -> None:
     auth = authenticator()
     [challenge, _] = auth.challenges(0.0)

@@ -870,3 +870,21 @@ def test_received_added_on_the_way_in_stays_in_the_response_going_back() -> None
     upstream = proxy.receive_response(parse(bytes(forwarded.make_response(486))), "here", 0.1)  # type: ignore[arg-type]
     [busy] = [s.message for s in upstream if isinstance(s.message, Response)]
     assert [v.params.get("received") for v in busy.via] == ["198.51.100.7"]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% An element SHOULD preserve the To tag when simply forwarding a 3-6xx response to a
+##% request that did not contain a To tag.
+def test_the_to_tag_of_a_forwarded_error_response_is_the_one_the_uas_chose() -> None:
+    location = SqliteLocationService()
+    proxy = Proxy(ProxyConfig(host=PROXY, domains=frozenset({"example.com"})), location)
+    bind(proxy, BOB, ("sip:bob@here.example", None))
+    sends = proxy.receive_request(invite(BOB), "alice-pc.example", 0.0)
+    [down] = [s for s in sends if isinstance(s.message, Request)]
+    forwarded = parse(bytes(down.message))
+    assert isinstance(forwarded, Request) and forwarded.to.tag is None
+    answer = forwarded.make_response(486, to_tag="uas-tag-7")
+    upstream = proxy.receive_response(parse(bytes(answer)), "here", 0.1)  # type: ignore[arg-type]
+    [busy] = [s.message for s in upstream if isinstance(s.message, Response)]
+    assert busy.status == 486 and busy.to.tag == "uas-tag-7"
