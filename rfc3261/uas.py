@@ -433,7 +433,20 @@ class UasBehaviour:
     def respond_with(
         self, server: ServerRequest, response: Response, now: float
     ) -> list[UAEffect]:
-        """Pass a response built by the caller to ``server``'s transaction."""
+        """Pass a response built by the caller to ``server``'s transaction.
+
+        Raises ValueError for a provisional response to a request other than INVITE.
+        """
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.1
+        ##% One largely non-method-specific guideline for the generation of
+        ##% responses is that UASs SHOULD NOT issue a provisional response for a
+        ##% non-INVITE request.
+        if response.status < 200 and server.request.method != "INVITE":
+            raise ValueError(
+                f"a {response.status} to {server.request.method}: only INVITE gets "
+                "provisional responses from a UAS (RFC 3261 §8.2.6.1)"
+            )
+
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.35
         ##% Implementers SHOULD make the Server header field a configurable option.
         if self.config.server and "Server" not in response.headers:
