@@ -556,6 +556,13 @@ _MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
+##% Accordingly, the existing rule from the bulleted list in Section
+##% 19.1.4 of RFC 3261 MUST be modified as follows:
+##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
+##% In addition, the text in the following paragraph MUST be added to the
+##% existing list of examples in Section 19.1.4 of RFC 3261 in order to
+##% demonstrate the intent of the modified rule:
+##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
 ##% If the host component contains a textual
 ##% representation of IP addresses, then the representation of those
 ##% IP addresses may vary.  If so, the host components are considered
