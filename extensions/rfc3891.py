@@ -31,6 +31,7 @@ from typing import Any
 
 from rfc3261 import abnf
 from rfc3261.dialog import Dialog, DialogId, DialogState
+from rfc3261.digest_server import DigestAuthenticator
 from rfc3261.errors import ParseError
 from rfc3261.extension import ServerRequest, UAEffect, UAEvent, UAExtension
 from rfc3261.headers import NameAddr, register_header
@@ -182,6 +183,15 @@ def _same_user(a: Any, b: Any) -> bool:
 ##% If the initiator of the new INVITE has been
 ##% successfully authenticated as equivalent to the user who is being
 ##% replaced, then the replacement is authorized.
+##= https://www.rfc-editor.org/rfc/rfc3891#section-8
+##% In addition, implementations
+##% which support the Replaces header SHOULD also implement the Referred-By
+##% mechanism.
+##= https://www.rfc-editor.org/rfc/rfc3891#section-8
+##% Implementations SHOULD NOT rely
+##% on this method as an authorization mechanism.
+# (A former participant in a conversation with this UA is not the user replaced: only
+# that user, or a Referred-By naming that user, passes.)
 def referred_by_or_same_user(request: Request, call: Call, dialog: Dialog) -> bool:
     """The default policy: the INVITE comes from, or is referred by, the user replaced.
 
@@ -216,8 +226,17 @@ class ReplacesExtension(UAExtension):
     ##% "replaces" option tag in a Supported header field.
     option_tags = ("replaces",)
 
-    def __init__(self, authorize: Authorize | None = None) -> None:
+    def __init__(
+        self,
+        authorize: Authorize | None = None,
+        *,
+        authenticator: DigestAuthenticator | None = None,
+    ) -> None:
+        """``authorize``: the policy (default :func:`referred_by_or_same_user`);
+        ``authenticator``: Digest for every INVITE with Replaces before the policy runs
+        (give it ``bind_from=True`` so that From names the authenticated user)."""
         self.authorize: Authorize = authorize or referred_by_or_same_user
+        self.authenticator = authenticator
 
     def install(self, ua: UserAgent) -> None:
         super().install(ua)
@@ -334,6 +353,22 @@ class ReplacesExtension(UAExtension):
         ##= https://www.rfc-editor.org/rfc/rfc3891#section-3
         ##% In addition, the UA MAY use other authorization mechanisms defined
         ##% for this purpose in standards track extensions.
+        ##= https://www.rfc-editor.org/rfc/rfc3891#section-8
+        ##% As such, invitations with the Replaces header MUST only be accepted if
+        ##% the peer requesting replacement has been properly authenticated using
+        ##% a standard SIP mechanism (Digest or S/MIME), and authorized to request
+        ##% a replacement of the target dialog.
+        authenticator = self.authenticator
+        if authenticator is not None:
+            result = authenticator.check(request, now)
+            if result.status is not None:  # 403 (From is someone else), 503 (throttled)
+                after = [] if result.retry_after is None else [("Retry-After", result.retry_after)]
+                return ua.respond(server, result.status, now, headers=after)
+            if not result.ok:
+                challenge = authenticator.challenge(
+                    request, now, stale=result.stale, to_tag=server.to_tag
+                )
+                return ua.respond_with(server, challenge, now)
         if not self.authorize(request, call, dialog):
             return ua.respond(server, 403, now, reason="Forbidden (not authorized to replace)")
         return self._accept(server, call, dialog, now)

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from extensions.rfc3891 import CallReplaced, Replaces, ReplacesExtension, replaces_value
+from rfc3261.auth_client import StaticCredentials
 from rfc3261.dialog import Dialog, DialogId, DialogState
+from rfc3261.digest_server import DigestAuthenticator, MemoryCredentials
 from rfc3261.errors import ParseError
 from rfc3261.headers import HEADER_TYPES, NameAddr, unregister_header
 from rfc3261.message import Request, Response
@@ -73,12 +75,13 @@ def replace_at_bob(
 
 
 def final_status(node: Node, call_id: str) -> int:
+    """The last final response to an INVITE of ``call_id`` (after any retry)."""
     (response,) = [
         m
         for _, m in node.received
         if isinstance(m, Response) and m.call_id == call_id and m.status >= 200
         if m.cseq.method == "INVITE"
-    ][:1]
+    ][-1:]
     return response.status
 
 
@@ -409,6 +412,10 @@ def test_call_pickup_replaces_our_early_dialog_and_cancels_the_invite() -> None:
 ##= type=test
 ##% The UA MAY apply other local policy to authorize the remainder of the
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3891#section-3
+##= type=test
+##% In addition, the UA MAY use other authorization mechanisms defined
+##% for this purpose in standards track extensions.
 def test_an_unauthorized_replacement_gets_403_and_the_policy_is_pluggable() -> None:
     net = Network()
     alice, bob, carol, alice_call, bob_call = talking(net)
@@ -520,6 +527,11 @@ def test_an_offer_bob_cannot_accept_leaves_the_dialog_unchanged() -> None:
 ##% UAs that want
 ##% explicit failure notification if Replaces is not supported MAY
 ##% include the "replaces" option in a Require header field.
+##= https://www.rfc-editor.org/rfc/rfc3891#section-4
+##= type=test
+##% A User Agent that wishes to replace a single existing early or
+##% confirmed dialog with a new dialog of its own, MAY send the target
+##% User Agent an INVITE request containing a Replaces header field.
 def test_replacing_our_own_dialog_goes_to_the_peer_contact() -> None:
     net = Network()
     alice, _bob, carol, alice_call, _bob_call = talking(net)
@@ -545,3 +557,87 @@ def test_replacing_our_own_dialog_goes_to_the_peer_contact() -> None:
         alice_replaces.invite(early, net.now, body=b"v")
     with pytest.raises(ValueError):
         alice_replaces.invite(early.id, net.now)  # no target
+
+
+##= https://www.rfc-editor.org/rfc/rfc3891#section-8
+##= type=test
+##% As such, invitations with the Replaces header MUST only be accepted if
+##% the peer requesting replacement has been properly authenticated using
+##% a standard SIP mechanism (Digest or S/MIME), and authorized to request
+##% a replacement of the target dialog.
+def test_with_digest_only_the_authenticated_user_replaced_may_replace() -> None:
+    realm = "bob.example.com"
+    store = MemoryCredentials.from_passwords({"alice": "wonderland", "carol": "c"}, realm)
+    net = Network()
+    alice, bob, carol, alice_call, bob_call = talking(net)
+    bob_ext = bob.ua.extension("replaces")
+    assert isinstance(bob_ext, ReplacesExtension)
+    bob_ext.authenticator = DigestAuthenticator(realm, store, secret=b"k" * 32, bind_from=True)
+    value = replaces_value(alice_view(alice_call))
+    # Carol names Alice as referrer but has no credentials: challenged, and no more.
+    new = replace_at_bob(net, carol, value)
+    assert final_status(carol, new.call_id) == 401
+    assert not received(alice, "BYE") and not bob_call.ended
+    # Alice's second phone authenticates as alice: the replacement goes through.
+    phone2 = net.add_ua(
+        make_ua(
+            "phone2",
+            seed=4,
+            aor=ALICE,
+            credentials=StaticCredentials({realm: ("alice", "wonderland")}),
+        )
+    )
+    phone2_replaces = ReplacesExtension()
+    phone2.ua.use(phone2_replaces)
+    call, effects = phone2_replaces.invite(
+        value, net.now, target="sip:bob@bob.example.com", body=b"v=0 p"
+    )
+    net.call(phone2, effects)
+    net.run(net.now + 1.0)
+    statuses = [m.status for _, m in phone2.received if isinstance(m, Response)]
+    assert 401 in statuses and final_status(phone2, call.call_id) == 200
+    assert received(alice, "BYE")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3891#section-8
+##= type=test
+##% Implementations SHOULD NOT rely
+##% on this method as an authorization mechanism.
+##= https://www.rfc-editor.org/rfc/rfc3891#section-8
+##= type=test
+##% In addition, implementations
+##% which support the Replaces header SHOULD also implement the Referred-By
+##% mechanism.
+def test_a_participant_of_another_dialog_may_not_replace_this_one() -> None:
+    """Alice talks with Bob; Carol calls Bob too; Alice may not replace Carol's dialog."""
+    net = Network()
+    alice, bob, carol, _, _ = talking(net)
+    carol_call, effects = carol.ua.sessions.invite("sip:bob@bob.example.com", net.now, body=b"c")
+    net.call(carol, effects)
+    net.run(net.now + 0.1)
+    incoming = bob.of(IncomingCall)[-1]
+    net.call(bob, bob.ua.sessions.answer(incoming.call, net.now, body=b"v=0 bob"))
+    net.run(net.now + 0.5)
+    alice_replaces = ReplacesExtension()
+    alice.ua.use(alice_replaces)
+    assert carol_call.established is not None
+    view = carol_call.established.id
+    call, effects = alice_replaces.invite(
+        view, net.now, target="sip:bob@bob.example.com", body=b"v=0 a2"
+    )
+    net.call(alice, effects)
+    net.run(net.now + 1.0)
+    assert final_status(alice, call.call_id) == 403
+    assert not received(carol, "BYE")
+    # Referred by Carol, the user being replaced, it goes through.
+    call, effects = alice_replaces.invite(
+        view,
+        net.now,
+        target="sip:bob@bob.example.com",
+        body=b"v=0 a3",
+        headers=[("Referred-By", "<sip:carol@example.com>")],
+    )
+    net.call(alice, effects)
+    net.run(net.now + 1.0)
+    assert final_status(alice, call.call_id) == 200
+    assert received(carol, "BYE")
