@@ -381,13 +381,13 @@ class ReplacesExtension(UAExtension):
         self, server: ServerRequest, replaced: Call, dialog: Dialog, now: float
     ) -> list[UAEffect]:
         sessions = self.ua.sessions
+        received = sessions.receive_invite(server, now, server.tls)
+        incoming = [e for e in received if isinstance(e, IncomingCall)]
         ##= https://www.rfc-editor.org/rfc/rfc3891#section-3
         ##% If the UA cannot accept the new INVITE (for example: it cannot
         ##% establish required QoS or keying, or it has incompatible media), the
         ##% UA MUST return an appropriate error response and MUST leave the
         ##% matched dialog unchanged.
-        received = sessions.receive_invite(server, now, server.tls)
-        incoming = [e for e in received if isinstance(e, IncomingCall)]
         if not incoming:
             return received  # refused (488 with a Warning): the old dialog is untouched
         call = incoming[0].call
