@@ -390,6 +390,7 @@ class ReplacesExtension(UAExtension):
         ##% matched dialog unchanged.
         if not incoming:
             return received  # refused (488 with a Warning): the old dialog is untouched
+
         call = incoming[0].call
         # The replaced session's description is the new call's own (the opaque describer
         # answers with it; the SDP one writes its answer from its configuration).
