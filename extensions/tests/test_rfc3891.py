@@ -641,3 +641,32 @@ def test_a_participant_of_another_dialog_may_not_replace_this_one() -> None:
     net.run(net.now + 1.0)
     assert final_status(alice, call.call_id) == 200
     assert received(carol, "BYE")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        ";;;",
+        "a;to-tag=1;from-tag=2, b;to-tag=3;from-tag=4",
+        "a@b@c;to-tag=1;from-tag=2",
+        "a;to-tag=;from-tag=2",
+        "a;to-tag=1;from-tag=2;early-only=",
+        "a" * 5000 + ";to-tag=1",
+        'a;to-tag="x";from-tag=2',
+    ],
+)
+def test_garbage_in_replaces_gets_400_and_leaves_every_call_alone(value: str) -> None:
+    net = Network()
+    alice, bob, carol, alice_call, bob_call = talking(net)
+    request = carol.ua.build_request(
+        "INVITE",
+        "sip:bob@bob.example.com",
+        headers=[("Replaces", value)],
+    )
+    _, effects = carol.ua.send(request, net.now)
+    net.call(carol, effects)
+    net.run(net.now + 1.0)
+    assert final_status(carol, request.call_id) == 400
+    assert not received(alice, "BYE") and not bob_call.ended and not alice_call.ended
+    assert len(bob.of(IncomingCall)) == 1  # Alice's only
