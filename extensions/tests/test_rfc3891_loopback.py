@@ -8,6 +8,7 @@ with a BYE and tells its application which call was replaced.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from extensions.tests.replaces_support import LoopbackUA, sdp
 from rfc3261.headers import HEADER_TYPES, unregister_header
 from rfc3261.programs.plugins import load_ua_extensions
 from rfc3261.session import CallEnded, CallEstablished
+from rfc3261.tests.test_programs_ua import answering
 from rfc3261.tests.transport_support import async_test
 
 
@@ -75,3 +77,39 @@ async def test_carol_replaces_alice_at_bob_who_ends_alice_bob_with_bye() -> None
     finally:
         for ua in (alice, bob, carol):
             await ua.close()
+
+
+@async_test(timeout=40)
+async def test_the_ua_program_with_the_extension_is_replaced_into() -> None:
+    """``python -m rfc3261 ua --answer 200 --extension replaces`` as Bob."""
+    bob, out, port = await answering(
+        "--answer", "200", "--extension", "replaces", "--timeout", "3"
+    )
+    alice = await LoopbackUA("alice", []).start()
+    carol_replaces = ReplacesExtension()
+    carol = await LoopbackUA("carol", [carol_replaces]).start()
+    try:
+        assert alice.ua is not None and carol.ua is not None
+        bob_uri = f"sip:bob@127.0.0.1:{port}"
+        alice_call, effects = alice.ua.sessions.invite(bob_uri, alice.now, body=sdp(alice.media))
+        alice.run(effects)
+        await alice.wait_for(CallEstablished)
+        assert alice_call.established is not None
+        call, effects = carol_replaces.invite(
+            alice_call.established.id,
+            carol.now,
+            target=bob_uri,
+            body=sdp(carol.media),
+            headers=[("Referred-By", "<sip:alice@127.0.0.1>")],
+        )
+        carol.run(effects)
+        await carol.wait_for(CallEstablished)
+        (ended,) = await alice.wait_for(CallEnded)
+        assert ended.reason == "remote BYE"
+        carol.run(carol.ua.sessions.hangup(call, carol.now))
+        await asyncio.wait_for(bob, 10)
+    finally:
+        await alice.close()
+        await carol.close()
+    printed = out.getvalue()
+    assert f"call {call.call_id} replaces call {alice_call.call_id}" in printed, printed
