@@ -1227,6 +1227,7 @@ class EventsExtension(UAExtension):
         if dialog is None:
             for value in request.headers.get_all("Record-Route"):
                 response.headers.add("Record-Route", value)
+
         response.headers.add("Expires", str(granted))
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.1
         ##% 200-class responses to SUBSCRIBE requests also MUST contain an
