@@ -325,7 +325,9 @@ class ReplacesExtension(UAExtension):
         ##% If the Replaces header field matches a dialog which has already
         ##% terminated, the UA SHOULD decline the request with a 603 Declined
         ##% response.
-        if dialog.terminated:
+        # (A call this UA is hanging up -- its CANCEL or BYE under way -- counts as
+        # terminated: the race the parenthesis of §3 describes.)
+        if dialog.terminated or call.hangup_requested or call.bye_pending:
             return ua.respond(server, 603, now)
         ##= https://www.rfc-editor.org/rfc/rfc3891#section-3
         ##% If the Replaces header field matches a confirmed dialog, it checks

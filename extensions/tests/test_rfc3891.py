@@ -337,6 +337,38 @@ def test_a_dialog_that_ended_gets_603() -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3891#section-3
 ##= type=test
+##% If the Replaces header field matches a dialog which has already
+##% terminated, the UA SHOULD decline the request with a 603 Declined
+##% response.
+def test_a_call_being_cancelled_is_as_good_as_ended_603() -> None:
+    """Alice gives up ringing Bob's desk; the lab's pickup crosses her CANCEL."""
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    desk = net.add_ua(make_ua("bob", seed=2))
+    lab = net.add_ua(make_ua("carol", seed=3, aor="sip:bob@bob.example.com"))
+    alice.ua.use(ReplacesExtension())
+    lab_replaces = ReplacesExtension()
+    lab.ua.use(lab_replaces)
+    alice_call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=b"v=0 a")
+    net.call(alice, effects)
+    net.run(0.1)
+    (incoming,) = desk.of(IncomingCall)
+    net.call(desk, desk.ua.sessions.ring(incoming.call, net.now))
+    net.run(0.3)
+    (early,) = incoming.call.dialogs.values()
+    net.call(alice, alice.ua.sessions.hangup(alice_call, net.now))
+    new, effects = lab_replaces.invite(
+        early.id, net.now, target="sip:alice@alice.example.com", early_only=True, body=b"v=0 l"
+    )
+    net.call(lab, effects)
+    net.run(net.now + 2.0)
+    assert final_status(lab, new.call_id) == 603
+    assert final_status(alice, alice_call.call_id) == 487
+    assert not alice.of(CallReplaced)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3891#section-3
+##= type=test
 ##% If the Replaces header field matches an early dialog that was not
 ##% initiated by this UA, it returns a 481 (Call/Transaction Does Not
 ##% Exist) response to the new INVITE, and leaves the matched dialog
