@@ -1219,6 +1219,16 @@ class EventsExtension(UAExtension):
         ##% 202 response to a SUBSCRIBE request and will send an alternate success
         ##% response (such as 200) in its stead.
         response = request.make_response(200, to_tag=server.to_tag)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+        ##% When a UAS responds to a request with a response that establishes a
+        ##% dialog (such as a 2xx to INVITE), the UAS MUST copy all Record-Route
+        ##% header field values from the request into the response
+        # (without them a subscriber behind a record-routing proxy, RFC 6665 §4.3, would
+        # send its refreshes around the proxy: found with SIPp, issue 18.)
+        if dialog is None:
+            for value in request.headers.get_all("Record-Route"):
+                response.headers.add("Record-Route", value)
+
         response.headers.add("Expires", str(granted))
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.1
         ##% 200-class responses to SUBSCRIBE requests also MUST contain an
