@@ -231,11 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         limits.idle_timeout = max(limits.idle_timeout, EDGE_IDLE_TIMEOUT)
 
     async def amain(stop: asyncio.Event) -> int:
+        server_ssl, client_ssl = common.tls_contexts(args)
         host = CoreHost(
             None,
             limits=limits,
-            server_ssl=common.server_ssl_context(args.cert, args.key),
-            client_ssl=common.client_ssl_context(args.ca),
+            server_ssl=server_ssl,
+            client_ssl=client_ssl,
             resolver=resolver,
         )
         common.install_wire_log(host, verbose=args.verbose >= 1)
