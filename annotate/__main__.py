@@ -243,6 +243,19 @@ def _check_later_updates(root: Path, store: SpecStore) -> list[Diagnostic]:
     return problems + check_updates(updates, DocumentCache(store))
 
 
+def _check_observability(root: Path, coverage: Coverage) -> list[Diagnostic]:
+    """The RFC 3261 observability classification (when the tree has one; issue 25)."""
+    from annotate.observability import OBSERVABILITY_FILE, check_file
+
+    path = root / OBSERVABILITY_FILE
+    rfc = coverage.rfc(3261)
+    if not path.is_file() or rfc is None:
+        return []
+    required = [e.requirement for e in rfc.requirements if not e.declared]
+    declared = [e.requirement for e in rfc.requirements if e.declared]
+    return check_file(path, required, OBSERVABILITY_FILE.as_posix(), optional=declared)[1]
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     root: Path = args.root
@@ -252,6 +265,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     coverage = build_coverage(root, store, extensions=False, core=_core(args))
     annotations, diagnostics = coverage.annotations, coverage.diagnostics
     diagnostics = list(diagnostics) + _check_later_updates(root, store)
+    diagnostics += _check_observability(root, coverage)
     for diagnostic in diagnostics:
         print(diagnostic)
     from annotate.checker import erratum_notes
