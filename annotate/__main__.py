@@ -305,6 +305,47 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance_coverage(root: Path, coverage: Coverage) -> str:
+    """The "conformance coverage" section of the report: per role, the observable RFC 3261
+    MUSTs/SHOULDs and those a conformance case judges; per stack, the verdicts (issue 25)."""
+    from collections import Counter
+
+    from annotate.observability import (
+        OBSERVABILITY_FILE,
+        case_requirements,
+        coverage_text,
+        load_observability,
+        result_files,
+        role_coverage,
+        stack_verdicts,
+    )
+
+    rfc = coverage.rfc(3261)
+    path = root / OBSERVABILITY_FILE
+    if rfc is None or not path.is_file():
+        return ""
+    obs = load_observability(path)
+    requirements = [e.requirement for e in rfc.requirements]
+    try:
+        from conformance.discovery import load_cases
+
+        cases = load_cases(
+            root / "conformance" / "cases", root / "extensions" / "conformance"
+        )
+    except Exception as exc:  # a broken case module must not hide the rest of the report
+        return f"conformance coverage: the cases cannot be loaded: {exc}"
+    judged = case_requirements(cases, rfc.document)
+    rows = role_coverage(requirements, obs, judged)
+    hidden = Counter(
+        r.level
+        for r in requirements
+        if r.id in obs.entries and not obs.entries[r.id].observable
+    )
+    observable = [r.id for r in requirements if r.id in obs.entries and obs.entries[r.id].roles]
+    verdicts = stack_verdicts(result_files(root))
+    return coverage_text(rows, dict(sorted(hidden.items())), verdicts, observable)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from annotate.report import (
         build_coverage,
@@ -335,6 +376,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
     if not args.quiet:
         print(text_summary(coverage, args.rfc or None))
+        if not args.rfc or 3261 in args.rfc:
+            section = _conformance_coverage(args.root, coverage)
+            if section:
+                print(section)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(to_json(coverage), indent=1) + "\n", encoding="utf-8")

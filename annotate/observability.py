@@ -88,6 +88,8 @@ class Observability:
     reviewed: dict[str, bool] = field(default_factory=dict)
     section_lines: dict[str, int] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
+    #: ids whose entry is malformed (reported once, not again as unclassified)
+    invalid: set[str] = field(default_factory=set)
 
 
 def _lines(text: str) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -144,6 +146,7 @@ def load_observability(path: Path, display: str | None = None) -> Observability:
             line = keys.get((section, key), where)
             entry = _entry(name, section, key, value, line, out.problems)
             if entry is None:
+                out.invalid.add(key)
                 continue
             if key in out.entries:
                 first = out.entries[key].line
@@ -236,7 +239,7 @@ def check_file(
                 )
             )
     if not obs.problems or obs.entries:
-        missing = [r for r in requirements if r.id not in obs.entries]
+        missing = [r for r in requirements if r.id not in obs.entries and r.id not in obs.invalid]
         for req in missing:
             line = obs.section_lines.get(req.section, 1)
             problems.append(
