@@ -137,7 +137,8 @@ def load_observability(path: Path, display: str | None = None) -> Observability:
             continue
         reviewed = table.get("reviewed", False)
         if not isinstance(reviewed, bool):
-            out.problems.append(Diagnostic(name, where, f"[{section}] reviewed must be true/false"))
+            message = f"[{section}] reviewed must be true or false"
+            out.problems.append(Diagnostic(name, where, message))
             reviewed = False
         out.reviewed[section] = reviewed
         for key, value in table.items():
