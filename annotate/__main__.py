@@ -329,17 +329,13 @@ def _conformance_coverage(root: Path, coverage: Coverage) -> str:
     try:
         from conformance.discovery import load_cases
 
-        cases = load_cases(
-            root / "conformance" / "cases", root / "extensions" / "conformance"
-        )
+        cases = load_cases(root / "conformance" / "cases", root / "extensions" / "conformance")
     except Exception as exc:  # a broken case module must not hide the rest of the report
         return f"conformance coverage: the cases cannot be loaded: {exc}"
     judged = case_requirements(cases, rfc.document)
     rows = role_coverage(requirements, obs, judged)
     hidden = Counter(
-        r.level
-        for r in requirements
-        if r.id in obs.entries and not obs.entries[r.id].observable
+        r.level for r in requirements if r.id in obs.entries and not obs.entries[r.id].observable
     )
     observable = [r.id for r in requirements if r.id in obs.entries and obs.entries[r.id].roles]
     verdicts = stack_verdicts(result_files(root))

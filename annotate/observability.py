@@ -171,7 +171,7 @@ def _entry(
                     name,
                     line,
                     f"{key}: {what}; roles are {', '.join(ROLES)} "
-                    "(or { not_observable = \"reason\" })",
+                    '(or { not_observable = "reason" })',
                 )
             )
             return None
@@ -197,7 +197,7 @@ def _entry(
         Diagnostic(
             name,
             line,
-            f"{key}: expected a list of roles or {{ not_observable = \"reason\" }}, "
+            f'{key}: expected a list of roles or {{ not_observable = "reason" }}, '
             f"got {type(value).__name__}",
         )
     )
