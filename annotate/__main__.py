@@ -317,6 +317,7 @@ def _conformance_coverage(root: Path, coverage: Coverage) -> str:
         load_observability,
         result_files,
         role_coverage,
+        role_mismatches,
         stack_verdicts,
     )
 
@@ -339,7 +340,8 @@ def _conformance_coverage(root: Path, coverage: Coverage) -> str:
     )
     observable = [r.id for r in requirements if r.id in obs.entries and obs.entries[r.id].roles]
     verdicts = stack_verdicts(result_files(root))
-    return coverage_text(rows, dict(sorted(hidden.items())), verdicts, observable)
+    mismatches = role_mismatches(obs, judged)
+    return coverage_text(rows, dict(sorted(hidden.items())), verdicts, observable, mismatches)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -50,6 +50,7 @@ __all__ = [
     "quote_requirements",
     "result_files",
     "role_coverage",
+    "role_mismatches",
     "stack_verdicts",
 ]
 
@@ -338,6 +339,23 @@ def role_coverage(
     return rows
 
 
+def role_mismatches(
+    obs: Observability, judged: Mapping[str, Sequence[Any]]
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(case id, requirement id, case roles) for each case citing a requirement in none of
+    the roles the classification lists for it: either the case plays the wrong role, or
+    the classification misses a role (a reviewer decides which)."""
+    out = []
+    for rid, cases in sorted(judged.items()):
+        entry = obs.entries.get(rid)
+        if entry is None:
+            continue
+        for case in cases:
+            if not set(case.roles) & set(entry.roles):
+                out.append((case.id, rid, tuple(case.roles)))
+    return out
+
+
 def result_files(root: Path) -> list[Path]:
     """The conformance result files of the site: ``docs/_data/conformance/*.json`` when there
     are any, else the published ``docs/conformance-results/*.json``."""
@@ -377,6 +395,7 @@ def coverage_text(
     not_observable: Mapping[str, int],
     verdicts: Mapping[str, Mapping[str, Sequence[tuple[str, str]]]] | None = None,
     observable_ids: Iterable[str] = (),
+    mismatches: Sequence[tuple[str, str, tuple[str, ...]]] = (),
 ) -> str:
     """The "conformance coverage" section of ``python -m annotate report``."""
     out = ["conformance coverage (RFC 3261, observable MUST/SHOULD judged by a case):"]
@@ -411,4 +430,10 @@ def coverage_text(
             f"  {stack}: {judged} requirement(s) judged; verdicts "
             + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none")
         )
+    if mismatches:
+        out.append(
+            f"  {len(mismatches)} case citation(s) outside the requirement's observable roles "
+            "(not counted; fix the case's roles or rfc3261/observability.toml):"
+        )
+        out += [f"    {case} ({'/'.join(roles)}) cites {rid}" for case, rid, roles in mismatches]
     return "\n".join(out)

@@ -16,6 +16,7 @@ from annotate.observability import (
     coverage_text,
     load_observability,
     role_coverage,
+    role_mismatches,
     stack_verdicts,
 )
 from annotate.requirements import extract_requirements
@@ -133,6 +134,14 @@ def test_role_coverage_counts_a_case_only_in_its_own_role(rfc3261, requirements)
     assert rows["proxy"].observable["MUST"] > 100
     text = coverage_text(list(rows.values()), {"MUST": 2}, {})
     assert "proxy" in text and "not observable: 2 MUST (2 in all)" in text
+    # a registrar case citing it is outside its roles: listed, not counted
+    stray = FakeCase("reg-branch", ("registrar",), [Quote(3261, "8.1.1.7", branch.text)])
+    judged = case_requirements([case, stray], rfc3261)
+    assert role_mismatches(obs, judged) == [("reg-branch", branch.id, ("registrar",))]
+    rows = {row.role: row for row in role_coverage(requirements, obs, judged)}
+    assert rows["registrar"].covered["MUST"] == 0
+    text = coverage_text([], {}, {}, mismatches=role_mismatches(obs, judged))
+    assert f"reg-branch (registrar) cites {branch.id}" in text
 
 
 def test_stack_verdicts_read_result_files(tmp_path: Path) -> None:
