@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "coverage_html",
     "data_script",
     "load_site_observability",
+    "stack_counts",
 ]
 
 #: The shared data file, under the output's ``_static/``.
@@ -137,8 +139,29 @@ def _pct(part: int, whole: int) -> str:
     return "n/a" if not whole else f"{100 * part / whole:.0f}%"
 
 
-def coverage_cell(site_obs: SiteObservability | None, rfc: Any, href: str) -> str:
-    """The dashboard's conformance cell of one RFC row."""
+def stack_counts(
+    site_obs: SiteObservability, runs: list[Any]
+) -> list[tuple[str, int, Counter[str]]]:
+    """Per run: its label, the observable requirements its cases judged, the verdicts."""
+    out = []
+    for run in runs:
+        counts: Counter[str] = Counter()
+        judged = set()
+        for case in getattr(run, "cases", {}).values():
+            for rid in case.get("requirements") or []:
+                entry = site_obs.obs.entries.get(str(rid))
+                if entry is not None and entry.roles:
+                    judged.add(str(rid))
+                    counts[str(case.get("verdict", ""))] += 1
+        out.append((str(getattr(run, "label", "")), len(judged), counts))
+    return out
+
+
+def coverage_cell(
+    site_obs: SiteObservability | None, rfc: Any, href: str, runs: Sequence[Any] = ()
+) -> str:
+    """The dashboard's conformance cell of one RFC row: observable MUSTs and SHOULDs a case
+    covers, then each stack's verdicts on them (one short line per stack)."""
     if site_obs is None or not site_obs.ready or rfc != RFC:
         return '<td class="num" title="not classified yet">—</td>'
     must_obs = must_cov = should_obs = should_cov = 0
@@ -154,9 +177,15 @@ def coverage_cell(site_obs: SiteObservability | None, rfc: Any, href: str) -> st
         elif level == "SHOULD":
             should_obs += 1
             should_cov += covered
+    stacks = "".join(
+        f"<br><small>{escape(label)}: "
+        + escape(", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "—")
+        + "</small>"
+        for label, _judged, counts in stack_counts(site_obs, list(runs))
+    )
     return (
         f'<td class="num"><a href="{escape(href, quote=True)}">'
-        f"MUST {must_cov}/{must_obs} · SHOULD {should_cov}/{should_obs}</a></td>"
+        f"MUST {must_cov}/{must_obs} · SHOULD {should_cov}/{should_obs}</a>{stacks}</td>"
     )
 
 
@@ -183,24 +212,15 @@ def coverage_html(site_obs: SiteObservability, runs: list[Any]) -> str:
         f"{head}<tbody>{''.join(rows)}</tbody></table></div>"
     )
     hidden = ", ".join(f"{n} {level}" for level, n in site_obs.hidden.items() if n)
-    reasons = Counter(e.reason for e in site_obs.obs.entries.values() if not e.roles).most_common(
-        8
-    )
+    unobservable = [e.reason for e in site_obs.obs.entries.values() if not e.roles]
+    reasons = Counter(unobservable).most_common(8)
     reason_list = "".join(f"<li>{n} × {escape(r)}</li>" for r, n in reasons)
     stack_rows = []
-    for run in runs:
-        counts: Counter[str] = Counter()
-        judged = set()
-        for case in getattr(run, "cases", {}).values():
-            for rid in case.get("requirements") or []:
-                entry = site_obs.obs.entries.get(str(rid))
-                if entry is not None and entry.roles:
-                    judged.add(str(rid))
-                    counts[str(case.get("verdict", ""))] += 1
+    for label, judged, counts in stack_counts(site_obs, runs):
         cells = ", ".join(f"{n} {escape(v)}" for v, n in sorted(counts.items()))
         stack_rows.append(
-            f"<tr><th scope=row>{escape(getattr(run, 'label', ''))}</th>"
-            f"<td class=num>{len(judged)}</td><td>{cells or '—'}</td></tr>"
+            f"<tr><th scope=row>{escape(label)}</th>"
+            f"<td class=num>{judged}</td><td>{cells or '—'}</td></tr>"
         )
     stacks = (
         (

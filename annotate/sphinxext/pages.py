@@ -311,7 +311,7 @@ def _conformance_cell(site: Site) -> Any:
     href = render.link(f"{GENERATED}/coverage", "conformance-coverage")
 
     def cell(number: Any) -> str:
-        return observability.coverage_cell(site_obs, number, href)
+        return observability.coverage_cell(site_obs, number, href, getattr(site, "runs", []))
 
     return cell
 

@@ -614,6 +614,9 @@ def test_the_dashboard_shows_conformance_coverage(site: dict) -> None:
     assert cell, "no conformance cell on the RFC 3261 row"
     must_covered, must_observable = int(cell[1]), int(cell[2])
     assert 0 < must_covered < must_observable
+    # each stack's verdicts on the observable requirements, one line per stack
+    row = page[cell.end() : page.index("</td>", cell.end())]
+    assert row.count("<small>") == 2 and "Kamailio" in row
     part = page[page.index('id="conformance-coverage"') :]
     for role in ("uac", "uas", "registrar", "proxy", "redirect"):
         assert f"<th scope=row>{role}</th>" in part
