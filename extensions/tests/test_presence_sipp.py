@@ -39,6 +39,9 @@ def traced(trace: str, direction: str, start: str) -> list[str]:
     return found
 
 
+_PUBLISHED = re.compile(r"SIP/2\.0 200 [^\n]*\n(?:[^\n]+\n)*?CSeq: *\d+ PUBLISH", re.I)
+
+
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.2
 ##= type=test
 ##% Upon successfully accepting or refreshing a subscription, notifiers
@@ -71,7 +74,13 @@ def test_sipp_subscribes_refreshes_and_unsubscribes_at_our_compositor(tmp_path: 
                 out=alice_out,
             )
         )
-        await asyncio.sleep(1.0)  # the publication reaches the compositor
+        # Subscribe once the compositor accepted the publication (its 200 in the wire log).
+        for _ in range(200):
+            if _PUBLISHED.search(proxy.log_text()):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the compositor never accepted the publication")
         process = await asyncio.create_subprocess_exec(
             sipp,
             "-sf", str(SCENARIOS / "uac_subscribe_presence.xml"),
