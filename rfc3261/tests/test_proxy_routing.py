@@ -837,6 +837,10 @@ def test_stateless_ack_forwarding_is_deterministic() -> None:
     assert len(first) == len(again) == 1
     assert first[0].message.top_via.branch == again[0].message.top_via.branch
     assert first[0].message.top_via.branch.startswith("z9hG4bK")
+    # Our own Via, with a branch of its own derived from the ACK's (not the ACK's itself).
+    assert first[0].message.top_via.host == P1.split(":")[0]
+    assert first[0].message.top_via.branch != ack.top_via.branch
+    assert len(first[0].message.via) == len(ack.via) + 1
     assert first[0].destination == NextHop("UDP", "edge.example", None)
     assert first[0].message.headers.get_all("Route") == again[0].message.headers.get_all("Route")
     assert [str(r.uri) for r in first[0].message.route] == ["sip:edge.example;lr"]
