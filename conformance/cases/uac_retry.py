@@ -33,13 +33,13 @@ def _retried(
             return got
 
 
-def _challenge(status: int) -> str:
+def digest_challenge(status: int) -> str:
     name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
     nonce = unique("n")
     return f'{name}: Digest realm="{REALM}", nonce="{nonce}", qop="auth", algorithm=MD5'
 
 
-def _verify(ctx: Context, request: Message, header: str, requirement: int) -> None:
+def verify_digest(ctx: Context, request: Message, header: str, requirement: int) -> None:
     """The digest in ``header`` of ``request`` is right for the profile's password."""
     value = request.get(header)
     ctx.check(value is not None, f"a {header}", "none", requirement, "SHOULD")
@@ -102,13 +102,13 @@ def _auth_case(ctx: Context, status: int) -> None:
     header = "Authorization" if status == 401 else "Proxy-Authorization"
     peer = Peer(ctx, "invite")
     invite, addr = peer.first("INVITE")
-    peer.answer(invite, addr, status, headers=[_challenge(status)], contact=False)
+    peer.answer(invite, addr, status, headers=[digest_challenge(status)], contact=False)
     again, where = _retried(ctx, peer, invite, addr)
     number = invite.cseq[0] or 0
     ctx.check(
         again.cseq == (number + 1, "INVITE"), f"CSeq {number + 1} INVITE", again.get("CSeq") or ""
     )
-    _verify(ctx, again, header, requirement=1)
+    verify_digest(ctx, again, header, requirement=1)
     ctx.check(
         again.call_id == invite.call_id
         and param(again.get("From") or "", "tag") == param(invite.get("From") or "", "tag"),

@@ -1,0 +1,155 @@
+"""The UA registering (RFC 3261 §10.2): the runner is the registrar.
+
+The profile's ``[uac] register`` command makes the target register an AOR at the runner
+with a short interval (our ua: ``--expires 4``); the runner grants what is asked, or 4 s at
+most, so a refresh comes within seconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conformance.cases.uac_retry import digest_challenge, verify_digest
+from conformance.model import Context, case
+from conformance.sipmsg import Message
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
+
+ORDER = 55
+
+REGISTERING = "a REGISTER from the target ([uac] register)"
+GRANTED = 4
+
+
+def uri_of(value: str) -> str:
+    value = value.strip()
+    if "<" in value:
+        return value.split("<", 1)[1].split(">", 1)[0].strip()
+    return value.split(";", 1)[0].strip()
+
+
+def _grant(peer: Peer, request: Message, addr: tuple[str, int]) -> None:
+    """200 with the request's Contacts bound for `GRANTED` seconds."""
+    contacts = [f"Contact: <{uri_of(c)}>;expires={GRANTED}" for c in request.get_all("Contact")]
+    if request.get("Expires") == "0" or any("expires=0" in c for c in request.get_all("Contact")):
+        contacts = []
+    peer.answer(request, addr, 200, headers=contacts, contact=False)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% The "userinfo" and "@" components of the
+##% SIP URI MUST NOT be present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% This address-of-record MUST
+##% be a SIP URI or SIPS URI.
+@case(
+    "uac-register-construction",
+    roles=UAC,
+    timeout=15,
+    preamble=REGISTERING,
+    no_control=RUNNER_ANSWERS,
+)
+def register_construction(ctx: Context) -> None:
+    """The REGISTER's Request-URI is a domain (no user part); its To is a SIP AOR."""
+    peer = Peer(ctx, "register")
+    register, addr = peer.first("REGISTER", REGISTERING)
+    _grant(peer, register, addr)
+    ctx.check(
+        re.match(r"(?i)sips?:[^@;>]*(;|$)", register.uri) is not None,
+        "a Request-URI without userinfo and @",
+        register.uri,
+    )
+    to = uri_of(register.get("To") or "").lower()
+    ctx.check(to.startswith(("sip:", "sips:")), "a SIP or SIPS AOR in To", to, requirement=1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% A UA MUST increment the CSeq value by one for each
+##% REGISTER request with the same Call-ID.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% Call-ID: All registrations from a UAC SHOULD use the same Call-ID
+##% header field value for registrations sent to a particular
+##% registrar.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.4
+##= type=test
+##% The UA then issues a REGISTER request for each
+##% of its bindings before the expiration interval has elapsed.
+@case(
+    "uac-register-refresh",
+    roles=UAC,
+    timeout=20,
+    preamble=REGISTERING,
+    no_control=RUNNER_ANSWERS,
+)
+def register_refresh(ctx: Context) -> None:
+    """Granted 4 s, the UA refreshes before they pass: same Call-ID, CSeq + 1, same AOR."""
+    peer = Peer(ctx, "register")
+    register, addr = peer.first("REGISTER", REGISTERING)
+    _grant(peer, register, addr)
+    got = peer.request("REGISTER", GRANTED + 0.5)
+    if got is None:
+        ctx.fail(f"a refresh within the {GRANTED} s granted", "none", requirement=2)
+    assert got is not None
+    refresh, where = got
+    _grant(peer, refresh, where)
+    ctx.check(
+        refresh.call_id == register.call_id,
+        f"Call-ID {register.call_id}",
+        refresh.call_id,
+        requirement=1,
+        level="SHOULD",
+    )
+    number = register.cseq[0] or 0
+    ctx.check(
+        refresh.cseq == (number + 1, "REGISTER"),
+        f"CSeq {number + 1} REGISTER",
+        refresh.get("CSeq") or "",
+    )
+    ctx.check(
+        uri_of(refresh.get("To") or "") == uri_of(register.get("To") or ""),
+        f"To {register.get('To')}",
+        refresh.get("To") or "",
+        requirement=2,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.2
+##= type=test
+##% When a UAC resubmits a request with its credentials after receiving a
+##% 401 (Unauthorized) or 407 (Proxy Authentication Required) response,
+##% it MUST increment the CSeq header field value as it would normally
+##% when sending an updated request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.2
+##= type=test
+##% When the originating UAC receives the 401 (Unauthorized), it SHOULD,
+##% if it is able, re-originate the request with the proper credentials.
+@case(
+    "uac-register-401",
+    roles=UAC,
+    timeout=15,
+    preamble=REGISTERING,
+    no_control=RUNNER_ANSWERS,
+)
+def register_401(ctx: Context) -> None:
+    """A challenged REGISTER comes again with CSeq + 1 and a right Authorization."""
+    if not ctx.profile.password:
+        ctx.not_applicable("the profile gives no [credentials] password")
+    peer = Peer(ctx, "register")
+    register, addr = peer.first("REGISTER", REGISTERING)
+    peer.answer(register, addr, 401, headers=[digest_challenge(401)], contact=False)
+    got = peer.request("REGISTER", 5.0, register.call_id)
+    if got is None:
+        ctx.inconclusive("the target did not send the REGISTER again")
+    assert got is not None
+    again, where = got
+    _grant(peer, again, where)
+    number = register.cseq[0] or 0
+    ctx.check(
+        again.cseq == (number + 1, "REGISTER"),
+        f"CSeq {number + 1} REGISTER",
+        again.get("CSeq") or "",
+    )
+    verify_digest(ctx, again, "Authorization", requirement=1)
