@@ -4,7 +4,9 @@ In the UAC role the runner is the server: the UAS a call goes to, the registrar,
 the redirect server.  The element under test must first be made to send a request; the
 profile's ``[uac]`` table names one command per kind of request (`KINDS`), run with
 placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{port}``,
-``{user}``, ``{password}`` from ``[credentials]``)::
+``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
+``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
+``{free_port}`` a free UDP port on loopback for the UAC to bind)::
 
     [uac]
     invite = "python -m rfc3261 ua --call sip:uas@{target} --duration 4"
@@ -25,11 +27,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from conformance.messages import unique
 from conformance.model import Context, Profile
 from conformance.sipmsg import Message
 from conformance.wire import Listener
+from rfc3261.asyncio.loopback import free_port
 
 __all__ = [
     "KINDS",
@@ -42,6 +46,8 @@ __all__ = [
     "fill",
 ]
 
+#: the shipped profiles (``{profiles}``: SIPp scenarios kept beside them)
+PROFILES = Path(__file__).resolve().parent / "profiles"
 #: the role of every UAC case
 UAC = ("uac",)
 #: why UAC cases need no control: the runner is the server and answers as the case needs
@@ -59,7 +65,17 @@ KINDS: dict[str, str] = {
     "subscribe": "SUBSCRIBE to {uri} (presence)",
 }
 #: the placeholders a trigger command may use
-PLACEHOLDERS = ("target", "host", "port", "user", "password", "uri", "python")
+PLACEHOLDERS = (
+    "target",
+    "host",
+    "port",
+    "user",
+    "password",
+    "uri",
+    "python",
+    "profiles",
+    "free_port",
+)
 
 
 class TriggerError(ValueError):
@@ -95,6 +111,8 @@ def fill(command: str, profile: Profile, hostport: str) -> str:
         password=profile.password,
         uri=f"sip:uas@{hostport}",
         python=sys.executable,
+        profiles=str(PROFILES),
+        free_port=free_port() if "{free_port}" in command else 0,
     )
 
 
