@@ -46,6 +46,10 @@ def refused(ctx: Context, kind: str = "invite", method: str = "INVITE") -> tuple
 ##= type=test
 ##% If an unreliable transport is being used, the client transaction MUST start timer A with a
 ##% value of T1.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% The client transaction MUST pass the request to the transport layer for transmission
+##% (see Section 18).
 @case(
     "uac-invite-retransmitted",
     roles=UAC,
@@ -117,6 +121,9 @@ def _six_and_cookie(ctx: Context, request: Message) -> None:
 ##% A valid SIP request formulated by a UAC MUST, at a minimum, contain the following header
 ##% fields: To, From, CSeq, Call-ID, Max-Forwards, and Via; all of these header fields are
 ##% mandatory in all SIP requests.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.2.2
+##= type=test
+##% The request MUST be passed to the transport layer for transmission.
 @case(
     "uac-options-mandatory-headers",
     roles=UAC,
@@ -241,6 +248,10 @@ def request_max_forwards(ctx: Context) -> None:
 ##= type=test
 ##% When the UAC creates a request, it MUST insert a Via into that
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% Before a request is sent, the client transport MUST insert a value of the "sent-by"
+##% field into the Via header field.
 @case("uac-request-via", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def request_via(ctx: Context) -> None:
     """The INVITE has exactly one Via (it came straight to us): SIP/2.0/<transport>, a branch."""
@@ -250,6 +261,10 @@ def request_via(ctx: Context) -> None:
     sent = vias[0].split(None, 1)[0].upper() if vias[0].split() else ""
     ctx.check(sent.startswith("SIP/2.0/"), "SIP/2.0/...", sent)
     ctx.check(bool(invite.branch), "a branch parameter", vias[0], requirement=1)
+    sent_by = (
+        vias[0].split(None, 1)[1].split(";", 1)[0].strip() if len(vias[0].split()) > 1 else ""
+    )
+    ctx.check(bool(sent_by), "a sent-by (host[:port])", vias[0], requirement=3)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.8
@@ -343,6 +358,26 @@ def identifiers_new(ctx: Context) -> None:
 ##% The CSeq header field in the ACK MUST contain the same value for the
 ##% sequence number as was present in the original request, but the
 ##% method parameter MUST be equal to "ACK".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% The client transaction MUST pass the received response up to the TU, and the client
+##% transaction MUST generate an ACK request, even if the transport is reliable (guidelines
+##% for constructing the ACK from the response are given in Section 17.1.1.3) and then pass
+##% the ACK to the transport layer for transmission.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% The ACK MUST be sent to the same address, port, and transport to which the original
+##% request was sent.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% For unreliable unicast transports, the client transport MUST be prepared to receive
+##% responses on the source IP address from which the request is sent (as responses are sent
+##% back to the source address) and the port number in the "sent-by" field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% Therefore, placement of bodies in ACK for non-2xx is NOT RECOMMENDED, but if done, the
+##% body types are restricted to any that appeared in the INVITE, assuming that the response
+##% to the INVITE was not 415.
 @case("uac-ack-non2xx", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def ack_non2xx(ctx: Context) -> None:
     """The ACK for a 486 reuses the INVITE's Via, Call-ID, From, Request-URI, CSeq number and
@@ -374,12 +409,22 @@ def ack_non2xx(ctx: Context) -> None:
         ack.get("CSeq") or "",
         requirement=3,
     )
+    ctx.should(not ack.body, "an ACK without body", f"a body of {len(ack.body)} bytes")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
 ##= type=test
 ##% The UAC core MUST generate an ACK request for each 2xx received from the transaction
 ##% layer.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% A UAC core that generates an ACK for 2xx MUST instead follow the rules described in
+##% Section 13.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% When in either the "Calling" or "Proceeding" states, reception of a 2xx response MUST
+##% cause the client transaction to enter the "Terminated" state, and the response MUST be
+##% passed up to the TU.
 @case("uac-ack-2xx", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def ack_2xx(ctx: Context) -> None:
     """A 2xx gets an ACK with a new branch and the INVITE's CSeq number."""

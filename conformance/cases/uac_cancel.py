@@ -35,6 +35,10 @@ RINGING = "an INVITE from the target, ringing ([uac] cancel)"
 ##= type=test
 ##% The CANCEL request MUST NOT contain any Require or Proxy-Require
 ##% header fields.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##= type=test
+##% The destination address, port, and transport for the CANCEL MUST be identical to those
+##% used to send the original request.
 @case(
     "uac-cancel-construction", roles=UAC, timeout=20, preamble=RINGING, no_control=RUNNER_ANSWERS
 )

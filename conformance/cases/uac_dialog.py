@@ -29,6 +29,15 @@ def _routes(msg: Message) -> list[str]:
     return [uri_of(v) for v in msg.get_all("Route")]
 
 
+def _sdp_version(msg: Message) -> str | None:
+    """The version field of the SDP o= line of ``msg``'s body, if any."""
+    for line in msg.body.decode("utf-8", "replace").splitlines():
+        if line.startswith("o="):
+            fields = line[2:].split()
+            return fields[2] if len(fields) > 2 else None
+    return None
+
+
 class _Call:
     """A call from the target answered 200 with ``record_route`` entries (listed top first,
     as a Record-Route in the response)."""
@@ -154,6 +163,32 @@ def ack_2xx_retransmitted(ctx: Context) -> None:
 ##= type=test
 ##% The From URI of the
 ##% request MUST be set to the local URI from the dialog state.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.4
+##= type=test
+##% It MUST be the same for all requests and responses sent by either UA in a dialog.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% This state MUST be maintained for the duration of the dialog.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% The local sequence number MUST be set to the value of the sequence number in the CSeq
+##% header field of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% The call identifier component of the dialog ID MUST be set to the value of the Call-ID
+##% in the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% The local tag component of the dialog ID MUST be set to the tag in the From field in the
+##% request, and the remote tag component of the dialog ID MUST be set to the tag in the To
+##% field of the response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% The remote URI MUST be set to the URI in the To field, and the local URI MUST be set to
+##% the URI in the From field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.1.1
+##= type=test
+##% The method field in the CSeq header field value MUST match the method of the request.
 @case(
     "uac-bye-in-dialog",
     roles=UAC,
@@ -224,6 +259,10 @@ def bye_strict_route(ctx: Context) -> None:
 ##% If the route set is empty, the UAC MUST place the remote target URI
 ##% into the Request-URI.  The UAC MUST NOT add a Route header field to
 ##% the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% If no Record-Route header field is present in the response, the route set MUST be set to
+##% the empty set.
 @case(
     "uac-bye-no-route",
     roles=UAC,
@@ -255,6 +294,15 @@ def bye_no_route(ctx: Context) -> None:
 ##% The Contact header field MUST be present and contain exactly one SIP
 ##% or SIPS URI in any request that can result in the establishment of a
 ##% dialog.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.1.1
+##= type=test
+##% A UAC SHOULD include a Contact header field in any target refresh requests within a
+##% dialog, and unless there is a need to change it, the URI SHOULD be the same as used in
+##% previous requests within the dialog.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##= type=test
+##% If the session description format has the capability for version numbers, the offerer
+##% SHOULD indicate that the version of the session description has changed.
 @case(
     "uac-reinvite-in-dialog",
     roles=UAC,
@@ -279,6 +327,18 @@ def reinvite_in_dialog(ctx: Context) -> None:
         requirement=1,
     )
     ctx.check(len(again.get_all("Contact")) == 1, "one Contact", "none", requirement=2)
+    ctx.should(
+        again.get("Contact") == call.invite.get("Contact"),
+        f"the same Contact as before ({call.invite.get('Contact')})",
+        again.get("Contact") or "",
+    )
+    versions = [_sdp_version(m) for m in (call.invite, again)]
+    if None not in versions:
+        ctx.should(
+            versions[1] != versions[0],
+            f"a new SDP version (o= above {versions[0]})",
+            f"o= version {versions[1]}",
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
@@ -289,6 +349,10 @@ def reinvite_in_dialog(ctx: Context) -> None:
 ##% 1. If the UAC is the owner of the Call-ID of the dialog ID
 ##% (meaning it generated the value), T has a randomly chosen value
 ##% between 2.1 and 4 seconds in units of 10 ms.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##= type=test
+##% When the timer fires, the UAC SHOULD attempt the re-INVITE once more, if it still
+##% desires for that session modification to take place.
 @case(
     "uac-reinvite-491-backoff",
     roles=UAC,
@@ -320,6 +384,10 @@ def reinvite_491_backoff(ctx: Context) -> None:
 ##= type=test
 ##% The UAC core MUST generate an ACK request for each 2xx received from
 ##% the transaction layer.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+##= type=test
+##% Otherwise, a new dialog in the "confirmed" state MUST be constructed using the
+##% procedures of Section 12.1.2.
 @case(
     "uac-ack-forked-2xx",
     roles=UAC,

@@ -27,12 +27,14 @@ def uri_of(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-def _grant(peer: Peer, request: Message, addr: tuple[str, int]) -> None:
+def _grant(
+    peer: Peer, request: Message, addr: tuple[str, int], headers: tuple[str, ...] = ()
+) -> None:
     """200 with the request's Contacts bound for `GRANTED` seconds."""
     contacts = [f"Contact: <{uri_of(c)}>;expires={GRANTED}" for c in request.get_all("Contact")]
     if request.get("Expires") == "0" or any("expires=0" in c for c in request.get_all("Contact")):
         contacts = []
-    peer.answer(request, addr, 200, headers=contacts, contact=False)
+    peer.answer(request, addr, 200, headers=[*contacts, *headers], contact=False)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
@@ -43,6 +45,16 @@ def _grant(peer: Peer, request: Message, addr: tuple[str, int]) -> None:
 ##= type=test
 ##% This address-of-record MUST
 ##% be a SIP URI or SIPS URI.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% The following header fields, except Contact, MUST be included in a REGISTER request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.2
+##= type=test
+##% The REGISTER-specific Contact header field value of "*" applies to all registrations,
+##% but it MUST NOT be used unless the Expires header field is present with a value of "0".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% UACs SHOULD NOT use the "action" parameter.
 @case(
     "uac-register-construction",
     roles=UAC,
@@ -62,6 +74,20 @@ def register_construction(ctx: Context) -> None:
     )
     to = uri_of(register.get("To") or "").lower()
     ctx.check(to.startswith(("sip:", "sips:")), "a SIP or SIPS AOR in To", to, requirement=1)
+    missing = [h for h in ("To", "From", "Call-ID", "CSeq") if register.get(h) is None]
+    ctx.check(not missing, "To, From, Call-ID and CSeq", f"missing {missing}", requirement=2)
+    contacts = register.get_all("Contact")
+    ctx.check(
+        "*" not in [c.strip() for c in contacts] or (register.get("Expires") or "") == "0",
+        "Contact * only with Expires: 0",
+        f"Contact * with Expires: {register.get('Expires')}",
+        requirement=3,
+    )
+    ctx.should(
+        not any("action=" in c.lower() for c in contacts),
+        "no action parameter in Contact",
+        " | ".join(contacts),
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
@@ -77,6 +103,24 @@ def register_construction(ctx: Context) -> None:
 ##= type=test
 ##% The UA then issues a REGISTER request for each
 ##% of its bindings before the expiration interval has elapsed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% The Record-Route header field has no meaning in REGISTER requests or responses, and MUST
+##% be ignored if present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% In particular, the UAC MUST NOT create a new route set based on the presence or absence
+##% of a Record-Route header field in any response to a REGISTER request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.4
+##= type=test
+##% Registration refreshes SHOULD be sent to the same network address as the original
+##% registration, unless redirected.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.4
+##= type=test
+##% It SHOULD be the same in each registration from a UA.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.4
+##= type=test
+##% A UA SHOULD use the same Call-ID for all registrations during a single boot cycle.
 @case(
     "uac-register-refresh",
     roles=UAC,
@@ -88,7 +132,8 @@ def register_refresh(ctx: Context) -> None:
     """Granted 4 s, the UA refreshes before they pass: same Call-ID, CSeq + 1, same AOR."""
     peer = Peer(ctx, "register")
     register, addr = peer.first("REGISTER", REGISTERING)
-    _grant(peer, register, addr)
+    # a Record-Route in a response to REGISTER means nothing (§10.2): no Route may follow
+    _grant(peer, register, addr, (f"Record-Route: <sip:rr@{peer.server.hostport};lr>",))
     got = peer.request("REGISTER", GRANTED + 0.5)
     if got is None:
         ctx.fail(f"a refresh within the {GRANTED} s granted", "none", requirement=2)
@@ -113,6 +158,44 @@ def register_refresh(ctx: Context) -> None:
         f"To {register.get('To')}",
         refresh.get("To") or "",
         requirement=2,
+    )
+    ctx.check(
+        refresh.get_all("Route") == register.get_all("Route"),
+        f"the first REGISTER's Route ({' | '.join(register.get_all('Route')) or 'none'}): "
+        "the Record-Route of the 200 ignored",
+        " | ".join(refresh.get_all("Route")) or "none",
+        requirement=3,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% UAs MUST NOT send a new registration (that is, containing new Contact header field
+##% values, as opposed to a retransmission) until they have received a final response from
+##% the registrar for the previous one or the previous REGISTER request has timed out.
+@case(
+    "uac-register-one-at-a-time",
+    roles=UAC,
+    timeout=20,
+    preamble=REGISTERING,
+    no_control=RUNNER_ANSWERS,
+)
+def register_one_at_a_time(ctx: Context) -> None:
+    """While its REGISTER has no final response, the UA sends no other REGISTER (only
+    copies of it), until the runner answers."""
+    t1 = ctx.profile.t1
+    peer = Peer(ctx, "register")
+    register, addr = peer.first("REGISTER", REGISTERING)
+    others = peer.collect(
+        lambda m: m.method == "REGISTER" and m.branch != register.branch, min(3.0, 40 * t1)
+    )
+    _grant(peer, register, addr)
+    for _, other in others:
+        _grant(peer, other, addr)
+    ctx.check(
+        not others,
+        "no new REGISTER before the final response",
+        f"{len(others)} new REGISTER(s): {[m.get('CSeq') for _, m in others]}",
     )
 
 

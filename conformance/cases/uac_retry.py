@@ -70,6 +70,21 @@ def verify_digest(ctx: Context, request: Message, header: str, requirement: int)
 ##% In all other respects, requests sent upon receipt of a redirect
 ##% response SHOULD re-use the header fields and bodies of the original
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+##= type=test
+##% In order to create a request based on a contact address in a 3xx response, a UAC MUST
+##% copy the entire URI from the target set into the Request-URI, except for the "method-
+##% param" and "header" URI parameters (see Section 19.1.1 for a definition of these
+##% parameters).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+##= type=test
+##% It is RECOMMENDED that the UAC reuse the same To, From, and Call-ID used in the original
+##% redirected request
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.4
+##= type=test
+##% Finally, once the new request has been constructed, it is sent using a new client
+##% transaction, and therefore MUST have a new branch ID in the top Via field as discussed
+##% in Section 8.1.1.7.
 @case(
     "uac-3xx-recurse",
     roles=UAC,
@@ -82,7 +97,8 @@ def redirect_recurse(ctx: Context) -> None:
     """After a 302 the target calls the Contact, keeping To, From and Call-ID."""
     peer = Peer(ctx, "invite")
     invite, addr = peer.first("INVITE")
-    moved = f"sip:moved@{peer.server.hostport}"
+    # a URI parameter the new Request-URI must keep (the entire URI is copied)
+    moved = f"sip:moved@{peer.server.hostport};x-case=3xx"
     peer.answer(invite, addr, 302, headers=[f"Contact: <{moved}>"], contact=False)
     again, where = _retried(ctx, peer, invite, addr)
     peer.answer(again, where, 486)
@@ -149,6 +165,11 @@ def _auth_case(ctx: Context, status: int) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
 ##= type=test
 ##% The ACK MUST contain the same credentials as the INVITE.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.5
+##= type=test
+##% If a 401 (Unauthorized) or 407 (Proxy Authentication Required) response is received, the
+##% UAC SHOULD follow the authorization procedures of Section 22.2 and Section 22.3 to retry
+##% the request with credentials.
 @case(
     "uac-401-retry",
     roles=UAC,

@@ -48,6 +48,14 @@ def _copies(peer: Peer, first: Message, at: float, window: float) -> list[float]
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
 ##= type=test
 ##% The client transaction MUST NOT generate an ACK.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% When timer A fires, the client transaction MUST retransmit the request by passing it to
+##% the transport layer, and MUST reset the timer with a value of 2*T1.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% Whatever the value of T1, the exponential backoffs on retransmissions described in this
+##% section MUST be used.
 @case(
     "uac-timer-a-b",
     roles=UAC,
@@ -157,6 +165,10 @@ def timer_e_proceeding(ctx: Context) -> None:
 ##% In the
 ##% "Proceeding" state, the client transaction SHOULD NOT retransmit the
 ##% request any longer.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% These retransmissions SHOULD only be done while the client transaction is in the
+##% "calling" state.
 @case(
     "uac-invite-proceeding-quiet",
     roles=UAC,
@@ -185,6 +197,10 @@ def invite_proceeding_quiet(ctx: Context) -> None:
 ##% the "Completed" state MUST cause the ACK to be re-passed to the
 ##% transport layer for retransmission, but the newly received response
 ##% MUST NOT be passed up to the TU.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% When in either the "Calling" or "Proceeding" states, reception of a response with status
+##% code from 300-699 MUST cause the client transaction to transition to "Completed".
 @case(
     "uac-ack-non2xx-retransmitted",
     roles=UAC,
