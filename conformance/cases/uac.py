@@ -272,6 +272,11 @@ def request_via(ctx: Context) -> None:
 ##% The Contact header field MUST be present and contain exactly one SIP
 ##% or SIPS URI in any request that can result in the establishment of a
 ##% dialog.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
+##= type=test
+##% When a UAC sends a request that can establish a dialog (such as an INVITE) it MUST
+##% provide a SIP or SIPS URI with global scope (i.e., the same SIP URI can be used in
+##% messages outside this dialog) in the Contact header field of the request.
 @case("uac-invite-contact", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def invite_contact(ctx: Context) -> None:
     """The INVITE carries one Contact with one sip:/sips: URI."""

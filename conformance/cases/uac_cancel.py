@@ -79,6 +79,11 @@ def cancel_construction(ctx: Context) -> None:
 ##% If no provisional response has been received, the CANCEL request MUST
 ##% NOT be sent; rather, the client MUST wait for the arrival of a
 ##% provisional response before sending the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##= type=test
+##% Once the CANCEL is constructed, the client SHOULD check whether it has received any
+##% response (provisional or final) for the request being cancelled (herein referred to as
+##% the "original request").
 @case(
     "uac-cancel-after-provisional",
     roles=UAC,
@@ -106,3 +111,26 @@ def cancel_after_provisional(ctx: Context) -> None:
     assert got is not None
     peer.ok(*got)
     peer.answer(invite, addr, 487)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
+##= type=test
+##% A CANCEL request SHOULD NOT be sent to cancel a request other than INVITE.
+@case(
+    "uac-no-cancel-non-invite",
+    roles=UAC,
+    level="SHOULD",
+    timeout=15,
+    preamble="an OPTIONS from the target, left in Proceeding ([uac] options)",
+    no_control=RUNNER_ANSWERS,
+)
+def no_cancel_non_invite(ctx: Context) -> None:
+    """An OPTIONS left pending after a 100 is not CANCELled."""
+    peer = Peer(ctx, "options")
+    options, addr = peer.first("OPTIONS")
+    peer.answer(options, addr, 100, contact=False)
+    cancel = peer.request("CANCEL", 3.0, options.call_id)
+    if cancel is not None:
+        peer.ok(*cancel)
+    peer.answer(options, addr, 200, contact=False)
+    ctx.check(cancel is None, "no CANCEL for an OPTIONS", "a CANCEL")

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import time
 
+from conformance.messages import unique
 from conformance.model import Context, case
 from conformance.sipmsg import Message, param
-from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer, sdp_answer
+
+
+def sdp_offer() -> bytes:
+    """An offer of one PCMU audio stream (an answer to nothing is an offer)."""
+    return sdp_answer(b"m=audio 0 RTP/AVP 0\r\n")
+
 
 ORDER = 52
 
@@ -234,6 +241,11 @@ def bye_in_dialog(ctx: Context) -> None:
 ##% the remainder of the route set values in order, including all
 ##% parameters.  The UAC MUST then place the remote target URI into the
 ##% Route header field as the last value.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
+##= type=test
+##% If the first element in the route set indicated a strict router (resulting in forming
+##% the request as described in Section 12.2.1.1), the procedures MUST be applied to the
+##% Request-URI of the request.
 @case(
     "uac-bye-strict-route",
     roles=UAC,
@@ -409,3 +421,75 @@ def ack_forked_2xx(ctx: Context) -> None:
         tags.add(got[0].to_tag)
     want = {call.peer.tag, call.peer.tag + "b"}
     ctx.check(tags == want, f"ACKs for To tags {sorted(want)}", f"{sorted(t or '' for t in tags)}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.8
+##= type=test
+##% That is, the Contact header field value contains the URI at which the UA would like to
+##% receive requests, and this URI MUST be valid even if used in subsequent requests outside
+##% of any dialogs.
+@case(
+    "uac-contact-reachable",
+    roles=UAC,
+    timeout=15,
+    preamble=CALLED.format(kind="invite"),
+    no_control=RUNNER_ANSWERS,
+)
+def contact_reachable(ctx: Context) -> None:
+    """The INVITE's Contact URI works outside the dialog: an OPTIONS sent there is answered."""
+    call = _Call(ctx, "invite")
+    call.ack()
+    contact = uri_of(call.invite.get("Contact") or "")
+    host, _, port = contact.split("@", 1)[-1].split(";", 1)[0].rpartition(":")
+    if not port.isdigit():
+        ctx.inconclusive(f"the Contact {contact} names no port on loopback")
+    peer = call.peer
+    branch = "z9hG4bK" + unique("o")
+    options = (
+        f"OPTIONS {contact} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {peer.server.hostport};branch={branch}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"To: <{contact}>\r\n"
+        f"From: <sip:runner@{peer.server.hostport}>;tag={unique('f')}\r\n"
+        f"Call-ID: {unique('c')}\r\n"
+        "CSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    peer.send(options, (host.strip("[]"), int(port)), "OPTIONS to the Contact, out of dialog")
+    got = peer.expect(lambda m: m.is_response and m.branch == branch, 3.0)
+    ctx.check(got is not None, f"a response to an OPTIONS sent to {contact}", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
+##= type=test
+##% The initial offer MUST be in either an INVITE or, if not there, in the first reliable
+##% non-failure message from the UAS back to the UAC.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
+##= type=test
+##% If the initial offer is in the first reliable non-failure message from the UAS back to
+##% UAC, the answer MUST be in the acknowledgement for that message (in this specification,
+##% ACK for a 2xx response).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+##= type=test
+##% If the 2xx contains an offer (based on the rules above), the ACK MUST carry an answer in
+##% its body.
+@case(
+    "uac-offer-in-2xx",
+    roles=UAC,
+    timeout=15,
+    preamble=CALLED.format(kind="invite"),
+    no_control=RUNNER_ANSWERS,
+)
+def offer_in_2xx(ctx: Context) -> None:
+    """An INVITE without offer: the runner offers in the 200, the ACK carries the answer."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    if invite.body:
+        peer.answer(invite, addr, 486)
+        ctx.not_applicable("the target offers in the INVITE (the answer is then the runner's)")
+    offer = sdp_offer()
+    peer.answer(invite, addr, 200, body=offer)
+    got = peer.request("ACK", 3.0, invite.call_id)
+    ctx.check(got is not None, "an ACK", "none")
+    assert got is not None
+    ctx.check(b"m=" in got[0].body, "an SDP answer in the ACK", f"{got[0].body[:60]!r}", 1)

@@ -121,6 +121,9 @@ def register_construction(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.4
 ##= type=test
 ##% A UA SHOULD use the same Call-ID for all registrations during a single boot cycle.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.4
+##= type=test
+##% A UA SHOULD NOT refresh bindings set up by other UAs.
 @case(
     "uac-register-refresh",
     roles=UAC,
@@ -133,7 +136,14 @@ def register_refresh(ctx: Context) -> None:
     peer = Peer(ctx, "register")
     register, addr = peer.first("REGISTER", REGISTERING)
     # a Record-Route in a response to REGISTER means nothing (§10.2): no Route may follow
-    _grant(peer, register, addr, (f"Record-Route: <sip:rr@{peer.server.hostport};lr>",))
+    # and a binding of another UA's, which the UA must not refresh
+    other = "sip:other@127.0.0.2:5999"
+    _grant(
+        peer,
+        register,
+        addr,
+        (f"Record-Route: <sip:rr@{peer.server.hostport};lr>", f"Contact: <{other}>;expires=4"),
+    )
     got = peer.request("REGISTER", GRANTED + 0.5)
     if got is None:
         ctx.fail(f"a refresh within the {GRANTED} s granted", "none", requirement=2)
@@ -158,6 +168,11 @@ def register_refresh(ctx: Context) -> None:
         f"To {register.get('To')}",
         refresh.get("To") or "",
         requirement=2,
+    )
+    ctx.should(
+        not any(other in c for c in refresh.get_all("Contact")),
+        f"no refresh of another UA's binding ({other})",
+        " | ".join(refresh.get_all("Contact")),
     )
     ctx.check(
         refresh.get_all("Route") == register.get_all("Route"),

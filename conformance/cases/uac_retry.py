@@ -241,3 +241,63 @@ def retry_420(ctx: Context) -> None:
     peer.answer(again, where, 486)
     still = set(tags) & set(again.option_tags("Require") + again.option_tags("Proxy-Require"))
     ctx.check(not still, f"no {', '.join(tags)} required", f"still {', '.join(sorted(still))}")
+
+
+def _reused(ctx: Context, status: int) -> None:
+    if not ctx.profile.password:
+        ctx.not_applicable("the profile gives no [credentials] password")
+    header = "Authorization" if status == 401 else "Proxy-Authorization"
+    peer = Peer(ctx, "bye")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, status, headers=[digest_challenge(status)], contact=False)
+    with ctx.preamble(f"the INVITE again with {header}, answered 200"):
+        again, where = _retried(ctx, peer, invite, addr)
+        if again.get(header) is None:
+            ctx.inconclusive(f"the INVITE came again without {header}")
+        peer.answer(again, where, 200)
+    bye = peer.request("BYE", 8.0, invite.call_id)
+    if bye is None:
+        ctx.inconclusive("the target sent no BYE")
+    assert bye is not None
+    peer.ok(*bye)
+    ctx.check(bye[0].get(header) is not None, f"the BYE with {header} (realm {REALM})", "none")
+    verify_digest(ctx, bye[0], header, requirement=0)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.2
+##= type=test
+##% Once authentication credentials have been supplied (either directly by the user, or
+##% discovered in an internal keyring), UAs SHOULD cache the credentials for a given value
+##% of the To header field and "realm" and attempt to re-use these values on the next
+##% request for that destination.
+@case(
+    "uac-401-credentials-reused",
+    roles=UAC,
+    level="SHOULD",
+    timeout=20,
+    preamble="a call from the target challenged with 401, answered 200 ([uac] bye)",
+    no_control=RUNNER_ANSWERS,
+)
+def credentials_reused_401(ctx: Context) -> None:
+    """After a 401 answered, the next request to the same place (the BYE) carries the
+    credentials for that realm."""
+    _reused(ctx, 401)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% The UAC SHOULD also cache the credentials used in the re-originated request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% The following rule is RECOMMENDED for proxy credential caching:
+@case(
+    "uac-407-credentials-reused",
+    roles=UAC,
+    level="SHOULD",
+    timeout=20,
+    preamble="a call from the target challenged with 407, answered 200 ([uac] bye)",
+    no_control=RUNNER_ANSWERS,
+)
+def credentials_reused_407(ctx: Context) -> None:
+    """After a 407 answered, the BYE of the same call carries Proxy-Authorization."""
+    _reused(ctx, 407)

@@ -134,6 +134,9 @@ def timer_e_f(ctx: Context) -> None:
 ##% If Timer E fires while in the "Proceeding" state, the request MUST be
 ##% passed to the transport layer for retransmission, and Timer E MUST be
 ##% reset with a value of T2 seconds.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.2.2
+##= type=test
+##% and then the client transaction SHOULD move to the "Proceeding" state.
 @case(
     "uac-timer-e-proceeding",
     roles=UAC,
@@ -281,3 +284,58 @@ def response_two_vias(ctx: Context) -> None:
         if peer.request("ACK", 3.0, invite.call_id) is None:
             ctx.inconclusive("no ACK even for a proper 200")
     ctx.check(acked is None, "the 200 with two Vias dropped (no ACK)", "it was ACKed")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% The client transaction SHOULD start timer D when it enters the "Completed" state, with a
+##% value of at least 32 seconds for unreliable transports, and a value of zero seconds for
+##% reliable transports.
+@case(
+    "uac-timer-d",
+    roles=UAC,
+    level="SHOULD",
+    tags=("slow",),
+    transports=("udp",),
+    timeout=40,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def timer_d(ctx: Context) -> None:
+    """A copy of a 486 arriving 20 s later is still ACKed (Timer D is at least 32 s)."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    busy = peer.answer(invite, addr, 486)
+    with ctx.preamble("the ACK for the first 486"):
+        if peer.request("ACK", 3.0, invite.call_id) is None:
+            ctx.inconclusive("no ACK for the 486")
+    time.sleep(20.0)
+    peer.send(busy, addr, "486 retransmitted 20 s later")
+    again = peer.request("ACK", 2.0, invite.call_id)
+    ctx.check(again is not None, "the ACK again (still in Completed)", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% However, implementations MUST be able to handle messages up to the maximum datagram
+##% packet size.
+@case(
+    "uac-large-response",
+    roles=UAC,
+    transports=("udp",),
+    timeout=15,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def large_response(ctx: Context) -> None:
+    """A 486 of about 60 000 bytes in one datagram is understood: it gets its ACK."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    padding = "x" * 60000
+    peer.answer(invite, addr, 486, headers=[f"X-Padding: {padding}"], note="a 60 kB 486")
+    got = peer.request("ACK", max(1.0, 6 * ctx.profile.t1), invite.call_id)
+    if got is None:
+        peer.answer(invite, addr, 486)
+        if peer.request("ACK", 3.0, invite.call_id) is None:
+            ctx.inconclusive("no ACK even for a small 486")
+    ctx.check(got is not None, "an ACK for the large 486", "none (a small one was ACKed)")
