@@ -20,7 +20,19 @@ __all__ = ["SECTIONS", "Scope", "uac_scope"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "uac_scope.toml"
-SECTIONS = ("8.1", "9.1", "10.2", "12.1.2", "12.2.1", "13.2", "14.1", "17.1", "18.1", "22.2", "22.3")
+SECTIONS = (
+    "8.1",
+    "9.1",
+    "10.2",
+    "12.1.2",
+    "12.2.1",
+    "13.2",
+    "14.1",
+    "17.1",
+    "18.1",
+    "22.2",
+    "22.3",
+)
 #: where the UAC-role cases live
 CASES = "conformance/cases/uac"
 

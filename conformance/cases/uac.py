@@ -443,3 +443,77 @@ def ack_2xx(ctx: Context) -> None:
     ack = got[0]
     ctx.check(ack.cseq[0] == invite.cseq[0], f"CSeq {invite.cseq[0]} ACK", ack.get("CSeq") or "")
     ctx.check(ack.branch != invite.branch, "a new branch", ack.branch or "")
+
+
+#: option tags of standards-track RFCs (IANA "SIP Option Tags", the ones in use); a tag
+#: outside the list cannot be judged here, so it makes the case inconclusive, never failed
+STANDARDS_TRACK_TAGS = frozenset(
+    [
+        "100rel",
+        "199",
+        "answermode",
+        "early-session",
+        "eventlist",
+        "explicitsub",
+        "from-change",
+        "geolocation-http",
+        "geolocation-sip",
+        "gin",
+        "gruu",
+        "histinfo",
+        "ice",
+        "join",
+        "multiple-refer",
+        "norefersub",
+        "nosub",
+        "outbound",
+        "path",
+        "policy",
+        "precondition",
+        "pref",
+        "privacy",
+        "recipient-list-invite",
+        "recipient-list-message",
+        "recipient-list-subscribe",
+        "record-aware",
+        "replaces",
+        "resource-priority",
+        "sdp-anat",
+        "sec-agree",
+        "siprec",
+        "tdialog",
+        "timer",
+        "trickle-ice",
+        "uui",
+    ]
+)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.9
+##= type=test
+##% The option tags listed MUST only refer to extensions defined in standards-track RFCs.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.9
+##= type=test
+##% As with the Supported header field, the option tags in the Require and Proxy-Require
+##% header fields MUST only refer to extensions defined in standards-track RFCs.
+@case(
+    "uac-option-tags-standard",
+    roles=UAC,
+    timeout=15,
+    preamble=ORIGINATED,
+    no_control=RUNNER_ANSWERS,
+)
+def option_tags_standard(ctx: Context) -> None:
+    """The option tags of the INVITE's Supported, Require and Proxy-Require are standard ones."""
+    _, invite = refused(ctx)
+    tags = {name: invite.option_tags(name) for name in ("Supported", "Require", "Proxy-Require")}
+    unknown = sorted({t for found in tags.values() for t in found} - STANDARDS_TRACK_TAGS)
+    if unknown:
+        ctx.inconclusive(f"option tags this runner does not know: {', '.join(unknown)}")
+    required = tags["Require"] + tags["Proxy-Require"]
+    ctx.check(
+        set(required) <= STANDARDS_TRACK_TAGS,
+        "Require/Proxy-Require tags of standards-track RFCs",
+        ", ".join(required),
+        requirement=1,
+    )

@@ -493,3 +493,63 @@ def offer_in_2xx(ctx: Context) -> None:
     ctx.check(got is not None, "an ACK", "none")
     assert got is not None
     ctx.check(b"m=" in got[0].body, "an SDP answer in the ACK", f"{got[0].body[:60]!r}", 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+##= type=test
+##% If the offer in the 2xx response is not acceptable, the UAC core MUST generate a valid
+##% answer in the ACK and then send a BYE immediately.
+@case(
+    "uac-unacceptable-offer-in-2xx",
+    roles=UAC,
+    timeout=15,
+    preamble=CALLED.format(kind="invite"),
+    no_control=RUNNER_ANSWERS,
+)
+def unacceptable_offer_in_2xx(ctx: Context) -> None:
+    """An INVITE without offer, a 200 offering only a stream nobody can take: the ACK still
+    carries an answer, and a BYE follows at once."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    if invite.body:
+        peer.answer(invite, addr, 486)
+        ctx.not_applicable("the target offers in the INVITE (the answer is then the runner's)")
+    offer = sdp_answer(b"m=x-nothing 0 X/NONE 0\r\n")
+    peer.answer(invite, addr, 200, body=offer)
+    got = peer.request("ACK", 3.0, invite.call_id)
+    ctx.check(got is not None, "an ACK", "none")
+    assert got is not None
+    ctx.check(bool(got[0].body), "an answer in the ACK", "an ACK without body")
+    bye = peer.request("BYE", 3.0, invite.call_id)
+    if bye is not None:
+        peer.ok(*bye)
+    ctx.check(bye is not None, "a BYE right after the ACK", "none within 3 s")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##= type=test
+##% Note that a UAC MUST NOT initiate a new INVITE transaction within a dialog while another
+##% INVITE transaction is in progress in either direction.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##= type=test
+##% If there is an ongoing INVITE client transaction, the TU MUST wait until the transaction
+##% reaches the completed or terminated state before initiating the new INVITE.
+@case(
+    "uac-reinvite-one-at-a-time",
+    roles=UAC,
+    timeout=20,
+    preamble=CALLED.format(kind="reinvite"),
+    no_control=RUNNER_ANSWERS,
+)
+def reinvite_one_at_a_time(ctx: Context) -> None:
+    """While its re-INVITE has only a 100, the UAC starts no other INVITE in the dialog."""
+    call = _Call(ctx, "reinvite")
+    call.ack()
+    again, addr = call.next("INVITE", 8.0)
+    call.peer.answer(again, addr, 100, contact=False)
+    others = call.peer.collect(
+        lambda m: m.method == "INVITE" and m.branch not in (again.branch, call.invite.branch),
+        3.0,
+    )
+    call.peer.answer(again, addr, 200)
+    ctx.check(not others, "no second INVITE while one is pending", f"{len(others)} more")

@@ -251,3 +251,29 @@ def register_401(ctx: Context) -> None:
         again.get("CSeq") or "",
     )
     verify_digest(ctx, again, "Authorization", requirement=1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2.7
+##= type=test
+##% If the transaction layer returns a timeout error because the REGISTER yielded no
+##% response, the UAC SHOULD NOT immediately re-attempt a registration to the same
+##% registrar.
+@case(
+    "uac-register-timeout",
+    roles=UAC,
+    level="SHOULD",
+    transports=("udp",),
+    timeout=60,
+    preamble=REGISTERING,
+    no_control=RUNNER_ANSWERS,
+)
+def register_timeout(ctx: Context) -> None:
+    """A REGISTER never answered: after its Timer F (64*T1) no new REGISTER comes at once."""
+    t1 = ctx.profile.t1
+    peer = Peer(ctx, "register")
+    register, _ = peer.first("REGISTER", REGISTERING)
+    peer.collect(lambda m: m.method == "REGISTER" and m.branch == register.branch, 64 * t1)
+    again = peer.collect(
+        lambda m: m.method == "REGISTER" and m.branch != register.branch, max(2.0, 8 * t1)
+    )
+    ctx.check(not again, "no new REGISTER right after the timeout", f"{len(again)} at once")
