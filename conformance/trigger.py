@@ -307,7 +307,7 @@ class Peer:
         with contextlib.suppress(OSError):
             self.process.terminate()
         try:
-            self.process.wait(timeout=2)
+            self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=2)

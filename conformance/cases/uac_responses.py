@@ -109,13 +109,18 @@ def redirect_targets(ctx: Context) -> None:
     tried: list[str] = []
     seen = {invite.branch}
     end = time.monotonic() + 6.0
-    while (left := end - time.monotonic()) > 0 and len(tried) < 3:
+    while (left := end - time.monotonic()) > 0 and second not in tried:
         got = peer.expect(lambda m: m.method == "INVITE" and m.branch not in seen, left)
         if got is None:
             break
         seen.add(got[0].branch)
         tried.append(got[0].uri)
         peer.answer(got[0], got[1], 486)
+    # a second try of the first target may still come after the second one
+    late = peer.expect(lambda m: m.method == "INVITE" and m.branch not in seen, 0.5)
+    if late is not None:
+        tried.append(late[0].uri)
+        peer.answer(late[0], late[1], 486)
     if not tried:
         ctx.inconclusive("the target did not follow the 302 at all")
     ctx.check(tried.count(first) == 1, f"{first} tried once", f"tried {tried}")
