@@ -150,6 +150,7 @@ REASONS = {
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
     487: "Request Terminated",
+    489: "Bad Event",
     491: "Request Pending",
 }
 

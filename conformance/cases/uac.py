@@ -517,3 +517,46 @@ def option_tags_standard(ctx: Context) -> None:
         ", ".join(required),
         requirement=1,
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1
+##= type=test
+##% A valid SIP request formulated by a UAC MUST, at a minimum, contain the following header
+##% fields: To, From, CSeq, Call-ID, Max-Forwards, and Via; all of these header fields are
+##% mandatory in all SIP requests.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.7
+##= type=test
+##% The branch ID inserted by an element compliant with this specification MUST always begin
+##% with the characters "z9hG4bK".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.8
+##= type=test
+##% The Contact header field MUST be present and contain exactly one SIP
+##% or SIPS URI in any request that can result in the establishment of a
+##% dialog.
+@case(
+    "uac-subscribe-mandatory-headers",
+    roles=UAC,
+    timeout=15,
+    preamble="a SUBSCRIBE from the target ([uac] subscribe)",
+    no_control=RUNNER_ANSWERS,
+)
+def subscribe_mandatory_headers(ctx: Context) -> None:
+    """A SUBSCRIBE (it creates a dialog, RFC 6665) has the six header fields, a z9hG4bK branch
+    and one Contact."""
+    peer = Peer(ctx, "subscribe")
+    request, addr = peer.first("SUBSCRIBE")
+    peer.answer(request, addr, 489)
+    missing = [
+        h
+        for h in ("To", "From", "CSeq", "Call-ID", "Max-Forwards", "Via")
+        if request.get(h) is None
+    ]
+    ctx.check(not missing, "all six header fields", f"missing {', '.join(missing)}")
+    ctx.check(
+        (request.branch or "").startswith("z9hG4bK"),
+        "branch z9hG4bK...",
+        request.branch or "(none)",
+        requirement=1,
+    )
+    contacts = request.get_all("Contact")
+    ctx.check(len(contacts) == 1, "one Contact", " | ".join(contacts) or "(none)", requirement=2)
