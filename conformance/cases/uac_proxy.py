@@ -11,7 +11,7 @@ from conformance.model import Context, case
 from conformance.sipmsg import Message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 
-ORDER = 56
+ORDER = 66  # after the core's first-wave modules (torture is 60)
 
 PROXIED = "an INVITE from the target through its outbound proxy, the runner ([uac] proxied)"
 

@@ -14,7 +14,7 @@ from conformance.model import Context, case
 from conformance.sipmsg import Message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 
-ORDER = 55
+ORDER = 65  # after the core's first-wave modules (torture is 60)
 
 REGISTERING = "a REGISTER from the target ([uac] register)"
 GRANTED = 4
