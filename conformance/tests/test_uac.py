@@ -118,11 +118,12 @@ def test_dial_waits_for_the_tester(capsys: pytest.CaptureFixture[str]) -> None:
 #: a representative subset of the wave against our ua (the whole one takes about 90 s:
 #: Timer B and F, the 491 back-off and the registration refresh wait seconds each)
 OWN_SUBSET = [
+    "uac-invite-retransmitted",  # after 0.1 s: the ua's --t1 works
     "uac-invite-mandatory-headers",
     "uac-ack-non2xx",
     "uac-ack-2xx-route-set",
     "uac-bye-strict-route",
-    "uac-cancel-construction",
+    "uac-cancel-construction",  # the ua's --cancel-after
     "uac-401-retry",
     "uac-3xx-recurse",
     "uac-response-foreign-sent-by",
