@@ -70,7 +70,8 @@ def invite_retransmitted(ctx: Context) -> None:
     ctx.check(again is not None, "a retransmission", "none")
     peer.answer(first, addr, 486)
     ctx.check(
-        0.6 * ctx.profile.t1 <= gap <= 1.8 * ctx.profile.t1,
+        # loose: the gap is measured from when the first copy was read, on a busy machine
+        0.6 * ctx.profile.t1 - 0.05 <= gap <= 1.8 * ctx.profile.t1 + 0.05,
         f"after {ctx.profile.t1} s",
         f"after {gap:.3f} s",
     )
