@@ -32,7 +32,7 @@ from pathlib import Path
 from conformance.messages import unique
 from conformance.model import Context, Profile
 from conformance.sipmsg import Message
-from conformance.wire import Listener
+from conformance.wire import CaseTimeout, Listener
 from rfc3261.asyncio.loopback import free_port
 
 __all__ = [
@@ -169,7 +169,8 @@ class Peer:
         self.kind = kind
         self.server: Listener = ctx.listener()
         self.process: subprocess.Popen[bytes] | None = None
-        self.wait = 5.0
+        # the first request may take a while on a busy machine (a program starting up)
+        self.wait = 10.0
         self.tag = unique("r")
         if command:
             argv = shlex.split(fill(command, profile, self.server.hostport))
@@ -307,9 +308,14 @@ class Peer:
             return True
         with contextlib.suppress(OSError):
             self.process.terminate()
-        try:
-            self.process.wait(timeout=1)
-        except subprocess.TimeoutExpired:
+        # answer what it sends while it stops (a BYE, an un-REGISTER): it then exits at once
+        end = time.monotonic() + 1.0
+        while self.process.poll() is None and time.monotonic() < end:
+            with contextlib.suppress(CaseTimeout):
+                got = self.server.expect(lambda m: m.method is not None, timeout=0.05)
+                if got is not None and got[0].method != "ACK":
+                    self.answer(got[0], got[1], 200, body=b"", contact=False, note="postamble")
+        if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=2)
         return True

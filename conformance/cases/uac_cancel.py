@@ -129,7 +129,7 @@ def no_cancel_non_invite(ctx: Context) -> None:
     peer = Peer(ctx, "options")
     options, addr = peer.first("OPTIONS")
     peer.answer(options, addr, 100, contact=False)
-    cancel = peer.request("CANCEL", 3.0, options.call_id)
+    cancel = peer.request("CANCEL", 2.0, options.call_id)
     if cancel is not None:
         peer.ok(*cancel)
     peer.answer(options, addr, 200, contact=False)

@@ -549,7 +549,7 @@ def reinvite_one_at_a_time(ctx: Context) -> None:
     call.peer.answer(again, addr, 100, contact=False)
     others = call.peer.collect(
         lambda m: m.method == "INVITE" and m.branch not in (again.branch, call.invite.branch),
-        3.0,
+        2.0,
     )
     call.peer.answer(again, addr, 200)
     ctx.check(not others, "no second INVITE while one is pending", f"{len(others)} more")

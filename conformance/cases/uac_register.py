@@ -202,7 +202,7 @@ def register_one_at_a_time(ctx: Context) -> None:
     peer = Peer(ctx, "register")
     register, addr = peer.first("REGISTER", REGISTERING)
     others = peer.collect(
-        lambda m: m.method == "REGISTER" and m.branch != register.branch, min(3.0, 40 * t1)
+        lambda m: m.method == "REGISTER" and m.branch != register.branch, min(2.0, 40 * t1)
     )
     _grant(peer, register, addr)
     for _, other in others:

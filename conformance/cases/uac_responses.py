@@ -244,7 +244,7 @@ def no_cancel_after_final(ctx: Context) -> None:
     invite, addr = peer.first("INVITE")
     peer.answer(invite, addr, 180)
     peer.answer(invite, addr, 486)
-    cancel = peer.request("CANCEL", 3.0, invite.call_id)
+    cancel = peer.request("CANCEL", 2.0, invite.call_id)
     if cancel is not None:
         peer.ok(*cancel)
     ctx.check(cancel is None, "no CANCEL after the 486", "a CANCEL")
