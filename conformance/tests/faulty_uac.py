@@ -11,6 +11,8 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``to_tag``: the To of the initial request carries a tag (§8.1.1.2);
 - ``no_retransmit``: the request is sent once, never retransmitted (§17.1.1.2);
 - ``ack_new_branch``: the ACK for a non-2xx gets a branch of its own (§17.1.1.3);
+- ``ack_2xx_same_branch``: the ACK for a 2xx reuses the INVITE's branch (§13.2.2.4: it is
+  a request of its own, not part of the INVITE transaction);
 - ``fixed_ids``: every run uses the same branch, Call-ID and From tag (§8.1.1.3/4/7).
 """
 
@@ -24,7 +26,15 @@ from collections.abc import Sequence
 
 from conformance.sipmsg import Message, parse_message
 
-FAULTS = ("no_cookie", "cseq_method", "to_tag", "no_retransmit", "ack_new_branch", "fixed_ids")
+FAULTS = (
+    "no_cookie",
+    "cseq_method",
+    "to_tag",
+    "no_retransmit",
+    "ack_new_branch",
+    "ack_2xx_same_branch",
+    "fixed_ids",
+)
 
 
 def _token(faults: set[str], fixed: str) -> str:
@@ -60,7 +70,8 @@ def ack_for(request: Message, response: Message, faults: set[str]) -> bytes:
     via = request.top_via
     to = response.get("To") or ""
     uri = request.uri
-    if (response.status or 0) < 300 or "ack_new_branch" in faults:
+    new_branch = (response.status or 0) < 300 and "ack_2xx_same_branch" not in faults
+    if new_branch or ((response.status or 0) >= 300 and "ack_new_branch" in faults):
         via = via.split(";branch=")[0] + ";branch=z9hG4bK" + secrets.token_hex(6)
     if (response.status or 0) < 300:
         contact = response.get("Contact") or ""

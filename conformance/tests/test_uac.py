@@ -24,6 +24,7 @@ CASES = [
     "uac-request-via",
     "uac-invite-retransmitted",
     "uac-ack-non2xx",
+    "uac-ack-2xx",
     "uac-request-identifiers-new",
 ]
 FAULTS = {
@@ -34,6 +35,7 @@ FAULTS = {
     "to_tag": {"uac-request-tags", "uac-ack-non2xx"},
     "no_retransmit": {"uac-invite-retransmitted"},
     "ack_new_branch": {"uac-ack-non2xx"},
+    "ack_2xx_same_branch": {"uac-ack-2xx"},
     "fixed_ids": {"uac-request-identifiers-new"},
 }
 
