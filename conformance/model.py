@@ -223,6 +223,11 @@ class Profile:
     t1: float = 0.5
     registrar_requires_auth: bool = False
     skip: tuple[str, ...] = ()
+    # [uac]: the command making the target send each kind of request (`conformance.trigger`
+    # names the kinds), and "wait for the tester to dial" for the kinds without one
+    triggers: dict[str, str] = field(default_factory=dict)
+    dial: bool = False
+    dial_timeout: float = 60.0
 
 
 class Context:

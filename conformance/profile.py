@@ -16,8 +16,10 @@ Example::
     username = "alice"
     password = "secret"
     registrar_requires_auth = false
-    [uac]
-    originate = "sipp -sn uac {target} -m 1 -nostdin"   # makes the target send an INVITE
+    [uac]                          # the UAC role: what makes the target send requests
+    invite = "sipp -sn uac {target} -m 1 -nostdin"      # one command per kind (trigger.KINDS)
+    dial = false                   # true: prompt the tester for kinds without a command
+    dial_timeout = 60              # ... and wait this long for the request
 """
 
 from __future__ import annotations
@@ -40,6 +42,33 @@ def _strings(value: object, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _uac(profile: Profile, table: object, path: Path) -> None:
+    """The ``[uac]`` table: a command per kind of request (``originate`` = ``invite``)."""
+    from conformance.trigger import TriggerError, check_command
+
+    if not isinstance(table, dict):
+        raise ProfileError(f"profile {path}: [uac] must be a table")
+    for key, value in table.items():
+        if key == "dial":
+            if not isinstance(value, bool):
+                raise ProfileError(f"profile {path}: [uac] dial must be true or false")
+            profile.dial = value
+        elif key == "dial_timeout":
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ProfileError(f"profile {path}: [uac] dial_timeout must be seconds > 0")
+            profile.dial_timeout = float(value)
+        else:
+            kind = "invite" if key == "originate" else key
+            if not isinstance(value, str):
+                raise ProfileError(f"profile {path}: [uac] {key} must be a command line")
+            try:
+                check_command(kind, value)
+            except TriggerError as exc:
+                raise ProfileError(f"profile {path}: [uac] {exc}") from exc
+            profile.triggers[kind] = value
+    profile.originate = profile.triggers.get("invite", "")
+
+
 def load_profile(path: Path | None) -> Profile:
     """A `Profile` from a TOML file (defaults when ``path`` is None)."""
     if path is None:
@@ -52,7 +81,14 @@ def load_profile(path: Path | None) -> Profile:
     creds = data.pop("credentials", {})
     uac = data.pop("uac", {})
     for key, value in data.items():
-        if not hasattr(profile, key) or key in ("username", "password", "originate"):
+        if not hasattr(profile, key) or key in (
+            "username",
+            "password",
+            "originate",
+            "triggers",
+            "dial",
+            "dial_timeout",
+        ):
             raise ProfileError(f"profile {path}: unknown key {key!r}")
         current = getattr(profile, key)
         if isinstance(current, tuple):
@@ -72,7 +108,7 @@ def load_profile(path: Path | None) -> Profile:
     profile.registrar_requires_auth = bool(
         creds.get("registrar_requires_auth", profile.registrar_requires_auth)
     )
-    profile.originate = str(uac.get("originate", ""))
+    _uac(profile, uac, path)
     if profile.probe not in ("OPTIONS", "INVITE"):
         raise ProfileError(f"profile {path}: probe must be OPTIONS or INVITE")
     return profile

@@ -5,6 +5,7 @@ port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's b
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
 ``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
 runs the cases of the matching role against each (UDP), writes ``<stack>.json``
+(and, in the UAC role, ``sipref-ua-uac.json`` and ``sipp-uac.json``: `UAC_STACKS`)
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
 installed is skipped with a message; exit status 1 when none could be run, 2 when a case
 module does not load.
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conformance.discovery import CaseLoadError, load_cases
+from conformance.model import Case
 from conformance.profile import load_profile
 from conformance.report import progress_line, summary_text, write_json
 from conformance.runner import NoAnswer, Runner, select_cases
@@ -129,6 +131,32 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     }
 
 
+#: UAC-role stacks: no server to start, the profile's [uac] commands make each one call the
+#: runner case by case (conformance.trigger); name: (profile file, program it needs)
+UAC_STACKS = {
+    "sipref-ua-uac": ("sipref-uac.toml", sys.executable),
+    "sipp-uac": ("sipp-uac.toml", "sipp"),
+}
+
+
+def run_uac(name: str, cases: list[Case], out: Path) -> bool:
+    """The UAC-role cases against one of `UAC_STACKS`; False when it is not installed."""
+    profile_name, program = UAC_STACKS[name]
+    if shutil.which(program) is None:
+        print(f"{name}: not installed, skipped", file=sys.stderr)
+        return False
+    profile = load_profile(PROFILES / profile_name)
+    # the runner is the server: the target address only names the run in the report
+    target = parse_target("udp:127.0.0.1:5060")
+    # a wave takes under 3 minutes; the bound leaves room for a busy machine
+    runner = Runner(target, "uac", profile, progress=progress_line, total_timeout=300)
+    run = runner.run(select_cases(cases, "uac"))
+    run.stack = profile.name
+    write_json(run, out / f"{name}.json", base64=False)
+    print(f"{name}: " + summary_text(run).splitlines()[-1])
+    return True
+
+
 @contextlib.contextmanager
 def _running(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     # A session of its own: Kamailio's worker processes are stopped with it.
@@ -198,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
             write_json(run, args.out / f"{name}.json", base64=False)
             print(f"{name}: " + summary_text(run).splitlines()[-1])
             done += 1
+    for name in UAC_STACKS:
+        if not args.stack or name in args.stack:
+            chosen = select_cases(cases, "uac", args.cases)
+            done += run_uac(name, chosen, args.out)
     return 0 if done else 1
 
 

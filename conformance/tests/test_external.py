@@ -134,7 +134,9 @@ def test_uac_cases_against_sipp_uac(tmp_path: Path) -> None:
         + " -sn uac {target} -m 1 -nostdin -timeout 10s -timeout_error -recv_timeout 5000"
         + ' -i 127.0.0.1"\n'
     )
-    run = run_cases("udp:127.0.0.1:5060", "uac", "uac-*", load_profile(profile))
+    # the first wave's four UAC cases (the whole UAC wave: conformance/tests/test_uac.py)
+    first = "uac-invite-retransmitted,uac-invite-mandatory-headers,uac-ack-non2xx,uac-ack-2xx"
+    run = run_cases("udp:127.0.0.1:5060", "uac", first, load_profile(profile))
     _no_errors(run)
     # SIPp's uac sends a well-formed INVITE, retransmits it and ACKs what it gets
     assert verdicts(run) == dict.fromkeys(

@@ -80,6 +80,7 @@ from rfc3261.session import (
     ReinviteReceived,
     ReinviteResult,
 )
+from rfc3261.timers import TimerValues
 from rfc3261.transaction import SendMessage
 from rfc3261.ua_core import (
     Dropped,
@@ -168,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ua.add_argument(
         "--timeout", type=float, default=None, help="give up (or stop answering) after S seconds"
+    )
+    ua.add_argument(
+        "--cancel-after",
+        type=float,
+        metavar="S",
+        help="hang up (CANCEL) a call not answered within S seconds",
+    )
+    ua.add_argument(
+        "--t1",
+        type=float,
+        metavar="S",
+        help="T1, the round-trip estimate every retransmission timer derives from (RFC 3261 "
+        "§17.1.1.2; default 0.5 s; smaller makes timeouts testable quickly)",
     )
     add_extension_arguments(ua)
     return parser
@@ -267,6 +281,8 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         raise UsageError(f"--answer {args.answer}: use 200 (accept) or 400-699 (refuse)")
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be at least 1")
+    if args.t1 is not None and not 0 < args.t1 <= 4.0:
+        raise UsageError("--t1 must be positive and at most T2, 4 s (RFC 3261 §17.1.2.2)")
     if args.cert and not args.key:
         raise UsageError("--cert needs --key")
     if args.password is not None and not (args.user or args.register or args.aor):
@@ -627,6 +643,8 @@ class UserAgentProgram:
             outbound_proxy=str(self.proxy) if self.proxy else None,
             credentials=credentials,
         )
+        if args.t1 is not None:
+            config.timers = TimerValues(T1=args.t1)
         self.ua = ProgramUserAgent(config, host, self.extensions)
         if args.dns:
             # With DNS a name may give several servers: after a 503 or no answer, the next.
@@ -907,9 +925,10 @@ class UserAgentProgram:
             call, effects = ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
         self.outcome.calls_made += 1
         self.run_effects(effects)
+        # --cancel-after: a call not answered by then is hung up (CANCEL, §9.1)
         event = await self.wait_for(
             lambda e: isinstance(e, CallEstablished | CallFailed | CallEnded) and e.call is call,
-            None,
+            self.args.cancel_after,
         )
         if not isinstance(event, CallEstablished):
             if isinstance(event, CallFailed):

@@ -132,6 +132,9 @@ def test_usage_errors() -> None:
         check_arguments(ua_args("--call", "sip:127.0.0.1:5999", "--count", "0"))
     with pytest.raises(UsageError, match="not a SIP or SIPS URI"):
         check_arguments(ua_args("--options", "tel:+15551234"))
+    for t1 in ("0", "5"):
+        with pytest.raises(UsageError, match="--t1"):
+            check_arguments(ua_args("--call", "sip:127.0.0.1:5999", "--t1", t1))
 
 
 def test_main_exits_2_naming_the_missing_dns(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,145 @@
+"""A tiny UAC over UDP for testing the UAC-role verdicts, with faults to order.
+
+Run as a profile's trigger command: it sends one INVITE (``--kind invite``) or OPTIONS
+(``--kind options``) to ``--target HOST:PORT``, retransmits it (Timer A/E from ``--t1``),
+ACKs a final response to the INVITE (the non-2xx one in its transaction, the 2xx one end to
+end) and exits when the transaction is over or after 64*T1.  Without faults it passes the
+construction and transaction cases it meets; each fault breaks one rule:
+
+- ``no_cookie``: the branch lacks the magic cookie z9hG4bK (§8.1.1.7);
+- ``cseq_method``: the CSeq names another method than the request's (§8.1.1.5);
+- ``to_tag``: the To of the initial request carries a tag (§8.1.1.2);
+- ``no_retransmit``: the request is sent once, never retransmitted (§17.1.1.2);
+- ``ack_new_branch``: the ACK for a non-2xx gets a branch of its own (§17.1.1.3);
+- ``ack_2xx_same_branch``: the ACK for a 2xx reuses the INVITE's branch (§13.2.2.4: it is
+  a request of its own, not part of the INVITE transaction);
+- ``fixed_ids``: every run uses the same branch, Call-ID and From tag (§8.1.1.3/4/7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+
+from conformance.sipmsg import Message, parse_message
+
+FAULTS = (
+    "no_cookie",
+    "cseq_method",
+    "to_tag",
+    "no_retransmit",
+    "ack_new_branch",
+    "ack_2xx_same_branch",
+    "fixed_ids",
+)
+
+
+def _token(faults: set[str], fixed: str) -> str:
+    return fixed if "fixed_ids" in faults else secrets.token_hex(6)
+
+
+def build(kind: str, host: str, port: int, local: tuple[str, int], faults: set[str]) -> bytes:
+    """The request the UAC sends."""
+    method = kind.upper()
+    cookie = "" if "no_cookie" in faults else "z9hG4bK"
+    branch = cookie + _token(faults, "fixedbranch")
+    uri = f"sip:uas@{host}:{port}"
+    to_tag = ";tag=early" if "to_tag" in faults else ""
+    cseq_method = "BYE" if "cseq_method" in faults else method
+    lines = [
+        f"{method} {uri} SIP/2.0",
+        f"Via: SIP/2.0/UDP {local[0]}:{local[1]};branch={branch}",
+        "Max-Forwards: 70",
+        f"To: <{uri}>{to_tag}",
+        f"From: <sip:faulty@{local[0]}>;tag={_token(faults, 'fixedtag')}",
+        f"Call-ID: {_token(faults, 'fixedcallid')}@{local[0]}",
+        f"CSeq: 1 {cseq_method}",
+        f"Contact: <sip:faulty@{local[0]}:{local[1]}>",
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS",
+        "Supported: ",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def ack_for(request: Message, response: Message, faults: set[str]) -> bytes:
+    """The ACK: in the transaction (same branch) for a non-2xx, end to end for a 2xx."""
+    via = request.top_via
+    to = response.get("To") or ""
+    uri = request.uri
+    new_branch = (response.status or 0) < 300 and "ack_2xx_same_branch" not in faults
+    if new_branch or ((response.status or 0) >= 300 and "ack_new_branch" in faults):
+        via = via.split(";branch=")[0] + ";branch=z9hG4bK" + secrets.token_hex(6)
+    if (response.status or 0) < 300:
+        contact = response.get("Contact") or ""
+        if "<" in contact:
+            uri = contact.split("<", 1)[1].split(">", 1)[0]
+    lines = [
+        f"ACK {uri} SIP/2.0",
+        f"Via: {via}",
+        "Max-Forwards: 70",
+        f"To: {to}",
+        f"From: {request.get('From')}",
+        f"Call-ID: {request.call_id}",
+        f"CSeq: {request.cseq[0]} ACK",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
+    host, _, port_text = target.rpartition(":")
+    port = int(port_text)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    data = build(kind, host, port, sock.getsockname()[:2], faults)
+    request = parse_message(data)
+    assert request is not None  # we built it
+    sock.sendto(data, (host, port))
+    start = time.monotonic()
+    interval, next_send = t1, start + t1
+    retransmit = "no_retransmit" not in faults
+    final: Message | None = None
+    while time.monotonic() < start + 64 * t1:
+        wait = (next_send if retransmit else start + 64 * t1) - time.monotonic()
+        sock.settimeout(max(0.001, wait))
+        try:
+            raw, _ = sock.recvfrom(65536)
+        except TimeoutError:
+            if retransmit:
+                sock.sendto(data, (host, port))
+                interval = interval * 2 if kind == "invite" else min(interval * 2, 4.0)
+                next_send = time.monotonic() + interval
+            continue
+        msg = parse_message(raw)
+        if msg is None or not msg.is_response or msg.branch != request.branch:
+            continue
+        if (msg.status or 0) < 200:
+            retransmit = retransmit and kind != "invite"
+            continue
+        final = msg
+        if kind == "invite":
+            sock.sendto(ack_for(request, msg, faults), (host, port))
+        retransmit = False
+        # stay a little to ACK copies of the final response
+        start = time.monotonic() - 64 * t1 + 2.0
+    del final
+    sock.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uac")
+    parser.add_argument("--target", required=True, help="HOST:PORT of the runner")
+    parser.add_argument("--kind", choices=("invite", "options"), default="invite")
+    parser.add_argument("--t1", type=float, default=0.1)
+    parser.add_argument("--fault", action="append", choices=FAULTS, default=[])
+    args = parser.parse_args(argv)
+    run(args.kind, args.target, args.t1, set(args.fault))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

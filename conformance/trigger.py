@@ -1,0 +1,321 @@
+"""Making a UAC under test send requests, and the runner's side of the exchange.
+
+In the UAC role the runner is the server: the UAS a call goes to, the registrar, the proxy or
+the redirect server.  The element under test must first be made to send a request; the
+profile's ``[uac]`` table names one command per kind of request (`KINDS`), run with
+placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{port}``,
+``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
+``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
+``{free_port}`` a free UDP port on loopback for the UAC to bind)::
+
+    [uac]
+    invite = "python -m rfc3261 ua --call sip:uas@{target} --duration 4"
+    cancel = "sipp -sf conformance/profiles/sipp/cancel.xml {target} -m 1"
+    dial = true          # kinds without a command: prompt the tester and wait for the request
+    dial_timeout = 60
+
+`Peer` is the runner's end: it starts the trigger, waits for requests and answers them with
+the scripted responses a case needs (1xx, 2xx, 3xx, challenges, 420, 486, 491, nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from conformance.messages import unique
+from conformance.model import Context, Profile
+from conformance.sipmsg import Message
+from conformance.wire import CaseTimeout, Listener
+from rfc3261.asyncio.loopback import free_port
+
+__all__ = [
+    "KINDS",
+    "PLACEHOLDERS",
+    "RUNNER_ANSWERS",
+    "UAC",
+    "Peer",
+    "TriggerError",
+    "check_command",
+    "fill",
+]
+
+#: the shipped profiles (``{profiles}``: SIPp scenarios kept beside them)
+PROFILES = Path(__file__).resolve().parent / "profiles"
+#: the role of every UAC case
+UAC = ("uac",)
+#: why UAC cases need no control: the runner is the server and answers as the case needs
+RUNNER_ANSWERS = "the runner is the server: nothing of the target's can turn the exchange down"
+
+#: the kinds of request a profile can trigger, and what the tester is asked to do for each
+KINDS: dict[str, str] = {
+    "invite": "call {uri} and stay in the call until the far end ends it",
+    "bye": "call {uri} and hang up (BYE) about 1 s after it is answered",
+    "cancel": "call {uri} and hang up (CANCEL) about 1 s after it starts ringing",
+    "reinvite": "call {uri}, then re-INVITE (e.g. hold) about 1 s after it is answered",
+    "proxied": "call sip:uas@127.0.0.1:9 through the outbound proxy {target} (a route set "
+    "naming it), hanging up about 1.5 s in (CANCEL if it still rings, else BYE)",
+    "register": "register at the registrar {target} (an AOR of its domain, short Expires)",
+    "options": "send OPTIONS to {uri}",
+    "message": "send an instant MESSAGE to {uri}",
+    "subscribe": "SUBSCRIBE to {uri} (presence)",
+}
+#: the placeholders a trigger command may use
+PLACEHOLDERS = (
+    "target",
+    "host",
+    "port",
+    "user",
+    "password",
+    "uri",
+    "python",
+    "profiles",
+    "free_port",
+)
+
+
+class TriggerError(ValueError):
+    """A trigger command that cannot be used (unknown kind or placeholder)."""
+
+
+def check_command(kind: str, command: str) -> None:
+    """Raise `TriggerError` unless ``command`` is usable for ``kind``."""
+    if kind not in KINDS:
+        raise TriggerError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    if not command.strip():
+        raise TriggerError(f"{kind}: empty command")
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(command) if name is not None}
+        shlex.split(command)
+    except ValueError as exc:
+        raise TriggerError(f"{kind}: {exc}") from exc
+    unknown = names - set(PLACEHOLDERS)
+    if unknown:
+        raise TriggerError(f"{kind}: unknown placeholder(s) {', '.join(sorted(unknown))}")
+    if not names & {"target", "host", "port", "uri"}:
+        raise TriggerError(f"{kind}: the command never names the runner ({{target}})")
+
+
+def fill(command: str, profile: Profile, hostport: str) -> str:
+    """``command`` with its placeholders filled in for a runner at ``hostport``."""
+    host, _, port = hostport.rpartition(":")
+    return command.format(
+        target=hostport,
+        host=host,
+        port=port,
+        user=profile.username or profile.user or "alice",
+        password=profile.password,
+        uri=f"sip:uas@{hostport}",
+        python=sys.executable,
+        profiles=str(PROFILES),
+        free_port=free_port() if "{free_port}" in command else 0,
+    )
+
+
+#: a minimal SDP answer, for a 2xx to an INVITE with an offer
+def sdp_answer(offer: bytes) -> bytes:
+    """An answer accepting the first stream of ``offer`` with its first format."""
+    media = "audio 0 RTP/AVP 0"
+    for line in offer.decode("utf-8", "replace").splitlines():
+        if line.startswith("m="):
+            kind, _port, proto, *formats = line[2:].split()
+            media = f"{kind} 49170 {proto} {formats[0] if formats else '0'}"
+            break
+    lines = [
+        "v=0",
+        "o=runner 1 1 IN IP4 127.0.0.1",
+        "s=-",
+        "c=IN IP4 127.0.0.1",
+        "t=0 0",
+        f"m={media}",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    183: "Session Progress",
+    200: "OK",
+    302: "Moved Temporarily",
+    401: "Unauthorized",
+    407: "Proxy Authentication Required",
+    420: "Bad Extension",
+    481: "Call/Transaction Does Not Exist",
+    486: "Busy Here",
+    487: "Request Terminated",
+    489: "Bad Event",
+    491: "Request Pending",
+}
+
+
+class Peer:
+    """The runner's end of a UAC case: a UDP listener, the triggered UAC, scripted answers."""
+
+    def __init__(self, ctx: Context, kind: str) -> None:
+        profile = ctx.profile
+        command = profile.triggers.get(kind, "")
+        if not command and kind == "invite":
+            command = profile.originate
+        if not command and not profile.dial:
+            ctx.not_applicable(f"the profile cannot make the target send {kind} ([uac] {kind})")
+        self.ctx = ctx
+        self.kind = kind
+        self.server: Listener = ctx.listener()
+        self.process: subprocess.Popen[bytes] | None = None
+        # the first request may take a while on a busy machine (a program starting up)
+        self.wait = 10.0
+        self.tag = unique("r")
+        if command:
+            argv = shlex.split(fill(command, profile, self.server.hostport))
+            try:
+                self.process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            except OSError as exc:
+                self.server.close()
+                ctx.inconclusive(f"the [uac] {kind} command did not start: {exc}")
+        else:
+            self.wait = profile.dial_timeout
+            what = KINDS[kind].format(
+                uri=f"sip:uas@{self.server.hostport}", target=self.server.hostport
+            )
+            print(f"[{ctx.case.id}] please {what} (waiting {self.wait:g} s)", file=sys.stderr)
+        ctx.on_teardown(f"the {kind} trigger stopped", self.close)
+
+    # --- receiving ----------------------------------------------------------------------
+
+    def first(self, method: str, what: str = "") -> tuple[Message, tuple[str, int]]:
+        """The preamble: the first ``method`` the trigger makes the target send."""
+        with self.ctx.preamble(what or f"a {method} from the target ([uac] {self.kind})"):
+            got = self.server.expect(lambda m: m.method == method, timeout=self.wait)
+            if got is None:
+                self.ctx.inconclusive(f"the target sent no {method}")
+        assert got is not None
+        return got
+
+    def expect(
+        self, match: Callable[[Message], bool], timeout: float
+    ) -> tuple[Message, tuple[str, int]] | None:
+        return self.server.expect(match, timeout=timeout)
+
+    def request(
+        self, method: str, timeout: float, call_id: str | None = None
+    ) -> tuple[Message, tuple[str, int]] | None:
+        """The next ``method`` request (of the call ``call_id``), or None."""
+        return self.server.expect(
+            lambda m: m.method == method and (call_id is None or m.call_id == call_id),
+            timeout=timeout,
+        )
+
+    def collect(
+        self, match: Callable[[Message], bool], duration: float
+    ) -> list[tuple[float, Message]]:
+        """Every message matching during ``duration`` seconds, with its arrival time."""
+        out: list[tuple[float, Message]] = []
+        end = time.monotonic() + duration
+        while (left := end - time.monotonic()) > 0:
+            got = self.server.expect(match, timeout=left)
+            if got is None:
+                break
+            out.append((time.monotonic(), got[0]))
+        return out
+
+    # --- answering ----------------------------------------------------------------------
+
+    def response(
+        self,
+        request: Message,
+        status: int,
+        *,
+        tag: str | None = None,
+        headers: Iterable[str] = (),
+        body: bytes = b"",
+        contact: bool | None = None,
+        vias: list[str] | None = None,
+    ) -> bytes:
+        """A response to ``request`` (To tagged with ``tag``, the Peer's own by default)."""
+        tag = self.tag if tag is None else tag
+        lines = [f"SIP/2.0 {status} {REASONS.get(status, 'Whatever')}"]
+        lines += [f"Via: {v}" for v in (request.get_all("Via") if vias is None else vias)]
+        to = request.get("To") or ""
+        if status > 100 and tag and "tag=" not in to:
+            to = f"{to};tag={tag}"
+        lines += [
+            f"From: {request.get('From')}",
+            f"To: {to}",
+            f"Call-ID: {request.call_id}",
+            f"CSeq: {request.get('CSeq')}",
+        ]
+        if contact is None:
+            contact = request.method in ("INVITE", "SUBSCRIBE") and status < 300 and status > 100
+        if contact:
+            lines.append(f"Contact: <sip:uas@{self.server.hostport}>")
+        lines += list(headers)
+        if body:
+            lines.append("Content-Type: application/sdp")
+        lines.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    def answer(
+        self,
+        request: Message,
+        to: tuple[str, int],
+        status: int,
+        note: str = "",
+        **kw: object,
+    ) -> bytes:
+        """Send a response to ``request`` (see `response`); its bytes, for retransmitting."""
+        if status == 200 and request.method == "INVITE" and "body" not in kw:
+            kw["body"] = sdp_answer(request.body or b"")
+        data = self.response(request, status, **kw)  # type: ignore[arg-type]
+        self.server.send(data, to, note)
+        return data
+
+    def send(self, data: bytes, to: tuple[str, int], note: str = "") -> None:
+        self.server.send(data, to, note)
+
+    def ok(self, request: Message, to: tuple[str, int]) -> None:
+        """200 to a request (a BYE, a CANCEL...) without more."""
+        self.answer(request, to, 200, body=b"", contact=False)
+
+    def serve(self, duration: float) -> None:
+        """Answer whatever comes for ``duration`` seconds (200 to BYE/CANCEL/OPTIONS...,
+        nothing to ACK): the call ends cleanly."""
+        end = time.monotonic() + duration
+        while (left := end - time.monotonic()) > 0:
+            got = self.server.expect(lambda m: m.method is not None, timeout=left)
+            if got is None:
+                return
+            msg, addr = got
+            if msg.method != "ACK":
+                self.answer(msg, addr, 200, body=b"", contact=False)
+
+    # --- the postamble ------------------------------------------------------------------
+
+    def close(self) -> bool:
+        """Stop the triggered command (it may still be in a call: let it hang up first)."""
+        if self.process is None:
+            return True
+        with contextlib.suppress(OSError):
+            self.process.terminate()
+        # answer what it sends while it stops (a BYE, an un-REGISTER): it then exits at once
+        end = time.monotonic() + 1.0
+        while self.process.poll() is None and time.monotonic() < end:
+            with contextlib.suppress(CaseTimeout):
+                got = self.server.expect(lambda m: m.method is not None, timeout=0.05)
+                if got is not None and got[0].method != "ACK":
+                    self.answer(got[0], got[1], 200, body=b"", contact=False, note="postamble")
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=2)
+        return True
