@@ -223,6 +223,8 @@ class Profile:
     t1: float = 0.5
     registrar_requires_auth: bool = False
     skip: tuple[str, ...] = ()
+    # a proxy's Timer C (§16.6 step 11) in seconds when short enough to observe; 0: it is not
+    timer_c: float = 0.0
 
 
 class Context:

@@ -47,6 +47,7 @@ def reply(
     to_tag: str | None = None,
     extra: Iterable[tuple[str, str]] = (),
     note: str = "",
+    body: bytes = b"",
 ) -> str:
     """Answer a request that reached a downstream socket as its UAS would (§8.2.6, §12.1.1:
     Via, From, Call-ID, CSeq copied, a To tag added, Record-Route and a Contact in a
@@ -66,8 +67,11 @@ def reply(
         f"CSeq: {msg.get('CSeq')}",
     ]
     lines += [f"{name}: {value}" for name, value in extra]
-    lines.append("Content-Length: 0")
-    down.send(("\r\n".join(lines) + "\r\n\r\n").encode(), addr, note or f"downstream {status}")
+    if body:
+        lines.append("Content-Type: application/octet-stream")
+    lines.append(f"Content-Length: {len(body)}")
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    down.send(data, addr, note or f"downstream {status}")
     return tag
 
 

@@ -1,0 +1,401 @@
+"""Proxy response processing and CANCEL (RFC 3261 §16.2, §16.7, §16.8, §16.10, §16.11) with
+one downstream UAS: which responses go upstream and how, the proxy's own 100 and ACK,
+CANCEL, Timer C, stray responses.
+"""
+
+from __future__ import annotations
+
+from conformance.cases._proxy_support import (
+    Got,
+    ack_upstream,
+    arrives,
+    cancel_of,
+    downstream_uri,
+    end_branch,
+    final_of,
+    reply,
+    upstream,
+)
+from conformance.cases.proxy import FORWARDED, control_through
+from conformance.messages import Outgoing, ack_for, bye_for, unique
+from conformance.model import Context, case, describe
+from conformance.sipmsg import Message
+from conformance.wire import Link, Listener
+
+#: load order of the case modules (conformance.discovery)
+ORDER = 42
+
+PROXY = ("proxy",)
+#: a header field only the runner's downstream UAS puts in its responses
+MARK = "X-Conformance-Downstream"
+
+
+def _invite(ctx: Context, link: Link, down: Listener, **kw: object) -> tuple[Outgoing, Got]:
+    """An INVITE through the proxy to ``down``; the copy that arrived (else inconclusive)."""
+    req = ctx.request("INVITE", link, uri=downstream_uri(down), **kw)  # type: ignore[arg-type]
+    link.send(bytes(req))
+    got = arrives(down, "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the proxy did not forward the INVITE ({describe(final_of(link, req))})")
+    assert got is not None
+    return req, got
+
+
+def _close(
+    link: Link, down: Listener, req: Outgoing, got: Got, status: int = 486
+) -> Message | None:
+    """End an INVITE left open: ``status`` downstream, the final response ACKed upstream."""
+    end_branch(down, got, status)
+    final = final_of(link, req)
+    ack_upstream(link, req, final)
+    return final
+
+
+def _hang_up(ctx: Context, link: Link, down: Listener, req: Outgoing, final: Message) -> bool:
+    """ACK a 2xx that came through the proxy and BYE the call (both routed by the proxy's
+    Record-Route, §12.2.1.1); whether both reached the downstream UAS."""
+    link.send(bytes(ack_for(req, final, ctx.target)), "ACK (2xx)")
+    ack = arrives(down, "ACK", req.call_id, timeout=2.0)
+    bye = bye_for(req, final, ctx.target)
+    link.send(bytes(bye), "BYE")
+    got = arrives(down, "BYE", req.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 200)
+        final_of(link, bye)
+    return ack is not None and got is not None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.2
+##= type=test
+##% The proxy core MUST behave as a UAS with respect to sending an immediate provisional on
+##% that server transaction (such as 100 Trying) as described in Section 8.2.6.
+@case("proxy-100-trying-invite", roles=PROXY, no_control=FORWARDED)
+def trying_invite(ctx: Context) -> None:
+    """An INVITE the next hop does not answer at once gets a 100 (Trying) from the proxy."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    trying = upstream(link, req, lambda m: m.status == 100, timeout=0.5)
+    _close(link, down, req, got)
+    ctx.check(trying is not None, "a 100 (Trying)", "none within 0.5 s")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.2
+##= type=test
+##% Thus, a stateful proxy SHOULD NOT generate 100 (Trying) responses to non-INVITE requests.
+@case("proxy-no-100-non-invite", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def no_trying_non_invite(ctx: Context) -> None:
+    """A MESSAGE answered late downstream gets no 100 (Trying) meanwhile."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the MESSAGE")
+    assert got is not None
+    trying = upstream(link, req, lambda m: m.status == 100, timeout=0.6)
+    reply(down, got, 200)
+    final_of(link, req)
+    ctx.check(trying is None, "no 100 (Trying)", describe(trying))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% In particular, a stateful proxy MUST NOT forward any 100 (Trying) response.
+@case("proxy-100-not-forwarded", roles=PROXY, no_control=FORWARDED)
+def hundred_not_forwarded(ctx: Context) -> None:
+    """The downstream UAS's 100 (Trying) does not come upstream."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    reply(down, got, 100, extra=[(MARK, "100")])
+    relayed = upstream(link, req, lambda m: m.status == 100 and m.get(MARK) is not None, 0.5)
+    _close(link, down, req, got)
+    ctx.check(relayed is None, "the downstream 100 not forwarded", describe(relayed))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% Until a final response has been sent on the server transaction, the following responses
+##% MUST be forwarded immediately:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A proxy MUST NOT modify the tag in the To header field of a 1xx or 2xx response.
+@case("proxy-180-forwarded", roles=PROXY, no_control=FORWARDED)
+def ringing_forwarded(ctx: Context) -> None:
+    """The downstream 180 comes upstream at once, with its To tag unchanged."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    tag = reply(down, got, 180, extra=[(MARK, "180")])
+    ringing = upstream(link, req, lambda m: m.status == 180, timeout=1.0)
+    _close(link, down, req, got)
+    ctx.check(ringing is not None, "the 180 upstream within 1 s", "none")
+    assert ringing is not None
+    ctx.check(ringing.to_tag == tag, f"To tag {tag}", str(ringing.to_tag), requirement=1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A proxy MUST NOT insert a tag into the To header field of a 1xx or 2xx response if the
+##% request did not contain one.
+@case("proxy-no-to-tag-inserted", roles=PROXY, no_control=FORWARDED)
+def no_tag_inserted(ctx: Context) -> None:
+    """A 183 without a To tag comes upstream without one."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    msg, addr = got
+    lines = ["SIP/2.0 183 Session Progress", *(f"Via: {v}" for v in msg.get_all("Via"))]
+    lines += [f"{n}: {msg.get(n)}" for n in ("From", "To", "Call-ID", "CSeq")]
+    down.send(("\r\n".join([*lines, "Content-Length: 0"]) + "\r\n\r\n").encode(), addr, "183")
+    progress = upstream(link, req, lambda m: m.status == 183, timeout=1.0)
+    _close(link, down, req, got)
+    if progress is None:
+        ctx.inconclusive("the 183 was not forwarded")
+    assert progress is not None
+    ctx.check(progress.to_tag is None, "no To tag", f"tag={progress.to_tag}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% An element SHOULD preserve the To tag when simply forwarding a 3-6xx response to a
+##% request that did not contain a To tag.
+@case("proxy-final-to-tag-kept", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def final_tag_kept(ctx: Context) -> None:
+    """The To tag of a downstream 486 comes upstream unchanged."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    tag = unique("busy")
+    reply(down, got, 486, to_tag=tag)
+    down.expect(lambda m: m.method == "ACK", timeout=0.3)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    ctx.check(final.to_tag == tag, f"To tag {tag}", str(final.to_tag))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A proxy MUST NOT modify the To tag in any forwarded response to a request that contains a
+##% To tag.
+@case("proxy-in-dialog-to-tag-kept", roles=PROXY, no_control=FORWARDED)
+def in_dialog_tag(ctx: Context) -> None:
+    """A response to a request with a To tag keeps that tag."""
+    link, down = ctx.link(), ctx.listener()
+    tag = unique("dlg")
+    uri = downstream_uri(down)
+    req = ctx.request("MESSAGE", link, uri=uri, to=f"<{uri}>;tag={tag}")
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the MESSAGE with a To tag")
+    assert got is not None
+    reply(down, got, 200)
+    final = ctx.require_final(final_of(link, req))
+    ctx.check(final.to_tag == tag, f"To tag {tag}", str(final.to_tag))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The proxy MUST NOT add to, modify, or remove the message body.
+@case("proxy-response-body-unchanged", roles=PROXY, no_control=FORWARDED)
+def response_body(ctx: Context) -> None:
+    """The body of a downstream response arrives byte for byte."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the MESSAGE")
+    assert got is not None
+    body = b"response body \x00\x01\r\n kept\r\n"
+    reply(down, got, 200, body=body)
+    final = ctx.require_final(final_of(link, req))
+    ctx.check(final.body == body, repr(body), repr(final.body))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% Unless otherwise specified, the proxy MUST NOT remove any header field values other than
+##% the Via header field value discussed in Section 16.7 Item 3.
+@case("proxy-response-headers-kept", roles=PROXY, no_control=FORWARDED)
+def response_headers(ctx: Context) -> None:
+    """Header fields of a downstream response (known and unknown) come upstream."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the MESSAGE")
+    assert got is not None
+    extra = [(MARK, "one"), (MARK, "two"), ("Subject", "kept"), ("Warning", '399 x "kept"')]
+    reply(down, got, 200, extra=extra)
+    final = ctx.require_final(final_of(link, req))
+    for name in (MARK, "Subject", "Warning"):
+        sent = [v for n, v in extra if n == name]
+        seen = [v.strip() for v in final.get_all(name)]
+        if name == MARK:
+            seen = [v for s in seen for v in (p.strip() for p in s.split(","))]
+        ctx.check(seen == sent, f"{name}: {', '.join(sent)}", ", ".join(seen) or "(none)")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If the only response that was received is a 503, the proxy SHOULD generate a 500
+##% response and forward that upstream.
+@case("proxy-503-to-500", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def service_unavailable(ctx: Context) -> None:
+    """A lone 503 from downstream goes upstream as a 500."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the MESSAGE")
+    assert got is not None
+    reply(down, got, 503, extra=[("Retry-After", "5")])
+    final = ctx.require_final(final_of(link, req))
+    ctx.check(final.status == 500, "500", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% Until a final response has been sent on the server transaction, the following responses
+##% MUST be forwarded immediately:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.4
+##= type=test
+##% If the first value in the Route header field indicates this proxy, the proxy MUST remove
+##% that value from the request.
+@case("proxy-2xx-and-dialog", roles=PROXY, no_control=FORWARDED)
+def two_hundred_and_dialog(ctx: Context) -> None:
+    """A 2xx to INVITE comes upstream; the ACK and BYE routed by its Record-Route reach the
+    downstream UAS."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    tag = reply(down, got, 200)
+    final = ctx.require_final(final_of(link, req), "2xx forwarded")
+    ok = _hang_up(ctx, link, down, req, final) if final.status == 200 else False
+    ctx.check(final.status == 200 and final.to_tag == tag, f"200 tag={tag}", describe(final))
+    ctx.check(ok, "ACK and BYE reach the downstream UAS", "one did not arrive", requirement=1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
+##= type=test
+##% If a matching response context is found, the element MUST immediately return a 200 (OK)
+##% response to the CANCEL request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
+##= type=test
+##% A proxy MUST cancel any pending client transactions associated with a response context
+##% when it receives a matching CANCEL request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% In particular, CANCEL and ACK requests (for non-2xx responses) MUST have the same branch
+##% value as the corresponding request they cancel or acknowledge.
+@case("proxy-cancel", roles=PROXY, no_control=FORWARDED)
+def cancel(ctx: Context) -> None:
+    """CANCEL of a ringing INVITE: 200 upstream, a CANCEL downstream with the INVITE's
+    branch, the 487 upstream."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    reply(down, got, 180)
+    if upstream(link, req, lambda m: m.status == 180, timeout=1.0) is None:
+        _close(link, down, req, got)
+        ctx.inconclusive("the 180 was not forwarded")
+    cancel = cancel_of(req)
+    link.send(bytes(cancel), "CANCEL")
+    answer = final_of(link, cancel, timeout=1.0)
+    down_cancel = arrives(down, "CANCEL", req.call_id, timeout=2.0)
+    if down_cancel is not None:
+        reply(down, down_cancel, 200)
+    _close(link, down, req, got, 487)
+    ctx.check(answer is not None and answer.status == 200, "200 to CANCEL", describe(answer))
+    ctx.check(down_cancel is not None, "a CANCEL downstream", "none", requirement=1)
+    assert down_cancel is not None
+    ctx.check(
+        down_cancel[0].branch == got[0].branch,
+        f"branch {got[0].branch}",
+        str(down_cancel[0].branch),
+        requirement=2,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
+##= type=test
+##% It MUST statelessly forward the CANCEL request (it may have statelessly forwarded the
+##% associated request previously).
+@case("proxy-cancel-no-context", roles=PROXY)
+def cancel_no_context(ctx: Context) -> None:
+    """A CANCEL matching no transaction of the proxy's is forwarded all the same."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    invite = ctx.request("INVITE", link, uri=downstream_uri(down))
+    cancel = cancel_of(invite)
+    link.send(bytes(cancel), "CANCEL (no INVITE went before)")
+    got = arrives(down, "CANCEL", invite.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 481)
+    answer = final_of(link, cancel, timeout=0.5 if got is None else 1.0)
+    ctx.check(got is not None, "the CANCEL forwarded", f"not forwarded ({describe(answer)})")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% The ACK MUST contain a single Via header field, and this MUST be equal to the top Via
+##% header field of the original request.
+@case("proxy-ack-non-2xx", roles=PROXY, no_control=FORWARDED)
+def ack_non_2xx(ctx: Context) -> None:
+    """The proxy ACKs a downstream 486 itself, with the Via of the INVITE it sent."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    reply(down, got, 486)
+    ack = down.expect(lambda m: m.method == "ACK" and m.call_id == req.call_id, timeout=2.0)
+    ack_upstream(link, req, final_of(link, req))
+    ctx.check(ack is not None, "an ACK from the proxy", "none")
+    assert ack is not None
+    vias = ack[0].get_all("Via")
+    top = got[0].top_via
+    ctx.check(vias == [top], f"Via: {top}", " | ".join(vias))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.8
+##= type=test
+##% If the client transaction has received a provisional response, the proxy MUST generate a
+##% CANCEL request matching that transaction.
+@case("proxy-timer-c", roles=PROXY, no_control=FORWARDED, timeout=40.0)
+def timer_c(ctx: Context) -> None:
+    """When Timer C (the profile's ``timer_c``) fires on a ringing branch, it is CANCELled."""
+    if not 0 < ctx.profile.timer_c <= 30:
+        ctx.not_applicable("Timer C is over 3 minutes (set timer_c in the profile if shorter)")
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    reply(down, got, 180)
+    cancelled = arrives(down, "CANCEL", req.call_id, timeout=ctx.profile.timer_c + 5)
+    if cancelled is not None:
+        reply(down, cancelled, 200)
+    _close(link, down, req, got, 487)
+    ctx.check(cancelled is not None, "a CANCEL when Timer C fires", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% If the address does not match the proxy, the message MUST be silently discarded.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If none is found, the element MUST process the response (even if it is an informational
+##% response) as a stateless proxy (described below).
+@case("proxy-stray-response-discarded", roles=PROXY)
+def stray_response(ctx: Context) -> None:
+    """A response whose top Via is not the proxy's goes nowhere."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    first, second = ctx.listener(), ctx.listener()
+    lines = [
+        "SIP/2.0 200 OK",
+        f"Via: SIP/2.0/UDP {first.hostport};branch={unique('z9hG4bK')}",
+        f"Via: SIP/2.0/UDP {second.hostport};branch={unique('z9hG4bK')}",
+        f"From: <sip:tester@{link.local[0]}>;tag={unique('t')}",
+        f"To: <sip:stray@{down.hostport}>;tag={unique('d')}",
+        f"Call-ID: {unique('c')}@conformance.invalid",
+        "CSeq: 1 MESSAGE",
+        "Content-Length: 0",
+    ]
+    down.send(("\r\n".join(lines) + "\r\n\r\n").encode(), ctx.target.address, "stray 200")
+    leaked = first.expect(timeout=0.5) or second.expect(timeout=0.1)
+    seen = describe(leaked[0]) + f" at {leaked[1]}" if leaked else ""
+    ctx.check(leaked is None, "the response discarded", f"forwarded: {seen}")
