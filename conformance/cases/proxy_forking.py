@@ -1,0 +1,224 @@
+"""Proxy forking (RFC 3261 §16.1, §16.6, §16.7, §16.10): an INVITE forked to two downstream
+UASs of the runner's, whose contacts the preamble binds to one address-of-record at the
+registrar the proxy consults; the runner answers each branch as the case needs and judges
+what comes upstream and what the other branch receives (CANCEL).
+"""
+
+from __future__ import annotations
+
+from conformance.cases._proxy_support import (
+    Got,
+    ack_upstream,
+    arrives,
+    bind_listeners,
+    cancel_of,
+    end_branch,
+    final_of,
+    reply,
+    upstream,
+)
+from conformance.messages import Outgoing, ack_for, bye_for
+from conformance.model import Context, case, describe
+from conformance.sipmsg import Message
+from conformance.wire import Link, Listener
+
+#: load order of the case modules (conformance.discovery)
+ORDER = 43
+
+PROXY = ("proxy",)
+#: why the forking cases run no control of their own
+FORKED = "judged on a forked INVITE: one reaching fewer than two branches is inconclusive"
+PREAMBLE = "two contacts bound to one address-of-record"
+
+
+def _fork(ctx: Context) -> tuple[Link, Outgoing, list[tuple[Listener, Got]]]:
+    """An INVITE to an AOR with two bindings; the copy each downstream socket received."""
+    uri, downs = bind_listeners(ctx, 2)
+    link = ctx.link()
+    req = ctx.request("INVITE", link, uri=uri)
+    link.send(bytes(req))
+    branches = []
+    for down in downs:
+        got = arrives(down, "INVITE", req.call_id, timeout=3.0)
+        if got is not None:
+            branches.append((down, got))
+    if len(branches) < 2:
+        for down, got in branches:
+            end_branch(down, got, 486)
+        ack_upstream(link, req, final_of(link, req))
+        ctx.inconclusive(f"the INVITE reached {len(branches)} of the 2 bound contacts")
+    return link, req, branches
+
+
+def _cancelled(down: Listener, got: Got, timeout: float = 2.0) -> bool:
+    """Whether the branch gets a CANCEL (answered 200, and the INVITE 487)."""
+    cancel = arrives(down, "CANCEL", got[0].call_id, timeout=timeout)
+    if cancel is not None:
+        reply(down, cancel, 200)
+    reply(down, got, 487)
+    down.expect(lambda m: m.method == "ACK", timeout=0.3)
+    return cancel is not None
+
+
+def _bye(ctx: Context, link: Link, req: Outgoing, final: Message, down: Listener) -> None:
+    """ACK a 2xx that came through the proxy and BYE that call (answered downstream)."""
+    link.send(bytes(ack_for(req, final, ctx.target)), "ACK (2xx)")
+    arrives(down, "ACK", req.call_id, timeout=1.0)
+    bye = bye_for(req, final, ctx.target)
+    link.send(bytes(bye), "BYE")
+    got = arrives(down, "BYE", req.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 200)
+        final_of(link, bye)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% Thus, the branch parameter provided with the Via header field inserted in step 8 MUST be
+##% different for each attempt.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.1
+##= type=test
+##% Any request that is forwarded to more than one location MUST be handled statefully.
+@case("proxy-fork-parallel", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def fork_parallel(ctx: Context) -> None:
+    """Both bindings get the INVITE, each with a branch of its own; one final upstream."""
+    link, req, branches = _fork(ctx)
+    for down, got in branches:
+        end_branch(down, got, 486)
+    final = final_of(link, req)
+    ack_upstream(link, req, final)
+    again = final_of(link, req, timeout=0.5)
+    ours = [got[0].branch for _, got in branches]
+    ctx.check(ours[0] != ours[1], "two different branches", " = ".join(map(str, ours)))
+    ctx.check(final is not None, "a final response upstream", "none", requirement=1)
+    ctx.check(again is None, "one final response upstream", describe(again), requirement=1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If no 6xx class responses are present, the proxy SHOULD choose from the lowest response
+##% class stored in the response context.
+@case("proxy-fork-lowest-class", roles=PROXY, level="SHOULD", preamble=PREAMBLE, no_control=FORKED)
+def lowest_class(ctx: Context) -> None:
+    """A 500 on one branch and a 486 on the other: the 486 goes upstream."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    end_branch(down_a, got_a, 500)
+    end_branch(down_b, got_b, 486)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    ctx.check(final.status == 486, "486 (the 4xx class)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% It MUST choose from the 6xx class responses if any exist in the context.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A proxy SHOULD also generate a CANCEL request for all pending client transactions
+##% associated with this response context when it receives a 6xx response.
+@case("proxy-fork-6xx", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def six_xx(ctx: Context) -> None:
+    """A 603 on one branch while the other rings: the other is CANCELled (SHOULD), the 603
+    goes upstream (MUST)."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    reply(down_a, got_a, 180)
+    end_branch(down_b, got_b, 603)
+    cancelled = _cancelled(down_a, got_a, timeout=1.5)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    ctx.check(final.status == 603, "603 (the 6xx chosen)", describe(final))
+    ctx.should(cancelled, "a CANCEL to the ringing branch", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If the forwarded response was a final response, the proxy MUST generate a CANCEL request
+##% for all pending client transactions associated with this response context.
+@case("proxy-fork-2xx-cancels-others", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def two_hundred_cancels(ctx: Context) -> None:
+    """A 200 on one branch while the other rings: the 200 goes up, the other is CANCELled."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    reply(down_a, got_a, 180)
+    reply(down_b, got_b, 200)
+    final = ctx.require_final(final_of(link, req), "2xx forwarded")
+    cancelled = _cancelled(down_a, got_a)
+    if final.status == 200:
+        _bye(ctx, link, req, final, down_b)
+    ctx.check(final.status == 200, "200 upstream", describe(final))
+    ctx.check(cancelled, "a CANCEL to the ringing branch", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% After a final response has been sent on the server transaction, the following responses
+##% MUST be forwarded immediately:
+@case("proxy-fork-all-2xx-forwarded", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def all_2xx(ctx: Context) -> None:
+    """A 200 on both branches: both come upstream (each with its own To tag)."""
+    link, req, branches = _fork(ctx)
+    tags = [reply(down, got, 200) for down, got in branches]
+    finals: list[Message] = []
+    for _ in range(2):
+        got = upstream(link, req, lambda m: m.status == 200, timeout=2.0)
+        if got is not None:
+            finals.append(got)
+    for final in finals:
+        down = next(
+            (d for (d, _), t in zip(branches, tags, strict=True) if t == final.to_tag), None
+        )
+        if down is not None:
+            _bye(ctx, link, req, final, down)
+    seen = sorted(str(f.to_tag) for f in finals)
+    ctx.check(seen == sorted(tags), "both 200s: tags " + ", ".join(tags), ", ".join(seen))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If the selected response is a 401 (Unauthorized) or 407 (Proxy Authentication Required),
+##% the proxy MUST collect any WWW-Authenticate and Proxy-Authenticate header field values
+##% from all other 401 (Unauthorized) and 407 (Proxy Authentication Required) responses
+##% received so far in this response context and add them to this response without
+##% modification before forwarding.
+@case("proxy-fork-challenges-aggregated", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def challenges(ctx: Context) -> None:
+    """A 401 and a 407 from the branches: the one upstream carries both challenges."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    www = 'Digest realm="a.conformance.invalid", nonce="aaaa", algorithm=MD5'
+    prx = 'Digest realm="b.conformance.invalid", nonce="bbbb", algorithm=MD5'
+    reply(down_a, got_a, 401, extra=[("WWW-Authenticate", www)])
+    down_a.expect(lambda m: m.method == "ACK", timeout=0.2)
+    reply(down_b, got_b, 407, extra=[("Proxy-Authenticate", prx)])
+    down_b.expect(lambda m: m.method == "ACK", timeout=0.2)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    if final.status not in (401, 407):
+        ctx.fail("401 or 407", describe(final))
+    got = [v.strip() for v in final.get_all("WWW-Authenticate")]
+    got += [v.strip() for v in final.get_all("Proxy-Authenticate")]
+    ctx.check(www in got and prx in got, "both challenges", " | ".join(got) or "(none)")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
+##= type=test
+##% Furthermore, the element MUST generate CANCEL requests for all pending client
+##% transactions in the context as described in Section 16.7 step 10.
+@case("proxy-fork-cancel-all", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def cancel_all(ctx: Context) -> None:
+    """CANCEL of a forked INVITE ringing on both branches: both get a CANCEL; 487 upstream."""
+    link, req, branches = _fork(ctx)
+    for down, got in branches:
+        reply(down, got, 180)
+    upstream(link, req, lambda m: m.status == 180, timeout=1.0)
+    cancel = cancel_of(req)
+    link.send(bytes(cancel), "CANCEL")
+    answer = final_of(link, cancel, timeout=1.0)
+    cancelled = [_cancelled(down, got) for down, got in branches]
+    final = final_of(link, req)
+    ack_upstream(link, req, final)
+    ctx.check(all(cancelled), "a CANCEL on both branches", f"{sum(cancelled)} of 2")
+    ctx.check(answer is not None and answer.status == 200, "200 to CANCEL", describe(answer))
+    ctx.check(final is not None and final.status == 487, "487 upstream", describe(final))
