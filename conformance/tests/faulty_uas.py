@@ -12,6 +12,12 @@ gives that rule's case the failing verdict:
 - ``star_expires``: a registrar accepts Contact ``*`` with a non-zero Expires (§10.3);
 - ``drop_unknown_method``: a proxy answers 501 to a method it does not know instead of
   forwarding it (§16.3);
+- ``reorder_values``: a proxy forwards the rows of a header field name in reverse order
+  (§16.6 step 1);
+- ``no_received``: a proxy adds no received parameter to a Via whose sent-by is not the
+  packet's source (§18.2.1);
+- ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
+- ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
@@ -376,6 +382,8 @@ class FaultyElement:
         default = (
             int(msg.get("Expires") or 3600) if (msg.get("Expires") or "3600").isdigit() else 3600
         )
+        if "ignore_expires_header" in self.faults and default != 0:
+            default = 3600
         number = msg.cseq[0] or 0
         if any(c.strip() == "*" for c in contacts):
             if len(contacts) > 1 or (default != 0 and "star_expires" not in self.faults):
@@ -442,6 +450,8 @@ class FaultyElement:
                 headers.append(("Route", ", ".join(rest)))
         host, port = uri_host_port(msg.uri)
         top = msg.top_via + ("" if param(msg.top_via, "received") else f";received={addr[0]}")
+        if "no_received" in self.faults:
+            top = msg.top_via
         top = (
             top.replace(";rport;", f";rport={addr[1]};").replace(";rport", f";rport={addr[1]}", 1)
             if param(msg.top_via, "rport") == ""
@@ -450,6 +460,8 @@ class FaultyElement:
         branch = "z9hG4bK" + hashlib.sha1(f"{msg.branch}{msg.uri}".encode()).hexdigest()[:16]
         out = [f"Via: SIP/2.0/UDP {me};branch={branch}"]
         first_via = True
+        if "reorder_values" in self.faults:
+            headers = _reverse_rows(headers)
         for name, value in headers:
             low = name.lower()
             if low in ("via", "v") and first_via:
@@ -471,9 +483,14 @@ class FaultyElement:
         vias = msg.get_all("Via")
         if len(vias) < 2:
             return
+        mine = vias[0].split()[1].split(";")[0] if len(vias[0].split()) > 1 else ""
+        if mine != f"127.0.0.1:{self.port}" and "no_via_check" not in self.faults:
+            return  # §16.11: not a response to a request of ours
         nxt = vias[1]
         host, port = uri_host_port("sip:" + nxt.split()[1].split(";")[0])
         rport = param(nxt, "rport")
+        if not param(nxt, "received") and not re.fullmatch(r"[0-9.]+", host):
+            return  # a name in sent-by and no received: never resolved (no DNS in tests)
         dest = (
             param(nxt, "received") or host,
             int(rport) if rport and rport.isdigit() else port or 5060,
@@ -481,6 +498,17 @@ class FaultyElement:
         lines = [msg.start_line, *(f"Via: {v}" for v in vias[1:])]
         lines += [f"{n}: {v}" for n, v in msg.headers if n.lower() not in ("via", "v")]
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode() + msg.body, dest)
+
+
+def _reverse_rows(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The header fields with the rows of each name reversed among their own places."""
+    out = list(headers)
+    names = {n.lower() for n, _ in headers if n.lower() not in ("via", "v")}
+    for name in names:
+        places = [i for i, (n, _) in enumerate(headers) if n.lower() == name]
+        for place, source in zip(places, reversed(places), strict=True):
+            out[place] = headers[source]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
