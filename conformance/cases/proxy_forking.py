@@ -17,7 +17,7 @@ from conformance.cases._proxy_support import (
     reply,
     upstream,
 )
-from conformance.messages import Outgoing, ack_for, bye_for
+from conformance.messages import Outgoing, ack_for, bye_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.wire import Link, Listener
@@ -79,6 +79,10 @@ def _bye(ctx: Context, link: Link, req: Outgoing, final: Message, down: Listener
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.1
 ##= type=test
 ##% Any request that is forwarded to more than one location MUST be handled statefully.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% Otherwise, the proxy MUST forward a response from the responses stored in the response
+##% context.
 @case("proxy-fork-parallel", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def fork_parallel(ctx: Context) -> None:
     """Both bindings get the INVITE, each with a branch of its own; one final upstream."""
@@ -92,6 +96,8 @@ def fork_parallel(ctx: Context) -> None:
     ctx.check(ours[0] != ours[1], "two different branches", " = ".join(map(str, ours)))
     ctx.check(final is not None, "a final response upstream", "none", requirement=1)
     ctx.check(again is None, "one final response upstream", describe(again), requirement=1)
+    assert final is not None
+    ctx.check(final.status == 486, "the 486 both gave", describe(final), requirement=2)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
@@ -222,3 +228,93 @@ def cancel_all(ctx: Context) -> None:
     ctx.check(all(cancelled), "a CANCEL on both branches", f"{sum(cancelled)} of 2")
     ctx.check(answer is not None and answer.status == 200, "200 to CANCEL", describe(answer))
     ctx.check(final is not None and final.status == 487, "487 upstream", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A stateful proxy MUST NOT immediately forward any other responses.
+@case("proxy-fork-final-held", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def final_held(ctx: Context) -> None:
+    """A 486 on one branch while the other rings is held; the later 200 goes up."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    reply(down_a, got_a, 180)
+    end_branch(down_b, got_b, 486)
+    early = final_of(link, req, timeout=0.5)
+    reply(down_a, got_a, 200)
+    final = final_of(link, req, timeout=2.0) if early is None else early
+    if final is not None and final.status == 200:
+        _bye(ctx, link, req, final, down_a)
+    else:
+        ack_upstream(link, req, final)
+    ctx.check(early is None, "no final response while a branch rings", describe(early))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The proxy SHOULD give preference to responses that provide information affecting
+##% resubmission of this request, such as 401, 407, 415, 420, and 484 if the 4xx class is
+##% chosen.
+@case("proxy-fork-prefers-420", roles=PROXY, level="SHOULD", preamble=PREAMBLE, no_control=FORKED)
+def prefers_420(ctx: Context) -> None:
+    """A 486 and a 420 from the branches: the 420 (how to resubmit) goes upstream."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    end_branch(down_a, got_a, 486)
+    reply(down_b, got_b, 420, extra=[("Unsupported", "x-conformance")])
+    down_b.expect(lambda m: m.method == "ACK", timeout=0.3)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    ctx.check(final.status == 420, "420 (Bad Extension)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% If the target set remains empty after applying all of the above, the proxy MUST return an
+##% error response, which SHOULD be the 480 (Temporarily Unavailable) response.
+@case("proxy-no-binding-error", roles=PROXY)
+def no_binding(ctx: Context) -> None:
+    """A MESSAGE for a user of the proxy's domain with no binding gets an error response."""
+    uri, downs = bind_listeners(ctx, 1)
+    link = ctx.link()
+    control = ctx.request("MESSAGE", link, uri=uri)
+    control_bound(ctx, link, control, downs[0])
+    domain = uri.split("@", 1)[1]
+    req = ctx.request("MESSAGE", link, uri=f"sip:{unique('nobody')}@{domain}")
+    final, _ = ctx.transaction(link, req)
+    final = ctx.require_final(final)
+    ctx.check((final.status or 0) >= 400, "an error response", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% When accessing the location service constructed by a registrar, the Request-URI MUST
+##% first be canonicalized as described in Section 10.3 before being used as an index.
+@case("proxy-location-canonical", roles=PROXY)
+def location_canonical(ctx: Context) -> None:
+    """A Request-URI with a URI parameter still finds the AOR's binding."""
+    uri, downs = bind_listeners(ctx, 1)
+    link = ctx.link()
+    control_bound(ctx, link, ctx.request("MESSAGE", link, uri=uri), downs[0])
+    req = ctx.request("MESSAGE", link, uri=uri + ";x-conformance=1")
+    link.send(bytes(req))
+    got = arrives(downs[0], "MESSAGE", req.call_id)
+    if got is not None:
+        reply(downs[0], got, 200)
+    final = final_of(link, req, timeout=1.0)
+    ctx.check(got is not None, "the MESSAGE at the bound contact", describe(final))
+
+
+def control_bound(ctx: Context, link: Link, req: Outgoing, down: Listener) -> Message:
+    """The control: a MESSAGE to the AOR reaches its one binding and is answered 200."""
+
+    def exchange() -> tuple[Message | None, bool]:
+        link.send(bytes(req), "control")
+        got = arrives(down, "MESSAGE", req.call_id)
+        if got is None:
+            return final_of(link, req, timeout=1.0), False
+        reply(down, got, 200)
+        final = final_of(link, req)
+        return final, final is not None and final.status == 200
+
+    return ctx.controlled("MESSAGE", exchange, "the control MESSAGE to the bound AOR")

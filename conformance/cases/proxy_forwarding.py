@@ -15,6 +15,7 @@ from conformance.cases._proxy_support import (
     downstream_uri,
     final_of,
     reply,
+    upstream,
 )
 from conformance.cases.proxy import FORWARDED
 from conformance.messages import Outgoing, unique
@@ -383,3 +384,88 @@ def spiral_not_loop(ctx: Context) -> None:
     reply(down, got, 200)
     final_of(link, req)
     ctx.check(again is not None, "the spiral forwarded", describe(refused))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% Notice that a proxy is not required to detect merged requests and MUST NOT treat merged
+##% requests as an error condition.
+@case("proxy-merged-not-error", roles=PROXY, no_control=FORWARDED)
+def merged_not_error(ctx: Context) -> None:
+    """The same request arriving twice by two paths (two branches, as after an upstream
+    fork) is forwarded both times."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    first = _send(ctx, link, req, down)
+    twin = Outgoing(req.method, req.uri, list(req.headers), req.body)
+    twin.set("Via", f"SIP/2.0/UDP {link.sent_by};branch={unique('z9hG4bK')};rport")
+    link.send(bytes(twin), "the same request by another path (merged)")
+    second = arrives(down, "MESSAGE", req.call_id, timeout=2.0)
+    refused = final_of(link, twin, timeout=0.3) if second is None else None
+    for got in (first, second):
+        if got is not None:
+            reply(down, got, 200)
+    ctx.check(second is not None, "the second copy forwarded too", describe(refused))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% Any other components, well-formed or not, SHOULD be ignored and remain unchanged when the
+##% message is forwarded.
+@case("proxy-malformed-other-kept", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def malformed_other_kept(ctx: Context) -> None:
+    """Malformed header fields the proxy has no use for go through unchanged."""
+    link, down = ctx.link(), ctx.listener()
+    odd = [("Date", "not a date at all"), ("Expires", "soon"), ("Priority", "very;;high")]
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down), extra=odd)
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        final = final_of(link, req, timeout=1.0)
+        ctx.fail("the request forwarded", f"not forwarded ({describe(final)})")
+    assert got is not None
+    _complete(link, req, down, got)
+    for name, value in odd:
+        seen = (got[0].get(name) or "").strip()
+        ctx.check(seen == value, f"{name}: {value}", f"{name}: {seen or '(none)'}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge (such as
+##% in a private network) that the next downstream element that will be in the path of
+##% subsequent requests supports that transport.
+@case("proxy-record-route-no-transport", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def record_route_no_transport(ctx: Context) -> None:
+    """The proxy's Record-Route URI carries no transport parameter."""
+    link, down = ctx.link(), ctx.listener()
+    _, rr = _record_route(ctx, link, down)
+    ctx.check(param(_uri(rr), "transport") is None, "no transport parameter", rr)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% Therefore, the component of the branch parameter that makes it unique MUST be the same each
+##% time a retransmitted request is forwarded.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% Furthermore, when handling a request statelessly, an element MUST NOT generate its own 100
+##% (Trying) or any other provisional response.
+@case("proxy-stateless-retransmission", roles=PROXY, no_control=FORWARDED)
+def stateless_retransmission(ctx: Context) -> None:
+    """A retransmission a stateless proxy forwards again carries the same branch (and the
+    proxy sends no provisional response of its own)."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    first = _send(ctx, link, req, down)
+    link.send(bytes(req), "retransmission")
+    # a stateful proxy retransmits its own copy after T1: wait for less than that
+    second = arrives(down, "INVITE", req.call_id, timeout=0.6 * ctx.profile.t1)
+    if second is None:
+        _complete(link, req, down, first, 486)
+        ctx.not_applicable("a stateful proxy: the retransmission was absorbed")
+    assert second is not None
+    provisional = upstream(link, req, lambda m: (m.status or 0) < 200, timeout=0.1)
+    _complete(link, req, down, first, 486)
+    ctx.check(second[0].branch == first[0].branch, str(first[0].branch), str(second[0].branch))
+    ctx.check(provisional is None, "no provisional", describe(provisional), requirement=1)

@@ -239,6 +239,11 @@ def response_headers(ctx: Context) -> None:
 ##= type=test
 ##% If the only response that was received is a 503, the proxy SHOULD generate a 500
 ##% response and forward that upstream.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A proxy which receives a 503 (Service Unavailable) response SHOULD NOT forward it upstream
+##% unless it can determine that any subsequent requests it might proxy will also generate a
+##% 503.
 @case("proxy-503-to-500", roles=PROXY, level="SHOULD", no_control=FORWARDED)
 def service_unavailable(ctx: Context) -> None:
     """A lone 503 from downstream goes upstream as a 500."""
@@ -399,3 +404,42 @@ def stray_response(ctx: Context) -> None:
     leaked = first.expect(timeout=0.5) or second.expect(timeout=0.1)
     seen = describe(leaked[0]) + f" at {leaked[1]}" if leaked else ""
     ctx.check(leaked is None, "the response discarded", f"forwarded: {seen}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.8
+##= type=test
+##% If the client transaction has not received a provisional response, the proxy MUST behave
+##% as if the transaction received a 408 (Request Timeout) response.
+@case("proxy-timer-c-408", roles=PROXY, no_control=FORWARDED, timeout=40.0)
+def timer_c_408(ctx: Context) -> None:
+    """When Timer C fires on a branch that never answered, a 408 goes upstream."""
+    if not 0 < ctx.profile.timer_c <= 30:
+        ctx.not_applicable("Timer C is over 3 minutes (set timer_c in the profile if shorter)")
+    link, down = ctx.link(), ctx.listener()
+    req, _ = _invite(ctx, link, down)
+    final = final_of(link, req, timeout=ctx.profile.timer_c + 5)
+    ack_upstream(link, req, final)
+    ctx.check(final is not None and final.status == 408, "408 (Request Timeout)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% The timer MUST be larger than 3 minutes.
+@case(
+    "proxy-timer-c-over-3-minutes", roles=PROXY, no_control=FORWARDED, tags=("slow",), timeout=200
+)
+def timer_c_long(ctx: Context) -> None:
+    """A ringing branch is not CANCELled by the proxy within 3 minutes (a slow case)."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    reply(down, got, 180)
+    early = arrives(down, "CANCEL", req.call_id, timeout=181.0)
+    if early is not None:
+        reply(down, early, 200)
+    else:
+        link.send(bytes(cancel_of(req)), "CANCEL")
+        early_cancel = arrives(down, "CANCEL", req.call_id, timeout=2.0)
+        if early_cancel is not None:
+            reply(down, early_cancel, 200)
+    _close(link, down, req, got, 487)
+    ctx.check(early is None, "no CANCEL from the proxy within 3 minutes", "a CANCEL")

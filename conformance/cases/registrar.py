@@ -335,6 +335,10 @@ def interval_too_brief(ctx: Context) -> None:
 ##= type=test
 ##% Registrars MUST NOT include a Record-Route header field in any response to a REGISTER
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% Registrars MUST ignore the Record-Route header field if it is included in a REGISTER
+##% request.
 @case("reg-no-record-route", roles=REGISTRAR)
 def no_record_route(ctx: Context) -> None:
     """A Record-Route in the REGISTER does not come back in the response."""
@@ -347,6 +351,7 @@ def no_record_route(ctx: Context) -> None:
     ctx.check(
         final.get("Record-Route") is None, "no Record-Route", final.get("Record-Route") or ""
     )
+    ctx.check(final.status == 200, "200 (OK), as without it", describe(final), requirement=1)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
@@ -558,6 +563,9 @@ def atomic(ctx: Context) -> None:
 ##= type=test
 ##% To do that, all URI parameters MUST be removed (including the user-param), and any
 ##% escaped characters MUST be converted to their unescaped form.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The URI MUST then be converted to a canonical form.
 @case("reg-aor-canonical", roles=REGISTRAR)
 def aor_canonical(ctx: Context) -> None:
     """A binding made through To <AOR;user=ip> is found by a query through the plain AOR."""
@@ -584,3 +592,54 @@ def date(ctx: Context) -> None:
     reg = Registration(ctx)
     final = reg.control([reg.contact()], expires=300)
     ctx.check(final.get("Date") is not None, "a Date header field", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If not, it MUST remove the binding.
+@case("reg-star-other-call-id", roles=REGISTRAR, preamble="a binding for the address-of-record")
+def star_other_call_id(ctx: Context) -> None:
+    """Contact: * from another Call-ID (with a lower CSeq) removes the binding."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.bound(contact, cseq=10)
+    other = Registration(ctx, reg.link)
+    final = other.register(["*"], expires=0, cseq=1)
+    after = reg.register(None, cseq=20)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(not _has(after, contact), "the binding removed", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% Otherwise, the update MUST be aborted and the request fails.
+@case("reg-star-cseq-lower", roles=REGISTRAR, preamble="a binding for the address-of-record")
+def star_cseq_lower(ctx: Context) -> None:
+    """Contact: * from the same Call-ID with a lower CSeq fails and removes nothing."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.bound(contact, cseq=10)
+    stale = reg.register(["*"], expires=0, cseq=5)
+    after = reg.register(None, cseq=20)
+    ctx.check((stale.status or 0) >= 400, "an error response", describe(stale))
+    ctx.check(_has(after, contact), "the binding still there", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% A registrar SHOULD authenticate the UAC.
+@case(
+    "reg-authenticates",
+    roles=REGISTRAR,
+    level="SHOULD",
+    no_control="a REGISTER without credentials: a challenge or a refusal is what is judged",
+)
+def authenticates(ctx: Context) -> None:
+    """A REGISTER without credentials is challenged (401/407), not accepted."""
+    reg = Registration(ctx)
+    req = reg._build([reg.contact()], 300, None, None)
+    final, _ = ctx.transaction(reg.link, req)
+    final = ctx.require_final(final, "final response to REGISTER")
+    if 200 <= (final.status or 0) < 300:
+        reg.unregister()
+    ctx.check(final.status in (401, 407), "a challenge (401/407)", describe(final))

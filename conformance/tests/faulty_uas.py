@@ -389,6 +389,9 @@ class FaultyElement:
             if len(contacts) > 1 or (default != 0 and "star_expires" not in self.faults):
                 self._reply(msg, addr, 400)
                 return
+            if any(cid == msg.call_id and number <= seq for _, cid, seq in store.values()):
+                self._reply(msg, addr, 500)  # §10.3 step 6: an out-of-order removal fails
+                return
             for uri, (_, cid, seq) in list(store.items()):
                 if cid != msg.call_id or number > seq:
                     del store[uri]

@@ -19,12 +19,12 @@ FAST = Profile(t1=0.2)
 PROXY_CASES = (
     "proxy-header-values-order,proxy-via-received,proxy-stray-response-discarded,"
     "proxy-request-uri-kept,proxy-max-forwards-70,proxy-response-body-unchanged,"
-    "proxy-in-dialog-to-tag-kept"
+    "proxy-in-dialog-to-tag-kept,proxy-stateless-retransmission,proxy-merged-not-error"
 )
 REGISTRAR_CASES = (
     "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
     "reg-all-bindings-listed,reg-remove-one,reg-other-call-id-removes,"
-    "reg-invalid-binds-nothing,reg-aor-canonical"
+    "reg-invalid-binds-nothing,reg-aor-canonical,reg-star-other-call-id,reg-star-cseq-lower"
 )
 
 
