@@ -242,6 +242,10 @@ def unknown_method(ctx: Context) -> None:
 ##= type=test
 ##% If any of these checks fail, the element MUST behave as a user agent server (see Section
 ##% 8.2) and respond with an error code.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.1
+##= type=test
+##% When responding directly to a request, the element is playing the role of a UAS and MUST
+##% behave as described in Section 8.2.
 @case("proxy-483-max-forwards-zero", roles=PROXY)
 def too_many_hops(ctx: Context) -> None:
     """Max-Forwards 0 on a non-OPTIONS request gets 483 and is not forwarded."""

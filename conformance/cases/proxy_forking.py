@@ -83,6 +83,11 @@ def _bye(ctx: Context, link: Link, req: Outgoing, final: Message, down: Listener
 ##= type=test
 ##% Otherwise, the proxy MUST forward a response from the responses stored in the response
 ##% context.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% A stateful proxy MUST send a final response to a response context's server transaction if
+##% no final responses have been immediately forwarded by the above rules and all client
+##% transactions in this response context have been terminated.
 @case("proxy-fork-parallel", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def fork_parallel(ctx: Context) -> None:
     """Both bindings get the INVITE, each with a branch of its own; one final upstream."""
@@ -123,6 +128,14 @@ def lowest_class(ctx: Context) -> None:
 ##= type=test
 ##% A proxy SHOULD also generate a CANCEL request for all pending client transactions
 ##% associated with this response context when it receives a 6xx response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If a 6xx response is received, it is not immediately forwarded, but the stateful proxy
+##% SHOULD cancel all client pending transactions as described in Section 10
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The stateful proxy MUST choose the "best" final response among those received and stored in
+##% the response context.
 @case("proxy-fork-6xx", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def six_xx(ctx: Context) -> None:
     """A 603 on one branch while the other rings: the other is CANCELled (SHOULD), the 603
@@ -161,6 +174,10 @@ def two_hundred_cancels(ctx: Context) -> None:
 ##= type=test
 ##% After a final response has been sent on the server transaction, the following responses
 ##% MUST be forwarded immediately:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The proxy MUST maintain the response context until all of its associated transactions have
+##% been terminated, even after forwarding a final response.
 @case("proxy-fork-all-2xx-forwarded", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def all_2xx(ctx: Context) -> None:
     """A 200 on both branches: both come upstream (each with its own To tag)."""
@@ -318,3 +335,27 @@ def control_bound(ctx: Context, link: Link, req: Outgoing, down: Listener) -> Me
         return final, final is not None and final.status == 200
 
     return ctx.controlled("MESSAGE", exchange, "the control MESSAGE to the bound AOR")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% A proxy MUST NOT add additional targets to the target set if the Request-URI of the
+##% original request does not indicate a resource this proxy is responsible for.
+@case("proxy-foreign-uri-no-location", roles=PROXY)
+def foreign_uri(ctx: Context) -> None:
+    """A request for a bound user but at another host goes to that host only, not to the
+    user's binding."""
+    uri, downs = bind_listeners(ctx, 1)
+    link = ctx.link()
+    control_bound(ctx, link, ctx.request("MESSAGE", link, uri=uri), downs[0])
+    other = ctx.listener()
+    user = uri.split(":", 1)[1].split("@", 1)[0]
+    req = ctx.request("MESSAGE", link, uri=f"sip:{user}@{other.hostport}")
+    link.send(bytes(req))
+    got = arrives(other, "MESSAGE", req.call_id)
+    wrong = arrives(downs[0], "MESSAGE", req.call_id, timeout=0.3)
+    for down, copy in ((other, got), (downs[0], wrong)):
+        if copy is not None:
+            reply(down, copy, 200)
+    final_of(link, req, timeout=1.0)
+    ctx.check(wrong is None, "nothing at the user's binding", "the request went there too")

@@ -238,6 +238,12 @@ def record_route(ctx: Context) -> None:
 ##% Record-Route header field (see Section 16.6 item 4), the proxy MUST replace the
 ##% Request-URI in the request with the last value from the Route header field, and remove
 ##% that value from the Route header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.4
+##= type=test
+##% The proxy MUST then proceed as if it received this modified request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.4
+##= type=test
+##% The proxy MUST inspect the Request-URI of the request.
 @case(
     "proxy-strict-router-uri-replaced",
     roles=PROXY,
@@ -269,6 +275,10 @@ def strict_router_uri(ctx: Context) -> None:
 ##= type=test
 ##% Otherwise, the proxy MUST apply the procedures to the first value in the Route header
 ##% field, if present, else the Request-URI.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If the copy contains a Route header field, the proxy MUST inspect the URI in its first
+##% value.
 @case("proxy-loose-route-next-hop", roles=PROXY, no_control=FORWARDED)
 def loose_route_next_hop(ctx: Context) -> None:
     """Route: the proxy, then a loose router: the request goes to that router, the
@@ -293,6 +303,13 @@ def loose_route_next_hop(ctx: Context) -> None:
 ##= type=test
 ##% The proxy MUST then place the first Route header field value into the Request-URI and
 ##% remove that value from the Route header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If that URI does not contain an lr parameter, the proxy MUST modify the copy as follows:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If the proxy has reformatted the request to send to a strict-routing element as described
+##% in step 6 above, the proxy MUST apply those procedures to the Request-URI of the request.
 @case("proxy-strict-next-hop", roles=PROXY, no_control=FORWARDED)
 def strict_next_hop(ctx: Context) -> None:
     """A next hop without lr (a strict router): its URI becomes the Request-URI, the old
@@ -451,6 +468,18 @@ def record_route_no_transport(ctx: Context) -> None:
 ##= type=test
 ##% Furthermore, when handling a request statelessly, an element MUST NOT generate its own 100
 ##% (Trying) or any other provisional response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% In particular, a retransmitted request MUST be forwarded to the same destination each time
+##% it is processed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% All other message transformations specified in Section 16.6 MUST result in the same
+##% transformation of a retransmitted request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% Thus for a stateless proxy, the branch parameter MUST be computed as a combinatoric
+##% function of message parameters which are invariant on retransmission.
 @case("proxy-stateless-retransmission", roles=PROXY, no_control=FORWARDED)
 def stateless_retransmission(ctx: Context) -> None:
     """A retransmission a stateless proxy forwards again carries the same branch (and the
@@ -469,3 +498,9 @@ def stateless_retransmission(ctx: Context) -> None:
     _complete(link, req, down, first, 486)
     ctx.check(second[0].branch == first[0].branch, str(first[0].branch), str(second[0].branch))
     ctx.check(provisional is None, "no provisional", describe(provisional), requirement=1)
+    ctx.check(
+        second[0].raw == first[0].raw,
+        "the same copy again",
+        "a copy differing from the first",
+        requirement=3,
+    )

@@ -194,6 +194,9 @@ def in_dialog_tag(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##= type=test
 ##% The proxy MUST NOT add to, modify, or remove the message body.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% The proxy MUST NOT add to, modify, or remove the message body.
 @case("proxy-response-body-unchanged", roles=PROXY, no_control=FORWARDED)
 def response_body(ctx: Context) -> None:
     """The body of a downstream response arrives byte for byte."""
@@ -214,6 +217,9 @@ def response_body(ctx: Context) -> None:
 ##= type=test
 ##% Unless otherwise specified, the proxy MUST NOT remove any header field values other than
 ##% the Via header field value discussed in Section 16.7 Item 3.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% Unless specified otherwise, the proxy MUST NOT remove any other header field values.
 @case("proxy-response-headers-kept", roles=PROXY, no_control=FORWARDED)
 def response_headers(ctx: Context) -> None:
     """Header fields of a downstream response (known and unknown) come upstream."""
@@ -443,3 +449,56 @@ def timer_c_long(ctx: Context) -> None:
             reply(down, early_cancel, 200)
     _close(link, down, req, got, 487)
     ctx.check(early is None, "no CANCEL from the proxy within 3 minutes", "a CANCEL")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.9
+##= type=test
+##% If the transport layer notifies a proxy of an error when it tries to forward a request
+##% (see Section 18.4), the proxy MUST behave as if the forwarded request received a 503
+##% (Service Unavailable) response.
+@case("proxy-transport-error", roles=PROXY, no_control=FORWARDED)
+def transport_error(ctx: Context) -> None:
+    """A next hop refusing the TCP connection ends the request with a 5xx at once."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    closed = ctx.listener()  # a UDP port: nothing listens on TCP there
+    req = ctx.request("MESSAGE", link, uri=f"sip:refused@{closed.hostport};transport=tcp")
+    final, _ = ctx.transaction(link, req, timeout=4.0, learn=False)
+    final = ctx.require_final(final, "final response (a proxy without TCP may not notice)")
+    ctx.check(500 <= (final.status or 0) < 600, "a 5xx (as for a 503)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If this request is already part of a dialog, the proxy SHOULD insert a Record-Route header
+##% field value if it wishes to remain on the path of future requests in the dialog.
+@case("proxy-record-route-in-dialog", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def record_route_in_dialog(ctx: Context) -> None:
+    """A proxy that record-routes an INVITE record-routes a re-INVITE of its dialog too."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    if not got[0].get_all("Record-Route"):
+        _close(link, down, req, got)
+        ctx.not_applicable("the proxy does not record-route (§16.6 step 4 lets it choose)")
+    reply(down, got, 200)
+    final = ctx.require_final(final_of(link, req), "2xx forwarded")
+    link.send(bytes(ack_for(req, final, ctx.target)), "ACK (2xx)")
+    arrives(down, "ACK", req.call_id, timeout=1.0)
+    again = ack_for(req, final, ctx.target)
+    again.method = "INVITE"
+    again.set("Via", f"SIP/2.0/UDP {link.sent_by};branch={unique('z9hG4bK')};rport")
+    again.set("CSeq", f"{req.cseq_number + 1} INVITE")
+    again.add("Contact", req.get("Contact") or "")
+    link.send(bytes(again), "re-INVITE")
+    reinvite = arrives(down, "INVITE", req.call_id, timeout=2.0)
+    if reinvite is not None:
+        reply(down, reinvite, 200)
+        ok = final_of(link, again)
+        if ok is not None:
+            link.send(bytes(ack_for(again, ok, ctx.target)), "ACK (2xx)")
+    _hang_up(ctx, link, down, req, final)
+    if reinvite is None:
+        ctx.inconclusive("the re-INVITE was not forwarded")
+    assert reinvite is not None
+    rr = reinvite[0].get_all("Record-Route")
+    ctx.check(bool(rr), "a Record-Route in the re-INVITE", "none")
