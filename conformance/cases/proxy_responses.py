@@ -456,7 +456,7 @@ def timer_c_long(ctx: Context) -> None:
 ##% If the transport layer notifies a proxy of an error when it tries to forward a request
 ##% (see Section 18.4), the proxy MUST behave as if the forwarded request received a 503
 ##% (Service Unavailable) response.
-@case("proxy-transport-error", roles=PROXY, no_control=FORWARDED)
+@case("proxy-transport-error", roles=PROXY)
 def transport_error(ctx: Context) -> None:
     """A next hop refusing the TCP connection ends the request with a 5xx at once."""
     link, down = ctx.link(), ctx.listener()
