@@ -502,3 +502,62 @@ def record_route_in_dialog(ctx: Context) -> None:
     assert reinvite is not None
     rr = reinvite[0].get_all("Record-Route")
     ctx.check(bool(rr), "a Record-Route in the re-INVITE", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If the proxy chooses to recurse on any contacts in a 3xx response by adding them to the
+##% target set, it MUST remove them from the response before adding the response to the
+##% response context.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If the proxy recurses on all of the contacts in a 3xx response, the proxy SHOULD NOT add
+##% the resulting contactless response to the response context.
+@case("proxy-3xx-recursion", roles=PROXY, no_control=FORWARDED)
+def recursion(ctx: Context) -> None:
+    """A proxy recursing on a 302's Contact does not pass that Contact upstream."""
+    link, down = ctx.link(), ctx.listener()
+    moved = ctx.listener()
+    contact = f"sip:moved@{moved.hostport}"
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive(
+            f"the proxy did not forward the MESSAGE ({describe(final_of(link, req))})"
+        )
+    assert got is not None
+    reply(down, got, 302, extra=[("Contact", f"<{contact}>")])
+    recursed = arrives(moved, "MESSAGE", req.call_id, timeout=1.0)
+    if recursed is not None:
+        reply(moved, recursed, 486)
+    final = final_of(link, req)
+    if recursed is None:
+        ctx.not_applicable(f"the proxy does not recurse on 3xx ({describe(final)} upstream)")
+    final = ctx.require_final(final)
+    listed = [c for c in final.get_all("Contact") if contact in c]
+    ctx.check(not listed, f"no Contact {contact} upstream", ", ".join(listed))
+    ctx.should(final.status == 486, "the 486 (no contactless 3xx)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% If the Request-URI of the request contains an maddr parameter, the Request-URI MUST be
+##% placed into the target set as the only target URI, and the proxy MUST proceed to Section
+##% 16.6.
+@case("proxy-maddr-target", roles=PROXY)
+def maddr_target(ctx: Context) -> None:
+    """A Request-URI with maddr is forwarded unchanged to the maddr address."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    # the host part names another loopback address (no DNS): only maddr leads to the runner
+    uri = f"sip:maddr@127.0.0.2:{down.local[1]};maddr=127.0.0.1"
+    req = ctx.request("MESSAGE", link, uri=uri)
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is not None:
+        reply(down, got, 200)
+    final = final_of(link, req, timeout=1.0)
+    ctx.check(got is not None, "the MESSAGE at the maddr address", describe(final))
+    assert got is not None
+    ctx.check(got[0].uri == uri, f"Request-URI {uri}", got[0].uri)
