@@ -18,7 +18,7 @@ from conformance.cases._proxy_support import (
     upstream,
 )
 from conformance.cases.proxy import FORWARDED
-from conformance.messages import Outgoing, unique
+from conformance.messages import Outgoing, ack_for, bye_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param, uri_host_port
 from conformance.wire import Link, Listener
@@ -452,12 +452,33 @@ def malformed_other_kept(ctx: Context) -> None:
 ##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge (such as
 ##% in a private network) that the next downstream element that will be in the path of
 ##% subsequent requests supports that transport.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge that the
+##% next upstream (as opposed to downstream) element that will be in the path of subsequent
+##% requests supports that transport.
 @case("proxy-record-route-no-transport", roles=PROXY, level="SHOULD", no_control=FORWARDED)
 def record_route_no_transport(ctx: Context) -> None:
     """The proxy's Record-Route URI carries no transport parameter."""
     link, down = ctx.link(), ctx.listener()
     _, rr = _record_route(ctx, link, down)
     ctx.check(param(_uri(rr), "transport") is None, "no transport parameter", rr)
+    # the same in a 2xx going upstream (§16.7 step 9)
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    got = _send(ctx, link, req, down)
+    reply(down, got, 200)
+    final = ctx.require_final(final_of(link, req), "2xx forwarded")
+    link.send(bytes(ack_for(req, final, ctx.target)), "ACK (2xx)")
+    arrives(down, "ACK", req.call_id, timeout=1.0)
+    bye = bye_for(req, final, ctx.target)
+    link.send(bytes(bye), "BYE")
+    end = arrives(down, "BYE", req.call_id, timeout=2.0)
+    if end is not None:
+        reply(down, end, 200)
+        final_of(link, bye)
+    rrs = final.get_all("Record-Route")
+    bad = [v for v in rrs if param(_uri(v), "transport") is not None]
+    ctx.check(not bad, "no transport parameter upstream", " | ".join(bad), requirement=1)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
@@ -480,6 +501,14 @@ def record_route_no_transport(ctx: Context) -> None:
 ##= type=test
 ##% Thus for a stateless proxy, the branch parameter MUST be computed as a combinatoric
 ##% function of message parameters which are invariant on retransmission.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% In particular, if the proxy inserts a Record-Route value or pushes URIs into the Route
+##% header field, it MUST place the same values in retransmissions of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% As for the Via branch parameter, this implies that the transformations MUST be based on
+##% time-invariant configuration or retransmission-invariant properties of the request.
 @case("proxy-stateless-retransmission", roles=PROXY, no_control=FORWARDED)
 def stateless_retransmission(ctx: Context) -> None:
     """A retransmission a stateless proxy forwards again carries the same branch (and the

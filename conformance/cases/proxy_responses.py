@@ -416,6 +416,10 @@ def stray_response(ctx: Context) -> None:
 ##= type=test
 ##% If the client transaction has not received a provisional response, the proxy MUST behave
 ##% as if the transaction received a 408 (Request Timeout) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If there are no final responses in the context, the proxy MUST send a 408 (Request Timeout)
+##% response to the server transaction.
 @case("proxy-timer-c-408", roles=PROXY, no_control=FORWARDED, timeout=40.0)
 def timer_c_408(ctx: Context) -> None:
     """When Timer C fires on a branch that never answered, a 408 goes upstream."""
