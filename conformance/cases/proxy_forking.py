@@ -359,3 +359,33 @@ def foreign_uri(ctx: Context) -> None:
             reply(down, copy, 200)
     final_of(link, req, timeout=1.0)
     ctx.check(wrong is None, "nothing at the user's binding", "the request went there too")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.4
+##= type=test
+##% If the Request-URI has a maddr parameter with a value the proxy is responsible for, and
+##% the request was received using the port and transport indicated (explicitly or by
+##% default) in the Request-URI, the proxy MUST strip the maddr and any non-default port or
+##% transport parameter and continue processing as if those values had not been present in
+##% the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.4
+##= type=test
+##% If the Request-URI contains a maddr parameter, the proxy MUST check to see if its value is
+##% in the set of addresses or domains the proxy is configured to be responsible for.
+@case("proxy-maddr-self-stripped", roles=PROXY)
+def maddr_self(ctx: Context) -> None:
+    """A Request-URI for a bound user with maddr and port naming the proxy itself is looked
+    up like the plain AOR: it reaches the binding."""
+    uri, downs = bind_listeners(ctx, 1)
+    link = ctx.link()
+    control_bound(ctx, link, ctx.request("MESSAGE", link, uri=uri), downs[0])
+    user, domain = uri.split(":", 1)[1].split("@", 1)
+    host = domain.rsplit(":", 1)[0] if domain.count(":") == 1 else domain
+    odd = f"sip:{user}@{host}:{ctx.target.port};maddr={ctx.target.address[0]}"
+    req = ctx.request("MESSAGE", link, uri=odd)
+    link.send(bytes(req))
+    got = arrives(downs[0], "MESSAGE", req.call_id)
+    if got is not None:
+        reply(downs[0], got, 200)
+    final = final_of(link, req, timeout=1.0)
+    ctx.check(got is not None, "the MESSAGE at the binding", describe(final))

@@ -12,12 +12,13 @@ from conformance.cases._proxy_support import (
     Got,
     ack_upstream,
     arrives,
+    cancel_of,
     downstream_uri,
     final_of,
     reply,
     upstream,
 )
-from conformance.cases.proxy import FORWARDED
+from conformance.cases.proxy import FORWARDED, control_through
 from conformance.messages import Outgoing, ack_for, bye_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param, uri_host_port
@@ -509,6 +510,18 @@ def record_route_no_transport(ctx: Context) -> None:
 ##= type=test
 ##% As for the Via branch parameter, this implies that the transformations MUST be based on
 ##% time-invariant configuration or retransmission-invariant properties of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% If that address matches the proxy, (it equals a value this proxy has inserted into
+##% previous requests) the proxy MUST remove that header field value from the response and
+##% forward the result to the location indicated in the next Via header field value.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% When a response arrives at a stateless proxy, the proxy MUST inspect the sent-by value in
+##% the first (topmost) Via header field value.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% A stateless proxy MUST choose one and only one target from the target set.
 @case("proxy-stateless-retransmission", roles=PROXY, no_control=FORWARDED)
 def stateless_retransmission(ctx: Context) -> None:
     """A retransmission a stateless proxy forwards again carries the same branch (and the
@@ -524,7 +537,10 @@ def stateless_retransmission(ctx: Context) -> None:
         ctx.not_applicable("a stateful proxy: the retransmission was absorbed")
     assert second is not None
     provisional = upstream(link, req, lambda m: (m.status or 0) < 200, timeout=0.1)
-    _complete(link, req, down, first, 486)
+    reply(down, first, 486)
+    final = final_of(link, req)
+    ack_upstream(link, req, final)
+    down.expect(lambda m: m.method == "ACK", timeout=0.3)
     ctx.check(second[0].branch == first[0].branch, str(first[0].branch), str(second[0].branch))
     ctx.check(provisional is None, "no provisional", describe(provisional), requirement=1)
     ctx.check(
@@ -533,3 +549,103 @@ def stateless_retransmission(ctx: Context) -> None:
         "a copy differing from the first",
         requirement=3,
     )
+    vias = final.get_all("Via") if final is not None else []
+    ctx.check(
+        len(vias) == 1 and param(vias[0], "branch") == req.branch,
+        "the 486 upstream with only our Via",
+        describe(final) + " " + " | ".join(vias),
+        requirement=7,
+    )
+
+
+def _stateless(ctx: Context, link: Link, down: Listener) -> tuple[Outgoing, Got]:
+    """An INVITE whose retransmission the proxy forwards again (a stateless proxy); the
+    copy that arrived (not applicable to a stateful proxy, which absorbs it)."""
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    first = _send(ctx, link, req, down)
+    link.send(bytes(req), "retransmission")
+    second = arrives(down, "INVITE", req.call_id, timeout=0.6 * ctx.profile.t1)
+    if second is None:
+        _complete(link, req, down, first, 486)
+        ctx.not_applicable("a stateful proxy: the retransmission was absorbed")
+    return req, first
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% Furthermore, CANCEL and non-Routed ACK requests MUST generate the same choice as their
+##% associated INVITE.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% Stateless proxies MUST NOT perform special processing for CANCEL requests.
+@case("proxy-stateless-cancel", roles=PROXY, no_control=FORWARDED)
+def stateless_cancel(ctx: Context) -> None:
+    """A stateless proxy forwards a CANCEL where the INVITE went, with its branch, and does
+    not answer it itself."""
+    link, down = ctx.link(), ctx.listener()
+    req, first = _stateless(ctx, link, down)
+    cancel_req = cancel_of(req)
+    link.send(bytes(cancel_req), "CANCEL")
+    cancel = arrives(down, "CANCEL", req.call_id, timeout=2.0)
+    if cancel is not None:
+        reply(down, cancel, 200, extra=[("X-Conformance-Downstream", "cancel")])
+    answers = link.collect(
+        lambda m: m.is_response and m.cseq[1] == "CANCEL" and m.call_id == req.call_id, 0.5
+    )
+    _complete(link, req, down, first, 487)
+    ctx.check(cancel is not None, "the CANCEL where the INVITE went", "not forwarded there")
+    assert cancel is not None
+    ctx.check(cancel[0].branch == first[0].branch, str(first[0].branch), str(cancel[0].branch))
+    own = [a for a in answers if a.get("X-Conformance-Downstream") is None]
+    ctx.check(
+        not own,
+        "no answer to CANCEL of the proxy's own",
+        describe(own[0] if own else None),
+        requirement=1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% Any components involved in the remainder of these Request Validation steps or the Request
+##% Forwarding section MUST be well-formed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% Before an element can proxy a request, it MUST verify the message's validity.
+@case("proxy-bad-max-forwards-400", roles=PROXY)
+def bad_max_forwards(ctx: Context) -> None:
+    """A Max-Forwards that is not a number is answered with an error, not forwarded."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    req.set("Max-Forwards", "ten")
+    final, _ = ctx.transaction(link, req, learn=False)
+    forwarded = arrives(down, "MESSAGE", req.call_id, timeout=0.3)
+    if forwarded is not None:
+        reply(down, forwarded, 200)
+    ctx.check(
+        forwarded is None,
+        "not forwarded",
+        f"forwarded with {forwarded[0].get('Max-Forwards') if forwarded else ''}",
+    )
+    final = ctx.require_final(final)
+    ctx.check(400 <= (final.status or 0) < 500, "a 4xx (400)", describe(final), requirement=1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% The request MUST be well-formed enough to be handled with a server transaction.
+@case("proxy-no-call-id-400", roles=PROXY)
+def no_call_id(ctx: Context) -> None:
+    """A request without Call-ID is not forwarded."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    marker = unique("nocid")
+    req.set("Call-ID", None)
+    req.add("Subject", marker)
+    final, _ = ctx.transaction(link, req, timeout=1.0, learn=False)
+    forwarded = down.expect(lambda m: m.get("Subject") == marker, timeout=0.3)
+    if forwarded is not None:
+        reply(down, forwarded, 200)
+    ctx.check(forwarded is None, "not forwarded", f"forwarded ({describe(final)})")

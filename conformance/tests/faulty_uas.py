@@ -17,6 +17,7 @@ gives that rule's case the failing verdict:
 - ``no_received``: a proxy adds no received parameter to a Via whose sent-by is not the
   packet's source (§18.2.1);
 - ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
+- ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
 - ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
@@ -431,6 +432,8 @@ class FaultyElement:
         }:
             self._reply(msg, addr, 501)
             return
+        if msg.method == "CANCEL" and "answer_cancel" in self.faults:
+            self._reply(msg, addr, 200)
         mf = msg.get("Max-Forwards")
         if mf is not None and mf.strip() == "0":
             # §16.3 step 3: never forwarded; OPTIONS may be answered as its final recipient

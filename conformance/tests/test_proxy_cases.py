@@ -19,7 +19,8 @@ FAST = Profile(t1=0.2)
 PROXY_CASES = (
     "proxy-header-values-order,proxy-via-received,proxy-stray-response-discarded,"
     "proxy-request-uri-kept,proxy-max-forwards-70,proxy-response-body-unchanged,"
-    "proxy-in-dialog-to-tag-kept,proxy-stateless-retransmission,proxy-merged-not-error"
+    "proxy-in-dialog-to-tag-kept,proxy-stateless-retransmission,proxy-merged-not-error,"
+    "proxy-stateless-cancel"
 )
 REGISTRAR_CASES = (
     "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
@@ -53,6 +54,7 @@ def test_a_correct_stateless_proxy_passes(element) -> None:
         ("reorder_values", "proxy-header-values-order"),
         ("no_received", "proxy-via-received"),
         ("no_via_check", "proxy-stray-response-discarded"),
+        ("answer_cancel", "proxy-stateless-cancel"),
     ],
 )
 def test_each_proxy_fault_fails_its_case(element, fault: str, failing: str) -> None:
