@@ -23,7 +23,7 @@ from conformance.sipmsg import Message
 from conformance.wire import Link, Listener
 
 #: load order of the case modules (conformance.discovery)
-ORDER = 43
+ORDER = 73
 
 PROXY = ("proxy",)
 #: why the forking cases run no control of their own

@@ -25,7 +25,7 @@ from conformance.sipmsg import Message, param, uri_host_port
 from conformance.wire import Link, Listener
 
 #: load order of the case modules (conformance.discovery)
-ORDER = 41
+ORDER = 71
 
 PROXY = ("proxy",)
 

@@ -23,7 +23,7 @@ from conformance.sipmsg import Message
 from conformance.wire import Link, Listener
 
 #: load order of the case modules (conformance.discovery)
-ORDER = 42
+ORDER = 72
 
 PROXY = ("proxy",)
 #: a header field only the runner's downstream UAS puts in its responses

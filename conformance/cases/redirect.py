@@ -14,7 +14,7 @@ from conformance.sipmsg import Message
 from conformance.wire import Link
 
 #: load order of the case modules (conformance.discovery)
-ORDER = 35
+ORDER = 75
 
 REDIRECT = ("redirect",)
 

@@ -623,23 +623,3 @@ def star_cseq_lower(ctx: Context) -> None:
     after = reg.register(None, cseq=20)
     ctx.check((stale.status or 0) >= 400, "an error response", describe(stale))
     ctx.check(_has(after, contact), "the binding still there", ", ".join(_bindings(after)))
-
-
-##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
-##= type=test
-##% A registrar SHOULD authenticate the UAC.
-@case(
-    "reg-authenticates",
-    roles=REGISTRAR,
-    level="SHOULD",
-    no_control="a REGISTER without credentials: a challenge or a refusal is what is judged",
-)
-def authenticates(ctx: Context) -> None:
-    """A REGISTER without credentials is challenged (401/407), not accepted."""
-    reg = Registration(ctx)
-    req = reg._build([reg.contact()], 300, None, None)
-    final, _ = ctx.transaction(reg.link, req)
-    final = ctx.require_final(final, "final response to REGISTER")
-    if 200 <= (final.status or 0) < 300:
-        reg.unregister()
-    ctx.check(final.status in (401, 407), "a challenge (401/407)", describe(final))

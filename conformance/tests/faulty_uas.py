@@ -375,6 +375,9 @@ class FaultyElement:
             return
         aor = to.split("<")[-1].split(">")[0].split(";")[0].lower()
         user = aor.split(":", 1)[-1].split("@")[0] if "@" in aor else ""
+        if uri_host_port(aor)[0] != uri_host_port(msg.uri)[0].lower():
+            self._reply(msg, addr, 404)  # §10.3 step 5: an AOR of another domain
+            return
         if "unknown_user" in self.faults and user not in self.users:
             self._reply(msg, addr, 404)
             return
@@ -414,6 +417,7 @@ class FaultyElement:
             else:
                 store[uri] = (min(expires, 3600), msg.call_id, number)
         extra = [("Contact", f"<{uri}>;expires={e}") for uri, (e, _, _) in store.items()]
+        extra.append(("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())))
         self._reply(msg, addr, 200, extra)
 
     def _proxy_request(self, msg: Message, addr: tuple[str, int]) -> None:
