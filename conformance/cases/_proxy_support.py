@@ -134,15 +134,18 @@ def end_branch(down: Listener, got: Got, status: int = 487) -> None:
     down.expect(lambda m: m.method == "ACK", timeout=0.3)
 
 
-def bind_listeners(ctx: Context, count: int) -> tuple[str, list[Listener]]:
+def bind_listeners(
+    ctx: Context, count: int, params: str = "", more: tuple[str, ...] = ()
+) -> tuple[str, list[Listener]]:
     """The preamble of the forking cases: ``count`` downstream sockets bound as contacts of
     one fresh address-of-record at the registrar the proxy consults (removed in the
-    postamble); the Request-URI that reaches them all."""
+    postamble), their URIs with ``params``, and the contacts ``more`` besides; the
+    Request-URI that reaches them all."""
     from conformance.cases.registrar import Registration
 
     user = unique("fork")
     downs = [ctx.listener() for _ in range(count)]
-    contacts = [f"<sip:{user}@{d.hostport}>" for d in downs]
+    contacts = [f"<sip:{user}@{d.hostport}{params}>" for d in downs] + list(more)
     with ctx.preamble(f"{count} contacts bound to one address-of-record"):
         reg = Registration(ctx, user=user)
         final = reg.register(contacts, expires=300)

@@ -389,3 +389,59 @@ def maddr_self(ctx: Context) -> None:
         reply(downs[0], got, 200)
     final = final_of(link, req, timeout=1.0)
     ctx.check(got is not None, "the MESSAGE at the binding", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If the URI contains any parameters not allowed in a Request-URI, they MUST be removed.
+@case("proxy-target-params-removed", roles=PROXY, preamble="a binding with a method parameter")
+def target_params(ctx: Context) -> None:
+    """A binding whose URI carries a method parameter (allowed in a Contact, not in a
+    Request-URI) is reached with a Request-URI without it."""
+    uri, downs = bind_listeners(ctx, 1, params=";method=MESSAGE")
+    link = ctx.link()
+    req = ctx.request("MESSAGE", link, uri=uri)
+    control_bound(ctx, link, req, downs[0])
+    again = ctx.request("MESSAGE", link, uri=uri)
+    link.send(bytes(again))
+    got = arrives(downs[0], "MESSAGE", again.call_id)
+    if got is None:
+        ctx.inconclusive("the second MESSAGE did not reach the binding")
+    assert got is not None
+    reply(downs[0], got, 200)
+    final_of(link, again)
+    ctx.check("method=" not in got[0].uri.lower(), "no method parameter", got[0].uri)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.9
+##= type=test
+##% The proxy SHOULD NOT cancel any outstanding client transactions associated with this
+##% response context due to this notification.
+@case(
+    "proxy-fork-transport-error-no-cancel",
+    roles=PROXY,
+    level="SHOULD",
+    preamble="a reachable and an unreachable contact bound",
+    no_control=FORKED,
+)
+def transport_error_no_cancel(ctx: Context) -> None:
+    """A branch failing at the transport (TCP refused) leaves the ringing one alone."""
+    closed = ctx.listener()  # a UDP port: nothing listens on TCP there
+    refused = f"<sip:refused@{closed.hostport};transport=tcp>"
+    uri, downs = bind_listeners(ctx, 1, more=(refused,))
+    link = ctx.link()
+    req = ctx.request("INVITE", link, uri=uri)
+    link.send(bytes(req))
+    got = arrives(downs[0], "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(
+            f"the INVITE did not reach the bound contact ({describe(final_of(link, req))})"
+        )
+    assert got is not None
+    reply(downs[0], got, 180)
+    cancel = arrives(downs[0], "CANCEL", req.call_id, timeout=1.5)
+    if cancel is not None:
+        reply(downs[0], cancel, 200)
+    end_branch(downs[0], got, 487 if cancel is not None else 486)
+    ack_upstream(link, req, final_of(link, req))
+    ctx.check(cancel is None, "the ringing branch not CANCELled", "a CANCEL")

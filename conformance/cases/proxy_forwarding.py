@@ -332,13 +332,17 @@ def strict_next_hop(ctx: Context) -> None:
     ctx.check(strict not in routes, "its Route value removed", " | ".join(routes), requirement=1)
 
 
-def _looped(ctx: Context, link: Link, got: Got, uri: str | None = None) -> Outgoing:
+def _looped(
+    ctx: Context, link: Link, got: Got, uri: str | None = None, method: str = ""
+) -> Outgoing:
     """The request that reached downstream, sent back to the proxy as a loop would (our Via on
-    top; ``uri``: with another Request-URI, a spiral)."""
+    top; ``uri``: with another Request-URI, a spiral; ``method``: with another method)."""
     msg = got[0]
-    back = Outgoing(msg.method or "MESSAGE", uri or msg.uri)
+    back = Outgoing(method or msg.method or "MESSAGE", uri or msg.uri)
     back.add("Via", f"SIP/2.0/UDP {link.sent_by};branch={unique('z9hG4bK')};rport")
     for name, value in msg.headers:
+        if method and name.lower() == "cseq":
+            value = f"{value.split()[0]} {method}"
         if name.lower() not in ("content-length", "l"):
             back.add(name, value)
     back.body = msg.body
@@ -649,3 +653,29 @@ def no_call_id(ctx: Context) -> None:
     if forwarded is not None:
         reply(down, forwarded, 200)
     ctx.check(forwarded is None, "not forwarded", f"forwarded ({describe(final)})")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% The request method MUST NOT be included in the calculation of the branch parameter.
+@case(
+    "proxy-loop-method-independent",
+    roles=PROXY,
+    no_control="a loop is answered 482 first: the proxy detects loops",
+)
+def loop_method_independent(ctx: Context) -> None:
+    """A proxy that detects loops detects one whose method changed on the way (the loop part
+    of its branch does not depend on the method)."""
+    link, down = ctx.link(), ctx.listener()
+    if not _loop_detected(ctx, link, down):
+        ctx.not_applicable("the proxy does not detect loops (a MAY of §16.3 step 4)")
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    got = _send(ctx, link, req, down)
+    back = _looped(ctx, link, got, method="OPTIONS")
+    final, _ = ctx.transaction(link, back, timeout=2.0, learn=False)
+    again = arrives(down, "OPTIONS", req.call_id, timeout=0.3)
+    if again is not None:
+        reply(down, again, 200)
+    reply(down, got, 200)
+    final_of(link, req)
+    ctx.check(final is not None and final.status == 482, "482 (Loop Detected)", describe(final))

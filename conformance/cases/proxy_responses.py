@@ -435,6 +435,9 @@ def timer_c_408(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
 ##= type=test
 ##% The timer MUST be larger than 3 minutes.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% but this value MUST be greater than 3 minutes.
 @case(
     "proxy-timer-c-over-3-minutes", roles=PROXY, no_control=FORWARDED, tags=("slow",), timeout=200
 )
