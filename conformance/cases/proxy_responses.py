@@ -5,6 +5,8 @@ CANCEL, Timer C, stray responses.
 
 from __future__ import annotations
 
+import re
+
 from conformance.cases._proxy_support import (
     Got,
     ack_upstream,
@@ -568,3 +570,84 @@ def maddr_target(ctx: Context) -> None:
     ctx.check(got is not None, "the MESSAGE at the maddr address", describe(final))
     assert got is not None
     ctx.check(got[0].uri == uri, f"Request-URI {uri}", got[0].uri)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% For an INVITE transaction, if the response is a provisional response with status codes 101
+##% to 199 inclusive (i.e., anything but 100), the proxy MUST reset timer C for that client
+##% transaction.
+@case("proxy-timer-c-reset", roles=PROXY, no_control=FORWARDED, timeout=60.0)
+def timer_c_reset(ctx: Context) -> None:
+    """A provisional response restarts Timer C (the profile's ``timer_c``): no CANCEL when the
+    first Timer C would have fired."""
+    limit = ctx.profile.timer_c
+    if not 0 < limit <= 20:
+        ctx.not_applicable("Timer C is over 3 minutes (set timer_c in the profile if shorter)")
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    reply(down, got, 180)
+    early = arrives(down, "CANCEL", req.call_id, timeout=0.6 * limit)
+    if early is None:
+        reply(down, got, 183)
+        early = arrives(down, "CANCEL", req.call_id, timeout=0.7 * limit)
+    if early is not None:
+        reply(down, early, 200)
+    else:
+        link.send(bytes(cancel_of(req)), "CANCEL")
+        mine = arrives(down, "CANCEL", req.call_id, timeout=2.0)
+        if mine is not None:
+            reply(down, mine, 200)
+    _close(link, down, req, got, 487)
+    ctx.check(early is None, "no CANCEL before the restarted Timer C fires", "a CANCEL")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% If an element requires credentials before forwarding a request, the request MUST be
+##% inspected as described in Section 22.3.
+@case("proxy-credentials-inspected", roles=PROXY, no_control=FORWARDED)
+def credentials(ctx: Context) -> None:
+    """A proxy that challenges (407) forwards the request once it carries the profile's
+    credentials."""
+    from conformance.cases.registrar import digest_authorization
+
+    link, down = ctx.link(), ctx.listener()
+    uri = downstream_uri(down)
+    req = ctx.request("MESSAGE", link, uri=uri)
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 200)
+        final_of(link, req)
+        ctx.not_applicable("the proxy forwards without asking for credentials")
+    final = ctx.require_final(final_of(link, req, timeout=1.0))
+    if final.status != 407 or not ctx.profile.username:
+        ctx.not_applicable(f"no 407 with credentials to answer it ({describe(final)})")
+    again = ctx.request("MESSAGE", link, uri=uri, call_id=req.call_id, cseq=2)
+    again.set("From", req.get("From"))
+    again.add(
+        "Proxy-Authorization",
+        digest_authorization(
+            _md5_challenge(final.get_all("Proxy-Authenticate")),
+            "MESSAGE",
+            uri,
+            ctx.profile.username,
+            ctx.profile.password,
+        ),
+    )
+    link.send(bytes(again))
+    got = arrives(down, "MESSAGE", req.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 200)
+    answer = final_of(link, again, timeout=1.0)
+    ctx.check(got is not None, "the authorized MESSAGE forwarded", describe(answer))
+
+
+def _md5_challenge(values: list[str]) -> str:
+    """The MD5 challenge among several (RFC 8760 servers offer SHA-256 first)."""
+    for value in values:
+        algorithm = re.search(r"algorithm\s*=\s*\"?([\w-]+)", value, re.I)
+        if algorithm is None or algorithm[1].upper() == "MD5":
+            return value
+    return values[0] if values else ""

@@ -26,25 +26,33 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def digest_authorization(
     challenge: str, method: str, uri: str, username: str, password: str, cnonce: str = "0a4f113b"
 ) -> str:
     """An Authorization value answering a Digest ``challenge`` (RFC 2617 §3.2.2, MD5)."""
     fields = dict(re.findall(r'(\w+)\s*=\s*"?([^",]*)"?', challenge.split(" ", 1)[-1]))
     realm, nonce = fields.get("realm", ""), fields.get("nonce", "")
-    ha1 = _md5(f"{username}:{realm}:{password}")
-    ha2 = _md5(f"{method}:{uri}")
+    algorithm = fields.get("algorithm", "MD5").upper()
+    # RFC 8760: SHA-256 as well as MD5
+    h = _sha256 if algorithm == "SHA-256" else _md5
+    ha1 = h(f"{username}:{realm}:{password}")
+    ha2 = h(f"{method}:{uri}")
     qop = "auth" if "auth" in [q.strip() for q in fields.get("qop", "").split(",")] else ""
     if qop:
-        response = _md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
+        response = h(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
         extra = f', qop=auth, nc=00000001, cnonce="{cnonce}"'
     else:
-        response = _md5(f"{ha1}:{nonce}:{ha2}")
+        response = h(f"{ha1}:{nonce}:{ha2}")
         extra = ""
     opaque = f', opaque="{fields["opaque"]}"' if "opaque" in fields else ""
     return (
         f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
-        f'response="{response}", algorithm=MD5{extra}{opaque}'
+        f'response="{response}", algorithm={"SHA-256" if h is _sha256 else "MD5"}'
+        f"{extra}{opaque}"
     )
 
 

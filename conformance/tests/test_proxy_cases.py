@@ -80,3 +80,31 @@ def test_redirect_cases_are_not_applicable_to_a_non_redirect_server(element) -> 
     for res in run.results:
         assert res.verdict.value == "not-applicable", (res.case.id, res.reason)
         assert "not a redirect server" in res.reason and res.control_ok is False
+
+
+def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
+    """proxy-credentials-inspected answers a 407 (SHA-256, RFC 8760) with the profile's
+    credentials: our proxy with --proxy-auth forwards the request then (pass); without the
+    credentials the case is not applicable."""
+    import dataclasses
+    import sys
+
+    from conformance.profile import load_profile
+    from conformance.selftest import PROFILES
+    from conformance.tests.support import started
+    from rfc3261.asyncio.loopback import free_port
+    from rfc3261.digest_server import ha1_line
+
+    port = free_port()
+    (tmp_path / "ha1.txt").write_text(ha1_line("alice", "sipref.test", "secret") + "\n")
+    argv = [sys.executable, "-m", "rfc3261", "proxy", "--listen", f"sip:127.0.0.1:{port}"]
+    argv += ["-q", "--domain", "sipref.test", "--db", str(tmp_path / "p.db")]
+    argv += ["--auth-file", str(tmp_path / "ha1.txt"), "--realm", "sipref.test", "--proxy-auth"]
+    profile = load_profile(PROFILES / "sipref-proxy.toml")
+    with started(argv, port):
+        target = f"udp:127.0.0.1:{port}"
+        without = run_cases(target, "proxy", "proxy-credentials-inspected", profile)
+        creds = dataclasses.replace(profile, username="alice", password="secret")
+        run = run_cases(target, "proxy", "proxy-credentials-inspected", creds)
+    assert verdicts(without) == {"proxy-credentials-inspected": "not-applicable"}
+    assert verdicts(run) == {"proxy-credentials-inspected": "pass"}, run.results[0].reason
