@@ -8,6 +8,10 @@ loop detection.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
+
 from conformance.cases._proxy_support import (
     Got,
     ack_upstream,
@@ -21,8 +25,8 @@ from conformance.cases._proxy_support import (
 from conformance.cases.proxy import FORWARDED, control_through
 from conformance.messages import Outgoing, ack_for, bye_for, unique
 from conformance.model import Context, case, describe
-from conformance.sipmsg import Message, param, uri_host_port
-from conformance.wire import Link, Listener
+from conformance.sipmsg import Message, StreamBuffer, param, parse_message, uri_host_port
+from conformance.wire import Event, Link, Listener
 
 #: load order of the case modules (conformance.discovery)
 ORDER = 71
@@ -679,3 +683,94 @@ def loop_method_independent(ctx: Context) -> None:
     reply(down, got, 200)
     final_of(link, req)
     ctx.check(final is not None and final.status == 482, "482 (Loop Detected)", describe(final))
+
+
+class _StreamDownstream:
+    """A TCP socket on loopback the proxy connects to (a downstream UAS over a stream)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(4)
+        self.local: tuple[str, int] = self.server.getsockname()[:2]
+        self.conn: socket.socket | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.buffer = StreamBuffer()
+
+    def request(self, timeout: float = 3.0) -> Message | None:
+        """The first request the proxy sends over a connection to this socket."""
+        end = time.monotonic() + timeout
+        try:
+            if self.conn is None:
+                self.server.settimeout(timeout)
+                self.conn, peer = self.server.accept()
+                self.peer = peer[:2]
+            while (left := end - time.monotonic()) > 0:
+                self.conn.settimeout(left)
+                data = self.conn.recv(65536)
+                if not data:
+                    return None
+                for frame in self.buffer.feed(data):
+                    self.ctx.ladder.add(
+                        Event(0, "received", "tcp", self.peer, self.local, frame, "downstream")
+                    )
+                    msg = parse_message(frame)
+                    if msg is not None and not msg.is_response:
+                        return msg
+        except OSError:
+            return None
+        return None
+
+    def answer(self, msg: Message, status: int) -> None:
+        lines = [f"SIP/2.0 {status} Whatever", *(f"Via: {v}" for v in msg.get_all("Via"))]
+        lines += [f"{n}: {msg.get(n)}" for n in ("From", "To", "Call-ID", "CSeq")]
+        data = ("\r\n".join([*lines, "Content-Length: 0"]) + "\r\n\r\n").encode()
+        self.ctx.ladder.add(Event(0, "sent", "tcp", self.local, self.peer, data, "downstream"))
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                self.conn.sendall(data)
+
+    def close(self) -> None:
+        for sock in (self.conn, self.server):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If the request will be sent to the next hop using a stream-based transport and the copy
+##% contains no Content-Length header field, the proxy MUST insert one with the correct value
+##% for the body of the request (see Section 20.14).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.1
+##= type=test
+##% Requests forwarded between different types of transports where the proxy's TU must take
+##% an active role in ensuring reliable delivery on one of the transports MUST be forwarded
+##% transaction statefully.
+@case("proxy-udp-to-tcp", roles=PROXY, transports=("udp",), no_control=FORWARDED)
+def udp_to_tcp(ctx: Context) -> None:
+    """A MESSAGE without Content-Length over UDP, forwarded over TCP: the copy has one, and
+    the proxy answers our retransmission itself (statefully) rather than sending it again."""
+    link = ctx.link()
+    stream = _StreamDownstream(ctx)
+    try:
+        body = b"over a stream"
+        uri = f"sip:tcp@127.0.0.1:{stream.local[1]};transport=tcp"
+        req = ctx.request("MESSAGE", link, uri=uri, body=body, content_type="text/plain")
+        data = bytes(req).replace(f"Content-Length: {len(body)}\r\n".encode(), b"")
+        link.send(data, "no Content-Length (UDP)")
+        got = stream.request()
+        if got is None:
+            final = final_of(link, req, timeout=1.0)
+            ctx.not_applicable(f"the proxy did not forward over TCP ({describe(final)})")
+        assert got is not None
+        link.send(data, "retransmission")
+        again = stream.request(timeout=0.6 * ctx.profile.t1)
+        stream.answer(got, 200)
+        final_of(link, req)
+        length = (got.get("Content-Length") or "").strip()
+        ctx.check(length == str(len(body)), f"Content-Length: {len(body)}", length or "none")
+        ctx.check(again is None, "the retransmission absorbed", "sent again", requirement=1)
+    finally:
+        stream.close()
