@@ -445,3 +445,79 @@ def transport_error_no_cancel(ctx: Context) -> None:
     end_branch(downs[0], got, 487 if cancel is not None else 486)
     ack_upstream(link, req, final_of(link, req))
     ctx.check(cancel is None, "the ringing branch not CANCELled", "a CANCEL")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% If a proxy uses a dynamic source of information while building the target set (for
+##% instance, if it consults a SIP Registrar), it SHOULD monitor that source for the duration
+##% of processing the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% New locations SHOULD be added to the target set as they become available.
+@case(
+    "proxy-fork-new-binding-added",
+    roles=PROXY,
+    level="SHOULD",
+    preamble="a contact bound to one address-of-record",
+    no_control="judged on an INVITE that reached the bound contact (else inconclusive)",
+)
+def new_binding(ctx: Context) -> None:
+    """A contact registered while the INVITE rings on the first one gets the INVITE too."""
+    from conformance.cases.registrar import Registration
+
+    uri, downs = bind_listeners(ctx, 1)
+    link = ctx.link()
+    req = ctx.request("INVITE", link, uri=uri)
+    link.send(bytes(req))
+    got = arrives(downs[0], "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the INVITE did not reach the binding ({describe(final_of(link, req))})")
+    assert got is not None
+    reply(downs[0], got, 180)
+    late = ctx.listener()
+    user = uri.split(":", 1)[1].split("@", 1)[0]
+    reg = Registration(ctx, user=user)
+    reg.register([f"<sip:{user}@{late.hostport}>"], expires=300)
+    extra = arrives(late, "INVITE", req.call_id, timeout=2.0)
+    if extra is not None:
+        end_branch(late, extra, 486)
+    end_branch(downs[0], got, 486)
+    ack_upstream(link, req, final_of(link, req))
+    ctx.check(extra is not None, "the INVITE at the new binding", "none within 2 s")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If a proxy needs to be in the path of any type of dialog (such as one straddling a
+##% firewall), it SHOULD add a Record-Route header field value to every request with a method
+##% it does not understand since that method may have dialog semantics.
+@case(
+    "proxy-record-route-unknown-method",
+    roles=PROXY,
+    level="SHOULD",
+    no_control="judged on what the proxy forwards; not forwarded is inconclusive",
+)
+def record_route_unknown(ctx: Context) -> None:
+    """A proxy that record-routes INVITEs record-routes a request of an unknown method too."""
+    link, down = ctx.link(), ctx.listener()
+    invite = ctx.request("INVITE", link, uri=f"sip:rr@{down.hostport}")
+    link.send(bytes(invite))
+    got = arrives(down, "INVITE", invite.call_id)
+    if got is None:
+        ctx.inconclusive("the INVITE was not forwarded")
+    assert got is not None
+    recorded = bool(got[0].get_all("Record-Route"))
+    end_branch(down, got, 486)
+    ack_upstream(link, invite, final_of(link, invite))
+    if not recorded:
+        ctx.not_applicable("the proxy does not record-route (§16.6 step 4 lets it choose)")
+    req = ctx.request("FROBNICATE", link, uri=f"sip:rr@{down.hostport}")
+    link.send(bytes(req))
+    odd = arrives(down, "FROBNICATE", req.call_id)
+    if odd is None:
+        ctx.inconclusive("the FROBNICATE was not forwarded")
+    assert odd is not None
+    reply(down, odd, 200)
+    final_of(link, req)
+    ctx.check(bool(odd[0].get_all("Record-Route")), "a Record-Route", "none")
