@@ -367,17 +367,19 @@ def _loop_detected(ctx: Context, link: Link, down: Listener) -> bool:
     return final is not None and final.status == 482 and again is None
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.2
 ##= type=test
-##% If a loop is detected, the element MAY return a 482 (Loop Detected) response.
+##% If these values are equal, the request has looped and the proxy MUST reject the request
+##% with a 482 (Loop Detected) response.
 @case(
     "proxy-loop-482",
     roles=PROXY,
-    level="SHOULD",
     no_control="the first pass through the proxy is the control: it was forwarded",
 )
 def loop_482(ctx: Context) -> None:
-    """A request coming back to the proxy unchanged (a loop) gets 482 when it detects loops."""
+    """A request coming back to the proxy unchanged (a loop) gets 482 when it detects loops
+    (loop detection itself is a MAY of RFC 3261 §16.3 step 4, a MUST of RFC 5393 for a
+    forking proxy; a proxy that forwards the loop again is not applicable)."""
     link, down = ctx.link(), ctx.listener()
     if not _loop_detected(ctx, link, down):
         ctx.not_applicable("the proxy does not detect loops (a MAY of §16.3 step 4)")
