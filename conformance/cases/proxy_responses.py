@@ -351,12 +351,27 @@ def cancel_no_context(ctx: Context) -> None:
 ##= type=test
 ##% The ACK MUST contain a single Via header field, and this MUST be equal to the top Via
 ##% header field of the original request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% The ACK request constructed by the client transaction MUST contain values for the
+##% Call-ID, From, and Request-URI that are equal to the values of those header fields in the
+##% request passed to the transport by the client transaction (call this the "original
+##% request").
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% The To header field in the ACK MUST equal the To header field in the response being
+##% acknowledged, and therefore will usually differ from the To header field in the original
+##% request by the addition of the tag parameter.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% The CSeq header field in the ACK MUST contain the same value for the sequence number as
+##% was present in the original request, but the method parameter MUST be equal to "ACK".
 @case("proxy-ack-non-2xx", roles=PROXY, no_control=FORWARDED)
 def ack_non_2xx(ctx: Context) -> None:
     """The proxy ACKs a downstream 486 itself, with the Via of the INVITE it sent."""
     link, down = ctx.link(), ctx.listener()
     req, got = _invite(ctx, link, down)
-    reply(down, got, 486)
+    tag = reply(down, got, 486)
     ack = down.expect(lambda m: m.method == "ACK" and m.call_id == req.call_id, timeout=2.0)
     ack_upstream(link, req, final_of(link, req))
     ctx.check(ack is not None, "an ACK from the proxy", "none")
@@ -364,6 +379,18 @@ def ack_non_2xx(ctx: Context) -> None:
     vias = ack[0].get_all("Via")
     top = got[0].top_via
     ctx.check(vias == [top], f"Via: {top}", " | ".join(vias))
+    sent, acked = got[0], ack[0]
+    for name in ("Call-ID", "From"):
+        ctx.check(
+            acked.get(name) == sent.get(name),
+            f"{name}: {sent.get(name)}",
+            str(acked.get(name)),
+            requirement=1,
+        )
+    ctx.check(acked.uri == sent.uri, f"Request-URI {sent.uri}", acked.uri, requirement=1)
+    ctx.check(acked.to_tag == tag, f"To tag {tag} (the 486's)", str(acked.to_tag), requirement=2)
+    cseq = (sent.cseq[0], "ACK")
+    ctx.check(acked.cseq == cseq, f"CSeq: {cseq[0]} ACK", str(acked.get("CSeq")), requirement=3)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.8
