@@ -228,6 +228,8 @@ class Profile:
     triggers: dict[str, str] = field(default_factory=dict)
     dial: bool = False
     dial_timeout: float = 60.0
+    # a proxy's Timer C (§16.6 step 11) in seconds when short enough to observe; 0: it is not
+    timer_c: float = 0.0
 
 
 class Context:

@@ -11,6 +11,7 @@ Example::
     ringing_user = "ring"          # a user whose INVITE rings without answering (CANCEL tests)
     busy_user = "busy"             # a user whose INVITE gets a non-2xx (Timer G tests)
     t1 = 0.5                       # the target's T1 in seconds
+    timer_c = 0.0                  # a proxy's Timer C in seconds, when short enough to observe
     skip = ["uas-cancel-*"]        # case id globs the profile rules out
     [credentials]                  # digest tests
     username = "alice"

@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -157,8 +158,18 @@ def run_uac(name: str, cases: list[Case], out: Path) -> bool:
     return True
 
 
+def _bound(port: int) -> bool:
+    """Whether something holds UDP ``port`` on loopback (the target is listening)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 @contextlib.contextmanager
-def _running(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+def _running(argv: list[str], port: int = 0) -> Iterator[subprocess.Popen[bytes]]:
     # A session of its own: Kamailio's worker processes are stopped with it.
     process = subprocess.Popen(
         argv,
@@ -170,6 +181,10 @@ def _running(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     )
     try:
         time.sleep(0.5)
+        # a Python program can take seconds to start on a loaded machine: wait for its port
+        end = time.monotonic() + 10
+        while port and not _bound(port) and process.poll() is None and time.monotonic() < end:
+            time.sleep(0.1)
         yield process
     finally:
         stop_group(process)
@@ -213,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             profile = load_profile(PROFILES / profile_name)
             target = parse_target(f"udp:127.0.0.1:{port}")
-            with _running(command):
+            with _running(command, port):
                 # bounded: no run of one stack may take two minutes
                 runner = Runner(target, role, profile, progress=progress_line, total_timeout=110)
                 try:

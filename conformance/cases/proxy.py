@@ -233,7 +233,19 @@ def unknown_method(ctx: Context) -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
 ##= type=test
+##% If the request contains a Max-Forwards header field with a field value of zero (0), the
+##% element MUST NOT forward the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
 ##% Otherwise, the element MUST return a 483 (Too many hops) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= type=test
+##% If any of these checks fail, the element MUST behave as a user agent server (see Section
+##% 8.2) and respond with an error code.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.1
+##= type=test
+##% When responding directly to a request, the element is playing the role of a UAS and MUST
+##% behave as described in Section 8.2.
 @case("proxy-483-max-forwards-zero", roles=PROXY)
 def too_many_hops(ctx: Context) -> None:
     """Max-Forwards 0 on a non-OPTIONS request gets 483 and is not forwarded."""
@@ -248,7 +260,9 @@ def too_many_hops(ctx: Context) -> None:
     )
     final = ctx.require_final(final)
     ctx.check(forwarded is None, "not forwarded", "forwarded")
-    ctx.check(final.status == 483, "483 (Too Many Hops)", describe(final))
+    ctx.check(final.status == 483, "483 (Too Many Hops)", describe(final), requirement=1)
+    # as a UAS (§8.2.6.2): a To tag in the response to a request without one
+    ctx.check(final.to_tag is not None, "a To tag in the 483", "none", requirement=2)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
@@ -337,6 +351,9 @@ def response_via(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
 ##= type=test
 ##% Fields not detailed in the processing described below MUST NOT be removed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% The copy MUST initially contain all of the header fields from the received request.
 @case("proxy-headers-kept", roles=PROXY, no_control=FORWARDED)
 def headers_kept(ctx: Context) -> None:
     """Subject, Call-ID, From, To and CSeq are forwarded unchanged."""

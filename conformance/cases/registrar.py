@@ -26,25 +26,33 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def digest_authorization(
     challenge: str, method: str, uri: str, username: str, password: str, cnonce: str = "0a4f113b"
 ) -> str:
     """An Authorization value answering a Digest ``challenge`` (RFC 2617 §3.2.2, MD5)."""
     fields = dict(re.findall(r'(\w+)\s*=\s*"?([^",]*)"?', challenge.split(" ", 1)[-1]))
     realm, nonce = fields.get("realm", ""), fields.get("nonce", "")
-    ha1 = _md5(f"{username}:{realm}:{password}")
-    ha2 = _md5(f"{method}:{uri}")
+    algorithm = fields.get("algorithm", "MD5").upper()
+    # RFC 8760: SHA-256 as well as MD5
+    h = _sha256 if algorithm == "SHA-256" else _md5
+    ha1 = h(f"{username}:{realm}:{password}")
+    ha2 = h(f"{method}:{uri}")
     qop = "auth" if "auth" in [q.strip() for q in fields.get("qop", "").split(",")] else ""
     if qop:
-        response = _md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
+        response = h(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
         extra = f', qop=auth, nc=00000001, cnonce="{cnonce}"'
     else:
-        response = _md5(f"{ha1}:{nonce}:{ha2}")
+        response = h(f"{ha1}:{nonce}:{ha2}")
         extra = ""
     opaque = f', opaque="{fields["opaque"]}"' if "opaque" in fields else ""
     return (
         f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
-        f'response="{response}", algorithm=MD5{extra}{opaque}'
+        f'response="{response}", algorithm={"SHA-256" if h is _sha256 else "MD5"}'
+        f"{extra}{opaque}"
     )
 
 
@@ -335,6 +343,10 @@ def interval_too_brief(ctx: Context) -> None:
 ##= type=test
 ##% Registrars MUST NOT include a Record-Route header field in any response to a REGISTER
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% Registrars MUST ignore the Record-Route header field if it is included in a REGISTER
+##% request.
 @case("reg-no-record-route", roles=REGISTRAR)
 def no_record_route(ctx: Context) -> None:
     """A Record-Route in the REGISTER does not come back in the response."""
@@ -347,6 +359,7 @@ def no_record_route(ctx: Context) -> None:
     ctx.check(
         final.get("Record-Route") is None, "no Record-Route", final.get("Record-Route") or ""
     )
+    ctx.check(final.status == 200, "200 (OK), as without it", describe(final), requirement=1)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
@@ -407,3 +420,214 @@ def redirect_not_to_self(ctx: Context) -> None:
         ctx.inconclusive(f"no redirection ({describe(final)})")
     uris = [c.split("<", 1)[-1].split(">", 1)[0].strip() for c in final.get_all("Contact")]
     ctx.check(req.uri not in uris, f"no Contact equal to {req.uri}", ", ".join(uris))
+
+
+def _expires_of(final: Message, contact: str) -> int | None:
+    """The expires parameter the 200 gives ``contact`` (None: not listed or no number)."""
+    uri = contact.strip("<>").lower()
+    for value in _bindings(final):
+        if uri in value.lower():
+            number = param(value, "expires")
+            return int(number) if number is not None and number.isdigit() else None
+    return None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the address-of-record is not valid for the domain in the Request-URI, the registrar
+##% MUST send a 404 (Not Found) response and skip the remaining steps.
+@case("reg-aor-other-domain-404", roles=REGISTRAR)
+def aor_other_domain(ctx: Context) -> None:
+    """A To address-of-record in a domain other than the Request-URI's gets 404."""
+    reg = Registration(ctx)
+    reg.control()  # the same query for an address-of-record of the registrar's domain
+    other = Registration(ctx, reg.link)
+    other.aor = f"sip:{ctx.profile.username or ctx.user}@elsewhere.conformance.invalid"
+    final = other.register([other.contact()], expires=300)
+    ctx.check(final.status == 404, "404 (Not Found)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If there is no such parameter, but the request has an Expires header field, that value
+##% MUST be taken as the requested expiration.
+@case("reg-expires-header", roles=REGISTRAR)
+def expires_header(ctx: Context) -> None:
+    """Expires: 150 with no expires parameter: the binding gets at most 150 s."""
+    reg = Registration(ctx)
+    reg.control()
+    contact = reg.contact()
+    final = reg.register([contact], expires=150)
+    if final.status == 423:
+        ctx.inconclusive("the registrar wants longer registrations (423)")
+    value = _expires_of(final, contact)
+    ctx.check(
+        value is not None and 0 < value <= 150, "0 < expires <= 150", str(value) + " (or none)"
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the field value has an "expires" parameter, that value MUST be taken as the requested
+##% expiration.
+@case("reg-expires-param-over-header", roles=REGISTRAR)
+def expires_param_first(ctx: Context) -> None:
+    """Contact ;expires=100 with Expires: 3000: the binding gets at most 100 s."""
+    reg = Registration(ctx)
+    reg.control()
+    contact = reg.contact()
+    final = reg.register([contact + ";expires=100"], expires=3000)
+    if final.status == 423:
+        ctx.inconclusive("the registrar wants longer registrations (423)")
+    value = _expires_of(final, contact)
+    ctx.check(
+        value is not None and 0 < value <= 100, "0 < expires <= 100", str(value) + " (or none)"
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If there is neither, a locally-configured default value MUST be taken as the requested
+##% expiration.
+@case("reg-expires-default", roles=REGISTRAR)
+def expires_default(ctx: Context) -> None:
+    """A Contact with neither expires parameter nor Expires is bound for a default time."""
+    reg = Registration(ctx)
+    reg.control()
+    contact = reg.contact()
+    final = reg.register([contact])
+    value = _expires_of(final, contact)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(value is not None and value > 0, "expires > 0", str(value) + " (or none)")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The response MUST contain Contact header field values enumerating all current bindings.
+@case("reg-all-bindings-listed", roles=REGISTRAR, preamble="a binding for the address-of-record")
+def all_bindings(ctx: Context) -> None:
+    """A second contact added: the 200 lists both bindings."""
+    reg = Registration(ctx)
+    first, second = reg.contact(), reg.contact(".second")
+    reg.bound(first)
+    final = reg.register([second], expires=300)
+    listed = ", ".join(_bindings(final)) or "none"
+    ctx.check(_has(final, first) and _has(final, second), f"{first} and {second}", listed)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If it does agree, it MUST remove the binding only if the CSeq in the request is higher
+##% than the value stored for that binding.
+@case("reg-remove-one", roles=REGISTRAR, preamble="two bindings for the address-of-record")
+def remove_one(ctx: Context) -> None:
+    """expires=0 on one of two contacts removes that one; the other stays listed."""
+    reg = Registration(ctx)
+    first, second = reg.contact(), reg.contact(".second")
+    with ctx.preamble(f"{first} and {second} bound to {reg.aor}"):
+        reg.control([first, second], expires=300)
+    final = reg.register([first + ";expires=0"])
+    listed = ", ".join(_bindings(final)) or "none"
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(not _has(final, first), f"{first} removed", listed)
+    ctx.check(_has(final, second), f"{second} still bound", listed)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If the Call-ID value in the existing binding differs from the Call-ID value in the
+##% request, the binding MUST be removed if the expiration time is zero and updated otherwise.
+@case("reg-other-call-id-removes", roles=REGISTRAR, preamble="a binding for the address-of-record")
+def other_call_id(ctx: Context) -> None:
+    """A binding made with CSeq 10 is removed by another Call-ID's REGISTER with CSeq 1."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.bound(contact, cseq=10)
+    other = Registration(ctx, reg.link)
+    final = other.register([contact], expires=0, cseq=1)
+    after = reg.register(None, cseq=20)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(not _has(after, contact), "the binding removed", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% REGISTER requests MUST also be processed atomically, meaning that a particular REGISTER
+##% request is either processed completely or not at all.
+@case("reg-invalid-binds-nothing", roles=REGISTRAR)
+def atomic(ctx: Context) -> None:
+    """A REGISTER refused with 400 (Contact * beside another) binds none of its contacts."""
+    reg = Registration(ctx)
+    reg.control()
+    contact = reg.contact(".atomic")
+    final = reg.register([contact, "*"], expires=0)
+    if (final.status or 0) < 300:
+        ctx.inconclusive(f"the registrar accepted the REGISTER ({describe(final)})")
+    after = reg.register(None)
+    ctx.check(not _has(after, contact), "nothing bound", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% To do that, all URI parameters MUST be removed (including the user-param), and any
+##% escaped characters MUST be converted to their unescaped form.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The URI MUST then be converted to a canonical form.
+@case("reg-aor-canonical", roles=REGISTRAR)
+def aor_canonical(ctx: Context) -> None:
+    """A binding made through To <AOR;user=ip> is found by a query through the plain AOR."""
+    reg = Registration(ctx)
+    reg.control()
+    contact = reg.contact(".canonical")
+    odd = Registration(ctx, reg.link)
+    req_aor = odd.aor
+    odd.aor = req_aor + ";user=ip"
+    final = odd.register([contact], expires=300)
+    if final.status != 200:
+        ctx.inconclusive(f"the registrar refused To <{odd.aor}> ({describe(final)})")
+    after = reg.register(None)
+    odd.aor = req_aor  # the postamble removes the bindings of the plain AOR
+    ctx.check(_has(after, contact), f"{contact} listed for {req_aor}", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% The response SHOULD include a Date header field.
+@case("reg-date", roles=REGISTRAR, level="SHOULD")
+def date(ctx: Context) -> None:
+    """The 200 to a REGISTER carries a Date header field."""
+    reg = Registration(ctx)
+    final = reg.control([reg.contact()], expires=300)
+    ctx.check(final.get("Date") is not None, "a Date header field", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% If not, it MUST remove the binding.
+@case("reg-star-other-call-id", roles=REGISTRAR, preamble="a binding for the address-of-record")
+def star_other_call_id(ctx: Context) -> None:
+    """Contact: * from another Call-ID (with a lower CSeq) removes the binding."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.bound(contact, cseq=10)
+    other = Registration(ctx, reg.link)
+    final = other.register(["*"], expires=0, cseq=1)
+    after = reg.register(None, cseq=20)
+    ctx.check(final.status == 200, "200 (OK)", describe(final))
+    ctx.check(not _has(after, contact), "the binding removed", ", ".join(_bindings(after)))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+##= type=test
+##% Otherwise, the update MUST be aborted and the request fails.
+@case("reg-star-cseq-lower", roles=REGISTRAR, preamble="a binding for the address-of-record")
+def star_cseq_lower(ctx: Context) -> None:
+    """Contact: * from the same Call-ID with a lower CSeq fails and removes nothing."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    reg.bound(contact, cseq=10)
+    stale = reg.register(["*"], expires=0, cseq=5)
+    after = reg.register(None, cseq=20)
+    ctx.check((stale.status or 0) >= 400, "an error response", describe(stale))
+    ctx.check(_has(after, contact), "the binding still there", ", ".join(_bindings(after)))

@@ -12,6 +12,13 @@ gives that rule's case the failing verdict:
 - ``star_expires``: a registrar accepts Contact ``*`` with a non-zero Expires (§10.3);
 - ``drop_unknown_method``: a proxy answers 501 to a method it does not know instead of
   forwarding it (§16.3);
+- ``reorder_values``: a proxy forwards the rows of a header field name in reverse order
+  (§16.6 step 1);
+- ``no_received``: a proxy adds no received parameter to a Via whose sent-by is not the
+  packet's source (§18.2.1);
+- ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
+- ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
+- ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
@@ -368,6 +375,9 @@ class FaultyElement:
             return
         aor = to.split("<")[-1].split(">")[0].split(";")[0].lower()
         user = aor.split(":", 1)[-1].split("@")[0] if "@" in aor else ""
+        if uri_host_port(aor)[0] != uri_host_port(msg.uri)[0].lower():
+            self._reply(msg, addr, 404)  # §10.3 step 5: an AOR of another domain
+            return
         if "unknown_user" in self.faults and user not in self.users:
             self._reply(msg, addr, 404)
             return
@@ -376,10 +386,15 @@ class FaultyElement:
         default = (
             int(msg.get("Expires") or 3600) if (msg.get("Expires") or "3600").isdigit() else 3600
         )
+        if "ignore_expires_header" in self.faults and default != 0:
+            default = 3600
         number = msg.cseq[0] or 0
         if any(c.strip() == "*" for c in contacts):
             if len(contacts) > 1 or (default != 0 and "star_expires" not in self.faults):
                 self._reply(msg, addr, 400)
+                return
+            if any(cid == msg.call_id and number <= seq for _, cid, seq in store.values()):
+                self._reply(msg, addr, 500)  # §10.3 step 6: an out-of-order removal fails
                 return
             for uri, (_, cid, seq) in list(store.items()):
                 if cid != msg.call_id or number > seq:
@@ -402,6 +417,7 @@ class FaultyElement:
             else:
                 store[uri] = (min(expires, 3600), msg.call_id, number)
         extra = [("Contact", f"<{uri}>;expires={e}") for uri, (e, _, _) in store.items()]
+        extra.append(("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())))
         self._reply(msg, addr, 200, extra)
 
     def _proxy_request(self, msg: Message, addr: tuple[str, int]) -> None:
@@ -420,6 +436,8 @@ class FaultyElement:
         }:
             self._reply(msg, addr, 501)
             return
+        if msg.method == "CANCEL" and "answer_cancel" in self.faults:
+            self._reply(msg, addr, 200)
         mf = msg.get("Max-Forwards")
         if mf is not None and mf.strip() == "0":
             # §16.3 step 3: never forwarded; OPTIONS may be answered as its final recipient
@@ -442,6 +460,8 @@ class FaultyElement:
                 headers.append(("Route", ", ".join(rest)))
         host, port = uri_host_port(msg.uri)
         top = msg.top_via + ("" if param(msg.top_via, "received") else f";received={addr[0]}")
+        if "no_received" in self.faults:
+            top = msg.top_via
         top = (
             top.replace(";rport;", f";rport={addr[1]};").replace(";rport", f";rport={addr[1]}", 1)
             if param(msg.top_via, "rport") == ""
@@ -450,6 +470,8 @@ class FaultyElement:
         branch = "z9hG4bK" + hashlib.sha1(f"{msg.branch}{msg.uri}".encode()).hexdigest()[:16]
         out = [f"Via: SIP/2.0/UDP {me};branch={branch}"]
         first_via = True
+        if "reorder_values" in self.faults:
+            headers = _reverse_rows(headers)
         for name, value in headers:
             low = name.lower()
             if low in ("via", "v") and first_via:
@@ -471,9 +493,14 @@ class FaultyElement:
         vias = msg.get_all("Via")
         if len(vias) < 2:
             return
+        mine = vias[0].split()[1].split(";")[0] if len(vias[0].split()) > 1 else ""
+        if mine != f"127.0.0.1:{self.port}" and "no_via_check" not in self.faults:
+            return  # §16.11: not a response to a request of ours
         nxt = vias[1]
         host, port = uri_host_port("sip:" + nxt.split()[1].split(";")[0])
         rport = param(nxt, "rport")
+        if not param(nxt, "received") and not re.fullmatch(r"[0-9.]+", host):
+            return  # a name in sent-by and no received: never resolved (no DNS in tests)
         dest = (
             param(nxt, "received") or host,
             int(rport) if rport and rport.isdigit() else port or 5060,
@@ -481,6 +508,17 @@ class FaultyElement:
         lines = [msg.start_line, *(f"Via: {v}" for v in vias[1:])]
         lines += [f"{n}: {v}" for n, v in msg.headers if n.lower() not in ("via", "v")]
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode() + msg.body, dest)
+
+
+def _reverse_rows(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The header fields with the rows of each name reversed among their own places."""
+    out = list(headers)
+    names = {n.lower() for n, _ in headers if n.lower() not in ("via", "v")}
+    for name in names:
+        places = [i for i, (n, _) in enumerate(headers) if n.lower() == name]
+        for place, source in zip(places, reversed(places), strict=True):
+            out[place] = headers[source]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..capabilities import require_check
 from ..message import Request
+from ..transports import default_port
 from ..uri import SipURI
 from .model import ProxyConfig, _Answer, _set_routes
 
@@ -250,7 +251,10 @@ class RouteInformationPreprocessing:
             uri = request.uri
         if isinstance(uri, SipURI) and uri.maddr is not None:
             maddr = uri.maddr.lower()
-            if maddr in self.config.domains or maddr in self._aliases:
+            # our address with the Request-URI's port (the one the request came in on)
+            port = uri.port or default_port(uri.transport or ("tls" if uri.is_secure else "udp"))
+            ours = maddr in self._aliases or f"{maddr}:{port}" in self._aliases
+            if maddr in self.config.domains or ours:
                 stripped = uri.copy()
                 stripped.params.remove("maddr")
                 stripped.params.remove("transport")

@@ -738,6 +738,21 @@ def test_maddr_of_ours_stripped_foreign_maddr_is_the_target() -> None:
     assert forwarded.destination == NextHop("UDP", "192.0.2.99", None)
 
 
+def test_maddr_of_ours_with_our_non_default_port_stripped() -> None:
+    """maddr names our address and the Request-URI our port (the one the request came in
+    on): both are stripped and the AOR looked up (found by the conformance case
+    proxy-maddr-self-stripped)."""
+    proxy = Proxy(
+        ProxyConfig(host=P1, port=5070, domains=frozenset({"atlanta.example"})),
+        SqliteLocationService(),
+    )
+    bind(proxy, "sip:bob@atlanta.example", "sip:bob@bob-pc.example")
+    ours = invite("sip:bob@atlanta.example", uri=f"sip:bob@atlanta.example:5070;maddr={P1}")
+    sends = proxy.receive_request(ours, "alice", 0.0)
+    [forwarded] = [s for s in sends if isinstance(s.destination, NextHop)]
+    assert str(forwarded.message.uri) == "sip:bob@bob-pc.example"  # type: ignore[attr-defined]
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
 ##= type=test
 ##% If the URI contains any parameters not allowed in a Request-URI, they MUST

@@ -1,0 +1,156 @@
+"""The proxy's transactions seen from both sides (RFC 3261 §17.1.1, §17.2.1): its INVITE
+client transaction retransmitting downstream (Timer A), its INVITE server transaction
+repeating responses upstream, absorbing the ACK of a non-2xx, and never ACKing a 2xx.
+"""
+
+from __future__ import annotations
+
+from conformance.cases._proxy_support import (
+    ack_upstream,
+    arrives,
+    downstream_uri,
+    end_branch,
+    final_of,
+    reply,
+    upstream,
+)
+from conformance.cases.proxy import FORWARDED
+from conformance.messages import ack_for, bye_for
+from conformance.model import Context, case, describe
+
+#: load order of the case modules (conformance.discovery)
+ORDER = 74
+
+PROXY = ("proxy",)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% If an unreliable transport is being used, the client transaction MUST start timer A with a
+##% value of T1.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% When timer A fires, the client transaction MUST retransmit the request by passing it to
+##% the transport layer, and MUST reset the timer with a value of 2*T1.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% When timer A fires 2*T1 seconds later, the request MUST be retransmitted again (assuming
+##% the client transaction is still in this state).
+@case("proxy-invite-timer-a", roles=PROXY, transports=("udp",), no_control=FORWARDED)
+def timer_a(ctx: Context) -> None:
+    """An INVITE the downstream UAS leaves unanswered is retransmitted to it at T1, 2*T1,
+    4*T1 (the profile's T1; generous bounds on a loaded machine)."""
+    link, down = ctx.link(), ctx.listener()
+    t1 = ctx.profile.t1
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the proxy did not forward the INVITE ({describe(final_of(link, req))})")
+    assert got is not None
+    start = ctx.ladder.events[-1].t
+    copies = []
+    for _ in range(3):
+        again = arrives(down, "INVITE", req.call_id, timeout=8 * t1)
+        if again is None:
+            break
+        copies.append(ctx.ladder.events[-1].t - start)
+    end_branch(down, got, 486)
+    ack_upstream(link, req, final_of(link, req))
+    seen = ", ".join(f"{t:.2f}" for t in copies) or "none"
+    ctx.check(bool(copies) and 0.5 * t1 <= copies[0] <= 2 * t1, f"one after T1 ({t1} s)", seen)
+    ctx.check(len(copies) >= 2, "a second one about 2*T1 later", seen, requirement=1)
+    gaps = [b - a for a, b in zip([0.0, *copies], copies, strict=False)]
+    ctx.check(
+        len(copies) >= 3 and gaps[2] > 1.2 * gaps[1] and gaps[1] > 1.2 * gaps[0],
+        "intervals doubling (T1, 2*T1, 4*T1)",
+        seen,
+        requirement=2,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
+##= type=test
+##% If a request retransmission is received while in the "Proceeding" state, the most recent
+##% provisional response that was received from the TU MUST be passed to the transport layer
+##% for retransmission.
+@case("proxy-provisional-on-retransmission", roles=PROXY, no_control=FORWARDED)
+def provisional_again(ctx: Context) -> None:
+    """Our INVITE retransmitted after a 180 came upstream gets the 180 again."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the proxy did not forward the INVITE ({describe(final_of(link, req))})")
+    assert got is not None
+    reply(down, got, 180)
+    first = upstream(link, req, lambda m: m.status == 180, timeout=1.0)
+    if first is None:
+        end_branch(down, got, 486)
+        ack_upstream(link, req, final_of(link, req))
+        ctx.inconclusive("the 180 was not forwarded")
+    link.send(bytes(req), "retransmission")
+    again = upstream(link, req, lambda m: m.status == 180, timeout=1.0)
+    end_branch(down, got, 486)
+    ack_upstream(link, req, final_of(link, req))
+    ctx.check(again is not None, "the 180 again", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
+##= type=test
+##% If an ACK is received while the server transaction is in the "Completed" state, the
+##% server transaction MUST transition to the "Confirmed" state.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
+##= type=test
+##% Furthermore, while in the "Completed" state, if a request retransmission is received, the
+##% server SHOULD pass the response to the transport for retransmission.
+@case("proxy-non-2xx-ack-absorbed", roles=PROXY, no_control=FORWARDED)
+def ack_absorbed(ctx: Context) -> None:
+    """The 486 upstream is repeated for our retransmitted INVITE (SHOULD); our ACK of it
+    goes no further than the proxy (hop by hop), and the 486 is not sent again after it."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the proxy did not forward the INVITE ({describe(final_of(link, req))})")
+    assert got is not None
+    reply(down, got, 486)
+    down.expect(lambda m: m.method == "ACK", timeout=0.5)  # the proxy's own ACK
+    final = ctx.require_final(final_of(link, req))
+    link.send(bytes(req), "retransmission")
+    repeated = final_of(link, req, timeout=1.0)
+    ack_upstream(link, req, final)
+    leaked = arrives(down, "ACK", req.call_id, timeout=0.5)
+    after = final_of(link, req, timeout=1.5 * ctx.profile.t1)
+    ctx.check(leaked is None, "our ACK absorbed by the proxy", "forwarded downstream")
+    ctx.check(after is None, "no 486 after the ACK", describe(after))
+    ctx.should(repeated is not None, "the 486 again for the retransmission", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% The client transaction MUST NOT generate an ACK.
+@case("proxy-no-own-ack-for-2xx", roles=PROXY, no_control=FORWARDED)
+def no_ack_for_2xx(ctx: Context) -> None:
+    """A 2xx from downstream is not ACKed by the proxy: the only ACK comes from us."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the proxy did not forward the INVITE ({describe(final_of(link, req))})")
+    assert got is not None
+    reply(down, got, 200)
+    final = ctx.require_final(final_of(link, req), "2xx forwarded")
+    own = arrives(down, "ACK", req.call_id, timeout=0.5)
+    link.send(bytes(ack_for(req, final, ctx.target)), "ACK (2xx)")
+    arrives(down, "ACK", req.call_id, timeout=1.0)
+    bye = bye_for(req, final, ctx.target)
+    link.send(bytes(bye), "BYE")
+    end = arrives(down, "BYE", req.call_id, timeout=2.0)
+    if end is not None:
+        reply(down, end, 200)
+        final_of(link, bye)
+    ctx.check(own is None, "no ACK before ours", "an ACK from the proxy itself")

@@ -1,0 +1,88 @@
+"""Redirect servers (RFC 3261 §8.3): what they must ignore, and CANCEL.
+
+The cases send requests for the profile's user to the target; a redirect server answers them
+with a 3xx listing where the user is.  Each case first checks that a plain INVITE is
+redirected (its control): a target that answers it otherwise is not a redirect server for
+that user, and the case is not applicable.  (The 3xx Contact cases are in `registrar`.)
+"""
+
+from __future__ import annotations
+
+from conformance.messages import unique
+from conformance.model import Context, NotApplicable, case, describe
+from conformance.sipmsg import Message
+from conformance.wire import Link
+
+#: load order of the case modules (conformance.discovery)
+ORDER = 75
+
+REDIRECT = ("redirect",)
+
+
+def _redirected(final: Message | None) -> bool:
+    return final is not None and 300 <= (final.status or 0) < 400
+
+
+def control_redirect(ctx: Context, link: Link) -> Message:
+    """The control: a plain INVITE for the profile's user gets a 3xx; a final response of
+    another class means the target is no redirect server (not applicable)."""
+    req = ctx.request("INVITE", link)
+
+    def exchange() -> tuple[Message | None, bool]:
+        final, _ = ctx.transaction(link, req, note="control", learn=False)
+        ctx.finish_invite(link, req, final)
+        if final is not None and not _redirected(final):
+            ctx.control_outcome, ctx.control_ok = f"INVITE -> {describe(final)}", False
+            raise NotApplicable(f"not a redirect server for {req.uri} ({describe(final)})")
+        return final, _redirected(final)
+
+    return ctx.controlled("INVITE", exchange, "the control INVITE (redirected with a 3xx)")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
+##= type=test
+##% Redirect servers MUST ignore features that are not understood (including unrecognized
+##% header fields, any unknown option tags in Require, or even method names) and proceed with
+##% the redirection of the request in question.
+@case("redirect-ignores-unknown-require", roles=REDIRECT)
+def unknown_require(ctx: Context) -> None:
+    """An INVITE with an unknown Require tag and header field is redirected all the same."""
+    link = ctx.link()
+    control_redirect(ctx, link)
+    extra = [("Require", "x-conformance-unknown"), ("X-Conformance", unique("x"))]
+    req = ctx.request("INVITE", link, extra=extra)
+    final, _ = ctx.transaction(link, req)
+    ctx.finish_invite(link, req, final)
+    ctx.check(_redirected(final), "a 3xx", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
+##= type=test
+##% Redirect servers MUST ignore features that are not understood (including unrecognized
+##% header fields, any unknown option tags in Require, or even method names) and proceed with
+##% the redirection of the request in question.
+@case("redirect-ignores-unknown-method", roles=REDIRECT)
+def unknown_method(ctx: Context) -> None:
+    """A request with an unknown method is redirected like an INVITE."""
+    link = ctx.link()
+    control_redirect(ctx, link)
+    req = ctx.request("FROBNICATE", link)
+    final, _ = ctx.transaction(link, req, learn=False)
+    ctx.check(_redirected(final), "a 3xx", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
+##= type=test
+##% For well-formed CANCEL requests, it SHOULD return a 2xx response.
+@case("redirect-cancel-2xx", roles=REDIRECT, level="SHOULD")
+def cancel_2xx(ctx: Context) -> None:
+    """A well-formed CANCEL gets a 2xx from a redirect server."""
+    link = ctx.link()
+    control_redirect(ctx, link)
+    invite = ctx.request("INVITE", link)
+    cancel = ctx.request(
+        "CANCEL", link, call_id=invite.call_id, from_tag=unique("t"), cseq=invite.cseq_number
+    )
+    final, _ = ctx.transaction(link, cancel, learn=False)
+    final = ctx.require_final(final, "response to CANCEL")
+    ctx.check(200 <= (final.status or 0) < 300, "a 2xx", describe(final))

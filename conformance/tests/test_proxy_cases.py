@@ -1,0 +1,110 @@
+"""The proxy, registrar and redirect cases of the second wave against the faulty element:
+without faults they pass; each fault fails exactly the case judging the rule it breaks.
+
+(Against sipref's own programs and Kamailio they run in test_own_programs/test_kamailio.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from conformance.model import Profile
+from conformance.tests.faulty_uas import FaultyElement
+from conformance.tests.support import run_cases, verdicts
+
+FAST = Profile(t1=0.2)
+
+PROXY_CASES = (
+    "proxy-header-values-order,proxy-via-received,proxy-stray-response-discarded,"
+    "proxy-request-uri-kept,proxy-max-forwards-70,proxy-response-body-unchanged,"
+    "proxy-in-dialog-to-tag-kept,proxy-stateless-retransmission,proxy-merged-not-error,"
+    "proxy-stateless-cancel"
+)
+REGISTRAR_CASES = (
+    "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
+    "reg-all-bindings-listed,reg-remove-one,reg-other-call-id-removes,"
+    "reg-invalid-binds-nothing,reg-aor-canonical,reg-star-other-call-id,reg-star-cseq-lower"
+)
+
+
+@pytest.fixture
+def element() -> Iterator[Callable[..., str]]:
+    started: list[FaultyElement] = []
+
+    def factory(role: str, *faults: str) -> str:
+        made = FaultyElement(role, faults, t1=FAST.t1)
+        started.append(made)
+        return f"udp:127.0.0.1:{made.start()}"
+
+    yield factory
+    for made in started:
+        made.stop()
+
+
+def test_a_correct_stateless_proxy_passes(element) -> None:
+    run = run_cases(element("proxy"), "proxy", PROXY_CASES, FAST)
+    assert set(verdicts(run).values()) == {"pass"}, verdicts(run)
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing"),
+    [
+        ("reorder_values", "proxy-header-values-order"),
+        ("no_received", "proxy-via-received"),
+        ("no_via_check", "proxy-stray-response-discarded"),
+        ("answer_cancel", "proxy-stateless-cancel"),
+    ],
+)
+def test_each_proxy_fault_fails_its_case(element, fault: str, failing: str) -> None:
+    run = run_cases(element("proxy", fault), "proxy", PROXY_CASES, FAST)
+    got = verdicts(run)
+    assert got.pop(failing) == "fail", run.results
+    assert set(got.values()) == {"pass"}, got
+
+
+def test_registrar_cases_pass_and_the_ignored_expires_header_fails(element) -> None:
+    run = run_cases(element("registrar"), "registrar", REGISTRAR_CASES, FAST)
+    assert set(verdicts(run).values()) == {"pass"}, verdicts(run)
+    run = run_cases(element("registrar", "ignore_expires_header"), "registrar", REGISTRAR_CASES)
+    got = verdicts(run)
+    assert got.pop("reg-expires-header") == "fail"
+    assert set(got.values()) == {"pass"}, got
+
+
+def test_redirect_cases_are_not_applicable_to_a_non_redirect_server(element) -> None:
+    """A UAS answers the control INVITE 200: no redirect server, every case says so."""
+    run = run_cases(element("uas"), "redirect", "redirect-ignores-*,redirect-cancel-2xx", FAST)
+    assert len(run.results) == 3
+    for res in run.results:
+        assert res.verdict.value == "not-applicable", (res.case.id, res.reason)
+        assert "not a redirect server" in res.reason and res.control_ok is False
+
+
+def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
+    """proxy-credentials-inspected answers a 407 (SHA-256, RFC 8760) with the profile's
+    credentials: our proxy with --proxy-auth forwards the request then (pass); without the
+    credentials the case is not applicable."""
+    import dataclasses
+    import sys
+
+    from conformance.profile import load_profile
+    from conformance.selftest import PROFILES
+    from conformance.tests.support import started
+    from rfc3261.asyncio.loopback import free_port
+    from rfc3261.digest_server import ha1_line
+
+    port = free_port()
+    (tmp_path / "ha1.txt").write_text(ha1_line("alice", "sipref.test", "secret") + "\n")
+    argv = [sys.executable, "-m", "rfc3261", "proxy", "--listen", f"sip:127.0.0.1:{port}"]
+    argv += ["-q", "--domain", "sipref.test", "--db", str(tmp_path / "p.db")]
+    argv += ["--auth-file", str(tmp_path / "ha1.txt"), "--realm", "sipref.test", "--proxy-auth"]
+    profile = load_profile(PROFILES / "sipref-proxy.toml")
+    with started(argv, port):
+        target = f"udp:127.0.0.1:{port}"
+        without = run_cases(target, "proxy", "proxy-credentials-inspected", profile)
+        creds = dataclasses.replace(profile, username="alice", password="secret")
+        run = run_cases(target, "proxy", "proxy-credentials-inspected", creds)
+    assert verdicts(without) == {"proxy-credentials-inspected": "not-applicable"}
+    assert verdicts(run) == {"proxy-credentials-inspected": "pass"}, run.results[0].reason
