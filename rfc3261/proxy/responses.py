@@ -132,6 +132,8 @@ class ResponseProcessing:
                 return  # e.g. the 487 after we assumed a 408 (Timer C)
         # Step 4: add to the context.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+        ##= verify=absence
+        ##= reason=this proxy never recurses on a 3xx, so it has no contacts to remove
         ##% If the proxy chooses to recurse on any contacts in a 3xx response by
         ##% adding them to the target set, it MUST remove them from the response
         ##% before adding the response to the response context.
