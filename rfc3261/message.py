@@ -725,7 +725,13 @@ class Request(Message):
             elif key == "timestamp" and status == 100:
                 fields.append(field)
         fields.append(("Content-Length", "content-length", "0", None))
-        return Response(status, reason, Headers._from_fields(fields, {})._reindexed())
+        headers = Headers._from_fields(fields, {})._reindexed()
+        # The Via rows are the request's own (copied above, §8.2.6.2), so their typed
+        # values are too: whoever routes the response (§18.2.2) reads them unparsed.
+        vias = self.headers._typed.get("via")
+        if vias is not None:
+            headers._typed["via"] = vias
+        return Response(status, reason, headers)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.2
     ##% However, if the To
