@@ -81,7 +81,9 @@ _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 
 # A field is (name as written, canonical key, value, raw text or None).  ``raw`` is
 # the line(s) exactly as received, folding included; fields added through the API
-# have none and are written as "Name: value".
+# have none and are written as "Name: value".  A received line that is exactly
+# "Name: value" (the usual case) keeps none either: written out it is the same octets,
+# and a message held by a transaction is a third lighter without the copy.
 Field = tuple[str, str, str, "str | None"]
 
 # RFC 3261's own definitions cannot be replaced or unregistered, so this one stays current.
@@ -437,6 +439,18 @@ class Message:
             if not vias:
                 raise ParseError("missing Via header field", "8.1.1.7")
         return vias[0]
+
+    def replace_top_via(self, via: Via) -> None:
+        """Put ``via`` in place of the topmost Via value; the values below stay as parsed.
+
+        For the transport's ``received``/``rport`` (§18.2.1) and a client's own Via: the
+        request is then not parsed again to read its Via.
+        """
+        below = self.via[1:]
+        headers = self.headers
+        headers.remove_first("Via")
+        headers.prepend("Via", str(via))
+        headers._typed["via"] = [via, *below]
 
     @property
     def from_(self) -> NameAddr:
@@ -891,7 +905,10 @@ def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | No
             if not colon:
                 raise _no_colon(line)
             name, key = _field_name(name, line)
-        field = (name, key, value.strip(" \t"), line)
+        stripped = value.strip(" \t")
+        # "Name: value" needs no raw copy: serialized, it is the same line again.
+        same = value[:1] == " " and len(line) == len(name) + 2 + len(stripped)
+        field = (name, key, stripped, None if same else line)
         fields.append(field)
         if key in index:
             index[key].append(field)

@@ -242,9 +242,7 @@ def stamp_via(via: Via, source: Source) -> Via | None:
 
 
 def _replace_top_via(request: Request, via: Via) -> None:
-    headers = request.headers
-    headers.remove_first("Via")
-    headers.prepend("Via", str(via))
+    request.replace_top_via(via)
 
 
 class TransactionUser:
