@@ -335,9 +335,18 @@ class Headers:
             return values[0] if values else ""
         return None
 
-    def copy(self) -> Headers:
-        """A copy sharing no state with this container (typed values are not copied)."""
-        return Headers._from_fields(list(self._fields), {})._reindexed()
+    def copy(self, *, parsed: bool = False) -> Headers:
+        """A copy sharing no state with this container (typed values are not copied).
+
+        ``parsed=True``: the copy starts with this container's typed values, so that it
+        is not parsed again (a proxy's copy of a request, §16.6 step 1).  They are views
+        of the text that nobody changes in place (a change writes text back and drops
+        the changed field's value in the container changed only), so sharing them is safe.
+        """
+        copy = Headers._from_fields(list(self._fields), {})._reindexed()
+        if parsed:
+            copy._typed = dict(self._typed)
+        return copy
 
     def _reindexed(self) -> Headers:
         self._index = None
@@ -451,6 +460,21 @@ class Message:
         headers.remove_first("Via")
         headers.prepend("Via", str(via))
         headers._typed["via"] = [via, *below]
+
+    def push_via(self, value: str) -> None:
+        """Put the Via ``value`` on top (a proxy's own, §16.6 step 8); those below stay as
+        parsed, and only the new value is read."""
+        below = self.via
+        via = _VIA.parse(value)
+        self.headers.prepend("Via", value)
+        self.headers._typed["via"] = [via, *below]
+
+    def pop_top_via(self) -> None:
+        """Remove the topmost Via value (a proxy's own, §16.7 step 3, §16.11); those
+        below stay as parsed."""
+        below = self.via[1:]
+        self.headers.remove_first("Via")
+        self.headers._typed["via"] = below
 
     @property
     def from_(self) -> NameAddr:

@@ -22,6 +22,7 @@ its cProfile: what a REGISTER costs once parsed, and how much of it is parsing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import cProfile
 import gc
 import io
@@ -50,6 +51,19 @@ _REGISTER = (
     "Content-Length: 0\r\n"
     "\r\n"
 )
+
+
+@contextlib.contextmanager
+def _programs_gc() -> Any:
+    """The garbage collector tuned as the programs tune it (rfc3261.programs.common)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 class _RegistrarHarness:
@@ -124,17 +138,18 @@ def register_cpu(count: int) -> dict[str, Any]:
     """Process time per REGISTER through dispatcher + registrar (no sockets), and profile."""
     harness = _RegistrarHarness()
     try:
-        for n in range(200):
-            harness.register(n)
-        start = time.process_time()
-        for n in range(100_000, 100_000 + count):
-            harness.register(n)
-        elapsed = time.process_time() - start
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for n in range(1_000_000, 1_000_000 + min(count, 3000)):
-            harness.register(n)
-        profiler.disable()
+        with _programs_gc():
+            for n in range(200):
+                harness.register(n)
+            start = time.process_time()
+            for n in range(100_000, 100_000 + count):
+                harness.register(n)
+            elapsed = time.process_time() - start
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for n in range(1_000_000, 1_000_000 + min(count, 3000)):
+                harness.register(n)
+            profiler.disable()
     finally:
         harness.close()
     out = io.StringIO()
@@ -144,6 +159,122 @@ def register_cpu(count: int) -> dict[str, Any]:
     return {
         "registers": count,
         "us_per_register": round(elapsed / count * 1e6, 1),
+        "profile_top": _profile_lines(out.getvalue()),
+    }
+
+
+# -- a proxied call in process -------------------------------------------------------------
+
+_CALLER_INVITE = (
+    "INVITE sip:bob@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-{n}-1-0\r\n"
+    "From: sipp <sip:sipp@127.0.0.1:5071>;tag={n}SIPpTag001\r\n"
+    "To: <sip:bob@example.com>\r\n"
+    "Call-ID: {n}-4711@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Contact: <sip:sipp@127.0.0.1:5071>\r\n"
+    "Max-Forwards: 70\r\n"
+    "Content-Length: 0\r\n"
+    "\r\n"
+)
+_CALLER_IN_DIALOG = (
+    "{method} sip:bob@127.0.0.1:5090 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-{n}-1-{b}\r\n"
+    "Route: {route}\r\n"
+    "From: sipp <sip:sipp@127.0.0.1:5071>;tag={n}SIPpTag001\r\n"
+    "To: <sip:bob@example.com>;tag={n}callee\r\n"
+    "Call-ID: {n}-4711@127.0.0.1\r\n"
+    "CSeq: {cseq} {method}\r\n"
+    "Contact: <sip:sipp@127.0.0.1:5071>\r\n"
+    "Max-Forwards: 70\r\n"
+    "Content-Length: 0\r\n"
+    "\r\n"
+)
+_COPIED = (b"Via:", b"From:", b"To:", b"Call-ID:", b"CSeq:", b"Record-Route:")
+
+
+def _callee_response(request: bytes, status: str, tag: str) -> bytes:
+    """What SIPp's uas answers: the copied header lines of ``request`` (§8.2.6.2)."""
+    lines = [b"SIP/2.0 " + status.encode()]
+    for line in request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        if line.startswith(_COPIED):
+            if line.startswith(b"To:") and b";tag=" not in line:
+                line += b";tag=" + tag.encode()
+            lines.append(line)
+    lines += [b"Contact: <sip:bob@127.0.0.1:5090>", b"Content-Length: 0", b"", b""]
+    return b"\r\n".join(lines)
+
+
+class _ProxyHarness:
+    """The proxy core with a registered callee; every message in is parsed from bytes
+    and every message out serialized, as the asyncio host does (no sockets)."""
+
+    def __init__(self) -> None:
+        from rfc3261.location import Binding, SqliteLocationService
+        from rfc3261.proxy import Proxy, ProxyConfig
+
+        self.location = SqliteLocationService(":memory:")
+        now = time.time()
+        aor = "sip:bob@example.com"
+        self.location.update(
+            aor, [Binding(aor, "sip:bob@127.0.0.1:5090", now + 3600, "c", 1, None, None)], (), now
+        )
+        config = ProxyConfig(host="127.0.0.1", port=5060, domains=frozenset({"example.com"}))
+        self.proxy = Proxy(config, self.location)
+        self.caller = ("UDP", "127.0.0.1", 5071)
+        self.callee = ("UDP", "127.0.0.1", 5090)
+
+    def _out(self, sends: list[Any]) -> list[bytes]:
+        return [s.wire if getattr(s, "wire", None) else bytes(s.message) for s in sends]
+
+    def call(self, n: int) -> None:
+        from rfc3261.message import parse
+
+        proxy, now = self.proxy, time.time()
+        out = self._out(proxy.receive_request(parse(_CALLER_INVITE.format(n=n).encode()),
+                                              self.caller, now))  # fmt: skip
+        forwarded = out[-1]
+        tag = f"{n}callee"
+        for status in ("180 Ringing", "200 OK"):
+            response = parse(_callee_response(forwarded, status, tag))
+            self._out(proxy.receive_response(response, self.callee, now))
+        route = forwarded.split(b"Record-Route: ", 1)[1].split(b"\r\n", 1)[0].decode()
+        for method, cseq, b in (("ACK", 1, 2), ("BYE", 2, 3)):
+            request = _CALLER_IN_DIALOG.format(method=method, n=n, b=b, route=route, cseq=cseq)
+            out = self._out(proxy.receive_request(parse(request.encode()), self.caller, now))
+        bye = out[-1]
+        self._out(proxy.receive_response(parse(_callee_response(bye, "200 OK", tag)),
+                                         self.callee, now))  # fmt: skip
+
+    def close(self) -> None:
+        self.location.close()
+
+
+def proxy_cpu(calls: int) -> dict[str, Any]:
+    """Process time per proxied call (INVITE, 180, 200, ACK, BYE, 200), and profile."""
+    harness = _ProxyHarness()
+    try:
+        with _programs_gc():
+            for n in range(200):
+                harness.call(n)
+            start = time.process_time()
+            for n in range(100_000, 100_000 + calls):
+                harness.call(n)
+            elapsed = time.process_time() - start
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for n in range(1_000_000, 1_000_000 + min(calls, 2000)):
+                harness.call(n)
+            profiler.disable()
+    finally:
+        harness.close()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    from rfc3261.bench.uas_load import _profile_lines
+
+    return {
+        "calls": calls,
+        "us_per_call": round(elapsed / calls * 1e6, 1),
         "profile_top": _profile_lines(out.getvalue()),
     }
 
@@ -162,6 +293,7 @@ def run(options: Any = False) -> dict[str, Any]:
         "uas_call": uas_load.memory_per_transaction(live),
         "register_cpu": register_cpu(500 if quick else 5_000),
         "uas_cpu": uas_load.in_process(500 if quick else 5_000),
+        "proxy_cpu": proxy_cpu(300 if quick else 3_000),
         "targets": {
             "bytes_per_completed_transaction": TARGET_COMPLETED_BYTES,
             "bytes_per_pending_proxied_invite": TARGET_PENDING_INVITE_BYTES,
@@ -189,10 +321,13 @@ def render(doc: dict[str, Any]) -> str:
         f" (target {TARGET_PENDING_INVITE_BYTES})",
         f"  UAS call (INVITE + dialog + pending 2xx): {uas['bytes_per_call']} B",
         f"  registrar CPU: {doc['register_cpu']['us_per_register']} us per REGISTER;"
-        f" minimal UAS: {doc['uas_cpu']['us_per_call']} us per call (in process)",
+        f" minimal UAS: {doc['uas_cpu']['us_per_call']} us per call;"
+        f" proxy: {doc['proxy_cpu']['us_per_call']} us per call (in process)",
         "  registrar profile (own time):",
     ]
     lines.extend("    " + line for line in doc["register_cpu"]["profile_top"][:10])
+    lines.append("  proxy profile (own time):")
+    lines.extend("    " + line for line in doc["proxy_cpu"]["profile_top"][:10])
     lines.append("  minimal UAS profile (own time):")
     lines.extend("    " + line for line in doc["uas_cpu"]["profile_top"][:10])
     return "\n".join(lines)

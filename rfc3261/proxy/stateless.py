@@ -94,9 +94,7 @@ class StatelessForwarding:
             if not own_route and not self.may_relay_unchallenged(ack, hop):
                 return  # with credentials demanded: an ACK of no dialog of ours
             branch = f"{MAGIC_COOKIE}{_hash(ack.top_via.branch, ack.call_id, ack.cseq.number)}"
-            copy.headers.prepend(
-                "Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}"
-            )
+            copy.push_via(f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}")
             self.add_content_length(copy, hop)
         except (ParseError, ValueError, _Answer):
             return
@@ -121,7 +119,7 @@ class StatelessForwarding:
         vias = response.via
         if not vias or not self.is_own_via(vias[0]):
             return
-        response.headers.remove_first("Via")
+        response.pop_top_via()
         rest = response.via
         if rest:
             out.append(Send(response, via_destination(rest[0])))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rfc3261.headers import Via
-from rfc3261.message import parse
+from rfc3261.message import Request, parse
+from rfc3261.params import Parameters
 from rfc3261.tests.transaction_support import request
 
 TWO_VIAS = (
@@ -21,8 +22,9 @@ TWO_VIAS = (
 def test_replace_top_via_keeps_the_values_below_as_parsed():
     message = parse(TWO_VIAS)
     below = message.via[1]
-    stamped = Via("UDP", "127.0.0.1", 5071, message.top_via.params, "SIP/2.0")
-    stamped.params.set("received", "127.0.0.2")
+    params = Parameters(message.top_via.params.items())
+    params.set("received", "127.0.0.2")
+    stamped = Via("UDP", "127.0.0.1", 5071, params, "SIP/2.0")
     message.replace_top_via(stamped)
     assert message.top_via is stamped
     assert message.via[1] is below  # not parsed again
@@ -45,3 +47,26 @@ def test_usual_lines_keep_no_raw_copy_and_round_trip():
     assert raws["call-id"] is None  # "Name: value": written out the same
     assert raws["to"] == "To:  <sip:a@example.com>"  # odd spacing is kept
     assert bytes(message) == TWO_VIAS.replace(b"To: <sip", b"To:  <sip")
+
+
+def test_a_proxys_copy_is_not_parsed_again_and_changes_apart():
+    original = parse(TWO_VIAS)
+    assert isinstance(original, Request)
+    copy = Request(original.method, original.uri, original.headers.copy(parsed=True))
+    assert copy.from_ is original.from_  # §16.6 step 1: the parsed values come along
+    copy.push_via("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-proxy")
+    assert copy.top_via.branch == "z9hG4bK-proxy"
+    assert copy.via[1:] == original.via and copy.via[1] is original.via[0]
+    assert len(original.via) == 2  # the original keeps its own values
+    copy.headers.set("Max-Forwards", 69)
+    assert (copy.max_forwards, original.max_forwards) == (69, None)
+    again = parse(bytes(copy))
+    assert again.via == copy.via
+
+
+def test_pop_top_via_keeps_the_rest_parsed():
+    message = parse(TWO_VIAS)
+    below = message.via[1]
+    message.pop_top_via()
+    assert message.via == [below] and message.via[0] is below
+    assert parse(bytes(message)).via == [below]
