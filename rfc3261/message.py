@@ -913,14 +913,24 @@ def _parse(data: bytes) -> Request | Response:
 ##% Header fields follow the same generic header format as that given in
 ##% Section 2.2 of RFC 2822 [3].  Each header field consists of a field
 ##% name followed by a colon (":") and the field value.
+# The usual spellings of header field names (keys of rfc3261.headers._SPELLINGS, a
+# bounded set), each kept once: a field's name is this string, not a fresh slice of
+# its line, so that messages held by transactions do not each carry their own copies.
+_SPELLING_OBJECTS: dict[str, str] = {}
+
+
 def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | None:
     """Header fields, one per line; None when a line is folded (see _folded_fields)."""
     fields: list[Field] = []
     index: dict[str, list[Field]] = {}
     names = _SPELLINGS
+    spellings = _SPELLING_OBJECTS
     for line in islice(lines, 1, None):
         name, colon, value = line.partition(":")
         key = names.get(name)
+        if key is not None:
+            # One string per usual spelling, shared by every message that uses it.
+            name = spellings.setdefault(name, name)
         if key is None or not colon:
             # Not one of the usual spellings: a folded line, a line without a colon, a
             # name with whitespace before the colon, or any other name (checked here).

@@ -362,6 +362,10 @@ class ServerTransaction(Transaction):
         event = Event.ACK if request.method == "ACK" else Event.REQUEST
         return self._handle(event, now, request)
 
+    def receive_retransmission(self, now: float) -> list[Effect]:
+        """A retransmission of the request, matched by its key (§17.2.3) and not parsed."""
+        return self._handle(Event.REQUEST, now, None)
+
     def send_response(self, response: Response, now: float) -> list[Effect]:
         """The TU passes ``response`` to the transaction for transmission."""
         return self._handle(self._classify(response.status), now, response)

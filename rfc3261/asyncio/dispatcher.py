@@ -88,7 +88,7 @@ from ..transaction import (
     Timeout,
     TransportFailure,
 )
-from ..transaction_layer import TransactionLayer, sends_first
+from ..transaction_layer import TransactionLayer, sends_first, server_key_from_bytes
 from ..transports import default_port, is_stream, route_response, transport_for_uri
 from ..uri import SipURI, parse_uri
 from . import websocket  # noqa: F401  (registers the WS and WSS transports, RFC 7118)
@@ -1000,6 +1000,18 @@ class Dispatcher(Endpoint):
         self._reschedule()
 
     # -- receiving -------------------------------------------------------------
+
+    def receive(self, data: bytes, source: Source) -> None:
+        """Take one received message's bytes; a retransmission of a non-INVITE request
+        is recognised by its §17.2.3 key and absorbed without being parsed."""
+        key = server_key_from_bytes(data)
+        if key is not None:
+            effects = self.transactions.receive_retransmission(key, self.loop.time())
+            if effects is not None:
+                self._run(effects, source)
+                self._reschedule()
+                return
+        super().receive(data, source)
 
     def _receive_request(self, request: Request, source: Source) -> None:
         self._stamp(request, source)

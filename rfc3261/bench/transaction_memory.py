@@ -279,6 +279,70 @@ def proxy_cpu(calls: int) -> dict[str, Any]:
     }
 
 
+# -- a sustained REGISTER run: RSS over time ------------------------------------------------
+
+
+def register_rss_curve(rate: int, seconds: int) -> dict[str, Any]:
+    """The registrar program under SIPp ``register_unique.xml`` at ``rate`` for ``seconds``:
+    its RSS once a second.  Completed transactions live for Timer J (32 s over UDP), so
+    the curve should climb for 32 s and then stay flat (what is left is the bindings)."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from rfc3261.asyncio.loopback import free_port
+    from rfc3261.bench import proxy_load
+
+    if shutil.which("sipp") is None:
+        return {"skipped": "sipp not found (Debian package sip-tester)"}
+    scenario = proxy_load.SCENARIOS / "register_unique.xml"
+    with tempfile.TemporaryDirectory(prefix="sipref-register-rss-") as tmp:
+        workdir = Path(tmp)
+        port = free_port()
+        server = proxy_load._start_program(
+            "registrar", port, workdir, "--db", str(workdir / "r.db")
+        )
+        try:
+            time.sleep(0.3)
+            start_rss = proxy_load._rss_kib(server.pid)
+            start_cpu = proxy_load._cpu_seconds(server.pid)
+            command = proxy_load._pinned(1, [
+                "sipp", f"127.0.0.1:{port}", "-sf", str(scenario),
+                "-i", "127.0.0.1", "-p", str(free_port()), "-m", str(rate * seconds),
+                "-r", str(rate), "-l", str(max(rate * 3, 1000)), *proxy_load.SIPP_COMMON,
+            ])  # fmt: skip
+            sipp = subprocess.Popen(
+                command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            curve = []
+            began = time.monotonic()
+            while sipp.poll() is None and time.monotonic() - began < seconds + 30:
+                time.sleep(1.0)
+                curve.append((round(time.monotonic() - began, 1), proxy_load._rss_kib(server.pid)))
+            out, _ = sipp.communicate(timeout=30)
+            cpu = proxy_load._cpu_seconds(server.pid) - start_cpu
+        finally:
+            proxy_load._stop(server)
+    found = {name: float(value) for name, value in proxy_load._STAT.findall(out)}
+    successful = int(found.get("Successful call", 0))
+    late = [kib for t, kib in curve if 34 <= t <= seconds]
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "successful": successful,
+        "failed": int(found.get("Failed call", 0)),
+        "exit_status": sipp.returncode,
+        "server_cpu_us_per_register": round(cpu / max(successful, 1) * 1e6, 1),
+        "start_rss_kib": start_rss,
+        "rss_kib_by_second": curve,
+        # Growth from 34 s to the end: the bindings only, once Timer J has caught up.
+        "rss_growth_after_32s_kib": (late[-1] - late[0]) if len(late) > 1 else None,
+        "rss_growth_first_32s_kib": next((kib for t, kib in curve if t >= 32), start_rss)
+        - start_rss,
+    }
+
+
 def run(options: Any = False) -> dict[str, Any]:
     """The benchmark document; ``options`` is a bool (quick) or rfc3261.bench.Options."""
     quick = options if isinstance(options, bool) else bool(getattr(options, "quick", False))

@@ -3,11 +3,13 @@ final response (RFC 3261 §17.2.2, §17.2.3; issue 22)."""
 
 from __future__ import annotations
 
+import pytest
+
 from rfc3261.bench.transaction_memory import TARGET_COMPLETED_BYTES, completed_register
 from rfc3261.message import parse
 from rfc3261.tests.transaction_support import request, response, sent
 from rfc3261.transaction import SendMessage, State
-from rfc3261.transaction_layer import TransactionLayer
+from rfc3261.transaction_layer import TransactionLayer, server_key, server_key_from_bytes
 
 
 def completed(method="REGISTER", transport="UDP", branch=None):
@@ -85,3 +87,72 @@ def test_completed_register_holds_at_most_two_kilobytes():
     figures = completed_register(400)
     assert figures["states"] == ["Completed"]
     assert figures["bytes_per_completed_transaction"] <= TARGET_COMPLETED_BYTES
+
+
+# -- retransmissions recognised from their key, unparsed -----------------------------------
+
+REGISTER = (
+    b"REGISTER sip:example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-Abc-1;rport\r\n"
+    b"From: <sip:a@example.com>;tag=1\r\n"
+    b"To: <sip:a@example.com>\r\n"
+    b"Call-ID: 1@127.0.0.1\r\n"
+    b"CSeq: 1 REGISTER\r\n"
+    b"Contact: <sip:a@127.0.0.1:5071>\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        REGISTER,
+        REGISTER.replace(b"Via:", b"v :").replace(b";rport", b" ;rport;received=127.0.0.1"),
+        REGISTER.replace(b"CSeq: 1 REGISTER", b"CSeq: 2 REGISTER"),  # §17.2.3: not compared
+    ],
+)
+def test_server_key_from_bytes_is_the_parsed_key(data):
+    assert server_key_from_bytes(data) == server_key(parse(REGISTER))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        REGISTER.replace(b"REGISTER sip", b"INVITE sip"),  # INVITE and ACK: parsed
+        REGISTER.replace(b"branch=z9hG4bK-Abc-1", b"branch=2543"),  # no magic cookie
+        REGISTER.replace(b";rport", b";branch=z9hG4bK-2"),  # two branches
+        REGISTER.replace(b"127.0.0.1:5071;branch", b"[::1]:5071;branch"),  # IPv6: parsed
+        REGISTER.replace(b";rport\r\n", b";rport,\r\n SIP/2.0/UDP b;branch=z9hG4bK-3\r\n"),
+        b"SIP/2.0 200 OK\r\n" + REGISTER.split(b"\r\n", 1)[1],
+    ],
+)
+def test_server_key_from_bytes_declines_what_is_not_plain(data):
+    assert server_key_from_bytes(data) is None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.2
+##= type=test
+##% A request is a retransmission if it matches the same server transaction,
+##% using the rules specified in Section 17.2.3.
+def test_dispatcher_answers_a_retransmission_without_parsing_it(monkeypatch):
+    from rfc3261.asyncio import dispatcher as dispatcher_module
+    from rfc3261.bench.transaction_memory import _RegistrarHarness
+
+    harness = _RegistrarHarness()
+    sent = []
+    harness.dispatcher.transport.send = lambda data, *a, **k: sent.append(data)
+    parses = []
+    real_parse = dispatcher_module.parse
+    monkeypatch.setattr(dispatcher_module, "parse", lambda d: parses.append(d) or real_parse(d))
+    try:
+        harness.dispatcher.receive(REGISTER, harness.source())
+        assert len(parses) == 1 and len(sent) == 1
+        harness.dispatcher.receive(REGISTER, harness.source())
+        assert len(parses) == 1  # recognised by its key
+        assert sent == [sent[0], sent[0]]  # the final response again, byte for byte
+        assert harness.user.registers == 1
+        other = REGISTER.replace(b"z9hG4bK-Abc-1", b"z9hG4bK-Abc-2")
+        harness.dispatcher.receive(other, harness.source())
+        assert len(parses) == 2 and harness.user.registers == 2
+    finally:
+        harness.close()
