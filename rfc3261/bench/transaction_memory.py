@@ -297,6 +297,10 @@ def register_rss_curve(rate: int, seconds: int) -> dict[str, Any]:
     if shutil.which("sipp") is None:
         return {"skipped": "sipp not found (Debian package sip-tester)"}
     scenario = proxy_load.SCENARIOS / "register_unique.xml"
+    # SIPp's global timeout must outlast the run.
+    sipp_common = [
+        f"{seconds + 30}s" if option == "60s" else option for option in proxy_load.SIPP_COMMON
+    ]
     with tempfile.TemporaryDirectory(prefix="sipref-register-rss-") as tmp:
         workdir = Path(tmp)
         port = free_port()
@@ -310,7 +314,7 @@ def register_rss_curve(rate: int, seconds: int) -> dict[str, Any]:
             command = proxy_load._pinned(1, [
                 "sipp", f"127.0.0.1:{port}", "-sf", str(scenario),
                 "-i", "127.0.0.1", "-p", str(free_port()), "-m", str(rate * seconds),
-                "-r", str(rate), "-l", str(max(rate * 3, 1000)), *proxy_load.SIPP_COMMON,
+                "-r", str(rate), "-l", str(max(rate * 3, 1000)), *sipp_common,
             ])  # fmt: skip
             sipp = subprocess.Popen(
                 command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -358,6 +362,8 @@ def run(options: Any = False) -> dict[str, Any]:
         "register_cpu": register_cpu(500 if quick else 5_000),
         "uas_cpu": uas_load.in_process(500 if quick else 5_000),
         "proxy_cpu": proxy_cpu(300 if quick else 3_000),
+        # A clean rate on a shared 2-core machine; 60 s as issue 22 asks.
+        "register_rss": register_rss_curve(100, 3) if quick else register_rss_curve(400, 60),
         "targets": {
             "bytes_per_completed_transaction": TARGET_COMPLETED_BYTES,
             "bytes_per_pending_proxied_invite": TARGET_PENDING_INVITE_BYTES,
@@ -387,8 +393,19 @@ def render(doc: dict[str, Any]) -> str:
         f"  registrar CPU: {doc['register_cpu']['us_per_register']} us per REGISTER;"
         f" minimal UAS: {doc['uas_cpu']['us_per_call']} us per call;"
         f" proxy: {doc['proxy_cpu']['us_per_call']} us per call (in process)",
-        "  registrar profile (own time):",
     ]
+    rss = doc.get("register_rss") or {}
+    if "skipped" in rss:
+        lines.append(f"  REGISTER RSS curve: skipped ({rss['skipped']})")
+    elif rss:
+        lines.append(
+            f"  REGISTER RSS curve: {rss['rate']}/s for {rss['seconds']} s,"
+            f" {rss['successful']} ok, {rss['failed']} failed;"
+            f" RSS +{rss['rss_growth_first_32s_kib']} KiB in the first 32 s,"
+            f" +{rss['rss_growth_after_32s_kib']} KiB after;"
+            f" {rss['server_cpu_us_per_register']} us CPU per REGISTER"
+        )
+    lines.append("  registrar profile (own time):")
     lines.extend("    " + line for line in doc["register_cpu"]["profile_top"][:10])
     lines.append("  proxy profile (own time):")
     lines.extend("    " + line for line in doc["proxy_cpu"]["profile_top"][:10])

@@ -156,3 +156,17 @@ def test_dispatcher_answers_a_retransmission_without_parsing_it(monkeypatch):
         assert len(parses) == 2 and harness.user.registers == 2
     finally:
         harness.close()
+
+
+def test_proxied_call_harness_runs_a_whole_call():
+    from rfc3261.bench.transaction_memory import _ProxyHarness, proxy_cpu
+
+    harness = _ProxyHarness()
+    try:
+        harness.call(1)
+        # INVITE server + client (Timer L / 2xx kept, RFC 6026) and the BYE pair.
+        assert len(harness.proxy.layer) == 4
+    finally:
+        harness.close()
+    figures = proxy_cpu(5)
+    assert figures["us_per_call"] > 0 and figures["profile_top"]
