@@ -126,6 +126,8 @@ _PLAIN_VIA = re.compile(
     rb"(?![ \t])"
 )
 
+_BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^; \t]*)", re.IGNORECASE)
+
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.3
 ##% The request matches a transaction if:
@@ -157,11 +159,7 @@ def server_key_from_bytes(data: bytes) -> tuple[str, str, int | None, str] | Non
     if via is None:
         return None
     host, port, params = via.groups()
-    branches = [
-        value.strip(b" \t")
-        for name, _, value in (param.partition(b"=") for param in params.split(b";"))
-        if name.strip(b" \t").lower() == b"branch"
-    ]
+    branches = _BRANCH.findall(b";" + params)
     if len(branches) != 1 or not branches[0].startswith(MAGIC_COOKIE.encode()):
         return None
     try:
