@@ -81,9 +81,7 @@ _QUOTE_OR_BACKSLASH = re.compile(r'["\\]')
 
 # A field is (name as written, canonical key, value, raw text or None).  ``raw`` is
 # the line(s) exactly as received, folding included; fields added through the API
-# have none and are written as "Name: value".  A received line that is exactly
-# "Name: value" (the usual case) keeps none either: written out it is the same octets,
-# and a message held by a transaction is a third lighter without the copy.
+# have none and are written as "Name: value".
 Field = tuple[str, str, str, "str | None"]
 
 # RFC 3261's own definitions cannot be replaced or unregistered, so this one stays current.
@@ -939,10 +937,7 @@ def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | No
             if not colon:
                 raise _no_colon(line)
             name, key = _field_name(name, line)
-        stripped = value.strip(" \t")
-        # "Name: value" needs no raw copy: serialized, it is the same line again.
-        same = value[:1] == " " and len(line) == len(name) + 2 + len(stripped)
-        field = (name, key, stripped, None if same else line)
+        field = (name, key, value.strip(" \t"), line)
         fields.append(field)
         if key in index:
             index[key].append(field)
