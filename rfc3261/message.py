@@ -333,9 +333,18 @@ class Headers:
             return values[0] if values else ""
         return None
 
-    def copy(self) -> Headers:
-        """A copy sharing no state with this container (typed values are not copied)."""
-        return Headers._from_fields(list(self._fields), {})._reindexed()
+    def copy(self, *, parsed: bool = False) -> Headers:
+        """A copy sharing no state with this container (typed values are not copied).
+
+        ``parsed=True``: the copy starts with this container's typed values, so that it
+        is not parsed again (a proxy's copy of a request, §16.6 step 1).  They are views
+        of the text that nobody changes in place (a change writes text back and drops
+        the changed field's value in the container changed only), so sharing them is safe.
+        """
+        copy = Headers._from_fields(list(self._fields), {})._reindexed()
+        if parsed:
+            copy._typed = dict(self._typed)
+        return copy
 
     def _reindexed(self) -> Headers:
         self._index = None
@@ -437,6 +446,33 @@ class Message:
             if not vias:
                 raise ParseError("missing Via header field", "8.1.1.7")
         return vias[0]
+
+    def replace_top_via(self, via: Via) -> None:
+        """Put ``via`` in place of the topmost Via value; the values below stay as parsed.
+
+        For the transport's ``received``/``rport`` (§18.2.1) and a client's own Via: the
+        request is then not parsed again to read its Via.
+        """
+        below = self.via[1:]
+        headers = self.headers
+        headers.remove_first("Via")
+        headers.prepend("Via", str(via))
+        headers._typed["via"] = [via, *below]
+
+    def push_via(self, value: str) -> None:
+        """Put the Via ``value`` on top (a proxy's own, §16.6 step 8); those below stay as
+        parsed, and only the new value is read."""
+        below = self.via
+        via = _VIA.parse(value)
+        self.headers.prepend("Via", value)
+        self.headers._typed["via"] = [via, *below]
+
+    def pop_top_via(self) -> None:
+        """Remove the topmost Via value (a proxy's own, §16.7 step 3, §16.11); those
+        below stay as parsed."""
+        below = self.via[1:]
+        self.headers.remove_first("Via")
+        self.headers._typed["via"] = below
 
     @property
     def from_(self) -> NameAddr:
@@ -725,7 +761,13 @@ class Request(Message):
             elif key == "timestamp" and status == 100:
                 fields.append(field)
         fields.append(("Content-Length", "content-length", "0", None))
-        return Response(status, reason, Headers._from_fields(fields, {})._reindexed())
+        headers = Headers._from_fields(fields, {})._reindexed()
+        # The Via rows are the request's own (copied above, §8.2.6.2), so their typed
+        # values are too: whoever routes the response (§18.2.2) reads them unparsed.
+        vias = self.headers._typed.get("via")
+        if vias is not None:
+            headers._typed["via"] = vias
+        return Response(status, reason, headers)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.2
     ##% However, if the To
@@ -869,14 +911,24 @@ def _parse(data: bytes) -> Request | Response:
 ##% Header fields follow the same generic header format as that given in
 ##% Section 2.2 of RFC 2822 [3].  Each header field consists of a field
 ##% name followed by a colon (":") and the field value.
+# The usual spellings of header field names (keys of rfc3261.headers._SPELLINGS, a
+# bounded set), each kept once: a field's name is this string, not a fresh slice of
+# its line, so that messages held by transactions do not each carry their own copies.
+_SPELLING_OBJECTS: dict[str, str] = {}
+
+
 def _fields(lines: list[str]) -> tuple[list[Field], dict[str, list[Field]]] | None:
     """Header fields, one per line; None when a line is folded (see _folded_fields)."""
     fields: list[Field] = []
     index: dict[str, list[Field]] = {}
     names = _SPELLINGS
+    spellings = _SPELLING_OBJECTS
     for line in islice(lines, 1, None):
         name, colon, value = line.partition(":")
         key = names.get(name)
+        if key is not None:
+            # One string per usual spelling, shared by every message that uses it.
+            name = spellings.setdefault(name, name)
         if key is None or not colon:
             # Not one of the usual spellings: a folded line, a line without a colon, a
             # name with whitespace before the colon, or any other name (checked here).

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .message import parse
 from .timers import DEFAULT_TIMERS, TimerValues, is_reliable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,6 +177,9 @@ class SendMessage:
     destination: Any
     # None: a stateless send (the transaction layer's 503 when overloaded).
     transaction: Transaction | None
+    # The message's bytes when the transaction has serialized it already (the final
+    # response a completed non-INVITE server transaction keeps): send these as they are.
+    wire: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -252,10 +256,11 @@ class Transaction:
     __slots__ = (
         "_deadlines",
         "_interval",
+        "_request",
+        "_request_wire",
         "destination",
         "key",
         "reliable",
-        "request",
         "state",
         "timers",
     )
@@ -281,7 +286,9 @@ class Transaction:
         reliable: bool | None = None,
         timers: TimerValues = DEFAULT_TIMERS,
     ) -> None:
-        self.request = request
+        self._request: Request | None = request
+        # The request as bytes once the parsed one is let go (see ``request``).
+        self._request_wire: bytes | None = None
         self.destination = destination
         if reliable is None:
             reliable = is_reliable(request.top_via.transport)
@@ -297,7 +304,34 @@ class Transaction:
         self.key: Any = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.request.method} {self.state} branch={self.branch!r}>"
+        request = self._request
+        if request is None:  # let go (see ``request``): the key has branch and method
+            return f"<{type(self).__name__} {self.key[-1]} {self.state} key={self.key!r}>"
+        return f"<{type(self).__name__} {request.method} {self.state} branch={self.branch!r}>"
+
+    @property
+    def request(self) -> Request:
+        """The request that created the transaction.
+
+        A completed non-INVITE server transaction keeps it as bytes only
+        (:class:`rfc3261.transaction_server.NonInviteServerTransaction`): it is parsed
+        again when asked for, which only a log or a test does once the TU has answered.
+        """
+        request = self._request
+        if request is None:
+            request = self._request = parse(self._request_wire)  # type: ignore[assignment, arg-type]
+        return request  # type: ignore[return-value]
+
+    @request.setter
+    def request(self, request: Request) -> None:
+        self._request = request
+        self._request_wire = None
+
+    def _let_request_go(self) -> None:
+        """Keep the request as bytes only (see ``request``)."""
+        if self._request is not None:
+            self._request_wire = bytes(self._request)
+            self._request = None
 
     @property
     def branch(self) -> str | None:

@@ -17,6 +17,7 @@ Messages given to the layer are assumed to have passed the transport's checks
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .timers import DEFAULT_TIMERS, TimerQueue, TimerValues
@@ -35,7 +36,13 @@ from .transaction_server import (
 if TYPE_CHECKING:  # pragma: no cover
     from .message import Request, Response
 
-__all__ = ["TransactionLayer", "client_key", "sends_first", "server_key"]
+__all__ = [
+    "TransactionLayer",
+    "client_key",
+    "sends_first",
+    "server_key",
+    "server_key_from_bytes",
+]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.3
@@ -109,6 +116,61 @@ def server_key(request: Request, method: str | None = None) -> tuple[Any, ...]:
     if branch is not None and branch.startswith(MAGIC_COOKIE):
         return (branch.lower(), via.host.lower(), via.port, method)
     return (request.uri, request.from_.tag, request.call_id, request.cseq.number, method, via)
+
+
+# The first Via header line (long or compact name), then that line as a plain RFC 3261
+# value: "SIP/2.0/transport host[:port];params", one value, no IPv6 literal, no folding.
+_FIRST_VIA = re.compile(rb"\r\n(?:via|v)[ \t]*:", re.IGNORECASE)
+_PLAIN_VIA = re.compile(
+    rb"[ \t]*SIP/2\.0/[A-Za-z]+[ \t]+([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?[ \t]*;([^\r\n,]*)\r\n"
+    rb"(?![ \t])"
+)
+
+_BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^; \t]*)", re.IGNORECASE)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.3
+##% The request matches a transaction if:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.3
+##% the branch parameter in the request is equal to the one in the top Via
+##% header field of the request that created the transaction, and
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.3
+##% the sent-by value in the top Via of the request is equal to the one in the
+##% request that created the transaction, and
+def server_key_from_bytes(data: bytes) -> tuple[str, str, int | None, str] | None:
+    """The key :func:`server_key` gives a non-INVITE request, read from its bytes unparsed.
+
+    With a magic-cookie branch, §17.2.3 matches a request on its top Via's branch and
+    sent-by and its method alone: a retransmission can be recognised without parsing the
+    rest.  None whenever the bytes are not plainly such a request (a response, INVITE or
+    ACK, an RFC 2543 branch, an unusual top Via): the caller then parses the request.
+    """
+    space = data.find(b" ", 0, 32)
+    if space <= 0:
+        return None
+    method = data[:space]
+    if method in (b"INVITE", b"ACK", b"SIP/2.0") or not method.isalpha():
+        return None
+    head_end = data.find(b"\r\n\r\n")
+    first = _FIRST_VIA.search(data, 0, head_end)
+    if first is None:
+        return None
+    via = _PLAIN_VIA.match(data, first.end(), head_end + 2)
+    if via is None:
+        return None
+    host, port, params = via.groups()
+    branches = _BRANCH.findall(b";" + params)
+    if len(branches) != 1 or not branches[0].startswith(MAGIC_COOKIE.encode()):
+        return None
+    try:
+        return (
+            branches[0].decode("ascii").lower(),
+            host.decode("ascii").lower(),
+            None if port is None else int(port),
+            method.decode("ascii"),
+        )
+    except UnicodeDecodeError:
+        return None
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.2
@@ -293,6 +355,19 @@ class TransactionLayer:
         if limit is not None and len(self._servers) >= limit:
             return self._overloaded(request, source)
         return self._create(request, source, now, reliable, key)[1]
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.2
+    ##% A request is a retransmission if it matches the same server transaction,
+    ##% using the rules specified in Section 17.2.3.
+    def receive_retransmission(self, key: tuple[Any, ...], now: float) -> list[Effect] | None:
+        """Pass a retransmission known by its key alone (:func:`server_key_from_bytes`)
+        to its non-INVITE server transaction; None when no such transaction exists."""
+        transaction = self._servers.get(key)
+        if transaction is None or transaction.__class__ is not NonInviteServerTransaction:
+            return None
+        effects = transaction.receive_retransmission(now)
+        self._update(transaction)
+        return effects
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
     ##% The server is temporarily unable to process the request due to a

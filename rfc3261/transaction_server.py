@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .message import parse
 from .timers import DEFAULT_TIMERS, TimerValues
 from .transaction import (
+    MAGIC_COOKIE,
     Action,
     Effect,
     Event,
@@ -332,7 +334,7 @@ NON_INVITE_SERVER_TRANSITIONS: Transitions = {
 class ServerTransaction(Transaction):
     """A server transaction: created for a request received from ``destination``."""
 
-    __slots__ = ("last_response", "send_100")
+    __slots__ = ("_final_wire", "last_response", "send_100")
 
     def __init__(
         self,
@@ -347,6 +349,9 @@ class ServerTransaction(Transaction):
         # The response most recently passed to the transport (provisional or final).
         self.last_response: Response | None = None
         self.send_100 = send_100
+        # The bytes of the final response, once the transaction keeps nothing else of
+        # it (a completed non-INVITE server transaction, see _keep_only_final_bytes).
+        self._final_wire: bytes | None = None
 
     def start(self, now: float) -> list[Effect]:
         """Pass the request up to the TU: the transition into the initial state."""
@@ -356,6 +361,10 @@ class ServerTransaction(Transaction):
         """A request matched to this transaction (§17.2.3): a retransmission or the ACK."""
         event = Event.ACK if request.method == "ACK" else Event.REQUEST
         return self._handle(event, now, request)
+
+    def receive_retransmission(self, now: float) -> list[Effect]:
+        """A retransmission of the request, matched by its key (§17.2.3) and not parsed."""
+        return self._handle(Event.REQUEST, now, None)
 
     def send_response(self, response: Response, now: float) -> list[Effect]:
         """The TU passes ``response`` to the transaction for transmission."""
@@ -369,6 +378,8 @@ class ServerTransaction(Transaction):
     def to_tag(self) -> str | None:
         """The To tag of the last response sent (the ACK of RFC 2543 peers carries it)."""
         response = self.last_response
+        if response is None and self._final_wire is not None:
+            response = parse(self._final_wire)  # rare: an RFC 2543 peer's ACK or a log
         return None if response is None else response.to.tag
 
     def _classify(self, status: int) -> Event:
@@ -384,7 +395,12 @@ class ServerTransaction(Transaction):
         effects.append(SendMessage(response, self.destination, self))
 
     def _resend_response(self, now: float, effects: list[Effect], message: Any) -> None:
-        if self.last_response is not None:
+        if self._final_wire is not None:
+            # The effect carries a Response as every SendMessage does; parsing the kept
+            # bytes costs a retransmission only, and the bytes go out unchanged.
+            wire = self._final_wire
+            effects.append(SendMessage(parse(wire), self.destination, self, wire))
+        elif self.last_response is not None:
             effects.append(SendMessage(self.last_response, self.destination, self))
 
 
@@ -463,5 +479,37 @@ class NonInviteServerTransaction(ServerTransaction):
     def _classify(self, status: int) -> Event:
         return Event.TU_PROVISIONAL if status < 200 else Event.TU_FINAL
 
-    def _start_timer_j(self, now: float, effects: list[Effect], message: Any) -> None:
-        self._start_timer(Event.TIMER_J, now, self.timers.timer_j(self.reliable))
+    def _start_timer_j(self, now: float, effects: list[Effect], response: Response) -> None:
+        value = self.timers.timer_j(self.reliable)
+        self._start_timer(Event.TIMER_J, now, value)
+        if value > 0:
+            self._keep_only_final_bytes(response, effects)
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.2
+    ##% While in the "Completed" state, the server transaction MUST pass the
+    ##% final response to the transport layer for retransmission whenever a
+    ##% retransmission of the request is received.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.2
+    ##% Any other final responses passed by the TU to the server transaction MUST
+    ##% be discarded while in the "Completed" state.
+    def _keep_only_final_bytes(self, response: Response, effects: list[Effect]) -> None:
+        """In "Completed", keep the final response's bytes and let the rest go.
+
+        From here to Timer J (64*T1 over UDP) the transaction only resends its final
+        response when the request comes again, and discards anything the TU passes:
+        it needs its key (held by the transaction layer) and those bytes, not the
+        parsed request nor the response object.  The bytes are made once and given to
+        the transport with the first send too.  A request whose branch lacks the magic
+        cookie keeps everything: RFC 2543 matching (§17.2.3) compares its To tag.
+        """
+        request = self._request
+        if request is None or not (request.top_via.branch or "").startswith(MAGIC_COOKIE):
+            return
+        wire = bytes(response)
+        for effect in reversed(effects):
+            if effect.__class__ is SendMessage and effect.message is response:  # type: ignore[union-attr]
+                effect.wire = wire  # type: ignore[union-attr]
+                break
+        self._final_wire = wire
+        self.last_response = None
+        self._let_request_go()

@@ -10,6 +10,7 @@ IP addresses. ``escape``/``unescape`` apply §19.1.2's escaping to each componen
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -568,8 +569,13 @@ _MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 ##% IP addresses may vary.  If so, the host components are considered
 ##% to match if the different textual representations yield the same
 ##% binary IP address.
+@functools.lru_cache(maxsize=1024)
 def _host_key(host: str) -> object:
-    """What a host compares by: the binary address for IP literals, else lower-case text."""
+    """What a host compares by: the binary address for IP literals, else lower-case text.
+
+    Cached: the same few hosts come back in every request (a registrar hashes each
+    Contact it stores), and reading an IP literal is the dearest part of a URI's hash.
+    """
     if host.startswith("["):
         literal = host[1:-1]
         if ":::" in literal:

@@ -88,7 +88,7 @@ from ..transaction import (
     Timeout,
     TransportFailure,
 )
-from ..transaction_layer import TransactionLayer, sends_first
+from ..transaction_layer import TransactionLayer, sends_first, server_key_from_bytes
 from ..transports import default_port, is_stream, route_response, transport_for_uri
 from ..uri import SipURI, parse_uri
 from . import websocket  # noqa: F401  (registers the WS and WSS transports, RFC 7118)
@@ -242,9 +242,7 @@ def stamp_via(via: Via, source: Source) -> Via | None:
 
 
 def _replace_top_via(request: Request, via: Via) -> None:
-    headers = request.headers
-    headers.remove_first("Via")
-    headers.prepend("Via", str(via))
+    request.replace_top_via(via)
 
 
 class TransactionUser:
@@ -416,10 +414,17 @@ class Endpoint:
         self._send_response(response, source, None)
 
     def _send_response(
-        self, response: Response, source: Source | None, token: Any, via: Via | None = None
+        self,
+        response: Response,
+        source: Source | None,
+        token: Any,
+        via: Via | None = None,
+        wire: bytes | None = None,
     ) -> None:
-        """Route ``response`` by its top Via (or ``via``, the same value) and send it."""
+        """Route ``response`` by its top Via (or ``via``, the same value) and send it
+        (``wire``: its bytes, when they are made already)."""
         via = via or response.top_via
+        data = wire if wire is not None else bytes(response)
         try:
             address, connection, local = response_target(via, source)
         except SentByName as error:
@@ -431,7 +436,7 @@ class Endpoint:
             ##% The procedures here are invoked when a server attempts to send to that
             ##% location and that response fails (the specific conditions are
             ##% detailed in RFC 3261).
-            self._spawn(self._resolve_sent_by_and_send(bytes(response), via, token))
+            self._spawn(self._resolve_sent_by_and_send(data, via, token))
             return
         except (ValueError, ParseError) as error:
             self._failed(token, error)
@@ -442,7 +447,6 @@ class Endpoint:
             and hasattr(self.resolver, "resolve_sent_by")
         ):
             # A new connection for a response: if it cannot be opened, RFC 3263 §5.
-            data = bytes(response)
 
             def by_sent_by(error: Exception) -> None:
                 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
@@ -454,7 +458,7 @@ class Endpoint:
 
             self.transport.send(data, address, local=local, on_error=by_sent_by)
             return
-        self._send(bytes(response), address, token, connection, local)
+        self._send(data, address, token, connection, local)
 
     async def _resolve_sent_by_and_send(self, data: bytes, via: Via, token: Any) -> None:
         try:
@@ -997,6 +1001,18 @@ class Dispatcher(Endpoint):
 
     # -- receiving -------------------------------------------------------------
 
+    def receive(self, data: bytes, source: Source) -> None:
+        """Take one received message's bytes; a retransmission of a non-INVITE request
+        is recognised by its §17.2.3 key and absorbed without being parsed."""
+        key = server_key_from_bytes(data)
+        if key is not None:
+            effects = self.transactions.receive_retransmission(key, self.loop.time())
+            if effects is not None:
+                self._run(effects, source)
+                self._reschedule()
+                return
+        super().receive(data, source)
+
     def _receive_request(self, request: Request, source: Source) -> None:
         self._stamp(request, source)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
@@ -1040,13 +1056,16 @@ class Dispatcher(Endpoint):
                 message = effect.message  # type: ignore[union-attr]
                 if message.__class__ is Response:
                     transaction = effect.transaction  # type: ignore[union-attr]
+                    wire = effect.wire  # type: ignore[union-attr]
                     # A server transaction's responses carry the Via of its request
-                    # (§8.2.6.2): reading it there saves parsing the response's copy.
+                    # (§8.2.6.2): reading it there saves parsing the response's copy
+                    # (unless the transaction sends bytes: it has let its request go).
                     self._send_response(
                         message,  # type: ignore[arg-type]
                         effect.destination,  # type: ignore[union-attr]
                         transaction,
-                        None if transaction is None else transaction.request.top_via,
+                        None if transaction is None or wire else transaction.request.top_via,
+                        wire,
                     )
                 else:
                     self._send(bytes(message), effect.destination, effect.transaction)  # type: ignore[union-attr]
@@ -1148,7 +1167,8 @@ class CoreHost(Endpoint):
             if isinstance(message, Response) and (
                 destination is None or isinstance(destination, Source)
             ):
-                self._send_response(message, destination, effect)
+                wire = getattr(effect, "wire", None)
+                self._send_response(message, destination, effect, wire=wire)
                 continue
             self._send_request(message, destination, effect)
         deadline = self.core.next_deadline()

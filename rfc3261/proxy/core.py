@@ -192,7 +192,9 @@ class Proxy(
         """
         for effect in sends_first(effects):
             if isinstance(effect, SendMessage):
-                out.append(Send(effect.message, effect.destination, effect.transaction))
+                out.append(
+                    Send(effect.message, effect.destination, effect.transaction, effect.wire)
+                )
             elif isinstance(effect, RequestReceived):
                 if effect.request.method == "ACK":
                     # The ACK for a 2xx: no transaction of ours absorbs it (§17.2.3).

@@ -176,8 +176,14 @@ class RequestForwarding:
     ##% That is, they MUST forward the WWW-Authenticate, Authentication-Info,
     ##% and Authorization header fields untouched.
     def copy_request(self, request: Request) -> Request:
-        """Step 1: a copy with every header field, in order, and the same body."""
-        return Request(request.method, request.uri, request.headers.copy(), request.body)
+        """Step 1: a copy with every header field, in order, and the same body.
+
+        The copy starts with the received request's parsed values: it is not parsed
+        again, only the fields the next steps write are read anew.
+        """
+        return Request(
+            request.method, request.uri, request.headers.copy(parsed=True), request.body
+        )
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
     ##% The Request-URI in the copy's start line MUST be replaced with
@@ -409,7 +415,7 @@ class RequestForwarding:
     def add_via(self, copy: Request, hop: NextHop, loop_part: str) -> None:
         """Step 8: our Via on top; branch = magic cookie, random part, ".", loop part."""
         branch = f"{MAGIC_COOKIE}{secrets.token_hex(8)}.{loop_part}"
-        copy.headers.prepend("Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}")
+        copy.push_via(f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}")
 
     ##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
     ##% This second part MUST vary with any field used by the location
@@ -515,7 +521,7 @@ class RequestForwarding:
         copy = parse(bytes(branch.request))
         if not isinstance(copy, Request):
             return False
-        copy.headers.remove_first("Via")
+        copy.pop_top_via()
         self.add_via(copy, branch.hop, branch.context.loop_part)  # 8, a new branch
         retry = Branch(branch.context, branch.target, copy, branch.hop, breadth=branch.breadth)
         branch.final = True  # this attempt is over; its response is not the context's

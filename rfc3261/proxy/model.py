@@ -122,6 +122,7 @@ class Send:
     message: Message
     destination: Any
     transaction: Any = None
+    wire: bytes | None = None  # the message's bytes, when a transaction made them already
 
 
 @dataclass

@@ -121,8 +121,8 @@ class ResponseProcessing:
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
         ##% If no Via header field values remain in the response, the response
         ##% was meant for this element and MUST NOT be forwarded.
-        response.headers.remove_first("Via")
-        if not response.headers.get_all("Via"):
+        response.pop_top_via()
+        if not response.via:
             return
         if status >= 200:
             already_final = branch.final

@@ -98,9 +98,7 @@ class StatelessForwarding:
             # The branch is a hash of what a retransmission repeats: the incoming branch,
             # Call-ID and CSeq number (the §16.11 procedure, for a request with a branch).
             branch = f"{MAGIC_COOKIE}{_hash(ack.top_via.branch, ack.call_id, ack.cseq.number)}"
-            copy.headers.prepend(
-                "Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}"
-            )
+            copy.push_via(f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}")
             self.add_content_length(copy, hop)
         except (ParseError, ValueError, _Answer):
             return
@@ -125,7 +123,7 @@ class StatelessForwarding:
         vias = response.via
         if not vias or not self.is_own_via(vias[0]):
             return
-        response.headers.remove_first("Via")
+        response.pop_top_via()
         rest = response.via
         if rest:
             out.append(Send(response, via_destination(rest[0])))
