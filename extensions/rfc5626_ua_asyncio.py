@@ -18,6 +18,7 @@ flow's connection must be gone before the REGISTER effect that follows is carrie
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from extensions.rfc5626_ua import Flow, FlowEvent, Outbound, SendKeepAlive
@@ -74,7 +75,6 @@ class OutboundEdge:
         return False
 
     def _send(self, flow: Flow, data: bytes) -> None:
-        now = self.host.clock()
         if flow.reliable:
             connection = self.connections.get(flow)
             if connection is None or not connection.is_open or not connection.write(data):
@@ -84,11 +84,9 @@ class OutboundEdge:
         point = self.layer.listening_point("UDP", address.family)
         if point is None:
             return
-        try:
+        # A send that fails goes unanswered: the STUN transaction then fails the flow.
+        with contextlib.suppress(OSError):
             point.handle.sendto(data, (address.host, address.port))
-        except OSError:
-            pass  # unanswered, the STUN transaction fails the flow (§4.4.2)
-        del now
 
     # -- what the transport layer saw ----------------------------------------------------
 
