@@ -43,6 +43,8 @@ class Peer:
     pings: list[float] = field(default_factory=list)
     stun: list[float] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
+    # Every request other than REGISTER: (method, the connection it came on or None).
+    requests: list[tuple[str, Any]] = field(default_factory=list)
     answer_pings: bool = True
     require_outbound: bool = True
 
@@ -125,6 +127,7 @@ class ScriptedRegistrar:
             self.peer.responses.append(message)
             return
         if message.method != "REGISTER":
+            self.peer.requests.append((message.method, connection))
             send(bytes(message.make_response(200)))
             return
         self.peer.registers.append((time.monotonic(), message))
@@ -167,8 +170,16 @@ class OutboundClient:
     incoming INVITE is answered 486 (Busy Here) after the IncomingCall is recorded.
     """
 
-    def __init__(self, proxies: list[str], *, transport: str = "TCP", **settings: Any) -> None:
+    def __init__(
+        self,
+        proxies: list[str],
+        *,
+        transport: str = "TCP",
+        outbound_proxy: str | None = None,
+        **settings: Any,
+    ) -> None:
         self.proxies = proxies
+        self.outbound_proxy = outbound_proxy
         self.transport = transport
         self.settings = settings
         self.events: list[tuple[float, Any]] = []
@@ -193,6 +204,7 @@ class OutboundClient:
             contact=point.uri("alice"),
             sent_by=point.sent_by,
             transport=point.transport,
+            outbound_proxy=self.outbound_proxy,
         )
         settings = ua_side.OutboundSettings(
             "urn:uuid:00000000-0000-1000-8000-000A95A0E128", self.proxies, **self.settings

@@ -199,6 +199,33 @@ def test_instance_id_is_a_uuid_urn() -> None:
             OutboundSettings(bad, [EDGE1])
 
 
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.1
+##= type=test
+##% This
+##% URN MUST be persistent across power cycles of the device.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.1
+##= type=test
+##% The
+##% instance ID MUST NOT change as the device moves from one network to
+##% another.
+def test_the_instance_id_survives_a_reboot_and_a_move_to_another_network() -> None:
+    seen = set()
+    # Two boots, the second on another network (another contact address and RNG).
+    for seed, contact in ((1, "sip:alice@alice.example.com"), (9, "sip:alice@10.9.8.7:5070")):
+        net = Network()
+        alice = net.add_ua(make_ua("alice", seed=seed, contact=contact))
+        outbound = Outbound(OutboundSettings(INSTANCE, [EDGE1]))
+        alice.ua.use(outbound)
+        net.add_script("edge1.example.com", registrar())
+        net.call(alice, outbound.start(net.now))
+        net.run(1.0)
+        net.call(alice, outbound.connection_closed(outbound.flows[0], net.now))
+        net.run(2.0)
+        for request in registers(net, "edge1.example.com"):
+            seen.add(request.contact[0].params.get("+sip.instance"))
+    assert seen == {f'"<{INSTANCE.lower()}>"'}
+
+
 ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
 ##= type=test
 ##% A UAC also MUST NOT include an instance-id feature tag or "reg-id"

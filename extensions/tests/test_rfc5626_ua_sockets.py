@@ -42,6 +42,12 @@ def invite(port: int, ua_port: int, n: int) -> bytes:
 ##% If the client does not receive a pong in response to its ping (allowing for
 ##% retransmission for STUN as described in Section 4.4.2), it declares
 ##% the flow dead and opens a new flow in its place.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+##= type=test
+##% If the
+##% UAC cannot use one of the existing flows, then it SHOULD form a new
+##% flow by sending a datagram or opening a new connection to the next
+##% hop, as appropriate for the transport protocol.
 @async_test(timeout=20.0)
 async def test_a_killed_tcp_flow_is_registered_again_and_no_call_is_lost_after() -> None:
     registrar = await ScriptedRegistrar().start()
@@ -54,12 +60,14 @@ async def test_a_killed_tcp_flow_is_registered_again_and_no_call_is_lost_after()
         assert peer.pings  # the first CRLF ping went out at once and was answered
         ua_port = client.host.local_point("TCP").address.port
         for n in range(3):
+            old = registrar.last_flow
             killed = time.monotonic()
             registrar.kill()
             assert await client.until(lambda n=n: len(peer.registers) == n + 2, 5.0)
             assert await client.until(lambda n=n: client.states().count("active") == n + 2, 5.0)
             recovered = time.monotonic() - killed
             assert recovered < 1.0, recovered
+            assert registrar.last_flow is not old  # a new connection: the new flow
             # Reachable through the new flow: a call arriving now reaches the UA.
             assert registrar.send_on_flow(invite(registrar.port, ua_port, n))
             assert await client.until(lambda n=n: len(client.of("IncomingCall")) == n + 1, 5.0)
@@ -123,6 +131,34 @@ async def test_stun_keepalive_on_udp_answered_by_a_stun_responder() -> None:
     finally:
         await client.close()
         await registrar.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+##= type=test
+##% For protocols that don't use TLS, if the UAC has an existing flow to
+##% this IP address, and port with the correct protocol, then the UAC
+##% MUST use the existing connection.
+@async_test(timeout=20.0)
+async def test_requests_to_the_edge_go_over_the_registered_flow() -> None:
+    registrar = await ScriptedRegistrar().start()
+    other = await ScriptedRegistrar().start()
+    client = await OutboundClient([registrar.uri], outbound_proxy=registrar.uri).start()
+    try:
+        assert await client.until(lambda: client.outbound.flows[0].state == "active", 5.0)
+        ua, host = client.ua, client.host
+        for target in ("sip:bob@127.0.0.1", f"sip:carol@127.0.0.1:{other.port};transport=tcp"):
+            request = ua.build_request("OPTIONS", target)
+            host.run(ua.send(request, host.clock())[1])
+        # Both go through the outbound proxy (the route set), on the registered flow.
+        assert await client.until(lambda: len(registrar.peer.requests) == 2, 5.0)
+        for method, connection in registrar.peer.requests:
+            assert method == "OPTIONS" and connection is registrar.last_flow
+        assert len(registrar.connections) == 1  # no second connection to the edge
+        assert other.peer.requests == []
+    finally:
+        await client.close()
+        await registrar.close()
+        await other.close()
 
 
 @async_test(timeout=20.0)

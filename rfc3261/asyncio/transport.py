@@ -695,6 +695,15 @@ class TransportLayer:
         if info is None or not (info.stream or _connected(info)):
             self._send_datagram(data, destination, local, on_error)
             return
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+        ##% For protocols that don't use TLS, if the UAC has an existing flow to
+        ##% this IP address, and port with the correct protocol, then the UAC
+        ##% MUST use the existing connection.
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+        ##% If the
+        ##% UAC cannot use one of the existing flows, then it SHOULD form a new
+        ##% flow by sending a datagram or opening a new connection to the next
+        ##% hop, as appropriate for the transport protocol.
         if connection is None or not connection.is_open:
             connection = self.connections.get(destination)
             if connection is None or connection.closed:
