@@ -245,6 +245,11 @@ class FlowEvent(UAEvent):
     state: str
     reason: str = ""
 
+    def describe(self) -> str:
+        """One line for a log: the flow, its new state and why."""
+        flow = self.flow
+        return f"outbound flow {flow.reg_id} via {flow.proxy}: {self.state} ({self.reason})"
+
 
 # -- the keep-alive of one flow (§4.4) -----------------------------------------------------
 
@@ -498,22 +503,44 @@ class Outbound(UAExtension):
     ##% option tag in a Supported header field in a request that is not a
     ##% REGISTER request.
     option_tags = (OUTBOUND,)
+    #: A fresh UUID URN (§4.1), for an application that has none stored yet.
+    new_instance_id = staticmethod(new_instance_id)
 
-    def __init__(self, settings: OutboundSettings, *, aor: str | None = None) -> None:
+    def __init__(
+        self, settings: OutboundSettings | None = None, *, aor: str | None = None
+    ) -> None:
         self.settings = settings
         self.aor = aor
         self.flows: list[Flow] = []
         self.ua: UserAgent | None = None
         self.running = False
 
+    def configure(
+        self, settings: OutboundSettings | None = None, *, aor: str | None = None, **values: Any
+    ) -> None:
+        """Give the settings, or the values of :class:`OutboundSettings` (the ua program
+        loads the extension by name, then calls this); ValueError for bad values."""
+        if self.running:
+            raise ValueError("configure an outbound extension before start()")
+        self.settings = settings or OutboundSettings(**values)
+        self.aor = aor or self.aor
+        if self.ua is not None:
+            self._make_flows()
+
     def install(self, ua: UserAgent) -> None:
         self.ua = ua
+        if self.settings is not None:
+            self._make_flows()
+
+    def _make_flows(self) -> None:
+        assert self.settings is not None
         ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.1
         ##% The sequence of reg-id values does not have to be sequential but MUST
         ##% be exactly the same sequence of reg-id values each time the UA
         ##% instance power cycles or reboots, so that the reg-id values will
         ##% collide with the previously used reg-id values.
         # reg-id n is the n-th URI of the configured set: the same after every reboot.
+        self.flows = []
         for reg_id, text in enumerate(self.settings.proxies, start=1):
             uri = parse_uri(text)
             assert isinstance(uri, SipURI)  # checked by OutboundSettings
@@ -532,6 +559,8 @@ class Outbound(UAExtension):
     ##% default outbound proxies from the set.
     def start(self, now: float) -> list[UAEffect]:
         """Register through every outbound proxy of the set (one flow each)."""
+        if self.settings is None or self.ua is None:
+            raise ValueError("start() needs settings (configure) and an installed extension")
         self.running = True
         effects: list[UAEffect] = []
         for flow in self.flows:
