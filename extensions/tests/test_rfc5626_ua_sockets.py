@@ -173,3 +173,12 @@ async def test_without_require_outbound_no_keepalive_is_sent() -> None:
     finally:
         await client.close()
         await registrar.close()
+
+
+def test_the_recovery_bench_runs_quick() -> None:
+    from rfc3261.bench import outbound_recovery
+
+    doc = outbound_recovery.run(True)
+    assert doc["rounds"] == 3 and len(doc["registered_s"]) == 3
+    assert doc["calls_lost"] == 0 and outbound_recovery.floors_passed(doc) is True
+    assert "registered again: median" in outbound_recovery.render(doc)

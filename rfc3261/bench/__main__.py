@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "presence_load": "rfc3261.bench.presence_load",
     "dns_load": "rfc3261.bench.dns_load",
     "sdp": "rfc3261.bench.sdp",
+    "outbound_recovery": "rfc3261.bench.outbound_recovery",
 }
 """Benchmark name -> module."""
 
