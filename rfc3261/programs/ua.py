@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         " per --outbound (repeatable), kept alive and re-formed when it fails",
     )
     ua.add_argument("--instance-id", metavar="URN", help="our +sip.instance (a UUID URN)")
+    ua.add_argument(
+        "--outbound-base-time",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="RFC 5626 §4.5 back-off base time when every flow failed (default 30;"
+        " with a flow up it is 3 times this, and the wait is capped at 60 times)",
+    )
     ua.add_argument("--options", metavar="URI", help="send OPTIONS and print the response")
     ua.add_argument("--call", metavar="URI", help="call this URI")
     ua.add_argument(
@@ -363,8 +371,14 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
         if extension.name == "outbound" and getattr(args, "outbound", None):
             try:
                 instance = args.instance_id or extension.new_instance_id()  # type: ignore[attr-defined]
+                base = args.outbound_base_time
                 extension.configure(  # type: ignore[attr-defined]
-                    instance_id=instance, proxies=args.outbound, expires=args.expires
+                    instance_id=instance,
+                    proxies=args.outbound,
+                    expires=args.expires,
+                    base_time_all_failed=base,
+                    base_time_some_ok=3 * base,
+                    max_time=60 * base,
                 )
             except ValueError as error:
                 raise UsageError(f"--outbound/--instance-id: {error}") from None
