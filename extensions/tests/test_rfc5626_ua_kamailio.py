@@ -23,13 +23,14 @@ import pytest
 from extensions.tests.outbound_peer import OutboundClient
 from rfc3261.asyncio.loopback import free_port
 from rfc3261.programs.ua import run_program
-from rfc3261.tests.test_interop_ua import stop
+from rfc3261.tests.test_interop_ua import stop, wait_bound
 from rfc3261.tests.test_programs_ua import ua_args
 from rfc3261.tests.transport_support import async_test, require_external
 
 pytestmark = pytest.mark.interop
 
 HERE = Path(__file__).resolve().parent / "kamailio"
+MEMORY = ("-m", "64", "-M", "8")
 INSTANCE = "urn:uuid:00000000-0000-1000-8000-000a95a0e128"
 
 
@@ -56,14 +57,11 @@ class Kamailio:
         rundir.mkdir()
         self.log = (self.workdir / f"{self.config.stem}-{self.starts}.log").open("w")
         self.process = subprocess.Popen(
-            [self.binary, "-f", str(self.config), "-DD", "-E", "-Y", str(rundir)]
-            + ["-m", "64", "-M", "8"],
+            [self.binary, "-f", str(self.config), "-DD", "-E", "-Y", str(rundir), *MEMORY],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        from rfc3261.tests.test_interop_ua import wait_bound
-
         wait_bound(self.port, "udp")
 
     def stop(self) -> None:
