@@ -657,6 +657,11 @@ class Outbound(UAExtension):
             if isinstance(owner, FlowRegistration) and owner.flow.outbound is self:
                 self._register_fields(request, owner.flow)
             return
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+        ##% UAs that support this specification SHOULD include the outbound
+        ##% option tag in a Supported header field in a request that is not a
+        ##% REGISTER request.
+        # (In-dialog requests, which the core builds without Supported, too.)
         tags = [str(tag) for tag in request.header("Supported") or []]
         if OUTBOUND not in (tag.lower() for tag in tags):
             request.headers.set("Supported", ", ".join([*tags, OUTBOUND]))
@@ -699,12 +704,8 @@ class Outbound(UAExtension):
         if "Contact" not in request.headers:
             return
         contacts = request.contact
-        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
-        ##% A UAC also MUST NOT include an instance-id feature tag or "reg-id"
-        ##% Contact header field parameter in a request to un-register all
-        ##% Contacts (a single Contact header field value with the value of "*").
-        if any(contact.is_star for contact in contacts):
-            return
+        assert self.ua is not None
+        contact = contacts[0]
         ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
         ##% In an initial registration or re-registration, a UA MUST NOT include
         ##% a "reg-id" header field parameter in the Contact header field if the
@@ -712,9 +713,11 @@ class Outbound(UAExtension):
         ##% target Contact header field.
         # Only the UA's own contact (the one Registration builds) gets the parameters;
         # a third-party Contact goes out as the application wrote it.
-        assert self.ua is not None
-        contact = contacts[0]
-        if len(contacts) != 1 or contact.uri != self.ua.contact_uri:
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
+        ##% A UAC also MUST NOT include an instance-id feature tag or "reg-id"
+        ##% Contact header field parameter in a request to un-register all
+        ##% Contacts (a single Contact header field value with the value of "*").
+        if len(contacts) != 1 or contact.is_star or contact.uri != self.ua.contact_uri:
             return
         params = contact.params.copy()
         ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.1
@@ -770,6 +773,15 @@ class Outbound(UAExtension):
         ##% The UAC examines successful registration responses for the presence
         ##% of an outbound option-tag in a Require header field value.
         require = {str(tag).lower() for tag in response.header("Require") or []}
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-8
+        ##% A SIP node MUST NOT send STUN requests over a flow unless it has an
+        ##% explicit indication that the target next-hop SIP server claims to
+        ##% support this specification.
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-8
+        ##% UACs MUST NOT use an ambiguous
+        ##% configuration option such as "Work through NATs?" or "Do keep-
+        ##% alives?" to imply next-hop STUN support.
+        # The indication is the Require: outbound of this 2xx: no setting turns STUN on.
         if OUTBOUND not in require:
             ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.1
             ##% It is the responsibility of the UA to remove any inappropriate
@@ -789,15 +801,6 @@ class Outbound(UAExtension):
         ##% the outbound option-tag in the Require header field of a successful
         ##% registration response, the UA begins sending keep-alives as described
         ##% in Section 4.4.
-        ##= https://www.rfc-editor.org/rfc/rfc5626#section-8
-        ##% A SIP node MUST NOT send STUN requests over a flow unless it has an
-        ##% explicit indication that the target next-hop SIP server claims to
-        ##% support this specification.
-        ##= https://www.rfc-editor.org/rfc/rfc5626#section-8
-        ##% UACs MUST NOT use an ambiguous
-        ##% configuration option such as "Work through NATs?" or "Do keep-
-        ##% alives?" to imply next-hop STUN support.
-        # The indication is the Require: outbound of this 2xx: no setting turns STUN on.
         ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.4.1
         ##% This approach MUST only be used with connection oriented transports
         ##% such as TCP or SCTP; it MUST NOT be used with connection-less
