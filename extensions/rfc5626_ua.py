@@ -704,20 +704,8 @@ class Outbound(UAExtension):
         if "Contact" not in request.headers:
             return
         contacts = request.contact
-        assert self.ua is not None
-        contact = contacts[0]
-        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
-        ##% In an initial registration or re-registration, a UA MUST NOT include
-        ##% a "reg-id" header field parameter in the Contact header field if the
-        ##% registering UA is not the same instance as the UA referred to by the
-        ##% target Contact header field.
-        # Only the UA's own contact (the one Registration builds) gets the parameters;
-        # a third-party Contact goes out as the application wrote it.
-        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
-        ##% A UAC also MUST NOT include an instance-id feature tag or "reg-id"
-        ##% Contact header field parameter in a request to un-register all
-        ##% Contacts (a single Contact header field value with the value of "*").
-        if len(contacts) != 1 or contact.is_star or contact.uri != self.ua.contact_uri:
+        contact = self._own_contact(contacts)
+        if contact is None:
             return
         params = contact.params.copy()
         ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.1
@@ -735,6 +723,23 @@ class Outbound(UAExtension):
             raise ValueError(f"reg-id {flow.reg_id} out of range (RFC 5626 §10)")
         params.set("reg-id", str(flow.reg_id))
         request.headers.set("Contact", str(Contact(contact.display_name, contact.uri, params)))
+
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
+    ##% In an initial registration or re-registration, a UA MUST NOT include
+    ##% a "reg-id" header field parameter in the Contact header field if the
+    ##% registering UA is not the same instance as the UA referred to by the
+    ##% target Contact header field.
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
+    ##% A UAC also MUST NOT include an instance-id feature tag or "reg-id"
+    ##% Contact header field parameter in a request to un-register all
+    ##% Contacts (a single Contact header field value with the value of "*").
+    def _own_contact(self, contacts: list[Contact]) -> Contact | None:
+        """The UA's own contact, alone in the REGISTER: the one that gets +sip.instance
+        and reg-id.  None for a third-party Contact (as the application wrote it) or "*"."""
+        assert self.ua is not None
+        if len(contacts) != 1 or contacts[0].is_star:
+            return None
+        return contacts[0] if contacts[0].uri == self.ua.contact_uri else None
 
     def _registered(self, flow: Flow, response: Response, now: float) -> list[UAEffect]:
         """A final response to one of ``flow``'s REGISTER requests."""
