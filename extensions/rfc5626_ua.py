@@ -442,7 +442,8 @@ class FlowRegistration(Registration):
 
     def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         effects = super().on_response(client, response, now)
-        if response.status >= 200:
+        # A late answer to the registration of a flow formed again since is not news.
+        if response.status >= 200 and self.flow.registration is self:
             effects.extend(self.flow.outbound._registered(self.flow, response, now))
         return effects
 
@@ -468,7 +469,9 @@ class Flow:
     successful: bool = False
     consecutive_failures: int = 0
     retry_at: float | None = None
+    #: The retry timer (forming the flow again, or a refresh after a recoverable error).
     timer: Any = None
+    keepalive_timer: Any = None
     flow_timer: int | None = None
     last_reason: str = ""
 
@@ -633,6 +636,10 @@ class Outbound(UAExtension):
         """Send the REGISTER that forms (or re-forms) ``flow`` through its proxy."""
         assert self.ua is not None
         self._cancel(flow)
+        old = flow.registration
+        if old is not None and old.refresh_timer is not None:
+            old.refresh_timer.cancel()  # the new flow's registration refreshes from now on
+            old.refresh_timer = None
         flow.retry_at = None
         flow.keepalive = None
         flow.successful = False
@@ -883,17 +890,19 @@ class Outbound(UAExtension):
         return not any(other.state == "active" for other in self.flows if other is not flow)
 
     def _arm(self, flow: Flow) -> list[UAEffect]:
-        """Set the flow's timer to its keep-alive's next deadline."""
+        """Set the flow's keep-alive timer to its keep-alive's next deadline."""
         assert self.ua is not None
-        self._cancel(flow)
+        if flow.keepalive_timer is not None:
+            flow.keepalive_timer.cancel()
+            flow.keepalive_timer = None
         keepalive = flow.keepalive
         deadline = keepalive.next_deadline() if keepalive is not None else None
         if deadline is not None:
-            flow.timer = self.ua.call_at(deadline, lambda t: self._tick(flow, t))
+            flow.keepalive_timer = self.ua.call_at(deadline, lambda t: self._tick(flow, t))
         return []
 
     def _tick(self, flow: Flow, now: float) -> list[UAEffect]:
-        flow.timer = None
+        flow.keepalive_timer = None
         keepalive = flow.keepalive
         if keepalive is None:
             return []
@@ -908,9 +917,11 @@ class Outbound(UAExtension):
         return effects
 
     def _cancel(self, flow: Flow) -> None:
-        if flow.timer is not None:
-            flow.timer.cancel()
-            flow.timer = None
+        """Stop the flow's timers: keep-alive, retry, and its registration's refresh."""
+        for timer in (flow.timer, flow.keepalive_timer):
+            if timer is not None:
+                timer.cancel()
+        flow.timer = flow.keepalive_timer = None
 
     def _enter(self, flow: Flow, state: str, reason: str) -> list[UAEffect]:
         flow.state = state
