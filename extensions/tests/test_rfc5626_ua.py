@@ -714,3 +714,23 @@ def test_stun_parser_rejects_what_is_not_stun() -> None:
         + bytes(4)
     )
     assert parse_stun(bad) is None
+
+
+def test_a_flow_formed_again_leaves_no_refresh_of_the_old_registration() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    outbound = Outbound(OutboundSettings(INSTANCE, [EDGE1], expires=100))
+    alice.ua.use(outbound)
+    net.add_script("edge1.example.com", registrar())
+    flow = outbound.flows[0]
+    alice.on_event = lambda net, e: (
+        net.call(alice, outbound.pong(flow, net.now)) if isinstance(e, SendKeepAlive) else None
+    )
+    net.call(alice, outbound.start(net.now))
+    net.run(1.0)
+    net.call(alice, outbound.connection_closed(flow, net.now))
+    net.run(180.0)
+    first, *later = registers(net, "edge1.example.com")
+    assert len(later) >= 3  # the new flow's REGISTER and its refreshes (every 50 s)
+    assert all(request.call_id != first.call_id for request in later)
+    assert len({request.call_id for request in later}) == 1
