@@ -12,6 +12,8 @@ import random
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extensions.rfc5626_ua import (
     BINDING_ERROR,
@@ -734,3 +736,19 @@ def test_a_flow_formed_again_leaves_no_refresh_of_the_old_registration() -> None
     assert len(later) >= 3  # the new flow's REGISTER and its refreshes (every 50 s)
     assert all(request.call_id != first.call_id for request in later)
     assert len({request.call_id for request in later}) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80), st.binary(min_size=12, max_size=12))
+def test_stun_parser_never_raises_on_garbage(garbage: bytes, transaction_id: bytes) -> None:
+    header = struct.pack("!HHI", BINDING_SUCCESS, len(garbage), STUN_MAGIC_COOKIE)
+    for data in (garbage, header + transaction_id + garbage):
+        message = parse_stun(data)
+        assert message is None or message.transaction_id == data[8:20]
+    # And a keep-alive fed garbage as a response stays waiting (no crash, no success).
+    keepalive = KeepAlive(False, OutboundSettings(INSTANCE, [EDGE1]), random.Random(1))
+    keepalive.start(0.0)
+    keepalive.poll(0.0)
+    message = parse_stun(header + transaction_id + garbage)
+    if message is not None:
+        keepalive.stun(message, 0.1)
