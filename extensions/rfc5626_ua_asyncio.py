@@ -23,7 +23,7 @@ from typing import Any
 
 from extensions.rfc5626_ua import Flow, FlowEvent, Outbound, SendKeepAlive
 from rfc3261.asyncio.dispatcher import CoreHost
-from rfc3261.asyncio.transport import Address, Source, StreamConnection
+from rfc3261.asyncio.transport import Address, Source, StreamConnection, is_ip_address
 
 __all__ = ["OutboundEdge"]
 
@@ -40,6 +40,11 @@ class OutboundEdge:
         self.connections: dict[Flow, StreamConnection] = {}
         if self.layer.on_pong is not None or self.layer.on_stun is not None:
             raise ValueError("this transport layer already has outbound hooks")
+        for flow in outbound.flows:
+            # A flow is the connection (or UDP path) to this address; a name would need
+            # RFC 3263 resolution of the outbound-proxy-set, which is not done here yet.
+            if not is_ip_address(flow.host):
+                raise ValueError(f"outbound proxy {flow.proxy}: give an IP literal, not a name")
         self.layer.on_pong = self._pong
         self.layer.on_connection_closed = self._closed
         self.layer.on_stun = self._stun

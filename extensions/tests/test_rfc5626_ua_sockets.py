@@ -182,3 +182,16 @@ def test_the_recovery_bench_runs_quick() -> None:
     assert doc["rounds"] == 3 and len(doc["registered_s"]) == 3
     assert doc["calls_lost"] == 0 and outbound_recovery.floors_passed(doc) is True
     assert "registered again: median" in outbound_recovery.render(doc)
+
+
+@async_test(timeout=10.0)
+async def test_the_edge_wants_ip_literals_for_the_outbound_proxies() -> None:
+    client = OutboundClient(["sip:edge.example.com;transport=tcp"])
+    try:
+        await client.start()
+    except ValueError as error:
+        assert "IP literal" in str(error)
+    else:
+        raise AssertionError("a name in the outbound-proxy-set was taken")
+    finally:
+        await client.host.close()

@@ -668,7 +668,10 @@ class UserAgentProgram:
         outbound = self.ua.extension("outbound") if getattr(args, "outbound", None) else None
         if outbound is not None:  # its keep-alives on our sockets (RFC 5626 §4.4)
             edge = importlib.import_module("extensions.rfc5626_ua_asyncio")
-            self.outbound_edge = edge.OutboundEdge(host, outbound)
+            try:
+                self.outbound_edge = edge.OutboundEdge(host, outbound)
+            except ValueError as error:
+                raise UsageError(f"--outbound: {error}") from None
             self.say(f"instance-id {outbound.settings.instance_id}")  # type: ignore[attr-defined]
         sdp = self.ua.extension("sdp")
         if sdp is not None:
