@@ -768,12 +768,15 @@ class Outbound(UAExtension):
         ##% "pongs" are received in response to "pings", the flow SHOULD be kept
         ##% active until a non-recoverable error response is received.
         if flow.state == "active" and flow.reliable and _recoverable(status):
-            delay = _retry_after(response) or retry_delay(
-                flow.consecutive_failures + 1,
-                self._all_failed(flow),
-                self.settings,
-                self.ua.rng,  # type: ignore[union-attr]
-            )
+            # Retry-After when given (0: at once, RFC 5626 §4.2.1's note), else the back-off.
+            delay = _retry_after(response)
+            if delay is None:
+                delay = retry_delay(
+                    flow.consecutive_failures + 1,
+                    self._all_failed(flow),
+                    self.settings,
+                    self.ua.rng,  # type: ignore[union-attr]
+                )
             flow.timer = self.ua.call_at(  # type: ignore[union-attr]
                 now + delay, lambda t: registration.register(t)
             )
