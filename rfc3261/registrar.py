@@ -248,11 +248,18 @@ class Registrar:
             with self.location.transaction(aor, now):
                 current = self.location.bindings(aor, now)
                 if self.check_star(request, aor, current, now):  # step 6
-                    return self.ok_response(request, [], now)  # all removed: step 8
-                if not request.contact:
-                    return self.ok_response(request, current, now)  # step 6 "skips to the last"
-                bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
-                return self.ok_response(request, bindings, now)  # step 8
+                    response = self.ok_response(request, [], now)  # all removed: step 8
+                elif not request.contact:  # step 6 "skips to the last"
+                    response = self.ok_response(request, current, now)
+                else:
+                    bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
+                    response = self.ok_response(request, bindings, now)  # step 8
+            if identity[1] and self.authenticator is not None:
+                # Mutual authentication (§20.6, RFC 7616 §3.5): rspauth in the 200.
+                info = self.authenticator.authentication_info(request, response.body)
+                if info is not None:
+                    response.headers.add("Authentication-Info", str(info))
+            return response
         except Reject as reject:
             return reject.response
         except LocationError:
@@ -325,6 +332,10 @@ class Registrar:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
     ##% Additionally, registrars and redirect servers MAY make use of 401
     ##% (Unauthorized) responses for authentication
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% When the UA sends the REGISTER request over the existing TLS connection, the
+    ##% registrar SHOULD challenge the request with a 401 (Proxy Authentication Required)
+    ##% response.
     def authenticate(self, request: Request, now: float) -> tuple[str, bool]:
         """Step 3: (identity, authenticated).  With Digest the identity is the user name;
         without, the canonical From address."""

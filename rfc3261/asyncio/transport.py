@@ -181,6 +181,7 @@ class TransportLimits:
     ##% This usually means at least 64*T1 (see Section 17.1.1.1 for a
     ##% definition of T1).
     idle_timeout: float = 64 * 0.5 + 8.0
+
     # An unfinished message older than this closes its connection (slow senders).
     message_timeout: float = 10.0
     # Bytes waiting for a peer that does not read; above it the connection is dropped.
@@ -704,6 +705,10 @@ class TransportLayer:
         ##% UAC cannot use one of the existing flows, then it SHOULD form a new
         ##% flow by sending a datagram or opening a new connection to the next
         ##% hop, as appropriate for the transport protocol.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+        ##% Assuming that the client has completed the registration process described in the
+        ##% preceding section, it SHOULD reuse the TLS connection to the local proxy server when
+        ##% it sends an INVITE request to another user.
         if connection is None or not connection.is_open:
             connection = self.connections.get(destination)
             if connection is None or connection.closed:

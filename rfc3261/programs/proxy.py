@@ -188,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
 
     async def amain(stop: asyncio.Event) -> int:
+        server_ssl, client_ssl = common.tls_contexts(args)
         host = CoreHost(
             None,
             limits=common.transport_limits(args),
-            server_ssl=common.server_ssl_context(args.cert, args.key),
-            client_ssl=common.client_ssl_context(args.ca),
+            server_ssl=server_ssl,
+            client_ssl=client_ssl,
             resolver=resolver,
         )
         common.install_wire_log(host, verbose=args.verbose >= 1)

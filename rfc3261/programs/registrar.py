@@ -214,11 +214,12 @@ def make_registrar(
 
 def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
     """The dispatcher the flags describe: transport limits, TLS, the transaction cap."""
+    server_ssl, client_ssl = common.tls_contexts(args)
     dispatcher = Dispatcher(
         user,
         limits=common.transport_limits(args),
-        server_ssl=common.server_ssl_context(args.cert, args.key),
-        client_ssl=common.client_ssl_context(args.ca),
+        server_ssl=server_ssl,
+        client_ssl=client_ssl,
         resolver=common.make_resolver(args),
     )
     dispatcher.transactions.max_server_transactions = args.max_transactions

@@ -293,6 +293,9 @@ class ResponseProcessing:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% A proxy MUST NOT modify the To tag in any forwarded response to a
     ##% request that contains a To tag.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+    ##% An element SHOULD preserve the To tag when simply forwarding a 3-6xx response to a
+    ##% request that did not contain a To tag.
     def send_upstream(
         self, context: ResponseContext, response: Response, now: float, out: list[Send]
     ) -> None:
