@@ -78,6 +78,9 @@ class RegistrarExtension:
     the commit, so it must not refuse.
     """
 
+    #: A short name, by which the programs load it (``extensions/``, see
+    #: :mod:`rfc3261.programs.plugins`); "" for none.
+    name: str = ""
     option_tags: frozenset[str] = frozenset()
 
     def on_binding(self, request: Request, binding: Binding, source: Any) -> Binding:
@@ -85,6 +88,12 @@ class RegistrarExtension:
         or refreshed), which came from ``source``; return it, or a copy with other
         ``path``/``flow``/``extra`` (``dataclasses.replace``).  Not called for removals."""
         return binding
+
+    def replaces(self, binding: Binding, bindings: list[Binding]) -> list[Binding]:
+        """Step 7: which of the AOR's other ``bindings`` the new ``binding`` replaces
+        (RFC 5626 §6: the same instance-id and reg-id under another contact); they are
+        removed in the same commit.  Called after :meth:`on_binding`."""
+        return []
 
     def on_response(self, request: Request, response: Response, bindings: list[Binding]) -> None:
         """Step 8: add header fields (e.g. Path, Require, Supported) to the 200 OK that
@@ -512,6 +521,12 @@ class Registrar:
                 index.add(text, contact.uri)
             result[text] = binding
             changed[text] = binding
+            for extension in self.extensions:
+                for old in extension.replaces(binding, list(result.values())):
+                    if old.contact != text and old.contact in result:
+                        del result[old.contact]
+                        index.remove(old.contact)
+                        changed[old.contact] = None
         after = list(result.values())
         self.check_limits(request, aor, current, after, now)
         store = [b for b in changed.values() if b is not None]

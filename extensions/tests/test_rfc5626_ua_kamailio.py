@@ -1,7 +1,7 @@
 """RFC 5626 outbound against Kamailio: our UA registers through a Kamailio edge proxy.
 
-Two Kamailio processes on loopback (``kamailio/outbound_edge.cfg``: ``path`` +
-``outbound`` + ``stun``; ``kamailio/outbound_registrar.cfg``: ``registrar`` with
+Two Kamailio processes on loopback (``kamailio/outbound_ua_edge.cfg``: ``path`` +
+``outbound`` + ``stun``; ``kamailio/outbound_ua_registrar.cfg``: ``registrar`` with
 ``outbound_mode`` and ``use_path``, usrloc in memory).  Our ``ua --outbound`` registers
 over TCP through the edge, gets ``Require: outbound`` from Kamailio's registrar, keeps
 the flow with CRLF pings that Kamailio answers, and is called through the flow.  The
@@ -76,8 +76,8 @@ def kamailio(tmp_path: Path):  # type: ignore[no-untyped-def]
     if not (Path("/usr/lib/x86_64-linux-gnu/kamailio/modules/outbound.so").exists()):
         require_external("kamailio-outbound", "kamailio-outbound-modules")
     edge_port, registrar_port = free_port(), free_port()
-    registrar = Kamailio("outbound_registrar.cfg", tmp_path, edge_port, registrar_port)
-    edge = Kamailio("outbound_edge.cfg", tmp_path, edge_port, registrar_port)
+    registrar = Kamailio("outbound_ua_registrar.cfg", tmp_path, edge_port, registrar_port)
+    edge = Kamailio("outbound_ua_edge.cfg", tmp_path, edge_port, registrar_port)
     registrar.start()
     edge.start()
     try:

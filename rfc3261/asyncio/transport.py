@@ -53,6 +53,7 @@ from typing import Any
 
 from ..errors import FramingError
 from ..framing import StreamFramer
+from ..stun import binding_response
 from ..transports import (
     TransportInfo,
     default_port,
@@ -294,6 +295,9 @@ class UdpSocket:
                 # error belongs to; sendto() failures reach the sender instead.
                 self.layer.icmp_errors += 1
                 continue
+            if data[:1] in (b"\x00", b"\x01") and self.layer.stun_server:
+                self._answer_stun(data, addr)
+                continue
             source = sources.get(addr)
             if source is None:
                 if len(sources) >= 4096:
@@ -309,6 +313,23 @@ class UdpSocket:
                 self.layer.loop.call_exception_handler(
                     {"message": f"error handling a datagram from {addr}", "exception": error}
                 )
+
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-8
+    ##% If a server compliant to this section receives SIP requests on a
+    ##% given interface and UDP port, it MUST also provide a limited version
+    ##% of a STUN server on the same interface and UDP port.
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-5.4
+    ##% All edge proxies compliant with this specification MUST implement
+    ##% support for STUN NAT keep-alives on their SIP UDP ports as described
+    ##% in Section 8.
+    def _answer_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+        """A STUN Binding request on our SIP port: answer it here (RFC 5626 §8); a
+        datagram starting with 0 or 1 is never SIP, so anything else is dropped."""
+        self.layer.stun_requests += 1
+        reply = binding_response(data, addr[0], addr[1])
+        if reply is not None:
+            with contextlib.suppress(OSError):
+                self.sendto(reply, addr)
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
         """Send one datagram; queued (bounded) when the socket buffer is full."""
@@ -610,7 +631,10 @@ class TransportLayer:
         self.on_pong: Callable[[StreamConnection], None] | None = None
         self.on_connection_closed: Callable[[StreamConnection], None] | None = None
         self.on_stun: Receiver | None = None
+        # RFC 5626 §8: answer STUN Binding requests on the UDP listening points.
+        self.stun_server = False
         # Counters for tests and logs.
+        self.stun_requests = 0
         self.icmp_errors = 0
         self.refused_connections = 0
         self.dropped_connections = 0

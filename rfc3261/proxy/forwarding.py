@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..message import Request, parse
+from ..message import Request, Response, parse
 from ..transaction import MAGIC_COOKIE
 from ..transports import is_stream
 from ..uri import AbsoluteURI, SipURI, parse_uri
@@ -143,6 +143,9 @@ class RequestForwarding:
         context.branches.append(branch)
         for extension in self.extensions:
             status = extension.before_forward(branch)
+            if isinstance(status, Response) and 300 <= status.status <= 699:
+                self.process_response(branch, status, now, out)
+                return branch
             if status is not None:
                 if not (isinstance(status, int) and 300 <= status <= 699):
                     raise ValueError(f"before_forward returned {status!r}, not a 300-699 status")
