@@ -305,6 +305,9 @@ class UdpSocket:
                 source = Source(Address(self.transport_name, addr[0], addr[1]), self.point)
                 sources[addr] = source
             try:
+                if data and data[0] < 0x40 and self.layer.on_stun is not None:
+                    self.layer.on_stun(data, source)  # not SIP: STUN (RFC 5626 §8)
+                    continue
                 receiver(data, source)
             except Exception as error:  # never let one datagram stop the listener
                 self.layer.loop.call_exception_handler(
@@ -398,6 +401,8 @@ class StreamConnection(asyncio.Protocol):
         self._on_error: list[ErrorCallback] = []
         self.closed = False
         self.close_reason: str | None = None
+        # Never closed for idleness: a flow kept alive by its UA (RFC 5626 §4.4).
+        self.keep_open = False
         # Accepted on a TLS listening point: the handshake comes after admission.
         self.server_tls = False
         self.handshaking = False
@@ -519,6 +524,9 @@ class StreamConnection(asyncio.Protocol):
                 ##% a connection-oriented transport such as TCP or SCTP, it MUST
                 ##% immediately respond with a single CRLF over the same connection.
                 self.write(b"\r\n")
+            elif layer.on_pong is not None:
+                # A pong: the keep-alive of an outbound flow hears of it (RFC 5626 §4.4.1).
+                layer.on_pong(self)
         self.partial_since = (self.partial_since or now) if self.framer.buffered else None
 
     def pause_writing(self) -> None:
@@ -617,9 +625,15 @@ class TransportLayer:
         self._handshakes: dict[str, int] = {}
         self._counted: set[StreamConnection] = set()
         self._handshaking: set[StreamConnection] = set()
-        # Counters for tests and logs.
+        # Hooks for RFC 5626 outbound flows: a CRLF pong received on a connection, a
+        # connection gone (closed, reset, failed to connect), a UDP datagram that is not
+        # SIP (first byte below 0x40: STUN, RFC 5626 §8).  None: nothing to tell.
+        self.on_pong: Callable[[StreamConnection], None] | None = None
+        self.on_connection_closed: Callable[[StreamConnection], None] | None = None
+        self.on_stun: Receiver | None = None
         # RFC 5626 §8: answer STUN Binding requests on the UDP listening points.
         self.stun_server = False
+        # Counters for tests and logs.
         self.stun_requests = 0
         self.icmp_errors = 0
         self.refused_connections = 0
@@ -706,6 +720,15 @@ class TransportLayer:
         if info is None or not (info.stream or _connected(info)):
             self._send_datagram(data, destination, local, on_error)
             return
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+        ##% For protocols that don't use TLS, if the UAC has an existing flow to
+        ##% this IP address, and port with the correct protocol, then the UAC
+        ##% MUST use the existing connection.
+        ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.3
+        ##% If the
+        ##% UAC cannot use one of the existing flows, then it SHOULD form a new
+        ##% flow by sending a datagram or opening a new connection to the next
+        ##% hop, as appropriate for the transport protocol.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
         ##% Assuming that the client has completed the registration process described in the
         ##% preceding section, it SHOULD reuse the TLS connection to the local proxy server when
@@ -819,6 +842,8 @@ class TransportLayer:
         remote = connection.remote
         if remote is not None and self.connections.get(remote) is connection:
             del self.connections[remote]
+            if self.on_connection_closed is not None:
+                self.on_connection_closed(connection)
         if connection in self._counted:
             self._counted.discard(connection)
             _count_down(self._per_source, remote.host)  # type: ignore[union-attr]
@@ -850,7 +875,7 @@ class TransportLayer:
                 and now - connection.partial_since > limits.message_timeout
             ):
                 connection.abort("message not completed within message_timeout")
-            elif now - connection.last_activity > limits.idle_timeout:
+            elif now - connection.last_activity > limits.idle_timeout and not connection.keep_open:
                 connection.close("idle")
         self._sweeper = self.loop.call_later(self._sweep_interval(), self._sweep)
 

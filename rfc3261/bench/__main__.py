@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "dns_load": "rfc3261.bench.dns_load",
     "sdp": "rfc3261.bench.sdp",
     "transaction_memory": "rfc3261.bench.transaction_memory",
+    "outbound_recovery": "rfc3261.bench.outbound_recovery",
 }
 """Benchmark name -> module."""
 

@@ -22,6 +22,11 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
    ``--count`` calls are over, ``--timeout`` seconds have passed or the process
    gets SIGINT/SIGTERM.
 
+With ``--outbound URI`` (repeatable) ``--register`` uses RFC 5626 outbound
+(``extensions/rfc5626_ua.py``): one flow per URI, each registered with
+``--instance-id`` and its reg-id, kept alive (CRLF on TCP, STUN on UDP) and
+registered again when it fails; each change of a flow's state is printed.
+
 ``--extension NAMES`` installs extensions from ``extensions/`` by name
 (:mod:`rfc3261.programs.plugins`; ``--help`` lists them): ``reason`` adds a Reason
 (RFC 3326) to the program's CANCEL and BYE (``--reason`` to choose it) and prints the
@@ -43,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import ssl
 import sys
@@ -135,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--user", help="digest username (default: the AOR's user part)")
     ua.add_argument("--password", help="digest password, to answer 401/407 challenges")
     ua.add_argument("--outbound-proxy", metavar="URI", help="send every request through it")
+    ua.add_argument(
+        "--outbound",
+        metavar="URI",
+        action="append",
+        help="with --register: register through this edge with RFC 5626 outbound, one flow"
+        " per --outbound (repeatable), kept alive and re-formed when it fails",
+    )
+    ua.add_argument("--instance-id", metavar="URN", help="our +sip.instance (a UUID URN)")
+    ua.add_argument(
+        "--outbound-base-time",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="RFC 5626 §4.5 back-off base time when every flow failed (default 30;"
+        " with a flow up it is 3 times this, and the wait is capped at 60 times)",
+    )
     ua.add_argument("--options", metavar="URI", help="send OPTIONS and print the response")
     ua.add_argument("--call", metavar="URI", help="call this URI")
     ua.add_argument(
@@ -299,7 +321,7 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         # else through --outbound-proxy, else to that domain, which must then be an IP.
         if args.registrar:
             registrar = require_ip_host(args.registrar, "--registrar")
-        elif proxy is None:
+        elif proxy is None and not getattr(args, "outbound", None):
             try:
                 registrar = require_ip_host(
                     f"{aor.scheme}:{aor.host_port}", "--register (registrar from the AOR)"
@@ -308,6 +330,9 @@ def check_arguments(args: argparse.Namespace) -> Plan:
                 raise UsageError(f"{error}; or give --registrar or --outbound-proxy") from None
     elif args.registrar:
         raise UsageError("--registrar needs --register")
+    outbound = getattr(args, "outbound", None)
+    if (outbound or getattr(args, "instance_id", None)) and not (args.register and outbound):
+        raise UsageError("--outbound needs --register, and --instance-id needs --outbound")
     # Without --dns the first hop of every request must be an IP literal.
     targets: dict[str, SipURI] = {}
     if args.publish_presence:
@@ -341,6 +366,8 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
             for o, n in (("publish_presence", "publisher"), ("subscribe", "events"))
             if getattr(args, o) and n not in names
         ]
+        if getattr(args, "outbound", None) and "outbound" not in names:
+            wanted.append("outbound")  # RFC 5626 (extensions/rfc5626_ua.py)
         extensions += load_ua_extensions(",".join(wanted)) if wanted else []
     except ValueError as error:
         raise UsageError(f"--extension: {error}") from None
@@ -357,6 +384,20 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
                 extension.give("--reason", args.reason)  # type: ignore[attr-defined]
             except ValueError as error:
                 raise UsageError(f"--reason: {error}") from None
+        if extension.name == "outbound" and getattr(args, "outbound", None):
+            try:
+                instance = args.instance_id or extension.new_instance_id()  # type: ignore[attr-defined]
+                base = args.outbound_base_time
+                extension.configure(  # type: ignore[attr-defined]
+                    instance_id=instance,
+                    proxies=args.outbound,
+                    expires=args.expires,
+                    base_time_all_failed=base,
+                    base_time_some_ok=3 * base,
+                    max_time=60 * base,
+                )
+            except ValueError as error:
+                raise UsageError(f"--outbound/--instance-id: {error}") from None
         if extension.name == "timer":
             try:
                 extension.configure(  # type: ignore[attr-defined]
@@ -566,6 +607,7 @@ class UserAgentProgram:
         self.ua: UserAgent | None = None
         self.registration: Registration | None = None
         self.publication: Any = None  # --publish-presence (RFC 3903)
+        self.outbound_edge: Any = None  # --outbound (RFC 5626)
         self.deadline = None if args.timeout is None else self.loop.time() + args.timeout
         plan = check_arguments(args)
         self.proxy, self.registrar, self.targets = plan.proxy, plan.registrar, plan.targets
@@ -580,6 +622,8 @@ class UserAgentProgram:
         """The transport of our Via and Contact: that of the first hop we send to."""
         first = self.proxy or self.registrar or self.targets.get("call")
         first = first or self.targets.get("options")
+        if first is None and getattr(self.args, "outbound", None):
+            first = sip_uri(self.args.outbound[0], "--outbound")
         if first is not None:
             return uri_transport(first)
         return self.host.listening_points[0].transport if self.host else "UDP"
@@ -650,6 +694,14 @@ class UserAgentProgram:
             # With DNS a name may give several servers: after a 503 or no answer, the next.
             self.ua.use(ServerFailover(host.next_target))
         host.core = self.ua
+        outbound = self.ua.extension("outbound") if getattr(args, "outbound", None) else None
+        if outbound is not None:  # its keep-alives on our sockets (RFC 5626 §4.4)
+            edge = importlib.import_module("extensions.rfc5626_ua_asyncio")
+            try:
+                self.outbound_edge = edge.OutboundEdge(host, outbound)
+            except ValueError as error:
+                raise UsageError(f"--outbound: {error}") from None
+            self.say(f"instance-id {outbound.settings.instance_id}")  # type: ignore[attr-defined]
         sdp = self.ua.extension("sdp")
         if sdp is not None:
             sdp.configure(address=point.address.host.strip("[]"))  # type: ignore[attr-defined]
@@ -673,6 +725,8 @@ class UserAgentProgram:
         program has not seen yet (§9.2: the CANCEL only ends a request still pending).
         Other events are handled on the next tick.
         """
+        if self.outbound_edge is not None:
+            self.outbound_edge.handle(event)  # at once: before the effects after it
         if isinstance(event, IncomingCall | IncomingRequest):
             self.on_event(event)
         else:
@@ -842,6 +896,8 @@ class UserAgentProgram:
 
     async def register(self) -> bool:
         assert self.ua is not None
+        if self.outbound_edge is not None:
+            return await self.register_outbound()
         registration = Registration(
             self.ua,
             aor=self.args.register,
@@ -870,7 +926,31 @@ class UserAgentProgram:
         )
         return True
 
+    async def register_outbound(self) -> bool:
+        """--outbound: one flow per edge (RFC 5626 §4.2.1); registered once one is up."""
+        outbound: Any = self.ua.extension("outbound") if self.ua else None
+        self.run_effects(outbound.start(self.now()))
+        flows = outbound.flows
+        await self.until(
+            lambda: (
+                any(f.state == "active" for f in flows)
+                or all(f.state in ("waiting", "unsupported") for f in flows)
+            ),
+            40.0,
+        )
+        if not any(f.state == "active" for f in flows):
+            self.say(f"REGISTER {self.args.register}: no outbound flow came up")
+            self.fail(EXIT_FAILED)
+            return False
+        self.outcome.registered = True
+        self.say(f"registered {self.args.register} with outbound ({len(flows)} flows)")
+        return True
+
     async def unregister(self) -> None:
+        if self.outbound_edge is not None and self.ua is not None and self.outcome.registered:
+            self.run_effects(self.ua.extension("outbound").stop(self.now()))  # type: ignore[union-attr]
+            await asyncio.sleep(0.2)
+            return
         registration = self.registration
         if registration is None or not self.outcome.registered:
             return
