@@ -232,7 +232,11 @@ class Referral(Owner):
         usage = self.usage
         if usage is None or not self.alive:
             return self._forget()
-        # The final NOTIFY, at least a second after the one before it (§3.10).
+        # The final NOTIFY, at least a second after the one before it (§3.10); it
+        # replaces a provisional report still waiting for its turn.
+        if usage.deferred is not None:
+            usage.deferred.cancel()
+            usage.deferred = None
         due = max(now, (usage.last_notify or now) + REFER_PACKAGE.min_interval)
         if due > now:
             self.final_timer = ext.ua.call_at(due, self._terminate)
@@ -485,7 +489,7 @@ class ReferExtension(UAExtension):
         dialog = server.dialog
         if dialog is None:
             server.to_tag = ua.new_tag()
-        response = request.make_response(202, to_tag=server.to_tag)
+        response = request.make_response(202, "Accepted", to_tag=server.to_tag)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
         ##% The UAS MUST add a Contact header field to the response.
         response.headers.add("Contact", str(ua.contact(bool(dialog and dialog.secure))))
@@ -587,6 +591,11 @@ class ReferExtension(UAExtension):
         formed = ua.form_request(referral.refer_to.uri)  # checked when the REFER came
         copy_referred_by(referral.request, formed)
         if formed.method != "INVITE":
+            if referral.usage is not None:
+                local = referral.usage.dialog.local_uri
+                formed.headers.set(
+                    "From", str(NameAddr(local.display_name, local.uri, formed.from_.params))
+                )
             referral.client, effects = ua.send(formed, now, owner=referral)
             return effects
         # An INVITE is a call: the session manager places it with our offer; the
@@ -599,7 +608,14 @@ class ReferExtension(UAExtension):
         if place is None:
             sdp = ua.extension("sdp")
             place = sdp.invite if sdp is not None else ua.sessions.invite  # type: ignore[attr-defined]
-        call, effects = place(str(formed.to), now, request_uri=formed.uri, headers=extra)
+        ##= https://www.rfc-editor.org/rfc/rfc3892#section-2.2
+        ##% A referee SHOULD present the same identity to the referrer and the
+        ##% refer target.
+        # The identity the referrer sees is this side of the REFER's dialog (its From).
+        identity = referral.usage.dialog.local_uri if referral.usage is not None else None
+        call, effects = place(
+            str(formed.to), now, request_uri=formed.uri, headers=extra, from_=identity
+        )
         referral.call = call
         referral.client = call.client
         if call.client is not None:

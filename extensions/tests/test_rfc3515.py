@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from extensions.rfc3420 import SipFrag
@@ -74,7 +75,7 @@ def updates(node: Node) -> list[SubscriptionUpdate]:
 def test_blind_transfer_in_a_call() -> None:
     net, alice, bob, carol, a, b = three()
     first = call(net, alice)
-    attempt, effects = a.refer(CAROL, net.now, dialog=first.established)
+    _attempt, effects = a.refer(CAROL, net.now, dialog=first.established)
     net.call(alice, effects)
     net.run(net.now + 5)
     (refer,) = received(bob, "REFER")
@@ -103,8 +104,8 @@ def test_blind_transfer_in_a_call() -> None:
 
 
 def test_refer_outside_a_dialog_creates_one() -> None:
-    net, alice, bob, carol, a, b = three()
-    attempt, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
+    net, alice, bob, carol, a, _b = three()
+    _attempt, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
     net.call(alice, effects)
     net.run(net.now + 5)
     (refer,) = received(bob, "REFER")
@@ -119,9 +120,9 @@ def test_refer_outside_a_dialog_creates_one() -> None:
 
 
 def test_refer_without_refer_to_is_400_and_leaves_nothing() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, _bob, carol, _a, b = three()
     for headers in ([], [("Refer-To", CAROL), ("Refer-To", CAROL)], [("Refer-To", "not a uri")]):
-        client, effects = alice.ua.request(
+        _client, effects = alice.ua.request(
             "REFER", "sip:bob@bob.example.com", net.now, headers=headers
         )
         net.call(alice, effects)
@@ -132,7 +133,7 @@ def test_refer_without_refer_to_is_400_and_leaves_nothing() -> None:
 
 
 def test_refused_refer_is_a_failed_subscription() -> None:
-    net, alice, bob, carol, a, b = three(approve=lambda referral: False)
+    net, alice, _bob, carol, a, _b = three(approve=lambda referral: False)
     attempt, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
     net.call(alice, effects)
     net.run(net.now + 40)
@@ -143,7 +144,7 @@ def test_refused_refer_is_a_failed_subscription() -> None:
 
 
 def test_subscribe_to_refer_is_403() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, _bob, _carol, a, b = three()
     _, effects = a.events.subscribe("sip:bob@bob.example.com", "refer", net.now)
     net.call(alice, effects)
     net.run(net.now + 1)
@@ -152,7 +153,7 @@ def test_subscribe_to_refer_is_403() -> None:
 
 
 def test_second_refer_in_a_dialog_has_an_id() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, bob, _carol, a, _b = three()
     first = call(net, alice)
     for _ in range(2):
         _, effects = a.refer(CAROL, net.now, dialog=first.established)
@@ -169,7 +170,7 @@ def test_second_refer_in_a_dialog_has_an_id() -> None:
 
 
 def test_failed_reference_is_reported() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, _bob, carol, a, _b = three()
     carol.on_event = lambda net, e: (
         net.call(carol, carol.ua.sessions.reject(e.call, net.now, 486))
         if isinstance(e, IncomingCall)
@@ -198,7 +199,7 @@ def test_pending_approval_then_decline() -> None:
 
 
 def test_unsubscribing_does_not_cancel_the_reference() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, _bob, carol, a, b = three()
     carol.on_event = None  # Carol never answers
     first = call(net, alice)
     _, effects = a.refer(CAROL, net.now, dialog=first.established)
@@ -213,7 +214,7 @@ def test_unsubscribing_does_not_cancel_the_reference() -> None:
 
 
 def test_attended_transfer_refer_to_carries_replaces() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, _bob, carol, a, _b = three()
     first = call(net, alice)
     second, effects = alice.ua.sessions.invite(CAROL, net.now, body=SDP)
     net.call(alice, effects)
@@ -229,7 +230,7 @@ def test_attended_transfer_refer_to_carries_replaces() -> None:
 
 
 def test_referred_by_is_copied() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, bob, carol, a, _b = three()
     _, effects = a.refer(
         CAROL, net.now, target="sip:bob@bob.example.com", referred_by="<sip:alice@example.com>"
     )
@@ -242,7 +243,7 @@ def test_referred_by_is_copied() -> None:
 
 
 def test_notifier_usage_is_refer_package() -> None:
-    net, alice, bob, carol, a, b = three()
+    net, alice, _bob, carol, a, b = three()
     carol.on_event = None
     first = call(net, alice)
     _, effects = a.refer(CAROL, net.now, dialog=first.established)
@@ -250,3 +251,124 @@ def test_notifier_usage_is_refer_package() -> None:
     net.run(net.now + 1)
     (usage,) = [u for w in b.events.watchers.values() for u in w]
     assert isinstance(usage, NotifierUsage) and usage.package is REFER_PACKAGE
+
+
+def test_refer_to_a_non_sip_uri_is_refused() -> None:
+    net, alice, _bob, _carol, a, b = three()
+    _, effects = a.refer("<http://www.example.com/>", net.now, target="sip:bob@bob.example.com")
+    net.call(alice, effects)
+    net.run(net.now + 1)
+    assert [r.status for r in answers(alice, "REFER")] == [403]
+    assert b.events.notifier_count() == 0 and not b.referrals
+
+
+def test_notify_before_the_202() -> None:
+    net, alice, bob, _carol, a, _b = three()
+    dropped: list[Any] = []
+
+    def drop_first_202(src: str, dst: str, message: Any) -> bool:
+        if isinstance(message, Response) and message.status == 202 and not dropped:
+            dropped.append(message)
+            return True
+        return False
+
+    net.drop = drop_first_202
+    first = call(net, alice)
+    _, effects = a.refer(CAROL, net.now, dialog=first.established)
+    net.call(alice, effects)
+    net.run(net.now + 5)
+    assert dropped
+    first_notify = min(t for t, m in alice.received if isinstance(m, Request))
+    first_202 = min(
+        t for t, m in alice.received if isinstance(m, Response) and m.cseq.method == "REFER"
+    )
+    assert first_notify < first_202
+    assert next(r.status for r in answers(bob, "NOTIFY")) == 200
+    assert updates(alice)[-1].content.status == 200
+
+
+def test_broken_sipfrag_is_400_and_leaks_nothing() -> None:
+    net, alice, bob, carol, a, b = three()
+    carol.on_event = None
+    first = call(net, alice)
+    _, effects = a.refer(CAROL, net.now, dialog=first.established)
+    net.call(alice, effects)
+    net.run(net.now + 1)
+    (usage,) = a.events.live_subscriptions()
+    (notifier,) = [u for w in b.events.watchers.values() for u in w]
+    for body, content_type in (
+        (b"SIP/2.0 2000 OK\r\n", "message/sipfrag"),
+        (b'Warning: 399 x "y"\r\n', "message/sipfrag"),
+        (b"SIP/2.0 200 OK\r\n", "text/plain"),
+    ):
+        _, effects = bob.ua.in_dialog(
+            notifier.dialog,
+            "NOTIFY",
+            net.now,
+            headers=[("Event", "refer"), ("Subscription-State", "active;expires=60")],
+            body=body,
+            content_type=content_type,
+        )
+        net.call(bob, effects)
+        net.run(net.now + 1)
+    # A status code of four digits, no Status-Line: 400; not a sipfrag at all: 415.
+    assert [r.status for r in answers(bob, "NOTIFY")][-3:] == [400, 400, 415]
+    assert usage.content.status == 100  # the last good report stands
+    # Carol rejects now: the final NOTIFY ends both sides' subscriptions.
+    (invite_call,) = [c for c in carol.ua.sessions.calls if not c.ended]
+    net.call(carol, carol.ua.sessions.reject(invite_call, net.now, 480))
+    net.run(net.now + 3)
+    assert not a.events.live_subscriptions() and b.events.notifier_count() == 0
+
+
+def test_refresh_of_the_second_refer_names_its_id() -> None:
+    net, alice, bob, carol, a, _b = three()
+    carol.on_event = None
+    first = call(net, alice)
+    for _ in range(2):
+        _, effects = a.refer(CAROL, net.now, dialog=first.established)
+        net.call(alice, effects)
+        net.run(net.now + 1)
+    second_refer = received(bob, "REFER")[1]
+    usage = next(u for u in a.events.live_subscriptions() if u.event.id is not None)
+    net.call(alice, usage.refresh(net.now))
+    net.run(net.now + 1)
+    (subscribe,) = received(bob, "SUBSCRIBE")
+    assert subscribe.header("Event").id == str(second_refer.cseq.number)
+    assert [r.status for r in answers(alice, "SUBSCRIBE")] == [200]
+
+
+def test_notifies_a_second_apart_and_subscription_outlasts_the_invite() -> None:
+    net, alice, _bob, carol, a, _b = three()
+    first = call(net, alice)
+    _, effects = a.refer(CAROL, net.now, dialog=first.established)
+    net.call(alice, effects)
+    net.run(net.now + 5)
+    times = [t for t, m in alice.received if isinstance(m, Request) and m.method == "NOTIFY"]
+    assert len(times) >= 2
+    assert all(b - a >= 1.0 - 1e-6 for a, b in itertools.pairwise(times))
+    (invite,) = received(carol, "INVITE")
+    first_notify = received(alice, "NOTIFY")[0]
+    assert first_notify.header("Subscription-State").expires > invite.expires
+
+
+def test_registrar_answers_refer_with_405() -> None:
+    from rfc3261.location import SqliteLocationService
+    from rfc3261.registrar import Registrar, RegistrarConfig
+    from rfc3261.tests.server_support import register
+
+    registrar = Registrar(
+        SqliteLocationService(), RegistrarConfig(domains=frozenset({"example.com"}))
+    )
+    refer = Request("REFER", "sip:example.com", register().headers.copy())
+    assert registrar.handle(refer, 0).status == 405
+
+
+def test_same_identity_to_referrer_and_target() -> None:
+    net, alice, _bob, carol, a, _b = three()
+    _, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
+    net.call(alice, effects)
+    net.run(net.now + 5)
+    (invite,) = received(carol, "INVITE")
+    notify = received(alice, "NOTIFY")[0]
+    assert invite.from_.uri == notify.from_.uri
