@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rfc3261.errors import ParseError
-from rfc3261.headers import NameAddr, register_header
+from rfc3261.headers import NameAddr, register_header, unquote
 from rfc3261.message import Request
 
 __all__ = ["ReferredBy", "copy_referred_by", "describe_referrer", "register_headers"]
@@ -48,7 +48,7 @@ class ReferredBy:
     def cid(self) -> str | None:
         """The Content-ID of the Referred-By token (§3), when the field names one."""
         value = self.referrer.params.get("cid")
-        return None if value is None else str(value)
+        return None if value is None else unquote(str(value))
 
     def __str__(self) -> str:
         return str(self.referrer)
