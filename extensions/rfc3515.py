@@ -392,6 +392,9 @@ class ReferExtension(UAExtension):
         """
         value = parse_refer_to(refer_to)  # one URI, or ParseError (a ValueError)
         headers: list[tuple[str, str]] = [("Refer-To", str(value))]
+        ##= https://www.rfc-editor.org/rfc/rfc3892#section-2.1
+        ##% A UA sending a REFER request (a referrer) MAY provide a Referred-By
+        ##% header field value in the request.
         if referred_by is not None:
             headers.append(("Referred-By", str(ReferredBy.parse(referred_by))))
         ua = self.ua
@@ -422,6 +425,10 @@ class ReferExtension(UAExtension):
             alias not in self.events._attempts
             and not any(key.startswith("subscribe:refer") for key in dialog.usages)
         )
+        ##= https://www.rfc-editor.org/rfc/rfc3515#section-3.4
+        ##% The subscribing agent MAY extend the subscription by refreshing it, or
+        ##% terminate it by unsubscribing.
+        # (The usages RFC 6665 makes of it refresh before the end, asking for this long.)
         attempt = ReferAttempt(
             self.events,
             REFER_PACKAGE,

@@ -1038,6 +1038,10 @@ class EventsExtension(UAExtension):
     ) -> SubscriberUsage:
         """A subscription of ``attempt`` in ``dialog``, named as the NOTIFY's ``event``
         names it (an attempt may answer to more than one name: RFC 3515 §2.4.6)."""
+        ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.6
+        ##% A SUBSCRIBE sent to refresh or terminate this subscription MUST contain
+        ##% this id parameter.
+        # The usage's Event is the NOTIFY's: its refreshes name the id the notifier chose.
         event = event or attempt.event
         usage = SubscriberUsage(
             self, attempt.package, event, attempt.target, dialog, requested=attempt.expires

@@ -143,6 +143,14 @@ def test_copy_is_verbatim() -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3892#section-2.3
 ##= type=test
+##% A UA receiving a non-REFER SIP request MAY inspect the request for a
+##% Referred-By header field and token.
+##= https://www.rfc-editor.org/rfc/rfc3892#section-2.3
+##= type=test
+##% If no Referred-By token is present, the refer target MAY proceed with
+##% processing the request.
+##= https://www.rfc-editor.org/rfc/rfc3892#section-2.3
+##= type=test
 ##% If the agent provides any information from the Referred-By header to
 ##% its user as part of processing the request, it MUST notify the user
 ##% that the information is suspect.

@@ -72,6 +72,47 @@ def updates(node: Node) -> list[SubscriptionUpdate]:
     return node.of(SubscriptionUpdate)
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2
+##= type=test
+##% REFERs occurring inside an existing dialog MUST follow the Route/Record-
+##% Route logic of that dialog.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.1
+##= type=test
+##% A REFER request MUST contain exactly one Refer-To header field value.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% If approval is granted, the UA MUST contact the resource identified by
+##% the URI in the Refer-To header field value as discussed in Section
+##% 2.4.3.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% If no final response has been generated according to the rules above,
+##% the UA MUST return a 202 Accepted response before the REFER
+##% transaction expires.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% If a REFER request is accepted (that is, a 2xx class response is
+##% returned), the recipient MUST create a subscription and send
+##% notifications of the status of the refer as described in Section
+##% 2.4.4.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% The NOTIFY mechanism defined in [2] MUST be used to inform the agent
+##% sending the REFER of the status of the reference.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% Each NOTIFY MUST contain an Event header field with a value of refer
+##% and possibly an id parameter (see Section 2.4.6).
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% Each NOTIFY MUST contain a body of type "message/sipfrag" [3].
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.5
+##= type=test
+##% Each NOTIFY MUST contain a body of type "message/sipfrag" [3].
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.7
+##= type=test
+##% The final NOTIFY sent in response to a REFER MUST indicate the
+##% subscription has been "terminated" with a reason of "noresource".
 def test_blind_transfer_in_a_call() -> None:
     net, alice, bob, carol, a, b = three()
     first = call(net, alice)
@@ -103,6 +144,14 @@ def test_blind_transfer_in_a_call() -> None:
     assert bob.of(ReferReceived)
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2
+##= type=test
+##% A REFER request MAY be placed outside the scope of a dialog created
+##% with an INVITE.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2
+##= type=test
+##% REFER creates a dialog, and MAY be Record-Routed, hence MUST contain a
+##% single Contact header field value.
 def test_refer_outside_a_dialog_creates_one() -> None:
     net, alice, bob, carol, a, _b = three()
     _attempt, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
@@ -119,6 +168,11 @@ def test_refer_outside_a_dialog_creates_one() -> None:
     assert received(carol, "INVITE")
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% An agent responding to a REFER method MUST return a 400 (Bad Request)
+##% if the request contained zero or more than one Refer-To header field
+##% values.
 def test_refer_without_refer_to_is_400_and_leaves_nothing() -> None:
     net, alice, _bob, carol, _a, b = three()
     for headers in ([], [("Refer-To", CAROL), ("Refer-To", CAROL)], [("Refer-To", "not a uri")]):
@@ -132,6 +186,15 @@ def test_refer_without_refer_to_is_400_and_leaves_nothing() -> None:
     assert not received(carol, "INVITE") and not received(alice, "NOTIFY")
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% A UA accepting a well-formed REFER request SHOULD request approval
+##% from the user to proceed (this request could be satisfied with an
+##% interactive query or through accessing configured policy).
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% If the approval sought above for a well-formed REFER request is
+##% immediately denied, the UA MAY decline the request.
 def test_refused_refer_is_a_failed_subscription() -> None:
     net, alice, _bob, carol, a, _b = three(approve=lambda referral: False)
     attempt, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
@@ -143,6 +206,11 @@ def test_refused_refer_is_a_failed_subscription() -> None:
     assert not a.events._attempts and not received(carol, "INVITE")
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% If a SUBSCRIBE request for event refer is received for a
+##% subscription that does not already exist, it MUST be rejected with a
+##% 403.
 def test_subscribe_to_refer_is_403() -> None:
     net, alice, _bob, _carol, a, b = three()
     _, effects = a.events.subscribe("sip:bob@bob.example.com", "refer", net.now)
@@ -152,6 +220,13 @@ def test_subscribe_to_refer_is_403() -> None:
     assert b.events.notifier_count() == 0
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.6
+##= type=test
+##% Thus, for the second and subsequent REFER requests a UA receives in a
+##% given dialog, it MUST include an id parameter[2] in the Event header
+##% field of each NOTIFY containing the sequence number (the number from
+##% the CSeq header field value) of the REFER this NOTIFY is associated
+##% with.
 def test_second_refer_in_a_dialog_has_an_id() -> None:
     net, alice, bob, _carol, a, _b = three()
     first = call(net, alice)
@@ -184,6 +259,11 @@ def test_failed_reference_is_reported() -> None:
     assert final.state is SubState.TERMINATED and final.content.status == 486
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.5
+##= type=test
+##% If a NOTIFY is generated when the subscription state is pending, its
+##% body should consist only of a status line containing a response code
+##% of 100.
 def test_pending_approval_then_decline() -> None:
     net, alice, bob, carol, a, b = three(approve=lambda referral: None)
     _, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
@@ -198,6 +278,12 @@ def test_pending_approval_then_decline() -> None:
     assert not received(carol, "INVITE") and b.events.notifier_count() == 0
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% In particular, an agent acting on a REFER request SHOULD NOT issue a
+##% CANCEL to any referenced SIP requests because the agent sending the
+##% REFER terminated its subscription to the refer event before the
+##% referenced request completes.
 def test_unsubscribing_does_not_cancel_the_reference() -> None:
     net, alice, _bob, carol, a, b = three()
     carol.on_event = None  # Carol never answers
@@ -229,6 +315,19 @@ def test_attended_transfer_refer_to_carries_replaces() -> None:
     assert str(invites[-1].uri) == CAROL
 
 
+##= https://www.rfc-editor.org/rfc/rfc3892#section-2.2
+##= type=test
+##% A UA accepting a REFER request (a referee) to a SIP URI (using either
+##% the sip: or sips: scheme) MUST copy any Referred-By header field value
+##% and token into the referenced request without modification.
+##= https://www.rfc-editor.org/rfc/rfc3892#section-2.1
+##= type=test
+##% A UA sending a REFER request (a referrer) MAY provide a Referred-By
+##% header field value in the request.
+##= https://www.rfc-editor.org/rfc/rfc3892#section-2.1
+##= type=test
+##% A REFER request MUST NOT contain more than one Referred-By header field
+##% value.
 def test_referred_by_is_copied() -> None:
     net, alice, bob, carol, a, _b = three()
     _, effects = a.refer(
@@ -253,6 +352,10 @@ def test_notifier_usage_is_refer_package() -> None:
     assert isinstance(usage, NotifierUsage) and usage.package is REFER_PACKAGE
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
+##= type=test
+##% A UA not capable of accessing non-SIP URIs SHOULD NOT accept REFER
+##% requests to them.
 def test_refer_to_a_non_sip_uri_is_refused() -> None:
     net, alice, _bob, _carol, a, b = three()
     _, effects = a.refer("<http://www.example.com/>", net.now, target="sip:bob@bob.example.com")
@@ -262,6 +365,11 @@ def test_refer_to_a_non_sip_uri_is_refused() -> None:
     assert b.events.notifier_count() == 0 and not b.referrals
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% Analogous to the case for SUBSCRIBE described in that document, the
+##% agent that issued the REFER MUST be prepared to receive a NOTIFY before
+##% the REFER transaction completes.
 def test_notify_before_the_202() -> None:
     net, alice, bob, _carol, a, _b = three()
     dropped: list[Any] = []
@@ -287,6 +395,10 @@ def test_notify_before_the_202() -> None:
     assert updates(alice)[-1].content.status == 200
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.5
+##= type=test
+##% The body of a NOTIFY MUST begin with a SIP Response Status-Line as
+##% defined in [1].
 def test_broken_sipfrag_is_400_and_leaks_nothing() -> None:
     net, alice, bob, carol, a, b = three()
     carol.on_event = None
@@ -321,6 +433,14 @@ def test_broken_sipfrag_is_400_and_leaks_nothing() -> None:
     assert not a.events.live_subscriptions() and b.events.notifier_count() == 0
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.6
+##= type=test
+##% A SUBSCRIBE sent to refresh or terminate this subscription MUST contain
+##% this id parameter.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-3.4
+##= type=test
+##% The subscribing agent MAY extend the subscription by refreshing it, or
+##% terminate it by unsubscribing.
 def test_refresh_of_the_second_refer_names_its_id() -> None:
     net, alice, bob, carol, a, _b = three()
     carol.on_event = None
@@ -338,6 +458,17 @@ def test_refresh_of_the_second_refer_names_its_id() -> None:
     assert [r.status for r in answers(alice, "SUBSCRIBE")] == [200]
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-3.10
+##= type=test
+##% NOTIFYs to event refer SHOULD NOT be sent more frequently than once per second.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-3.4
+##= type=test
+##% Additional time MAY be included to account for time needed to
+##% authorize the subscription.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-3.4
+##= type=test
+##% The duration SHOULD be chosen to be longer than the time the referenced
+##% request will be given to complete.
 def test_notifies_a_second_apart_and_subscription_outlasts_the_invite() -> None:
     net, alice, _bob, carol, a, _b = three()
     first = call(net, alice)
@@ -350,8 +481,13 @@ def test_notifies_a_second_apart_and_subscription_outlasts_the_invite() -> None:
     (invite,) = received(carol, "INVITE")
     first_notify = received(alice, "NOTIFY")[0]
     assert first_notify.header("Subscription-State").expires > invite.expires
+    assert first_notify.header("Subscription-State").expires == 240  # 180 + 60
 
 
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.5
+##= type=test
+##% A registrar aware of the definition of REFER SHOULD return a 405
+##% response.
 def test_registrar_answers_refer_with_405() -> None:
     from rfc3261.location import SqliteLocationService
     from rfc3261.registrar import Registrar, RegistrarConfig
@@ -364,6 +500,10 @@ def test_registrar_answers_refer_with_405() -> None:
     assert registrar.handle(refer, 0).status == 405
 
 
+##= https://www.rfc-editor.org/rfc/rfc3892#section-2.2
+##= type=test
+##% A referee SHOULD present the same identity to the referrer and the
+##% refer target.
 def test_same_identity_to_referrer_and_target() -> None:
     net, alice, _bob, carol, a, _b = three()
     _, effects = a.refer(CAROL, net.now, target="sip:bob@bob.example.com")
@@ -372,3 +512,23 @@ def test_same_identity_to_referrer_and_target() -> None:
     (invite,) = received(carol, "INVITE")
     notify = received(alice, "NOTIFY")[0]
     assert invite.from_.uri == notify.from_.uri
+
+
+##= https://www.rfc-editor.org/rfc/rfc3515#section-3.9
+##= type=test
+##% A REFER sent outside the context of a dialog MAY fork, and if it is
+##% accepted by multiple agents, MAY create multiple subscriptions.
+def test_forked_refer_makes_a_subscription_per_referee() -> None:
+    net, alice, bob, carol, a, _b = three()
+    bob2 = net.add_ua(make_ua("bob2", seed=4))
+    bob2.ua.use(ReferExtension())
+    net.add_forker("fork.example.com", ["bob.example.com", "bob2.example.com"])
+    _, effects = a.refer(CAROL, net.now, target="sip:bob@fork.example.com")
+    net.call(alice, effects)
+    net.run(net.now + 5)
+    finals = [u for u in updates(alice) if u.state is SubState.TERMINATED]
+    assert len(finals) == 2 and {u.usage.dialog.id.remote_tag for u in finals} == {
+        r.to.tag for r in answers(alice, "REFER")
+    }
+    assert len(received(carol, "INVITE")) == 2
+    assert received(bob, "REFER") and received(bob2, "REFER")
