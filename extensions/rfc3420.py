@@ -122,6 +122,10 @@ class SipFrag:
             return text.encode() + b"\r\n" + self.body
         return text.encode()
 
+    def __str__(self) -> str:
+        """The start line (what a terminal shows of a REFER's progress)."""
+        return bytes(self).split(b"\r\n", 1)[0].decode()
+
     def header(self, name: str) -> str | None:
         """The first value of header field ``name`` (case-insensitive), or None."""
         return next((v for n, v in self.headers if n.lower() == name.lower()), None)

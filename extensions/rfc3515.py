@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from extensions.rfc3420 import CONTENT_TYPE, SipFrag, status_fragment
+from extensions.rfc3891 import replaces_value
 from extensions.rfc3892 import ReferredBy, copy_referred_by
 from extensions.rfc3892 import register_headers as register_referred_by
 from extensions.rfc6665 import (
@@ -62,6 +63,7 @@ __all__ = [
     "ReferPackage",
     "ReferReceived",
     "Referral",
+    "attended_refer_to",
     "parse_refer_to",
     "refer_to_with_replaces",
     "register_headers",
@@ -92,6 +94,11 @@ def register_headers() -> None:
     """Refer-To (compact form ``r``, §2.1) and Referred-By (RFC 3892)."""
     register_header("Refer-To", parse_refer_to, rfc=3515, section="2.1", compact="r")
     register_referred_by()
+
+
+def attended_refer_to(target: str, dialog: Dialog) -> str:
+    """The Refer-To of an attended transfer: ``target`` replacing our ``dialog`` with it."""
+    return refer_to_with_replaces(target, replaces_value(dialog.id))
 
 
 def refer_to_with_replaces(target: str, replaces: str) -> str:
@@ -449,6 +456,9 @@ class ReferExtension(UAExtension):
         attempt.client = client
         attempt.timer_n = ua.call_at(now + 64 * ua.timers.T1, attempt.on_timer_n)
         return attempt, effects
+
+    #: ``attended_refer_to(target, dialog)``, for a program holding only the extension.
+    attended_refer_to = staticmethod(attended_refer_to)
 
     # -- the referee: receiving REFER ----------------------------------------------------
 
