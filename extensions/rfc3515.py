@@ -652,13 +652,18 @@ class ReferExtension(UAExtension):
         referral = self._by_client.get(client)
         if referral is None or response.status == 100:
             return None
-        if response.status >= 200:
-            del self._by_client[client]
-        effects = referral.report(response.status, response.reason, now)
-        if effects:
-            # The core goes on with the response (the call is the INVITE's owner); the
-            # NOTIFY leaves on the next turn of the UA's timers.
-            self.ua.call_at(now, lambda t: effects)
+
+        # The core goes on with the response (the call is the INVITE's owner); the
+        # NOTIFY leaves on the next turn of the UA's timers, once the core has decided
+        # whether a failure is final or retried (credentials, redirection, §8.1.3.4).
+        def report(t: float) -> list[UAEffect]:
+            if response.status >= 300 and client.final is None:
+                return []  # retried: the retry's responses are reported instead
+            if response.status >= 200:
+                self._by_client.pop(client, None)
+            return referral.report(response.status, response.reason, t)
+
+        self.ua.call_at(now, report)
         return None
 
 

@@ -532,3 +532,23 @@ def test_forked_refer_makes_a_subscription_per_referee() -> None:
     }
     assert len(received(carol, "INVITE")) == 2
     assert received(bob, "REFER") and received(bob2, "REFER")
+
+
+def test_a_redirected_reference_reports_the_final_answer_only() -> None:
+    net, alice, _bob, carol, a, _b = three()
+
+    def redirect(request: Request) -> list[Response]:
+        if request.method != "INVITE":
+            return []
+        response = request.make_response(302, to_tag="r1")
+        response.headers.add("Contact", f"<{CAROL}>")
+        return [response]
+
+    net.add_script("redirect.example.com", redirect)
+    first = call(net, alice)
+    _, effects = a.refer("sip:carol@redirect.example.com", net.now, dialog=first.established)
+    net.call(alice, effects)
+    net.run(net.now + 5)
+    assert received(carol, "INVITE")
+    statuses = [u.content.status for u in updates(alice)]
+    assert 302 not in statuses and statuses[-1] == 200
