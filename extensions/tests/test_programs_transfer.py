@@ -88,3 +88,20 @@ async def test_attended_transfer_between_three_programs() -> None:
     assert "?Replaces=" in bob_out.getvalue() and "(accepted)" in bob_out.getvalue()
     assert "transfer: SIP/2.0 200 OK" in alice_says
     assert carol_out.getvalue().count("answered 200") == 2
+
+
+def test_refer_and_events_share_one_events_extension() -> None:
+    from rfc3261.ua_core import UAConfig, UserAgent
+
+    plan = check_arguments(
+        ua_args("--subscribe", "sip:127.0.0.1:5999", "--extension", "refer", "--count", "1")
+    )
+    names = [e.name for e in plan.extensions]
+    assert names.index("events") < names.index("refer")
+    ua = UserAgent(
+        UAConfig(aor="sip:a@127.0.0.1", contact="sip:a@127.0.0.1:5990", sent_by="127.0.0.1"),
+        extensions=plan.extensions,
+    )
+    events = ua.extension("events")
+    assert ua.extension("refer").events is events  # type: ignore[union-attr]
+    assert "refer" in events.notifier_of and "presence" in events.packages  # type: ignore[union-attr]

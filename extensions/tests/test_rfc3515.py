@@ -166,6 +166,9 @@ def test_refer_outside_a_dialog_creates_one() -> None:
     assert all(n.call_id == refer.call_id for n in notifies)
     assert updates(alice)[-1].state is SubState.TERMINATED
     assert received(carol, "INVITE")
+    # The REFER's dialog had one usage, the subscription: it is gone on both sides.
+    assert not alice.ua.dialogs
+    assert all(d.call_id != refer.call_id for d in bob.ua.dialogs)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2

@@ -347,6 +347,8 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
             if getattr(args, o) and n not in names
         ]
         extensions += load_ua_extensions(",".join(dict.fromkeys(wanted))) if wanted else []
+        # refer joins an events extension installed before it (else it installs its own).
+        extensions.sort(key=lambda extension: extension.name != "events")
     except ValueError as error:
         raise UsageError(f"--extension: {error}") from None
     names = {extension.name for extension in extensions}
