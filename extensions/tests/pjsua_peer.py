@@ -11,8 +11,8 @@ It binds 127.0.0.1:P only (no STUN, no ICE, the null audio device, media ports i
 fixed loopback range) and writes PJSIP's log (level 5, every message on the wire) to
 ``--log`` or stderr, never to stdout.  Commands come one JSON object a line on stdin
 (``call``, ``answer``, ``update``, ``reinvite``, ``hold``, ``hangup``, ``xfer``,
-``message``, ``subscribe``, ``publish``, ``quit``); events go one JSON object a line to
-stdout (``ready``, ``incoming_call``, ``call_state``, ``media``, ``message``,
+``xfer_replaces``, ``message``, ``subscribe``, ``publish``, ``quit``); events go one JSON
+object a line to stdout (``ready``, ``incoming_call``, ``call_state``, ``media``, ``message``,
 ``message_status``, ``buddy_state``, ``transfer_request``, ``transfer_status``,
 ``replace_request``, ``replaced``, ``error``).  ``media`` reports what PJSIP negotiated
 for each audio stream (codec, payload types, direction, remote RTP address) as its API gives it.
@@ -354,6 +354,11 @@ class Peer:
             self.current().hangup(self.options({"headers": headers}, code and int(code)))
         elif name == "xfer":
             self.current().xfer(command["uri"], self.options(command))
+        elif name == "xfer_replaces":
+            # Attended: the first call's peer is REFERred to the second call's, replacing it.
+            if len(self.calls) < 2:
+                raise LookupError("xfer_replaces needs two calls")
+            self.calls[0].xferReplaces(self.calls[1], self.options(command))
         elif name == "message":
             self.message(command["uri"], command.get("text", ""), command.get("content_type"))
         elif name == "subscribe":

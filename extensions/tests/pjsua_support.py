@@ -16,6 +16,7 @@ Commands (stdin)::
     {"cmd": "hold"}
     {"cmd": "hangup", "code": 603, "reason": "SIP;cause=480;text=\\"x\\""}
     {"cmd": "xfer", "uri": "sip:carol@127.0.0.1:5072"}   (REFER the current call's peer)
+    {"cmd": "xfer_replaces"}   (REFER the first call's peer to the second's, with Replaces)
     {"cmd": "message", "uri": "...", "text": "hello"}
     {"cmd": "subscribe", "uri": "sip:alice@127.0.0.1:5070"}   (a presence buddy)
     {"cmd": "publish", "online": true}   (needs publish_via=URI)

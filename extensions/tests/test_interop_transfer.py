@@ -5,7 +5,9 @@ PJSIP runs as ``pjsua_peer.py`` (driven through :class:`PjsuaPeer`), our UAs as
 Checked, blind: PJSIP transfers its call with our UA (``call.xfer``; our UA, the
 transferee, calls the target and NOTIFYs PJSIP), and our UA transfers its call with
 PJSIP (``--transfer-to``; PJSIP follows our REFER and NOTIFYs us); attended: our UA
-transfers PJSIP to a second call (``--attended``, Replaces in the Refer-To).
+transfers PJSIP to a second call (``--attended``, Replaces in the Refer-To), and PJSIP
+transfers our UA (``xferReplaces``: its Refer-To also asks for ``Require: replaces``,
+which our UA follows only with an extension supporting Replaces, RFC 3891).
 
 Without the pjsua2 wheel the tests skip, unless SIPREF_REQUIRE_EXTERNAL=1.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from rfc3261.asyncio.loopback import free_port
+from rfc3261.programs.plugins import available_ua_extensions
 from rfc3261.tests.test_interop_ua import UaProcess, wait_bound
 
 from .pjsua_support import PjsuaPeer, require_pjsua
@@ -130,3 +133,44 @@ def test_our_ua_transfers_pjsua_attended(pjsua: PjsuaPeer, tmp_path: Path) -> No
     log = pjsua.log_text()
     invite = [m for m in log.split("--end msg--") if "INVITE sip:carol@" in m]
     assert invite and "Replaces:" in invite[-1], invite
+
+
+def replaces_extension() -> str | None:
+    """The name of an installed extension supporting the ``replaces`` option tag (RFC 3891)."""
+    found = available_ua_extensions()
+    return next((n for n, e in found.items() if "replaces" in e.option_tags), None)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.5
+##= type=test
+##% An implementation MUST NOT send a request requiring an extension that it does
+##% not support.
+def test_pjsua_transfers_our_ua_attended(pjsua: PjsuaPeer, tmp_path: Path) -> None:
+    """PJSIP's Refer-To asks for ``Require: replaces`` (RFC 3891 §6.1): our transferee
+    follows it only with an extension that supports Replaces; without one it refuses the
+    REFER (RFC 3261 §19.1.5: no request requiring an extension it does not support)."""
+    replaces = replaces_extension()
+    names = "refer" + (f",{replaces}" if replaces else "")
+    carol, carol_port = answering_ua(tmp_path / "carol.log", "-v")
+    bob, bob_port = answering_ua(tmp_path / "bob.log", "--extension", names, "-v")
+    try:
+        pjsua.send("call", uri=f"sip:bob@127.0.0.1:{bob_port}")
+        pjsua.call_state("CONFIRMED", timeout=15)
+        pjsua.send("call", uri=f"sip:carol@127.0.0.1:{carol_port}")
+        pjsua.call_state("CONFIRMED", timeout=15)
+        pjsua.send("xfer_replaces")
+        final = pjsua.wait("transfer_status", 20, lambda e: e["final"])
+    finally:
+        bob_out = output_after_stop(bob)
+        output_after_stop(carol)
+    wire = (tmp_path / "bob.log").read_text()
+    assert "Require=replaces&Replaces=" in wire
+    if replaces is None:
+        assert final["code"] == 400 and "forms no request" in final["reason"], final
+        assert "INVITE sip:carol@" not in wire
+        return
+    assert final["code"] == 200, final
+    assert "?Require=replaces&Replaces=" in bob_out and "(accepted)" in bob_out, bob_out
+    # Our transferee's INVITE to Carol carried PJSIP's Replaces (formed from the URI).
+    sent = [m for m in wire.split("rfc3261.wire -> ") if "INVITE sip:carol@" in m[:80]]
+    assert sent and "Replaces:" in sent[0], wire[-3000:]
