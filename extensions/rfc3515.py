@@ -467,6 +467,7 @@ class ReferExtension(UAExtension):
         ua = self.ua
         if server.dialog is None and request.to.tag is not None:
             return None  # a dialog this UA does not know: 481 (RFC 3261 §12.2.2)
+        earlier = self._count(server.dialog)
         ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
         ##% An agent responding to a REFER method MUST return a 400 (Bad Request)
         ##% if the request contained zero or more than one Refer-To header field
@@ -519,7 +520,9 @@ class ReferExtension(UAExtension):
         ##% returned), the recipient MUST create a subscription and send
         ##% notifications of the status of the refer as described in Section
         ##% 2.4.4.
-        effects.extend(self._subscribe(referral, dialog, pending=decision is None, now=now))
+        effects.extend(
+            self._subscribe(referral, dialog, earlier=earlier, pending=decision is None, now=now)
+        )
         effects.append(ReferReceived(referral, pending=decision is None))
         if decision is None:
             return effects
@@ -533,12 +536,8 @@ class ReferExtension(UAExtension):
     ##% Each NOTIFY MUST contain an Event header field with a value of refer
     ##% and possibly an id parameter (see Section 2.4.6).
     def _subscribe(
-        self, referral: Referral, dialog: Dialog, *, pending: bool, now: float
+        self, referral: Referral, dialog: Dialog, *, earlier: int, pending: bool, now: float
     ) -> list[UAEffect]:
-        for known in [d for d in self._received if d not in self.ua.dialogs]:
-            del self._received[known]  # dialogs that ended
-        earlier = self._received.get(dialog.id, 0)
-        self._received[dialog.id] = earlier + 1
         cseq = referral.request.cseq.number
         ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.6
         ##% Thus, for the second and subsequent REFER requests a UA receives in a
@@ -568,6 +567,16 @@ class ReferExtension(UAExtension):
         ##% A minimal, but complete, implementation can respond with a single
         ##% NOTIFY containing either the body:
         return usage.notify(now, force=True)
+
+    def _count(self, dialog: Dialog | None) -> int:
+        """How many REFERs this dialog brought before this one (each one counts, §2.4.6)."""
+        for known in [d for d in self._received if d not in self.ua.dialogs]:
+            del self._received[known]  # dialogs that ended
+        if dialog is None:
+            return 0
+        earlier = self._received.get(dialog.id, 0)
+        self._received[dialog.id] = earlier + 1
+        return earlier
 
     def proceed(self, referral: Referral, now: float) -> list[UAEffect]:
         """The application approves a REFER it left pending: act on it (§2.4.2)."""

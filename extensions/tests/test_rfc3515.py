@@ -555,3 +555,24 @@ def test_a_redirected_reference_reports_the_final_answer_only() -> None:
     assert received(carol, "INVITE")
     statuses = [u.content.status for u in updates(alice)]
     assert 302 not in statuses and statuses[-1] == 200
+
+
+def test_a_refused_refer_counts_for_the_id() -> None:
+    net, alice, bob, _carol, a, _b = three()
+    first = call(net, alice)
+    dialog = first.established
+    bad = dialog.create_request(
+        "REFER", alice.ua.new_via(), dialog.next_local_seq(1), contact=alice.ua.contact()
+    )
+    _, effects = alice.ua.send(bad, net.now, dialog=dialog)  # no Refer-To: 400
+    net.call(alice, effects)
+    net.run(net.now + 1)
+    _, effects = a.refer(CAROL, net.now, dialog=dialog)
+    net.call(alice, effects)
+    net.run(net.now + 5)
+    assert [r.status for r in answers(alice, "REFER")] == [400, 202]
+    second = received(bob, "REFER")[1]
+    assert {n.header("Event").id for n in received(alice, "NOTIFY")} == {
+        str(second.cseq.number)
+    }
+    assert updates(alice)[-1].content.status == 200
