@@ -114,6 +114,11 @@ class SipFrag:
         elif self.method is not None:
             lines.append(f"{self.method} {self.uri} SIP/2.0")
         fields = [(n, v) for n, v in self.headers if n.lower() != "content-length"]
+        ##= https://www.rfc-editor.org/rfc/rfc3420#section-2
+        ##% If the message/sipfrag part contains a body, it MUST also contain the
+        ##% appropriate header fields describing that body (such as Content-
+        ##% Length) as required by Section 7.4 of [1] and the null-line
+        ##% separating the header from the body.
         if self.body:
             fields.append(("Content-Length", str(len(self.body))))
         lines.extend(f"{name}: {value}" for name, value in fields)

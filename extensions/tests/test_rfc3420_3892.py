@@ -19,18 +19,6 @@ VALID = [
     b"SIP/2.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nHi There!\r\n",
 ]
 
-##= https://www.rfc-editor.org/rfc/rfc3420#section-3.2
-##= type=test
-##% The start line, if present, must be complete and valid per [1].
-##= https://www.rfc-editor.org/rfc/rfc3420#section-3.2
-##= type=test
-##% All header fields must be valid per [1].
-##= https://www.rfc-editor.org/rfc/rfc3420#section-2
-##= type=test
-##% If the message/sipfrag part contains a body, it MUST also contain the
-##% appropriate header fields describing that body (such as Content-
-##% Length) as required by Section 7.4 of [1] and the null-line
-##% separating the header from the body.
 INVALID = [
     b"INVITE",
     b"INVITE sip:alice@atlanta.com SIP/1.09",
@@ -54,6 +42,18 @@ def test_valid_fragments_parse_and_render(data: bytes) -> None:
     assert SipFrag.parse(bytes(fragment)) == fragment
 
 
+##= https://www.rfc-editor.org/rfc/rfc3420#section-3.2
+##= type=test
+##% The start line, if present, must be complete and valid per [1].
+##= https://www.rfc-editor.org/rfc/rfc3420#section-3.2
+##= type=test
+##% All header fields must be valid per [1].
+##= https://www.rfc-editor.org/rfc/rfc3420#section-2
+##= type=test
+##% If the message/sipfrag part contains a body, it MUST also contain the
+##% appropriate header fields describing that body (such as Content-
+##% Length) as required by Section 7.4 of [1] and the null-line
+##% separating the header from the body.
 @pytest.mark.parametrize("data", INVALID)
 def test_invalid_fragments_are_parse_errors(data: bytes) -> None:
     with pytest.raises(ParseError):
@@ -72,6 +72,12 @@ def test_fields_and_start_lines() -> None:
     assert len(headers_only.headers) == 3
 
 
+##= https://www.rfc-editor.org/rfc/rfc3420#section-2
+##= type=test
+##% If the message/sipfrag part contains a body, it MUST also contain the
+##% appropriate header fields describing that body (such as Content-
+##% Length) as required by Section 7.4 of [1] and the null-line
+##% separating the header from the body.
 def test_body_gets_its_content_length() -> None:
     fragment = SipFrag(200, "OK", headers=(("Content-Type", "text/plain"),), body=b"Hi There!")
     data = bytes(fragment)

@@ -572,7 +572,5 @@ def test_a_refused_refer_counts_for_the_id() -> None:
     net.run(net.now + 5)
     assert [r.status for r in answers(alice, "REFER")] == [400, 202]
     second = received(bob, "REFER")[1]
-    assert {n.header("Event").id for n in received(alice, "NOTIFY")} == {
-        str(second.cseq.number)
-    }
+    assert {n.header("Event").id for n in received(alice, "NOTIFY")} == {str(second.cseq.number)}
     assert updates(alice)[-1].content.status == 200
