@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
+
 from extensions.rfc3420 import SipFrag
 from extensions.rfc3515 import (
     REFER_PACKAGE,
@@ -574,3 +576,26 @@ def test_a_refused_refer_counts_for_the_id() -> None:
     second = received(bob, "REFER")[1]
     assert {n.header("Event").id for n in received(alice, "NOTIFY")} == {str(second.cseq.number)}
     assert updates(alice)[-1].content.status == 200
+
+
+def test_refer_to_header_and_its_compact_form() -> None:
+    from extensions.rfc3515 import parse_refer_to, register_headers
+    from rfc3261.errors import ParseError
+    from rfc3261.message import parse
+
+    register_headers()
+    message = parse(
+        b"REFER sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+        b"To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: c1\r\n"
+        b"CSeq: 1 REFER\r\nMax-Forwards: 70\r\nContact: <sip:a@a.example.com>\r\n"
+        b"r: <sip:carol@example.com;method=SUBSCRIBE>;x=1\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert isinstance(message, Request)
+    refer_to = message.header("Refer-To")
+    assert str(refer_to.uri) == "sip:carol@example.com;method=SUBSCRIBE"
+    assert refer_to.params.get("x") == "1"
+    assert str(parse_refer_to("http://www.ietf.org").uri) == "http://www.ietf.org"
+    with pytest.raises(ParseError):
+        parse_refer_to("<sip:a@b>, <sip:c@d>")
+    value = refer_to_with_replaces("sip:dave@denver.example.org", "12345@192.168.118.3;to-tag=1")
+    assert value == "<sip:dave@denver.example.org?Replaces=12345%40192.168.118.3%3Bto-tag%3D1>"
