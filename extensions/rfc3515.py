@@ -157,6 +157,14 @@ class ReferPackage(EventPackage):
     def terminated_state(self, state: Any) -> Any:
         return state
 
+    ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.7
+    ##% The final NOTIFY sent in response to a REFER MUST indicate the
+    ##% subscription has been "terminated" with a reason of "noresource".
+    def final_reason(self, reason: str) -> str:
+        # An unsubscription or an expiry (RFC 6665's "timeout") ends it the same way; an
+        # approval denied later says so ("rejected", §2.4.7's own exception).
+        return "rejected" if reason == "rejected" else "noresource"
+
 
 ##= https://www.rfc-editor.org/rfc/rfc3515#section-3.1
 ##% The name of this event package is "refer".

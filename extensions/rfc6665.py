@@ -256,6 +256,10 @@ class EventPackage:
         """What the final NOTIFY carries: nothing by default (RFC 3515's refer: its state)."""
         return None
 
+    def final_reason(self, reason: str) -> str:
+        """The reason a final NOTIFY gives for ``reason`` (a package may insist on one)."""
+        return reason
+
     def pending_state(self, resource: str) -> Any:
         """What a pending subscription is told (§4.1.2.4's neutral state): none by default."""
         return None
@@ -751,7 +755,7 @@ class NotifierUsage(Owner):
         if self.state is SubState.TERMINATED:
             return []
         self.state = SubState.TERMINATED
-        self.reason = reason
+        self.reason = self.package.final_reason(reason)
         effects = self.notify(now, force=True, retry_after=retry_after)
         effects.extend(self._remove(reason))
         return effects

@@ -289,6 +289,10 @@ def test_pending_approval_then_decline() -> None:
 ##% CANCEL to any referenced SIP requests because the agent sending the
 ##% REFER terminated its subscription to the refer event before the
 ##% referenced request completes.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.7
+##= type=test
+##% The final NOTIFY sent in response to a REFER MUST indicate the
+##% subscription has been "terminated" with a reason of "noresource".
 def test_unsubscribing_does_not_cancel_the_reference() -> None:
     net, alice, _bob, carol, a, b = three()
     carol.on_event = None  # Carol never answers
@@ -300,6 +304,8 @@ def test_unsubscribing_does_not_cancel_the_reference() -> None:
     net.call(alice, usage.unsubscribe(net.now))
     net.run(net.now + 2)
     assert alice.of(SubscriptionEnded)
+    final = received(alice, "NOTIFY")[-1].header("Subscription-State")
+    assert (final.state, final.reason) == ("terminated", "noresource")
     assert b.events.notifier_count() == 0
     assert not received(carol, "CANCEL")
 
