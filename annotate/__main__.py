@@ -243,6 +243,19 @@ def _check_later_updates(root: Path, store: SpecStore) -> list[Diagnostic]:
     return problems + check_updates(updates, DocumentCache(store))
 
 
+def _check_observability(root: Path, coverage: Coverage) -> list[Diagnostic]:
+    """The RFC 3261 observability classification (when the tree has one; issue 25)."""
+    from annotate.observability import OBSERVABILITY_FILE, check_file
+
+    path = root / OBSERVABILITY_FILE
+    rfc = coverage.rfc(3261)
+    if not path.is_file() or rfc is None:
+        return []
+    required = [e.requirement for e in rfc.requirements if not e.declared]
+    declared = [e.requirement for e in rfc.requirements if e.declared]
+    return check_file(path, required, OBSERVABILITY_FILE.as_posix(), optional=declared)[1]
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     root: Path = args.root
@@ -252,6 +265,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     coverage = build_coverage(root, store, extensions=False, core=_core(args))
     annotations, diagnostics = coverage.annotations, coverage.diagnostics
     diagnostics = list(diagnostics) + _check_later_updates(root, store)
+    diagnostics += _check_observability(root, coverage)
     for diagnostic in diagnostics:
         print(diagnostic)
     from annotate.checker import erratum_notes
@@ -291,6 +305,45 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance_coverage(root: Path, coverage: Coverage) -> str:
+    """The "conformance coverage" section of the report: per role, the observable RFC 3261
+    MUSTs/SHOULDs and those a conformance case judges; per stack, the verdicts (issue 25)."""
+    from collections import Counter
+
+    from annotate.observability import (
+        OBSERVABILITY_FILE,
+        case_requirements,
+        coverage_text,
+        load_observability,
+        result_files,
+        role_coverage,
+        role_mismatches,
+        stack_verdicts,
+    )
+
+    rfc = coverage.rfc(3261)
+    path = root / OBSERVABILITY_FILE
+    if rfc is None or not path.is_file():
+        return ""
+    obs = load_observability(path)
+    requirements = [e.requirement for e in rfc.requirements]
+    try:
+        from conformance.discovery import load_cases
+
+        cases = load_cases(root / "conformance" / "cases", root / "extensions" / "conformance")
+    except Exception as exc:  # a broken case module must not hide the rest of the report
+        return f"conformance coverage: the cases cannot be loaded: {exc}"
+    judged = case_requirements(cases, rfc.document)
+    rows = role_coverage(requirements, obs, judged)
+    hidden = Counter(
+        r.level for r in requirements if r.id in obs.entries and not obs.entries[r.id].observable
+    )
+    observable = [r.id for r in requirements if r.id in obs.entries and obs.entries[r.id].roles]
+    verdicts = stack_verdicts(result_files(root))
+    mismatches = role_mismatches(obs, judged)
+    return coverage_text(rows, dict(sorted(hidden.items())), verdicts, observable, mismatches)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from annotate.report import (
         build_coverage,
@@ -321,6 +374,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
     if not args.quiet:
         print(text_summary(coverage, args.rfc or None))
+        if not args.rfc or 3261 in args.rfc:
+            section = _conformance_coverage(args.root, coverage)
+            if section:
+                print(section)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(to_json(coverage), indent=1) + "\n", encoding="utf-8")

@@ -51,6 +51,7 @@ __all__ = [
     "ROOTS",
     "TOML_TYPES",
     "TYPES",
+    "VERIFY_KINDS",
     "Annotation",
     "ScanError",
     "is_annotation_toml",
@@ -72,7 +73,11 @@ TYPES: frozenset[str] = frozenset(
 #: Types that make sense without code (TOML annotations).
 TOML_TYPES: frozenset[str] = frozenset({"exception", "todo", "implication", "spec"})
 #: Meta keys allowed on ``##=`` lines (besides the target).
-META_KEYS: frozenset[str] = frozenset({"type", "reason", "tracking-issue", "level"})
+META_KEYS: frozenset[str] = frozenset({"type", "reason", "tracking-issue", "level", "verify"})
+#: Values of the ``verify`` meta key: ``absence`` marks an implementation annotation whose
+#: requirement forbids a behaviour the code simply does not have (nothing to break; the
+#: ``reason`` says where the absence lies).  See `annotate.verify`.
+VERIFY_KINDS: frozenset[str] = frozenset({"absence"})
 LEVELS: frozenset[str] = frozenset({"MUST", "SHOULD", "MAY"})
 
 _TOML_KEYS = frozenset({"target", "type", "reason", "tracking-issue", "level", "quote"})
@@ -218,6 +223,8 @@ def scan_source(text: str, path: str) -> tuple[list[Annotation], list[ScanError]
                     current.meta[key] = val
                     if key == "level" and val.upper() not in LEVELS:
                         error(lineno, f"unknown level {val!r} (expected MUST, SHOULD or MAY)")
+                    if key == "verify" and val not in VERIFY_KINDS:
+                        error(lineno, _unknown("verify kind", val, VERIFY_KINDS))
                 continue
             # A target line starts a new annotation.
             parsed = parse_target(value)

@@ -26,8 +26,17 @@ Neutralising, per block kind (line numbers are kept: removed lines become blank)
 - any other statement (in a function body, or a module-level call): replaced by ``pass``;
 - a clause (``else:``, ``except ...:``, ``elif ...:``) found by indentation: its body
   becomes ``pass``;
+- a keyword argument on a line of its own inside a call (``stale=challenge.stale,``): its
+  value is emptied (or changed), as an assignment's is;
 - imports only, a one-line ``def``, a block spanning the whole module, a file that does not
   parse: not neutralised (verdict ``not neutralised``).
+
+A requirement whose every implementation annotation says ``verify=absence`` (with a
+``reason``) forbids a behaviour the code does not have: "a proxy MUST NOT modify the body",
+"a UAS MUST ignore a header field it does not understand" (lazy parsing never reads it).
+Removing code cannot add the forbidden behaviour, so nothing is broken: once its tests
+pass on the intact tree it gets the verdict ``absence`` -- its own category, never counted
+as ``verified``.
 
 If a module no longer imports once neutralised, the tests error while being collected; that
 is reported as ``not neutralised`` too (the tests would fail for a reason unrelated to the
@@ -95,6 +104,7 @@ VERDICTS: dict[str, str] = {
     "survived": "every cited test still passes with the cited code broken",
     "fails intact": "a cited test fails, errors or hangs on the intact tree",
     "not neutralised": "a cited block could not be broken while keeping the module importable",
+    "absence": "it forbids what the code never does (verify=absence): nothing to break",
     "no test": "no cited test could be run (not a test function, id not found, all skipped)",
     "timeout": "the tests outlived the time limit with the code broken",
 }
@@ -203,6 +213,32 @@ def _changed_value(value: ast.expr, gentle: bool) -> str:
     return "None" if new is None else ast.unparse(ast.fix_missing_locations(new))
 
 
+def _keyword_at(tree: ast.Module, line: int) -> ast.keyword | None:
+    """The keyword argument of a call written at ``line`` (``name=value,`` on a line of
+    its own), if one is."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg and node.lineno == line:
+            return node
+    return None
+
+
+def _argument_edit(
+    argument: ast.keyword, lines: list[str], gentle: bool
+) -> tuple[int, int, list[str]]:
+    """The value of a keyword argument emptied (or changed): ``stale=challenge.stale`` ->
+    ``stale=None``; a value over several lines keeps its line count."""
+    value = argument.value
+    first, last = value.lineno, value.end_lineno or value.lineno
+    new = _changed_value(value, gentle)
+    if new == ast.unparse(value):
+        raise CannotNeutralise(
+            f"the argument at line {argument.lineno} is empty: no change breaks it"
+        )
+    head = lines[first - 1][: value.col_offset]
+    tail = lines[last - 1][value.end_col_offset or 0 :]
+    return first, last, [head + new + tail]
+
+
 def _def_edit(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int, list[str]]:
     body = node.body
     first = 0
@@ -229,6 +265,11 @@ def _block_edits(
     start, end = block
     found = [s for s in _statements(tree) if _first_line(s[0]) == start]
     if not found:
+        argument = _keyword_at(tree, start)
+        if argument is not None:
+            return [_argument_edit(argument, lines, gentle)], (
+                "argument changed" if gentle else "argument emptied"
+            )
         head = lines[start - 1]
         if _CLAUSE.match(head.lstrip()) and end > start:
             body_indent = len(lines[start]) - len(lines[start].lstrip())
@@ -385,6 +426,7 @@ class Candidate:
     tests: list[str]  # node ids
     unresolved: list[str]  # "path:line" of test annotations that name no test
     key: str = ""
+    absence: str = ""  # the reason, when every implementation citation says verify=absence
 
 
 def _sections_match(section: str, wanted: Sequence[str]) -> bool:
@@ -458,8 +500,13 @@ def _candidate(entry: RequirementStatus, text: Callable[[str], str]) -> Candidat
         if a.block:
             lines = text(a.path).splitlines()
             digest.update("\n".join(lines[a.block[0] - 1 : a.block[1]]).encode())
+    absence = ""
+    if all(a.meta.get("verify") == "absence" for a in impl):
+        absence = "; ".join(sorted({a.meta.get("reason", "") for a in impl} - {""}))
+        absence = absence or "declared an absence"
+        digest.update(f"\0absence\0{absence}".encode())
     req = entry.requirement
-    return Candidate(req.id, req.level, blocks, node_ids, unresolved, digest.hexdigest())
+    return Candidate(req.id, req.level, blocks, node_ids, unresolved, digest.hexdigest(), absence)
 
 
 # --- running ------------------------------------------------------------------------------
@@ -577,6 +624,8 @@ def _verify_one(cand: Candidate, ws: _Workspace, intact: dict[str, str]) -> Outc
             runnable.append(nid)
     if not runnable:
         return done("no test", "every cited test skips")
+    if cand.absence:
+        return done("absence", cand.absence)
     results: dict[str, str] = {}
     for gentle in (False, True):
         out.kinds = []
@@ -597,7 +646,7 @@ def _verify_one(cand: Candidate, ws: _Workspace, intact: dict[str, str]) -> Outc
             for file, text in originals.items():
                 file.write_text(text, encoding="utf-8")
         imports = "<run>" not in results and "collect-error" not in results.values()
-        if imports or not any("value emptied" in k for k in out.kinds):
+        if imports or not any("emptied" in k for k in out.kinds):
             break
     if results.get("<run>") == "timeout":
         return done("timeout", "the run with the code broken overran its time limit")

@@ -94,7 +94,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
     # RFC 3262, 3311, 3326, 3428, 4028 (the profile lists PRACK, UPDATE and MESSAGE)
-    ua_ext = ["--extension", "100rel,update,reason,message,timer"]
+    ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces"]
     return {
         "sipref-minimal-uas": (
             minimal_uas_argv(port),

@@ -317,6 +317,11 @@ class ReliableProvisional(UAExtension):
             ##% If the UAS does send a final response when reliable responses are
             ##% still unacknowledged, it SHOULD NOT continue to retransmit the
             ##% unacknowledged reliable provisional responses
+            ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+            ##% but it MUST be prepared to process PRACK
+            ##% requests for those outstanding responses.
+            # Retransmissions stop, but the state (and its unacknowledged response) stays,
+            # so a PRACK arriving late still matches and gets its 2xx.
             state.stop()
             state.final_sent = True
             return None
@@ -452,9 +457,6 @@ class ReliableProvisional(UAExtension):
         ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
         ##% It SHOULD cease
         ##% retransmissions of the reliable provisional response
-        ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
-        ##% but it MUST be prepared to process PRACK
-        ##% requests for those outstanding responses.
         state.stop()
         ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
         ##% and MUST remove

@@ -465,6 +465,8 @@ class SdpDescriber(SessionDescriber):
             ]
             media = self._offered_media(port, kind, used)
             ##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+            ##= verify=absence
+            ##= reason=sendrecv offers leave the direction implicit (no attribute)
             ##% If the offerer wishes to both send and
             ##% receive media with its peer, it MAY include an "a=sendrecv"
             ##% attribute, or it MAY omit it, since sendrecv is the default.

@@ -133,6 +133,8 @@ class MessageExtension(UAExtension):
     name = "message"
     methods = ("MESSAGE",)
     ##= https://www.rfc-editor.org/rfc/rfc3428#section-2
+    ##= verify=absence
+    ##= reason=no dialog method is declared, so no MESSAGE ever creates a dialog
     ##% But implementations SHOULD NOT create dialogs for the primary purpose of
     ##% associating MESSAGE requests with one another.
     dialog_methods = ()

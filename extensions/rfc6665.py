@@ -202,17 +202,8 @@ class EventPackage:
     renders no body, which is the "neutral state" of a package that defines none.
     """
 
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.1
-    ##% This section, which MUST be present, defines the token name to be
-    ##% used to designate the event package.
+    #: The token naming the package in Event and Allow-Events (checked on registration).
     name: str
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
-    ##% Each package MUST define what type or types of event bodies are
-    ##% expected in NOTIFY requests.
-    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
-    ##% Event packages also MUST define which media type is to be assumed if
-    ##% none are specified in the "Accept" header field of the SUBSCRIBE
-    ##% request.
     #: The body types of its NOTIFYs; the first is assumed without Accept (§3.1.3).
     accept: tuple[str, ...] = ()
     ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.4
@@ -270,12 +261,19 @@ class EventPackage:
 
     def content_type_for(self, accept: list[str] | None) -> str | None:
         """The body type a subscriber asked for, or the default; None: none fits."""
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
+        ##% Each package MUST define what type or types of event bodies are
+        ##% expected in NOTIFY requests.
         if not self.accept:
-            return None
+            return None  # a package whose NOTIFYs carry no body
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.3
         ##% Event packages MUST define the behavior for SUBSCRIBE requests
         ##% without "Accept" header fields; usually, this will connote a single,
         ##% default body type.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.5
+        ##% Event packages also MUST define which media type is to be assumed if
+        ##% none are specified in the "Accept" header field of the SUBSCRIBE
+        ##% request.
         if not accept:
             return self.accept[0]
         wanted = [a.split(";")[0].strip().lower() for a in accept]
@@ -292,6 +290,9 @@ EVENT_PACKAGES: dict[str, EventPackage] = {}
 
 def register_event_package(package: EventPackage) -> EventPackage:
     """Add ``package`` to :data:`EVENT_PACKAGES`; the same name twice must be the same object."""
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-5.4.1
+    ##% This section, which MUST be present, defines the token name to be
+    ##% used to designate the event package.
     if not re.fullmatch(abnf.token, package.name):
         raise ValueError(f"event package {package.name!r} is not a token (RFC 6665 §8.4)")
     known = EVENT_PACKAGES.get(package.name)
@@ -1246,6 +1247,16 @@ class EventsExtension(UAExtension):
         ##% 202 response to a SUBSCRIBE request and will send an alternate success
         ##% response (such as 200) in its stead.
         response = request.make_response(200, to_tag=server.to_tag)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+        ##% When a UAS responds to a request with a response that establishes a
+        ##% dialog (such as a 2xx to INVITE), the UAS MUST copy all Record-Route
+        ##% header field values from the request into the response
+        # (without them a subscriber behind a record-routing proxy, RFC 6665 §4.3, would
+        # send its refreshes around the proxy: found with SIPp, issue 18.)
+        if dialog is None:
+            for value in request.headers.get_all("Record-Route"):
+                response.headers.add("Record-Route", value)
+
         response.headers.add("Expires", str(granted))
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.1
         ##% 200-class responses to SUBSCRIBE requests also MUST contain an
@@ -1257,6 +1268,8 @@ class EventsExtension(UAExtension):
             dialog = Dialog.create_uas(request, response, tls=server.tls)
             dialog.state = DialogState.CONFIRMED
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1
+        ##= verify=absence
+        ##= reason=add_notifier is called here, on a SUBSCRIBE, and nowhere else
         ##% Notifiers MUST NOT create subscriptions except upon receipt of a
         ##% SUBSCRIBE request.
         usage = self.add_notifier(

@@ -110,6 +110,8 @@ class AuthClient:
         chosen = self._choose(response, challenge_header)
         if not chosen:
             ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.4
+            ##= verify=absence
+            ##= reason=giving up is returning None, as falling off the end also does
             ##% If the UAC cannot respond to any of the challenges in the response,
             ##% then it SHOULD abandon attempts to send the request unless a local
             ##% policy dictates otherwise, e.g., the policy might indicate the use of
@@ -143,6 +145,9 @@ class AuthClient:
             ##% UAs SHOULD cache the credentials for a given value of the To header
             ##% field and "realm" and attempt to re-use these values on the next
             ##% request for that destination.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+            ##% The UA SHOULD reuse cached credentials in the INVITE to avoid prompting the user
+            ##% unnecessarily.
             if credentials_header == "Authorization":
                 self._by_to[(str(request.to.uri), realm)] = challenge
             answered += 1
@@ -254,10 +259,16 @@ class AuthClient:
         except ValueError:
             return chosen
         for value in values:
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-5.6
+            ##% A user agent MUST choose to use the strongest auth-scheme it understands
+            ##% and request credentials from the user based upon that challenge.
+            ##= https://www.rfc-editor.org/rfc/rfc7616#section-5.8
+            ##% For this reason, the client SHOULD always use the strongest scheme that
+            ##% it understands from the choices offered.
             try:
                 challenge = DigestChallenge.from_header(value, proxy=header.startswith("Proxy"))
             except ValueError:
-                continue  # Basic, or a Digest challenge without realm/nonce
+                continue  # Basic (never answered: Digest is stronger), or a broken Digest
             ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.7
             ##% When the client receives the first challenge, it SHOULD use the first
             ##% challenge it supports, unless a local policy dictates otherwise.
@@ -278,6 +289,10 @@ class AuthClient:
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
         ##% The
         ##% realm string alone defines the protection domain.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+        ##% When the UAC receives the challenge, it SHOULD either prompt the user for
+        ##% credentials or take an appropriate credential from a keyring corresponding to the
+        ##% "realm" parameter in the challenge.
         found = self.provider.lookup(challenge.realm) if self.provider else None
         if found is None:
             return None
@@ -304,7 +319,8 @@ class AuthClient:
         ##% This parameter MUST be used by all implementations.
         qop = "auth" if not challenge.qop or "auth" in challenge.qop else "auth-int"
         ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
-        ##% The nc value is the
+        ##% This parameter MUST be used by all implementations.  The nc
+        ##% parameter stands for "nonce count".  The nc value is the
         ##% hexadecimal count of the number of requests (including the current
         ##% request) that the client has sent with the nonce value in this
         ##% request.

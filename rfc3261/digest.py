@@ -31,8 +31,11 @@ Example (RFC 2617 §3.5)::
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import precis_i18n
 
 from .auth_headers import AuthenticationInfo, Challenge, Credentials
 from .headers import quote
@@ -54,6 +57,8 @@ __all__ = [
     "ha2",
     "is_session_algorithm",
     "is_supported",
+    "prepare_password",
+    "prepare_username",
     "session_ha1",
     "userhash",
 ]
@@ -147,13 +152,58 @@ def KD(secret: str, data: str, algorithm: str | None = "MD5") -> str:
 ##% then A1 is:
 ##%
 ##% A1       = unq(username) ":" unq(realm) ":" passwd
+#: The PRECIS profiles of RFC 8265 (RFC 7613 when RFC 7616 was written), from a kept library.
+_USERNAME_PROFILE = precis_i18n.get_profile("UsernameCasePreserved")
+_PASSWORD_PROFILE = precis_i18n.get_profile("OpaqueString")
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##% For the username, recipients MUST support all characters defined in
+##% the "UsernameCasePreserved" profile defined in Section 3.3 of
+##% [RFC7613], with the exception of the colon (":") character.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##% It indicates that the server expects
+##% the username and password to be converted to Unicode Normalization
+##% Form C ("NFC", see Section 3 of [RFC5198]) and to be encoded into
+##% octets using the UTF-8 character encoding scheme [RFC3629].
+def prepare_username(username: str) -> str:
+    """A user name as both ends hash and compare it: the PRECIS UsernameCasePreserved
+    profile (width mapping, NFC), so that "ＡＬＩＣＥ" and "ALICE", or a precomposed and a
+    decomposed "é", name the same user.  A name the profile disallows (a space, a colon)
+    is kept as it is, in NFC: accepted, as RFC 2617 accepted it, not required to be."""
+    if username.isascii() and username.isalnum():
+        return username  # the usual case, unchanged by the profile
+    try:
+        prepared = _USERNAME_PROFILE.enforce(username)
+    except UnicodeError:
+        return unicodedata.normalize("NFC", username)
+    return prepared if ":" not in prepared else unicodedata.normalize("NFC", username)
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##% For the password, recipients MUST support all characters defined in
+##% the "OpaqueString" profile defined in Section 4.2 of [RFC7613].
+def prepare_password(password: str) -> str:
+    """A password as it is hashed: the PRECIS OpaqueString profile (non-ASCII spaces mapped
+    to U+0020, NFC).  One the profile disallows (empty, control characters) is kept as it
+    is, in NFC."""
+    if password.isascii() and password.isprintable():
+        return password  # OpaqueString leaves printable ASCII alone
+    try:
+        return _PASSWORD_PROFILE.enforce(password)
+    except UnicodeError:
+        return unicodedata.normalize("NFC", password)
+
+
 def ha1(username: str, realm: str, password: str, algorithm: str | None = "MD5") -> str:
     """H(A1) for the non-session algorithms: H(username ":" realm ":" password).
 
     This is also the stored secret from which the ``-sess`` A1 is derived
-    (:func:`session_ha1`); pass unquoted values.
+    (:func:`session_ha1`); pass unquoted values.  User name and password are prepared
+    as RFC 7616 §4 says (:func:`prepare_username`, :func:`prepare_password`).
     """
-    return H(f"{username}:{realm}:{password}", algorithm)
+    name, secret = prepare_username(username), prepare_password(password)
+    return H(f"{name}:{realm}:{secret}", algorithm)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.2
@@ -330,7 +380,7 @@ def format_authentication_info(
 ##% username = H( unq(username) ":" unq(realm) )
 def userhash(username: str, realm: str, algorithm: str | None = "MD5") -> str:
     """The hashed username of RFC 7616 §3.4.4."""
-    return H(f"{username}:{realm}", algorithm)
+    return H(f"{prepare_username(username)}:{realm}", algorithm)
 
 
 # -- parameters ------------------------------------------------------------------------

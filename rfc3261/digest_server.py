@@ -43,14 +43,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .auth_headers import Challenge, Credentials
+from .auth_headers import AuthenticationInfo, Challenge, Credentials
 from .digest import (
     DigestChallenge,
     DigestCredentials,
     UnsupportedAlgorithm,
     base_algorithm,
     compute_response,
+    compute_rspauth,
+    format_authentication_info,
     ha1,
+    prepare_username,
 )
 from .message import Request, Response
 from .uri import SipURI, parse_uri, unescape, uri_equal
@@ -99,7 +102,11 @@ class MemoryCredentials:
     """H(A1) values in a dict, e.g. built from passwords for tests."""
 
     def __init__(self, entries: dict[tuple[str, str, str], str] | None = None) -> None:
-        self._entries: dict[tuple[str, str, str], str] = dict(entries or {})
+        # Keyed by the prepared user name (RFC 7616 §4), as the look-up is.
+        self._entries: dict[tuple[str, str, str], str] = {
+            (prepare_username(user), realm, algorithm): value
+            for (user, realm, algorithm), value in (entries or {}).items()
+        }
 
     @classmethod
     def from_passwords(
@@ -118,7 +125,8 @@ class MemoryCredentials:
         )
 
     def ha1(self, username: str, realm: str, algorithm: str) -> str | None:
-        return self._entries.get((username, realm, base_algorithm(algorithm)))
+        key = (prepare_username(username), realm, base_algorithm(algorithm))
+        return self._entries.get(key)
 
 
 class HA1File(MemoryCredentials):
@@ -200,6 +208,9 @@ class AuthResult:
 ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
 ##% SIP clients and servers MUST NOT accept or request Basic
 ##% authentication.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##% Proxy servers, redirect servers, registrars, and UAs MUST implement Digest
+##% Authorization, encompassing all of the aspects required in 22.
 class DigestAuthenticator:
     """Challenges and verifies Digest credentials for one realm (only Digest, never Basic).
 
@@ -341,6 +352,11 @@ class DigestAuthenticator:
     ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
     ##% A UAS MUST always send a "qop" parameter in WWW-Authenticate and
     ##% Proxy-Authenticate header field values
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+    ##% In challenges, servers SHOULD use the "charset" authentication
+    ##% parameter (case-insensitive) to express the character encoding they
+    ##% expect the user agent to use when generating A1 (see Section 3.4.2)
+    ##% and username hashing (see Section 3.4.4).
     def challenges(self, now: float, *, stale: bool = False) -> list[Challenge]:
         """One Digest challenge per algorithm, most preferred first, each with its own nonce."""
         return [
@@ -351,6 +367,7 @@ class DigestAuthenticator:
                 qop=list(self.qop),
                 stale=stale,
                 proxy=self.proxy,
+                charset="UTF-8",
             ).to_header()
             for algorithm in self.algorithms
         ]
@@ -596,3 +613,63 @@ class DigestAuthenticator:
                 response.headers.add("Retry-After", result.retry_after)
             return None, response
         return None, self.challenge(request, now, stale=result.stale, to_tag=to_tag)
+
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+    ##% The Digest Authentication scheme MAY add the Authentication-Info header field in the
+    ##% confirmation request and include parameters from the following list:
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+    ##% The server SHOULD use the same value for the qop parameter in the
+    ##% response as was sent by the client in the corresponding request.
+    ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+    ##% The cnonce value and nc value MUST be the ones for the client request
+    ##% to which this message is the response.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.6
+    ##% A UAS MAY include this header field
+    ##% in a 2xx response to a request that was successfully authenticated
+    ##% using digest based on the Authorization header field.
+    def authentication_info(
+        self, request: Request, body: bytes = b""
+    ) -> AuthenticationInfo | None:
+        """The Authentication-Info for the 2xx (with ``body``) to a request whose credentials
+        :meth:`authenticate` accepted: ``rspauth`` proves to the client that the server knows
+        its secret too (mutual authentication), bound to the client's cnonce and nc.  None
+        when the request has no valid credentials with a qop (RFC 2069 credentials have no
+        cnonce to bind to), and always for a proxy: SIP has no Proxy-Authentication-Info.
+        No ``nextnonce``: nonces stay valid for their lifetime, so requests may overlap."""
+        if self.proxy:
+            return None
+        for creds in self.credentials_for_realm(request):
+            if creds.qop is None or creds.nc is None or creds.cnonce is None:
+                continue
+            algorithm = creds.algorithm or "MD5"
+            try:
+                stored = self.credentials.ha1(
+                    creds.username, self.realm, base_algorithm(algorithm)
+                )
+            except UnsupportedAlgorithm:
+                continue
+            if stored is None:
+                continue
+            common = {
+                "uri": creds.uri,
+                "nonce": creds.nonce,
+                "realm": self.realm,
+                "ha1_value": stored,
+                "algorithm": algorithm,
+                "qop": creds.qop,
+                "nc": creds.nc,
+                "cnonce": creds.cnonce,
+            }
+            try:
+                expected = compute_response(method=request.method, body=request.body, **common)
+            except ValueError:
+                continue
+            if not hmac.compare_digest(expected, creds.response.lower()):
+                continue  # not the value that authenticated the request
+            return format_authentication_info(
+                qop=creds.qop,
+                rspauth=compute_rspauth(body=body, **common),
+                cnonce=creds.cnonce,
+                nc=creds.nc,
+            )
+        return None

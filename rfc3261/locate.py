@@ -273,8 +273,16 @@ def _naptr_services(
         ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.1
         ##% First, a client resolving a SIPS URI MUST discard any services that
         ##% do not contain "SIPS" as the protocol in the service field.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+        ##% The local outbound proxy server at atlanta.com SHOULD therefore establish a TLS
+        ##% connection with the remote proxy server at biloxi.com.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.3
+        ##% When Carol wishes to send an INVITE to "bob@biloxi.com", her UA SHOULD initiate a
+        ##% TLS connection with the biloxi proxy directly (using the mechanism described in [4]
+        ##% to determine how to best to reach the given Request-URI).
         if secure and not service.startswith("SIPS+"):
             continue
+
         ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.1
         ##% A client resolving a SIP URI SHOULD
         ##% retain records with "SIPS" as the protocol, if the client supports

@@ -78,6 +78,9 @@ class RegistrarExtension:
     the commit, so it must not refuse.
     """
 
+    #: A short name, by which the programs load it (``extensions/``, see
+    #: :mod:`rfc3261.programs.plugins`); "" for none.
+    name: str = ""
     option_tags: frozenset[str] = frozenset()
 
     def on_binding(self, request: Request, binding: Binding, source: Any) -> Binding:
@@ -85,6 +88,12 @@ class RegistrarExtension:
         or refreshed), which came from ``source``; return it, or a copy with other
         ``path``/``flow``/``extra`` (``dataclasses.replace``).  Not called for removals."""
         return binding
+
+    def replaces(self, binding: Binding, bindings: list[Binding]) -> list[Binding]:
+        """Step 7: which of the AOR's other ``bindings`` the new ``binding`` replaces
+        (RFC 5626 §6: the same instance-id and reg-id under another contact); they are
+        removed in the same commit.  Called after :meth:`on_binding`."""
+        return []
 
     def on_response(self, request: Request, response: Response, bindings: list[Binding]) -> None:
         """Step 8: add header fields (e.g. Path, Require, Supported) to the 200 OK that
@@ -251,11 +260,18 @@ class Registrar:
             with self.location.transaction(aor, now):
                 current = self.location.bindings(aor, now)
                 if self.check_star(request, aor, current, now):  # step 6
-                    return self.ok_response(request, [], now)  # all removed: step 8
-                if not request.contact:
-                    return self.ok_response(request, current, now)  # step 6 "skips to the last"
-                bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
-                return self.ok_response(request, bindings, now)  # step 8
+                    response = self.ok_response(request, [], now)  # all removed: step 8
+                elif not request.contact:  # step 6 "skips to the last"
+                    response = self.ok_response(request, current, now)
+                else:
+                    bindings = self.apply_contacts(request, aor, current, now, source)  # step 7
+                    response = self.ok_response(request, bindings, now)  # step 8
+            if identity[1] and self.authenticator is not None:
+                # Mutual authentication (§20.6, RFC 7616 §3.5): rspauth in the 200.
+                info = self.authenticator.authentication_info(request, response.body)
+                if info is not None:
+                    response.headers.add("Authentication-Info", str(info))
+            return response
         except Reject as reject:
             return reject.response
         except LocationError:
@@ -328,6 +344,10 @@ class Registrar:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
     ##% Additionally, registrars and redirect servers MAY make use of 401
     ##% (Unauthorized) responses for authentication
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% When the UA sends the REGISTER request over the existing TLS connection, the
+    ##% registrar SHOULD challenge the request with a 401 (Proxy Authentication Required)
+    ##% response.
     def authenticate(self, request: Request, now: float) -> tuple[str, bool]:
         """Step 3: (identity, authenticated).  With Digest the identity is the user name;
         without, the canonical From address."""
@@ -504,6 +524,12 @@ class Registrar:
                 index.add(text, contact.uri)
             result[text] = binding
             changed[text] = binding
+            for extension in self.extensions:
+                for old in extension.replaces(binding, list(result.values())):
+                    if old.contact != text and old.contact in result:
+                        del result[old.contact]
+                        index.remove(old.contact)
+                        changed[old.contact] = None
         after = list(result.values())
         self.check_limits(request, aor, current, after, now)
         store = [b for b in changed.values() if b is not None]

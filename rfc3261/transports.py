@@ -164,6 +164,8 @@ def transport_for_uri(scheme: str, param: str | None) -> str:
     """
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
     ##% Any implementation that supports TLS MUST support the SIPS URI scheme.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+    ##% All SIP elements that support TLS MUST also support the SIPS URI scheme.
     secure = scheme.lower() == "sips"
     if param is None:
         return "TLS" if secure else "UDP"

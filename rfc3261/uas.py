@@ -165,6 +165,8 @@ class UasBehaviour:
         ##% UAS is willing to accept requests for, it SHOULD reject the request
         ##% with a 404 (Not Found) response.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
+        ##= verify=absence
+        ##= reason=only the Request-URI is checked; nothing refuses a request for its To
         ##% However, it is
         ##% RECOMMENDED that a UAS accept requests even if they do not recognize
         ##% the URI scheme (for example, a tel: URI) in the To header field, or
@@ -209,11 +211,15 @@ class UasBehaviour:
         ##% by the UAS, the response MUST contain an Accept-Encoding header field
         ##% listing the encodings understood by the UAS.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+        ##= verify=absence
+        ##= reason=header fields are parsed lazily: one never asked for is never read
         ##% If a UAS does not understand a header field in a request (that is,
         ##% the header field is not defined in this specification or in any
         ##% supported extension), the server MUST ignore that header field and
         ##% continue processing the message.
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
+        ##= verify=absence
+        ##= reason=lazy parsing: a malformed field never asked for is never read
         ##% A UAS SHOULD ignore any malformed
         ##% header fields that are not necessary for processing requests.
         # (Header fields are parsed lazily: the ones never looked at here are never read.)
@@ -427,7 +433,20 @@ class UasBehaviour:
     def respond_with(
         self, server: ServerRequest, response: Response, now: float
     ) -> list[UAEffect]:
-        """Pass a response built by the caller to ``server``'s transaction."""
+        """Pass a response built by the caller to ``server``'s transaction.
+
+        Raises ValueError for a provisional response to a request other than INVITE.
+        """
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.1
+        ##% One largely non-method-specific guideline for the generation of
+        ##% responses is that UASs SHOULD NOT issue a provisional response for a
+        ##% non-INVITE request.
+        if response.status < 200 and server.request.method != "INVITE":
+            raise ValueError(
+                f"a {response.status} to {server.request.method}: only INVITE gets "
+                "provisional responses from a UAS (RFC 3261 §8.2.6.1)"
+            )
+
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.35
         ##% Implementers SHOULD make the Server header field a configurable option.
         if self.config.server and "Server" not in response.headers:

@@ -259,6 +259,13 @@ def _diagnose_sip(text: str, header: str | None) -> ParseError:
         return ParseError(
             f"IPv6 address not enclosed in '[' ']' in {_show(text)}", _SECTION, header
         )
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
+    ##% Current
+    ##% implementations MUST NOT attempt to improve robustness by treating
+    ##% received escaped characters in the host component as literally
+    ##% equivalent to their unescaped counterpart.
+    # The host grammar has no "%": an escaped host is refused, and named as the defect;
+    # nothing unescapes a host anywhere (comparison included).
     if _HOST_RE.fullmatch(host) is None:
         return ParseError(f"invalid host {_show(host)}", _SECTION, header)
     after_host, query, headers_text = after.partition("?")
@@ -548,12 +555,13 @@ def _canonical_escape(match: re.Match[str]) -> str:
 _MUST_MATCH_PARAMS = ("user", "ttl", "method", "maddr", "transport")
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
-##% Current
-##% implementations MUST NOT attempt to improve robustness by treating
-##% received escaped characters in the host component as literally
-##% equivalent to their unescaped counterpart.
-# (The host grammar has no "%", so such a host never parses; nor is it unescaped here.)
+##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
+##% Accordingly, the existing rule from the bulleted list in Section
+##% 19.1.4 of RFC 3261 MUST be modified as follows:
+##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
+##% In addition, the text in the following paragraph MUST be added to the
+##% existing list of examples in Section 19.1.4 of RFC 3261 in order to
+##% demonstrate the intent of the modified rule:
 ##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
 ##% If the host component contains a textual
 ##% representation of IP addresses, then the representation of those

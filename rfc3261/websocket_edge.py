@@ -36,13 +36,11 @@ does (§16.9) -- RFC 5626 would answer 430 (Flow Failed).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .flow_token import flow_token, parse_flow_token
 from .headers import Via
 from .location import Binding
 from .message import Request
@@ -59,37 +57,9 @@ __all__ = [
 ]
 
 WEBSOCKET_TRANSPORTS = frozenset({"WS", "WSS"})
-_PREFIX = "ws-"
 # Tokens are signed, so that a Route value made up by a peer cannot send requests
-# to an address of its choosing (the way RFC 5626 §5.2 protects its flow tokens).
-# A new key per process: after a restart the connections are gone anyway.
-_KEY = secrets.token_bytes(16)
-
-
-def _signature(data: bytes) -> str:
-    return hmac.new(_KEY, data, hashlib.sha256).hexdigest()[:16]
-
-
-def flow_token(transport: str, host: str, port: int) -> str:
-    """The token naming the connection to ``transport`` ``host``:``port`` (a URI user part)."""
-    data = f"{transport.upper()} {host} {port}".encode()
-    return f"{_PREFIX}{data.hex()}.{_signature(data)}"
-
-
-def parse_flow_token(token: str | None) -> NextHop | None:
-    """The (transport, host, port) a :func:`flow_token` names; None if it is not one of
-    ours (another user part, or a token altered or signed by another process)."""
-    if not token or not token.startswith(_PREFIX):
-        return None
-    encoded, _, signature = token[len(_PREFIX) :].partition(".")
-    try:
-        data = bytes.fromhex(encoded)
-        if not hmac.compare_digest(signature, _signature(data)):
-            return None
-        transport, host, port = data.decode().split(" ")
-        return NextHop(transport, host, int(port))
-    except ValueError:
-        return None
+# to an address of its choosing (the way RFC 5626 §5.2 protects its flow tokens):
+# see rfc3261.flow_token, shared with RFC 5626 outbound.
 
 
 def _source_token(source: Any) -> str | None:

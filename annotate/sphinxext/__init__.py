@@ -207,6 +207,34 @@ def write_pcaps(app: Sphinx, exception: Exception | None) -> None:
         write(Path(app.outdir), runs)
 
 
+def spec_page_data(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """The RFC 3261 spec pages load the shared observability data once (issue 25)."""
+    from annotate.sphinxext.observability import DATA_FILE, RFC
+
+    if pagename.startswith(f"{GENERATED}/spec/rfc{RFC}/"):
+        app.add_js_file(DATA_FILE, priority=790)
+
+
+def write_observability(app: Sphinx, exception: Exception | None) -> None:
+    """``_static/sipref-observability.js``: per requirement its roles (or why it is not
+    observable) and the cases that judge it, with their verdicts per stack."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from annotate.sphinxext.observability import DATA_FILE, data_script
+
+    site = getattr(app, "sipref_site", None)
+    site_obs = getattr(site, "observability", None)
+    if site_obs is None:
+        return
+    path = Path(app.outdir) / "_static" / DATA_FILE
+    text = data_script(site_obs, getattr(site, "runs", []))
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
 def _copybutton_path(app: Sphinx, config: Any) -> None:
     """Put sphinx-copybutton's static folder in ``html_static_path`` before the saved
     environment is compared with this configuration (copybutton adds it later, at
@@ -248,6 +276,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-resolved", resolve_links)
     app.connect("html-page-context", collapse_navigation, priority=400)
     app.connect("build-finished", write_pcaps)
+    app.connect("build-finished", write_observability)
+    app.connect("html-page-context", spec_page_data)
     return {
         "version": "1",
         "parallel_read_safe": True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,12 @@ def _head(first: list[str], statuses: list[str], last: list[str]) -> str:
     return f"<thead><tr>{cols}</tr></thead>"
 
 
-def coverage_overview(data: dict[str, Any]) -> str:
-    """One row per RFC: totals by status, complete %, a bar."""
+def coverage_overview(
+    data: dict[str, Any], conformance: Callable[[Any], str] | None = None
+) -> str:
+    """One row per RFC: totals by status, complete %, a bar; with ``conformance``, a last
+    cell per RFC (``conformance(rfc_number)`` returns the ``<td>``): the observable
+    requirements conformance cases judge (issue 25)."""
     statuses = _statuses(data)
     rows = []
     for rfc in data.get("rfcs", []):
@@ -113,7 +118,7 @@ def coverage_overview(data: dict[str, Any]) -> str:
             f'<td class="num sipref-total" {attrs}{_to_list(total, number)}>{total}</td>'
             f"{_count_cells(rfc, statuses, attrs, number)}"
             f'<td class="num">{_pct(int(rfc.get("by_status", {}).get("complete", 0)), total)}</td>'
-            f"<td>{bar}</td></tr>"
+            f"<td>{bar}</td>" + (conformance(number) if conformance is not None else "") + "</tr>"
         )
     # the day only: a report rerun with nothing changed leaves the page (and the build) alone
     when = escape(str(data.get("generated", ""))[:10])
@@ -122,7 +127,11 @@ def coverage_overview(data: dict[str, Any]) -> str:
         "of each RFC holding a BCP 14 keyword (MUST, SHOULD, MAY and their kin), split "
         "where one sentence states two.</p>"
         '<div class="sipref-table-wrap"><table class="sipref-table sipref-dashboard">'
-        + _head(["RFC", "Title"], statuses, ["Complete", "Bar"])
+        + _head(
+            ["RFC", "Title"],
+            statuses,
+            ["Complete", "Bar", *(["Conformance"] if conformance is not None else [])],
+        )
         + f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from annotate.sphinxext import conformance, dashboards, render
+from annotate.sphinxext import conformance, dashboards, observability, render
 from annotate.sphinxext.model import GENERATED, Site, code_doc, page_key, rfc_index_doc, spec_doc
 
 
@@ -265,7 +265,7 @@ def coverage_page(site: Site, data_dir: Path, known: set[str]) -> Page:
         "coverage",
         '<div class="sipref-wide" data-view="coverage">'
         + note
-        + dashboards.coverage_overview(data)
+        + dashboards.coverage_overview(data, _conformance_cell(site))
         + render.legend()
         + "</div>",
     )
@@ -273,6 +273,15 @@ def coverage_page(site: Site, data_dir: Path, known: set[str]) -> Page:
         top.children.append(
             Part(
                 f"RFC {rfc.get('rfc')}", f"rfc{rfc.get('rfc')}", dashboards.coverage_rfc(data, rfc)
+            )
+        )
+    site_obs = getattr(site, "observability", None)
+    if site_obs is not None:
+        top.children.append(
+            Part(
+                "Conformance coverage",
+                "conformance-coverage",
+                observability.coverage_html(site_obs, getattr(site, "runs", [])),
             )
         )
     top.children.append(Part("Extensions", "extensions", dashboards.extension_table(data, known)))
@@ -292,6 +301,19 @@ def coverage_page(site: Site, data_dir: Path, known: set[str]) -> Page:
             + ".</p>"
         )
     return Page(f"{GENERATED}/coverage", top, lists, wide=True)
+
+
+def _conformance_cell(site: Site) -> Any:
+    """The dashboard's conformance cell per RFC (None: no classification to show)."""
+    site_obs = getattr(site, "observability", None)
+    if site_obs is None:
+        return None
+    href = render.link(f"{GENERATED}/coverage", "conformance-coverage")
+
+    def cell(number: Any) -> str:
+        return observability.coverage_cell(site_obs, number, href, getattr(site, "runs", []))
+
+    return cell
 
 
 def requirement_pages(site: Site, data_dir: Path, known: set[str]) -> list[Page]:
@@ -412,6 +434,8 @@ def all_pages(site: Site, data_dir: Path, published: Path | None = None) -> dict
     runs = conformance_runs(folder)
     site.verdicts = conformance.by_requirement(runs)  # shown beside each requirement
     site.runs = runs
+    # observability and the cases judging each requirement (issue 25): a shared data file
+    site.observability = observability.load_site_observability(site.root, site.coverage)
     pages = spec_pages(site) + code_pages(site)
     known = {p.docname for p in pages}
     pages += requirement_pages(site, data_dir, known)

@@ -351,3 +351,25 @@ def test_a_failing_conformance_cell_shows_its_ladder(served: dict, browser: Any)
         page.screenshot(path=str(ARTIFACTS / "conformance-case.png"))
     finally:
         page.close()
+
+
+def test_a_requirement_card_shows_its_observability(served: dict, browser: Any) -> None:
+    # the line comes from the shared data file (sipref.js renders it under each card)
+    page = browser.new_page(viewport=DESKTOP)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(served["base"] + "_generated/spec/rfc3261/section-8.html")
+        lines = page.locator(".sipref-card[id^='cite-rfc3261-'] p.sipref-obs")
+        cards = page.locator(".sipref-card[id^='cite-rfc3261-']")
+        assert lines.count() == cards.count() > 50
+        texts = lines.all_text_contents()
+        assert any(t.startswith("Observable: uac") for t in texts)
+        assert any(t.startswith("Not observable: ") for t in texts)
+        judged = page.locator("p.sipref-obs", has_text="judged by").first
+        judged.scroll_into_view_if_needed()
+        assert judged.locator("code").count() >= 1
+        assert errors == []
+        page.screenshot(path=str(ARTIFACTS / "observability.png"))
+    finally:
+        page.close()

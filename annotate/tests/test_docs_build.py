@@ -583,3 +583,41 @@ def test_a_rerun_with_nothing_changed_writes_nothing(site: dict) -> None:
     changed = re.search(r"The configuration has changed \(([^)]*)\)", rerun.stdout)
     names = set(re.findall(r"'(\w+)'", changed[1])) if changed else set()
     assert names <= {"pygments_dark_style"}, names
+
+
+def test_observability_is_one_shared_file_the_rfc3261_pages_load(site: dict) -> None:
+    # issue 25: each requirement's observability and judging cases would push the §16 page
+    # over its cap if written inline; one data file serves every spec page instead
+    out: Path = site["out"]
+    text = _read(out / "_static/sipref-observability.js")
+    prefix = "window.siprefObservability = "
+    assert text.startswith(prefix)
+    data = json.loads(text[len(prefix) :].rstrip().rstrip(";"))
+    rfc3261 = next(r for r in site["coverage"]["rfcs"] if r["rfc"] == 3261)
+    ids = {r["id"] for r in rfc3261["requirements"]}
+    assert ids <= set(data["req"])
+    entry = next(data["req"][i] for i in sorted(ids) if "n" in data["req"][i])
+    assert data["reasons"][entry["n"]]
+    judged = [e for e in data["req"].values() if e.get("c")]
+    assert judged and all(data["cases"][i] for e in judged for i in e["c"])
+    page = _read(out / "_generated/spec/rfc3261/section-8.html")
+    assert page.count("_static/sipref-observability.js") == 1
+    assert "Not observable:" not in page
+    other = _read(out / "_generated/spec/rfc3262/section-4.html")
+    assert "sipref-observability.js" not in other
+
+
+def test_the_dashboard_shows_conformance_coverage(site: dict) -> None:
+    page = _read(site["out"] / "_generated/coverage.html")
+    assert "Conformance</th>" in page
+    cell = re.search(r'href="#conformance-coverage">MUST (\d+)/(\d+) · SHOULD (\d+)/(\d+)<', page)
+    assert cell, "no conformance cell on the RFC 3261 row"
+    must_covered, must_observable = int(cell[1]), int(cell[2])
+    assert 0 < must_covered < must_observable
+    # each stack's verdicts on the observable requirements, one line per stack
+    row = page[cell.end() : page.index("</td>", cell.end())]
+    assert row.count("<small>") == 2 and "Kamailio" in row
+    part = page[page.index('id="conformance-coverage"') :]
+    for role in ("uac", "uas", "registrar", "proxy", "redirect"):
+        assert f"<th scope=row>{role}</th>" in part
+    assert "Not observable:" in part

@@ -359,3 +359,49 @@ def test_the_key_ignores_where_the_blocks_sit(tree: Path, tmp_path: Path) -> Non
     code.write_text(code.read_text().replace('raise ValueError("a widget needs a name")', "pass"))
     changed = {c.id: c.key for c in candidates(_coverage(tree, tmp_path), tree)}
     assert sum(changed[k] != before[k] for k in before) == 1
+
+
+def test_a_declared_absence_is_its_own_verdict_never_verified(tree: Path, tmp_path: Path) -> None:
+    code = tree / "rfc3261" / "widgets.py"
+    code.write_text(
+        CODE.replace(
+            "##% A widget SHOULD announce itself when it starts.\ndef start",
+            "##= verify=absence\n##= reason=start() has no way to stay silent\n"
+            "##% A widget SHOULD announce itself when it starts.\ndef start",
+        )
+    )
+    chosen = candidates(_coverage(tree, tmp_path), tree)
+    outcomes = run_verify(tree, chosen, use_cache=False, cache_path=tmp_path / "c.j")
+    assert [o.verdict for o in outcomes] == ["verified", "absence"]
+    assert outcomes[1].reason == "start() has no way to stay silent"
+    # the declaration is part of the key: dropping it verifies the requirement again
+    code.write_text(CODE)
+    assert candidates(_coverage(tree, tmp_path), tree)[1].key != chosen[1].key
+
+
+def test_an_unknown_verify_kind_is_refused() -> None:
+    from annotate.annotations import scan_source
+
+    text = "##= https://www.rfc-editor.org/rfc/rfc3261#section-8\n##= verify=maybe\n##% x\nx = 1\n"
+    _annotations, errors = scan_source(text, "x.py")
+    assert any("verify kind" in str(e) for e in errors)
+
+
+def test_a_keyword_argument_on_its_own_line_is_emptied_or_changed() -> None:
+    text = dedent(
+        """\
+        def make(challenge):
+            return dict(
+                ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+                ##% ... MUST be obtained.
+                stale=challenge.stale,
+                retries=3,
+            )
+        """
+    )
+    new, kinds = neutralise(text, [(5, 5)])
+    assert kinds == ["argument emptied"] and "stale=None," in new.splitlines()[4]
+    assert "retries=3," in new
+    new, kinds = neutralise(text, [(6, 6)], gentle=True)
+    assert kinds == ["argument changed"] and "retries=7," in new.splitlines()[5]
+    ast.parse(new)

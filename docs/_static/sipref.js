@@ -68,9 +68,47 @@
     apply(false);
   }
 
+  /* Under each RFC 3261 requirement's card: where a tester can observe it (or why not) and
+     the conformance cases judging it with a verdict per stack.  The data is one shared file
+     (sipref-observability.js, written by annotate.sphinxext.observability) so that the spec
+     pages stay light. */
+  var ICONS = { pass: "\u2713", fail: "\u2717", error: "\u2717", warn: "!", inconclusive: "?" };
+  function observability() {
+    var data = window.siprefObservability;
+    if (!data || !data.req) { return; }
+    document.querySelectorAll('.sipref-card[id^="cite-rfc3261-"]').forEach(function (card) {
+      var entry = data.req[card.id.slice(5)];
+      if (!entry || card.querySelector(".sipref-obs")) { return; }
+      var line = document.createElement("p");
+      line.className = "sipref-obs";
+      if (entry.r) {
+        line.appendChild(document.createTextNode("Observable: " + entry.r.join(", ")));
+      } else {
+        line.classList.add("sipref-obs-no");
+        line.appendChild(document.createTextNode("Not observable: " + data.reasons[entry.n]));
+      }
+      (entry.c || []).forEach(function (index, i) {
+        line.appendChild(document.createTextNode(i ? ", " : " \u00b7 judged by "));
+        var code = document.createElement("code");
+        code.textContent = data.cases[index];
+        line.appendChild(code);
+        (data.verdicts[index] || []).forEach(function (pair) {
+          var badge = document.createElement("span");
+          var verdict = pair[1];
+          badge.className = "sipref-verdict verdict-" + verdict.replace(/[^a-z]+/g, "-");
+          badge.textContent = " " + (ICONS[verdict] || "\u2013");
+          badge.title = data.stacks[pair[0]] + ": " + verdict;
+          line.appendChild(badge);
+        });
+      });
+      card.appendChild(line);
+    });
+  }
+
   function start() {
     linkCounts();
     filterList();
+    observability();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);

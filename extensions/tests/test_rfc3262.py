@@ -248,6 +248,13 @@ def test_a_second_reliable_provisional_waits_for_the_prack_of_the_first() -> Non
 ##% provisional response that is unacknowledged when the INVITE is
 ##% accepted, the UAS MUST delay sending the 2xx until the provisional
 ##% response is acknowledged.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% The UAS MAY send a final response to the initial request before
+##% having received PRACKs for all unacknowledged reliable provisional
+##% responses, unless the final response is 2xx and any of the
+##% unacknowledged reliable provisional responses contained a session
+##% description.
 def test_the_2xx_waits_for_the_prack_of_a_183_with_a_description() -> None:
     net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
     _call, incoming = invite(net, alice, bob)

@@ -113,6 +113,10 @@ def test_headers_parse_and_print() -> None:
 ##% resource state to the subscriber.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
 ##= type=test
+##% NOTIFY requests MUST contain a "Subscription-State" header field with
+##% a value of "active", "pending", or "terminated".
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
 ##% If the value of the
 ##% "Subscription-State" header field is "active" or "pending", the
 ##% notifier MUST also include in the "Subscription-State" header field

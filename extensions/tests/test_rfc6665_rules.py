@@ -333,6 +333,7 @@ def test_event_values_and_packages() -> None:
     assert (PRESENCE.name, PRESENCE.accept, PRESENCE.forking) == ("presence", (PIDF,), True)
     assert PRESENCE.content_type_for(None) == PIDF and PRESENCE.content_type_for(["*/*"]) == PIDF
     assert PRESENCE.content_type_for(["text/plain"]) is None
+    assert EventPackage("x-bodiless").content_type_for(None) is None  # NOTIFYs without bodies
 
 
 def test_a_package_that_forbids_forking_keeps_one_subscription() -> None:

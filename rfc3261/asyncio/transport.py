@@ -53,6 +53,7 @@ from typing import Any
 
 from ..errors import FramingError
 from ..framing import StreamFramer
+from ..stun import binding_response
 from ..transports import (
     TransportInfo,
     default_port,
@@ -181,6 +182,7 @@ class TransportLimits:
     ##% This usually means at least 64*T1 (see Section 17.1.1.1 for a
     ##% definition of T1).
     idle_timeout: float = 64 * 0.5 + 8.0
+
     # An unfinished message older than this closes its connection (slow senders).
     message_timeout: float = 10.0
     # Bytes waiting for a peer that does not read; above it the connection is dropped.
@@ -293,6 +295,9 @@ class UdpSocket:
                 # error belongs to; sendto() failures reach the sender instead.
                 self.layer.icmp_errors += 1
                 continue
+            if data[:1] in (b"\x00", b"\x01") and self.layer.stun_server:
+                self._answer_stun(data, addr)
+                continue
             source = sources.get(addr)
             if source is None:
                 if len(sources) >= 4096:
@@ -305,6 +310,23 @@ class UdpSocket:
                 self.layer.loop.call_exception_handler(
                     {"message": f"error handling a datagram from {addr}", "exception": error}
                 )
+
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-8
+    ##% If a server compliant to this section receives SIP requests on a
+    ##% given interface and UDP port, it MUST also provide a limited version
+    ##% of a STUN server on the same interface and UDP port.
+    ##= https://www.rfc-editor.org/rfc/rfc5626#section-5.4
+    ##% All edge proxies compliant with this specification MUST implement
+    ##% support for STUN NAT keep-alives on their SIP UDP ports as described
+    ##% in Section 8.
+    def _answer_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+        """A STUN Binding request on our SIP port: answer it here (RFC 5626 §8); a
+        datagram starting with 0 or 1 is never SIP, so anything else is dropped."""
+        self.layer.stun_requests += 1
+        reply = binding_response(data, addr[0], addr[1])
+        if reply is not None:
+            with contextlib.suppress(OSError):
+                self.sendto(reply, addr)
 
     def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
         """Send one datagram; queued (bounded) when the socket buffer is full."""
@@ -596,6 +618,9 @@ class TransportLayer:
         self._counted: set[StreamConnection] = set()
         self._handshaking: set[StreamConnection] = set()
         # Counters for tests and logs.
+        # RFC 5626 §8: answer STUN Binding requests on the UDP listening points.
+        self.stun_server = False
+        self.stun_requests = 0
         self.icmp_errors = 0
         self.refused_connections = 0
         self.dropped_connections = 0
@@ -681,6 +706,10 @@ class TransportLayer:
         if info is None or not (info.stream or _connected(info)):
             self._send_datagram(data, destination, local, on_error)
             return
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+        ##% Assuming that the client has completed the registration process described in the
+        ##% preceding section, it SHOULD reuse the TLS connection to the local proxy server when
+        ##% it sends an INVITE request to another user.
         if connection is None or not connection.is_open:
             connection = self.connections.get(destination)
             if connection is None or connection.closed:

@@ -74,6 +74,7 @@ __all__ = [
     "run",
     "server_ssl_context",
     "setup_logging",
+    "tls_contexts",
     "transport_limits",
 ]
 
@@ -114,7 +115,23 @@ def base_parser(prog: str, description: str | None = None) -> argparse.ArgumentP
     parser.add_argument("--cert", default=None, metavar="PEM", help="certificate for sips:")
     parser.add_argument("--key", default=None, metavar="PEM", help="private key for --cert")
     parser.add_argument(
-        "--ca", default=None, metavar="PEM", help="CAs trusted for outgoing TLS connections"
+        "--ca",
+        default=None,
+        metavar="PEM",
+        help="CAs trusted for TLS peers (default: the system's)",
+    )
+    parser.add_argument(
+        "--tls-client-auth",
+        choices=("none", "optional", "require"),
+        default="none",
+        help="ask TLS clients for a certificate and verify it against --ca (mutual TLS, "
+        "RFC 3261 §26.3.1); 'require' refuses a client without one (default: none)",
+    )
+    parser.add_argument(
+        "--tls-rfc3261-ciphers",
+        action="store_true",
+        help="also offer TLS_RSA_WITH_AES_128_CBC_SHA, the suite RFC 3261 §26.2.1 makes "
+        "mandatory (off by default: static RSA and CBC are deprecated)",
     )
     parser.add_argument(
         "--dns",
@@ -273,19 +290,113 @@ def merge_listen(uris: list[SipURI]) -> list[SipURI]:
 # -- TLS, limits ---------------------------------------------------------------------------
 
 
-def server_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
-    """The TLS server context for sips: listeners, or None without a certificate."""
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.1
+##% The TLS_RSA_WITH_AES_128_CBC_SHA ciphersuite [6] MUST be supported at
+##% a minimum by implementers when TLS is used in a SIP application.
+#: TLS_RSA_WITH_AES_128_CBC_SHA in OpenSSL's naming (a TLS 1.2 suite).
+RFC3261_CIPHER = "AES128-SHA"
+
+
+def _offer_rfc3261_cipher(context: ssl.SSLContext) -> None:
+    """Add RFC 3261's mandatory suite to the context's default ones (TLS 1.3 suites stay)."""
+    current = ":".join(c["name"] for c in context.get_ciphers() if c["protocol"] != "TLSv1.3")
+    context.set_ciphers(f"{current}:{RFC3261_CIPHER}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##% Proxy servers, redirect servers, and registrars MUST implement TLS, and
+##% MUST support both mutual and one-way authentication.
+def server_ssl_context(
+    cert: str | None,
+    key: str | None,
+    *,
+    client_auth: str = "none",
+    ca: str | None = None,
+    rfc3261_ciphers: bool = False,
+) -> ssl.SSLContext | None:
+    """The TLS server context for sips: listeners, or None without a certificate.
+
+    ``client_auth`` "optional" or "require" asks the client for a certificate and verifies
+    it against ``ca`` (or the system's CAs): mutual authentication; "none" is one-way.
+    """
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% The registrar SHOULD offer a certificate to the UA
     if not cert:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    if client_auth != "none":
+        if ca:
+            context.load_verify_locations(cafile=ca)
+        else:
+            context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+        context.verify_mode = ssl.CERT_REQUIRED if client_auth == "require" else ssl.CERT_OPTIONAL
+    if rfc3261_ciphers:
+        _offer_rfc3261_cipher(context)
     return context
 
 
-def client_ssl_context(ca: str | None = None) -> ssl.SSLContext:
-    """The TLS client context for connections we open (RFC 3261 §26.2.1: verify the peer)."""
+def client_ssl_context(
+    ca: str | None = None,
+    *,
+    cert: str | None = None,
+    key: str | None = None,
+    rfc3261_ciphers: bool = False,
+) -> ssl.SSLContext:
+    """The TLS client context for connections we open (RFC 3261 §26.2.1: verify the peer);
+    with ``cert`` it also proves who we are when the server asks (mutual TLS)."""
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
+    ##% Certificates received in the authentication process SHOULD be validated with root
+    ##% certificates held by the client; failure to validate a certificate SHOULD result in
+    ##% the failure of the request.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% When it receives the TLS Certificate message, the UA SHOULD verify the certificate
+    ##% and inspect the site identified by the certificate.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% If the certificate is invalid, revoked, or if it does not identify the appropriate
+    ##% party, the UA MUST NOT send the REGISTER message and otherwise proceed with the
+    ##% registration.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% Each side of the connection SHOULD verify and inspect the certificate of the other,
+    ##% noting the domain name that appears in the certificate for comparison with the
+    ##% header fields of SIP messages.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% The atlanta.com proxy server, for example, SHOULD verify at this stage that the
+    ##% certificate received from the remote side corresponds with the biloxi.com domain.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.3
+    ##% When her UA receives a certificate from the biloxi proxy, it SHOULD be verified
+    ##% normally before she passes her INVITE across the TLS connection.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+    ##% the site identified by the certificate MUST correspond with the domain in which the
+    ##% UA intends to register
+    # Verifying the chain and the host name: a failed handshake fails the request.
     context = ssl.create_default_context(cafile=ca)
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
+    ##% The use of SIPS in particular entails that mutual TLS authentication
+    ##% SHOULD be employed, as SHOULD the ciphersuite
+    ##% TLS_RSA_WITH_AES_128_CBC_SHA.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% Since both of the participants in this TLS connection are servers that possess site
+    ##% certificates, mutual TLS authentication SHOULD occur.
+    if cert:
+        context.load_cert_chain(cert, key)
+    if rfc3261_ciphers:
+        _offer_rfc3261_cipher(context)
     return context
+
+
+def tls_contexts(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, ssl.SSLContext]:
+    """(server context, client context) from the common TLS flags."""
+    legacy = getattr(args, "tls_rfc3261_ciphers", False)
+    server = server_ssl_context(
+        args.cert,
+        args.key,
+        client_auth=getattr(args, "tls_client_auth", "none"),
+        ca=args.ca,
+        rfc3261_ciphers=legacy,
+    )
+    client = client_ssl_context(args.ca, cert=args.cert, key=args.key, rfc3261_ciphers=legacy)
+    return server, client
 
 
 def make_resolver(args: argparse.Namespace) -> Any:

@@ -26,6 +26,17 @@ configuration file, which names the next hop for a domain (``*`` for any)::
 Without ``--dns`` no DNS is done (next hops are IP addresses); with it, next hops
 that are names are located by RFC 3263 (NAPTR, SRV, A/AAAA) and tried in turn.
 
+``--path`` makes the proxy an edge of RFC 3327: it puts its own URI on the Path of
+the REGISTERs it forwards for UAs that support Path (``--path-require``: and asks the
+registrar to support it with Require, refusing UAs without support with 421), so
+that requests for them come back through it.
+
+``--edge`` makes it an RFC 5626 edge proxy (extension ``outbound``): the Path of an
+outbound REGISTER names the UA's flow (a flow token, ``ob``), and requests coming
+back go out over that flow (430 Flow Failed when it is gone); STUN keep-alives are
+answered on the UDP port, CRLF keep-alives on connections.  ``--outbound`` makes the
+embedded registrar and the proxy follow RFC 5626 §6 and §7 (see the registrar).
+
 ``--presence URI`` also runs a presence server (RFC 3903 event state compositor and
 RFC 6665 notifier, :mod:`rfc3261.programs.presence`) listening on URI, with its
 publications in the ``--db`` file: PUBLISH and presence SUBSCRIBE requests for users of
@@ -41,13 +52,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..asyncio.dispatcher import CoreHost
-from ..asyncio.transport import bracketed, is_ip_address
+from ..asyncio.transport import Address, bracketed, is_ip_address
 from ..digest_server import DigestAuthenticator
 from ..message import Request
-from ..proxy import NextHop, Proxy, ProxyConfig
+from ..proxy import NextHop, Proxy, ProxyConfig, ProxyExtension
 from ..uri import SipURI, parse_uri
 from ..websocket_edge import WebSocketEdge
 from . import common
+from .plugins import load_extension
 from .presence import start_compositor
 from .registrar import (
     ExpiryTimer,
@@ -55,9 +67,13 @@ from .registrar import (
     digest_algorithms,
     make_authenticator,
     make_registrar,
+    outbound_limits,
 )
 
 __all__ = ["ProgramProxy", "StaticRoute", "main", "parse_routes"]
+
+# Seconds an edge proxy keeps a silent connection (RFC 5626 flows: see main()).
+EDGE_IDLE_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a presence server (PUBLISH, SUBSCRIBE) for --domain's users listening on URI",
     )
     parser.add_argument(
+        "--path",
+        action="store_true",
+        help="add our URI to the Path of REGISTERs we forward (RFC 3327 §5.2, an edge proxy)",
+    )
+    parser.add_argument(
+        "--edge",
+        action="store_true",
+        help="RFC 5626 edge proxy: flow tokens in Path (ob) and Record-Route, requests for "
+        "registered UAs over their flows (430 when gone), STUN on the UDP port; implies "
+        "--path for UAs without outbound",
+    )
+    parser.add_argument(
+        "--path-require",
+        action="store_true",
+        help="with --path: Require: path towards the registrar; 421 to UAs without it",
+    )
+    parser.add_argument(
         "--proxy-auth",
         action="store_true",
         help="with --auth-file: demand Proxy-Authorization (407) on requests the proxy "
@@ -183,20 +216,40 @@ def main(argv: list[str] | None = None) -> int:
         routes = parse_routes(args.config_tables.get("route", []), names=bool(args.dns))
         resolver = common.make_resolver(args)
         authenticator = make_proxy_authenticator(args)
+        if args.path_require and not args.path:
+            raise common.ConfigError("--path-require needs --path")
+        if args.path_require and args.edge:
+            raise common.ConfigError("--path-require is for --path without --edge")
         registrar, location = make_registrar(args)
     except (common.ConfigError, OSError, ValueError) as error:
         parser.error(str(error))
 
+    limits = outbound_limits(args, common.transport_limits(args))
+    if args.edge:
+        # A UA keeps its flow to the edge alive by CRLF pings every 95-120 s, or up to
+        # 840 s on battery, unless told a Flow-Timer (RFC 5626 §4.4.1): keep them.
+        limits.idle_timeout = max(limits.idle_timeout, EDGE_IDLE_TIMEOUT)
+
     async def amain(stop: asyncio.Event) -> int:
+        server_ssl, client_ssl = common.tls_contexts(args)
         host = CoreHost(
             None,
-            limits=common.transport_limits(args),
-            server_ssl=common.server_ssl_context(args.cert, args.key),
-            client_ssl=common.client_ssl_context(args.ca),
+            limits=limits,
+            server_ssl=server_ssl,
+            client_ssl=client_ssl,
             resolver=resolver,
         )
         common.install_wire_log(host, verbose=args.verbose >= 1)
         expiry = ExpiryTimer(registrar)
+
+        def flow_alive(hop: NextHop) -> bool:
+            """Whether the flow a token names is still there (RFC 5626 §5.3): an open
+            connection; a UDP flow cannot be seen closing and counts as alive."""
+            if hop.port is None or hop.transport not in ("TCP", "TLS", "WS", "WSS"):
+                return True
+            connection = host.transport.connections.get(Address(hop.transport, hop.host, hop.port))
+            return connection is not None and connection.is_open
+
         presence_host: CoreHost | None = None
         try:
             points = await common.open_listeners(host, args.listen_uris)
@@ -221,6 +274,26 @@ def main(argv: list[str] | None = None) -> int:
             interfaces: dict[str, str] = {}
             for point in points:
                 interfaces.setdefault(point.transport, point.address.hostport)
+            if args.edge or args.outbound:
+                # RFC 5626: the edge (§5) and the authoritative proxy (§7) in one.
+                extensions.append(
+                    load_extension(
+                        ProxyExtension,
+                        "outbound",
+                        interfaces=interfaces,
+                        edge=args.edge,
+                        path=args.edge or args.path,
+                        flow_alive=flow_alive,
+                    )
+                )
+                host.transport.stun_server = True  # RFC 5626 §8
+            elif args.path:
+                extensions.append(
+                    load_extension(
+                        ProxyExtension, "path", interfaces=interfaces, require=args.path_require
+                    )
+                )
+
             websocket = None
             if any(t in ("WS", "WSS") for t in interfaces):
                 websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))

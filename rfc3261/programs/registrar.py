@@ -17,6 +17,13 @@ OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 48
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
 turns on Digest authentication (§22, 401); ``--digest-algorithms`` says which
 algorithms the challenges offer, most preferred first (RFC 8760 §2.3).
+Path (RFC 3327) is supported, with the extension ``path`` of ``extensions/``: the
+path vector of a REGISTER is stored with its bindings and returned in the 200 OK
+(a Path from a UA without ``Supported: path`` is refused with 420 unless
+``--path-without-supported``).  ``--outbound`` adds RFC 5626 (extension
+``outbound``): bindings per instance-id and reg-id, the flow of a UA registered
+directly, 439, ``Require: outbound`` and ``Flow-Timer: --flow-timer``, and a STUN
+server on the UDP port.
 """
 
 from __future__ import annotations
@@ -26,15 +33,17 @@ import asyncio
 from typing import Any
 
 from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
+from ..asyncio.transport import TransportLimits
 from ..capabilities import method_check, require_check
 from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
 from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
-from ..registrar import Registrar, RegistrarConfig
+from ..registrar import Registrar, RegistrarConfig, RegistrarExtension
 from ..uri import SipURI
 from ..websocket_edge import WebSocketRegistrar
 from . import common
+from .plugins import available_extensions
 
 __all__ = [
     "DEFAULT_DIGEST_ALGORITHMS",
@@ -47,7 +56,11 @@ __all__ = [
     "make_dispatcher",
     "make_registrar",
     "open_location",
+    "outbound_limits",
 ]
+
+# Seconds a flow may stay silent beyond its Flow-Timer (RFC 5626 §5.4 grace period).
+FLOW_GRACE = 10
 
 ALLOW_METHODS = ("REGISTER", "OPTIONS")
 ALLOW = ", ".join(ALLOW_METHODS)
@@ -134,6 +147,32 @@ def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool =
         help="refuse (403) an authenticated request whose From user is not the "
         "authenticated user name",
     )
+    parser.add_argument(
+        "--path-without-supported",
+        action="store_true",
+        help="store a Path (RFC 3327) even when the UA did not say Supported: path "
+        "(default: 420, the policy RFC 3327 §5.3 recommends)",
+    )
+    parser.add_argument(
+        "--outbound",
+        action="store_true",
+        help="RFC 5626 outbound registrar: bindings per instance-id and reg-id, flows, "
+        "439, Require: outbound, STUN keep-alives on the UDP port",
+    )
+    parser.add_argument(
+        "--outbound-only",
+        action="store_true",
+        help="with --outbound: refuse (421) registrations without instance-id and reg-id "
+        "or through an edge without outbound (RFC 5626 §6 local policy)",
+    )
+    parser.add_argument(
+        "--flow-timer",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="with --outbound: Flow-Timer for UAs registered over a direct flow "
+        "(default %(default)s; idle connections are kept longer than that)",
+    )
     parser.add_argument("--min-expires", type=int, default=60, help="shortest binding (423)")
     parser.add_argument("--default-expires", type=int, default=3600, help="expiry if none given")
     parser.add_argument("--max-expires", type=int, default=86400, help="longest binding")
@@ -208,21 +247,54 @@ def make_registrar(
         max_bindings_per_aor=args.max_bindings_per_aor,
     )
     # Bindings made over a WebSocket remember their connection (RFC 7118 §5).
-    extensions = [WebSocketRegistrar()]
+    extensions: list[RegistrarExtension] = [WebSocketRegistrar()]
+    # RFC 3327 Path, from extensions/ when installed (the core never imports it).
+    available = available_extensions(RegistrarExtension)
+    path = available.get("path")
+    if path is not None:
+        extensions.append(path(without_supported=args.path_without_supported))  # type: ignore[call-arg]
+    if args.outbound_only and not args.outbound:
+        raise common.ConfigError("--outbound-only needs --outbound")
+    if args.outbound:
+        # RFC 5626 §6, after Path (it reads the stored path vector's first value).
+        if "outbound" not in available or path is None:
+            raise common.ConfigError("--outbound needs the extensions outbound and path")
+        outbound = available["outbound"]
+        extensions.append(outbound(flow_timer=args.flow_timer, only=args.outbound_only))  # type: ignore[call-arg]
     return Registrar(location, config, authenticator, extensions=extensions), location
 
 
 def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
     """The dispatcher the flags describe: transport limits, TLS, the transaction cap."""
+    server_ssl, client_ssl = common.tls_contexts(args)
     dispatcher = Dispatcher(
         user,
-        limits=common.transport_limits(args),
-        server_ssl=common.server_ssl_context(args.cert, args.key),
-        client_ssl=common.client_ssl_context(args.ca),
+        limits=outbound_limits(args, common.transport_limits(args)),
+        server_ssl=server_ssl,
+        client_ssl=client_ssl,
         resolver=common.make_resolver(args),
     )
     dispatcher.transactions.max_server_transactions = args.max_transactions
+    # RFC 5626 §8: STUN keep-alives are answered on the SIP UDP port.
+    dispatcher.transport.stun_server = bool(args.outbound)
     return dispatcher
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-5.4
+##% The server MUST wait for an amount of time
+##% larger than the Flow-Timer in order to have a grace period to account
+##% for transport delay.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-6
+##% To be compliant with this specification, registrars that can receive
+##% SIP requests directly from a UAC without intervening edge proxies
+##% MUST implement the same keep-alive mechanisms as edge proxies
+##% (Section 5.4).
+def outbound_limits(args: argparse.Namespace, limits: TransportLimits) -> TransportLimits:
+    """With ``--outbound``: idle connections (flows) live longer than the Flow-Timer the
+    UAs keep them alive by, with a grace period for transport delay."""
+    if getattr(args, "outbound", False):
+        limits.idle_timeout = max(limits.idle_timeout, args.flow_timer + FLOW_GRACE)
+    return limits
 
 
 def open_location(db: str, *, synchronous: str = "NORMAL") -> Any:

@@ -596,7 +596,13 @@ class UserAgentProgram:
         self.host = host = ProgramHost(
             None,
             self.deliver,
-            server_ssl=server_ssl_context(args.cert, args.key),
+            server_ssl=server_ssl_context(
+                args.cert,
+                args.key,
+                client_auth=args.tls_client_auth,
+                ca=args.ca,
+                rfc3261_ciphers=args.tls_rfc3261_ciphers,
+            ),
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
             ##% All SIP
             ##% elements that support TLS MUST have a mechanism for validating
@@ -604,8 +610,13 @@ class UserAgentProgram:
             ##% of one or more root certificates issued by certificate authorities
             ##% (preferably well-known distributors of site certificates comparable
             ##% to those that issue root certificates for web browsers).
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+            ##% It is strongly RECOMMENDED that UAs be capable initiating TLS; UAs MAY also be
+            ##% capable of acting as a TLS server.
             # Without --ca the system's CAs are those roots (issue 23).
-            client_ssl=client_ssl_context(args.ca),
+            client_ssl=client_ssl_context(
+                args.ca, cert=args.cert, key=args.key, rfc3261_ciphers=args.tls_rfc3261_ciphers
+            ),
             limits=transport_limits(args),
             resolver=make_resolver(args),
         )

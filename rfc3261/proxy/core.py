@@ -259,6 +259,8 @@ class Proxy(
             # The loop part is computed on the request as received (RFC 5393 §4.2.1).
             loop_part = self.loop_part(request)
             self.validate(request, now, loop_part)  # §16.3
+            routes = request.route
+            arrived_route = routes[0] if routes and self.is_own_uri(routes[0].uri) else None
             request = self.preprocess_routing(request)  # §16.4
             targets = self.determine_targets(server, request, now, out)  # §16.5
         except _Answer as answer:
@@ -281,6 +283,7 @@ class Proxy(
         if targets is None:
             return  # answered (the registrar)
         context = ResponseContext(server, request, loop_part, targets)
+        context.arrived_route = arrived_route
         context.incoming_breadth = self.incoming_max_breadth(request)
         self.contexts[server] = context
         self.start_branches(context, now, out)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..message import Request, parse
+from ..message import Request, Response, parse
 from ..transaction import MAGIC_COOKIE
 from ..transports import is_stream
 from ..uri import AbsoluteURI, SipURI, parse_uri
@@ -143,6 +143,9 @@ class RequestForwarding:
         context.branches.append(branch)
         for extension in self.extensions:
             status = extension.before_forward(branch)
+            if isinstance(status, Response) and 300 <= status.status <= 699:
+                self.process_response(branch, status, now, out)
+                return branch
             if status is not None:
                 if not (isinstance(status, int) and 300 <= status <= 699):
                     raise ValueError(f"before_forward returned {status!r}, not a 300-699 status")
@@ -244,6 +247,10 @@ class RequestForwarding:
     ##% initial SUBSCRIBE request and all NOTIFY requests.
     # (One rule for every method: with record_route on, SUBSCRIBE and NOTIFY alike;
     # off, neither -- SIPS aside, which is record-routed always, both ways.)
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+    ##% If this request is already part of a dialog, the proxy SHOULD insert a Record-Route
+    ##% header field value if it wishes to remain on the path of future requests in the
+    ##% dialog.
     def add_record_route(self, copy: Request) -> None:
         """Step 4: ``<sip(s):host:port;lr>`` on top of Record-Route (every method but
         REGISTER, which creates no dialog, and ACK/CANCEL, which answer nothing).
@@ -257,6 +264,10 @@ class RequestForwarding:
         routes = copy.route
         if routes and isinstance(routes[0].uri, SipURI) and routes[0].uri.is_secure:
             secure = True
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+        ##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
+        ##% field to the request so that all future requests in this dialog will pass through
+        ##% the proxy servers.
         if not self.config.record_route and not secure:
             return
         scheme = "sips" if secure else "sip"
@@ -264,6 +275,10 @@ class RequestForwarding:
         if self.authenticator is not None:
             # Lets the ACK for a 2xx prove it belongs to this dialog (relay.py).
             token = f";{TOKEN_PARAM}={self.record_route_token(copy.call_id)}"
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+        ##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge
+        ##% that the next upstream (as opposed to downstream) element that will be in the path
+        ##% of subsequent requests supports that transport.
         copy.headers.prepend("Record-Route", f"<{scheme}:{self._host_port()};lr{token}>")
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
@@ -320,6 +335,10 @@ class RequestForwarding:
         ##% route needed to egress the service cluster.
         if route_set:
             _set_routes(copy, [*route_set, *(str(r) for r in copy.route)])
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+        ##% However, this mechanism for sending the request through a specific next hop is NOT
+        ##% RECOMMENDED; instead a Route header field should be used for that purpose as
+        ##% described above.
         if self.config.local_route:
             pushed = []
             for value in self.config.local_route:
@@ -476,6 +495,9 @@ class RequestForwarding:
     ##% SHOULD create a new request, which is identical to the previous, but
     ##% has a different value of the Via branch ID than the previous (and
     ##% therefore constitutes a new SIP transaction).
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+    ##% A client (proxy or UAC) receiving a 503 (Service Unavailable) SHOULD attempt to
+    ##% forward the request to an alternate server.
     def try_next_tuple(self, branch: Branch, status: int, now: float, out: list[Send]) -> bool:
         """Step 10 after a failed tuple: the copy again, new branch, to the next tuple.
 

@@ -85,6 +85,9 @@ class Target:
 class ProxyExtension:
     """Hooks of a :class:`Proxy` for an extension; override what you need."""
 
+    #: A short name, by which the programs load it (see :mod:`rfc3261.programs.plugins`).
+    name: str = ""
+
     def targets(self, request: Request, targets: list[Target]) -> list[Target]:
         """§16.5: the targets made from the location service's bindings for ``request``
         (highest q first, each with its ``binding``); return the list to use -- the
@@ -92,11 +95,19 @@ class ProxyExtension:
         afterwards."""
         return targets
 
-    def before_forward(self, branch: Branch) -> int | None:
+    def retarget(self, branch: Branch, response: Response) -> list[Target]:
+        """§16.7 step 4: targets to add to the target set after the failure
+        ``response`` (300-699) on ``branch`` (RFC 5626 §7: after a 430, another flow of
+        the same instance); they are tried like the others.  Default: none."""
+        return []
+
+    def before_forward(self, branch: Branch) -> int | Response | None:
         """§16.6, after step 9: ``branch.request`` is the copy about to be sent to
         ``branch.hop`` for ``branch.target``; the hook may change the copy or replace
         the hop.  Return None to send it, or a final status (300-699, e.g. 430 Flow
-        Failed, RFC 5626) to end the branch as if that response had arrived."""
+        Failed, RFC 5626) -- or such a response, built with ``branch.request.
+        make_response`` when it needs header fields (a 421's Require) -- to end the
+        branch as if that response had arrived."""
         return None
 
 
@@ -179,6 +190,9 @@ class ResponseContext:
     no_new_branches: bool = False
     incoming_breadth: int = 60
     server_terminated: bool = False
+    # The Route value naming this proxy that §16.4 removed, if any: its user part may
+    # be a flow token of ours (RFC 5626 §5.3), which extensions read.
+    arrived_route: Any = None
 
     @property
     def outgoing_breadth(self) -> int:

@@ -19,7 +19,7 @@ from ..headers import Via
 from ..message import Response
 from ..transaction_client import ClientTransaction
 from ..transports import route_response
-from .model import Branch, NextHop, ProxyConfig, ResponseContext, Send
+from .model import Branch, NextHop, ProxyConfig, ProxyExtension, ResponseContext, Send
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transaction_server import ServerTransaction
@@ -76,6 +76,7 @@ class ResponseProcessing:
     contexts: dict[ServerTransaction, ResponseContext]
     _branches: dict[ClientTransaction, Branch]
     _cancels: set[ClientTransaction]
+    extensions: tuple[ProxyExtension, ...]
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% As client transactions pass responses to the proxy layer, the
@@ -152,6 +153,9 @@ class ResponseProcessing:
             ##% receives a 6xx response.
             context.no_new_branches = True
             self.cancel_pending(context, now, out)
+        if status >= 300 and not context.no_new_branches and not context.final_sent:
+            for extension in self.extensions:
+                context.targets.extend(extension.retarget(branch, response))
         if status >= 300:
             self.start_branches(context, now, out)  # sequential forking: the next target
             self.choose_best_if_done(context, now, out)
@@ -293,6 +297,9 @@ class ResponseProcessing:
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% A proxy MUST NOT modify the To tag in any forwarded response to a
     ##% request that contains a To tag.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+    ##% An element SHOULD preserve the To tag when simply forwarding a 3-6xx response to a
+    ##% request that did not contain a To tag.
     def send_upstream(
         self, context: ResponseContext, response: Response, now: float, out: list[Send]
     ) -> None:

@@ -93,6 +93,10 @@ class StatelessForwarding:
             hop = self.next_hop(copy, self.postprocess_routing(copy))
             if not own_route and not self.may_relay_unchallenged(ack, hop):
                 return  # with credentials demanded: an ACK of no dialog of ours
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+            ##% However, the following procedure is RECOMMENDED.
+            # The branch is a hash of what a retransmission repeats: the incoming branch,
+            # Call-ID and CSeq number (the §16.11 procedure, for a request with a branch).
             branch = f"{MAGIC_COOKIE}{_hash(ack.top_via.branch, ack.call_id, ack.cseq.number)}"
             copy.headers.prepend(
                 "Via", f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}"

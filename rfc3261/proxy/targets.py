@@ -73,6 +73,10 @@ class RequestTargets:
     ##% server SHOULD forward the request to the addressed domain,
     ##% following the general behavior for proxying messages described
     ##% in Section 16.
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+    ##% When the local outbound proxy server has validated the credentials presented by the
+    ##% UA in the INVITE, it SHOULD inspect the Request-URI to determine how the message
+    ##% should be routed (see [4]).
     def determine_targets(
         self, server: ServerTransaction, request: Request, now: float, out: list[Send]
     ) -> list[Target] | None:

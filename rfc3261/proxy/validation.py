@@ -167,14 +167,17 @@ class RequestValidation:
     ##% a server MUST be accepted by that server for the ACK.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
     ##% Proxies MUST NOT add values to the Proxy-Authorization header field.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
-    ##% Although the CANCEL method does take a response (a 2xx), servers MUST
-    ##% NOT attempt to challenge CANCEL requests since these requests cannot
-    ##% be resubmitted.
     def check_proxy_authorization(self, request: Request, now: float) -> None:
         """Step 6: with an authenticator, valid Proxy-Authorization or 407."""
-        if self.authenticator is None or request.method in ("ACK", "CANCEL"):
+        if self.authenticator is None:
             return
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+        ##% Although the CANCEL method does take a response (a 2xx), servers MUST
+        ##% NOT attempt to challenge CANCEL requests since these requests cannot
+        ##% be resubmitted.
+        if request.method in ("ACK", "CANCEL"):
+            return  # relayed only when it proves it belongs here (relay.py)
+
         if self._for_registrar(request, before_routing=True):
             # Not forwarded: the registrar authenticates REGISTERs itself (401, §10.3
             # step 3).  Asked as if our Route were gone already (§16.4 comes after this

@@ -149,6 +149,12 @@ def options(net: Network, alice) -> object:
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
 ##= type=test
 ##% but it MUST agree with the request-target.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% This parameter MUST be used by all implementations.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
+##% This parameter MUST be used by all implementations.
 def test_401_then_success() -> None:
     challenger = Challenger()
     net, alice = setup(challenger)
@@ -200,6 +206,11 @@ def test_401_then_success() -> None:
 ##= type=test
 ##% This code is similar to 401 (Unauthorized), but indicates that the client MUST first
 ##% authenticate itself with the proxy.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.8
+##= type=test
+##% The client/proxy MUST then reissue the request with a
+##% Proxy-Authorization header field, with parameters as specified for the
+##% Authorization header field in Section 3.4 above.
 def test_407_on_invite_and_the_ack_carries_the_credentials() -> None:
     challenger = Challenger(status=407)
     net, alice = setup(challenger)
@@ -290,6 +301,36 @@ def test_topmost_supported_challenge_is_used() -> None:
     assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
 
 
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% Unrecognized options MUST be ignored.
+def test_a_challenge_with_only_unknown_qop_options_is_passed_over() -> None:
+    unknown = f'Digest realm="{REALM}", nonce="x", algorithm=SHA-256, qop="x-fancy"'
+    challenger = Challenger(extra=(unknown,), algorithm="SHA-256")
+    net, alice = setup(challenger)
+    options(net, alice)
+    creds = DigestCredentials.from_header(challenger.seen[1].header("Authorization")[0])
+    assert (creds.nonce, creds.qop) == ("nonce1", "auth")
+    assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-5.6
+##= type=test
+##% A user agent MUST choose to use the strongest auth-scheme it understands
+##% and request credentials from the user based upon that challenge.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-5.8
+##= type=test
+##% For this reason, the client SHOULD always use the strongest scheme that
+##% it understands from the choices offered.
+def test_basic_offered_first_is_passed_over_for_digest() -> None:
+    challenger = Challenger(extra=('Basic realm="whatever"',), algorithm="SHA-256")
+    net, alice = setup(challenger)
+    options(net, alice)
+    retried = challenger.seen[1]
+    assert [v.scheme.lower() for v in retried.header("Authorization")] == ["digest"]
+    assert [e.response.status for e in alice.of(ResponseEvent)] == [200]
+
+
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.4
 ##= type=test
 ##% If the client supports the userhash parameter, and the userhash
@@ -325,6 +366,12 @@ def test_no_credentials_for_the_realm_gives_up() -> None:
 ##% Once credentials have been located, any UA that wishes to authenticate itself with a UAS
 ##% or registrar -- usually, but not necessarily, after receiving a 401 (Unauthorized)
 ##% response -- MAY do so by including an Authorization header field with the request.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
+##% This parameter MUST be used by all implementations.  The nc
+##% parameter stands for "nonce count".  The nc value is the
+##% hexadecimal count of the number of requests (including the current request)
+##% that the client has sent with the nonce value in this request.
 def test_nonce_count_increments_per_nonce() -> None:
     client = AuthClient(CREDS, max_attempts=5)
     ua = make_ua("alice")
@@ -375,6 +422,11 @@ def test_incoming_call_unaffected_by_auth_client() -> None:
 ##= type=test
 ##% As noted above, multiple credentials in a request SHOULD be
 ##% differentiated by the "realm" parameter.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% When the UAC receives the challenge, it SHOULD either prompt the user for
+##% credentials or take an appropriate credential from a keyring corresponding to the
+##% "realm" parameter in the challenge.
 def test_one_credential_per_realm() -> None:
     creds = StaticCredentials({REALM: ("bob", "zanzibar"), "other.example.com": ("b", "x")})
     client = AuthClient(creds)
@@ -405,6 +457,10 @@ def test_one_credential_per_realm() -> None:
 ##= type=test
 ##% The UAC SHOULD also cache the credentials used in the re-originated
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% The UA SHOULD reuse cached credentials in the INVITE to avoid prompting the user
+##% unnecessarily.
 def test_credential_caching_scope() -> None:
     client = AuthClient(CREDS)
     ua = make_ua("alice")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from rfc3261.auth_headers import Challenge
-from rfc3261.digest import DigestChallenge, DigestCredentials, compute_response, ha1
+from rfc3261.digest import (
+    DigestChallenge,
+    DigestCredentials,
+    compute_response,
+    compute_rspauth,
+    ha1,
+)
 from rfc3261.digest_server import DigestAuthenticator, HA1File, MemoryCredentials, ha1_line
 from rfc3261.message import Request
 from rfc3261.tests.server_support import invite
@@ -157,6 +163,10 @@ def test_proxy_mode_407_and_proxy_authorization() -> None:
 ##= type=test
 ##% A UAS MUST be able to properly handle a "qop" parameter received in
 ##% an Authorization/Proxy-Authorization header field
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% Proxy servers, redirect servers, registrars, and UAs MUST implement Digest
+##% Authorization, encompassing all of the aspects required in 22.
 def test_valid_credentials_every_algorithm_and_qop() -> None:
     for algorithm in ("SHA-256", "MD5"):
         auth = authenticator()
@@ -177,6 +187,10 @@ def test_sess_algorithms_use_the_stored_ha1() -> None:
 ##% Since RFC 2543 is based on HTTP Digest as defined in RFC 2069 [39],
 ##% SIP servers supporting RFC 2617 MUST ensure they are backwards
 ##% compatible with RFC 2069.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+##= type=test
+##% These mechanisms MUST be used by a server to determine if the client supports the
+##% new mechanisms in RFC 2617 that were not specified in RFC 2069.
 def test_rfc2069_credentials_without_qop_accepted_once() -> None:
     auth = authenticator(algorithms=("MD5",))
     [challenge] = auth.challenges(0.0)
@@ -275,6 +289,17 @@ def test_forgotten_nonce_is_stale_and_table_bounded() -> None:
 ##% When multiple proxies are used in a chain, a Proxy-Authorization
 ##% header field value MUST NOT be consumed by any proxy whose realm does
 ##% not match the "realm" parameter specified in that value.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Note that if an authentication scheme that does not support realms is used in the
+##% Proxy-Authorization header field, a proxy server MUST attempt to parse all
+##% Proxy-Authorization header field values to determine whether one of them has what
+##% the proxy server considers to be valid credentials.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Because this is potentially very time-consuming in large networks, proxy servers
+##% SHOULD use an authentication scheme that supports realms in the Proxy-Authorization
+##% header field.
 def test_credentials_for_other_realms_ignored() -> None:
     auth = authenticator()
     [challenge, _] = auth.challenges(0.0)
@@ -326,3 +351,136 @@ def test_ha1_file_round_trip(tmp_path) -> None:
         HA1File(tmp_path / "bad.txt")
     with pytest.raises(ValueError):
         ha1_line("b:ob", REALM, "x")
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% In challenges, servers SHOULD use the "charset" authentication
+##% parameter (case-insensitive) to express the character encoding they
+##% expect the user agent to use when generating A1 (see Section 3.4.2)
+##% and username hashing (see Section 3.4.4).
+def test_challenges_say_charset_utf8() -> None:
+    for value in authenticator().challenges(0.0):
+        assert DigestChallenge.from_header(value).charset == "UTF-8"
+        assert 'charset="UTF-8"' in str(value) or "charset=UTF-8" in str(value)
+
+
+def _credentials(challenge: Challenge, req: Request, username: str, password: str) -> Request:
+    ch = DigestChallenge.from_header(challenge)
+    digest = compute_response(
+        method=req.method,
+        uri=str(req.uri),
+        nonce=ch.nonce,
+        realm=ch.realm,
+        username=username,
+        password=password,
+        algorithm=ch.algorithm,
+        qop="auth",
+        nc="00000001",
+        cnonce="0a4f113b",
+    )
+    creds = DigestCredentials(
+        username=username,
+        realm=ch.realm,
+        nonce=ch.nonce,
+        uri=str(req.uri),
+        response=digest,
+        algorithm=ch.algorithm,
+        qop="auth",
+        nc="00000001",
+        cnonce="0a4f113b",
+    )
+    req.headers.set("Authorization", str(creds.to_header()))
+    return req
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% For the username, recipients MUST support all characters defined in
+##% the "UsernameCasePreserved" profile defined in Section 3.3 of
+##% [RFC7613], with the exception of the colon (":") character.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% For the password, recipients MUST support all characters defined in
+##% the "OpaqueString" profile defined in Section 4.2 of [RFC7613].
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% It indicates that the server expects
+##% the username and password to be converted to Unicode Normalization
+##% Form C ("NFC", see Section 3 of [RFC5198]) and to be encoded into
+##% octets using the UTF-8 character encoding scheme [RFC3629].
+def test_non_ascii_user_names_and_passwords_are_prepared_before_hashing() -> None:
+    # Stored with a precomposed "é" and a no-break space; the client sends a decomposed
+    # "é" (e + U+0301), fullwidth letters for the name, and an ideographic space.
+    creds = MemoryCredentials.from_passwords({"Ren\u00e9": "mot\u00a0de passe"}, REALM)
+    auth = DigestAuthenticator(REALM, creds, secret=b"s" * 32)
+    challenge = auth.challenges(0.0)[0]
+    req = _credentials(challenge, request(), "\uff32en\u0065\u0301", "mot\u3000de passe")
+    assert auth.check(req, 1.0).ok
+    # The wrong password still fails: preparation maps spaces, it does not drop them.
+    req = _credentials(auth.challenges(0.0)[0], request(), "Ren\u00e9", "motde passe")
+    assert not auth.check(req, 1.0).ok
+    # A colon would split A1 ambiguously: a name with one is not prepared into another.
+    assert ha1("a:b", REALM, "x") != ha1("a", REALM, "b:x")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.6
+##= type=test
+##% A UAS MAY include this header field
+##% in a 2xx response to a request that was successfully authenticated
+##% using digest based on the Authorization header field.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% The server SHOULD use the same value for the qop parameter in the
+##% response as was sent by the client in the corresponding request.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% The cnonce value and nc value MUST be the ones for the client request
+##% to which this message is the response.
+def test_authentication_info_proves_the_server_knows_the_secret() -> None:
+    auth = authenticator()
+    challenge = next(c for c in auth.challenges(0.0) if c.algorithm == "SHA-256")
+    req = answer(challenge, request(b"v=0\r\n"), nc=3, qop="auth-int")
+    assert auth.check(req, 1.0).ok
+    info = auth.authentication_info(req, b"answer")
+    assert info is not None
+    assert (info.get("qop"), info.get("nc"), info.get("cnonce")) == (
+        "auth-int",
+        "00000003",
+        "f2a3b4c5",
+    )
+    ch = DigestChallenge.from_header(challenge)
+    expected = compute_rspauth(
+        uri=str(req.uri),
+        nonce=ch.nonce,
+        realm=REALM,
+        ha1_value=ha1("bob", REALM, "zanzibar", "SHA-256"),
+        algorithm="SHA-256",
+        qop="auth-int",
+        nc="00000003",
+        cnonce="f2a3b4c5",
+        body=b"answer",
+    )
+    assert info.get("rspauth") == expected
+    assert expected != req.header("Authorization")[0].params.get("response")
+    # Wrong credentials, RFC 2069 credentials (no cnonce) and a proxy: no Authentication-Info.
+    assert auth.authentication_info(answer(challenge, request(), password="nope")) is None
+    assert auth.authentication_info(answer(challenge, request(), qop=None)) is None
+    proxy = authenticator(proxy=True)
+    proxied = answer(proxy.challenges(0.0)[0], request(), header="Proxy-Authorization")
+    assert proxy.check(proxied, 1.0).ok and proxy.authentication_info(proxied) is None
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
+##% The server implementation SHOULD be careful with the information
+##% being logged so that it won't put a cleartext password (e.g., entered
+##% into the username field) into the log.
+def test_the_reasons_kept_for_logs_never_name_the_user_or_password() -> None:
+    auth = authenticator()
+    challenge = auth.challenges(0.0)[0]
+    req = _credentials(challenge, request(), "zanzibar-typed-as-name", "zanzibar")
+    result = auth.check(req, 1.0)
+    assert not result.ok and result.reason == "unknown user"
+    wrong = auth.check(answer(challenge, request(), password="s3cret-guess"), 1.0)
+    assert "s3cret-guess" not in wrong.reason and "bob" not in wrong.reason

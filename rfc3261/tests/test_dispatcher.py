@@ -735,6 +735,46 @@ async def test_tcp_response_opens_a_new_connection_when_the_old_one_closed() -> 
         await server.close()
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% To
+##% handle this case, the transport layer MUST also be prepared to
+##% receive an incoming connection on the source IP address from which
+##% the request was sent and port number in the "sent-by" field.
+@async_test()
+async def test_tcp_client_takes_the_response_on_a_new_connection_to_its_sent_by() -> None:
+    client_tu = RecordingTU()
+    client = Dispatcher(client_tu, timers=FAST_TIMERS)
+    await client.listen("sip:127.0.0.1:0")
+    heads: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def hang_up_after_reading(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        heads.put_nowait(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()  # the server's connection is gone before it answers
+
+    peer = await asyncio.start_server(hang_up_after_reading, "127.0.0.1", 0)
+    port = peer.sockets[0].getsockname()[1]
+    try:
+        transaction = client.send_request(
+            build_request("OPTIONS"), Address("TCP", "127.0.0.1", port)
+        )
+        request = parse(await asyncio.wait_for(heads.get(), 3.0))
+        assert isinstance(request, Request)
+        via = request.top_via
+        # The server opens a new connection to sent-by (§18.2.2) and answers there.
+        _reader, writer = await asyncio.open_connection(via.host, via.port)
+        writer.write(bytes(request.make_response(200)))
+        await writer.drain()
+        response, matched = await client_tu.next("response")
+        assert matched is transaction and response.status == 200
+        writer.close()
+    finally:
+        peer.close()
+        await client.close()
+
+
 def test_dispatcher_uses_a_transaction_layer() -> None:
     async def build() -> Dispatcher:
         return Dispatcher(RecordingTU())

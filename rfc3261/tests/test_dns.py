@@ -406,6 +406,10 @@ async def _callee(port: int, out: io.StringIO) -> asyncio.Future[Any]:
 ##= type=test
 ##% That request is sent
 ##% to the next element in the list as specified by RFC 2782.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+##= type=test
+##% A client (proxy or UAC) receiving a 503 (Service Unavailable) SHOULD attempt to
+##% forward the request to an alternate server.
 @pytest.mark.usefixtures("forbid_system_resolver")
 @async_test(timeout=20)
 async def test_a_503_sends_the_request_to_the_next_server(server: str, ports: Ports) -> None:
@@ -449,6 +453,10 @@ async def test_a_503_sends_the_request_to_the_next_server(server: str, ports: Po
 ##% As described in [4], the proxy MUST attempt to deliver the message to
 ##% the first tuple in that set, and proceed through the set in order
 ##% until the delivery attempt succeeds.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+##= type=test
+##% A client (proxy or UAC) receiving a 503 (Service Unavailable) SHOULD attempt to
+##% forward the request to an alternate server.
 @pytest.mark.usefixtures("forbid_system_resolver")
 @async_test(timeout=20)
 async def test_proxy_walks_the_tuples_of_a_name(server: str, ports: Ports) -> None:

@@ -170,6 +170,15 @@ def test_naptr_order_chooses_the_transport() -> None:
 ##= type=test
 ##% First, a client resolving a SIPS URI MUST discard any services that
 ##% do not contain "SIPS" as the protocol in the service field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% The local outbound proxy server at atlanta.com SHOULD therefore establish a TLS
+##% connection with the remote proxy server at biloxi.com.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.3
+##= type=test
+##% When Carol wishes to send an INVITE to "bob@biloxi.com", her UA SHOULD initiate a
+##% TLS connection with the biloxi proxy directly (using the mechanism described in [4]
+##% to determine how to best to reach the given Request-URI).
 def test_sips_uri_keeps_only_sips_services() -> None:
     assert resolve("sips:bob@example.test") == [Target("TLS", "127.0.0.3", 5061)]
     zone = dict(ZONE)

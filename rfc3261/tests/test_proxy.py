@@ -656,6 +656,9 @@ def test_transport_error_counts_as_503() -> None:
 ##% In particular, the proxy MUST NOT remove any "received" parameter it may
 ##% have added to the next Via header field value while processing the request
 ##% associated with this response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% The proxy MUST NOT add to, modify, or remove the message body.
 def test_response_without_transaction_forwarded_statelessly() -> None:
     proxy = Proxy(ProxyConfig(host=PROXY, domains=frozenset()), SqliteLocationService())
     text = (
@@ -663,13 +666,16 @@ def test_response_without_transaction_forwarded_statelessly() -> None:
         f"Via: SIP/2.0/UDP {PROXY}:5060;branch=z9hG4bKlate\r\n"
         "Via: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKup;received=198.51.100.7;rport=6000\r\n"
         "To: <sip:bob@example.com>;tag=b\r\nFrom: <sip:alice@example.com>;tag=a\r\n"
-        "Call-ID: late\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        "Call-ID: late\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
+        "Content-Length: 5\r\n\r\nv=0\r\n"
     )
     response = parse(text.encode())
     assert isinstance(response, Response)
     [send] = proxy.receive_response(response, "bob", 0.0)
     assert send.destination == NextHop("UDP", "198.51.100.7", 6000)
     assert len(send.message.via) == 1
+    assert send.message.via[0].params.get("received") == "198.51.100.7"
+    assert send.message.body == b"v=0\r\n"  # the body as it came
     foreign = parse(text.replace(f"{PROXY}:5060", "other.example").encode())
     assert proxy.receive_response(foreign, "bob", 0.0) == []  # type: ignore[arg-type]
 
@@ -838,3 +844,47 @@ def test_transport_error_on_one_branch_leaves_the_others() -> None:
     assert isinstance(ringing, Request)
     upstream = proxy.receive_response(parse(bytes(ringing.make_response(180))), "here", 0.2)  # type: ignore[arg-type]
     assert [s.message.status for s in upstream] == [180]  # type: ignore[union-attr]
+    # The failed branch counted as a 503 (§16.9): when the other one ends with 486, the
+    # context is complete at once and 486 (not the 503, §16.7 step 6) goes upstream.
+    busy = proxy.receive_response(parse(bytes(ringing.make_response(486))), "here", 0.3)  # type: ignore[arg-type]
+    finals = [s.message.status for s in busy if isinstance(s.message, Response)]
+    assert finals == [486]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% In particular, the proxy MUST NOT remove any "received" parameter it
+##% may have added to the next Via header field value while processing
+##% the request associated with this response.
+def test_received_added_on_the_way_in_stays_in_the_response_going_back() -> None:
+    location = SqliteLocationService()
+    proxy = Proxy(ProxyConfig(host=PROXY, domains=frozenset({"example.com"})), location)
+    bind(proxy, BOB, ("sip:bob@here.example", None))
+    request = invite(BOB, via_host="alice-pc.example")
+    # What the transport layer does on arrival when sent-by is not the source (§18.2.1).
+    request.headers.set("Via", f"{request.headers.get('Via')};received=198.51.100.7")
+    sends = proxy.receive_request(request, "198.51.100.7", 0.0)
+    [down] = [s for s in sends if isinstance(s.message, Request)]
+    forwarded = parse(bytes(down.message))
+    assert isinstance(forwarded, Request)
+    upstream = proxy.receive_response(parse(bytes(forwarded.make_response(486))), "here", 0.1)  # type: ignore[arg-type]
+    [busy] = [s.message for s in upstream if isinstance(s.message, Response)]
+    assert [v.params.get("received") for v in busy.via] == ["198.51.100.7"]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% An element SHOULD preserve the To tag when simply forwarding a 3-6xx response to a
+##% request that did not contain a To tag.
+def test_the_to_tag_of_a_forwarded_error_response_is_the_one_the_uas_chose() -> None:
+    location = SqliteLocationService()
+    proxy = Proxy(ProxyConfig(host=PROXY, domains=frozenset({"example.com"})), location)
+    bind(proxy, BOB, ("sip:bob@here.example", None))
+    sends = proxy.receive_request(invite(BOB), "alice-pc.example", 0.0)
+    [down] = [s for s in sends if isinstance(s.message, Request)]
+    forwarded = parse(bytes(down.message))
+    assert isinstance(forwarded, Request) and forwarded.to.tag is None
+    answer = forwarded.make_response(486, to_tag="uas-tag-7")
+    upstream = proxy.receive_response(parse(bytes(answer)), "here", 0.1)  # type: ignore[arg-type]
+    [busy] = [s.message for s in upstream if isinstance(s.message, Response)]
+    assert busy.status == 486 and busy.to.tag == "uas-tag-7"

@@ -209,6 +209,26 @@ def test_strict_router_next_hop_and_strict_router_upstream() -> None:
 ##= type=test
 ##% Furthermore, if the request was not received over TLS, the proxy MUST insert
 ##% a Record-Route header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
+##% field to the request so that all future requests in this dialog will pass through
+##% the proxy servers.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% When the local outbound proxy server has validated the credentials presented by the
+##% UA in the INVITE, it SHOULD inspect the Request-URI to determine how the message
+##% should be routed (see [4]).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% However, this mechanism for sending the request through a specific next hop is NOT
+##% RECOMMENDED; instead a Route header field should be used for that purpose as
+##% described above.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge
+##% that the next upstream (as opposed to downstream) element that will be in the path
+##% of subsequent requests supports that transport.
 def test_local_route_pushed_and_sips_record_route() -> None:
     proxy = Proxy(
         ProxyConfig(
@@ -796,6 +816,9 @@ def test_request_uri_params_and_content_length_for_stream_transports() -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
 ##= type=test
 ##% The proxy MUST NOT add to, modify, or remove the message body.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% However, the following procedure is RECOMMENDED.
 def test_stateless_ack_forwarding_is_deterministic() -> None:
     proxy = Proxy(
         ProxyConfig(
@@ -847,6 +870,21 @@ def test_cancel_is_never_challenged() -> None:
     # demanding credentials relays no CANCEL it cannot match; §9.2's 481).
     assert bob.statuses("CANCEL") == [481]
     assert carol.requests == []
+    # One that shows it belongs to a dialog of ours (our Record-Route, with its token, in
+    # its Route: a re-INVITE's CANCEL arriving after a restart) is relayed, unchallenged.
+    token = _proxy.record_route_token("re-invite")
+    ours = invite(
+        "sip:carol@carol-pc.example",
+        from_="sip:bob@biloxi.example.com",
+        via_host="bob-pc.example",
+        call_id="re-invite",
+        method="CANCEL",
+        extra=(("Route", f"<sip:{P2};lr;rrtoken={token}>"),),
+    )
+    net.post(bob.host, bob.send(ours, P2, net.now))
+    net.run(4.0)
+    assert 407 not in bob.statuses("CANCEL")
+    assert [r.method for r in carol.requests] == ["CANCEL"]
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
@@ -881,3 +919,20 @@ def test_merged_requests_both_forwarded_and_to_tag_kept() -> None:
     assert all(r.body == b"hi" for r in bob.requests)
     assert alice.statuses("MESSAGE") == [200, 200]
     assert {r.to.tag for r in alice.responses} == {"existing"}
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If this request is already part of a dialog, the proxy SHOULD insert a Record-Route
+##% header field value if it wishes to remain on the path of future requests in the
+##% dialog.
+def test_a_request_inside_a_dialog_is_record_routed_too() -> None:
+    proxy = Proxy(
+        ProxyConfig(host=P1, domains=frozenset({"atlanta.example"})), SqliteLocationService()
+    )
+    bye = invite("sip:bob@bob-pc.example", method="BYE", extra=(("Route", f"<sip:{P1};lr>"),))
+    bye.headers.set("To", "<sip:bob@biloxi.example>;tag=in-dialog")
+    [copy] = [
+        s.message for s in proxy.receive_request(bye, "alice", 0.0) if s.message.method == "BYE"
+    ]  # type: ignore[union-attr]
+    assert [str(r.uri) for r in copy.record_route] == [f"sip:{P1}:5060;lr"]  # type: ignore[union-attr]

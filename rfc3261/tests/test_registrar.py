@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from rfc3261.auth_headers import parse_authentication_info
 from rfc3261.digest import DigestChallenge, DigestCredentials, compute_response
 from rfc3261.digest_server import DigestAuthenticator, MemoryCredentials
 from rfc3261.location import LocationError, SqliteLocationService
@@ -338,6 +339,16 @@ def authed_registrar() -> Registrar:
 ##= type=test
 ##% Additionally, registrars and redirect servers MAY make use of 401
 ##% (Unauthorized) responses for authentication
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.6
+##= type=test
+##% A UAS MAY include this header field
+##% in a 2xx response to a request that was successfully authenticated
+##% using digest based on the Authorization header field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% When the UA sends the REGISTER request over the existing TLS connection, the
+##% registrar SHOULD challenge the request with a 401 (Proxy Authentication Required)
+##% response.
 def test_step3_authentication_401_then_success() -> None:
     registrar = authed_registrar()
     first = registrar.handle(register(cseq=1), 0)
@@ -347,8 +358,17 @@ def test_step3_authentication_401_then_success() -> None:
     assert registrar.location.count(0) == 0
     retry = register(cseq=2, extra=())
     retry.headers.add("Authorization", _authorization(challenges[0], retry, "alice", "wonderland"))
-    assert registrar.handle(retry, 1).status == 200
+    ok = registrar.handle(retry, 1)
+    assert ok.status == 200
     assert registrar.location.count(1) == 1
+    # The 200 proves the registrar knows the secret too: rspauth for this request's nc.
+    info = parse_authentication_info(ok.headers.get("Authentication-Info") or "")
+    assert (info.get("qop"), info.get("nc"), info.get("cnonce")) == (
+        "auth",
+        "00000001",
+        "0a4f113b",
+    )
+    assert info.get("rspauth") and len(info.get("rspauth") or "") == 64  # SHA-256, hex
     wrong = register(cseq=3)
     wrong.headers.add("Authorization", _authorization(challenges[1], wrong, "alice", "guess"))
     assert registrar.handle(wrong, 2).status == 401

@@ -788,6 +788,41 @@ async def test_a_challenge_flood_evicts_no_nonce_in_flight(tmp_path: Path) -> No
 ##% of one or more root certificates issued by certificate authorities
 ##% (preferably well-known distributors of site certificates comparable
 ##% to those that issue root certificates for web browsers).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
+##= type=test
+##% Certificates received in the authentication process SHOULD be validated with root
+##% certificates held by the client; failure to validate a certificate SHOULD result in
+##% the failure of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% When it receives the TLS Certificate message, the UA SHOULD verify the certificate
+##% and inspect the site identified by the certificate.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% If the certificate is invalid, revoked, or if it does not identify the appropriate
+##% party, the UA MUST NOT send the REGISTER message and otherwise proceed with the
+##% registration.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% Each side of the connection SHOULD verify and inspect the certificate of the other,
+##% noting the domain name that appears in the certificate for comparison with the
+##% header fields of SIP messages.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% The atlanta.com proxy server, for example, SHOULD verify at this stage that the
+##% certificate received from the remote side corresponds with the biloxi.com domain.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.3
+##= type=test
+##% When her UA receives a certificate from the biloxi proxy, it SHOULD be verified
+##% normally before she passes her INVITE across the TLS connection.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% It is strongly RECOMMENDED that UAs be capable initiating TLS; UAs MAY also be
+##% capable of acting as a TLS server.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.1
+##= type=test
+##% the site identified by the certificate MUST correspond with the domain in which the
+##% UA intends to register
 @async_test(timeout=30)
 async def test_ua_verifies_tls_with_the_system_cas_and_says_why_it_failed(tmp_path: Path) -> None:
     cert, key = make_certificate(tmp_path)

@@ -104,6 +104,11 @@ async def test_udp_datagram_carries_its_source(host: str) -> None:
 ##% which an existing connection is open, it is RECOMMENDED that this
 ##% connection be used to send the request, but another connection MAY be
 ##% opened and used.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+##= type=test
+##% Assuming that the client has completed the registration process described in the
+##% preceding section, it SHOULD reuse the TLS connection to the local proxy server when
+##% it sends an INVITE request to another user.
 @pytest.mark.parametrize("host", ["127.0.0.1", pytest.param("::1", marks=needs_ipv6)])
 @async_test()
 async def test_tcp_connection_is_indexed_and_reused(host: str) -> None:

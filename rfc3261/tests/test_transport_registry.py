@@ -116,6 +116,9 @@ def test_facts_of_the_known_transports() -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
 ##= type=test
 ##% Any implementation that supports TLS MUST support the SIPS URI scheme.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% All SIP elements that support TLS MUST also support the SIPS URI scheme.
 def test_uri_scheme_and_transport_parameter_select_the_transport() -> None:
     cases = [
         ("sip", None, "UDP"),

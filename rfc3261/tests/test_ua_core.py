@@ -523,6 +523,11 @@ def test_stray_and_misrouted_responses_are_dropped_and_logged() -> None:
     assert len(alice.ua.log) == len(reasons)
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.6.1
+##= type=test
+##% One largely non-method-specific guideline for the generation of
+##% responses is that UASs SHOULD NOT issue a provisional response for a
+##% non-INVITE request.
 def test_other_methods_reach_the_application() -> None:
     net = Network()
     alice = net.add_ua(make_ua("alice", seed=1))
@@ -542,6 +547,8 @@ def test_other_methods_reach_the_application() -> None:
     net.run(0.2)
     (incoming,) = bob.of(IncomingRequest)
     assert incoming.request.body == b"hi"
+    with pytest.raises(ValueError, match="only INVITE gets provisional"):
+        bob.ua.respond(incoming.server, 180, net.now)  # no provisional to a non-INVITE
     net.call(bob, bob.ua.respond(incoming.server, 202, net.now))
     net.run(0.5)
     assert [e.response.status for e in alice.of(ResponseEvent)] == [415, 202]

@@ -547,6 +547,15 @@ NOT_EQUAL_PAIRS = [
 ##% IP addresses may vary.  If so, the host components are considered
 ##% to match if the different textual representations yield the same
 ##% binary IP address.
+##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
+##= type=test
+##% Accordingly, the existing rule from the bulleted list in Section
+##% 19.1.4 of RFC 3261 MUST be modified as follows:
+##= https://www.rfc-editor.org/rfc/rfc5954#section-4.2
+##= type=test
+##% In addition, the text in the following paragraph MUST be added to the
+##% existing list of examples in Section 19.1.4 of RFC 3261 in order to
+##% demonstrate the intent of the modified rule:
 @pytest.mark.parametrize("uris", EQUAL_SETS)
 def test_equivalent_uris(uris: list[str]) -> None:
     for first, second in itertools.permutations(uris, 2):
