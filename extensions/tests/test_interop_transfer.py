@@ -151,7 +151,8 @@ def test_pjsua_transfers_our_ua_attended(pjsua: PjsuaPeer, tmp_path: Path) -> No
     REFER (RFC 3261 §19.1.5: no request requiring an extension it does not support)."""
     replaces = replaces_extension()
     names = "refer" + (f",{replaces}" if replaces else "")
-    carol, carol_port = answering_ua(tmp_path / "carol.log", "-v")
+    carol_extensions = ("--extension", replaces) if replaces else ()
+    carol, carol_port = answering_ua(tmp_path / "carol.log", "-v", *carol_extensions)
     bob, bob_port = answering_ua(tmp_path / "bob.log", "--extension", names, "-v")
     try:
         pjsua.send("call", uri=f"sip:bob@127.0.0.1:{bob_port}")

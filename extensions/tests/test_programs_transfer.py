@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 
 import pytest
 
@@ -66,8 +67,9 @@ async def test_blind_transfer_between_three_programs() -> None:
 
 @async_test(timeout=30)
 async def test_attended_transfer_between_three_programs() -> None:
+    # Carol understands Replaces (RFC 3891): Bob's INVITE takes the place of Alice's call.
     carol, carol_out, carol_port = await answering(
-        "--answer", "200", "--count", "2", "--timeout", "10"
+        "--answer", "200", "--extension", "replaces", "--count", "2", "--timeout", "6"
     )
     bob, bob_out, bob_port = await answering(
         "--answer", "200", "--extension", "refer", "--count", "1", "--timeout", "10"
@@ -87,7 +89,11 @@ async def test_attended_transfer_between_three_programs() -> None:
     assert "?Replaces=" in alice_says
     assert "?Replaces=" in bob_out.getvalue() and "(accepted)" in bob_out.getvalue()
     assert "transfer: SIP/2.0 200 OK" in alice_says
-    assert carol_out.getvalue().count("answered 200") == 2
+    carol_says = carol_out.getvalue()
+    # Alice's call was answered; Bob's took its place (the replaced one ended by Carol).
+    assert carol_says.count("answered 200") == 1, carol_says
+    assert re.search(r"call \S+ replaces call \S+", carol_says), carol_says
+    assert "ended (local BYE)" in carol_says
 
 
 def test_refer_and_events_share_one_events_extension() -> None:

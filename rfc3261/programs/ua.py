@@ -1023,25 +1023,28 @@ class UserAgentProgram:
         attempt, effects = refer.refer(  # type: ignore[attr-defined]
             refer_to, self.now(), dialog=call.established, referred_by=f"<{self.ua.aor.uri}>"
         )
-        self.say(f"transfer: REFER {call.call_id} to {refer_to}")
-        self.run_effects(effects)
-        status = None
-        while status is None:
-            event = await self.wait_for(
-                lambda e: (
-                    getattr(e, "attempt", None) is attempt
-                    or getattr(e, "usage", None) in attempt.usages.values()
-                ),
-                None if self.deadline is not None else 60.0,
-            )
-            if event is None or type(event).__name__ == "SubscriptionFailed":
-                failed = event.response.status if event and event.response else None
+        outcome: list[int] = []
+
+        def watch(event: Any) -> bool:
+            """Each event of the REFER's subscription as it comes (one waiter for them all:
+            two NOTIFYs read in one batch are both seen); True once the transfer is over."""
+            kind = type(event).__name__
+            if kind == "SubscriptionFailed" and getattr(event, "attempt", None) is attempt:
+                failed = event.response.status if event.response is not None else None
                 self.say(f"transfer: refused ({failed or 'no answer'})")
-                status = failed or 500
-            elif type(event).__name__ == "SubscriptionUpdate":
+                outcome.append(failed or 500)
+            elif kind == "SubscriptionUpdate" and event.usage in attempt.usages.values():
                 self.say(f"transfer: {event.content}")
                 if event.state.value == "terminated":
-                    status = event.content.status if event.content is not None else 500
+                    outcome.append(event.content.status if event.content is not None else 500)
+            return bool(outcome)
+
+        self.say(f"transfer: REFER {call.call_id} to {refer_to}")
+        self.run_effects(effects)
+        await self.wait_for(watch, None if self.deadline is not None else 60.0)
+        if not outcome:
+            self.say("transfer: no final NOTIFY")
+        status = outcome[0] if outcome else 500
         if status >= 300:
             self.fail(status // 100)
         for leg in legs:
