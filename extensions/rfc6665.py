@@ -1269,7 +1269,7 @@ class EventsExtension(UAExtension):
             dialog.state = DialogState.CONFIRMED
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1
         ##= verify=absence
-        ##= reason=add_notifier is called here, on a SUBSCRIBE, and nowhere else
+        ##= reason=add_notifier runs here, on a SUBSCRIBE, and for a REFER (RFC 3515 defines that)
         ##% Notifiers MUST NOT create subscriptions except upon receipt of a
         ##% SUBSCRIBE request.
         usage = self.add_notifier(
