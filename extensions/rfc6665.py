@@ -227,6 +227,9 @@ class EventPackage:
     ##% allowed to install multiple subscriptions.
     #: Whether a forked SUBSCRIBE may install several subscriptions (§5.4.9).
     forking: bool = True
+    #: Whether a subscriber re-subscribes after a termination whose reason allows it
+    #: (§4.1.3); RFC 3515's ``refer`` package does not (its §2.4.7).
+    resubscribe: bool = True
 
     def render(self, state: Any, content_type: str | None) -> tuple[bytes, str | None]:
         """The NOTIFY body for ``state`` in ``content_type`` (None: the package's default)."""
@@ -239,6 +242,14 @@ class EventPackage:
     def parse(self, body: bytes, content_type: str | None) -> Any:
         """The state a NOTIFY (or PUBLISH) body carries; ValueError when malformed."""
         return body or None
+
+    def terminated_state(self, state: Any) -> Any:
+        """What the final NOTIFY carries: nothing by default (RFC 3515's refer: its state)."""
+        return None
+
+    def final_reason(self, reason: str) -> str:
+        """The reason a final NOTIFY gives for ``reason`` (a package may insist on one)."""
+        return reason
 
     def pending_state(self, resource: str) -> Any:
         """What a pending subscription is told (§4.1.2.4's neutral state): none by default."""
@@ -431,6 +442,11 @@ class SubscribeAttempt(Owner):
     def key(self) -> tuple[str, str | None, str]:
         return (self.request.call_id, self.request.from_.tag, self.event.key)
 
+    @property
+    def keys(self) -> list[tuple[str, str | None, str]]:
+        """Every key NOTIFYs for this attempt are looked up by (one for a SUBSCRIBE)."""
+        return [self.key]
+
     def on_response(self, client: ClientRequest, response: Response, now: float) -> list[UAEffect]:
         if response.status < 200:
             return []
@@ -478,7 +494,8 @@ class SubscribeAttempt(Owner):
         ##% expiration of Timer N, the subscriber SHOULD reject any such NOTIFY
         ##% requests that would otherwise establish a new dialog usage with a 481
         ##% (Subscription does not exist) response code.
-        ext._attempts.pop(self.key, None)
+        for key in self.keys:
+            ext._attempts.pop(key, None)
         live = any(u.state is not SubState.TERMINATED for u in self.usages.values())
         if not live and not self.done:
             effects.extend(ext._fail(self, self.response, "Timer N: no NOTIFY", now))
@@ -577,7 +594,8 @@ class SubscriberUsage(Owner):
             )
             effects.extend(self.end(sub.reason or "terminated", now))
             delay = resubscribe_delay(sub.reason, sub.retry_after)
-            if delay is not None and ext.auto_refresh and not self.unsubscribing:
+            again = ext.auto_refresh and self.package.resubscribe and not self.unsubscribing
+            if delay is not None and again:
                 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.2
                 ##% Upon receipt of this NOTIFY request, the subscriber SHOULD attempt
                 ##% to re-subscribe (as described in the preceding sections).
@@ -738,7 +756,7 @@ class NotifierUsage(Owner):
         if self.state is SubState.TERMINATED:
             return []
         self.state = SubState.TERMINATED
-        self.reason = reason
+        self.reason = self.package.final_reason(reason)
         effects = self.notify(now, force=True, retry_after=retry_after)
         effects.extend(self._remove(reason))
         return effects
@@ -827,7 +845,7 @@ class NotifierUsage(Owner):
         elif self.state is SubState.PENDING:
             state = self.package.pending_state(self.resource)
         else:
-            state = None
+            state = self.package.terminated_state(ext.state_of(self.package.name, self.resource))
         body, content_type = self.package.render(state, self.content_type)
         _, effects = ext.ua.in_dialog(
             self.dialog,
@@ -1020,11 +1038,20 @@ class EventsExtension(UAExtension):
         attempt.timer_n = self.ua.call_at(now + 64 * self.ua.timers.T1, attempt.on_timer_n)
         return attempt, effects
 
-    def _new_subscriber(self, attempt: SubscribeAttempt, dialog: Dialog) -> SubscriberUsage:
+    def _new_subscriber(
+        self, attempt: SubscribeAttempt, dialog: Dialog, event: Event | None = None
+    ) -> SubscriberUsage:
+        """A subscription of ``attempt`` in ``dialog``, named as the NOTIFY's ``event``
+        names it (an attempt may answer to more than one name: RFC 3515 §2.4.6)."""
+        ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.6
+        ##% A SUBSCRIBE sent to refresh or terminate this subscription MUST contain
+        ##% this id parameter.
+        # The usage's Event is the NOTIFY's: its refreshes name the id the notifier chose.
+        event = event or attempt.event
         usage = SubscriberUsage(
-            self, attempt.package, attempt.event, attempt.target, dialog, requested=attempt.expires
+            self, attempt.package, event, attempt.target, dialog, requested=attempt.expires
         )
-        dialog.add_usage(attempt.event.key, usage)
+        dialog.add_usage(event.key, usage)
         self.ua.dialogs.setdefault(dialog.id, dialog)
         attempt.usages[dialog.id.remote_tag] = usage
         self.subscriptions.append(usage)
@@ -1037,7 +1064,8 @@ class EventsExtension(UAExtension):
         if attempt.timer_n is not None:
             attempt.timer_n.cancel()
             attempt.timer_n = None
-        self._attempts.pop(attempt.key, None)
+        for key in attempt.keys:
+            self._attempts.pop(key, None)
         return [SubscriptionFailed(attempt, response, reason)]
 
     def _leave(self, dialog: Dialog, key: str) -> None:
@@ -1113,7 +1141,7 @@ class EventsExtension(UAExtension):
                 dialog = server.dialog or _dialog_from_notify(
                     attempt.request, request, tls=server.tls
                 )
-                usage = self._new_subscriber(attempt, dialog)
+                usage = self._new_subscriber(attempt, dialog, event)
                 server.dialog = dialog
                 server.to_tag = dialog.id.local_tag
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
@@ -1241,7 +1269,7 @@ class EventsExtension(UAExtension):
             dialog.state = DialogState.CONFIRMED
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1
         ##= verify=absence
-        ##= reason=add_notifier is called here, on a SUBSCRIBE, and nowhere else
+        ##= reason=add_notifier runs here, on a SUBSCRIBE, and for a REFER (RFC 3515 defines that)
         ##% Notifiers MUST NOT create subscriptions except upon receipt of a
         ##% SUBSCRIBE request.
         usage = self.add_notifier(

@@ -243,6 +243,9 @@ class Registrar:
         address it came from) is stored with new bindings as ``received``.
         """
         # "it accepts only REGISTER requests" (§10.3): a UAS answers 405 (§8.2.1).
+        ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.5
+        ##% A registrar aware of the definition of REFER SHOULD return a 405
+        ##% response.
         refusal = method_check(request, ("REGISTER",))
         if refusal is not None:
             return refusal

@@ -10,11 +10,12 @@ Run in its own process (PJSIP's callbacks belong to its own event loop) by
 It binds 127.0.0.1:P only (no STUN, no ICE, the null audio device, media ports in a
 fixed loopback range) and writes PJSIP's log (level 5, every message on the wire) to
 ``--log`` or stderr, never to stdout.  Commands come one JSON object a line on stdin
-(``call``, ``answer``, ``update``, ``reinvite``, ``hold``, ``hangup``, ``message``,
-``subscribe``, ``publish``, ``quit``); events go one JSON object a line to stdout
-(``ready``, ``incoming_call``, ``call_state``, ``media``, ``message``, ``message_status``,
-``buddy_state``, ``error``).  ``media`` reports what PJSIP negotiated for each audio
-stream (codec, payload types, direction, remote RTP address) as its API gives it.
+(``call``, ``answer``, ``update``, ``reinvite``, ``hold``, ``hangup``, ``xfer``,
+``xfer_replaces``, ``message``, ``subscribe``, ``publish``, ``quit``); events go one JSON
+object a line to stdout (``ready``, ``incoming_call``, ``call_state``, ``media``, ``message``,
+``message_status``, ``buddy_state``, ``transfer_request``, ``transfer_status``,
+``replace_request``, ``replaced``, ``error``).  ``media`` reports what PJSIP negotiated
+for each audio stream (codec, payload types, direction, remote RTP address) as its API gives it.
 ``--publish-via URI`` lets the account PUBLISH its presence through URI.  The protocol is
 described in pjsua_support.py.
 
@@ -138,6 +139,31 @@ class PeerCall(pj.Call):
 
     def onInstantMessageStatus(self, prm: pj.OnInstantMessageStatusParam) -> None:
         emit("message_status", code=prm.code, reason=prm.reason)
+
+    # RFC 3515 transfer: PJSIP as transferee (a REFER came) and as transferor (NOTIFYs).
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        new = PeerCall(self.peer, self.peer.account)
+        self.peer.calls.append(new)
+        prm.newCall = new
+        emit("transfer_request", call=self.getId(), uri=prm.dstUri, code=prm.statusCode)
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
+        emit(
+            "transfer_status",
+            call=self.getId(),
+            code=prm.statusCode,
+            reason=prm.reason,
+            final=bool(prm.finalNotify),
+        )
+
+    def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:
+        emit("replace_request", call=self.getId(), code=prm.statusCode)
+
+    def onCallReplaced(self, prm: pj.OnCallReplacedParam) -> None:
+        new = PeerCall(self.peer, self.peer.account, prm.newCallId)
+        self.peer.calls.append(new)
+        prm.newCall = new
+        emit("replaced", call=self.getId(), new_call=prm.newCallId)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         """What PJSIP negotiated, stream by stream, read from its API (not from SDP)."""
@@ -326,6 +352,13 @@ class Peer:
                 headers["Reason"] = command["reason"]
             code = command.get("code")
             self.current().hangup(self.options({"headers": headers}, code and int(code)))
+        elif name == "xfer":
+            self.current().xfer(command["uri"], self.options(command))
+        elif name == "xfer_replaces":
+            # Attended: the first call's peer is REFERred to the second call's, replacing it.
+            if len(self.calls) < 2:
+                raise LookupError("xfer_replaces needs two calls")
+            self.calls[0].xferReplaces(self.calls[1], self.options(command))
         elif name == "message":
             self.message(command["uri"], command.get("text", ""), command.get("content_type"))
         elif name == "subscribe":

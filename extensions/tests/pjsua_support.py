@@ -15,6 +15,8 @@ Commands (stdin)::
     {"cmd": "reinvite"}                      (with PJSUA_CALL_UNHOLD: resumes a hold)
     {"cmd": "hold"}
     {"cmd": "hangup", "code": 603, "reason": "SIP;cause=480;text=\\"x\\""}
+    {"cmd": "xfer", "uri": "sip:carol@127.0.0.1:5072"}   (REFER the current call's peer)
+    {"cmd": "xfer_replaces"}   (REFER the first call's peer to the second's, with Replaces)
     {"cmd": "message", "uri": "...", "text": "hello"}
     {"cmd": "subscribe", "uri": "sip:alice@127.0.0.1:5070"}   (a presence buddy)
     {"cmd": "publish", "online": true}   (needs publish_via=URI)
@@ -23,7 +25,9 @@ Commands (stdin)::
 Events (stdout): ``ready``, ``incoming_call``, ``call_state`` (EARLY, CONFIRMED,
 DISCONNECTED with the last code and reason), ``media`` (per audio stream: status, dir,
 codec, tx_pt, rx_pt, remote), ``message``, ``message_status``, ``buddy_state`` (uri,
-status online/offline/unknown, text, sub_state), ``error``.
+status online/offline/unknown, text, sub_state), ``transfer_request`` (a REFER came: uri),
+``transfer_status`` (a NOTIFY of our REFER: code, reason, final), ``replace_request`` and
+``replaced`` (an INVITE with Replaces), ``error``.
 What went on the wire is in the log file (:meth:`PjsuaPeer.log_text`).
 """
 

@@ -9,7 +9,10 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
    ``--user``/``--password`` (§22.2); the binding is removed on exit;
 2. ``--options URI`` sends OPTIONS (§11) and prints the response;
 3. ``--call URI`` sends INVITE (§13.2), waits for the answer, hangs up with BYE
-   after ``--duration`` seconds (§15.1.1), ``--count`` times;
+   after ``--duration`` seconds (§15.1.1), ``--count`` times; with ``--transfer-to
+   URI`` it transfers the peer to URI instead (REFER, RFC 3515: the NOTIFYs' progress
+   is printed, BYE after the final 2xx), with ``--attended URI`` it calls URI too and
+   transfers the first peer to it with Replaces (RFC 3891), hanging up both legs;
 4. ``--message URI --text TEXT`` sends an instant message (RFC 3428, with
    ``--extension message``; incoming ones are printed);
 5. ``--publish-presence open|closed`` publishes our presence (RFC 3903, PIDF of
@@ -232,6 +235,17 @@ def add_extension_arguments(group: argparse._ArgumentGroup) -> None:
         help="subscribe to URI's presence and print each NOTIFY (RFC 6665; loads events)",
     )
     group.add_argument(
+        "--transfer-to",
+        metavar="URI",
+        help="once --call is up, transfer the peer to URI with REFER (RFC 3515; loads refer)",
+    )
+    group.add_argument(
+        "--attended",
+        metavar="URI",
+        help="once --call is up, call URI too, then transfer the first peer to it with "
+        "REFER and Replaces (RFC 3515, RFC 3891; loads refer)",
+    )
+    group.add_argument(
         "--reason",
         metavar="VALUE",
         help="Reason of our CANCEL and BYE, e.g. 'SIP;cause=600;text=\"Busy\"' "
@@ -342,7 +356,11 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         targets["publish_presence"] = (
             sip_uri(aor, "--aor") if proxy else require_ip_host(aor, "--publish-presence (AOR)")
         )
-    for option in ("options", "call", "message", "subscribe"):
+    if (args.transfer_to or args.attended) and not args.call:
+        raise UsageError("--transfer-to and --attended need --call (the call to transfer)")
+    if args.transfer_to and args.attended:
+        raise UsageError("give --transfer-to (blind) or --attended, not both")
+    for option in ("options", "call", "message", "subscribe", "transfer_to", "attended"):
         text = getattr(args, option)
         if text is None:
             continue
@@ -363,12 +381,17 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
         # The presence options load what they need (RFC 3903's publisher, RFC 6665's events).
         wanted = [
             n
-            for o, n in (("publish_presence", "publisher"), ("subscribe", "events"))
+            for o, n in (
+                *(("publish_presence", "publisher"), ("subscribe", "events")),
+                *(("transfer_to", "refer"), ("attended", "refer")),
+            )
             if getattr(args, o) and n not in names
         ]
         if getattr(args, "outbound", None) and "outbound" not in names:
             wanted.append("outbound")  # RFC 5626 (extensions/rfc5626_ua.py)
-        extensions += load_ua_extensions(",".join(wanted)) if wanted else []
+        extensions += load_ua_extensions(",".join(dict.fromkeys(wanted))) if wanted else []
+        # refer joins an events extension installed before it (else it installs its own).
+        extensions.sort(key=lambda extension: extension.name != "events")
     except ValueError as error:
         raise UsageError(f"--extension: {error}") from None
     names = {extension.name for extension in extensions}
@@ -755,6 +778,11 @@ class UserAgentProgram:
                 )
         elif isinstance(event, CallEstablished | ReinviteResult | ReinviteReceived):
             self.on_session(event)
+        elif type(event).__name__ == "ReferReceived":
+            # A transfer (RFC 3515): the call it places is ours to end, as an answered one.
+            self.say(event.describe())
+            if event.referral.call is not None:
+                self.active.add(event.referral.call)
         elif isinstance(event, Dropped):
             logging.getLogger("rfc3261.ua").debug("dropped: %s", event.reason)
         elif callable(getattr(event, "describe", None)):
@@ -995,14 +1023,8 @@ class UserAgentProgram:
 
     async def one_call(self, number: int) -> None:
         assert self.ua is not None
-        ua = self.ua
         target = self.targets["call"]
-        host = ua.contact_uri.host.strip("[]")
-        sdp = ua.extension("sdp")
-        if sdp is not None:
-            call, effects = sdp.invite(f"<{target}>", self.now())  # type: ignore[attr-defined]
-        else:
-            call, effects = ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
+        call, effects = self.place_call(str(target))
         self.outcome.calls_made += 1
         self.run_effects(effects)
         # --cancel-after: a call not answered by then is hung up (CANCEL, §9.1)
@@ -1023,6 +1045,9 @@ class UserAgentProgram:
         self.outcome.calls_established += 1
         self.outcome.finals.append(200)
         self.say(f"call {number} to {target}: established ({call.call_id})")
+        if self.args.transfer_to or self.args.attended:
+            await self.transfer(call)
+            return
         # Stay in the call for --duration seconds unless the callee hangs up first.
         ended = await self.wait_for(
             lambda e: isinstance(e, CallEnded) and e.call is call, self.args.duration
@@ -1039,6 +1064,15 @@ class UserAgentProgram:
         if status is None or (status >= 300 and status not in (408, 481)):
             # §15.1.1: 481 and 408 also end the session; anything else is an error.
             self.fail(EXIT_FAILED if status is None else status // 100)
+
+    def place_call(self, target: str) -> tuple[Call, list[Any]]:
+        """An INVITE to ``target`` with our offer (the sdp extension's, else port 0)."""
+        ua = self.ua
+        sdp = ua.extension("sdp")
+        if sdp is not None:
+            return sdp.invite(f"<{target}>", self.now())  # type: ignore[attr-defined]
+        host = ua.contact_uri.host.strip("[]")
+        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
 
     async def hang_up(self, call: Call) -> int | None:
         """BYE (or CANCEL) the call; the final status of the BYE, None without one."""
@@ -1064,6 +1098,59 @@ class UserAgentProgram:
         await self.until(lambda: all(c.final is not None for c in clients), 40.0)
         finals = [c.final.status for c in clients if c.final is not None]
         return max(finals) if finals else None
+
+    async def transfer(self, call: Call) -> None:
+        """``--transfer-to``/``--attended``: REFER the peer (RFC 3515), print its NOTIFYs,
+        hang up (both legs, attended) once the transfer succeeded."""
+        refer = self.ua.extension("refer")
+        legs = [call]
+        target = str(self.targets.get("transfer_to") or self.targets["attended"])
+        refer_to = target
+        if self.args.attended:
+            second, effects = self.place_call(target)
+            self.run_effects(effects)
+            up = await self.wait_for(
+                lambda e: isinstance(e, CallEstablished | CallFailed) and e.call is second, 40.0
+            )
+            if not isinstance(up, CallEstablished):
+                self.say(f"transfer: the call to {target} failed; not transferring")
+                self.fail(EXIT_FAILED)
+                await self.hang_up(call)
+                return
+            legs.append(second)
+            refer_to = refer.attended_refer_to(target, second.established)  # type: ignore[attr-defined]
+        attempt, effects = refer.refer(  # type: ignore[attr-defined]
+            refer_to, self.now(), dialog=call.established, referred_by=f"<{self.ua.aor.uri}>"
+        )
+        outcome: list[int] = []
+
+        def watch(event: Any) -> bool:
+            """Each event of the REFER's subscription as it comes (one waiter for them all:
+            two NOTIFYs read in one batch are both seen); True once the transfer is over."""
+            kind = type(event).__name__
+            if kind == "SubscriptionFailed" and getattr(event, "attempt", None) is attempt:
+                failed = event.response.status if event.response is not None else None
+                self.say(f"transfer: refused ({failed or 'no answer'})")
+                outcome.append(failed or 500)
+            elif kind == "SubscriptionUpdate" and event.usage in attempt.usages.values():
+                self.say(f"transfer: {event.content}")
+                if event.state.value == "terminated":
+                    outcome.append(event.content.status if event.content is not None else 500)
+            return bool(outcome)
+
+        self.say(f"transfer: REFER {call.call_id} to {refer_to}")
+        self.run_effects(effects)
+        await self.wait_for(watch, None if self.deadline is not None else 60.0)
+        if not outcome:
+            self.say("transfer: no final NOTIFY")
+        status = outcome[0] if outcome else 500
+        if status >= 300:
+            self.fail(status // 100)
+        for leg in legs:
+            if not leg.ended:
+                await self.hang_up(leg)
+        self.outcome.calls_ended += 1
+        self.say(f"transfer: {'done' if status < 300 else 'failed'}; hung up")
 
     # -- what extensions add (RFC 3326 Reason, RFC 3428 MESSAGE) ----------------------
 
