@@ -56,6 +56,7 @@ from ..asyncio.transport import Address, bracketed, is_ip_address
 from ..digest_server import DigestAuthenticator
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig, ProxyExtension
+from ..proxy.crossing import TransportCrossing
 from ..uri import SipURI, parse_uri
 from ..websocket_edge import WebSocketEdge
 from . import common
@@ -124,12 +125,9 @@ class ProgramProxy(Proxy):
         self.websocket = websocket
 
     def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
-        """§16.6 step 7, but a request without Route for a routed domain takes the route,
-        and one routed back to a WebSocket client goes on its connection (RFC 7118)."""
-        if self.websocket is not None and not strict:
-            hop = self.websocket.next_hop(copy)
-            if hop is not None:
-                return hop
+        """§16.6 step 7, but a request without Route for a routed domain takes the route
+        (one routed back to a WebSocket client goes on its connection: the hook of
+        WebSocketEdge, RFC 7118, which the core asks first)."""
         uri = copy.uri
         if self.routes and not copy.route and isinstance(uri, SipURI):
             host = uri.host_lower
@@ -297,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
             websocket = None
             if any(t in ("WS", "WSS") for t in interfaces):
                 websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))
+            elif len(interfaces) > 1:
+                # Several transports: double Record-Route when a request changes them.
+                extensions.append(
+                    TransportCrossing(interfaces, lambda uri: host.core.is_own_uri(uri))
+                )
             host.core = ProgramProxy(
                 config,
                 location,
