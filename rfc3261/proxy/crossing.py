@@ -143,8 +143,7 @@ class TransportCrossing(ProxyExtension):
         ``<outgoing side>, <incoming side>`` (RFC 5658 §5)."""
         copy = branch.request
         records = copy.record_route
-        received = branch.context.request.record_route
-        if len(records) != len(received) + 1:
+        if len(records) != len(branch.context.request.record_route) + 1:
             return  # we did not record-route this copy (step 4)
         came = arrival(branch.context.server.destination)
         if came is None:
@@ -162,8 +161,12 @@ class TransportCrossing(ProxyExtension):
             if name.lower() not in ("lr", "transport")
         )
         outbound_user = self.record_user(outbound, hop.host, hop.port)
+        # SIPS on a side: its transport is TLS, or the request on that side is SIPS (as
+        # received upstream; as forwarded downstream, i.e. our step 4 value).
+        received = branch.context.request.uri
+        upstream_sips = isinstance(received, SipURI) and received.is_secure
         outbound_uri = self._record_uri(outbound, outbound_user, ours.is_secure, extra)
-        inbound_uri = self._record_uri(inbound, self.record_user(*came), ours.is_secure, extra)
+        inbound_uri = self._record_uri(inbound, self.record_user(*came), upstream_sips, extra)
         if inbound_uri is None or outbound_uri is None:
             return  # no listening point for one side: keep the single value
         rest = [str(r) for r in records[1:]]
