@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -292,14 +293,17 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
 
+            # ... and per IP version, for a request crossing from IPv4 to IPv6 (RFC 5658 §5).
+            sides = dict(interfaces)
+            for point in points:
+                version = 6 if point.address.family == socket.AF_INET6 else 4
+                sides.setdefault(f"{point.transport}/IPv{version}", point.address.hostport)
             websocket = None
             if any(t in ("WS", "WSS") for t in interfaces):
-                websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))
-            elif len(interfaces) > 1:
-                # Several transports: double Record-Route when a request changes them.
-                extensions.append(
-                    TransportCrossing(interfaces, lambda uri: host.core.is_own_uri(uri))
-                )
+                websocket = WebSocketEdge(sides, lambda uri: host.core.is_own_uri(uri))
+            elif len(points) > 1:
+                # Several listening points: double Record-Route when a request changes them.
+                extensions.append(TransportCrossing(sides, lambda uri: host.core.is_own_uri(uri)))
             host.core = ProgramProxy(
                 config,
                 location,

@@ -35,6 +35,7 @@ puts the token of a WebSocket connection in the user part of the URI of that sid
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,10 +43,18 @@ from ..message import Request
 from ..uri import SipURI
 from .model import Branch, NextHop, ProxyExtension, _set_routes
 
-__all__ = ["SECURE_TRANSPORTS", "TransportCrossing", "arrival"]
+__all__ = ["SECURE_TRANSPORTS", "TransportCrossing", "arrival", "ip_version"]
 
 #: Transports reached with a SIPS URI (RFC 3261 §26.2.2; RFC 7118 §5.2 for WSS).
 SECURE_TRANSPORTS = frozenset({"TLS", "WSS"})
+
+
+def ip_version(host: str) -> int | None:
+    """4 or 6 for an IP literal (bracketed or not), None for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).version
+    except ValueError:
+        return None
 
 
 def arrival(source: Any) -> tuple[str, str, int] | None:
@@ -63,6 +72,9 @@ class TransportCrossing(ProxyExtension):
 
     ``interfaces`` maps a transport (``"UDP"``, ``"TLS"``, ``"WS"``, ...) to the
     ``host:port`` of our listening point for it: the Record-Route URI of that side.
+    A key ``"UDP/IPv6"`` (``/IPv4``) names the listening point of that transport for
+    the peers of that IP version: a request crossing from IPv4 to IPv6 on the same
+    transport is double-record-routed too (RFC 5658 §5's example).
     ``is_own_uri`` tells whether a URI names this proxy (:meth:`Proxy.is_own_uri
     <rfc3261.proxy.core.Proxy.is_own_uri>`).
     """
@@ -149,7 +161,9 @@ class TransportCrossing(ProxyExtension):
         if came is None:
             return  # the adapter does not say how the request arrived
         inbound, outbound = came[0], hop.transport.upper()
-        if not self.crosses(inbound, outbound):
+        inbound_ip, outbound_ip = ip_version(came[1]), ip_version(hop.host)
+        changes_ip = None not in (inbound_ip, outbound_ip) and inbound_ip != outbound_ip
+        if not (self.crosses(inbound, outbound) or changes_ip):
             return
         ours = records[0].uri
         if not isinstance(ours, SipURI) or ours.user is not None:
@@ -165,8 +179,12 @@ class TransportCrossing(ProxyExtension):
         # received upstream; as forwarded downstream, i.e. our step 4 value).
         received = branch.context.request.uri
         upstream_sips = isinstance(received, SipURI) and received.is_secure
-        outbound_uri = self._record_uri(outbound, outbound_user, ours.is_secure, extra)
-        inbound_uri = self._record_uri(inbound, self.record_user(*came), upstream_sips, extra)
+        outbound_uri = self._record_uri(
+            outbound, outbound_user, ours.is_secure, extra, ip=outbound_ip
+        )
+        inbound_uri = self._record_uri(
+            inbound, self.record_user(*came), upstream_sips, extra, ip=inbound_ip
+        )
         if inbound_uri is None or outbound_uri is None:
             return  # no listening point for one side: keep the single value
         rest = [str(r) for r in records[1:]]
@@ -208,17 +226,24 @@ class TransportCrossing(ProxyExtension):
     ##% it out over TLS, the proxy MUST rewrite the URI in the Record-Route
     ##% header field to be a SIP URI.
     def _record_uri(
-        self, transport: str, user: str | None, secure: bool, extra: str = ""
+        self,
+        transport: str,
+        user: str | None,
+        secure: bool,
+        extra: str = "",
+        *,
+        ip: int | None = None,
     ) -> str | None:
         """Our Record-Route URI for the side using ``transport``: our listening point for
-        it, SIPS when that side is secure or the request is (``secure``: then reached by
-        TLS), a transport parameter, lr and ``extra`` (parameters of the step 4 value);
-        None without such a listening point."""
+        it (for peers of IP version ``ip`` when there is one), SIPS when that side is
+        secure or the request is (``secure``: then reached by TLS), a transport
+        parameter, lr and ``extra`` (parameters of the step 4 value); None without such
+        a listening point."""
         transport = transport.upper()
         secure = secure or transport in SECURE_TRANSPORTS
         if secure and transport not in SECURE_TRANSPORTS:
             transport = "TLS"  # a SIPS request that arrived without TLS: come back with it
-        hostport = self.interfaces.get(transport)
+        hostport = self.interfaces.get(f"{transport}/IPV{ip}") or self.interfaces.get(transport)
         if hostport is None:
             return None
         scheme = "sips" if secure else "sip"

@@ -200,3 +200,35 @@ def test_uri_per_side_keeps_the_parameters_of_our_value() -> None:
     # A SIPS request that came without TLS is given our TLS side to come back by.
     assert crossing._record_uri("UDP", None, True) == f"sips:{TLS};transport=tcp;lr"
     assert crossing._record_uri("WS", None, False) is None  # no such listening point
+
+
+##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
+##= type=test
+##% By extension, a proxy SHOULD also insert a Record-Route header for
+##% any multi-homed situation (as the ones described in this document:
+##% scheme changes, sigcomp, IPv4/IPv6, transport changes, etc.) that may
+##% impact the processing of proxies being on the path of subsequent
+##% requests.
+def test_ipv4_to_ipv6_on_one_transport_records_one_uri_per_family() -> None:
+    proxy: Proxy
+    crossing = TransportCrossing(
+        {"UDP": UDP, "UDP/IPv4": UDP, "UDP/IPv6": "[::1]:5060"},
+        lambda uri: proxy.is_own_uri(uri),
+    )
+    proxy = Proxy(
+        ProxyConfig(
+            host="127.0.0.1",
+            domains=frozenset({"example.com"}),
+            aliases=frozenset({UDP, "[::1]:5060"}),
+        ),
+        SqliteLocationService(),
+        extensions=[crossing],
+    )
+    bind(proxy, "sip:bob@[::1]:5070")
+    copy, hop = forwarded(proxy.receive_request(invite(BOB), source("UDP", 5080), 0.0))
+    assert hop.host.strip("[]") == "::1"
+    # RFC 5658 §5's example: the IPv6 side first, then the IPv4 one.
+    assert record_routes(copy) == [
+        "sip:[::1]:5060;transport=udp;lr",
+        f"sip:{UDP};transport=udp;lr",
+    ]
