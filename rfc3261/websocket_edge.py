@@ -36,7 +36,6 @@ does (§16.9) -- RFC 5626 would answer 430 (Flow Failed).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -44,7 +43,8 @@ from .flow_token import flow_token, parse_flow_token
 from .headers import Via
 from .location import Binding
 from .message import Request
-from .proxy import Branch, NextHop, ProxyExtension
+from .proxy import Branch, NextHop
+from .proxy.crossing import TransportCrossing
 from .registrar import RegistrarExtension
 from .uri import SipURI
 
@@ -86,41 +86,34 @@ class WebSocketRegistrar(RegistrarExtension):
         return replace(binding, flow=token)
 
 
-class WebSocketEdge(ProxyExtension):
+class WebSocketEdge(TransportCrossing):
     """Routes requests to WebSocket clients over their connection; double Record-Route.
 
     ``interfaces`` maps a transport (``"UDP"``, ``"WS"``, ...) to the
     ``host:port`` of our listening point for it: the Record-Route URI of that
     side.  ``is_own_uri`` tells whether a URI names this proxy (the proxy's
-    method of that name).
+    method of that name).  The double Record-Route is :class:`~rfc3261.proxy.
+    crossing.TransportCrossing`'s, with the flow token of a WebSocket side in
+    its URI's user part.
     """
-
-    def __init__(self, interfaces: Mapping[str, str], is_own_uri: Any) -> None:
-        self.interfaces = {k.upper(): v for k, v in interfaces.items()}
-        self.is_own_uri = is_own_uri
 
     # -- requests coming back along the Record-Route
 
     ##= https://www.rfc-editor.org/rfc/rfc7118#appendix-B.2
     ##% The proxy performs loose routing and remains in the path of dialogs
     ##% as specified in [RFC3261].
-    ##= https://www.rfc-editor.org/rfc/rfc5658#section-5
-    ##% So, this
-    ##% means, in Section 16.4, "Route Information Preprocessing" [RFC3261],
-    ##% implementors can choose that a proxy MAY remove two Route headers
-    ##% instead of one when using the double Record-Routing.
-    def next_hop(self, copy: Request) -> NextHop | None:
-        """Pop our own Route values left on top (the second of a double Record-Route);
-        the connection the last one names, if it names one (None: route as usual)."""
-        routes = copy.route
-        hop = None
-        popped = False
-        while routes and isinstance(routes[0].uri, SipURI) and self.is_own_uri(routes[0].uri):
-            hop = parse_flow_token(routes[0].uri.user)
-            copy.headers.remove_first("Route")
-            routes = copy.route
-            popped = True
-        return hop if popped else None
+    def route_hop(self, uri: SipURI) -> NextHop | None:
+        """The connection our popped Route value names, if it names one."""
+        return parse_flow_token(uri.user)
+
+    def crosses(self, inbound: str, outbound: str) -> bool:
+        # WS to WS too: each side's value names its own connection.
+        return inbound != outbound or outbound in WEBSOCKET_TRANSPORTS
+
+    def record_user(self, transport: str, host: str, port: int | None) -> str | None:
+        if transport.upper() not in WEBSOCKET_TRANSPORTS or port is None:
+            return None
+        return flow_token(transport, host, port)
 
     # -- §16.6 after step 9
 
@@ -134,65 +127,8 @@ class WebSocketEdge(ProxyExtension):
         if hop is not branch.hop:
             branch.hop = hop
             _set_via_transport(copy, hop.transport)
-        self._double_record_route(branch, hop)
+        self.double_record_route(branch, hop)
         return None
-
-    ##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
-    ##% Thus, if the transport protocol changed between
-    ##% its incoming and outgoing sides, the proxy SHOULD use the double
-    ##% Record-Route technique and SHOULD add a transport parameter to each
-    ##% of the Record-Route URIs it inserts.
-    def _double_record_route(self, branch: Branch, hop: NextHop) -> None:
-        copy = branch.request
-        records = copy.headers.get_all("Record-Route")
-        if not records:
-            return
-        first = records[0]
-        ours = first.strip().strip("<>").split(";")[0]
-        if not any(ours.endswith(value) for value in self.interfaces.values()):
-            return  # we did not record-route this copy
-        source = branch.context.server.destination
-        inbound = getattr(getattr(source, "remote", None), "transport", None)
-        outbound = hop.transport.upper()
-        if inbound is None or (inbound == outbound and outbound not in WEBSOCKET_TRANSPORTS):
-            return
-        secure = ours.startswith("sips:")
-        inbound_uri = self._record_uri(inbound, _source_token(source), secure)
-        outbound_token = (
-            flow_token(outbound, hop.host, hop.port)
-            if outbound in WEBSOCKET_TRANSPORTS and hop.port is not None
-            else None
-        )
-        outbound_uri = self._record_uri(outbound, outbound_token, secure)
-        if inbound_uri is None or outbound_uri is None:
-            return
-        rest = ", ".join(records[1:])
-        values = [f"<{outbound_uri}>", f"<{inbound_uri}>"] + ([rest] if rest else [])
-        copy.headers.set("Record-Route", ", ".join(values))
-
-    ##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
-    ##% When TLS is used on the
-    ##% transport on either side of the proxy, the URI placed in the Record-
-    ##% Route header field MUST encode a next-hop that will be reached using
-    ##% TLS.
-    ##= https://www.rfc-editor.org/rfc/rfc5658#section-6.2
-    ##% Proxies compliant with this specification MUST
-    ##% NOT use a "transport=tls" parameter on the URI placed in the Record-
-    ##% Route because the "transport=tls" usage was deprecated by [RFC3261].
-    def _record_uri(self, transport: str, token: str | None, secure: bool) -> str | None:
-        transport = transport.upper()
-        hostport = self.interfaces.get(transport)
-        if hostport is None:
-            return None
-        scheme = "sips" if secure or transport in ("TLS", "WSS") else "sip"
-        user = f"{token}@" if token else ""
-        if transport in WEBSOCKET_TRANSPORTS:
-            param = "ws"
-        elif transport == "TLS":
-            param = "tcp"  # with sips: reached over TLS (RFC 3261 §26.2.2)
-        else:
-            param = transport.lower()
-        return f"{scheme}:{user}{hostport};transport={param};lr"
 
 
 def _set_via_transport(copy: Request, transport: str) -> None:

@@ -415,13 +415,13 @@ def timer_c(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
 ##= type=test
 ##% If the address does not match the proxy, the message MUST be silently discarded.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.2
 ##= type=test
-##% If none is found, the element MUST process the response (even if it is an informational
-##% response) as a stateless proxy (described below).
+##% If none is found, the element MUST NOT forward the response.
 @case("proxy-stray-response-discarded", roles=PROXY)
 def stray_response(ctx: Context) -> None:
-    """A response whose top Via is not the proxy's goes nowhere."""
+    """A response whose top Via is not the proxy's goes nowhere (RFC 3261 §16.11 for a
+    stateless proxy; RFC 6026 §8.2: a stateful one forwards no stray response at all)."""
     link, down = ctx.link(), ctx.listener()
     control_through(ctx, link, down)
     first, second = ctx.listener(), ctx.listener()

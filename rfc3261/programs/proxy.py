@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ from ..asyncio.transport import Address, bracketed, is_ip_address
 from ..digest_server import DigestAuthenticator
 from ..message import Request
 from ..proxy import NextHop, Proxy, ProxyConfig, ProxyExtension
+from ..proxy.crossing import TransportCrossing
 from ..uri import SipURI, parse_uri
 from ..websocket_edge import WebSocketEdge
 from . import common
@@ -124,12 +126,9 @@ class ProgramProxy(Proxy):
         self.websocket = websocket
 
     def next_hop(self, copy: Request, strict: bool = False) -> NextHop:
-        """§16.6 step 7, but a request without Route for a routed domain takes the route,
-        and one routed back to a WebSocket client goes on its connection (RFC 7118)."""
-        if self.websocket is not None and not strict:
-            hop = self.websocket.next_hop(copy)
-            if hop is not None:
-                return hop
+        """§16.6 step 7, but a request without Route for a routed domain takes the route
+        (one routed back to a WebSocket client goes on its connection: the hook of
+        WebSocketEdge, RFC 7118, which the core asks first)."""
         uri = copy.uri
         if self.routes and not copy.route and isinstance(uri, SipURI):
             host = uri.host_lower
@@ -294,9 +293,17 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
 
+            # ... and per IP version, for a request crossing from IPv4 to IPv6 (RFC 5658 §5).
+            sides = dict(interfaces)
+            for point in points:
+                version = 6 if point.address.family == socket.AF_INET6 else 4
+                sides.setdefault(f"{point.transport}/IPv{version}", point.address.hostport)
             websocket = None
             if any(t in ("WS", "WSS") for t in interfaces):
-                websocket = WebSocketEdge(interfaces, lambda uri: host.core.is_own_uri(uri))
+                websocket = WebSocketEdge(sides, lambda uri: host.core.is_own_uri(uri))
+            elif len(points) > 1:
+                # Several listening points: double Record-Route when a request changes them.
+                extensions.append(TransportCrossing(sides, lambda uri: host.core.is_own_uri(uri)))
             host.core = ProgramProxy(
                 config,
                 location,

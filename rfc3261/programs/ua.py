@@ -539,6 +539,12 @@ class ProgramUserAgent(UserAgent):
     ##% If this causes a change in the transport protocol from the
     ##% one indicated in the top Via, the value in the top Via MUST be
     ##% changed.
+    ##= https://www.rfc-editor.org/rfc/rfc5658#section-6.1
+    ##% UA implementations SHOULD then be ready to change the transport
+    ##% protocol between initial and subsequent requests.
+    ##= https://www.rfc-editor.org/rfc/rfc5658#section-7
+    ##% Finally, UAs SHOULD be ready to switch transports between
+    ##% the initial request and further in-dialog messages.
     def match_via(self, request: Request) -> None:
         """Make the top Via name the transport (and our port on it) ``request`` goes over."""
         destination = self.destination_for(request)

@@ -10,8 +10,10 @@ each on its own client transaction (§16.6, ten steps, one method each).  All of
 hangs on a :class:`ResponseContext` (one per server transaction); each forwarded copy
 is a :class:`Branch`.  Responses from the client transactions are processed by §16.7
 (best response, 6xx, aggregated challenges, 2xx forwarded at once), Timer C watches
-INVITE branches (§16.8), a CANCEL cancels every pending branch (§16.10), and ACKs
-for 2xx and responses without a transaction are forwarded statelessly (§16.11).
+INVITE branches (§16.8), a CANCEL cancels every pending branch (§16.10), ACKs
+for 2xx are forwarded statelessly (§16.11), and responses without a client
+transaction are dropped (RFC 6026 §8.2).  :mod:`~rfc3261.proxy.crossing` double-
+record-routes a request that changes transport (RFC 5658).
 Forking is parallel (every target at once) or sequential (one target after another,
 highest q first); RFC 5393 Max-Breadth bounds the concurrent branches, and the loop
 check distinguishes spirals from loops by the "second part" of our branch parameter.

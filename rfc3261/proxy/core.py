@@ -129,16 +129,32 @@ class Proxy(
         self._run(self.layer.receive_request(request, source, now), now, out)
         return out
 
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
-    ##% When a response is received by an element, it first tries to locate a
-    ##% client transaction (Section 17.1.3) matching the response.  If none is
-    ##% found, the element MUST process the response (even if it is an
-    ##% informational response) as a stateless proxy (described below).
+    ##= https://www.rfc-editor.org/rfc/rfc6026#section-8.2
+    ##% If none is found, the element MUST NOT forward the response.
+    ##= https://www.rfc-editor.org/rfc/rfc6026#section-6
+    ##% When receiving any SIP response, a transaction-stateful proxy MUST
+    ##% compare the transaction identifier in that response against its
+    ##% existing transaction state machines.
+    ##= https://www.rfc-editor.org/rfc/rfc6026#section-6
+    ##% The proxy MUST NOT forward the
+    ##% response if there is no matching transaction state machine.
+    ##= https://www.rfc-editor.org/rfc/rfc6026#section-7.3
+    ##% When receiving any SIP response,
+    ##% a transaction-stateful proxy MUST compare the transaction identifier
+    ##% in that response against its existing transaction state machines.
+    ##= https://www.rfc-editor.org/rfc/rfc6026#section-7.3
+    ##% The proxy MUST NOT forward the response if there is no matching
+    ##% transaction state machine.
     def receive_response(self, response: Response, source: Any, now: float) -> list[Send]:
-        """A response from the transport: to its client transaction, or statelessly on."""
+        """A response from the transport: to its client transaction; dropped if none.
+
+        RFC 6026 §8.2 replaced RFC 3261 §16.7's stateless forwarding of such a stray
+        response: the INVITE client transaction now stays (Accepted, Timer M) to match
+        the retransmitted and forked 2xx responses that once needed it.
+        """
         out: list[Send] = []
         if self.layer.match_response(response) is None:
-            self._forward_response_statelessly(response, out)
+            self.layer.stray_responses += 1
             return out
         self._run(self.layer.receive_response(response, now), now, out)
         return out

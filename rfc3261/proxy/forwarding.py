@@ -378,6 +378,11 @@ class RequestForwarding:
         Resolving names (RFC 3263) is the adapter's job: an absent port stays None, and
         ``uri`` is the URI to resolve (a SIPS URI when the Request-URI is one).
         """
+        if not strict:
+            for extension in self.extensions:
+                hop = extension.next_hop(copy)
+                if hop is not None:
+                    return hop
         routes = copy.route
         uri = routes[0].uri if routes and not strict else copy.uri
         if not isinstance(uri, SipURI):

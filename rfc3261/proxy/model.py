@@ -101,6 +101,13 @@ class ProxyExtension:
         the same instance); they are tried like the others.  Default: none."""
         return []
 
+    def next_hop(self, copy: Request) -> NextHop | None:
+        """§16.6 step 7, before the next hop is taken from the top Route or the
+        Request-URI: the hook may remove Route values naming this proxy (the second
+        value of a double Record-Route, RFC 5658 §5) and return the hop to use; None:
+        the hop is computed as usual (from what is left)."""
+        return None
+
     def before_forward(self, branch: Branch) -> int | Response | None:
         """§16.6, after step 9: ``branch.request`` is the copy about to be sent to
         ``branch.hop`` for ``branch.target``; the hook may change the copy or replace

@@ -307,6 +307,7 @@ class ResponseProcessing:
     ) -> None:
         """Step 9: to the server transaction (or statelessly when it is gone)."""
         if context.server_terminated:
+            # RFC 6026 §8.3 would discard it instead; kept (rfc3261/servers.annotations.toml).
             vias = response.via
             if vias:
                 out.append(Send(response, via_destination(vias[0])))

@@ -1,10 +1,11 @@
 """§16.11 stateless proxy behaviour (RFC 3261): what this stateful proxy forwards
 without a transaction.
 
-The ACK for a 2xx matches no server transaction (§17.2.3) and a response may match no
-client transaction (a 2xx retransmitted after the INVITE transaction ended): both are
-forwarded statelessly, by the rules of §16.11 -- one target, a branch computed from
-the message alone, the body untouched, our Via popped from a response.
+The ACK for a 2xx matches no server transaction (§17.2.3): it is forwarded statelessly,
+by the rules of §16.11 -- one target, a branch computed from the message alone, the
+body untouched.  A response that matches no client transaction is not forwarded at
+all (RFC 6026 §8.2 replaced that part of §16.7; :meth:`Proxy.receive_response
+<rfc3261.proxy.core.Proxy.receive_response>`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ParseError
-from ..message import Request, Response
+from ..message import Request
 from ..registrar import canonical_aor
 from ..transaction import MAGIC_COOKIE
 from ..uri import AbsoluteURI, SipURI, parse_uri
 from .model import ProxyConfig, Send, _Answer, _hash
-from .responses import via_destination
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..location import LocationService
@@ -103,27 +103,3 @@ class StatelessForwarding:
         except (ParseError, ValueError, _Answer):
             return
         out.append(Send(copy, hop))
-
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-    ##% When a response arrives at a stateless proxy, the proxy MUST inspect the sent-by
-    ##% value in the first (topmost) Via header field value.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-    ##% If that address matches the proxy, (it equals a value this proxy has
-    ##% inserted into previous requests) the proxy MUST remove that header
-    ##% field value from the response and forward the result to the location
-    ##% indicated in the next Via header field value.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-    ##% The proxy MUST NOT add to, modify, or remove the message body.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-    ##% Unless specified otherwise, the proxy MUST NOT remove any other header field values.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-    ##% If the address does not match the proxy, the message MUST be silently discarded.
-    def _forward_response_statelessly(self, response: Response, out: list[Send]) -> None:
-        """A response with no client transaction (e.g. a late 2xx): pop our Via, pass on."""
-        vias = response.via
-        if not vias or not self.is_own_via(vias[0]):
-            return
-        response.pop_top_via()
-        rest = response.via
-        if rest:
-            out.append(Send(response, via_destination(rest[0])))

@@ -261,6 +261,14 @@ async def test_refused_tcp_connection_is_a_503() -> None:
 ##% If this causes a change in the transport protocol from the
 ##% one indicated in the top Via, the value in the top Via MUST be
 ##% changed.
+##= https://www.rfc-editor.org/rfc/rfc5658#section-6.1
+##= type=test
+##% UA implementations SHOULD then be ready to change the transport
+##% protocol between initial and subsequent requests.
+##= https://www.rfc-editor.org/rfc/rfc5658#section-7
+##= type=test
+##% Finally, UAs SHOULD be ready to switch transports between
+##% the initial request and further in-dialog messages.
 @async_test(timeout=15)
 async def test_via_names_the_transport_each_request_goes_over(wire: WireCapture) -> None:
     # The INVITE goes over TCP; the callee's Contact (its remote target) is UDP,

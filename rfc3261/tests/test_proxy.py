@@ -625,59 +625,54 @@ def test_transport_error_counts_as_503() -> None:
     assert [s.message.status for s in upstream] == [500]  # type: ignore[union-attr]
 
 
-# -- stateless response forwarding (§16.11) ---------------------------------------------
+# -- stray responses: dropped (RFC 6026 §8.2, replacing §16.7's stateless forwarding) ---
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.2
 ##= type=test
-##% If that address matches the proxy, (it equals a value this proxy has
-##% inserted into previous requests) the proxy MUST remove that header
-##% field value from the response and forward the result to the location
-##% indicated in the next Via header field value.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##% If none is found, the element MUST NOT forward the response.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-6
 ##= type=test
-##% If the address does not match the proxy, the message MUST be silently discarded.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##% When receiving any SIP response, a transaction-stateful proxy MUST
+##% compare the transaction identifier in that response against its
+##% existing transaction state machines.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-6
 ##= type=test
-##% When a response is received by an element, it first tries to locate a
-##% client transaction (Section 17.1.3) matching the response.  If none is
-##% found, the element MUST process the response (even if it is an
-##% informational response) as a stateless proxy (described below).
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##% The proxy MUST NOT forward the
+##% response if there is no matching transaction state machine.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-7.3
 ##= type=test
-##% When a response arrives at a stateless proxy, the proxy MUST inspect the
-##% sent-by value in the first (topmost) Via header field value.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##% When receiving any SIP response,
+##% a transaction-stateful proxy MUST compare the transaction identifier
+##% in that response against its existing transaction state machines.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-7.3
 ##= type=test
-##% Unless specified otherwise, the proxy MUST NOT remove any other header field
-##% values.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
-##= type=test
-##% In particular, the proxy MUST NOT remove any "received" parameter it may
-##% have added to the next Via header field value while processing the request
-##% associated with this response.
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
-##= type=test
-##% The proxy MUST NOT add to, modify, or remove the message body.
-def test_response_without_transaction_forwarded_statelessly() -> None:
-    proxy = Proxy(ProxyConfig(host=PROXY, domains=frozenset()), SqliteLocationService())
-    text = (
-        "SIP/2.0 200 OK\r\n"
-        f"Via: SIP/2.0/UDP {PROXY}:5060;branch=z9hG4bKlate\r\n"
-        "Via: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKup;received=198.51.100.7;rport=6000\r\n"
-        "To: <sip:bob@example.com>;tag=b\r\nFrom: <sip:alice@example.com>;tag=a\r\n"
-        "Call-ID: late\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
-        "Content-Length: 5\r\n\r\nv=0\r\n"
-    )
-    response = parse(text.encode())
-    assert isinstance(response, Response)
-    [send] = proxy.receive_response(response, "bob", 0.0)
-    assert send.destination == NextHop("UDP", "198.51.100.7", 6000)
-    assert len(send.message.via) == 1
-    assert send.message.via[0].params.get("received") == "198.51.100.7"
-    assert send.message.body == b"v=0\r\n"  # the body as it came
-    foreign = parse(text.replace(f"{PROXY}:5060", "other.example").encode())
-    assert proxy.receive_response(foreign, "bob", 0.0) == []  # type: ignore[arg-type]
+##% The proxy MUST NOT forward the response if there is no matching
+##% transaction state machine.
+def test_response_without_transaction_dropped() -> None:
+    location = SqliteLocationService()
+    proxy = Proxy(ProxyConfig(host=PROXY, domains=frozenset({"example.com"})), location)
+    bind(proxy, BOB, ("sip:bob@here.example", None))
+    sends = proxy.receive_request(invite(BOB), "alice-pc.example", 0.0)
+    [down] = [s for s in sends if isinstance(s.message, Request)]
+    forwarded = parse(bytes(down.message))
+    assert isinstance(forwarded, Request)
+    # A 200 with our Via on top, the next Via routable, a body: everything stateless
+    # forwarding (RFC 3261 §16.11) would have relayed -- but for no transaction of ours.
+    stray = forwarded.make_response(200)
+    stray.headers.remove_first("Via")
+    stray.headers.prepend("Via", f"SIP/2.0/UDP {PROXY}:5060;branch=z9hG4bKlate")
+    stray.headers.set("Content-Type", "application/sdp")
+    stray.body = b"v=0\r\n"
+    before = proxy.layer.stray_responses
+    assert proxy.receive_response(parse(bytes(stray)), "bob", 0.1) == []  # type: ignore[arg-type]
+    assert proxy.layer.stray_responses == before + 1
+    # The same response on the branch's own transaction is the one that goes upstream.
+    ok = forwarded.make_response(200)
+    upstream = proxy.receive_response(parse(bytes(ok)), "bob", 0.2)  # type: ignore[arg-type]
+    assert [s.message.status for s in upstream] == [200]  # type: ignore[union-attr]
+    assert upstream[0].destination == "alice-pc.example"
+    assert proxy.layer.stray_responses == before + 1
 
 
 def test_via_destination() -> None:
