@@ -276,11 +276,6 @@ class ResponseProcessing:
     ##% The proxy MUST pass the response to the server transaction
     ##% associated with the response context.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
-    ##% If the server transaction is no
-    ##% longer available to handle the transmission, the element MUST
-    ##% forward the response statelessly by sending it to the server
-    ##% transport.
-    ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% The proxy MUST NOT add to, modify, or remove the message body.
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
     ##% In particular, the proxy MUST NOT remove any "received" parameter it
@@ -305,12 +300,11 @@ class ResponseProcessing:
     def send_upstream(
         self, context: ResponseContext, response: Response, now: float, out: list[Send]
     ) -> None:
-        """Step 9: to the server transaction (or statelessly when it is gone)."""
+        """Step 9: to the server transaction; discarded when it is gone (RFC 6026 §8.3)."""
+        # RFC 6026 §8.3 replaces RFC 3261's "MUST forward the response statelessly" with
+        # "If the server transaction is no longer available to handle the transmission,
+        # the response is simply discarded." (a forked branch's 2xx after Timer L).
         if context.server_terminated:
-            # RFC 6026 §8.3 would discard it instead; kept (rfc3261/servers.annotations.toml).
-            vias = response.via
-            if vias:
-                out.append(Send(response, via_destination(vias[0])))
             return
         self._respond(context.server, response, now, out)
 
