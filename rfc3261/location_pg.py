@@ -84,30 +84,39 @@ _CREATE = (
 )
 
 _COLUMNS = "aor, contact, expires_at, call_id, cseq, q, received, path, flow, extra"
-# What a read returns, in the text the simple-query protocol sends (see _bindings): the
-# array and the JSON object as JSON text, which json.loads parses without a hand-written
-# array parser.
-_READ = (
-    "SELECT contact, expires_at, call_id, cseq, q, received, to_json(path), flow, extra"
-    " FROM sipref_binding WHERE aor = {aor} AND expires_at > {now} ORDER BY added"
+# The statements of a REGISTER, prepared on the server once per connection (SQL PREPARE):
+# the server then only binds the values and runs the plan, instead of parsing, analysing
+# and planning every statement of every REGISTER again -- that was most of the server's
+# CPU per REGISTER.
+_PREPARE = (
+    # Take the AOR's transaction-scoped lock (see PostgresLocationService).
+    "PREPARE sipref_lock (text) AS SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+    # The current bindings of an AOR, in the text the simple-query protocol sends (see
+    # _bindings): the array and the JSON object as JSON text, which json.loads parses.
+    "PREPARE sipref_read (text, float8) AS SELECT contact, expires_at, call_id, cseq, q,"
+    " received, to_json(path), flow, extra FROM sipref_binding"
+    " WHERE aor = $1 AND expires_at > $2 ORDER BY added",
+    # Insert a binding, or refresh it in place: an existing row keeps its "added" order,
+    # unless it had expired at $11, now (then the contact is new again, §10.3 step 7 "If
+    # the binding does not exist", and goes last).
+    "PREPARE sipref_upsert (text, text, float8, text, bigint, float8, text, text[], text,"
+    f" jsonb, float8) AS INSERT INTO sipref_binding ({_COLUMNS})"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " ON CONFLICT (aor, contact) DO UPDATE SET expires_at = excluded.expires_at,"
+    " call_id = excluded.call_id, cseq = excluded.cseq, q = excluded.q,"
+    " received = excluded.received, path = excluded.path, flow = excluded.flow,"
+    " extra = excluded.extra, added = CASE WHEN sipref_binding.expires_at <= $11"
+    " THEN excluded.added ELSE sipref_binding.added END",
 )
+_READ = "EXECUTE sipref_read({aor}, {now})"
 # A REGISTER's transaction is two round trips of several statements each (PostgreSQL's
 # simple-query protocol, which takes no parameters: values are quoted by libpq's
 # PQescapeLiteral, see _Quote).  First: begin, lock the AOR, read its bindings -- two
 # statements, so the read's snapshot is taken after the lock is granted and sees what the
 # previous holder committed.
-_BEGIN_LOCK_READ = "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended({aor}, 0)); " + _READ
-# Then the writes and COMMIT.  Insert a binding, or refresh it in place: an existing row
-# keeps its "added" order, unless it had expired (then the contact is new again, §10.3
-# step 7 "If the binding does not exist", and goes last).
-_UPSERT = (
-    f"INSERT INTO sipref_binding ({_COLUMNS}) VALUES ({{values}})"
-    " ON CONFLICT (aor, contact) DO UPDATE SET expires_at = excluded.expires_at,"
-    " call_id = excluded.call_id, cseq = excluded.cseq, q = excluded.q,"
-    " received = excluded.received, path = excluded.path, flow = excluded.flow,"
-    " extra = excluded.extra, added = CASE WHEN sipref_binding.expires_at <= {now}"
-    " THEN excluded.added ELSE sipref_binding.added END"
-)
+_BEGIN_LOCK_READ = "BEGIN; EXECUTE sipref_lock({aor}); " + _READ
+# Then the writes (an upsert per stored binding, a delete of the removed ones) and COMMIT.
+_UPSERT = "EXECUTE sipref_upsert({values}, {now})"
 _DELETE = "DELETE FROM sipref_binding WHERE aor = {aor} AND contact = ANY({contacts})"
 
 
@@ -231,6 +240,8 @@ class PostgresLocationService:
             self._migrate(conn)
             # Floats in text results exact on servers older than 12 too (see _bindings).
             conn.execute("SET extra_float_digits = 3")
+            for statement in _PREPARE:
+                conn.execute(statement)
         except psycopg.Error as exc:
             self._retry_at = (now or 0.0) + self.retry_interval
             raise LocationError(f"location service: {exc}") from exc
