@@ -301,6 +301,13 @@ class PostgresLocationService:
                     "INSERT INTO sipref_location_schema VALUES (%s)", (PG_SCHEMA_VERSION,)
                 )
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The process id of the PostgreSQL server process on this connection (None
+        when not connected): to measure what the server spends per request."""
+        conn = self._conn
+        return None if conn is None or conn.closed else conn.info.backend_pid
+
     def close(self) -> None:
         self._drop()
 
