@@ -147,7 +147,8 @@ class _Quote:
         if isinstance(value, (tuple, list)):
             return f"ARRAY[{', '.join(map(self, value))}]::text[]" if value else "'{}'::text[]"
         if isinstance(value, dict):
-            return self(json.dumps(value, sort_keys=True)) + "::jsonb"
+            # Most bindings carry no extension data: no JSON encoder for them.
+            return self(json.dumps(value, sort_keys=True)) + "::jsonb" if value else "'{}'::jsonb"
         raise TypeError(f"cannot quote {value!r}")
 
 
@@ -427,17 +428,17 @@ class PostgresLocationService:
             return
         gone = list(remove)
         quote = self._quoting()
+        aor_literal, now_literal = quote(aor), quote(float(now))
         if gone:
-            self._writes.append(_DELETE.format(aor=quote(aor), contacts=quote(gone)))
+            self._writes.append(_DELETE.format(aor=aor_literal, contacts=quote(gone)))
         # An expired row of another contact stays until expire(): reads never return it.
         for b in store:
             values = (
-                aor, b.contact, float(b.expires_at), b.call_id, b.cseq,
+                b.contact, float(b.expires_at), b.call_id, b.cseq,
                 None if b.q is None else float(b.q), b.received, b.path, b.flow, b.extra,
             )  # fmt: skip
-            self._writes.append(
-                _UPSERT.format(values=", ".join(map(quote, values)), now=quote(float(now)))
-            )
+            literals = ", ".join([aor_literal, *map(quote, values)])
+            self._writes.append(_UPSERT.format(values=literals, now=now_literal))
 
     def remove(self, aor: str, contact: str | None = None) -> int:
         with self._errors():
