@@ -240,6 +240,9 @@ class PostgresLocationService:
                 autocommit=True,
                 connect_timeout=self.connect_timeout,
                 client_encoding="UTF8",  # what _Quote and _bindings encode and decode
+                # No statements prepared by psycopg: once it has some, a ROLLBACK makes it
+                # deallocate all of the session's, _PREPARE's too.
+                prepare_threshold=None,
             )
             self._migrate(conn)
             # Floats in text results exact on servers older than 12 too (see _bindings).
@@ -374,7 +377,7 @@ class PostgresLocationService:
         """End a failed transaction (the server also does when the connection is gone)."""
         with contextlib.suppress(psycopg.Error):
             if not conn.closed and not conn.broken:
-                conn.execute("ROLLBACK")
+                self._exec(conn, "ROLLBACK")
 
     # -- reading
 

@@ -154,6 +154,21 @@ def test_a_register_waits_for_the_aor_lock_and_a_failed_one_is_rolled_back(
         assert loc.bindings(aor, 1000.0) == [kept]
 
 
+def test_the_prepared_statements_survive_rollbacks_and_repeated_queries(pg_url: str) -> None:
+    """psycopg deallocates every prepared statement of a session when it sees a ROLLBACK
+    after preparing its own (automatically, from a query's fifth run): the store's own
+    statements, prepared with SQL PREPARE, must outlive that."""
+    aor = "sip:roll@example.com"
+    with service(pg_url) as loc:
+        for _ in range(8):  # what the registrar's count-once-a-second does over time
+            assert loc.count(1000.0) == 0 and loc.next_expiry() is None
+        with pytest.raises(RuntimeError), loc.transaction(aor, 1000.0):
+            raise RuntimeError("a Reject: rolled back")
+        kept = Binding(aor, "sip:r@192.0.2.1", 2000.0, "c", 1)
+        loc.update(aor, [kept], [], 1000.0)
+        assert loc.bindings(aor, 1000.0) == [kept]
+
+
 def test_schema_is_versioned_and_a_newer_one_is_refused(pg_url: str) -> None:
     import psycopg
 
