@@ -2,6 +2,10 @@
 
 Measurements, in one run:
 
+- **CPU per REGISTER in-process**: ``Registrar.handle`` in a loop (no sockets, no SIPp,
+  a new AOR per request as below), on an SQLite file and on PostgreSQL, rounds
+  alternating: microseconds of CPU of this process per REGISTER (user + system), of the
+  PostgreSQL server process serving the connection, and of wall time;
 - **REGISTER/s persisted**: SIPp ``sipp/register_unique.xml`` (a new user per request)
   against ``python -m rfc3261 registrar`` (a) with an SQLite file, one process; (b) with
   ``--db postgresql://`` on a PostgreSQL server started for the run, one process; (c) two
@@ -195,6 +199,68 @@ def register_load(database: Any, quick: bool) -> dict[str, Any]:
     return result
 
 
+def _process_cpu(pid: int | None = None) -> tuple[float, float]:
+    """(user, system) CPU seconds of this process, or of process ``pid``."""
+    if pid is None:
+        times = os.times()
+        return times.user, times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def register_in_process(database: Any, quick: bool) -> dict[str, Any]:
+    """CPU per REGISTER of ``Registrar.handle`` itself on SQLite and on PostgreSQL."""
+    from rfc3261.location import SqliteLocationService
+    from rfc3261.location_pg import PostgresLocationService
+    from rfc3261.registrar import Registrar, RegistrarConfig
+    from rfc3261.tests.server_support import register
+
+    count, rounds, warm = (300, 1, 50) if quick else (3000, 3, 200)
+    config = RegistrarConfig(domains=frozenset({"example.com"}))
+
+    def measure(location: Any, tag: str, backend: int | None) -> dict[str, float]:
+        registrar = Registrar(location, config)
+        requests = [
+            register(f"sip:u{tag}-{n}@example.com", contacts=(f"<sip:u{n}@127.0.0.1:5070>",),
+                     expires=3600, call_id=f"{tag}-{n}")
+            for n in range(warm + count)
+        ]  # fmt: skip
+        for request in requests[:warm]:
+            registrar.handle(request, time.time())
+        mine, theirs = _process_cpu(), _process_cpu(backend) if backend else (0.0, 0.0)
+        started = time.perf_counter()
+        for request in requests[warm:]:
+            if registrar.handle(request, time.time()).status != 200:
+                raise RuntimeError(f"{tag}: REGISTER refused")
+        wall = time.perf_counter() - started
+        after, server = _process_cpu(), _process_cpu(backend) if backend else (0.0, 0.0)
+        per = 1e6 / count
+        return {
+            "cpu_us": round((sum(after) - sum(mine)) * per, 1),
+            "user_us": round((after[0] - mine[0]) * per, 1),
+            "system_us": round((after[1] - mine[1]) * per, 1),
+            "server_cpu_us": round((sum(server) - sum(theirs)) * per, 1),
+            "wall_us": round(wall * per, 1),
+        }
+
+    result: dict[str, Any] = {"registers_per_round": count, "sqlite": [], "postgresql": []}
+    url = database.conninfo + PG_OPTIONS
+    with tempfile.TemporaryDirectory(prefix="sipref-location-pg-cpu-") as tmp:
+        for n in range(rounds):
+            with SqliteLocationService(str(Path(tmp) / f"round{n}.db")) as sqlite:
+                result["sqlite"].append(measure(sqlite, f"s{n}", None))
+            with PostgresLocationService(url) as pg:
+                result["postgresql"].append(measure(pg, f"p{n}", pg.backend_pid))
+    median = {
+        name: statistics.median(r["cpu_us"] for r in result[name])
+        for name in ("sqlite", "postgresql")
+    }
+    result["cpu_us_median"] = median
+    result["cpu_postgresql_over_sqlite"] = round(median["postgresql"] / median["sqlite"], 2)
+    return result
+
+
 def lookup_at_scale(database: Any, rows: int, samples: int) -> dict[str, Any]:
     """Look-up times with ``rows`` bindings in a fresh table (random AORs)."""
     import psycopg
@@ -279,6 +345,7 @@ def run(options: Any = False) -> dict[str, Any]:
     try:
         database.start()
         database.wait_ready()
+        doc["register_in_process"] = register_in_process(database, quick)
         doc["register"] = register_load(database, quick)
         doc["lookup"] = [
             lookup_at_scale(database, rows, 200 if quick else 2000)
@@ -304,6 +371,15 @@ def render(doc: dict[str, Any]) -> str:
     lines = [f"{NAME}: the location service on PostgreSQL (load average at start: {load})"]
     if "skipped" in doc:
         return lines[0] + f"\n  skipped: {doc['skipped']}"
+    cpu = doc.get("register_in_process")
+    if cpu:
+        median = cpu["cpu_us_median"]
+        server = statistics.median(r["server_cpu_us"] for r in cpu["postgresql"])
+        lines.append(
+            f"  in-process CPU per REGISTER: SQLite {median['sqlite']} us, PostgreSQL "
+            f"{median['postgresql']} us (x{cpu['cpu_postgresql_over_sqlite']}) + {server} us"
+            " in the PostgreSQL server"
+        )
     register = doc["register"]
     if "skipped" in register:
         lines.append(f"  REGISTER: skipped ({register['skipped']})")

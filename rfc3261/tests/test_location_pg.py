@@ -94,6 +94,22 @@ def test_bindings_round_trip_with_extension_data(pg_url: str) -> None:
         assert third.bindings(aor, now) == [second]
 
 
+def test_values_come_back_exactly_from_the_text_results(pg_url: str) -> None:
+    """Reads parse the simple-query protocol's text: times and q are the same floats,
+    strings with quotes, backslashes and non-ASCII the same strings."""
+    now = 1796684169.4398665
+    aor = "sip:o'hara@example.com"
+    odd = Binding(aor, "sip:o'h\\x@192.0.2.1;x=\"é\"", now + 3600.123456789, "c'\\1", 2**40,
+                  0.7, "[::1]:5060", ("<sip:p1;lr;x='y'>",), "flow\\'1",
+                  {"+sip.instance": "<urn:uuid:ü>", "reg-id": "1"})  # fmt: skip
+    with service(pg_url) as loc, service(pg_url) as proxy:
+        loc.update(aor, [odd], [], now)
+        assert proxy.bindings(aor, now) == [odd]  # a plain read
+        with loc.transaction(aor, now):
+            assert loc.bindings(aor, now) == [odd]  # the read under the AOR's lock
+        assert proxy.bindings(aor, odd.expires_at) == []  # expired at exactly that time
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
 ##= type=test
 ##% The binding updates MUST be committed (that is, made visible to the
@@ -134,6 +150,21 @@ def test_a_register_waits_for_the_aor_lock_and_a_failed_one_is_rolled_back(
                 pass
             assert time.monotonic() - started >= 0.25  # ... until its lock_timeout here
         # The failed transaction was rolled back: the connection serves the next one.
+        loc.update(aor, [kept], [], 1000.0)
+        assert loc.bindings(aor, 1000.0) == [kept]
+
+
+def test_the_prepared_statements_survive_rollbacks_and_repeated_queries(pg_url: str) -> None:
+    """psycopg deallocates every prepared statement of a session when it sees a ROLLBACK
+    after preparing its own (automatically, from a query's fifth run): the store's own
+    statements, prepared with SQL PREPARE, must outlive that."""
+    aor = "sip:roll@example.com"
+    with service(pg_url) as loc:
+        for _ in range(8):  # what the registrar's count-once-a-second does over time
+            assert loc.count(1000.0) == 0 and loc.next_expiry() is None
+        with pytest.raises(RuntimeError), loc.transaction(aor, 1000.0):
+            raise RuntimeError("a Reject: rolled back")
+        kept = Binding(aor, "sip:r@192.0.2.1", 2000.0, "c", 1)
         loc.update(aor, [kept], [], 1000.0)
         assert loc.bindings(aor, 1000.0) == [kept]
 
@@ -529,3 +560,18 @@ def test_bench_floors_and_table() -> None:
     assert bench.floors_passed(slow) is False
     assert bench.floors_passed({"register": {"skipped": "sipp not found"}}) is None
     assert "skipped: no server" in bench.render({"skipped": "no server"})
+
+
+def test_bench_table_shows_the_in_process_cpu() -> None:
+    from rfc3261.bench import location_pg as bench
+
+    cpu = {
+        "cpu_us_median": {"sqlite": 180.0, "postgresql": 350.0},
+        "cpu_postgresql_over_sqlite": 1.94,
+        "postgresql": [{"server_cpu_us": 250.0}, {"server_cpu_us": 270.0}],
+    }
+    doc = {"register_in_process": cpu, "register": {"skipped": "sipp not found"},
+           "lookup": [{"bindings": 1000, "lookup_us_median": 80.0, "lookup_us_p99": 900.0,
+                       "count_all_ms": 1.0, "plan": ["Index Scan"]}]}  # fmt: skip
+    table = bench.render(doc)
+    assert "SQLite 180.0 us, PostgreSQL 350.0 us (x1.94) + 260.0 us" in table
