@@ -251,6 +251,10 @@ class EventPackage:
         """The reason a final NOTIFY gives for ``reason`` (a package may insist on one)."""
         return reason
 
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.2.4
+    ##% Event package specifications MUST define this "neutral state"
+    ##% in such a way that makes sense for their application (see
+    ##% Section 5.4.7).
     def pending_state(self, resource: str) -> Any:
         """What a pending subscription is told (§4.1.2.4's neutral state): none by default."""
         return None
@@ -828,6 +832,15 @@ class NotifierUsage(Owner):
         ##% If an "id" parameter is present in the SUBSCRIBE request used to
         ##% establish a subscription, that "id" parameter MUST also be present in
         ##% all corresponding NOTIFY requests.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-8.2.1
+        ##= verify=absence
+        ##= reason=Event is written here, by subscribe() and in RFC 3903 PUBLISH; no response
+        ##% It MUST NOT appear in any other SIP requests and MUST
+        ##% NOT appear in responses.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-8.2.3
+        ##= verify=absence
+        ##= reason=Subscription-State is written here, into a NOTIFY, and nowhere else
+        ##% They MUST NOT appear in other SIP requests or responses.
         headers = [("Event", str(self.event)), ("Subscription-State", str(sub))]
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-3.2.1
         ##% When present, the body of the NOTIFY request MUST be formatted into

@@ -137,6 +137,13 @@ def test_headers_parse_and_print() -> None:
 ##= type=test
 ##% In particular, subscribers MUST NOT wait for a user
 ##% response before returning a final response to a NOTIFY request.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-8.2.1
+##= type=test
+##% It MUST NOT appear in any other SIP requests and MUST
+##% NOT appear in responses.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-8.2.3
+##= type=test
+##% They MUST NOT appear in other SIP requests or responses.
 def test_subscribe_gets_200_with_expires_and_an_immediate_notify() -> None:
     net = Network()
     alice, bob, a, b = pair(net)
@@ -149,12 +156,15 @@ def test_subscribe_gets_200_with_expires_and_an_immediate_notify() -> None:
     assert subscribe.contact
     (ok,) = responses(alice, "SUBSCRIBE")
     assert ok.status == 200 and ok.expires == 600 and ok.contact
+    # Event and Subscription-State belong to SUBSCRIBE/NOTIFY requests, never to responses.
+    assert "Event" not in ok.headers and "Subscription-State" not in ok.headers
     (notify,) = requests(alice, "NOTIFY")
     assert notify.header("Event") == Event("x-text")
     assert str(notify.header("Subscription-State")) == "active;expires=600"
     assert notify.body == b"online" and notify.headers.get("Content-Type") == "text/plain"
     (notify_ok,) = responses(bob, "NOTIFY")
     assert notify_ok.status == 200
+    assert "Event" not in notify_ok.headers and "Subscription-State" not in notify_ok.headers
     # answered as it arrived (one latency after Bob sent it), before the application hears
     assert statuses(net, "alice.example.com") == [(pytest.approx(0.02), 200)]
     (update,) = alice.of(SubscriptionUpdate)
@@ -515,6 +525,11 @@ def test_a_notify_timeout_removes_the_subscription() -> None:
 ##% field also contains an "expires" parameter, the subscriber SHOULD
 ##% take it as the authoritative subscription duration and adjust
 ##% accordingly.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.2.4
+##= type=test
+##% Event package specifications MUST define this "neutral state"
+##% in such a way that makes sense for their application (see
+##% Section 5.4.7).
 def test_a_pending_subscription_gets_the_neutral_state_until_authorized() -> None:
     net = Network()
     alice, bob, a, b = pair(net, authorize=lambda request, package: "pending")
