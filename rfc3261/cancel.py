@@ -172,6 +172,13 @@ def receive_cancel(ua: UserAgent, server: ServerRequest, now: float) -> list[UAE
     ##% request has no effect on the processing of the original request, no
     ##% effect on any session state, and no effect on the responses generated
     ##% for the original request.
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+    ##% If a User Agent Server (UAS) receives a CANCEL request that matches a
+    ##% known SUBSCRIBE or NOTIFY transaction, it MUST respond to the CANCEL
+    ##% request, but otherwise ignore it.
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+    ##% In particular, the CANCEL request MUST NOT
+    ##% affect processing of the SUBSCRIBE or NOTIFY request in any way.
     if original.final_sent or original.request.method != "INVITE":
         return effects
     owner = original.owner

@@ -633,3 +633,44 @@ def test_a_subscription_shares_an_invite_dialog() -> None:
     assert set(bob_dialog.usages) == {"invite"} and not bob_dialog.terminated
     assert set(dialog.usages) == {"invite"} and not dialog.terminated
     assert alice.ua.dialogs == {dialog.id: dialog}
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+##= type=test
+##% If a User Agent Server (UAS) receives a CANCEL request that matches a
+##% known SUBSCRIBE or NOTIFY transaction, it MUST respond to the CANCEL
+##% request, but otherwise ignore it.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+##= type=test
+##% In particular, the CANCEL request MUST NOT
+##% affect processing of the SUBSCRIBE or NOTIFY request in any way.
+def test_a_cancel_of_a_subscribe_is_answered_and_otherwise_ignored() -> None:
+    net = Network()
+    alice, bob, a, b = pair(net)
+    b.set_state("x-text", "bob@bob.example.com", "online", net.now)
+    _attempt, effects = a.subscribe(BOB, "x-text", net.now)
+    net.call(alice, effects)
+    net.run(0.5)
+    (subscribe,) = requests(bob, "SUBSCRIBE")
+    # A CANCEL for that SUBSCRIBE transaction (§9.1: its Via, Call-ID, From, To, CSeq number).
+    cancel = Request(
+        "CANCEL",
+        subscribe.uri,
+        [
+            ("Via", subscribe.headers.get_all("Via")[0]),
+            ("Max-Forwards", "70"),
+            ("From", subscribe.headers.get("From")),
+            ("To", subscribe.headers.get("To")),
+            ("Call-ID", subscribe.call_id),
+            ("CSeq", f"{subscribe.cseq.number} CANCEL"),
+            ("Content-Length", "0"),
+        ],
+    )
+    net.send("alice.example.com", cancel, "bob.example.com")
+    net.run(net.now + 0.5)
+    assert [r.status for r in responses(alice, "CANCEL")] == [200]
+    assert [r.status for r in responses(alice, "SUBSCRIBE")] == [200]  # no 487 after it
+    state_changes = len(requests(alice, "NOTIFY"))
+    b.set_state("x-text", "bob@bob.example.com", "away", net.now + 10)
+    net.run(net.now + 11)
+    assert len(requests(alice, "NOTIFY")) == state_changes + 1  # still subscribed

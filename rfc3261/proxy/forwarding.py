@@ -175,6 +175,11 @@ class RequestForwarding:
     ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
     ##% That is, they MUST forward the WWW-Authenticate, Authentication-Info,
     ##% and Authorization header fields untouched.
+    ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.4
+    ##= verify=absence
+    ##= reason=the copy has the request's header fields; no step of §16.6 adds Allow-Events
+    ##% Note that "Allow-Events" header fields MUST NOT be inserted by
+    ##% proxies.
     def copy_request(self, request: Request) -> Request:
         """Step 1: a copy with every header field, in order, and the same body.
 
@@ -274,6 +279,10 @@ class RequestForwarding:
         ##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
         ##% field to the request so that all future requests in this dialog will pass through
         ##% the proxy servers.
+        ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
+        ##% Proxies that did not add a "Record-Route" header field to the initial
+        ##% SUBSCRIBE request MUST NOT add a "Record-Route" header field to any of
+        ##% the associated NOTIFY requests.
         if not self.config.record_route and not secure:
             return
         scheme = "sips" if secure else "sip"

@@ -955,3 +955,25 @@ def test_a_request_inside_a_dialog_is_record_routed_too() -> None:
         s.message for s in proxy.receive_request(bye, "alice", 0.0) if s.message.method == "BYE"
     ]  # type: ignore[union-attr]
     assert [str(r.uri) for r in copy.record_route] == [f"sip:{P1}:5060;lr"]  # type: ignore[union-attr]
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
+##= type=test
+##% Proxies that did not add a "Record-Route" header field to the initial
+##% SUBSCRIBE request MUST NOT add a "Record-Route" header field to any of
+##% the associated NOTIFY requests.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.4
+##= type=test
+##% Note that "Allow-Events" header fields MUST NOT be inserted by
+##% proxies.
+def test_without_record_routing_neither_subscribe_nor_notify_gets_record_route() -> None:
+    proxy = Proxy(
+        ProxyConfig(host=P1, domains=frozenset({"atlanta.example"}), record_route=False),
+        SqliteLocationService(),
+    )
+    for method in ("SUBSCRIBE", "NOTIFY"):
+        request = invite("sip:bob@bob-pc.example", method=method, extra=(("Event", "presence"),))
+        sent = proxy.receive_request(request, "alice", 0.0)
+        [copy] = [s.message for s in sent if getattr(s.message, "method", None) == method]
+        assert copy.headers.get("Record-Route") is None, method  # type: ignore[union-attr]
+        assert copy.headers.get("Allow-Events") is None, method  # type: ignore[union-attr]
