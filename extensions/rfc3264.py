@@ -568,7 +568,10 @@ class SdpDescriber(SessionDescriber):
         ##% different entity.
         # (Our own o= line: the first answer starts a description of ours.)
         sd = self._new_description() if previous is None else previous.copy()
-        sd.media = []
+        ##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+        ##% This implies that if the offer contained zero "m=" lines, the answer MUST
+        ##% contain zero "m=" lines.
+        sd.media = []  # then one m= line per offered one, none for none
         ##= https://www.rfc-editor.org/rfc/rfc3264#section-6
         ##% The "t=" line in the answer MUST equal that of the offer.
         sd.times = [Timing(t.start, t.stop) for t in offer.times]

@@ -317,6 +317,9 @@ class AuthClient:
         ##% no qop directive has been sent.
         ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
         ##% This parameter MUST be used by all implementations.
+        ##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+        ##% and a UAC MUST be able to properly handle a "qop" parameter received in
+        ##% WWW-Authenticate and Proxy-Authenticate header fields.
         qop = "auth" if not challenge.qop or "auth" in challenge.qop else "auth-int"
         ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
         ##% This parameter MUST be used by all implementations.  The nc

@@ -698,6 +698,10 @@ def test_an_answer_at_0_0_0_0_means_send_nothing() -> None:
 ##% for multiple session descriptions to be concatenated together into a
 ##% large SDP message, an SDP message used in the offer/answer model MUST
 ##% contain exactly one session description.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% This implies that if the offer contained zero "m=" lines, the answer MUST
+##% contain zero "m=" lines.
 def test_zero_streams_and_concatenated_descriptions() -> None:
     net, alice, bob = pair()
     empty = OFFER_4317.split(b"m=audio")[0]

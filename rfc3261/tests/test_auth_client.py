@@ -155,6 +155,10 @@ def options(net: Network, alice) -> object:
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
 ##= type=test
 ##% This parameter MUST be used by all implementations.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##= type=test
+##% and a UAC MUST be able to properly handle a "qop" parameter received in
+##% WWW-Authenticate and Proxy-Authenticate header fields.
 def test_401_then_success() -> None:
     challenger = Challenger()
     net, alice = setup(challenger)
