@@ -92,9 +92,26 @@ UDP_SIZE_LIMIT = 1300
 MAX_DATAGRAM = 65507
 
 
+##= https://www.rfc-editor.org/rfc/rfc5954#section-5
+##% Implementers SHOULD generate IPv6 text representation as defined in RFC
+##% 5952 [5].
 def bracketed(host: str) -> str:
-    """``host`` as written in a sent-by or URI: IPv6 references in brackets (§25.1)."""
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+    """``host`` as written in a sent-by or URI: IPv6 references in brackets (§25.1), in the
+    text form of RFC 5952 (lower case, the longest run of zeros as "::")."""
+    if ":" not in host or host.startswith("["):
+        return host
+    return f"[{_rfc5952(host)}]"
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc5952(address: str) -> str:
+    try:
+        parsed = ipaddress.IPv6Address(address)
+    except ValueError:
+        return address  # not an IPv6 literal (a name with a colon cannot be; kept as given)
+    # RFC 5952 §5: an IPv4-mapped address keeps its IPv4 part in dotted decimal.
+    mapped = parsed.ipv4_mapped
+    return f"::ffff:{mapped}" if mapped is not None else parsed.compressed
 
 
 def unbracketed(host: str) -> str:

@@ -64,10 +64,17 @@ async def closed_by_peer(reader: asyncio.StreamReader, timeout: float = 3.0) -> 
     return True
 
 
+##= https://www.rfc-editor.org/rfc/rfc5954#section-5
+##= type=test
+##% Implementers SHOULD generate IPv6 text representation as defined in RFC
+##% 5952 [5].
 def test_address_helpers() -> None:
     assert default_port("UDP") == 5060
     assert default_port("tls") == 5061
     assert bracketed("::1") == "[::1]"
+    # RFC 5952: lower case, no leading zeros, the longest run of zero groups as "::".
+    assert bracketed("2001:DB8:0:0:1:0:0:0") == "[2001:db8:0:0:1::]"
+    assert bracketed("0:0:0:0:0:FFFF:129.144.52.38") == "[::ffff:129.144.52.38]"  # §5
     assert bracketed("127.0.0.1") == "127.0.0.1"
     assert is_ip_address("[::1]") and is_ip_address("192.0.2.1")
     assert not is_ip_address("example.com")
