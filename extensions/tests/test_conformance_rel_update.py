@@ -8,10 +8,7 @@ conformance runner, as ``python -m conformance run ... --extension rfc3262`` wou
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -19,61 +16,17 @@ from conformance.model import Profile
 from conformance.tests.support import run_cases, verdicts
 from extensions.rfc3262 import ReliableProvisional
 from extensions.rfc3311 import UpdateExtension
-from rfc3261.asyncio.dispatcher import CoreHost
-from rfc3261.asyncio.loopback import free_port
-from rfc3261.headers import HEADER_TYPES, unregister_header
-from rfc3261.session import IncomingCall
-from rfc3261.ua_core import UAConfig, UserAgent
-
-SDP = b"v=0\r\no=sipref 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+from extensions.tests.conformance_ua import ua_on_loopback
 
 
 @pytest.fixture
 def target() -> Iterator[str]:
     """A UA with 100rel and UPDATE on 127.0.0.1 (UDP), for the length of one test."""
-    port = free_port()
-    ready = threading.Event()
-    stop: list[Any] = []
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        host = CoreHost(None)
-        await host.listen(f"sip:127.0.0.1:{port}", with_tcp=False)
-        point = host.local_point("UDP")
-        config = UAConfig(
-            aor=f"sip:conformance@{point.address.hostport}",
-            contact=str(point.uri("conformance")),
-            sent_by=point.sent_by,
-        )
-        ua = UserAgent(config, extensions=[ReliableProvisional(), UpdateExtension()])
-        host.core = ua
-
-        def on_event(event: Any) -> None:
-            if isinstance(event, IncomingCall):
-                now = host.clock()
-                effects = ua.sessions.ring(event.call, now, 180)
-                effects += ua.sessions.answer(event.call, now, body=SDP)
-                host.run(effects)
-
-        host.deliver = lambda event: loop.call_soon(on_event, event)
-        done = loop.create_future()
-        stop.append((loop, done))
-        ready.set()
-        await done
-        await host.close()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    try:
-        yield f"sip:conformance@127.0.0.1:{port}"
-    finally:
-        loop, done = stop[0]
-        loop.call_soon_threadsafe(done.set_result, None)
-        thread.join(10)
-        for name in ("RSeq", "RAck"):
-            if name.lower() in HEADER_TYPES:
-                unregister_header(name)
+    extensions = [ReliableProvisional(), UpdateExtension()]
+    with ua_on_loopback(
+        extensions, ring=True, answer=True, headers_to_forget=("RSeq", "RAck")
+    ) as uri:
+        yield uri
 
 
 def test_the_extension_cases_pass_against_a_ua_with_both_extensions(target: str) -> None:
