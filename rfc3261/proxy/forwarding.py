@@ -275,16 +275,13 @@ class RequestForwarding:
         routes = copy.route
         if routes and isinstance(routes[0].uri, SipURI) and routes[0].uri.is_secure:
             secure = True
-        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
-        ##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
-        ##% field to the request so that all future requests in this dialog will pass through
-        ##% the proxy servers.
         ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
         ##% Proxies that did not add a "Record-Route" header field to the initial
         ##% SUBSCRIBE request MUST NOT add a "Record-Route" header field to any of
         ##% the associated NOTIFY requests.
         if not self.config.record_route and not secure:
             return
+
         scheme = "sips" if secure else "sip"
         token = ""
         if self.authenticator is not None:
@@ -294,6 +291,10 @@ class RequestForwarding:
         ##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge
         ##% that the next upstream (as opposed to downstream) element that will be in the path
         ##% of subsequent requests supports that transport.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.2
+        ##% Before they forward the request, both proxy servers SHOULD add a Record-Route header
+        ##% field to the request so that all future requests in this dialog will pass through
+        ##% the proxy servers.
         copy.headers.prepend("Record-Route", f"<{scheme}:{self._host_port()};lr{token}>")
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
