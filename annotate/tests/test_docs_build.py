@@ -543,19 +543,30 @@ def test_a_spec_section_names_the_later_rfcs_that_change_it(site: dict) -> None:
     assert "Updated by " in index and "RFC 5393" in index
 
 
+def _aside_after(page: str, sentence: str, naming: str) -> str:
+    """The first later-RFC aside after ``sentence`` that names ``naming`` (several later
+    RFCs may comment on one paragraph: RFC 5658 §4 sits beside §16.7 step 9 too)."""
+    rest = page[page.index(sentence) :]
+    for part in rest.split('<aside class="sipref-update')[1:6]:
+        aside = part.split("</aside>", 1)[0]
+        if naming in aside:
+            return aside
+    raise AssertionError(f"no aside naming {naming} after {sentence!r}")
+
+
 def test_a_spec_sentence_shows_what_a_later_rfc_changed(site: dict) -> None:
     # RFC 6026 §8.3 replaces a sentence of RFC 3261 §16.7 (annotate/later_rfcs.toml)
     page = _read(site["out"] / "_generated/spec/rfc3261/section-16.html")
     old = "If the server transaction is no longer available to handle the transmission"
-    at = page.index(old)
-    aside = page[page.index('<aside class="sipref-update', at) :].split("</aside>", 1)[0]
+    aside = _aside_after(page, old, "RFC 6026 §8.3</a> replaces")
     assert "RFC 6026 §8.3</a> replaces" in aside
     assert "the response is simply discarded." in aside
     assert "states no requirement of its own" in aside  # "simply discarded": no keyword
     # RFC 6026 §8.2 replaces the sentence before it with a MUST NOT: sipref's status on that
     # requirement, linked to it in RFC 6026's spec view
-    at = page.index("If none is found, the element MUST process the response")
-    aside = page[page.index('<aside class="sipref-update', at) :].split("</aside>", 1)[0]
+    aside = _aside_after(
+        page, "If none is found, the element MUST process the response", "RFC 6026 §8.2</a>"
+    )
     assert "RFC 6026 §8.2</a> replaces" in aside
     assert "If none is found, the element MUST NOT forward the response." in aside
     assert re.search(r'In sipref: <a class="sipref-badge st-[a-z-]+" href="[^"]*rfc6026', aside)
