@@ -8,14 +8,18 @@ auto-calibrated rounds, and the JSON writer.  Figures go to docs/_data/bench/<na
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import gc
+import io
 import json
 import os
 import platform
+import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,3 +140,48 @@ def write_json(doc: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def programs_gc() -> Iterator[None]:
+    """The garbage collector tuned as the programs tune it (rfc3261.programs.common)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def cpu_and_profile(
+    step: Callable[[int], object], count: int, profiled: int
+) -> tuple[float, list[str]]:
+    """Process seconds for ``count`` calls of ``step(n)`` (after 200 warm-up calls, with
+    the programs' garbage-collector tuning), then the top of a profile of ``profiled`` more.
+    Every call gets a distinct ``n`` (a Call-ID, an AOR)."""
+    with programs_gc():
+        for n in range(200):
+            step(n)
+        start = time.process_time()
+        for n in range(100_000, 100_000 + count):
+            step(n)
+        elapsed = time.process_time() - start
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for n in range(10_000_000, 10_000_000 + profiled):
+            step(n)
+        profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    return elapsed, profile_lines(out.getvalue())
+
+
+def profile_lines(text: str) -> list[str]:
+    """The table of a printed ``pstats`` report: its header and the rows under it."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.strip().startswith("ncalls"):
+            return [entry.rstrip() for entry in lines[index : index + 16] if entry.strip()]
+    return []

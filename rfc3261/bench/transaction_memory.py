@@ -22,14 +22,12 @@ its cProfile: what a REGISTER costs once parsed, and how much of it is parsing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import cProfile
 import gc
-import io
-import pstats
 import time
 import tracemalloc
 from typing import Any
+
+from rfc3261.bench import cpu_and_profile
 
 NAME = "transaction_memory"
 
@@ -51,19 +49,6 @@ _REGISTER = (
     "Content-Length: 0\r\n"
     "\r\n"
 )
-
-
-@contextlib.contextmanager
-def _programs_gc() -> Any:
-    """The garbage collector tuned as the programs tune it (rfc3261.programs.common)."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 class _RegistrarHarness:
@@ -138,28 +123,13 @@ def register_cpu(count: int) -> dict[str, Any]:
     """Process time per REGISTER through dispatcher + registrar (no sockets), and profile."""
     harness = _RegistrarHarness()
     try:
-        with _programs_gc():
-            for n in range(200):
-                harness.register(n)
-            start = time.process_time()
-            for n in range(100_000, 100_000 + count):
-                harness.register(n)
-            elapsed = time.process_time() - start
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for n in range(1_000_000, 1_000_000 + min(count, 3000)):
-                harness.register(n)
-            profiler.disable()
+        elapsed, profile_top = cpu_and_profile(harness.register, count, min(count, 3000))
     finally:
         harness.close()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
-    from rfc3261.bench.uas_load import _profile_lines
-
     return {
         "registers": count,
         "us_per_register": round(elapsed / count * 1e6, 1),
-        "profile_top": _profile_lines(out.getvalue()),
+        "profile_top": profile_top,
     }
 
 
@@ -254,28 +224,13 @@ def proxy_cpu(calls: int) -> dict[str, Any]:
     """Process time per proxied call (INVITE, 180, 200, ACK, BYE, 200), and profile."""
     harness = _ProxyHarness()
     try:
-        with _programs_gc():
-            for n in range(200):
-                harness.call(n)
-            start = time.process_time()
-            for n in range(100_000, 100_000 + calls):
-                harness.call(n)
-            elapsed = time.process_time() - start
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for n in range(1_000_000, 1_000_000 + min(calls, 2000)):
-                harness.call(n)
-            profiler.disable()
+        elapsed, profile_top = cpu_and_profile(harness.call, calls, min(calls, 2000))
     finally:
         harness.close()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
-    from rfc3261.bench.uas_load import _profile_lines
-
     return {
         "calls": calls,
         "us_per_call": round(elapsed / calls * 1e6, 1),
-        "profile_top": _profile_lines(out.getvalue()),
+        "profile_top": profile_top,
     }
 
 

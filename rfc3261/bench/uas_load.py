@@ -18,11 +18,7 @@ Three measurements:
 from __future__ import annotations
 
 import asyncio
-import cProfile
-import gc
-import io
 import os
-import pstats
 import re
 import shutil
 import signal
@@ -35,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rfc3261.asyncio.loopback import free_port as _free_port
+from rfc3261.bench import cpu_and_profile
 
 NAME = "uas_load"
 
@@ -126,41 +123,16 @@ def in_process(calls: int) -> dict[str, Any]:
     The garbage collector is tuned as ``python -m rfc3261.asyncio.uas_minimal`` tunes it.
     """
     harness = _Harness()
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
     try:
-        for n in range(200):  # warm up caches
-            harness.call(n)
-        start = time.process_time()
-        for n in range(1000, 1000 + calls):
-            harness.call(n)
-        elapsed = time.process_time() - start
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for n in range(10_000_000, 10_000_000 + min(calls, 3000)):
-            harness.call(n)
-        profiler.disable()
+        elapsed, profile_top = cpu_and_profile(harness.call, calls, min(calls, 3000))
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
         harness.close()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
     return {
         "calls": calls,
         "us_per_call": round(elapsed / calls * 1e6, 1),
         "calls_per_second_cpu_bound": round(calls / elapsed),
-        "profile_top": _profile_lines(out.getvalue()),
+        "profile_top": profile_top,
     }
-
-
-def _profile_lines(text: str) -> list[str]:
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        if line.strip().startswith("ncalls"):
-            return [entry.rstrip() for entry in lines[index : index + 16] if entry.strip()]
-    return []
 
 
 def memory_per_transaction(live: int) -> dict[str, Any]:
