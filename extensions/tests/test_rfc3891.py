@@ -7,6 +7,7 @@ and Carol sends Bob an INVITE with a Replaces naming the Alice-Bob dialog.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -320,6 +321,27 @@ def test_early_only_and_a_confirmed_dialog_get_486() -> None:
     assert not received(alice, "BYE") and not bob_call.ended
 
 
+def _pickup_scene() -> tuple[Network, Any, Any, Any, ReplacesExtension, Any, Any]:
+    """§7.1's scene: Alice's call rings Bob's desk; Bob's lab phone (same AOR) can pick it
+    up.  (network, alice, desk, lab, the lab's ReplacesExtension, Alice's call, the early dialog
+    as the desk sees it -- what it shares with the lab)."""
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    desk = net.add_ua(make_ua("bob", seed=2))
+    lab = net.add_ua(make_ua("carol", seed=3, aor="sip:bob@bob.example.com"))
+    alice.ua.use(ReplacesExtension())
+    lab_replaces = ReplacesExtension()
+    lab.ua.use(lab_replaces)
+    alice_call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=b"v=0 a")
+    net.call(alice, effects)
+    net.run(0.1)
+    (incoming,) = desk.of(IncomingCall)
+    net.call(desk, desk.ua.sessions.ring(incoming.call, net.now))
+    net.run(0.3)
+    (early,) = incoming.call.dialogs.values()
+    return net, alice, desk, lab, lab_replaces, alice_call, early
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3891#section-3
 ##= type=test
 ##% If the Replaces header field matches a dialog which has already
@@ -342,20 +364,7 @@ def test_a_dialog_that_ended_gets_603() -> None:
 ##% response.
 def test_a_call_being_cancelled_is_as_good_as_ended_603() -> None:
     """Alice gives up ringing Bob's desk; the lab's pickup crosses her CANCEL."""
-    net = Network()
-    alice = net.add_ua(make_ua("alice", seed=1))
-    desk = net.add_ua(make_ua("bob", seed=2))
-    lab = net.add_ua(make_ua("carol", seed=3, aor="sip:bob@bob.example.com"))
-    alice.ua.use(ReplacesExtension())
-    lab_replaces = ReplacesExtension()
-    lab.ua.use(lab_replaces)
-    alice_call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=b"v=0 a")
-    net.call(alice, effects)
-    net.run(0.1)
-    (incoming,) = desk.of(IncomingCall)
-    net.call(desk, desk.ua.sessions.ring(incoming.call, net.now))
-    net.run(0.3)
-    (early,) = incoming.call.dialogs.values()
+    net, alice, _desk, lab, lab_replaces, alice_call, early = _pickup_scene()
     net.call(alice, alice.ua.sessions.hangup(alice_call, net.now))
     new, effects = lab_replaces.invite(
         early.id, net.now, target="sip:alice@alice.example.com", early_only=True, body=b"v=0 l"
@@ -403,20 +412,7 @@ def test_an_early_dialog_bob_did_not_initiate_gets_481() -> None:
 ##% the Replaces header field.
 def test_call_pickup_replaces_our_early_dialog_and_cancels_the_invite() -> None:
     """§7.1: Alice calls Bob's desk (Bob here); Carol (Bob in the lab) picks up."""
-    net = Network()
-    alice = net.add_ua(make_ua("alice", seed=1))
-    desk = net.add_ua(make_ua("bob", seed=2))
-    lab = net.add_ua(make_ua("carol", seed=3, aor="sip:bob@bob.example.com"))
-    alice.ua.use(ReplacesExtension())
-    lab_replaces = ReplacesExtension()
-    lab.ua.use(lab_replaces)
-    alice_call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=b"v=0 a")
-    net.call(alice, effects)
-    net.run(0.1)
-    (incoming,) = desk.of(IncomingCall)
-    net.call(desk, desk.ua.sessions.ring(incoming.call, net.now))
-    net.run(0.3)
-    (early,) = incoming.call.dialogs.values()  # the desk's view: what it shares with the lab
+    net, alice, desk, lab, lab_replaces, alice_call, early = _pickup_scene()
     new, effects = lab_replaces.invite(
         early.id, net.now, target="sip:alice@alice.example.com", early_only=True, body=b"v=0 l"
     )
