@@ -602,10 +602,11 @@ def compact_forms(ctx: Context) -> None:
     ctx.check(final.status not in (400,), "the request accepted", describe(final))
 
 
-##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2
 ##= type=test
-##% An element MUST NOT refuse to proxy a request because it contains a method or header field
-##% it does not know about.
+##% If a UAS does not understand a header field in a request (that is, the header field is not
+##% defined in this specification or in any supported extension), the server MUST ignore that
+##% header field and continue processing the message.
 @case("uas-unknown-header-ignored", roles=ENDPOINTS, level="MUST")
 def unknown_header(ctx: Context) -> None:
     """An unknown header field (with an odd value) does not make the request fail."""
@@ -876,7 +877,7 @@ def answer_in_2xx(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
 ##= type=test
 ##% A 2xx response to an INVITE SHOULD contain the Allow header field and the Supported
-##% header field, and MAY contain the Accept header field.
+##% header field
 @case(
     "uas-2xx-allow-supported",
     roles=UAS,
