@@ -244,25 +244,34 @@ def _check_later_updates(root: Path, store: SpecStore) -> list[Diagnostic]:
 
 
 def _check_observability(root: Path, coverage: Coverage) -> list[Diagnostic]:
-    """The RFC 3261 observability classification (when the tree has one; issue 25)."""
-    from annotate.observability import OBSERVABILITY_FILE, check_file
+    """The observability classifications in the tree: RFC 3261's, and each extension RFC's
+    ``extensions/rfcNNNN.observability.toml`` (issue 25)."""
+    from annotate.checker import Diagnostic
+    from annotate.observability import check_file, observability_files
 
-    path = root / OBSERVABILITY_FILE
-    rfc = coverage.rfc(3261)
-    if not path.is_file() or rfc is None:
-        return []
-    required = [e.requirement for e in rfc.requirements if not e.declared]
-    declared = [e.requirement for e in rfc.requirements if e.declared]
-    return check_file(path, required, OBSERVABILITY_FILE.as_posix(), optional=declared)[1]
+    out: list[Diagnostic] = []
+    for number, path in observability_files(root).items():
+        rfc = coverage.rfc(number)
+        display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        if rfc is None:
+            out.append(Diagnostic(display, 1, f"RFC {number} is not in the report"))
+            continue
+        required = [e.requirement for e in rfc.requirements if not e.declared]
+        declared = [e.requirement for e in rfc.requirements if e.declared]
+        out += check_file(path, required, display, optional=declared, rfc=number)[1]
+    return out
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     root: Path = args.root
     store = _store(args)
+    from annotate.observability import observability_files
     from annotate.report import build_coverage, conflict_warnings
 
-    coverage = build_coverage(root, store, extensions=False, core=_core(args))
+    # every RFC with an observability classification is in the report, cited or not
+    classified = observability_files(root)
+    coverage = build_coverage(root, store, rfcs=classified, extensions=False, core=_core(args))
     annotations, diagnostics = coverage.annotations, coverage.diagnostics
     diagnostics = list(diagnostics) + _check_later_updates(root, store)
     diagnostics += _check_observability(root, coverage)
@@ -306,42 +315,63 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _conformance_coverage(root: Path, coverage: Coverage) -> str:
-    """The "conformance coverage" section of the report: per role, the observable RFC 3261
-    MUSTs/SHOULDs and those a conformance case judges; per stack, the verdicts (issue 25)."""
+    """The "conformance coverage" sections of the report: per classified RFC and role, the
+    observable MUSTs/SHOULDs and those a conformance case judges; per stack, the verdicts
+    (issue 25)."""
     from collections import Counter
 
     from annotate.observability import (
-        OBSERVABILITY_FILE,
         case_requirements,
         coverage_text,
         load_observability,
+        observability_files,
         result_files,
         role_coverage,
         role_mismatches,
         stack_verdicts,
     )
 
-    rfc = coverage.rfc(3261)
-    path = root / OBSERVABILITY_FILE
-    if rfc is None or not path.is_file():
+    files = observability_files(root)
+    if not files:
         return ""
-    obs = load_observability(path)
-    requirements = [e.requirement for e in rfc.requirements]
     try:
         from conformance.discovery import load_cases
 
         cases = load_cases(root / "conformance" / "cases", root / "extensions" / "conformance")
     except Exception as exc:  # a broken case module must not hide the rest of the report
         return f"conformance coverage: the cases cannot be loaded: {exc}"
-    judged = case_requirements(cases, rfc.document)
-    rows = role_coverage(requirements, obs, judged)
-    hidden = Counter(
-        r.level for r in requirements if r.id in obs.entries and not obs.entries[r.id].observable
-    )
-    observable = [r.id for r in requirements if r.id in obs.entries and obs.entries[r.id].roles]
     verdicts = stack_verdicts(result_files(root))
-    mismatches = role_mismatches(obs, judged)
-    return coverage_text(rows, dict(sorted(hidden.items())), verdicts, observable, mismatches)
+    parts = []
+    for number, path in files.items():
+        rfc = coverage.rfc(number)
+        if rfc is None:
+            continue
+        obs = load_observability(path)
+        requirements = [e.requirement for e in rfc.requirements]
+        judged = case_requirements(cases, rfc.document)
+        rows = role_coverage(requirements, obs, judged)
+        hidden = Counter(
+            r.level
+            for r in requirements
+            if r.id in obs.entries and not obs.entries[r.id].observable
+        )
+        observable = [
+            r.id for r in requirements if r.id in obs.entries and obs.entries[r.id].roles
+        ]
+        mismatches = role_mismatches(obs, judged)
+        display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        parts.append(
+            coverage_text(
+                rows,
+                dict(sorted(hidden.items())),
+                verdicts,
+                observable,
+                mismatches,
+                rfc=number,
+                path=display,
+            )
+        )
+    return "\n".join(parts)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
-"""Observability of RFC 3261's requirements, and how much of it the conformance cases judge.
+"""Observability of the requirements, and how much of it the conformance cases judge.
 
 Issue 25: a tester on the wire can judge some requirements and not others.  The reviewed
-classification lives in ``rfc3261/observability.toml`` (`OBSERVABILITY_FILE`), one table per
-section::
+classification of RFC 3261 lives in ``rfc3261/observability.toml`` (`OBSERVABILITY_FILE`);
+an extension RFC keeps its own beside its module, ``extensions/rfcNNNN.observability.toml``
+(`observability_files` finds them all).  One table per section::
 
     ["17.1.1.2"]
     reviewed = true
@@ -47,6 +48,7 @@ __all__ = [
     "check_file",
     "coverage_text",
     "load_observability",
+    "observability_files",
     "quote_requirements",
     "result_files",
     "role_coverage",
@@ -58,6 +60,8 @@ __all__ = [
 ROLES: tuple[str, ...] = ("uac", "uas", "registrar", "proxy", "redirect")
 #: The classification of RFC 3261, relative to the repository root.
 OBSERVABILITY_FILE = Path("rfc3261") / "observability.toml"
+#: An extension RFC's classification, under ``extensions/``: ``rfcNNNN.observability.toml``.
+EXTENSION_FILE = re.compile(r"rfc(\d+)\.observability\.toml")
 #: The levels whose coverage counts (a MAY is an option: no case can fail it).
 COUNTED: tuple[str, ...] = ("MUST", "SHOULD")
 
@@ -91,6 +95,20 @@ class Observability:
     problems: list[Diagnostic] = field(default_factory=list)
     #: ids whose entry is malformed (reported once, not again as unclassified)
     invalid: set[str] = field(default_factory=set)
+
+
+def observability_files(root: Path) -> dict[int, Path]:
+    """RFC number -> its classification file in the tree at ``root`` (RFC 3261 first)."""
+    root = Path(root)
+    out: dict[int, Path] = {}
+    if (root / OBSERVABILITY_FILE).is_file():
+        out[3261] = root / OBSERVABILITY_FILE
+    folder = root / "extensions"
+    for path in sorted(folder.glob("rfc*.observability.toml")) if folder.is_dir() else []:
+        match = EXTENSION_FILE.fullmatch(path.name)
+        if match and int(match.group(1)) not in out:
+            out[int(match.group(1))] = path
+    return out
 
 
 def _lines(text: str) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -210,6 +228,7 @@ def check_file(
     requirements: Sequence[Requirement],
     display: str | None = None,
     optional: Sequence[Requirement] = (),
+    rfc: int = 3261,
 ) -> tuple[Observability, list[Diagnostic]]:
     """The file parsed, and every problem: grammar, unknown ids, ids in another section's
     table, requirements left unclassified, sections not marked reviewed.
@@ -228,7 +247,7 @@ def check_file(
                 Diagnostic(
                     name,
                     entry.line,
-                    f"{entry.id} is not a requirement of RFC 3261 (was the requirement text "
+                    f"{entry.id} is not a requirement of RFC {rfc} (was the requirement text "
                     "or its extraction changed? see `python -m annotate report --json`)",
                 )
             )
@@ -396,9 +415,12 @@ def coverage_text(
     verdicts: Mapping[str, Mapping[str, Sequence[tuple[str, str]]]] | None = None,
     observable_ids: Iterable[str] = (),
     mismatches: Sequence[tuple[str, str, tuple[str, ...]]] = (),
+    rfc: int = 3261,
+    path: str = "rfc3261/observability.toml",
 ) -> str:
-    """The "conformance coverage" section of ``python -m annotate report``."""
-    out = ["conformance coverage (RFC 3261, observable MUST/SHOULD judged by a case):"]
+    """The "conformance coverage" section of ``python -m annotate report`` for one RFC."""
+    out = [f"conformance coverage (RFC {rfc}, observable MUST/SHOULD judged by a case):"]
+    rows = [row for row in rows if any(row.observable.values())]
     out.append(
         f"  {'role':<10}{'cases':>6}{'MUST obs':>10}{'covered':>9}{'%':>6}"
         f"{'SHOULD obs':>12}{'covered':>9}{'%':>6}"
@@ -426,6 +448,8 @@ def coverage_text(
             judged += 1
             for _case, verdict in results:
                 counts[verdict] += 1
+        if not judged:
+            continue
         out.append(
             f"  {stack}: {judged} requirement(s) judged; verdicts "
             + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none")
@@ -433,7 +457,7 @@ def coverage_text(
     if mismatches:
         out.append(
             f"  {len(mismatches)} case citation(s) outside the requirement's observable roles "
-            "(not counted; fix the case's roles or rfc3261/observability.toml):"
+            f"(not counted; fix the case's roles or {path}):"
         )
         out += [f"    {case} ({'/'.join(roles)}) cites {rid}" for case, rid, roles in mismatches]
     return "\n".join(out)

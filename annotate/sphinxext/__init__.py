@@ -210,10 +210,13 @@ def write_pcaps(app: Sphinx, exception: Exception | None) -> None:
 def spec_page_data(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    """The RFC 3261 spec pages load the shared observability data once (issue 25)."""
+    """The spec pages of every classified RFC load the shared observability data once
+    (issue 25)."""
     from annotate.sphinxext.observability import DATA_FILE, RFC
 
-    if pagename.startswith(f"{GENERATED}/spec/rfc{RFC}/"):
+    site_obs = getattr(getattr(app, "sipref_site", None), "observability", None)
+    numbers = set(getattr(site_obs, "rfcs", None) or {RFC: None})
+    if any(pagename.startswith(f"{GENERATED}/spec/rfc{n}/") for n in numbers):
         app.add_js_file(DATA_FILE, priority=790)
 
 

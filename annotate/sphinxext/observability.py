@@ -3,11 +3,12 @@
 The spec pages are near their size cap (a §16 page holds 200 requirements), so what each
 requirement gets -- its observability (roles, or why no tester can judge it) and the cases
 that judge it with their verdict per stack -- is not written into every page: it goes once
-into ``_static/sipref-observability.js`` (`DATA_FILE`), which the RFC 3261 spec pages load
-and ``sipref.js`` turns into a short line under each requirement's card.
+into ``_static/sipref-observability.js`` (`DATA_FILE`), which the spec pages of every
+classified RFC (RFC 3261, and each extension RFC with an ``extensions/rfcNNNN.observability.toml``)
+load and ``sipref.js`` turns into a short line under each requirement's card.
 
 The coverage dashboard gets a conformance column (observable / covered MUSTs and SHOULDs)
-and a page with the table per role and the verdicts per stack.
+and a page with the table per RFC and role and the verdicts per stack.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "DATA_FILE",
+    "RfcObservability",
     "SiteObservability",
     "coverage_cell",
     "coverage_html",
@@ -36,37 +38,58 @@ RFC = 3261
 
 
 @dataclass
+class RfcObservability:
+    """One classified RFC: its file, the role rows and the not-observable counts."""
+
+    number: int
+    path: str
+    rows: list[Any] = field(default_factory=list)  # annotate.observability.RoleCoverage
+    hidden: dict[str, int] = field(default_factory=dict)  # not observable, by level
+
+
+@dataclass
 class SiteObservability:
-    """What the site shows: the classification, the cases per requirement, the role rows."""
+    """What the site shows: the classifications (every classified RFC's entries in one
+    ``obs``: ids name their RFC), the cases per requirement, the role rows per RFC."""
 
     obs: Any = None  # annotate.observability.Observability
     judged: dict[str, list[Any]] = field(default_factory=dict)  # id -> conformance cases
-    rows: list[Any] = field(default_factory=list)  # annotate.observability.RoleCoverage
-    hidden: dict[str, int] = field(default_factory=dict)  # not observable, by level
     levels: dict[str, str] = field(default_factory=dict)  # id -> MUST/SHOULD/MAY
+    rfcs: dict[int, RfcObservability] = field(default_factory=dict)
     problem: str = ""  # why something is missing (shown on the page, not an error)
 
     @property
     def ready(self) -> bool:
         return self.obs is not None
 
+    @property
+    def rows(self) -> list[Any]:
+        """RFC 3261's role rows."""
+        core = self.rfcs.get(RFC)
+        return core.rows if core else []
+
+    @property
+    def hidden(self) -> dict[str, int]:
+        """RFC 3261's not-observable counts by level."""
+        core = self.rfcs.get(RFC)
+        return core.hidden if core else {}
+
 
 def load_site_observability(root: Path, coverage: Any) -> SiteObservability:
-    """The classification of ``root`` and the cases that judge each requirement."""
+    """The classifications of ``root`` and the cases that judge each requirement."""
     from annotate.observability import (
         OBSERVABILITY_FILE,
+        Observability,
         case_requirements,
         load_observability,
+        observability_files,
         role_coverage,
     )
 
-    rfc = coverage.rfc(RFC)
-    path = Path(root) / OBSERVABILITY_FILE
-    if rfc is None or not path.is_file():
+    files = {n: p for n, p in observability_files(Path(root)).items() if coverage.rfc(n)}
+    if not files:
         return SiteObservability(problem=f"no {OBSERVABILITY_FILE.as_posix()} in this tree")
-    out = SiteObservability(obs=load_observability(path))
-    requirements = [e.requirement for e in rfc.requirements]
-    out.levels = {r.id: r.level for r in requirements}
+    out = SiteObservability(obs=Observability("observability"))
     try:
         from conformance.discovery import load_cases
 
@@ -76,14 +99,24 @@ def load_site_observability(root: Path, coverage: Any) -> SiteObservability:
     except Exception as exc:  # the site still shows the classification
         cases = []
         out.problem = f"the conformance cases cannot be loaded: {exc}"
-    out.judged = case_requirements(cases, rfc.document)
-    out.rows = role_coverage(requirements, out.obs, out.judged)
-    hidden = Counter(
-        r.level
-        for r in requirements
-        if r.id in out.obs.entries and not out.obs.entries[r.id].observable
-    )
-    out.hidden = {level: hidden[level] for level in ("MUST", "SHOULD", "MAY")}
+    for number, path in files.items():
+        rfc = coverage.rfc(number)
+        obs = load_observability(path)
+        out.obs.entries.update(obs.entries)
+        requirements = [e.requirement for e in rfc.requirements]
+        out.levels.update({r.id: r.level for r in requirements})
+        judged = case_requirements(cases, rfc.document)
+        out.judged.update(judged)
+        hidden = Counter(
+            r.level for r in requirements if r.id in obs.entries and not obs.entries[r.id].roles
+        )
+        display = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        out.rfcs[number] = RfcObservability(
+            number,
+            display,
+            role_coverage(requirements, obs, judged),
+            {level: hidden[level] for level in ("MUST", "SHOULD", "MAY")},
+        )
     return out
 
 
@@ -140,15 +173,18 @@ def _pct(part: int, whole: int) -> str:
 
 
 def stack_counts(
-    site_obs: SiteObservability, runs: list[Any]
+    site_obs: SiteObservability, runs: list[Any], prefix: str = ""
 ) -> list[tuple[str, int, Counter[str]]]:
-    """Per run: its label, the observable requirements its cases judged, the verdicts."""
+    """Per run: its label, the observable requirements its cases judged (of the RFC whose ids
+    start with ``prefix``, e.g. ``rfc3261-``; all when empty), the verdicts."""
     out = []
     for run in runs:
         counts: Counter[str] = Counter()
         judged = set()
         for case in getattr(run, "cases", {}).values():
             for rid in case.get("requirements") or []:
+                if prefix and not str(rid).startswith(prefix):
+                    continue
                 entry = site_obs.obs.entries.get(str(rid))
                 if entry is not None and entry.roles:
                     judged.add(str(rid))
@@ -157,17 +193,31 @@ def stack_counts(
     return out
 
 
+def _cites(run: Any, prefix: str) -> bool:
+    """Whether a run's cases cite any requirement whose id starts with ``prefix``."""
+    return any(
+        str(rid).startswith(prefix)
+        for case in getattr(run, "cases", {}).values()
+        for rid in case.get("requirements") or []
+    )
+
+
 def coverage_cell(
     site_obs: SiteObservability | None, rfc: Any, href: str, runs: Sequence[Any] = ()
 ) -> str:
     """The dashboard's conformance cell of one RFC row: observable MUSTs and SHOULDs a case
     covers, then each stack's verdicts on them (one short line per stack)."""
-    if site_obs is None or not site_obs.ready or rfc != RFC:
+    try:
+        number = int(rfc)
+    except (TypeError, ValueError):
+        number = 0
+    if site_obs is None or not site_obs.ready or number not in site_obs.rfcs:
         return '<td class="num" title="not classified yet">—</td>'
     must_obs = must_cov = should_obs = should_cov = 0
+    prefix = f"rfc{number}-"
     # a requirement observable in several roles counts once, covered when any role covers it
     for rid, entry in site_obs.obs.entries.items():
-        if not entry.roles:
+        if not entry.roles or not rid.startswith(prefix):
             continue
         level = site_obs.levels.get(rid, "")
         covered = any(set(c.roles) & set(entry.roles) for c in site_obs.judged.get(rid, []))
@@ -181,7 +231,10 @@ def coverage_cell(
         f"<br><small>{escape(label)}: "
         + escape(", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "—")
         + "</small>"
-        for label, _judged, counts in stack_counts(site_obs, list(runs))
+        for (label, _judged, counts), run in zip(
+            stack_counts(site_obs, list(runs), prefix), runs, strict=True
+        )
+        if _cites(run, prefix)
     )
     return (
         f'<td class="num"><a href="{escape(href, quote=True)}">'
@@ -189,17 +242,16 @@ def coverage_cell(
     )
 
 
-def coverage_html(site_obs: SiteObservability, runs: list[Any]) -> str:
-    """The conformance coverage page: per role, then per stack."""
-    if not site_obs.ready:
-        return f"<p>No observability classification: {escape(site_obs.problem)}.</p>"
+def _role_table(rows: Sequence[Any]) -> str:
     head = (
         "<thead><tr><th>Role</th><th>Cases</th><th>Observable MUST</th><th>Covered</th>"
         "<th>%</th><th>Observable SHOULD</th><th>Covered</th><th>%</th></tr></thead>"
     )
-    rows = []
-    for row in site_obs.rows:
-        rows.append(
+    body = []
+    for row in rows:
+        if not any(row.observable.values()):
+            continue
+        body.append(
             f"<tr><th scope=row>{escape(row.role)}</th><td class=num>{row.cases}</td>"
             f"<td class=num>{row.observable['MUST']}</td><td class=num>{row.covered['MUST']}</td>"
             f"<td class=num>{_pct(row.covered['MUST'], row.observable['MUST'])}</td>"
@@ -207,38 +259,60 @@ def coverage_html(site_obs: SiteObservability, runs: list[Any]) -> str:
             f"<td class=num>{row.covered['SHOULD']}</td>"
             f"<td class=num>{_pct(row.covered['SHOULD'], row.observable['SHOULD'])}</td></tr>"
         )
-    roles = (
+    return (
         '<div class="sipref-table-wrap"><table class="sipref-table sipref-dashboard">'
-        f"{head}<tbody>{''.join(rows)}</tbody></table></div>"
+        f"{head}<tbody>{''.join(body)}</tbody></table></div>"
     )
-    hidden = ", ".join(f"{n} {level}" for level, n in site_obs.hidden.items() if n)
-    unobservable = [e.reason for e in site_obs.obs.entries.values() if not e.roles]
-    reasons = Counter(unobservable).most_common(8)
-    reason_list = "".join(f"<li>{n} × {escape(r)}</li>" for r, n in reasons)
+
+
+def _stack_table(site_obs: SiteObservability, runs: list[Any], prefix: str) -> str:
     stack_rows = []
-    for label, judged, counts in stack_counts(site_obs, runs):
+    for label, judged, counts in stack_counts(site_obs, runs, prefix):
+        if not judged:
+            continue
         cells = ", ".join(f"{n} {escape(v)}" for v, n in sorted(counts.items()))
         stack_rows.append(
             f"<tr><th scope=row>{escape(label)}</th>"
             f"<td class=num>{judged}</td><td>{cells or '—'}</td></tr>"
         )
-    stacks = (
-        (
-            '<div class="sipref-table-wrap"><table class="sipref-table sipref-dashboard">'
-            "<thead><tr><th>Stack</th><th>Requirements judged</th><th>Verdicts</th></tr>"
-            f"</thead><tbody>{''.join(stack_rows)}</tbody></table></div>"
-        )
-        if stack_rows
-        else "<p>No conformance results yet: <code>make conformance</code> writes them.</p>"
+    if not stack_rows:
+        return "<p>No conformance results yet: <code>make conformance</code> writes them.</p>"
+    return (
+        '<div class="sipref-table-wrap"><table class="sipref-table sipref-dashboard">'
+        "<thead><tr><th>Stack</th><th>Requirements judged</th><th>Verdicts</th></tr>"
+        f"</thead><tbody>{''.join(stack_rows)}</tbody></table></div>"
     )
+
+
+def coverage_html(site_obs: SiteObservability, runs: list[Any]) -> str:
+    """The conformance coverage page: per classified RFC, per role, then per stack."""
+    if not site_obs.ready:
+        return f"<p>No observability classification: {escape(site_obs.problem)}.</p>"
+    parts = []
+    for number, item in site_obs.rfcs.items():
+        prefix = f"rfc{number}-"
+        hidden = ", ".join(f"{n} {level}" for level, n in item.hidden.items() if n) or "none"
+        unobservable = [
+            e.reason
+            for rid, e in site_obs.obs.entries.items()
+            if not e.roles and rid.startswith(prefix)
+        ]
+        reasons = Counter(unobservable).most_common(8)
+        reason_list = "".join(f"<li>{n} × {escape(r)}</li>" for r, n in reasons)
+        parts.append(
+            f"<h3>RFC {number} by role</h3>"
+            f"<p>Classified in <code>{escape(item.path)}</code>.</p>{_role_table(item.rows)}"
+            f"<p>Not observable: {escape(hidden)}."
+            + (f" The most frequent reasons:</p><ul>{reason_list}</ul>" if reasons else "</p>")
+            + f"<h4>RFC {number} by stack (observable requirements only)</h4>"
+            + _stack_table(site_obs, runs, prefix)
+        )
     note = f'<p class="sipref-warn">{escape(site_obs.problem)}</p>' if site_obs.problem else ""
     return (
-        note + "<p>Each RFC 3261 requirement is classified in "
-        "<code>rfc3261/observability.toml</code> by the roles in which a tester on the wire "
-        "can judge it, or marked not observable with a reason. A requirement is "
-        "<em>covered</em> in a role when a conformance case playing that role cites it.</p>"
-        f"<h3>By role</h3>{roles}"
-        f"<p>Not observable: {escape(hidden)}. The most frequent reasons:</p>"
-        f"<ul>{reason_list}</ul>"
-        f"<h3>By stack (observable requirements only)</h3>{stacks}"
+        note + "<p>Each requirement of a classified RFC (RFC 3261 in "
+        "<code>rfc3261/observability.toml</code>, an extension RFC in "
+        "<code>extensions/rfcNNNN.observability.toml</code>) is listed with the roles in which "
+        "a tester on the wire can judge it, or marked not observable with a reason. A "
+        "requirement is <em>covered</em> in a role when a conformance case playing that role "
+        "cites it.</p>" + "".join(parts)
     )

@@ -615,7 +615,12 @@ def test_observability_is_one_shared_file_the_rfc3261_pages_load(site: dict) -> 
     page = _read(out / "_generated/spec/rfc3261/section-8.html")
     assert page.count("_static/sipref-observability.js") == 1
     assert "Not observable:" not in page
-    other = _read(out / "_generated/spec/rfc3262/section-4.html")
+    # an extension RFC with a classification (extensions/rfc3262.observability.toml) loads
+    # it too; one without (RFC 5057) does not
+    classified = _read(out / "_generated/spec/rfc3262/section-4.html")
+    assert classified.count("_static/sipref-observability.js") == 1
+    assert any(i.startswith("rfc3262-") for i in data["req"])
+    other = _read(out / "_generated/spec/rfc5057/section-5.html")
     assert "sipref-observability.js" not in other
 
 

@@ -15,6 +15,7 @@ from annotate.observability import (
     check_file,
     coverage_text,
     load_observability,
+    observability_files,
     role_coverage,
     role_mismatches,
     stack_verdicts,
@@ -174,3 +175,31 @@ def test_check_and_report_commands(spec_dir: Path, tmp_path: Path, capsys) -> No
     for role in ROLES:
         assert f"\n  {role} " in section
     assert "not observable:" in section
+
+
+def test_extension_rfcs_keep_their_own_classification(spec_store) -> None:
+    # issue 25: an extension RFC's classification sits beside its module, checked the same way
+    files = observability_files(REPO)
+    assert files[3261] == REPO / OBSERVABILITY_FILE
+    extensions = {n: p for n, p in files.items() if n != 3261}
+    assert {3262, 3311, 3428, 3515, 3891, 4028, 6665} <= set(extensions)
+    for number, path in extensions.items():
+        assert path == REPO / "extensions" / f"rfc{number}.observability.toml"
+        reqs = extract_requirements(spec_store.document(number))
+        obs, problems = check_file(path, reqs, rfc=number)
+        assert problems == [], number
+        assert set(obs.entries) == {r.id for r in reqs}
+
+
+def test_check_names_an_extension_file_and_its_rfc(spec_dir: Path, tmp_path: Path, capsys) -> None:
+    from annotate.__main__ import main
+
+    root = tmp_path / "tree"
+    (root / "extensions").mkdir(parents=True)
+    path = root / "extensions" / "rfc3262.observability.toml"
+    path.write_text('["3"]\nreviewed = true\n"bogus" = ["uas"]\n')
+    args = ["--root", str(root), "--spec-dir", str(spec_dir), "--offline"]
+    assert main(["check", *args]) == 1
+    out = capsys.readouterr().out
+    assert "extensions/rfc3262.observability.toml:3: bogus is not a requirement of RFC 3262" in out
+    assert "rfc3262-3-r2-01ebe0 (MUST, §3) is not classified" in out

@@ -68,15 +68,16 @@
     apply(false);
   }
 
-  /* Under each RFC 3261 requirement's card: where a tester can observe it (or why not) and
-     the conformance cases judging it with a verdict per stack.  The data is one shared file
+  /* Under each classified requirement's card (RFC 3261, and each extension RFC with a
+     classification): where a tester can observe it (or why not) and the conformance cases
+     judging it with a verdict per stack.  The data is one shared file
      (sipref-observability.js, written by annotate.sphinxext.observability) so that the spec
      pages stay light. */
   var ICONS = { pass: "\u2713", fail: "\u2717", error: "\u2717", warn: "!", inconclusive: "?" };
   function observability() {
     var data = window.siprefObservability;
     if (!data || !data.req) { return; }
-    document.querySelectorAll('.sipref-card[id^="cite-rfc3261-"]').forEach(function (card) {
+    document.querySelectorAll('.sipref-card[id^="cite-rfc"]').forEach(function (card) {
       var entry = data.req[card.id.slice(5)];
       if (!entry || card.querySelector(".sipref-obs")) { return; }
       var line = document.createElement("p");
