@@ -1062,3 +1062,249 @@ def proxy_ignores(ctx: Context) -> None:
     final = final_of(link, req)
     ctx.check(final is not None and final.status == 200, "the 200 relayed", describe(final))
     ctx.check(got[0].uri == uri, f"Request-URI {uri}", got[0].uri, 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=test
+##% If one is placed in a request by mistake, it MUST be ignored by the UAS receiving the
+##% request.
+@case("wellformed-proxy-not-applicable", roles=("proxy",), timeout=20)
+def proxy_not_applicable(ctx: Context) -> None:
+    """An OPTIONS carrying header fields not applicable to requests (Min-Expires,
+    Unsupported, Warning) is forwarded, and its answer relayed, as the control was."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    req = ctx.request(
+        "OPTIONS",
+        link,
+        uri=f"sip:downstream@{down.hostport}",
+        extra=[
+            ("Min-Expires", "7200"),
+            ("Unsupported", "x-wellformed"),
+            ("Warning", '399 runner.invalid "ignore me"'),
+        ],
+    )
+    link.send(bytes(req))
+    got = arrives(down, "OPTIONS", req.call_id)
+    if got is None:
+        ctx.fail("the OPTIONS forwarded", describe(final_of(link, req, timeout=1.0)))
+    assert got is not None
+    reply(down, got, 200)
+    final = final_of(link, req)
+    ctx.check(final is not None and final.status == 200, "the 200 relayed", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+##= type=test
+##% Elements processing URIs SHOULD ignore any disallowed components if they are present.
+@case("wellformed-proxy-disallowed-uri-components", roles=("proxy",), level="SHOULD", timeout=20)
+def proxy_disallowed_components(ctx: Context) -> None:
+    """A MESSAGE whose To URI has maddr, ttl, lr and method (Table 1 disallows them there)
+    is forwarded as the control was."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    req = ctx.request(
+        "MESSAGE",
+        link,
+        uri=f"sip:downstream@{down.hostport}",
+        to=f"<sip:downstream@{down.local[0]};maddr=127.0.0.1;ttl=1;lr;method=INVITE>",
+    )
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.fail("the MESSAGE forwarded", describe(final_of(link, req, timeout=1.0)))
+    assert got is not None
+    reply(down, got, 200)
+    final = final_of(link, req)
+    ctx.check(final is not None and final.status == 200, "the 200 relayed", describe(final))
+
+
+# --- the registrar: comparing Contact URIs ---------------------------------------------------
+
+
+def _contact_uris(final: Message) -> set[str]:
+    out = set()
+    for value in final.get_all("Contact"):
+        if value.strip() == "*":
+            continue
+        uri = value.split("<", 1)[1].split(">", 1)[0] if "<" in value else value.split(";")[0]
+        out.add(uri.strip().lower())
+    return out
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.4
+##= type=test
+##% Any present header component MUST be present in both URIs and match for the URIs to
+##% match.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
+##= type=test
+##% Current implementations MUST NOT attempt to improve robustness by treating received
+##% escaped characters in the host component as literally equivalent to their unescaped
+##% counterpart.
+@case("wellformed-registrar-uri-comparison", roles=("registrar",), timeout=20)
+def registrar_uri_comparison(ctx: Context) -> None:
+    """A contact with a header component, and one whose host is escaped, are bindings of
+    their own beside the plain contact: not updates of it."""
+    user = unique("wf")
+    reg = Registration(ctx, user=user)
+    plain = f"sip:{user}@127.0.0.1:9"
+    with ctx.preamble(f"<{plain}> bound"):
+        reg.control([f"<{plain}>"], expires=300)
+    final = reg.register([f"<{plain}?Subject=wellformed>"], expires=300)
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"a contact with a header component got {describe(final)}")
+    uris = _contact_uris(final)
+    ctx.check(
+        plain in uris and len(uris) >= 2,
+        f"<{plain}> and <{plain}?Subject=wellformed> both bound",
+        ", ".join(sorted(uris)) or "no Contact",
+    )
+    escaped = f"sip:{user}@127.0.0.%31:9"
+    final = reg.register([f"<{escaped}>"], expires=300)
+    if 200 <= (final.status or 0) < 300:
+        # accepted: then as a binding of its own (refusing the escaped host is as good)
+        after = _contact_uris(final)
+        ctx.check(
+            len(after) > len(uris) and plain in after,
+            f"<{escaped}> bound beside <{plain}>",
+            ", ".join(sorted(after)),
+            1,
+        )
+
+
+# --- the UAC role: requests the runner sends within the call ----------------------------------
+
+
+def _in_call_request(
+    peer: Peer, invite: Message, method: str, cseq: int, extra: list[tuple[str, str]]
+) -> tuple[bytes, tuple[str, int], str]:
+    """A request of the runner's (the callee's) within the call ``invite`` set up: its
+    bytes, where it goes (the INVITE's Contact), its branch."""
+    contacts = invite.get_all("Contact")
+    contact = contacts[0] if contacts else invite.get("From") or ""
+    uri = contact.split("<", 1)[1].split(">", 1)[0] if "<" in contact else contact.split(";")[0]
+    host, port = uri_host_port(uri)
+    branch = unique("z9hG4bK")
+    to = invite.get("To") or ""
+    lines = [
+        f"{method} {uri} SIP/2.0",
+        f"Via: SIP/2.0/UDP {peer.server.hostport};branch={branch}",
+        "Max-Forwards: 70",
+        f"From: {to};tag={peer.tag}" if "tag=" not in to else f"From: {to}",
+        f"To: {invite.get('From')}",
+        f"Call-ID: {invite.call_id}",
+        f"CSeq: {cseq} {method}",
+        *(f"{n}: {v}" for n, v in extra),
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(), (host.strip("[]"), port or 5060), branch
+
+
+def _in_call(
+    ctx: Context, peer: Peer, invite: Message, method: str, cseq: int, extra: list[tuple[str, str]]
+) -> Message | None:
+    """Send a request of the runner's within the call; its final response (None: none)."""
+    data, to, branch = _in_call_request(peer, invite, method, cseq, extra)
+    end = time.monotonic() + max(2.0, 10 * ctx.profile.t1)
+    interval = ctx.profile.t1
+    while (left := end - time.monotonic()) > 0:
+        peer.send(data, to, method)
+        got = peer.expect(
+            lambda m: m.is_response and m.branch == branch and (m.status or 0) >= 200,
+            timeout=min(left, interval),
+        )
+        if got is not None:
+            return got[0]
+        interval = min(interval * 2, 4.0)
+    return None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
+##= type=test
+##% Although an optional header field, the Require MUST NOT be ignored if it is present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20
+##= type=test
+##% If one is placed in a request by mistake, it MUST be ignored by the UAS receiving the
+##% request.
+@case("wellformed-uac-in-call-requests", roles=("uac",), timeout=25, no_control=RUNNER_ANSWERS)
+def uac_in_call_requests(ctx: Context) -> None:
+    """Within a call the UAC set up, the callee's OPTIONS requiring an unknown extension gets
+    420, and its BYE carrying response-only header fields gets 2xx."""
+    peer, invite, ack = _uac_call(ctx, [])
+    if ack is None:
+        ctx.inconclusive("the UAC did not ACK the 2xx: no call to send requests in")
+    final = _in_call(ctx, peer, invite, "OPTIONS", 1, [("Require", "x-wellformed-unknown")])
+    if final is None:
+        ctx.inconclusive("the UAC answered no request within the call")
+    assert final is not None
+    ctx.check(final.status == 420, "420 (Bad Extension)", describe(final))
+    bye = _in_call(
+        ctx,
+        peer,
+        invite,
+        "BYE",
+        2,
+        [("Min-Expires", "7200"), ("Unsupported", "x-wellformed"), ("Server", "runner")],
+    )
+    ctx.check(
+        bye is not None and 200 <= (bye.status or 0) < 300,
+        "2xx to the BYE",
+        describe(bye),
+        1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.1
+##= type=test
+##% Elements processing URIs SHOULD ignore any disallowed components if they are present.
+@case(
+    "wellformed-uac-disallowed-uri-components",
+    roles=("uac",),
+    level="SHOULD",
+    timeout=20,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_disallowed_components(ctx: Context) -> None:
+    """A 2xx whose Contact URI has a method parameter and a header component (Table 1
+    disallows both in a dialog's Contact) is ACKed at that Contact all the same."""
+    peer, _invite, ack = _uac_call(
+        ctx, [], contact="<sip:uas@{hostport};method=INVITE?Subject=wellformed>"
+    )
+    ctx.check(_ack_matches(ack, peer), f"an ACK with To tag {peer.tag}", describe(ack))
+    assert ack is not None
+    host, port = uri_host_port(ack.uri)
+    ctx.check(f"{host}:{port}" == peer.server.hostport, "the ACK at the Contact", ack.uri)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+##= type=test
+##% For backward-compatibility, if the Content-Disposition header field is missing, the
+##% server SHOULD assume bodies of Content-Type application/sdp are the disposition "session",
+##% while other content types are "render".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+##= type=test
+##% If the handling parameter is missing, the value "required" SHOULD be assumed.
+@case("wellformed-content-disposition", roles=("uas",), level="SHOULD", timeout=20)
+def content_disposition(ctx: Context) -> None:
+    """An INVITE whose SDP has no Content-Disposition is a session offer (2xx with an
+    answer); one whose body has an unknown disposition without handling is refused."""
+    if "INVITE" not in {m.upper() for m in ctx.profile.methods}:
+        ctx.not_applicable("the profile does not list INVITE")
+    link = ctx.link()
+    control = ctx.request("INVITE", link, body=_SDP, extra=[("Content-Disposition", "session")])
+    ctx.control(link, control)
+    req = ctx.request("INVITE", link, body=_SDP)
+    final = _endpoint_exchange(ctx, link, req, "INVITE")
+    ctx.check(
+        200 <= (final.status or 0) < 300 and bool(final.body.strip()),
+        "2xx with an SDP answer",
+        describe(final),
+    )
+    req = ctx.request("INVITE", link, body=_SDP, extra=[("Content-Disposition", "x-wf-unknown")])
+    final = _endpoint_exchange(ctx, link, req, "INVITE")
+    ctx.check(
+        not 200 <= (final.status or 0) < 300,
+        "the INVITE refused (handling=required assumed)",
+        describe(final),
+        1,
+    )
