@@ -1,8 +1,8 @@
 """A small SIP element over UDP for testing the runner's verdicts, with faults to order.
 
-Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar or a
-stateless proxy, by ``role``); each fault breaks one rule, so a test can check the runner
-gives that rule's case the failing verdict:
+Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar, a
+redirect server or a stateless proxy, by ``role``); each fault breaks one rule, so a test
+can check the runner gives that rule's case the failing verdict:
 
 - ``no_to_tag``: responses carry no To tag (§8.2.6.2);
 - ``no_retransmit``: 2xx and non-2xx final responses are never retransmitted (§13.3.1.4, §17.2.1);
@@ -287,6 +287,11 @@ class FaultyElement:
         unknown = user not in self.users and not msg.to_tag  # in a dialog: the Contact's
         if "unknown_user" in self.faults and self.role == "uas" and unknown:
             self._reply(msg, addr, 404)
+            return
+        if self.role == "redirect" and method not in ("OPTIONS", "CANCEL"):
+            # a redirect server (§8.3): every request to the user's one other address,
+            # whatever it requires or its method
+            self._reply(msg, addr, 302, [("Contact", f"<sip:{user or 'x'}@127.0.0.1:9>")])
             return
         required = msg.option_tags("Require")
         if required and method != "CANCEL" and "ignore_require" not in self.faults:
