@@ -838,11 +838,15 @@ def _uac_call(
     peer.send(data, addr, "200 (OK)")
     ack = None
     end = time.monotonic() + 3.0
+    interval = max(0.05, ctx.profile.t1)
     while ack is None and time.monotonic() < end:
         got = peer.expect(
-            lambda m: m.method in ("ACK", "INVITE"), timeout=max(0.05, ctx.profile.t1)
+            lambda m: m.method in ("ACK", "INVITE") and m.call_id == invite.call_id,
+            timeout=interval,
         )
         if got is None:
+            # the 2xx retransmitted as Timer G would (§13.3.1.4): T1 doubling up to 4 s
+            interval = min(2 * interval, 4.0)
             peer.send(data, addr, "200 (OK) retransmitted")
             continue
         if got[0].method == "ACK":
@@ -1308,3 +1312,107 @@ def content_disposition(ctx: Context) -> None:
         describe(final),
         1,
     )
+
+
+# --- escaped characters in a host (§19.1.2) ---------------------------------------------------
+
+
+def _escape_host(uri: str, hostport: str) -> str:
+    """``uri`` with the last character of the host of ``hostport`` %-escaped."""
+    host, _, port = hostport.rpartition(":")
+    if host.endswith("]"):
+        escaped = f"{host[:-2]}%{ord(host[-2]):02X}]"
+    else:
+        escaped = f"{host[:-1]}%{ord(host[-1]):02X}"
+    return uri.replace(hostport, f"{escaped}:{port}", 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
+##= type=test
+##% Current implementations MUST NOT attempt to improve robustness by treating received
+##% escaped characters in the host component as literally equivalent to their unescaped
+##% counterpart.
+@case("wellformed-escaped-host", roles=("uas", "redirect"), timeout=20)
+def escaped_host(ctx: Context) -> None:
+    """A Request-URI naming the target's host with one character %-escaped is not taken for
+    the target's own address (a target turning down other hosts turns it down too)."""
+    link = ctx.link()
+    _endpoint_control(ctx, link)
+    foreign = _endpoint_request(ctx, link)
+    foreign.uri = foreign.uri.replace(ctx.target.hostport, "elsewhere.invalid", 1)
+    other = _endpoint_exchange(ctx, link, foreign, foreign.method)
+    req = _endpoint_request(ctx, link)
+    req.uri = _escape_host(req.uri, ctx.target.hostport)
+    final = _endpoint_exchange(ctx, link, req, req.method)
+    if _accepted(ctx, other) and _accepted(ctx, final):
+        ctx.not_applicable(
+            f"the target accepts requests for any host ({foreign.uri} got {describe(other)})"
+        )
+    ctx.check(
+        not _accepted(ctx, final),
+        f"{req.uri} turned down as {foreign.uri} was ({describe(other)})",
+        describe(final),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-19.1.2
+##= type=test
+##% Current implementations MUST NOT attempt to improve robustness by treating received
+##% escaped characters in the host component as literally equivalent to their unescaped
+##% counterpart.
+@case(
+    "wellformed-uac-escaped-host",
+    roles=("uac",),
+    timeout=30,
+    no_control="its control is a first call whose 2xx names a plain host in Contact",
+)
+def uac_escaped_host(ctx: Context) -> None:
+    """A 2xx whose Contact names 127.0.0.1 with a %-escaped character gets no ACK at
+    127.0.0.1 (a first call with the plain Contact shows the UAC does ACK at the Contact)."""
+    elsewhere = ctx.listener()
+    plain = f"<sip:uas@{elsewhere.hostport}>"
+    with ctx.preamble("a call whose ACK goes to a plain Contact (the control)"):
+        peer, first, _ack = _uac_call(ctx, [], contact=plain)
+        at = elsewhere.expect(
+            lambda m: m.method == "ACK" and m.call_id == first.call_id, timeout=2.0
+        )
+        peer.close()
+        if at is None:
+            ctx.not_applicable("the UAC does not send the ACK of a 2xx to its Contact")
+    escaped = "<" + _escape_host(f"sip:uas@{elsewhere.hostport}", elsewhere.hostport) + ">"
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, 200, contact=False, headers=[f"Contact: {escaped}"])
+    got = elsewhere.expect(
+        lambda m: m.method == "ACK" and m.call_id == invite.call_id, timeout=2.0
+    )
+    ctx.check(got is None, f"no ACK at {elsewhere.hostport} for Contact {escaped}", "an ACK")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.4.1
+##= type=test
+##% Implementations that send requests containing multipart message bodies MUST send a
+##% session description as a non-multipart message body if the remote implementation
+##% requests this through an Accept header field that does not contain multipart.
+@case("wellformed-uac-no-multipart", roles=("uac",), timeout=25, no_control=RUNNER_ANSWERS)
+def uac_no_multipart(ctx: Context) -> None:
+    """After a 2xx saying Accept: application/sdp, the re-INVITE's session description is
+    not multipart ([uac] reinvite)."""
+    if not ctx.profile.triggers.get("reinvite"):
+        ctx.not_applicable("the profile has no [uac] reinvite command")
+    peer = Peer(ctx, "reinvite")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, 200, headers=["Accept: application/sdp"])
+    peer.expect(lambda m: m.method == "ACK", timeout=2.0)
+    again = peer.expect(
+        lambda m: m.method == "INVITE" and m.call_id == invite.call_id and m.to_tag is not None,
+        timeout=5.0,
+    )
+    if again is None:
+        ctx.inconclusive("no re-INVITE within 5 s")
+    assert again is not None
+    reinvite, where = again
+    peer.answer(reinvite, where, 200)
+    peer.serve(0.3)
+    ctype = (reinvite.get("Content-Type") or "").lower()
+    ctx.check(not ctype.startswith("multipart/"), "a body that is not multipart", ctype)
