@@ -200,3 +200,34 @@ def test_combined_challenge_fails_the_header_rows_case(make) -> None:
     assert {k for k, v in verdicts(run).items() if v == "fail"} == {"wellformed-header-rows"}
     failed = next(r for r in run.results if r.verdict.value == "fail")
     assert "MUST NOT be combined" in failed.case.requirements[failed.enforced].quote
+
+
+# --- the UAC role: the faulty UAC and our own ua ------------------------------------------------
+
+UAC_BATTERY = [
+    "wellformed-framing",
+    "wellformed-header-table",
+    "wellformed-tags",
+    "wellformed-uac-compact-rows",
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing"),
+    [("", set()), ("no_cookie", {"wellformed-header-table"}), ("fixed_ids", {"wellformed-tags"})],
+)
+def test_faulty_uac_fails_exactly_its_case(fault: str, failing: set[str]) -> None:
+    from conformance.tests.test_uac import _profile, _run
+
+    got = _run(_profile(fault), UAC_BATTERY)
+    assert {k for k, v in got.items() if v == "fail"} == failing, got
+    assert set(got.values()) <= {"pass", "fail"}, got
+
+
+def test_own_ua_passes_the_uac_cases() -> None:
+    from conformance.profile import load_profile
+    from conformance.tests.test_uac import PROFILES, _run
+
+    profile = load_profile(PROFILES / "sipref-uac.toml")
+    got = _run(profile, [*UAC_BATTERY, "wellformed-uac-in-call-requests"])
+    assert set(got.values()) == {"pass"}, got
