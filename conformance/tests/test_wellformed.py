@@ -182,6 +182,16 @@ def test_correct_element_passes_the_battery(make) -> None:
     assert len(got) > 10
 
 
+def test_notes_say_what_was_judged(make) -> None:
+    from conformance.report import case_json
+
+    run = run_cases(make("uas"), "uas", "wellformed-header-rows", Profile(t1=0.2))
+    notes = case_json(run.results[0])["notes"]
+    assert any("messages from the target judged" in n for n in notes)
+    # the double sends no challenge: the rules about challenge rows had nothing to look at
+    assert any("nothing to judge for: auth-rows" in n for n in notes)
+
+
 @pytest.mark.parametrize(
     ("fault", "failing"),
     [
