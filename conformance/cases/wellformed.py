@@ -13,6 +13,7 @@ parameters), each after a control (the plain form of the same exchange).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -25,7 +26,7 @@ from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param, parse_message, uri_host_port
 from conformance.trigger import RUNNER_ANSWERS, Peer
 from conformance.wellformed import RULES, Seen, judge, tag_problems
-from conformance.wire import Link
+from conformance.wire import Event, Link
 
 #: load order of the case modules (conformance.discovery)
 ORDER = 80
@@ -142,13 +143,30 @@ EXCHANGES = {
 }
 
 
+#: the exchanges the first battery case of a run made, reused by the other battery cases of
+#: that run (a UAC wave would otherwise start one call per case): role, target -> (the
+#: run's set of silent methods, which identifies the run; the case; its ladder's events)
+_GATHERED: dict[tuple[str, str, str], tuple[set[str], str, list[Event]]] = {}
+
+
 def gathered(ctx: Context) -> list[Seen]:
-    """The preamble of the battery cases: the target made to send messages in its role."""
+    """The preamble of the battery cases: the target made to send messages in its role (or
+    the messages an earlier battery case of the run made it send, copied into this case's
+    ladder: the evidence stays with every verdict)."""
+    key = (ctx.role, ctx.target.hostport, ctx.target.transport)
+    cached = _GATHERED.get(key)
+    if cached is not None and cached[0] is ctx.silent_methods:
+        _, by, events = cached
+        ctx.ladder.events += [dataclasses.replace(e, note=f"{e.note} [by {by}]") for e in events]
+        ctx.preamble_outcome = f"ok: the messages {by} made the target send"
+        ctx.notes.append(f"the exchanges of {by} (same run), judged again")
+        return sent_by_target(ctx)
     with ctx.preamble(f"messages from the target as {ctx.role}"):
         EXCHANGES[ctx.role](ctx)
         seen = sent_by_target(ctx)
         if not seen:
             ctx.inconclusive("the target sent nothing")
+    _GATHERED[key] = (ctx.silent_methods, ctx.case.id, list(ctx.ladder.events))
     return seen
 
 

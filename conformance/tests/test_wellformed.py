@@ -192,6 +192,19 @@ def test_notes_say_what_was_judged(make) -> None:
     assert any("nothing to judge for: auth-rows" in n for n in notes)
 
 
+def test_battery_cases_share_one_set_of_exchanges_per_run(make) -> None:
+    target = make("uas")
+    run = run_cases(target, "uas", "wellformed-framing,wellformed-name-addr", Profile(t1=0.2))
+    first, second = run.results
+    assert first.preamble.startswith("ok: messages from the target")
+    assert second.preamble == "ok: the messages wellformed-framing made the target send"
+    # the evidence is copied into the second case's ladder
+    assert [e.data for e in second.ladder.events] == [e.data for e in first.ladder.events]
+    # a new run makes its own exchanges
+    again = run_cases(target, "uas", "wellformed-name-addr", Profile(t1=0.2))
+    assert again.results[0].preamble.startswith("ok: messages from the target")
+
+
 @pytest.mark.parametrize(
     ("fault", "failing"),
     [
