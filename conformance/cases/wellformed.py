@@ -178,12 +178,12 @@ def battery(ctx: Context, rules: list[tuple[str, int]], must: bool = True) -> No
         # what a proxy forwards is the runner's request with the proxy's changes: the
         # header fields a UAC SHOULD send (m*) are not the proxy's to add
         rules = [(n, r) for n, r in rules if n != "should-send"]
-    quiet = []
-    for name, requirement in rules:
-        rule = RULES[name]
-        problems, looked = judge(rule, seen)
-        if not looked:
-            quiet.append(name)
+    found = [(RULES[name], requirement, *judge(RULES[name], seen)) for name, requirement in rules]
+    ctx.notes.append(f"{len(seen)} messages from the target judged")
+    quiet = [rule.name for rule, _, _, looked in found if not looked]
+    if quiet:
+        ctx.notes.append("nothing to judge for: " + ", ".join(dict.fromkeys(quiet)))
+    for rule, requirement, problems, _ in found:
         observed = "; ".join(problems[:3]) + (
             f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         )
@@ -191,9 +191,6 @@ def battery(ctx: Context, rules: list[tuple[str, int]], must: bool = True) -> No
             ctx.check(not problems, rule.expected, observed, requirement=requirement)
         else:
             ctx.should(not problems, rule.expected, observed)
-    ctx.notes.append(f"{len(seen)} messages from the target judged")
-    if quiet:
-        ctx.notes.append("nothing to judge for: " + ", ".join(quiet))
 
 
 # === the sending side: the battery ===============================================================
