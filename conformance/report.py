@@ -32,6 +32,7 @@ JSON schema (``"schema": "sipref-conformance/1"``), one object per run::
           "no_control": "...",            # why the case needs no control ('' = it runs one)
           "postamble": ["ok: BYE -> 200 OK", ...],   # the clean-ups after the case
           "warnings": ["..."], "duration": 0.012, "alive_after": true | null,
+          "notes": ["..."],               # what the case says beside its verdict
           "ladder": [{"t": 0.0012, "time": 1764180000.1, "direction": "sent",
                       "transport": "udp", "src": "127.0.0.1:40000",
                       "dst": "127.0.0.1:5070", "summary": "OPTIONS sip:... SIP/2.0",
@@ -126,6 +127,7 @@ def case_json(res: CaseResult, base64: bool = True) -> dict[str, Any]:
         "no_control": entry.no_control,
         "postamble": list(res.postamble),
         "warnings": res.warnings,
+        "notes": res.notes,
         "duration": round(res.duration, 4),
         "alive_after": res.alive_after,
         "ladder": [_event(e, base64) for e in res.ladder.events],

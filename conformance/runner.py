@@ -57,6 +57,8 @@ class CaseResult:
     preamble: str = ""
     # the postamble: one line per clean-up ("ok: ..." or "FAILED: ...")
     postamble: list[str] = field(default_factory=list)
+    # what the case says beside its verdict (what it judged, what it had nothing to judge)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -263,5 +265,6 @@ class Runner:
         res.control, res.control_ok = ctx.control_outcome, ctx.control_ok
         res.preamble = ctx.preamble_outcome
         res.warnings = ctx.warnings
+        res.notes = ctx.notes
         res.duration = time.monotonic() - began
         return res

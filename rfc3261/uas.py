@@ -229,6 +229,10 @@ class UasBehaviour:
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
             ##% If the handling parameter is missing, the value "required" SHOULD be assumed.
             optional = "handling=optional" in disposition.replace(" ", "")
+            # ... and it covers a disposition type the UAS does not understand as well as a
+            # content type (the types §20.11 defines; an extension's are not in use here)
+            kind = disposition.split(";", 1)[0].strip()
+            bad_disposition = kind not in ("", "session", "render", "icon", "alert")
 
             accepted = {t.lower() for t in self.accept}
             encodings = [
@@ -256,7 +260,7 @@ class UasBehaviour:
             ##% The server MUST return a list of acceptable formats using the Accept,
             ##% Accept-Encoding, or Accept-Language header field, depending on the specific
             ##% problem with the content.
-            if (bad_type or bad_encoding or bad_language) and not optional:
+            if (bad_type or bad_encoding or bad_language or bad_disposition) and not optional:
                 response = request.make_response(415)
                 response.headers.add("Accept", ", ".join(self.accept))
                 if bad_encoding:

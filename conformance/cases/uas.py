@@ -238,6 +238,9 @@ def unknown_method(ctx: Context) -> None:
 ##= type=test
 ##% The UAS MUST add an Unsupported header field, and list in it those options it does not
 ##% understand amongst those in the Require header field of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
+##= type=test
+##% Although an optional header field, the Require MUST NOT be ignored if it is present.
 @case("uas-420-options", roles=ENDPOINTS, level="MUST")
 def bad_extension_options(ctx: Context) -> None:
     """OPTIONS requiring an unknown extension gets 420 listing it in Unsupported."""

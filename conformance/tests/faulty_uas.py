@@ -1,8 +1,8 @@
 """A small SIP element over UDP for testing the runner's verdicts, with faults to order.
 
-Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar or a
-stateless proxy, by ``role``); each fault breaks one rule, so a test can check the runner
-gives that rule's case the failing verdict:
+Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar, a
+redirect server or a stateless proxy, by ``role``); each fault breaks one rule, so a test
+can check the runner gives that rule's case the failing verdict:
 
 - ``no_to_tag``: responses carry no To tag (§8.2.6.2);
 - ``no_retransmit``: 2xx and non-2xx final responses are never retransmitted (§13.3.1.4, §17.2.1);
@@ -19,6 +19,11 @@ gives that rule's case the failing verdict:
 - ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
 - ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
 - ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
+- ``lf_only``: responses end their lines with LF alone, not CRLF (§7);
+- ``bad_content_length``: responses say a Content-Length 3 above their body's (§20.14);
+- ``dup_param``: the To tag parameter of responses appears twice (§7.3.1);
+- ``combined_auth``: a registrar challenges REGISTER with two WWW-Authenticate values
+  combined in one header row (§7.3.1);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
@@ -44,6 +49,7 @@ import contextlib
 import hashlib
 import itertools
 import re
+import secrets
 import socket
 import threading
 import time
@@ -185,6 +191,8 @@ class FaultyElement:
             to = re.sub(r"(sips?:[^>;,\s]*?)(:\d+)?(;transport=\w+)?(?=[>;,\s]|$)", r"\1", to)
         if tag and not param(to, "tag") and "no_to_tag" not in self.faults and status != 100:
             to += f";tag={tag}"
+            if "dup_param" in self.faults:
+                to += f";tag={tag}"
         lines = [f"SIP/2.0 {status} {REASONS.get(status, 'Whatever')}"]
         lines += [f"Via: {v}" for v in vias]
         lines += [
@@ -198,8 +206,12 @@ class FaultyElement:
         lines += [f"{n}: {v}" for n, v in extra]
         if body:
             lines.append("Content-Type: application/sdp")
-        lines.append(f"Content-Length: {len(body)}")
+        lines.append(
+            f"Content-Length: {len(body) + (3 if 'bad_content_length' in self.faults else 0)}"
+        )
         data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        if "lf_only" in self.faults:
+            data = data.replace(b"\r\n", b"\n")
         # where the response goes: RFC 3581 rport, else received + sent-by port (§18.2.2)
         sent_by = top.split()[1].split(";")[0] if len(top.split()) > 1 else ""
         host, port = uri_host_port("sip:" + sent_by)
@@ -218,7 +230,8 @@ class FaultyElement:
         body: bytes = b"",
         tag: str | None = None,
     ) -> bytes:
-        tag = tag or f"fk{next(self.tags)}"
+        # a counter and 32 random bits: tags unique and random enough (§19.3)
+        tag = tag or f"fk{next(self.tags)}{secrets.token_hex(4)}"
         data, dest = self._response(req, addr, status, tag, extra, body)
         self._send(data, dest)
         branch = req.branch or ""
@@ -275,6 +288,11 @@ class FaultyElement:
         if "unknown_user" in self.faults and self.role == "uas" and unknown:
             self._reply(msg, addr, 404)
             return
+        if self.role == "redirect" and method not in ("OPTIONS", "CANCEL"):
+            # a redirect server (§8.3): every request to the user's one other address,
+            # whatever it requires or its method
+            self._reply(msg, addr, 302, [("Contact", f"<sip:{user or 'x'}@127.0.0.1:9>")])
+            return
         required = msg.option_tags("Require")
         if required and method != "CANCEL" and "ignore_require" not in self.faults:
             self._reply(msg, addr, 420, [("Unsupported", ", ".join(required))])
@@ -324,13 +342,13 @@ class FaultyElement:
                 self._reply(msg, addr, 486)
                 return
             if "ring" in msg.uri.split("@")[0]:
-                tag = f"fk{next(self.tags)}"
+                tag = f"fk{next(self.tags)}{secrets.token_hex(4)}"
                 data, dest = self._response(msg, addr, 180, tag)
                 self._send(data, dest)
                 self.transactions.pop(branch, None)
                 self.ringing[branch] = (msg, tag)
                 return
-            tag = f"fk{next(self.tags)}"
+            tag = f"fk{next(self.tags)}{secrets.token_hex(4)}"
             self.dialogs[f"{msg.call_id}/{tag}"] = number
             self._reply(
                 msg,
@@ -368,6 +386,12 @@ class FaultyElement:
             return
         if method != "REGISTER":
             self._reply(msg, addr, 405, [("Allow", "REGISTER, OPTIONS")])
+            return
+        if "combined_auth" in self.faults and msg.get("Authorization") is None:
+            challenge = (
+                'Digest realm="one.invalid", nonce="1", Digest realm="two.invalid", nonce="2"'
+            )
+            self._reply(msg, addr, 401, [("WWW-Authenticate", challenge)])
             return
         to = msg.get("To") or ""
         if not to.split("<")[-1].lower().startswith(("sip:", "sips:")):

@@ -767,6 +767,35 @@ def test_415_names_what_the_uas_accepts() -> None:
     assert got["optional"].status == 200
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.11
+##= type=test
+##% If the handling parameter is missing, the value "required" SHOULD be assumed.
+def test_unknown_disposition_without_handling_is_refused() -> None:
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    net.add_ua(make_ua("bob", seed=2))
+    target = parse_uri_host("bob.example.com")
+    cases = {
+        "required": [("Content-Disposition", "x-unknown")],
+        "optional": [("Content-Disposition", "x-unknown;handling=optional")],
+        "session": [("Content-Disposition", "session")],
+    }
+    sent = {}
+    for name, headers in cases.items():
+        request = alice.ua.build_request(
+            "OPTIONS",
+            "sip:bob@bob.example.com",
+            headers=headers,
+            body=b"v=0\r\n",
+            content_type="application/sdp",
+        )
+        sent[request.call_id] = name
+        net.send("alice.example.com", request, target)
+    net.run(1.0)
+    got = {sent[r.call_id]: r.status for r in responses(alice)}
+    assert got == {"required": 415, "optional": 200, "session": 200}
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.1
 ##= type=test
 ##% If the Request-URI does not identify an address that the
