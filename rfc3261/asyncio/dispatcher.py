@@ -562,7 +562,7 @@ class Endpoint:
             ##% request for the transaction, as well as ACK for a non-2xx final
             ##% response, and CANCEL requests for that transaction, MUST go to the
             ##% same server.
-            self._match_via(request, pinned)
+            self._match_via(request, pinned, token)
             self._send(bytes(request), pinned, token)
             return
         queued = self._next_targets.pop(_lineage(request), None) if self._next_targets else None
@@ -604,7 +604,7 @@ class Endpoint:
         branch = _branch_of(request)
         if branch:
             self._pin(branch, address, rest)
-        self._match_via(request, address)
+        self._match_via(request, address, token)
         if not rest:
             self._send(bytes(request), address, token)
             return
@@ -641,16 +641,21 @@ class Endpoint:
             self._next_targets.popitem(last=False)
         return True
 
-    def _match_via(self, request: Request, address: Address) -> None:
+    def _match_via(self, request: Request, address: Address, token: Any = None) -> None:
         """Make the top Via name the transport the resolver chose (§18.1.1).
 
         The core wrote its Via before the transport was known (NAPTR may choose
         TCP for a URI without a transport parameter).  The request object is
-        changed in place, so the transaction's retransmissions carry it too.
+        changed in place and given back to the transaction (``token.transaction``),
+        so that its retransmissions carry it too, also when it kept only the bytes
+        made before (``Transaction.keep_request_as_bytes``).
         """
         via = request.top_via
         if via.transport.upper() == address.transport:
             return
+        transaction = getattr(token, "transaction", None)
+        if transaction is not None:
+            transaction.request = request
         point = self.transport.listening_point(address.transport, address.family)
         if point is None:
             point = self.transport.listening_point(address.transport)

@@ -501,6 +501,10 @@ class RequestForwarding:
         self._branches[transaction] = branch
         if branch.request.method == "INVITE":
             self._set_timer_c(branch, now + self.config.timer_c)
+            # An INVITE may be pending for minutes: while it is, its client transaction
+            # needs the copy's bytes only (Timer A), and the proxy reads it again on a
+            # rare path only (a CANCEL, a retry, a made-up response).
+            branch.keep_request_as_bytes()
         self._run(effects, now, out)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
