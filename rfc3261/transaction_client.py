@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .message import parse
 from .timers import DEFAULT_TIMERS, TimerValues
 from .transaction import (
     Action,
@@ -351,15 +350,10 @@ class ClientTransaction(Transaction):
     # -- actions -----------------------------------------------------------
 
     def _send_request(self, now: float, effects: list[Effect], message: Any) -> None:
-        # A retransmission passes the very message sent first once more.
-        request = self._request
-        if request is None:
-            # Kept as bytes (keep_request_as_bytes): those go out unchanged; the effect
-            # carries a Request as every SendMessage does, parsed for a retransmission.
-            wire = self._request_wire
-            effects.append(SendMessage(parse(wire), self.destination, self, wire))  # type: ignore[arg-type]
-            return
-        effects.append(SendMessage(request, self.destination, self))
+        # A retransmission passes the very message sent first once more.  A request kept
+        # as bytes (keep_request_as_bytes) is parsed again for the first retransmission
+        # and kept so: the transport may have to rewrite its Via (§18.1.1) for each one.
+        effects.append(SendMessage(self.request, self.destination, self))
 
     def _pass_response(self, now: float, effects: list[Effect], response: Response) -> None:
         effects.append(ResponseReceived(self, response))

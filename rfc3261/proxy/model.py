@@ -182,6 +182,7 @@ class Branch:
         "context",
         "final",
         "hop",
+        "method",
         "provisional",
         "target",
         "terminated",
@@ -202,6 +203,7 @@ class Branch:
         self.context = context
         self.target = target
         self._request: Request | None = request
+        self.method = request.method  # read on every response (§16.7 step 2)
         self.hop = hop
         self.transaction = transaction
         self.breadth = breadth
@@ -224,12 +226,13 @@ class Branch:
     def request(self, request: Request) -> None:
         self._request = request
 
-    def keep_request_as_bytes(self) -> None:
+    def keep_request_as_bytes(self) -> bytes | None:
         """Let the client transaction keep the sent copy as bytes only (§17.1.1.2: all
-        it does with the request is retransmit it on Timer A)."""
-        if self.transaction is not None:
-            self.transaction.keep_request_as_bytes()
-            self._request = None
+        it does with the request is retransmit it on Timer A); return them."""
+        if self.transaction is None:
+            return None
+        self._request = None
+        return self.transaction.keep_request_as_bytes()
 
     def __repr__(self) -> str:
         return f"<Branch to {self.target.uri} via {self.hop} final={self.final}>"
