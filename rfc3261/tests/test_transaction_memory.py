@@ -256,3 +256,33 @@ def test_pending_proxied_invite_keeps_no_parsed_request():
         assert context.request.uri == parse(_CALLER_INVITE.format(n=1).encode()).uri
     finally:
         harness.close()
+
+
+@pytest.mark.parametrize(
+    "vias",
+    [
+        "v: SIP/2.0/UDP a.example;branch=z9hG4bK-a\r\nVia: SIP/2.0/UDP b.example;branch=z9hG4bK-b",
+        "Via: SIP/2.0/UDP a.example;branch=z9hG4bK-a, SIP/2.0/UDP b.example;branch=z9hG4bK-b",
+    ],
+)
+def test_top_via_changes_in_place_read_as_a_fresh_parse(vias):
+    # replace_top_via (§18.2.1 received), push_via (§16.6 step 8), pop_top_via (§16.7
+    # step 3) rewrite the rows where they stand: the message reads and serialises as
+    # the same message parsed from its bytes.
+    from rfc3261.headers import Via
+
+    message = parse(
+        REGISTER.replace(
+            b"Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-Abc-1;rport", vias.encode()
+        )
+    )
+    message.replace_top_via(Via.parse("SIP/2.0/UDP a.example;branch=z9hG4bK-a;received=192.0.2.1"))
+    message.push_via("SIP/2.0/UDP p.example;branch=z9hG4bK-p")
+    for _ in range(3):
+        again = parse(bytes(message))
+        assert [str(v) for v in message.via] == [str(v) for v in again.via]
+        assert message.headers.get_all("Via") == again.headers.get_all("Via")
+        assert "Via" in message.headers
+        message.pop_top_via()
+    assert message.via == [] and "Via" not in message.headers
+    assert bytes(message).count(b"From:") == 1
