@@ -263,12 +263,17 @@ class Headers:
     # -- changing
 
     def _new_field(self, name: str, value: Any) -> Field:
-        if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
-            raise ValueError(f"header field name {name!r} is not a token (RFC 3261 §7.3.1)")
+        # A usual spelling of a registered name is a token (rfc3261.headers checks it
+        # when the name is registered); any other name is checked here.
+        key = _SPELLINGS.get(name) if isinstance(name, str) else None
+        if key is None:
+            if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
+                raise ValueError(f"header field name {name!r} is not a token (RFC 3261 §7.3.1)")
+            key = _key(name)
         text = str(value).strip(" \t")
         if "\r" in text or "\n" in text:
             raise ValueError(f"{name}: a header field value may not contain CR or LF")
-        return (name, _key(name), text, None)
+        return (name, key, text, None)
 
     def _changed(self, key: str) -> None:
         self._index = None
