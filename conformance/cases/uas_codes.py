@@ -8,7 +8,16 @@ from __future__ import annotations
 import time
 
 from conformance.cases._uas_support import is_sdp
-from conformance.cases.uas import _SDP, ENDPOINTS, UAS, _ask, _control, _probe, _unused_method
+from conformance.cases.uas import (
+    _SDP,
+    ENDPOINTS,
+    UAS,
+    _ask,
+    _control,
+    _in_dialog,
+    _probe,
+    _unused_method,
+)
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -202,6 +211,62 @@ def no_extension(ctx: Context) -> None:
         required = msg.option_tags("Require")
         ctx.check(not required, "no Require", f"Require: {', '.join(required)} in {describe(msg)}")
         ctx.check(msg.get("RSeq") is None, "no RSeq (100rel not supported)", describe(msg), 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.4
+##= type=test
+##% Any extensions applied to a non-421 response MUST be listed in a Require header field
+##% included in the response.
+@case(
+    "uas-extension-in-require",
+    roles=UAS,
+    level="MUST",
+    no_control="judged on every response to the INVITE, whatever its status",
+)
+def extension_in_require(ctx: Context) -> None:
+    """An INVITE supporting 100rel: a response sent reliably (RSeq) requires 100rel."""
+    link = ctx.link()
+    req = ctx.request("INVITE", link, body=_SDP, extra=[("Supported", "100rel")])
+    data = bytes(req)
+    link.send(data, "INVITE")
+    responses: list[Message] = []
+    acked: set[str] = set()
+    final = None
+    end = time.monotonic() + max(3.0, 12 * ctx.profile.t1)
+    while final is None and (left := end - time.monotonic()) > 0:
+        msg = link.expect(
+            lambda m: m.is_response and m.branch == req.branch,
+            timeout=left,
+            retransmit=None if responses or ctx.target.reliable else (lambda: link.send(data)),
+            interval=ctx.profile.t1,
+        )
+        if msg is None:
+            break
+        responses.append(msg)
+        if (msg.status or 0) >= 200:
+            final = msg
+            break
+        rseq = (msg.get("RSeq") or "").strip()
+        if rseq and msg.to_tag and rseq not in acked:
+            # RFC 3262 §7.2: the reliable provisional is acknowledged with a PRACK
+            acked.add(rseq)
+            prack = _in_dialog(ctx, req, msg, "PRACK", req.cseq_number + len(acked))
+            prack.add("RAck", f"{rseq} {req.cseq_number} INVITE")
+            ctx.transaction(link, prack, learn=False)
+    if final is None:
+        ctx.ringing.append((link, req))
+        ctx.inconclusive("the INVITE got no final response")
+    assert final is not None
+    ctx.finish_invite(link, req, final)
+    for msg in responses:
+        if msg.status == 421 or msg.get("RSeq") is None:
+            continue
+        required = msg.option_tags("Require")
+        ctx.check(
+            "100rel" in required,
+            f"Require: 100rel in the reliable {msg.status}",
+            f"Require: {', '.join(required) or '(none)'}",
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.4
