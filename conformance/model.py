@@ -234,6 +234,9 @@ class Profile:
     # ``hangup_after`` seconds later (§15): the dialog-state cases judge that BYE
     hangup_user: str = ""
     hangup_after: float = 1.0
+    # a user whose calls the target answers and then re-INVITEs (puts on hold) after
+    # ``hangup_after`` seconds (§14.1): the glare case (§14.2) meets that re-INVITE
+    hold_user: str = ""
     # the target is a stateless UAS (§8.2.7): no transactions, no retransmissions
     stateless: bool = False
 

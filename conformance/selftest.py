@@ -100,7 +100,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces"]
     # users for the §13.3.1.3 (busy) and §15 (the callee hangs up) cases
     ua_calls = ["--ring-user", "ring", *ua_ext, "--busy-user", "busy", "--hang-up-user", "hangup"]
-    ua_calls += ["--hang-up-after", "0.5"]
+    ua_calls += ["--hold-user", "hold", "--hang-up-after", "0.5"]
     return {
         "sipref-minimal-uas": (
             minimal_uas_argv(port),

@@ -39,7 +39,14 @@ def uri_of(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-def respond(link: Link, request: Message, status: int, reason: str = "OK") -> None:
+def respond(
+    link: Link,
+    request: Message,
+    status: int,
+    reason: str = "OK",
+    headers: tuple[tuple[str, str], ...] = (),
+    body: bytes = b"",
+) -> None:
     """Answer a request the target sent on ``link`` (a BYE, a re-INVITE...)."""
     to = request.get("To") or ""
     if "tag=" not in to:
@@ -51,9 +58,13 @@ def respond(link: Link, request: Message, status: int, reason: str = "OK") -> No
         f"To: {to}",
         f"Call-ID: {request.call_id}",
         f"CSeq: {request.get('CSeq')}",
-        "Content-Length: 0",
     ]
-    link.send(("\r\n".join(lines) + "\r\n\r\n").encode(), f"{status} to {request.method}")
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(body)}")
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    link.send(data, f"{status} to {request.method}")
 
 
 def sdp_offer(version: int = 1, formats: str = "0 8") -> bytes:

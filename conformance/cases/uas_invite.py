@@ -309,6 +309,38 @@ def ack_stops_2xx(ctx: Context) -> None:
     ctx.check(answer.status == 200, "200 (OK) to the BYE", describe(answer))
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.1
+##= type=test
+##% To prevent cancellation, the UAS MUST send a non-100 provisional response at every
+##% minute, to handle the possibility of lost provisional responses.
+@case(
+    "uas-ringing-every-minute",
+    roles=UAS,
+    level="MUST",
+    tags=("slow",),
+    timeout=90.0,
+    no_control="the INVITE left ringing is the exchange under test",
+)
+def ringing_every_minute(ctx: Context) -> None:
+    """An INVITE left ringing gets another non-100 provisional within a minute (a slow case)."""
+    link = ctx.link()
+    invite, _ = _ring(ctx, link)
+    started = time.monotonic()
+    later = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and 100 < (m.status or 0) < 300,
+        timeout=65.0,
+    )
+    took = time.monotonic() - started
+    if later is not None and (later.status or 0) >= 200:
+        _ended_ringing(ctx, link, invite, later)
+        ctx.inconclusive(f"the INVITE ended with {describe(later)} before a minute passed")
+    ctx.check(
+        later is not None,
+        "another provisional response within a minute (and a few seconds)",
+        f"none in {took:.0f} s",
+    )
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1
 ##= type=test
 ##% If the invitation expires before the UAS has generated a final response, a 487 (Request
@@ -405,6 +437,58 @@ def second_invite(ctx: Context) -> None:
         "Retry-After between 0 and 10",
         f"Retry-After: {retry or '(none)'}",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% A UAS that receives an INVITE on a dialog while an INVITE it had sent on that dialog is
+##% in progress MUST return a 491 (Request Pending) response to the received INVITE.
+@case(
+    "uas-glare-491",
+    roles=UAS,
+    level="MUST",
+    preamble="a call to the profile's hold_user answered with 2xx",
+    no_control="the target's own re-INVITE, left pending, is what ours meets",
+    transports=("udp",),
+)
+def glare(ctx: Context) -> None:
+    """Our re-INVITE while the target's own re-INVITE is pending gets 491 (Request Pending)."""
+    if not ctx.profile.hold_user:
+        ctx.not_applicable(
+            "the profile names no hold_user (a user whose calls the target re-INVITEs)"
+        )
+    link = ctx.link()
+    with ctx.preamble("a call to the profile's hold_user answered with 2xx"):
+        req = ctx.request("INVITE", link, user=ctx.profile.hold_user, body=_SDP)
+        final, _ = ctx.transaction(link, req)
+        final = ctx.require_final(final, "final response to the INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, req, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(req, final, ctx.target)), "ACK")
+    wait = ctx.profile.hangup_after + max(2.0, 8 * ctx.profile.t1)
+    theirs = link.expect(lambda m: m.method == "INVITE" and m.call_id == req.call_id, wait)
+    if theirs is None:
+        ctx.inconclusive(f"the target sent no re-INVITE within {wait:.1f} s")
+    assert theirs is not None
+    ours = _in_dialog(ctx, req, final, "INVITE", req.cseq_number + 1)
+    ours.set("Contact", f"<sip:tester@{link.sent_by}>")
+    ours.set("Content-Type", "application/sdp")
+    ours.body = _SDP.replace(b"o=tester 1 1", b"o=tester 1 2")
+    answer, _ = ctx.transaction(link, ours)
+    if answer is not None and (answer.status or 0) >= 200:
+        ack = ack_for(ours, answer, ctx.target)
+        if (answer.status or 0) >= 300:
+            ack.set("Via", ours.get("Via"))
+        link.send(bytes(ack), "ACK")
+    # now let the target's re-INVITE through: 200 with an answer, then its ACK
+    contact = (("Contact", f"<sip:tester@{link.sent_by}>"),)
+    respond(link, theirs, 200, headers=contact, body=sdp_answer(theirs.body))
+    link.expect(
+        lambda m: m.method == "ACK" and m.call_id == req.call_id, max(1.0, 4 * ctx.profile.t1)
+    )
+    answer = ctx.require_final(answer, "final response to our re-INVITE")
+    ctx.check(answer.status == 491, "491 (Request Pending)", describe(answer))
 
 
 # --- refusing a call (§13.3.1.3, §21.4.24, §14.2) -------------------------------------------

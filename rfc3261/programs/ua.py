@@ -23,7 +23,8 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
 6. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
    (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2; those for
    ``--busy-user`` get 486, §13.3.1.3; those for ``--hang-up-user`` are answered and
-   hung up by us ``--hang-up-after`` seconds later, §15) until
+   hung up by us ``--hang-up-after`` seconds later, §15, those for ``--hold-user``
+   put on hold by our re-INVITE then, §14.1) until
    ``--count`` calls are over, ``--timeout`` seconds have passed or the process
    gets SIGINT/SIGTERM.
 
@@ -189,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="USER",
         help="calls to this Request-URI user are answered, then hung up by us (BYE)"
         " --hang-up-after seconds later",
+    )
+    ua.add_argument(
+        "--hold-user",
+        metavar="USER",
+        help="calls to this Request-URI user are answered, then put on hold by us (a"
+        " re-INVITE) --hang-up-after seconds later",
     )
     ua.add_argument(
         "--hang-up-after",
@@ -913,6 +920,9 @@ class UserAgentProgram:
             ):
                 # the callee ends the call (§15): the core holds the BYE until the ACK came
                 self.loop.call_later(args.hang_up_after, self.hang_up_later, call)
+            if args.hold_user is not None and getattr(request_uri, "user", None) == args.hold_user:
+                # the callee re-INVITEs (§14.1): the conformance cases make it meet theirs
+                self.loop.call_later(args.hang_up_after, self.hold, call, True)
         else:
             self.outcome.calls_refused += 1
             self.ended_incoming += 1

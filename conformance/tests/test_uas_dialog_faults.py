@@ -1,0 +1,76 @@
+"""The UAS dialog, INVITE and status-code cases (``uas_dialog``, ``uas_invite``,
+``uas_codes``) against the test double: they pass against the correct element, and each
+fault of their area fails exactly the case that judges it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conformance.model import Profile
+from conformance.tests.faulty_uas import FaultyElement
+from conformance.tests.support import run_cases, verdicts
+
+#: a short T1, and the double's user whose calls it ends itself (BYE 0.3 s after the ACK)
+PROFILE = Profile(t1=0.2, hangup_user="hangup", hangup_after=0.3)
+
+CASES = ",".join(
+    [
+        "uas-callee-bye-dialog",
+        "uas-callee-bye-route-set",
+        "uas-offer-in-2xx",
+        "uas-405-allow-any",
+        "uas-420-options",
+        "uas-from-without-tag",
+        "uas-sip-status-codes",
+    ]
+)
+
+
+@pytest.fixture
+def make() -> Iterator[object]:
+    started: list[FaultyElement] = []
+
+    def factory(*faults: str) -> str:
+        element = FaultyElement("uas", faults, t1=PROFILE.t1)
+        started.append(element)
+        return f"udp:127.0.0.1:{element.start()}"
+
+    yield factory
+    for element in started:
+        element.stop()
+
+
+def test_the_correct_element_passes(make) -> None:
+    got = verdicts(run_cases(make(), "uas", CASES, PROFILE))
+    assert set(got.values()) == {"pass"}, got
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing"),
+    [
+        # the wrong remote target fails where it is set (§12.1.1) and where it is kept
+        ("bye_to_from", ("uas-callee-bye-dialog", "uas-callee-bye-route-set")),
+        ("bye_before_ack", ("uas-callee-bye-dialog",)),
+        ("no_offer_in_2xx", ("uas-offer-in-2xx",)),
+        ("no_allow_405", ("uas-405-allow-any",)),
+        ("no_unsupported", ("uas-420-options",)),
+    ],
+)
+def test_each_fault_fails_its_case(make, fault: str, failing: tuple[str, ...]) -> None:
+    run = run_cases(make(fault), "uas", CASES, PROFILE)
+    got = verdicts(run)
+    for case_id in failing:
+        assert got.pop(case_id) == "fail", [(r.case.id, r.reason) for r in run.results]
+    assert set(got.values()) == {"pass"}, got
+
+
+def test_the_callee_bye_names_what_is_wrong(make) -> None:
+    """The early BYE fails the §15 sentence; the one to the From URI the remote target's."""
+    early = run_cases(make("bye_before_ack"), "uas", "uas-callee-bye-dialog", PROFILE)
+    (result,) = early.results
+    assert "no BYE before our ACK" in result.reason
+    wrong = run_cases(make("bye_to_from"), "uas", "uas-callee-bye-dialog", PROFILE)
+    (result,) = wrong.results
+    assert "Request-URI sip:tester@" in result.reason
