@@ -74,3 +74,15 @@ def test_the_callee_bye_names_what_is_wrong(make) -> None:
     wrong = run_cases(make("bye_to_from"), "uas", "uas-callee-bye-dialog", PROFILE)
     (result,) = wrong.results
     assert "Request-URI sip:tester@" in result.reason
+
+
+def test_the_stateless_case_fails_a_stateful_uas_said_to_be_stateless(make) -> None:
+    """The double keeps transactions (it retransmits its 2xx): a profile calling it a
+    stateless UAS (§8.2.7) gets a fail; without that key the case does not apply."""
+    stateless = Profile(t1=0.2, stateless=True)
+    run = run_cases(make(), "uas", "uas-stateless", stateless)
+    (result,) = run.results
+    assert result.verdict.value == "fail" and "no retransmitted response" in result.reason
+    assert verdicts(run_cases(make(), "uas", "uas-stateless", PROFILE)) == {
+        "uas-stateless": "not-applicable"
+    }
