@@ -85,7 +85,7 @@ def callee_bye_dialog(ctx: Context) -> None:
     ctx.check(
         got.early_bye is None,
         "no BYE before our ACK",
-        f"a BYE {hold:.1f} s into the un-ACKed call",
+        f"a BYE while we held the ACK back ({hold:.1f} s)",
         requirement=0,
     )
     contact = uri_of(req.get("Contact") or "")

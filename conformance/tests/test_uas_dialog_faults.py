@@ -4,13 +4,15 @@ fault of their area fails exactly the case that judges it."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from conformance.model import Profile
 from conformance.tests.faulty_uas import FaultyElement
-from conformance.tests.support import run_cases, verdicts
+from conformance.tests.support import run_cases, started, verdicts
+from rfc3261.asyncio.loopback import free_port
 
 #: a short T1, and the double's user whose calls it ends itself (BYE 0.3 s after the ACK)
 PROFILE = Profile(t1=0.2, hangup_user="hangup", hangup_after=0.3)
@@ -86,3 +88,15 @@ def test_the_stateless_case_fails_a_stateful_uas_said_to_be_stateless(make) -> N
     assert verdicts(run_cases(make(), "uas", "uas-stateless", PROFILE)) == {
         "uas-stateless": "not-applicable"
     }
+
+
+def test_our_ua_hangs_up_a_call_never_acked() -> None:
+    """With T1 = 0.1 s (64*T1 = 6.4 s fits a case) our ua sends its BYE once the 2xx went
+    un-ACKed for 64*T1 (§13.3.1.4, §14.2); the selftest's ua, at T1 = 0.5 s, is not
+    applicable to that case."""
+    port = free_port()
+    argv = [sys.executable, "-m", "rfc3261", "ua", "--listen", f"sip:127.0.0.1:{port}", "-q"]
+    argv += ["--answer", "200", "--t1", "0.1"]
+    with started(argv, port):
+        run = run_cases(f"udp:127.0.0.1:{port}", "uas", "uas-no-ack-bye", Profile(t1=0.1))
+    assert verdicts(run) == {"uas-no-ack-bye": "pass"}, run.results[0].reason
