@@ -146,9 +146,13 @@ def merged_invite(ctx: Context) -> None:
         ctx.inconclusive(f"the INVITE to the ringing user got {describe(ringing)}")
     copy = Outgoing("INVITE", first.uri, list(first.headers), first.body)
     copy.set("Via", (first.get("Via") or "").replace(first.branch, first.branch + "m"))
-    final, _ = ctx.transaction(link, copy, learn=False)
+    final, provisional = ctx.transaction(link, copy, learn=False)
     if final is not None and (final.status or 0) >= 200:
         ctx.finish_invite(link, copy, final)
+    rings = [p for p in provisional if (p.status or 0) > 100]
+    if final is None and rings:
+        # the copy rings as a call of its own: it was never checked against the first
+        ctx.fail("482 (Loop Detected)", describe(rings[-1]), requirement=1)
     final = ctx.require_final(final, "final response to the merged copy")
     ctx.check(final.status == 482, "482 (Loop Detected)", describe(final), requirement=1)
 
