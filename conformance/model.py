@@ -230,6 +230,15 @@ class Profile:
     dial_timeout: float = 60.0
     # a proxy's Timer C (§16.6 step 11) in seconds when short enough to observe; 0: it is not
     timer_c: float = 0.0
+    # a user whose calls the target answers and then ends itself with a BYE about
+    # ``hangup_after`` seconds later (§15): the dialog-state cases judge that BYE
+    hangup_user: str = ""
+    hangup_after: float = 1.0
+    # a user whose calls the target answers and then re-INVITEs (puts on hold) after
+    # ``hangup_after`` seconds (§14.1): the glare case (§14.2) meets that re-INVITE
+    hold_user: str = ""
+    # the target is a stateless UAS (§8.2.7): no transactions, no retransmissions
+    stateless: bool = False
 
 
 class Context:

@@ -98,6 +98,9 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     domain = ["--domain", "127.0.0.1"]
     # RFC 3262, 3311, 3326, 3428, 4028 (the profile lists PRACK, UPDATE and MESSAGE)
     ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces"]
+    # users for the §13.3.1.3 (busy) and §15 (the callee hangs up) cases
+    ua_calls = ["--ring-user", "ring", *ua_ext, "--busy-user", "busy", "--hang-up-user", "hangup"]
+    ua_calls += ["--hold-user", "hold", "--hang-up-after", "0.5"]
     return {
         "sipref-minimal-uas": (
             minimal_uas_argv(port),
@@ -110,7 +113,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "uas",
         ),
         "sipref-ua": (
-            [*sipref, "ua", *listen, "--answer", "200", "--ring", "--ring-user", "ring", *ua_ext],
+            [*sipref, "ua", *listen, "--answer", "200", "--ring", *ua_calls],
             "sipref-ua.toml",
             "uas",
         ),

@@ -1032,6 +1032,13 @@ class SessionManager(UAExtension):
         pending = call.reinvite_server
         if pending is not None and not pending.final_sent and pending.dialog is dialog:
             effects.extend(self.ua.respond(pending, 487, now))
+        initial = call.server
+        if not call.is_uac and initial is not None and not initial.final_sent:
+            # a BYE on the early dialog of an INVITE still ringing (§15: the caller MAY)
+            effects.extend(self.ua.respond(server, 200, now))
+            effects.extend(self.reject(call, now, 487))
+            effects.append(CallEnded(call, dialog, "remote BYE"))
+            return effects
         effects.extend(self.ua.respond(server, 200, now))
         for retransmission in call.retransmissions:
             if retransmission.server.dialog is dialog:
@@ -1054,6 +1061,14 @@ class SessionManager(UAExtension):
         if mine is not None and mine.dialog is dialog and mine.final is None:
             return ua.respond(server, 491, now)
         pending = call.reinvite_server
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+        ##% A UAS that receives a second INVITE before it sends the final
+        ##% response to a first INVITE with a lower CSeq sequence number on the
+        ##% same dialog MUST return a 500 (Server Internal Error) response to the
+        ##% second INVITE and MUST include a Retry-After header field with a
+        ##% randomly chosen value of between 0 and 10 seconds.
+        if not call.is_uac and call.server is not None and not call.server.final_sent:
+            pending = call.server  # the initial INVITE, still ringing on this early dialog
         if pending is not None and not pending.final_sent and pending.dialog is dialog:
             response = server.request.make_response(500, to_tag=server.to_tag)
             response.headers.add("Retry-After", str(ua.rng.randint(0, 10)))

@@ -25,7 +25,13 @@ can check the runner gives that rule's case the failing verdict:
 - ``combined_auth``: a registrar challenges REGISTER with two WWW-Authenticate values
   combined in one header row (§7.3.1);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
-- ``flood``: every response sent 50 times (the runner must cope).
+- ``flood``: every response sent 50 times (the runner must cope);
+- ``no_allow_405``: a 405 without Allow (§21.4.6);
+- ``no_unsupported``: a 420 without Unsupported (§8.2.2.3, §21.4.15);
+- ``no_offer_in_2xx``: a 2xx to an INVITE without offer carries no offer (§13.3.1.4);
+- ``bye_to_from``: the callee's BYE (calls to the user ``hangup`` are answered, then hung
+  up 0.3 s after the ACK) goes to the caller's From URI, not its Contact (§12.1.1);
+- ``bye_before_ack``: that BYE goes out at once, before the ACK (§15).
 
 Faults of the environment rather than of a rule (each case whose control they break must end
 inconclusive, not fail):
@@ -113,6 +119,9 @@ class FaultyElement:
         self.dialogs: dict[str, int] = {}  # Call-ID + local tag -> remote CSeq
         self.seen: dict[tuple[str, str, str], str] = {}  # (from tag, call-id, cseq) -> branch
         self.bindings: dict[str, dict[str, tuple[int, str, int]]] = {}
+        # calls to the user "hangup": Call-ID -> (INVITE, To tag, address); BYEs due
+        self.hangups: dict[str, tuple[Message, str, tuple[str, int]]] = {}
+        self.byes: list[tuple[float, str]] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.timer = threading.Thread(target=self._retransmit, daemon=True)
 
@@ -161,6 +170,9 @@ class FaultyElement:
         while not self.stopped.wait(0.02):
             now = time.monotonic()
             with self.lock:
+                for due, call_id in [b for b in self.byes if b[0] <= now]:
+                    self.byes.remove((due, call_id))
+                    self._hang_up(call_id)
                 for key, (data, addr, due, interval) in list(self.unacked.items()):
                     if now >= due and "no_retransmit" not in self.faults:
                         self._send(data, addr)
@@ -263,6 +275,8 @@ class FaultyElement:
         if method == "ACK":
             self.unacked.pop(branch, None)
             self.unacked.pop(msg.call_id, None)
+            if msg.call_id in self.hangups and "bye_before_ack" not in self.faults:
+                self.byes.append((time.monotonic() + 0.3, msg.call_id))
             return
         if branch in self.transactions and method != "CANCEL":
             data, dest, _ = self.transactions[branch]
@@ -295,7 +309,10 @@ class FaultyElement:
             return
         required = msg.option_tags("Require")
         if required and method != "CANCEL" and "ignore_require" not in self.faults:
-            self._reply(msg, addr, 420, [("Unsupported", ", ".join(required))])
+            unsupported = (
+                [] if "no_unsupported" in self.faults else [("Unsupported", ", ".join(required))]
+            )
+            self._reply(msg, addr, 420, unsupported)
             return
         key = (param(msg.get("From") or "", "tag") or "", msg.call_id, msg.get("CSeq") or "")
         if not msg.to_tag and key in self.seen and self.seen[key] != branch:
@@ -350,6 +367,11 @@ class FaultyElement:
                 return
             tag = f"fk{next(self.tags)}{secrets.token_hex(4)}"
             self.dialogs[f"{msg.call_id}/{tag}"] = number
+            if msg.uri.split(":", 1)[-1].startswith("hangup@"):
+                self.hangups[msg.call_id] = (msg, tag, addr)
+                if "bye_before_ack" in self.faults:
+                    self.byes.append((time.monotonic() + 0.05, msg.call_id))
+            offer = SDP if msg.body or "no_offer_in_2xx" not in self.faults else b""
             self._reply(
                 msg,
                 addr,
@@ -359,7 +381,7 @@ class FaultyElement:
                     ("Allow", ALLOW),
                     ("Supported", ""),
                 ],
-                SDP,
+                offer,
                 tag=tag,
             )
         elif method == "CANCEL":
@@ -375,9 +397,36 @@ class FaultyElement:
         elif method in KNOWN and "no_allow_501" in self.faults:
             self._reply(msg, addr, 501)
         elif method in KNOWN or method == "REGISTER":
-            self._reply(msg, addr, 405, [("Allow", ALLOW)])
+            allow = [] if "no_allow_405" in self.faults else [("Allow", ALLOW)]
+            self._reply(msg, addr, 405, allow)
         else:
             self._reply(msg, addr, 501)
+
+    def _hang_up(self, call_id: str) -> None:
+        """The callee's BYE for a call to "hangup" (§12.1.1: to the remote target, along
+        the route set, with the dialog's Call-ID and tags)."""
+        invite, tag, addr = self.hangups.pop(call_id)
+        self.dialogs.pop(f"{call_id}/{tag}", None)
+        target = invite.get("Contact") or ""
+        if "bye_to_from" in self.faults:
+            target = invite.get("From") or ""
+        uri = target.split("<", 1)[-1].split(">", 1)[0].strip()
+        lines = [
+            f"BYE {uri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKfkbye{next(self.tags)}",
+            "Max-Forwards: 70",
+        ]
+        routes = invite.get_all("Record-Route")
+        if routes:
+            lines.append(f"Route: {', '.join(routes)}")
+        lines += [
+            f"From: {invite.get('To')};tag={tag}",
+            f"To: {invite.get('From')}",
+            f"Call-ID: {call_id}",
+            "CSeq: 1 BYE",
+            "Content-Length: 0",
+        ]
+        self._send(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
 
     def _register(self, msg: Message, addr: tuple[str, int]) -> None:
         method = msg.method

@@ -21,7 +21,10 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
    to URI's presence (RFC 6665, RFC 3856; extension ``events``) and prints the state
    each NOTIFY carries, ``--count`` of them, then unsubscribes;
 6. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
-   (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2) until
+   (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2; those for
+   ``--busy-user`` get 486, §13.3.1.3; those for ``--hang-up-user`` are answered and
+   hung up by us ``--hang-up-after`` seconds later, §15, those for ``--hold-user``
+   put on hold by our re-INVITE then, §14.1) until
    ``--count`` calls are over, ``--timeout`` seconds have passed or the process
    gets SIGINT/SIGTERM.
 
@@ -176,6 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--ring-user",
         metavar="USER",
         help="INVITEs for this Request-URI user ring (180) and are never answered",
+    )
+    ua.add_argument(
+        "--busy-user",
+        metavar="USER",
+        help="INVITEs for this Request-URI user are refused 486 (Busy Here)",
+    )
+    ua.add_argument(
+        "--hang-up-user",
+        metavar="USER",
+        help="calls to this Request-URI user are answered, then hung up by us (BYE)"
+        " --hang-up-after seconds later",
+    )
+    ua.add_argument(
+        "--hold-user",
+        metavar="USER",
+        help="calls to this Request-URI user are answered, then put on hold by us (a"
+        " re-INVITE) --hang-up-after seconds later",
+    )
+    ua.add_argument(
+        "--hang-up-after",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between answering a --hang-up-user call and our BYE (default 1)",
     )
     ua.add_argument(
         "--codecs",
@@ -631,6 +658,7 @@ class UserAgentProgram:
         self.stop = stop or asyncio.Event()
         self.waiters: list[_Waiter] = []
         self.active: set[Call] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()  # our BYEs for --hang-up-user calls
         self.ended_incoming = 0
         self.host: CoreHost | None = None
         self.ua: UserAgent | None = None
@@ -857,8 +885,15 @@ class UserAgentProgram:
             and isinstance(request_uri, SipURI)
             and request_uri.user == args.ring_user
         )
+        busy = args.busy_user is not None and getattr(request_uri, "user", None) == args.busy_user
         if args.ring or ringing_only:
             self.run_effects(self.ua.sessions.ring(call, now))
+        if busy:
+            self.outcome.calls_refused += 1
+            self.ended_incoming += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: refused 486 (busy)")
+            self.run_effects(self.ua.sessions.reject(call, now, 486))
+            return
         if ringing_only:
             # left ringing until the caller CANCELs it (§9.2) or gives up
             self.say(f"incoming call {call.call_id} from {caller.uri}: ringing, not answering")
@@ -879,11 +914,27 @@ class UserAgentProgram:
             self.outcome.calls_answered += 1
             self.say(f"incoming call {call.call_id} from {caller.uri}: answered 200")
             self.run_effects(self.ua.sessions.answer(call, now, body=body))
+            if (
+                args.hang_up_user is not None
+                and getattr(request_uri, "user", None) == args.hang_up_user
+            ):
+                # the callee ends the call (§15): the core holds the BYE until the ACK came
+                self.loop.call_later(args.hang_up_after, self.hang_up_later, call)
+            if args.hold_user is not None and getattr(request_uri, "user", None) == args.hold_user:
+                # the callee re-INVITEs (§14.1): the conformance cases make it meet theirs
+                self.loop.call_later(args.hang_up_after, self.hold, call, True)
         else:
             self.outcome.calls_refused += 1
             self.ended_incoming += 1
             self.say(f"incoming call {call.call_id} from {caller.uri}: refused {args.answer}")
             self.run_effects(self.ua.sessions.reject(call, now, args.answer))
+
+    def hang_up_later(self, call: Call) -> None:
+        """Our BYE for an answered ``--hang-up-user`` call (nothing if it ended already)."""
+        if not call.ended:
+            task = self.loop.create_task(self.hang_up(call))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     def check_answer_done(self) -> None:
         count = self.args.count
