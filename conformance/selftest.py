@@ -122,7 +122,18 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
         "sipref-proxy": (
             # its domain is not 127.0.0.1: the cases' downstream URIs (sip:x@127.0.0.1:port)
             # are then forwarded by Request-URI (§16.5), not looked up in the location service
-            [*sipref, "proxy", *listen, "--domain", "sipref.test", "--db", str(work / "proxy.db")],
+            # --t1 0.1: Timer B, F and H (64*T1) last 6.4 s, so the cases can wait for them
+            [
+                *sipref,
+                "proxy",
+                *listen,
+                "--domain",
+                "sipref.test",
+                "--t1",
+                "0.1",
+                "--db",
+                str(work / "proxy.db"),
+            ],
             "sipref-proxy.toml",
             "proxy",
         ),

@@ -153,6 +153,31 @@ def six_xx(ctx: Context) -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##= type=test
+##% and it MUST NOT create any new branches in this context.
+@case("proxy-fork-6xx-no-new-branch", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def six_xx_no_new_branch(ctx: Context) -> None:
+    """A 603 on one branch; the other, ringing, ends with a 302 naming a third contact (its
+    answer crossing the CANCEL): the proxy does not recurse to it, the 603 goes upstream."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    third = ctx.listener()
+    reply(down_a, got_a, 180)
+    end_branch(down_b, got_b, 603)
+    cancel = arrives(down_a, "CANCEL", req.call_id, timeout=1.5)
+    if cancel is not None:
+        reply(down_a, cancel, 200)
+    reply(down_a, got_a, 302, extra=[("Contact", f"<sip:third@{third.hostport}>")])
+    down_a.expect(lambda m: m.method == "ACK", timeout=0.3)
+    recursed = arrives(third, "INVITE", req.call_id, timeout=1.0)
+    if recursed is not None:
+        end_branch(third, recursed, 486)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    ctx.check(recursed is None, "no INVITE to the 302's contact", "a new branch to it")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
 ##% If the forwarded response was a final response, the proxy MUST generate a CANCEL request
 ##% for all pending client transactions associated with this response context.
 @case("proxy-fork-2xx-cancels-others", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
@@ -178,6 +203,10 @@ def two_hundred_cancels(ctx: Context) -> None:
 ##= type=test
 ##% The proxy MUST maintain the response context until all of its associated transactions have
 ##% been terminated, even after forwarding a final response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% If the server transaction is no longer available to handle the transmission, the element
+##% MUST forward the response statelessly by sending it to the server transport.
 @case("proxy-fork-all-2xx-forwarded", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def all_2xx(ctx: Context) -> None:
     """A 200 on both branches: both come upstream (each with its own To tag)."""
@@ -196,6 +225,9 @@ def all_2xx(ctx: Context) -> None:
             _bye(ctx, link, req, final, down)
     seen = sorted(str(f.to_tag) for f in finals)
     ctx.check(seen == sorted(tags), "both 200s: tags " + ", ".join(tags), ", ".join(seen))
+    # the second 200 came after the first ended the INVITE server transaction (§17.2.1; in
+    # RFC 6026's "Accepted" state it is still there): either way it must come upstream
+    ctx.check(len(finals) == 2, "the second 200 upstream too", f"{len(finals)}", requirement=2)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
@@ -205,6 +237,11 @@ def all_2xx(ctx: Context) -> None:
 ##% from all other 401 (Unauthorized) and 407 (Proxy Authentication Required) responses
 ##% received so far in this response context and add them to this response without
 ##% modification before forwarding.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Each WWW-Authenticate and Proxy-Authenticate value received in responses to the forked
+##% request MUST be placed into the single response that is sent by the forking proxy to the
+##% UA; the ordering of these header field values is not significant.
 @case("proxy-fork-challenges-aggregated", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def challenges(ctx: Context) -> None:
     """A 401 and a 407 from the branches: the one upstream carries both challenges."""
@@ -223,6 +260,7 @@ def challenges(ctx: Context) -> None:
     got = [v.strip() for v in final.get_all("WWW-Authenticate")]
     got += [v.strip() for v in final.get_all("Proxy-Authenticate")]
     ctx.check(www in got and prx in got, "both challenges", " | ".join(got) or "(none)")
+    ctx.check(len(got) == 2, "the two challenges, once each", " | ".join(got), requirement=1)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
@@ -289,6 +327,10 @@ def prefers_420(ctx: Context) -> None:
 ##= type=test
 ##% If the target set remains empty after applying all of the above, the proxy MUST return an
 ##% error response, which SHOULD be the 480 (Temporarily Unavailable) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.18
+##= type=test
+##% The reason phrase SHOULD indicate a more precise cause as to why the callee is
+##% unavailable.
 @case("proxy-no-binding-error", roles=PROXY)
 def no_binding(ctx: Context) -> None:
     """A MESSAGE for a user of the proxy's domain with no binding gets an error response."""
@@ -301,6 +343,15 @@ def no_binding(ctx: Context) -> None:
     final, _ = ctx.transaction(link, req)
     final = ctx.require_final(final)
     ctx.check((final.status or 0) >= 400, "an error response", describe(final))
+    if final.status == 480:
+        reason = (final.reason or "").strip().lower()
+        ctx.check(
+            reason not in ("", "temporarily unavailable"),
+            "a reason phrase saying why (no binding)",
+            describe(final),
+            requirement=1,
+            level="SHOULD",
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5

@@ -583,6 +583,57 @@ def _stateless(ctx: Context, link: Link, down: Listener) -> tuple[Outgoing, Got]
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
 ##= type=test
+##% A stateless proxy MUST validate a request as described in Section 16.3
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% A stateless proxy MUST follow the request processing steps described in Sections 16.4
+##% through 16.5 with the following exception:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% A stateless proxy MUST follow the request processing steps described in Section 16.6
+##% with the following exceptions:
+@case("proxy-stateless-steps", roles=PROXY, no_control=FORWARDED)
+def stateless_steps(ctx: Context) -> None:
+    """A stateless proxy validates and processes requests as §16.3 to §16.6 say: a Route
+    naming it removed, Max-Forwards decremented, its Via on top; Max-Forwards 0 refused."""
+    link, down = ctx.link(), ctx.listener()
+    req, first = _stateless(ctx, link, down)
+    _complete(link, req, down, first, 486)
+    routed = ctx.request(
+        "MESSAGE",
+        link,
+        uri=downstream_uri(down),
+        extra=[("Route", f"<sip:{ctx.target.hostport};lr>")],
+    )
+    got = _send(ctx, link, routed, down)
+    _complete(link, routed, down, got)
+    zero = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    zero.set("Max-Forwards", "0")
+    final, _ = ctx.transaction(link, zero, learn=False)
+    leaked = arrives(down, "MESSAGE", zero.call_id, timeout=0.3)
+    if leaked is not None:
+        reply(down, leaked, 200)
+    msg = got[0]
+    ctx.check(
+        leaked is None and final is not None and final.status == 483,
+        "483 to Max-Forwards 0, not forwarded",
+        describe(final) + (" and forwarded" if leaked else ""),
+    )
+    routes = msg.get_all("Route")
+    ctx.check(not routes, "the Route naming the proxy removed", ", ".join(routes), 1)
+    mf = (msg.get("Max-Forwards") or "").strip()
+    vias = msg.get_all("Via")
+    ctx.check(mf == "69", "Max-Forwards: 69", f"Max-Forwards: {mf or '(none)'}", 2)
+    ctx.check(
+        len(vias) == 2 and (param(vias[0], "branch") or "").startswith("z9hG4bK"),
+        "its Via (with a z9hG4bK branch) on top of ours",
+        " | ".join(vias),
+        requirement=2,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
 ##% Furthermore, CANCEL and non-Routed ACK requests MUST generate the same choice as their
 ##% associated INVITE.
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
@@ -645,6 +696,10 @@ def bad_max_forwards(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
 ##= type=test
 ##% The request MUST be well-formed enough to be handled with a server transaction.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.1
+##= type=test
+##% The Reason-Phrase SHOULD identify the syntax problem in more detail, for example,
+##% "Missing Call-ID header field".
 @case("proxy-no-call-id-400", roles=PROXY)
 def no_call_id(ctx: Context) -> None:
     """A request without Call-ID is not forwarded."""
@@ -659,6 +714,15 @@ def no_call_id(ctx: Context) -> None:
     if forwarded is not None:
         reply(down, forwarded, 200)
     ctx.check(forwarded is None, "not forwarded", f"forwarded ({describe(final)})")
+    if final is not None and final.status == 400:
+        reason = (final.reason or "").strip()
+        ctx.check(
+            reason.lower() not in ("", "bad request"),
+            "a Reason-Phrase naming the problem (the missing Call-ID)",
+            f"400 {reason}",
+            requirement=1,
+            level="SHOULD",
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
