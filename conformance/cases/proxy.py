@@ -20,6 +20,10 @@ ORDER = 40
 PROXY = ("proxy",)
 
 
+#: HTTP/1.1 status codes (RFC 2616 §10) that SIP does not define (RFC 3261 §21, its
+#: extensions): a SIP element SHOULD NOT send them
+HTTP_ONLY = frozenset({201, 203, 204, 205, 206, 303, 304, 306, 307, 409, 411, 417})
+
 #: why the cases judging a plain forwarded request need no control
 FORWARDED = "a plain request: judged on what the proxy forwards; not forwarded is inconclusive"
 
@@ -258,6 +262,9 @@ def unknown_method(ctx: Context) -> None:
 ##= type=test
 ##% When responding directly to a request, the element is playing the role of a UAS and MUST
 ##% behave as described in Section 8.2.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21
+##= type=test
+##% Other HTTP/1.1 response codes SHOULD NOT be used.
 @case("proxy-483-max-forwards-zero", roles=PROXY)
 def too_many_hops(ctx: Context) -> None:
     """Max-Forwards 0 on a non-OPTIONS request gets 483 and is not forwarded."""
@@ -275,6 +282,13 @@ def too_many_hops(ctx: Context) -> None:
     ctx.check(final.status == 483, "483 (Too Many Hops)", describe(final), requirement=1)
     # as a UAS (§8.2.6.2): a To tag in the response to a request without one
     ctx.check(final.to_tag is not None, "a To tag in the 483", "none", requirement=2)
+    ctx.check(
+        final.status not in HTTP_ONLY,
+        "a SIP status code",
+        f"{describe(final)} (an HTTP/1.1 code SIP does not use)",
+        requirement=4,
+        level="SHOULD",
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
@@ -300,6 +314,50 @@ def options_no_allow(ctx: Context) -> None:
     final = ctx.require_final(final)
     allow = final.get_all("Allow")
     ctx.check(not allow, f"no Allow in the proxy's {final.status}", "Allow: " + ", ".join(allow))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% If the Request-URI indicates a resource at this proxy that does not exist, the proxy MUST
+##% return a 404 (Not Found) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.10
+##= type=test
+##% If the server does not know, or has no facility to determine, whether or not the
+##% condition is permanent, the status code 404 (Not Found) SHOULD be used instead.
+@case("proxy-own-unknown-user-404", roles=PROXY)
+def own_unknown_user(ctx: Context) -> None:
+    """A MESSAGE for an unknown user at the proxy's own address is answered 404 (480 — the
+    user taken for one without bindings — is not applicable: existence cannot be told)."""
+    link = ctx.link()
+    down = ctx.listener()
+    control_through(ctx, link, down)
+    req = ctx.request("MESSAGE", link, uri=f"sip:{unique('nobody')}@{ctx.target.hostport}")
+    final, _ = ctx.transaction(link, req, learn=False)
+    final = ctx.require_final(final)
+    if final.status == 480:
+        ctx.not_applicable("480: the proxy takes the user for one without bindings (§16.5)")
+    ctx.check(final.status in (404, 410), "404 (Not Found)", describe(final))
+    ctx.check(final.status == 404, "404 rather than 410", describe(final), 1, level="SHOULD")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.6
+##= type=test
+##% The response MUST include an Allow header field containing a list of valid methods for
+##% the indicated address.
+@case("proxy-405-allow", roles=PROXY)
+def method_not_allowed(ctx: Context) -> None:
+    """An unknown method for the proxy's own URI: a 405 it answers lists Allow (another
+    answer is not applicable)."""
+    link = ctx.link()
+    down = ctx.listener()
+    control_through(ctx, link, down)
+    req = ctx.request("FROBNICATE", link, uri=f"sip:{ctx.target.hostport}")
+    final, _ = ctx.transaction(link, req, learn=False)
+    final = ctx.require_final(final)
+    if final.status != 405:
+        ctx.not_applicable(f"the proxy does not answer 405 for its own URI ({describe(final)})")
+    allow = final.get_all("Allow")
+    ctx.check(bool(allow), "Allow listing the methods", "no Allow")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from conformance.cases._proxy_support import (
+    Got,
     ack_upstream,
     arrives,
     cancel_of,
@@ -39,8 +40,9 @@ FOREIGN = (
 
 
 def _challenged(ctx: Context, link: Link, down: Listener, method: str) -> tuple[Outgoing, Message]:
-    """``method`` through the proxy without credentials: its 407 (a proxy that forwards the
-    request instead is not applicable)."""
+    """``method`` through the proxy without credentials: its challenge, 407 (or 401, which a
+    proxy must not use: `digest_407` judges that); a proxy that forwards the request instead
+    is not applicable."""
     req = ctx.request(method, link, uri=downstream_uri(down))
     link.send(bytes(req))
     got = arrives(down, method, req.call_id, timeout=2.0)
@@ -52,9 +54,9 @@ def _challenged(ctx: Context, link: Link, down: Listener, method: str) -> tuple[
         ack_upstream(link, req, final_of(link, req))
         ctx.not_applicable("the proxy forwards without asking for credentials")
     final = ctx.require_final(final_of(link, req, timeout=1.5))
-    if final.status != 407:
+    if final.status not in (401, 407):
         ack_upstream(link, req, final)
-        ctx.not_applicable(f"the proxy does not challenge with 407 ({describe(final)})")
+        ctx.not_applicable(f"the proxy does not challenge ({describe(final)})")
     return req, final
 
 
@@ -162,12 +164,16 @@ def authorization_passed_on(ctx: Context) -> None:
 ##% Proxy servers, redirect servers, and registrars SHOULD be configured with at least one
 ##% Digest realm, and at least one "realm" string supported by a given server SHOULD
 ##% correspond to the server's hostname or domainname.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+##= type=test
+##% but proxies MUST NOT
 @case("proxy-407-digest", roles=PROXY, no_control=FORWARDED)
 def digest_407(ctx: Context) -> None:
-    """A proxy demanding credentials answers a MESSAGE without them 407 with a Digest
-    challenge carrying qop (never Basic), for a realm naming a host or domain."""
+    """A proxy demanding credentials answers a MESSAGE without them 407 (not 401) with a
+    Digest challenge carrying qop (never Basic), for a realm naming a host or domain."""
     link, down = ctx.link(), ctx.listener()
     _, final = _challenged(ctx, link, down, "MESSAGE")
+    ctx.check(final.status == 407, "407, not 401", describe(final), requirement=7)
     values = [v.strip() for v in final.get_all("Proxy-Authenticate")]
     schemes = [v.split(None, 1)[0].lower() for v in values if v]
     shown = " | ".join(values) or "none"
@@ -240,3 +246,83 @@ def no_challenge_ack_cancel(ctx: Context) -> None:
         answer is None or answer.status != 407, "the CANCEL not challenged", describe(answer), 1
     )
     ctx.check(challenged is None, "no response to the ACK", describe(challenged))
+
+
+def _authorized(
+    ctx: Context, link: Link, down: Listener, method: str, without_qop: bool = False
+) -> tuple[Outgoing, Got | None]:
+    """``method`` through a challenging proxy with the profile's credentials (RFC 2069 ones,
+    no qop, with ``without_qop``); the request sent and what reached ``down`` (None: not
+    forwarded).  Without a challenge or credentials: not applicable."""
+    from conformance.cases.proxy_responses import _md5_challenge
+    from conformance.cases.registrar import digest_authorization
+
+    first, final = _challenged(ctx, link, down, method)
+    ack_upstream(link, first, final)
+    if not ctx.profile.username:
+        ctx.not_applicable("no credentials in the profile to answer the challenge with")
+    challenge = _md5_challenge(final.get_all("Proxy-Authenticate"))
+    if without_qop:
+        challenge = re.sub(r',?\s*qop\s*=\s*("[^"]*"|[^\s,]+)', "", challenge)
+    uri = first.uri
+    req = ctx.request(method, link, uri=uri, call_id=first.call_id, cseq=2)
+    req.set("From", first.get("From"))
+    credentials = digest_authorization(
+        challenge, method, uri, ctx.profile.username, ctx.profile.password
+    )
+    req.add("Proxy-Authorization", credentials)
+    link.send(bytes(req))
+    return req, arrives(down, method, req.call_id, timeout=2.0)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+##= type=test
+##% Since RFC 2543 is based on HTTP Digest as defined in RFC 2069 [39], SIP servers
+##% supporting RFC 2617 MUST ensure they are backwards compatible with RFC 2069.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.4
+##= type=test
+##% These mechanisms MUST be used by a server to determine if the client supports the new
+##% mechanisms in RFC 2617 that were not specified in RFC 2069.
+@case("proxy-digest-rfc2069", roles=PROXY, no_control=FORWARDED)
+def digest_rfc2069(ctx: Context) -> None:
+    """Credentials in the RFC 2069 form (no qop, nc, cnonce) answering the challenge are
+    accepted: the MESSAGE is forwarded."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _authorized(ctx, link, down, "MESSAGE", without_qop=True)
+    if got is not None:
+        reply(down, got, 200)
+    answer = final_of(link, req, timeout=1.0)
+    ctx.check(got is not None, "the MESSAGE forwarded", f"not forwarded ({describe(answer)})")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.1
+##= type=test
+##% Generally, a CANCEL request SHOULD be accepted by a server if it comes from the same hop
+##% that sent the request being canceled (provided that some sort of transport or network
+##% layer security association, as described in Section 26.2.1, is in place).
+@case("proxy-cancel-without-credentials", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def cancel_without_credentials(ctx: Context) -> None:
+    """An INVITE with credentials rings downstream; our CANCEL of it, without credentials,
+    is accepted (200) and passed on."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _authorized(ctx, link, down, "INVITE")
+    if got is None:
+        final = final_of(link, req, timeout=1.0)
+        ack_upstream(link, req, final)
+        ctx.inconclusive(f"the authorized INVITE was not forwarded ({describe(final)})")
+    assert got is not None
+    reply(down, got, 180)
+    upstream(link, req, lambda m: m.status == 180, timeout=1.0)
+    cancel = cancel_of(req)
+    link.send(bytes(cancel), "CANCEL (no credentials)")
+    answer = final_of(link, cancel, timeout=1.0)
+    passed = arrives(down, "CANCEL", req.call_id, timeout=1.5)
+    if passed is not None:
+        reply(down, passed, 200)
+    end_branch(down, got, 487)
+    ack_upstream(link, req, final_of(link, req))
+    ctx.check(
+        answer is not None and answer.status == 200 and passed is not None,
+        "200 to the CANCEL, and a CANCEL downstream",
+        f"{describe(answer)}; " + ("passed on" if passed else "not passed on"),
+    )

@@ -414,6 +414,40 @@ def spiral_not_loop(ctx: Context) -> None:
     ctx.check(again is not None, "the spiral forwarded", describe(refused))
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% The value placed in this part of the branch parameter SHOULD reflect all of those fields
+##% (including any Route, Proxy-Require and Proxy-Authorization header fields).
+@case(
+    "proxy-spiral-new-credentials",
+    roles=PROXY,
+    level="SHOULD",
+    no_control="a loop is answered 482 first: the proxy detects loops",
+)
+def spiral_new_credentials(ctx: Context) -> None:
+    """A proxy that detects loops forwards a request coming back with a Proxy-Authorization
+    added (it affects admission: a spiral, not a loop), not 482."""
+    link, down = ctx.link(), ctx.listener()
+    if not _loop_detected(ctx, link, down):
+        ctx.not_applicable("the proxy does not detect loops (a MAY of §16.3 step 4)")
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    got = _send(ctx, link, req, down)
+    back = _looped(ctx, link, got)
+    back.add(
+        "Proxy-Authorization",
+        'Digest username="x", realm="elsewhere.invalid", nonce="1", uri="sip:x", '
+        'response="00000000000000000000000000000000"',
+    )
+    link.send(bytes(back), "the same request with credentials added")
+    again = arrives(down, "MESSAGE", req.call_id, timeout=2.0)
+    refused = final_of(link, back, timeout=0.3) if again is None else None
+    if again is not None:
+        reply(down, again, 200)
+    reply(down, got, 200)
+    final_of(link, req)
+    ctx.check(again is not None, "the request forwarded (a spiral)", describe(refused))
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
 ##= type=test
 ##% Notice that a proxy is not required to detect merged requests and MUST NOT treat merged
@@ -532,6 +566,10 @@ def record_route_no_transport(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
 ##= type=test
 ##% A stateless proxy MUST choose one and only one target from the target set.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% This choice MUST only rely on fields in the message and time-invariant properties of the
+##% server.
 @case("proxy-stateless-retransmission", roles=PROXY, no_control=FORWARDED)
 def stateless_retransmission(ctx: Context) -> None:
     """A retransmission a stateless proxy forwards again carries the same branch (and the
@@ -553,6 +591,12 @@ def stateless_retransmission(ctx: Context) -> None:
     down.expect(lambda m: m.method == "ACK", timeout=0.3)
     ctx.check(second[0].branch == first[0].branch, str(first[0].branch), str(second[0].branch))
     ctx.check(provisional is None, "no provisional", describe(provisional), requirement=1)
+    ctx.check(
+        second[0].uri == first[0].uri,
+        f"the same target ({first[0].uri}) for the retransmission",
+        second[0].uri,
+        requirement=10,
+    )
     ctx.check(
         second[0].raw == first[0].raw,
         "the same copy again",

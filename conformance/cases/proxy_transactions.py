@@ -170,6 +170,10 @@ def ack_absorbed(ctx: Context) -> None:
 ##% If, while in the "Proceeding" state, the TU passes a 2xx response to the server
 ##% transaction, the server transaction MUST pass this response to the transport layer for
 ##% transmission.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% A UAC core that generates an ACK for 2xx MUST instead follow the rules described in
+##% Section 13.
 @case("proxy-no-own-ack-for-2xx", roles=PROXY, no_control=FORWARDED)
 def no_ack_for_2xx(ctx: Context) -> None:
     """A 2xx from downstream is not ACKed by the proxy: the only ACK comes from us."""
@@ -188,8 +192,9 @@ def no_ack_for_2xx(ctx: Context) -> None:
         ctx.fail("the 200 upstream", describe(final), requirement=1)
     assert final is not None
     own = arrives(down, "ACK", req.call_id, timeout=0.5)
-    link.send(bytes(ack_for(req, final, ctx.target)), "ACK (2xx)")
-    arrives(down, "ACK", req.call_id, timeout=1.0)
+    ack = ack_for(req, final, ctx.target)
+    link.send(bytes(ack), "ACK (2xx)")
+    theirs = arrives(down, "ACK", req.call_id, timeout=1.0)
     bye = bye_for(req, final, ctx.target)
     link.send(bytes(bye), "BYE")
     end = arrives(down, "BYE", req.call_id, timeout=2.0)
@@ -197,3 +202,10 @@ def no_ack_for_2xx(ctx: Context) -> None:
         reply(down, end, 200)
         final_of(link, bye)
     ctx.check(own is None, "no ACK before ours", "an ACK from the proxy itself")
+    # the 2xx's ACK is a request of its own, end to end (§13.2.2.4): ours goes through
+    ctx.check(
+        theirs is not None and theirs[0].branch != got[0].branch,
+        "our ACK forwarded downstream (a new transaction, not the INVITE's branch)",
+        "none" if theirs is None else f"branch {theirs[0].branch}",
+        requirement=3,
+    )
