@@ -249,11 +249,17 @@ def no_challenge_ack_cancel(ctx: Context) -> None:
 
 
 def _authorized(
-    ctx: Context, link: Link, down: Listener, method: str, without_qop: bool = False
+    ctx: Context,
+    link: Link,
+    down: Listener,
+    method: str,
+    without_qop: bool = False,
+    others: tuple[str, ...] = (),
 ) -> tuple[Outgoing, Got | None]:
     """``method`` through a challenging proxy with the profile's credentials (RFC 2069 ones,
-    no qop, with ``without_qop``); the request sent and what reached ``down`` (None: not
-    forwarded).  Without a challenge or credentials: not applicable."""
+    no qop, with ``without_qop``; after the Proxy-Authorization values ``others``); the
+    request sent and what reached ``down`` (None: not forwarded).  Without a challenge or
+    credentials: not applicable."""
     from conformance.cases.proxy_responses import _md5_challenge
     from conformance.cases.registrar import digest_authorization
 
@@ -270,7 +276,8 @@ def _authorized(
     credentials = digest_authorization(
         challenge, method, uri, ctx.profile.username, ctx.profile.password
     )
-    req.add("Proxy-Authorization", credentials)
+    for value in (*others, credentials):
+        req.add("Proxy-Authorization", value)
     link.send(bytes(req))
     return req, arrives(down, method, req.call_id, timeout=2.0)
 
@@ -326,3 +333,22 @@ def cancel_without_credentials(ctx: Context) -> None:
         "200 to the CANCEL, and a CANCEL downstream",
         f"{describe(answer)}; " + ("passed on" if passed else "not passed on"),
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Note that if an authentication scheme that does not support realms is used in the
+##% Proxy-Authorization header field, a proxy server MUST attempt to parse all
+##% Proxy-Authorization header field values to determine whether one of them has what the
+##% proxy server considers to be valid credentials.
+@case("proxy-credentials-among-others", roles=PROXY, no_control=FORWARDED)
+def credentials_among_others(ctx: Context) -> None:
+    """Our credentials after a value of a scheme without realms and one for another realm:
+    the proxy finds them and forwards the request."""
+    link, down = ctx.link(), ctx.listener()
+    others = ('X-Token token="c29tZXRoaW5n"', FOREIGN)
+    req, got = _authorized(ctx, link, down, "MESSAGE", others=others)
+    if got is not None:
+        reply(down, got, 200)
+    answer = final_of(link, req, timeout=1.0)
+    ctx.check(got is not None, "the MESSAGE forwarded", f"not forwarded ({describe(answer)})")
