@@ -185,7 +185,7 @@ def proceeding_quiet(ctx: Context) -> None:
     reply(down, got, 180)
     # a copy already on its way when the 180 arrived is no retransmission in "Proceeding"
     _copies(down, got, 2 * t1 + 0.2)
-    later = _copies(down, got, 4 * t1 + 0.5)
+    later = _copies(down, got, 2 * t1 + 0.5)  # Timer A kept: a copy at 3*T1 (then 7*T1)
     cancel = arrives(down, "CANCEL", req.call_id, timeout=0.5)
     if cancel is not None:
         reply(down, cancel, 200)

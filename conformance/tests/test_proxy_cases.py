@@ -26,7 +26,8 @@ PROXY_CASES = (
 #: the cases of a proxy demanding credentials (not applicable to one that does not)
 CHALLENGE_CASES = (
     "proxy-407-digest,proxy-407-not-repeated,proxy-no-challenge-ack-cancel,"
-    "proxy-authorization-passed-on"
+    "proxy-authorization-passed-on,proxy-digest-rfc2069,proxy-cancel-without-credentials,"
+    "proxy-credentials-among-others"
 )
 REGISTRAR_CASES = (
     "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
