@@ -18,6 +18,7 @@ gives that rule's case the failing verdict:
   packet's source (§18.2.1);
 - ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
 - ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
+- ``no_decrement``: a proxy forwards Max-Forwards unchanged (§16.6 step 3);
 - ``early_483``: a proxy answers 483 to Max-Forwards 1 already, instead of forwarding the
   request with 0 (§16.3 step 3, §16.6 step 3);
 - ``consume_credentials``: a proxy removes Proxy-Authorization values, even those for
@@ -487,7 +488,7 @@ class FaultyElement:
                 first_via = False
                 rest_vias = value.split(",", 1)
                 value = top + ("," + rest_vias[1] if len(rest_vias) > 1 else "")
-            if low == "max-forwards":
+            if low == "max-forwards" and "no_decrement" not in self.faults:
                 value = str(max(int(value.strip()) - 1, 0))
             if low in ("content-length", "l"):
                 continue

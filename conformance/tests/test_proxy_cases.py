@@ -63,6 +63,7 @@ def test_a_correct_stateless_proxy_passes(element) -> None:
         ("no_via_check", "proxy-stray-response-discarded"),
         ("answer_cancel", "proxy-stateless-cancel"),
         ("early_483", "proxy-max-forwards-decremented"),
+        ("no_decrement", "proxy-max-forwards-decremented"),
         ("consume_credentials", "proxy-authorization-passed-on"),
         ("keep_route", "proxy-stateless-steps"),
     ],
