@@ -18,6 +18,13 @@ can check the runner gives that rule's case the failing verdict:
   packet's source (§18.2.1);
 - ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
 - ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
+- ``no_decrement``: a proxy forwards Max-Forwards unchanged (§16.6 step 3);
+- ``early_483``: a proxy answers 483 to Max-Forwards 1 already, instead of forwarding the
+  request with 0 (§16.3 step 3, §16.6 step 3);
+- ``consume_credentials``: a proxy removes Proxy-Authorization values, even those for
+  another realm (§22.3);
+- ``keep_route``: a stateless proxy leaves the Route value naming it in the request it
+  forwards (§16.4, §16.11);
 - ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
 - ``lf_only``: responses end their lines with LF alone, not CRLF (§7);
 - ``bad_content_length``: responses say a Content-Length 3 above their body's (§20.14);
@@ -512,6 +519,9 @@ class FaultyElement:
         if msg.method == "CANCEL" and "answer_cancel" in self.faults:
             self._reply(msg, addr, 200)
         mf = msg.get("Max-Forwards")
+        if mf is not None and mf.strip() == "1" and "early_483" in self.faults:
+            self._reply(msg, addr, 483)
+            return
         if mf is not None and mf.strip() == "0":
             # §16.3 step 3: never forwarded; OPTIONS may be answered as its final recipient
             self._reply(msg, addr, 200 if msg.method == "OPTIONS" else 483)
@@ -526,7 +536,7 @@ class FaultyElement:
         me = f"127.0.0.1:{self.port}"
         headers = list(msg.headers)
         routes = msg.get_all("Route")
-        if routes and me in routes[0]:
+        if routes and me in routes[0] and "keep_route" not in self.faults:
             headers = [(n, v) for n, v in headers if n.lower() != "route"]
             rest = routes[1:]
             if rest:
@@ -551,9 +561,11 @@ class FaultyElement:
                 first_via = False
                 rest_vias = value.split(",", 1)
                 value = top + ("," + rest_vias[1] if len(rest_vias) > 1 else "")
-            if low == "max-forwards":
+            if low == "max-forwards" and "no_decrement" not in self.faults:
                 value = str(max(int(value.strip()) - 1, 0))
             if low in ("content-length", "l"):
+                continue
+            if low == "proxy-authorization" and "consume_credentials" in self.faults:
                 continue
             out.append(f"{name}: {value}")
         if mf is None:
