@@ -236,6 +236,9 @@ class Registrar:
         )
         self._total_count = 0
         self._total_at = float("-inf")
+        # Seconds between counts of the whole table (see _total); registrars sharing a
+        # process's load (the program's database workers) count less often each.
+        self.recount_interval = 1.0
 
     # -- the procedure
 
@@ -648,9 +651,10 @@ class Registrar:
             self._total_count += added
 
     def _total(self, now: float) -> int:
-        """The number of bindings, counted at most once a second (counting is O(n));
-        in between, bindings this registrar added are added to the last count."""
-        if now - self._total_at >= 1.0 or now < self._total_at:
+        """The number of bindings, counted at most every ``recount_interval`` seconds
+        (counting is O(n)); in between, bindings this registrar added are added to the
+        last count."""
+        if now - self._total_at >= self.recount_interval or now < self._total_at:
             self._total_count = self.location.count(now)
             self._total_at = now
         return self._total_count

@@ -41,12 +41,17 @@ from pathlib import Path
 from typing import Any
 
 from rfc3261.asyncio.loopback import free_port
-from rfc3261.bench.proxy_load import _STAT, SCENARIOS, SIPP_COMMON, _ramp, _stop
+from rfc3261.bench.proxy_load import _STAT, SCENARIOS, SIPP_COMMON, _stop
+from rfc3261.programs.registrar import DEFAULT_BIND_WORKERS
 
 NAME = "location_pg"
 
 TARGET_SCALING = 1.6
 TARGET_PG_VS_SQLITE = 0.5
+# --db-workers for the sweep of one process on PostgreSQL (the default is measured as
+# postgresql_1 already).
+POOL_SIZES = (0, 1, 2, 8)
+MAIN_CASES = ("sqlite_1", "postgresql_1", "postgresql_2")
 
 REPO = Path(__file__).resolve().parents[2]
 # Like SQLite WAL + synchronous=NORMAL: no wait for the WAL flush at commit.
@@ -60,13 +65,15 @@ def _pinned(cpu: int | None, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu % cpus), *command]
 
 
-def _start_registrar(db: str, cpu: int | None, workdir: Path) -> tuple[subprocess.Popen[str], int]:
+def _start_registrar(
+    db: str, cpu: int | None, workdir: Path, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     command = _pinned(
         cpu,
         [
             sys.executable, "-m", "rfc3261", "registrar", "--listen", f"sip:127.0.0.1:{port}",
-            "--domain", "example.com", "--buffer", "4194304", "-q", "--db", db,
+            "--domain", "example.com", "--buffer", "4194304", "-q", "--db", db, *extra,
         ],
     )  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -98,10 +105,15 @@ def _sipp_start(port: int, rate: int, calls: int, workdir: Path) -> subprocess.P
 
 
 def _register_step(
-    databases: list[str], rate: int, seconds: float, workdir: Path, count: Callable[[], int]
+    databases: list[str],
+    rate: int,
+    seconds: float,
+    workdir: Path,
+    count: Callable[[], int],
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One load step: a registrar per entry of ``databases``, each fed rate/n by its SIPp."""
-    servers = [_start_registrar(db, cpu, workdir) for cpu, db in enumerate(databases)]
+    servers = [_start_registrar(db, cpu, workdir, extra) for cpu, db in enumerate(databases)]
     share = max(1, rate // len(servers))
     try:
         time.sleep(0.3)
@@ -143,8 +155,38 @@ def _register_step(
     }
 
 
+def _peak(ramp: dict[str, Any]) -> float:
+    return max(step["sipp_call_rate"] or 0.0 for step in ramp["steps"])
+
+
+def _interleaved_ramps(
+    cases: dict[str, Callable[[int], dict[str, Any]]], rates: list[int]
+) -> dict[str, dict[str, Any]]:
+    """Each case's offered rate stepped up until a step is not clean (as
+    ``proxy_load._ramp``), the cases taking turns at each rate: on a shared machine whose
+    load changes by the minute, the cases compared are measured minutes apart at most."""
+    ramps: dict[str, dict[str, Any]] = {name: {"steps": [], "best": None} for name in cases}
+    running = list(cases)
+    for rate in rates:
+        for name in list(running):
+            result = cases[name](rate)
+            achieved = result.get("sipp_call_rate") or 0.0
+            result["clean"] = (
+                result["exit_status"] == 0 and not result["failed"] and achieved >= 0.85 * rate
+            )
+            ramps[name]["steps"].append(result)
+            if result["clean"]:
+                ramps[name]["best"] = result
+            else:
+                running.remove(name)
+        if not running:
+            break
+    return ramps
+
+
 def register_load(database: Any, quick: bool) -> dict[str, Any]:
-    """REGISTER/s: SQLite x1, PostgreSQL x1, PostgreSQL x2, each ramped."""
+    """REGISTER/s: SQLite x1, PostgreSQL x1, PostgreSQL x2 (and x1 with other numbers of
+    database workers), ramped in turns."""
     import psycopg
 
     if shutil.which("sipp") is None:
@@ -174,24 +216,40 @@ def register_load(database: Any, quick: bool) -> dict[str, Any]:
         from rfc3261.location_pg import PostgresLocationService
 
         PostgresLocationService(database.conninfo).close()
-        cases = {
-            "sqlite_1": ([str(sqlite_db)], sqlite_count),
-            "postgresql_1": ([url], pg_count),
-            "postgresql_2": ([url, url], pg_count),
+        cases: dict[str, Callable[[int], dict[str, Any]]] = {
+            "sqlite_1": lambda r: _register_step(
+                [str(sqlite_db)], r, seconds, workdir, sqlite_count
+            ),
+            "postgresql_1": lambda r: _register_step([url], r, seconds, workdir, pg_count),
+            "postgresql_2": lambda r: _register_step([url, url], r, seconds, workdir, pg_count),
         }
-        result: dict[str, Any] = {"seconds_per_step": seconds}
-        for name, (databases, count) in cases.items():
-            result[name] = _ramp(
-                lambda r, d=databases, c=count: _register_step(d, r, seconds, workdir, c), rates
+        # One process on PostgreSQL with other numbers of database workers (0: every
+        # REGISTER on the event loop, as before issue 24's workers): why the default.
+        sizes = (0, 1) if quick else POOL_SIZES
+        for size in sizes:
+            extra = ("--db-workers", str(size))
+            cases[f"workers_{size}"] = lambda r, e=extra: _register_step(
+                [url], r, seconds, workdir, pg_count, e
             )
-    best = {name: (result[name]["best"] or {}).get("rate") for name in cases}
+        ramps = _interleaved_ramps(cases, rates)
+    result: dict[str, Any] = {"seconds_per_step": seconds, "db_workers": DEFAULT_BIND_WORKERS}
+    result.update((name, ramps[name]) for name in MAIN_CASES)
+    result["postgresql_1_by_workers"] = {
+        str(size): {
+            "best_rate": (ramps[f"workers_{size}"]["best"] or {}).get("rate"),
+            "peak_answered_per_second": _peak(ramps[f"workers_{size}"]),
+            "steps": ramps[f"workers_{size}"]["steps"],
+        }
+        for size in sizes
+    }
+    best = {name: (result[name]["best"] or {}).get("rate") for name in MAIN_CASES}
     if best["postgresql_1"] and best["postgresql_2"]:
         result["scaling_two_vs_one"] = round(best["postgresql_2"] / best["postgresql_1"], 3)
     if best["postgresql_1"] and best["sqlite_1"]:
         result["postgresql_vs_sqlite"] = round(best["postgresql_1"] / best["sqlite_1"], 3)
     # The ramp's steps are coarse: the highest rate SIPp saw answered in any step (the
     # last, overloaded one included) says more about capacity between two steps.
-    peak = {name: max(s["sipp_call_rate"] or 0.0 for s in result[name]["steps"]) for name in cases}
+    peak = {name: _peak(result[name]) for name in MAIN_CASES}
     result["peak_answered_per_second"] = peak
     if peak["postgresql_1"] and peak["sqlite_1"]:
         result["peak_two_vs_one"] = round(peak["postgresql_2"] / peak["postgresql_1"], 3)
@@ -404,6 +462,15 @@ def render(doc: dict[str, Any]) -> str:
             f"{register.get('peak_two_vs_one')}, PostgreSQL vs SQLite "
             f"{register.get('peak_postgresql_vs_sqlite')}"
         )
+        sweep = register.get("postgresql_1_by_workers")
+        if sweep:
+            default = register.get("db_workers", DEFAULT_BIND_WORKERS)
+            cells = [f"{size}: {entry['best_rate']} ({entry['peak_answered_per_second']})"
+                     for size, entry in sweep.items()]  # fmt: skip
+            lines.append(
+                f"  one process on PostgreSQL by --db-workers, clean REGISTER/s (peak): "
+                f"{', '.join(cells)}; default {default} above"
+            )
     for entry in doc["lookup"]:
         lines.append(
             f"  lookup with {entry['bindings']:>9,} bindings: median {entry['lookup_us_median']}"

@@ -11,7 +11,9 @@ through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
 WAL journal), so they survive a restart and the proxy program can share them;
 ``--db postgresql://...`` keeps them in PostgreSQL instead, shared by several
-registrar and proxy processes (:mod:`rfc3261.location_pg`).
+registrar and proxy processes (:mod:`rfc3261.location_pg`); then steps 6-8 of each
+REGISTER run on one of ``--db-workers`` threads with a connection of its own
+(:class:`BindWorkers`), so the process has several REGISTERs in the database at once.
 OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
 (§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
@@ -520,14 +522,16 @@ def make_bind_workers(args: argparse.Namespace, registrar: Registrar) -> BindWor
     registrars = []
     try:
         for _ in range(size):
-            registrars.append(
-                Registrar(
-                    open_location(args.db),
-                    registrar.config,
-                    registrar.authenticator,
-                    extensions=registrar.extensions,
-                )
+            worker = Registrar(
+                open_location(args.db),
+                registrar.config,
+                registrar.authenticator,
+                extensions=registrar.extensions,
             )
+            # The whole table is counted (for max_bindings_total) about once a second
+            # per process, as on the event loop, not once per worker.
+            worker.recount_interval = registrar.recount_interval * size
+            registrars.append(worker)
     except common.ConfigError:
         for made in registrars:
             made.location.close()
