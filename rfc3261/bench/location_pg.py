@@ -93,6 +93,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) clock ticks of all the machine's CPUs since boot (``/proc/stat``)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def _sipp_start(port: int, rate: int, calls: int, workdir: Path) -> subprocess.Popen[str]:
     command = [
         "sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "register_unique.xml"),
@@ -119,6 +126,7 @@ def _register_step(
         time.sleep(0.3)
         before = count()
         cpu_before = [_cpu_seconds(p.pid) for p, _ in servers]
+        machine_before = _machine_cpu()
         started = time.perf_counter()
         clients = [_sipp_start(port, share, int(share * seconds), workdir) for _, port in servers]
         outputs = []
@@ -126,6 +134,7 @@ def _register_step(
             out, _ = client.communicate(timeout=120)
             outputs.append((client.returncode, out))
         wall = time.perf_counter() - started
+        machine_after = _machine_cpu()
         cpu = [_cpu_seconds(p.pid) - c for (p, _), c in zip(servers, cpu_before, strict=True)]
     finally:
         for process, _ in servers:
@@ -152,6 +161,13 @@ def _register_step(
         "sipp_call_rate": round(achieved, 1),
         "wall_seconds": round(wall, 2),
         "server_cpu_us_per_register": round(sum(cpu) / max(successful, 1) * 1e6, 1),
+        # How busy all the machine's CPUs were during the step (SIPp, PostgreSQL, the
+        # registrars, and whatever else runs on the host): near 1.0, adding a process
+        # cannot add throughput.
+        "machine_busy": round(
+            (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1]),
+            2,
+        ),
     }
 
 
@@ -450,7 +466,8 @@ def render(doc: dict[str, Any]) -> str:
             lines.append(
                 f"  {name:13} {best['rate']:>6} REGISTER/s clean, "
                 f"{best['server_cpu_us_per_register']} us server CPU per REGISTER, "
-                f"{best['persisted_bindings']} persisted"
+                f"{best['persisted_bindings']} persisted, machine CPUs "
+                f"{best.get('machine_busy', 0.0):.0%} busy"
             )
         lines.append(
             f"  two vs one on PostgreSQL: {register.get('scaling_two_vs_one')} "

@@ -34,8 +34,8 @@ import argparse
 import asyncio
 import collections
 import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
@@ -407,27 +407,31 @@ class BindWorkers:
     on a few threads, so that one process has several REGISTERs in flight against a
     database server instead of waiting for each one's round trips.
 
-    Each thread takes one of ``registrars``: the same configuration, authenticator and
+    Each thread owns one of ``registrars``: the same configuration, authenticator and
     extensions as the event loop's registrar, but a location service (a connection) of
     its own.  Steps 1 to 5 (:meth:`Registrar.screen`, Digest nonces included) stay on
-    the event loop, and so does everything of the transaction layer: a worker gets a
-    screened REGISTER and hands back its final response, which the loop sends on the
-    server transaction.  The REGISTERs of one address-of-record go to the workers one
-    at a time, in the order they arrived (§10.3); those of other AORs overlap.  libpq
-    releases the GIL while it waits for the server, so the loop receives and screens
-    more requests meanwhile.
+    the event loop, and so does everything of the transaction layer: a worker takes a
+    screened REGISTER from a queue and hands back its final response, which the loop
+    sends on the server transaction.  The REGISTERs of one address-of-record go to the
+    workers one at a time, in the order they arrived (§10.3); those of other AORs
+    overlap.  libpq releases the GIL while it waits for the server, so the loop
+    receives and screens more requests meanwhile.
     """
 
     def __init__(self, registrars: list[Registrar]) -> None:
         if not registrars:
             raise ValueError("BindWorkers needs at least one registrar")
         self.registrars = list(registrars)
-        self._idle: queue.SimpleQueue[Registrar] = queue.SimpleQueue()
-        for registrar in self.registrars:
-            self._idle.put(registrar)
-        self._executor = ThreadPoolExecutor(len(registrars), thread_name_prefix="register")
-        # AOR -> the REGISTERs waiting behind the one of that AOR in flight.
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by submit
+        self._jobs: queue.SimpleQueue[_BindJob | None] = queue.SimpleQueue()
+        # AOR -> the REGISTERs waiting behind the one of that AOR on a worker.
         self._waiting: dict[str, collections.deque[_BindJob]] = {}
+        self._threads = [
+            threading.Thread(target=self._work, args=(registrar,), name=f"register-{n}")
+            for n, registrar in enumerate(self.registrars)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
     ##% REGISTER requests MUST be processed by a registrar in the order that
@@ -442,51 +446,55 @@ class BindWorkers:
     ) -> None:
         """Run steps 6-8 of ``request`` on a worker; ``done(response)`` on the loop after.
         Called on the event loop."""
+        self._loop = asyncio.get_running_loop()
         job = _BindJob(request, screened, now, source, done)
         waiting = self._waiting.get(screened.aor)
         if waiting is not None:  # this AOR's previous REGISTER is not answered yet
             waiting.append(job)
             return
         self._waiting[screened.aor] = collections.deque()
-        self._start(job)
+        self._jobs.put(job)
 
     @property
     def in_flight(self) -> int:
         """Addresses-of-record with a REGISTER on a worker now."""
         return len(self._waiting)
 
-    def _start(self, job: _BindJob) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._bind, job)
-        future.add_done_callback(lambda finished: self._finished(job, finished))
+    def _work(self, registrar: Registrar) -> None:
+        """A worker thread: REGISTERs from the queue until None."""
+        while (job := self._jobs.get()) is not None:
+            try:
+                response = registrar.bind(job.request, job.screened, job.now, source=job.source)
+            except Exception:  # a bug, not the database (bind answers LocationError 500)
+                common.LOG.exception("REGISTER failed")
+                response = job.request.make_response(500, "Server Internal Error")
+            try:
+                assert self._loop is not None  # submit set it before the job was queued
+                self._loop.call_soon_threadsafe(self._finished, job, response)
+            except RuntimeError:  # the loop is closed: nobody to answer any more
+                return
 
-    def _bind(self, job: _BindJob) -> Response:
-        """On a worker thread: one registrar (connection) for the time of one REGISTER."""
-        registrar = self._idle.get()
-        try:
-            return registrar.bind(job.request, job.screened, job.now, source=job.source)
-        finally:
-            self._idle.put(registrar)
-
-    def _finished(self, job: _BindJob, future: asyncio.Future[Response]) -> None:
-        if future.cancelled():  # closing
-            return
-        try:
-            response = future.result()
-        except Exception:  # a bug, not the database (bind answers LocationError with 500)
-            common.LOG.exception("REGISTER failed")
-            response = job.request.make_response(500, "Server Internal Error")
+    def _finished(self, job: _BindJob, response: Response) -> None:
+        """On the loop: send the response, start the AOR's next REGISTER."""
         job.done(response)
         waiting = self._waiting.get(job.screened.aor)
         if waiting:
-            self._start(waiting.popleft())
+            self._jobs.put(waiting.popleft())
         else:
             self._waiting.pop(job.screened.aor, None)
 
     def close(self) -> None:
         """Let the REGISTERs on the workers end, drop those waiting, close the connections."""
         self._waiting.clear()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        while True:  # jobs not started yet are dropped (their transactions too)
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
         for registrar in self.registrars:
             close = getattr(registrar.location, "close", None)
             if close is not None:
