@@ -10,12 +10,14 @@ Measurements, in one run:
   against ``python -m rfc3261 registrar`` (a) with an SQLite file, one process; (b) with
   ``--db postgresql://`` on a PostgreSQL server started for the run, one process; (c) two
   registrar processes on that server, each fed by its own SIPp at half the offered
-  rate.  Registrar *i* is pinned to CPU *i* (``taskset``); the offered rate steps up
-  until a step is not clean, and every binding answered 200 is counted in the database
-  afterwards (persisted, not just answered).  The server runs with ``fsync`` on and
-  the registrars connect with ``synchronous_commit=off``: like SQLite's WAL with
-  ``synchronous=NORMAL``, a crash of the database host may lose the last commits, a
-  crash of a registrar loses nothing;
+  rate; (d) one process with 0, 1, 2 and 8 database workers (``--db-workers``; (b) and
+  (c) run the default).  Registrar *i* is pinned to CPU *i* (``taskset``); the offered
+  rate steps up until a step is not clean, the cases taking turns at each rate, and
+  every binding answered 200 is counted in the database afterwards (persisted, not just
+  answered).  Each step also records how busy the machine's CPUs were.  The server
+  runs with ``fsync`` on and the registrars connect with ``synchronous_commit=off``:
+  like SQLite's WAL with ``synchronous=NORMAL``, a crash of the database host may lose
+  the last commits, a crash of a registrar loses nothing;
 - **look-up with 1,000,000 bindings**: the table filled with a million AORs (one
   binding each), then random look-ups through :class:`PostgresLocationService`,
   with the query plan (the primary key's index); the same on a table of 1,000, and the
