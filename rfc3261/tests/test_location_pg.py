@@ -655,3 +655,23 @@ def test_bench_table_shows_the_in_process_cpu() -> None:
                        "count_all_ms": 1.0, "plan": ["Index Scan"]}]}  # fmt: skip
     table = bench.render(doc)
     assert "SQLite 180.0 us, PostgreSQL 350.0 us (x1.94) + 260.0 us" in table
+
+
+def test_bench_table_shows_the_workers_sweep_and_the_machine_load() -> None:
+    from rfc3261.bench import location_pg as bench
+
+    step = {"rate": 1600, "server_cpu_us_per_register": 450.0, "persisted_bindings": 6400,
+            "machine_busy": 0.97}  # fmt: skip
+    register = {name: {"best": step} for name in ("sqlite_1", "postgresql_1", "postgresql_2")} | {
+        "db_workers": 4,
+        "postgresql_1_by_workers": {
+            "0": {"best_rate": 300, "peak_answered_per_second": 421.9},
+            "8": {"best_rate": 1300, "peak_answered_per_second": 1357.4},
+        },
+    }
+    doc = {"register": register, "lookup": [{"bindings": 1000, "lookup_us_median": 80.0,
+           "lookup_us_p99": 900.0, "count_all_ms": 1.0, "plan": ["Index Scan"]}]}  # fmt: skip
+    table = bench.render(doc)
+    assert "6400 persisted, machine CPUs 97% busy" in table
+    assert "by --db-workers, clean REGISTER/s (peak): 0: 300 (421.9), 8: 1300 (1357.4);" in table
+    assert "default 4 above" in table
