@@ -35,6 +35,7 @@ import asyncio
 import collections
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -426,8 +427,11 @@ class BindWorkers:
         self._jobs: queue.SimpleQueue[_BindJob | None] = queue.SimpleQueue()
         # AOR -> the REGISTERs waiting behind the one of that AOR on a worker.
         self._waiting: dict[str, collections.deque[_BindJob]] = {}
+        # Daemon threads: a process that ends without close() does not wait for them.
         self._threads = [
-            threading.Thread(target=self._work, args=(registrar,), name=f"register-{n}")
+            threading.Thread(
+                target=self._work, args=(registrar,), name=f"register-{n}", daemon=True
+            )
             for n, registrar in enumerate(self.registrars)
         ]
         for thread in self._threads:
@@ -483,8 +487,9 @@ class BindWorkers:
         else:
             self._waiting.pop(job.screened.aor, None)
 
-    def close(self) -> None:
-        """Let the REGISTERs on the workers end, drop those waiting, close the connections."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Let the REGISTERs on the workers end (for up to ``timeout`` seconds), drop
+        those waiting, close the connections of the workers that ended."""
         self._waiting.clear()
         while True:  # jobs not started yet are dropped (their transactions too)
             try:
@@ -493,9 +498,12 @@ class BindWorkers:
                 break
         for _ in self._threads:
             self._jobs.put(None)
-        for thread in self._threads:
-            thread.join()
-        for registrar in self.registrars:
+        deadline = time.monotonic() + timeout
+        for thread, registrar in zip(self._threads, self.registrars, strict=True):
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():  # stuck in the database: never close a busy connection
+                common.LOG.warning("%s still waiting for the database", thread.name)
+                continue
             close = getattr(registrar.location, "close", None)
             if close is not None:
                 close()

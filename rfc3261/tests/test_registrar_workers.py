@@ -143,3 +143,32 @@ def test_workers_only_for_postgresql() -> None:
     assert make_bind_workers(off, registrar) is None
     with pytest.raises(ValueError):
         BindWorkers([])
+
+
+def test_close_does_not_wait_forever_nor_close_a_busy_connection() -> None:
+    release = threading.Event()
+
+    class _Stuck(_SlowRegistrar):
+        def bind(self, request: Any, screened: Screened, now: float, *, source: object) -> Any:
+            release.wait(5)  # a database that does not answer
+            return request.make_response(200)
+
+    stand_ins = [_Stuck({}, []), _Stuck({}, [])]
+    workers = BindWorkers(stand_ins)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        request = register(call_id="stuck", cseq=1)
+        workers.submit(
+            request, Screened("sip:a@example.com", ("", False)), 0.0, None, lambda r: None
+        )
+        await asyncio.sleep(0.05)  # a worker has taken it
+        started = time.monotonic()
+        workers.close(timeout=0.3)
+        assert time.monotonic() - started < 1.0
+
+    try:
+        asyncio.run(main())
+    finally:
+        release.set()
+    # The idle worker's connection is closed, the busy one's left alone.
+    assert sorted(stand_in.closed for stand_in in stand_ins) == [False, True]
