@@ -85,6 +85,10 @@ def verify_digest(ctx: Context, request: Message, header: str, requirement: int)
 ##% Finally, once the new request has been constructed, it is sent using a new client
 ##% transaction, and therefore MUST have a new branch ID in the top Via field as discussed
 ##% in Section 8.1.1.7.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+##= type=test
+##% The requesting client SHOULD retry the request at the new address(es)
+##% given by the Contact header field (Section 20.10).
 @case(
     "uac-3xx-recurse",
     roles=UAC,
