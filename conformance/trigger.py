@@ -62,6 +62,9 @@ KINDS: dict[str, str] = {
     "proxied": "call sip:uas@127.0.0.1:9 through the outbound proxy {target} (a route set "
     "naming it), hanging up about 1.5 s in (CANCEL if it still rings, else BYE)",
     "register": "register at the registrar {target} (an AOR of its domain, short Expires)",
+    "register-aor": "register the AOR sip:alice@{target} with no registrar configured",
+    "calls": "call {uri} twice, one call after the other, hanging up each about 1 s after "
+    "it is answered",
     "options": "send OPTIONS to {uri}",
     "message": "send an instant MESSAGE to {uri}",
     "subscribe": "SUBSCRIBE to {uri} (presence)",
@@ -143,15 +146,20 @@ REASONS = {
     180: "Ringing",
     183: "Session Progress",
     200: "OK",
+    301: "Moved Permanently",
     302: "Moved Temporarily",
+    305: "Use Proxy",
     401: "Unauthorized",
     407: "Proxy Authentication Required",
+    403: "Forbidden",
+    404: "Not Found",
     420: "Bad Extension",
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
     487: "Request Terminated",
     489: "Bad Event",
     491: "Request Pending",
+    503: "Service Unavailable",
 }
 
 

@@ -208,7 +208,7 @@ def second_final_ignored(ctx: Context) -> None:
     peer.answer(invite, addr, 200, tag=late, note="a 200 after the 486")
     seen = peer.collect(
         lambda m: m.call_id == invite.call_id and m.method in ("ACK", "BYE") and m.to_tag == late,
-        1.5,
+        1.0,
     )
     for _, msg in seen:
         if msg.method == "BYE":
@@ -236,7 +236,7 @@ def no_bye_outside_dialog(ctx: Context) -> None:
     peer = Peer(ctx, "bye")
     invite, addr = peer.first("INVITE")
     peer.answer(invite, addr, 486)
-    bye = peer.request("BYE", 2.0, invite.call_id)
+    bye = peer.request("BYE", 1.5, invite.call_id)
     if bye is not None:
         peer.answer(bye[0], bye[1], 481, contact=False)
     ctx.check(bye is None, "no BYE for a call that never was", "a BYE")
@@ -310,7 +310,7 @@ def bye_timeout(ctx: Context) -> None:
     bye, _ = call.next("BYE", 8.0)
     seen = call.peer.collect(
         lambda m: m.call_id == call.invite.call_id and m.method not in (None, "ACK"),
-        64 * t1 * 1.1 + 1.5,
+        64 * t1 * 1.1 + 0.8,
     )
     more = [m for _, m in seen if m.branch != bye.branch]
     ctx.check(

@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="hang up (CANCEL) a call not answered within S seconds",
     )
     ua.add_argument(
+        "--invite-expires",
+        type=int,
+        metavar="S",
+        help="put Expires: S in our INVITEs: the core CANCELs one still unanswered then "
+        "(RFC 3261 §13.2.1)",
+    )
+    ua.add_argument(
         "--t1",
         type=float,
         metavar="S",
@@ -1074,11 +1081,13 @@ class UserAgentProgram:
     def place_call(self, target: str) -> tuple[Call, list[Any]]:
         """An INVITE to ``target`` with our offer (the sdp extension's, else port 0)."""
         ua = self.ua
+        expires = self.args.invite_expires
+        build: dict[str, Any] = {"headers": [("Expires", str(expires))]} if expires else {}
         sdp = ua.extension("sdp")
         if sdp is not None:
-            return sdp.invite(f"<{target}>", self.now())  # type: ignore[attr-defined]
+            return sdp.invite(f"<{target}>", self.now(), **build)  # type: ignore[attr-defined]
         host = ua.contact_uri.host.strip("[]")
-        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
+        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host), **build)
 
     async def hang_up(self, call: Call) -> int | None:
         """BYE (or CANCEL) the call; the final status of the BYE, None without one."""
