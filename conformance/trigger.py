@@ -59,6 +59,8 @@ KINDS: dict[str, str] = {
     "bye": "call {uri} and hang up (BYE) about 1 s after it is answered",
     "cancel": "call {uri} and hang up (CANCEL) about 1 s after it starts ringing",
     "reinvite": "call {uri}, then re-INVITE (e.g. hold) about 1 s after it is answered",
+    "require": "call {uri} insisting on an extension the UAS must apply (Require, e.g. "
+    "100rel), and stay in the call",
     "proxied": "call sip:uas@127.0.0.1:9 through the outbound proxy {target} (a route set "
     "naming it), hanging up about 1.5 s in (CANCEL if it still rings, else BYE)",
     "register": "register at the registrar {target} (an AOR of its domain, short Expires)",

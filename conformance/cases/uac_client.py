@@ -332,3 +332,30 @@ def proxy_credentials_per_call(ctx: Context) -> None:
         "no Proxy-Authorization in the second call's INVITE",
         second.get("Proxy-Authorization") or "",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.9
+##= type=test
+##% If the UAC wishes to insist that a UAS understand an extension that
+##% the UAC will apply to the request in order to process the request, it
+##% MUST insert a Require header field into the request listing the option
+##% tag for that extension.
+@case(
+    "uac-require-insisted",
+    roles=UAC,
+    timeout=15,
+    preamble="an INVITE from the target, insisting on an extension ([uac] require)",
+    no_control=RUNNER_ANSWERS,
+)
+def require_insisted(ctx: Context) -> None:
+    """Told to insist on an extension, the target lists its option tag in Require (not
+    only in Supported)."""
+    peer = Peer(ctx, "require")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, 486)
+    tags = invite.option_tags("Require")
+    ctx.check(
+        bool(tags),
+        "a Require listing the extension insisted on",
+        f"Require: {invite.get('Require')}; Supported: {invite.get('Supported')}",
+    )

@@ -221,7 +221,7 @@ def rejected_credentials(ctx: Context) -> None:
             peer.answer(again, where, 486)
             ctx.inconclusive("the INVITE came again without Authorization")
     peer.answer(again, where, 401, headers=[challenge(401, nonce=nonce)], contact=False)
-    third = new_request(peer, again, 2.0)
+    third = new_request(peer, again, 1.5)
     if third is not None:
         peer.answer(third[0], third[1], 486)
     ctx.check(

@@ -229,12 +229,13 @@ def retry_407(ctx: Context) -> None:
     roles=UAC,
     level="SHOULD",
     timeout=15,
-    preamble="an INVITE from the target with Require or Proxy-Require ([uac] invite)",
+    preamble="an INVITE from the target with Require or Proxy-Require ([uac] require, else "
+    "invite)",
     no_control=RUNNER_ANSWERS,
 )
 def retry_420(ctx: Context) -> None:
     """After a 420 naming the INVITE's required extensions, it comes again without them."""
-    peer = Peer(ctx, "invite")
+    peer = Peer(ctx, "require" if "require" in ctx.profile.triggers else "invite")
     invite, addr = peer.first("INVITE")
     tags = invite.option_tags("Require") + invite.option_tags("Proxy-Require")
     if not tags:

@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hang up (CANCEL) a call not answered within S seconds",
     )
     ua.add_argument(
+        "--require-100rel",
+        action="store_true",
+        help="insist on reliable provisional responses: Require: 100rel in our INVITEs "
+        "(RFC 3262; needs --extension 100rel)",
+    )
+    ua.add_argument(
         "--invite-expires",
         type=int,
         metavar="S",
@@ -408,7 +414,11 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
             raise UsageError(f"--{option} needs --extension {name}")
     if args.text and not args.message:
         raise UsageError("--text needs --message")
+    if getattr(args, "require_100rel", False) and "100rel" not in names:
+        raise UsageError("--require-100rel needs --extension 100rel")
     for extension in extensions:
+        if extension.name == "100rel" and getattr(args, "require_100rel", False):
+            extension.require = True  # type: ignore[attr-defined]
         if extension.name == "reason" and args.reason:
             try:
                 extension.give("--reason", args.reason)  # type: ignore[attr-defined]
