@@ -294,10 +294,11 @@ def proxy_qop(ctx: Context) -> None:
     invite, addr = peer.first("INVITE")
     peer.answer(invite, addr, 407, headers=[challenge(407)], contact=False)
     got = new_request(peer, invite, 5.0)
-    if got is not None:
-        peer.answer(got[0], got[1], 486)
-    ctx.check(got is not None, "the INVITE again, authenticated", "none", requirement=2)
+    if got is None:
+        # it may have no credentials for the proxy's realm: then it gives up, as it may
+        ctx.inconclusive("the target did not send the INVITE again within 5 s")
     assert got is not None
+    peer.answer(got[0], got[1], 486)
     value = got[0].get("Proxy-Authorization")
     ctx.check(value is not None, "a Proxy-Authorization", "none", requirement=2)
     assert value is not None

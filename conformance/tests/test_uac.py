@@ -146,6 +146,10 @@ OWN_SUBSET = [
     "uac-3xx-recurse",
     "uac-response-foreign-sent-by",
     "uac-register-construction",
+    "uac-invite-expires-cancel",  # the ua's --invite-expires
+    "uac-require-insisted",  # the ua's --require-100rel
+    "uac-302-not-cached",  # two calls (--count 2)
+    "uac-register-aor-host",  # --register without --registrar
 ]
 
 
