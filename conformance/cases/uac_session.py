@@ -17,11 +17,19 @@ ORDER = 69  # after the first UAC modules
 INVITED = "an INVITE from the target ([uac] invite)"
 
 
-def in_dialog(call: _Call, method: str, cseq: int) -> tuple[bytes, str]:
+def in_dialog(
+    call: _Call,
+    method: str,
+    cseq: int,
+    body: bytes = b"",
+    content_type: str = "",
+    branch: str = "",
+) -> tuple[bytes, str]:
     """A request of the runner's (the callee's) in ``call``'s dialog, and its branch."""
     peer = call.peer
     contact = uri_of(call.invite.get("Contact") or "")
-    branch = "z9hG4bK" + unique("d")
+    branch = branch or "z9hG4bK" + unique("d")
+    typed = f"Content-Type: {content_type}\r\n" if body else ""
     to = call.invite.get("From") or ""
     sender = f"{call.invite.get('To')};tag={peer.tag}"
     data = (
@@ -33,21 +41,26 @@ def in_dialog(call: _Call, method: str, cseq: int) -> tuple[bytes, str]:
         f"Call-ID: {call.invite.call_id}\r\n"
         f"CSeq: {cseq} {method}\r\n"
         f"Contact: <{call.target}>\r\n"
-        "Content-Length: 0\r\n\r\n"
-    ).encode()
+        f"{typed}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     return data, branch
 
 
-def send_in_dialog(
-    ctx: Context, call: _Call, method: str, cseq: int
-) -> tuple[str, Message | None]:
-    """Send a request in the dialog to the target's Contact; its final response, or None."""
-    data, branch = in_dialog(call, method, cseq)
+def contact_address(ctx: Context, call: _Call) -> tuple[str, int]:
+    """Where the target's Contact says to send requests (loopback host and port)."""
     contact = uri_of(call.invite.get("Contact") or "")
     host, _, port = contact.split("@", 1)[-1].split(";", 1)[0].rpartition(":")
     if not port.isdigit():
         ctx.inconclusive(f"the Contact {contact} names no port on loopback")
-    call.peer.send(data, (host.strip("[]"), int(port)), f"{method} in the dialog")
+    return host.strip("[]"), int(port)
+
+
+def send_in_dialog(
+    ctx: Context, call: _Call, method: str, cseq: int, body: bytes = b"", content_type: str = ""
+) -> tuple[str, Message | None]:
+    """Send a request in the dialog to the target's Contact; its final response, or None."""
+    data, branch = in_dialog(call, method, cseq, body, content_type)
+    call.peer.send(data, contact_address(ctx, call), f"{method} in the dialog")
     got = call.peer.expect(
         lambda m: m.is_response and m.branch == branch and (m.status or 0) >= 200, 3.0
     )
@@ -320,3 +333,71 @@ def bye_timeout(ctx: Context) -> None:
         "nothing new in the dialog after the unanswered BYE",
         ", ".join(f"{m.method} {m.get('CSeq')}" for m in more),
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
+##= type=test
+##% If there is an ongoing INVITE server transaction, the TU MUST wait
+##% until the transaction reaches the confirmed or terminated state
+##% before initiating the new INVITE.
+@case(
+    "uac-reinvite-waits-server-transaction",
+    roles=UAC,
+    transports=("udp",),
+    timeout=25,
+    preamble=CALLED.format(kind="reinvite"),
+    no_control=RUNNER_ANSWERS,
+)
+def reinvite_waits_server_transaction(ctx: Context) -> None:
+    """Right after the call is up the runner re-INVITEs with a body the target refuses
+    (a non-2xx), and holds back its ACK for 2 s: the target's own re-INVITE, due about
+    1 s into the call, waits for that ACK (its INVITE server transaction is Completed)."""
+    call = _Call(ctx, "reinvite")
+    call.ack()
+    peer = call.peer
+    body = b"not a session description\r\n"
+    data, branch = in_dialog(call, "INVITE", 1, body, "application/x-sipref-unknown")
+    where = contact_address(ctx, call)
+    peer.send(data, where, "re-INVITE the target cannot take")
+    got = peer.expect(
+        lambda m: m.is_response and m.branch == branch and (m.status or 0) >= 200, 3.0
+    )
+    if got is None:
+        ctx.inconclusive("no final response to the runner's re-INVITE")
+    assert got is not None
+    refusal = got[0]
+    if (refusal.status or 0) < 300:
+        ctx.not_applicable(
+            f"the target took the re-INVITE ({refusal.status}): its server transaction ended"
+        )
+    held = peer.collect(
+        lambda m: (
+            m.method == "INVITE"
+            and m.call_id == call.invite.call_id
+            and m.branch != call.invite.branch
+        ),
+        2.0,
+    )
+    ack = (
+        f"ACK {uri_of(call.invite.get('Contact') or '')} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {peer.server.hostport};branch={branch}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: {call.invite.get('To')};tag={peer.tag}\r\n"
+        f"To: {refusal.get('To')}\r\n"
+        f"Call-ID: {call.invite.call_id}\r\n"
+        "CSeq: 1 ACK\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    peer.send(ack, where, f"ACK for the {refusal.status}, 2 s late")
+    for _, early in held:
+        peer.answer(early, call.addr, 491)
+    later = peer.request("INVITE", 3.0, call.invite.call_id)
+    if later is not None:
+        peer.answer(later[0], later[1], 200)
+    ctx.check(
+        not held,
+        f"no re-INVITE before the ACK for the {refusal.status}",
+        f"a re-INVITE {held and held[0][1].get('CSeq')} while it was unacknowledged",
+    )
+    if later is None:
+        ctx.inconclusive("the target sent no re-INVITE at all (nothing to judge)")

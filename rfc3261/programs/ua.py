@@ -840,7 +840,7 @@ class UserAgentProgram:
                 if delay is not None:
                     self.loop.call_later(delay, self.hold, call, held)
 
-    def hold(self, call: Call, held: bool) -> None:
+    def hold(self, call: Call, held: bool, tries: int = 20) -> None:
         """Put ``call`` on hold (or resume it) with a re-INVITE (RFC 3264 §8.4)."""
         sdp = self.ua.extension("sdp") if self.ua else None
         if sdp is None or call.ended or call.established is None:
@@ -849,6 +849,9 @@ class UserAgentProgram:
         try:
             effects = sdp.hold(call, self.now(), held)  # type: ignore[attr-defined]
         except ValueError as error:  # an INVITE transaction in progress (§14.1)
+            if tries > 1:  # it waits: try again shortly
+                self.loop.call_later(0.25, self.hold, call, held, tries - 1)
+                return
             self.say(f"call {call.call_id}: {what} not sent ({error})")
             return
         self.say(f"call {call.call_id}: {what} (re-INVITE)")
