@@ -70,6 +70,8 @@ KINDS: dict[str, str] = {
     "options": "send OPTIONS to {uri}",
     "message": "send an instant MESSAGE to {uri}",
     "subscribe": "SUBSCRIBE to {uri} (presence)",
+    "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
+    "hanging up about 1 s after it is answered",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (
@@ -82,6 +84,8 @@ PLACEHOLDERS = (
     "python",
     "profiles",
     "free_port",
+    "dns",
+    "domain",
 )
 
 
@@ -103,14 +107,17 @@ def check_command(kind: str, command: str) -> None:
     unknown = names - set(PLACEHOLDERS)
     if unknown:
         raise TriggerError(f"{kind}: unknown placeholder(s) {', '.join(sorted(unknown))}")
-    if not names & {"target", "host", "port", "uri"}:
+    if not names & {"target", "host", "port", "uri", "domain"}:
         raise TriggerError(f"{kind}: the command never names the runner ({{target}})")
 
 
-def fill(command: str, profile: Profile, hostport: str) -> str:
-    """``command`` with its placeholders filled in for a runner at ``hostport``."""
+def fill(command: str, profile: Profile, hostport: str, **extra: str) -> str:
+    """``command`` with its placeholders filled in for a runner at ``hostport`` (``extra``:
+    ``dns``, the runner's DNS server, and ``domain``, the name it serves, for kind dns)."""
     host, _, port = hostport.rpartition(":")
     return command.format(
+        dns=extra.get("dns", ""),
+        domain=extra.get("domain", ""),
         target=hostport,
         host=host,
         port=port,
@@ -168,7 +175,13 @@ REASONS = {
 class Peer:
     """The runner's end of a UAC case: a UDP listener, the triggered UAC, scripted answers."""
 
-    def __init__(self, ctx: Context, kind: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        kind: str,
+        server: Listener | None = None,
+        **extra: str,
+    ) -> None:
         profile = ctx.profile
         command = profile.triggers.get(kind, "")
         if not command and kind == "invite":
@@ -177,13 +190,14 @@ class Peer:
             ctx.not_applicable(f"the profile cannot make the target send {kind} ([uac] {kind})")
         self.ctx = ctx
         self.kind = kind
-        self.server: Listener = ctx.listener()
+        # a listener made beforehand: a case that names its port elsewhere first (DNS)
+        self.server: Listener = server or ctx.listener()
         self.process: subprocess.Popen[bytes] | None = None
         # the first request may take a while on a busy machine (a program starting up)
         self.wait = 10.0
         self.tag = unique("r")
         if command:
-            argv = shlex.split(fill(command, profile, self.server.hostport))
+            argv = shlex.split(fill(command, profile, self.server.hostport, **extra))
             try:
                 self.process = subprocess.Popen(
                     argv,
@@ -197,7 +211,10 @@ class Peer:
         else:
             self.wait = profile.dial_timeout
             what = KINDS[kind].format(
-                uri=f"sip:uas@{self.server.hostport}", target=self.server.hostport
+                uri=f"sip:uas@{self.server.hostport}",
+                target=self.server.hostport,
+                dns=extra.get("dns", ""),
+                domain=extra.get("domain", ""),
             )
             print(f"[{ctx.case.id}] please {what} (waiting {self.wait:g} s)", file=sys.stderr)
         ctx.on_teardown(f"the {kind} trigger stopped", self.close)
