@@ -6,7 +6,8 @@ profile's ``[uac]`` table names one command per kind of request (`KINDS`), run w
 placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{port}``,
 ``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
 ``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
-``{free_port}`` a free UDP port on loopback for the UAC to bind)::
+``{free_port}`` a free UDP port on loopback for the UAC to bind; for kind ``dns``, ``{dns}``
+the runner's DNS server and ``{domain}`` the name it resolves to the runner)::
 
     [uac]
     invite = "python -m rfc3261 ua --call sip:uas@{target} --duration 4"
