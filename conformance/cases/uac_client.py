@@ -359,3 +359,38 @@ def require_insisted(ctx: Context) -> None:
         "a Require listing the extension insisted on",
         f"Require: {invite.get('Require')}; Supported: {invite.get('Supported')}",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.9
+##= type=test
+##% If the UAC supports extensions to SIP that can be applied by the
+##% server to the response, the UAC SHOULD include a Supported header
+##% field in the request listing the option tags (Section 19.2) for those
+##% extensions.
+@case(
+    "uac-supported-lists-100rel",
+    roles=UAC,
+    level="SHOULD",
+    timeout=15,
+    preamble="an INVITE from the target ([uac] invite)",
+    no_control=RUNNER_ANSWERS,
+)
+def supported_lists_100rel(ctx: Context) -> None:
+    """The runner sends a reliable 183 (RFC 3262): if the target acknowledges it with a
+    PRACK it supports 100rel, an extension the server applies to the response, so its
+    INVITE listed 100rel in Supported."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, 183, headers=["Require: 100rel", "RSeq: 1"], contact=True)
+    prack = peer.request("PRACK", max(1.0, 8 * ctx.profile.t1), invite.call_id)
+    if prack is not None:
+        peer.ok(*prack)
+    peer.answer(invite, addr, 486)
+    if prack is None:
+        ctx.not_applicable("no PRACK for the reliable 183: the target does not do 100rel")
+    listed = invite.option_tags("Supported") + invite.option_tags("Require")
+    ctx.check(
+        "100rel" in listed,
+        "100rel in the INVITE's Supported",
+        f"Supported: {invite.get('Supported')}",
+    )
