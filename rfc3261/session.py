@@ -35,7 +35,8 @@ from .offer_answer import (
     Refusal,
     SessionDescriber,
 )
-from .transaction import SendMessage
+from .transaction import SendMessage, State
+from .transaction_server import InviteServerTransaction
 from .uri import SipURI
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -863,8 +864,10 @@ class SessionManager(UAExtension):
         ##% However, a UA MAY initiate a regular transaction while an INVITE
         ##% transaction is in progress.
         # (The application must wait: this raises rather than queueing the re-INVITE.)
-        if call.reinvite_client is not None or (
-            call.reinvite_server is not None and not call.reinvite_server.final_sent
+        if (
+            call.reinvite_client is not None
+            or (call.reinvite_server is not None and not call.reinvite_server.final_sent)
+            or self._invite_unconfirmed(dialog)
         ):
             raise ValueError("an INVITE transaction is in progress (RFC 3261 §14.1)")
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
@@ -884,6 +887,19 @@ class SessionManager(UAExtension):
             content_type=content_type if body else None,
         )
         return effects
+
+    def _invite_unconfirmed(self, dialog: Dialog) -> bool:
+        """An INVITE of the dialog refused by us (by this manager or the core: a 415, a 420)
+        whose ACK has not come: its server transaction is still Completed (§17.2.1)."""
+        for transaction in self.ua.layer.server_transactions:
+            if transaction.state != State.COMPLETED or not isinstance(
+                transaction, InviteServerTransaction
+            ):
+                continue  # (a completed non-INVITE may have let its request go)
+            request = transaction.request
+            if request.call_id == dialog.id.call_id and request.to.tag == dialog.id.local_tag:
+                return True
+        return False
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-15
     ##% The caller's UA MAY send a BYE for either

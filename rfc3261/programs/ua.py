@@ -229,6 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="hang up (CANCEL) a call not answered within S seconds",
     )
     ua.add_argument(
+        "--require-100rel",
+        action="store_true",
+        help="insist on reliable provisional responses: Require: 100rel in our INVITEs "
+        "(RFC 3262; needs --extension 100rel)",
+    )
+    ua.add_argument(
+        "--invite-expires",
+        type=int,
+        metavar="S",
+        help="put Expires: S in our INVITEs: the core CANCELs one still unanswered then "
+        "(RFC 3261 §13.2.1)",
+    )
+    ua.add_argument(
         "--t1",
         type=float,
         metavar="S",
@@ -428,7 +441,11 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
             raise UsageError(f"--{option} needs --extension {name}")
     if args.text and not args.message:
         raise UsageError("--text needs --message")
+    if getattr(args, "require_100rel", False) and "100rel" not in names:
+        raise UsageError("--require-100rel needs --extension 100rel")
     for extension in extensions:
+        if extension.name == "100rel" and getattr(args, "require_100rel", False):
+            extension.require = True  # type: ignore[attr-defined]
         if extension.name == "reason" and args.reason:
             try:
                 extension.give("--reason", args.reason)  # type: ignore[attr-defined]
@@ -851,7 +868,7 @@ class UserAgentProgram:
                 if delay is not None:
                     self.loop.call_later(delay, self.hold, call, held)
 
-    def hold(self, call: Call, held: bool) -> None:
+    def hold(self, call: Call, held: bool, tries: int = 20) -> None:
         """Put ``call`` on hold (or resume it) with a re-INVITE (RFC 3264 §8.4)."""
         sdp = self.ua.extension("sdp") if self.ua else None
         if sdp is None or call.ended or call.established is None:
@@ -860,6 +877,9 @@ class UserAgentProgram:
         try:
             effects = sdp.hold(call, self.now(), held)  # type: ignore[attr-defined]
         except ValueError as error:  # an INVITE transaction in progress (§14.1)
+            if tries > 1:  # it waits: try again shortly
+                self.loop.call_later(0.25, self.hold, call, held, tries - 1)
+                return
             self.say(f"call {call.call_id}: {what} not sent ({error})")
             return
         self.say(f"call {call.call_id}: {what} (re-INVITE)")
@@ -1125,11 +1145,13 @@ class UserAgentProgram:
     def place_call(self, target: str) -> tuple[Call, list[Any]]:
         """An INVITE to ``target`` with our offer (the sdp extension's, else port 0)."""
         ua = self.ua
+        expires = self.args.invite_expires
+        build: dict[str, Any] = {"headers": [("Expires", str(expires))]} if expires else {}
         sdp = ua.extension("sdp")
         if sdp is not None:
-            return sdp.invite(f"<{target}>", self.now())  # type: ignore[attr-defined]
+            return sdp.invite(f"<{target}>", self.now(), **build)  # type: ignore[attr-defined]
         host = ua.contact_uri.host.strip("[]")
-        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
+        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host), **build)
 
     async def hang_up(self, call: Call) -> int | None:
         """BYE (or CANCEL) the call; the final status of the BYE, None without one."""
