@@ -3,7 +3,8 @@
 ``python -m conformance.selftest --out docs/_data/conformance`` starts, each on a free loopback
 port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's built-in ``uas``
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
-``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
+``redirect``, ``proxy``) and Kamailio (registrar and proxy, the configuration in
+conformance/tests/kamailio);
 runs the cases of the matching role against each (UDP), writes ``<stack>.json``
 (and, in the UAC role, ``sipref-ua-uac.json`` and ``sipp-uac.json``: `UAC_STACKS`)
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
@@ -118,6 +119,25 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")],
             "sipref-registrar.toml",
             "registrar",
+        ),
+        "sipref-redirect": (
+            [
+                *sipref,
+                "redirect",
+                *listen,
+                *domain,
+                "--db",
+                str(work / "redirect.db"),
+                "--t1",
+                "0.1",
+                "--user",
+                "known",
+                # the profile's user is always redirected (cases register it as well)
+                "--static",
+                "alice=sip:alice@127.0.0.1:9",
+            ],
+            "sipref-redirect.toml",
+            "redirect",
         ),
         "sipref-proxy": (
             # its domain is not 127.0.0.1: the cases' downstream URIs (sip:x@127.0.0.1:port)

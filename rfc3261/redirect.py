@@ -13,7 +13,7 @@ the clock of the bindings).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .location import Binding, LocationError, LocationService
@@ -49,6 +49,8 @@ class RedirectServer:
     ``users``, when given, tells whether a canonical address-of-record exists even
     without bindings (a directory): such a user without bindings gets 480, a user it does
     not know 404.  Without it the server cannot tell the two apart, and answers 404.
+    ``static`` maps canonical addresses-of-record to contacts configured for good (listed
+    after the registered ones, without expires: they do not expire).
     """
 
     def __init__(
@@ -57,11 +59,13 @@ class RedirectServer:
         config: RedirectConfig,
         registrar: Registrar | None = None,
         users: Callable[[str], bool] | None = None,
+        static: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.location = location
         self.config = config
         self.registrar = registrar
         self.users = users
+        self.static = dict(static or {})
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
     ##% A redirect server does not issue any SIP requests of its own.
@@ -119,7 +123,7 @@ class RedirectServer:
         """
         aor = canonical_aor(uri)
         assert aor is not None
-        bare = f"sip:{unescape(uri.user or '')}@{uri.host_lower}"
+        bare = _aor(uri)
         bindings = self.location.lookup(bare, now)
         if not bindings and aor != bare:
             bindings = self.location.lookup(aor, now)
@@ -137,8 +141,12 @@ class RedirectServer:
     def redirection(self, request: Request, bindings: list[Binding], now: float) -> Response:
         """The 3xx listing ``bindings`` (404 or 480 when none is left)."""
         contacts = [b for b in bindings if not _same_uri(b.contact, request.uri)]
-        if not contacts:
-            return self.not_found(request, bool(bindings))
+        uri = request.uri
+        assert isinstance(uri, SipURI)
+        configured = self.static.get(_aor(uri), ())
+        fixed = [c for c in configured if not _same_uri(c, uri)]
+        if not contacts and not fixed:
+            return self.not_found(request, bool(bindings) or bool(configured))
         response = request.make_response(self.config.status)
         for binding in contacts:
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.3
@@ -149,6 +157,8 @@ class RedirectServer:
             if binding.q is not None:
                 value += f";q={binding.q:g}"
             response.headers.add("Contact", value)
+        for contact in fixed:
+            response.headers.add("Contact", f"<{contact}>")
         return response
 
     def not_found(self, request: Request, only_itself: bool) -> Response:
@@ -156,7 +166,7 @@ class RedirectServer:
         it knows (from ``users``) but who is not registered."""
         uri = request.uri
         assert isinstance(uri, SipURI)
-        aor = f"sip:{unescape(uri.user or '')}@{uri.host_lower}"
+        aor = _aor(uri)
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.18
         ##% The callee's end system was contacted successfully but the callee is
         ##% currently unavailable (for example, is not logged in, logged in but
@@ -169,6 +179,11 @@ class RedirectServer:
         ##% whether or not the condition is permanent, the status code 404
         ##% (Not Found) SHOULD be used instead.
         return request.make_response(404)
+
+
+def _aor(uri: SipURI) -> str:
+    """The canonical address-of-record without the port (that names this server)."""
+    return f"sip:{unescape(uri.user or '')}@{uri.host_lower}"
 
 
 def _same_uri(contact: str, uri: object) -> bool:

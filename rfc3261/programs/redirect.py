@@ -10,7 +10,8 @@ flags: ``--auth-file``, ``--min-expires``...), into the same location service (`
 which a registrar or proxy program may share).  Any other request for a user of
 ``--domain`` is answered by :class:`rfc3261.redirect.RedirectServer`: a 3xx listing the
 user's bindings as Contact values (q-values, expires), 404 for an unknown user, 480 for
-one named by ``--user`` but not registered.  CANCEL gets 200 (§8.3), an ACK is absorbed,
+one named by ``--user`` but not registered; ``--static USER=URI`` adds a contact that
+does not expire.  CANCEL gets 200 (§8.3), an ACK is absorbed,
 an OPTIONS to the server itself (no user part) gets 200 with Allow.
 """
 
@@ -28,6 +29,7 @@ from . import common
 from .registrar import (
     RegistrarUser,
     add_registrar_arguments,
+    add_t1_argument,
     make_dispatcher,
     make_registrar,
 )
@@ -63,6 +65,7 @@ class RedirectUser(RegistrarUser):
 def build_parser() -> Any:
     parser = common.base_parser("python -m rfc3261 redirect", __doc__)
     add_registrar_arguments(parser)
+    add_t1_argument(parser)
     parser.add_argument(
         "--user",
         action="append",
@@ -70,6 +73,14 @@ def build_parser() -> Any:
         metavar="NAME",
         help="a user of --domain that exists even when not registered (480 instead of 404; "
         "repeatable)",
+    )
+    parser.add_argument(
+        "--static",
+        action="append",
+        default=None,
+        metavar="USER=URI",
+        help="a contact USER of --domain is always redirected to, besides its registered "
+        "ones (repeatable)",
     )
     parser.add_argument(
         "--status",
@@ -87,11 +98,20 @@ def make_redirect(args: Any, registrar: Registrar, location: Any) -> RedirectSer
     known = frozenset(
         f"sip:{name}@{domain}" for name in (args.user or ()) for domain in sorted(domains)
     )
+    static: dict[str, tuple[str, ...]] = {}
+    for item in args.static or ():
+        name, sep, uri = item.partition("=")
+        if not sep or not name or not uri:
+            raise common.ConfigError(f"--static {item!r}: expected USER=URI")
+        for domain in sorted(domains):
+            aor = f"sip:{name}@{domain}"
+            static[aor] = (*static.get(aor, ()), uri)
     return RedirectServer(
         location,
         RedirectConfig(domains=domains, status=args.status),
         registrar,
         users=known.__contains__ if known else None,
+        static=static,
     )
 
 
@@ -106,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         registrar, location = make_registrar(args)
     except (common.ConfigError, OSError, ValueError) as error:
         parser.error(str(error))
-    redirect = make_redirect(args, registrar, location)
+    try:
+        redirect = make_redirect(args, registrar, location)
+    except common.ConfigError as error:
+        parser.error(str(error))
 
     async def amain(stop: asyncio.Event) -> int:
         user = RedirectUser(registrar, redirect)

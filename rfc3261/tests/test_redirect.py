@@ -168,3 +168,19 @@ def test_the_status_must_be_a_3xx() -> None:
     moved = make(status=301)
     registered(moved, "<sip:alice@192.0.2.10>")
     assert moved.respond(invite(f"sip:alice@{DOMAIN}"), 1000.0).status == 301
+
+
+def test_static_contacts_follow_the_registered_ones_without_expires() -> None:
+    location = SqliteLocationService()
+    registrar = Registrar(location, RegistrarConfig(domains=frozenset({DOMAIN})))
+    server = RedirectServer(
+        location,
+        RedirectConfig(domains=frozenset({DOMAIN})),
+        registrar,
+        static={f"sip:alice@{DOMAIN}": ("sip:alice@192.0.2.99",)},
+    )
+    first = wire(server.respond(invite(f"sip:alice@{DOMAIN}"), 0.0))
+    assert [(str(c.uri), c.expires) for c in first.contact] == [("sip:alice@192.0.2.99", None)]
+    registered(server, "<sip:alice@192.0.2.10>")
+    both = wire(server.respond(invite(f"sip:alice@{DOMAIN}"), 1000.0))
+    assert [str(c.uri) for c in both.contact] == ["sip:alice@192.0.2.10", "sip:alice@192.0.2.99"]
