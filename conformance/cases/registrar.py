@@ -134,6 +134,10 @@ class Registration:
         with self.ctx.preamble(f"{contact} bound to {self.aor}"):
             return self.control([contact], expires=300, **kw)
 
+    def request(self, contacts: list[str] | None = None, expires: int | None = None) -> Outgoing:
+        """The next REGISTER of this registration, not sent (a query without ``contacts``)."""
+        return self._build(contacts, expires, None, None)
+
     def unregister(self) -> bool:
         """Remove every binding of the address-of-record (Contact: *, Expires: 0)."""
         final = self.register(["*"], expires=0)
