@@ -116,7 +116,9 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "uas",
         ),
         "sipref-registrar": (
-            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")],
+            # --t1 0.1: Timer J (64*T1) lasts 6.4 s, short enough to measure
+            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")]
+            + ["--t1", "0.1"],
             "sipref-registrar.toml",
             "registrar",
         ),

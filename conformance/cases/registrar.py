@@ -374,6 +374,10 @@ def interval_too_brief(ctx: Context) -> None:
 ##= type=test
 ##% Registrars MUST ignore the Record-Route header field if it is included in a REGISTER
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% The Record-Route header field has no meaning in REGISTER requests or responses, and MUST
+##% be ignored if present.
 @case("reg-no-record-route", roles=REGISTRAR)
 def no_record_route(ctx: Context) -> None:
     """A Record-Route in the REGISTER does not come back in the response."""
