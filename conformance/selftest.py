@@ -97,6 +97,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     listen = ["--listen", f"sip:127.0.0.1:{port}", "-q"]
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
+    t1 = ["--t1", "0.1"]
     # RFC 3262, 3311, 3326, 3428, 4028 (the profile lists PRACK, UPDATE and MESSAGE)
     ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces"]
     return {
@@ -117,8 +118,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
         ),
         "sipref-registrar": (
             # --t1 0.1: Timer J (64*T1) lasts 6.4 s, short enough to measure
-            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")]
-            + ["--t1", "0.1"],
+            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db"), *t1],
             "sipref-registrar.toml",
             "registrar",
         ),
@@ -130,8 +130,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
                 *domain,
                 "--db",
                 str(work / "redirect.db"),
-                "--t1",
-                "0.1",
+                *t1,
                 "--user",
                 "known",
                 # the profile's user is always redirected (cases register it as well)

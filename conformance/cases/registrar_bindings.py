@@ -122,8 +122,7 @@ def authenticates(ctx: Context) -> None:
 @case(
     "reg-unauthorized-403",
     roles=REGISTRAR,
-    no_control="judged on how a third-party registration is refused; an accepted one is "
-    "not applicable (the user may be authorized)",
+    no_control="judged on how a third-party registration is refused, if it is",
 )
 def unauthorized_403(ctx: Context) -> None:
     """A REGISTER for another user's address-of-record, refused, is refused with 403."""
@@ -172,7 +171,7 @@ def unauthorized_403(ctx: Context) -> None:
     roles=REGISTRAR,
     level="SHOULD",
     transports=("udp",),
-    no_control="judged only on a registrar that proxies: one answering itself is not applicable",
+    no_control="judged only on a registrar that proxies",
 )
 def other_domain_forwarded(ctx: Context) -> None:
     """A REGISTER for a domain the target does not serve reaches that domain when the
