@@ -3,7 +3,8 @@ authentication, authorization (403) and REGISTERs for other domains.
 
 Built on `conformance.cases.registrar` (`Registration`: REGISTERs for the profile's
 address-of-record, Digest answers with the profile's ``[credentials]``, the un-REGISTER
-postamble).
+postamble).  The cases a correct registrar may leave not applicable or warn about (no
+Digest, no proxying) are ``registrar-*``, the others ``reg-*`` like the first wave's.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def commit_all_or_nothing(ctx: Context) -> None:
 ##= type=test
 ##% A registrar SHOULD authenticate the UAC.
 @case(
-    "reg-authenticates",
+    "registrar-authenticates",
     roles=REGISTRAR,
     level="SHOULD",
     no_control="judged on the answer to a REGISTER without credentials, whatever it is",
@@ -120,7 +121,7 @@ def authenticates(ctx: Context) -> None:
 ##% If the authenticated user is not authorized to modify bindings, the registrar MUST return
 ##% a 403 (Forbidden) and skip the remaining steps.
 @case(
-    "reg-unauthorized-403",
+    "registrar-unauthorized-403",
     roles=REGISTRAR,
     no_control="judged on how a third-party registration is refused, if it is",
 )
@@ -167,7 +168,7 @@ def unauthorized_403(ctx: Context) -> None:
 ##% request to the addressed domain, following the general behavior for proxying messages
 ##% described in Section 16.
 @case(
-    "reg-other-domain-forwarded",
+    "registrar-other-domain-forwarded",
     roles=REGISTRAR,
     level="SHOULD",
     transports=("udp",),

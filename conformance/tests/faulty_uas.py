@@ -1,8 +1,8 @@
 """A small SIP element over UDP for testing the runner's verdicts, with faults to order.
 
-Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar or a
-stateless proxy, by ``role``); each fault breaks one rule, so a test can check the runner
-gives that rule's case the failing verdict:
+Without faults it behaves as RFC 3261 asks of the cases it meets (a UAS, a registrar, a
+redirect server or a stateless proxy, by ``role``); each fault breaks one rule, so a test can
+check the runner gives that rule's case the failing verdict:
 
 - ``no_to_tag``: responses carry no To tag (§8.2.6.2);
 - ``no_retransmit``: 2xx and non-2xx final responses are never retransmitted (§13.3.1.4, §17.2.1);
@@ -19,6 +19,13 @@ gives that rule's case the failing verdict:
 - ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
 - ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
 - ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
+- ``new_final_on_retransmission``: a retransmitted non-INVITE request gets a new final
+  response (another To tag) instead of the first one again (§17.2.2);
+- ``no_timer_h``: an unacknowledged non-2xx to INVITE is retransmitted for ever, not until
+  Timer H, 64*T1 (§17.2.1);
+- ``short_timer_j``: a non-INVITE transaction is forgotten 16*T1 after its final response,
+  not 64*T1 (Timer J, §17.2.2);
+- ``redirect_no_contact``: a redirect server's 302 lists no Contact (§8.3);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
@@ -107,6 +114,8 @@ class FaultyElement:
         self.dialogs: dict[str, int] = {}  # Call-ID + local tag -> remote CSeq
         self.seen: dict[tuple[str, str, str], str] = {}  # (from tag, call-id, cseq) -> branch
         self.bindings: dict[str, dict[str, tuple[int, str, int]]] = {}
+        self.completed: dict[str, float] = {}  # branch -> when its final response went
+        self.first_sent: dict[str, float] = {}  # unacked key -> when first sent (Timer H)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.timer = threading.Thread(target=self._retransmit, daemon=True)
 
@@ -156,6 +165,11 @@ class FaultyElement:
             now = time.monotonic()
             with self.lock:
                 for key, (data, addr, due, interval) in list(self.unacked.items()):
+                    # Timer H (and the 2xx's 64*T1, §13.3.1.4): give up unacknowledged
+                    timer_h = now - self.first_sent.get(key, now) >= 64 * self.t1
+                    if timer_h and "no_timer_h" not in self.faults:
+                        del self.unacked[key]
+                        continue
                     if now >= due and "no_retransmit" not in self.faults:
                         self._send(data, addr)
                         interval = min(interval * 2, 4.0)
@@ -224,7 +238,9 @@ class FaultyElement:
         branch = req.branch or ""
         if status >= 200:
             self.transactions[branch] = (data, dest, req.method or "")
+            self.completed[branch] = time.monotonic()
             if req.method == "INVITE":
+                self.first_sent[branch if status >= 300 else req.call_id] = time.monotonic()
                 self.unacked[branch if status >= 300 else req.call_id] = (
                     data,
                     dest,
@@ -251,6 +267,11 @@ class FaultyElement:
             self.unacked.pop(branch, None)
             self.unacked.pop(msg.call_id, None)
             return
+        if branch in self.transactions and method not in ("CANCEL", "INVITE"):
+            age = time.monotonic() - self.completed.get(branch, 0.0)
+            expired = "short_timer_j" in self.faults and age > 16 * self.t1
+            if expired or "new_final_on_retransmission" in self.faults:
+                del self.transactions[branch]
         if branch in self.transactions and method != "CANCEL":
             data, dest, _ = self.transactions[branch]
             self._send(data, dest)
@@ -276,7 +297,14 @@ class FaultyElement:
             self._reply(msg, addr, 404)
             return
         required = msg.option_tags("Require")
-        if required and method != "CANCEL" and "ignore_require" not in self.faults:
+        # a redirect server ignores what it does not understand (§8.3)
+        redirect = self.role == "redirect"
+        if (
+            required
+            and method != "CANCEL"
+            and "ignore_require" not in self.faults
+            and not redirect
+        ):
             self._reply(msg, addr, 420, [("Unsupported", ", ".join(required))])
             return
         key = (param(msg.get("From") or "", "tag") or "", msg.call_id, msg.get("CSeq") or "")
@@ -286,6 +314,9 @@ class FaultyElement:
         self.seen[key] = branch
         if self.role == "registrar":
             self._register(msg, addr)
+            return
+        if self.role == "redirect":
+            self._redirect(msg, addr, user)
             return
         if msg.get("Content-Encoding"):
             self._reply(
@@ -361,6 +392,29 @@ class FaultyElement:
         else:
             self._reply(msg, addr, 501)
 
+    def _redirect(self, msg: Message, addr: tuple[str, int], user: str) -> None:
+        """A redirect server (§8.3): REGISTER as the registrar, CANCEL 200, the rest 302
+        listing the user's bindings (and, for a user in ``users``, a fixed contact)."""
+        if msg.method == "REGISTER":
+            self._register(msg, addr)
+            return
+        if msg.method == "CANCEL":
+            self._reply(msg, addr, 200)
+            return
+        if not user:
+            self._reply(msg, addr, 200 if msg.method == "OPTIONS" else 404, [("Allow", ALLOW)])
+            return
+        host = uri_host_port(msg.uri)[0].lower()
+        contacts = [f"<{uri}>" for uri in self.bindings.get(f"sip:{user}@{host}", {})]
+        if user in self.users:
+            contacts.append(f"<sip:{user}@127.0.0.1:9>")
+        if not contacts:
+            self._reply(msg, addr, 404)
+            return
+        if "redirect_no_contact" in self.faults:
+            contacts = []
+        self._reply(msg, addr, 302, [("Contact", c) for c in contacts])
+
     def _register(self, msg: Message, addr: tuple[str, int]) -> None:
         method = msg.method
         if method == "OPTIONS":
@@ -399,6 +453,7 @@ class FaultyElement:
             for uri, (_, cid, seq) in list(store.items()):
                 if cid != msg.call_id or number > seq:
                     del store[uri]
+        changes: list[tuple[str, int]] = []
         for c in contacts:
             if c.strip() == "*":
                 continue
@@ -412,6 +467,9 @@ class FaultyElement:
             if old and old[1] == msg.call_id and number <= old[2]:
                 self._reply(msg, addr, 500)
                 return
+            changes.append((uri, expires))
+        # all or nothing (§10.3): committed once every contact passed
+        for uri, expires in changes:
             if expires == 0:
                 store.pop(uri, None)
             else:
@@ -523,7 +581,7 @@ def _reverse_rows(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uas")
-    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "proxy"))
+    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "redirect", "proxy"))
     parser.add_argument("--fault", action="append", default=[])
     args = parser.parse_args(argv)
     element = FaultyElement(args.role, tuple(args.fault))
