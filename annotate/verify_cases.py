@@ -5,8 +5,8 @@ names it on the pytest command line as ``annotate/verify_cases.py::test_case[<ca
 It does for one case what ``conformance/tests/test_own_programs.py`` does for all: start the
 sipref program that plays one of the case's roles (the same command line and profile as
 ``conformance.selftest``), run the case over UDP, and require an accepted verdict (pass, warn,
-or not applicable with a reason).  A case whose roles no sipref program plays (``uac``,
-``redirect``) is skipped with that reason.
+or not applicable with a reason).  A case whose roles no sipref program plays (``uac``) is
+skipped with that reason.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from rfc3261.asyncio.loopback import free_port
 load_cases()
 
 #: The sipref program that plays each role (``conformance.selftest`` stack names).
-STACK_OF_ROLE = {"uas": "sipref-ua", "registrar": "sipref-registrar", "proxy": "sipref-proxy"}
+STACK_OF_ROLE = {
+    "uas": "sipref-ua",
+    "registrar": "sipref-registrar",
+    "redirect": "sipref-redirect",
+    "proxy": "sipref-proxy",
+}
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 
 

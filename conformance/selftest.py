@@ -40,8 +40,9 @@ PROFILES = Path(__file__).resolve().parent / "profiles"
 KAMAILIO = Path(__file__).resolve().parent / "tests" / "kamailio"
 
 
-def _kamailio(port: int, work: Path) -> list[str] | None:
-    """Kamailio's command line with the tests' configuration for ``port`` (None: not installed)."""
+def _kamailio(port: int, work: Path, *defines: str) -> list[str] | None:
+    """Kamailio's command line with the tests' configuration for ``port`` (None: not installed);
+    ``defines`` switch on its ``#!ifdef`` parts (``REDIRECT``: a redirect server)."""
     binary = "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
     binary = binary or shutil.which("kamailio")
     modules = next(iter(Path("/usr/lib").glob("*/kamailio/modules")), None)
@@ -53,7 +54,9 @@ def _kamailio(port: int, work: Path) -> list[str] | None:
     config.write_text(text, encoding="utf-8")
     run = work / f"kamailio-{port}"
     run.mkdir(exist_ok=True)
-    return [binary, "-f", str(config), "-DD", "-E", "-Y", str(run)]
+    return [binary, "-f", str(config), "-DD", "-E", "-Y", str(run)] + [
+        arg for name in defines for arg in ("-A", name)
+    ]
 
 
 def sipp_uas_argv(sipp: str, port: int, timeout: str) -> list[str]:
@@ -150,6 +153,8 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
         # Kamailio as registrar and stateful proxy (conformance/tests/kamailio/kamailio.cfg.in)
         "kamailio-registrar": (_kamailio(port, work), "kamailio.toml", "registrar"),
         "kamailio-proxy": (_kamailio(port, work), "kamailio.toml", "proxy"),
+        # ... and as a redirect server over its location service (-A REDIRECT)
+        "kamailio-redirect": (_kamailio(port, work, "REDIRECT"), "kamailio.toml", "redirect"),
     }
 
 
