@@ -26,6 +26,7 @@ check the runner gives that rule's case the failing verdict:
 - ``short_timer_j``: a non-INVITE transaction is forgotten 16*T1 after its final response,
   not 64*T1 (Timer J, §17.2.2);
 - ``redirect_no_contact``: a redirect server's 302 lists no Contact (§8.3);
+- ``bare_405``: a UAS's 405 (Method Not Allowed) has no Allow (§21.4.6);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
@@ -388,7 +389,7 @@ class FaultyElement:
         elif method in KNOWN and "no_allow_501" in self.faults:
             self._reply(msg, addr, 501)
         elif method in KNOWN or method == "REGISTER":
-            self._reply(msg, addr, 405, [("Allow", ALLOW)])
+            self._reply(msg, addr, 405, [] if "bare_405" in self.faults else [("Allow", ALLOW)])
         else:
             self._reply(msg, addr, 501)
 
