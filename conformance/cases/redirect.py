@@ -91,3 +91,27 @@ def cancel_2xx(ctx: Context) -> None:
     final, _ = ctx.transaction(link, cancel, learn=False)
     final = ctx.require_final(final, "response to CANCEL")
     ctx.check(200 <= (final.status or 0) < 300, "a 2xx", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.1
+##= type=test
+##% The choices SHOULD also be listed as Contact fields (Section 20.10).
+@case(
+    "redirect-300-contacts",
+    roles=("uas", "redirect"),
+    level="SHOULD",
+    preamble=USER_REGISTERED,
+    no_control="judged on a 300 (Multiple Choices) only: any other answer is not applicable",
+)
+def multiple_choices_contacts(ctx: Context) -> None:
+    """A 300 (Multiple Choices) lists its choices as Contact values."""
+    if ctx.role == "redirect":
+        register_user(ctx)
+    link = ctx.link()
+    req = ctx.request("INVITE", link)
+    final, _ = ctx.transaction(link, req)
+    ctx.finish_invite(link, req, final)
+    if final is None or final.status != 300:
+        ctx.not_applicable(f"no 300 (Multiple Choices) came ({describe(final)})")
+    assert final is not None
+    ctx.check(bool(final.get_all("Contact")), "the choices as Contact values", "no Contact")

@@ -172,3 +172,21 @@ def reason_480(ctx: Context) -> None:
         "a reason phrase saying why the callee is unavailable",
         f"480 {reason}",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.2
+##= type=test
+##% All SIP implementations MUST support the SIP URI scheme.
+@case(
+    "server-sip-uri-supported",
+    roles=SERVERS,
+    no_control="a 416 to a SIP URI is the failure; any other answer shows the scheme supported",
+)
+def sip_uri_supported(ctx: Context) -> None:
+    """A request whose Request-URI is a SIP URI is never refused with 416."""
+    link = ctx.link()
+    req = _methods(ctx, link, "REGISTER" if ctx.role == "registrar" else "OPTIONS")
+    ctx.check(req.uri.startswith("sip:"), "a sip: Request-URI", req.uri)
+    final, _ = ctx.transaction(link, req)
+    final = ctx.require_final(final, f"final response to {req.method}")
+    ctx.check(final.status != 416, "anything but 416 (Unsupported URI Scheme)", describe(final))
