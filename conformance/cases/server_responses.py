@@ -190,3 +190,68 @@ def sip_uri_supported(ctx: Context) -> None:
     final, _ = ctx.transaction(link, req)
     final = ctx.require_final(final, f"final response to {req.method}")
     ctx.check(final.status != 416, "anything but 416 (Unsupported URI Scheme)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.16
+##= type=test
+##% A UAS SHOULD NOT use this response unless it truly cannot provide any useful service to
+##% the client.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.16
+##= type=test
+##% Instead, if a desirable extension is not listed in the Supported header field, servers
+##% SHOULD process the request using baseline SIP capabilities and any extensions supported by
+##% the client.
+@case(
+    "server-baseline-without-supported",
+    roles=("uas", "registrar"),
+    level="SHOULD",
+    no_control="only a 421 is the deviation; any other answer shows baseline processing",
+)
+def baseline_without_supported(ctx: Context) -> None:
+    """A request naming no Supported extension is served with baseline SIP, not refused
+    with 421 (Extension Required)."""
+    link = ctx.link()
+    req = _methods(ctx, link, "REGISTER" if ctx.role == "registrar" else "INVITE")
+    req.set("Supported", None)
+    final, _ = ctx.transaction(link, req)
+    if req.method == "INVITE":
+        ctx.finish_invite(link, req, final)
+    final = ctx.require_final(final, f"final response to {req.method}")
+    ctx.check(final.status != 421, "no 421 (Extension Required)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.10
+##= type=test
+##% If the server does not know, or has no facility to determine, whether or not the condition
+##% is permanent, the status code 404 (Not Found) SHOULD be used instead.
+@case("server-unknown-user-not-410", roles=SERVERS, level="SHOULD", no_control=JUDGED_ON)
+def unknown_user_not_410(ctx: Context) -> None:
+    """A user that never existed (a fresh random name) gets no 410 (Gone): the server cannot
+    know the condition is permanent."""
+    link = ctx.link()
+    user = unique("never")
+    req = ctx.request("INVITE", link, body=_SDP, user=user)
+    final, _ = ctx.transaction(link, req, learn=False)
+    ctx.finish_invite(link, req, final)
+    final = ctx.require_final(final, "final response to INVITE")
+    ctx.check(final.status != 410, f"404 rather than 410 for {user}", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.22
+##= type=test
+##% Additional information SHOULD be provided in the reason phrase.
+@case("server-484-reason", roles=SERVERS, level="SHOULD", no_control=JUDGED_ON)
+def reason_484(ctx: Context) -> None:
+    """A 484 (Address Incomplete) says more in its reason phrase."""
+    users = ["1", "12", "123"]
+    _, final = _first_with(
+        ctx,
+        484,
+        [lambda link, u=u: ctx.request("INVITE", link, body=_SDP, user=u) for u in users],
+    )
+    reason = (final.reason or "").strip()
+    ctx.check(
+        reason.lower() not in ("", "address incomplete"),
+        "a reason phrase with more information",
+        f"484 {reason}",
+    )
