@@ -184,3 +184,33 @@ def test_static_contacts_follow_the_registered_ones_without_expires() -> None:
     registered(server, "<sip:alice@192.0.2.10>")
     both = wire(server.respond(invite(f"sip:alice@{DOMAIN}"), 1000.0))
     assert [str(c.uri) for c in both.contact] == ["sip:alice@192.0.2.10", "sip:alice@192.0.2.99"]
+
+
+def test_the_program_flags_make_the_server() -> None:
+    from rfc3261.programs import common
+    from rfc3261.programs.redirect import build_parser, make_redirect
+
+    args = build_parser().parse_args(
+        [
+            "--domain",
+            DOMAIN,
+            "--user",
+            "bob",
+            "--static",
+            "alice=sip:alice@192.0.2.9",
+            "--t1",
+            "0.1",
+        ]
+    )
+    location = SqliteLocationService()
+    server = make_redirect(
+        args, Registrar(location, RegistrarConfig(domains=frozenset())), location
+    )
+    assert args.t1 == 0.1 and server.config.status == 302
+    assert server.respond(invite(f"sip:bob@{DOMAIN}"), 0.0).status == 480
+    assert server.respond(invite(f"sip:alice@{DOMAIN}"), 0.0).status == 302
+    args.static = ["no-uri"]
+    with pytest.raises(common.ConfigError, match="USER=URI"):
+        make_redirect(args, server.registrar, location)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--domain", DOMAIN, "--t1", "5"])
