@@ -3,8 +3,8 @@
 ``python -m conformance.selftest --out docs/_data/conformance`` starts, each on a free loopback
 port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's built-in ``uas``
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
-``redirect``, ``proxy``) and Kamailio (registrar and proxy, the configuration in
-conformance/tests/kamailio);
+``redirect``, ``proxy``) and Kamailio (registrar, proxy and, with ``-A REDIRECT``, redirect
+server: the configuration in conformance/tests/kamailio);
 runs the cases of the matching role against each (UDP), writes ``<stack>.json``
 (and, in the UAC role, ``sipref-ua-uac.json`` and ``sipp-uac.json``: `UAC_STACKS`)
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
