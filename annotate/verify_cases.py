@@ -7,7 +7,7 @@ sipref program that plays one of the case's roles (the same command line and pro
 ``conformance.selftest``), run the case over UDP, and require an accepted verdict (pass, warn,
 or not applicable with a reason).  A ``uac`` case starts nothing: the runner is the server and
 the sipref-uac profile's ``[uac]`` commands make our ua call it (``conformance.trigger``).  A
-case whose roles no sipref program plays (``redirect``) is skipped with that reason.
+``redirect`` case runs against ``python -m rfc3261 redirect`` (profile sipref-redirect).
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ from rfc3261.asyncio.loopback import free_port
 load_cases()
 
 #: The sipref program that plays each role (``conformance.selftest`` stack names).
-STACK_OF_ROLE = {"uas": "sipref-ua", "registrar": "sipref-registrar", "proxy": "sipref-proxy"}
+STACK_OF_ROLE = {
+    "uas": "sipref-ua",
+    "registrar": "sipref-registrar",
+    "redirect": "sipref-redirect",
+    "proxy": "sipref-proxy",
+}
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 
 

@@ -3,7 +3,8 @@
 ``python -m conformance.selftest --out docs/_data/conformance`` starts, each on a free loopback
 port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's built-in ``uas``
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
-``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
+``redirect``, ``proxy``) and Kamailio (registrar, proxy and, with ``-A REDIRECT``, redirect
+server: the configuration in conformance/tests/kamailio);
 runs the cases of the matching role against each (UDP), writes ``<stack>.json``
 (and, in the UAC role, ``sipref-ua-uac.json`` and ``sipp-uac.json``: `UAC_STACKS`)
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
@@ -39,8 +40,9 @@ PROFILES = Path(__file__).resolve().parent / "profiles"
 KAMAILIO = Path(__file__).resolve().parent / "tests" / "kamailio"
 
 
-def _kamailio(port: int, work: Path) -> list[str] | None:
-    """Kamailio's command line with the tests' configuration for ``port`` (None: not installed)."""
+def _kamailio(port: int, work: Path, *defines: str) -> list[str] | None:
+    """Kamailio's command line with the tests' configuration for ``port`` (None: not installed);
+    ``defines`` switch on its ``#!ifdef`` parts (``REDIRECT``: a redirect server)."""
     binary = "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
     binary = binary or shutil.which("kamailio")
     modules = next(iter(Path("/usr/lib").glob("*/kamailio/modules")), None)
@@ -52,7 +54,9 @@ def _kamailio(port: int, work: Path) -> list[str] | None:
     config.write_text(text, encoding="utf-8")
     run = work / f"kamailio-{port}"
     run.mkdir(exist_ok=True)
-    return [binary, "-f", str(config), "-DD", "-E", "-Y", str(run)]
+    return [binary, "-f", str(config), "-DD", "-E", "-Y", str(run)] + [
+        arg for name in defines for arg in ("-A", name)
+    ]
 
 
 def sipp_uas_argv(sipp: str, port: int, timeout: str) -> list[str]:
@@ -96,6 +100,7 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     listen = ["--listen", f"sip:127.0.0.1:{port}", "-q"]
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
+    t1 = ["--t1", "0.1"]
     # RFC 3262, 3311, 3326, 3428, 4028 (the profile lists PRACK, UPDATE and MESSAGE)
     ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces"]
     # users for the §13.3.1.3 (busy) and §15 (the callee hangs up) cases
@@ -118,9 +123,28 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "uas",
         ),
         "sipref-registrar": (
-            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")],
+            # --t1 0.1: Timer J (64*T1) lasts 6.4 s, short enough to measure
+            [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db"), *t1],
             "sipref-registrar.toml",
             "registrar",
+        ),
+        "sipref-redirect": (
+            [
+                *sipref,
+                "redirect",
+                *listen,
+                *domain,
+                "--db",
+                str(work / "redirect.db"),
+                *t1,
+                "--user",
+                "known",
+                # the profile's user is always redirected (cases register it as well)
+                "--static",
+                "alice=sip:alice@127.0.0.1:9",
+            ],
+            "sipref-redirect.toml",
+            "redirect",
         ),
         "sipref-proxy": (
             # its domain is not 127.0.0.1: the cases' downstream URIs (sip:x@127.0.0.1:port)
@@ -143,6 +167,8 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
         # Kamailio as registrar and stateful proxy (conformance/tests/kamailio/kamailio.cfg.in)
         "kamailio-registrar": (_kamailio(port, work), "kamailio.toml", "registrar"),
         "kamailio-proxy": (_kamailio(port, work), "kamailio.toml", "proxy"),
+        # ... and as a redirect server over its location service (-A REDIRECT)
+        "kamailio-redirect": (_kamailio(port, work, "REDIRECT"), "kamailio.toml", "redirect"),
     }
 
 

@@ -248,6 +248,8 @@ def unknown_method(ctx: Context) -> None:
 @case("uas-420-options", roles=ENDPOINTS, level="MUST")
 def bad_extension_options(ctx: Context) -> None:
     """OPTIONS requiring an unknown extension gets 420 listing it in Unsupported."""
+    if ctx.role == "redirect":
+        ctx.not_applicable("a redirect server ignores unknown Require tags (RFC 3261 §8.3)")
     tag = "x-conformance-unknown"
     link = ctx.link()
     _control(ctx, link)

@@ -31,6 +31,14 @@ can check the runner gives that rule's case the failing verdict:
 - ``dup_param``: the To tag parameter of responses appears twice (§7.3.1);
 - ``combined_auth``: a registrar challenges REGISTER with two WWW-Authenticate values
   combined in one header row (§7.3.1);
+- ``new_final_on_retransmission``: a retransmitted non-INVITE request gets a new final
+  response (another To tag) instead of the first one again (§17.2.2);
+- ``no_timer_h``: an unacknowledged non-2xx to INVITE is retransmitted for ever, not until
+  Timer H, 64*T1 (§17.2.1);
+- ``short_timer_j``: a non-INVITE transaction is forgotten 16*T1 after its final response,
+  not 64*T1 (Timer J, §17.2.2);
+- ``redirect_no_contact``: a redirect server's 302 lists no Contact (§8.3);
+- ``bare_405``: a UAS's 405 (Method Not Allowed) has no Allow (§21.4.6);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope);
 - ``no_allow_405``: a 405 without Allow (§21.4.6);
@@ -129,6 +137,8 @@ class FaultyElement:
         # calls to the user "hangup": Call-ID -> (INVITE, To tag, address); BYEs due
         self.hangups: dict[str, tuple[Message, str, tuple[str, int]]] = {}
         self.byes: list[tuple[float, str]] = []
+        self.completed: dict[str, float] = {}  # branch -> when its final response went
+        self.first_sent: dict[str, float] = {}  # unacked key -> when first sent (Timer H)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.timer = threading.Thread(target=self._retransmit, daemon=True)
 
@@ -181,6 +191,11 @@ class FaultyElement:
                     self.byes.remove((due, call_id))
                     self._hang_up(call_id)
                 for key, (data, addr, due, interval) in list(self.unacked.items()):
+                    # Timer H (and the 2xx's 64*T1, §13.3.1.4): give up unacknowledged
+                    timer_h = now - self.first_sent.get(key, now) >= 64 * self.t1
+                    if timer_h and "no_timer_h" not in self.faults:
+                        del self.unacked[key]
+                        continue
                     if now >= due and "no_retransmit" not in self.faults:
                         self._send(data, addr)
                         interval = min(interval * 2, 4.0)
@@ -256,7 +271,9 @@ class FaultyElement:
         branch = req.branch or ""
         if status >= 200:
             self.transactions[branch] = (data, dest, req.method or "")
+            self.completed[branch] = time.monotonic()
             if req.method == "INVITE":
+                self.first_sent[branch if status >= 300 else req.call_id] = time.monotonic()
                 self.unacked[branch if status >= 300 else req.call_id] = (
                     data,
                     dest,
@@ -285,6 +302,11 @@ class FaultyElement:
             if msg.call_id in self.hangups and "bye_before_ack" not in self.faults:
                 self.byes.append((time.monotonic() + 0.3, msg.call_id))
             return
+        if branch in self.transactions and method not in ("CANCEL", "INVITE"):
+            age = time.monotonic() - self.completed.get(branch, 0.0)
+            expired = "short_timer_j" in self.faults and age > 16 * self.t1
+            if expired or "new_final_on_retransmission" in self.faults:
+                del self.transactions[branch]
         if branch in self.transactions and method != "CANCEL":
             data, dest, _ = self.transactions[branch]
             self._send(data, dest)
@@ -315,7 +337,12 @@ class FaultyElement:
             self._reply(msg, addr, 302, [("Contact", f"<sip:{user or 'x'}@127.0.0.1:9>")])
             return
         required = msg.option_tags("Require")
-        if required and method != "CANCEL" and "ignore_require" not in self.faults:
+        if (
+            required
+            and method != "CANCEL"
+            and "ignore_require" not in self.faults
+            and self.role != "redirect"  # a redirect server ignores what it does not know (§8.3)
+        ):
             unsupported = (
                 [] if "no_unsupported" in self.faults else [("Unsupported", ", ".join(required))]
             )
@@ -328,6 +355,9 @@ class FaultyElement:
         self.seen[key] = branch
         if self.role == "registrar":
             self._register(msg, addr)
+            return
+        if self.role == "redirect":
+            self._redirect(msg, addr, user)
             return
         if msg.get("Content-Encoding"):
             self._reply(
@@ -404,8 +434,8 @@ class FaultyElement:
         elif method in KNOWN and "no_allow_501" in self.faults:
             self._reply(msg, addr, 501)
         elif method in KNOWN or method == "REGISTER":
-            allow = [] if "no_allow_405" in self.faults else [("Allow", ALLOW)]
-            self._reply(msg, addr, 405, allow)
+            faulty = "no_allow_405" in self.faults or "bare_405" in self.faults
+            self._reply(msg, addr, 405, [] if faulty else [("Allow", ALLOW)])
         else:
             self._reply(msg, addr, 501)
 
@@ -434,6 +464,29 @@ class FaultyElement:
             "Content-Length: 0",
         ]
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
+
+    def _redirect(self, msg: Message, addr: tuple[str, int], user: str) -> None:
+        """A redirect server (§8.3): REGISTER as the registrar, CANCEL 200, the rest 302
+        listing the user's bindings (and, for a user in ``users``, a fixed contact)."""
+        if msg.method == "REGISTER":
+            self._register(msg, addr)
+            return
+        if msg.method == "CANCEL":
+            self._reply(msg, addr, 200)
+            return
+        if not user:
+            self._reply(msg, addr, 200 if msg.method == "OPTIONS" else 404, [("Allow", ALLOW)])
+            return
+        host = uri_host_port(msg.uri)[0].lower()
+        contacts = [f"<{uri}>" for uri in self.bindings.get(f"sip:{user}@{host}", {})]
+        if user in self.users:
+            contacts.append(f"<sip:{user}@127.0.0.1:9>")
+        if not contacts:
+            self._reply(msg, addr, 404)
+            return
+        if "redirect_no_contact" in self.faults:
+            contacts = []
+        self._reply(msg, addr, 302, [("Contact", c) for c in contacts])
 
     def _register(self, msg: Message, addr: tuple[str, int]) -> None:
         method = msg.method
@@ -479,6 +532,7 @@ class FaultyElement:
             for uri, (_, cid, seq) in list(store.items()):
                 if cid != msg.call_id or number > seq:
                     del store[uri]
+        changes: list[tuple[str, int]] = []
         for c in contacts:
             if c.strip() == "*":
                 continue
@@ -492,6 +546,9 @@ class FaultyElement:
             if old and old[1] == msg.call_id and number <= old[2]:
                 self._reply(msg, addr, 500)
                 return
+            changes.append((uri, expires))
+        # all or nothing (§10.3): committed once every contact passed
+        for uri, expires in changes:
             if expires == 0:
                 store.pop(uri, None)
             else:
@@ -608,7 +665,7 @@ def _reverse_rows(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uas")
-    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "proxy"))
+    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "redirect", "proxy"))
     parser.add_argument("--fault", action="append", default=[])
     args = parser.parse_args(argv)
     element = FaultyElement(args.role, tuple(args.fault))

@@ -47,6 +47,7 @@ from ..digest_server import DigestAuthenticator, HA1File
 from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
 from ..registrar import Registrar, RegistrarConfig, RegistrarExtension, Screened
+from ..timers import DEFAULT_TIMERS, TimerValues
 from ..uri import SipURI
 from ..websocket_edge import WebSocketRegistrar
 from . import common
@@ -59,6 +60,7 @@ __all__ = [
     "ExpiryTimer",
     "RegistrarUser",
     "add_registrar_arguments",
+    "add_t1_argument",
     "digest_algorithms",
     "main",
     "make_authenticator",
@@ -281,8 +283,11 @@ def make_registrar(
 def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
     """The dispatcher the flags describe: transport limits, TLS, the transaction cap."""
     server_ssl, client_ssl = common.tls_contexts(args)
+    t1 = getattr(args, "t1", None)
     dispatcher = Dispatcher(
         user,
+        # --t1: shorter timers (G, H, J: 64*T1) make them testable quickly (§17.1.1.2)
+        timers=TimerValues(T1=t1) if t1 else DEFAULT_TIMERS,
         limits=outbound_limits(args, common.transport_limits(args)),
         server_ssl=server_ssl,
         client_ssl=client_ssl,
@@ -685,7 +690,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --db postgresql://: REGISTERs in the database at once, each on its own "
         "connection (0: one at a time on the event loop; default %(default)s)",
     )
+    add_t1_argument(parser)
     return parser
+
+
+def add_t1_argument(parser: argparse.ArgumentParser) -> None:
+    """``--t1``: the T1 the server transactions' timers derive from (G, H, J)."""
+    parser.add_argument(
+        "--t1",
+        type=t1_value,
+        default=None,
+        metavar="S",
+        help="T1, the round-trip estimate Timer G, H and J derive from (RFC 3261 §17.1.1.2; "
+        "default 0.5 s; smaller makes them testable quickly)",
+    )
+
+
+def t1_value(text: str) -> float:
+    """A ``--t1`` value: positive, at most T2 (4 s)."""
+    value = float(text)
+    if not 0 < value <= 4.0:
+        raise argparse.ArgumentTypeError("--t1 must be positive and at most T2, 4 s")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
