@@ -38,7 +38,6 @@ can check the runner gives that rule's case the failing verdict:
 - ``short_timer_j``: a non-INVITE transaction is forgotten 16*T1 after its final response,
   not 64*T1 (Timer J, §17.2.2);
 - ``redirect_no_contact``: a redirect server's 302 lists no Contact (§8.3);
-- ``bare_405``: a UAS's 405 (Method Not Allowed) has no Allow (§21.4.6);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope);
 - ``no_allow_405``: a 405 without Allow (§21.4.6);
@@ -331,11 +330,6 @@ class FaultyElement:
         if "unknown_user" in self.faults and self.role == "uas" and unknown:
             self._reply(msg, addr, 404)
             return
-        if self.role == "redirect" and method not in ("OPTIONS", "CANCEL"):
-            # a redirect server (§8.3): every request to the user's one other address,
-            # whatever it requires or its method
-            self._reply(msg, addr, 302, [("Contact", f"<sip:{user or 'x'}@127.0.0.1:9>")])
-            return
         required = msg.option_tags("Require")
         if (
             required
@@ -434,8 +428,8 @@ class FaultyElement:
         elif method in KNOWN and "no_allow_501" in self.faults:
             self._reply(msg, addr, 501)
         elif method in KNOWN or method == "REGISTER":
-            faulty = "no_allow_405" in self.faults or "bare_405" in self.faults
-            self._reply(msg, addr, 405, [] if faulty else [("Allow", ALLOW)])
+            allow = [] if "no_allow_405" in self.faults else [("Allow", ALLOW)]
+            self._reply(msg, addr, 405, allow)
         else:
             self._reply(msg, addr, 501)
 
