@@ -252,11 +252,17 @@ class Listener:
     """A UDP socket on loopback the runner listens on: a downstream UAS behind a proxy, or
     the server a UAC under test calls.  Records into the case's ladder like `Link`."""
 
-    def __init__(self, ladder: Ladder, deadline: float, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, ladder: Ladder, deadline: float, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.ladder = ladder
         self.deadline = deadline
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((host, 0))
+        try:
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
         self.local: tuple[str, int] = self.sock.getsockname()[:2]
         self.pending: list[tuple[Message, tuple[str, int]]] = []
 
