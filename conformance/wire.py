@@ -82,7 +82,15 @@ class Ladder:
 class Link:
     """A client socket to the target, recording into a ladder."""
 
-    def __init__(self, target: Target, ladder: Ladder, deadline: float) -> None:
+    def __init__(
+        self,
+        target: Target,
+        ladder: Ladder,
+        deadline: float,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``context``: the TLS client context to use (the TLS cases' own ciphers or
+        certificate checks); by default any certificate and the library's ciphers."""
         self.target = target
         self.ladder = ladder
         self.deadline = deadline
@@ -104,10 +112,12 @@ class Link:
             try:
                 raw.connect(target.address)
                 if target.transport == "tls":
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                    raw = context.wrap_socket(raw, server_hostname=None)
+                    if context is None:
+                        context = ssl.create_default_context()
+                        context.check_hostname = False
+                        context.verify_mode = ssl.CERT_NONE
+                    hostname = target.host.strip("[]") if context.check_hostname else None
+                    raw = context.wrap_socket(raw, server_hostname=hostname)
             except OSError:
                 raw.close()
                 raise
