@@ -87,6 +87,19 @@ def minimal_uas_argv(port: int) -> list[str]:
     ]
 
 
+def _ha1_file(work: Path, port: int) -> str:
+    """The Digest H(A1) file of the registrar with authentication: alice, password "secret",
+    realm 127.0.0.1, SHA-256 and MD5 (the sipref-registrar-auth profile's credentials);
+    written only when ``port`` is not 0 (a listing writes nothing)."""
+    path = work / "ha1.txt"
+    if port:
+        from rfc3261.digest_server import ha1_line
+
+        lines = [ha1_line("alice", "127.0.0.1", "secret", algo) for algo in ("SHA-256", "MD5")]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
 def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str]]:
     """Stack name: (command line or None when not installed, profile file, role).
 
@@ -117,6 +130,21 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
         "sipref-registrar": (
             [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db")],
             "sipref-registrar.toml",
+            "registrar",
+        ),
+        # the same with Digest (RFC 3261 §22): the auth_* cases answer its challenges
+        "sipref-registrar-auth": (
+            [
+                *sipref,
+                "registrar",
+                *listen,
+                *domain,
+                "--db",
+                str(work / "registrar-auth.db"),
+                "--auth-file",
+                _ha1_file(work, port),
+            ],
+            "sipref-registrar-auth.toml",
             "registrar",
         ),
         "sipref-proxy": (
