@@ -4,7 +4,8 @@
 port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's built-in ``uas``
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
 ``proxy``) and Kamailio (registrar and proxy, the configuration in conformance/tests/kamailio);
-runs the cases of the matching role against each (UDP), writes ``<stack>.json``
+runs the cases of the matching role against each (UDP; the `VARIANTS` over TCP or TLS run
+the transport-dependent cases), writes ``<stack>.json``
 (and, in the UAC role, ``sipref-ua-uac.json`` and ``sipp-uac.json``: `UAC_STACKS`)
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
 installed is skipped with a message; exit status 1 when none could be run, 2 when a case
@@ -160,6 +161,49 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     }
 
 
+#: Transport variants of the stacks above: name: (stack, transport, case globs).  The stack
+#: listens on ``sip:`` (UDP and TCP) or, for TLS, on ``sips:`` with a certificate made for the
+#: run and the RFC 3261 cipher suite on (§26.2.1); only the cases whose verdict depends on
+#: the transport run, so that `make conformance` stays quick.
+VARIANTS = {
+    "sipref-ua-tcp": ("sipref-ua", "tcp", "transport-*,tls-*,uas-*,txn-*"),
+    "sipref-ua-tls": ("sipref-ua", "tls", "transport-*,tls-*,uas-*,txn-*"),
+    "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
+    "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*"),
+    "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*"),
+    "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
+}
+
+
+def certificate(work: Path) -> tuple[Path, Path] | None:
+    """A self-signed certificate and key for 127.0.0.1 in ``work`` (None without openssl)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    cert, key = work / "tls-cert.pem", work / "tls-key.pem"
+    subject = ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"]
+    argv = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    if not cert.exists():
+        subprocess.run([*argv, *subject, *names], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, str, str, str]:
+    """(command line or None, profile file, role, transport, case globs) of a stack or of
+    one of its `VARIANTS` (a stack itself runs every case of its role over UDP)."""
+    stack, transport, globs = VARIANTS.get(name, (name, "udp", "*"))
+    command, profile_name, role = _stacks(port, work)[stack]
+    if command is not None and transport == "tls":
+        made = certificate(work) if port else (Path("cert"), Path("key"))
+        if made is None:
+            return None, profile_name, role, transport, globs
+        listen = command.index("--listen") + 1
+        command = [*command[:listen], f"sips:127.0.0.1:{port}", *command[listen + 1 :]]
+        command += ["--cert", str(made[0]), "--key", str(made[1]), "--tls-rfc3261-ciphers"]
+    return command, profile_name, role, transport, globs
+
+
 #: UAC-role stacks: no server to start, the profile's [uac] commands make each one call the
 #: runner case by case (conformance.trigger); name: (profile file, program it needs)
 UAC_STACKS = {
@@ -186,8 +230,13 @@ def run_uac(name: str, cases: list[Case], out: Path) -> bool:
     return True
 
 
-def _bound(port: int) -> bool:
-    """Whether something holds UDP ``port`` on loopback (the target is listening)."""
+def _bound(port: int, tcp: bool = False) -> bool:
+    """Whether something holds UDP ``port`` on loopback (with ``tcp``: accepts a TCP
+    connection there): the target is listening."""
+    if tcp:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        return False
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -197,7 +246,9 @@ def _bound(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _running(argv: list[str], port: int = 0) -> Iterator[subprocess.Popen[bytes]]:
+def _running(
+    argv: list[str], port: int = 0, tcp: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
     # A session of its own: Kamailio's worker processes are stopped with it.
     process = subprocess.Popen(
         argv,
@@ -211,7 +262,7 @@ def _running(argv: list[str], port: int = 0) -> Iterator[subprocess.Popen[bytes]
         time.sleep(0.5)
         # a Python program can take seconds to start on a loaded machine: wait for its port
         end = time.monotonic() + 10
-        while port and not _bound(port) and process.poll() is None and time.monotonic() < end:
+        while port and not _bound(port, tcp) and process.poll() is None and time.monotonic() < end:
             time.sleep(0.1)
         yield process
     finally:
@@ -246,21 +297,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     done = 0
     with tempfile.TemporaryDirectory(prefix="sipref-selftest-") as work:
-        for name in _stacks(0, Path(work)):
+        for name in [*_stacks(0, Path(work)), *VARIANTS]:
             if args.stack and name not in args.stack:
                 continue
             port = _free_port()
-            command, profile_name, role = _stacks(port, Path(work))[name]
+            command, profile_name, role, transport, globs = variant(name, port, Path(work))
             if command is None:
                 print(f"{name}: not installed, skipped", file=sys.stderr)
                 continue
             profile = load_profile(PROFILES / profile_name)
-            target = parse_target(f"udp:127.0.0.1:{port}")
-            with _running(command, port):
+            target = parse_target(f"{transport}:127.0.0.1:{port}")
+            with _running(command, port, tcp=transport == "tls"):
                 # bounded: no run of one stack may take two minutes
                 runner = Runner(target, role, profile, progress=progress_line, total_timeout=110)
+                wanted = {c.id for c in select_cases(cases, role, globs)}
+                chosen = [c for c in select_cases(cases, role, args.cases) if c.id in wanted]
                 try:
-                    run = runner.run(select_cases(cases, role, args.cases))
+                    run = runner.run(chosen)
                 except NoAnswer as exc:
                     print(f"{name}: {exc}", file=sys.stderr)
                     continue

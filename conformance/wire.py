@@ -230,12 +230,17 @@ class Link:
                 interval = min(interval * 2, cap)
                 next_tx = now + interval
             wait = min(end, self.deadline, next_tx if retransmit else end) - now
+            found = None
+            # one read off a stream can frame several messages (a 100 and the final response
+            # in one segment): those after the one returned wait in `pending`, not dropped
             for msg in self._read(wait):
                 budget -= 1
-                if match(msg):
-                    return msg
-                if len(self.pending) < 200:
+                if found is None and match(msg):
+                    found = msg
+                elif len(self.pending) < 200:
                     self.pending.append(msg)
+            if found is not None:
+                return found
         self._event("receive budget exhausted (flood)")
         return None
 
