@@ -9,14 +9,29 @@ returns the answer upstream (§18.2.2 is the same rule for both).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import ipaddress
+import re
+import select
+import socket
 import time
+from collections.abc import Callable
 
 from conformance.messages import Outgoing, make_request, unique
 from conformance.model import Context, case, describe
-from conformance.sipmsg import Message, param
+from conformance.sipmsg import Message, StreamBuffer, param, parse_message, uri_host_port
 from conformance.target import Target
-from conformance.wire import Link, Listener
+from conformance.wire import RECEIVE_BUDGET, CaseTimeout, Event, Link, Listener
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
 
 #: load order of the case modules (conformance.discovery): after the first wave's modules
 ORDER = 80
@@ -108,6 +123,12 @@ class _Exchange:
 
         how = (target or self.ctx.target).transport.upper()
         return self.ctx.controlled("OPTIONS", exchange, f"a plain OPTIONS over {how}")
+
+
+_SDP = (
+    b"v=0\r\no=tester 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
 
 
 def _link(ctx: Context, transport: str) -> Link:
@@ -464,3 +485,336 @@ def maddr(ctx: Context) -> None:
         f"the response at 127.0.0.2:{there.local[1]} (maddr, sent-by port)",
         f"it arrived at {_where(place)}",
     )
+
+
+# --- a TCP server of the runner's: where a target opens connections ---------------------------
+
+
+class _StreamServer:
+    """A TCP listening socket of the runner's: it accepts the target's connections and frames
+    what arrives on them (§18.3), recording into the case's ladder like `Link`."""
+
+    def __init__(self, ctx: Context, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.ladder = ctx.ladder
+        self.deadline = ctx.deadline
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.sock.bind((host, port))
+            self.sock.listen(8)
+        except OSError:
+            self.sock.close()
+            raise
+        self.local: tuple[str, int] = self.sock.getsockname()[:2]
+        self.conns: dict[socket.socket, tuple[StreamBuffer, tuple[str, int]]] = {}
+        self.pending: list[tuple[Message, socket.socket]] = []
+        self.accepted = 0
+        ctx.links.append(self)  # type: ignore[arg-type]
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.local[0]}:{self.local[1]}"
+
+    def _event(self, peer: tuple[str, int], note: str) -> None:
+        self.ladder.add(Event(0, "event", "tcp", peer, self.local, b"", note))
+
+    def expect(
+        self, match: Callable[[Message], bool], timeout: float = 2.0
+    ) -> tuple[Message, socket.socket] | None:
+        """The next message satisfying ``match`` on any accepted connection, and that one."""
+        for i, (msg, _conn) in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        end = time.monotonic() + timeout
+        for _ in range(RECEIVE_BUDGET):
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            ready, _, _ = select.select([self.sock, *self.conns], [], [], end - now)
+            found = None
+            for sock in ready:
+                if sock is self.sock:
+                    conn, peer = self.sock.accept()
+                    self.accepted += 1
+                    self.conns[conn] = (StreamBuffer(), peer[:2])
+                    self._event(peer[:2], "the target connected (tcp)")
+                    continue
+                framer, peer = self.conns[sock]
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._event(peer, "connection closed by the target")
+                    del self.conns[sock]
+                    sock.close()
+                    continue
+                for frame in framer.feed(data):
+                    self.ladder.add(Event(0, "received", "tcp", peer, self.local, frame))
+                    msg = parse_message(frame)
+                    if msg is None:
+                        continue
+                    if found is None and match(msg):
+                        found = (msg, sock)
+                    elif len(self.pending) < 200:
+                        self.pending.append((msg, sock))
+            if found is not None:
+                return found
+        return None
+
+    def send(self, conn: socket.socket, data: bytes, note: str = "") -> None:
+        peer = self.conns[conn][1] if conn in self.conns else ("?", 0)
+        self.ladder.add(Event(0, "sent", "tcp", self.local, peer, data, note))
+        with contextlib.suppress(OSError):
+            conn.sendall(data)
+
+    def close(self) -> None:
+        for conn in list(self.conns):
+            with contextlib.suppress(OSError):
+                conn.close()
+        self.conns.clear()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+def _response_to(msg: Message, status: int, reason: str, tag: str = "") -> bytes:
+    """A response to ``msg`` as its UAS builds it (§8.2.6): Via, From, To, Call-ID, CSeq."""
+    to = msg.get("To") or ""
+    if status > 100 and not msg.to_tag:
+        to += f";tag={tag or unique('d')}"
+    lines = [f"SIP/2.0 {status} {reason}", *(f"Via: {v}" for v in msg.get_all("Via"))]
+    lines += [f"From: {msg.get('From')}", f"To: {to}", f"Call-ID: {msg.call_id}"]
+    lines += [f"CSeq: {msg.get('CSeq')}", "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+# --- §18.2.2: a response whose connection closed ---------------------------------------------
+
+
+def _reconnect(ctx: Context, sent_by_host: str) -> None:
+    """An INVITE left ringing over TCP, its connection closed, then CANCELled over a new one:
+    the 487 must come over a connection the target opens to ``sent_by_host`` at the port of
+    the runner's TCP server (the sent-by)."""
+    exchange = _Exchange(ctx)
+    link = ctx.link()
+    exchange.control(link)
+    try:
+        server = _StreamServer(ctx, sent_by_host)
+    except OSError as exc:
+        ctx.inconclusive(f"cannot listen on {sent_by_host}: {exc}")
+        return
+    user = ctx.profile.ringing_user
+    if exchange.down is None and not user:
+        ctx.not_applicable("the profile names no ringing_user: no INVITE stays pending")
+    req = exchange.request(link, method="INVITE", user=user or ctx.user)
+    req.set("Via", f"SIP/2.0/TCP {server.hostport};branch={unique('z9hG4bK')}")
+    link.send(bytes(req), "INVITE (left ringing)")
+    downstream = None
+    if exchange.down is not None:
+        downstream = exchange.down.expect(lambda m: m.method == "INVITE", timeout=2.0)
+        if downstream is None:
+            ctx.inconclusive("the proxy did not forward the INVITE")
+        assert downstream is not None
+        exchange.down.send(_response_to(downstream[0], 180, "Ringing", "ring"), downstream[1])
+    ring = link.expect(
+        lambda m: m.is_response and m.branch == req.branch and (m.status or 0) > 100, 2.0
+    )
+    if ring is None or (ring.status or 0) >= 200:
+        ctx.inconclusive(f"the INVITE did not ring ({describe(ring)})")
+    assert ring is not None
+    link.close()
+    link.closed = True
+    time.sleep(0.2)  # the target sees the connection close
+    again = ctx.link()
+    cancel = Outgoing("CANCEL", req.uri)
+    for name in ("Via", "Max-Forwards", "From", "To", "Call-ID"):
+        cancel.add(name, req.get(name) or "")
+    cancel.add("CSeq", f"{req.cseq_number} CANCEL")
+    again.send(bytes(cancel), "CANCEL over a new connection")
+    if exchange.down is not None and downstream is not None:
+        got = exchange.down.expect(lambda m: m.method == "CANCEL", timeout=2.0)
+        if got is not None:
+            exchange.down.send(_response_to(got[0], 200, "OK", "ring"), got[1])
+        exchange.down.send(
+            _response_to(downstream[0], 487, "Request Terminated", "ring"), downstream[1]
+        )
+    got = server.expect(lambda m: m.is_response and m.cseq[1] == "INVITE", timeout=2.0)
+    if got is None:
+        late = again.expect(lambda m: m.is_response and m.cseq[1] == "INVITE", timeout=0.1)
+        ctx.check(
+            False,
+            f"the 487 over a new connection to {server.hostport}",
+            f"it arrived on the CANCEL's connection: {describe(late)}" if late else "no 487",
+        )
+    assert got is not None
+    msg, conn = got
+    ack = Outgoing("ACK", req.uri)
+    for name in ("Via", "Max-Forwards", "From", "Call-ID"):
+        ack.add(name, req.get(name) or "")
+    ack.add("To", msg.get("To") or "")
+    ack.add("CSeq", f"{req.cseq_number} ACK")
+    server.send(conn, bytes(ack), "ACK")
+    if exchange.down is not None:
+        exchange.down.expect(lambda m: m.method == "ACK", timeout=0.3)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##= type=test
+##% If that connection is no longer open, the server SHOULD open a connection to the IP
+##% address in the "received" parameter, if present, using the port in the "sent-by" value,
+##% or the default port for that transport, if no port is specified.
+@case(
+    "transport-reconnect-for-response",
+    roles=("uas", "proxy"),
+    level="SHOULD",
+    transports=("tcp",),
+    preamble="an INVITE left ringing",
+)
+def reconnect_for_response(ctx: Context) -> None:
+    """The INVITE's connection closed while it rings: its 487 (after a CANCEL) comes over a
+    new connection to the sent-by."""
+    _reconnect(ctx, "127.0.0.1")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##= type=test
+##% If that connection attempt fails, the server SHOULD use the procedures in [4] for
+##% servers in order to determine the IP address and port to open the connection and send
+##% the response to.
+@case(
+    "transport-reconnect-fallback",
+    roles=("uas", "proxy"),
+    level="SHOULD",
+    transports=("tcp",),
+    preamble="an INVITE left ringing",
+)
+def reconnect_fallback(ctx: Context) -> None:
+    """As above with sent-by 127.0.0.2 (received=127.0.0.1, where nothing listens on that
+    port): after the refused connection, RFC 3263 §5 on the IP-literal sent-by reaches
+    127.0.0.2."""
+    _reconnect(ctx, "127.0.0.2")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##= type=test
+##% If this fails, for example, elicits an ICMP "port unreachable" response, the procedures
+##% of Section 5 of [4] SHOULD be used to determine where to send the response.
+@case("transport-received-unreachable", roles=SERVERS, level="SHOULD", transports=("udp",))
+def received_unreachable(ctx: Context) -> None:
+    """Via sent-by 127.0.0.2:P (received=127.0.0.1, where nothing listens on P): after the
+    ICMP port unreachable, RFC 3263 §5 on the IP-literal sent-by sends it to 127.0.0.2:P."""
+    if ctx.target.family != socket.AF_INET:
+        ctx.not_applicable("an IPv4 case (127.0.0.2)")
+    exchange = _Exchange(ctx)
+    link = ctx.link()
+    exchange.control(link)
+    try:
+        there = _listener(ctx, "127.0.0.2")
+    except OSError as exc:
+        ctx.inconclusive(f"cannot listen on 127.0.0.2: {exc}")
+        return
+    req = exchange.request(link)
+    req.set("Via", f"SIP/2.0/UDP {there.hostport};branch={unique('z9hG4bK')}")
+    link.send(bytes(req))
+    _final, place = exchange.final(req, [there, link], timeout=2.0)
+    ctx.check(
+        place is there,
+        f"the response at {there.hostport} after 127.0.0.1:{there.local[1]} was unreachable",
+        f"it arrived at {_where(place)}",
+    )
+
+
+# --- §18.2.1: where a server can be reached ------------------------------------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+##= type=test
+##% A server SHOULD be prepared to receive requests on any IP address, port and transport
+##% combination that can be the result of a DNS lookup on a SIP or SIPS URI [4] that is
+##% handed out for the purposes of communicating with that server.
+@case("transport-handed-out-uri", roles=SERVERS, level="SHOULD")
+def handed_out_uri(ctx: Context) -> None:
+    """The URIs the target hands out for reaching it (the Contact of its answer, a proxy's
+    Record-Route) with an IP-literal host answer requests at that address, port and
+    transport."""
+    exchange = _Exchange(ctx)
+    link = ctx.link()
+    uris: list[str] = []
+    if exchange.down is not None:
+        req = exchange.request(link, method="INVITE")
+        link.send(bytes(req))
+        got = exchange.down.expect(lambda m: m.method == "INVITE", timeout=2.0)
+        if got is None:
+            ctx.inconclusive("the proxy did not forward the INVITE")
+        assert got is not None
+        uris = [v for v in got[0].get_all("Record-Route")]
+        exchange.down.send(_response_to(got[0], 486, "Busy Here"), got[1])
+        final, _ = exchange.final(req, [link], timeout=2.0)
+        ctx.finish_invite(link, req, final)
+        exchange.down.expect(lambda m: m.method == "ACK", timeout=0.3)
+    elif ctx.role == "uas":
+        # a UAS hands out its Contact in the 2xx to INVITE (§12.1.1)
+        invite = exchange.request(link, method="INVITE", body=_SDP)
+
+        def call() -> tuple[Message | None, bool]:
+            final, _ = ctx.transaction(link, invite, learn=False)
+            ctx.finish_invite(link, invite, final)
+            return final, final is not None and 200 <= (final.status or 0) < 300
+
+        uris = list(ctx.controlled("INVITE", call, "a call to the target").get_all("Contact"))
+    else:
+        final = exchange.control(link)
+        uris = list(final.get_all("Contact"))
+    found = []
+    for value in uris:
+        for uri in re.findall(r"sips?:[^>,\s]+", value, re.I):
+            host, port = uri_host_port(uri)
+            scheme = uri.split(":", 1)[0].lower()
+            transport = re.search(r";transport=(\w+)", uri, re.I)
+            name = transport[1].lower() if transport else ("tls" if scheme == "sips" else "udp")
+            if name in ("udp", "tcp", "tls") and is_ip_literal(host):
+                found.append((host.strip("[]"), port or (5061 if name == "tls" else 5060), name))
+    if not found:
+        ctx.not_applicable("the target hands out no URI with an IP address in its answer")
+    for host, port, name in found:
+        target = Target(f"[{host}]" if ":" in host else host, port, name, "sip", ctx.user)
+        try:
+            other = Link(target, ctx.ladder, ctx.deadline)
+        except OSError as exc:
+            ctx.fail(f"requests taken at {host}:{port} over {name.upper()}", str(exc))
+            return
+        ctx.links.append(other)
+        answer = exchange.send(other, exchange.request(other, target))
+        ctx.check(
+            answer is not None,
+            f"an answer at {host}:{port} over {name.upper()} (a handed-out URI)",
+            "no response",
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.1
+##= type=test
+##% It is also RECOMMENDED that a server listen for requests on the default SIP ports (5060
+##% for TCP and UDP, 5061 for TLS over TCP) on all public interfaces.
+@case("transport-default-ports", roles=SERVERS, level="SHOULD")
+def default_ports(ctx: Context) -> None:
+    """A target on a default port (5060 or 5061) also answers over the other transports on
+    their default ports; a target given on another port is the tester's choice."""
+    if ctx.target.port not in (5060, 5061):
+        ctx.not_applicable(f"the target was given on port {ctx.target.port}, not a default one")
+    exchange = _Exchange(ctx)
+    exchange.control(ctx.link())
+    for transport, port in (("udp", 5060), ("tcp", 5060)):
+        if transport == ctx.target.transport and port == ctx.target.port:
+            continue
+        target = dataclasses.replace(ctx.target, transport=transport, port=port, scheme="sip")
+        try:
+            other = Link(target, ctx.ladder, ctx.deadline)
+        except OSError as exc:
+            ctx.fail(f"a listener on {transport.upper()} {port}", str(exc))
+            return
+        ctx.links.append(other)
+        answer = exchange.send(other, exchange.request(other, target))
+        ctx.check(answer is not None, f"an answer over {transport.upper()} {port}", "none")
