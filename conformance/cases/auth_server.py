@@ -353,3 +353,40 @@ def cancel_not_challenged(ctx: Context) -> None:
         requirement=1,
         level="SHOULD",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.2.4
+##= type=test
+##% UAs and proxy servers SHOULD challenge questionable requests with only a single 401
+##% (Unauthorized) or 407 (Proxy Authentication Required), forgoing the normal response
+##% retransmission algorithm, and thus behaving statelessly towards unauthenticated requests.
+@case(
+    "auth-single-challenge",
+    roles=("uas", "registrar"),
+    level="SHOULD",
+    transports=("udp",),
+    no_control=CHALLENGE,
+)
+def single_challenge(ctx: Context) -> None:
+    """A request without credentials, sent once and never ACKed for a while, gets one 401:
+    the challenge is not retransmitted (Timer G) as a stateful answer would be."""
+    auth = _Auth(ctx)
+    req = auth.build()
+    auth.link.send(bytes(req))
+    window = max(1.0, 4 * ctx.profile.t1)
+    got = auth.link.collect(
+        lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200, window
+    )
+    if not got:
+        ctx.inconclusive(f"no final response to the {req.method}")
+    if got[0].status not in (401, 407):
+        if req.method == "INVITE":
+            ctx.finish_invite(auth.link, req, got[0])
+        ctx.not_applicable(f"the target does not challenge {req.method} ({describe(got[0])})")
+    if req.method == "INVITE":
+        auth.link.send(bytes(ack_for(req, got[0], ctx.target)), "ACK (late, on purpose)")
+    ctx.check(
+        len(got) == 1,
+        "a single challenge, not retransmitted",
+        f"{len(got)} copies within {window:g} s",
+    )

@@ -26,7 +26,8 @@ gives that rule's case the failing verdict:
 - with a ``realm`` (Digest: REGISTER and INVITE challenged with 401, user alice, password
   secret): ``no_qop``: challenges without qop (§22.4); ``accept_basic``: Basic credentials
   accepted (§22); ``challenge_ack``: an ACK gets a 401 (§22.1); ``challenge_cancel``: a
-  CANCEL gets a 401 (§22.1);
+  CANCEL gets a 401 (§22.1); ``retransmit_challenge``: a 401 to INVITE is retransmitted
+  until ACKed (§26.3.2.4);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope).
 
@@ -318,6 +319,8 @@ class FaultyElement:
         self.seen[key] = branch
         if self.realm and method in ("REGISTER", "INVITE") and not self._authorized(msg):
             self._reply(msg, addr, 401, [("WWW-Authenticate", self._challenge())])
+            if "retransmit_challenge" not in self.faults:
+                self.unacked.pop(branch, None)  # §26.3.2.4: one 401, sent statelessly
             return
         if self.role == "registrar":
             self._register(msg, addr)

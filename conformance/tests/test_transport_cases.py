@@ -96,7 +96,7 @@ def test_a_correct_challenger_passes_the_digest_cases(element) -> None:
     )
     assert len(registrar) == 5 and _all_pass(registrar) == {}
     uas = verdicts(run_cases(element("uas", realm="127.0.0.1"), "uas", "auth-*", AUTH))
-    assert len(uas) == 7 and _all_pass(uas) == {}
+    assert len(uas) == 8 and _all_pass(uas) == {}
 
 
 def test_without_authentication_the_digest_cases_do_not_apply(element) -> None:
@@ -201,3 +201,9 @@ def test_our_registrar_over_tls(tmp_path: Path, rfc3261_ciphers: bool) -> None:
         "tls-aes128-sha": expected,
         "tls-site-certificate": "pass",
     }
+
+
+def test_a_retransmitted_challenge_warns(element) -> None:
+    target = element("uas", "retransmit_challenge", realm="127.0.0.1")
+    got = verdicts(run_cases(target, "uas", "auth-single-challenge", AUTH))
+    assert got == {"auth-single-challenge": "warn"}
