@@ -207,3 +207,29 @@ def test_a_retransmitted_challenge_warns(element) -> None:
     target = element("uas", "retransmit_challenge", realm="127.0.0.1")
     got = verdicts(run_cases(target, "uas", "auth-single-challenge", AUTH))
     assert got == {"auth-single-challenge": "warn"}
+
+
+# --- a proxy's client transport (§18.1.1, §18.1.2) --------------------------------------------
+
+PROXY_CLIENT = (
+    "transport-proxy-via-sent-by,transport-proxy-response-paths,transport-proxy-foreign-sent-by,"
+    "transport-proxy-large-request-tcp"
+)
+
+
+def test_the_proxy_client_transport_cases(element) -> None:
+    """The test double (a stateless proxy over UDP only) passes the Via and response cases,
+    and fails the large request that it forwards over UDP (§18.1.1)."""
+    got = verdicts(run_cases(element("proxy"), "proxy", PROXY_CLIENT, FAST))
+    assert got == {
+        "transport-proxy-via-sent-by": "pass",
+        "transport-proxy-response-paths": "pass",
+        "transport-proxy-foreign-sent-by": "pass",
+        "transport-proxy-large-request-tcp": "fail",
+    }
+
+
+def test_a_proxy_relaying_any_sent_by_fails_its_case(element) -> None:
+    got = verdicts(run_cases(element("proxy", "no_via_check"), "proxy", PROXY_CLIENT, FAST))
+    assert got["transport-proxy-foreign-sent-by"] == "fail"
+    assert got["transport-proxy-response-paths"] == "pass"
