@@ -13,7 +13,11 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``ack_new_branch``: the ACK for a non-2xx gets a branch of its own (§17.1.1.3);
 - ``ack_2xx_same_branch``: the ACK for a 2xx reuses the INVITE's branch (§13.2.2.4: it is
   a request of its own, not part of the INVITE transaction);
-- ``fixed_ids``: every run uses the same branch, Call-ID and From tag (§8.1.1.3/4/7).
+- ``fixed_ids``: every run uses the same branch, Call-ID and From tag (§8.1.1.3/4/7);
+- ``take_short``: a response datagram shorter than its Content-Length is taken, not
+  discarded (§18.3);
+- ``strict_length``: a response datagram with bytes beyond its Content-Length is dropped
+  (§18.3: they are to be discarded, not the response).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 from collections.abc import Sequence
 
 from conformance.sipmsg import Message, parse_message
+from conformance.tests.faulty_uas import _framing
 
 FAULTS = (
     "no_cookie",
@@ -34,6 +39,8 @@ FAULTS = (
     "ack_new_branch",
     "ack_2xx_same_branch",
     "fixed_ids",
+    "take_short",
+    "strict_length",
 )
 
 
@@ -117,6 +124,11 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
         msg = parse_message(raw)
         if msg is None or not msg.is_response or msg.branch != request.branch:
             continue
+        framing = _framing(raw)
+        if (framing == "short" and "take_short" not in faults) or (
+            framing == "extra" and "strict_length" in faults
+        ):
+            continue  # §18.3: a response short of its Content-Length is discarded
         if (msg.status or 0) < 200:
             retransmit = retransmit and kind != "invite"
             continue

@@ -233,3 +233,30 @@ def test_a_proxy_relaying_any_sent_by_fails_its_case(element) -> None:
     got = verdicts(run_cases(element("proxy", "no_via_check"), "proxy", PROXY_CLIENT, FAST))
     assert got["transport-proxy-foreign-sent-by"] == "fail"
     assert got["transport-proxy-response-paths"] == "pass"
+
+
+# --- a UAC's framing of responses (§18.3) -----------------------------------------------------
+
+UAC_FRAMING = "uac-transport-bytes-beyond-body,uac-transport-short-response"
+
+
+def _faulty_uac(fault: str = "") -> Profile:
+    command = "{python} -m conformance.tests.faulty_uac --target {target} --t1 0.1 --kind options"
+    profile = Profile(name="faulty uac", t1=0.1)
+    profile.triggers = {"options": command + (f" --fault {fault}" if fault else "")}
+    return profile
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing"),
+    [
+        ("", set()),
+        ("take_short", {"uac-transport-short-response"}),
+        ("strict_length", {"uac-transport-bytes-beyond-body"}),
+    ],
+)
+def test_uac_framing_faults(fault: str, failing: set[str]) -> None:
+    pattern = UAC_FRAMING + ",uac-transport-response-from-elsewhere"
+    got = verdicts(run_cases("udp:127.0.0.1:5060", "uac", pattern, _faulty_uac(fault)))
+    assert {k for k, v in got.items() if v == "fail"} == failing
+    assert {v for k, v in got.items() if k not in failing} == {"pass"}
