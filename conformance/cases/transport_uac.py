@@ -8,11 +8,17 @@ copies stop, or go on.
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import subprocess
 import time
 
+from conformance.cases.transport_server import _response_to, _StreamServer
+from conformance.messages import unique
 from conformance.model import Context, case
 from conformance.sipmsg import Message
-from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer, fill, sdp_answer
+from conformance.wire import CaseTimeout
 
 #: load order of the case modules (conformance.discovery)
 ORDER = 84
@@ -113,3 +119,108 @@ def response_from_elsewhere(ctx: Context) -> None:
     other.send(peer.response(first, 200), dest, "200 from another socket")
     copies = _copies_after(peer, first, _window(ctx))
     ctx.check(copies == 0, "the 200 taken: no more copies of the OPTIONS", f"{copies} more")
+
+
+# --- over TCP -----------------------------------------------------------------------------
+
+
+class _TcpTrigger:
+    """The profile's trigger of ``kind`` made to call the runner over TCP: ``{uri}`` gets
+    ``;transport=tcp`` (SIPp's command gets ``-t t1``); the runner's end is a TCP server."""
+
+    def __init__(self, ctx: Context, kind: str) -> None:
+        command = ctx.profile.triggers.get(kind, "")
+        if not command:
+            ctx.not_applicable(f"the profile cannot make the target send {kind} ([uac] {kind})")
+        self.ctx = ctx
+        self.process: subprocess.Popen[bytes] | None = None
+        self.server = _StreamServer(ctx)
+        hostport = self.server.hostport
+        filled = fill(command, ctx.profile, hostport)
+        uri = f"sip:uas@{hostport}"
+        if uri in filled:
+            filled = filled.replace(uri, f"{uri};transport=tcp")
+        elif shlex.split(filled)[0].endswith("sipp"):
+            filled += " -t t1"
+        else:
+            ctx.not_applicable(f"the [uac] {kind} command takes no {{uri}} to ask for TCP with")
+        try:
+            self.process = subprocess.Popen(
+                shlex.split(filled),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            ctx.inconclusive(f"the [uac] {kind} command did not start: {exc}")
+        ctx.on_teardown(f"the {kind} trigger stopped", self.close)
+
+    def close(self) -> bool:
+        if self.process is None:
+            return True
+        with contextlib.suppress(OSError):
+            self.process.terminate()
+        end = time.monotonic() + 1.0
+        while self.process.poll() is None and time.monotonic() < end:
+            with contextlib.suppress(CaseTimeout):
+                got = self.server.expect(lambda m: m.method is not None, timeout=0.05)
+                if got is not None and got[0].method != "ACK":
+                    self.server.send(got[1], _response_to(got[0], 200, "OK"), "postamble")
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=2)
+        return True
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##= type=test
+##% All SIP elements MUST implement UDP and TCP.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
+##= type=test
+##% The Content-Length header field MUST be used with stream oriented transports.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-20.14
+##= type=test
+##% If a stream-based protocol (such as TCP) is used as transport, the header field MUST be
+##% used.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-7.5
+##= type=test
+##% Implementations processing SIP messages over stream-oriented transports MUST ignore any
+##% CRLF appearing before the start-line [H4.1].
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% Therefore, the client transport MUST be prepared to receive the response on the same
+##% connection used to send the request.
+@case(
+    "uac-transport-tcp",
+    roles=UAC,
+    timeout=30,
+    preamble="a call from the target to a transport=tcp URI ([uac] bye)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_over_tcp(ctx: Context) -> None:
+    """Asked to call a ``transport=tcp`` URI, the UAC sends its INVITE over TCP with a
+    Content-Length, and takes the 200 sent back on that connection after a CRLF: it ACKs."""
+    trigger = _TcpTrigger(ctx, "bye")
+    got = trigger.server.expect(lambda m: m.method == "INVITE", timeout=10.0)
+    if got is None:
+        ctx.fail("an INVITE over TCP", "none within 10 s", requirement=0)
+    assert got is not None
+    invite, conn = got
+    ctx.check(invite.get("Content-Length") is not None, "a Content-Length", "none", 1)
+    lines = _response_to(invite, 200, "OK", unique("u")).decode().split("\r\n")
+    body = sdp_answer(invite.body or b"")
+    head = [line for line in lines if line and not line.startswith("Content-Length")]
+    head += [
+        f"Contact: <sip:uas@{trigger.server.hostport};transport=tcp>",
+        "Content-Type: application/sdp",
+        f"Content-Length: {len(body)}",
+    ]
+    answer = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    # the same connection as the INVITE (§18.1.1), a CRLF before the start-line (§7.5): a
+    # UAC that does not ignore the CRLF never takes the 200 (a fail of §7.5)
+    trigger.server.send(conn, b"\r\n" + answer, "a CRLF, then the 200")
+    ack = trigger.server.expect(lambda m: m.method == "ACK", timeout=3.0)
+    ctx.check(ack is not None, "the 200 taken: an ACK", "no ACK", requirement=3)
+    bye = trigger.server.expect(lambda m: m.method == "BYE", timeout=4.0)
+    if bye is not None:
+        trigger.server.send(bye[1], _response_to(bye[0], 200, "OK"), "200 to BYE")
