@@ -6,7 +6,8 @@ profile's ``[uac]`` table names one command per kind of request (`KINDS`), run w
 placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{port}``,
 ``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
 ``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
-``{free_port}`` a free UDP port on loopback for the UAC to bind)::
+``{free_port}`` a free UDP port on loopback for the UAC to bind, ``{large_text}`` a word of
+1500 characters for a request too large for UDP)::
 
     [uac]
     invite = "python -m rfc3261 ua --call sip:uas@{target} --duration 4"
@@ -64,6 +65,7 @@ KINDS: dict[str, str] = {
     "register": "register at the registrar {target} (an AOR of its domain, short Expires)",
     "options": "send OPTIONS to {uri}",
     "message": "send an instant MESSAGE to {uri}",
+    "large_request": "send a request of more than 1300 bytes (OPTIONS, MESSAGE...) to {uri}",
     "subscribe": "SUBSCRIBE to {uri} (presence)",
 }
 #: the placeholders a trigger command may use
@@ -77,7 +79,10 @@ PLACEHOLDERS = (
     "python",
     "profiles",
     "free_port",
+    "large_text",
 )
+#: ``{large_text}``: a word long enough to make a request exceed 1300 bytes (§18.1.1)
+LARGE_TEXT = "large" * 300
 
 
 class TriggerError(ValueError):
@@ -115,6 +120,7 @@ def fill(command: str, profile: Profile, hostport: str) -> str:
         python=sys.executable,
         profiles=str(PROFILES),
         free_port=free_port() if "{free_port}" in command else 0,
+        large_text=LARGE_TEXT,
     )
 
 

@@ -224,3 +224,87 @@ def uac_over_tcp(ctx: Context) -> None:
     bye = trigger.server.expect(lambda m: m.method == "BYE", timeout=4.0)
     if bye is not None:
         trigger.server.send(bye[1], _response_to(bye[0], 200, "OK"), "200 to BYE")
+
+
+# --- §18.1.1: a request too large for UDP ---------------------------------------------------
+
+
+def _request(msg: Message) -> bool:
+    return msg.method is not None and msg.method != "ACK"
+
+
+LARGE = "a request of over 1300 bytes from the target ([uac] large_request)"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% If a request is within 200 bytes of the path MTU, or if it is larger than 1300 bytes and
+##% the path MTU is unknown, the request MUST be sent using an RFC 2914 [43] congestion
+##% controlled transport protocol, such as TCP.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% If this causes a change in the transport protocol from the one indicated in the top Via,
+##% the value in the top Via MUST be changed.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18
+##= type=test
+##% It has arisen out of the need to handle larger messages, which MUST use TCP, as discussed
+##% below.
+@case(
+    "uac-transport-large-request-tcp",
+    roles=UAC,
+    transports=("udp",),
+    preamble=LARGE,
+    no_control=RUNNER_ANSWERS,
+)
+def large_request_tcp(ctx: Context) -> None:
+    """A request of over 1300 bytes for a URI without transport comes over TCP (to the same
+    port), its top Via saying TCP."""
+    peer = Peer(ctx, "large_request")
+    try:
+        server = _StreamServer(ctx, port=peer.server.local[1])
+    except OSError as exc:
+        ctx.inconclusive(f"the runner's port is taken over TCP: {exc}")
+        return
+    got = server.expect(_request, timeout=peer.wait)
+    if got is None:
+        on_udp = peer.expect(_request, timeout=0.5)
+        if on_udp is None:
+            ctx.inconclusive("the target sent no request")
+        assert on_udp is not None
+        peer.ok(*on_udp)
+        ctx.fail("the large request over TCP", f"it came over UDP ({on_udp[0].method})")
+    assert got is not None
+    msg, conn = got
+    server.send(conn, _response_to(msg, 200, "OK"), "200")
+    size = len(msg.raw)
+    ctx.check(size > 1300, "a request over 1300 bytes", f"about {size} bytes")
+    ctx.check(
+        msg.top_via.upper().startswith("SIP/2.0/TCP"),
+        "the top Via saying TCP",
+        msg.top_via,
+        requirement=1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% If an element sends a request over TCP because of these message size constraints, and
+##% that request would have otherwise been sent over UDP, if the attempt to establish the
+##% connection generates either an ICMP Protocol Not Supported, or results in a TCP reset,
+##% the element SHOULD retry the request, using UDP.
+@case(
+    "uac-transport-large-request-udp-fallback",
+    roles=UAC,
+    level="SHOULD",
+    transports=("udp",),
+    preamble=LARGE,
+    no_control=RUNNER_ANSWERS,
+)
+def large_request_fallback(ctx: Context) -> None:
+    """With nothing on TCP at the runner's port (a reset), the large request comes over UDP
+    after all."""
+    peer = Peer(ctx, "large_request")
+    got = peer.expect(_request, timeout=peer.wait)
+    if got is not None:
+        peer.ok(*got)
+    ctx.check(got is not None, "the request retried over UDP", "nothing over UDP")
