@@ -6,16 +6,23 @@ checking the certificate the target presents.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
+import shlex
 import socket
 import ssl
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 from conformance.cases.transport_server import _Exchange
 from conformance.messages import Outgoing
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
-from conformance.wire import Link
+from conformance.trigger import fill
+from conformance.wire import Event, Link
 
 #: load order of the case modules (conformance.discovery)
 ORDER = 81
@@ -209,3 +216,183 @@ def site_certificate(ctx: Context) -> None:
         except OSError as exc:
             ctx.inconclusive(f"a second TLS connection failed: {exc}")
     ctx.fail(f"a certificate naming {' or '.join(names)}", "; ".join(mismatches))
+
+
+# --- the target as a TLS client: the certificate it is shown --------------------------------
+
+_CERTIFICATE: list[tuple[str, str]] = []
+
+
+def untrusted_certificate() -> tuple[str, str] | None:
+    """A self-signed certificate for 127.0.0.1 no target trusts (made once per run with
+    openssl; None without it)."""
+    if not _CERTIFICATE:
+        from conformance.selftest import certificate
+
+        made = certificate(Path(tempfile.mkdtemp(prefix="sipref-runner-tls-")))
+        if made is None:
+            return None
+        _CERTIFICATE.append((str(made[0]), str(made[1])))
+    return _CERTIFICATE[0]
+
+
+class TlsServer:
+    """A TLS listening socket of the runner's presenting ``certificate``: whether the target
+    connects, completes the handshake (it trusted the certificate) and sends a request."""
+
+    def __init__(self, ctx: Context, certificate: tuple[str, str]) -> None:
+        self.ctx = ctx
+        self.deadline = ctx.deadline
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(*certificate)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.local = self.sock.getsockname()[:2]
+        self.hostport = f"{self.local[0]}:{self.local[1]}"
+        self.connected = 0
+        self.handshakes = 0
+        ctx.links.append(self)  # type: ignore[arg-type]
+
+    def _event(self, peer: tuple[str, int], note: str, data: bytes = b"") -> None:
+        kind = "received" if data else "event"
+        self.ctx.ladder.add(Event(0, kind, "tls", peer, self.local, data, note))
+
+    def watch(self, seconds: float) -> bytes:
+        """Accept connections for ``seconds``; the first bytes of SIP received, if any."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                raw, peer = self.sock.accept()
+            except (TimeoutError, OSError):
+                return b""
+            self.connected += 1
+            self._event(peer[:2], "the target connected (tcp)")
+            raw.settimeout(2.0)
+            try:
+                conn = self.context.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                self._event(peer[:2], f"TLS handshake ended by the target: {exc}")
+                raw.close()
+                continue
+            self.handshakes += 1
+            self._event(peer[:2], "TLS handshake completed: the target trusted the certificate")
+            try:
+                data = conn.recv(65536)
+            except (ssl.SSLError, OSError):
+                data = b""
+            conn.close()
+            if data:
+                self._event(peer[:2], "", data)
+                return data
+        return b""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% All SIP elements that support TLS MUST have a mechanism for validating certificates
+##% received during TLS negotiation; this entails possession of one or more root certificates
+##% issued by certificate authorities (preferably well-known distributors of site
+##% certificates comparable to those that issue root certificates for web browsers).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
+##= type=test
+##% Certificates received in the authentication process SHOULD be validated with root
+##% certificates held by the client; failure to validate a certificate SHOULD result in the
+##% failure of the request.
+@case(
+    "tls-proxy-untrusted-certificate",
+    roles=("proxy",),
+    no_control="judged on the TLS handshake the proxy opens downstream",
+)
+def proxy_untrusted_certificate(ctx: Context) -> None:
+    """Forwarding to a ``sips:`` URI whose server shows a self-signed certificate, the proxy
+    ends the handshake: the request never reaches it."""
+    made = untrusted_certificate()
+    if made is None:
+        ctx.inconclusive("openssl is needed to make the runner's certificate")
+        return
+    server = TlsServer(ctx, made)
+    link = ctx.link()
+    req = ctx.request("MESSAGE", link, uri=f"sips:downstream@{server.hostport}", body=b"hi",
+                      content_type="text/plain")  # fmt: skip
+    link.send(bytes(req))
+    data = server.watch(2.0)
+    final = link.expect(
+        lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200, 2.0
+    )
+    if not server.connected:
+        ctx.not_applicable(f"the proxy opened no TLS connection to sips: ({describe(final)})")
+    ctx.check(
+        not data,
+        "the handshake ended: the certificate not validated",
+        "the request sent over it" if data else "",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% All SIP elements that support TLS MUST have a mechanism for validating certificates
+##% received during TLS negotiation; this entails possession of one or more root certificates
+##% issued by certificate authorities (preferably well-known distributors of site
+##% certificates comparable to those that issue root certificates for web browsers).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.2.2
+##= type=test
+##% Certificates received in the authentication process SHOULD be validated with root
+##% certificates held by the client; failure to validate a certificate SHOULD result in the
+##% failure of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% All SIP elements that support TLS MUST also support the SIPS URI scheme.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% It is strongly RECOMMENDED that UAs be capable initiating TLS
+@case(
+    "uac-tls-untrusted-certificate",
+    roles=("uac",),
+    timeout=30,
+    no_control="the runner is the server: judged on the TLS handshake the UAC opens",
+)
+def uac_untrusted_certificate(ctx: Context) -> None:
+    """Asked to send an OPTIONS to a ``sips:`` URI, the UAC opens TLS to it, and ends the
+    handshake on the runner's self-signed certificate: the request never comes."""
+    command = ctx.profile.triggers.get("options", "")
+    if not command:
+        ctx.not_applicable("the profile cannot make the target send options ([uac] options)")
+    made = untrusted_certificate()
+    if made is None:
+        ctx.inconclusive("openssl is needed to make the runner's certificate")
+        return
+    server = TlsServer(ctx, made)
+    filled = fill(command, ctx.profile, server.hostport)
+    uri = f"sip:uas@{server.hostport}"
+    if uri not in filled:
+        ctx.not_applicable("the [uac] options command takes no {uri} to ask for sips: with")
+    argv = shlex.split(filled.replace(uri, f"sips:uas@{server.hostport}"))
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    except OSError as exc:
+        ctx.inconclusive(f"the [uac] options command did not start: {exc}")
+        return
+
+    def stop() -> bool:
+        process.kill()
+        process.wait(timeout=5)
+        return True
+
+    ctx.on_teardown("the options trigger stopped", stop)
+    data = server.watch(8.0 if not server.connected else 2.0)
+    ctx.check(
+        server.connected > 0,
+        "a TLS connection to the sips: URI",
+        "none",
+        requirement=3,
+        level="SHOULD",
+    )
+    ctx.check(not data, "the handshake ended: the certificate not validated", "the request sent")
