@@ -317,8 +317,12 @@ def cancel_not_challenged(ctx: Context) -> None:
     """An authenticated INVITE left ringing is CANCELled without credentials: 200, not a
     challenge (without a ringing user: a CANCEL matching nothing gets no challenge)."""
     ringing = ctx.profile.ringing_user
-    auth = _Auth(ctx, user=ringing or None)
+    auth = _Auth(ctx)
     _, challenge = auth.challenge()
+    # challenged for its own user, the target now gets an INVITE with credentials for the
+    # user whose calls ring (a new Call-ID: a call of its own)
+    auth.user = ringing or auth.user
+    auth.call_id = unique("a") + "@conformance.invalid"
     header, value = auth.answer(challenge)
     req = auth.build(header, value)
     if not ringing:

@@ -49,6 +49,11 @@ class _Exchange:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.down = ctx.listener() if ctx.role == "proxy" else None
+        if self.down is None and (ctx.profile.probe or "OPTIONS").upper() == "INVITE":
+            # SIPp's uas scenario and the like: their profile says they answer INVITE only
+            ctx.not_applicable("the profile's target answers INVITE only; these cases use OPTIONS")
+        if "OPTIONS" in ctx.silent_methods:
+            ctx.inconclusive("the target left OPTIONS unanswered earlier in the run")
 
     def request(
         self, link: Link, target: Target | None = None, method: str = "OPTIONS", **kw: object

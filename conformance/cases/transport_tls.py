@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from conformance.cases.transport_server import _Exchange
@@ -258,14 +259,19 @@ class TlsServer:
         kind = "received" if data else "event"
         self.ctx.ladder.add(Event(0, kind, "tls", peer, self.local, data, note))
 
-    def watch(self, seconds: float) -> bytes:
-        """Accept connections for ``seconds``; the first bytes of SIP received, if any."""
+    def watch(self, seconds: float, gone: Callable[[], bool] = lambda: False) -> bytes:
+        """Accept connections for ``seconds`` (less once ``gone()``: the client exited);
+        the first bytes of SIP received, if any."""
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
-            self.sock.settimeout(left)
+            self.sock.settimeout(min(left, 0.2))
             try:
                 raw, peer = self.sock.accept()
-            except (TimeoutError, OSError):
+            except TimeoutError:
+                if gone():
+                    return b""
+                continue
+            except OSError:
                 return b""
             self.connected += 1
             self._event(peer[:2], "the target connected (tcp)")
@@ -387,7 +393,7 @@ def uac_untrusted_certificate(ctx: Context) -> None:
         return True
 
     ctx.on_teardown("the options trigger stopped", stop)
-    data = server.watch(8.0 if not server.connected else 2.0)
+    data = server.watch(8.0, gone=lambda: process.poll() is not None)
     ctx.check(
         server.connected > 0,
         "a TLS connection to the sips: URI",
