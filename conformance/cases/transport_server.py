@@ -823,3 +823,39 @@ def default_ports(ctx: Context) -> None:
         ctx.links.append(other)
         answer = exchange.send(other, exchange.request(other, target))
         ctx.check(answer is not None, f"an answer over {transport.upper()} {port}", "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2
+##= type=test
+##% If that connection is no longer open, the server SHOULD open a connection to the IP
+##% address in the "received" parameter, if present, using the port in the "sent-by" value,
+##% or the default port for that transport, if no port is specified.
+@case("transport-half-closed-response", roles=SERVERS, level="SHOULD", transports=("tcp",))
+def half_closed_response(ctx: Context) -> None:
+    """The request's sender half-closes its connection right after the request: the
+    response comes on it while the target keeps it open, else over a new connection to
+    the sent-by; never nowhere."""
+    exchange = _Exchange(ctx)
+    exchange.control(ctx.link())
+    try:
+        server = _StreamServer(ctx)
+    except OSError as exc:
+        ctx.inconclusive(f"cannot listen on TCP: {exc}")
+        return
+    link = ctx.link()
+    req = exchange.request(link)
+    req.set("Via", f"SIP/2.0/TCP {server.hostport};branch={unique('z9hG4bK')}")
+    link.send(bytes(req), "then our side of the connection shut")
+    with contextlib.suppress(OSError):
+        link.sock.shutdown(socket.SHUT_WR)
+    end = time.monotonic() + 3.0
+    where = ""
+    while time.monotonic() < end and not where:
+        exchange.answer_downstream(0.01)
+        if link.expect(lambda m: m.is_response and m.branch == req.branch, 0.05):
+            where = "on the request's connection, still open"
+        elif server.expect(lambda m: m.is_response and m.branch == req.branch, 0.05):
+            where = f"over a new connection to {server.hostport}"
+    if where:
+        ctx.notes.append(f"the response came {where}")
+    ctx.check(bool(where), "the response on the connection or over a new one", "nowhere")
