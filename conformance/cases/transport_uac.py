@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import socket
 import subprocess
 import time
 
 from conformance.cases.transport_server import _response_to, _StreamServer
 from conformance.messages import unique
 from conformance.model import Context, case
-from conformance.sipmsg import Message
+from conformance.sipmsg import Message, StreamBuffer
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer, fill, sdp_answer
 from conformance.wire import CaseTimeout
 
@@ -308,3 +309,60 @@ def large_request_fallback(ctx: Context) -> None:
     if got is not None:
         peer.ok(*got)
     ctx.check(got is not None, "the request retried over UDP", "nothing over UDP")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% To handle this case, the transport layer MUST also be prepared to receive an incoming
+##% connection on the source IP address from which the request was sent and port number in
+##% the "sent-by" field.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% It also MUST be prepared to receive incoming connections on any address and port that
+##% would be selected by a server based on the procedures described in Section 5 of [4].
+@case(
+    "uac-transport-response-new-connection",
+    roles=UAC,
+    timeout=30,
+    preamble="a call from the target to a transport=tcp URI ([uac] bye)",
+    no_control=RUNNER_ANSWERS,
+)
+def response_new_connection(ctx: Context) -> None:
+    """The INVITE's connection closed, the 200 comes over a new connection the runner opens
+    to the INVITE's source address and Via sent-by port: the UAC takes it (it ACKs)."""
+    trigger = _TcpTrigger(ctx, "bye")
+    got = trigger.server.expect(lambda m: m.method == "INVITE", timeout=10.0)
+    if got is None:
+        ctx.inconclusive("no INVITE over TCP (see uac-transport-tcp)")
+    assert got is not None
+    invite, conn = got
+    source = conn.getpeername()[0]
+    parts = invite.top_via.split()
+    sent_by = parts[1].split(";")[0] if len(parts) > 1 else ""
+    _host, _, port = sent_by.rpartition(":")
+    if not port.isdigit():
+        ctx.not_applicable(f"the Via's sent-by names no port ({sent_by}): 5060 is not ours")
+    trigger.server.conns.pop(conn, None)
+    conn.close()
+    dest = (source, int(port))
+    try:
+        new = socket.create_connection(dest, timeout=1.0)
+    except OSError as exc:
+        ctx.fail(f"a TCP listener at {dest[0]}:{dest[1]} (source address, sent-by port)", str(exc))
+        return
+    trigger.server.conns[new] = (StreamBuffer(), dest)
+    lines = _response_to(invite, 200, "OK", unique("u")).decode().split("\r\n")
+    body = sdp_answer(invite.body or b"")
+    head = [line for line in lines if line and not line.startswith("Content-Length")]
+    head += [
+        f"Contact: <sip:uas@{trigger.server.hostport};transport=tcp>",
+        "Content-Type: application/sdp",
+        f"Content-Length: {len(body)}",
+    ]
+    answer = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    trigger.server.send(new, answer, "200 over a new connection")
+    ack = trigger.server.expect(lambda m: m.method == "ACK", timeout=3.0)
+    ctx.check(ack is not None, "the 200 taken: an ACK", "no ACK")
+    bye = trigger.server.expect(lambda m: m.method == "BYE", timeout=4.0)
+    if bye is not None:
+        trigger.server.send(bye[1], _response_to(bye[0], 200, "OK"), "200 to BYE")
