@@ -191,6 +191,10 @@ class _TcpTrigger:
 ##= type=test
 ##% Therefore, the client transport MUST be prepared to receive the response on the same
 ##% connection used to send the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% If a request is destined to an IP address, port, and transport to which an existing
+##% connection is open, it is RECOMMENDED that this connection be used to send the request
 @case(
     "uac-transport-tcp",
     roles=UAC,
@@ -225,6 +229,16 @@ def uac_over_tcp(ctx: Context) -> None:
     bye = trigger.server.expect(lambda m: m.method == "BYE", timeout=4.0)
     if bye is not None:
         trigger.server.send(bye[1], _response_to(bye[0], 200, "OK"), "200 to BYE")
+    # the ACK (and BYE) go to the Contact: the address, port and transport of the open
+    # connection the INVITE went over
+    assert ack is not None
+    ctx.check(
+        ack[1] is conn and (bye is None or bye[1] is conn),
+        "the ACK and the BYE over the INVITE's connection",
+        f"{trigger.server.accepted} connections",
+        requirement=5,
+        level="SHOULD",
+    )
 
 
 # --- §18.1.1: a request too large for UDP ---------------------------------------------------
@@ -366,3 +380,25 @@ def response_new_connection(ctx: Context) -> None:
     bye = trigger.server.expect(lambda m: m.method == "BYE", timeout=4.0)
     if bye is not None:
         trigger.server.send(bye[1], _response_to(bye[0], 200, "OK"), "200 to BYE")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+##= type=test
+##% The usage of an FQDN is RECOMMENDED.
+@case(
+    "uac-transport-via-fqdn",
+    roles=UAC,
+    level="SHOULD",
+    transports=("udp",),
+    preamble=ASKED,
+    no_control=RUNNER_ANSWERS,
+)
+def via_fqdn(ctx: Context) -> None:
+    """The sent-by of the UAC's Via is a host name rather than an IP address."""
+    peer = Peer(ctx, "options")
+    first, addr = peer.first("OPTIONS", ASKED)
+    peer.ok(first, addr)
+    parts = first.top_via.split()
+    host = parts[1].split(";")[0].rsplit(":", 1)[0] if len(parts) > 1 else ""
+    literal = host.startswith("[") or host.replace(".", "").isdigit()
+    ctx.check(not literal, "a host name in sent-by", host or first.top_via)

@@ -170,6 +170,7 @@ def test_our_registrar_over_tcp(tmp_path: Path) -> None:
         "transport-stream-content-length",
         "transport-connection-kept-open",
         "transport-large-request-stream",
+        "transport-half-closed-response",
     }
     assert set(got.values()) == {"pass", "not-applicable"}
     # the ladder shows the TCP connection and the UDP exchange on the same port
