@@ -606,8 +606,11 @@ class Endpoint:
         ``udp``: the target a request too large for it was moved off (to TCP): when
         its turn comes again, after TCP failed, it is tried as it is."""
         address, rest = targets[0], targets[1:]
-        big = address is not udp and address.transport == "UDP"
-        if big and len(bytes(request)) > UDP_SIZE_LIMIT:
+        # (an element listening on no TCP at all keeps UDP: it could not take the
+        # responses a connection of its own would bring back through a TCP listener)
+        movable = address is not udp and address.transport == "UDP"
+        movable = movable and self.transport.listening_point("TCP") is not None
+        if movable and len(bytes(request)) > UDP_SIZE_LIMIT:
             ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
             ##% If a request is within 200 bytes of the path MTU, or if it is larger
             ##% than 1300 bytes and the path MTU is unknown, the request MUST be sent
