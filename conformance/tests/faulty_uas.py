@@ -519,6 +519,7 @@ class FaultyElement:
         if "redirect_no_contact" in self.faults:
             contacts = []
         self._reply(msg, addr, 302, [("Contact", c) for c in contacts])
+
     def _challenge(self) -> str:
         qop = "" if "no_qop" in self.faults else ', qop="auth"'
         nonce = hashlib.md5(f"{time.monotonic()}".encode()).hexdigest()
