@@ -515,7 +515,7 @@ def reoffer_same_version(ctx: Context) -> None:
     offer = _sdp(_PCMU)
     invite, final, dialog = _confirmed(ctx, link, offer)
     again = _reinvite(ctx, link, invite, final, dialog, offer)
-    got, _ = ctx.transaction(link, again)
+    got, _ = ctx.transaction(link, again, learn=False)
     got = ctx.require_final(got, "final response to the re-INVITE")
     if got.status is not None and got.status >= 200:
         link.send(bytes(ack_for(again, got, ctx.target)), "ACK")
@@ -557,7 +557,7 @@ def new_offer_version(ctx: Context) -> None:
     invite, final, dialog = _confirmed(ctx, link, _sdp(_PCMU, "m=audio 0 RTP/AVP 8\n"))
     previous = _answer(ctx, final, "the 2xx to the INVITE")
     again = _reinvite(ctx, link, invite, final, dialog, b"")
-    got, _ = ctx.transaction(link, again)
+    got, _ = ctx.transaction(link, again, learn=False)
     got = ctx.require_final(got, "final response to the offerless re-INVITE")
     ack = ack_for(again, got, ctx.target)
     if got.status is not None and 200 <= got.status < 300 and got.body:
@@ -658,6 +658,8 @@ def hold_offer(ctx: Context) -> None:
 def options_capabilities(ctx: Context) -> None:
     """OPTIONS with Accept: application/sdp: SDP in the 200 has t=0 0, port 0 on every m=
     line and an rtpmap for each dynamic payload type."""
+    if ctx.profile.methods and "OPTIONS" not in {m.upper() for m in ctx.profile.methods}:
+        ctx.not_applicable("the profile does not list OPTIONS among the target's methods")
     link = ctx.link()
     options = ctx.request("OPTIONS", link, extra=[("Accept", "application/sdp")])
     final, _ = ctx.transaction(link, options)

@@ -1,0 +1,52 @@
+"""The RFC 3264 (answerer) and RFC 3262 (reliable provisionals) UAS cases against sipref's ua.
+
+The ua program runs as ``conformance.selftest`` starts it (``--extension 100rel,...``, the
+``sdp`` extension by default, the profile sipref-ua with its ringing user), on a free
+loopback port; every case of the two RFCs must pass or honestly not apply.  A UA answering
+every offer with the same fixed SDP (no m= line) gets its fail verdicts.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from conformance.model import Profile
+from conformance.profile import load_profile
+from conformance.selftest import PROFILES, _stacks
+from conformance.tests.support import run_cases, started, verdicts
+from extensions.tests.conformance_ua import ua_on_loopback
+from rfc3261.asyncio.loopback import free_port
+
+CASES = "rfc3264-*,rfc3262-*"
+
+
+def test_the_answerer_and_100rel_cases_pass_against_the_ua_program() -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="sipref-answerer-") as work:
+        command, profile_name, role = _stacks(port, Path(work))["sipref-ua"]
+        assert command is not None and role == "uas"
+        profile = load_profile(PROFILES / profile_name)
+        with started(command, port):
+            run = run_cases(f"udp:127.0.0.1:{port}", "uas", CASES, profile)
+    got = verdicts(run)
+    # the ua answers OPTIONS without SDP: §9's capability SDP does not apply
+    assert got.pop("rfc3264-options-capabilities") == "not-applicable"
+    assert len(got) >= 14
+    assert set(got.values()) == {"pass"}, got
+    assert not [r.case.id for r in run.results if r.warnings]
+
+
+def test_a_ua_answering_with_a_fixed_sdp_fails_the_m_line_cases() -> None:
+    # ua_on_loopback answers every INVITE with one fixed SDP: no m= line, whatever the offer
+    with ua_on_loopback([], answer=True) as target:
+        run = run_cases(
+            target,
+            "uas",
+            "rfc3264-answer-m-lines,rfc3264-offered-port-zero",
+            Profile(methods=("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS")),
+        )
+    assert verdicts(run) == {
+        "rfc3264-answer-m-lines": "fail",
+        "rfc3264-offered-port-zero": "fail",
+    }
