@@ -1,4 +1,5 @@
-"""The RFC 3264 (answerer) and RFC 3262 (reliable provisionals) UAS cases against sipref's ua.
+"""The RFC 3264 (answerer), RFC 3262 (reliable provisionals) and RFC 4028 (session timer) UAS
+cases against sipref's ua.
 
 The ua program runs as ``conformance.selftest`` starts it (``--extension 100rel,...``, the
 ``sdp`` extension by default, the profile sipref-ua with its ringing user), on a free
@@ -18,7 +19,7 @@ from conformance.tests.support import run_cases, started, verdicts
 from extensions.tests.conformance_ua import ua_on_loopback
 from rfc3261.asyncio.loopback import free_port
 
-CASES = "rfc3264-*,rfc3262-*"
+CASES = "rfc3264-*,rfc3262-*,rfc4028-*"
 
 
 def test_the_answerer_and_100rel_cases_pass_against_the_ua_program() -> None:
@@ -32,7 +33,7 @@ def test_the_answerer_and_100rel_cases_pass_against_the_ua_program() -> None:
     got = verdicts(run)
     # the ua answers OPTIONS without SDP: §9's capability SDP does not apply
     assert got.pop("rfc3264-options-capabilities") == "not-applicable"
-    assert len(got) >= 14
+    assert len(got) >= 19
     assert set(got.values()) == {"pass"}, got
     assert not [r.case.id for r in run.results if r.warnings]
 
