@@ -170,3 +170,216 @@ def expires_zero(ctx: Context) -> None:
     assert notify is not None
     state = (notify.get("Subscription-State") or "").split(";")[0].strip().lower()
     ctx.check(state == "terminated", "Subscription-State: terminated", repr(state))
+
+
+def _expires_param(state: str) -> int | None:
+    match = re.search(r";\s*expires\s*=\s*(\d+)", state, re.I)
+    return int(match.group(1)) if match else None
+
+
+def _seconds(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-3.1.1
+##= type=test
+##% The period of time in the response MAY be shorter but MUST
+##% NOT be longer than specified in the request.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.1
+##= type=test
+##% The "Expires" values present in SUBSCRIBE 200-class responses behave
+##% in the same way as they do in REGISTER responses: the server MAY
+##% shorten the interval but MUST NOT lengthen it.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-3.2.1
+##= type=test
+##% As in SUBSCRIBE requests, NOTIFY request "Event" header fields MUST
+##% contain a single event package name for which a notification is being
+##% generated.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-3.2.1
+##= type=test
+##% The package name in the "Event" header field MUST match
+##% the "Event" header field in the corresponding SUBSCRIBE request.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% NOTIFY requests MUST contain "Subscription-State" header fields that
+##% indicate the status of the subscription.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% If the value of the "Subscription-State" header field is "active" or
+##% "pending", the notifier MUST also include in the "Subscription-State"
+##% header field an "expires" parameter that indicates the time remaining
+##% on the subscription.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% however, this mechanism MUST NOT be used to lengthen a
+##% subscription.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-8.3.1
+##= type=test
+##% Implementations compliant with the present document MUST NOT send a
+##% 202 response to a SUBSCRIBE request and will send an alternate
+##% success response (such as 200) in its stead.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-3.2.1
+##= type=test
+##% When present, the body of the NOTIFY request MUST be formatted into
+##% one of the body formats specified in the "Accept" header field of the
+##% corresponding SUBSCRIBE request (or the default type according to the
+##% event package description, if no "Accept" header field was specified).
+@case(
+    "rfc6665-expires-and-first-notify",
+    roles=("uas",),
+    level="MUST",
+    no_control="the case itself is the control: a refused SUBSCRIBE ends it inconclusive",
+)
+def expires_and_first_notify(ctx: Context) -> None:
+    """SUBSCRIBE with Expires: 60 and Accept: application/pidf+xml: a 200 (not 202) with
+    Expires <= 60, then a NOTIFY with Event: presence, Subscription-State active or pending
+    with expires <= 60, and a PIDF body when it has one."""
+    _notifier(ctx)
+    link = ctx.link()
+    subscribe = ctx.request(
+        "SUBSCRIBE",
+        link,
+        extra=[("Event", PACKAGE), ("Expires", "60"), ("Accept", "application/pidf+xml")],
+    )
+    final, _ = ctx.transaction(link, subscribe)
+    final = ctx.require_final(final, "response to SUBSCRIBE")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the target refused the presence subscription: {describe(final)}")
+    ctx.check(final.status != 202, "a 200 (not 202) to SUBSCRIBE", describe(final), 7)
+    expires = _seconds(final.get("Expires"))
+    ctx.check(
+        expires is not None and expires <= 60,
+        "Expires of at most the 60 s asked for",
+        f"Expires: {final.get('Expires')}",
+    )
+    notify = _notify(ctx, link, subscribe.call_id)
+    if notify is not None:
+        ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
+    if notify is None:
+        ctx.inconclusive("no NOTIFY after the 2xx (judged by rfc6665-immediate-notify)")
+    assert notify is not None
+    events = [e.strip() for e in (notify.get("Event") or "").split(",") if e.strip()]
+    ctx.check(len(events) == 1, "one event package in the NOTIFY's Event", str(events), 2)
+    ctx.check(
+        events[0].split(";")[0].strip().lower() == PACKAGE,
+        f"Event: {PACKAGE} (the SUBSCRIBE's)",
+        f"Event: {notify.get('Event')}",
+        3,
+    )
+    state = notify.get("Subscription-State") or ""
+    ctx.check(bool(state), "a Subscription-State in the NOTIFY", "none", 4)
+    value = state.split(";")[0].strip().lower()
+    if value in ("active", "pending"):
+        remaining = _expires_param(state)
+        ctx.check(remaining is not None, f"an expires parameter with {value}", state, 5)
+        ctx.check(
+            remaining is not None and remaining <= (expires or 60),
+            "a remaining time not beyond the subscription's",
+            f"Subscription-State: {state}; Expires: {expires}",
+            6,
+        )
+    if notify.body:
+        ctx.check(
+            (notify.get("Content-Type") or "").split(";")[0].strip().lower()
+            == "application/pidf+xml",
+            "a body of the type the SUBSCRIBE accepted (application/pidf+xml)",
+            f"Content-Type: {notify.get('Content-Type')}",
+            8,
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.4
+##= type=test
+##% As with the initial subscription, the server MAY shorten the amount of
+##% time until expiration but MUST NOT increase it.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.2
+##= type=test
+##% Upon successfully accepting or refreshing a subscription, notifiers
+##% MUST send a NOTIFY request immediately to communicate the current
+##% resource state to the subscriber.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
+##= type=test
+##% The "expires" parameter has no semantics for "terminated" --
+##% notifiers SHOULD NOT include an "expires" parameter on a
+##% "Subscription-State" header field with a value of "terminated"
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% If the value of the "Subscription-State" header field is
+##% "terminated", the notifier SHOULD also include a "reason" parameter.
+@case(
+    "rfc6665-refresh-not-lengthened",
+    roles=("uas",),
+    level="MUST",
+    preamble="a presence subscription, accepted and NOTIFYed",
+    no_control="the preamble (an accepted subscription) is the control",
+)
+def refresh_not_lengthened(ctx: Context) -> None:
+    """A subscription for 600 s refreshed asking for 300 s: a 2xx with Expires <= 300 and
+    a NOTIFY at once; the
+    unsubscribe's NOTIFY (terminated) has a reason and no expires (SHOULDs)."""
+    _notifier(ctx)
+    link = ctx.link()
+    subscribe = _subscribe(ctx, link, PACKAGE, 600)
+    with ctx.preamble("a presence subscription, accepted and NOTIFYed"):
+        final, _ = ctx.transaction(link, subscribe)
+        if final is None or not 200 <= (final.status or 0) < 300:
+            ctx.inconclusive(f"no subscription: {describe(final) if final else 'no answer'}")
+        if _notify(ctx, link, subscribe.call_id) is None:
+            ctx.inconclusive("no first NOTIFY")
+    assert final is not None
+    ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
+    refresh = _in_dialog(ctx, subscribe, final, 300)
+    got, _ = ctx.transaction(link, refresh)
+    got = ctx.require_final(got, "response to the refreshing SUBSCRIBE")
+    if not 200 <= (got.status or 0) < 300:
+        ctx.inconclusive(f"the refresh was refused ({describe(got)})")
+    expires = _seconds(got.get("Expires"))
+    ctx.check(
+        expires is not None and expires <= 300,
+        "Expires of at most the 300 s the refresh asked for",
+        f"Expires: {got.get('Expires')}",
+    )
+    ctx.check(
+        _notify(ctx, link, subscribe.call_id) is not None,
+        "a NOTIFY right after the refresh's 2xx",
+        "no NOTIFY within 3 s",
+        1,
+    )
+    ctx.cleanups.clear()  # the unsubscribe below ends it
+    unsubscribe = _in_dialog(ctx, subscribe, final, 0)
+    unsubscribe.set("CSeq", f"{subscribe.cseq_number + 2} SUBSCRIBE")
+    ended, _ = ctx.transaction(link, unsubscribe, learn=False)
+    last = _notify(ctx, link, subscribe.call_id)
+    if ended is None or last is None:
+        ctx.inconclusive(f"the unsubscribe got {describe(ended)} and {describe(last)}")
+    assert last is not None
+    state = last.get("Subscription-State") or ""
+    if state.split(";")[0].strip().lower() == "terminated":
+        ctx.should(_expires_param(state) is None, "no expires with terminated", state)
+        ctx.should(
+            re.search(r";\s*reason\s*=", state, re.I) is not None,
+            "a reason with terminated",
+            state,
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.3
+##= type=test
+##% If a notifier does not support PINT, it SHOULD return 489 (Bad Event)
+##% to any SUBSCRIBE requests without an "Event" header field.
+@case("rfc6665-no-event-489", roles=("uas",), level="SHOULD")
+def no_event_header(ctx: Context) -> None:
+    """A SUBSCRIBE without an Event header field: 489 (Bad Event), or at least a refusal."""
+    _notifier(ctx)
+    link = ctx.link()
+    probe = ctx.request(ctx.profile.probe or "OPTIONS", link)
+    ctx.control(link, probe)
+    subscribe = ctx.request("SUBSCRIBE", link, extra=[("Expires", "60")])
+    final, _ = ctx.transaction(link, subscribe, learn=False)
+    final = ctx.require_final(final, "response to SUBSCRIBE without Event")
+    if 200 <= (final.status or 0) < 300:
+        # a PINT notifier may accept it: end what it started
+        ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
+        _notify(ctx, link, subscribe.call_id, timeout=1.0)
+    ctx.should(final.status == 489, "489 (Bad Event)", describe(final))
