@@ -188,6 +188,18 @@ def _media_line(media: _Media) -> str:
 ##= type=test
 ##% The numeric value of the session id and version in the o line MUST be
 ##% representable with a 64 bit signed integer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The offer (and answer) MUST be a valid SDP message, as defined by RFC
+##% 2327 [1], with one exception.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The initial value of the version MUST be less than
+##% (2**62)-1, to avoid rollovers.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% For unicast sessions, it is RECOMMENDED that it consist of a
+##% single space character (0x20) or a dash (-).
 @case("rfc3264-answer-m-lines", roles=("uas",), level="MUST")
 def answer_m_lines(ctx: Context) -> None:
     """An offer of audio, video and audio: three m= lines back, same order and types,
@@ -228,6 +240,26 @@ def answer_m_lines(ctx: Context) -> None:
         f"o={sdp.first('o')}",
         6,
     )
+    kinds = [key for key, _ in sdp.lines]
+    ctx.check(
+        kinds[:3] == ["v", "o", "s"] and "t" in kinds,
+        "v=, o=, s= first, and a t= (the SDP order)",
+        " ".join(f"{k}=" for k in kinds[:8]),
+        7,
+    )
+    ctx.check(
+        all(m.connection for m in sdp.media) or sdp.count("c") >= 1,
+        "a c= line at session level or in every m= section",
+        "none",
+        7,
+    )
+    ctx.check(
+        len(origin) == 6 and origin[2].isdigit() and int(origin[2]) < 2**62 - 1,
+        "an initial o= version below (2**62)-1",
+        f"o={sdp.first('o')}",
+        8,
+    )
+    ctx.should(sdp.first("s") in ("-", ""), "s=- (or a single space)", f"s={sdp.first('s')}")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
@@ -387,6 +419,13 @@ def answer_direction(ctx: Context) -> None:
 ##% preference, it is RECOMMENDED that unless there is a specific reason,
 ##% the answerer list formats in the same relative order they were
 ##% present in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% The ptime attribute MUST be greater than zero.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% In the case of RTP streams, all media descriptions SHOULD contain
+##% "a=rtpmap" mappings from RTP payload types to encodings.
 @case("rfc3264-answer-rtpmap-dynamic", roles=("uas",), level="MUST")
 def answer_rtpmap(ctx: Context) -> None:
     """An offer of PCMA, PCMU and telephone-event on dynamic type 101 (with fmtp): every
@@ -395,7 +434,7 @@ def answer_rtpmap(ctx: Context) -> None:
     link = ctx.link()
     offer = _sdp(
         "m=audio 49170 RTP/AVP 8 0 101\na=rtpmap:8 PCMA/8000\na=rtpmap:0 PCMU/8000\n"
-        "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n"
+        "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=ptime:20\n"
     )
     sdp, _ = _offer_answer(ctx, link, offer)
     if not sdp.media or sdp.media[0].port == 0:
@@ -415,6 +454,15 @@ def answer_rtpmap(ctx: Context) -> None:
             f"a=fmtp:101 {media.fmtp('101')}",
             1,
         )
+    for attr in media.attributes:
+        if attr.startswith("ptime:"):
+            value = attr.split(":", 1)[1].strip()
+            ctx.check(
+                value.replace(".", "", 1).isdigit() and float(value) > 0,
+                "a ptime greater than zero",
+                f"a={attr}",
+                5,
+            )
     offered = {"8": "pcma/8000", "0": "pcmu/8000", "101": "telephone-event/8000"}
     for fmt in media.formats:
         mapped = (media.rtpmap(fmt) or "").lower()
@@ -459,6 +507,72 @@ def offered_port_zero(ctx: Context) -> None:
         "port 0 for the stream offered with port 0",
         _media_line(sdp.media[1]),
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% This implies that if the offer contained zero "m=" lines, the answer
+##% MUST contain zero "m=" lines.
+@case("rfc3264-zero-m-lines", roles=("uas",), level="MUST")
+def zero_m_lines(ctx: Context) -> None:
+    """An offer without any m= line: an answer without any m= line (or the offer refused)."""
+    link = ctx.link()
+    sdp, _ = _offer_answer(ctx, link, _sdp())
+    ctx.check(not sdp.media, "no m= line", ", ".join(_media_line(m) for m in sdp.media) or "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% If a multicast stream is accepted, the address and port information
+##% in the answer MUST match that of the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% Similarly, the
+##% directionality information in the answer (sendonly, recvonly, or
+##% sendrecv) MUST equal that of the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% The set of media formats in the answer MUST be equal to or be a
+##% subset of those in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% The ptime and bandwidth attributes in the answer MUST
+##% equal the ones in the offer, if present.
+@case("rfc3264-multicast-answer", roles=("uas",), level="MUST")
+def multicast_answer(ctx: Context) -> None:
+    """A multicast recvonly stream (224.2.17.12, PCMU and PCMA, ptime 20): if accepted, the
+    answer has the offer's address, port and direction, a subset of its formats, its ptime.
+    No media is sent: the runner only reads the SDP."""
+    link = ctx.link()
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 0 8\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n"
+        "a=ptime:20\na=recvonly\n",
+        connection="224.2.17.12/127",
+    )
+    sdp, _ = _offer_answer(ctx, link, offer)
+    if len(sdp.media) != 1 or sdp.media[0].port == 0:
+        ctx.not_applicable("the multicast stream was rejected (port 0): §6.2 judges accepted ones")
+    media = sdp.media[0]
+    connection = media.connection or sdp.first("c") or ""
+    ctx.check(
+        media.port == 49170 and connection.split()[-1:] == ["224.2.17.12/127"],
+        "the offer's address and port (224.2.17.12/127, 49170)",
+        f"{_media_line(media)}; c={connection}",
+    )
+    ctx.check(
+        media.direction(sdp.direction) == "recvonly",
+        "recvonly, the offer's direction",
+        media.direction(sdp.direction),
+        1,
+    )
+    ctx.check(
+        bool(media.formats) and set(media.formats) <= {"0", "8"},
+        "formats from amongst the offer's (0, 8)",
+        _media_line(media),
+        2,
+    )
+    ptimes = [a for a in media.attributes if a.startswith("ptime:")]
+    ctx.check(ptimes == ["ptime:20"], "a=ptime:20, the offer's", str(ptimes), 3)
 
 
 def _confirmed(ctx: Context, link: Link, offer: bytes) -> tuple[Outgoing, Message, Dialog]:
