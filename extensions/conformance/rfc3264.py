@@ -657,6 +657,18 @@ def reoffer_same_version(ctx: Context) -> None:
 ##= type=test
 ##% If the version in the origin line does not increment, the SDP MUST
 ##% be identical to the SDP with that version number.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% Deleted media streams from a previous SDP MUST NOT be removed in a new
+##% SDP; however, attributes for these streams need not be present.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.1
+##= type=test
+##% New media descriptions MUST appear below any existing media sections.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% However, in the case of RTP, the mapping from a
+##% particular dynamic payload type number to a particular codec within
+##% that media stream MUST NOT change for the duration of a session.
 @case(
     "rfc3264-new-offer-version",
     roles=("uas",),
@@ -668,7 +680,11 @@ def new_offer_version(ctx: Context) -> None:
     """A re-INVITE without SDP: the target's offer in the 2xx keeps its o= line but for a
     version one higher (or the same version with the same SDP), and the 2 m= lines."""
     link = ctx.link()
-    invite, final, dialog = _confirmed(ctx, link, _sdp(_PCMU, "m=audio 0 RTP/AVP 8\n"))
+    first = (
+        "m=audio 49170 RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\n"
+        "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n"
+    )
+    invite, final, dialog = _confirmed(ctx, link, _sdp(first, "m=audio 0 RTP/AVP 8\n"))
     previous = _answer(ctx, final, "the 2xx to the INVITE")
     again = _reinvite(ctx, link, invite, final, dialog, b"")
     got, _ = ctx.transaction(link, again, learn=False)
@@ -714,6 +730,30 @@ def new_offer_version(ctx: Context) -> None:
         str([m.media for m in offer.media]),
         2,
     )
+    # the stream the previous SDP had rejected (port 0) is still there, as the second
+    ctx.check(
+        len(offer.media) >= 2 and offer.media[1].media == previous.media[1].media,
+        "the rejected (port 0) stream still listed second",
+        str([_media_line(m) for m in offer.media]),
+        4,
+    )
+    if len(offer.media) > len(previous.media):
+        ctx.check(
+            [m.media for m in offer.media[: len(previous.media)]]
+            == [m.media for m in previous.media],
+            "new m= lines below the existing ones",
+            str([m.media for m in offer.media]),
+            5,
+        )
+    before, now = previous.media[0], offer.media[0]
+    for fmt in before.formats:
+        if fmt.isdigit() and int(fmt) >= 96 and fmt in now.formats and before.rtpmap(fmt):
+            ctx.check(
+                (now.rtpmap(fmt) or "").lower() == (before.rtpmap(fmt) or "").lower(),
+                f"payload type {fmt} still {before.rtpmap(fmt)}",
+                f"a=rtpmap:{fmt} {now.rtpmap(fmt)}",
+                6,
+            )
 
 
 def _echo_answer(offer: bytes) -> bytes:

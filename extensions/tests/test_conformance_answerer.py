@@ -53,3 +53,26 @@ def test_a_ua_answering_with_a_fixed_sdp_fails_the_m_line_cases() -> None:
         "rfc3264-answer-m-lines": "fail",
         "rfc3264-offered-port-zero": "fail",
     }
+
+
+def test_dynamic_payload_types_kept_by_a_ua_with_telephone_event() -> None:
+    # with telephone-event (dynamic type 101) among its codecs the ua answers it: the
+    # rtpmap/fmtp and the unchanged-mapping checks then judge a real dynamic type
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="sipref-answerer-") as work:
+        command, profile_name, _ = _stacks(port, Path(work))["sipref-ua"]
+        assert command is not None
+        profile = load_profile(PROFILES / profile_name)
+        with started([*command, "--codecs", "PCMU,PCMA,telephone-event"], port):
+            run = run_cases(
+                f"udp:127.0.0.1:{port}",
+                "uas",
+                "rfc3264-answer-rtpmap-dynamic,rfc3264-new-offer-version",
+                profile,
+            )
+    assert verdicts(run) == {
+        "rfc3264-answer-rtpmap-dynamic": "pass",
+        "rfc3264-new-offer-version": "pass",
+    }
+    received = [e.data for r in run.results for e in r.ladder.events if e.direction == "received"]
+    assert any(b"a=rtpmap:101 telephone-event/8000" in data for data in received)
