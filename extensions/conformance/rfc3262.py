@@ -136,6 +136,15 @@ def _settled(
     ctx.hang_up(dialog)
 
 
+def _forget(link: Link, invite: Outgoing, rseq: int | None) -> None:
+    """Drop the copies of the 18x with ``rseq`` received so far (still queued on ``link``)."""
+    link.pending = [
+        m
+        for m in link.pending
+        if not (m.is_response and m.branch == invite.branch and _rseq(m) == rseq)
+    ]
+
+
 def _prack(ctx: Context, link: Link, invite: Outgoing, provisional: Message) -> Outgoing:
     """A PRACK for ``provisional`` (§7.1): in its early dialog, RAck naming its RSeq."""
     prack = ack_for(invite, provisional, ctx.target)
@@ -173,6 +182,10 @@ def _prack(ctx: Context, link: Link, invite: Outgoing, provisional: Message) -> 
 ##= https://www.rfc-editor.org/rfc/rfc3262#section-3
 ##= type=test
 ##% It SHOULD cease retransmissions of the reliable provisional response
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% The UAS MUST NOT send a second reliable provisional response until the
+##% first is acknowledged.
 @case(
     "rfc3262-reliable-18x-prack",
     roles=("uas",),
@@ -206,11 +219,30 @@ def reliable_18x_prack(ctx: Context) -> None:
     )
     assert rseq is not None
     ctx.check(1 <= rseq <= 2**31 - 1, "an RSeq between 1 and 2**31-1", f"RSeq: {rseq}", 2)
+    # unacknowledged for a while: retransmissions of it only, no second reliable 18x
+    second_reliable = link.expect(
+        lambda m: (
+            m.is_response
+            and m.branch == invite.branch
+            and 100 < (m.status or 0) < 200
+            and _rseq(m) not in (None, rseq)
+        ),
+        timeout=max(0.3, 2 * ctx.profile.t1),
+    )
+    ctx.check(
+        second_reliable is None,
+        "no second reliable 18x before the first is PRACKed",
+        f"{describe(second_reliable)}; RSeq: "
+        f"{second_reliable.get('RSeq') if second_reliable else None}",
+        7,
+    )
     prack = _prack(ctx, link, invite, ringing)
     got, _ = ctx.transaction(link, prack)
     got = ctx.require_final(got, "response to PRACK")
     ctx.check(200 <= (got.status or 0) < 300, "2xx to the matching PRACK", describe(got), 3)
-    # after the PRACK: no retransmission of that 18x (a SHOULD), and a new PRACK for it 481
+    # after the PRACK: no retransmission of that 18x (a SHOULD), and a new PRACK for it 481;
+    # copies received before the PRACK's 2xx were sent before the PRACK got there
+    _forget(link, invite, rseq)
     again = link.expect(
         lambda m: m.is_response and m.branch == invite.branch and _rseq(m) == rseq,
         timeout=max(0.5, 4 * ctx.profile.t1),
@@ -366,6 +398,59 @@ def final_waits_for_prack(ctx: Context) -> None:
         timeout=max(0.3, 2 * ctx.profile.t1),
     )
     ctx.check(later is None, "no new reliable 18x after the final response", describe(later), 2)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% but it MUST be prepared to process PRACK requests for those
+##% outstanding responses.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% If the UAS does send a final response when reliable responses are
+##% still unacknowledged, it SHOULD NOT continue to retransmit the
+##% unacknowledged reliable provisional responses
+@case(
+    "rfc3262-prack-after-final",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the PRACK sent after the final response itself",
+)
+def prack_after_final(ctx: Context) -> None:
+    """An INVITE with an offer, requiring 100rel, to the answering user: when the 2xx
+    overtakes the reliable 18x (no SDP in it), a late PRACK for that 18x still gets a 2xx
+    and the 18x is no longer retransmitted."""
+    _prack_supported(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, body=_SDP, extra=[("Require", "100rel")])
+    final, provisional = ctx.transaction(link, invite, timeout=max(2.0, 10 * ctx.profile.t1))
+    ringing = next((m for m in provisional if (m.status or 0) > 100 and _rseq(m)), None)
+    if final is None:
+        ctx.inconclusive("no final response without a PRACK (the 18x may carry an offer)")
+    assert final is not None
+    if not 200 <= (final.status or 0) < 300:
+        ctx.finish_invite(link, invite, final)
+        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+    dialog = ctx.call(link, invite, final)
+    link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    if ringing is None:
+        ctx.not_applicable("no reliable 18x before the 2xx: no outstanding PRACK to judge")
+    assert ringing is not None
+    rseq = _rseq(ringing)
+    _forget(link, invite, rseq)  # copies that came before the 2xx
+    again = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and _rseq(m) == rseq,
+        timeout=max(0.5, 3 * ctx.profile.t1),
+    )
+    ctx.should(again is None, "no retransmission of the 18x after the 2xx", describe(again))
+    prack = _prack(ctx, link, invite, ringing)
+    dialog.cseq = max(dialog.cseq, prack.cseq_number)
+    got, _ = ctx.transaction(link, prack, learn=False)
+    got = ctx.require_final(got, "response to the late PRACK")
+    ctx.check(
+        200 <= (got.status or 0) < 300,
+        "2xx to a PRACK for the 18x still unacknowledged when the 2xx went out",
+        describe(got),
+    )
 
 
 _SDP = (
