@@ -410,7 +410,7 @@ def final_waits_for_prack(ctx: Context) -> None:
 ##% still unacknowledged, it SHOULD NOT continue to retransmit the
 ##% unacknowledged reliable provisional responses
 @case(
-    "rfc3262-prack-after-final",
+    "rfc3262-late-prack-processed",
     roles=("uas",),
     level="MUST",
     no_control="judged on the PRACK sent after the final response itself",
