@@ -615,6 +615,10 @@ def _reinvite(
 ##% However, the answerer MUST generate a valid answer (which MAY be the
 ##% same as the previous SDP from the answerer, or MAY be different),
 ##% according to the procedures defined in Section 6.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
+##= type=test
+##% The same is true for an answer exchanged as a result of a session
+##% refresh request; if it has not changed, that MUST be indicated.
 @case(
     "rfc3264-reoffer-same-version",
     roles=("uas",),
@@ -636,6 +640,23 @@ def reoffer_same_version(ctx: Context) -> None:
     ctx.check(200 <= (got.status or 0) < 300, "2xx to the unchanged offer", describe(got))
     sdp = _answer(ctx, got, "the 2xx to the re-INVITE")
     ctx.check(len(sdp.media) == 1, "one m= line, as offered", f"{len(sdp.media)} m= lines", 1)
+    # an unchanged answer keeps its o= version; a changed one has it one higher
+    before = _answer(ctx, final, "the 2xx to the INVITE")
+    old, new = before.origin, sdp.origin
+
+    def rest(body: bytes) -> list[str]:
+        lines = body.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        return [line.strip() for line in lines if line.strip() and not line.startswith("o=")]
+
+    same = rest(final.body) == rest(got.body)
+    if len(old) == 6 and len(new) == 6 and old[2].isdigit() and new[2].isdigit():
+        ctx.check(
+            (int(new[2]) == int(old[2])) if same else (int(new[2]) == int(old[2]) + 1),
+            "the previous o= version for an unchanged answer, one higher for a changed one",
+            f"before o={before.first('o')}; now o={sdp.first('o')}; "
+            f"{'same' if same else 'different'} SDP",
+            2,
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3264#section-8

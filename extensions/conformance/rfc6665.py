@@ -225,6 +225,14 @@ def _seconds(value: str | None) -> int | None:
 ##% one of the body formats specified in the "Accept" header field of the
 ##% corresponding SUBSCRIBE request (or the default type according to the
 ##% event package description, if no "Accept" header field was specified).
+##= https://www.rfc-editor.org/rfc/rfc6665#section-8.2.1
+##= type=test
+##% There MUST be exactly one event type listed per "Event" header field.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-8.3.1
+##= type=test
+##% Implementations conformant with the current specification MUST treat
+##% an incoming 202 response as identical to a 200 response and MUST NOT
+##% generate 202 response codes to SUBSCRIBE or NOTIFY requests.
 @case(
     "rfc6665-expires-and-first-notify",
     roles=("uas",),
@@ -261,6 +269,8 @@ def expires_and_first_notify(ctx: Context) -> None:
     assert notify is not None
     events = [e.strip() for e in (notify.get("Event") or "").split(",") if e.strip()]
     ctx.check(len(events) == 1, "one event package in the NOTIFY's Event", str(events), 2)
+    ctx.check(len(events) == 1, "one event type in the Event header field", str(events), 9)
+    ctx.check(final.status != 202, "no 202 to SUBSCRIBE", describe(final), 10)
     ctx.check(
         events[0].split(";")[0].strip().lower() == PACKAGE,
         f"Event: {PACKAGE} (the SUBSCRIBE's)",
@@ -383,3 +393,133 @@ def no_event_header(ctx: Context) -> None:
         ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
         _notify(ctx, link, subscribe.call_id, timeout=1.0)
     ctx.should(final.status == 489, "489 (Bad Event)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.4
+##= type=test
+##% If the duration specified in a SUBSCRIBE request is unacceptably
+##% short, the notifier SHOULD respond with a 423 (Interval Too Brief)
+##% response.
+@case("rfc6665-brief-interval-423", roles=("uas",), level="SHOULD")
+def brief_interval(ctx: Context) -> None:
+    """SUBSCRIBE with Expires: 1: 423 (Interval Too Brief), or a subscription of at least
+    that (a notifier may find 1 s acceptable)."""
+    _notifier(ctx)
+    link = ctx.link()
+    # the control: the same SUBSCRIBE with a usual interval is accepted (and ended)
+    control = _subscribe(ctx, link, PACKAGE, 600)
+
+    def exchange() -> tuple[Message | None, bool]:
+        final, _ = ctx.transaction(link, control, note="control", learn=False)
+        ok = final is not None and 200 <= (final.status or 0) < 300
+        if ok and final is not None and _notify(ctx, link, control.call_id) is not None:
+            _unsubscribe(ctx, link, control, final)
+        return final, ok
+
+    ctx.controlled("SUBSCRIBE", exchange, "the control SUBSCRIBE (Expires: 600)")
+    subscribe = _subscribe(ctx, link, PACKAGE, 1)
+    final, _ = ctx.transaction(link, subscribe)
+    final = ctx.require_final(final, "response to SUBSCRIBE with Expires: 1")
+    if 200 <= (final.status or 0) < 300:
+        ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
+        _notify(ctx, link, subscribe.call_id, timeout=1.0)
+    ctx.should(final.status == 423, "423 (Interval Too Brief)", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+##= type=test
+##% If a User Agent Server (UAS) receives a CANCEL request that matches a
+##% known SUBSCRIBE or NOTIFY transaction, it MUST respond to the CANCEL
+##% request, but otherwise ignore it.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+##= type=test
+##% In particular, the CANCEL request MUST
+##% NOT affect processing of the SUBSCRIBE or NOTIFY request in any way.
+@case(
+    "rfc6665-cancel-subscribe-ignored",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the SUBSCRIBE's own outcome, which a CANCEL must not change",
+)
+def cancel_ignored(ctx: Context) -> None:
+    """A SUBSCRIBE followed at once by a CANCEL for it: the CANCEL gets a response, the
+    SUBSCRIBE its 2xx (not 487) and the first NOTIFY."""
+    _notifier(ctx)
+    link = ctx.link()
+    subscribe = _subscribe(ctx, link, PACKAGE)
+    cancel = Outgoing("CANCEL", subscribe.uri)
+    for name in ("Via", "Max-Forwards", "From", "To", "Call-ID"):
+        cancel.add(name, subscribe.get(name) or "")
+    cancel.add("CSeq", f"{subscribe.cseq_number} CANCEL")
+    cancel.add("Content-Length", "0")
+    link.send(bytes(subscribe))
+    link.send(bytes(cancel), "CANCEL")
+    responses: dict[str, Message] = {}
+    for _ in range(2):
+        got = link.expect(
+            lambda m: (
+                m.is_response
+                and m.branch == subscribe.branch
+                and (m.status or 0) >= 200
+                and m.cseq[1] not in responses
+            ),
+            timeout=max(1.0, 6 * ctx.profile.t1),
+            retransmit=None
+            if ctx.target.reliable
+            else (lambda: [link.send(bytes(subscribe)), link.send(bytes(cancel))]),
+            interval=ctx.profile.t1,
+        )
+        if got is None:
+            break
+        responses[got.cseq[1]] = got
+    final = responses.get("SUBSCRIBE")
+    if final is not None and 200 <= (final.status or 0) < 300:
+        notify = _notify(ctx, link, subscribe.call_id)
+        if notify is not None:
+            ctx.on_teardown("unsubscribe", lambda: _unsubscribe(ctx, link, subscribe, final))
+    ctx.check(
+        "CANCEL" in responses,
+        "a response to the CANCEL",
+        "none" if "CANCEL" not in responses else describe(responses["CANCEL"]),
+    )
+    if final is None:
+        ctx.inconclusive("no final response to the SUBSCRIBE")
+    assert final is not None
+    ctx.check(
+        200 <= (final.status or 0) < 300,
+        "the SUBSCRIBE accepted as without the CANCEL (2xx, not 487)",
+        describe(final),
+        1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.4
+##= type=test
+##% The "Allow-Events" header field, if present, MUST include a
+##% comprehensive and inclusive list of tokens that indicates the event
+##% packages for which the user agent can act as a notifier.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.4
+##= type=test
+##% Any user agent that can act as a notifier for one or more event
+##% packages SHOULD include an appropriate "Allow-Events" header field
+##% indicating all supported events in all methods which initiate
+##% dialogs and their responses (such as INVITE) and OPTIONS responses.
+@case("rfc6665-allow-events", roles=("uas",), level="MUST")
+def allow_events(ctx: Context) -> None:
+    """A presence notifier's 200 to OPTIONS: Allow-Events (a SHOULD) naming presence."""
+    _notifier(ctx)
+    link = ctx.link()
+    options = ctx.request("OPTIONS", link)
+    final, _ = ctx.transaction(link, options)
+    final = ctx.require_final(final, "response to OPTIONS")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"OPTIONS was not accepted ({describe(final)})")
+    values = final.get_all("Allow-Events") + final.get_all("u")
+    tokens = {t.strip().lower() for v in values for t in v.split(",") if t.strip()}
+    ctx.should(bool(values), "Allow-Events in the 200 to OPTIONS", "none")
+    if values:
+        ctx.check(
+            PACKAGE in tokens,
+            f"{PACKAGE} (a package the target notifies) in Allow-Events",
+            ", ".join(sorted(tokens)),
+        )
