@@ -504,7 +504,12 @@ def cancel_ignored(ctx: Context) -> None:
 ##% packages SHOULD include an appropriate "Allow-Events" header field
 ##% indicating all supported events in all methods which initiate
 ##% dialogs and their responses (such as INVITE) and OPTIONS responses.
-@case("rfc6665-allow-events", roles=("uas",), level="MUST")
+@case(
+    "rfc6665-allow-events",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the 200 to OPTIONS itself; a refusal ends it inconclusive",
+)
 def allow_events(ctx: Context) -> None:
     """A presence notifier's 200 to OPTIONS: Allow-Events (a SHOULD) naming presence."""
     _notifier(ctx)
