@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from conformance.model import Profile
 from conformance.profile import load_profile
 from conformance.selftest import PROFILES, _stacks
 from conformance.tests.support import run_cases, started, verdicts
+from extensions.rfc3262 import ReliableProvisional
 from extensions.tests.conformance_ua import ua_on_loopback
 from rfc3261.asyncio.loopback import free_port
 
@@ -76,3 +78,28 @@ def test_dynamic_payload_types_kept_by_a_ua_with_telephone_event() -> None:
     }
     received = [e.data for r in run.results for e in r.ladder.events if e.direction == "received"]
     assert any(b"a=rtpmap:101 telephone-event/8000" in data for data in received)
+
+
+class _AlwaysReliable(ReliableProvisional):
+    """A faulty UAS: every 18x to an initial INVITE reliable, 100rel asked for or not."""
+
+    name = "100rel-faulty"
+
+    def _send_reliably(self, request: Any) -> bool:
+        return request.method == "INVITE" and request.to.tag is None
+
+
+RINGING = Profile(
+    methods=("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "PRACK"), ringing_user="ring"
+)
+
+
+def test_reliability_without_100rel_fails_and_the_right_ua_passes() -> None:
+    cases = "rfc3262-reliable-18x-prack,rfc3262-no-100rel-not-reliable"
+    forget = ("RSeq", "RAck")
+    with ua_on_loopback([ReliableProvisional()], ring=True, headers_to_forget=forget) as target:
+        good = verdicts(run_cases(target, "uas", cases, RINGING))
+    with ua_on_loopback([_AlwaysReliable()], ring=True, headers_to_forget=forget) as target:
+        bad = verdicts(run_cases(target, "uas", cases, RINGING))
+    assert good == {"rfc3262-reliable-18x-prack": "pass", "rfc3262-no-100rel-not-reliable": "pass"}
+    assert bad == {"rfc3262-reliable-18x-prack": "pass", "rfc3262-no-100rel-not-reliable": "fail"}
