@@ -824,6 +824,10 @@ def hold_offer(ctx: Context) -> None:
 ##= type=test
 ##% In the case of RTP, if dynamic payload types are used, an rtpmap
 ##% attribute MUST be present to bind the type to a specific format.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% The session ID in the origin field MUST be unique for each SDP
+##% constructed to indicate media capabilities.
 @case(
     "rfc3264-options-capabilities",
     roles=("uas",),
@@ -861,3 +865,14 @@ def options_capabilities(ctx: Context) -> None:
                     _media_line(media),
                     3,
                 )
+    # a second OPTIONS: its capability SDP has a session id of its own
+    options = ctx.request("OPTIONS", link, extra=[("Accept", "application/sdp")])
+    again, _ = ctx.transaction(link, options)
+    other = _parse(again.body) if again is not None and again.body else None
+    if other is not None and len(other.origin) >= 2 and len(sdp.origin) >= 2:
+        ctx.check(
+            other.origin[1] != sdp.origin[1],
+            "a new session id in each capability SDP",
+            f"o={sdp.first('o')} then o={other.first('o')}",
+            4,
+        )
