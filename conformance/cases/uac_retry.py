@@ -174,6 +174,10 @@ def _auth_case(ctx: Context, status: int) -> None:
 ##% If a 401 (Unauthorized) or 407 (Proxy Authentication Required) response is received, the
 ##% UAC SHOULD follow the authorization procedures of Section 22.2 and Section 22.3 to retry
 ##% the request with credentials.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-26.3.1
+##= type=test
+##% Proxy servers, redirect servers, registrars, and UAs MUST implement Digest
+##% Authorization, encompassing all of the aspects required in 22.
 @case(
     "uac-401-retry",
     roles=UAC,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from conformance.cases.uac_dialog import CALLED, _Call, sdp_offer, uri_of
 from conformance.messages import unique
-from conformance.model import Context, case
+from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer, sdp_answer
 
@@ -92,6 +92,40 @@ def bye_from_callee(ctx: Context) -> None:
     status = got.status or 0
     ctx.check(status not in (405, 501), "BYE supported", f"{status} {got.reason}")
     ctx.check(200 <= status < 300, "2xx to the BYE (CSeq 0)", f"{status} {got.reason}", 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.2
+##= type=test
+##% If the remote sequence number is empty, it MUST be set to the value of the sequence
+##% number in the CSeq header field value in the request.
+@case(
+    "uac-remote-cseq-set",
+    roles=UAC,
+    timeout=15,
+    preamble=CALLED.format(kind="invite"),
+    no_control="the first in-dialog request is the control: it must be accepted",
+)
+def remote_cseq_set(ctx: Context) -> None:
+    """The callee's first request in the dialog (CSeq 100) sets the caller's remote sequence
+    number: a later one with CSeq 50 is out of order (500), one with CSeq 101 is not."""
+    call = _Call(ctx, "invite")
+    call.ack()
+    _, first = send_in_dialog(ctx, call, "OPTIONS", 100)
+    if first is None or (first.status or 0) == 500:
+        ctx.inconclusive(f"the first OPTIONS in the dialog got {describe(first)}")
+    assert first is not None
+    _, lower = send_in_dialog(ctx, call, "OPTIONS", 50)
+    ctx.check(
+        lower is not None and lower.status == 500,
+        "500 to CSeq 50 (below the 100 that set the remote sequence number)",
+        describe(lower),
+    )
+    _, bye = send_in_dialog(ctx, call, "BYE", 101)
+    ctx.check(
+        bye is not None and 200 <= (bye.status or 0) < 300,
+        "2xx to the BYE with CSeq 101",
+        describe(bye),
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.1
