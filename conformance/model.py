@@ -113,6 +113,10 @@ class Case:
     # why the case runs no control: its verdict cannot be confounded by the target turning
     # the request down for another reason ('' = it runs one, `Context.control`)
     no_control: str = ""
+    # how the case may run beside others (runner --jobs): '' = freely; "alone" = with no
+    # other case running, at its place in the order (timers measured on the wire, state it
+    # learns for later cases); another name = one after another with the cases of that name
+    serial: str = ""
 
 
 REGISTRY: dict[str, Case] = {}
@@ -148,9 +152,12 @@ def register(
     timeout: float | None = None,
     preamble: str = "",
     no_control: str = "",
+    serial: str | None = None,
     depth: int = 1,
 ) -> Case:
-    """Register a case; its requirements are the annotations above the calling statement."""
+    """Register a case; its requirements are the annotations above the calling statement.
+
+    ``serial`` defaults to the module's ``SERIAL`` (see `Case.serial`)."""
     frame = sys._getframe(depth)
     path, line = frame.f_code.co_filename, frame.f_lineno
     if id in REGISTRY:
@@ -173,6 +180,7 @@ def register(
         timeout=timeout,
         preamble=preamble,
         no_control=no_control,
+        serial=frame.f_globals.get("SERIAL", "") if serial is None else serial,
     )
     REGISTRY[id] = entry
     return entry

@@ -132,6 +132,10 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     }
 
 
+#: cases run side by side against every stack (`Runner.segments`): each wave stays under 3
+#: minutes; every stack here serves concurrent calls and transactions
+JOBS = 4
+
 #: UAC-role stacks: no server to start, the profile's [uac] commands make each one call the
 #: runner case by case (conformance.trigger); name: (profile file, program it needs)
 UAC_STACKS = {
@@ -140,7 +144,7 @@ UAC_STACKS = {
 }
 
 
-def run_uac(name: str, cases: list[Case], out: Path) -> bool:
+def run_uac(name: str, cases: list[Case], out: Path, jobs: int = JOBS) -> bool:
     """The UAC-role cases against one of `UAC_STACKS`; False when it is not installed."""
     profile_name, program = UAC_STACKS[name]
     if shutil.which(program) is None:
@@ -150,7 +154,7 @@ def run_uac(name: str, cases: list[Case], out: Path) -> bool:
     # the runner is the server: the target address only names the run in the report
     target = parse_target("udp:127.0.0.1:5060")
     # a wave takes under 3 minutes; the bound leaves room for a busy machine
-    runner = Runner(target, "uac", profile, progress=progress_line, total_timeout=300)
+    runner = Runner(target, "uac", profile, progress=progress_line, total_timeout=300, jobs=jobs)
     run = runner.run(select_cases(cases, "uac"))
     run.stack = profile.name
     write_json(run, out / f"{name}.json", base64=False)
@@ -210,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "_data" / "conformance")
     parser.add_argument("--stack", action="append", help="only these stacks")
     parser.add_argument("--cases", default="*", help="case id glob(s)")
+    parser.add_argument("--jobs", type=int, default=JOBS, help="cases run side by side")
     args = parser.parse_args(argv)
     try:
         cases = load_cases()  # the core's and the extensions'
@@ -230,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             target = parse_target(f"udp:127.0.0.1:{port}")
             with _running(command, port):
                 # bounded: no run of one stack may take two minutes
-                runner = Runner(target, role, profile, progress=progress_line, total_timeout=110)
+                runner = Runner(target, role, profile, total_timeout=110, jobs=args.jobs)
+                runner.progress = progress_line
                 try:
                     run = runner.run(select_cases(cases, role, args.cases))
                 except NoAnswer as exc:
@@ -244,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in UAC_STACKS:
         if not args.stack or name in args.stack:
             chosen = select_cases(cases, "uac", args.cases)
-            done += run_uac(name, chosen, args.out)
+            done += run_uac(name, chosen, args.out, args.jobs)
     return 0 if done else 1
 
 
