@@ -1,4 +1,5 @@
-"""Runs cases against a target: probe first, one case at a time, each bounded in time.
+"""Runs cases against a target: probe first, then the cases (one at a time, or ``jobs`` side
+by side where that cannot change a verdict: `Runner.segments`), each bounded in time.
 
 Before any case the target is probed (OPTIONS, or a whole INVITE call when the profile says
 ``probe = "INVITE"``); a target that does not answer at all is an error of the run, not a

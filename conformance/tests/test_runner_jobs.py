@@ -165,3 +165,22 @@ def test_results_keep_their_order_when_a_lane_finishes_late() -> None:
     assert order == ["fast", "slow"]
     assert [r.case.id for r in run.results] == ["slow", "fast"]
     assert all(isinstance(r, CaseResult) and r.verdict.value == "pass" for r in run.results)
+
+
+def test_cli_jobs(faulty, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance import cli
+
+    seen: list[int] = []
+
+    class Recording(Runner):
+        def __init__(self, *args: object, **kw: object) -> None:
+            seen.append(kw["jobs"])  # type: ignore[arg-type]
+            super().__init__(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "Runner", Recording)
+    out = tmp_path / "run.json"
+    argv = ["run", "--target", faulty(), "--role", "uas", "--quiet", "--json", str(out)]
+    assert cli.main([*argv, "--cases", "uas-options-*,uas-405-allow", "--jobs", "3"]) == 0
+    assert cli.main([*argv, "--cases", "uas-options-final"]) == 0
+    assert seen == [3, default_jobs("uas")]
+    assert out.exists()
