@@ -219,8 +219,13 @@ class Runner:
                     run_lane(segment[0])
                     continue
                 # a segment's lanes run side by side; the next segment waits for them all
-                for future in [pool.submit(run_lane, lane) for lane in segment]:
-                    future.result()
+                futures = [pool.submit(run_lane, lane) for lane in segment]
+                try:
+                    for future in futures:
+                        future.result()
+                except BaseException:  # Ctrl-C, a broken progress pipe: start no more lanes
+                    pool.shutdown(cancel_futures=True)
+                    raise
         result.results = [r for r in results if r is not None]
         result.duration = time.monotonic() - start
         return result

@@ -184,3 +184,22 @@ def test_cli_jobs(faulty, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert cli.main([*argv, "--cases", "uas-options-final"]) == 0
     assert seen == [3, default_jobs("uas")]
     assert out.exists()
+
+
+def test_a_failing_progress_stops_the_run_without_starting_more_cases() -> None:
+    import time
+
+    ran: list[int] = []
+
+    def work(ctx: object) -> None:
+        ran.append(1)
+        time.sleep(0.2)
+
+    def progress(done: int, total: int, res: CaseResult) -> None:
+        raise BrokenPipeError("the reader went away")
+
+    cases = [Case(f"c{i}", "c", ("uac",), "MUST", work, "t") for i in range(8)]
+    runner = Runner(TARGET, "uac", Profile(), jobs=2, progress=progress)
+    with pytest.raises(BrokenPipeError):
+        runner.run(cases)
+    assert len(ran) < len(cases)
