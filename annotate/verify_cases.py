@@ -5,8 +5,9 @@ names it on the pytest command line as ``annotate/verify_cases.py::test_case[<ca
 It does for one case what ``conformance/tests/test_own_programs.py`` does for all: start the
 sipref program that plays one of the case's roles (the same command line and profile as
 ``conformance.selftest``), run the case over UDP, and require an accepted verdict (pass, warn,
-or not applicable with a reason).  A case whose roles no sipref program plays (``uac``,
-``redirect``) is skipped with that reason.
+or not applicable with a reason).  A ``uac`` case starts nothing: the runner is the server and
+the sipref-uac profile's ``[uac]`` commands make our ua call it (``conformance.trigger``).  A
+``redirect`` case runs against ``python -m rfc3261 redirect`` (profile sipref-redirect).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import pytest
 from conformance.discovery import load_cases
 from conformance.model import REGISTRY, Verdict
 from conformance.profile import load_profile
-from conformance.runner import Runner
-from conformance.selftest import PROFILES, _stacks
+from conformance.runner import CaseResult, Runner
+from conformance.selftest import PROFILES, UAC_STACKS, _stacks
 from conformance.target import parse_target
 from conformance.tests.support import started
 from rfc3261.asyncio.loopback import free_port
@@ -28,17 +29,28 @@ from rfc3261.asyncio.loopback import free_port
 load_cases()
 
 #: The sipref program that plays each role (``conformance.selftest`` stack names).
-STACK_OF_ROLE = {"uas": "sipref-ua", "registrar": "sipref-registrar", "proxy": "sipref-proxy"}
+STACK_OF_ROLE = {
+    "uas": "sipref-ua",
+    "registrar": "sipref-registrar",
+    "redirect": "sipref-redirect",
+    "proxy": "sipref-proxy",
+}
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 
 
 @pytest.mark.parametrize("case_id", sorted(REGISTRY))
 def test_case(case_id: str) -> None:
     case = REGISTRY[case_id]
-    roles = [r for r in case.roles if r in STACK_OF_ROLE]
+    roles = [r for r in case.roles if r in STACK_OF_ROLE or r == "uac"]
     if not roles:
         pytest.skip(f"no sipref program plays {', '.join(case.roles)}")
     for role in roles:
+        if role == "uac":
+            # the target address only names the run: the profile's commands call the runner
+            profile = load_profile(PROFILES / UAC_STACKS["sipref-ua-uac"][0])
+            run = Runner(parse_target("udp:127.0.0.1:5060"), role, profile).run([case])
+            _accepted(role, run.results)
+            continue
         port = free_port()
         with tempfile.TemporaryDirectory(prefix="sipref-verify-") as work:
             command, profile_name, _role = _stacks(port, Path(work))[STACK_OF_ROLE[role]]
@@ -46,7 +58,11 @@ def test_case(case_id: str) -> None:
             profile = load_profile(PROFILES / profile_name)
             with started(command, port):
                 run = Runner(parse_target(f"udp:127.0.0.1:{port}"), role, profile).run([case])
-        [result] = run.results
-        assert result.verdict in ACCEPTED, f"{role}: {result.verdict.value}: {result.reason}"
-        if result.verdict == Verdict.NOT_APPLICABLE:
-            assert result.reason, f"{role}: not applicable without a reason"
+        _accepted(role, run.results)
+
+
+def _accepted(role: str, results: list[CaseResult]) -> None:
+    [result] = results
+    assert result.verdict in ACCEPTED, f"{role}: {result.verdict.value}: {result.reason}"
+    if result.verdict == Verdict.NOT_APPLICABLE:
+        assert result.reason, f"{role}: not applicable without a reason"

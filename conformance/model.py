@@ -238,6 +238,15 @@ class Profile:
     dial_timeout: float = 60.0
     # a proxy's Timer C (§16.6 step 11) in seconds when short enough to observe; 0: it is not
     timer_c: float = 0.0
+    # a user whose calls the target answers and then ends itself with a BYE about
+    # ``hangup_after`` seconds later (§15): the dialog-state cases judge that BYE
+    hangup_user: str = ""
+    hangup_after: float = 1.0
+    # a user whose calls the target answers and then re-INVITEs (puts on hold) after
+    # ``hangup_after`` seconds (§14.1): the glare case (§14.2) meets that re-INVITE
+    hold_user: str = ""
+    # the target is a stateless UAS (§8.2.7): no transactions, no retransmissions
+    stateless: bool = False
 
 
 class Context:
@@ -479,15 +488,18 @@ class Context:
         also: Callable[[int], bool] | None = None,
         what: str = "",
     ) -> Message:
-        """Run the control: the same exchange without the defect; it must succeed (2xx, or a
-        status ``also`` accepts), else the case is inconclusive with its outcome as reason."""
+        """Run the control: the same exchange without the defect; it must succeed (2xx, a 3xx
+        from a redirect server, or a status ``also`` accepts), else the case is inconclusive
+        with its outcome as reason."""
 
         def exchange() -> tuple[Message | None, bool]:
             final, _ = self.transaction(link, req, note="control", learn=False)
             if req.method == "INVITE":
                 self.finish_invite(link, req, final)
             status = final.status or 0 if final is not None else 0
-            return final, 200 <= status < 300 or (also is not None and also(status))
+            # a redirect server's success is its redirection (RFC 3261 §8.3)
+            redirected = self.role == "redirect" and 300 <= status < 400
+            return final, 200 <= status < 300 or redirected or (also is not None and also(status))
 
         what = what or f"the control {req.method} (the request without the defect)"
         return self.controlled(req.method, exchange, what)

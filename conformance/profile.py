@@ -12,6 +12,10 @@ Example::
     busy_user = "busy"             # a user whose INVITE gets a non-2xx (Timer G tests)
     t1 = 0.5                       # the target's T1 in seconds
     timer_c = 0.0                  # a proxy's Timer C in seconds, when short enough to observe
+    hangup_user = "hangup"         # a user whose calls the target answers, then ends (BYE)
+    hold_user = "hold"             # ... answers, then puts on hold (re-INVITE)
+    hangup_after = 1.0             # ... this many seconds after answering
+    stateless = false              # a stateless UAS (RFC 3261 §8.2.7)
     skip = ["uas-cancel-*"]        # case id globs the profile rules out
     [credentials]                  # digest tests
     username = "alice"

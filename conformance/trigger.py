@@ -6,7 +6,8 @@ profile's ``[uac]`` table names one command per kind of request (`KINDS`), run w
 placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{port}``,
 ``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
 ``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
-``{free_port}`` a free UDP port on loopback for the UAC to bind)::
+``{free_port}`` a free UDP port on loopback for the UAC to bind; for kind ``dns``, ``{dns}``
+the runner's DNS server and ``{domain}`` the name it resolves to the runner)::
 
     [uac]
     invite = "python -m rfc3261 ua --call sip:uas@{target} --duration 4"
@@ -59,12 +60,19 @@ KINDS: dict[str, str] = {
     "bye": "call {uri} and hang up (BYE) about 1 s after it is answered",
     "cancel": "call {uri} and hang up (CANCEL) about 1 s after it starts ringing",
     "reinvite": "call {uri}, then re-INVITE (e.g. hold) about 1 s after it is answered",
+    "require": "call {uri} insisting on an extension the UAS must apply (Require, e.g. "
+    "100rel), and stay in the call",
     "proxied": "call sip:uas@127.0.0.1:9 through the outbound proxy {target} (a route set "
     "naming it), hanging up about 1.5 s in (CANCEL if it still rings, else BYE)",
     "register": "register at the registrar {target} (an AOR of its domain, short Expires)",
+    "register-aor": "register the AOR sip:alice@{target} with no registrar configured",
+    "calls": "call {uri} twice, one call after the other, hanging up each about 1 s after "
+    "it is answered",
     "options": "send OPTIONS to {uri}",
     "message": "send an instant MESSAGE to {uri}",
     "subscribe": "SUBSCRIBE to {uri} (presence)",
+    "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
+    "hanging up about 1 s after it is answered",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (
@@ -77,6 +85,8 @@ PLACEHOLDERS = (
     "python",
     "profiles",
     "free_port",
+    "dns",
+    "domain",
 )
 
 
@@ -98,14 +108,17 @@ def check_command(kind: str, command: str) -> None:
     unknown = names - set(PLACEHOLDERS)
     if unknown:
         raise TriggerError(f"{kind}: unknown placeholder(s) {', '.join(sorted(unknown))}")
-    if not names & {"target", "host", "port", "uri"}:
+    if not names & {"target", "host", "port", "uri", "domain"}:
         raise TriggerError(f"{kind}: the command never names the runner ({{target}})")
 
 
-def fill(command: str, profile: Profile, hostport: str) -> str:
-    """``command`` with its placeholders filled in for a runner at ``hostport``."""
+def fill(command: str, profile: Profile, hostport: str, **extra: str) -> str:
+    """``command`` with its placeholders filled in for a runner at ``hostport`` (``extra``:
+    ``dns``, the runner's DNS server, and ``domain``, the name it serves, for kind dns)."""
     host, _, port = hostport.rpartition(":")
     return command.format(
+        dns=extra.get("dns", ""),
+        domain=extra.get("domain", ""),
         target=hostport,
         host=host,
         port=port,
@@ -143,22 +156,33 @@ REASONS = {
     180: "Ringing",
     183: "Session Progress",
     200: "OK",
+    301: "Moved Permanently",
     302: "Moved Temporarily",
+    305: "Use Proxy",
     401: "Unauthorized",
     407: "Proxy Authentication Required",
+    403: "Forbidden",
+    404: "Not Found",
     420: "Bad Extension",
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
     487: "Request Terminated",
     489: "Bad Event",
     491: "Request Pending",
+    503: "Service Unavailable",
 }
 
 
 class Peer:
     """The runner's end of a UAC case: a UDP listener, the triggered UAC, scripted answers."""
 
-    def __init__(self, ctx: Context, kind: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        kind: str,
+        server: Listener | None = None,
+        **extra: str,
+    ) -> None:
         profile = ctx.profile
         command = profile.triggers.get(kind, "")
         if not command and kind == "invite":
@@ -167,13 +191,14 @@ class Peer:
             ctx.not_applicable(f"the profile cannot make the target send {kind} ([uac] {kind})")
         self.ctx = ctx
         self.kind = kind
-        self.server: Listener = ctx.listener()
+        # a listener made beforehand: a case that names its port elsewhere first (DNS)
+        self.server: Listener = server or ctx.listener()
         self.process: subprocess.Popen[bytes] | None = None
         # the first request may take a while on a busy machine (a program starting up)
         self.wait = 10.0
         self.tag = unique("r")
         if command:
-            argv = shlex.split(fill(command, profile, self.server.hostport))
+            argv = shlex.split(fill(command, profile, self.server.hostport, **extra))
             try:
                 self.process = subprocess.Popen(
                     argv,
@@ -187,7 +212,10 @@ class Peer:
         else:
             self.wait = profile.dial_timeout
             what = KINDS[kind].format(
-                uri=f"sip:uas@{self.server.hostport}", target=self.server.hostport
+                uri=f"sip:uas@{self.server.hostport}",
+                target=self.server.hostport,
+                dns=extra.get("dns", ""),
+                domain=extra.get("domain", ""),
             )
             print(f"[{ctx.case.id}] please {what} (waiting {self.wait:g} s)", file=sys.stderr)
         ctx.on_teardown(f"the {kind} trigger stopped", self.close)

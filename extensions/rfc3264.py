@@ -50,6 +50,8 @@ from .rfc8866 import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from rfc3261.extension import ServerRequest
+    from rfc3261.message import Response
     from rfc3261.session import Call
     from rfc3261.ua_core import UserAgent
 
@@ -921,6 +923,19 @@ class OfferAnswer(UAExtension):
             self.describer.codecs = codecs_from_names(codecs)
         if address is not None:
             self.describer.address = address
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
+    ##% If the types include one that can describe media capabilities, the UAS SHOULD include
+    ##% a body in the response for that purpose.
+    def outgoing_response(self, response: Response, server: ServerRequest | None) -> None:
+        """A 200 to an OPTIONS whose Accept lists SDP describes our media (RFC 3264 §9)."""
+        if server is None or server.request.method != "OPTIONS" or response.status != 200:
+            return
+        accept = ",".join(server.request.headers.get_all("Accept")).lower()
+        types = {t.split(";")[0].strip() for t in accept.split(",")}
+        if response.body or not types & {"application/sdp", "application/*", "*/*"}:
+            return
+        response.set_body(self.describer.capabilities(), "application/sdp")
 
     def session_text(self, call: Call) -> str:
         """The negotiated session of ``call``, one line per stream (for the programs)."""

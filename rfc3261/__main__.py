@@ -4,6 +4,7 @@
 ``ua``         a command-line user agent: register, call, answer, OPTIONS, BYE
 ``registrar``  a registrar (RFC 3261 §10.3) with its SQLite location service
 ``proxy``      a stateful proxy (§16) that embeds the registrar by default
+``redirect``   a redirect server (§8.3) answering 3xx from the registrar's bindings
 ``uas``        a minimal UAS for load tests (answers every INVITE with 200)
 =============  ==============================================================
 
@@ -21,6 +22,7 @@ PROGRAMS: dict[str, str] = {
     "ua": "rfc3261.programs.ua",
     "registrar": "rfc3261.programs.registrar",
     "proxy": "rfc3261.programs.proxy",
+    "redirect": "rfc3261.programs.redirect",
     "uas": "rfc3261.asyncio.uas_minimal",
 }
 

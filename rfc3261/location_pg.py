@@ -30,15 +30,18 @@ How it keeps §10.3 correct with several writers:
   holds is skipped, and one deleted just before is inserted again by its upsert.
 
 The interface is synchronous, like the SQLite one: the sans-I/O registrar and proxy
-call it inside their handling of one message, on one connection per process.  A look-up
-is one statement; a REGISTER two round trips, each several statements in one message
-(begin, lock, read; then the writes and commit), so the event loop is blocked for two
-round-trip times of the database, not more.  What each costs the CPUs is kept small: the
-statements are prepared on the server once per connection (no parsing or planning per
-REGISTER), and each round trip is one libpq ``PQexec`` of a string of ``EXECUTE``
-statements, without psycopg's cursor layer (see :meth:`PostgresLocationService._exec`).
-That is the price of keeping the core sans-I/O and synchronous; a deployment that
-needs more REGISTERs per second runs more processes (see the PostgreSQL guide).
+call it inside their handling of one message, and one object is one connection, used by
+one thread at a time.  A look-up is one statement; a REGISTER two round trips, each
+several statements in one message (begin, lock, read; then the writes and commit).
+The registrar program does not wait for them on its event loop: it runs steps 6-8 of
+REGISTERs on a few worker threads, each with a registrar and a
+:class:`PostgresLocationService` of its own
+(:class:`rfc3261.programs.registrar.BindWorkers`), so several REGISTERs are in the
+database at once while the loop receives more; libpq releases the GIL while it waits.
+What each REGISTER costs the CPUs is kept small: the statements are prepared on the
+server once per connection (no parsing or planning per REGISTER), and each round trip
+is one libpq ``PQexec`` of a string of ``EXECUTE`` statements, without psycopg's cursor
+layer (see :meth:`PostgresLocationService._exec`).
 When the server is unreachable every call raises :class:`LocationError` at once (the
 registrar answers 500 with Retry-After); the connection is opened again on a later
 call, at most once per ``retry_interval`` seconds, so the service resumes by itself.

@@ -263,12 +263,17 @@ class Headers:
     # -- changing
 
     def _new_field(self, name: str, value: Any) -> Field:
-        if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
-            raise ValueError(f"header field name {name!r} is not a token (RFC 3261 §7.3.1)")
+        # A usual spelling of a registered name is a token (rfc3261.headers checks it
+        # when the name is registered); any other name is checked here.
+        key = _SPELLINGS.get(name) if isinstance(name, str) else None
+        if key is None:
+            if not isinstance(name, str) or _TOKEN.fullmatch(name) is None:
+                raise ValueError(f"header field name {name!r} is not a token (RFC 3261 §7.3.1)")
+            key = _key(name)
         text = str(value).strip(" \t")
         if "\r" in text or "\n" in text:
             raise ValueError(f"{name}: a header field value may not contain CR or LF")
-        return (name, _key(name), text, None)
+        return (name, key, text, None)
 
     def _changed(self, key: str) -> None:
         self._index = None
@@ -453,26 +458,51 @@ class Message:
         For the transport's ``received``/``rport`` (§18.2.1) and a client's own Via: the
         request is then not parsed again to read its Via.
         """
-        below = self.via[1:]
+        vias = self.via
         headers = self.headers
-        headers.remove_first("Via")
-        headers.prepend("Via", str(via))
-        headers._typed["via"] = [via, *below]
+        rows = headers._lookup("via")
+        if rows and len(rows) == len(vias):
+            # One value per Via row, the usual case: the top row is rewritten where it
+            # stands (its name as written), and the index of the rows stays valid.
+            top = rows[0]
+            field = (top[0], "via", str(via), None)
+            fields = headers._fields
+            fields[fields.index(top)] = field
+            rows[0] = field
+        else:
+            headers.remove_first("Via")
+            headers.prepend("Via", str(via))
+        headers._typed["via"] = [via, *vias[1:]]
 
     def push_via(self, value: str) -> None:
         """Put the Via ``value`` on top (a proxy's own, §16.6 step 8); those below stay as
         parsed, and only the new value is read."""
         below = self.via
         via = _VIA.parse(value)
-        self.headers.prepend("Via", value)
-        self.headers._typed["via"] = [via, *below]
+        headers = self.headers
+        rows = headers._lookup("via")
+        if rows:
+            # Above the first Via row, as prepend does, keeping the index of the rows.
+            field = headers._new_field("Via", value)
+            fields = headers._fields
+            fields.insert(fields.index(rows[0]), field)
+            rows.insert(0, field)
+        else:
+            headers.prepend("Via", value)
+        headers._typed["via"] = [via, *below]
 
     def pop_top_via(self) -> None:
         """Remove the topmost Via value (a proxy's own, §16.7 step 3, §16.11); those
         below stay as parsed."""
-        below = self.via[1:]
-        self.headers.remove_first("Via")
-        self.headers._typed["via"] = below
+        vias = self.via
+        headers = self.headers
+        rows = headers._lookup("via")
+        if rows and len(rows) == len(vias):
+            # One value per Via row: the top row goes, and the index of the rows stays.
+            headers._fields.remove(rows.pop(0))
+        else:
+            headers.remove_first("Via")
+        headers._typed["via"] = vias[1:]
 
     @property
     def from_(self) -> NameAddr:

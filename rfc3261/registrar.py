@@ -14,7 +14,11 @@ annotated with the RFC's words:
 8. :meth:`~Registrar.ok_response` -- 200 listing every current binding with its expires.
 
 A failing step raises :class:`Reject` carrying its response, which "skips the remaining
-steps".  Extensions (RFC 3327 Path, RFC 5626 outbound) plug in per registrar instance
+steps".  :meth:`Registrar.handle` is :meth:`~Registrar.screen` (steps 1-5, no location
+service) then :meth:`~Registrar.bind` (steps 6-8, one location transaction): an edge
+with a database server may run the second on a worker while it receives more requests.
+
+Extensions (RFC 3327 Path, RFC 5626 outbound) plug in per registrar instance
 as :class:`RegistrarExtension` objects: their option-tags count as supported in step 2,
 they see (and may change or refuse) each binding before step 7 commits it, and they
 may add header fields to the 200 OK of step 8.
@@ -57,6 +61,7 @@ __all__ = [
     "RegistrarConfig",
     "RegistrarExtension",
     "Reject",
+    "Screened",
     "canonical_aor",
 ]
 
@@ -195,6 +200,15 @@ class _ContactIndex:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A REGISTER that passed steps 1 to 5 (:meth:`Registrar.screen`): its canonical
+    address-of-record and who sent it (identity, authenticated)."""
+
+    aor: str
+    identity: tuple[str, bool]
+
+
 class Registrar:
     """A registrar for the domains of ``config``, storing bindings in ``location``."""
 
@@ -222,6 +236,9 @@ class Registrar:
         )
         self._total_count = 0
         self._total_at = float("-inf")
+        # Seconds between counts of the whole table (see _total); registrars sharing a
+        # process's load (the program's database workers) count less often each.
+        self.recount_interval = 1.0
 
     # -- the procedure
 
@@ -242,6 +259,16 @@ class Registrar:
         committed in one location-service transaction.  ``source`` (the transport
         address it came from) is stored with new bindings as ``received``.
         """
+        screened = self.screen(request, now)
+        if isinstance(screened, Response):
+            return screened
+        return self.bind(request, screened, now, source=source)
+
+    def screen(self, request: Request, now: float) -> Screened | Response:
+        """Steps 1 to 5, which need no location service: the refusal to send, or what
+        :meth:`bind` needs.  :meth:`handle` calls both in turn; an edge may run
+        :meth:`bind` elsewhere (a worker with its own database connection), as long as
+        the REGISTERs of one AOR reach it in the order they arrived."""
         # "it accepts only REGISTER requests" (§10.3): a UAS answers 405 (§8.2.1).
         ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.5
         ##% A registrar aware of the definition of REFER SHOULD return a 405
@@ -254,7 +281,18 @@ class Registrar:
             self.check_require(request)  # step 2
             identity = self.authenticate(request, now)  # step 3
             self.authorize(request, identity)  # step 4
-            aor = self.address_of_record(request)  # step 5
+            return Screened(self.address_of_record(request), identity)  # step 5
+        except Reject as reject:
+            return reject.response
+        except ParseError as exc:
+            return request.make_response(400, f"Bad Request ({exc})"[:120])
+
+    def bind(
+        self, request: Request, screened: Screened, now: float, *, source: object = None
+    ) -> Response:
+        """Steps 6 to 8 for a REGISTER :meth:`screen` let through: the final response."""
+        aor, identity = screened.aor, screened.identity
+        try:
             # Steps 6 and 7 read, check and write the AOR in one location transaction:
             # a Reject rolls it back; other processes sharing the store wait for it.
             with self.location.transaction(aor, now):
@@ -613,9 +651,10 @@ class Registrar:
             self._total_count += added
 
     def _total(self, now: float) -> int:
-        """The number of bindings, counted at most once a second (counting is O(n));
-        in between, bindings this registrar added are added to the last count."""
-        if now - self._total_at >= 1.0 or now < self._total_at:
+        """The number of bindings, counted at most every ``recount_interval`` seconds
+        (counting is O(n)); in between, bindings this registrar added are added to the
+        last count."""
+        if now - self._total_at >= self.recount_interval or now < self._total_at:
             self._total_count = self.location.count(now)
             self._total_at = now
         return self._total_count

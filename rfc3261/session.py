@@ -35,7 +35,8 @@ from .offer_answer import (
     Refusal,
     SessionDescriber,
 )
-from .transaction import SendMessage
+from .transaction import SendMessage, State
+from .transaction_server import InviteServerTransaction
 from .uri import SipURI
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -863,8 +864,10 @@ class SessionManager(UAExtension):
         ##% However, a UA MAY initiate a regular transaction while an INVITE
         ##% transaction is in progress.
         # (The application must wait: this raises rather than queueing the re-INVITE.)
-        if call.reinvite_client is not None or (
-            call.reinvite_server is not None and not call.reinvite_server.final_sent
+        if (
+            call.reinvite_client is not None
+            or (call.reinvite_server is not None and not call.reinvite_server.final_sent)
+            or self._invite_unconfirmed(dialog)
         ):
             raise ValueError("an INVITE transaction is in progress (RFC 3261 §14.1)")
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.1
@@ -884,6 +887,19 @@ class SessionManager(UAExtension):
             content_type=content_type if body else None,
         )
         return effects
+
+    def _invite_unconfirmed(self, dialog: Dialog) -> bool:
+        """An INVITE of the dialog refused by us (by this manager or the core: a 415, a 420)
+        whose ACK has not come: its server transaction is still Completed (§17.2.1)."""
+        for transaction in self.ua.layer.server_transactions:
+            if transaction.state != State.COMPLETED or not isinstance(
+                transaction, InviteServerTransaction
+            ):
+                continue  # (a completed non-INVITE may have let its request go)
+            request = transaction.request
+            if request.call_id == dialog.id.call_id and request.to.tag == dialog.id.local_tag:
+                return True
+        return False
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-15
     ##% The caller's UA MAY send a BYE for either
@@ -1032,6 +1048,13 @@ class SessionManager(UAExtension):
         pending = call.reinvite_server
         if pending is not None and not pending.final_sent and pending.dialog is dialog:
             effects.extend(self.ua.respond(pending, 487, now))
+        initial = call.server
+        if not call.is_uac and initial is not None and not initial.final_sent:
+            # a BYE on the early dialog of an INVITE still ringing (§15: the caller MAY)
+            effects.extend(self.ua.respond(server, 200, now))
+            effects.extend(self.reject(call, now, 487))
+            effects.append(CallEnded(call, dialog, "remote BYE"))
+            return effects
         effects.extend(self.ua.respond(server, 200, now))
         for retransmission in call.retransmissions:
             if retransmission.server.dialog is dialog:
@@ -1054,6 +1077,14 @@ class SessionManager(UAExtension):
         if mine is not None and mine.dialog is dialog and mine.final is None:
             return ua.respond(server, 491, now)
         pending = call.reinvite_server
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+        ##% A UAS that receives a second INVITE before it sends the final
+        ##% response to a first INVITE with a lower CSeq sequence number on the
+        ##% same dialog MUST return a 500 (Server Internal Error) response to the
+        ##% second INVITE and MUST include a Retry-After header field with a
+        ##% randomly chosen value of between 0 and 10 seconds.
+        if not call.is_uac and call.server is not None and not call.server.final_sent:
+            pending = call.server  # the initial INVITE, still ringing on this early dialog
         if pending is not None and not pending.final_sent and pending.dialog is dialog:
             response = server.request.make_response(500, to_tag=server.to_tag)
             response.headers.add("Retry-After", str(ua.rng.randint(0, 10)))

@@ -314,8 +314,9 @@ class Transaction:
         """The request that created the transaction.
 
         A completed non-INVITE server transaction keeps it as bytes only
-        (:class:`rfc3261.transaction_server.NonInviteServerTransaction`): it is parsed
-        again when asked for, which only a log or a test does once the TU has answered.
+        (:class:`rfc3261.transaction_server.NonInviteServerTransaction`), and so does
+        a transaction whose TU said it will rarely ask again (:meth:`keep_request_as_bytes`,
+        e.g. a proxy's pending INVITE): it is parsed again when asked for.
         """
         request = self._request
         if request is None:
@@ -327,11 +328,20 @@ class Transaction:
         self._request = request
         self._request_wire = None
 
-    def _let_request_go(self) -> None:
-        """Keep the request as bytes only (see ``request``)."""
-        if self._request is not None:
-            self._request_wire = bytes(self._request)
+    def keep_request_as_bytes(self) -> bytes:
+        """Keep the request as its bytes only, and return them (see ``request``).
+
+        §17 needs the request's key (held by the transaction layer) to match, and its
+        bytes to retransmit (Timers A and E); the parsed form serves the TU, which
+        reads it again only on a rare path.  A caller that changes the request
+        afterwards (the transport rewriting a Via, §18.1.1) gives it back with
+        ``transaction.request = request``.
+        """
+        request = self._request
+        if request is not None:
+            self._request_wire = bytes(request)
             self._request = None
+        return self._request_wire  # type: ignore[return-value]
 
     @property
     def branch(self) -> str | None:

@@ -350,7 +350,9 @@ class ClientTransaction(Transaction):
     # -- actions -----------------------------------------------------------
 
     def _send_request(self, now: float, effects: list[Effect], message: Any) -> None:
-        # A retransmission passes the very message sent first once more.
+        # A retransmission passes the very message sent first once more.  A request kept
+        # as bytes (keep_request_as_bytes) is parsed again for the first retransmission
+        # and kept so: the transport may have to rewrite its Via (§18.1.1) for each one.
         effects.append(SendMessage(self.request, self.destination, self))
 
     def _pass_response(self, now: float, effects: list[Effect], response: Response) -> None:

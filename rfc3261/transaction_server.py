@@ -331,10 +331,14 @@ NON_INVITE_SERVER_TRANSITIONS: Transitions = {
 }
 
 
+# The states in which a server transaction has sent its final response.
+_FINAL_SENT = frozenset({State.COMPLETED, State.ACCEPTED, State.CONFIRMED, State.TERMINATED})
+
+
 class ServerTransaction(Transaction):
     """A server transaction: created for a request received from ``destination``."""
 
-    __slots__ = ("_final_wire", "last_response", "send_100")
+    __slots__ = ("_last_wire", "last_response", "send_100")
 
     def __init__(
         self,
@@ -346,12 +350,14 @@ class ServerTransaction(Transaction):
         send_100: bool = True,
     ) -> None:
         super().__init__(request, destination, reliable=reliable, timers=timers)
-        # The response most recently passed to the transport (provisional or final).
+        # The response most recently passed to the transport (provisional or final),
+        # or None when the transaction keeps only its bytes (``_last_wire``).
         self.last_response: Response | None = None
         self.send_100 = send_100
-        # The bytes of the final response, once the transaction keeps nothing else of
-        # it (a completed non-INVITE server transaction, see _keep_only_final_bytes).
-        self._final_wire: bytes | None = None
+        # The bytes of the last response, when the transaction keeps nothing else of it:
+        # an INVITE server transaction's responses, a completed non-INVITE server
+        # transaction's final response (see _keep_only_final_bytes).
+        self._last_wire: bytes | None = None
 
     def start(self, now: float) -> list[Effect]:
         """Pass the request up to the TU: the transition into the initial state."""
@@ -375,12 +381,25 @@ class ServerTransaction(Transaction):
         return self._handle(Event.TRANSPORT_ERROR, now, None)
 
     @property
+    def _final_wire(self) -> bytes | None:
+        """The kept bytes of the final response (None before there is one)."""
+        return self._last_wire if self.state in _FINAL_SENT else None
+
+    @property
     def to_tag(self) -> str | None:
         """The To tag of the last response sent (the ACK of RFC 2543 peers carries it)."""
         response = self.last_response
-        if response is None and self._final_wire is not None:
-            response = parse(self._final_wire)  # rare: an RFC 2543 peer's ACK or a log
+        if response is None and self._last_wire is not None:
+            response = parse(self._last_wire)  # rare: an RFC 2543 peer's ACK or a log
         return None if response is None else response.to.tag
+
+    def _matched_by_branch(self) -> bool:
+        """Whether requests match this transaction by branch and sent-by alone (the
+        magic cookie, §17.2.3); RFC 2543 matching compares the To tag of the response."""
+        if self.key is not None:
+            return len(self.key) == 4  # see transaction_layer.server_key
+        request = self._request
+        return request is not None and (request.top_via.branch or "").startswith(MAGIC_COOKIE)
 
     def _classify(self, status: int) -> Event:
         raise NotImplementedError
@@ -395,10 +414,10 @@ class ServerTransaction(Transaction):
         effects.append(SendMessage(response, self.destination, self))
 
     def _resend_response(self, now: float, effects: list[Effect], message: Any) -> None:
-        if self._final_wire is not None:
+        if self._last_wire is not None:
             # The effect carries a Response as every SendMessage does; parsing the kept
             # bytes costs a retransmission only, and the bytes go out unchanged.
-            wire = self._final_wire
+            wire = self._last_wire
             effects.append(SendMessage(parse(wire), self.destination, self, wire))
         elif self.last_response is not None:
             effects.append(SendMessage(self.last_response, self.destination, self))
@@ -424,6 +443,20 @@ class InviteServerTransaction(ServerTransaction):
     ##% Section 8.2.6, except that the insertion of tags in the To header field
     ##% of the response (when none was present in the request) is downgraded
     ##% from MAY to SHOULD NOT.
+    def _send_response(self, now: float, effects: list[Effect], response: Response) -> None:
+        """Send ``response`` and keep its bytes only: all this transaction may do with it
+        later is send it again (a request retransmission in "Proceeding" or "Completed",
+        Timer G) and read its To tag (an RFC 2543 ACK, parsed again then).  A pending
+        INVITE lives for seconds; its 100 (Trying) as an object would hold the request's
+        parsed header fields too.  RFC 2543 matching keeps the response as it is."""
+        if not self._matched_by_branch():
+            super()._send_response(now, effects, response)
+            return
+        wire = bytes(response)
+        effects.append(SendMessage(response, self.destination, self, wire))
+        self.last_response = None
+        self._last_wire = wire
+
     def _send_trying(self, now: float, effects: list[Effect], request: Request) -> None:
         # send_100=False is the TU's promise to answer within 200 ms.
         if self.send_100:
@@ -510,6 +543,6 @@ class NonInviteServerTransaction(ServerTransaction):
             if effect.__class__ is SendMessage and effect.message is response:  # type: ignore[union-attr]
                 effect.wire = wire  # type: ignore[union-attr]
                 break
-        self._final_wire = wire
+        self._last_wire = wire
         self.last_response = None
-        self._let_request_go()
+        self.keep_request_as_bytes()

@@ -223,6 +223,9 @@ class UserAgent(UacBehaviour, UasBehaviour):
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
         ##% The URI provided in the Contact header field MUST be a SIP
         ##% or SIPS URI.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+        ##% The URI SHOULD have global scope (that is, the same URI can be used in
+        ##% messages outside this dialog).
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.1.8
         ##% That is, the Contact header field value contains
         ##% the URI at which the UA would like to receive requests, and this URI

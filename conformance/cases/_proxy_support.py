@@ -21,9 +21,13 @@ Got = tuple[Message, tuple[str, int]]
 REASONS = {
     100: "Trying",
     180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
     183: "Session Progress",
     200: "OK",
+    302: "Moved Temporarily",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     407: "Proxy Authentication Required",
     486: "Busy Here",

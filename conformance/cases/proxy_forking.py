@@ -6,17 +6,21 @@ what comes upstream and what the other branch receives (CANCEL).
 
 from __future__ import annotations
 
+import time
+
 from conformance.cases._proxy_support import (
     Got,
     ack_upstream,
     arrives,
     bind_listeners,
     cancel_of,
+    downstream_uri,
     end_branch,
     final_of,
     reply,
     upstream,
 )
+from conformance.cases.proxy import FORWARDED
 from conformance.messages import Outgoing, ack_for, bye_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -153,6 +157,31 @@ def six_xx(ctx: Context) -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##= type=test
+##% and it MUST NOT create any new branches in this context.
+@case("proxy-fork-6xx-no-new-branch", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def six_xx_no_new_branch(ctx: Context) -> None:
+    """A 603 on one branch; the other, ringing, ends with a 302 naming a third contact (its
+    answer crossing the CANCEL): the proxy does not recurse to it, the 603 goes upstream."""
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    third = ctx.listener()
+    reply(down_a, got_a, 180)
+    end_branch(down_b, got_b, 603)
+    cancel = arrives(down_a, "CANCEL", req.call_id, timeout=1.5)
+    if cancel is not None:
+        reply(down_a, cancel, 200)
+    reply(down_a, got_a, 302, extra=[("Contact", f"<sip:third@{third.hostport}>")])
+    down_a.expect(lambda m: m.method == "ACK", timeout=0.3)
+    recursed = arrives(third, "INVITE", req.call_id, timeout=1.0)
+    if recursed is not None:
+        end_branch(third, recursed, 486)
+    final = ctx.require_final(final_of(link, req))
+    ack_upstream(link, req, final)
+    ctx.check(recursed is None, "no INVITE to the 302's contact", "a new branch to it")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
 ##% If the forwarded response was a final response, the proxy MUST generate a CANCEL request
 ##% for all pending client transactions associated with this response context.
 @case("proxy-fork-2xx-cancels-others", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
@@ -205,6 +234,11 @@ def all_2xx(ctx: Context) -> None:
 ##% from all other 401 (Unauthorized) and 407 (Proxy Authentication Required) responses
 ##% received so far in this response context and add them to this response without
 ##% modification before forwarding.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-22.3
+##= type=test
+##% Each WWW-Authenticate and Proxy-Authenticate value received in responses to the forked
+##% request MUST be placed into the single response that is sent by the forking proxy to the
+##% UA; the ordering of these header field values is not significant.
 @case("proxy-fork-challenges-aggregated", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
 def challenges(ctx: Context) -> None:
     """A 401 and a 407 from the branches: the one upstream carries both challenges."""
@@ -223,6 +257,7 @@ def challenges(ctx: Context) -> None:
     got = [v.strip() for v in final.get_all("WWW-Authenticate")]
     got += [v.strip() for v in final.get_all("Proxy-Authenticate")]
     ctx.check(www in got and prx in got, "both challenges", " | ".join(got) or "(none)")
+    ctx.check(len(got) == 2, "the two challenges, once each", " | ".join(got), requirement=1)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.10
@@ -289,6 +324,10 @@ def prefers_420(ctx: Context) -> None:
 ##= type=test
 ##% If the target set remains empty after applying all of the above, the proxy MUST return an
 ##% error response, which SHOULD be the 480 (Temporarily Unavailable) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.18
+##= type=test
+##% The reason phrase SHOULD indicate a more precise cause as to why the callee is
+##% unavailable.
 @case("proxy-no-binding-error", roles=PROXY)
 def no_binding(ctx: Context) -> None:
     """A MESSAGE for a user of the proxy's domain with no binding gets an error response."""
@@ -301,6 +340,15 @@ def no_binding(ctx: Context) -> None:
     final, _ = ctx.transaction(link, req)
     final = ctx.require_final(final)
     ctx.check((final.status or 0) >= 400, "an error response", describe(final))
+    if final.status == 480:
+        reason = (final.reason or "").strip().lower()
+        ctx.check(
+            reason not in ("", "temporarily unavailable"),
+            "a reason phrase saying why (no binding)",
+            describe(final),
+            requirement=1,
+            level="SHOULD",
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
@@ -521,3 +569,191 @@ def record_route_unknown(ctx: Context) -> None:
     reply(down, odd, 200)
     final_of(link, req)
     ctx.check(bool(odd[0].get_all("Record-Route")), "a Record-Route", "none")
+
+
+def _three_xx(
+    ctx: Context, status: int, contacts: list[str], down: Listener | None = None
+) -> tuple[Link, Outgoing, Listener, Got]:
+    """A MESSAGE through the proxy to a downstream socket, answered ``status`` there with
+    ``contacts``; the socket and the request that reached it."""
+    link, down = ctx.link(), down or ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive(
+            f"the proxy did not forward the MESSAGE ({describe(final_of(link, req))})"
+        )
+    assert got is not None
+    extra = [("Contact", c) for c in contacts]
+    reply(down, got, status, extra=extra)
+    return link, req, down, got
+
+
+def _branches(down: Listener, call_id: str, duration: float) -> set[str]:
+    """The branches of the MESSAGEs of that call reaching ``down`` within ``duration``."""
+    found: set[str] = set()
+    start = time.monotonic()
+    while (left := duration - (time.monotonic() - start)) > 0:
+        got = arrives(down, "MESSAGE", call_id, timeout=left)
+        if got is None:
+            break
+        found.add(str(got[0].branch))
+        reply(down, got, 200)
+    return found
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+##= type=test
+##% The requesting client SHOULD retry the request at the new address(es) given by the
+##% Contact header field (Section 20.10).
+@case("proxy-302-retried", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def moved_temporarily(ctx: Context) -> None:
+    """A 302 naming a new address: the proxy retries there, or passes the 302 with that
+    Contact upstream for the UAC to retry."""
+    moved = ctx.listener()
+    new = f"<sip:moved@{moved.hostport}>"
+    link, req, _down, _got = _three_xx(ctx, 302, [new])
+    recursed = _branches(moved, req.call_id, 1.0)
+    final = ctx.require_final(final_of(link, req))
+    passed = [c for c in final.get_all("Contact") if "moved@" in c]
+    ctx.check(
+        bool(recursed) or (final.status == 302 and bool(passed)),
+        f"the request at {new} or the 302 with it upstream",
+        describe(final) + " " + " | ".join(passed),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% If a target URI is already present in the set (based on the definition of equality for
+##% the URI type), it MUST NOT be added again.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.5
+##= type=test
+##% As above, any given URI MUST NOT be added to the set more than once.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+##= type=test
+##% If there is no explicit expiration time, the address is only valid once for recursing,
+##% and MUST NOT be cached for future transactions.
+@case("proxy-3xx-targets-once", roles=PROXY, no_control=FORWARDED)
+def targets_once(ctx: Context) -> None:
+    """A 302 naming a new address twice, and the address just tried: a proxy recursing on it
+    tries the new one once, not the tried one again, and does not cache the new one for the
+    next request (a proxy that does not recurse: not applicable)."""
+    moved, down = ctx.listener(), ctx.listener()
+    new = f"<sip:moved@{moved.hostport}>"
+    tried = f"<{downstream_uri(down)}>"
+    link, req, down, got = _three_xx(ctx, 302, [new, new, tried], down)
+    recursed = _branches(moved, req.call_id, 1.0)
+    again = {b for b in _branches(down, req.call_id, 0.3) if b != str(got[0].branch)}
+    final = final_of(link, req)
+    if not recursed:
+        ctx.not_applicable(f"the proxy does not recurse on 3xx ({describe(final)} upstream)")
+    ctx.check(len(recursed) == 1, f"one request to {new}", f"{len(recursed)}", requirement=1)
+    ctx.check(not again, f"no new request to {tried}", f"{len(again)}")
+    later = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(later))
+    direct = arrives(down, "MESSAGE", later.call_id, timeout=2.0)
+    if direct is not None:
+        reply(down, direct, 200)
+    cached = _branches(moved, later.call_id, 0.3)
+    final_of(link, later)
+    ctx.check(
+        direct is not None and not cached,
+        "the next request to the original address, not the 302's",
+        "sent to the 302's contact" if cached else "not forwarded",
+        requirement=2,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.2
+##= type=test
+##% The user can no longer be found at the address in the Request-URI, and the requesting
+##% client SHOULD retry at the new address given by the Contact header field (Section 20.10).
+@case("proxy-301-retried", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def moved_permanently(ctx: Context) -> None:
+    """A 301 naming a new address: the proxy retries there, or passes the 301 with that
+    Contact upstream for the UAC to retry."""
+    moved = ctx.listener()
+    new = f"<sip:moved@{moved.hostport}>"
+    link, req, _down, _got = _three_xx(ctx, 301, [new])
+    recursed = _branches(moved, req.call_id, 1.0)
+    final = ctx.require_final(final_of(link, req))
+    passed = [c for c in final.get_all("Contact") if "moved@" in c]
+    ctx.check(
+        bool(recursed) or (final.status == 301 and bool(passed)),
+        f"the request at {new} or the 301 with it upstream",
+        describe(final) + " " + " | ".join(passed),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+##= type=test
+##% A client (proxy or UAC) receiving a 503 (Service Unavailable) SHOULD attempt to forward
+##% the request to an alternate server.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+##= type=test
+##% It SHOULD NOT forward any other requests to that server for the duration specified in
+##% the Retry-After header field, if present.
+@case(
+    "proxy-503-alternate",
+    roles=PROXY,
+    level="SHOULD",
+    preamble="two contacts bound to one address-of-record (q 1.0 and 0.5)",
+    no_control="judged on requests reaching the bound contacts (none: inconclusive)",
+)
+def alternate_server(ctx: Context) -> None:
+    """Two bindings, the preferred one answering 503 (Retry-After: 30): the request reaches
+    the other; the next request goes to the other only."""
+    first, second = ctx.listener(), ctx.listener()
+    contacts = (f"<sip:alt@{first.hostport}>;q=1.0", f"<sip:alt@{second.hostport}>;q=0.5")
+    uri, _ = bind_listeners(ctx, 0, more=contacts)
+    link = ctx.link()
+    outcomes = []
+    for n in range(2):
+        req = ctx.request("MESSAGE", link, uri=uri)
+        link.send(bytes(req))
+        busy = arrives(first, "MESSAGE", req.call_id, timeout=2.0 if n == 0 else 0.5)
+        if busy is not None:
+            reply(first, busy, 503, extra=[("Retry-After", "30")])
+        other = arrives(second, "MESSAGE", req.call_id, timeout=2.0)
+        if other is not None:
+            reply(second, other, 200)
+        final_of(link, req, timeout=1.0)
+        outcomes.append((busy is not None, other is not None))
+    if outcomes[0] == (False, False):
+        ctx.inconclusive("the MESSAGE reached neither bound contact")
+    ctx.check(outcomes[0][1], "the request at the alternate contact", "not sent there")
+    ctx.check(
+        not outcomes[1][0],
+        "the next request not sent to the server that answered 503 (Retry-After: 30)",
+        "sent to it again",
+        requirement=1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.2
+##= type=test
+##% Any other final responses passed by the TU to the server transaction MUST be discarded
+##% while in the "Completed" state.
+@case("proxy-fork-non-invite-one-final", roles=PROXY, preamble=PREAMBLE, no_control=FORKED)
+def non_invite_one_final(ctx: Context) -> None:
+    """A MESSAGE forked to two bindings, both answering 200: one 200 comes upstream."""
+    uri, downs = bind_listeners(ctx, 2)
+    link = ctx.link()
+    req = ctx.request("MESSAGE", link, uri=uri)
+    link.send(bytes(req))
+    got = [arrives(down, "MESSAGE", req.call_id, timeout=3.0) for down in downs]
+    if any(g is None for g in got):
+        for down, g in zip(downs, got, strict=True):
+            if g is not None:
+                reply(down, g, 200)
+        final_of(link, req)
+        ctx.inconclusive(f"the MESSAGE reached {sum(g is not None for g in got)} of 2 contacts")
+    for down, g in zip(downs, got, strict=True):
+        assert g is not None
+        reply(down, g, 200)
+    finals = link.collect(
+        lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200, 1.0
+    )
+    ctx.check(len(finals) == 1, "one 200 upstream", f"{len(finals)} final responses")

@@ -414,6 +414,40 @@ def spiral_not_loop(ctx: Context) -> None:
     ctx.check(again is not None, "the spiral forwarded", describe(refused))
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% The value placed in this part of the branch parameter SHOULD reflect all of those fields
+##% (including any Route, Proxy-Require and Proxy-Authorization header fields).
+@case(
+    "proxy-spiral-new-credentials",
+    roles=PROXY,
+    level="SHOULD",
+    no_control="a loop is answered 482 first: the proxy detects loops",
+)
+def spiral_new_credentials(ctx: Context) -> None:
+    """A proxy that detects loops forwards a request coming back with a Proxy-Authorization
+    added (it affects admission: a spiral, not a loop), not 482."""
+    link, down = ctx.link(), ctx.listener()
+    if not _loop_detected(ctx, link, down):
+        ctx.not_applicable("the proxy does not detect loops (a MAY of §16.3 step 4)")
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    got = _send(ctx, link, req, down)
+    back = _looped(ctx, link, got)
+    back.add(
+        "Proxy-Authorization",
+        'Digest username="x", realm="elsewhere.invalid", nonce="1", uri="sip:x", '
+        'response="00000000000000000000000000000000"',
+    )
+    link.send(bytes(back), "the same request with credentials added")
+    again = arrives(down, "MESSAGE", req.call_id, timeout=2.0)
+    refused = final_of(link, back, timeout=0.3) if again is None else None
+    if again is not None:
+        reply(down, again, 200)
+    reply(down, got, 200)
+    final_of(link, req)
+    ctx.check(again is not None, "the request forwarded (a spiral)", describe(refused))
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
 ##= type=test
 ##% Notice that a proxy is not required to detect merged requests and MUST NOT treat merged
@@ -532,6 +566,10 @@ def record_route_no_transport(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
 ##= type=test
 ##% A stateless proxy MUST choose one and only one target from the target set.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% This choice MUST only rely on fields in the message and time-invariant properties of the
+##% server.
 @case("proxy-stateless-retransmission", roles=PROXY, no_control=FORWARDED)
 def stateless_retransmission(ctx: Context) -> None:
     """A retransmission a stateless proxy forwards again carries the same branch (and the
@@ -553,6 +591,12 @@ def stateless_retransmission(ctx: Context) -> None:
     down.expect(lambda m: m.method == "ACK", timeout=0.3)
     ctx.check(second[0].branch == first[0].branch, str(first[0].branch), str(second[0].branch))
     ctx.check(provisional is None, "no provisional", describe(provisional), requirement=1)
+    ctx.check(
+        second[0].uri == first[0].uri,
+        f"the same target ({first[0].uri}) for the retransmission",
+        second[0].uri,
+        requirement=10,
+    )
     ctx.check(
         second[0].raw == first[0].raw,
         "the same copy again",
@@ -579,6 +623,56 @@ def _stateless(ctx: Context, link: Link, down: Listener) -> tuple[Outgoing, Got]
         _complete(link, req, down, first, 486)
         ctx.not_applicable("a stateful proxy: the retransmission was absorbed")
     return req, first
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% A stateless proxy MUST validate a request as described in Section 16.3
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% A stateless proxy MUST follow the request processing steps described in Sections 16.4
+##% through 16.5 with the following exception:
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
+##= type=test
+##% A stateless proxy MUST follow the request processing steps described in Section 16.6
+##% with the following exceptions:
+@case("proxy-stateless-steps", roles=PROXY, no_control=FORWARDED)
+def stateless_steps(ctx: Context) -> None:
+    """A stateless proxy validates and processes requests as §16.3 to §16.6 say: a Route
+    naming it removed, its Via on top; Max-Forwards 0 refused."""
+    link, down = ctx.link(), ctx.listener()
+    req, first = _stateless(ctx, link, down)
+    _complete(link, req, down, first, 486)
+    routed = ctx.request(
+        "MESSAGE",
+        link,
+        uri=downstream_uri(down),
+        extra=[("Route", f"<sip:{ctx.target.hostport};lr>")],
+    )
+    got = _send(ctx, link, routed, down)
+    _complete(link, routed, down, got)
+    zero = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    zero.set("Max-Forwards", "0")
+    final, _ = ctx.transaction(link, zero, learn=False)
+    leaked = arrives(down, "MESSAGE", zero.call_id, timeout=0.3)
+    if leaked is not None:
+        reply(down, leaked, 200)
+    msg = got[0]
+    ctx.check(
+        leaked is None and final is not None and final.status == 483,
+        "483 to Max-Forwards 0, not forwarded",
+        describe(final) + (" and forwarded" if leaked else ""),
+    )
+    routes = msg.get_all("Route")
+    ctx.check(not routes, "the Route naming the proxy removed", ", ".join(routes), 1)
+    # (Max-Forwards, §16.6 step 3, is proxy-max-forwards-decremented's)
+    vias = msg.get_all("Via")
+    ctx.check(
+        len(vias) == 2 and (param(vias[0], "branch") or "").startswith("z9hG4bK"),
+        "its Via (with a z9hG4bK branch) on top of ours",
+        " | ".join(vias),
+        requirement=2,
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.11
@@ -645,6 +739,10 @@ def bad_max_forwards(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.3
 ##= type=test
 ##% The request MUST be well-formed enough to be handled with a server transaction.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.1
+##= type=test
+##% The Reason-Phrase SHOULD identify the syntax problem in more detail, for example,
+##% "Missing Call-ID header field".
 @case("proxy-no-call-id-400", roles=PROXY)
 def no_call_id(ctx: Context) -> None:
     """A request without Call-ID is not forwarded."""
@@ -659,6 +757,15 @@ def no_call_id(ctx: Context) -> None:
     if forwarded is not None:
         reply(down, forwarded, 200)
     ctx.check(forwarded is None, "not forwarded", f"forwarded ({describe(final)})")
+    if final is not None and final.status == 400:
+        reason = (final.reason or "").strip()
+        ctx.check(
+            reason.lower() not in ("", "bad request"),
+            "a Reason-Phrase naming the problem (the missing Call-ID)",
+            f"400 {reason}",
+            requirement=1,
+            level="SHOULD",
+        )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6

@@ -21,7 +21,7 @@ from conformance.cases._proxy_support import (
 from conformance.cases.proxy import FORWARDED, control_through
 from conformance.messages import Outgoing, ack_for, bye_for, unique
 from conformance.model import Context, case, describe
-from conformance.sipmsg import Message
+from conformance.sipmsg import Message, param
 from conformance.wire import Link, Listener
 
 #: load order of the case modules (conformance.discovery)
@@ -71,14 +71,27 @@ def _hang_up(ctx: Context, link: Link, down: Listener, req: Outgoing, final: Mes
 ##= type=test
 ##% The proxy core MUST behave as a UAS with respect to sending an immediate provisional on
 ##% that server transaction (such as 100 Trying) as described in Section 8.2.6.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
+##= type=test
+##% The server transaction MUST generate a 100 (Trying) response unless it knows that the TU
+##% will generate a provisional or final response within 200 ms, in which case it MAY
+##% generate a 100 (Trying) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
+##= type=test
+##% The 100 (Trying) response is constructed according to the procedures in Section 8.2.6,
+##% except that the insertion of tags in the To header field of the response (when none was
+##% present in the request) is downgraded from MAY to SHOULD NOT.
 @case("proxy-100-trying-invite", roles=PROXY, no_control=FORWARDED)
 def trying_invite(ctx: Context) -> None:
-    """An INVITE the next hop does not answer at once gets a 100 (Trying) from the proxy."""
+    """An INVITE the next hop does not answer at once gets a 100 (Trying) from the proxy,
+    without a To tag (SHOULD NOT)."""
     link, down = ctx.link(), ctx.listener()
     req, got = _invite(ctx, link, down)
     trying = upstream(link, req, lambda m: m.status == 100, timeout=0.5)
     _close(link, down, req, got)
-    ctx.check(trying is not None, "a 100 (Trying)", "none within 0.5 s")
+    ctx.check(trying is not None, "a 100 (Trying)", "none within 0.5 s", requirement=1)
+    assert trying is not None
+    ctx.check(trying.to_tag is None, "no To tag", f"tag={trying.to_tag}", 2, level="SHOULD")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.2
@@ -121,6 +134,14 @@ def hundred_not_forwarded(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##= type=test
 ##% A proxy MUST NOT modify the tag in the To header field of a 1xx or 2xx response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.2.1
+##= type=test
+##% So long as the server transaction is in the "Proceeding" state, each of these MUST be
+##% passed to the transport layer for transmission.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% Any response chosen for immediate forwarding MUST be processed as described in steps
+##% "Aggregate Authorization Header Field Values" through "Record-Route".
 @case("proxy-180-forwarded", roles=PROXY, no_control=FORWARDED)
 def ringing_forwarded(ctx: Context) -> None:
     """The downstream 180 comes upstream at once, with its To tag unchanged."""
@@ -132,6 +153,13 @@ def ringing_forwarded(ctx: Context) -> None:
     ctx.check(ringing is not None, "the 180 upstream within 1 s", "none")
     assert ringing is not None
     ctx.check(ringing.to_tag == tag, f"To tag {tag}", str(ringing.to_tag), requirement=1)
+    vias = ringing.get_all("Via")
+    ctx.check(
+        len(vias) == 1 and param(vias[0], "branch") == req.branch,
+        "the 180 with only our Via (step 9, Via)",
+        " | ".join(vias),
+        requirement=3,
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
@@ -267,6 +295,25 @@ def service_unavailable(ctx: Context) -> None:
     ctx.check(final.status == 500, "500", describe(final))
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.5.4
+##= type=test
+##% If no Retry-After is given, the client MUST act as if it had received a 500 (Server
+##% Internal Error) response.
+@case("proxy-503-no-retry-after", roles=PROXY, no_control=FORWARDED)
+def service_unavailable_no_retry(ctx: Context) -> None:
+    """A lone 503 without Retry-After counts as a 500: no 503 goes upstream."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    link.send(bytes(req))
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the MESSAGE")
+    assert got is not None
+    reply(down, got, 503)
+    final = ctx.require_final(final_of(link, req))
+    ctx.check(final.status != 503, "not 503 (as for a 500)", describe(final))
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
 ##= type=test
 ##% Until a final response has been sent on the server transaction, the following responses
@@ -366,16 +413,42 @@ def cancel_no_context(ctx: Context) -> None:
 ##= type=test
 ##% The CSeq header field in the ACK MUST contain the same value for the sequence number as
 ##% was present in the original request, but the method parameter MUST be equal to "ACK".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.2
+##= type=test
+##% The client transaction MUST pass the received response up to the TU, and the client
+##% transaction MUST generate an ACK request, even if the transport is reliable (guidelines
+##% for constructing the ACK from the response are given in Section 17.1.1.3) and then pass
+##% the ACK to the transport layer for transmission.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.7
+##= type=test
+##% The forwarded response MUST be processed as described in steps "Aggregate Authorization
+##% Header Field Values" through "Record-Route".
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.1.3
+##= type=test
+##% Therefore, placement of bodies in ACK for non-2xx is NOT RECOMMENDED, but if done, the
+##% body types are restricted to any that appeared in the INVITE, assuming that the response
+##% to the INVITE was not 415.
 @case("proxy-ack-non-2xx", roles=PROXY, no_control=FORWARDED)
 def ack_non_2xx(ctx: Context) -> None:
-    """The proxy ACKs a downstream 486 itself, with the Via of the INVITE it sent."""
+    """The proxy ACKs a downstream 486 itself, with the Via of the INVITE it sent (and no
+    body), and passes the 486 upstream with only our Via."""
     link, down = ctx.link(), ctx.listener()
     req, got = _invite(ctx, link, down)
     tag = reply(down, got, 486)
     ack = down.expect(lambda m: m.method == "ACK" and m.call_id == req.call_id, timeout=2.0)
-    ack_upstream(link, req, final_of(link, req))
-    ctx.check(ack is not None, "an ACK from the proxy", "none")
-    assert ack is not None
+    final = final_of(link, req)
+    ack_upstream(link, req, final)
+    ctx.check(ack is not None, "an ACK from the proxy", "none", requirement=4)
+    ctx.check(final is not None and final.status == 486, "the 486 upstream", describe(final), 4)
+    assert ack is not None and final is not None
+    vias = final.get_all("Via")
+    ctx.check(
+        len(vias) == 1 and param(vias[0], "branch") == req.branch,
+        "the 486 with only our Via (step 9, Via)",
+        " | ".join(vias),
+        requirement=5,
+    )
+    ctx.check(not ack[0].body, "no body in the ACK", f"{len(ack[0].body)} bytes", 6, "SHOULD")
     vias = ack[0].get_all("Via")
     top = got[0].top_via
     ctx.check(vias == [top], f"Via: {top}", " | ".join(vias))
@@ -397,6 +470,10 @@ def ack_non_2xx(ctx: Context) -> None:
 ##= type=test
 ##% If the client transaction has received a provisional response, the proxy MUST generate a
 ##% CANCEL request matching that transaction.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.8
+##= type=test
+##% If timer C should fire, the proxy MUST either reset the timer with any value it chooses,
+##% or terminate the client transaction.
 @case("proxy-timer-c", roles=PROXY, no_control=FORWARDED, timeout=40.0)
 def timer_c(ctx: Context) -> None:
     """When Timer C (the profile's ``timer_c``) fires on a ringing branch, it is CANCELled."""
@@ -449,6 +526,9 @@ def stray_response(ctx: Context) -> None:
 ##= type=test
 ##% If there are no final responses in the context, the proxy MUST send a 408 (Request Timeout)
 ##% response to the server transaction.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% Timer C MUST be set for each client transaction when an INVITE request is proxied.
 @case("proxy-timer-c-408", roles=PROXY, no_control=FORWARDED, timeout=40.0)
 def timer_c_408(ctx: Context) -> None:
     """When Timer C fires on a branch that never answered, a 408 goes upstream."""
@@ -492,6 +572,9 @@ def timer_c_long(ctx: Context) -> None:
 ##% If the transport layer notifies a proxy of an error when it tries to forward a request
 ##% (see Section 18.4), the proxy MUST behave as if the forwarded request received a 503
 ##% (Service Unavailable) response.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.4
+##= type=test
+##% 305 (Use Proxy) responses MUST only be generated by UASs.
 @case("proxy-transport-error", roles=PROXY)
 def transport_error(ctx: Context) -> None:
     """A next hop refusing the TCP connection ends the request with a 5xx at once."""
@@ -501,6 +584,8 @@ def transport_error(ctx: Context) -> None:
     req = ctx.request("MESSAGE", link, uri=f"sip:refused@{closed.hostport};transport=tcp")
     final, _ = ctx.transaction(link, req, timeout=4.0, learn=False)
     final = ctx.require_final(final, "final response (a proxy without TCP may not notice)")
+    # a proxy unable to reach the next hop might point the UAC elsewhere: not with a 305
+    ctx.check(final.status != 305, "no 305 (Use Proxy)", describe(final), requirement=1)
     ctx.check(500 <= (final.status or 0) < 600, "a 5xx (as for a 503)", describe(final))
 
 

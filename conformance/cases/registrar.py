@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from conformance.messages import Outgoing, aor_of, unique
-from conformance.model import Context, case, describe
+from conformance.model import Context, Inconclusive, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link
 
@@ -134,6 +134,10 @@ class Registration:
         with self.ctx.preamble(f"{contact} bound to {self.aor}"):
             return self.control([contact], expires=300, **kw)
 
+    def request(self, contacts: list[str] | None = None, expires: int | None = None) -> Outgoing:
+        """The next REGISTER of this registration, not sent (a query without ``contacts``)."""
+        return self._build(contacts, expires, None, None)
+
     def unregister(self) -> bool:
         """Remove every binding of the address-of-record (Contact: *, Expires: 0)."""
         final = self.register(["*"], expires=0)
@@ -165,6 +169,29 @@ class Registration:
         if expires is not None:
             req.add("Expires", str(expires))
         return req
+
+
+#: the preamble of the redirect cases (`register_user`)
+USER_REGISTERED = "the profile's user registered with a contact of the runner's"
+
+
+def register_user(ctx: Context) -> str | None:
+    """The preamble of the redirect cases: bind a contact of the runner's to the profile's
+    user, for a redirect server that keeps a registrar's bindings (§8.3: "a location
+    service of some kind").  The contact, or None when the target took no REGISTER (its
+    users may be configured otherwise: the case's control INVITE tells); the postamble
+    removes the binding."""
+    reg = Registration(ctx)
+    contact = reg.contact()
+    try:
+        final = reg.register([contact], expires=300)
+    except Inconclusive as exc:
+        ctx.preamble_outcome = f"not registered: {exc}"
+        return None
+    ok = 200 <= (final.status or 0) < 300
+    outcome = f"REGISTER {contact} -> {describe(final)}"
+    ctx.preamble_outcome = ("ok: " if ok else "not registered: ") + outcome
+    return contact if ok else None
 
 
 def _bindings(final: Message) -> list[str]:
@@ -347,6 +374,10 @@ def interval_too_brief(ctx: Context) -> None:
 ##= type=test
 ##% Registrars MUST ignore the Record-Route header field if it is included in a REGISTER
 ##% request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-10.2
+##= type=test
+##% The Record-Route header field has no meaning in REGISTER requests or responses, and MUST
+##% be ignored if present.
 @case("reg-no-record-route", roles=REGISTRAR)
 def no_record_route(ctx: Context) -> None:
     """A Record-Route in the REGISTER does not come back in the response."""
@@ -385,10 +416,12 @@ def no_6xx(ctx: Context) -> None:
 @case(
     "redirect-3xx-contact",
     roles=("redirect",),
+    preamble=USER_REGISTERED,
     no_control="judged on a 3xx only: any other answer is inconclusive",
 )
 def redirect_contact(ctx: Context) -> None:
     """A 3xx from a redirect server lists alternative locations in Contact."""
+    register_user(ctx)
     link = ctx.link()
     req = ctx.request("INVITE", link)
     final, _ = ctx.transaction(link, req)
@@ -407,10 +440,12 @@ def redirect_contact(ctx: Context) -> None:
 @case(
     "redirect-not-to-self",
     roles=("redirect",),
+    preamble=USER_REGISTERED,
     no_control="judged on a 3xx only: any other answer is inconclusive",
 )
 def redirect_not_to_self(ctx: Context) -> None:
     """A 3xx never names the Request-URI itself."""
+    register_user(ctx)
     link = ctx.link()
     req = ctx.request("INVITE", link)
     final, _ = ctx.transaction(link, req)

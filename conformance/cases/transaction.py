@@ -188,7 +188,11 @@ def _rejected_invite(ctx: Context, link: Link) -> tuple[Outgoing, Message, float
 ##% If timer G fires, the response is passed to the transport layer once more for
 ##% retransmission, and timer G is set to fire in MIN(2*T1, T2) seconds.
 @case(
-    "txn-invite-non2xx-timer-g", roles=UAS, transports=("udp",), timeout=20, no_control=OWN_NON2XX
+    "txn-invite-non2xx-timer-g",
+    roles=("uas", "redirect"),
+    transports=("udp",),
+    timeout=20,
+    no_control=OWN_NON2XX,
 )
 def invite_non2xx_retransmitted(ctx: Context) -> None:
     """An unacknowledged non-2xx final response is retransmitted (Timer G)."""
@@ -204,7 +208,7 @@ def invite_non2xx_retransmitted(ctx: Context) -> None:
 ##% As Timer G is ignored in this state, any retransmissions of the response will cease.
 @case(
     "txn-invite-non2xx-stops-on-ack",
-    roles=UAS,
+    roles=("uas", "redirect"),
     transports=("udp",),
     timeout=20,
     no_control=OWN_NON2XX,
@@ -226,7 +230,7 @@ def invite_non2xx_stops(ctx: Context) -> None:
 ##% server SHOULD pass the response to the transport for retransmission.
 @case(
     "txn-invite-non2xx-on-retransmission",
-    roles=UAS,
+    roles=("uas", "redirect"),
     level="SHOULD",
     timeout=20,
     no_control=OWN_NON2XX,
@@ -249,7 +253,7 @@ def invite_non2xx_on_retransmission(ctx: Context) -> None:
 ##% for reliable transports.
 @case(
     "txn-invite-non2xx-reliable-once",
-    roles=UAS,
+    roles=("uas", "redirect"),
     level="SHOULD",
     transports=("tcp", "tls"),
     no_control=OWN_NON2XX,
@@ -270,7 +274,7 @@ def invite_non2xx_reliable(ctx: Context) -> None:
 ##% generate a 100 (Trying) response.
 @case(
     "txn-invite-100-or-fast",
-    roles=UAS,
+    roles=("uas", "redirect"),
     no_control="any response within 200 ms passes, whatever its status",
 )
 def invite_100(ctx: Context) -> None:

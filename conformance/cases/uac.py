@@ -384,6 +384,11 @@ def identifiers_new(ctx: Context) -> None:
 ##% Therefore, placement of bodies in ACK for non-2xx is NOT RECOMMENDED, but if done, the
 ##% body types are restricted to any that appeared in the INVITE, assuming that the response
 ##% to the INVITE was not 415.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
+##= type=test
+##% Note that Require and Proxy-Require MUST NOT be
+##% used in a SIP CANCEL request, or in an ACK request sent for a non-2xx
+##% response.
 @case("uac-ack-non2xx", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def ack_non2xx(ctx: Context) -> None:
     """The ACK for a 486 reuses the INVITE's Via, Call-ID, From, Request-URI, CSeq number and
@@ -416,6 +421,12 @@ def ack_non2xx(ctx: Context) -> None:
         requirement=3,
     )
     ctx.should(not ack.body, "an ACK without body", f"a body of {len(ack.body)} bytes")
+    ctx.check(
+        ack.get("Require") is None and ack.get("Proxy-Require") is None,
+        "no Require, no Proxy-Require",
+        f"Require: {ack.get('Require')}; Proxy-Require: {ack.get('Proxy-Require')}",
+        requirement=8,
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
@@ -431,6 +442,10 @@ def ack_non2xx(ctx: Context) -> None:
 ##% When in either the "Calling" or "Proceeding" states, reception of a 2xx response MUST
 ##% cause the client transaction to enter the "Terminated" state, and the response MUST be
 ##% passed up to the TU.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
+##= type=test
+##% An ACK request for a 2xx response MUST contain only those Require and
+##% Proxy-Require values that were present in the initial request.
 @case("uac-ack-2xx", roles=UAC, timeout=15, preamble=ORIGINATED, no_control=RUNNER_ANSWERS)
 def ack_2xx(ctx: Context) -> None:
     """A 2xx gets an ACK with a new branch and the INVITE's CSeq number."""
@@ -444,6 +459,14 @@ def ack_2xx(ctx: Context) -> None:
     ack = got[0]
     ctx.check(ack.cseq[0] == invite.cseq[0], f"CSeq {invite.cseq[0]} ACK", ack.get("CSeq") or "")
     ctx.check(ack.branch != invite.branch, "a new branch", ack.branch or "")
+    for name in ("Require", "Proxy-Require"):
+        extra = set(ack.option_tags(name)) - set(invite.option_tags(name))
+        ctx.check(
+            not extra,
+            f"{name} values of the INVITE only ({', '.join(invite.option_tags(name)) or 'none'})",
+            f"{name}: {ack.get(name)}",
+            requirement=3,
+        )
 
 
 #: option tags of standards-track RFCs (IANA "SIP Option Tags", the ones in use); a tag

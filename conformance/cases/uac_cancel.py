@@ -39,6 +39,11 @@ RINGING = "an INVITE from the target, ringing ([uac] cancel)"
 ##= type=test
 ##% The destination address, port, and transport for the CANCEL MUST be identical to those
 ##% used to send the original request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-8.2.2.3
+##= type=test
+##% Note that Require and Proxy-Require MUST NOT be
+##% used in a SIP CANCEL request, or in an ACK request sent for a non-2xx
+##% response.
 @case(
     "uac-cancel-construction", roles=UAC, timeout=20, preamble=RINGING, no_control=RUNNER_ANSWERS
 )

@@ -196,6 +196,14 @@ def ack_2xx_retransmitted(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.1.1
 ##= type=test
 ##% The method field in the CSeq header field value MUST match the method of the request.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1
+##= type=test
+##% UAs MUST assign values to the dialog ID components as described below.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.2.2.4
+##= type=test
+##% If, after acknowledging any 2xx response to an INVITE, the UAC does
+##% not want to continue with that dialog, then the UAC MUST terminate
+##% the dialog by sending a BYE request as described in Section 15.
 @case(
     "uac-bye-in-dialog",
     roles=UAC,

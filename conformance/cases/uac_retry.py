@@ -85,6 +85,10 @@ def verify_digest(ctx: Context, request: Message, header: str, requirement: int)
 ##% Finally, once the new request has been constructed, it is sent using a new client
 ##% transaction, and therefore MUST have a new branch ID in the top Via field as discussed
 ##% in Section 8.1.1.7.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.3.3
+##= type=test
+##% The requesting client SHOULD retry the request at the new address(es)
+##% given by the Contact header field (Section 20.10).
 @case(
     "uac-3xx-recurse",
     roles=UAC,
@@ -225,12 +229,13 @@ def retry_407(ctx: Context) -> None:
     roles=UAC,
     level="SHOULD",
     timeout=15,
-    preamble="an INVITE from the target with Require or Proxy-Require ([uac] invite)",
+    preamble="an INVITE from the target with Require or Proxy-Require ([uac] require, else "
+    "invite)",
     no_control=RUNNER_ANSWERS,
 )
 def retry_420(ctx: Context) -> None:
     """After a 420 naming the INVITE's required extensions, it comes again without them."""
-    peer = Peer(ctx, "invite")
+    peer = Peer(ctx, "require" if "require" in ctx.profile.triggers else "invite")
     invite, addr = peer.first("INVITE")
     tags = invite.option_tags("Require") + invite.option_tags("Proxy-Require")
     if not tags:

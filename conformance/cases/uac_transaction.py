@@ -137,6 +137,11 @@ def timer_e_f(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.2.2
 ##= type=test
 ##% and then the client transaction SHOULD move to the "Proceeding" state.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-17.1.2.2
+##= type=test
+##% If timer F fires while in the "Proceeding" state, the TU MUST be
+##% informed of a timeout, and the client transaction MUST transition to
+##% the terminated state.
 @case(
     "uac-timer-e-proceeding",
     roles=UAC,
@@ -146,14 +151,20 @@ def timer_e_f(ctx: Context) -> None:
     no_control=RUNNER_ANSWERS,
 )
 def timer_e_proceeding(ctx: Context) -> None:
-    """After a 100 (Trying) to an OPTIONS, its copies come every T2."""
+    """After a 100 (Trying) to an OPTIONS, its copies come every T2, and stop when Timer F
+    (64*T1) fires (with a profile's T1 of 2 s or more, the 200 comes before)."""
     t1 = ctx.profile.t1
     peer = Peer(ctx, "options")
     first, addr = peer.first("OPTIONS")
+    start = time.monotonic()
     peer.answer(first, addr, 100, contact=False)
     at = time.monotonic()
-    times = _copies(peer, first, at, min(64 * t1, 2 * T2 + t1) + 0.5)
+    timer_f = 64 * t1 * 1.1 + 0.2
+    times = _copies(peer, first, at, min(max(timer_f + 1.0, 2 * T2 + t1), 3 * T2 + t1) + 0.5)
     peer.answer(first, addr, 200, contact=False)
+    late = [round(t + at - start, 2) for t in times if t + at - start > timer_f]
+    times = [t for t in times if t + at - start <= timer_f]
+    ctx.check(not late, f"no copy after Timer F ({64 * t1:g} s)", f"copies at {late}", 2)
     ctx.check(bool(times), f"retransmissions in Proceeding (every {T2:g} s)", "none")
     gaps = [b - a for a, b in itertools.pairwise(times)]
     for gap in gaps:

@@ -243,9 +243,15 @@ def unknown_method(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-20.32
 ##= type=test
 ##% Although an optional header field, the Require MUST NOT be ignored if it is present.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.15
+##= type=test
+##% The server MUST include a list of the unsupported extensions in an Unsupported header
+##% field in the response.
 @case("uas-420-options", roles=ENDPOINTS, level="MUST")
 def bad_extension_options(ctx: Context) -> None:
     """OPTIONS requiring an unknown extension gets 420 listing it in Unsupported."""
+    if ctx.role == "redirect":
+        ctx.not_applicable("a redirect server ignores unknown Require tags (RFC 3261 §8.3)")
     tag = "x-conformance-unknown"
     link = ctx.link()
     _control(ctx, link)
@@ -817,6 +823,10 @@ def cseq_lower(ctx: Context) -> None:
 ##= type=test
 ##% It is possible for the CSeq sequence number to be higher than the remote sequence number
 ##% by more than one.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.2
+##= type=test
+##% This is not an error condition, and a UAS SHOULD be prepared to receive and process
+##% requests with CSeq values more than one higher than the previous received request.
 @case("uas-cseq-gap-accepted", roles=UAS, level="MUST", preamble=DIALOG)
 def cseq_gap(ctx: Context) -> None:
     """An in-dialog request whose CSeq jumps by many is accepted."""

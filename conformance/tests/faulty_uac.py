@@ -13,7 +13,14 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``ack_new_branch``: the ACK for a non-2xx gets a branch of its own (§17.1.1.3);
 - ``ack_2xx_same_branch``: the ACK for a 2xx reuses the INVITE's branch (§13.2.2.4: it is
   a request of its own, not part of the INVITE transaction);
-- ``fixed_ids``: every run uses the same branch, Call-ID and From tag (§8.1.1.3/4/7).
+- ``fixed_ids``: every run uses the same branch, Call-ID and From tag (§8.1.1.3/4/7);
+- ``ack_require``: every ACK carries a Require the INVITE did not (§8.2.2.3);
+- ``keep_retransmitting``: a non-INVITE is retransmitted after its final response
+  (§17.1.2.2: the transaction is Completed);
+- ``repeat_after_failure``: a 4xx-6xx to the INVITE is ACKed, then the same INVITE is sent
+  again (new branch, next CSeq) once (§21.4, §21.4.4, §21.5.4);
+- ``second_final``: a final response with another To tag after the first final response is
+  ACKed too, not ignored (§13.2.2.3).
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ FAULTS = (
     "ack_new_branch",
     "ack_2xx_same_branch",
     "fixed_ids",
+    "ack_require",
+    "keep_retransmitting",
+    "repeat_after_failure",
+    "second_final",
 )
 
 
@@ -59,6 +70,7 @@ def build(kind: str, host: str, port: int, local: tuple[str, int], faults: set[s
         f"CSeq: 1 {cseq_method}",
         f"Contact: <sip:faulty@{local[0]}:{local[1]}>",
         "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS",
+        "Accept: application/sdp",
         "Supported: ",
         "Content-Length: 0",
     ]
@@ -85,6 +97,7 @@ def ack_for(request: Message, response: Message, faults: set[str]) -> bytes:
         f"From: {request.get('From')}",
         f"Call-ID: {request.call_id}",
         f"CSeq: {request.cseq[0]} ACK",
+        *(["Require: 100rel"] if "ack_require" in faults else []),
         "Content-Length: 0",
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -103,6 +116,7 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
     interval, next_send = t1, start + t1
     retransmit = "no_retransmit" not in faults
     final: Message | None = None
+    repeated = False
     while time.monotonic() < start + 64 * t1:
         wait = (next_send if retransmit else start + 64 * t1) - time.monotonic()
         sock.settimeout(max(0.001, wait))
@@ -120,10 +134,23 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
         if (msg.status or 0) < 200:
             retransmit = retransmit and kind != "invite"
             continue
+        if final is not None and msg.to_tag != final.to_tag and "second_final" not in faults:
+            continue  # §13.2.2.3: a later final response is ignored
         final = msg
         if kind == "invite":
             sock.sendto(ack_for(request, msg, faults), (host, port))
-        retransmit = False
+        retransmit = retransmit and "keep_retransmitting" in faults and kind != "invite"
+        failed = kind == "invite" and (msg.status or 0) >= 400
+        if failed and "repeat_after_failure" in faults and not repeated:
+            repeated = True
+            # the same request but for a new branch and the next CSeq
+            old_branch = (request.branch or "").encode()
+            data = data.replace(old_branch, old_branch + b"x").replace(b"CSeq: 1 ", b"CSeq: 2 ")
+            request = parse_message(data)
+            assert request is not None  # we built it
+            sock.sendto(data, (host, port))
+            final = None
+            continue
         # stay a little to ACK copies of the final response
         start = time.monotonic() - 64 * t1 + 2.0
     del final

@@ -18,14 +18,34 @@ can check the runner gives that rule's case the failing verdict:
   packet's source (§18.2.1);
 - ``no_via_check``: a proxy forwards a response whose top Via is not its own (§16.11);
 - ``answer_cancel``: a stateless proxy answers a CANCEL itself before forwarding it (§16.11);
+- ``no_decrement``: a proxy forwards Max-Forwards unchanged (§16.6 step 3);
+- ``early_483``: a proxy answers 483 to Max-Forwards 1 already, instead of forwarding the
+  request with 0 (§16.3 step 3, §16.6 step 3);
+- ``consume_credentials``: a proxy removes Proxy-Authorization values, even those for
+  another realm (§22.3);
+- ``keep_route``: a stateless proxy leaves the Route value naming it in the request it
+  forwards (§16.4, §16.11);
 - ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
 - ``lf_only``: responses end their lines with LF alone, not CRLF (§7);
 - ``bad_content_length``: responses say a Content-Length 3 above their body's (§20.14);
 - ``dup_param``: the To tag parameter of responses appears twice (§7.3.1);
 - ``combined_auth``: a registrar challenges REGISTER with two WWW-Authenticate values
   combined in one header row (§7.3.1);
+- ``new_final_on_retransmission``: a retransmitted non-INVITE request gets a new final
+  response (another To tag) instead of the first one again (§17.2.2);
+- ``no_timer_h``: an unacknowledged non-2xx to INVITE is retransmitted for ever, not until
+  Timer H, 64*T1 (§17.2.1);
+- ``short_timer_j``: a non-INVITE transaction is forgotten 16*T1 after its final response,
+  not 64*T1 (Timer J, §17.2.2);
+- ``redirect_no_contact``: a redirect server's 302 lists no Contact (§8.3);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
-- ``flood``: every response sent 50 times (the runner must cope).
+- ``flood``: every response sent 50 times (the runner must cope);
+- ``no_allow_405``: a 405 without Allow (§21.4.6);
+- ``no_unsupported``: a 420 without Unsupported (§8.2.2.3, §21.4.15);
+- ``no_offer_in_2xx``: a 2xx to an INVITE without offer carries no offer (§13.3.1.4);
+- ``bye_to_from``: the callee's BYE (calls to the user ``hangup`` are answered, then hung
+  up 0.3 s after the ACK) goes to the caller's From URI, not its Contact (§12.1.1);
+- ``bye_before_ack``: that BYE goes out at once, before the ACK (§15).
 
 Faults of the environment rather than of a rule (each case whose control they break must end
 inconclusive, not fail):
@@ -113,6 +133,11 @@ class FaultyElement:
         self.dialogs: dict[str, int] = {}  # Call-ID + local tag -> remote CSeq
         self.seen: dict[tuple[str, str, str], str] = {}  # (from tag, call-id, cseq) -> branch
         self.bindings: dict[str, dict[str, tuple[int, str, int]]] = {}
+        # calls to the user "hangup": Call-ID -> (INVITE, To tag, address); BYEs due
+        self.hangups: dict[str, tuple[Message, str, tuple[str, int]]] = {}
+        self.byes: list[tuple[float, str]] = []
+        self.completed: dict[str, float] = {}  # branch -> when its final response went
+        self.first_sent: dict[str, float] = {}  # unacked key -> when first sent (Timer H)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.timer = threading.Thread(target=self._retransmit, daemon=True)
 
@@ -161,7 +186,15 @@ class FaultyElement:
         while not self.stopped.wait(0.02):
             now = time.monotonic()
             with self.lock:
+                for due, call_id in [b for b in self.byes if b[0] <= now]:
+                    self.byes.remove((due, call_id))
+                    self._hang_up(call_id)
                 for key, (data, addr, due, interval) in list(self.unacked.items()):
+                    # Timer H (and the 2xx's 64*T1, §13.3.1.4): give up unacknowledged
+                    timer_h = now - self.first_sent.get(key, now) >= 64 * self.t1
+                    if timer_h and "no_timer_h" not in self.faults:
+                        del self.unacked[key]
+                        continue
                     if now >= due and "no_retransmit" not in self.faults:
                         self._send(data, addr)
                         interval = min(interval * 2, 4.0)
@@ -237,7 +270,9 @@ class FaultyElement:
         branch = req.branch or ""
         if status >= 200:
             self.transactions[branch] = (data, dest, req.method or "")
+            self.completed[branch] = time.monotonic()
             if req.method == "INVITE":
+                self.first_sent[branch if status >= 300 else req.call_id] = time.monotonic()
                 self.unacked[branch if status >= 300 else req.call_id] = (
                     data,
                     dest,
@@ -263,7 +298,14 @@ class FaultyElement:
         if method == "ACK":
             self.unacked.pop(branch, None)
             self.unacked.pop(msg.call_id, None)
+            if msg.call_id in self.hangups and "bye_before_ack" not in self.faults:
+                self.byes.append((time.monotonic() + 0.3, msg.call_id))
             return
+        if branch in self.transactions and method not in ("CANCEL", "INVITE"):
+            age = time.monotonic() - self.completed.get(branch, 0.0)
+            expired = "short_timer_j" in self.faults and age > 16 * self.t1
+            if expired or "new_final_on_retransmission" in self.faults:
+                del self.transactions[branch]
         if branch in self.transactions and method != "CANCEL":
             data, dest, _ = self.transactions[branch]
             self._send(data, dest)
@@ -288,14 +330,17 @@ class FaultyElement:
         if "unknown_user" in self.faults and self.role == "uas" and unknown:
             self._reply(msg, addr, 404)
             return
-        if self.role == "redirect" and method not in ("OPTIONS", "CANCEL"):
-            # a redirect server (§8.3): every request to the user's one other address,
-            # whatever it requires or its method
-            self._reply(msg, addr, 302, [("Contact", f"<sip:{user or 'x'}@127.0.0.1:9>")])
-            return
         required = msg.option_tags("Require")
-        if required and method != "CANCEL" and "ignore_require" not in self.faults:
-            self._reply(msg, addr, 420, [("Unsupported", ", ".join(required))])
+        if (
+            required
+            and method != "CANCEL"
+            and "ignore_require" not in self.faults
+            and self.role != "redirect"  # a redirect server ignores what it does not know (§8.3)
+        ):
+            unsupported = (
+                [] if "no_unsupported" in self.faults else [("Unsupported", ", ".join(required))]
+            )
+            self._reply(msg, addr, 420, unsupported)
             return
         key = (param(msg.get("From") or "", "tag") or "", msg.call_id, msg.get("CSeq") or "")
         if not msg.to_tag and key in self.seen and self.seen[key] != branch:
@@ -304,6 +349,9 @@ class FaultyElement:
         self.seen[key] = branch
         if self.role == "registrar":
             self._register(msg, addr)
+            return
+        if self.role == "redirect":
+            self._redirect(msg, addr, user)
             return
         if msg.get("Content-Encoding"):
             self._reply(
@@ -350,6 +398,11 @@ class FaultyElement:
                 return
             tag = f"fk{next(self.tags)}{secrets.token_hex(4)}"
             self.dialogs[f"{msg.call_id}/{tag}"] = number
+            if msg.uri.split(":", 1)[-1].startswith("hangup@"):
+                self.hangups[msg.call_id] = (msg, tag, addr)
+                if "bye_before_ack" in self.faults:
+                    self.byes.append((time.monotonic() + 0.05, msg.call_id))
+            offer = SDP if msg.body or "no_offer_in_2xx" not in self.faults else b""
             self._reply(
                 msg,
                 addr,
@@ -359,7 +412,7 @@ class FaultyElement:
                     ("Allow", ALLOW),
                     ("Supported", ""),
                 ],
-                SDP,
+                offer,
                 tag=tag,
             )
         elif method == "CANCEL":
@@ -375,9 +428,59 @@ class FaultyElement:
         elif method in KNOWN and "no_allow_501" in self.faults:
             self._reply(msg, addr, 501)
         elif method in KNOWN or method == "REGISTER":
-            self._reply(msg, addr, 405, [("Allow", ALLOW)])
+            allow = [] if "no_allow_405" in self.faults else [("Allow", ALLOW)]
+            self._reply(msg, addr, 405, allow)
         else:
             self._reply(msg, addr, 501)
+
+    def _hang_up(self, call_id: str) -> None:
+        """The callee's BYE for a call to "hangup" (§12.1.1: to the remote target, along
+        the route set, with the dialog's Call-ID and tags)."""
+        invite, tag, addr = self.hangups.pop(call_id)
+        self.dialogs.pop(f"{call_id}/{tag}", None)
+        target = invite.get("Contact") or ""
+        if "bye_to_from" in self.faults:
+            target = invite.get("From") or ""
+        uri = target.split("<", 1)[-1].split(">", 1)[0].strip()
+        lines = [
+            f"BYE {uri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKfkbye{next(self.tags)}",
+            "Max-Forwards: 70",
+        ]
+        routes = invite.get_all("Record-Route")
+        if routes:
+            lines.append(f"Route: {', '.join(routes)}")
+        lines += [
+            f"From: {invite.get('To')};tag={tag}",
+            f"To: {invite.get('From')}",
+            f"Call-ID: {call_id}",
+            "CSeq: 1 BYE",
+            "Content-Length: 0",
+        ]
+        self._send(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
+
+    def _redirect(self, msg: Message, addr: tuple[str, int], user: str) -> None:
+        """A redirect server (§8.3): REGISTER as the registrar, CANCEL 200, the rest 302
+        listing the user's bindings (and, for a user in ``users``, a fixed contact)."""
+        if msg.method == "REGISTER":
+            self._register(msg, addr)
+            return
+        if msg.method == "CANCEL":
+            self._reply(msg, addr, 200)
+            return
+        if not user:
+            self._reply(msg, addr, 200 if msg.method == "OPTIONS" else 404, [("Allow", ALLOW)])
+            return
+        host = uri_host_port(msg.uri)[0].lower()
+        contacts = [f"<{uri}>" for uri in self.bindings.get(f"sip:{user}@{host}", {})]
+        if user in self.users:
+            contacts.append(f"<sip:{user}@127.0.0.1:9>")
+        if not contacts:
+            self._reply(msg, addr, 404)
+            return
+        if "redirect_no_contact" in self.faults:
+            contacts = []
+        self._reply(msg, addr, 302, [("Contact", c) for c in contacts])
 
     def _register(self, msg: Message, addr: tuple[str, int]) -> None:
         method = msg.method
@@ -423,6 +526,7 @@ class FaultyElement:
             for uri, (_, cid, seq) in list(store.items()):
                 if cid != msg.call_id or number > seq:
                     del store[uri]
+        changes: list[tuple[str, int]] = []
         for c in contacts:
             if c.strip() == "*":
                 continue
@@ -436,6 +540,9 @@ class FaultyElement:
             if old and old[1] == msg.call_id and number <= old[2]:
                 self._reply(msg, addr, 500)
                 return
+            changes.append((uri, expires))
+        # all or nothing (§10.3): committed once every contact passed
+        for uri, expires in changes:
             if expires == 0:
                 store.pop(uri, None)
             else:
@@ -463,6 +570,9 @@ class FaultyElement:
         if msg.method == "CANCEL" and "answer_cancel" in self.faults:
             self._reply(msg, addr, 200)
         mf = msg.get("Max-Forwards")
+        if mf is not None and mf.strip() == "1" and "early_483" in self.faults:
+            self._reply(msg, addr, 483)
+            return
         if mf is not None and mf.strip() == "0":
             # §16.3 step 3: never forwarded; OPTIONS may be answered as its final recipient
             self._reply(msg, addr, 200 if msg.method == "OPTIONS" else 483)
@@ -477,7 +587,7 @@ class FaultyElement:
         me = f"127.0.0.1:{self.port}"
         headers = list(msg.headers)
         routes = msg.get_all("Route")
-        if routes and me in routes[0]:
+        if routes and me in routes[0] and "keep_route" not in self.faults:
             headers = [(n, v) for n, v in headers if n.lower() != "route"]
             rest = routes[1:]
             if rest:
@@ -502,9 +612,11 @@ class FaultyElement:
                 first_via = False
                 rest_vias = value.split(",", 1)
                 value = top + ("," + rest_vias[1] if len(rest_vias) > 1 else "")
-            if low == "max-forwards":
+            if low == "max-forwards" and "no_decrement" not in self.faults:
                 value = str(max(int(value.strip()) - 1, 0))
             if low in ("content-length", "l"):
+                continue
+            if low == "proxy-authorization" and "consume_credentials" in self.faults:
                 continue
             out.append(f"{name}: {value}")
         if mf is None:
@@ -547,7 +659,7 @@ def _reverse_rows(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uas")
-    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "proxy"))
+    parser.add_argument("--role", default="uas", choices=("uas", "registrar", "redirect", "proxy"))
     parser.add_argument("--fault", action="append", default=[])
     args = parser.parse_args(argv)
     element = FaultyElement(args.role, tuple(args.fault))

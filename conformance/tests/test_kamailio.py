@@ -1,4 +1,5 @@
-"""The runner against Kamailio (Debian package ``kamailio``) as registrar and as proxy.
+"""The runner against Kamailio (Debian package ``kamailio``) as registrar, proxy and redirect
+server.
 
 Kamailio is another stack: its verdicts are reported, not asserted.  What the test asserts
 is that every case of a representative subset reaches a verdict (none is the runner's own
@@ -26,6 +27,8 @@ SUBSETS = {
     "registrar": "reg-*,uas-options-final,torture-4475-wsinv,torture-4475-badinv01,"
     "torture-4475-unkscm,torture-4475-cparam01",
     "proxy": "proxy-*,torture-4475-wsinv,torture-4475-zeromf,torture-4475-badinv01",
+    # kamailio -A REDIRECT: the configuration's redirect server
+    "redirect": "redirect-*,server-*,txn-invite-non2xx-*,uas-options-final",
 }
 
 
@@ -33,7 +36,7 @@ SUBSETS = {
 def test_kamailio_reaches_a_verdict_on_every_case(role: str, tmp_path: Path) -> None:
     need_external("kamailio")
     port = free_port()
-    argv = _kamailio(port, tmp_path)
+    argv = _kamailio(port, tmp_path, *(["REDIRECT"] if role == "redirect" else []))
     assert argv is not None and len(argv) > 1, "kamailio modules folder not found"
     with started(argv, port):
         run = run_cases(f"udp:127.0.0.1:{port}", role, SUBSETS[role], load_profile(PROFILE))

@@ -1,4 +1,5 @@
-"""The whole suite against sipref's own programs: ua, registrar and proxy (no outside stack).
+"""The whole suite against sipref's own programs: ua, registrar, redirect and proxy (no outside
+stack).
 
 Each program is started as ``conformance.selftest`` starts it (same command line and profile,
 a free loopback port, stopped by its PID), and every case of its role is run over UDP: the
@@ -25,7 +26,9 @@ from rfc3261.asyncio.loopback import free_port
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 
 
-@pytest.mark.parametrize("stack", ["sipref-ua", "sipref-registrar", "sipref-proxy"])
+@pytest.mark.parametrize(
+    "stack", ["sipref-ua", "sipref-registrar", "sipref-redirect", "sipref-proxy"]
+)
 def test_every_case_reaches_an_accepted_verdict(stack: str) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="sipref-own-") as work:

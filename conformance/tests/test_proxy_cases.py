@@ -20,7 +20,14 @@ PROXY_CASES = (
     "proxy-header-values-order,proxy-via-received,proxy-stray-response-discarded,"
     "proxy-request-uri-kept,proxy-max-forwards-70,proxy-response-body-unchanged,"
     "proxy-in-dialog-to-tag-kept,proxy-stateless-retransmission,proxy-merged-not-error,"
-    "proxy-stateless-cancel"
+    "proxy-stateless-cancel,proxy-max-forwards-decremented,proxy-authorization-passed-on,"
+    "proxy-407-forwarded,proxy-stateless-steps"
+)
+#: the cases of a proxy demanding credentials (not applicable to one that does not)
+CHALLENGE_CASES = (
+    "proxy-407-digest,proxy-407-not-repeated,proxy-no-challenge-ack-cancel,"
+    "proxy-authorization-passed-on,proxy-digest-rfc2069,proxy-cancel-without-credentials,"
+    "proxy-credentials-among-others"
 )
 REGISTRAR_CASES = (
     "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
@@ -55,6 +62,10 @@ def test_a_correct_stateless_proxy_passes(element) -> None:
         ("no_received", "proxy-via-received"),
         ("no_via_check", "proxy-stray-response-discarded"),
         ("answer_cancel", "proxy-stateless-cancel"),
+        ("early_483", "proxy-max-forwards-decremented"),
+        ("no_decrement", "proxy-max-forwards-decremented"),
+        ("consume_credentials", "proxy-authorization-passed-on"),
+        ("keep_route", "proxy-stateless-steps"),
     ],
 )
 def test_each_proxy_fault_fails_its_case(element, fault: str, failing: str) -> None:
@@ -100,11 +111,19 @@ def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
     argv = [sys.executable, "-m", "rfc3261", "proxy", "--listen", f"sip:127.0.0.1:{port}"]
     argv += ["-q", "--domain", "sipref.test", "--db", str(tmp_path / "p.db")]
     argv += ["--auth-file", str(tmp_path / "ha1.txt"), "--realm", "sipref.test", "--proxy-auth"]
+    argv += ["--t1", "0.1"]
     profile = load_profile(PROFILES / "sipref-proxy.toml")
     with started(argv, port):
         target = f"udp:127.0.0.1:{port}"
         without = run_cases(target, "proxy", "proxy-credentials-inspected", profile)
         creds = dataclasses.replace(profile, username="alice", password="secret")
         run = run_cases(target, "proxy", "proxy-credentials-inspected", creds)
+        challenged = run_cases(target, "proxy", CHALLENGE_CASES, creds)
     assert verdicts(without) == {"proxy-credentials-inspected": "not-applicable"}
     assert verdicts(run) == {"proxy-credentials-inspected": "pass"}, run.results[0].reason
+    # the cases of a challenging proxy (§22.1, §22.3, §22.4, §26.3.2.4) judge it for real;
+    # its 407 to an INVITE goes through a server transaction and is repeated until ACKed, a
+    # SHOULD of §26.3.2.4 it does not follow on purpose (rfc3261/scope.annotations.toml)
+    expected = dict.fromkeys(CHALLENGE_CASES.split(","), "pass")
+    expected["proxy-407-not-repeated"] = "warn"
+    assert verdicts(challenged) == expected, [(r.case.id, r.reason) for r in challenged.results]

@@ -849,3 +849,24 @@ def test_any_offer_body_gets_an_answer_or_a_488_never_a_crash(junk: bytes, tail:
         net.run(net.now + 0.1)
     finals = [m.status for _, m in alice.received if isinstance(m, Response) and m.status >= 200]
     assert finals and all(status in (200, 400, 488) for status in finals), finals
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-11.2
+##= type=test
+##% If the types include one that can describe media capabilities, the UAS SHOULD include
+##% a body in the response for that purpose.
+def test_options_accepting_sdp_gets_the_capabilities() -> None:
+    net, alice, _bob = pair()
+    asked = []
+    for accept in ("application/sdp", "text/plain"):
+        request = alice.ua.build_request("OPTIONS", "sip:bob@bob.example.com")
+        request.headers.set("Accept", accept)
+        client, effects = alice.ua.send(request, net.now)
+        net.call(alice, effects)
+        net.run(net.now + 1.0)
+        assert client.final is not None and client.final.status == 200
+        asked.append(client.final)
+    with_sdp, without = asked
+    (media,) = parse(with_sdp.body).media
+    assert media.port == 0 and with_sdp.header("Content-Type") is not None
+    assert without.body == b""

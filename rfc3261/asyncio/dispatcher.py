@@ -141,6 +141,12 @@ def _branch_of(request: Request) -> str | None:
         return None
 
 
+def _bytes_of(request: Request, token: Any) -> bytes:
+    """The request's bytes: those its transaction made already (``token.wire``), if any."""
+    wire = getattr(token, "wire", None)
+    return wire if wire is not None else bytes(request)
+
+
 def _lineage(request: Request) -> tuple[str, str, str]:
     """What a request and its retries share (§8.1.3.5): Call-ID, method, Request-URI."""
     try:
@@ -523,10 +529,12 @@ class Endpoint:
         CANCEL (same branch, §9.1) go where it went.
         """
         if isinstance(destination, Address):
-            self._send(bytes(request), destination, token)
+            self._send(_bytes_of(request, token), destination, token)
             return
         if isinstance(destination, Source):
-            self._send(bytes(request), destination.remote, token, destination.connection)
+            self._send(
+                _bytes_of(request, token), destination.remote, token, destination.connection
+            )
             return
         if isinstance(request, Response):
             # A response a stateless element routes by its Via (§16.11): a name is §5's.
@@ -562,8 +570,8 @@ class Endpoint:
             ##% request for the transaction, as well as ACK for a non-2xx final
             ##% response, and CANCEL requests for that transaction, MUST go to the
             ##% same server.
-            self._match_via(request, pinned)
-            self._send(bytes(request), pinned, token)
+            self._match_via(request, pinned, token)
+            self._send(_bytes_of(request, token), pinned, token)
             return
         queued = self._next_targets.pop(_lineage(request), None) if self._next_targets else None
         if queued:
@@ -604,16 +612,16 @@ class Endpoint:
         branch = _branch_of(request)
         if branch:
             self._pin(branch, address, rest)
-        self._match_via(request, address)
+        self._match_via(request, address, token)
         if not rest:
-            self._send(bytes(request), address, token)
+            self._send(_bytes_of(request, token), address, token)
             return
 
         def next_target(error: Exception) -> None:
             self.loop.call_soon(self._send_located, request, rest, token)
 
         try:
-            self.transport.send(bytes(request), address, on_error=next_target)
+            self.transport.send(_bytes_of(request, token), address, on_error=next_target)
         except (OSError, ValueError) as error:
             next_target(error)
 
@@ -641,16 +649,23 @@ class Endpoint:
             self._next_targets.popitem(last=False)
         return True
 
-    def _match_via(self, request: Request, address: Address) -> None:
+    def _match_via(self, request: Request, address: Address, token: Any = None) -> None:
         """Make the top Via name the transport the resolver chose (§18.1.1).
 
         The core wrote its Via before the transport was known (NAPTR may choose
         TCP for a URI without a transport parameter).  The request object is
-        changed in place, so the transaction's retransmissions carry it too.
+        changed in place and given back to the transaction (``token.transaction``),
+        so that its retransmissions carry it too, also when it kept only the bytes
+        made before (``Transaction.keep_request_as_bytes``).
         """
         via = request.top_via
         if via.transport.upper() == address.transport:
             return
+        transaction = getattr(token, "transaction", None)
+        if transaction is not None:
+            transaction.request = request
+        if getattr(token, "wire", None) is not None:
+            token.wire = None  # made before this change: the request is serialised anew
         point = self.transport.listening_point(address.transport, address.family)
         if point is None:
             point = self.transport.listening_point(address.transport)

@@ -2,7 +2,8 @@
 
 Enough of a UAS for SIPp's built-in ``uac`` scenario and for load tests: it
 answers INVITE with 200 (optionally 180 first) carrying an SDP answer that
-declines every offered stream, retransmits the 2xx until the ACK comes
+declines every offered stream (or, to an INVITE without offer, an offer of one
+disabled audio stream), retransmits the 2xx until the ACK comes
 (§13.3.1.4), answers BYE with 200 (481 for an unknown dialog), OPTIONS with
 200, CANCEL as §9.2 says, and anything else with 405.  It keeps a dialog only
 as long as it needs to match the ACK and the BYE.
@@ -156,6 +157,12 @@ class MinimalUAS(TransactionUser):
                     self._answers.clear()
                 answer = self._answers[key] = _declining_answer(request.body, source)
             response.set_body(answer, "application/sdp")
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+        ##% If the INVITE did not contain an offer, the 2xx MUST contain an offer if the
+        ##% UAS had not yet sent an offer.
+        if not request.body:
+            # one audio stream, disabled (port 0) like every stream it answers
+            response.set_body(_declining_answer(b"m=audio 0 RTP/AVP 0", source), "application/sdp")
         dialogs = self.dialogs
         if len(dialogs) >= MAX_DIALOGS:
             del dialogs[next(iter(dialogs))]

@@ -10,12 +10,14 @@ Measurements, in one run:
   against ``python -m rfc3261 registrar`` (a) with an SQLite file, one process; (b) with
   ``--db postgresql://`` on a PostgreSQL server started for the run, one process; (c) two
   registrar processes on that server, each fed by its own SIPp at half the offered
-  rate.  Registrar *i* is pinned to CPU *i* (``taskset``); the offered rate steps up
-  until a step is not clean, and every binding answered 200 is counted in the database
-  afterwards (persisted, not just answered).  The server runs with ``fsync`` on and
-  the registrars connect with ``synchronous_commit=off``: like SQLite's WAL with
-  ``synchronous=NORMAL``, a crash of the database host may lose the last commits, a
-  crash of a registrar loses nothing;
+  rate; (d) one process with 0, 1, 2 and 8 database workers (``--db-workers``; (b) and
+  (c) run the default).  Registrar *i* is pinned to CPU *i* (``taskset``); the offered
+  rate steps up until a step is not clean, the cases taking turns at each rate, and
+  every binding answered 200 is counted in the database afterwards (persisted, not just
+  answered).  Each step also records how busy the machine's CPUs were.  The server
+  runs with ``fsync`` on and the registrars connect with ``synchronous_commit=off``:
+  like SQLite's WAL with ``synchronous=NORMAL``, a crash of the database host may lose
+  the last commits, a crash of a registrar loses nothing;
 - **look-up with 1,000,000 bindings**: the table filled with a million AORs (one
   binding each), then random look-ups through :class:`PostgresLocationService`,
   with the query plan (the primary key's index); the same on a table of 1,000, and the
@@ -41,12 +43,17 @@ from pathlib import Path
 from typing import Any
 
 from rfc3261.asyncio.loopback import free_port
-from rfc3261.bench.proxy_load import _STAT, SCENARIOS, SIPP_COMMON, _ramp, _stop
+from rfc3261.bench.proxy_load import _STAT, SCENARIOS, SIPP_COMMON, _stop
+from rfc3261.programs.registrar import DEFAULT_BIND_WORKERS
 
 NAME = "location_pg"
 
 TARGET_SCALING = 1.6
 TARGET_PG_VS_SQLITE = 0.5
+# --db-workers for the sweep of one process on PostgreSQL (the default is measured as
+# postgresql_1 already).
+POOL_SIZES = (0, 1, 2, 8)
+MAIN_CASES = ("sqlite_1", "postgresql_1", "postgresql_2")
 
 REPO = Path(__file__).resolve().parents[2]
 # Like SQLite WAL + synchronous=NORMAL: no wait for the WAL flush at commit.
@@ -60,13 +67,15 @@ def _pinned(cpu: int | None, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu % cpus), *command]
 
 
-def _start_registrar(db: str, cpu: int | None, workdir: Path) -> tuple[subprocess.Popen[str], int]:
+def _start_registrar(
+    db: str, cpu: int | None, workdir: Path, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     command = _pinned(
         cpu,
         [
             sys.executable, "-m", "rfc3261", "registrar", "--listen", f"sip:127.0.0.1:{port}",
-            "--domain", "example.com", "--buffer", "4194304", "-q", "--db", db,
+            "--domain", "example.com", "--buffer", "4194304", "-q", "--db", db, *extra,
         ],
     )  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -86,6 +95,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) clock ticks of all the machine's CPUs since boot (``/proc/stat``)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def _sipp_start(port: int, rate: int, calls: int, workdir: Path) -> subprocess.Popen[str]:
     command = [
         "sipp", f"127.0.0.1:{port}", "-sf", str(SCENARIOS / "register_unique.xml"),
@@ -98,15 +114,21 @@ def _sipp_start(port: int, rate: int, calls: int, workdir: Path) -> subprocess.P
 
 
 def _register_step(
-    databases: list[str], rate: int, seconds: float, workdir: Path, count: Callable[[], int]
+    databases: list[str],
+    rate: int,
+    seconds: float,
+    workdir: Path,
+    count: Callable[[], int],
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One load step: a registrar per entry of ``databases``, each fed rate/n by its SIPp."""
-    servers = [_start_registrar(db, cpu, workdir) for cpu, db in enumerate(databases)]
+    servers = [_start_registrar(db, cpu, workdir, extra) for cpu, db in enumerate(databases)]
     share = max(1, rate // len(servers))
     try:
         time.sleep(0.3)
         before = count()
         cpu_before = [_cpu_seconds(p.pid) for p, _ in servers]
+        machine_before = _machine_cpu()
         started = time.perf_counter()
         clients = [_sipp_start(port, share, int(share * seconds), workdir) for _, port in servers]
         outputs = []
@@ -114,6 +136,7 @@ def _register_step(
             out, _ = client.communicate(timeout=120)
             outputs.append((client.returncode, out))
         wall = time.perf_counter() - started
+        machine_after = _machine_cpu()
         cpu = [_cpu_seconds(p.pid) - c for (p, _), c in zip(servers, cpu_before, strict=True)]
     finally:
         for process, _ in servers:
@@ -140,11 +163,48 @@ def _register_step(
         "sipp_call_rate": round(achieved, 1),
         "wall_seconds": round(wall, 2),
         "server_cpu_us_per_register": round(sum(cpu) / max(successful, 1) * 1e6, 1),
+        # How busy all the machine's CPUs were during the step (SIPp, PostgreSQL, the
+        # registrars, and whatever else runs on the host): near 1.0, adding a process
+        # cannot add throughput.
+        "machine_busy": round(
+            (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1]),
+            2,
+        ),
     }
 
 
+def _peak(ramp: dict[str, Any]) -> float:
+    return max(step["sipp_call_rate"] or 0.0 for step in ramp["steps"])
+
+
+def _interleaved_ramps(
+    cases: dict[str, Callable[[int], dict[str, Any]]], rates: list[int]
+) -> dict[str, dict[str, Any]]:
+    """Each case's offered rate stepped up until a step is not clean (as
+    ``proxy_load._ramp``), the cases taking turns at each rate: on a shared machine whose
+    load changes by the minute, the cases compared are measured minutes apart at most."""
+    ramps: dict[str, dict[str, Any]] = {name: {"steps": [], "best": None} for name in cases}
+    running = list(cases)
+    for rate in rates:
+        for name in list(running):
+            result = cases[name](rate)
+            achieved = result.get("sipp_call_rate") or 0.0
+            result["clean"] = (
+                result["exit_status"] == 0 and not result["failed"] and achieved >= 0.85 * rate
+            )
+            ramps[name]["steps"].append(result)
+            if result["clean"]:
+                ramps[name]["best"] = result
+            else:
+                running.remove(name)
+        if not running:
+            break
+    return ramps
+
+
 def register_load(database: Any, quick: bool) -> dict[str, Any]:
-    """REGISTER/s: SQLite x1, PostgreSQL x1, PostgreSQL x2, each ramped."""
+    """REGISTER/s: SQLite x1, PostgreSQL x1, PostgreSQL x2 (and x1 with other numbers of
+    database workers), ramped in turns."""
     import psycopg
 
     if shutil.which("sipp") is None:
@@ -174,24 +234,40 @@ def register_load(database: Any, quick: bool) -> dict[str, Any]:
         from rfc3261.location_pg import PostgresLocationService
 
         PostgresLocationService(database.conninfo).close()
-        cases = {
-            "sqlite_1": ([str(sqlite_db)], sqlite_count),
-            "postgresql_1": ([url], pg_count),
-            "postgresql_2": ([url, url], pg_count),
+        cases: dict[str, Callable[[int], dict[str, Any]]] = {
+            "sqlite_1": lambda r: _register_step(
+                [str(sqlite_db)], r, seconds, workdir, sqlite_count
+            ),
+            "postgresql_1": lambda r: _register_step([url], r, seconds, workdir, pg_count),
+            "postgresql_2": lambda r: _register_step([url, url], r, seconds, workdir, pg_count),
         }
-        result: dict[str, Any] = {"seconds_per_step": seconds}
-        for name, (databases, count) in cases.items():
-            result[name] = _ramp(
-                lambda r, d=databases, c=count: _register_step(d, r, seconds, workdir, c), rates
+        # One process on PostgreSQL with other numbers of database workers (0: every
+        # REGISTER on the event loop, as before issue 24's workers): why the default.
+        sizes = (0, 1) if quick else POOL_SIZES
+        for size in sizes:
+            extra = ("--db-workers", str(size))
+            cases[f"workers_{size}"] = lambda r, e=extra: _register_step(
+                [url], r, seconds, workdir, pg_count, e
             )
-    best = {name: (result[name]["best"] or {}).get("rate") for name in cases}
+        ramps = _interleaved_ramps(cases, rates)
+    result: dict[str, Any] = {"seconds_per_step": seconds, "db_workers": DEFAULT_BIND_WORKERS}
+    result.update((name, ramps[name]) for name in MAIN_CASES)
+    result["postgresql_1_by_workers"] = {
+        str(size): {
+            "best_rate": (ramps[f"workers_{size}"]["best"] or {}).get("rate"),
+            "peak_answered_per_second": _peak(ramps[f"workers_{size}"]),
+            "steps": ramps[f"workers_{size}"]["steps"],
+        }
+        for size in sizes
+    }
+    best = {name: (result[name]["best"] or {}).get("rate") for name in MAIN_CASES}
     if best["postgresql_1"] and best["postgresql_2"]:
         result["scaling_two_vs_one"] = round(best["postgresql_2"] / best["postgresql_1"], 3)
     if best["postgresql_1"] and best["sqlite_1"]:
         result["postgresql_vs_sqlite"] = round(best["postgresql_1"] / best["sqlite_1"], 3)
     # The ramp's steps are coarse: the highest rate SIPp saw answered in any step (the
     # last, overloaded one included) says more about capacity between two steps.
-    peak = {name: max(s["sipp_call_rate"] or 0.0 for s in result[name]["steps"]) for name in cases}
+    peak = {name: _peak(result[name]) for name in MAIN_CASES}
     result["peak_answered_per_second"] = peak
     if peak["postgresql_1"] and peak["sqlite_1"]:
         result["peak_two_vs_one"] = round(peak["postgresql_2"] / peak["postgresql_1"], 3)
@@ -392,7 +468,8 @@ def render(doc: dict[str, Any]) -> str:
             lines.append(
                 f"  {name:13} {best['rate']:>6} REGISTER/s clean, "
                 f"{best['server_cpu_us_per_register']} us server CPU per REGISTER, "
-                f"{best['persisted_bindings']} persisted"
+                f"{best['persisted_bindings']} persisted, machine CPUs "
+                f"{best.get('machine_busy', 0.0):.0%} busy"
             )
         lines.append(
             f"  two vs one on PostgreSQL: {register.get('scaling_two_vs_one')} "
@@ -404,6 +481,15 @@ def render(doc: dict[str, Any]) -> str:
             f"{register.get('peak_two_vs_one')}, PostgreSQL vs SQLite "
             f"{register.get('peak_postgresql_vs_sqlite')}"
         )
+        sweep = register.get("postgresql_1_by_workers")
+        if sweep:
+            default = register.get("db_workers", DEFAULT_BIND_WORKERS)
+            cells = [f"{size}: {entry['best_rate']} ({entry['peak_answered_per_second']})"
+                     for size, entry in sweep.items()]  # fmt: skip
+            lines.append(
+                f"  one process on PostgreSQL by --db-workers, clean REGISTER/s (peak): "
+                f"{', '.join(cells)}; default {default} above"
+            )
     for entry in doc["lookup"]:
         lines.append(
             f"  lookup with {entry['bindings']:>9,} bindings: median {entry['lookup_us_median']}"

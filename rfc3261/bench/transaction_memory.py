@@ -220,6 +220,41 @@ class _ProxyHarness:
         self.location.close()
 
 
+def ringing_proxied_invite(live: int) -> dict[str, Any]:
+    """Traced bytes per proxied INVITE that rang (the callee's 180 forwarded): where a
+    pending call spends its seconds, both transactions in "Proceeding"."""
+    from rfc3261.message import parse
+
+    harness = _ProxyHarness()
+    proxy, now = harness.proxy, time.time()
+
+    def ring(n: int) -> None:
+        invite = parse(_CALLER_INVITE.format(n=n).encode())
+        forwarded = harness._out(proxy.receive_request(invite, harness.caller, now))[-1]
+        ringing = parse(_callee_response(forwarded, "180 Ringing", f"{n}callee"))
+        harness._out(proxy.receive_response(ringing, harness.callee, now))
+
+    try:
+        for n in range(100):
+            ring(n)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(10_000, 10_000 + live):
+            ring(n)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        transactions = len(proxy.layer)
+    finally:
+        harness.close()
+    return {
+        "live_invites": live,
+        "live_transactions": transactions,
+        "bytes_per_ringing_invite": round(grown / live),
+    }
+
+
 def proxy_cpu(calls: int) -> dict[str, Any]:
     """Process time per proxied call (INVITE, 180, 200, ACK, BYE, 200), and profile."""
     harness = _ProxyHarness()
@@ -313,6 +348,7 @@ def run(options: Any = False) -> dict[str, Any]:
         "machine": machine_info(),
         "completed_register": completed_register(live),
         "pending_proxied_invite": proxy_load.memory_per_transaction(live),
+        "ringing_proxied_invite": ringing_proxied_invite(live),
         "uas_call": uas_load.memory_per_transaction(live),
         "register_cpu": register_cpu(500 if quick else 5_000),
         "uas_cpu": uas_load.in_process(500 if quick else 5_000),
@@ -343,7 +379,8 @@ def render(doc: dict[str, Any]) -> str:
         f" per transaction ({completed['live_transactions']} live, states"
         f" {completed['states']}; target {TARGET_COMPLETED_BYTES})",
         f"  pending proxied INVITE: {pending['bytes_per_proxied_invite']} B"
-        f" (target {TARGET_PENDING_INVITE_BYTES})",
+        f" (target {TARGET_PENDING_INVITE_BYTES}); after the callee's 180:"
+        f" {doc['ringing_proxied_invite']['bytes_per_ringing_invite']} B",
         f"  UAS call (INVITE + dialog + pending 2xx): {uas['bytes_per_call']} B",
         f"  registrar CPU: {doc['register_cpu']['us_per_register']} us per REGISTER;"
         f" minimal UAS: {doc['uas_cpu']['us_per_call']} us per call;"

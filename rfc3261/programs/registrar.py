@@ -11,7 +11,9 @@ through server transactions on the :class:`rfc3261.asyncio.dispatcher.Dispatcher
 bindings live in an SQLite file (:class:`rfc3261.location.SqliteLocationService`,
 WAL journal), so they survive a restart and the proxy program can share them;
 ``--db postgresql://...`` keeps them in PostgreSQL instead, shared by several
-registrar and proxy processes (:mod:`rfc3261.location_pg`).
+registrar and proxy processes (:mod:`rfc3261.location_pg`); then steps 6-8 of each
+REGISTER run on one of ``--db-workers`` threads with a connection of its own
+(:class:`BindWorkers`), so the process has several REGISTERs in the database at once.
 OPTIONS gets 200 (§11.2) unless §8.2.2 refuses it (416, 420), CANCEL 200 or 481
 (§9.2), other methods 405 with Allow (§8.2.1).  Bindings that expire are deleted
 when their time comes.  ``--auth-file`` (lines of ``user:realm:algorithm:ha1``)
@@ -30,6 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import queue
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..asyncio.dispatcher import CORE_CLOCK, Dispatcher, Source, TransactionUser
@@ -39,20 +46,25 @@ from ..digest import UnsupportedAlgorithm, base_algorithm
 from ..digest_server import DigestAuthenticator, HA1File
 from ..location import LocationError, LocationService, SqliteLocationService
 from ..message import Request, Response
-from ..registrar import Registrar, RegistrarConfig, RegistrarExtension
+from ..registrar import Registrar, RegistrarConfig, RegistrarExtension, Screened
+from ..timers import DEFAULT_TIMERS, TimerValues
 from ..uri import SipURI
 from ..websocket_edge import WebSocketRegistrar
 from . import common
 from .plugins import available_extensions
 
 __all__ = [
+    "DEFAULT_BIND_WORKERS",
     "DEFAULT_DIGEST_ALGORITHMS",
+    "BindWorkers",
     "ExpiryTimer",
     "RegistrarUser",
     "add_registrar_arguments",
+    "add_t1_argument",
     "digest_algorithms",
     "main",
     "make_authenticator",
+    "make_bind_workers",
     "make_dispatcher",
     "make_registrar",
     "open_location",
@@ -83,6 +95,10 @@ DEFAULT_DIGEST_ALGORITHMS = ("SHA-256",)
 # at most; at 20,000 a UDP server still takes ~600 new non-INVITE requests a second
 # (Timer J is 32 s).  See docs/guides/security.rst.
 DEFAULT_MAX_TRANSACTIONS = 20_000
+
+# REGISTERs in the database at once per process with --db postgresql:// (see BindWorkers
+# and docs/guides/postgresql.rst for why this many).
+DEFAULT_BIND_WORKERS = 4
 
 
 def add_registrar_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -267,8 +283,11 @@ def make_registrar(
 def make_dispatcher(args: argparse.Namespace, user: TransactionUser) -> Dispatcher:
     """The dispatcher the flags describe: transport limits, TLS, the transaction cap."""
     server_ssl, client_ssl = common.tls_contexts(args)
+    t1 = getattr(args, "t1", None)
     dispatcher = Dispatcher(
         user,
+        # --t1: shorter timers (G, H, J: 64*T1) make them testable quickly (§17.1.1.2)
+        timers=TimerValues(T1=t1) if t1 else DEFAULT_TIMERS,
         limits=outbound_limits(args, common.transport_limits(args)),
         server_ssl=server_ssl,
         client_ssl=client_ssl,
@@ -297,10 +316,15 @@ def outbound_limits(args: argparse.Namespace, limits: TransportLimits) -> Transp
     return limits
 
 
+def is_postgres_url(db: str) -> bool:
+    """Whether a ``--db`` value names a PostgreSQL database rather than an SQLite file."""
+    return db.startswith(("postgresql://", "postgres://"))
+
+
 def open_location(db: str, *, synchronous: str = "NORMAL") -> Any:
     """The location service ``--db`` names: PostgreSQL for a ``postgresql://`` URL
     (:mod:`rfc3261.location_pg`, needs the ``postgresql`` extra), else an SQLite file."""
-    if db.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(db):
         try:
             from ..location_pg import PostgresLocationService
         except ImportError as error:
@@ -384,15 +408,170 @@ class ExpiryTimer:
         self._handle = self._recheck = None
 
 
+class BindWorkers:
+    """Steps 6 to 8 of REGISTERs (:meth:`Registrar.bind`, one database transaction each)
+    on a few threads, so that one process has several REGISTERs in flight against a
+    database server instead of waiting for each one's round trips.
+
+    Each thread owns one of ``registrars``: the same configuration, authenticator and
+    extensions as the event loop's registrar, but a location service (a connection) of
+    its own.  Steps 1 to 5 (:meth:`Registrar.screen`, Digest nonces included) stay on
+    the event loop, and so does everything of the transaction layer: a worker takes a
+    screened REGISTER from a queue and hands back its final response, which the loop
+    sends on the server transaction.  The REGISTERs of one address-of-record go to the
+    workers one at a time, in the order they arrived (§10.3); those of other AORs
+    overlap.  libpq releases the GIL while it waits for the server, so the loop
+    receives and screens more requests meanwhile.
+    """
+
+    def __init__(self, registrars: list[Registrar]) -> None:
+        if not registrars:
+            raise ValueError("BindWorkers needs at least one registrar")
+        self.registrars = list(registrars)
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by submit
+        self._jobs: queue.SimpleQueue[_BindJob | None] = queue.SimpleQueue()
+        # AOR -> the REGISTERs waiting behind the one of that AOR on a worker.
+        self._waiting: dict[str, collections.deque[_BindJob]] = {}
+        # Daemon threads: a process that ends without close() does not wait for them.
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(registrar,), name=f"register-{n}", daemon=True
+            )
+            for n, registrar in enumerate(self.registrars)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    ##= https://www.rfc-editor.org/rfc/rfc3261#section-10.3
+    ##% REGISTER requests MUST be processed by a registrar in the order that
+    ##% they are received.
+    def submit(
+        self,
+        request: Request,
+        screened: Screened,
+        now: float,
+        source: object,
+        done: Callable[[Response], None],
+    ) -> None:
+        """Run steps 6-8 of ``request`` on a worker; ``done(response)`` on the loop after.
+        Called on the event loop."""
+        self._loop = asyncio.get_running_loop()
+        job = _BindJob(request, screened, now, source, done)
+        waiting = self._waiting.get(screened.aor)
+        if waiting is not None:  # this AOR's previous REGISTER is not answered yet
+            waiting.append(job)
+            return
+        self._waiting[screened.aor] = collections.deque()
+        self._jobs.put(job)
+
+    @property
+    def in_flight(self) -> int:
+        """Addresses-of-record with a REGISTER on a worker now."""
+        return len(self._waiting)
+
+    def _work(self, registrar: Registrar) -> None:
+        """A worker thread: REGISTERs from the queue until None."""
+        while (job := self._jobs.get()) is not None:
+            try:
+                response = registrar.bind(job.request, job.screened, job.now, source=job.source)
+            except Exception:  # a bug, not the database (bind answers LocationError 500)
+                common.LOG.exception("REGISTER failed")
+                response = job.request.make_response(500, "Server Internal Error")
+            try:
+                assert self._loop is not None  # submit set it before the job was queued
+                self._loop.call_soon_threadsafe(self._finished, job, response)
+            except RuntimeError:  # the loop is closed: nobody to answer any more
+                return
+
+    def _finished(self, job: _BindJob, response: Response) -> None:
+        """On the loop: send the response, start the AOR's next REGISTER."""
+        job.done(response)
+        waiting = self._waiting.get(job.screened.aor)
+        if waiting:
+            self._jobs.put(waiting.popleft())
+        else:
+            self._waiting.pop(job.screened.aor, None)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Let the REGISTERs on the workers end (for up to ``timeout`` seconds), drop
+        those waiting, close the connections of the workers that ended."""
+        self._waiting.clear()
+        while True:  # jobs not started yet are dropped (their transactions too)
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for thread, registrar in zip(self._threads, self.registrars, strict=True):
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():  # stuck in the database: never close a busy connection
+                common.LOG.warning("%s still waiting for the database", thread.name)
+                continue
+            close = getattr(registrar.location, "close", None)
+            if close is not None:
+                close()
+
+
+class _BindJob:
+    """A screened REGISTER waiting for, or on, a worker."""
+
+    __slots__ = ("done", "now", "request", "screened", "source")
+
+    def __init__(
+        self,
+        request: Request,
+        screened: Screened,
+        now: float,
+        source: object,
+        done: Callable[[Response], None],
+    ) -> None:
+        self.request, self.screened, self.now, self.source = request, screened, now, source
+        self.done = done
+
+
+def make_bind_workers(args: argparse.Namespace, registrar: Registrar) -> BindWorkers | None:
+    """With a ``postgresql://`` ``--db`` and ``--db-workers`` above 0, the workers that run
+    steps 6-8 (each a registrar like ``registrar`` on its own connection); else None:
+    SQLite needs no round trips, its REGISTERs run on the event loop."""
+    size = getattr(args, "db_workers", DEFAULT_BIND_WORKERS)
+    if size < 0:
+        raise common.ConfigError("--db-workers must be 0 or more")
+    if not is_postgres_url(args.db) or size == 0:
+        return None
+    registrars = []
+    try:
+        for _ in range(size):
+            worker = Registrar(
+                open_location(args.db),
+                registrar.config,
+                registrar.authenticator,
+                extensions=registrar.extensions,
+            )
+            # The whole table is counted (for max_bindings_total) about once a second
+            # per process, as on the event loop, not once per worker.
+            worker.recount_interval = registrar.recount_interval * size
+            registrars.append(worker)
+    except common.ConfigError:
+        for made in registrars:
+            made.location.close()
+        raise
+    return BindWorkers(registrars)
+
+
 class RegistrarUser(TransactionUser):
     """The transaction user of the registrar program: REGISTER, OPTIONS, CANCEL, 405 for
     the rest."""
 
-    def __init__(self, registrar: Registrar, clock: Any = CORE_CLOCK) -> None:
+    def __init__(
+        self, registrar: Registrar, clock: Any = CORE_CLOCK, *, workers: BindWorkers | None = None
+    ) -> None:
         self.registrar = registrar
         self.clock = clock
         self.registers = 0
         self.expiry = ExpiryTimer(registrar, clock)
+        self.workers = workers
 
     def on_request(self, request: Request, transaction: Any, source: Source) -> None:
         if transaction is None:
@@ -400,6 +579,9 @@ class RegistrarUser(TransactionUser):
         method = request.method
         if method == "REGISTER":
             self.registers += 1
+            if self.workers is not None:
+                self._register_on_worker(request, transaction, source)
+                return
             try:
                 response = self.registrar.handle(
                     request, self.clock(), source=source.remote.hostport
@@ -433,6 +615,22 @@ class RegistrarUser(TransactionUser):
             if refusal is not None:
                 self.dispatcher.send_response(transaction, refusal)
 
+    def _register_on_worker(self, request: Request, transaction: Any, source: Source) -> None:
+        """Steps 1-5 here, steps 6-8 on a worker (:class:`BindWorkers`); the response is
+        sent on the loop when the worker is done."""
+        now = self.clock()
+        screened = self.registrar.screen(request, now)
+        if isinstance(screened, Response):
+            self.dispatcher.send_response(transaction, screened)
+            return
+        assert self.workers is not None
+
+        def answer(response: Response) -> None:
+            self.dispatcher.send_response(transaction, response)
+            self.schedule_expiry()
+
+        self.workers.submit(request, screened, now, source.remote.hostport, answer)
+
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.2
     ##% If the UAS did not find a matching transaction for the CANCEL
     ##% according to the procedure above, it SHOULD respond to the CANCEL with
@@ -448,8 +646,9 @@ class RegistrarUser(TransactionUser):
     def _cancel(self, cancel: Request) -> Response:
         """§9.2: 200 if the CANCEL matches a transaction, else 481.
 
-        Every request this registrar takes is answered at once, so a matching
-        transaction has its final response already: the CANCEL changes nothing.
+        A REGISTER is never cancelled: it was answered already, or (on a database
+        worker) it will be, as if the CANCEL had not come (§9.1: non-INVITE requests
+        are answered at once, so a CANCEL of one always races with its response).
         """
         if self.dispatcher.transactions.find_cancel_target(cancel) is None:
             return cancel.make_response(481)
@@ -476,12 +675,43 @@ class RegistrarUser(TransactionUser):
 
     def stop(self) -> None:
         self.expiry.stop()
+        if self.workers is not None:
+            self.workers.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser("python -m rfc3261 registrar", __doc__)
     add_registrar_arguments(parser)
+    parser.add_argument(
+        "--db-workers",
+        type=int,
+        default=DEFAULT_BIND_WORKERS,
+        metavar="N",
+        help="with --db postgresql://: REGISTERs in the database at once, each on its own "
+        "connection (0: one at a time on the event loop; default %(default)s)",
+    )
+    add_t1_argument(parser)
     return parser
+
+
+def add_t1_argument(parser: argparse.ArgumentParser) -> None:
+    """``--t1``: the T1 the server transactions' timers derive from (G, H, J)."""
+    parser.add_argument(
+        "--t1",
+        type=t1_value,
+        default=None,
+        metavar="S",
+        help="T1, the round-trip estimate Timer G, H and J derive from (RFC 3261 §17.1.1.2; "
+        "default 0.5 s; smaller makes them testable quickly)",
+    )
+
+
+def t1_value(text: str) -> float:
+    """A ``--t1`` value: positive, at most T2 (4 s)."""
+    value = float(text)
+    if not 0 < value <= 4.0:
+        raise argparse.ArgumentTypeError("--t1 must be positive and at most T2, 4 s")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,11 +723,12 @@ def main(argv: list[str] | None = None) -> int:
     common.setup_logging(args)
     try:
         registrar, location = make_registrar(args)
+        workers = make_bind_workers(args, registrar)
     except (common.ConfigError, OSError, ValueError) as error:
         parser.error(str(error))
 
     async def amain(stop: asyncio.Event) -> int:
-        user = RegistrarUser(registrar)
+        user = RegistrarUser(registrar, workers=workers)
         dispatcher = make_dispatcher(args, user)
         common.install_wire_log(dispatcher, verbose=args.verbose >= 1)
         try:

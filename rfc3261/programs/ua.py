@@ -21,7 +21,10 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
    to URI's presence (RFC 6665, RFC 3856; extension ``events``) and prints the state
    each NOTIFY carries, ``--count`` of them, then unsubscribes;
 6. ``--answer CODE`` accepts (200) or refuses (4xx-6xx) every incoming INVITE
-   (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2) until
+   (§13.3.1; those for ``--ring-user`` only ring, to be CANCELled, §9.2; those for
+   ``--busy-user`` get 486, §13.3.1.3; those for ``--hang-up-user`` are answered and
+   hung up by us ``--hang-up-after`` seconds later, §15, those for ``--hold-user``
+   put on hold by our re-INVITE then, §14.1) until
    ``--count`` calls are over, ``--timeout`` seconds have passed or the process
    gets SIGINT/SIGTERM.
 
@@ -178,6 +181,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="INVITEs for this Request-URI user ring (180) and are never answered",
     )
     ua.add_argument(
+        "--busy-user",
+        metavar="USER",
+        help="INVITEs for this Request-URI user are refused 486 (Busy Here)",
+    )
+    ua.add_argument(
+        "--hang-up-user",
+        metavar="USER",
+        help="calls to this Request-URI user are answered, then hung up by us (BYE)"
+        " --hang-up-after seconds later",
+    )
+    ua.add_argument(
+        "--hold-user",
+        metavar="USER",
+        help="calls to this Request-URI user are answered, then put on hold by us (a"
+        " re-INVITE) --hang-up-after seconds later",
+    )
+    ua.add_argument(
+        "--hang-up-after",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between answering a --hang-up-user call and our BYE (default 1)",
+    )
+    ua.add_argument(
         "--codecs",
         metavar="LIST",
         help="codecs to offer and answer with, e.g. PCMU,PCMA,opus (SDP, RFC 3264; "
@@ -200,6 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="hang up (CANCEL) a call not answered within S seconds",
+    )
+    ua.add_argument(
+        "--require-100rel",
+        action="store_true",
+        help="insist on reliable provisional responses: Require: 100rel in our INVITEs "
+        "(RFC 3262; needs --extension 100rel)",
+    )
+    ua.add_argument(
+        "--invite-expires",
+        type=int,
+        metavar="S",
+        help="put Expires: S in our INVITEs: the core CANCELs one still unanswered then "
+        "(RFC 3261 §13.2.1)",
     )
     ua.add_argument(
         "--t1",
@@ -401,7 +441,11 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
             raise UsageError(f"--{option} needs --extension {name}")
     if args.text and not args.message:
         raise UsageError("--text needs --message")
+    if getattr(args, "require_100rel", False) and "100rel" not in names:
+        raise UsageError("--require-100rel needs --extension 100rel")
     for extension in extensions:
+        if extension.name == "100rel" and getattr(args, "require_100rel", False):
+            extension.require = True  # type: ignore[attr-defined]
         if extension.name == "reason" and args.reason:
             try:
                 extension.give("--reason", args.reason)  # type: ignore[attr-defined]
@@ -631,6 +675,7 @@ class UserAgentProgram:
         self.stop = stop or asyncio.Event()
         self.waiters: list[_Waiter] = []
         self.active: set[Call] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()  # our BYEs for --hang-up-user calls
         self.ended_incoming = 0
         self.host: CoreHost | None = None
         self.ua: UserAgent | None = None
@@ -823,7 +868,7 @@ class UserAgentProgram:
                 if delay is not None:
                     self.loop.call_later(delay, self.hold, call, held)
 
-    def hold(self, call: Call, held: bool) -> None:
+    def hold(self, call: Call, held: bool, tries: int = 20) -> None:
         """Put ``call`` on hold (or resume it) with a re-INVITE (RFC 3264 §8.4)."""
         sdp = self.ua.extension("sdp") if self.ua else None
         if sdp is None or call.ended or call.established is None:
@@ -832,6 +877,9 @@ class UserAgentProgram:
         try:
             effects = sdp.hold(call, self.now(), held)  # type: ignore[attr-defined]
         except ValueError as error:  # an INVITE transaction in progress (§14.1)
+            if tries > 1:  # it waits: try again shortly
+                self.loop.call_later(0.25, self.hold, call, held, tries - 1)
+                return
             self.say(f"call {call.call_id}: {what} not sent ({error})")
             return
         self.say(f"call {call.call_id}: {what} (re-INVITE)")
@@ -857,8 +905,15 @@ class UserAgentProgram:
             and isinstance(request_uri, SipURI)
             and request_uri.user == args.ring_user
         )
+        busy = args.busy_user is not None and getattr(request_uri, "user", None) == args.busy_user
         if args.ring or ringing_only:
             self.run_effects(self.ua.sessions.ring(call, now))
+        if busy:
+            self.outcome.calls_refused += 1
+            self.ended_incoming += 1
+            self.say(f"incoming call {call.call_id} from {caller.uri}: refused 486 (busy)")
+            self.run_effects(self.ua.sessions.reject(call, now, 486))
+            return
         if ringing_only:
             # left ringing until the caller CANCELs it (§9.2) or gives up
             self.say(f"incoming call {call.call_id} from {caller.uri}: ringing, not answering")
@@ -879,11 +934,27 @@ class UserAgentProgram:
             self.outcome.calls_answered += 1
             self.say(f"incoming call {call.call_id} from {caller.uri}: answered 200")
             self.run_effects(self.ua.sessions.answer(call, now, body=body))
+            if (
+                args.hang_up_user is not None
+                and getattr(request_uri, "user", None) == args.hang_up_user
+            ):
+                # the callee ends the call (§15): the core holds the BYE until the ACK came
+                self.loop.call_later(args.hang_up_after, self.hang_up_later, call)
+            if args.hold_user is not None and getattr(request_uri, "user", None) == args.hold_user:
+                # the callee re-INVITEs (§14.1): the conformance cases make it meet theirs
+                self.loop.call_later(args.hang_up_after, self.hold, call, True)
         else:
             self.outcome.calls_refused += 1
             self.ended_incoming += 1
             self.say(f"incoming call {call.call_id} from {caller.uri}: refused {args.answer}")
             self.run_effects(self.ua.sessions.reject(call, now, args.answer))
+
+    def hang_up_later(self, call: Call) -> None:
+        """Our BYE for an answered ``--hang-up-user`` call (nothing if it ended already)."""
+        if not call.ended:
+            task = self.loop.create_task(self.hang_up(call))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     def check_answer_done(self) -> None:
         count = self.args.count
@@ -1074,11 +1145,13 @@ class UserAgentProgram:
     def place_call(self, target: str) -> tuple[Call, list[Any]]:
         """An INVITE to ``target`` with our offer (the sdp extension's, else port 0)."""
         ua = self.ua
+        expires = self.args.invite_expires
+        build: dict[str, Any] = {"headers": [("Expires", str(expires))]} if expires else {}
         sdp = ua.extension("sdp")
         if sdp is not None:
-            return sdp.invite(f"<{target}>", self.now())  # type: ignore[attr-defined]
+            return sdp.invite(f"<{target}>", self.now(), **build)  # type: ignore[attr-defined]
         host = ua.contact_uri.host.strip("[]")
-        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host))
+        return ua.sessions.invite(f"<{target}>", self.now(), body=sdp_offer(host), **build)
 
     async def hang_up(self, call: Call) -> int | None:
         """BYE (or CANCEL) the call; the final status of the BYE, None without one."""

@@ -305,6 +305,11 @@ class Proxy(
         context.incoming_breadth = self.incoming_max_breadth(request)
         self.contexts[server] = context
         self.start_branches(context, now, out)
+        if request.method == "INVITE":
+            # Pending for seconds or minutes: §16.7 forwards what comes back without
+            # reading the request, §16.10 matches a CANCEL by the server transaction's
+            # key.  Only a new branch or a response made up here reads it again.
+            context.keep_request_as_bytes()
 
     # == identity ========================================================================
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..message import Request, Response, parse
-from ..transaction import MAGIC_COOKIE
+from ..transaction import MAGIC_COOKIE, SendMessage
 from ..transports import is_stream
 from ..uri import AbsoluteURI, SipURI, parse_uri
 from .model import (
@@ -499,8 +499,16 @@ class RequestForwarding:
         transaction, effects = self.layer.send_request(branch.request, branch.hop, now)
         branch.transaction = transaction
         self._branches[transaction] = branch
-        if branch.request.method == "INVITE":
+        if branch.method == "INVITE":
             self._set_timer_c(branch, now + self.config.timer_c)
+            # An INVITE may be pending for minutes: while it is, its client transaction
+            # needs the copy's bytes only (Timer A), and the proxy reads it again on a
+            # rare path only (a CANCEL, a retry, a made-up response).  The first send
+            # takes those bytes too: the copy is serialised once.
+            wire = branch.keep_request_as_bytes()
+            for effect in effects:
+                if isinstance(effect, SendMessage) and effect.transaction is transaction:
+                    effect.wire = wire
         self._run(effects, now, out)
 
     ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6

@@ -164,43 +164,143 @@ class ProxyConfig:
             raise ValueError("Timer C must be larger than 3 minutes (RFC 3261 §16.6 step 10)")
 
 
-@dataclass(eq=False)
 class Branch:
-    """One forwarded copy of the request: its client transaction and its state (§16.6)."""
+    """One forwarded copy of the request: its client transaction and its state (§16.6).
 
-    context: ResponseContext
-    target: Target
-    request: Request
-    hop: NextHop
-    transaction: ClientTransaction | None = None
-    breadth: int = 1
-    provisional: bool = False  # a provisional response arrived (a CANCEL may be sent)
-    final: bool = False  # a final response arrived, or was assumed (408, 503)
-    cancel_wanted: bool = False  # CANCEL once a provisional response arrives (§9.1)
-    cancelled: bool = False  # a CANCEL was sent
-    terminated: bool = False  # the client transaction is gone
-    timer_c: float | None = None
-    timer_c_abandon: bool = False  # Timer C now guards the CANCEL (64*T1, §9.1)
+    A plain class with slots rather than a dataclass, because ``request`` is a
+    property: once the copy of a forwarded INVITE is sent, its client transaction
+    keeps it as bytes only (:meth:`keep_request_as_bytes`), and reading
+    ``branch.request`` parses it again -- only a CANCEL (§9.1), a retry (RFC 3263
+    §4.3) or a response the proxy makes up (§16.8, §16.9) does.
+    """
+
+    __slots__ = (
+        "_request",
+        "breadth",
+        "cancel_wanted",
+        "cancelled",
+        "context",
+        "final",
+        "hop",
+        "method",
+        "provisional",
+        "target",
+        "terminated",
+        "timer_c",
+        "timer_c_abandon",
+        "transaction",
+    )
+
+    def __init__(
+        self,
+        context: ResponseContext,
+        target: Target,
+        request: Request,
+        hop: NextHop,
+        transaction: ClientTransaction | None = None,
+        breadth: int = 1,
+    ) -> None:
+        self.context = context
+        self.target = target
+        self._request: Request | None = request
+        self.method = request.method  # read on every response (§16.7 step 2)
+        self.hop = hop
+        self.transaction = transaction
+        self.breadth = breadth
+        self.provisional = False  # a provisional response arrived (a CANCEL may be sent)
+        self.final = False  # a final response arrived, or was assumed (408, 503)
+        self.cancel_wanted = False  # CANCEL once a provisional response arrives (§9.1)
+        self.cancelled = False  # a CANCEL was sent
+        self.terminated = False  # the client transaction is gone
+        self.timer_c: float | None = None
+        self.timer_c_abandon = False  # Timer C now guards the CANCEL (64*T1, §9.1)
+
+    @property
+    def request(self) -> Request:
+        """The copy of the request forwarded on this branch (§16.6)."""
+        if self._request is None:
+            return self.transaction.request  # type: ignore[union-attr]
+        return self._request
+
+    @request.setter
+    def request(self, request: Request) -> None:
+        self._request = request
+
+    def keep_request_as_bytes(self) -> bytes | None:
+        """Let the client transaction keep the sent copy as bytes only (§17.1.1.2: all
+        it does with the request is retransmit it on Timer A); return them."""
+        if self.transaction is None:
+            return None
+        self._request = None
+        return self.transaction.keep_request_as_bytes()
+
+    def __repr__(self) -> str:
+        return f"<Branch to {self.target.uri} via {self.hop} final={self.final}>"
 
 
-@dataclass(eq=False)
 class ResponseContext:
-    """Everything about one proxied request (§16): server transaction, targets, branches."""
+    """Everything about one proxied request (§16): server transaction, targets, branches.
 
-    server: ServerTransaction
-    request: Request  # as received, after the §16.4 preprocessing
-    loop_part: str  # RFC 5393 "second part" of our branch parameters for this request
-    targets: list[Target] = field(default_factory=list)
-    next_target: int = 0
-    branches: list[Branch] = field(default_factory=list)
-    responses: list[Response] = field(default_factory=list)
-    final_sent: bool = False
-    no_new_branches: bool = False
-    incoming_breadth: int = 60
-    server_terminated: bool = False
-    # The Route value naming this proxy that §16.4 removed, if any: its user part may
-    # be a flow token of ours (RFC 5626 §5.3), which extensions read.
-    arrived_route: Any = None
+    A plain class with slots rather than a dataclass, because ``request`` is a
+    property: while a proxied INVITE is pending, its server transaction keeps it as
+    bytes only (:meth:`keep_request_as_bytes`); a new branch (sequential forking,
+    §16.6) or a response the proxy makes up (§16.7 step 6) parses it again.
+    """
+
+    __slots__ = (
+        "_request",
+        "arrived_route",
+        "branches",
+        "final_sent",
+        "incoming_breadth",
+        "loop_part",
+        "next_target",
+        "no_new_branches",
+        "responses",
+        "server",
+        "server_terminated",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        server: ServerTransaction,
+        request: Request,  # as received, after the §16.4 preprocessing
+        loop_part: str,  # RFC 5393 "second part" of our branch parameters for this request
+        targets: list[Target] | None = None,
+    ) -> None:
+        self.server = server
+        self._request: Request | None = request
+        self.loop_part = loop_part
+        self.targets: list[Target] = [] if targets is None else targets
+        self.next_target = 0
+        self.branches: list[Branch] = []
+        self.responses: list[Response] = []
+        self.final_sent = False
+        self.no_new_branches = False
+        self.incoming_breadth = 60
+        self.server_terminated = False
+        # The Route value naming this proxy that §16.4 removed, if any: its user part may
+        # be a flow token of ours (RFC 5626 §5.3), which extensions read.
+        self.arrived_route: Any = None
+
+    @property
+    def request(self) -> Request:
+        """The request as received, after the §16.4 preprocessing."""
+        if self._request is None:
+            return self.server.request
+        return self._request
+
+    @request.setter
+    def request(self, request: Request) -> None:
+        self._request = request
+
+    def keep_request_as_bytes(self) -> None:
+        """Let the server transaction keep the request as bytes only (it is the same
+        request object); nothing is done when the context holds a request of its own."""
+        if self._request is not None and self._request is self.server._request:
+            self.server.keep_request_as_bytes()
+            self._request = None
 
     @property
     def outgoing_breadth(self) -> int:
@@ -210,6 +310,9 @@ class ResponseContext:
     @property
     def pending(self) -> list[Branch]:
         return [b for b in self.branches if not b.final]
+
+    def __repr__(self) -> str:
+        return f"<ResponseContext {self.server!r} {len(self.branches)} branches>"
 
 
 # -- helpers shared by the steps ------------------------------------------------------

@@ -107,7 +107,7 @@ class ResponseProcessing:
         ##% with status codes 101 to 199 inclusive (i.e., anything but 100), the
         ##% proxy MUST reset timer C for that client transaction.
         if (
-            branch.request.method == "INVITE"
+            branch.method == "INVITE"
             and 101 <= status <= 199
             and not branch.final
             and not branch.timer_c_abandon
@@ -318,7 +318,7 @@ class ResponseProcessing:
     def cancel_pending(self, context: ResponseContext, now: float, out: list[Send]) -> None:
         """Step 10: CANCEL every pending branch (INVITE only; others just finish)."""
         for branch in context.pending:
-            if branch.request.method != "INVITE" or branch.cancelled:
+            if branch.method != "INVITE" or branch.cancelled:
                 continue
             if branch.provisional:
                 self.send_cancel(branch, now, out)

@@ -120,8 +120,11 @@ class RequestTargets:
                 raise TypeError(f"a ProxyExtension returned {target!r}, not a Target")
             if not any(uri_equal(target.uri, t.uri) for t in targets):
                 targets.append(target)
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.18
+        ##% The reason phrase SHOULD indicate a more precise cause as to why the callee is
+        ##% unavailable.
         if not targets:
-            raise _Answer(480)
+            raise _Answer(480, response=request.make_response(480, "No Contact Registered"))
         return targets
 
     def _for_registrar(self, request: Request, *, before_routing: bool = False) -> bool:

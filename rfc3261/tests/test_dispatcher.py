@@ -387,6 +387,10 @@ async def test_call_against_the_minimal_uas(transport: str) -> None:
 ##% interval that starts at T1 seconds and doubles for each
 ##% retransmission until it reaches T2 seconds (T1 and T2 are defined in
 ##% Section 17).
+##= https://www.rfc-editor.org/rfc/rfc3261#section-13.3.1.4
+##= type=test
+##% If the INVITE did not contain an offer, the 2xx MUST contain an offer if the UAS had not
+##% yet sent an offer.
 @async_test(timeout=15)
 async def test_minimal_uas_retransmits_2xx_until_ack() -> None:
     uas = MinimalUAS(timers=FAST_TIMERS)
@@ -400,6 +404,7 @@ async def test_minimal_uas_retransmits_2xx_until_ack() -> None:
         for _ in range(6):
             response = await peer.receive_message()
             assert isinstance(response, Response) and response.status == 200
+            assert b"m=audio 0 RTP/AVP 0" in response.body  # the INVITE had no offer
             arrivals.append(loop.time())
         intervals = [b - a for a, b in itertools.pairwise(arrivals)]
         expected = [0.02, 0.04, 0.08, 0.08, 0.08]  # T1, 2*T1, 4*T1, then T2

@@ -204,6 +204,17 @@ def test_no_bindings_480_unknown_user_404() -> None:
     assert final(alice) == [480, 404]
 
 
+##= https://www.rfc-editor.org/rfc/rfc3261#section-21.4.18
+##= type=test
+##% The reason phrase SHOULD indicate a more precise cause as to why the callee is
+##% unavailable.
+def test_480_reason_phrase_names_the_cause() -> None:
+    net, _proxy, alice = setup()
+    call(net, alice, invite(BOB))
+    net.run(1.0)
+    assert "SIP/2.0 480 No Contact Registered" in net.lines(PROXY, "alice-pc.example")
+
+
 # -- forking ---------------------------------------------------------------------------
 
 

@@ -196,3 +196,37 @@ async def test_a_source_or_address_destination_skips_the_resolver() -> None:
     finally:
         await host.close()
         await server.close()
+
+
+@async_test(timeout=15)
+async def test_a_via_rewritten_for_the_resolved_transport_goes_back_to_the_transaction() -> None:
+    # The core wrote UDP and kept only the bytes (as a proxy's pending INVITE does); the
+    # resolver chose TCP, so the host rewrites the Via, sends the new bytes, and gives the
+    # changed request back to the transaction for its retransmissions.
+    server, server_tu, port = await _server()
+    resolver = TableResolver({"service.example": [Address("TCP", "127.0.0.1", port)]})
+    core = ClientCore()
+    host = CoreHost(core, resolver=resolver)
+    try:
+        await host.listen("sip:127.0.0.1:0")
+        point = host.local_point("UDP")
+        request = build_request("OPTIONS", "sip:bob@service.example", call_id="back-1")
+        request.headers.prepend(
+            "Via", f"SIP/2.0/UDP {point.address.hostport};branch={new_branch()}"
+        )
+        transaction, effects = core.layer.send_request(request, "sip:bob@service.example", 0.0)
+        [send] = effects
+        send.wire = transaction.keep_request_as_bytes()
+        assert b"SIP/2.0/UDP" in send.wire
+        host.run(effects)
+        received, _, source = await server_tu.next("request")
+        assert received.call_id == "back-1" and source.transport == "TCP"
+        assert received.top_via.transport == "TCP"
+        # (A retransmission may have gone out before the name was resolved: it is
+        # rewritten and given back too.)
+        assert request.top_via.transport == "TCP"
+        assert transaction.request.top_via.transport == "TCP"
+        assert send.wire is None  # the kept bytes said UDP: not sent
+    finally:
+        await host.close()
+        await server.close()

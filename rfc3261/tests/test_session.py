@@ -939,3 +939,39 @@ def test_invite_allow_lists_info_when_supported() -> None:
     assert "INFO" not in make_ua("bob").sessions.invite("sip:a@b.example.com", 0.0)[
         0
     ].client.request.header("Allow")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-14.2
+##= type=test
+##% A UAS that receives a second INVITE before it sends the final
+##% response to a first INVITE with a lower CSeq sequence number on the
+##% same dialog MUST return a 500 (Server Internal Error) response to the
+##% second INVITE and MUST include a Retry-After header field with a
+##% randomly chosen value of between 0 and 10 seconds.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-15.1.2
+##= type=test
+##% The UAS MUST still respond to any pending requests received for that
+##% dialog.  It is RECOMMENDED that a 487 (Request Terminated) response
+##% be generated to those pending requests.
+def test_early_dialog_second_invite_500_and_bye_487() -> None:
+    """While the first INVITE rings, a second one on its early dialog gets 500 with
+    Retry-After, and a BYE on the early dialog ends the ringing INVITE with 487."""
+    net, alice, bob = pair()
+    ringing_only(net, bob)
+    call, effects = alice.ua.sessions.invite("sip:bob@bob.example.com", 0.0, body=SDP)
+    net.call(alice, effects)
+    net.run(1.0)
+    (early,) = call.dialogs.values()
+    second, effects = alice.ua.in_dialog(
+        early, "INVITE", net.now, body=SDP, content_type="application/sdp"
+    )
+    net.call(alice, effects)
+    net.run(2.0)
+    assert second.final is not None and second.final.status == 500
+    assert 0 <= second.final.header("Retry-After").seconds <= 10
+    bye, effects = alice.ua.in_dialog(early, "BYE", net.now)
+    net.call(alice, effects)
+    net.run(3.0)
+    assert bye.final is not None and bye.final.status == 200
+    assert [e.response.status for e in alice.of(CallFailed)] == [487]
+    assert bob.ua.sessions.calls == [] or all(c.ended for c in bob.ua.sessions.calls)

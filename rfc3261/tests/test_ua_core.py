@@ -923,6 +923,10 @@ def test_unknown_and_unneeded_malformed_header_fields_are_ignored() -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
 ##= type=test
 ##% The URI provided in the Contact header field MUST be a SIP or SIPS URI.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.1
+##= type=test
+##% The URI SHOULD have global scope (that is, the same URI can be used in messages outside
+##% this dialog).
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.1.2
 ##= type=test
 ##% When a UAC sends a request that can establish a dialog (such as an INVITE) it MUST provide
