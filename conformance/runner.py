@@ -236,8 +236,8 @@ class Runner:
 
         With ``jobs`` 1 there is one lane.  A case that runs alone (``serial="alone"``; a
         hostile one, which may take the target down) is a segment of its own at its place;
-        cases naming the same ``serial`` share a lane; so do all registrar cases (they
-        register the same address-of-record)."""
+        cases naming the same ``serial`` share a lane; so do all registrar and redirect
+        cases (they register the same address-of-record)."""
         if self.jobs <= 1:
             return [[list(range(len(cases)))]] if cases else []
         out: list[list[list[int]]] = []
@@ -249,7 +249,9 @@ class Runner:
                 out.append([[index]])
                 lanes = {}
                 continue
-            key = entry.serial or ("registrar" if self.role == "registrar" else entry.id)
+            # a registrar's or redirect server's cases register the same address-of-record
+            shared = self.role in ("registrar", "redirect")
+            key = entry.serial or (self.role if shared else entry.id)
             lanes.setdefault(key, []).append(index)
         if lanes:
             out.append(list(lanes.values()))

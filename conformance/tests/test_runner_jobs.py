@@ -55,9 +55,10 @@ def test_alone_and_hostile_cases_are_barriers_and_lanes_keep_their_order() -> No
     assert got == [[["learn"]], [["a"], ["x1", "x2"], ["b"]], [["torture"]], [["c"]]]
 
 
-def test_registrar_cases_share_one_lane() -> None:
+@pytest.mark.parametrize("role", ["registrar", "redirect"])
+def test_registrar_and_redirect_cases_share_one_lane(role: str) -> None:
     cases = [_case("r1"), _case("r2"), _case("alone", serial="alone"), _case("r3")]
-    got = _ids(cases, Runner(TARGET, "registrar", Profile(), jobs=4).segments(cases))
+    got = _ids(cases, Runner(TARGET, role, Profile(), jobs=4).segments(cases))
     assert got == [[["r1", "r2"]], [["alone"]], [["r3"]]]
 
 
