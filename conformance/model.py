@@ -265,6 +265,10 @@ class Context:
         # methods the target left entirely unanswered earlier in the run (shared by the
         # runner): later cases needing them end inconclusive at once instead of waiting
         self.silent_methods: set[str] = set()
+        # ... learned by cases that run alone (`Case.serial`); the others keep what they
+        # learn to themselves, so no verdict depends on which cases ran beside which
+        self.learns = True
+        self.unanswered: set[str] = set()
         # what the case created, for the postamble (`teardown`): calls set up by a 2xx,
         # INVITEs left ringing, other clean-ups (an un-REGISTER...) as (label, action) pairs
         self.dialogs: list[Dialog] = []
@@ -318,7 +322,7 @@ class Context:
         With ``learn``, a method that gets no response at all is remembered as one the
         target leaves unanswered (pass False when the request is odd on purpose).
         """
-        if req.method in self.silent_methods:
+        if req.method in self.silent_methods or req.method in self.unanswered:
             raise Inconclusive(f"the target left {req.method} unanswered earlier in the run")
         data = bytes(req)
         link.send(data, note)
@@ -348,7 +352,7 @@ class Context:
             )
             if msg is None:
                 if learn and not provisional and req.method not in ("ACK", "CANCEL", "BYE"):
-                    self.silent_methods.add(req.method)
+                    (self.silent_methods if self.learns else self.unanswered).add(req.method)
                 if provisional and req.method == "INVITE":
                     self.ringing.append((link, req))
                 return None, provisional

@@ -243,7 +243,7 @@ class Runner:
         out: list[list[list[int]]] = []
         lanes: dict[str, list[int]] = {}
         for index, entry in enumerate(cases):
-            if entry.serial == "alone" or (entry.hostile and self.role != "uac"):
+            if self.alone(entry):
                 if lanes:
                     out.append(list(lanes.values()))
                 out.append([[index]])
@@ -256,6 +256,11 @@ class Runner:
         if lanes:
             out.append(list(lanes.values()))
         return out
+
+    def alone(self, entry: Case) -> bool:
+        """Whether ``entry`` runs with no other case beside it (and teaches later cases
+        which methods the target leaves unanswered)."""
+        return entry.serial == "alone" or (entry.hostile and self.role != "uac")
 
     def _next(self, entry: Case, start: float) -> CaseResult:
         """Run ``entry`` unless the run's time is up or the target went silent (a hostile
@@ -297,6 +302,7 @@ class Runner:
         ctx = Context(entry, self.target, self.profile, began + limit)
         ctx.role = self.role
         ctx.silent_methods = self.silent_methods
+        ctx.learns = self.alone(entry)
         res = CaseResult(entry, Verdict.PASS, ladder=ctx.ladder)
         try:
             entry.run(ctx)
