@@ -5,7 +5,8 @@ port, sipref's minimal UAS (``python -m rfc3261.asyncio.uas_minimal``), SIPp's b
 scenario, sipref's own programs (``python -m rfc3261 ua --answer 200``, ``registrar``,
 ``redirect``, ``proxy``) and Kamailio (registrar, proxy and, with ``-A REDIRECT``, redirect
 server: the configuration in conformance/tests/kamailio);
-runs the cases of the matching role against each (UDP), writes ``<stack>.json``
+runs the cases of the matching role against each (UDP; the `VARIANTS` over TCP or TLS run
+the transport-dependent cases), writes ``<stack>.json``
 (and, in the UAC role, ``sipref-ua-uac.json`` and ``sipp-uac.json``: `UAC_STACKS`)
 per target (the schema in `conformance.report`), and stops them.  A stack that is not
 installed is skipped with a message; exit status 1 when none could be run, 2 when a case
@@ -91,6 +92,19 @@ def minimal_uas_argv(port: int) -> list[str]:
     ]
 
 
+def _ha1_file(work: Path, port: int) -> str:
+    """The Digest H(A1) file of the registrar with authentication: alice, password "secret",
+    realm 127.0.0.1, SHA-256 and MD5 (the sipref-registrar-auth profile's credentials);
+    written only when ``port`` is not 0 (a listing writes nothing)."""
+    path = work / "ha1.txt"
+    if port:
+        from rfc3261.digest_server import ha1_line
+
+        lines = [ha1_line("alice", "127.0.0.1", "secret", algo) for algo in ("SHA-256", "MD5")]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
 def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str]]:
     """Stack name: (command line or None when not installed, profile file, role).
 
@@ -146,6 +160,21 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "sipref-redirect.toml",
             "redirect",
         ),
+        # the same with Digest (RFC 3261 §22): the auth_* cases answer its challenges
+        "sipref-registrar-auth": (
+            [
+                *sipref,
+                "registrar",
+                *listen,
+                *domain,
+                "--db",
+                str(work / "registrar-auth.db"),
+                "--auth-file",
+                _ha1_file(work, port),
+            ],
+            "sipref-registrar-auth.toml",
+            "registrar",
+        ),
         "sipref-proxy": (
             # its domain is not 127.0.0.1: the cases' downstream URIs (sip:x@127.0.0.1:port)
             # are then forwarded by Request-URI (§16.5), not looked up in the location service
@@ -176,6 +205,49 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
 #: minutes; every stack here serves concurrent calls and transactions
 JOBS = 4
 
+#: Transport variants of the stacks above: name: (stack, transport, case globs).  The stack
+#: listens on ``sip:`` (UDP and TCP) or, for TLS, on ``sips:`` with a certificate made for the
+#: run and the RFC 3261 cipher suite on (§26.2.1); only the cases whose verdict depends on
+#: the transport run, so that `make conformance` stays quick.
+VARIANTS = {
+    "sipref-ua-tcp": ("sipref-ua", "tcp", "transport-*,tls-*,uas-*,txn-*"),
+    "sipref-ua-tls": ("sipref-ua", "tls", "transport-*,tls-*,uas-*,txn-*"),
+    "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
+    "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*"),
+    "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*"),
+    "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
+}
+
+
+def certificate(work: Path) -> tuple[Path, Path] | None:
+    """A self-signed certificate and key for 127.0.0.1 in ``work`` (None without openssl)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    cert, key = work / "tls-cert.pem", work / "tls-key.pem"
+    subject = ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"]
+    argv = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    if not cert.exists():
+        subprocess.run([*argv, *subject, *names], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, str, str, str]:
+    """(command line or None, profile file, role, transport, case globs) of a stack or of
+    one of its `VARIANTS` (a stack itself runs every case of its role over UDP)."""
+    stack, transport, globs = VARIANTS.get(name, (name, "udp", "*"))
+    command, profile_name, role = _stacks(port, work)[stack]
+    if command is not None and transport == "tls":
+        made = certificate(work) if port else (Path("cert"), Path("key"))
+        if made is None:
+            return None, profile_name, role, transport, globs
+        listen = command.index("--listen") + 1
+        command = [*command[:listen], f"sips:127.0.0.1:{port}", *command[listen + 1 :]]
+        command += ["--cert", str(made[0]), "--key", str(made[1]), "--tls-rfc3261-ciphers"]
+    return command, profile_name, role, transport, globs
+
+
 #: UAC-role stacks: no server to start, the profile's [uac] commands make each one call the
 #: runner case by case (conformance.trigger); name: (profile file, program it needs)
 UAC_STACKS = {
@@ -202,8 +274,13 @@ def run_uac(name: str, cases: list[Case], out: Path, jobs: int = JOBS) -> bool:
     return True
 
 
-def _bound(port: int) -> bool:
-    """Whether something holds UDP ``port`` on loopback (the target is listening)."""
+def _bound(port: int, tcp: bool = False) -> bool:
+    """Whether something holds UDP ``port`` on loopback (with ``tcp``: accepts a TCP
+    connection there): the target is listening."""
+    if tcp:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        return False
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -213,7 +290,9 @@ def _bound(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _running(argv: list[str], port: int = 0) -> Iterator[subprocess.Popen[bytes]]:
+def _running(
+    argv: list[str], port: int = 0, tcp: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
     # A session of its own: Kamailio's worker processes are stopped with it.
     process = subprocess.Popen(
         argv,
@@ -227,7 +306,7 @@ def _running(argv: list[str], port: int = 0) -> Iterator[subprocess.Popen[bytes]
         time.sleep(0.5)
         # a Python program can take seconds to start on a loaded machine: wait for its port
         end = time.monotonic() + 10
-        while port and not _bound(port) and process.poll() is None and time.monotonic() < end:
+        while port and not _bound(port, tcp) and process.poll() is None and time.monotonic() < end:
             time.sleep(0.1)
         yield process
     finally:
@@ -263,23 +342,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     done = 0
     with tempfile.TemporaryDirectory(prefix="sipref-selftest-") as work:
-        for name in _stacks(0, Path(work)):
+        for name in [*_stacks(0, Path(work)), *VARIANTS]:
             if args.stack and name not in args.stack:
                 continue
             port = _free_port()
-            command, profile_name, role = _stacks(port, Path(work))[name]
+            command, profile_name, role, transport, globs = variant(name, port, Path(work))
             if command is None:
                 print(f"{name}: not installed, skipped", file=sys.stderr)
                 continue
             profile = load_profile(PROFILES / profile_name)
-            target = parse_target(f"udp:127.0.0.1:{port}")
-            with _running(command, port):
+            target = parse_target(f"{transport}:127.0.0.1:{port}")
+            with _running(command, port, tcp=transport == "tls"):
                 # bounded: a wave of one role against one stack stays under 3 minutes (issue
                 # 25); Kamailio's proxy wave takes about 2 on a loaded machine
                 runner = Runner(target, role, profile, total_timeout=170, jobs=args.jobs)
                 runner.progress = progress_line
+                wanted = {c.id for c in select_cases(cases, role, globs)}
+                chosen = [c for c in select_cases(cases, role, args.cases) if c.id in wanted]
                 try:
-                    run = runner.run(select_cases(cases, role, args.cases))
+                    run = runner.run(chosen)
                 except NoAnswer as exc:
                     print(f"{name}: {exc}", file=sys.stderr)
                     continue

@@ -6,8 +6,10 @@ profile's ``[uac]`` table names one command per kind of request (`KINDS`), run w
 placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{port}``,
 ``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
 ``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
-``{free_port}`` a free UDP port on loopback for the UAC to bind; for kind ``dns``, ``{dns}``
-the runner's DNS server and ``{domain}`` the name it resolves to the runner)::
+``{free_port}`` a free UDP port on loopback for the UAC to bind, ``{large_text}`` a word of
+1500 characters for a request too large for UDP; for kind ``dns``, ``{dns}`` the runner's DNS
+server and ``{domain}`` the name it resolves to the runner; for kind ``uri``, ``{link}`` the
+SIP URI the case wants turned into a request, §19.1.5 — quote it, it holds ``;`` and ``&``)::
 
     [uac]
     invite = "python -m rfc3261 ua --call sip:uas@{target} --duration 4"
@@ -70,7 +72,10 @@ KINDS: dict[str, str] = {
     "it is answered",
     "options": "send OPTIONS to {uri}",
     "message": "send an instant MESSAGE to {uri}",
+    "large_request": "send a request of more than 1300 bytes (OPTIONS, MESSAGE...) to {uri}",
     "subscribe": "SUBSCRIBE to {uri} (presence)",
+    "uri": "send the request the SIP URI {link} asks for (RFC 3261 §19.1.5: its method "
+    "parameter and headers), as if a link were clicked",
     "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
     "hanging up about 1 s after it is answered",
 }
@@ -87,7 +92,11 @@ PLACEHOLDERS = (
     "free_port",
     "dns",
     "domain",
+    "large_text",
+    "link",
 )
+#: ``{large_text}``: a word long enough to make a request exceed 1300 bytes (§18.1.1)
+LARGE_TEXT = "large" * 300
 
 
 class TriggerError(ValueError):
@@ -108,7 +117,7 @@ def check_command(kind: str, command: str) -> None:
     unknown = names - set(PLACEHOLDERS)
     if unknown:
         raise TriggerError(f"{kind}: unknown placeholder(s) {', '.join(sorted(unknown))}")
-    if not names & {"target", "host", "port", "uri", "domain"}:
+    if not names & {"target", "host", "port", "uri", "domain", "link"}:
         raise TriggerError(f"{kind}: the command never names the runner ({{target}})")
 
 
@@ -128,6 +137,8 @@ def fill(command: str, profile: Profile, hostport: str, **extra: str) -> str:
         python=sys.executable,
         profiles=str(PROFILES),
         free_port=free_port() if "{free_port}" in command else 0,
+        large_text=LARGE_TEXT,
+        link=extra.get("link", ""),
     )
 
 
@@ -212,6 +223,7 @@ class Peer:
         else:
             self.wait = profile.dial_timeout
             what = KINDS[kind].format(
+                link=extra.get("link", ""),
                 uri=f"sip:uas@{self.server.hostport}",
                 target=self.server.hostport,
                 dns=extra.get("dns", ""),

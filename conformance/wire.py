@@ -82,7 +82,15 @@ class Ladder:
 class Link:
     """A client socket to the target, recording into a ladder."""
 
-    def __init__(self, target: Target, ladder: Ladder, deadline: float) -> None:
+    def __init__(
+        self,
+        target: Target,
+        ladder: Ladder,
+        deadline: float,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``context``: the TLS client context to use (the TLS cases' own ciphers or
+        certificate checks); by default any certificate and the library's ciphers."""
         self.target = target
         self.ladder = ladder
         self.deadline = deadline
@@ -104,10 +112,12 @@ class Link:
             try:
                 raw.connect(target.address)
                 if target.transport == "tls":
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                    raw = context.wrap_socket(raw, server_hostname=None)
+                    if context is None:
+                        context = ssl.create_default_context()
+                        context.check_hostname = False
+                        context.verify_mode = ssl.CERT_NONE
+                    hostname = target.host.strip("[]") if context.check_hostname else None
+                    raw = context.wrap_socket(raw, server_hostname=hostname)
             except OSError:
                 raw.close()
                 raise
@@ -220,12 +230,17 @@ class Link:
                 interval = min(interval * 2, cap)
                 next_tx = now + interval
             wait = min(end, self.deadline, next_tx if retransmit else end) - now
+            found = None
+            # one read off a stream can frame several messages (a 100 and the final response
+            # in one segment): those after the one returned wait in `pending`, not dropped
             for msg in self._read(wait):
                 budget -= 1
-                if match(msg):
-                    return msg
-                if len(self.pending) < 200:
+                if found is None and match(msg):
+                    found = msg
+                elif len(self.pending) < 200:
                     self.pending.append(msg)
+            if found is not None:
+                return found
         self._event("receive budget exhausted (flood)")
         return None
 
@@ -252,11 +267,17 @@ class Listener:
     """A UDP socket on loopback the runner listens on: a downstream UAS behind a proxy, or
     the server a UAC under test calls.  Records into the case's ladder like `Link`."""
 
-    def __init__(self, ladder: Ladder, deadline: float, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, ladder: Ladder, deadline: float, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.ladder = ladder
         self.deadline = deadline
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((host, 0))
+        try:
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
         self.local: tuple[str, int] = self.sock.getsockname()[:2]
         self.pending: list[tuple[Message, tuple[str, int]]] = []
 

@@ -21,6 +21,10 @@ construction and transaction cases it meets; each fault breaks one rule:
   again (new branch, next CSeq) once (§21.4, §21.4.4, §21.5.4);
 - ``second_final``: a final response with another To tag after the first final response is
   ACKed too, not ignored (§13.2.2.3).
+- ``take_short``: a response datagram shorter than its Content-Length is taken, not
+  discarded (§18.3);
+- ``strict_length``: a response datagram with bytes beyond its Content-Length is dropped
+  (§18.3: they are to be discarded, not the response).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import time
 from collections.abc import Sequence
 
 from conformance.sipmsg import Message, parse_message
+from conformance.tests.faulty_uas import _framing
 
 FAULTS = (
     "no_cookie",
@@ -45,6 +50,8 @@ FAULTS = (
     "keep_retransmitting",
     "repeat_after_failure",
     "second_final",
+    "take_short",
+    "strict_length",
 )
 
 
@@ -131,6 +138,11 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
         msg = parse_message(raw)
         if msg is None or not msg.is_response or msg.branch != request.branch:
             continue
+        framing = _framing(raw)
+        if (framing == "short" and "take_short" not in faults) or (
+            framing == "extra" and "strict_length" in faults
+        ):
+            continue  # §18.3: a response short of its Content-Length is discarded
         if (msg.status or 0) < 200:
             retransmit = retransmit and kind != "invite"
             continue

@@ -38,6 +38,15 @@ can check the runner gives that rule's case the failing verdict:
 - ``short_timer_j``: a non-INVITE transaction is forgotten 16*T1 after its final response,
   not 64*T1 (Timer J, §17.2.2);
 - ``redirect_no_contact``: a redirect server's 302 lists no Contact (§8.3);
+- ``reply_to_source``: responses go to the packet's source address and port, whatever the
+  Via says (§18.2.2: received and sent-by port, maddr);
+- ``ignore_maddr``: a Via's maddr is ignored (§18.2.2);
+- ``strict_length``: 400 to a datagram with bytes beyond its Content-Length (§18.3);
+- with a ``realm`` (Digest: REGISTER and INVITE challenged with 401, user alice, password
+  secret): ``no_qop``: challenges without qop (§22.4); ``accept_basic``: Basic credentials
+  accepted (§22); ``challenge_ack``: an ACK gets a 401 (§22.1); ``challenge_cancel``: a
+  CANCEL gets a 401 (§22.1); ``retransmit_challenge``: a 401 to INVITE is retransmitted
+  until ACKed (§26.3.2.4);
 - ``garbage``: a datagram of garbage before every response (the runner must cope);
 - ``flood``: every response sent 50 times (the runner must cope);
 - ``no_allow_405``: a 405 without Allow (§21.4.6);
@@ -65,6 +74,7 @@ Run alone: ``python -m conformance.tests.faulty_uas --port 5090 --fault no_to_ta
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import itertools
@@ -88,6 +98,7 @@ REASONS = {
     180: "Ringing",
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     404: "Not Found",
     405: "Method Not Allowed",
     415: "Unsupported Media Type",
@@ -114,8 +125,11 @@ class FaultyElement:
         faults: tuple[str, ...] = (),
         t1: float = 0.5,
         users: tuple[str, ...] = ("alice", "ring"),
+        realm: str = "",
     ) -> None:
         self.role = role
+        # Digest (RFC 2617, MD5): with a realm, REGISTER and INVITE need alice's credentials
+        self.realm = realm
         self.faults = set(faults)
         self.users = set(users)
         self.t1 = t1
@@ -176,8 +190,16 @@ class FaultyElement:
             msg = parse_message(data)
             if msg is None:
                 continue
+            framing = _framing(data)
             with self.lock:
                 try:
+                    if framing == "short" or (
+                        framing == "extra" and "strict_length" in self.faults
+                    ):
+                        # §18.3: a short datagram's request gets 400, its response is dropped
+                        if not msg.is_response:
+                            self._reply(msg, addr[:2], 400)
+                        continue
                     self._handle(msg, addr[:2])
                 except Exception:  # a test double: malformed input is dropped
                     continue
@@ -248,8 +270,11 @@ class FaultyElement:
         # where the response goes: RFC 3581 rport, else received + sent-by port (§18.2.2)
         sent_by = top.split()[1].split(";")[0] if len(top.split()) > 1 else ""
         host, port = uri_host_port("sip:" + sent_by)
-        if param(top, "rport") not in (None, ""):
+        maddr = param(top, "maddr")
+        if param(top, "rport") not in (None, "") or "reply_to_source" in self.faults:
             dest = (addr[0], addr[1])
+        elif maddr and "ignore_maddr" not in self.faults:
+            dest = (maddr, port or 5060)
         else:
             dest = (param(top, "received") or host, port or 5060)
         return data, dest
@@ -295,6 +320,14 @@ class FaultyElement:
             return
         branch = msg.branch or ""
         method = msg.method or ""
+        if (
+            self.realm
+            and method in ("ACK", "CANCEL")
+            and f"challenge_{method.lower()}" in (self.faults)
+        ):
+            self._reply(msg, addr, 401, [("WWW-Authenticate", self._challenge())])
+            if method == "CANCEL":
+                return
         if method == "ACK":
             self.unacked.pop(branch, None)
             self.unacked.pop(msg.call_id, None)
@@ -347,6 +380,11 @@ class FaultyElement:
             self._reply(msg, addr, 482)
             return
         self.seen[key] = branch
+        if self.realm and method in ("REGISTER", "INVITE") and not self._authorized(msg):
+            self._reply(msg, addr, 401, [("WWW-Authenticate", self._challenge())])
+            if "retransmit_challenge" not in self.faults:
+                self.unacked.pop(branch, None)  # §26.3.2.4: one 401, sent statelessly
+            return
         if self.role == "registrar":
             self._register(msg, addr)
             return
@@ -481,6 +519,33 @@ class FaultyElement:
         if "redirect_no_contact" in self.faults:
             contacts = []
         self._reply(msg, addr, 302, [("Contact", c) for c in contacts])
+
+    def _challenge(self) -> str:
+        qop = "" if "no_qop" in self.faults else ', qop="auth"'
+        nonce = hashlib.md5(f"{time.monotonic()}".encode()).hexdigest()
+        return f'Digest realm="{self.realm}", nonce="{nonce}", algorithm=MD5{qop}'
+
+    def _authorized(self, msg: Message) -> bool:
+        """Right Digest credentials of alice (password "secret"), with or without qop."""
+        value = msg.get("Authorization") or ""
+        scheme, _, rest = value.partition(" ")
+        if scheme.lower() == "basic":
+            token = base64.b64decode(rest.strip() or "=").decode("latin-1", "replace")
+            return "accept_basic" in self.faults and token == "alice:secret"
+        fields = dict(re.findall(r'(\w+)\s*=\s*"?([^",]*)"?', rest))
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode()).hexdigest()
+
+        ha1 = md5(f"alice:{self.realm}:secret")
+        ha2 = md5(f"{msg.method}:{fields.get('uri', '')}")
+        nonce = fields.get("nonce", "")
+        if fields.get("qop"):
+            parts = [fields.get(k, "") for k in ("nc", "cnonce", "qop")]
+            expected = md5(f"{ha1}:{nonce}:{':'.join(parts)}:{ha2}")
+        else:
+            expected = md5(f"{ha1}:{nonce}:{ha2}")
+        return fields.get("username") == "alice" and fields.get("response") == expected
 
     def _register(self, msg: Message, addr: tuple[str, int]) -> None:
         method = msg.method
@@ -644,6 +709,17 @@ class FaultyElement:
         lines = [msg.start_line, *(f"Via: {v}" for v in vias[1:])]
         lines += [f"{n}: {v}" for n, v in msg.headers if n.lower() not in ("via", "v")]
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode() + msg.body, dest)
+
+
+def _framing(data: bytes) -> str:
+    """ "short" when a datagram holds less body than its Content-Length says, "extra" when
+    it holds more, else "" (RFC 3261 §18.3)."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)", head, re.I)
+    if not sep or m is None:
+        return ""
+    length = int(m[1])
+    return "short" if len(body) < length else "extra" if len(body) > length else ""
 
 
 def _reverse_rows(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -150,6 +150,10 @@ OWN_SUBSET = [
     "uac-require-insisted",  # the ua's --require-100rel
     "uac-302-not-cached",  # two calls (--count 2)
     "uac-register-aor-host",  # --register without --registrar
+    "uac-uri-request-formed",  # --open: a link's method parameter and headers (§19.1.5)
+    "uac-uri-dangerous-headers",
+    "uac-uri-invalid-not-sent",
+    "uac-uri-unsupported-extension-not-sent",
 ]
 
 

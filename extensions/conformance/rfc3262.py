@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from conformance.messages import unique
+import time
+
+from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
+from conformance.sipmsg import Message
+from conformance.wire import Link
 
 
 def _prack_supported(ctx: Context) -> None:
@@ -68,6 +72,385 @@ def require_100rel(ctx: Context) -> None:
         )
     if final is None:
         ctx.inconclusive("no final response (the target may wait for a PRACK)")
+
+
+def _ringing_user(ctx: Context) -> str:
+    _prack_supported(ctx)
+    if not ctx.profile.ringing_user:
+        ctx.not_applicable("the profile names no ringing user (an INVITE left ringing)")
+    return ctx.profile.ringing_user
+
+
+def _rseq(response: Message) -> int | None:
+    value = (response.get("RSeq") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _reliable(response: Message) -> bool:
+    return "100rel" in response.option_tags("Require") or response.get("RSeq") is not None
+
+
+def _first_reliable(
+    ctx: Context, link: Link, invite: Outgoing, timeout: float
+) -> tuple[Message | None, list[Message]]:
+    """Send ``invite``; the first provisional response above 100 (with the ones before it),
+    or None with every response seen when none came (a final one included)."""
+    link.send(bytes(invite))
+    seen: list[Message] = []
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        got = link.expect(
+            lambda m: m.is_response and m.branch == invite.branch,
+            timeout=left,
+            retransmit=None if ctx.target.reliable or seen else (lambda: link.send(bytes(invite))),
+            interval=ctx.profile.t1,
+        )
+        if got is None:
+            break
+        seen.append(got)
+        status = got.status or 0
+        if status >= 200:
+            ctx.finish_invite(link, invite, got)
+            return None, seen
+        if status > 100:
+            ctx.ringing.append((link, invite))  # the postamble CANCELs it
+            return got, seen
+    if seen:
+        ctx.ringing.append((link, invite))
+    return None, seen
+
+
+def _settled(
+    ctx: Context, link: Link, invite: Outgoing, final: Message, cseq: int | None = None
+) -> None:
+    """``invite`` got its final response: no CANCEL for it in the postamble; ACK it, and
+    hang up a call a 2xx set up (with a CSeq above ``cseq``, the PRACKs' one)."""
+    if (link, invite) in ctx.ringing:
+        ctx.ringing.remove((link, invite))
+    if not 200 <= (final.status or 0) < 300:
+        ctx.finish_invite(link, invite, final)
+        return
+    dialog = ctx.call(link, invite, final)
+    dialog.cseq = max(dialog.cseq, cseq or 0)
+    link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    ctx.hang_up(dialog)
+
+
+def _forget(link: Link, invite: Outgoing, rseq: int | None) -> None:
+    """Drop the copies of the 18x with ``rseq`` received so far (still queued on ``link``)."""
+    link.pending = [
+        m
+        for m in link.pending
+        if not (m.is_response and m.branch == invite.branch and _rseq(m) == rseq)
+    ]
+
+
+def _prack(ctx: Context, link: Link, invite: Outgoing, provisional: Message) -> Outgoing:
+    """A PRACK for ``provisional`` (§7.1): in its early dialog, RAck naming its RSeq."""
+    prack = ack_for(invite, provisional, ctx.target)
+    prack.method = "PRACK"
+    prack.set("CSeq", f"{invite.cseq_number + 1} PRACK")
+    prack.add("RAck", f"{_rseq(provisional)} {invite.cseq_number} INVITE")
+    return prack
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% The UAS MUST send any non-100 provisional response reliably if the
+##% initial request contained a Require header field with the option tag
+##% 100rel.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% A UAS MUST NOT attempt to send a 100 (Trying) response reliably.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% The value of the header field for the first reliable provisional
+##% response in a transaction MUST be between 1 and 2**31 - 1.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% If the PRACK does match an
+##% unacknowledged reliable provisional response, it MUST be responded to
+##% with a 2xx response.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% and MUST remove it from the list of unacknowledged provisional
+##% responses.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-8.1
+##= type=test
+##% When present in a Require header in a request, it indicates that the
+##% UAS MUST send all provisional responses reliably.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% It SHOULD cease retransmissions of the reliable provisional response
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% The UAS MUST NOT send a second reliable provisional response until the
+##% first is acknowledged.
+@case(
+    "rfc3262-reliable-18x-prack",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the provisional responses and the PRACK exchange themselves",
+)
+def reliable_18x_prack(ctx: Context) -> None:
+    """An INVITE requiring 100rel to the ringing user: the 18x carries Require: 100rel and an
+    RSeq in 1..2**31-1 (a 100 neither); its PRACK gets 2xx, a second PRACK for it 481, and
+    the 18x is no longer retransmitted."""
+    user = _ringing_user(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, body=_SDP, extra=[("Require", "100rel")])
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    for trying in (m for m in seen if m.status == 100):
+        ctx.check(
+            not _reliable(trying), "a 100 without Require: 100rel or RSeq", describe(trying), 1
+        )
+    if ringing is None:
+        final = next((m for m in seen if (m.status or 0) >= 200), None)
+        if final is not None and final.status == 420:
+            ctx.not_applicable("the target refuses 100rel (420): no reliable response to judge")
+        ctx.inconclusive(f"no provisional response above 100 ({describe(final)})")
+    assert ringing is not None
+    rseq = _rseq(ringing)
+    ctx.check(
+        "100rel" in ringing.option_tags("Require") and rseq is not None,
+        "Require: 100rel and an RSeq in the 18x",
+        f"{describe(ringing)}; Require: {ringing.get('Require')}; RSeq: {ringing.get('RSeq')}",
+        5,
+    )
+    assert rseq is not None
+    ctx.check(1 <= rseq <= 2**31 - 1, "an RSeq between 1 and 2**31-1", f"RSeq: {rseq}", 2)
+    # unacknowledged for a while: retransmissions of it only, no second reliable 18x
+    second_reliable = link.expect(
+        lambda m: (
+            m.is_response
+            and m.branch == invite.branch
+            and 100 < (m.status or 0) < 200
+            and _rseq(m) not in (None, rseq)
+        ),
+        timeout=max(0.3, 2 * ctx.profile.t1),
+    )
+    ctx.check(
+        second_reliable is None,
+        "no second reliable 18x before the first is PRACKed",
+        f"{describe(second_reliable)}; RSeq: "
+        f"{second_reliable.get('RSeq') if second_reliable else None}",
+        7,
+    )
+    prack = _prack(ctx, link, invite, ringing)
+    got, _ = ctx.transaction(link, prack)
+    got = ctx.require_final(got, "response to PRACK")
+    ctx.check(200 <= (got.status or 0) < 300, "2xx to the matching PRACK", describe(got), 3)
+    # after the PRACK: no retransmission of that 18x (a SHOULD), and a new PRACK for it 481;
+    # copies received before the PRACK's 2xx were sent before the PRACK got there
+    _forget(link, invite, rseq)
+    again = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and _rseq(m) == rseq,
+        timeout=max(0.5, 4 * ctx.profile.t1),
+    )
+    ctx.should(again is None, "no retransmission of the PRACKed 18x", describe(again))
+    second = _prack(ctx, link, invite, ringing)
+    second.set("CSeq", f"{invite.cseq_number + 2} PRACK")
+    got, _ = ctx.transaction(link, second)
+    got = ctx.require_final(got, "response to the second PRACK")
+    ctx.check(got.status == 481, "481 to a PRACK for the acknowledged 18x", describe(got), 4)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% If the request did not include either a Supported or Require header field indicating
+##% this feature, the UAS MUST NOT send the provisional response reliably.
+@case("rfc3262-no-100rel-not-reliable", roles=("uas",), level="MUST")
+def not_reliable_without_100rel(ctx: Context) -> None:
+    """An INVITE without Supported/Require: 100rel to the ringing user: a 18x that is not
+    reliable (no Require: 100rel, no RSeq)."""
+    user = _ringing_user(ctx)
+    link = ctx.link()
+    # the control: the same INVITE with Require: 100rel gets its reliable 18x
+    control = ctx.request("INVITE", link, user=user, body=_SDP, extra=[("Require", "100rel")])
+    got, _ = _first_reliable(ctx, link, control, max(2.0, 10 * ctx.profile.t1))
+    ctx.control_outcome = f"INVITE with Require: 100rel -> {describe(got)}"
+    ctx.control_ok = got is not None and _reliable(got)
+    if not ctx.control_ok:
+        ctx.inconclusive(f"the control INVITE with Require: 100rel got {describe(got)}")
+    invite = ctx.request("INVITE", link, user=user, body=_SDP)
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    if ringing is None:
+        ctx.inconclusive(
+            f"no provisional response above 100 ({describe(seen[-1] if seen else None)})"
+        )
+    assert ringing is not None
+    ctx.check(
+        not _reliable(ringing),
+        "a 18x without Require: 100rel and RSeq",
+        f"{describe(ringing)}; Require: {ringing.get('Require')}; RSeq: {ringing.get('RSeq')}",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% Similarly, if a reliable provisional response is the first reliable
+##% message sent back to the UAC, and the INVITE did not contain an
+##% offer, one MUST appear in that reliable provisional response.
+@case(
+    "rfc3262-offerless-invite-offer-in-18x",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the reliable 18x to an INVITE without an offer",
+)
+def offer_in_reliable_18x(ctx: Context) -> None:
+    """An INVITE without SDP, requiring 100rel, to the ringing user: the reliable 18x carries
+    an offer (SDP); the PRACK carries the answer."""
+    user = _ringing_user(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, extra=[("Require", "100rel")])
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    if ringing is None or not _reliable(ringing):
+        ctx.inconclusive(
+            f"no reliable 18x to judge ({describe(ringing or (seen[-1] if seen else None))})"
+        )
+    assert ringing is not None
+    ctx.check(
+        bool(ringing.body) and "sdp" in (ringing.get("Content-Type") or "").lower(),
+        "an SDP offer in the reliable 18x",
+        f"{describe(ringing)}; Content-Type: {ringing.get('Content-Type')}",
+    )
+    prack = _prack(ctx, link, invite, ringing)
+    prack.set("Content-Type", "application/sdp")
+    prack.body = _SDP
+    got, _ = ctx.transaction(link, prack)
+    ctx.check(
+        got is not None and 200 <= (got.status or 0) < 300,
+        "2xx to the PRACK carrying the answer",
+        describe(got),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% In that case, it MUST NOT send a final response until those
+##% provisional responses are acknowledged.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% If the UAS had placed a session description in any reliable provisional response
+##% that is unacknowledged when the INVITE is accepted, the UAS MUST delay sending the
+##% 2xx until the provisional response is acknowledged.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% A UAS MUST NOT send new reliable provisional responses (as opposed to
+##% retransmissions of unacknowledged ones) after sending a final
+##% response to a request.
+@case(
+    "rfc3262-final-waits-for-prack",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the order of the reliable 18x, the PRACK and the 2xx",
+)
+def final_waits_for_prack(ctx: Context) -> None:
+    """An INVITE without an offer, requiring 100rel, to the answering user: its reliable 18x
+    carries the offer (a session description), so no 2xx before that 18x is PRACKed (with
+    the answer); once PRACKed the 2xx comes, and no new reliable 18x after it."""
+    _prack_supported(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, extra=[("Require", "100rel")])
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    if ringing is None or not _reliable(ringing):
+        final = next((m for m in seen if (m.status or 0) >= 200), None)
+        if final is not None and 200 <= (final.status or 0) < 300:
+            ctx.not_applicable("answered at once, without a reliable 18x: nothing to delay")
+        ctx.inconclusive(f"no reliable 18x to judge ({describe(final)})")
+    assert ringing is not None
+    if not ringing.body:
+        # §3 lets a final response overtake a reliable 18x without a session description
+        ctx.not_applicable("the reliable 18x carries no session description")
+    early = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and (m.status or 0) >= 200,
+        timeout=max(0.5, 4 * ctx.profile.t1),
+    )
+    if early is not None:
+        _settled(ctx, link, invite, early)
+    ctx.check(
+        early is None or not 200 <= (early.status or 0) < 300,
+        "no 2xx while the reliable 18x is unacknowledged",
+        describe(early),
+    )
+    prack = _prack(ctx, link, invite, ringing)
+    prack.set("Content-Type", "application/sdp")
+    prack.body = _SDP
+    got, _ = ctx.transaction(link, prack)
+    if got is None or not 200 <= (got.status or 0) < 300:
+        ctx.inconclusive(f"the PRACK was not accepted ({describe(got)})")
+    final = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and (m.status or 0) >= 200,
+        timeout=max(2.0, 10 * ctx.profile.t1),
+    )
+    if final is None:
+        ctx.inconclusive("no final response after the PRACK (the target may still be ringing)")
+    assert final is not None
+    _settled(ctx, link, invite, final, cseq=invite.cseq_number + 1)
+    rseq = _rseq(ringing) or 0
+    later = link.expect(
+        lambda m: (
+            m.is_response
+            and m.branch == invite.branch
+            and 100 < (m.status or 0) < 200
+            and (_rseq(m) or 0) > rseq
+        ),
+        timeout=max(0.3, 2 * ctx.profile.t1),
+    )
+    ctx.check(later is None, "no new reliable 18x after the final response", describe(later), 2)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% but it MUST be prepared to process PRACK requests for those
+##% outstanding responses.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% If the UAS does send a final response when reliable responses are
+##% still unacknowledged, it SHOULD NOT continue to retransmit the
+##% unacknowledged reliable provisional responses
+@case(
+    "rfc3262-late-prack-processed",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the PRACK sent after the final response itself",
+)
+def prack_after_final(ctx: Context) -> None:
+    """An INVITE with an offer, requiring 100rel, to the answering user: when the 2xx
+    overtakes the reliable 18x (no SDP in it), a late PRACK for that 18x still gets a 2xx
+    and the 18x is no longer retransmitted."""
+    _prack_supported(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, body=_SDP, extra=[("Require", "100rel")])
+    final, provisional = ctx.transaction(link, invite, timeout=max(2.0, 10 * ctx.profile.t1))
+    ringing = next((m for m in provisional if (m.status or 0) > 100 and _rseq(m)), None)
+    if final is None:
+        ctx.inconclusive("no final response without a PRACK (the 18x may carry an offer)")
+    assert final is not None
+    if not 200 <= (final.status or 0) < 300:
+        ctx.finish_invite(link, invite, final)
+        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+    dialog = ctx.call(link, invite, final)
+    link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    if ringing is None:
+        ctx.not_applicable("no reliable 18x before the 2xx: no outstanding PRACK to judge")
+    assert ringing is not None
+    rseq = _rseq(ringing)
+    _forget(link, invite, rseq)  # copies that came before the 2xx
+    again = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and _rseq(m) == rseq,
+        timeout=max(0.5, 3 * ctx.profile.t1),
+    )
+    ctx.should(again is None, "no retransmission of the 18x after the 2xx", describe(again))
+    prack = _prack(ctx, link, invite, ringing)
+    dialog.cseq = max(dialog.cseq, prack.cseq_number)
+    got, _ = ctx.transaction(link, prack, learn=False)
+    got = ctx.require_final(got, "response to the late PRACK")
+    ctx.check(
+        200 <= (got.status or 0) < 300,
+        "2xx to a PRACK for the 18x still unacknowledged when the 2xx went out",
+        describe(got),
+    )
 
 
 _SDP = (

@@ -46,6 +46,9 @@ def _accepted(ctx: Context, link: Link, invite: Outgoing) -> Message:
 ##= type=test
 ##% The 422 response MUST contain a Min-SE
 ##% header field with the minimum timer for that server.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-9
+##= type=test
+##% This minimum interval MUST NOT be lower than 90 seconds.
 @case("rfc4028-422-interval-too-small", roles=("uas",), level="MUST")
 def interval_too_small(ctx: Context) -> None:
     """Session-Expires: 60 (below the 90 s floor): 422 with Min-SE >= 90, or no timer."""
@@ -63,6 +66,7 @@ def interval_too_small(ctx: Context) -> None:
             min_se is not None and min_se >= 90,
             "422 with a Min-SE of at least 90 s",
             f"Min-SE: {final.get('Min-SE')}",
+            0 if min_se is None else 2,
         )
         return
     # A UAS may accept instead (§9 says MAY), but it can neither raise the interval nor
@@ -140,6 +144,100 @@ def refresher_kept(ctx: Context) -> None:
             continue  # no timer at all: nothing to override
         got = (param(value, "refresher") or "").lower()
         ctx.check(got == chosen, f"refresher={chosen} kept", f"Session-Expires: {value}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-9
+##= type=test
+##% The value MUST NOT be set to a duration lower than the value in the
+##% Min-SE header field in the request, if it is present.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-9
+##= type=test
+##% The UAS response MAY reduce its value but MUST NOT set it to a
+##% duration lower than the value in the Min-SE header field in the
+##% request, if it is present; otherwise the UAS MAY reduce its value but
+##% MUST NOT set it to a duration lower than 90 seconds.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-5
+##= type=test
+##% The Min-SE header field MUST NOT be used in responses except for those
+##% with a 422 response code.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-5
+##= type=test
+##% When present in a request or response, its value MUST NOT
+##% be less than 90 seconds.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-9
+##= type=test
+##% If the refresher parameter in the 2xx response has a value of 'uas'
+##% and the Supported header field in the request contained the value
+##% 'timer', the UAS SHOULD place a Require header field into the
+##% response with the value 'timer'.
+@case("rfc4028-2xx-respects-min-se", roles=("uas",), level="MUST")
+def respects_min_se(ctx: Context) -> None:
+    """Session-Expires: 1800 with Min-SE: 1200: a 2xx interval of 1200 to 1800 s, no
+    Min-SE in the 2xx (only a 422 carries one), Require: timer with refresher=uas too."""
+    _timer_supported(ctx)
+    link = ctx.link()
+    # the control: the INVITE without Session-Expires is accepted
+    ctx.control(link, _invite(ctx, link))
+    invite = _invite(ctx, link, ("Session-Expires", "1800"), ("Min-SE", "1200"))
+    final, _ = ctx.transaction(link, invite)
+    ctx.finish_invite(link, invite, final)
+    final = ctx.require_final(final, "final response to INVITE")
+    if final.status == 422:
+        ctx.check(False, "no 422 to an interval above the Min-SE asked for", describe(final), 1)
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+    ctx.check(
+        final.get("Min-SE") is None,
+        "no Min-SE in a 2xx",
+        f"Min-SE: {final.get('Min-SE')}",
+        2,
+    )
+    value = final.get("Session-Expires")
+    if value is None:
+        return  # the UAS runs no timer: nothing more to judge
+    interval = _delta(value)
+    ctx.check(
+        interval is not None and interval >= 90,
+        "a Session-Expires of at least 90 s",
+        f"Session-Expires: {value}",
+        3,
+    )
+    ctx.check(
+        interval is not None and 1200 <= interval <= 1800,
+        "an interval between the Min-SE asked for (1200) and 1800 s",
+        f"Session-Expires: {value}",
+    )
+    if (param(value, "refresher") or "").lower() == "uas":
+        ctx.should(
+            "timer" in final.option_tags("Require"),
+            "Require: timer with refresher=uas (the request had Supported: timer)",
+            f"Require: {', '.join(final.option_tags('Require')) or '(none)'}",
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-4
+##= type=test
+##% In other words, SIP entities MUST be
+##% prepared to handle Session-Expires header field values of any
+##% duration greater than 90 seconds
+@case("rfc4028-long-interval-accepted", roles=("uas",), level="MUST")
+def long_interval(ctx: Context) -> None:
+    """Session-Expires: 2592000 (30 days): accepted, with an interval of at most that."""
+    _timer_supported(ctx)
+    link = ctx.link()
+    # the control: the INVITE with the usual 1800 s is accepted
+    ctx.control(link, _invite(ctx, link, ("Session-Expires", "1800")))
+    invite = _invite(ctx, link, ("Session-Expires", "2592000"))
+    final, _ = ctx.transaction(link, invite)
+    ctx.finish_invite(link, invite, final)
+    final = ctx.require_final(final, "final response to INVITE")
+    ctx.check(200 <= (final.status or 0) < 300, "a 2xx to a 30-day interval", describe(final))
+    interval = _delta(final.get("Session-Expires"))
+    ctx.check(
+        interval is None or 90 <= interval <= 2592000,
+        "an interval between 90 s and the 2592000 s asked for",
+        f"Session-Expires: {final.get('Session-Expires')}",
+    )
 
 
 _SDP = (

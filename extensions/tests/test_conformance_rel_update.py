@@ -34,7 +34,9 @@ def test_the_extension_cases_pass_against_a_ua_with_both_extensions(target: str)
         extensions=("100rel",),
         methods=("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "PRACK", "UPDATE"),
     )
-    run = run_cases(target, "uas", "rfc3262-*,rfc3311-*", profile)
+    # the other RFC 3262 cases need a ringing user and the ua program: see
+    # test_conformance_answerer.py
+    run = run_cases(target, "uas", "rfc3262-prack-*,rfc3262-require-*,rfc3311-*", profile)
     assert verdicts(run) == {
         "rfc3262-prack-unmatched-481": "pass",
         "rfc3262-require-100rel": "pass",

@@ -606,9 +606,35 @@ class Endpoint:
     ##% an attempt should fail, based on the definition of failure in Section
     ##% 4.3, the next SHOULD be tried, and if that should fail, the next
     ##% SHOULD be tried, and so on.
-    def _send_located(self, request: Request, targets: list[Address], token: Any) -> None:
-        """Send to the first target, pinning the branch there; on failure, the next."""
+    def _send_located(
+        self, request: Request, targets: list[Address], token: Any, udp: Address | None = None
+    ) -> None:
+        """Send to the first target, pinning the branch there; on failure, the next.
+
+        ``udp``: the target a request too large for it was moved off (to TCP): when
+        its turn comes again, after TCP failed, it is tried as it is."""
         address, rest = targets[0], targets[1:]
+        # (an element listening on no TCP at all keeps UDP: it could not take the
+        # responses a connection of its own would bring back through a TCP listener)
+        movable = address is not udp and address.transport == "UDP"
+        movable = movable and self.transport.listening_point("TCP") is not None
+        if movable and len(bytes(request)) > UDP_SIZE_LIMIT:
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+            ##% If a request is within 200 bytes of the path MTU, or if it is larger
+            ##% than 1300 bytes and the path MTU is unknown, the request MUST be sent
+            ##% using an RFC 2914 [43] congestion controlled transport protocol, such
+            ##% as TCP.
+            ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.1.1
+            ##% If an element sends a request over TCP because of these message size
+            ##% constraints, and that request would have otherwise been sent over
+            ##% UDP, if the attempt to establish the connection generates either an
+            ##% ICMP Protocol Not Supported, or results in a TCP reset, the element
+            ##% SHOULD retry the request, using UDP.
+            # A located target (a proxy's forwarded request; `send_request` switches its
+            # own): TCP first, the UDP target next if the connection fails (`_match_via`
+            # makes the top Via say which).
+            udp = address
+            address, rest = Address("TCP", address.host, address.port), [address, *rest]
         branch = _branch_of(request)
         if branch:
             self._pin(branch, address, rest)
@@ -618,7 +644,7 @@ class Endpoint:
             return
 
         def next_target(error: Exception) -> None:
-            self.loop.call_soon(self._send_located, request, rest, token)
+            self.loop.call_soon(self._send_located, request, rest, token, udp)
 
         try:
             self.transport.send(_bytes_of(request, token), address, on_error=next_target)

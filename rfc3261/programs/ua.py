@@ -7,7 +7,9 @@ The program runs the sans-I/O :class:`rfc3261.ua_core.UserAgent` on sockets with
    Request-URI is the AOR's domain, sent to ``--registrar`` (a Route to it), else
    through ``--outbound-proxy``, else to the domain itself; it answers a 401/407 with
    ``--user``/``--password`` (§22.2); the binding is removed on exit;
-2. ``--options URI`` sends OPTIONS (§11) and prints the response;
+2. ``--options URI`` sends OPTIONS (§11) and prints the response; ``--open URI`` sends
+   the request a SIP URI asks for (§19.1.5: its method parameter, its headers, what the
+   UA honours of them) and prints the response, or why it refused to send it;
 3. ``--call URI`` sends INVITE (§13.2), waits for the answer, hangs up with BYE
    after ``--duration`` seconds (§15.1.1), ``--count`` times; with ``--transfer-to
    URI`` it transfers the peer to URI instead (REFER, RFC 3515: the NOTIFYs' progress
@@ -101,6 +103,7 @@ from rfc3261.ua_core import (
     UAConfig,
     UserAgent,
 )
+from rfc3261.uac import InvalidURIRequest
 from rfc3261.uri import SipURI, parse_uri
 
 __all__ = [
@@ -164,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         " with a flow up it is 3 times this, and the wait is capped at 60 times)",
     )
     ua.add_argument("--options", metavar="URI", help="send OPTIONS and print the response")
+    ua.add_argument(
+        "--open",
+        metavar="URI",
+        help="send the request URI asks for (RFC 3261 §19.1.5: ;method=, ?headers) and print "
+        "the response; an INVITE formed this way is a single transaction, not a call",
+    )
     ua.add_argument("--call", metavar="URI", help="call this URI")
     ua.add_argument(
         "--duration", type=float, default=0.0, help="seconds to stay in a call before BYE"
@@ -347,10 +356,18 @@ class Plan:
 
 def check_arguments(args: argparse.Namespace) -> Plan:
     """What the command line asks for; UsageError for one the program cannot carry out."""
-    actions = (args.register, args.options, args.call, args.message, args.publish_presence)
+    actions = (
+        args.register,
+        args.options,
+        args.open,
+        args.call,
+        args.message,
+        args.publish_presence,
+    )
     if not (any(actions) or args.subscribe or args.answer is not None):
         raise UsageError(
-            "nothing to do: give --register, --options, --call, --message, --publish-presence,"
+            "nothing to do: give --register, --options, --open, --call, --message,"
+            " --publish-presence,"
             " --subscribe or --answer"
         )
     if args.answer is not None and not (args.answer == 200 or 400 <= args.answer <= 699):
@@ -400,7 +417,7 @@ def check_arguments(args: argparse.Namespace) -> Plan:
         raise UsageError("--transfer-to and --attended need --call (the call to transfer)")
     if args.transfer_to and args.attended:
         raise UsageError("give --transfer-to (blind) or --attended, not both")
-    for option in ("options", "call", "message", "subscribe", "transfer_to", "attended"):
+    for option in ("options", "open", "call", "message", "subscribe", "transfer_to", "attended"):
         text = getattr(args, option)
         if text is None:
             continue
@@ -1089,6 +1106,34 @@ class UserAgentProgram:
             if response.status >= 300:
                 self.fail(response.status // 100)
 
+    async def open_uri(self) -> None:
+        """``--open URI``: the request the URI asks for, formed by the UA core (§19.1.5);
+        nothing is sent when the core refuses to form it (an invalid request, or one
+        requiring an extension we do not support)."""
+        assert self.ua is not None
+        try:
+            client, effects = self.ua.request_from_uri(self.args.open, self.now())
+        except InvalidURIRequest as error:
+            self.say(f"--open: nothing sent: {error}")
+            self.fail(EXIT_FAILED)
+            return
+        self.run_effects(effects)
+        event = await self.wait_for(
+            lambda e, c=client: (
+                isinstance(e, ResponseEvent) and e.client is c and e.response.status >= 200
+            ),
+            40.0,
+        )
+        method = client.request.method
+        if event is None:
+            self.say(f"{method} {self.args.open}: no final response")
+            self.fail(EXIT_FAILED)
+            return
+        self.outcome.finals.append(event.response.status)
+        self.say(f"{method} {self.args.open}: {_status_line(event.response)}")
+        if event.response.status >= 300:
+            self.fail(event.response.status // 100)
+
     async def calls(self) -> None:
         count = self.args.count or 1
         for number in range(1, count + 1):
@@ -1355,6 +1400,8 @@ class UserAgentProgram:
                 return self.outcome
             if self.args.options:
                 await self.options()
+            if self.args.open:
+                await self.open_uri()
             if self.args.call:
                 await self.calls()
             if self.args.message:

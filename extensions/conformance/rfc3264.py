@@ -1,0 +1,878 @@
+"""RFC 3264 on the wire: a UAS as the answerer (§6, §6.1, §8, §9).
+
+The runner offers SDP in an INVITE (or a re-INVITE, or none at all) and judges the answer in
+the 2xx: one m= line per offered one, in order and of the same media type, t= equal, rejected
+streams with port 0, directions mirrored, rtpmap for dynamic payload types, a new offer's
+o= version one higher; and the capability SDP of a 200 to OPTIONS (§9).  The SDP is read
+with the small parser below (the suite judges the target with its own eyes, not with the
+code under test).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from conformance.messages import Outgoing, ack_for, unique
+from conformance.model import Context, Dialog, case, describe
+from conformance.sipmsg import Message
+from conformance.wire import Link
+
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
+
+@dataclass
+class _Media:
+    """One m= section: the m= line's fields and its a= attributes."""
+
+    media: str
+    port: int
+    proto: str
+    formats: list[str]
+    attributes: list[str] = field(default_factory=list)
+    connection: str = ""
+
+    def direction(self, session: str = "sendrecv") -> str:
+        found = [a for a in self.attributes if a in _DIRECTIONS]
+        return found[0] if found else session
+
+    def rtpmap(self, fmt: str) -> str | None:
+        for attr in self.attributes:
+            if attr.startswith(f"rtpmap:{fmt} "):
+                return attr.split(" ", 1)[1].strip()
+        return None
+
+    def fmtp(self, fmt: str) -> str | None:
+        for attr in self.attributes:
+            if attr.startswith(f"fmtp:{fmt} "):
+                return attr.split(" ", 1)[1].strip()
+        return None
+
+
+@dataclass
+class _Sdp:
+    """A session description as the lines the answerer must get right."""
+
+    lines: list[tuple[str, str]]
+    media: list[_Media]
+    session_attributes: list[str]
+
+    def first(self, kind: str) -> str | None:
+        for key, value in self.lines:
+            if key == kind:
+                return value
+        return None
+
+    def count(self, kind: str) -> int:
+        return sum(1 for key, _ in self.lines if key == kind)
+
+    @property
+    def origin(self) -> list[str]:
+        return (self.first("o") or "").split()
+
+    @property
+    def direction(self) -> str:
+        found = [a for a in self.session_attributes if a in _DIRECTIONS]
+        return found[0] if found else "sendrecv"
+
+
+def _parse(body: bytes) -> _Sdp | None:
+    """The SDP in ``body``; None when it is not SDP at all (no v= first, a bad m= line)."""
+    text = body.decode("utf-8", "replace")
+    lines = []
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        if not raw.strip():
+            continue
+        if len(raw) < 2 or raw[1] != "=":
+            return None
+        lines.append((raw[0], raw[2:].strip()))
+    if not lines or lines[0] != ("v", "0"):
+        return None
+    media: list[_Media] = []
+    session_attributes: list[str] = []
+    for key, value in lines:
+        if key == "m":
+            parts = value.split()
+            if len(parts) < 3 or not parts[1].split("/")[0].isdigit():
+                return None
+            media.append(_Media(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:]))
+        elif key == "a":
+            (media[-1].attributes if media else session_attributes).append(value)
+        elif key == "c" and media:
+            media[-1].connection = value
+    return _Sdp(lines, media, session_attributes)
+
+
+def _sdp(
+    *streams: str,
+    version: int = 1,
+    session_id: int | None = None,
+    connection: str = "127.0.0.1",
+) -> bytes:
+    """An offer: the session lines, then each stream given as its m= and a= lines."""
+    sid = session_id if session_id is not None else 1000 + len(streams)
+    head = (
+        f"v=0\r\no=tester {sid} {version} IN IP4 127.0.0.1\r\ns=-\r\n"
+        f"c=IN IP4 {connection}\r\nt=0 0\r\n"
+    )
+    return (head + "".join(s.replace("\n", "\r\n") for s in streams)).encode()
+
+
+_PCMU = "m=audio 49170 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n"
+
+
+def _invite(ctx: Context, link: Link, body: bytes) -> Outgoing:
+    return ctx.request("INVITE", link, body=body)
+
+
+def _answer(ctx: Context, final: Message, what: str = "the 2xx") -> _Sdp:
+    """The SDP answer in ``final`` (a check: a 2xx to an offer carries a valid one)."""
+    ctx.check(
+        bool(final.body) and "sdp" in (final.get("Content-Type") or "").lower(),
+        f"an SDP answer in {what}",
+        f"{describe(final)}; Content-Type: {final.get('Content-Type')}; "
+        f"{len(final.body)} body bytes",
+    )
+    sdp = _parse(final.body)
+    ctx.check(sdp is not None, "a valid SDP answer", final.body[:120].decode("utf-8", "replace"))
+    assert sdp is not None  # for the type checker: check() raised otherwise
+    return sdp
+
+
+def _offer_answer(
+    ctx: Context, link: Link, offer: bytes, control: bytes | None = None
+) -> tuple[_Sdp, Message]:
+    """Run the control (the plain PCMU offer, accepted), then INVITE with ``offer``: its 2xx's
+    answer (the call is hung up after).  A refusal of the offer is not_applicable (the
+    answerer may refuse an offer, §6), any other failure inconclusive."""
+    ctx.control(link, _invite(ctx, link, control or _sdp(_PCMU)))
+    invite = _invite(ctx, link, offer)
+    final, _ = ctx.transaction(link, invite)
+    ctx.finish_invite(link, invite, final)
+    final = ctx.require_final(final, "final response to INVITE")
+    if final.status == 488:
+        ctx.not_applicable(f"the target refused the offer as a whole ({describe(final)})")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+    return _answer(ctx, final), final
+
+
+def _media_line(media: _Media) -> str:
+    return f"m={media.media} {media.port} {media.proto} {' '.join(media.formats)}"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% For each "m=" line in the offer, there MUST be a corresponding "m="
+##% line in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% The answer MUST contain exactly the same number of "m=" lines as the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% The "t=" line in the answer MUST equal that of the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% The media type of the stream in the answer MUST match that of the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% If the answer is different from the offer in any way (different IP
+##% addresses, ports, etc.), the origin line MUST be different in the
+##% answer, since the answer is generated by a different entity.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% Although the SDP specification allows for multiple session descriptions to be
+##% concatenated together into a large SDP message, an SDP message used in the
+##% offer/answer model MUST contain exactly one session description.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The numeric value of the session id and version in the o line MUST be
+##% representable with a 64 bit signed integer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The offer (and answer) MUST be a valid SDP message, as defined by RFC
+##% 2327 [1], with one exception.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The initial value of the version MUST be less than
+##% (2**62)-1, to avoid rollovers.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% For unicast sessions, it is RECOMMENDED that it consist of a
+##% single space character (0x20) or a dash (-).
+@case("rfc3264-answer-m-lines", roles=("uas",), level="MUST")
+def answer_m_lines(ctx: Context) -> None:
+    """An offer of audio, video and audio: three m= lines back, same order and types,
+    t= the offer's, an o= line of the answerer's own, one session description."""
+    link = ctx.link()
+    offer = _sdp(
+        _PCMU,
+        "m=video 49172 RTP/AVP 31\na=rtpmap:31 H261/90000\n",
+        "m=audio 49174 RTP/AVP 8\na=rtpmap:8 PCMA/8000\n",
+        # a t= other than the usual "0 0": the answer must copy it
+    ).replace(b"t=0 0", b"t=3034423619 3042462419")
+    sdp, _ = _offer_answer(ctx, link, offer)
+    got = [m.media for m in sdp.media]
+    ctx.check(len(got) == 3, "3 m= lines, one per offered stream", f"{len(got)}: {got}", 1)
+    ctx.check(got == ["audio", "video", "audio"], "audio, video, audio in order", str(got), 3)
+    ctx.check(
+        sdp.first("t") == "3034423619 3042462419",
+        "t=3034423619 3042462419 (the offer's)",
+        f"t={sdp.first('t')}",
+        2,
+    )
+    origin = sdp.origin
+    ctx.check(
+        len(origin) == 6 and origin[:3] != ["tester", "1003", "1"],
+        "an o= line of the answerer's own (not the offer's)",
+        f"o={sdp.first('o')}",
+        4,
+    )
+    ctx.check(
+        sdp.count("v") == 1 and sdp.count("o") == 1 and sdp.count("s") == 1,
+        "exactly one session description (one v=, o= and s=)",
+        f"v= x{sdp.count('v')}, o= x{sdp.count('o')}, s= x{sdp.count('s')}",
+        5,
+    )
+    ctx.check(
+        all(p.isdigit() and int(p) < 2**63 for p in origin[1:3]),
+        "a session id and version that fit a 64 bit signed integer",
+        f"o={sdp.first('o')}",
+        6,
+    )
+    kinds = [key for key, _ in sdp.lines]
+    ctx.check(
+        kinds[:3] == ["v", "o", "s"] and "t" in kinds,
+        "v=, o=, s= first, and a t= (the SDP order)",
+        " ".join(f"{k}=" for k in kinds[:8]),
+        7,
+    )
+    ctx.check(
+        all(m.connection for m in sdp.media) or sdp.count("c") >= 1,
+        "a c= line at session level or in every m= section",
+        "none",
+        7,
+    )
+    ctx.check(
+        len(origin) == 6 and origin[2].isdigit() and int(origin[2]) < 2**62 - 1,
+        "an initial o= version below (2**62)-1",
+        f"o={sdp.first('o')}",
+        8,
+    )
+    ctx.should(sdp.first("s") in ("-", ""), "s=- (or a single space)", f"s={sdp.first('s')}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% If the answerer has no media formats in common for a particular
+##% offered stream, the answerer MUST reject that media stream by setting
+##% the port to zero.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% To reject an offered stream, the port number in the corresponding stream in the
+##% answer MUST be set to zero.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% For streams marked as sendrecv in the answer, the "m=" line MUST
+##% contain at least one codec the answerer is willing to both send and
+##% receive, from amongst those listed in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% At least one MUST be present, as specified by SDP.
+@case("rfc3264-no-common-codec-port-zero", roles=("uas",), level="MUST")
+def no_common_codec(ctx: Context) -> None:
+    """A PCMU stream and a stream of a made-up codec only: the second is rejected (port 0),
+    the first accepted with formats from the offer's."""
+    link = ctx.link()
+    offer = _sdp(
+        _PCMU,
+        "m=audio 49172 RTP/AVP 97\na=rtpmap:97 x-no-such-codec/8000\n",
+    )
+    sdp, _ = _offer_answer(ctx, link, offer)
+    ctx.check(len(sdp.media) == 2, "2 m= lines", f"{len(sdp.media)} m= lines", 1)
+    second = sdp.media[1]
+    ctx.check(
+        second.port == 0,
+        "port 0 for the stream of a codec nobody has",
+        _media_line(second),
+    )
+    ctx.check(
+        bool(second.formats), "at least one format on the rejected m= line", _media_line(second), 3
+    )
+    first = sdp.media[0]
+    if first.port != 0:
+        ctx.check(
+            bool(first.formats) and set(first.formats) <= {"0"},
+            "formats of the accepted stream from amongst the offer's (0)",
+            _media_line(first),
+            2,
+        )
+
+
+_DIRECTION_ANSWERS = {
+    "sendonly": ("recvonly", "inactive"),
+    "recvonly": ("sendonly", "inactive"),
+    "inactive": ("inactive",),
+}
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% If a stream is offered as sendonly, the corresponding stream MUST be
+##% marked as recvonly or inactive in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% If a media stream is
+##% listed as recvonly in the offer, the answer MUST be marked as
+##% sendonly or inactive in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% If an offered media stream is
+##% listed as inactive, it MUST be marked as inactive in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% For streams marked as recvonly in the answer, the "m=" line MUST
+##% contain at least one media format the answerer is willing to receive
+##% with from amongst those listed in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% For streams marked as sendonly in the answer, the "m=" line MUST
+##% contain at least one media format the answerer is willing to send
+##% from amongst those listed in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% This address and port MUST be present even for sendonly streams; in
+##% the case of RTP, the port one higher is still used to receive RTCP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% If a stream is offered with a unicast address, the answer for that
+##% stream MUST contain a unicast address.
+@case("rfc3264-answer-direction", roles=("uas",), level="MUST")
+def answer_direction(ctx: Context) -> None:
+    """Offers of a sendonly, a recvonly and an inactive stream (one INVITE each): each
+    answer mirrors the direction, keeps a format offered, an address and a port."""
+    link = ctx.link()
+    ctx.control(link, _invite(ctx, link, _sdp(_PCMU)))
+    for offered, allowed in _DIRECTION_ANSWERS.items():
+        invite = _invite(ctx, link, _sdp(_PCMU + f"a={offered}\n"))
+        final, _ = ctx.transaction(link, invite)
+        ctx.finish_invite(link, invite, final)
+        final = ctx.require_final(final, f"final response to the {offered} offer")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.inconclusive(f"the {offered} offer was not accepted ({describe(final)})")
+        sdp = _answer(ctx, final)
+        if len(sdp.media) != 1 or sdp.media[0].port == 0:
+            ctx.inconclusive(f"the {offered} stream was rejected or missing; nothing to judge")
+        media = sdp.media[0]
+        got = media.direction(sdp.direction)
+        ctx.check(
+            got in allowed,
+            f"{' or '.join(allowed)} for a {offered} offer",
+            f"{got} ({_media_line(media)})",
+            ("sendonly", "recvonly", "inactive").index(offered),
+        )
+        if got in ("recvonly", "sendonly"):
+            ctx.check(
+                bool(media.formats) and set(media.formats) <= {"0"},
+                "a format from amongst the offer's (0)",
+                _media_line(media),
+                3 if got == "recvonly" else 4,
+            )
+        connection = media.connection or (sdp.first("c") or "")
+        address = connection.split()[-1] if connection.split() else ""
+        ctx.check(
+            media.port > 0 and bool(address),
+            "an address and a non-zero port on the accepted stream",
+            f"{_media_line(media)}; c={connection}",
+            5,
+        )
+        first = int(address.split(".")[0]) if address.split(".")[0].isdigit() else 0
+        ctx.check(
+            not 224 <= first <= 239,
+            "a unicast address for a unicast offer",
+            f"c={connection}",
+            6,
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% Even if the same payload type number is used, the answer MUST contain
+##% rtpmap attributes to define the payload type mappings for dynamic
+##% payload types
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% This means that the same fmtp parameters with the same
+##% values MUST be present in the answer if the media format they
+##% describe is present in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% In the case of RTP, if a particular codec was referenced with a specific payload
+##% type number in the offer, that same payload type number SHOULD be used for that
+##% codec in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% and SHOULD contain mappings for static payload types.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% Although the answerer MAY list the formats in their desired order of
+##% preference, it is RECOMMENDED that unless there is a specific reason,
+##% the answerer list formats in the same relative order they were
+##% present in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% The ptime attribute MUST be greater than zero.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% In the case of RTP streams, all media descriptions SHOULD contain
+##% "a=rtpmap" mappings from RTP payload types to encodings.
+@case("rfc3264-answer-rtpmap-dynamic", roles=("uas",), level="MUST")
+def answer_rtpmap(ctx: Context) -> None:
+    """An offer of PCMA, PCMU and telephone-event on dynamic type 101 (with fmtp): every
+    dynamic type in the answer has its rtpmap (and the offer's fmtp), the offer's numbers
+    and order kept (SHOULDs: warnings)."""
+    link = ctx.link()
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 8 0 101\na=rtpmap:8 PCMA/8000\na=rtpmap:0 PCMU/8000\n"
+        "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=ptime:20\n"
+    )
+    sdp, _ = _offer_answer(ctx, link, offer)
+    if not sdp.media or sdp.media[0].port == 0:
+        ctx.inconclusive("the audio stream was rejected; nothing to judge")
+    media = sdp.media[0]
+    for fmt in media.formats:
+        if fmt.isdigit() and int(fmt) >= 96:
+            ctx.check(
+                media.rtpmap(fmt) is not None,
+                f"a=rtpmap for dynamic payload type {fmt}",
+                _media_line(media) + "".join(f"\na={a}" for a in media.attributes),
+            )
+    if "101" in media.formats and (media.rtpmap("101") or "").lower().startswith("telephone"):
+        ctx.check(
+            media.fmtp("101") == "0-15",
+            "a=fmtp:101 0-15 (the offer's) for telephone-event",
+            f"a=fmtp:101 {media.fmtp('101')}",
+            1,
+        )
+    for attr in media.attributes:
+        if attr.startswith("ptime:"):
+            value = attr.split(":", 1)[1].strip()
+            ctx.check(
+                value.replace(".", "", 1).isdigit() and float(value) > 0,
+                "a ptime greater than zero",
+                f"a={attr}",
+                5,
+            )
+    offered = {"8": "pcma/8000", "0": "pcmu/8000", "101": "telephone-event/8000"}
+    for fmt in media.formats:
+        mapped = (media.rtpmap(fmt) or "").lower()
+        if mapped and mapped not in offered.values():
+            continue  # a codec the offer did not have: not the offer's numbering to keep
+        if mapped:
+            ctx.should(
+                offered.get(fmt) == mapped,
+                f"the offer's payload type number for {mapped}",
+                f"{fmt} -> {mapped}",
+            )
+        if fmt in ("0", "8"):
+            ctx.should(
+                media.rtpmap(fmt) is not None,
+                f"a=rtpmap for static type {fmt}",
+                _media_line(media),
+            )
+    kept = [f for f in media.formats if f in offered]
+    ctx.should(
+        kept == [f for f in ("8", "0", "101") if f in kept],
+        "the offer's relative order (8, 0, 101)",
+        " ".join(kept),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.2
+##= type=test
+##% A stream that is offered with a port of zero MUST be marked with port
+##% zero in the answer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% A port number of zero in the offer
+##% indicates that the stream is offered but MUST NOT be used.
+@case("rfc3264-offered-port-zero", roles=("uas",), level="MUST")
+def offered_port_zero(ctx: Context) -> None:
+    """A PCMU stream and a PCMA stream offered with port 0: the second answered port 0."""
+    link = ctx.link()
+    sdp, _ = _offer_answer(ctx, link, _sdp(_PCMU, "m=audio 0 RTP/AVP 8\na=rtpmap:8 PCMA/8000\n"))
+    ctx.check(len(sdp.media) == 2, "2 m= lines", f"{len(sdp.media)} m= lines")
+    ctx.check(
+        sdp.media[1].port == 0,
+        "port 0 for the stream offered with port 0",
+        _media_line(sdp.media[1]),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6
+##= type=test
+##% This implies that if the offer contained zero "m=" lines, the answer
+##% MUST contain zero "m=" lines.
+@case("rfc3264-zero-m-lines", roles=("uas",), level="MUST")
+def zero_m_lines(ctx: Context) -> None:
+    """An offer without any m= line: an answer without any m= line (or the offer refused)."""
+    link = ctx.link()
+    sdp, _ = _offer_answer(ctx, link, _sdp())
+    ctx.check(not sdp.media, "no m= line", ", ".join(_media_line(m) for m in sdp.media) or "none")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% If a multicast stream is accepted, the address and port information
+##% in the answer MUST match that of the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% Similarly, the
+##% directionality information in the answer (sendonly, recvonly, or
+##% sendrecv) MUST equal that of the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% The set of media formats in the answer MUST be equal to or be a
+##% subset of those in the offer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.2
+##= type=test
+##% The ptime and bandwidth attributes in the answer MUST
+##% equal the ones in the offer, if present.
+@case("rfc3264-multicast-answer", roles=("uas",), level="MUST")
+def multicast_answer(ctx: Context) -> None:
+    """A multicast recvonly stream (224.2.17.12, PCMU and PCMA, ptime 20): if accepted, the
+    answer has the offer's address, port and direction, a subset of its formats, its ptime.
+    No media is sent: the runner only reads the SDP."""
+    link = ctx.link()
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 0 8\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n"
+        "a=ptime:20\na=recvonly\n",
+        connection="224.2.17.12/127",
+    )
+    sdp, _ = _offer_answer(ctx, link, offer)
+    if len(sdp.media) != 1 or sdp.media[0].port == 0:
+        ctx.not_applicable("the multicast stream was rejected (port 0): §6.2 judges accepted ones")
+    media = sdp.media[0]
+    connection = media.connection or sdp.first("c") or ""
+    ctx.check(
+        media.port == 49170 and connection.split()[-1:] == ["224.2.17.12/127"],
+        "the offer's address and port (224.2.17.12/127, 49170)",
+        f"{_media_line(media)}; c={connection}",
+    )
+    ctx.check(
+        media.direction(sdp.direction) == "recvonly",
+        "recvonly, the offer's direction",
+        media.direction(sdp.direction),
+        1,
+    )
+    ctx.check(
+        bool(media.formats) and set(media.formats) <= {"0", "8"},
+        "formats from amongst the offer's (0, 8)",
+        _media_line(media),
+        2,
+    )
+    ptimes = [a for a in media.attributes if a.startswith("ptime:")]
+    ctx.check(ptimes == ["ptime:20"], "a=ptime:20, the offer's", str(ptimes), 3)
+
+
+def _confirmed(ctx: Context, link: Link, offer: bytes) -> tuple[Outgoing, Message, Dialog]:
+    """The preamble of the re-INVITE cases: a call set up with ``offer``, ACKed."""
+    with ctx.preamble("a confirmed dialog (INVITE with an offer, 2xx, ACK)"):
+        invite = _invite(ctx, link, offer)
+        final, _ = ctx.transaction(link, invite)
+        final = ctx.require_final(final, "final response to INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, invite, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    return invite, final, ctx.call(link, invite, final)
+
+
+def _reinvite(
+    ctx: Context, link: Link, invite: Outgoing, final: Message, dialog: Dialog, body: bytes
+) -> Outgoing:
+    """A re-INVITE in the dialog (§14.1), with ``body`` (an offer) or none."""
+    again = ack_for(invite, final, ctx.target)
+    again.method = "INVITE"
+    again.set(
+        "Via", re.sub(r"branch=[^;,\s]+", f"branch={unique('z9hG4bK')}", again.get("Via") or "")
+    )
+    dialog.cseq += 1
+    again.set("CSeq", f"{dialog.cseq} INVITE")
+    again.set("Contact", invite.get("Contact") or f"<sip:tester@{link.sent_by}>")
+    if body:
+        again.set("Content-Type", "application/sdp")
+    again.body = body
+    return again
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% The answerer MUST be prepared to receive an offer that contains SDP
+##% with a version that has not changed; this is effectively a no-op.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% However, the answerer MUST generate a valid answer (which MAY be the
+##% same as the previous SDP from the answerer, or MAY be different),
+##% according to the procedures defined in Section 6.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
+##= type=test
+##% The same is true for an answer exchanged as a result of a session
+##% refresh request; if it has not changed, that MUST be indicated.
+@case(
+    "rfc3264-reoffer-same-version",
+    roles=("uas",),
+    level="MUST",
+    preamble="a confirmed dialog (INVITE with an offer, 2xx, ACK)",
+    no_control="the re-INVITE in the preamble's dialog is the exchange under test",
+)
+def reoffer_same_version(ctx: Context) -> None:
+    """A re-INVITE repeating the offer unchanged (same o= version): a 2xx with a valid
+    answer of one m= line."""
+    link = ctx.link()
+    offer = _sdp(_PCMU)
+    invite, final, dialog = _confirmed(ctx, link, offer)
+    again = _reinvite(ctx, link, invite, final, dialog, offer)
+    got, _ = ctx.transaction(link, again, learn=False)
+    got = ctx.require_final(got, "final response to the re-INVITE")
+    if got.status is not None and got.status >= 200:
+        link.send(bytes(ack_for(again, got, ctx.target)), "ACK")
+    ctx.check(200 <= (got.status or 0) < 300, "2xx to the unchanged offer", describe(got))
+    sdp = _answer(ctx, got, "the 2xx to the re-INVITE")
+    ctx.check(len(sdp.media) == 1, "one m= line, as offered", f"{len(sdp.media)} m= lines", 1)
+    # an unchanged answer keeps its o= version; a changed one has it one higher
+    before = _answer(ctx, final, "the 2xx to the INVITE")
+    old, new = before.origin, sdp.origin
+
+    def rest(body: bytes) -> list[str]:
+        lines = body.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        return [line.strip() for line in lines if line.strip() and not line.startswith("o=")]
+
+    same = rest(final.body) == rest(got.body)
+    if len(old) == 6 and len(new) == 6 and old[2].isdigit() and new[2].isdigit():
+        ctx.check(
+            (int(new[2]) == int(old[2])) if same else (int(new[2]) == int(old[2]) + 1),
+            "the previous o= version for an unchanged answer, one higher for a changed one",
+            f"before o={before.first('o')}; now o={sdp.first('o')}; "
+            f"{'same' if same else 'different'} SDP",
+            2,
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% When issuing an offer that modifies the session,
+##% the "o=" line of the new SDP MUST be identical to that in the
+##% previous SDP, except that the version in the origin field MUST
+##% increment by one from the previous SDP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% In other words, if the previous SDP had N "m=" lines, the new SDP MUST have at
+##% least N "m=" lines.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% If an SDP is offered, which is different from the previous SDP, the
+##% new SDP MUST have a matching media stream for each media stream in
+##% the previous SDP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% If the version in the origin line does not increment, the SDP MUST
+##% be identical to the SDP with that version number.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% Deleted media streams from a previous SDP MUST NOT be removed in a new
+##% SDP; however, attributes for these streams need not be present.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.1
+##= type=test
+##% New media descriptions MUST appear below any existing media sections.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% However, in the case of RTP, the mapping from a
+##% particular dynamic payload type number to a particular codec within
+##% that media stream MUST NOT change for the duration of a session.
+@case(
+    "rfc3264-new-offer-version",
+    roles=("uas",),
+    level="MUST",
+    preamble="a confirmed dialog (INVITE with an offer, 2xx, ACK)",
+    no_control="the offerless re-INVITE in the preamble's dialog is the exchange under test",
+)
+def new_offer_version(ctx: Context) -> None:
+    """A re-INVITE without SDP: the target's offer in the 2xx keeps its o= line but for a
+    version one higher (or the same version with the same SDP), and the 2 m= lines."""
+    link = ctx.link()
+    first = (
+        "m=audio 49170 RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\n"
+        "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n"
+    )
+    invite, final, dialog = _confirmed(ctx, link, _sdp(first, "m=audio 0 RTP/AVP 8\n"))
+    previous = _answer(ctx, final, "the 2xx to the INVITE")
+    again = _reinvite(ctx, link, invite, final, dialog, b"")
+    got, _ = ctx.transaction(link, again, learn=False)
+    got = ctx.require_final(got, "final response to the offerless re-INVITE")
+    ack = ack_for(again, got, ctx.target)
+    if got.status is not None and 200 <= got.status < 300 and got.body:
+        # the ACK carries the answer to the target's offer: the target's own streams, as is
+        ack.set("Content-Type", "application/sdp")
+        ack.body = _echo_answer(got.body)
+    if got.status is not None and got.status >= 200:
+        link.send(bytes(ack), "ACK")
+    if not 200 <= (got.status or 0) < 300:
+        ctx.inconclusive(f"the offerless re-INVITE was not accepted ({describe(got)})")
+    offer = _answer(ctx, got, "the 2xx to the offerless re-INVITE")
+    old, new = previous.origin, offer.origin
+    ctx.check(
+        len(new) == 6 and new[:2] == old[:2] and new[3:] == old[3:],
+        "the previous o= line but for the version",
+        f"before o={previous.first('o')}; now o={offer.first('o')}",
+    )
+    if new[2] == old[2]:
+        ctx.check(
+            got.body.replace(b"\r\n", b"\n") == final.body.replace(b"\r\n", b"\n"),
+            "the same SDP under an unchanged version",
+            f"o={offer.first('o')} with a different body",
+            3,
+        )
+    else:
+        ctx.check(
+            new[2].isdigit() and old[2].isdigit() and int(new[2]) == int(old[2]) + 1,
+            "the version one higher",
+            f"before o={previous.first('o')}; now o={offer.first('o')}",
+        )
+    ctx.check(
+        len(offer.media) >= len(previous.media),
+        f"at least the {len(previous.media)} m= lines of the previous SDP",
+        f"{len(offer.media)} m= lines",
+        1,
+    )
+    ctx.check(
+        [m.media for m in offer.media[: len(previous.media)]] == [m.media for m in previous.media],
+        "the previous streams first, same media types",
+        str([m.media for m in offer.media]),
+        2,
+    )
+    # the stream the previous SDP had rejected (port 0) is still there, as the second
+    ctx.check(
+        len(offer.media) >= 2 and offer.media[1].media == previous.media[1].media,
+        "the rejected (port 0) stream still listed second",
+        str([_media_line(m) for m in offer.media]),
+        4,
+    )
+    if len(offer.media) > len(previous.media):
+        ctx.check(
+            [m.media for m in offer.media[: len(previous.media)]]
+            == [m.media for m in previous.media],
+            "new m= lines below the existing ones",
+            str([m.media for m in offer.media]),
+            5,
+        )
+    before, now = previous.media[0], offer.media[0]
+    for fmt in before.formats:
+        if fmt.isdigit() and int(fmt) >= 96 and fmt in now.formats and before.rtpmap(fmt):
+            ctx.check(
+                (now.rtpmap(fmt) or "").lower() == (before.rtpmap(fmt) or "").lower(),
+                f"payload type {fmt} still {before.rtpmap(fmt)}",
+                f"a=rtpmap:{fmt} {now.rtpmap(fmt)}",
+                6,
+            )
+
+
+def _echo_answer(offer: bytes) -> bytes:
+    """An answer to the target's offer: its streams and formats, our address (a sketch)."""
+    sdp = _parse(offer)
+    if sdp is None:
+        return _sdp(_PCMU)
+    streams = []
+    for media in sdp.media:
+        fmts = media.formats[:1] or ["0"]
+        port = 0 if media.port == 0 else 49170 + 2 * len(streams)
+        streams.append(f"m={media.media} {port} {media.proto} {' '.join(fmts)}\n")
+    return _sdp(*streams, session_id=4242)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+##= type=test
+##% An agent MUST be capable of receiving SDP with a connection address of 0.0.0.0, in
+##% which case it means that neither RTP nor RTCP should be sent to the peer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+##= type=test
+##% The recipient of an offer for a stream on-hold SHOULD NOT automatically return an
+##% answer with the corresponding stream on hold.
+@case("rfc3264-hold-offer-answered", roles=("uas",), level="MUST")
+def hold_offer(ctx: Context) -> None:
+    """An offer with c=0.0.0.0 and a sendonly stream (on hold, RFC 2543 and RFC 3264 style):
+    a 2xx with an answer; the answer's stream not put on hold itself (a SHOULD)."""
+    link = ctx.link()
+    sdp, _ = _offer_answer(ctx, link, _sdp(_PCMU + "a=sendonly\n", connection="0.0.0.0"))
+    if sdp.media and sdp.media[0].port:
+        got = sdp.media[0].direction(sdp.direction)
+        ctx.should(got != "sendonly", "recvonly (or inactive), not sendonly", got)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% It MUST be a valid SDP, except that it MAY omit both "e=" and "p="
+##% lines.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% The "t=" line MUST be equal to "0 0".
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% The port MUST be set to zero, but the connection
+##% address is arbitrary.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% In the case of RTP, if dynamic payload types are used, an rtpmap
+##% attribute MUST be present to bind the type to a specific format.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% The session ID in the origin field MUST be unique for each SDP
+##% constructed to indicate media capabilities.
+@case(
+    "rfc3264-options-capabilities",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the SDP a 200 to OPTIONS carries; without SDP it does not apply",
+)
+def options_capabilities(ctx: Context) -> None:
+    """OPTIONS with Accept: application/sdp: SDP in the 200 has t=0 0, port 0 on every m=
+    line and an rtpmap for each dynamic payload type."""
+    if ctx.profile.methods and "OPTIONS" not in {m.upper() for m in ctx.profile.methods}:
+        ctx.not_applicable("the profile does not list OPTIONS among the target's methods")
+    link = ctx.link()
+    options = ctx.request("OPTIONS", link, extra=[("Accept", "application/sdp")])
+    final, _ = ctx.transaction(link, options)
+    final = ctx.require_final(final, "response to OPTIONS")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"OPTIONS was not accepted ({describe(final)})")
+    if not final.body or "sdp" not in (final.get("Content-Type") or "").lower():
+        ctx.not_applicable("the 200 to OPTIONS carries no SDP (§9 applies to one that does)")
+    sdp = _parse(final.body)
+    ctx.check(
+        sdp is not None and all(sdp.count(k) == 1 for k in "vost"),
+        "a valid SDP (one v=, o=, s=, t=)",
+        final.body[:120].decode("utf-8", "replace"),
+    )
+    assert sdp is not None
+    ctx.check(sdp.first("t") == "0 0", "t=0 0", f"t={sdp.first('t')}", 1)
+    for media in sdp.media:
+        ctx.check(media.port == 0, "port 0 on every m= line", _media_line(media), 2)
+        for fmt in media.formats:
+            if media.proto.startswith("RTP/") and fmt.isdigit() and int(fmt) >= 96:
+                ctx.check(
+                    media.rtpmap(fmt) is not None,
+                    f"a=rtpmap for dynamic payload type {fmt}",
+                    _media_line(media),
+                    3,
+                )
+    # a second OPTIONS: its capability SDP has a session id of its own
+    options = ctx.request("OPTIONS", link, extra=[("Accept", "application/sdp")])
+    again, _ = ctx.transaction(link, options)
+    other = _parse(again.body) if again is not None and again.body else None
+    if other is not None and len(other.origin) >= 2 and len(sdp.origin) >= 2:
+        ctx.check(
+            other.origin[1] != sdp.origin[1],
+            "a new session id in each capability SDP",
+            f"o={sdp.first('o')} then o={other.first('o')}",
+            4,
+        )
