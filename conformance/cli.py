@@ -18,7 +18,7 @@ from conformance.model import ROLES, Case
 from conformance.pcap import write_pcap
 from conformance.profile import ProfileError, load_profile
 from conformance.report import progress_line, requirement_ids, summary_text, to_junit, write_json
-from conformance.runner import NoAnswer, Runner, select_cases
+from conformance.runner import NoAnswer, Runner, default_jobs, select_cases
 from conformance.target import TargetError, parse_target
 
 __all__ = ["main"]
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-remote", action="store_true", help="allow a non-loopback target")
     run.add_argument("--slow", action="store_true", help="also run cases tagged slow")
     run.add_argument("--probe-timeout", type=float, default=4.0, help="liveness probe wait (s)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        help="cases run side by side (default: 4 in the uac and proxy roles, where the runner "
+        "owns both ends; 1 elsewhere: a phone may hold one call at a time)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress line")
     lst = sub.add_parser("list", help="list the cases")
     lst.add_argument("--role", choices=ROLES)
@@ -112,6 +118,7 @@ def _run(args: argparse.Namespace, cases: list[Case]) -> int:
         progress=progress,
         slow=args.slow,
         probe_timeout=args.probe_timeout,
+        jobs=args.jobs or default_jobs(args.role),
     )
     for warning in runner.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -113,6 +113,10 @@ class Case:
     # why the case runs no control: its verdict cannot be confounded by the target turning
     # the request down for another reason ('' = it runs one, `Context.control`)
     no_control: str = ""
+    # how the case may run beside others (runner --jobs): '' = freely; "alone" = with no
+    # other case running, at its place in the order (timers measured on the wire, state it
+    # learns for later cases); another name = one after another with the cases of that name
+    serial: str = ""
 
 
 REGISTRY: dict[str, Case] = {}
@@ -148,9 +152,12 @@ def register(
     timeout: float | None = None,
     preamble: str = "",
     no_control: str = "",
+    serial: str | None = None,
     depth: int = 1,
 ) -> Case:
-    """Register a case; its requirements are the annotations above the calling statement."""
+    """Register a case; its requirements are the annotations above the calling statement.
+
+    ``serial`` defaults to the module's ``SERIAL`` (see `Case.serial`)."""
     frame = sys._getframe(depth)
     path, line = frame.f_code.co_filename, frame.f_lineno
     if id in REGISTRY:
@@ -173,6 +180,7 @@ def register(
         timeout=timeout,
         preamble=preamble,
         no_control=no_control,
+        serial=frame.f_globals.get("SERIAL", "") if serial is None else serial,
     )
     REGISTRY[id] = entry
     return entry
@@ -257,6 +265,10 @@ class Context:
         # methods the target left entirely unanswered earlier in the run (shared by the
         # runner): later cases needing them end inconclusive at once instead of waiting
         self.silent_methods: set[str] = set()
+        # ... learned by cases that run alone (`Case.serial`); the others keep what they
+        # learn to themselves, so no verdict depends on which cases ran beside which
+        self.learns = True
+        self.unanswered: set[str] = set()
         # what the case created, for the postamble (`teardown`): calls set up by a 2xx,
         # INVITEs left ringing, other clean-ups (an un-REGISTER...) as (label, action) pairs
         self.dialogs: list[Dialog] = []
@@ -310,7 +322,7 @@ class Context:
         With ``learn``, a method that gets no response at all is remembered as one the
         target leaves unanswered (pass False when the request is odd on purpose).
         """
-        if req.method in self.silent_methods:
+        if req.method in self.silent_methods or req.method in self.unanswered:
             raise Inconclusive(f"the target left {req.method} unanswered earlier in the run")
         data = bytes(req)
         link.send(data, note)
@@ -340,7 +352,7 @@ class Context:
             )
             if msg is None:
                 if learn and not provisional and req.method not in ("ACK", "CANCEL", "BYE"):
-                    self.silent_methods.add(req.method)
+                    (self.silent_methods if self.learns else self.unanswered).add(req.method)
                 if provisional and req.method == "INVITE":
                     self.ringing.append((link, req))
                 return None, provisional

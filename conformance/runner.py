@@ -1,4 +1,5 @@
-"""Runs cases against a target: probe first, one case at a time, each bounded in time.
+"""Runs cases against a target: probe first, then the cases (one at a time, or ``jobs`` side
+by side where that cannot change a verdict: `Runner.segments`), each bounded in time.
 
 Before any case the target is probed (OPTIONS, or a whole INVITE call when the profile says
 ``probe = "INVITE"``); a target that does not answer at all is an error of the run, not a
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from conformance.model import (
@@ -28,7 +31,14 @@ from conformance.model import (
 from conformance.target import Target
 from conformance.wire import CaseTimeout, Ladder, Link
 
-__all__ = ["CaseResult", "NoAnswer", "RunResult", "Runner", "select_cases"]
+__all__ = ["CaseResult", "NoAnswer", "RunResult", "Runner", "default_jobs", "select_cases"]
+
+
+def default_jobs(role: str) -> int:
+    """How many cases run side by side by default: several where the runner owns both ends
+    (a UAC under test is started afresh per case; a proxy serves many), else one (a phone
+    under test may hold one call at a time)."""
+    return 4 if role in ("uac", "proxy") else 1
 
 
 class NoAnswer(Exception):
@@ -106,7 +116,7 @@ def select_cases(
 
 
 class Runner:
-    """Runs cases one after another against one target."""
+    """Runs cases against one target: one after another, or ``jobs`` at a time."""
 
     def __init__(
         self,
@@ -119,6 +129,7 @@ class Runner:
         progress: Callable[[int, int, CaseResult], None] | None = None,
         slow: bool = False,
         probe_timeout: float = 4.0,
+        jobs: int = 1,
     ) -> None:
         self.target = target
         self.role = role
@@ -136,6 +147,8 @@ class Runner:
         self.progress = progress
         self.slow = slow
         self.probe_timeout = probe_timeout
+        # cases run side by side on this many threads (`segments`); 1: one after another
+        self.jobs = max(1, jobs)
         self.probe_ladder = Ladder()
         self.silent_methods: set[str] = set()
 
@@ -185,38 +198,94 @@ class Runner:
                 f"the target {self.target} did not answer {self.profile.probe} "
                 "(is it running, and listening on that transport?)"
             )
-        dead = False
-        for index, entry in enumerate(cases):
-            if time.monotonic() - start > self.total_timeout:
-                res = CaseResult(entry, Verdict.INCONCLUSIVE, "the run's total time limit passed")
-            elif dead and not self.probe(timeout=min(2.0, self.probe_timeout)):
-                res = CaseResult(entry, Verdict.INCONCLUSIVE, "the target no longer answers")
-            else:
-                dead = False
-                res = self.run_case(entry)
-                if (
-                    self.role != "uac"
-                    and entry.hostile
-                    and res.verdict
-                    not in (
-                        Verdict.NOT_APPLICABLE,
-                        Verdict.ERROR,
-                    )
-                ):
-                    retry = min(2.0, self.probe_timeout)
-                    res.alive_after = self.probe() or self.probe(timeout=retry)
-                    if not res.alive_after:
-                        dead = True
-                        res.verdict = Verdict.FAIL
-                        res.expected = "the target still answers after the hostile message"
-                        res.observed = f"no answer to {self.profile.probe} afterwards"
-                        res.reason = res.expected + "; " + res.observed
-                        res.enforced = 0
-            result.results.append(res)
-            if self.progress:
-                self.progress(index + 1, len(cases), res)
+        self._dead = False
+        results: list[CaseResult | None] = [None] * len(cases)
+        done = 0
+        lock = threading.Lock()
+
+        def run_lane(lane: list[int]) -> None:
+            nonlocal done
+            for index in lane:
+                res = self._next(cases[index], start)
+                with lock:
+                    results[index] = res
+                    done += 1
+                    if self.progress:
+                        self.progress(done, len(cases), res)
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            for segment in self.segments(cases):
+                if len(segment) == 1:  # one lane (jobs 1, a case run alone): on this thread
+                    run_lane(segment[0])
+                    continue
+                # a segment's lanes run side by side; the next segment waits for them all
+                futures = [pool.submit(run_lane, lane) for lane in segment]
+                try:
+                    for future in futures:
+                        future.result()
+                except BaseException:  # Ctrl-C, a broken progress pipe: start no more lanes
+                    pool.shutdown(cancel_futures=True)
+                    raise
+        result.results = [r for r in results if r is not None]
         result.duration = time.monotonic() - start
         return result
+
+    def segments(self, cases: list[Case]) -> list[list[list[int]]]:
+        """The order ``cases`` run in: segments one after another, each a list of lanes (the
+        indices of cases run one after another) that run side by side on ``jobs`` threads.
+
+        With ``jobs`` 1 there is one lane.  A case that runs alone (``serial="alone"``; a
+        hostile one, which may take the target down) is a segment of its own at its place;
+        cases naming the same ``serial`` share a lane; so do all registrar and redirect
+        cases (they register the same address-of-record)."""
+        if self.jobs <= 1:
+            return [[list(range(len(cases)))]] if cases else []
+        out: list[list[list[int]]] = []
+        lanes: dict[str, list[int]] = {}
+        for index, entry in enumerate(cases):
+            if self.alone(entry):
+                if lanes:
+                    out.append(list(lanes.values()))
+                out.append([[index]])
+                lanes = {}
+                continue
+            # a registrar's or redirect server's cases register the same address-of-record
+            shared = self.role in ("registrar", "redirect")
+            key = entry.serial or (self.role if shared else entry.id)
+            lanes.setdefault(key, []).append(index)
+        if lanes:
+            out.append(list(lanes.values()))
+        return out
+
+    def alone(self, entry: Case) -> bool:
+        """Whether ``entry`` runs with no other case beside it (and teaches later cases
+        which methods the target leaves unanswered)."""
+        return entry.serial == "alone" or (entry.hostile and self.role != "uac")
+
+    def _next(self, entry: Case, start: float) -> CaseResult:
+        """Run ``entry`` unless the run's time is up or the target went silent (a hostile
+        case took it down): then it is inconclusive."""
+        if time.monotonic() - start > self.total_timeout:
+            return CaseResult(entry, Verdict.INCONCLUSIVE, "the run's total time limit passed")
+        if self._dead and not self.probe(timeout=min(2.0, self.probe_timeout)):
+            return CaseResult(entry, Verdict.INCONCLUSIVE, "the target no longer answers")
+        self._dead = False
+        res = self.run_case(entry)
+        if (
+            self.role != "uac"
+            and entry.hostile
+            and res.verdict not in (Verdict.NOT_APPLICABLE, Verdict.ERROR)
+        ):
+            retry = min(2.0, self.probe_timeout)
+            res.alive_after = self.probe() or self.probe(timeout=retry)
+            if not res.alive_after:
+                self._dead = True
+                res.verdict = Verdict.FAIL
+                res.expected = "the target still answers after the hostile message"
+                res.observed = f"no answer to {self.profile.probe} afterwards"
+                res.reason = res.expected + "; " + res.observed
+                res.enforced = 0
+        return res
 
     def run_case(self, entry: Case) -> CaseResult:
         """One case, with its verdict; never raises."""
@@ -233,6 +302,7 @@ class Runner:
         ctx = Context(entry, self.target, self.profile, began + limit)
         ctx.role = self.role
         ctx.silent_methods = self.silent_methods
+        ctx.learns = self.alone(entry)
         res = CaseResult(entry, Verdict.PASS, ladder=ctx.ladder)
         try:
             entry.run(ctx)

@@ -15,6 +15,8 @@ from conformance.wire import Link
 #: load order of the case modules (conformance.discovery)
 # first: these cases learn which methods the target leaves unanswered
 ORDER = 10
+#: ... so they run one at a time, before any other (runner --jobs, `Case.serial`)
+SERIAL = "alone"
 
 UAS = ("uas",)
 ENDPOINTS = ("uas", "registrar", "redirect")

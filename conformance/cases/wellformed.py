@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 
 from conformance.cases._proxy_support import arrives, final_of, reply
@@ -147,12 +148,19 @@ EXCHANGES = {
 #: that run (a UAC wave would otherwise start one call per case): role, target -> (the
 #: run's set of silent methods, which identifies the run; the case; its ladder's events)
 _GATHERED: dict[tuple[str, str, str], tuple[set[str], str, list[Event]]] = {}
+#: battery cases running side by side (runner --jobs): the first gathers, the others wait
+_GATHERING = threading.Lock()
 
 
 def gathered(ctx: Context) -> list[Seen]:
     """The preamble of the battery cases: the target made to send messages in its role (or
     the messages an earlier battery case of the run made it send, copied into this case's
     ladder: the evidence stays with every verdict)."""
+    with _GATHERING:
+        return _gathered(ctx)
+
+
+def _gathered(ctx: Context) -> list[Seen]:
     key = (ctx.role, ctx.target.hostport, ctx.target.transport)
     cached = _GATHERED.get(key)
     if cached is not None and cached[0] is ctx.silent_methods:
