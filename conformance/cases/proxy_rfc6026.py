@@ -7,9 +7,9 @@ downstream UAS (`conformance.cases._proxy_support`).
 
 from __future__ import annotations
 
-from conformance.cases._proxy_support import arrives, final_of, reply, upstream
+from conformance.cases._proxy_support import arrives, reply, upstream
 from conformance.cases.proxy import FORWARDED, control_through
-from conformance.cases.proxy_responses import _hang_up, _invite
+from conformance.cases.proxy_responses import _close, _hang_up, _invite
 from conformance.messages import unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -147,15 +147,14 @@ def stray_2xx(ctx: Context) -> None:
     it just forwarded) with a branch of no transaction goes nowhere: no stateless relay."""
     link, down = ctx.link(), ctx.listener()
     control_through(ctx, link, down)
-    # the proxy's sent-by: the top Via of a request it forwards
-    probe = ctx.request("MESSAGE", link, uri=f"sip:downstream@{down.hostport}")
-    link.send(bytes(probe))
-    seen = arrives(down, "MESSAGE", probe.call_id)
-    if seen is None:
-        ctx.inconclusive(f"no MESSAGE forwarded ({describe(final_of(link, probe))})")
-    assert seen is not None
-    reply(down, seen, 200)
-    final_of(link, probe)
+    # the proxy's sent-by: the top Via of an INVITE it forwards; a retransmission of it
+    # forwarded again at once shows a stateless proxy, which RFC 6026 §7.3 does not bind
+    probe, seen = _invite(ctx, link, down)
+    link.send(bytes(probe), "INVITE (retransmission)")
+    stateless = arrives(down, "INVITE", probe.call_id, timeout=0.6 * ctx.profile.t1)
+    _close(link, down, probe, seen)
+    if stateless is not None:
+        ctx.not_applicable("a stateless proxy: it forwards responses by their Via (§16.11)")
     proxy_via = seen[0].get("Via") or ""
     sent = proxy_via.split(";", 1)[0]
     target = ctx.listener()
@@ -166,7 +165,7 @@ def stray_2xx(ctx: Context) -> None:
         f"From: <sip:tester@{link.local[0]}>;tag={unique('t')}",
         f"To: <sip:stray@{down.hostport}>;tag={unique('d')}",
         f"Call-ID: {unique('c')}@conformance.invalid",
-        "CSeq: 1 INVITE",
+        "CSeq: 1 INVITE",  # an INVITE response: the one RFC 6026 changed
         f"Contact: <sip:stray@{down.hostport}>",
         "Content-Length: 0",
     ]
