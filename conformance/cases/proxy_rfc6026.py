@@ -7,7 +7,7 @@ downstream UAS (`conformance.cases._proxy_support`).
 
 from __future__ import annotations
 
-from conformance.cases._proxy_support import arrives, reply, upstream
+from conformance.cases._proxy_support import ack_upstream, arrives, final_of, reply, upstream
 from conformance.cases.proxy import FORWARDED, control_through
 from conformance.cases.proxy_responses import _close, _hang_up, _invite
 from conformance.messages import unique
@@ -46,6 +46,21 @@ def _is_200(m: Message) -> bool:
 ##= type=test
 ##% When receiving any SIP response, a transaction-stateful proxy MUST compare the
 ##% transaction identifier in that response against its existing transaction state machines.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.5
+##= type=test
+##% If, while in the "Proceeding" state, the TU passes a 2xx response to the server
+##% transaction, the server transaction MUST pass this response to the transport layer for
+##% transmission.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.7
+##= type=test
+##% While in the "Accepted" state, if the TU passes a 2xx response, the server transaction
+##% MUST pass the response to the transport layer for transmission.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.9
+##= type=test
+##% If there is a match, the response MUST be passed to that transaction.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.4
+##= type=test
+##% The client transaction MUST NOT generate an ACK to the 2xx response.
 @case("proxy-6026-2xx-retransmission-forwarded", roles=PROXY, no_control=FORWARDED)
 def retransmitted_2xx(ctx: Context) -> None:
     """The downstream UAS repeats its 200 (no ACK yet): the proxy, its client transaction
@@ -60,8 +75,10 @@ def retransmitted_2xx(ctx: Context) -> None:
     assert first is not None
     reply(down, got, 200, to_tag=tag, note="downstream 200 (retransmission)")
     again = upstream(link, req, _is_200, timeout=1.0)
+    own_ack = arrives(down, "ACK", req.call_id, timeout=0.3)
     _hang_up(ctx, link, down, req, first)
-    ctx.check(again is not None, "the retransmitted 200 forwarded upstream", "none", 1)
+    ctx.check(again is not None, "the retransmitted 200 forwarded upstream", "none", 5)
+    ctx.check(own_ack is None, "no ACK of the repeated 200 from the proxy", "an ACK", 3)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc6026#section-7.1
@@ -104,6 +121,9 @@ def no_own_retransmission(ctx: Context) -> None:
 ##% while the state machine is in the "Proceeding" state, the state machine MUST transition
 ##% to the "Accepted" state and set Timer L to 64*T1, where T1 is the round-trip time
 ##% estimate defined in Section 17.1.1.1 of [RFC3261].
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.5
+##= type=test
+##% The server transaction MUST then transition to the "Accepted" state.
 @case("proxy-6026-invite-retransmission-absorbed", roles=PROXY, no_control=FORWARDED)
 def invite_absorbed(ctx: Context) -> None:
     """Our INVITE repeated after the 200 came through matches the proxy's "Accepted"
@@ -141,6 +161,9 @@ def invite_absorbed(ctx: Context) -> None:
 ##= type=test
 ##% The proxy MUST NOT forward the response if there is no matching transaction state
 ##% machine.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.9
+##= type=test
+##% Otherwise, any element other than a stateless proxy MUST silently discard the response.
 @case("proxy-6026-stray-2xx-not-forwarded", roles=PROXY)
 def stray_2xx(ctx: Context) -> None:
     """A 200 to an INVITE whose top Via names the proxy (its own sent-by, as in the request
@@ -175,3 +198,47 @@ def stray_2xx(ctx: Context) -> None:
     )
     shown = describe(leaked[0] if isinstance(leaked, tuple) else leaked) if leaked else ""
     ctx.check(leaked is None, "the stray 200 discarded", f"forwarded: {shown}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.4
+##= type=test
+##% When in either the "Calling" or "Proceeding" states, reception of a response with status
+##% code from 300-699 MUST cause the client transaction to transition to "Completed".
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.4
+##= type=test
+##% The client transaction MUST pass the received response up to the TU, and the client
+##% transaction MUST generate an ACK request, even if the transport is reliable (guidelines
+##% for constructing the ACK from the response are given in Section 17.1.1.3), and then pass
+##% the ACK to the transport layer for transmission.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.4
+##= type=test
+##% The ACK MUST be sent to the same address, port, and transport to which the original
+##% request was sent.
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.4
+##= type=test
+##% Any retransmissions of a response with status code 300-699 that are received while in
+##% the "Completed" state MUST cause the ACK to be re-passed to the transport layer for
+##% retransmission, but the newly received response MUST NOT be passed up to the TU.
+@case("proxy-6026-non-2xx-acked", roles=PROXY, no_control=FORWARDED)
+def non_2xx_acked(ctx: Context) -> None:
+    """A 486 from downstream: the proxy's client transaction ACKs it (on the INVITE's branch,
+    to the socket the INVITE went to) and ACKs it again when the 486 is repeated; the 486
+    goes upstream."""
+    link, down = ctx.link(), ctx.listener()
+    req, got = _invite(ctx, link, down)
+    tag = reply(down, got, 486)
+    ack = arrives(down, "ACK", req.call_id, timeout=1.0)
+    final = final_of(link, req)
+    ack_upstream(link, req, final)
+    if ack is None and arrives(down, "ACK", req.call_id, timeout=0.5) is not None:
+        ctx.not_applicable("a stateless proxy: it relays the ACK, it has no client transaction")
+    reply(down, got, 486, to_tag=tag, note="downstream 486 (retransmission)")
+    again = arrives(down, "ACK", req.call_id, timeout=1.0)
+    ctx.check(final is not None and final.status == 486, "the 486 upstream", describe(final), 1)
+    ctx.check(
+        ack is not None and ack[0].branch == got[0].branch,
+        "an ACK of the 486 on the INVITE's branch, to the INVITE's socket",
+        "none" if ack is None else f"branch {ack[0].branch}",
+        2,
+    )
+    ctx.check(again is not None, "the ACK again for the repeated 486", "none", 3)
