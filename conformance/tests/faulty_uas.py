@@ -284,6 +284,9 @@ class FaultyElement:
             self.unacked.pop(msg.call_id, None)
             if msg.call_id in self.hangups and "bye_before_ack" not in self.faults:
                 self.byes.append((time.monotonic() + 0.3, msg.call_id))
+            if self.role == "proxy" and branch not in self.transactions:
+                # §16.11: a stateless proxy forwards an ACK like any other request
+                self._proxy_request(msg, addr)
             return
         if branch in self.transactions and method != "CANCEL":
             data, dest, _ = self.transactions[branch]
