@@ -549,7 +549,8 @@ class FaultyElement:
         if "no_received" in self.faults:
             top = msg.top_via
         top = (
-            top.replace(";rport;", f";rport={addr[1]};").replace(";rport", f";rport={addr[1]}", 1)
+            # the valueless flag only (";rport;" or a trailing ";rport"), once
+            re.sub(r";rport(?=;|$)", f";rport={addr[1]}", top, count=1)
             if param(msg.top_via, "rport") == ""
             else top
         )
