@@ -23,6 +23,7 @@ from conformance.cases.proxy_forwarding import _complete, _looped, _send
 from conformance.cases.proxy_responses import _close, _invite
 from conformance.messages import Outgoing
 from conformance.model import Context, case, describe
+from conformance.sipmsg import param
 from conformance.wire import Link, Listener
 
 #: load order of the case modules (conformance.discovery)
@@ -212,11 +213,9 @@ def forked_loop(ctx: Context) -> None:
         ctx.inconclusive(f"the MESSAGE reached {len(branches)} of the 2 bound contacts")
     back = _looped(ctx, link, branches[0][1], uri=uri)
     final, _ = ctx.transaction(link, back, timeout=2.0, learn=False)
-    again = [got for down, _ in branches if (got := arrives(down, "MESSAGE", req.call_id, 0.2))]
-    for down, got in branches:
-        more = [g for g in again if g[0].branch != got[0].branch]
-        for g in more:
-            reply(down, g, 200)
+    again = [(d, g) for d, _ in branches if (g := arrives(d, "MESSAGE", req.call_id, 0.2))]
+    for down, got in again:  # the loop forwarded once more: answer those copies
+        reply(down, got, 200)
     _finish(link, req, branches)
     ctx.check(
         final is not None and final.status == 482,
@@ -257,3 +256,108 @@ def cancel_ack_branch(ctx: Context) -> None:
         ctx.inconclusive("no ACK of the 487 downstream (neither the proxy's nor ours relayed)")
     assert ack is not None
     ctx.check(ack[0].branch == branch, f"ACK of the 487 on {branch}", str(ack[0].branch))
+
+
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
+##= type=test
+##% The proxy MUST insert a Via header field value into the copy before the existing Via
+##% header field values.
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
+##= type=test
+##% The first part of the branch value MUST satisfy the constraints of Section 8.1.1.7.
+@case("proxy-5393-via-inserted", roles=PROXY, no_control=FORWARDED)
+def via_inserted(ctx: Context) -> None:
+    """The copy downstream: a Via of the proxy's on top (a z9hG4bK branch of its own), ours
+    right below it."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("MESSAGE", link, uri=downstream_uri(down))
+    got = _send(ctx, link, req, down)
+    _complete(link, req, down, got)
+    vias = [v.strip() for line in got[0].get_all("Via") for v in _split_vias(line)]
+    shown = " | ".join(vias)
+    ctx.check(
+        len(vias) >= 2 and param(vias[1], "branch") == req.branch,
+        "the proxy's Via on top, ours second",
+        shown,
+    )
+    branch = param(vias[0], "branch") or ""
+    ctx.check(
+        branch.startswith("z9hG4bK") and branch != req.branch,
+        "a branch of the proxy's own, starting z9hG4bK",
+        branch or "none",
+        1,
+    )
+
+
+def _split_vias(line: str) -> list[str]:
+    """A Via header line split at the commas between values (not inside quotes)."""
+    out, cur, quoted = [], "", False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*out, cur]
+
+
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
+##= type=test
+##% This second part MUST vary with any field used by the location service logic in
+##% determining where to retarget or forward this request.
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
+##= type=test
+##% Hence, the second part MUST depend at least on the received Request-URI and any Route
+##% header field values used when processing the received request.
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.2
+##= type=test
+##% Each Via header field value in the request whose sent-by value matches a value placed
+##% into previous requests by this proxy MUST be inspected for the "second part" defined in
+##% Section 4.2.1 of RFC 5393.
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.2
+##= type=test
+##% If the second field is present, the proxy MUST perform the second-part calculation
+##% described in Section 4.2.1 of RFC 5393 on this request and compare the result to the
+##% value from the Via header field.
+@case(
+    "proxy-5393-forked-spiral-forwarded",
+    roles=PROXY,
+    no_control="the same request coming back unchanged is answered 482 first (a loop)",
+)
+def forked_spiral(ctx: Context) -> None:
+    """A forked copy sent back to the proxy unchanged is a loop (482, the control); sent
+    back with another Request-URI (retargeted downstream: a spiral) it is forwarded."""
+    uri, downs = bind_listeners(ctx, 2)
+    link = ctx.link()
+    req = ctx.request("MESSAGE", link, uri=uri)
+    link.send(bytes(req))
+    branches = [
+        (down, got)
+        for down in downs
+        if (got := arrives(down, "MESSAGE", req.call_id, timeout=2.0)) is not None
+    ]
+    if len(branches) < 2:
+        _finish(link, req, branches)
+        ctx.inconclusive(f"the MESSAGE reached {len(branches)} of the 2 bound contacts")
+    # the control: the copy sent back unchanged is a loop, answered 482
+    back = _looped(ctx, link, branches[0][1], uri=uri)
+    looped, _ = ctx.transaction(link, back, timeout=2.0, learn=False)
+    if looped is None or looped.status != 482:
+        for down, _got in branches:
+            stray = arrives(down, "MESSAGE", req.call_id, timeout=0.2)
+            if stray is not None:
+                reply(down, stray, 200)
+        _finish(link, req, branches)
+        ctx.inconclusive(f"the loop was not answered 482 ({describe(looped)})")
+    elsewhere = ctx.listener()
+    spiral = _looped(ctx, link, branches[0][1], uri=downstream_uri(elsewhere, "spiral"))
+    link.send(bytes(spiral), "the copy sent back retargeted (a spiral)")
+    again = arrives(elsewhere, "MESSAGE", req.call_id, timeout=2.0)
+    refused = final_of(link, spiral, timeout=0.3) if again is None else None
+    if again is not None:
+        reply(elsewhere, again, 200)
+        final_of(link, spiral, timeout=1.0)
+    _finish(link, req, branches)
+    ctx.check(again is not None, "the spiral forwarded", describe(refused))
