@@ -105,9 +105,11 @@ def max_breadth_capped(ctx: Context) -> None:
     ctx.check(len(numbers) == 1 and numbers[0] < 99999, "a value below 99999", shown, 1)
 
 
-def _fork_breadth(ctx: Context, breadth: str) -> tuple[Link, Outgoing, list[tuple[Listener, Got]]]:
+def _fork_breadth(
+    ctx: Context, breadth: str
+) -> tuple[Link, Outgoing, list[tuple[Listener, Got]], list[Listener]]:
     """A MESSAGE with ``Max-Breadth: breadth`` to an AOR bound to two downstream sockets;
-    the copies that arrived within a second (before any is answered)."""
+    the copies that arrived within a second (before any is answered), and the sockets."""
     uri, downs = bind_listeners(ctx, 2)
     link = ctx.link()
     req = ctx.request("MESSAGE", link, uri=uri, extra=[("Max-Breadth", breadth)])
@@ -117,7 +119,7 @@ def _fork_breadth(ctx: Context, breadth: str) -> tuple[Link, Outgoing, list[tupl
         got = arrives(down, "MESSAGE", req.call_id, timeout=1.0)
         if got is not None:
             branches.append((down, got))
-    return link, req, branches
+    return link, req, branches, downs
 
 
 def _finish(link: Link, req: Outgoing, branches: list[tuple[Listener, Got]]) -> None:
@@ -140,7 +142,7 @@ def _finish(link: Link, req: Outgoing, branches: list[tuple[Listener, Got]]) -> 
 def max_breadth_shared(ctx: Context) -> None:
     """``Max-Breadth: 2`` forked to two contacts in parallel: the branches' values add up
     to 2 at most (forking serially, one branch with at most 2, conforms too)."""
-    link, req, branches = _fork_breadth(ctx, "2")
+    link, req, branches, _ = _fork_breadth(ctx, "2")
     if not branches:
         final = final_of(link, req, timeout=1.0)
         ctx.inconclusive(f"the MESSAGE reached no bound contact ({describe(final)})")
@@ -165,7 +167,7 @@ def max_breadth_shared(ctx: Context) -> None:
 def max_breadth_one(ctx: Context) -> None:
     """``Max-Breadth: 1`` to an AOR with two contacts: 440, or one branch at a time (serial
     forking, each with Max-Breadth 1); never two parallel branches."""
-    link, req, branches = _fork_breadth(ctx, "1")
+    link, req, branches, _ = _fork_breadth(ctx, "1")
     if not branches:
         final = final_of(link, req, timeout=1.0)
         ctx.check(
@@ -363,3 +365,34 @@ def forked_spiral(ctx: Context) -> None:
         final_of(link, spiral, timeout=1.0)
     _finish(link, req, branches)
     ctx.check(again is not None, "the spiral forwarded", describe(refused))
+
+
+##= https://www.rfc-editor.org/rfc/rfc5393#section-5.3.3.1
+##= type=test
+##% Proxies SHOULD be prepared to reuse this Max-Breadth in cases where there may be elements
+##% left in the target-set.
+@case("proxy-5393-max-breadth-reused", roles=PROXY, level="SHOULD", no_control=FORWARDED)
+def max_breadth_reused(ctx: Context) -> None:
+    """``Max-Breadth: 1`` to an AOR with two contacts, forked one at a time: when the first
+    branch fails (486), its Max-Breadth goes to the other contact (a 440 instead is not
+    applicable: the proxy does not fork serially)."""
+    link, req, branches, downs = _fork_breadth(ctx, "1")
+    if len(branches) != 1:
+        if branches:
+            _finish(link, req, branches)
+        final = final_of(link, req, timeout=1.0) if not branches else None
+        ctx.not_applicable(
+            f"no serial fork within Max-Breadth 1 ({len(branches)} branches, {describe(final)})"
+        )
+    down, got = branches[0]
+    others = [d for d in downs if d is not down]
+    reply(down, got, 486)
+    down.expect(lambda m: m.method == "ACK", timeout=0.2)
+    nxt = None
+    for other in others:
+        nxt = arrives(other, "MESSAGE", req.call_id, timeout=1.0)
+        if nxt is not None:
+            reply(other, nxt, 200)
+            break
+    final = final_of(link, req, timeout=1.0)
+    ctx.should(nxt is not None, "the other contact tried after the 486", describe(final))

@@ -23,9 +23,12 @@ from conformance.tests.support import started, verdicts
 from rfc3261.asyncio.loopback import free_port
 
 PROXY_CASES = "proxy-6026-*,proxy-5393-*,proxy-3581-*,rfc3327-*"
-UAC_CASES = "uac-6026-*,uac-3581-*"
+UAC_CASES = "uac-6026-*,uac-3581-*,uac-5393-*"
 #: the UAC cases the ua is not concerned by, and why
-UAC_NOT_APPLICABLE = {"uac-3581-rport-valueless": "no rport in the Via (a MAY"}
+UAC_NOT_APPLICABLE = {
+    "uac-3581-rport-valueless": "no rport in the Via (a MAY",
+    "uac-5393-max-breadth-60": "no Max-Breadth on the INVITE (a MAY",
+}
 
 
 @pytest.mark.parametrize(
