@@ -7,7 +7,14 @@ downstream UAS (`conformance.cases._proxy_support`).
 
 from __future__ import annotations
 
-from conformance.cases._proxy_support import ack_upstream, arrives, final_of, reply, upstream
+from conformance.cases._proxy_support import (
+    ack_upstream,
+    arrives,
+    downstream_uri,
+    final_of,
+    reply,
+    upstream,
+)
 from conformance.cases.proxy import FORWARDED, control_through
 from conformance.cases.proxy_responses import _close, _hang_up, _invite
 from conformance.messages import unique
@@ -131,7 +138,7 @@ def invite_absorbed(ctx: Context) -> None:
     link, down = ctx.link(), ctx.listener()
     req, got = _invite(ctx, link, down)
     tag = reply(down, got, 200)
-    first = upstream(link, req, _is_200)
+    first = link.expect(lambda m: m.status == 200 and m.call_id == req.call_id, timeout=2.0)
     if first is None:
         reply(down, got, 486, to_tag=tag)
         ctx.inconclusive("the 200 was not forwarded upstream")
@@ -242,3 +249,35 @@ def non_2xx_acked(ctx: Context) -> None:
         2,
     )
     ctx.check(again is not None, "the ACK again for the repeated 486", "none", 3)
+
+
+##= https://www.rfc-editor.org/rfc/rfc6026#section-6
+##= type=test
+##% When receiving an ACK that matches an existing INVITE server transaction and that does not
+##% contain a branch parameter containing the magic cookie defined in RFC 3261, the matching
+##% transaction MUST be checked to see if it is in the "Accepted" state.
+@case(
+    "proxy-6026-rfc2543-ack-passed-up",
+    roles=PROXY,
+    no_control="the INVITE without a branch (an RFC 2543 client) must be forwarded first",
+)
+def rfc2543_ack(ctx: Context) -> None:
+    """An INVITE from an RFC 2543 client (no branch in its Via) answered 200: its ACK, which
+    matches the "Accepted" INVITE server transaction by the old rules, is not absorbed but
+    passed to the proxy core and forwarded."""
+    link, down = ctx.link(), ctx.listener()
+    req = ctx.request("INVITE", link, uri=downstream_uri(down))
+    req.set("Via", f"SIP/2.0/UDP {link.sent_by};rport")
+    link.send(bytes(req), "INVITE without a branch (RFC 2543)")
+    got = arrives(down, "INVITE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the INVITE without a branch was not forwarded")
+    assert got is not None
+    tag = reply(down, got, 200)
+    first = link.expect(lambda m: m.status == 200 and m.call_id == req.call_id, timeout=2.0)
+    if first is None:
+        reply(down, got, 486, to_tag=tag)
+        ctx.inconclusive("the 200 was not forwarded upstream")
+    assert first is not None
+    both = _hang_up(ctx, link, down, req, first)
+    ctx.check(both, "the branchless ACK (and the BYE) forwarded downstream", "not both")
