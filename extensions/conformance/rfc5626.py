@@ -116,3 +116,40 @@ def no_ob_behind(ctx: Context) -> None:
     assert got is not None
     paths = _paths(got)
     ctx.check(not any(";ob" in _uri(p) for p in paths), 'no "ob" in its Path', " | ".join(paths))
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-5.3.1
+##= type=test
+##% If the flow token has been tampered with, the proxy SHOULD send a 403 (Forbidden)
+##% response.
+@case(
+    "rfc5626-edge-tampered-flow-token",
+    roles=PROXY,
+    level="SHOULD",
+    transports=("udp",),
+    no_control="the REGISTER through the edge is forwarded first, with the Path to tamper with",
+)
+def tampered_token(ctx: Context) -> None:
+    """A request routed to the edge's Path URI with the last character of its user part
+    (the flow token) changed gets 403."""
+    down = ctx.listener()
+    paths = _edge_path(ctx, ctx.link(), down)
+    uri = _uri(paths[0])
+    scheme, _, rest = uri.partition(":")
+    user, at, host = rest.partition("@")
+    if not at or not user:
+        ctx.not_applicable(f"no user part to tamper with in the Path URI {uri}")
+    # the last character changed: a signature or checksum, if any, no longer matches
+    flipped = user[:-1] + ("0" if user[-1] != "0" else "1")
+    link = ctx.link()
+    req = ctx.request(
+        "MESSAGE",
+        link,
+        uri=f"sip:someone@{down.hostport}",
+        extra=[("Route", f"<{scheme}:{flipped}@{host}>")],
+    )
+    final, _ = ctx.transaction(link, req, timeout=2.0, learn=False)
+    leaked = arrives(down, "MESSAGE", req.call_id, timeout=0.1)
+    if leaked is not None:
+        reply(down, leaked, 200)
+    ctx.should(final is not None and final.status == 403, "403 (Forbidden)", describe(final))
