@@ -20,11 +20,15 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``repeat_after_failure``: a 4xx-6xx to the INVITE is ACKed, then the same INVITE is sent
   again (new branch, next CSeq) once (§21.4, §21.4.4, §21.5.4);
 - ``second_final``: a final response with another To tag after the first final response is
-  ACKed too, not ignored (§13.2.2.3).
+  ACKed too, not ignored (§13.2.2.3);
 - ``take_short``: a response datagram shorter than its Content-Length is taken, not
   discarded (§18.3);
 - ``strict_length``: a response datagram with bytes beyond its Content-Length is dropped
-  (§18.3: they are to be discarded, not the response).
+  (§18.3: they are to be discarded, not the response);
+- ``ack_stray``: a response whose branch is not the request's is ACKed too, not dropped
+  (RFC 6026 §8.9);
+- ``no_reack_2xx``: a repeated 2xx is not ACKed again (RFC 6026 §7.2: the "Accepted"
+  transaction passes it up to the TU, which ACKs it).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ FAULTS = (
     "second_final",
     "take_short",
     "strict_length",
+    "ack_stray",
+    "no_reack_2xx",
 )
 
 
@@ -136,7 +142,9 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
                 next_send = time.monotonic() + interval
             continue
         msg = parse_message(raw)
-        if msg is None or not msg.is_response or msg.branch != request.branch:
+        if msg is None or not msg.is_response:
+            continue
+        if msg.branch != request.branch and "ack_stray" not in faults:
             continue
         framing = _framing(raw)
         if (framing == "short" and "take_short" not in faults) or (
@@ -148,6 +156,8 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
             continue
         if final is not None and msg.to_tag != final.to_tag and "second_final" not in faults:
             continue  # §13.2.2.3: a later final response is ignored
+        if final is not None and (final.status or 0) < 300 and "no_reack_2xx" in faults:
+            continue
         final = msg
         if kind == "invite":
             sock.sendto(ack_for(request, msg, faults), (host, port))

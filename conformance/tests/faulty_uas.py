@@ -333,6 +333,9 @@ class FaultyElement:
             self.unacked.pop(msg.call_id, None)
             if msg.call_id in self.hangups and "bye_before_ack" not in self.faults:
                 self.byes.append((time.monotonic() + 0.3, msg.call_id))
+            if self.role == "proxy" and branch not in self.transactions:
+                # §16.11: a stateless proxy forwards an ACK like any other request
+                self._proxy_request(msg, addr)
             return
         if branch in self.transactions and method not in ("CANCEL", "INVITE"):
             age = time.monotonic() - self.completed.get(branch, 0.0)
@@ -662,7 +665,8 @@ class FaultyElement:
         if "no_received" in self.faults:
             top = msg.top_via
         top = (
-            top.replace(";rport;", f";rport={addr[1]};").replace(";rport", f";rport={addr[1]}", 1)
+            # the valueless flag only (";rport;" or a trailing ";rport"), once
+            re.sub(r";rport(?=;|$)", f";rport={addr[1]}", top, count=1)
             if param(msg.top_via, "rport") == ""
             else top
         )

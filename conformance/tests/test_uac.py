@@ -31,6 +31,9 @@ CASES = [
     "uac-403-not-repeated",
     "uac-503-as-500",
     "uac-second-final-ignored",
+    "uac-6026-2xx-retransmission-reacked",
+    "uac-6026-non-2xx-acked",
+    "uac-6026-stray-2xx-dropped",
 ]
 FAULTS = {
     "": set(),
@@ -39,8 +42,8 @@ FAULTS = {
     # the 486 keeps the UAC's own To tag, so the ACK cannot carry the runner's either
     "to_tag": {"uac-request-tags", "uac-ack-non2xx"},
     "no_retransmit": {"uac-invite-retransmitted"},
-    "ack_new_branch": {"uac-ack-non2xx"},
-    "ack_2xx_same_branch": {"uac-ack-2xx"},
+    "ack_new_branch": {"uac-ack-non2xx", "uac-6026-non-2xx-acked"},
+    "ack_2xx_same_branch": {"uac-ack-2xx", "uac-6026-2xx-retransmission-reacked"},
     "fixed_ids": {"uac-request-identifiers-new"},
     "ack_require": {"uac-ack-non2xx", "uac-ack-2xx"},
     "keep_retransmitting": {
@@ -50,8 +53,12 @@ FAULTS = {
     "repeat_after_failure": {
         "uac-403-not-repeated",
         "uac-503-as-500",
+        # the 486 repeated after the new INVITE left matches no transaction: not ACKed again
+        "uac-6026-non-2xx-acked",
     },
     "second_final": {"uac-second-final-ignored"},
+    "ack_stray": {"uac-6026-stray-2xx-dropped"},
+    "no_reack_2xx": {"uac-6026-2xx-retransmission-reacked"},
 }
 
 
