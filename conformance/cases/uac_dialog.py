@@ -137,36 +137,6 @@ def ack_2xx_retransmitted(ctx: Context) -> None:
     ctx.check(again[0].cseq == first.cseq, first.get("CSeq") or "", again[0].get("CSeq") or "")
 
 
-##= https://www.rfc-editor.org/rfc/rfc6026#section-8.9
-##= type=test
-##% Otherwise, any element other than a stateless proxy MUST silently discard the response.
-@case(
-    "uac-stray-2xx-discarded",
-    roles=UAC,
-    timeout=20,
-    preamble=CALLED.format(kind="invite"),
-    no_control="the first ACK is the control: the 2xx reached the TU while its transaction lived",
-)
-def stray_2xx_discarded(ctx: Context) -> None:
-    """A copy of the 2xx arriving after the INVITE client transaction is gone (Timer M,
-    64*T1 after the 2xx: RFC 6026 §8.4) matches nothing: a UA discards it, no ACK (RFC 6026
-    §8.9 replaces RFC 3261 §18.1.2's "passed to the core")."""
-    wait = 64 * ctx.profile.t1 + max(0.5, 2 * ctx.profile.t1)
-    if wait > 10.0:
-        ctx.not_applicable(f"64*T1 is {64 * ctx.profile.t1:g} s for the profile's T1: too long")
-    call = _Call(ctx, "invite")
-    with ctx.preamble("the ACK for the first 2xx"):
-        call.ack()
-    time.sleep(wait)
-    call.peer.send(call.ok, call.addr, "2xx again, after Timer M")
-    again = call.peer.request("ACK", max(1.0, 4 * ctx.profile.t1), call.invite.call_id)
-    ctx.check(
-        again is None,
-        "no ACK: the stray 2xx silently discarded",
-        f"ACK {again[0].get('CSeq')}" if again else "",
-    )
-
-
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-12.2.1.1
 ##= type=test
 ##% If the route set is not empty, and the first URI in the route set
