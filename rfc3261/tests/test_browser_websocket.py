@@ -275,15 +275,18 @@ def test_browser_calls_our_udp_ua_through_the_proxy(
         alice = tabs("udp-alice")
         alice.start("sipjs", "udp-alice")
         alice.run("([n, t]) => sipref.call(n, t)", "udp-alice", "sip:carol@127.0.0.1")
-        # The browser's INVITE crosses from WS to UDP; its WebRTC offer (DTLS-SRTP,
-        # UDP/TLS/RTP/SAVPF) has nothing our UA can take (RFC 3264 §6.1: the whole
-        # session is rejected), so the 488 and its Warning cross back to the browser.
+        # The browser's INVITE crosses from WS to the UA's UDP address -- over TCP, as the
+        # WebRTC offer makes it larger than 1300 bytes (RFC 3261 §18.1.1); the offer
+        # (DTLS-SRTP, UDP/TLS/RTP/SAVPF) has nothing our UA can take (RFC 3264 §6.1: the
+        # whole session is rejected), so the 488 and its Warning cross back to the browser.
         alice.wait_for(has("ended"))
         assert "confirmed" not in alice.events()
         ua.kill()
         ua.communicate(timeout=20)
         wire = proxy.log_text()
-        assert re.search(r"-> UDP \S+ INVITE sip:carol@", wire), wire[-3000:]
+        invite = re.search(r"-> (UDP|TCP) \S+ INVITE sip:carol@.*?\((\d+) bytes\)", wire)
+        assert invite, wire[-3000:]
+        assert invite[1] == ("TCP" if int(invite[2]) > 1300 else "UDP"), invite[0]
         assert re.search(r"-> WS \S+ SIP/2.0 488 ", wire), wire[-3000:]
         assert "UDP/TLS/RTP/SAVPF not supported" in wire
     finally:
