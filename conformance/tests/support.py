@@ -32,12 +32,18 @@ def run_cases(
     profile: Profile | None = None,
     slow: bool = False,
     probe_timeout: float = 4.0,
+    jobs: int = 1,
 ) -> RunResult:
-    """Run the cases matching ``pattern`` against ``target``."""
+    """Run the cases matching ``pattern`` against ``target`` (``jobs`` side by side)."""
     chosen = select_cases(REGISTRY.values(), role, pattern)
     assert chosen, f"no case matches {pattern}"
     runner = Runner(
-        parse_target(target), role, profile or Profile(), slow=slow, probe_timeout=probe_timeout
+        parse_target(target),
+        role,
+        profile or Profile(),
+        slow=slow,
+        probe_timeout=probe_timeout,
+        jobs=jobs,
     )
     return runner.run(chosen)
 

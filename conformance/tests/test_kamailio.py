@@ -16,7 +16,7 @@ import pytest
 
 from conformance.model import Verdict
 from conformance.profile import load_profile
-from conformance.selftest import _kamailio
+from conformance.selftest import JOBS, _kamailio
 from conformance.tests.support import ROOT, need_external, run_cases, started
 from rfc3261.asyncio.loopback import free_port
 
@@ -39,7 +39,9 @@ def test_kamailio_reaches_a_verdict_on_every_case(role: str, tmp_path: Path) -> 
     argv = _kamailio(port, tmp_path, *(["REDIRECT"] if role == "redirect" else []))
     assert argv is not None and len(argv) > 1, "kamailio modules folder not found"
     with started(argv, port):
-        run = run_cases(f"udp:127.0.0.1:{port}", role, SUBSETS[role], load_profile(PROFILE))
+        # side by side, as make conformance runs Kamailio
+        target = f"udp:127.0.0.1:{port}"
+        run = run_cases(target, role, SUBSETS[role], load_profile(PROFILE), jobs=JOBS)
     assert len(run.results) >= 8
     unjudged = {
         r.case.id: r.verdict.value

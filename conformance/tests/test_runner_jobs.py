@@ -138,7 +138,9 @@ def test_own_ua_same_verdicts_side_by_side() -> None:
         command, profile_name, role = _stacks(port, Path(work))["sipref-ua"]
         assert command is not None and role == "uas"
         profile = load_profile(PROFILES / profile_name)
-        chosen = select_cases(REGISTRY.values(), role, "uas-*,txn-*,wellformed-*,rfc3*")
+        # lanes and plain cases, without the cases that wait for 64*T1 timers
+        subset = "uas-[a-m]*,txn-cancel-*,rfc3262-prack-*,rfc6665-*"
+        chosen = select_cases(REGISTRY.values(), role, subset)
         with started(command, port):
             target = parse_target(f"udp:127.0.0.1:{port}")
             one, four = _both(lambda jobs: Runner(target, role, profile, jobs=jobs), chosen)

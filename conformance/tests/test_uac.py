@@ -9,6 +9,7 @@ import pytest
 from conformance.model import REGISTRY, Profile, Verdict
 from conformance.profile import ProfileError, load_profile
 from conformance.runner import Runner, select_cases
+from conformance.selftest import JOBS
 from conformance.target import parse_target
 from conformance.tests.support import need_external, verdicts
 from conformance.trigger import KINDS, fill
@@ -74,7 +75,8 @@ def _profile(fault: str) -> Profile:
 
 def _run(profile: Profile, ids: list[str]) -> dict[str, str]:
     chosen = [REGISTRY[i] for i in ids]
-    run = Runner(parse_target("udp:127.0.0.1:5060"), "uac", profile).run(chosen)
+    # side by side: test_runner_jobs shows the verdicts are those of one job
+    run = Runner(parse_target("udp:127.0.0.1:5060"), "uac", profile, jobs=JOBS).run(chosen)
     return verdicts(run)
 
 
