@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from conformance.cases.uac_dialog import sdp_offer
+from conformance.cases.uac_session import INVITED
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
-from conformance.sipmsg import Message
+from conformance.sipmsg import Message, param
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer, sdp_answer
 from conformance.wire import Link
 
 
@@ -457,3 +461,262 @@ _SDP = (
     b"v=0\r\no=tester 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     b"m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 )
+
+
+# --- the UAC role: the runner is the UAS the target calls (conformance.trigger.Peer) ------
+
+
+def _announced(ctx: Context, invite: Message) -> None:
+    """Not applicable unless the INVITE says the UAC supports 100rel (Supported/Require)."""
+    if "100rel" not in invite.option_tags("Supported") + invite.option_tags("Require"):
+        ctx.not_applicable("the INVITE names 100rel in neither Supported nor Require")
+
+
+def _reliably(peer: Peer, invite: Message, addr: tuple[str, int], rseq: int, **kw: Any) -> bytes:
+    """A reliable 183 to ``invite`` (Require: 100rel, RSeq ``rseq``); its bytes."""
+    headers = ["Require: 100rel", f"RSeq: {rseq}"]
+    return peer.answer(invite, addr, kw.pop("status", 183), headers=headers, **kw)
+
+
+def _pracks(peer: Peer, invite: Message, within: float) -> list[Message]:
+    """The PRACKs of ``invite``'s call during ``within`` seconds, each answered 200."""
+    out: list[Message] = []
+    end = time.monotonic() + within
+    while (left := end - time.monotonic()) > 0:
+        got = peer.request("PRACK", left, invite.call_id)
+        if got is None:
+            break
+        peer.answer(got[0], got[1], 200, body=b"", contact=False)
+        out.append(got[0])
+    return out
+
+
+def _rack(prack: Message) -> str:
+    return " ".join((prack.get("RAck") or "").split())
+
+
+def _wait(ctx: Context) -> float:
+    return max(0.5, 4 * ctx.profile.t1)
+
+
+def _hang_up(peer: Peer, invite: Message, addr: tuple[str, int]) -> Message | None:
+    """Accept the call (200) and return its ACK (None when none came)."""
+    peer.answer(invite, addr, 200)
+    got = peer.request("ACK", 3.0, invite.call_id)
+    peer.serve(0.2)
+    return got[0] if got else None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% If the UAC does not wish to insist on usage of reliable provisional
+##% responses, but merely indicate that it supports them if the UAS needs
+##% to send one, a Supported header MUST be included in the request with
+##% the option tag 100rel.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% If the response is a 100 (Trying) (as opposed to 101 to 199), this
+##% option tag MUST be ignored, and the procedures below MUST NOT be used.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% The provisional response MUST establish a dialog if one is not yet
+##% created.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% Assuming the response is to be transmitted reliably, the UAC MUST
+##% create a new request with method PRACK.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% A Require header with the value 100rel MUST NOT be present in any
+##% requests excepting INVITE, although extensions to SIP may allow its
+##% usage with other request methods.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% In particular, a UAC SHOULD NOT
+##% retransmit the PRACK request when it receives a retransmission of the
+##% provisional response being acknowledged, although doing so does not
+##% create a protocol error.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% Once a reliable provisional response is received, retransmissions of
+##% that response MUST be discarded.
+@case(
+    "uac-3262-prack-sent",
+    roles=UAC,
+    timeout=15,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_prack_sent(ctx: Context) -> None:
+    """A 100 with Require: 100rel and an RSeq gets no PRACK; a reliable 183 gets one PRACK in
+    its early dialog (To tag, Request-URI the 183's Contact, RAck = RSeq, CSeq number and
+    method of the INVITE, no Require: 100rel); the 183 again gets none."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    announced = "100rel" in invite.option_tags("Supported") + invite.option_tags("Require")
+    peer.send(
+        peer.response(invite, 100, headers=["Require: 100rel", "RSeq: 9"]), addr, "100 + RSeq"
+    )
+    early = _pracks(peer, invite, _wait(ctx))
+    ctx.check(not early, "no PRACK for a 100", f"PRACK RAck {_rack(early[0]) if early else ''}", 1)
+    ringing = _reliably(peer, invite, addr, 1)
+    prack = peer.request("PRACK", 3.0 if announced else _wait(ctx), invite.call_id)
+    if prack is None and not announced:
+        ctx.not_applicable("no 100rel in the INVITE, no PRACK: the UAC does not support it")
+    # a PRACK shows the UAC supports 100rel: then its INVITE had to say so
+    ctx.check(
+        announced,
+        "Supported: 100rel (or Require: 100rel) in the INVITE of a UAC that PRACKs",
+        f"Supported: {invite.get('Supported')}",
+    )
+    ctx.check(prack is not None, "a PRACK for the reliable 183", "none within 3 s", 3)
+    assert prack is not None
+    peer.answer(prack[0], prack[1], 200, body=b"", contact=False)
+    prack_msg = prack[0]
+    rack = f"1 {invite.cseq[0]} INVITE"
+    ctx.check(_rack(prack_msg) == rack, f"RAck: {rack}", f"RAck: {prack_msg.get('RAck')}", 3)
+    to_tag = param(prack_msg.get("To") or "", "tag")
+    ctx.check(
+        to_tag == peer.tag and prack_msg.uri == f"sip:uas@{peer.server.hostport}",
+        f"the PRACK in the early dialog (To tag {peer.tag}, Request-URI the 183's Contact)",
+        f"To tag {to_tag}, Request-URI {prack_msg.uri}",
+        2,
+    )
+    ctx.check(
+        "100rel" not in prack_msg.option_tags("Require"),
+        "no Require: 100rel in the PRACK",
+        f"Require: {prack_msg.get('Require')}",
+        4,
+    )
+    peer.send(ringing, addr, "183 retransmitted")
+    again = _pracks(peer, invite, _wait(ctx))
+    ack = _hang_up(peer, invite, addr)
+    # (a PRACK for the copy breaks the SHOULD NOT and the MUST alike)
+    ctx.check(not again, "the retransmitted 183 discarded (no PRACK)", f"{len(again)} PRACK", 6)
+    if ack is not None:
+        ctx.check(
+            "100rel" not in ack.option_tags("Require"),
+            "no Require: 100rel in the ACK",
+            f"Require: {ack.get('Require')}",
+            4,
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% The UAC MUST maintain a sequence number that indicates the most recently
+##% received in-order reliable provisional response for the initial
+##% request.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% This sequence number MUST be maintained until a final response is
+##% received for the initial request.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% Its value MUST be initialized to the RSeq header field in the first
+##% reliable provisional response received for the initial request.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% As a result, if the UAC receives another reliable provisional response
+##% to the same request, and its RSeq value is not one higher than the
+##% value of the sequence number, that response MUST NOT be acknowledged
+##% with a PRACK, and MUST NOT be processed further by the UAC.
+@case(
+    "uac-3262-rseq-in-order",
+    roles=UAC,
+    timeout=15,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_rseq_in_order(ctx: Context) -> None:
+    """Reliable 183s with RSeq 5, then 7 (a gap), then 6, then 7 again: PRACKs for 5 and 6,
+    none for the first 7 (out of order), one for 7 once it is next."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    _announced(ctx, invite)
+    number = invite.cseq[0]
+    got: dict[str, list[str]] = {}
+    for step, rseq in (("5", 5), ("7 (a gap)", 7), ("6", 6), ("7 (now next)", 7)):
+        _reliably(peer, invite, addr, rseq)
+        got[step] = [_rack(p) for p in _pracks(peer, invite, _wait(ctx))]
+    ack = _hang_up(peer, invite, addr)
+    if not got["5"]:
+        ctx.inconclusive("no PRACK even for the first reliable 183")
+    ctx.check(got["5"] == [f"5 {number} INVITE"], f"RAck: 5 {number} INVITE", str(got["5"]), 2)
+    ctx.check(not got["7 (a gap)"], "no PRACK for RSeq 7 after 5", str(got["7 (a gap)"]), 3)
+    ctx.check(got["6"] == [f"6 {number} INVITE"], f"RAck: 6 {number} INVITE", str(got["6"]))
+    ctx.check(
+        got["7 (now next)"] == [f"7 {number} INVITE"],
+        f"RAck: 7 {number} INVITE once 6 was acknowledged",
+        str(got["7 (now next)"]),
+        1,
+    )
+    ctx.check(ack is not None, "the call set up (an ACK for the 200)", "no ACK", 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% All user agents that support this extension MUST support all
+##% offer/answer exchanges that are possible based on the rules in
+##% Section 13.2 of RFC 3261, based on the existence of INVITE and PRACK
+##% as requests, and 2xx and reliable 1xx as non-failure reliable
+##% responses.
+@case(
+    "uac-3262-answer-in-reliable-18x",
+    roles=UAC,
+    timeout=15,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_answer_in_18x(ctx: Context) -> None:
+    """The INVITE's offer answered in a reliable 183: the UAC PRACKs it and takes the call
+    (ACK for the 200) with no new offer in the ACK (none came in the 2xx to answer)."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    _announced(ctx, invite)
+    if not invite.body:
+        ctx.not_applicable("the INVITE carries no offer (see uac-3262-offer-in-reliable-18x)")
+    answer = sdp_answer(invite.body)
+    _reliably(peer, invite, addr, 1, body=answer)
+    pracks = _pracks(peer, invite, max(1.0, 5 * ctx.profile.t1))
+    ctx.check(len(pracks) == 1, "one PRACK for the 183 with the answer", f"{len(pracks)} PRACKs")
+    peer.answer(invite, addr, 200, body=answer)
+    got = peer.request("ACK", 3.0, invite.call_id)
+    bye = peer.request("BYE", max(0.3, 2 * ctx.profile.t1), invite.call_id)
+    peer.serve(0.2)
+    ctx.check(got is not None, "an ACK for the 200", "none")
+    assert got is not None
+    ctx.check(not got[0].body, "an ACK without a session description", describe(got[0]))
+    ctx.check(bye is None, "the call kept (no BYE at once)", "a BYE at once")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% If the UAC receives a reliable provisional response with an offer
+##% (this would occur if the UAC sent an INVITE without an offer, in which
+##% case the first reliable provisional response will contain the offer),
+##% it MUST generate an answer in the PRACK.
+@case(
+    "uac-3262-offer-in-reliable-18x",
+    roles=UAC,
+    timeout=15,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_in_18x(ctx: Context) -> None:
+    """An INVITE without an offer: the runner's offer in a reliable 183, the answer in the
+    PRACK."""
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    _announced(ctx, invite)
+    if invite.body:
+        ctx.not_applicable("the INVITE carries an offer: no offer to make in the 183")
+    _reliably(peer, invite, addr, 1, body=sdp_offer())
+    pracks = _pracks(peer, invite, max(1.0, 5 * ctx.profile.t1))
+    _hang_up(peer, invite, addr)
+    ctx.check(bool(pracks), "a PRACK for the 183 with the offer", "none")
+    ctx.check(
+        bool(pracks[0].body) and "sdp" in (pracks[0].get("Content-Type") or "").lower(),
+        "an SDP answer in the PRACK",
+        describe(pracks[0]),
+    )
