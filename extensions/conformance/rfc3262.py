@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conformance.cases.uac_dialog import sdp_offer
+from conformance.cases.uac_dialog import CALLED, _Call, sdp_offer
 from conformance.cases.uac_session import INVITED
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
@@ -719,4 +719,31 @@ def uac_offer_in_18x(ctx: Context) -> None:
         bool(pracks[0].body) and "sdp" in (pracks[0].get("Content-Type") or "").lower(),
         "an SDP answer in the PRACK",
         describe(pracks[0]),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% The UAC SHOULD include this in all INVITE requests.
+@case(
+    "uac-3262-supported-in-reinvite",
+    roles=UAC,
+    level="SHOULD",
+    timeout=20,
+    preamble=CALLED.format(kind="reinvite"),
+    no_control=RUNNER_ANSWERS,
+)
+def uac_supported_in_reinvite(ctx: Context) -> None:
+    """A UAC whose INVITE listed 100rel lists it in its re-INVITE too."""
+    call = _Call(ctx, "reinvite")
+    call.ack()
+    if "100rel" not in call.invite.option_tags("Supported"):
+        ctx.not_applicable("the INVITE lists no 100rel in Supported")
+    again, addr = call.next("INVITE", 8.0)
+    call.peer.answer(again, addr, 200)
+    call.peer.serve(0.2)
+    ctx.should(
+        "100rel" in again.option_tags("Supported") + again.option_tags("Require"),
+        "Supported: 100rel in the re-INVITE too",
+        f"Supported: {again.get('Supported')}",
     )

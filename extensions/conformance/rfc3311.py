@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 
+from conformance.cases.uac_dialog import CALLED
 from conformance.messages import ack_for, unique
 from conformance.model import Context, case, describe
+from conformance.sipmsg import Message
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 
 
 def _update_supported(ctx: Context) -> None:
@@ -79,3 +84,161 @@ _SDP = (
     b"v=0\r\no=tester 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     b"m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 )
+
+
+# --- the UAC role: the runner is the UAS the target calls (conformance.trigger.Peer) ------
+
+TIMED = "a call from the target asking for a session timer ([uac] timer)"
+ALLOW_UPDATE = "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"
+
+
+def _refresh(
+    ctx: Context, peer: Peer, invite: Message, addr: tuple[str, int], interval: int
+) -> tuple[Message, Any]:
+    """Grant ``interval`` s with refresher=uac and Allow: ... UPDATE; the UAC's refresh (or
+    not applicable: none within the interval)."""
+    peer.answer(
+        invite,
+        addr,
+        200,
+        headers=[f"Session-Expires: {interval};refresher=uac", "Require: timer", ALLOW_UPDATE],
+    )
+    if peer.request("ACK", 3.0, invite.call_id) is None:
+        ctx.inconclusive("no ACK for the 2xx")
+    got = peer.expect(
+        lambda m: (
+            m.method in ("INVITE", "UPDATE", "BYE")
+            and m.call_id == invite.call_id
+            and m.branch != invite.branch
+        ),
+        interval + 0.6,
+    )
+    if got is None or got[0].method == "BYE":
+        peer.serve(0.2)
+        ctx.not_applicable(
+            f"no refresh within the {interval} s granted: the UAC may hold an interval below "
+            "RFC 4028's 90 s floor as 90 s; a 45 s wait is beyond a quick case"
+        )
+    assert got is not None
+    return got
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
+##= type=test
+##% If
+##% a UAC knows that its peer supports the UPDATE method, it is
+##% RECOMMENDED that UPDATE be used instead of a re-INVITE.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-7.4
+##= type=test
+##% It is RECOMMENDED that the UPDATE request not contain an
+##% offer [4], but a re-INVITE SHOULD contain one, even if the details of
+##% the session have not changed.
+##= https://www.rfc-editor.org/rfc/rfc3311#section-4
+##= type=test
+##% However, a UAC
+##% compliant to this specification SHOULD also include an Allow header
+##% field in the INVITE request, listing the method UPDATE, to indicate
+##% its ability to receive an UPDATE request.
+@case(
+    "uac-3311-update-refresh",
+    roles=UAC,
+    level="SHOULD",
+    timeout=15,
+    preamble=TIMED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_update_refresh(ctx: Context) -> None:
+    """A session timer of 2 s (refresher=uac) granted by a 2xx whose Allow lists UPDATE: the
+    refresh is an UPDATE without an offer; a UAC that sends UPDATE listed it in its
+    INVITE's Allow."""
+    peer = Peer(ctx, "timer")
+    invite, addr = peer.first("INVITE", TIMED)
+    refresh, where = _refresh(ctx, peer, invite, addr, 2)
+    peer.answer(refresh, where, 200, headers=["Session-Expires: 90;refresher=uac"])
+    peer.serve(0.2)
+    ctx.should(
+        refresh.method == "UPDATE", "an UPDATE refresh (the peer allows it)", refresh.start_line
+    )
+    if refresh.method == "UPDATE":
+        ctx.should(not refresh.body, "an UPDATE without an offer", f"{len(refresh.body)} bytes")
+        allowed = {m.strip().upper() for m in invite.get_all("Allow")}
+        ctx.should(
+            "UPDATE" in allowed, "Allow: ... UPDATE in the INVITE", f"Allow: {invite.get('Allow')}"
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.3
+##= type=test
+##% If a UAC receives a 491 response to a UPDATE, it SHOULD start a timer
+##% with a value T chosen as follows:
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.3
+##= type=test
+##% When the timer fires, the UAC SHOULD attempt the UPDATE once more, if
+##% it still desires for that session modification to take place.
+@case(
+    "uac-3311-491-update-retried",
+    roles=UAC,
+    level="SHOULD",
+    timeout=20,
+    preamble=TIMED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_update_491(ctx: Context) -> None:
+    """The UAC's UPDATE (a session refresh, 8 s granted) answered 491: the UPDATE again
+    2.1 to 4 s later (the UAC chose the Call-ID)."""
+    peer = Peer(ctx, "timer")
+    invite, addr = peer.first("INVITE", TIMED)
+    update, where = _refresh(ctx, peer, invite, addr, 8)
+    if update.method != "UPDATE":
+        peer.answer(update, where, 200, headers=["Session-Expires: 90;refresher=uac"])
+        ctx.not_applicable(f"the refresh is a {update.method}, not an UPDATE")
+    peer.answer(update, where, 491, contact=False)
+    at = time.monotonic()
+    retry = peer.expect(
+        lambda m: (
+            m.method == "UPDATE" and m.call_id == invite.call_id and m.branch != update.branch
+        ),
+        5.0,
+    )
+    gap = time.monotonic() - at
+    if retry is not None:
+        peer.answer(retry[0], retry[1], 200, headers=["Session-Expires: 90;refresher=uac"])
+    peer.serve(0.2)
+    ctx.should(retry is not None, "the UPDATE tried again", "none within 5 s")
+    ctx.should(2.0 <= gap <= 4.2, "the retry 2.1 to 4 s after the 491", f"after {gap:.2f} s")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.1
+##= type=test
+##% Although UPDATE can be used on confirmed dialogs, it is RECOMMENDED
+##% that a re-INVITE be used instead.
+@case(
+    "uac-3311-reinvite-when-confirmed",
+    roles=UAC,
+    level="SHOULD",
+    timeout=20,
+    preamble=CALLED.format(kind="reinvite"),
+    no_control=RUNNER_ANSWERS,
+)
+def uac_reinvite_confirmed(ctx: Context) -> None:
+    """The UAC changes its confirmed session (hold) with a re-INVITE, though the 2xx's Allow
+    lists UPDATE."""
+    peer = Peer(ctx, "reinvite")
+    invite, addr = peer.first("INVITE", CALLED.format(kind="reinvite"))
+    peer.answer(invite, addr, 200, headers=[ALLOW_UPDATE])
+    if peer.request("ACK", 3.0, invite.call_id) is None:
+        ctx.inconclusive("no ACK for the 2xx")
+    got = peer.expect(
+        lambda m: (
+            m.method in ("INVITE", "UPDATE")
+            and m.call_id == invite.call_id
+            and m.branch != invite.branch
+        ),
+        8.0,
+    )
+    if got is None:
+        ctx.inconclusive("no session change within 8 s")
+    assert got is not None
+    peer.answer(got[0], got[1], 200)
+    peer.serve(0.2)
+    ctx.should(got[0].method == "INVITE", "a re-INVITE", got[0].start_line)
