@@ -67,8 +67,7 @@ def _judge(ctx: Context, request: Message) -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3326#section-2
 ##= type=test
-##% A SIP message MAY contain more than one Reason value (i.e., multiple
-##% Reason lines), but all of them MUST have different protocol values
+##% but all of them MUST have different protocol values
 ##% (e.g., one SIP and another Q.850).
 @case(
     "uac-3326-cancel-reason", roles=UAC, timeout=15, preamble=HANGING_UP, no_control=RUNNER_ANSWERS
@@ -92,8 +91,7 @@ def uac_cancel_reason(ctx: Context) -> None:
 
 ##= https://www.rfc-editor.org/rfc/rfc3326#section-2
 ##= type=test
-##% A SIP message MAY contain more than one Reason value (i.e., multiple
-##% Reason lines), but all of them MUST have different protocol values
+##% but all of them MUST have different protocol values
 ##% (e.g., one SIP and another Q.850).
 @case("uac-3326-bye-reason", roles=UAC, timeout=15, preamble=HANGING_UP, no_control=RUNNER_ANSWERS)
 def uac_bye_reason(ctx: Context) -> None:
