@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from conformance.cases.uac_dialog import CALLED
-from conformance.messages import ack_for, unique
+from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
+from conformance.wire import Link
 
 
 def _update_supported(ctx: Context) -> None:
@@ -44,6 +45,23 @@ def update_unknown_dialog(ctx: Context) -> None:
 ##% If the session description has changed, the UAS MUST adjust the
 ##% session parameters accordingly and generate an answer in the 2xx
 ##% response.
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% However, unlike a re-INVITE, the UPDATE MUST be
+##% responded to promptly, and therefore the user cannot generally be
+##% prompted to approve the session changes.
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% If the UAS cannot change the
+##% session parameters without prompting the user, it SHOULD reject the
+##% request with a 504 response.
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% This response SHOULD include a Warning header
+##% field.
+##= https://www.rfc-editor.org/rfc/rfc3311#section-4
+##= type=test
+##% and a 2xx response SHOULD contain an Allow header field listing the UPDATE method.
 @case(
     "rfc3311-update-answered",
     roles=("uas",),
@@ -74,9 +92,18 @@ def update_answered(ctx: Context) -> None:
     update.set("Contact", invite.get("Contact") or f"<sip:tester@{link.sent_by}>")
     update.set("Content-Type", "application/sdp")
     update.body = _SDP.replace(b"1 1 IN", b"1 2 IN")
+    allowed = {m.strip().upper() for m in final.get_all("Allow")}
+    ctx.should("UPDATE" in allowed, "Allow: ... UPDATE in the 2xx", f"Allow: {final.get('Allow')}")
+    started = time.monotonic()
     got, _ = ctx.transaction(link, update)
+    took = time.monotonic() - started
     got = ctx.require_final(got, "response to UPDATE")
-    ctx.check(200 <= (got.status or 0) < 300, "2xx to the UPDATE", describe(got))
+    # promptly: within a few retransmission intervals, not after a user's decision
+    ctx.check(took <= max(2.0, 16 * ctx.profile.t1), "a prompt final response", f"{took:.2f} s", 1)
+    if got.status == 504:
+        ctx.should(got.get("Warning") is not None, "a Warning in the 504", "none")
+        return
+    ctx.check(200 <= (got.status or 0) < 300, "2xx to the UPDATE (or 504)", describe(got))
     ctx.check(bool(got.body), "an answer in the 2xx", describe(got))
 
 
@@ -242,3 +269,129 @@ def uac_reinvite_confirmed(ctx: Context) -> None:
     peer.answer(got[0], got[1], 200)
     peer.serve(0.2)
     ctx.should(got[0].method == "INVITE", "a re-INVITE", got[0].start_line)
+
+
+# --- the UAS role: UPDATE in an early dialog while an offer is open (§5.2) ---------------
+
+
+def _early(ctx: Context, link: Link, invite: Outgoing) -> Message:
+    """Send ``invite`` to the profile's ringing user; its first provisional response with a
+    To tag (the call is left ringing: the postamble CANCELs it), else inconclusive."""
+    link.send(bytes(invite))
+    ctx.ringing.append((link, invite))
+    got = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and (m.status or 0) > 100,
+        timeout=max(2.0, 10 * ctx.profile.t1),
+        retransmit=None if ctx.target.reliable else (lambda: link.send(bytes(invite))),
+        interval=ctx.profile.t1,
+    )
+    if got is None or (got.status or 0) >= 200:
+        if got is not None:
+            ctx.ringing.remove((link, invite))
+            ctx.finish_invite(link, invite, got)
+        ctx.inconclusive(f"no provisional response to the INVITE ({describe(got)})")
+    assert got is not None
+    if got.to_tag is None:
+        ctx.inconclusive("the provisional response has no To tag: no early dialog")
+    return got
+
+
+def _early_request(
+    invite: Outgoing, provisional: Message, ctx: Context, method: str, cseq: int
+) -> Outgoing:
+    """A request of the caller's (the runner's) in the early dialog of ``provisional``."""
+    request = ack_for(invite, provisional, ctx.target)
+    request.method = method
+    request.set("CSeq", f"{cseq} {method}")
+    request.set("Contact", invite.get("Contact") or "")
+    return request
+
+
+def _ringing(ctx: Context) -> str:
+    _update_supported(ctx)
+    if not ctx.profile.ringing_user:
+        ctx.not_applicable("the profile names no ringing user (an INVITE left ringing)")
+    return ctx.profile.ringing_user
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% If an UPDATE is received that contains an offer, and the UAS has
+##% generated an offer (in an UPDATE, PRACK or INVITE) to which it has
+##% not yet received an answer, the UAS MUST reject the UPDATE with a 491
+##% response.
+##= https://www.rfc-editor.org/rfc/rfc3311#section-4
+##= type=test
+##% When a UAS compliant to this specification receives an INVITE request
+##% for a new dialog, and generates a reliable provisional response
+##% containing SDP, that response SHOULD contain an Allow header field
+##% that lists the UPDATE method.
+@case(
+    "rfc3311-update-glare-491",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the UPDATE sent while the target's own offer is open",
+)
+def update_glare(ctx: Context) -> None:
+    """An INVITE without an offer, requiring 100rel, to the ringing user: its reliable 18x
+    carries the target's offer (and Allow: UPDATE); an UPDATE with an offer sent before
+    the PRACK's answer gets 491."""
+    user = _ringing(ctx)
+    if "PRACK" not in {m.upper() for m in ctx.profile.methods}:
+        ctx.not_applicable("the profile does not list PRACK: no reliable 18x with an offer")
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, extra=[("Require", "100rel")])
+    ringing = _early(ctx, link, invite)
+    if ringing.get("RSeq") is None or not ringing.body:
+        ctx.not_applicable("no reliable 18x carrying the target's offer")
+    allowed = {m.strip().upper() for m in ringing.get_all("Allow")}
+    ctx.should(
+        "UPDATE" in allowed, "Allow: ... UPDATE in the 18x", f"Allow: {ringing.get('Allow')}"
+    )
+    update = _early_request(invite, ringing, ctx, "UPDATE", invite.cseq_number + 1)
+    update.set("Content-Type", "application/sdp")
+    update.body = _SDP
+    got, _ = ctx.transaction(link, update)
+    got = ctx.require_final(got, "response to the UPDATE")
+    prack = _early_request(invite, ringing, ctx, "PRACK", invite.cseq_number + 2)
+    prack.add("RAck", f"{ringing.get('RSeq')} {invite.cseq_number} INVITE")
+    prack.set("Content-Type", "application/sdp")
+    prack.body = _SDP
+    ctx.transaction(link, prack)
+    ctx.check(got.status == 491, "491 (Request Pending)", describe(got))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% Similarly, if an UPDATE is received that contains an
+##% offer, and the UAS has received an offer (in an UPDATE, PRACK, or
+##% INVITE) to which it has not yet generated an answer, the UAS MUST
+##% reject the UPDATE with a 500 response, and MUST include a Retry-After
+##% header field with a randomly chosen value between 0 and 10 seconds.
+@case(
+    "rfc3311-update-offer-unanswered-500",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the UPDATE sent while the runner's own offer is unanswered",
+)
+def update_offer_unanswered(ctx: Context) -> None:
+    """An INVITE with an offer (no 100rel) to the ringing user: its 18x carries no answer,
+    so an UPDATE with a new offer in the early dialog gets 500 with Retry-After 0 to 10."""
+    user = _ringing(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, body=_SDP)
+    ringing = _early(ctx, link, invite)
+    if ringing.body:
+        ctx.not_applicable("the 18x carries a session description: the offer may be answered")
+    update = _early_request(invite, ringing, ctx, "UPDATE", invite.cseq_number + 1)
+    update.set("Content-Type", "application/sdp")
+    update.body = _SDP.replace(b"1 1 IN", b"1 2 IN")
+    got, _ = ctx.transaction(link, update)
+    got = ctx.require_final(got, "response to the UPDATE")
+    ctx.check(got.status == 500, "500 (Server Internal Error)", describe(got))
+    retry = (got.get("Retry-After") or "").split(";", 1)[0].split("(", 1)[0].strip()
+    ctx.check(
+        retry.isdigit() and 0 <= int(retry) <= 10,
+        "Retry-After between 0 and 10",
+        f"Retry-After: {got.get('Retry-After')}",
+    )
