@@ -190,6 +190,15 @@ def _prack(ctx: Context, link: Link, invite: Outgoing, provisional: Message) -> 
 ##= type=test
 ##% The UAS MUST NOT send a second reliable provisional response until the
 ##% first is acknowledged.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% After the first, it is RECOMMENDED that the UAS not send an
+##% additional reliable provisional response until the previous is
+##% acknowledged.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% The value of the RSeq in each subsequent reliable provisional response
+##% for the same request MUST be greater by exactly one.
 @case(
     "rfc3262-reliable-18x-prack",
     roles=("uas",),
@@ -252,6 +261,22 @@ def reliable_18x_prack(ctx: Context) -> None:
         timeout=max(0.5, 4 * ctx.profile.t1),
     )
     ctx.should(again is None, "no retransmission of the PRACKed 18x", describe(again))
+    # a next reliable 18x, if the target sends one now, numbers on from the first
+    following = [
+        m
+        for m in link.pending
+        if m.is_response
+        and m.branch == invite.branch
+        and 100 < (m.status or 0) < 200
+        and _rseq(m) not in (None, rseq)
+    ]
+    if following:
+        ctx.check(
+            _rseq(following[0]) == rseq + 1,
+            f"RSeq {rseq + 1} in the next reliable 18x",
+            f"RSeq {following[0].get('RSeq')}",
+            9,
+        )
     second = _prack(ctx, link, invite, ringing)
     second.set("CSeq", f"{invite.cseq_number + 2} PRACK")
     got, _ = ctx.transaction(link, second)
@@ -454,6 +479,97 @@ def prack_after_final(ctx: Context) -> None:
         200 <= (got.status or 0) < 300,
         "2xx to a PRACK for the 18x still unacknowledged when the 2xx went out",
         describe(got),
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% However, it MUST NOT attempt to do so for any request
+##% that contains a tag in the To field.
+@case(
+    "rfc3262-reinvite-not-reliable",
+    roles=("uas",),
+    level="MUST",
+    preamble="a confirmed dialog (INVITE, 2xx, ACK)",
+    no_control="judged on the provisional responses to a re-INVITE in the preamble's dialog",
+)
+def reinvite_not_reliable(ctx: Context) -> None:
+    """A re-INVITE (To tag) with Supported: 100rel: no 101-199 response to it is sent
+    reliably (Require: 100rel, RSeq)."""
+    _prack_supported(ctx)
+    link = ctx.link()
+    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
+        invite = ctx.request("INVITE", link, body=_SDP)
+        final, _ = ctx.transaction(link, invite)
+        final = ctx.require_final(final, "final response to INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, invite, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    dialog = ctx.call(link, invite, final)
+    again = ack_for(invite, final, ctx.target)
+    again.method = "INVITE"
+    dialog.cseq += 1
+    again.set("CSeq", f"{dialog.cseq} INVITE")
+    again.set("Contact", invite.get("Contact") or "")
+    again.add("Supported", "100rel")
+    again.set("Content-Type", "application/sdp")
+    again.body = _SDP.replace(b"1 1 IN", b"1 2 IN")
+    got, provisional = ctx.transaction(link, again)
+    if got is not None:
+        link.send(bytes(ack_for(again, got, ctx.target)), "ACK")
+    reliable = [m for m in provisional if (m.status or 0) > 100 and _reliable(m)]
+    ctx.check(
+        not reliable,
+        "no reliable provisional response to a re-INVITE",
+        describe(reliable[0]) + f"; RSeq: {reliable[0].get('RSeq')}" if reliable else "",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% If the UAS receives a PRACK with an offer, it MUST place the answer in the 2xx to the
+##% PRACK.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-5
+##= type=test
+##% All user agents that support this extension MUST support all
+##% offer/answer exchanges that are possible based on the rules in
+##% Section 13.2 of RFC 3261, based on the existence of INVITE and PRACK
+##% as requests, and 2xx and reliable 1xx as non-failure reliable
+##% responses.
+@case(
+    "rfc3262-offer-in-prack-answered",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the PRACK carrying a new offer itself",
+)
+def offer_in_prack(ctx: Context) -> None:
+    """An INVITE with an offer, requiring 100rel, to the ringing user: its reliable 18x
+    answers; the PRACK carries a new offer, and its 2xx the answer."""
+    user = _ringing_user(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, body=_SDP, extra=[("Require", "100rel")])
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    if ringing is None or not _reliable(ringing):
+        ctx.inconclusive(
+            f"no reliable 18x to judge ({describe(ringing or (seen[-1] if seen else None))})"
+        )
+    assert ringing is not None
+    if not ringing.body:
+        ctx.not_applicable("the reliable 18x carries no answer: the offer is still open")
+    prack = _prack(ctx, link, invite, ringing)
+    prack.set("Content-Type", "application/sdp")
+    prack.body = _SDP.replace(b"1 1 IN", b"1 2 IN")
+    got, _ = ctx.transaction(link, prack)
+    got = ctx.require_final(got, "response to the PRACK")
+    if got.status == 488:
+        ctx.check(False, "the offer in the PRACK taken (2xx with an answer)", describe(got), 1)
+    ctx.check(
+        200 <= (got.status or 0) < 300
+        and bool(got.body)
+        and "sdp" in (got.get("Content-Type") or "").lower(),
+        "a 2xx to the PRACK with the SDP answer",
+        f"{describe(got)}; Content-Type: {got.get('Content-Type')}",
     )
 
 
