@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from conformance.cases.uac_dialog import _sdp_version
 from conformance.cases.uac_session import INVITED
-from conformance.messages import Outgoing
+from conformance.messages import Outgoing, ack_for
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
@@ -244,6 +244,144 @@ def long_interval(ctx: Context) -> None:
         "an interval between 90 s and the 2592000 s asked for",
         f"Session-Expires: {final.get('Session-Expires')}",
     )
+
+
+# --- the UAS's own timer: the interval it picks, its refreshes and its BYE (§4, §9, §10) ---
+
+
+def _respond(link: Link, request: Message, status: int, headers: list[tuple[str, str]]) -> None:
+    """Answer a request the target sent in the dialog (its refresh, its BYE)."""
+    lines = [f"SIP/2.0 {status} {'OK' if status == 200 else 'Whatever'}"]
+    lines += [f"Via: {v}" for v in request.get_all("Via")]
+    lines += [f"{name}: {request.get(name)}" for name in ("From", "To", "Call-ID", "CSeq")]
+    lines += [f"{name}: {value}" for name, value in headers]
+    body = _SDP if request.method == "INVITE" and request.body else b""
+    if body:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(body)}")
+    link.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, f"{status} to {request.method}")
+
+
+def _timed_call(ctx: Context, link: Link, value: str) -> tuple[Outgoing, Message, float]:
+    """A call asking for ``Session-Expires: value`` (Min-SE 90), accepted with a timer and
+    ACKed; the INVITE, the 2xx and when the ACK went.  Not applicable without a timer."""
+    invite = _invite(ctx, link, ("Session-Expires", value), ("Min-SE", "90"))
+    final, _ = ctx.transaction(link, invite)
+    final = ctx.require_final(final, "final response to INVITE")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.finish_invite(link, invite, final)
+        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+    link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    at = time.monotonic()
+    ctx.call(link, invite, final)
+    if final.get("Session-Expires") is None:
+        ctx.not_applicable("the 2xx runs no session timer (no Session-Expires)")
+    return invite, final, at
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-4
+##= type=test
+##% However, 1800 seconds (30 minutes) is RECOMMENDED as the value for the
+##% Session-Expires header field.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-4
+##= type=test
+##% but
+##% entities that insert the Session-Expires header field SHOULD NOT
+##% choose values of less than 30 minutes.
+@case("rfc4028-uas-chosen-interval", roles=("uas",), level="SHOULD")
+def uas_chosen_interval(ctx: Context) -> None:
+    """Supported: timer without Session-Expires: a 2xx that starts a timer of its own picks
+    1800 s (30 minutes at least)."""
+    _timer_supported(ctx)
+    link = ctx.link()
+    # the control: the INVITE with a usual interval is accepted
+    ctx.control(link, _invite(ctx, link, ("Session-Expires", "1800")))
+    final = _accepted(ctx, link, _invite(ctx, link))
+    value = final.get("Session-Expires")
+    if value is None:
+        ctx.not_applicable("the UAS asks for no session timer of its own (a MAY of §9)")
+    ctx.should((_delta(value) or 0) >= 1800, "an interval of 30 minutes or more", value or "")
+    ctx.should(_delta(value) == 1800, "Session-Expires: 1800", value or "")
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-9
+##= type=test
+##% If UA wishes to continue with the session
+##% beyond the session expiration, it MUST generate a refresh before the
+##% session expiration.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-9
+##= type=test
+##% It is RECOMMENDED that this refresh be sent once
+##% half the session interval has elapsed.
+@case(
+    "rfc4028-uas-refreshes",
+    roles=("uas",),
+    level="MUST",
+    timeout=120,
+    tags=("slow",),
+    no_control="judged on the refresh the target sends in the call the case sets up",
+)
+def uas_refreshes(ctx: Context) -> None:
+    """Session-Expires: 90;refresher=uas (the smallest interval allowed): the UAS's refresh
+    (re-INVITE or UPDATE) before 90 s, best at 45 s.  Slow: it waits 45 s."""
+    _timer_supported(ctx)
+    link = ctx.link()
+    invite, final, at = _timed_call(ctx, link, "90;refresher=uas")
+    if (param(final.get("Session-Expires") or "", "refresher") or "").lower() != "uas":
+        ctx.inconclusive(f"the 2xx did not keep refresher=uas ({final.get('Session-Expires')})")
+    got = link.expect(
+        lambda m: m.method in ("INVITE", "UPDATE", "BYE") and m.call_id == invite.call_id,
+        timeout=92.0,
+    )
+    elapsed = time.monotonic() - at
+    if got is not None and got.method != "BYE":
+        _respond(link, got, 200, [("Session-Expires", "90;refresher=uas"), ("Require", "timer")])
+    ctx.check(
+        got is not None and got.method != "BYE" and elapsed < 90,
+        "a refresh before the session expiration (90 s)",
+        f"{got.start_line if got else 'nothing'} after {elapsed:.1f} s",
+    )
+    ctx.should(40 <= elapsed <= 60, "the refresh at half the interval (45 s)", f"{elapsed:.1f} s")
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-10
+##= type=test
+##% Similarly, if the side not performing refreshes does not receive a
+##% session refresh request before the session expiration, it SHOULD send
+##% a BYE to terminate the session, slightly before the session
+##% expiration.
+##= https://www.rfc-editor.org/rfc/rfc4028#section-10
+##= type=test
+##% The minimum of 32 seconds and one third of the session
+##% interval is RECOMMENDED.
+@case(
+    "rfc4028-uas-bye-without-refresh",
+    roles=("uas",),
+    level="SHOULD",
+    timeout=120,
+    tags=("slow",),
+    no_control="judged on the BYE the target sends in the call the case sets up",
+)
+def uas_bye_without_refresh(ctx: Context) -> None:
+    """Session-Expires: 90;refresher=uac and the runner never refreshes: the UAS's BYE
+    before 90 s, best 30 s early (at 60 s).  Slow: it waits 60 s."""
+    _timer_supported(ctx)
+    link = ctx.link()
+    invite, final, at = _timed_call(ctx, link, "90;refresher=uac")
+    if (param(final.get("Session-Expires") or "", "refresher") or "").lower() != "uac":
+        ctx.inconclusive(f"the 2xx did not keep refresher=uac ({final.get('Session-Expires')})")
+    got = link.expect(lambda m: m.method == "BYE" and m.call_id == invite.call_id, timeout=92.0)
+    elapsed = time.monotonic() - at
+    if got is not None:
+        _respond(link, got, 200, [])
+        dialog = ctx.call(link, invite, final)
+        dialog.ended = True
+    ctx.should(
+        got is not None and elapsed < 90.5,
+        "a BYE before the session expiration (90 s)",
+        f"after {elapsed:.1f} s" if got else "none",
+    )
+    ctx.should(55 <= elapsed <= 65, "the BYE 30 s early (at 60 s)", f"{elapsed:.1f} s")
 
 
 # --- the UAC role: the runner is the UAS the target calls (conformance.trigger.Peer) ------
