@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any
 
-from conformance.cases.uac_dialog import CALLED
+from conformance.cases.uac_dialog import CALLED, uri_of
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -394,4 +394,138 @@ def update_offer_unanswered(ctx: Context) -> None:
         retry.isdigit() and 0 <= int(retry) <= 10,
         "Retry-After between 0 and 10",
         f"Retry-After: {got.get('Retry-After')}",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.1
+##= type=test
+##% If a UA uses an UPDATE request or response to modify the remote target
+##% while an INVITE transaction is in progress, and it is a UAS for that
+##% INVITE transaction, it MUST place the same value into the Contact
+##% header field of the 2xx to the INVITE that it placed into the UPDATE
+##% request or response.
+@case(
+    "rfc3311-update-contact-kept-in-2xx",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the Contacts of the UPDATE's 2xx and the INVITE's 2xx",
+)
+def update_contact_kept(ctx: Context) -> None:
+    """An INVITE without an offer, requiring 100rel, to the answering user: while its
+    reliable 18x (with the target's offer) waits for the PRACK, an UPDATE without an offer
+    gets a 2xx with a Contact; the 2xx to the INVITE, after the PRACK's answer, carries the
+    same Contact."""
+    _update_supported(ctx)
+    if "PRACK" not in {m.upper() for m in ctx.profile.methods}:
+        ctx.not_applicable("the profile does not list PRACK: no early dialog held open")
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, extra=[("Require", "100rel")])
+    early = _early(ctx, link, invite)
+    if early.get("RSeq") is None or not early.body:
+        ctx.not_applicable("no reliable 18x with the target's offer: the INVITE is not held")
+    update = _early_request(invite, early, ctx, "UPDATE", invite.cseq_number + 1)
+    got, _ = ctx.transaction(link, update)
+    prack = _early_request(invite, early, ctx, "PRACK", invite.cseq_number + 2)
+    prack.add("RAck", f"{early.get('RSeq')} {invite.cseq_number} INVITE")
+    prack.set("Content-Type", "application/sdp")
+    prack.body = _SDP
+    ctx.transaction(link, prack)
+    if got is None or not 200 <= (got.status or 0) < 300 or got.get("Contact") is None:
+        ctx.inconclusive(f"no 2xx with a Contact to the UPDATE ({describe(got)})")
+    assert got is not None
+    final = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and (m.status or 0) >= 200,
+        timeout=max(2.0, 10 * ctx.profile.t1),
+    )
+    if final is None:
+        ctx.inconclusive("no final response to the INVITE after the PRACK")
+    assert final is not None
+    ctx.ringing.remove((link, invite))
+    if not 200 <= (final.status or 0) < 300:
+        ctx.finish_invite(link, invite, final)
+        ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+    dialog = ctx.call(link, invite, final)
+    dialog.cseq = max(dialog.cseq, invite.cseq_number + 2)
+    link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    ctx.check(
+        uri_of(final.get("Contact") or "") == uri_of(got.get("Contact") or ""),
+        f"the UPDATE's 2xx Contact {got.get('Contact')} in the INVITE's 2xx",
+        f"Contact: {final.get('Contact')}",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% A UAS that receives an UPDATE before it has generated a final response
+##% to a previous UPDATE on the same dialog MUST return a 500 response to
+##% the new UPDATE, and MUST include a Retry-After header field with a
+##% randomly chosen value between 0 and 10 seconds.
+@case(
+    "rfc3311-overlapping-update-500",
+    roles=("uas",),
+    level="MUST",
+    preamble="a confirmed dialog (INVITE, 2xx, ACK)",
+    no_control="judged on two UPDATEs sent back to back in the preamble's dialog",
+)
+def overlapping_update(ctx: Context) -> None:
+    """Two UPDATEs sent back to back in a confirmed dialog: when the second is answered
+    before the first, the first was still unanswered, so the second gets 500 with
+    Retry-After 0 to 10 (a target that answers the first at once is not judged)."""
+    _update_supported(ctx)
+    link = ctx.link()
+    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
+        invite = ctx.request("INVITE", link, body=_SDP)
+        final, _ = ctx.transaction(link, invite)
+        final = ctx.require_final(final, "final response to INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, invite, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    dialog = ctx.call(link, invite, final)
+    updates = []
+    for _ in range(2):
+        update = ack_for(invite, final, ctx.target)
+        update.method = "UPDATE"
+        dialog.cseq += 1
+        update.set("CSeq", f"{dialog.cseq} UPDATE")
+        update.set("Contact", invite.get("Contact") or "")
+        updates.append(update)
+    for update in updates:
+        link.send(bytes(update), "UPDATE")
+    order: list[Message] = []
+    branches = {u.branch for u in updates}
+    end = time.monotonic() + max(2.0, 10 * ctx.profile.t1)
+    while len(order) < 2 and (left := end - time.monotonic()) > 0:
+        got = link.expect(
+            lambda m: (
+                m.is_response
+                and m.branch in branches
+                and (m.status or 0) >= 200
+                and m.branch not in {o.branch for o in order}
+            ),
+            timeout=left,
+            retransmit=None
+            if ctx.target.reliable
+            else (
+                lambda: [
+                    link.send(bytes(u))
+                    for u in updates
+                    if u.branch not in {o.branch for o in order}
+                ]
+            ),
+            interval=ctx.profile.t1,
+        )
+        if got is None:
+            break
+        order.append(got)
+    if len(order) < 2:
+        ctx.inconclusive(f"{len(order)} of the 2 UPDATEs answered")
+    if order[0].branch == updates[0].branch:
+        ctx.not_applicable("the first UPDATE was answered before the second (no overlap)")
+    second = order[0]
+    retry = (second.get("Retry-After") or "").split(";", 1)[0].split("(", 1)[0].strip()
+    ctx.check(
+        second.status == 500 and retry.isdigit() and 0 <= int(retry) <= 10,
+        "500 with Retry-After 0 to 10 to the UPDATE overlapping another",
+        f"{describe(second)}; Retry-After: {second.get('Retry-After')}",
     )
