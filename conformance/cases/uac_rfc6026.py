@@ -159,10 +159,10 @@ def stray_2xx(ctx: Context) -> None:
     roles=UAC,
     timeout=20,
     preamble="two calls from the target ([uac] calls)",
-    no_control=RUNNER_ANSWERS,
 )
 def completed_holds(ctx: Context) -> None:
-    """A 486 to the first of two calls, ACKed; the 486 again 1.5 s later (over UDP, beyond
+    """A 486 to the first of two calls, ACKed, and ACKed again when repeated at once (the
+    control); the 486 again 1.5 s later (over UDP, beyond
     every T1-derived timer of a 0.1 s T1, well inside Timer D's 32 s): ACKed again, so the
     transaction still sits in "Completed".  (Only the lower bound seen in a quick case: the
     runner does not wait the 32 s.)"""
@@ -172,10 +172,20 @@ def completed_holds(ctx: Context) -> None:
     ack = peer.request("ACK", 3.0, invite.call_id)
     if ack is None:
         ctx.inconclusive("no ACK for the 486")
+    # the control: the 486 repeated at once is ACKed again (uac-6026-non-2xx-acked judges it)
+    peer.send(busy, addr, "486 retransmitted at once")
+    control = peer.request("ACK", max(1.0, 4 * ctx.profile.t1), invite.call_id)
+    ctx.control_outcome = f"the 486 repeated at once: {'ACKed' if control else 'no ACK'}"
+    ctx.control_ok = control is not None
     # the second call keeps the UAC running meanwhile: leave it ringing
     second = peer.expect(lambda m: m.method == "INVITE" and m.call_id != invite.call_id, 3.0)
     if second is not None:
         peer.answer(second[0], second[1], 180)
+    if control is None:
+        if second is not None:
+            peer.answer(second[0], second[1], 486)
+        peer.serve(0.2)
+        ctx.inconclusive("a 486 repeated at once is not ACKed again either: no state to probe")
     time.sleep(max(0.0, 1.5 - 0.1))
     peer.send(busy, addr, "486 retransmitted 1.5 s later")
     again = peer.request("ACK", max(1.0, 4 * ctx.profile.t1), invite.call_id)
