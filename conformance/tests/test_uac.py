@@ -170,6 +170,9 @@ OWN_SUBSET = [
     "uac-uri-dangerous-headers",
     "uac-uri-invalid-not-sent",
     "uac-uri-unsupported-extension-not-sent",
+    "uac-3262-prack-sent",  # --extension 100rel: PRACK
+    "uac-4028-refreshes-as-refresher",  # [uac] timer: --extension timer --session-expires
+    "uac-3326-bye-reason",  # [uac] reason: --extension reason --reason
 ]
 
 

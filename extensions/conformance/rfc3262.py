@@ -573,6 +573,44 @@ def offer_in_prack(ctx: Context) -> None:
     )
 
 
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% If a reliable provisional response is retransmitted for 64*T1 seconds
+##% without reception of a corresponding PRACK, the UAS SHOULD reject the
+##% original request with a 5xx response.
+@case(
+    "rfc3262-unacknowledged-18x-5xx",
+    roles=("uas",),
+    level="SHOULD",
+    timeout=120,
+    tags=("slow",),
+    no_control="judged on the final response to an INVITE whose reliable 18x is never PRACKed",
+)
+def unacknowledged_5xx(ctx: Context) -> None:
+    """An INVITE requiring 100rel to the ringing user, its reliable 18x never PRACKed: a
+    5xx to the INVITE once the 18x was retransmitted 64*T1 s.  Slow: 64*T1 is 32 s with
+    the RFC's T1."""
+    user = _ringing_user(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, body=_SDP, extra=[("Require", "100rel")])
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    if ringing is None or not _reliable(ringing):
+        ctx.inconclusive(
+            f"no reliable 18x to judge ({describe(ringing or (seen[-1] if seen else None))})"
+        )
+    final = link.expect(
+        lambda m: m.is_response and m.branch == invite.branch and (m.status or 0) >= 200,
+        timeout=64 * ctx.profile.t1 + 5.0,
+    )
+    if final is not None:
+        _settled(ctx, link, invite, final)
+    ctx.should(
+        final is not None and 500 <= (final.status or 0) < 600,
+        f"a 5xx to the INVITE within 64*T1 ({64 * ctx.profile.t1:g} s) of the 18x",
+        describe(final),
+    )
+
+
 _SDP = (
     b"v=0\r\no=tester 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     b"m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"

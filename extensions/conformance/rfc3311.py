@@ -529,3 +529,57 @@ def overlapping_update(ctx: Context) -> None:
         "500 with Retry-After 0 to 10 to the UPDATE overlapping another",
         f"{describe(second)}; Retry-After: {second.get('Retry-After')}",
     )
+
+
+def _o_line(msg: Message) -> str | None:
+    for line in msg.body.decode("utf-8", "replace").splitlines():
+        if line.startswith("o="):
+            return line.strip()
+    return None
+
+
+##= https://www.rfc-editor.org/rfc/rfc3311#section-5.2
+##= type=test
+##% If a UA receives an UPDATE for an existing dialog, it MUST check any
+##% version identifiers in the session description or, if there are no
+##% version identifiers, the content of the session description to see if
+##% it has changed.
+@case(
+    "rfc3311-update-unchanged-offer",
+    roles=("uas",),
+    level="MUST",
+    preamble="a confirmed dialog (INVITE, 2xx, ACK)",
+    no_control="the UPDATE in the preamble's dialog is the exchange under test",
+)
+def update_unchanged(ctx: Context) -> None:
+    """An UPDATE whose offer repeats the INVITE's, version and all: the target sees nothing
+    changed, so the answer in its 2xx is the one it gave before (the same o= line)."""
+    _update_supported(ctx)
+    link = ctx.link()
+    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
+        invite = ctx.request("INVITE", link, body=_SDP)
+        final, _ = ctx.transaction(link, invite)
+        final = ctx.require_final(final, "final response to INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, invite, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    dialog = ctx.call(link, invite, final)
+    if _o_line(final) is None:
+        ctx.inconclusive("the 2xx to the INVITE carries no SDP answer to compare with")
+    update = ack_for(invite, final, ctx.target)
+    update.method = "UPDATE"
+    dialog.cseq += 1
+    update.set("CSeq", f"{dialog.cseq} UPDATE")
+    update.set("Contact", invite.get("Contact") or "")
+    update.set("Content-Type", "application/sdp")
+    update.body = _SDP
+    got, _ = ctx.transaction(link, update)
+    got = ctx.require_final(got, "response to UPDATE")
+    if not 200 <= (got.status or 0) < 300:
+        ctx.inconclusive(f"the UPDATE was not accepted ({describe(got)})")
+    ctx.check(
+        _o_line(got) == _o_line(final),
+        f"the same answer as before ({_o_line(final)})",
+        f"{_o_line(got)}",
+    )
