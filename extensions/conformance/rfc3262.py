@@ -611,6 +611,63 @@ def unacknowledged_5xx(ctx: Context) -> None:
     )
 
 
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% As a more
+##% efficient alternative, the UAS can send the response reliably, in
+##% which case the UAS SHOULD send provisional responses once every two
+##% and a half minutes.
+##= https://www.rfc-editor.org/rfc/rfc3262#section-3
+##= type=test
+##% Use of reliable provisional responses for
+##% extending transactions is RECOMMENDED.
+@case(
+    "rfc3262-transaction-extended-reliably",
+    roles=("uas",),
+    level="SHOULD",
+    timeout=200,
+    tags=("slow",),
+    no_control="judged on the provisional responses to an INVITE left ringing",
+)
+def extended_reliably(ctx: Context) -> None:
+    """An INVITE supporting 100rel to the ringing user, each reliable 18x PRACKed: another
+    provisional response within two and a half minutes, sent reliably.  Slow: it waits up
+    to 160 s."""
+    user = _ringing_user(ctx)
+    link = ctx.link()
+    invite = ctx.request("INVITE", link, user=user, body=_SDP, extra=[("Supported", "100rel")])
+    ringing, seen = _first_reliable(ctx, link, invite, max(2.0, 10 * ctx.profile.t1))
+    if ringing is None or not _reliable(ringing):
+        ctx.not_applicable(
+            "no reliable 18x to an INVITE supporting 100rel "
+            f"({describe(ringing or (seen[-1] if seen else None))})"
+        )
+    assert ringing is not None
+    first = _rseq(ringing)
+    prack = _prack(ctx, link, invite, ringing)
+    ctx.transaction(link, prack)
+    _forget(link, invite, first)
+    started = time.monotonic()
+    later = link.expect(
+        lambda m: (
+            m.is_response and m.branch == invite.branch and _rseq(m) != first and bool(m.status)
+        ),
+        timeout=160.0,
+    )
+    took = time.monotonic() - started
+    if later is not None and (later.status or 0) >= 200:
+        _settled(ctx, link, invite, later, cseq=invite.cseq_number + 1)
+        ctx.not_applicable(f"the INVITE got its final response ({describe(later)}) first")
+    ctx.should(
+        later is not None and took <= 155, "another 18x within 2.5 minutes", f"{took:.0f} s"
+    )
+    if later is not None:
+        ctx.should(_reliable(later), "the extending 18x sent reliably", describe(later))
+        again = _prack(ctx, link, invite, later)
+        again.set("CSeq", f"{invite.cseq_number + 2} PRACK")
+        ctx.transaction(link, again)
+
+
 _SDP = (
     b"v=0\r\no=tester 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     b"m=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
