@@ -78,6 +78,10 @@ KINDS: dict[str, str] = {
     "parameter and headers), as if a link were clicked",
     "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
     "hanging up about 1 s after it is answered",
+    "timer": "call {uri} asking for a session timer (RFC 4028: Supported: timer, "
+    "Session-Expires), refreshing it as the answer says, and hang up about 12 s in",
+    "reason": "call {uri} and hang up about 1 s in (CANCEL if it still rings, else BYE) "
+    "saying why in a Reason header field (RFC 3326)",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (

@@ -136,6 +136,12 @@ class ReliableProvisional(UAExtension):
             if TAG in (tag.lower() for tag in tags):
                 raise ValueError(f"Require: 100rel in a {request.method} (RFC 3262 §4)")
             return
+        ##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+        ##% The UAC SHOULD include this in all INVITE requests.
+        # (The core builds in-dialog requests, a re-INVITE too, without Supported.)
+        supported = [str(tag) for tag in request.header("Supported") or []]
+        if TAG not in map(str.lower, supported):
+            request.headers.set("Supported", ", ".join([*supported, TAG]))
         wanted = self.require and request.to.tag is None and TAG not in map(str.lower, tags)
         if wanted and client is not None and not client.retried_420:
             request.headers.set("Require", ", ".join([*tags, TAG]))

@@ -7,6 +7,8 @@ matching no transaction is dropped (§8.9).  The runner plays the UAS
 
 from __future__ import annotations
 
+import time
+
 from conformance.cases.uac_transaction import INVITED
 from conformance.model import Context, case
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
@@ -144,3 +146,52 @@ def stray_2xx(ctx: Context) -> None:
     if acked is None and proper is None:
         ctx.inconclusive("no ACK even for a proper 200")
     ctx.check(acked is None, "the stray 200 dropped (no ACK)", "it was ACKed")
+
+
+##= https://www.rfc-editor.org/rfc/rfc6026#section-8.4
+##= type=test
+##% The client transaction MUST start Timer D when it enters the
+##% "Completed" state for any reason, with a value of at least 32 seconds
+##% for unreliable transports, and a value of zero seconds for reliable
+##% transports.
+@case(
+    "uac-6026-completed-holds",
+    roles=UAC,
+    timeout=20,
+    preamble="two calls from the target ([uac] calls)",
+)
+def completed_holds(ctx: Context) -> None:
+    """A 486 to the first of two calls, ACKed, and ACKed again when repeated at once (the
+    control); the 486 again 1.5 s later (over UDP, beyond
+    every T1-derived timer of a 0.1 s T1, well inside Timer D's 32 s): ACKed again, so the
+    transaction still sits in "Completed".  (Only the lower bound seen in a quick case: the
+    runner does not wait the 32 s.)"""
+    peer = Peer(ctx, "calls")
+    invite, addr = peer.first("INVITE", "the first call's INVITE ([uac] calls)")
+    busy = peer.answer(invite, addr, 486)
+    ack = peer.request("ACK", 3.0, invite.call_id)
+    if ack is None:
+        ctx.inconclusive("no ACK for the 486")
+    # the control: the 486 repeated at once is ACKed again (uac-6026-non-2xx-acked judges it)
+    peer.send(busy, addr, "486 retransmitted at once")
+    control = peer.request("ACK", max(1.0, 4 * ctx.profile.t1), invite.call_id)
+    ctx.control_outcome = f"the 486 repeated at once: {'ACKed' if control else 'no ACK'}"
+    ctx.control_ok = control is not None
+    # the second call keeps the UAC running meanwhile: leave it ringing
+    second = peer.expect(lambda m: m.method == "INVITE" and m.call_id != invite.call_id, 3.0)
+    if second is not None:
+        peer.answer(second[0], second[1], 180)
+    if control is None:
+        if second is not None:
+            peer.answer(second[0], second[1], 486)
+        peer.serve(0.2)
+        ctx.inconclusive("a 486 repeated at once is not ACKed again either: no state to probe")
+    time.sleep(max(0.0, 1.5 - 0.1))
+    peer.send(busy, addr, "486 retransmitted 1.5 s later")
+    again = peer.request("ACK", max(1.0, 4 * ctx.profile.t1), invite.call_id)
+    if second is not None:
+        peer.answer(second[0], second[1], 486)
+    peer.serve(0.2)
+    ctx.check(again is not None, "the ACK again for the 486 repeated 1.5 s later", "none")
+    assert again is not None
+    ctx.check(again[0].branch == invite.branch, "on the INVITE's branch", f"{again[0].branch}")

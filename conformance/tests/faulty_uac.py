@@ -28,7 +28,11 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``ack_stray``: a response whose branch is not the request's is ACKed too, not dropped
   (RFC 6026 §8.9);
 - ``no_reack_2xx``: a repeated 2xx is not ACKed again (RFC 6026 §7.2: the "Accepted"
-  transaction passes it up to the TU, which ACKs it).
+  transaction passes it up to the TU, which ACKs it);
+- ``prack_any``: every provisional response with an RSeq is PRACKed, a 100, a copy and one
+  out of order too (RFC 3262 §4: only the next reliable 101-199 is).
+
+An INVITE lists 100rel in Supported and PRACKs each reliable 101-199 response in order.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ FAULTS = (
     "strict_length",
     "ack_stray",
     "no_reack_2xx",
+    "prack_any",
 )
 
 
@@ -84,7 +89,7 @@ def build(kind: str, host: str, port: int, local: tuple[str, int], faults: set[s
         f"Contact: <sip:faulty@{local[0]}:{local[1]}>",
         "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS",
         "Accept: application/sdp",
-        "Supported: ",
+        f"Supported: {'100rel' if kind == 'invite' else ''}",
         "Content-Length: 0",
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -116,6 +121,26 @@ def ack_for(request: Message, response: Message, faults: set[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+def prack_for(request: Message, response: Message, cseq: int) -> bytes:
+    """The PRACK of a reliable provisional response (RFC 3262 §7.1), in its early dialog."""
+    contact = response.get("Contact") or ""
+    uri = contact.split("<", 1)[1].split(">", 1)[0] if "<" in contact else request.uri
+    via = request.top_via.split(";branch=")[0] + ";branch=z9hG4bK" + secrets.token_hex(6)
+    number, method = request.cseq
+    lines = [
+        f"PRACK {uri} SIP/2.0",
+        f"Via: {via}",
+        "Max-Forwards: 70",
+        f"To: {response.get('To')}",
+        f"From: {request.get('From')}",
+        f"Call-ID: {request.call_id}",
+        f"CSeq: {cseq} PRACK",
+        f"RAck: {response.get('RSeq')} {number} {method}",
+        "Content-Length: 0",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
     host, _, port_text = target.rpartition(":")
     port = int(port_text)
@@ -130,6 +155,8 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
     retransmit = "no_retransmit" not in faults
     final: Message | None = None
     repeated = False
+    last_rseq: int | None = None  # RFC 3262 §4: the last in-order reliable 1xx
+    prack_cseq = 1
     while time.monotonic() < start + 64 * t1:
         wait = (next_send if retransmit else start + 64 * t1) - time.monotonic()
         sock.settimeout(max(0.001, wait))
@@ -153,6 +180,15 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
             continue  # §18.3: a response short of its Content-Length is discarded
         if (msg.status or 0) < 200:
             retransmit = retransmit and kind != "invite"
+            rseq = (msg.get("RSeq") or "").strip()
+            if kind == "invite" and rseq.isdigit() and "100rel" in msg.option_tags("Require"):
+                in_order = (msg.status or 0) > 100 and (
+                    last_rseq is None or int(rseq) == last_rseq + 1
+                )
+                if in_order or "prack_any" in faults:
+                    last_rseq = int(rseq)
+                    prack_cseq += 1
+                    sock.sendto(prack_for(request, msg, prack_cseq), (host, port))
             continue
         if final is not None and msg.to_tag != final.to_tag and "second_final" not in faults:
             continue  # §13.2.2.3: a later final response is ignored

@@ -61,6 +61,8 @@ FAULTS = {
     "ack_stray": {"uac-6026-stray-2xx-dropped"},
     "no_reack_2xx": {"uac-6026-2xx-retransmission-reacked"},
 }
+#: RFC 3262's UAC cases, met by the faulty UAC only with and without its PRACK fault
+PRACK_CASES = ["uac-3262-prack-sent", "uac-3262-rseq-in-order"]
 
 
 def _profile(fault: str) -> Profile:
@@ -87,6 +89,13 @@ def test_faulty_uac_gets_exactly_its_fail_verdicts(fault: str) -> None:
     failed = {case for case, verdict in got.items() if verdict in ("fail", "warn")}
     assert failed == FAULTS[fault], got
     assert set(got.values()) <= {"pass", "fail", "warn"}, got
+
+
+@pytest.mark.parametrize(("fault", "failing"), [("", set()), ("prack_any", set(PRACK_CASES))])
+def test_faulty_uac_prack_gets_exactly_its_fail_verdicts(fault: str, failing: set[str]) -> None:
+    got = _run(_profile(fault), PRACK_CASES)
+    assert {case for case, verdict in got.items() if verdict == "fail"} == failing, got
+    assert set(got.values()) <= {"pass", "fail"}, got
 
 
 def test_shipped_uac_profiles_load() -> None:
@@ -163,6 +172,9 @@ OWN_SUBSET = [
     "uac-uri-dangerous-headers",
     "uac-uri-invalid-not-sent",
     "uac-uri-unsupported-extension-not-sent",
+    "uac-3262-prack-sent",  # --extension 100rel: PRACK
+    "uac-4028-refreshes-as-refresher",  # [uac] timer: --extension timer --session-expires
+    "uac-3326-bye-reason",  # [uac] reason: --extension reason --reason
 ]
 
 

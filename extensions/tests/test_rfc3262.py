@@ -689,3 +689,18 @@ def test_a_held_2xx_whose_prack_never_comes_gives_way_to_a_500() -> None:
     sent_statuses = [s for _, s in statuses(net, "bob.example.com")]
     assert 200 not in sent_statuses and sent_statuses[-1] == 500
     assert incoming.ended and not bob.ua.dialogs
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-4
+##= type=test
+##% The UAC SHOULD include this in all INVITE requests.
+def test_a_reinvite_lists_100rel_in_supported_too() -> None:
+    net, alice, bob = pair(ReliableProvisional(), ReliableProvisional())
+    call, incoming = invite(net, alice, bob)
+    net.call(bob, bob.ua.sessions.answer(incoming, net.now, body=ANSWER))
+    net.run(net.now + 1.0)
+    net.call(alice, alice.ua.sessions.reinvite(call, net.now, OFFER.replace(b"1 1", b"1 2")))
+    net.run(net.now + 0.1)
+    server = incoming.reinvite_server
+    assert server is not None and server.request.to.tag is not None
+    assert "100rel" in [str(tag).lower() for tag in server.request.header("Supported") or []]
