@@ -41,10 +41,17 @@ class Notifier:
         contacts = subscribe.get_all("Contact")
         self.target = uri_of(contacts[0]) if contacts else subscribe.uri or ""
         self.cseq: dict[str, int] = {}
+        #: the runner's Contact (its remote target in the subscriber's dialogs)
+        self.contact = f"<sip:uas@{peer.server.hostport}>"
 
     def accept(self, status: int = 200, tag: str | None = None, expires: int = 60) -> None:
         self.peer.answer(
-            self.subscribe, self.addr, status, tag=tag, headers=[f"Expires: {expires}"]
+            self.subscribe,
+            self.addr,
+            status,
+            tag=tag,
+            contact=False,
+            headers=[f"Contact: {self.contact}", f"Expires: {expires}"],
         )
 
     def notify(
@@ -72,7 +79,7 @@ class Notifier:
             f"To: {theirs}",
             f"Call-ID: {call_id or self.subscribe.call_id}",
             f"CSeq: {number} NOTIFY",
-            f"Contact: <sip:uas@{self.peer.server.hostport}>",
+            f"Contact: {self.contact}",
             f"Event: {self.event}",
             f"Subscription-State: {state}",
             "Content-Length: 0",
@@ -375,8 +382,11 @@ def refresh(ctx: Context) -> None:
     )
 
 
-def _resubscribed(notifier: Notifier, within: float) -> tuple[Message, tuple[str, int]] | None:
-    """A new subscription (a SUBSCRIBE outside the dialogs: no To tag), refused with 489."""
+def _resubscribed(
+    notifier: Notifier, within: float, reused: list[Message] | None = None
+) -> tuple[Message, tuple[str, int]] | None:
+    """A new subscription (a SUBSCRIBE outside the dialogs: no To tag), refused with 489;
+    a SUBSCRIBE in one of the ended dialogs goes to ``reused``."""
     end = time.monotonic() + within
     while (left := end - time.monotonic()) > 0:
         got = notifier.next_subscribe(left)
@@ -385,6 +395,8 @@ def _resubscribed(notifier: Notifier, within: float) -> tuple[Message, tuple[str
         notifier.peer.answer(got[0], got[1], 489, contact=False)
         if param(got[0].get("To") or "", "tag") is None:
             return got
+        if reused is not None:
+            reused.append(got[0])
     return None
 
 
@@ -421,6 +433,10 @@ def _resubscribed(notifier: Notifier, within: float) -> tuple[Message, tuple[str
 ##% notifiers SHOULD NOT include an "expires" parameter on a
 ##% "Subscription-State" header field with a value of "terminated", and
 ##% subscribers MUST ignore any such parameter, if present.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.5.2
+##= type=test
+##% Subscribers MUST NOT attempt to reuse dialogs whose remote target is a
+##% GRUU.
 @case(
     "rfc6665-subscriber-terminated-reasons",
     roles=UAC,
@@ -436,6 +452,8 @@ def terminated_reasons(ctx: Context) -> None:
     NOTIFY in each terminated dialog then gets 481."""
     _, notifier = _long(ctx)
     tags = [unique("d"), unique("r"), unique("n"), unique("i")]
+    # the remote target a GRUU: the new subscription after deactivated must not reuse it
+    notifier.contact = f"<sip:uas@{notifier.peer.server.hostport};gr=urn:uuid:{unique('')}>"
     with ctx.preamble("four subscriptions, one per notifier (fork)"):
         notifier.accept(200, tags[0])
         for tag in tags:
@@ -444,7 +462,8 @@ def terminated_reasons(ctx: Context) -> None:
                 ctx.inconclusive(f"the NOTIFY from {tag} was not accepted: {describe(got)}")
     wait = max(0.4, 4 * ctx.profile.t1)
     notifier.notify(tags[0], "terminated;reason=deactivated")
-    again = _resubscribed(notifier, 1.5)
+    reused: list[Message] = []
+    again = _resubscribed(notifier, 1.5, reused)
     quiet: dict[str, bool] = {}
     for tag, state in zip(
         tags[1:],
@@ -464,6 +483,12 @@ def terminated_reasons(ctx: Context) -> None:
         ctx.should(ok, f"no new SUBSCRIBE after reason={reason}", "one")
     late = {t: describe(r) if r else "none" for t, r in afterwards.items() if _status(r) != 481}
     ctx.check(not late, "481 to a NOTIFY in every terminated subscription", str(late), 5)
+    ctx.check(
+        not reused,
+        "no SUBSCRIBE in a dialog whose remote target is a GRUU",
+        ", ".join(f"{m.get('CSeq')} To {m.get('To')}" for m in reused),
+        7,
+    )
     ctx.check(
         tags[2] not in late,
         "the expires of a terminated Subscription-State ignored (481 after it)",
@@ -485,7 +510,8 @@ def terminated_reasons(ctx: Context) -> None:
 ##% re-subscribe.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
 ##= type=test
-##% If a "retry-
+##% giveup: The subscription has been terminated because the notifier
+##% could not obtain authorization in a timely fashion.  If a "retry-
 ##% after" parameter is also present, the client SHOULD wait at least
 ##% the number of seconds specified by that parameter before attempting
 ##% to re-subscribe
