@@ -62,6 +62,8 @@ class Notifier:
         call_id: str | None = None,
         from_tag: str | None = None,
         note: str = "",
+        body: bytes = b"",
+        content_type: str = PIDF,
     ) -> Message | None:
         """Send a NOTIFY in the dialog of our ``tag`` (retransmitted over UDP until
         answered, up to 2 s); the subscriber's final response, or None."""
@@ -82,9 +84,11 @@ class Notifier:
             f"Contact: {self.contact}",
             f"Event: {self.event}",
             f"Subscription-State: {state}",
-            "Content-Length: 0",
         ]
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        if body:
+            lines.append(f"Content-Type: {content_type}")
+        lines.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         end = time.monotonic() + 2.0
         while time.monotonic() < end:
             self.peer.send(data, self.addr, note or f"NOTIFY {state}")
