@@ -433,9 +433,7 @@ def _resubscribed(
 ##% MUST consider the subscription terminated.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.3
 ##= type=test
-##% The "expires" parameter has no semantics for "terminated" --
-##% notifiers SHOULD NOT include an "expires" parameter on a
-##% "Subscription-State" header field with a value of "terminated", and
+##% and
 ##% subscribers MUST ignore any such parameter, if present.
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.5.2
 ##= type=test
@@ -565,3 +563,35 @@ def retry_after(ctx: Context) -> None:
     ctx.should(not early, "none before retry-after (giveup)", f"one after {took:.2f} s")
     ctx.should(not early, "none before retry-after (no reason)", f"one after {took:.2f} s")
     _resubscribed(notifier, 0.3)
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.1.2.4
+##= type=test
+##% After the
+##% expiration of Timer N, the subscriber SHOULD reject any such NOTIFY
+##% requests that would otherwise establish a new dialog usage with a 481
+##% (Subscription does not exist) response code.
+@case(
+    "rfc6665-subscriber-timer-n-481",
+    roles=UAC,
+    level="SHOULD",
+    timeout=20,
+    preamble="a SUBSCRIBE from the target, accepted without NOTIFY ([uac] subscribe-long)",
+    no_control=RUNNER_ANSWERS,
+)
+def timer_n(ctx: Context) -> None:
+    """A 200 to the SUBSCRIBE and no NOTIFY: after Timer N (64*T1) a NOTIFY from another
+    notifier (a fork, which would make a new dialog usage) gets 481."""
+    _, notifier = _long(ctx)
+    at = time.monotonic()  # the SUBSCRIBE just arrived: Timer N started a moment ago
+    notifier.accept(200, unique("a"))
+    left = at + 64 * ctx.profile.t1 + 0.5 - time.monotonic()
+    stray = notifier.peer.collect(lambda m: m.method == "SUBSCRIBE", max(0.0, left))
+    for _, message in stray:  # a new attempt after the failure: refused
+        notifier.peer.answer(message, notifier.addr, 489, contact=False)
+    late = notifier.notify(unique("b"), "active;expires=60")
+    ctx.should(
+        _status(late) == 481,
+        "481 to a NOTIFY making a new dialog after Timer N",
+        describe(late) if late else "none",
+    )
