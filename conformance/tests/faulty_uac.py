@@ -1,7 +1,8 @@
 """A tiny UAC over UDP for testing the UAC-role verdicts, with faults to order.
 
-Run as a profile's trigger command: it sends one INVITE (``--kind invite``) or OPTIONS
-(``--kind options``) to ``--target HOST:PORT``, retransmits it (Timer A/E from ``--t1``),
+Run as a profile's trigger command: it sends one INVITE (``--kind invite``), OPTIONS
+(``--kind options``) or MESSAGE (``--kind message``, text/plain, RFC 3428) to
+``--target HOST:PORT``, retransmits it (Timer A/E from ``--t1``),
 ACKs a final response to the INVITE (the non-2xx one in its transaction, the 2xx one end to
 end) and exits when the transaction is over or after 64*T1.  Without faults it passes the
 construction and transaction cases it meets; each fault breaks one rule:
@@ -28,7 +29,8 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``ack_stray``: a response whose branch is not the request's is ACKed too, not dropped
   (RFC 6026 §8.9);
 - ``no_reack_2xx``: a repeated 2xx is not ACKed again (RFC 6026 §7.2: the "Accepted"
-  transaction passes it up to the TU, which ACKs it).
+  transaction passes it up to the TU, which ACKs it);
+- ``message_contact``: the MESSAGE carries a Contact (RFC 3428 §4 forbids it).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ FAULTS = (
     "strict_length",
     "ack_stray",
     "no_reack_2xx",
+    "message_contact",
 )
 
 
@@ -87,6 +90,11 @@ def build(kind: str, host: str, port: int, local: tuple[str, int], faults: set[s
         "Supported: ",
         "Content-Length: 0",
     ]
+    if method == "MESSAGE":  # RFC 3428 §4: a text/plain body, no Contact
+        if "message_contact" not in faults:
+            lines = [line for line in lines if not line.startswith("Contact:")]
+        lines[-1:] = ["Content-Type: text/plain", "Content-Length: 5"]
+        return ("\r\n".join(lines) + "\r\n\r\nhello").encode()
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -182,7 +190,7 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uac")
     parser.add_argument("--target", required=True, help="HOST:PORT of the runner")
-    parser.add_argument("--kind", choices=("invite", "options"), default="invite")
+    parser.add_argument("--kind", choices=("invite", "options", "message"), default="invite")
     parser.add_argument("--t1", type=float, default=0.1)
     parser.add_argument("--fault", action="append", choices=FAULTS, default=[])
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ CASES = [
     "uac-6026-2xx-retransmission-reacked",
     "uac-6026-non-2xx-acked",
     "uac-6026-stray-2xx-dropped",
+    "rfc3428-uac-message-construction",
 ]
 FAULTS = {
     "": set(),
@@ -59,6 +60,7 @@ FAULTS = {
     "second_final": {"uac-second-final-ignored"},
     "ack_stray": {"uac-6026-stray-2xx-dropped"},
     "no_reack_2xx": {"uac-6026-2xx-retransmission-reacked"},
+    "message_contact": {"rfc3428-uac-message-construction"},
 }
 
 
@@ -68,6 +70,7 @@ def _profile(fault: str) -> Profile:
     profile.triggers = {
         "invite": FAULTY + " --kind invite" + extra,
         "options": FAULTY + " --kind options" + extra,
+        "message": FAULTY + " --kind message" + extra,
     }
     return profile
 
