@@ -595,3 +595,81 @@ def timer_n(ctx: Context) -> None:
         "481 to a NOTIFY making a new dialog after Timer N",
         describe(late) if late else "none",
     )
+
+
+def _probe(notifier: Notifier, package: str) -> Message | None:
+    """A fetch (SUBSCRIBE, Expires: 0) of ``package`` sent to the subscriber's Contact; its
+    final response (the NOTIFY a 2xx brings is answered)."""
+    peer, branch = notifier.peer, unique("z9hG4bK")
+    call_id = unique("probe")
+    lines = [
+        f"SUBSCRIBE {notifier.target} SIP/2.0",
+        f"Via: SIP/2.0/UDP {peer.server.hostport};branch={branch}",
+        "Max-Forwards: 70",
+        f"To: <{notifier.target}>",
+        f"From: <sip:uas@{peer.server.hostport}>;tag={unique('p')}",
+        f"Call-ID: {call_id}",
+        "CSeq: 1 SUBSCRIBE",
+        f"Contact: <sip:uas@{peer.server.hostport}>",
+        f"Event: {package}",
+        "Expires: 0",
+        "Content-Length: 0",
+    ]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    final = None
+    end = time.monotonic() + 2.0
+    while final is None and time.monotonic() < end:
+        peer.send(data, notifier.addr, f"SUBSCRIBE {package} (Allow-Events probe)")
+        got = peer.expect(
+            lambda m: m.is_response and m.branch == branch and (m.status or 0) >= 200,
+            max(0.2, 4 * notifier.ctx.profile.t1),
+        )
+        final = got[0] if got is not None else None
+    if final is not None and 200 <= (final.status or 0) < 300:
+        got = peer.expect(lambda m: m.method == "NOTIFY" and m.call_id == call_id, 1.0)
+        if got is not None:
+            peer.answer(got[0], got[1], 200, contact=False)
+    return final
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.4
+##= type=test
+##% The "Allow-Events" header field, if present, MUST include a
+##% comprehensive and inclusive list of tokens that indicates the event
+##% packages for which the user agent can act as a notifier.
+@case(
+    "rfc6665-subscriber-allow-events",
+    roles=UAC,
+    level="MUST",
+    timeout=15,
+    preamble="a SUBSCRIBE from the target with Allow-Events ([uac] subscribe-long)",
+    no_control=RUNNER_ANSWERS,
+)
+def allow_events(ctx: Context) -> None:
+    """The SUBSCRIBE's Allow-Events, probed: a fetch of each package listed is not refused
+    with 489 (Bad Event); a fetch of a package nobody defines is (it is not listed)."""
+    _, notifier = _long(ctx)
+    subscribe = notifier.subscribe
+    notifier.peer.answer(subscribe, notifier.addr, 489, contact=False)
+    values = subscribe.get_all("Allow-Events")
+    tokens = [t.strip().lower() for v in values for t in v.split(",") if t.strip()]
+    if not values:
+        ctx.not_applicable("the SUBSCRIBE has no Allow-Events (the requirement is 'if present')")
+    refused = {}
+    for package in tokens[:4]:
+        got = _probe(notifier, package)
+        if got is None:
+            ctx.inconclusive(f"no answer to a SUBSCRIBE for {package}")
+        if _status(got) == 489:
+            refused[package] = describe(got)
+    unknown = _probe(notifier, "x-sipref-no-such-package")
+    ctx.check(
+        not refused,
+        "no 489 (Bad Event) for a package Allow-Events lists",
+        ", ".join(f"{k}: {v}" for k, v in refused.items()),
+    )
+    ctx.check(
+        unknown is None or not 200 <= _status(unknown) < 300,
+        "a package Allow-Events does not list not accepted",
+        f"x-sipref-no-such-package: {describe(unknown) if unknown else 'none'}",
+    )
