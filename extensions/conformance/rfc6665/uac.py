@@ -200,7 +200,7 @@ def subscribe_202(ctx: Context) -> None:
     ctx.should(not cancels, "no CANCEL for the SUBSCRIBE", f"{len(cancels)} CANCEL")
     ctx.check(response is not None, "a final response to the NOTIFY", "none within 2 s", 3)
     assert response is not None
-    ctx.check(took < 1.0, "the response at once", f"after {took:.2f} s", 3)
+    ctx.check(took < 1.5, "the response at once (within 1.5 s)", f"after {took:.2f} s", 3)
     ctx.check(_status(response) != 202, "no 202 to the NOTIFY", describe(response), 2)
     ctx.should(_status(response) == 200, "200 to the NOTIFY", describe(response))
     ctx.check(
