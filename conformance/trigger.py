@@ -74,6 +74,13 @@ KINDS: dict[str, str] = {
     "message": "send an instant MESSAGE to {uri}",
     "large_request": "send a request of more than 1300 bytes (OPTIONS, MESSAGE...) to {uri}",
     "subscribe": "SUBSCRIBE to {uri} (presence)",
+    "subscribe-long": "SUBSCRIBE to {uri} (presence), answer NOTIFYs, refresh and subscribe "
+    "again as told, and stay up without unsubscribing until stopped",
+    "publish": "PUBLISH presence for sip:alice@{target}, refresh it and remove it about 1.5 s "
+    "later (RFC 3903)",
+    "publish-modify": "PUBLISH presence for sip:alice@{target}, modify it once accepted, and "
+    "remove it about 0.3 s later (RFC 3903)",
+    "messages": "send two instant MESSAGEs to {uri}, one after the other",
     "uri": "send the request the SIP URI {link} asks for (RFC 3261 §19.1.5: its method "
     "parameter and headers), as if a link were clicked",
     "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
@@ -182,6 +189,7 @@ REASONS = {
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
     487: "Request Terminated",
+    412: "Conditional Request Failed",
     489: "Bad Event",
     491: "Request Pending",
     503: "Service Unavailable",

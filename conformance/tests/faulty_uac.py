@@ -1,7 +1,8 @@
 """A tiny UAC over UDP for testing the UAC-role verdicts, with faults to order.
 
-Run as a profile's trigger command: it sends one INVITE (``--kind invite``) or OPTIONS
-(``--kind options``) to ``--target HOST:PORT``, retransmits it (Timer A/E from ``--t1``),
+Run as a profile's trigger command: it sends one INVITE (``--kind invite``), OPTIONS
+(``--kind options``) or MESSAGE (``--kind message``, text/plain, RFC 3428) to
+``--target HOST:PORT``, retransmits it (Timer A/E from ``--t1``),
 ACKs a final response to the INVITE (the non-2xx one in its transaction, the 2xx one end to
 end) and exits when the transaction is over or after 64*T1.  Without faults it passes the
 construction and transaction cases it meets; each fault breaks one rule:
@@ -30,7 +31,8 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``no_reack_2xx``: a repeated 2xx is not ACKed again (RFC 6026 §7.2: the "Accepted"
   transaction passes it up to the TU, which ACKs it);
 - ``prack_any``: every provisional response with an RSeq is PRACKed, a 100, a copy and one
-  out of order too (RFC 3262 §4: only the next reliable 101-199 is).
+  out of order too (RFC 3262 §4: only the next reliable 101-199 is);
+- ``message_contact``: the MESSAGE carries a Contact (RFC 3428 §4 forbids it).
 
 An INVITE lists 100rel in Supported and PRACKs each reliable 101-199 response in order.
 """
@@ -63,6 +65,7 @@ FAULTS = (
     "ack_stray",
     "no_reack_2xx",
     "prack_any",
+    "message_contact",
 )
 
 
@@ -92,6 +95,11 @@ def build(kind: str, host: str, port: int, local: tuple[str, int], faults: set[s
         f"Supported: {'100rel' if kind == 'invite' else ''}",
         "Content-Length: 0",
     ]
+    if method == "MESSAGE":  # RFC 3428 §4: a text/plain body, no Contact
+        if "message_contact" not in faults:
+            lines = [line for line in lines if not line.startswith("Contact:")]
+        lines[-1:] = ["Content-Type: text/plain", "Content-Length: 5"]
+        return ("\r\n".join(lines) + "\r\n\r\nhello").encode()
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -218,7 +226,7 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uac")
     parser.add_argument("--target", required=True, help="HOST:PORT of the runner")
-    parser.add_argument("--kind", choices=("invite", "options"), default="invite")
+    parser.add_argument("--kind", choices=("invite", "options", "message"), default="invite")
     parser.add_argument("--t1", type=float, default=0.1)
     parser.add_argument("--fault", action="append", choices=FAULTS, default=[])
     args = parser.parse_args(argv)

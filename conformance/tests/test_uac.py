@@ -35,6 +35,7 @@ CASES = [
     "uac-6026-2xx-retransmission-reacked",
     "uac-6026-non-2xx-acked",
     "uac-6026-stray-2xx-dropped",
+    "rfc3428-uac-message-construction",
 ]
 FAULTS = {
     "": set(),
@@ -60,6 +61,7 @@ FAULTS = {
     "second_final": {"uac-second-final-ignored"},
     "ack_stray": {"uac-6026-stray-2xx-dropped"},
     "no_reack_2xx": {"uac-6026-2xx-retransmission-reacked"},
+    "message_contact": {"rfc3428-uac-message-construction"},
 }
 #: RFC 3262's UAC cases, met by the faulty UAC only with and without its PRACK fault
 PRACK_CASES = ["uac-3262-prack-sent", "uac-3262-rseq-in-order"]
@@ -71,6 +73,7 @@ def _profile(fault: str) -> Profile:
     profile.triggers = {
         "invite": FAULTY + " --kind invite" + extra,
         "options": FAULTY + " --kind options" + extra,
+        "message": FAULTY + " --kind message" + extra,
     }
     return profile
 

@@ -58,6 +58,8 @@ def test_usage_errors_of_the_extension_options() -> None:
         check_arguments(ua_args("--extension", "message", "--message", "sip:bob@example.com"))
     with pytest.raises(UsageError, match="--text needs --message"):
         check_arguments(ua_args("--answer", "200", "--text", "hi"))
+    with pytest.raises(UsageError, match="--publish-change needs --publish-presence"):
+        check_arguments(ua_args("--answer", "200", "--publish-change", "closed"))
     plan = check_arguments(
         ua_args("--extension", "message", "--message", "sip:127.0.0.1:5999", "--text", "hi")
     )

@@ -175,7 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ua.add_argument("--call", metavar="URI", help="call this URI")
     ua.add_argument(
-        "--duration", type=float, default=0.0, help="seconds to stay in a call before BYE"
+        "--duration",
+        type=float,
+        default=0.0,
+        help="seconds to stay in a call before BYE (with --publish-presence: to keep the "
+        "publication, refreshed, before removing it)",
     )
     ua.add_argument(
         "--answer",
@@ -277,6 +281,11 @@ def add_extension_arguments(group: argparse._ArgumentGroup) -> None:
         "--publish-presence",
         choices=("open", "closed"),
         help="publish our presence for the AOR (RFC 3903; loads --extension publisher)",
+    )
+    group.add_argument(
+        "--publish-change",
+        choices=("open", "closed"),
+        help="once --publish-presence is accepted, modify it to this state (RFC 3903 §4.4)",
     )
     group.add_argument(
         "--subscribe",
@@ -456,6 +465,8 @@ def extensions_of(args: argparse.Namespace) -> list[UAExtension]:
     for option, name in (*needs, ("min-se", "timer")):
         if getattr(args, option.replace("-", "_")) is not None and name not in names:
             raise UsageError(f"--{option} needs --extension {name}")
+    if args.publish_change and not args.publish_presence:
+        raise UsageError("--publish-change needs --publish-presence")
     if args.text and not args.message:
         raise UsageError("--text needs --message")
     if getattr(args, "require_100rel", False) and "100rel" not in names:
@@ -1338,6 +1349,12 @@ class UserAgentProgram:
         self.outcome.finals.append(event.response.status)
         if event.response.status >= 300:
             self.fail(event.response.status // 100)
+            return
+        if self.args.publish_change:
+            # Modify the state (§4.4); not awaited: the removal on exit queues behind it (§4).
+            self.run_effects(publication.modify(self.args.publish_change, self.now()))
+        if self.args.duration:
+            await self.wait_for(lambda e: False, self.args.duration)
 
     async def subscribe(self) -> None:
         """``--subscribe URI``: print ``--count`` NOTIFYs' state, then unsubscribe."""
@@ -1369,7 +1386,8 @@ class UserAgentProgram:
             if type(event).__name__ == "SubscriptionUpdate":
                 notified += 1
                 usage = event.usage
-                if event.state.value == "terminated":
+                # terminated: over, unless a new subscription follows (§4.1.3 reasons)
+                if event.state.value == "terminated" and event.usage.resubscribe_at is None:
                     return
         if usage is not None:
             self.run_effects(usage.unsubscribe(self.now()))
