@@ -213,8 +213,8 @@ VARIANTS = {
     "sipref-ua-tcp": ("sipref-ua", "tcp", "transport-*,tls-*,uas-*,txn-*"),
     "sipref-ua-tls": ("sipref-ua", "tls", "transport-*,tls-*,uas-*,txn-*"),
     "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
-    "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*"),
-    "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*"),
+    "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*,proxy-5658-*"),
+    "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*,proxy-5658-*"),
     "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
 }
 
