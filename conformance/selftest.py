@@ -216,6 +216,15 @@ VARIANTS = {
     "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*,proxy-5658-*"),
     "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*,proxy-5658-*"),
     "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
+    # the proxy as RFC 5626 edge and authoritative proxy (its registrar with outbound): the
+    # edge and outbound cases, not applicable to the plain proxy (options after the globs)
+    "sipref-proxy-edge": (
+        "sipref-proxy",
+        "udp",
+        "proxy-5626-*,rfc5626-*,rfc3327-*",
+        "--edge",
+        "--outbound",
+    ),
 }
 
 
@@ -236,8 +245,10 @@ def certificate(work: Path) -> tuple[Path, Path] | None:
 def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, str, str, str]:
     """(command line or None, profile file, role, transport, case globs) of a stack or of
     one of its `VARIANTS` (a stack itself runs every case of its role over UDP)."""
-    stack, transport, globs = VARIANTS.get(name, (name, "udp", "*"))
+    stack, transport, globs, *options = VARIANTS.get(name, (name, "udp", "*"))
     command, profile_name, role = _stacks(port, work)[stack]
+    if command is not None:
+        command = [*command, *options]
     if command is not None and transport == "tls":
         made = certificate(work) if port else (Path("cert"), Path("key"))
         if made is None:
