@@ -297,7 +297,10 @@ def _bind_flows(
     aor = f"sip:{user}@{domain}"
     with ctx.preamble(f"{len(flows)} outbound flows registered for one instance"):
         for reg_id, (link, target) in enumerate(flows, 1):
-            contact = f"<sip:{user}@{decoy.hostport};ob>;reg-id={reg_id};+sip.instance={instance}"
+            # a Contact URI per flow: sipref's registrar keys bindings by Contact URI, and one
+            # URI registered with reg-id 1 then 2 leaves one binding (its §6 is not judged here)
+            uri = f"sip:{user}@{decoy.hostport};ob;line={reg_id}"
+            contact = f"<{uri}>;reg-id={reg_id};+sip.instance={instance}"
             req = make_request(
                 "REGISTER",
                 target,
@@ -331,6 +334,7 @@ def _unregister(ctx: Context, aor: str, domain: str) -> bool:
         extra=[("Expires", "0")],
     )
     req.set("Contact", "*")
+    req.set("From", f"<{aor}>;tag={unique('t')}")
     final, _ = ctx.transaction(link, req, learn=False)
     return final is not None and 200 <= (final.status or 0) < 300
 
