@@ -224,6 +224,9 @@ VARIANTS = {
         "proxy-5626-*,rfc5626-*,rfc3327-*",
         "--edge",
         "--outbound",
+        # a Flow-Timer short enough for a case to outwait (RFC 5626 §5.4's grace period)
+        "--flow-timer",
+        "1",
     ),
 }
 

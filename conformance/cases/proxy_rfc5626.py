@@ -287,7 +287,11 @@ def stun_keepalive(ctx: Context) -> None:
 
 
 def _bind_flows(
-    ctx: Context, flows: list[tuple[Link, Target]], instance: str, decoy: Listener
+    ctx: Context,
+    flows: list[tuple[Link, Target]],
+    instance: str,
+    decoy: Listener,
+    finals: list[Message] | None = None,
 ) -> str:
     """Register one outbound binding per flow (reg-id 1, 2, ...) for a fresh AOR of the
     proxy's domain, all with ``instance`` and a Contact naming ``decoy`` (not a flow); the
@@ -315,6 +319,8 @@ def _bind_flows(
             if final is None or not 200 <= (final.status or 0) < 300:
                 ctx.inconclusive(f"the REGISTER got {describe(final)}")
             assert final is not None
+            if finals is not None:
+                finals.append(final)
             tags = [t.strip().lower() for v in final.get_all("Require") for t in v.split(",")]
             if "outbound" not in tags:
                 ctx.not_applicable(
@@ -499,3 +505,36 @@ def no_439(ctx: Context) -> None:
         reply(down, got, 200, extra=[("Contact", f"{got[0].get('Contact')};expires=60")])
     final = final_of(link, req, timeout=1.0)
     ctx.check(final is None or final.status != 439, "anything but 439", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-5.4
+##= type=test
+##% The server MUST wait for an amount of time larger than the Flow-Timer in order to have a
+##% grace period to account for transport delay.
+@case("proxy-5626-flow-timer-grace", roles=PROXY, transports=("udp",), no_control=FORWARDED)
+def flow_timer_grace(ctx: Context) -> None:
+    """A TCP flow left silent for just over the Flow-Timer the 200 gave is still the
+    binding's flow: an INVITE for the AOR then comes over it.
+
+    Not applicable when the registrar gives no Flow-Timer, or one over 3 s (too long for a
+    case to wait)."""
+    link, target = _tcp_link(ctx)
+    finals: list[Message] = []
+    aor = _bind_flows(ctx, [(link, target)], _instance(), ctx.listener(), finals)
+    try:
+        seconds = int((finals[0].get("Flow-Timer") or "").strip())
+    except ValueError:
+        ctx.not_applicable("no Flow-Timer in the registrar's 200 (it is a MAY, §6)")
+    if seconds > 3:
+        ctx.not_applicable(f"a Flow-Timer of {seconds} s: too long to outwait in a case")
+    time.sleep(seconds + 0.5)
+    caller, req = _call(ctx, aor)
+    got = _request_on(link, "INVITE", req.call_id, timeout=2.0)
+    if got is not None:
+        _answer(link, got, 486, "Busy Here")
+    final = _end_call(caller, req)
+    ctx.check(
+        got is not None,
+        f"the INVITE over the flow silent for {seconds + 0.5} s",
+        f"not there ({describe(final)}; the connection {'closed' if link.closed else 'open'})",
+    )
