@@ -401,3 +401,27 @@ def same_server(ctx: Context) -> None:
     ctx.check(not strays, "nothing at the other server", " | ".join(strays), 1)
     ctx.check(cancel is not None, "the CANCEL at the server the INVITE reached", "none", 2)
     ctx.check(ack is not None, "the ACK of the 487 at that server", "none", 3)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.1
+##= type=test
+##% If no SRV records are found, the client SHOULD use TCP for a SIPS URI, and UDP for a SIP URI.
+@case(
+    "proxy-3263-no-srv-udp",
+    roles=PROXY,
+    level="SHOULD",
+    transports=("udp",),
+    no_control=FORWARDED,
+)
+def no_srv_udp(ctx: Context) -> None:
+    """A domain with an address but no NAPTR or SRV record: UDP to its port 5060.
+
+    The runner listens on 127.0.0.1:5060 (not applicable when that port is taken)."""
+    try:
+        down = Listener(ctx.ladder, ctx.deadline, port=5060)
+    except OSError as exc:
+        ctx.not_applicable(f"the runner cannot listen on UDP 127.0.0.1:5060 ({exc})")
+    ctx.links.append(down)
+    domain = serve(ctx, [_a("host")])
+    index, final = _reached(ctx, f"sip:someone@host.{domain}", [down])
+    ctx.should(index == 0, "the request over UDP to port 5060", _named(index, ["5060"], final))
