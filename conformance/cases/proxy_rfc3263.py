@@ -425,3 +425,47 @@ def no_srv_udp(ctx: Context) -> None:
     domain = serve(ctx, [_a("host")])
     index, final = _reached(ctx, f"sip:someone@host.{domain}", [down])
     ctx.should(index == 0, "the request over UDP to port 5060", _named(index, ["5060"], final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.4
+##= type=test
+##% The stateless proxy MUST define a deterministic order to the records in that case, using
+##% any algorithm at its disposal.
+@case(
+    "proxy-3263-retransmission-same-server", roles=PROXY, transports=("udp",), no_control=FORWARDED
+)
+def retransmission_same_server(ctx: Context) -> None:
+    """Every copy of a request the UAC repeats goes to one server of two equal SRV records.
+
+    A stateless proxy forwards each retransmission anew: its order of equal records must be
+    deterministic; a stateful one absorbs them (its own retransmissions go to the server it
+    contacted)."""
+    servers = [ctx.listener(), ctx.listener()]
+    domain = serve(
+        ctx,
+        [
+            _srv("_sip._udp", "one", servers[0].local[1], 10, 50),
+            _srv("_sip._udp", "two", servers[1].local[1], 10, 50),
+            _a("one"),
+            _a("two"),
+        ],
+    )
+    link, req = _send(ctx, f"sip:someone@{domain}")
+    seen: list[tuple[int, Got]] = []
+    for _ in range(3):
+        time.sleep(max(ctx.profile.t1, 0.1))
+        link.send(bytes(req), "retransmission")
+    end = time.monotonic() + max(4 * ctx.profile.t1, 0.5)
+    while time.monotonic() < end:
+        for i, down in enumerate(servers):
+            got = arrives(down, "MESSAGE", req.call_id, timeout=0.02)
+            if got is not None:
+                seen.append((i, got))
+    if not seen:
+        final = final_of(link, req, timeout=1.0)
+        ctx.inconclusive(f"the request reached neither server ({describe(final)})")
+    index, got = seen[0]
+    reply(servers[index], got, 200)
+    final_of(link, req, timeout=1.0)
+    where = sorted({i for i, _ in seen})
+    ctx.check(len(where) == 1, "every copy at one server", f"copies at servers {where}")

@@ -22,7 +22,7 @@ from conformance.cases._proxy_support import (
 )
 from conformance.cases.proxy import FORWARDED
 from conformance.cases.proxy_responses import _close, _hang_up
-from conformance.messages import Outgoing
+from conformance.messages import Outgoing, ack_for, bye_for
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link, Listener
@@ -387,3 +387,60 @@ def inserted_timer(ctx: Context) -> None:
     ctx.check(param(answered, "refresher") == "uac", "refresher=uac", answered, 9)
     required = [v.strip().lower() for v in ok.get_all("Require")]
     ctx.check("timer" in required, "Require: timer", ", ".join(required) or "none", 10)
+
+
+##= https://www.rfc-editor.org/rfc/rfc4028#section-8.3
+##= type=test
+##% Unlike the UA, it MUST NOT send a BYE.
+@case(
+    "proxy-4028-no-bye-at-expiry",
+    roles=PROXY,
+    no_control=FORWARDED,
+    tags=("slow",),
+    timeout=120,
+)
+def no_bye_at_expiry(ctx: Context) -> None:
+    """A session whose 90 s interval passes unrefreshed is not ended by the proxy.
+
+    The 200 says ``Session-Expires: 90;refresher=uac`` and the UAC never refreshes: for
+    100 s no BYE comes from the proxy to either end (a slow case: run with --slow)."""
+    link, down, req, got, final = _send(
+        ctx, [("Supported", "timer"), ("Session-Expires", "90"), ("Min-SE", "90")]
+    )
+    if got is None:
+        ctx.inconclusive(f"the proxy did not forward the INVITE ({describe(final)})")
+    assert got is not None
+    reply(down, got, 200, extra=[("Session-Expires", "90;refresher=uac"), ("Require", "timer")])
+    ok = upstream(link, req, lambda m: m.status == 200)
+    if ok is None:
+        _close(link, down, req, got)
+        ctx.inconclusive("the 200 was not forwarded upstream")
+    assert ok is not None
+    link.send(bytes(ack_for(req, ok, ctx.target)), "ACK (2xx)")
+    arrives(down, "ACK", req.call_id, timeout=2.0)
+    bye_down = arrives(down, "BYE", req.call_id, timeout=100.0)
+    bye_up = link.expect(
+        lambda m: not m.is_response and m.method == "BYE" and m.call_id == req.call_id,
+        timeout=0.1,
+    )
+    _hang_up_after(ctx, link, down, req, ok, bye_down)
+    ctx.check(
+        bye_down is None and bye_up is None,
+        "no BYE from the proxy after the session interval",
+        "a BYE " + ("downstream" if bye_down is not None else "upstream"),
+    )
+
+
+def _hang_up_after(
+    ctx: Context, link: Link, down: Listener, req: Outgoing, ok: Message, bye: Got | None
+) -> None:
+    """End the call: answer a BYE the proxy sent, else the UAC's BYE through the proxy."""
+    if bye is not None:
+        reply(down, bye, 200)
+        return
+    end = bye_for(req, ok, ctx.target)
+    link.send(bytes(end), "BYE")
+    got = arrives(down, "BYE", req.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 200)
+        final_of(link, end)

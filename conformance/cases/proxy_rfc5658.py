@@ -189,6 +189,9 @@ def double_record_route(ctx: Context) -> None:
 ##% Proxies compliant with this specification MUST NOT use a "transport=tls" parameter on the
 ##% URI placed in the Record-Route because the "transport=tls" usage was deprecated by
 ##% [RFC3261].
+##= https://www.rfc-editor.org/rfc/rfc3263#section-5
+##= type=test
+##% When this value is present, the server MUST use TLS over TCP to send the response.
 @case("proxy-5658-tls-record-route", roles=PROXY, transports=("tls",), no_control=FORWARDED)
 def tls_record_route(ctx: Context) -> None:
     """Over TLS upstream, the Record-Route the UAC gets back names the proxy by SIPS.
@@ -202,7 +205,8 @@ def tls_record_route(ctx: Context) -> None:
     ok = upstream(link, req, lambda m: m.status == 200)
     if ok is None:
         _close(link, down, req, got)
-        ctx.inconclusive("the 200 was not forwarded upstream")
+        # the top Via says TLS (RFC 3263 §5): the response comes over that connection
+        ctx.fail("the 200 over the UAC's TLS connection", "none", 3)
     assert ok is not None
     _hang_up(ctx, link, down, req, ok)
     routes = ok.get_all("Record-Route")
