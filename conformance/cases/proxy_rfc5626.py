@@ -538,3 +538,38 @@ def flow_timer_grace(ctx: Context) -> None:
         f"the INVITE over the flow silent for {seconds + 0.5} s",
         f"not there ({describe(final)}; the connection {'closed' if link.closed else 'open'})",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-7
+##= type=test
+##% Similarly, if a proxy closes a file descriptor, it MUST invalidate all the bindings in the
+##% target set with flows that use that file descriptor.
+@case("proxy-5626-own-close-invalidates", roles=PROXY, transports=("udp",), no_control=FORWARDED)
+def own_close(ctx: Context) -> None:
+    """A binding over a TCP connection the proxy itself closed is no target.
+
+    After the outbound REGISTER, the UA sends a request without Content-Length on the
+    connection: a stream that cannot be framed, which a server drops (RFC 3261 §18.3).  Once
+    the proxy has closed it, an INVITE for the AOR reaches nothing and gets an error.  Not
+    applicable when the proxy keeps the connection open."""
+    link, target = _tcp_link(ctx)
+    decoy = ctx.listener()
+    aor = _bind_flows(ctx, [(link, target)], _instance(), decoy)
+    unframed = (
+        f"OPTIONS {aor} SIP/2.0\r\nVia: SIP/2.0/TCP {link.sent_by};branch={unique('z9hG4bK')}\r\n"
+        "Max-Forwards: 70\r\nCall-ID: x@conformance.invalid\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    )
+    link.send(unframed.encode(), "a request without Content-Length (unframeable)")
+    link.expect(lambda m: False, timeout=1.0)
+    if not link.closed:
+        ctx.not_applicable("the proxy kept the connection open (it closed no descriptor)")
+    caller, req = _call(ctx, aor)
+    stray = arrives(decoy, "INVITE", req.call_id, timeout=0.5)
+    if stray is not None:
+        reply(decoy, stray, 486)
+    final = _end_call(caller, req)
+    ctx.check(
+        stray is None and final is not None and 400 <= (final.status or 0) < 600,
+        "an error response, the INVITE sent nowhere",
+        ("sent to the Contact's address; " if stray is not None else "") + describe(final),
+    )
