@@ -247,6 +247,9 @@ class Profile:
     hold_user: str = ""
     # the target is a stateless UAS (§8.2.7): no transactions, no retransmissions
     stateless: bool = False
+    # the DNS server the target resolves names with ("127.0.0.1:PORT"): the RFC 3263 proxy
+    # cases serve their zone there ('' = none: they are not applicable)
+    dns: str = ""
 
 
 class Context:

@@ -16,6 +16,7 @@ Example::
     hold_user = "hold"             # ... answers, then puts on hold (re-INVITE)
     hangup_after = 1.0             # ... this many seconds after answering
     stateless = false              # a stateless UAS (RFC 3261 §8.2.7)
+    dns = "127.0.0.1:5353"         # the DNS server the target asks (RFC 3263 proxy cases)
     skip = ["uas-cancel-*"]        # case id globs the profile rules out
     [credentials]                  # digest tests
     username = "alice"

@@ -213,9 +213,24 @@ VARIANTS = {
     "sipref-ua-tcp": ("sipref-ua", "tcp", "transport-*,tls-*,uas-*,txn-*"),
     "sipref-ua-tls": ("sipref-ua", "tls", "transport-*,tls-*,uas-*,txn-*"),
     "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
-    "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*"),
-    "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*"),
+    "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*,proxy-5658-*"),
+    "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*,proxy-5658-*"),
     "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
+    # the proxy as RFC 5626 edge and authoritative proxy (its registrar with outbound) and
+    # locating next hops by RFC 3263 with the DNS server the cases run ({dns}: a free port,
+    # the variant's profile names it): the cases not applicable to the plain proxy
+    "sipref-proxy-edge": (
+        "sipref-proxy",
+        "udp",
+        "proxy-5626-*,rfc5626-*,rfc3327-*,proxy-3263-*",
+        "--edge",
+        "--outbound",
+        "--dns",
+        "127.0.0.1:{dns}",
+        # a Flow-Timer short enough for a case to outwait (RFC 5626 §5.4's grace period)
+        "--flow-timer",
+        "1",
+    ),
 }
 
 
@@ -236,8 +251,18 @@ def certificate(work: Path) -> tuple[Path, Path] | None:
 def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, str, str, str]:
     """(command line or None, profile file, role, transport, case globs) of a stack or of
     one of its `VARIANTS` (a stack itself runs every case of its role over UDP)."""
-    stack, transport, globs = VARIANTS.get(name, (name, "udp", "*"))
+    stack, transport, globs, *options = VARIANTS.get(name, (name, "udp", "*"))
     command, profile_name, role = _stacks(port, work)[stack]
+    if command is not None and any("{dns}" in o for o in options) and port:
+        # the DNS server the stack asks: the profile tells the cases where to serve their zone
+        dns = f"127.0.0.1:{_free_port()}"
+        options = [o.replace("127.0.0.1:{dns}", dns) for o in options]
+        profile = work / f"{name}.toml"
+        text = (PROFILES / profile_name).read_text(encoding="utf-8")
+        profile.write_text(f'dns = "{dns}"\n' + text, encoding="utf-8")
+        profile_name = str(profile)
+    if command is not None:
+        command = [*command, *options]
     if command is not None and transport == "tls":
         made = certificate(work) if port else (Path("cert"), Path("key"))
         if made is None:

@@ -25,6 +25,8 @@ can check the runner gives that rule's case the failing verdict:
   another realm (§22.3);
 - ``keep_route``: a stateless proxy leaves the Route value naming it in the request it
   forwards (§16.4, §16.11);
+- ``raise_session_expires``: a proxy doubles the Session-Expires of the requests it
+  forwards, above the value the UAC asked for (RFC 4028 §8.1);
 - ``ignore_expires_header``: a registrar ignores the Expires header field (§10.3 step 7);
 - ``lf_only``: responses end their lines with LF alone, not CRLF (§7);
 - ``bad_content_length``: responses say a Content-Length 3 above their body's (§20.14);
@@ -687,6 +689,9 @@ class FaultyElement:
                 continue
             if low == "proxy-authorization" and "consume_credentials" in self.faults:
                 continue
+            if low in ("session-expires", "x") and "raise_session_expires" in self.faults:
+                seconds, _, params = value.partition(";")
+                value = str(2 * int(seconds.strip())) + (f";{params}" if params else "")
             out.append(f"{name}: {value}")
         if mf is None:
             out.append("Max-Forwards: 70")

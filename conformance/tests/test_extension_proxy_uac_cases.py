@@ -1,6 +1,6 @@
 """The extension RFCs' proxy- and UAC-role cases (RFC 6026, 5393, 3581, 3327, 5626)
-against sipref's own programs: the proxy with ``--path`` (so the Path cases apply) or
-``--edge`` (the outbound edge cases), and the ua as UAC.  Each must pass, or be not
+against sipref's own programs: the proxy with ``--path --path-require`` (so the Path cases
+apply) or ``--edge`` (the outbound edge cases), and the ua as UAC.  Each must pass, or be not
 applicable with a reason (a MAY the program does not do).
 
 (Without ``--path`` they also run in test_own_programs, with Kamailio in test_kamailio; the
@@ -33,7 +33,8 @@ UAC_NOT_APPLICABLE = {
 
 @pytest.mark.parametrize(
     ("options", "pattern"),
-    [(["--path"], PROXY_CASES), (["--edge"], "rfc5626-*")],
+    # --path-require: the proxy also requires Path at the registrar (rfc3327-path-required)
+    [(["--path", "--path-require"], PROXY_CASES), (["--edge"], "rfc5626-*")],
 )
 def test_proxy_passes_the_extension_cases(options: list[str], pattern: str) -> None:
     port = free_port()

@@ -75,6 +75,28 @@ def test_each_proxy_fault_fails_its_case(element, fault: str, failing: str) -> N
     assert set(got.values()) == {"pass"}, got
 
 
+#: the RFC 4028 proxy cases (a proxy that is not session-timer aware passes them)
+SESSION_TIMER_CASES = (
+    "proxy-4028-session-expires-forwarded,proxy-4028-long-interval,"
+    "proxy-4028-min-se-not-lowered,proxy-4028-2xx-session-expires-unchanged"
+)
+
+
+def test_a_proxy_raising_session_expires_fails_its_case(element) -> None:
+    """RFC 4028 §8.1: without the fault the session-timer cases pass; with it the three
+    judging the Session-Expires of the forwarded request fail (never above the value asked
+    for), the one judging the 2xx passes."""
+    run = run_cases(element("proxy"), "proxy", SESSION_TIMER_CASES, FAST)
+    assert set(verdicts(run).values()) == {"pass"}, verdicts(run)
+    run = run_cases(element("proxy", "raise_session_expires"), "proxy", SESSION_TIMER_CASES, FAST)
+    assert verdicts(run) == {
+        "proxy-4028-session-expires-forwarded": "fail",
+        "proxy-4028-long-interval": "fail",
+        "proxy-4028-min-se-not-lowered": "fail",
+        "proxy-4028-2xx-session-expires-unchanged": "pass",
+    }, run.results
+
+
 def test_registrar_cases_pass_and_the_ignored_expires_header_fails(element) -> None:
     run = run_cases(element("registrar"), "registrar", REGISTRAR_CASES, FAST)
     assert set(verdicts(run).values()) == {"pass"}, verdicts(run)

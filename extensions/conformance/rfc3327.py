@@ -30,14 +30,14 @@ def _register(ctx: Context, link: Link, down: Listener, supported: bool) -> Outg
 
 
 def _through(
-    ctx: Context, supported: bool, path: str = ""
+    ctx: Context, supported: bool, path: str = "", timeout: float = 3.0
 ) -> tuple[Message | None, Message | None]:
     """The REGISTER's copy downstream (None: not forwarded) and the final response upstream,
     the runner's registrar answering 200 (with ``Path: path`` when given)."""
     link, down = ctx.link(), ctx.listener()
     req = _register(ctx, link, down, supported)
     link.send(bytes(req))
-    got = arrives(down, "REGISTER", req.call_id)
+    got = arrives(down, "REGISTER", req.call_id, timeout=timeout)
     if got is None:
         return None, final_of(link, req, timeout=1.0)
     extra = [("Path", path)] if path else []
@@ -108,3 +108,45 @@ def response_path_unchanged(ctx: Context) -> None:
     assert final is not None
     seen = ", ".join(final.get_all("Path"))
     ctx.should(seen == REGISTRAR_PATH, REGISTRAR_PATH, seen or "no Path")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3327#section-5.2
+##= type=test
+##% If the UA has indicated support and the proxy requires the registrar to support the Path
+##% extension, then the proxy SHOULD insert a Requires header field value for this extension.
+##= https://www.rfc-editor.org/rfc/rfc3327#section-5.2
+##= type=test
+##% If the UA has not indicated support for the extension and the proxy requires support for
+##% it in the registrar, the proxy SHOULD reject the request with a 421 response indicating a
+##% requirement for the extension.
+@case(
+    "rfc3327-path-required",
+    roles=PROXY,
+    level="SHOULD",
+    no_control="two REGISTERs, with and without Supported: path: each is the other's control",
+)
+def path_required(ctx: Context) -> None:
+    """A proxy requiring Path at the registrar says so both ways: ``Require: path`` on the
+    REGISTER of a UA supporting Path, 421 (with ``Require: path``) to one that does not.
+
+    Not applicable to a proxy that shows neither (it does not require Path support)."""
+    got, _final = _through(ctx, True)
+    # a refusal comes at once: a short wait for a forwarded copy
+    refused_got, refused = _through(ctx, False, timeout=1.0)
+    if got is None:
+        ctx.inconclusive("the REGISTER with Supported: path was not forwarded")
+    assert got is not None
+    required = "path" in [t.strip().lower() for v in got.get_all("Require") for t in v.split(",")]
+    rejected = refused_got is None and refused is not None and refused.status == 421
+    if not required and not rejected:
+        ctx.not_applicable("the proxy does not require Path support at the registrar")
+    ctx.should(required, "Require: path on the REGISTER of a UA supporting Path", "none")
+    ctx.should(
+        rejected,
+        "421 to the UA without Supported: path",
+        "forwarded" if refused_got is not None else describe(refused),
+    )
+    if rejected:
+        assert refused is not None
+        tags = [t.strip().lower() for v in refused.get_all("Require") for t in v.split(",")]
+        ctx.should("path" in tags, "Require: path in the 421", ", ".join(tags) or "none")

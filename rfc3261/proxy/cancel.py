@@ -64,6 +64,11 @@ class CancelProcessing:
             ("CSeq", f"{invite.cseq.number} CANCEL"),
         ]
         headers += [("Route", value) for value in invite.headers.get_all("Route")]
+        ##= https://www.rfc-editor.org/rfc/rfc3326#section-2
+        ##% Proxies generating a CANCEL request upon reception of a CANCEL from the
+        ##% previous hop that contains a Reason header field SHOULD copy it into the new
+        ##% CANCEL request.
+        headers += [("Reason", value) for value in branch.context.cancel_reasons]
         headers.append(("Content-Length", 0))
         cancel = Request("CANCEL", invite.uri, headers)
         branch.cancelled = True
@@ -147,6 +152,7 @@ class CancelProcessing:
             self._respond(server, cancel.make_response(200), now, out)
             return True
         self._respond(server, cancel.make_response(200), now, out)
+        context.cancel_reasons = [str(v) for v in cancel.headers.get_all("Reason")]
         context.no_new_branches = True
         self.cancel_pending(context, now, out)
         self.choose_best_if_done(context, now, out)

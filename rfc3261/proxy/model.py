@@ -251,6 +251,7 @@ class ResponseContext:
         "_request",
         "arrived_route",
         "branches",
+        "cancel_reasons",
         "final_sent",
         "incoming_breadth",
         "loop_part",
@@ -283,6 +284,8 @@ class ResponseContext:
         # The Route value naming this proxy that §16.4 removed, if any: its user part may
         # be a flow token of ours (RFC 5626 §5.3), which extensions read.
         self.arrived_route: Any = None
+        # The Reason values of the CANCEL that cancelled this request (RFC 3326 §2).
+        self.cancel_reasons: list[str] = []
 
     @property
     def request(self) -> Request:

@@ -527,6 +527,40 @@ def test_cancel_fans_out_to_every_branch() -> None:
     assert final(alice) == [487]
 
 
+##= https://www.rfc-editor.org/rfc/rfc3326#section-2
+##= type=test
+##% Proxies generating a CANCEL request upon reception of a CANCEL from the
+##% previous hop that contains a Reason header field SHOULD copy it into the new
+##% CANCEL request.
+def test_cancel_reason_copied_to_every_branch() -> None:
+    net, proxy, alice = setup()
+    phones = [phone(net, f"p{i}.example", {"INVITE": [(0, 180)]}) for i in range(2)]
+    bind(proxy, BOB, *((f"sip:bob@p{i}.example", None) for i in range(2)))
+    request = call(net, alice, invite(BOB))
+    net.run(1.0)
+    cancel = Request(
+        "CANCEL",
+        request.uri,
+        [
+            ("Via", str(request.top_via)),
+            ("Max-Forwards", "70"),
+            ("To", request.headers.get("To")),
+            ("From", request.headers.get("From")),
+            ("Call-ID", request.call_id),
+            ("CSeq", f"{request.cseq.number} CANCEL"),
+            ("Reason", 'SIP ;cause=600 ;text="Busy Everywhere"'),
+            ("Content-Length", "0"),
+        ],
+    )
+    net.post(alice.host, alice.send(parse(bytes(cancel)), PROXY, net.now))  # type: ignore[arg-type]
+    net.run(5.0)
+    for ua in phones:
+        copy = next(r for r in ua.requests if r.method == "CANCEL")
+        assert [str(v) for v in copy.headers.get_all("Reason")] == [
+            'SIP ;cause=600 ;text="Busy Everywhere"'
+        ]
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-9.1
 ##= type=test
 ##% If no provisional response has been received, the CANCEL request MUST
