@@ -13,9 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from conformance.cases.uac_dialog import _Call
+from conformance.cases.uac_session import contact_address, in_dialog
+from conformance.cases.wellformed import gathered
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, Dialog, case, describe
 from conformance.sipmsg import Message
+from conformance.trigger import RUNNER_ANSWERS
 from conformance.wire import Link
 
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -876,3 +880,335 @@ def options_capabilities(ctx: Context) -> None:
             f"o={sdp.first('o')} then o={other.first('o')}",
             4,
         )
+
+
+# === the UAC as the offerer (§4, §5, §5.1, §8, §8.4) ==========================================
+
+UAC_ROLE = ("uac",)
+#: the exchanges the RFC 3261 well-formedness battery makes: their INVITE carries the offer
+GATHERED = "the INVITE of a call from the target (the well-formedness exchanges, [uac] bye)"
+
+
+def _offers_in(ctx: Context) -> list[tuple[Message, _Sdp | None]]:
+    """The offers in the INVITEs the target sent in the gathered exchanges."""
+    out: list[tuple[Message, _Sdp | None]] = []
+    for seen in gathered(ctx):
+        msg = seen.msg
+        if msg.method == "INVITE" and msg.body:
+            out.append((msg, _parse(msg.body)))
+    if not out:
+        ctx.not_applicable("the target's INVITE carried no offer (an offer in the 2xx instead)")
+    return out
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The offer (and answer) MUST be a valid SDP message, as defined by RFC
+##% 2327 [1], with one exception.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The numeric value of the session id and version in the o line MUST be
+##% representable with a 64 bit signed integer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The initial value of the version MUST be less than
+##% (2**62)-1, to avoid rollovers.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% Although the SDP specification allows for multiple session descriptions to be
+##% concatenated together into a large SDP message, an SDP message used in the
+##% offer/answer model MUST contain exactly one session description.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% The ptime attribute MUST be greater than zero.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% For unicast sessions, it is RECOMMENDED that it consist of a
+##% single space character (0x20) or a dash (-).
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% In that case, the "t=" line SHOULD have a value of "0 0".
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a sendrecv stream, the offer SHOULD indicate those codecs that the offerer is
+##% willing to send and receive with.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a recvonly stream, the offer SHOULD indicate those formats the offerer is willing
+##% to receive for this stream.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% In the case of RTP streams, all media descriptions SHOULD contain
+##% "a=rtpmap" mappings from RTP payload types to encodings.
+@case(
+    "rfc3264-uac-offer", roles=UAC_ROLE, timeout=20, preamble=GATHERED, no_control=RUNNER_ANSWERS
+)
+def uac_offer(ctx: Context) -> None:
+    """The offer in the target's INVITE: valid SDP, one session description, o= numbers in
+    64 bits with an initial version below 2**62-1, ptime above 0; s=- and t=0 0, formats
+    and an rtpmap on every RTP stream (SHOULDs)."""
+    for invite, sdp in _offers_in(ctx):
+        ctx.check(
+            sdp is not None and all(sdp.count(k) == 1 for k in "vos") and sdp.count("t") >= 1,
+            "a valid SDP offer (v=0 first, one o=, one s=, a t=, m= lines of 4 fields)",
+            invite.body[:160].decode("utf-8", "replace"),
+        )
+        assert sdp is not None
+        origin = sdp.origin
+        ctx.check(
+            len(origin) == 6 and all(p.isdigit() and int(p) < 2**63 for p in origin[1:3]),
+            "a session id and version that fit a 64 bit signed integer",
+            f"o={sdp.first('o')}",
+            1,
+        )
+        ctx.check(int(origin[2]) < 2**62 - 1, "an initial version below 2**62-1", origin[2], 2)
+        ctx.check(
+            sdp.count("v") == 1,
+            "exactly one session description (one v=)",
+            f"{sdp.count('v')} v= lines",
+            3,
+        )
+        for media in sdp.media:
+            for attr in media.attributes + sdp.session_attributes:
+                if attr.startswith("ptime:"):
+                    value = attr.split(":", 1)[1].strip()
+                    ctx.check(
+                        value.replace(".", "", 1).isdigit() and float(value) > 0,
+                        "a ptime greater than zero",
+                        f"a={attr}",
+                        4,
+                    )
+        ctx.should(sdp.first("s") in ("-", ""), "s=- (or a single space)", f"s={sdp.first('s')}")
+        ctx.should(sdp.first("t") == "0 0", "t=0 0 (a session of no set end)", f"{sdp.first('t')}")
+        for media in sdp.media:
+            if media.port and media.direction(sdp.direction) in ("sendrecv", "recvonly"):
+                ctx.should(bool(media.formats), "formats on the stream", _media_line(media))
+            if media.proto.startswith("RTP/"):
+                missing = [f for f in media.formats if media.rtpmap(f) is None]
+                ctx.should(
+                    not missing, "an a=rtpmap for every payload type", f"none for {missing}"
+                )
+
+
+def _held_call(
+    ctx: Context, kind: str
+) -> tuple[_Call, Message, _Sdp, Message, _Sdp, tuple[str, int]]:
+    """The target calls ([uac] ``kind``), the runner answers, the target re-INVITEs (hold):
+    the call, the first INVITE and offer, the re-INVITE and its offer, its address."""
+    call = _Call(ctx, kind)
+    first = _parse(call.invite.body) if call.invite.body else None
+    if first is None:
+        ctx.not_applicable("the target's INVITE carries no (valid) offer")
+    call.ack()
+    again, addr = call.next("INVITE", 8.0)
+    offer = _parse(again.body) if again.body else None
+    if offer is None:
+        call.peer.answer(again, addr, 200)
+        ctx.not_applicable("the target's re-INVITE carries no offer (it asks for ours)")
+    assert first is not None and offer is not None
+    return call, call.invite, first, again, offer, addr
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% When issuing an offer that modifies the session,
+##% the "o=" line of the new SDP MUST be identical to that in the
+##% previous SDP, except that the version in the origin field MUST
+##% increment by one from the previous SDP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% If the version in the origin line does not increment, the SDP MUST
+##% be identical to the SDP with that version number.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% If an SDP is offered, which is different from the previous SDP, the
+##% new SDP MUST have a matching media stream for each media stream in
+##% the previous SDP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% In other words, if the previous SDP had N "m=" lines, the new SDP MUST have at
+##% least N "m=" lines.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% Deleted media streams from a previous SDP MUST NOT be removed in a new
+##% SDP; however, attributes for these streams need not be present.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.1
+##= type=test
+##% New media descriptions MUST appear below any existing media sections.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% However, in the case of RTP, the mapping from a
+##% particular dynamic payload type number to a particular codec within
+##% that media stream MUST NOT change for the duration of a session.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% For example, if A generates an offer with G.711 assigned to dynamic
+##% payload type number 46, payload type number 46 MUST refer to G.711
+##% from that point forward in any offers or answers for that media
+##% stream within the session.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+##= type=test
+##% Of course, when used, the port number MUST NOT be zero, which would specify that the
+##% stream has been disabled.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer wishes to only send media on a stream to its peer, it
+##% MUST mark the stream as sendonly with the "a=sendonly" attribute.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a sendonly stream, the offer SHOULD indicate those formats the offerer is willing
+##% to send for this stream.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.1
+##= type=test
+##% If only the port number is to be changed, the rest of the media stream description
+##% SHOULD remain unchanged.
+@case(
+    "rfc3264-uac-hold-offer",
+    roles=UAC_ROLE,
+    timeout=20,
+    preamble="a call from the target, answered 200, then its hold re-INVITE ([uac] reinvite)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_hold_offer(ctx: Context) -> None:
+    """The target puts the call on hold with a re-INVITE: its offer keeps the o= line but
+    for a version one higher, every m= line in its place, a port not 0, the payload type
+    numbers' codecs; the held stream sendonly (or inactive) with formats it would send."""
+    call, _, first, again, offer, addr = _held_call(ctx, "reinvite")
+    call.peer.answer(again, addr, 200)
+    old, new = first.origin, offer.origin
+    same = first.lines == offer.lines
+    ctx.check(
+        len(new) == 6 and new[:2] == old[:2] and new[3:] == old[3:],
+        "the previous o= line but for the version",
+        f"before o={first.first('o')}; now o={offer.first('o')}",
+    )
+    if new[2] == old[2]:
+        ctx.check(same, "the same SDP under an unchanged version", "a different SDP", 1)
+    else:
+        ctx.check(
+            new[2].isdigit() and old[2].isdigit() and int(new[2]) == int(old[2]) + 1,
+            "the version one higher",
+            f"before o={first.first('o')}; now o={offer.first('o')}",
+        )
+    kinds = [m.media for m in offer.media]
+    before = [m.media for m in first.media]
+    ctx.check(len(kinds) >= len(before), f"at least {len(before)} m= lines", str(kinds), 3)
+    ctx.check(kinds[: len(before)] == before, f"{before} first, in order", str(kinds), 2)
+    ctx.check(
+        all(n.media == o.media for n, o in zip(offer.media, first.media, strict=False)),
+        "no stream of the previous SDP removed",
+        str(kinds),
+        4,
+    )
+    ctx.check(kinds[: len(before)] == before, "new m= lines below the existing", str(kinds), 5)
+    for was, now in zip(first.media, offer.media, strict=False):
+        for fmt in was.formats:
+            if fmt.isdigit() and int(fmt) >= 96 and fmt in now.formats and was.rtpmap(fmt):
+                ctx.check(
+                    (now.rtpmap(fmt) or "").lower() == (was.rtpmap(fmt) or "").lower(),
+                    f"payload type {fmt} still {was.rtpmap(fmt)}",
+                    f"a=rtpmap:{fmt} {now.rtpmap(fmt)}",
+                    6,
+                )
+                ctx.check(
+                    (now.rtpmap(fmt) or "").lower() == (was.rtpmap(fmt) or "").lower(),
+                    f"payload type {fmt} the same codec from then on",
+                    f"a=rtpmap:{fmt} {now.rtpmap(fmt)}",
+                    7,
+                )
+    held = [m for m in offer.media if m.port]
+    ctx.check(bool(held), "a held stream with a port not 0", str(kinds), 8)
+    for media in held:
+        direction = media.direction(offer.direction)
+        ctx.check(
+            direction in ("sendonly", "inactive"),
+            "a=sendonly (or a=inactive) on the stream put on hold",
+            f"{direction} ({_media_line(media)})",
+            9,
+        )
+    for was, now in zip(first.media, offer.media, strict=False):
+        if now.port and now.direction(offer.direction) == "sendonly":
+            ctx.should(
+                bool(now.formats) and set(now.formats) <= set(was.formats),
+                "formats it would send (from those of the first offer)",
+                f"{_media_line(was)} then {_media_line(now)}",
+            )
+        if now.port and was.port and now.port != was.port:
+            ctx.should(
+                now.formats == was.formats,
+                "the rest of the stream unchanged when only the port changes",
+                f"{_media_line(was)} then {_media_line(now)}",
+            )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% Furthermore, it MUST NOT generate a new offer if it has generated a
+##% prior offer for which it has not yet received an answer or a
+##% rejection.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% However, it MUST NOT generate a new offer if it has received an offer which it has not
+##% yet answered or rejected.
+@case(
+    "rfc3264-uac-offer-pending",
+    roles=UAC_ROLE,
+    timeout=25,
+    preamble="a call from the target, answered 200, then its hold re-INVITE ([uac] hold-resume)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_pending(ctx: Context) -> None:
+    """The hold re-INVITE (an offer) gets only a 100 for 1.5 s, while the target means to
+    resume: no new offer meanwhile.  Answered, the resume comes after; the runner then
+    offers in a re-INVITE of its own: answered before the target offers anything more."""
+    call, _, _, again, _, addr = _held_call(ctx, "hold-resume")
+    peer = call.peer
+    peer.answer(again, addr, 100, contact=False)
+    early = peer.expect(
+        lambda m: (
+            m.call_id == again.call_id
+            and m.method in ("INVITE", "UPDATE")
+            and m.branch != again.branch
+        ),
+        1.5,
+    )
+    ctx.check(
+        early is None,
+        "no new offer while the hold offer has no answer",
+        describe(early[0] if early else None),
+    )
+    peer.answer(again, addr, 200)
+    peer.request("ACK", 2.0, again.call_id)
+    resume = peer.request("INVITE", 6.0, again.call_id)
+    if resume is None:
+        ctx.inconclusive("the target sent no resume re-INVITE")
+    assert resume is not None
+    peer.answer(resume[0], resume[1], 200)
+    peer.request("ACK", 2.0, again.call_id)
+    # the runner's own offer: the target answers it before offering anything of its own
+    cseq = 100
+    data, branch = in_dialog(call, "INVITE", cseq, _sdp(_PCMU, session_id=4243), "application/sdp")
+    peer.send(data, contact_address(ctx, call), "re-INVITE with an offer")
+    got = peer.expect(
+        lambda m: (
+            m.call_id == again.call_id
+            and (
+                (m.is_response and m.branch == branch and (m.status or 0) >= 200)
+                or m.method in ("INVITE", "UPDATE")
+            )
+        ),
+        3.0,
+    )
+    if got is None:
+        ctx.inconclusive("no final response to the runner's re-INVITE")
+    assert got is not None
+    msg = got[0]
+    ctx.check(
+        msg.is_response,
+        "the answer (a final response) before any offer of the target's",
+        describe(msg),
+        1,
+    )
+    if (msg.status or 0) >= 200:
+        ack, _ = in_dialog(call, "ACK", cseq)
+        peer.send(ack, contact_address(ctx, call), "ACK")
