@@ -1141,6 +1141,69 @@ def uac_hold_offer(ctx: Context) -> None:
             )
 
 
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer wishes to communicate, but wishes to neither send nor receive media
+##% at this time, it MUST mark the stream with an "a=inactive" attribute.
+@case(
+    "rfc3264-uac-offer-inactive",
+    roles=UAC_ROLE,
+    timeout=20,
+    preamble="a call from the target, answered 200, then a re-INVITE ([uac] hold-inactive)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_inactive(ctx: Context) -> None:
+    """The target re-INVITEs wishing to neither send nor receive: a=inactive on the stream
+    (not merely c=0.0.0.0 or a port 0)."""
+    call, _, _, again, offer, addr = _held_call(ctx, "hold-inactive")
+    call.peer.answer(again, addr, 200)
+    streams = [m for m in offer.media if m.port]
+    ctx.check(bool(streams), "the stream kept (a port not 0)", str(offer.media))
+    for media in streams:
+        ctx.check(
+            media.direction(offer.direction) == "inactive",
+            "a=inactive on the stream",
+            f"{media.direction(offer.direction)} ({_media_line(media)})",
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer
+##% wishes to only receive media from its peer, it MUST mark the stream as recvonly.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a recvonly stream, the offer SHOULD indicate those formats the offerer is willing
+##% to receive for this stream.
+@case(
+    "rfc3264-uac-offer-recvonly",
+    roles=UAC_ROLE,
+    timeout=20,
+    preamble="a call from the target, answered 200, then a re-INVITE ([uac] hold-recvonly)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_recvonly(ctx: Context) -> None:
+    """The target re-INVITEs wishing to only receive: a=recvonly on the stream, with the
+    formats it receives (those of its first offer: a SHOULD)."""
+    call, _, first, again, offer, addr = _held_call(ctx, "hold-recvonly")
+    call.peer.answer(again, addr, 200)
+    streams = [m for m in offer.media if m.port]
+    ctx.check(bool(streams), "the stream kept (a port not 0)", str(offer.media))
+    for was, media in zip(first.media, offer.media, strict=False):
+        if not media.port:
+            continue
+        ctx.check(
+            media.direction(offer.direction) == "recvonly",
+            "a=recvonly on the stream",
+            f"{media.direction(offer.direction)} ({_media_line(media)})",
+        )
+        ctx.should(
+            bool(media.formats) and set(media.formats) <= set(was.formats),
+            "formats it receives (from its first offer's)",
+            f"{_media_line(was)} then {_media_line(media)}",
+        )
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3264#section-4
 ##= type=test
 ##% Furthermore, it MUST NOT generate a new offer if it has generated a
