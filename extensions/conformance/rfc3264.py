@@ -11,15 +11,17 @@ code under test).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
+from conformance.cases._uas_support import respond
 from conformance.cases.uac_dialog import _Call
 from conformance.cases.uac_session import contact_address, in_dialog
 from conformance.cases.wellformed import gathered
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, Dialog, case, describe
 from conformance.sipmsg import Message
-from conformance.trigger import RUNNER_ANSWERS
+from conformance.trigger import RUNNER_ANSWERS, sdp_answer
 from conformance.wire import Link
 
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -879,6 +881,252 @@ def options_capabilities(ctx: Context) -> None:
             "a new session id in each capability SDP",
             f"o={sdp.first('o')} then o={other.first('o')}",
             4,
+        )
+
+
+# === the UAS: offers pending, its own offer, preferences, payload types, OPTIONS (§4, §5, §9)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% However, it MUST NOT generate a new offer if it has received an offer which it has not
+##% yet answered or rejected.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% Furthermore, it MUST NOT generate a new offer if it has generated a
+##% prior offer for which it has not yet received an answer or a
+##% rejection.
+@case(
+    "rfc3264-uas-offer-pending",
+    roles=("uas",),
+    level="MUST",
+    timeout=15,
+    preamble="a call to the profile's hold_user answered with 2xx",
+    no_control="the target's own re-INVITE (its hold) is what the case leaves pending",
+    transports=("udp",),
+)
+def uas_offer_pending(ctx: Context) -> None:
+    """Our re-INVITE with an offer at once: answered before the target offers anything of
+    its own (or refused 491, its own offer having crossed ours).  Then the target's hold
+    re-INVITE gets only a 100 for a second: no new offer meanwhile."""
+    if not ctx.profile.hold_user:
+        ctx.not_applicable(
+            "the profile names no hold_user (a user whose calls the target re-INVITEs)"
+        )
+    link = ctx.link()
+    with ctx.preamble("a call to the profile's hold_user answered with 2xx"):
+        req = ctx.request("INVITE", link, user=ctx.profile.hold_user, body=_sdp(_PCMU))
+        final, _ = ctx.transaction(link, req)
+        final = ctx.require_final(final, "final response to the INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, req, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(req, final, ctx.target)), "ACK")
+        dialog = ctx.call(link, req, final)
+    ours = _reinvite(ctx, link, req, final, dialog, _sdp(_PCMU, version=2))
+    link.send(bytes(ours), "re-INVITE with an offer")
+    theirs: Message | None = None
+    answer: Message | None = None
+    end = time.monotonic() + 3.0
+    while answer is None and (left := end - time.monotonic()) > 0:
+        got = link.expect(
+            lambda m: (
+                m.call_id == req.call_id
+                and (
+                    (m.is_response and m.branch == ours.branch and (m.status or 0) >= 200)
+                    or m.method in ("INVITE", "UPDATE")
+                )
+            ),
+            left,
+        )
+        if got is None:
+            break
+        if got.is_response:
+            answer = got
+        elif theirs is None:
+            theirs = got
+    answer = ctx.require_final(answer, "final response to our re-INVITE")
+    ack = ack_for(ours, answer, ctx.target)
+    if (answer.status or 0) >= 300:
+        ack.set("Via", ours.get("Via"))
+    link.send(bytes(ack), "ACK")
+    ctx.check(
+        theirs is None or answer.status == 491,
+        "our offer answered (or refused 491) before the target offers",
+        f"{describe(theirs)} before {describe(answer)}",
+    )
+    wait = ctx.profile.hangup_after + max(2.0, 8 * ctx.profile.t1)
+    if theirs is None:
+        theirs = link.expect(lambda m: m.method == "INVITE" and m.call_id == req.call_id, wait)
+    if theirs is None:
+        ctx.inconclusive(f"the target sent no re-INVITE within {wait:.1f} s")
+    assert theirs is not None
+    respond(link, theirs, 100, "Trying")
+    other = link.expect(
+        lambda m: (
+            m.call_id == req.call_id
+            and m.method in ("INVITE", "UPDATE")
+            and m.branch != theirs.branch
+        ),
+        1.0,
+    )
+    contact = (("Contact", f"<sip:tester@{link.sent_by}>"),)
+    respond(link, theirs, 200, headers=contact, body=sdp_answer(theirs.body))
+    link.expect(lambda m: m.method == "ACK" and m.call_id == req.call_id, 1.0)
+    ctx.check(
+        other is None,
+        "no new offer while its re-INVITE's offer has no answer",
+        describe(other),
+        1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% In that case, the "t=" line SHOULD have a value of "0 0".
+@case("rfc3264-uas-offer-in-2xx", roles=("uas",), level="SHOULD", timeout=10)
+def uas_offer_in_2xx(ctx: Context) -> None:
+    """An INVITE without an offer: the target's offer in the 2xx has t=0 0 (a SIP session
+    has no set end); the ACK carries our answer."""
+    link = ctx.link()
+    ctx.control(link, _invite(ctx, link, _sdp(_PCMU)))
+    invite = ctx.request("INVITE", link)
+    final, _ = ctx.transaction(link, invite)
+    final = ctx.require_final(final, "final response to the offerless INVITE")
+    ack = ack_for(invite, final, ctx.target)
+    if 200 <= (final.status or 0) < 300 and final.body:
+        ack.set("Content-Type", "application/sdp")
+        ack.body = _echo_answer(final.body)
+    if (final.status or 0) >= 200:
+        link.send(bytes(ack), "ACK")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the offerless INVITE was not accepted ({describe(final)})")
+    ctx.call(link, invite, final)
+    offer = _answer(ctx, final, "the 2xx to the offerless INVITE")
+    ctx.should(offer.first("t") == "0 0", "t=0 0", f"t={offer.first('t')}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% In this case, preferred means that the recipient of the offer SHOULD use the format
+##% with the highest preference that is acceptable to it.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% In other words, if a stream in the offer lists audio codecs 8, 22 and 48, in that order,
+##% and the answerer only supports codecs 8 and 48, it is RECOMMENDED that, if the answerer
+##% has no reason to change it, the ordering of codecs in the answer be 8, 48, and not 48, 8.
+@case("rfc3264-answer-preference", roles=("uas",), level="SHOULD", timeout=10)
+def answer_preference(ctx: Context) -> None:
+    """An offer of PCMA (8), a codec nobody has (97) and PCMU (0), in that order: the
+    answer uses PCMA first, and lists 8 before 0."""
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 8 97 0\na=rtpmap:8 PCMA/8000\n"
+        "a=rtpmap:97 x-no-such-codec/8000\na=rtpmap:0 PCMU/8000\n"
+    )
+    sdp, _ = _offer_answer(ctx, ctx.link(), offer)
+    if not sdp.media or sdp.media[0].port == 0:
+        ctx.inconclusive("the audio stream was rejected; nothing to judge")
+    formats = sdp.media[0].formats
+    ctx.should(formats[:1] == ["8"], "PCMA (8), the offer's first choice, first", str(formats))
+    both = [f for f in formats if f in ("8", "0")]
+    ctx.should(both in (["8", "0"], ["8"], ["0"]), "8 before 0, the offer's order", str(formats))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% For example, if A generates an offer with G.711 assigned to dynamic
+##% payload type number 46, payload type number 46 MUST refer to G.711
+##% from that point forward in any offers or answers for that media
+##% stream within the session.
+@case(
+    "rfc3264-payload-type-kept",
+    roles=("uas",),
+    level="MUST",
+    timeout=10,
+    preamble="a confirmed dialog (INVITE with an offer, 2xx, ACK)",
+    no_control="the offerless re-INVITE in the preamble's dialog is the exchange under test",
+)
+def payload_type_kept(ctx: Context) -> None:
+    """Our offer puts telephone-event on dynamic type 96: in the answer, and in the target's
+    offer to a re-INVITE without SDP, 96 (where present) is still telephone-event."""
+    link = ctx.link()
+    first = "m=audio 49170 RTP/AVP 0 96\na=rtpmap:0 PCMU/8000\na=rtpmap:96 telephone-event/8000\n"
+    invite, final, dialog = _confirmed(ctx, link, _sdp(first))
+    answer = _answer(ctx, final, "the 2xx to the INVITE")
+    again = _reinvite(ctx, link, invite, final, dialog, b"")
+    got, _ = ctx.transaction(link, again, learn=False)
+    got = ctx.require_final(got, "final response to the offerless re-INVITE")
+    ack = ack_for(again, got, ctx.target)
+    if 200 <= (got.status or 0) < 300 and got.body:
+        ack.set("Content-Type", "application/sdp")
+        ack.body = _echo_answer(got.body)
+    if (got.status or 0) >= 200:
+        link.send(bytes(ack), "ACK")
+    if not 200 <= (got.status or 0) < 300:
+        ctx.inconclusive(f"the offerless re-INVITE was not accepted ({describe(got)})")
+    offer = _answer(ctx, got, "the 2xx to the offerless re-INVITE")
+    for what, sdp in (("answer", answer), ("later offer", offer)):
+        media = sdp.media[0] if sdp.media else None
+        if media is not None and "96" in media.formats:
+            ctx.check(
+                (media.rtpmap("96") or "").lower().startswith("telephone-event/"),
+                f"payload type 96 still telephone-event in the {what}",
+                f"a=rtpmap:96 {media.rtpmap('96')}",
+            )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% For each media type supported by the agent, there MUST be a
+##% corresponding media description of that type.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% For each media format of that type supported by the agent, there SHOULD be a media
+##% format listed in the "m=" line.
+@case(
+    "rfc3264-options-media-types",
+    roles=("uas",),
+    level="MUST",
+    timeout=10,
+    no_control="judged on the SDP a 200 to OPTIONS carries; without SDP it does not apply",
+)
+def options_media_types(ctx: Context) -> None:
+    """The media types and formats the target takes in a call (an offer of PCMU, PCMA and
+    H.261 video) are each listed in the capability SDP of its 200 to OPTIONS."""
+    link = ctx.link()
+    options = ctx.request("OPTIONS", link, extra=[("Accept", "application/sdp")])
+    got, _ = ctx.transaction(link, options)
+    got = ctx.require_final(got, "response to OPTIONS")
+    if not got.body or "sdp" not in (got.get("Content-Type") or "").lower():
+        ctx.not_applicable("the 200 to OPTIONS carries no SDP (§9 applies to one that does)")
+    capabilities = _parse(got.body)
+    ctx.check(capabilities is not None, "a valid capability SDP", got.body[:120].decode())
+    assert capabilities is not None
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 0 8\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n",
+        "m=video 49172 RTP/AVP 31\na=rtpmap:31 H261/90000\n",
+    )
+    sdp, _ = _offer_answer(ctx, link, offer)
+    names = {"0": "pcmu", "8": "pcma", "31": "h261"}
+    for media in sdp.media:
+        if media.port == 0:
+            continue
+        listed = [m for m in capabilities.media if m.media == media.media]
+        ctx.check(
+            bool(listed),
+            f"an m={media.media} line in the capability SDP (the target takes {media.media})",
+            "; ".join(_media_line(m) for m in capabilities.media) or "no m= line",
+        )
+        known = {
+            (m.rtpmap(f) or names.get(f, f)).split("/")[0].lower()
+            for m in listed
+            for f in m.formats
+        }
+        taken = {(media.rtpmap(f) or names.get(f, f)).split("/")[0].lower() for f in media.formats}
+        ctx.should(
+            taken <= known,
+            f"the {media.media} formats it takes ({sorted(taken)}) listed",
+            "; ".join(_media_line(m) for m in listed),
         )
 
 
