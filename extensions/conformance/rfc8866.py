@@ -873,11 +873,17 @@ def _offer(head: str = "", media: str = "", session: str = "", *, crlf: bool = T
     return (text.replace("\n", "\r\n") if crlf else text).encode("latin-1")
 
 
+def _taken(answer: Description) -> list[bool]:
+    """For each m= line of ``answer``: whether the stream is accepted (port not 0)."""
+    return [(m.first("m") or "").split(" ")[1:2] != ["0"] for m in answer.media]
+
+
 def _answered(ctx: Context, offer: bytes, what: str, requirement: int = 0) -> Description:
     """After the control (the plain offer, accepted), INVITE with ``offer``: a check that
-    it is accepted with a 2xx whose SDP answer takes the audio stream (port not 0)."""
+    it is accepted with a 2xx whose SDP answer treats the stream as the plain offer's
+    answer did (taken, or rejected by a target that takes no media)."""
     link = ctx.link()
-    ctx.control(link, _invite(ctx, link, _offer()))
+    plain = ctx.control(link, _invite(ctx, link, _offer()))
     invite = _invite(ctx, link, offer)
     final, _ = ctx.transaction(link, invite)
     ctx.finish_invite(link, invite, final)
@@ -895,10 +901,11 @@ def _answered(ctx: Context, offer: bytes, what: str, requirement: int = 0) -> De
         requirement,
     )
     answer = read(final.body)
-    ports = [(m.first("m") or "").split(" ")[1:2] for m in answer.media]
+    before = _taken(read(plain.body)) if plain.body else [True]
     ctx.check(
-        len(answer.media) == 1 and ports[0] != ["0"],
-        f"the audio stream accepted despite {what}",
+        _taken(answer) == before,
+        f"the audio stream answered as in the plain offer's answer despite {what} "
+        f"({'taken' if before == [True] else 'rejected'})",
         "; ".join(f"m={m.first('m')}" for m in answer.media) or "no m= line",
         requirement,
     )
