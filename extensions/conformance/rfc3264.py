@@ -1469,7 +1469,7 @@ def uac_offer_recvonly(ctx: Context) -> None:
     no_control=RUNNER_ANSWERS,
 )
 def uac_offer_pending(ctx: Context) -> None:
-    """The hold re-INVITE (an offer) gets only a 100 for 1.5 s, while the target means to
+    """The hold re-INVITE (an offer) gets only a 100 for 1 s, while the target means to
     resume: no new offer meanwhile.  Answered, the resume comes after; the runner then
     offers in a re-INVITE of its own: answered before the target offers anything more."""
     call, _, _, again, _, addr = _held_call(ctx, "hold-resume")
@@ -1481,7 +1481,7 @@ def uac_offer_pending(ctx: Context) -> None:
             and m.method in ("INVITE", "UPDATE")
             and m.branch != again.branch
         ),
-        1.5,
+        1.0,
     )
     ctx.check(
         early is None,

@@ -1088,7 +1088,7 @@ def _call_with_answer(ctx: Context, body: Callable[[Message], bytes], what: str)
     peer.answer(invite, addr, 200, body=body(invite))
     ack = peer.request("ACK", 3.0, invite.call_id)
     ctx.check(ack is not None, f"an ACK for the 2xx with {what}", "none within 3 s")
-    bye = peer.request("BYE", 1.0, invite.call_id)
+    bye = peer.request("BYE", 0.6, invite.call_id)
     if bye is not None:
         peer.ok(*bye)
     ctx.check(bye is None, f"the call kept after an answer with {what}", describe(bye and bye[0]))
