@@ -1088,7 +1088,6 @@ def payload_type_kept(ctx: Context) -> None:
     roles=("uas",),
     level="MUST",
     timeout=10,
-    no_control="judged on the SDP a 200 to OPTIONS carries; without SDP it does not apply",
 )
 def options_media_types(ctx: Context) -> None:
     """The media types and formats the target takes in a call (an offer of PCMU, PCMA and
