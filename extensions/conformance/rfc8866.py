@@ -51,8 +51,9 @@ SESSION_RANK = {
 }
 #: the order of the lines of a media description (§9: media-description)
 MEDIA_RANK = {"m": 0, "i": 1, "c": 2, "b": 3, "k": 4, "a": 5}
-#: lines that appear at most once at their level
+#: lines that appear at most once at their level (a media description may have several c=)
 SINGLE = {"v", "o", "s", "i", "u", "c", "z", "k"}
+MEDIA_SINGLE = {"m", "i", "k"}
 #: token (§9): the characters of an attribute name, a bwtype, a proto element...
 _TOKEN = re.compile(r"^[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+$")
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -221,7 +222,8 @@ def _order(section: Section, ranks: dict[str, int], where: str) -> list[str]:
             continue
         if ranks[line.kind] < rank:
             problems.append(f"{line.kind}= out of order at {where}")
-        if line.kind in SINGLE and line.kind in seen:
+        single = SINGLE if ranks is SESSION_RANK else MEDIA_SINGLE
+        if line.kind in single and line.kind in seen:
             problems.append(f"{line.kind}= twice at {where}")
         seen.add(line.kind)
         rank = ranks[line.kind]
@@ -315,9 +317,11 @@ def _free_text_parenthesised(d: Description) -> list[str]:
     problems = []
     for kind in "ep":
         for value in d.session.all(kind):
-            plain = re.match(r"^[^\s()<>]+$", value)
-            bracketed = re.match(r"^[^<>()]*<[^<>\s]+>$", value)
-            parenthesised = re.match(r"^[^\s()<>]+ ?\([^()]*\)$", value)
+            # a phone number may hold spaces and dashes (§9: phone)
+            address = r"\+?[0-9][0-9 \-]*[0-9]" if kind == "p" else r"[^\s()<>]+"
+            plain = re.match(rf"^{address}$", value)
+            bracketed = re.match(r"^[^<>()]*<[^<>]+>$", value)
+            parenthesised = re.match(rf"^{address} ?\([^()]*\)$", value)
             if not (plain or bracketed or parenthesised):
                 problems.append(f"{kind}={value}")
     return problems
@@ -437,7 +441,7 @@ def _charset_fields_valid(d: Description) -> list[str]:
         return []
     problems = []
     for line in d.lines:
-        if line.kind in "siuepa":
+        if line.kind in "siep":
             try:
                 line.raw.decode(codec)
             except (UnicodeDecodeError, LookupError):

@@ -97,3 +97,16 @@ def test_each_rule_finds_its_defect(rule: str, broken: bytes) -> None:
     check = getattr(rfc8866_cases, rule)
     assert check(rfc8866_cases.read(GOOD)) == []
     assert check(rfc8866_cases.read(broken)) != []
+
+
+def test_what_the_grammar_allows_is_not_flagged() -> None:
+    """Several c= in a media description (§9: *connection-field), phone numbers with
+    spaces and dashes, free text in parentheses or before an address in angle brackets."""
+    allowed = GOOD.replace(
+        b"s=-\r\n",
+        b"s=-\r\ne=j.doe@example.com (Jane Doe)\r\ne=Jane Doe <j.doe@example.com>\r\n"
+        b"p=+1 617 555-6011\r\np=+1 617 555-6011 (Jane)\r\n",
+    ).replace(b"a=rtpmap:0", b"c=IN IP4 224.2.1.1/127\r\nc=IN IP4 224.2.1.2/127\r\na=rtpmap:0")
+    described = rfc8866_cases.read(allowed)
+    for rule in ("_syntax", "_free_text_parenthesised", "_phone_e164", "_email_phone_first"):
+        assert getattr(rfc8866_cases, rule)(described) == [], rule
