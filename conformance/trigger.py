@@ -62,6 +62,12 @@ KINDS: dict[str, str] = {
     "bye": "call {uri} and hang up (BYE) about 1 s after it is answered",
     "cancel": "call {uri} and hang up (CANCEL) about 1 s after it starts ringing",
     "reinvite": "call {uri}, then re-INVITE (e.g. hold) about 1 s after it is answered",
+    "hold-inactive": "call {uri}, then about 0.3 s after it is answered re-INVITE to neither "
+    "send nor receive media (a=inactive)",
+    "hold-recvonly": "call {uri}, then about 0.3 s after it is answered re-INVITE to only "
+    "receive media (a=recvonly)",
+    "hold-resume": "call {uri}, put it on hold (re-INVITE, a=sendonly) about 0.3 s after it "
+    "is answered and resume it (a=sendrecv) about 0.3 s later",
     "require": "call {uri} insisting on an extension the UAS must apply (Require, e.g. "
     "100rel), and stay in the call",
     "proxied": "call sip:uas@127.0.0.1:9 through the outbound proxy {target} (a route set "

@@ -56,7 +56,8 @@ can check the runner gives that rule's case the failing verdict:
 - ``no_offer_in_2xx``: a 2xx to an INVITE without offer carries no offer (§13.3.1.4);
 - ``bye_to_from``: the callee's BYE (calls to the user ``hangup`` are answered, then hung
   up 0.3 s after the ACK) goes to the caller's From URI, not its Contact (§12.1.1);
-- ``bye_before_ack``: that BYE goes out at once, before the ACK (§15).
+- ``bye_before_ack``: that BYE goes out at once, before the ACK (§15);
+- ``sdp_no_connection``: the SDP of a 2xx has no c= line at all (RFC 8866 §5.7).
 
 Faults of the environment rather than of a rule (each case whose control they break must end
 inconclusive, not fail):
@@ -446,6 +447,8 @@ class FaultyElement:
                 if "bye_before_ack" in self.faults:
                     self.byes.append((time.monotonic() + 0.05, msg.call_id))
             offer = SDP if msg.body or "no_offer_in_2xx" not in self.faults else b""
+            if "sdp_no_connection" in self.faults:
+                offer = offer.replace(b"c=IN IP4 127.0.0.1\r\n", b"")
             self._reply(
                 msg,
                 addr,

@@ -11,11 +11,17 @@ code under test).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
+from conformance.cases._uas_support import respond
+from conformance.cases.uac_dialog import _Call
+from conformance.cases.uac_session import contact_address, in_dialog
+from conformance.cases.wellformed import gathered
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, Dialog, case, describe
 from conformance.sipmsg import Message
+from conformance.trigger import RUNNER_ANSWERS, sdp_answer
 from conformance.wire import Link
 
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
@@ -876,3 +882,643 @@ def options_capabilities(ctx: Context) -> None:
             f"o={sdp.first('o')} then o={other.first('o')}",
             4,
         )
+
+
+# === the UAS: offers pending, its own offer, preferences, payload types, OPTIONS (§4, §5, §9)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% However, it MUST NOT generate a new offer if it has received an offer which it has not
+##% yet answered or rejected.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% Furthermore, it MUST NOT generate a new offer if it has generated a
+##% prior offer for which it has not yet received an answer or a
+##% rejection.
+@case(
+    "rfc3264-uas-offer-pending",
+    roles=("uas",),
+    level="MUST",
+    timeout=15,
+    preamble="a call to the profile's hold_user answered with 2xx",
+    no_control="the target's own re-INVITE (its hold) is what the case leaves pending",
+    transports=("udp",),
+)
+def uas_offer_pending(ctx: Context) -> None:
+    """Our re-INVITE with an offer at once: answered before the target offers anything of
+    its own (or refused 491, its own offer having crossed ours).  Then the target's hold
+    re-INVITE gets only a 100 for a second: no new offer meanwhile."""
+    if not ctx.profile.hold_user:
+        ctx.not_applicable(
+            "the profile names no hold_user (a user whose calls the target re-INVITEs)"
+        )
+    link = ctx.link()
+    with ctx.preamble("a call to the profile's hold_user answered with 2xx"):
+        req = ctx.request("INVITE", link, user=ctx.profile.hold_user, body=_sdp(_PCMU))
+        final, _ = ctx.transaction(link, req)
+        final = ctx.require_final(final, "final response to the INVITE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.finish_invite(link, req, final)
+            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
+        link.send(bytes(ack_for(req, final, ctx.target)), "ACK")
+        dialog = ctx.call(link, req, final)
+    ours = _reinvite(ctx, link, req, final, dialog, _sdp(_PCMU, version=2))
+    link.send(bytes(ours), "re-INVITE with an offer")
+    theirs: Message | None = None
+    answer: Message | None = None
+    end = time.monotonic() + 3.0
+    while answer is None and (left := end - time.monotonic()) > 0:
+        got = link.expect(
+            lambda m: (
+                m.call_id == req.call_id
+                and (
+                    (m.is_response and m.branch == ours.branch and (m.status or 0) >= 200)
+                    or m.method in ("INVITE", "UPDATE")
+                )
+            ),
+            left,
+        )
+        if got is None:
+            break
+        if got.is_response:
+            answer = got
+        elif theirs is None:
+            theirs = got
+    answer = ctx.require_final(answer, "final response to our re-INVITE")
+    ack = ack_for(ours, answer, ctx.target)
+    if (answer.status or 0) >= 300:
+        ack.set("Via", ours.get("Via"))
+    link.send(bytes(ack), "ACK")
+    ctx.check(
+        theirs is None or answer.status == 491,
+        "our offer answered (or refused 491) before the target offers",
+        f"{describe(theirs)} before {describe(answer)}",
+    )
+    wait = ctx.profile.hangup_after + max(2.0, 8 * ctx.profile.t1)
+    if theirs is None:
+        theirs = link.expect(lambda m: m.method == "INVITE" and m.call_id == req.call_id, wait)
+    if theirs is None:
+        ctx.inconclusive(f"the target sent no re-INVITE within {wait:.1f} s")
+    assert theirs is not None
+    respond(link, theirs, 100, "Trying")
+    other = link.expect(
+        lambda m: (
+            m.call_id == req.call_id
+            and m.method in ("INVITE", "UPDATE")
+            and m.branch != theirs.branch
+        ),
+        1.0,
+    )
+    contact = (("Contact", f"<sip:tester@{link.sent_by}>"),)
+    respond(link, theirs, 200, headers=contact, body=sdp_answer(theirs.body))
+    link.expect(lambda m: m.method == "ACK" and m.call_id == req.call_id, 1.0)
+    ctx.check(
+        other is None,
+        "no new offer while its re-INVITE's offer has no answer",
+        describe(other),
+        1,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% In that case, the "t=" line SHOULD have a value of "0 0".
+@case("rfc3264-uas-offer-in-2xx", roles=("uas",), level="SHOULD", timeout=10)
+def uas_offer_in_2xx(ctx: Context) -> None:
+    """An INVITE without an offer: the target's offer in the 2xx has t=0 0 (a SIP session
+    has no set end); the ACK carries our answer."""
+    link = ctx.link()
+    ctx.control(link, _invite(ctx, link, _sdp(_PCMU)))
+    invite = ctx.request("INVITE", link)
+    final, _ = ctx.transaction(link, invite)
+    final = ctx.require_final(final, "final response to the offerless INVITE")
+    ack = ack_for(invite, final, ctx.target)
+    if 200 <= (final.status or 0) < 300 and final.body:
+        ack.set("Content-Type", "application/sdp")
+        ack.body = _echo_answer(final.body)
+    if (final.status or 0) >= 200:
+        link.send(bytes(ack), "ACK")
+    if not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the offerless INVITE was not accepted ({describe(final)})")
+    ctx.call(link, invite, final)
+    offer = _answer(ctx, final, "the 2xx to the offerless INVITE")
+    ctx.should(offer.first("t") == "0 0", "t=0 0", f"t={offer.first('t')}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% In this case, preferred means that the recipient of the offer SHOULD use the format
+##% with the highest preference that is acceptable to it.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-6.1
+##= type=test
+##% In other words, if a stream in the offer lists audio codecs 8, 22 and 48, in that order,
+##% and the answerer only supports codecs 8 and 48, it is RECOMMENDED that, if the answerer
+##% has no reason to change it, the ordering of codecs in the answer be 8, 48, and not 48, 8.
+@case("rfc3264-answer-preference", roles=("uas",), level="SHOULD", timeout=10)
+def answer_preference(ctx: Context) -> None:
+    """An offer of PCMA (8), a codec nobody has (97) and PCMU (0), in that order: the
+    answer uses PCMA first, and lists 8 before 0."""
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 8 97 0\na=rtpmap:8 PCMA/8000\n"
+        "a=rtpmap:97 x-no-such-codec/8000\na=rtpmap:0 PCMU/8000\n"
+    )
+    sdp, _ = _offer_answer(ctx, ctx.link(), offer)
+    if not sdp.media or sdp.media[0].port == 0:
+        ctx.inconclusive("the audio stream was rejected; nothing to judge")
+    formats = sdp.media[0].formats
+    ctx.should(formats[:1] == ["8"], "PCMA (8), the offer's first choice, first", str(formats))
+    both = [f for f in formats if f in ("8", "0")]
+    ctx.should(both in (["8", "0"], ["8"], ["0"]), "8 before 0, the offer's order", str(formats))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% For example, if A generates an offer with G.711 assigned to dynamic
+##% payload type number 46, payload type number 46 MUST refer to G.711
+##% from that point forward in any offers or answers for that media
+##% stream within the session.
+@case(
+    "rfc3264-payload-type-kept",
+    roles=("uas",),
+    level="MUST",
+    timeout=10,
+    preamble="a confirmed dialog (INVITE with an offer, 2xx, ACK)",
+    no_control="the offerless re-INVITE in the preamble's dialog is the exchange under test",
+)
+def payload_type_kept(ctx: Context) -> None:
+    """Our offer puts telephone-event on dynamic type 96: in the answer, and in the target's
+    offer to a re-INVITE without SDP, 96 (where present) is still telephone-event."""
+    link = ctx.link()
+    first = "m=audio 49170 RTP/AVP 0 96\na=rtpmap:0 PCMU/8000\na=rtpmap:96 telephone-event/8000\n"
+    invite, final, dialog = _confirmed(ctx, link, _sdp(first))
+    answer = _answer(ctx, final, "the 2xx to the INVITE")
+    again = _reinvite(ctx, link, invite, final, dialog, b"")
+    got, _ = ctx.transaction(link, again, learn=False)
+    got = ctx.require_final(got, "final response to the offerless re-INVITE")
+    ack = ack_for(again, got, ctx.target)
+    if 200 <= (got.status or 0) < 300 and got.body:
+        ack.set("Content-Type", "application/sdp")
+        ack.body = _echo_answer(got.body)
+    if (got.status or 0) >= 200:
+        link.send(bytes(ack), "ACK")
+    if not 200 <= (got.status or 0) < 300:
+        ctx.inconclusive(f"the offerless re-INVITE was not accepted ({describe(got)})")
+    offer = _answer(ctx, got, "the 2xx to the offerless re-INVITE")
+    for what, sdp in (("answer", answer), ("later offer", offer)):
+        media = sdp.media[0] if sdp.media else None
+        if media is not None and "96" in media.formats:
+            ctx.check(
+                (media.rtpmap("96") or "").lower().startswith("telephone-event/"),
+                f"payload type 96 still telephone-event in the {what}",
+                f"a=rtpmap:96 {media.rtpmap('96')}",
+            )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% For each media type supported by the agent, there MUST be a
+##% corresponding media description of that type.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-9
+##= type=test
+##% For each media format of that type supported by the agent, there SHOULD be a media
+##% format listed in the "m=" line.
+@case(
+    "rfc3264-options-media-types",
+    roles=("uas",),
+    level="MUST",
+    timeout=10,
+)
+def options_media_types(ctx: Context) -> None:
+    """The media types and formats the target takes in a call (an offer of PCMU, PCMA and
+    H.261 video) are each listed in the capability SDP of its 200 to OPTIONS."""
+    link = ctx.link()
+    options = ctx.request("OPTIONS", link, extra=[("Accept", "application/sdp")])
+    got, _ = ctx.transaction(link, options)
+    got = ctx.require_final(got, "response to OPTIONS")
+    if not got.body or "sdp" not in (got.get("Content-Type") or "").lower():
+        ctx.not_applicable("the 200 to OPTIONS carries no SDP (§9 applies to one that does)")
+    capabilities = _parse(got.body)
+    ctx.check(capabilities is not None, "a valid capability SDP", got.body[:120].decode())
+    assert capabilities is not None
+    offer = _sdp(
+        "m=audio 49170 RTP/AVP 0 8\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n",
+        "m=video 49172 RTP/AVP 31\na=rtpmap:31 H261/90000\n",
+    )
+    sdp, _ = _offer_answer(ctx, link, offer)
+    names = {"0": "pcmu", "8": "pcma", "31": "h261"}
+    for media in sdp.media:
+        if media.port == 0:
+            continue
+        listed = [m for m in capabilities.media if m.media == media.media]
+        ctx.check(
+            bool(listed),
+            f"an m={media.media} line in the capability SDP (the target takes {media.media})",
+            "; ".join(_media_line(m) for m in capabilities.media) or "no m= line",
+        )
+        known = {
+            (m.rtpmap(f) or names.get(f, f)).split("/")[0].lower()
+            for m in listed
+            for f in m.formats
+        }
+        taken = {(media.rtpmap(f) or names.get(f, f)).split("/")[0].lower() for f in media.formats}
+        ctx.should(
+            taken <= known,
+            f"the {media.media} formats it takes ({sorted(taken)}) listed",
+            "; ".join(_media_line(m) for m in listed),
+        )
+
+
+# === the UAC as the offerer (§4, §5, §5.1, §8, §8.4) ==========================================
+
+UAC_ROLE = ("uac",)
+#: the exchanges the RFC 3261 well-formedness battery makes: their INVITE carries the offer
+GATHERED = "the INVITE of a call from the target (the well-formedness exchanges, [uac] bye)"
+
+
+def _offers_in(ctx: Context) -> list[tuple[Message, _Sdp | None]]:
+    """The offers in the INVITEs the target sent in the gathered exchanges."""
+    out: list[tuple[Message, _Sdp | None]] = []
+    for seen in gathered(ctx):
+        msg = seen.msg
+        if msg.method == "INVITE" and msg.body:
+            out.append((msg, _parse(msg.body)))
+    if not out:
+        ctx.not_applicable("the target's INVITE carried no offer (an offer in the 2xx instead)")
+    return out
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The offer (and answer) MUST be a valid SDP message, as defined by RFC
+##% 2327 [1], with one exception.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The numeric value of the session id and version in the o line MUST be
+##% representable with a 64 bit signed integer.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% The initial value of the version MUST be less than
+##% (2**62)-1, to avoid rollovers.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% Although the SDP specification allows for multiple session descriptions to be
+##% concatenated together into a large SDP message, an SDP message used in the
+##% offer/answer model MUST contain exactly one session description.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% The ptime attribute MUST be greater than zero.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% For unicast sessions, it is RECOMMENDED that it consist of a
+##% single space character (0x20) or a dash (-).
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5
+##= type=test
+##% In that case, the "t=" line SHOULD have a value of "0 0".
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a sendrecv stream, the offer SHOULD indicate those codecs that the offerer is
+##% willing to send and receive with.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a recvonly stream, the offer SHOULD indicate those formats the offerer is willing
+##% to receive for this stream.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% In the case of RTP streams, all media descriptions SHOULD contain
+##% "a=rtpmap" mappings from RTP payload types to encodings.
+@case(
+    "rfc3264-uac-offer", roles=UAC_ROLE, timeout=20, preamble=GATHERED, no_control=RUNNER_ANSWERS
+)
+def uac_offer(ctx: Context) -> None:
+    """The offer in the target's INVITE: valid SDP, one session description, o= numbers in
+    64 bits with an initial version below 2**62-1, ptime above 0; s=- and t=0 0, formats
+    and an rtpmap on every RTP stream (SHOULDs)."""
+    for invite, sdp in _offers_in(ctx):
+        ctx.check(
+            sdp is not None and all(sdp.count(k) == 1 for k in "vos") and sdp.count("t") >= 1,
+            "a valid SDP offer (v=0 first, one o=, one s=, a t=, m= lines of 4 fields)",
+            invite.body[:160].decode("utf-8", "replace"),
+        )
+        assert sdp is not None
+        origin = sdp.origin
+        ctx.check(
+            len(origin) == 6 and all(p.isdigit() and int(p) < 2**63 for p in origin[1:3]),
+            "a session id and version that fit a 64 bit signed integer",
+            f"o={sdp.first('o')}",
+            1,
+        )
+        ctx.check(int(origin[2]) < 2**62 - 1, "an initial version below 2**62-1", origin[2], 2)
+        ctx.check(
+            sdp.count("v") == 1,
+            "exactly one session description (one v=)",
+            f"{sdp.count('v')} v= lines",
+            3,
+        )
+        for media in sdp.media:
+            for attr in media.attributes + sdp.session_attributes:
+                if attr.startswith("ptime:"):
+                    value = attr.split(":", 1)[1].strip()
+                    ctx.check(
+                        value.replace(".", "", 1).isdigit() and float(value) > 0,
+                        "a ptime greater than zero",
+                        f"a={attr}",
+                        4,
+                    )
+        ctx.should(sdp.first("s") in ("-", ""), "s=- (or a single space)", f"s={sdp.first('s')}")
+        ctx.should(sdp.first("t") == "0 0", "t=0 0 (a session of no set end)", f"{sdp.first('t')}")
+        for media in sdp.media:
+            if media.port and media.direction(sdp.direction) in ("sendrecv", "recvonly"):
+                ctx.should(bool(media.formats), "formats on the stream", _media_line(media))
+            if media.proto.startswith("RTP/"):
+                missing = [f for f in media.formats if media.rtpmap(f) is None]
+                ctx.should(
+                    not missing, "an a=rtpmap for every payload type", f"none for {missing}"
+                )
+
+
+def _held_call(
+    ctx: Context, kind: str
+) -> tuple[_Call, Message, _Sdp, Message, _Sdp, tuple[str, int]]:
+    """The target calls ([uac] ``kind``), the runner answers, the target re-INVITEs (hold):
+    the call, the first INVITE and offer, the re-INVITE and its offer, its address."""
+    call = _Call(ctx, kind)
+    first = _parse(call.invite.body) if call.invite.body else None
+    if first is None:
+        ctx.not_applicable("the target's INVITE carries no (valid) offer")
+    call.ack()
+    again, addr = call.next("INVITE", 8.0)
+    offer = _parse(again.body) if again.body else None
+    if offer is None:
+        call.peer.answer(again, addr, 200)
+        ctx.not_applicable("the target's re-INVITE carries no offer (it asks for ours)")
+    assert first is not None and offer is not None
+    return call, call.invite, first, again, offer, addr
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% When issuing an offer that modifies the session,
+##% the "o=" line of the new SDP MUST be identical to that in the
+##% previous SDP, except that the version in the origin field MUST
+##% increment by one from the previous SDP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% If the version in the origin line does not increment, the SDP MUST
+##% be identical to the SDP with that version number.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% If an SDP is offered, which is different from the previous SDP, the
+##% new SDP MUST have a matching media stream for each media stream in
+##% the previous SDP.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% In other words, if the previous SDP had N "m=" lines, the new SDP MUST have at
+##% least N "m=" lines.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8
+##= type=test
+##% Deleted media streams from a previous SDP MUST NOT be removed in a new
+##% SDP; however, attributes for these streams need not be present.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.1
+##= type=test
+##% New media descriptions MUST appear below any existing media sections.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% However, in the case of RTP, the mapping from a
+##% particular dynamic payload type number to a particular codec within
+##% that media stream MUST NOT change for the duration of a session.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.2
+##= type=test
+##% For example, if A generates an offer with G.711 assigned to dynamic
+##% payload type number 46, payload type number 46 MUST refer to G.711
+##% from that point forward in any offers or answers for that media
+##% stream within the session.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.4
+##= type=test
+##% Of course, when used, the port number MUST NOT be zero, which would specify that the
+##% stream has been disabled.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer wishes to only send media on a stream to its peer, it
+##% MUST mark the stream as sendonly with the "a=sendonly" attribute.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a sendonly stream, the offer SHOULD indicate those formats the offerer is willing
+##% to send for this stream.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-8.3.1
+##= type=test
+##% If only the port number is to be changed, the rest of the media stream description
+##% SHOULD remain unchanged.
+@case(
+    "rfc3264-uac-hold-offer",
+    roles=UAC_ROLE,
+    timeout=20,
+    preamble="a call from the target, answered 200, then its hold re-INVITE ([uac] reinvite)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_hold_offer(ctx: Context) -> None:
+    """The target puts the call on hold with a re-INVITE: its offer keeps the o= line but
+    for a version one higher, every m= line in its place, a port not 0, the payload type
+    numbers' codecs; the held stream sendonly (or inactive) with formats it would send."""
+    call, _, first, again, offer, addr = _held_call(ctx, "reinvite")
+    call.peer.answer(again, addr, 200)
+    old, new = first.origin, offer.origin
+    same = first.lines == offer.lines
+    ctx.check(
+        len(new) == 6 and new[:2] == old[:2] and new[3:] == old[3:],
+        "the previous o= line but for the version",
+        f"before o={first.first('o')}; now o={offer.first('o')}",
+    )
+    if new[2] == old[2]:
+        ctx.check(same, "the same SDP under an unchanged version", "a different SDP", 1)
+    else:
+        ctx.check(
+            new[2].isdigit() and old[2].isdigit() and int(new[2]) == int(old[2]) + 1,
+            "the version one higher",
+            f"before o={first.first('o')}; now o={offer.first('o')}",
+        )
+    kinds = [m.media for m in offer.media]
+    before = [m.media for m in first.media]
+    ctx.check(len(kinds) >= len(before), f"at least {len(before)} m= lines", str(kinds), 3)
+    ctx.check(kinds[: len(before)] == before, f"{before} first, in order", str(kinds), 2)
+    ctx.check(
+        all(n.media == o.media for n, o in zip(offer.media, first.media, strict=False)),
+        "no stream of the previous SDP removed",
+        str(kinds),
+        4,
+    )
+    ctx.check(kinds[: len(before)] == before, "new m= lines below the existing", str(kinds), 5)
+    for was, now in zip(first.media, offer.media, strict=False):
+        for fmt in was.formats:
+            if fmt.isdigit() and int(fmt) >= 96 and fmt in now.formats and was.rtpmap(fmt):
+                ctx.check(
+                    (now.rtpmap(fmt) or "").lower() == (was.rtpmap(fmt) or "").lower(),
+                    f"payload type {fmt} still {was.rtpmap(fmt)}",
+                    f"a=rtpmap:{fmt} {now.rtpmap(fmt)}",
+                    6,
+                )
+                ctx.check(
+                    (now.rtpmap(fmt) or "").lower() == (was.rtpmap(fmt) or "").lower(),
+                    f"payload type {fmt} the same codec from then on",
+                    f"a=rtpmap:{fmt} {now.rtpmap(fmt)}",
+                    7,
+                )
+    held = [m for m in offer.media if m.port]
+    ctx.check(bool(held), "a held stream with a port not 0", str(kinds), 8)
+    for media in held:
+        direction = media.direction(offer.direction)
+        ctx.check(
+            direction in ("sendonly", "inactive"),
+            "a=sendonly (or a=inactive) on the stream put on hold",
+            f"{direction} ({_media_line(media)})",
+            9,
+        )
+    for was, now in zip(first.media, offer.media, strict=False):
+        if now.port and now.direction(offer.direction) == "sendonly":
+            ctx.should(
+                bool(now.formats) and set(now.formats) <= set(was.formats),
+                "formats it would send (from those of the first offer)",
+                f"{_media_line(was)} then {_media_line(now)}",
+            )
+        if now.port and was.port and now.port != was.port:
+            ctx.should(
+                now.formats == was.formats,
+                "the rest of the stream unchanged when only the port changes",
+                f"{_media_line(was)} then {_media_line(now)}",
+            )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer wishes to communicate, but wishes to neither send nor receive media
+##% at this time, it MUST mark the stream with an "a=inactive" attribute.
+@case(
+    "rfc3264-uac-offer-inactive",
+    roles=UAC_ROLE,
+    timeout=20,
+    preamble="a call from the target, answered 200, then a re-INVITE ([uac] hold-inactive)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_inactive(ctx: Context) -> None:
+    """The target re-INVITEs wishing to neither send nor receive: a=inactive on the stream
+    (not merely c=0.0.0.0 or a port 0)."""
+    call, _, _, again, offer, addr = _held_call(ctx, "hold-inactive")
+    call.peer.answer(again, addr, 200)
+    streams = [m for m in offer.media if m.port]
+    ctx.check(bool(streams), "the stream kept (a port not 0)", str(offer.media))
+    for media in streams:
+        ctx.check(
+            media.direction(offer.direction) == "inactive",
+            "a=inactive on the stream",
+            f"{media.direction(offer.direction)} ({_media_line(media)})",
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% If the offerer
+##% wishes to only receive media from its peer, it MUST mark the stream as recvonly.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-5.1
+##= type=test
+##% For a recvonly stream, the offer SHOULD indicate those formats the offerer is willing
+##% to receive for this stream.
+@case(
+    "rfc3264-uac-offer-recvonly",
+    roles=UAC_ROLE,
+    timeout=20,
+    preamble="a call from the target, answered 200, then a re-INVITE ([uac] hold-recvonly)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_recvonly(ctx: Context) -> None:
+    """The target re-INVITEs wishing to only receive: a=recvonly on the stream, with the
+    formats it receives (those of its first offer: a SHOULD)."""
+    call, _, first, again, offer, addr = _held_call(ctx, "hold-recvonly")
+    call.peer.answer(again, addr, 200)
+    streams = [m for m in offer.media if m.port]
+    ctx.check(bool(streams), "the stream kept (a port not 0)", str(offer.media))
+    for was, media in zip(first.media, offer.media, strict=False):
+        if not media.port:
+            continue
+        ctx.check(
+            media.direction(offer.direction) == "recvonly",
+            "a=recvonly on the stream",
+            f"{media.direction(offer.direction)} ({_media_line(media)})",
+        )
+        ctx.should(
+            bool(media.formats) and set(media.formats) <= set(was.formats),
+            "formats it receives (from its first offer's)",
+            f"{_media_line(was)} then {_media_line(media)}",
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% Furthermore, it MUST NOT generate a new offer if it has generated a
+##% prior offer for which it has not yet received an answer or a
+##% rejection.
+##= https://www.rfc-editor.org/rfc/rfc3264#section-4
+##= type=test
+##% However, it MUST NOT generate a new offer if it has received an offer which it has not
+##% yet answered or rejected.
+@case(
+    "rfc3264-uac-offer-pending",
+    roles=UAC_ROLE,
+    timeout=25,
+    preamble="a call from the target, answered 200, then its hold re-INVITE ([uac] hold-resume)",
+    no_control=RUNNER_ANSWERS,
+)
+def uac_offer_pending(ctx: Context) -> None:
+    """The hold re-INVITE (an offer) gets only a 100 for 1 s, while the target means to
+    resume: no new offer meanwhile.  Answered, the resume comes after; the runner then
+    offers in a re-INVITE of its own: answered before the target offers anything more."""
+    call, _, _, again, _, addr = _held_call(ctx, "hold-resume")
+    peer = call.peer
+    peer.answer(again, addr, 100, contact=False)
+    early = peer.expect(
+        lambda m: (
+            m.call_id == again.call_id
+            and m.method in ("INVITE", "UPDATE")
+            and m.branch != again.branch
+        ),
+        1.0,
+    )
+    ctx.check(
+        early is None,
+        "no new offer while the hold offer has no answer",
+        describe(early[0] if early else None),
+    )
+    peer.answer(again, addr, 200)
+    peer.request("ACK", 2.0, again.call_id)
+    resume = peer.request("INVITE", 6.0, again.call_id)
+    if resume is None:
+        ctx.inconclusive("the target sent no resume re-INVITE")
+    assert resume is not None
+    peer.answer(resume[0], resume[1], 200)
+    peer.request("ACK", 2.0, again.call_id)
+    # the runner's own offer: the target answers it before offering anything of its own
+    cseq = 100
+    data, branch = in_dialog(call, "INVITE", cseq, _sdp(_PCMU, session_id=4243), "application/sdp")
+    peer.send(data, contact_address(ctx, call), "re-INVITE with an offer")
+    got = peer.expect(
+        lambda m: (
+            m.call_id == again.call_id
+            and (
+                (m.is_response and m.branch == branch and (m.status or 0) >= 200)
+                or m.method in ("INVITE", "UPDATE")
+            )
+        ),
+        3.0,
+    )
+    if got is None:
+        ctx.inconclusive("no final response to the runner's re-INVITE")
+    assert got is not None
+    msg = got[0]
+    ctx.check(
+        msg.is_response,
+        "the answer (a final response) before any offer of the target's",
+        describe(msg),
+        1,
+    )
+    if (msg.status or 0) >= 200:
+        ack, _ = in_dialog(call, "ACK", cseq)
+        peer.send(ack, contact_address(ctx, call), "ACK")

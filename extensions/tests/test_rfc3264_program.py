@@ -67,3 +67,24 @@ async def test_no_codec_in_common_is_refused_with_488(wire: WireCapture) -> None
     assert outcome.finals == [488]
     (refusal,) = [line for line in wire.lines if line.startswith("-> ") and " 488 " in line]
     assert "Warning: 305 " in refusal and "no codec in common" in refusal
+
+
+@async_test(timeout=20)
+async def test_hold_as_offers_recvonly_then_resumes(wire: WireCapture) -> None:  # noqa: F811
+    """``--hold-as recvonly``: the hold re-INVITE offers to only receive (§5.1), the callee
+    answers sendonly; the resume offers sendrecv again."""
+    callee, callee_out, port = await answering("--answer", "200", "--count", "1", "--timeout", "5")
+    outcome = await run_program(
+        ua_args(
+            *("--call", f"sip:bob@127.0.0.1:{port}", "--hold-as", "recvonly"),
+            *("--duration", "1.2", "--hold", "0.3", "--resume", "0.7"),
+        ),
+        out=io.StringIO(),
+    )
+    await asyncio.wait_for(callee, 6)
+    assert outcome.status == 0
+    (_, *reinvites) = wire.sent("INVITE")
+    assert len(reinvites) == 2
+    assert "a=recvonly" in reinvites[0] and "a=sendrecv" in reinvites[1]
+    callee_sessions = [line for line in callee_out.getvalue().splitlines() if "session:" in line]
+    assert [s.split(", ")[1] for s in callee_sessions] == ["sendrecv", "sendonly", "sendrecv"]

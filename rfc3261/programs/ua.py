@@ -230,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", type=float, metavar="S", help="take it off hold S seconds after it starts"
     )
     ua.add_argument(
+        "--hold-as",
+        choices=("sendonly", "recvonly", "inactive"),
+        default=None,
+        help="the direction --hold offers (default: sendonly, RFC 3264 §8.4; recvonly or "
+        "inactive: the wish to only receive, or neither, §5.1)",
+    )
+    ua.add_argument(
         "--count", type=int, default=None, help="calls or OPTIONS to send, or calls to answer"
     )
     ua.add_argument(
@@ -903,7 +910,12 @@ class UserAgentProgram:
             return
         what = "hold" if held else "resume"
         try:
-            effects = sdp.hold(call, self.now(), held)  # type: ignore[attr-defined]
+            if held and self.args.hold_as:  # a direction of the user's own (§5.1)
+                sdp.describer.want(call, self.args.hold_as)  # type: ignore[attr-defined]
+                offer = sdp.describer.offer(call)  # type: ignore[attr-defined]
+                effects = self.ua.sessions.reinvite(call, self.now(), offer)
+            else:
+                effects = sdp.hold(call, self.now(), held)  # type: ignore[attr-defined]
         except ValueError as error:  # an INVITE transaction in progress (§14.1)
             if tries > 1:  # it waits: try again shortly
                 self.loop.call_later(0.25, self.hold, call, held, tries - 1)
