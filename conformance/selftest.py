@@ -215,6 +215,10 @@ VARIANTS = {
     "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
     "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*"),
     "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*"),
+    # SIP over WebSocket (RFC 7118): the ws-* cases
+    "sipref-ua-ws": ("sipref-ua", "ws", "ws-*"),
+    "sipref-registrar-ws": ("sipref-registrar", "ws", "ws-*"),
+    "sipref-proxy-ws": ("sipref-proxy", "ws", "ws-*"),
     "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
 }
 
@@ -245,6 +249,14 @@ def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, st
         listen = command.index("--listen") + 1
         command = [*command[:listen], f"sips:127.0.0.1:{port}", *command[listen + 1 :]]
         command += ["--cert", str(made[0]), "--key", str(made[1]), "--tls-rfc3261-ciphers"]
+    if command is not None and transport == "ws":
+        # SIP over WebSocket (RFC 7118) on the port; a proxy also listens on UDP (any port)
+        # to reach the runner's downstream sockets
+        listen = command.index("--listen") + 1
+        ws = f"sip:127.0.0.1:{port};transport=ws"
+        command = [*command[:listen], ws, *command[listen + 1 :]]
+        if role == "proxy":
+            command += ["--listen", "sip:127.0.0.1:0"]
     return command, profile_name, role, transport, globs
 
 
@@ -352,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             profile = load_profile(PROFILES / profile_name)
             target = parse_target(f"{transport}:127.0.0.1:{port}")
-            with _running(command, port, tcp=transport == "tls"):
+            with _running(command, port, tcp=transport in ("tls", "ws")):
                 # bounded: a wave of one role against one stack stays under 3 minutes (issue
                 # 25); Kamailio's proxy wave takes about 2 on a loaded machine
                 runner = Runner(target, role, profile, total_timeout=170, jobs=args.jobs)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from conformance.sipmsg import Message, StreamBuffer, parse_message
 from conformance.target import Target
+from conformance.wslink import SIP, WsClient, WsMessage
 
 __all__ = ["CaseTimeout", "Event", "Ladder", "Link", "Listener"]
 
@@ -88,9 +89,13 @@ class Link:
         ladder: Ladder,
         deadline: float,
         context: ssl.SSLContext | None = None,
+        subprotocols: tuple[str, ...] = (SIP,),
+        ws_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """``context``: the TLS client context to use (the TLS cases' own ciphers or
-        certificate checks); by default any certificate and the library's ciphers."""
+        certificate checks); by default any certificate and the library's ciphers.
+        ``subprotocols`` and ``ws_headers``: what a ``ws`` link offers in its WebSocket
+        handshake (RFC 7118 §4.1); a refused handshake raises `WsHandshakeError`."""
         self.target = target
         self.ladder = ladder
         self.deadline = deadline
@@ -99,6 +104,9 @@ class Link:
         self.closed = False
         self.garbage = 0
         self._framer = StreamBuffer()
+        self.ws: WsClient | None = None
+        #: every WebSocket message received, as it came (RFC 7118 §4.2: text or binary)
+        self.ws_received: list[WsMessage] = []
         family = target.family
         if target.transport == "udp":
             self.sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -118,6 +126,10 @@ class Link:
                         context.verify_mode = ssl.CERT_NONE
                     hostname = target.host.strip("[]") if context.check_hostname else None
                     raw = context.wrap_socket(raw, server_hostname=hostname)
+                if target.transport == "ws":
+                    host, port = target.address
+                    self.ws = WsClient(raw, host, port, subprotocols, ws_headers)
+                    self.ws.handshake(max(0.1, min(3.0, deadline - time.monotonic())))
             except OSError:
                 raw.close()
                 raise
@@ -126,6 +138,8 @@ class Link:
         self.remote: tuple[str, int] = target.address
         if target.transport != "udp":
             self._event(f"connected ({target.transport})")
+        if self.ws is not None:
+            self._event(f"WebSocket handshake answered 101, subprotocol {self.ws.subprotocol}")
 
     @property
     def sent_by(self) -> str:
@@ -143,12 +157,36 @@ class Link:
         try:
             if self.transport == "udp":
                 self.sock.send(data)
+            elif self.ws is not None:
+                self.ws.send(data)
             else:
                 self.sock.sendall(data)
         except OSError as exc:
             self._event(f"send failed: {exc}")
             if self.transport != "udp":
                 self.closed = True
+
+    def ws_send(
+        self, data: bytes, note: str = "", binary: bool | None = None, fragments: int = 1
+    ) -> None:
+        """Send one message over a ``ws`` link as a text or binary WebSocket message (by
+        default: text when it is UTF-8, RFC 7118 §4.2), or as ``fragments`` text frames."""
+        if self.ws is None:
+            raise ValueError("not a WebSocket link")
+        kind = "fragmented" if fragments > 1 else "binary" if binary else ""
+        self.ladder.add(
+            Event(0, "sent", self.transport, self.local, self.remote, data, note or kind)
+        )
+        if self.closed:
+            return
+        try:
+            if fragments > 1:
+                self.ws.send_fragmented(data, fragments)
+            else:
+                self.ws.send(data, binary)
+        except OSError as exc:
+            self._event(f"send failed: {exc}")
+            self.closed = True
 
     def _read(self, timeout: float) -> list[Message]:
         if self.closed:
@@ -169,6 +207,14 @@ class Link:
             return []
         if self.transport == "udp":
             return self._accept([data])
+        if self.ws is not None:
+            # RFC 7118 §5: one SIP message per WebSocket message, no Content-Length framing
+            messages = self.ws.feed(data)
+            self.ws_received += messages
+            if self.ws.closed:
+                self._event(f"WebSocket closed by the target (code {self.ws.close_code})")
+                self.closed = True
+            return self._accept([m.data for m in messages])
         if not data:
             self._event("connection closed by the target")
             self.closed = True
@@ -259,6 +305,9 @@ class Link:
             found.append(msg)
 
     def close(self) -> None:
+        if self.ws is not None and not self.closed:
+            with contextlib.suppress(OSError):
+                self.ws.close()
         with contextlib.suppress(OSError):
             self.sock.close()
 
