@@ -247,6 +247,10 @@ class Profile:
     hold_user: str = ""
     # the target is a stateless UAS (§8.2.7): no transactions, no retransmissions
     stateless: bool = False
+    # certificate and key (PEM files) the runner's TLS listeners serve, e.g. a downstream
+    # UAS behind a proxy reached over TLS (§16.6); the target must trust the certificate
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 class Context:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import selectors
 import socket
 import ssl
 import time
@@ -20,7 +21,7 @@ from conformance.sipmsg import Message, StreamBuffer, parse_message
 from conformance.target import Target
 from conformance.wslink import SIP, WsClient, WsMessage
 
-__all__ = ["CaseTimeout", "Event", "Ladder", "Link", "Listener"]
+__all__ = ["CaseTimeout", "Event", "Ladder", "Link", "Listener", "TlsListener"]
 
 #: Datagrams or framed messages read per `Link.expect` call before giving up (flood guard).
 RECEIVE_BUDGET = 2000
@@ -374,5 +375,125 @@ class Listener:
         return None
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class TlsListener:
+    """A TLS server socket on loopback the runner listens on with the profile's certificate
+    (a downstream UAS a proxy must reach over TLS, RFC 3261 §16.6).  Like `Listener`:
+    ``expect`` returns a message and where it came from (the connection's far end), ``send``
+    answers over that connection; connections are accepted as they come."""
+
+    def __init__(
+        self, ladder: Ladder, deadline: float, cert: str, key: str, host: str = "127.0.0.1"
+    ) -> None:
+        self.ladder = ladder
+        self.deadline = deadline
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock.bind((host, 0))
+            self.sock.listen(8)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.local: tuple[str, int] = self.sock.getsockname()[:2]
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.sock, selectors.EVENT_READ, None)
+        self.connections: dict[tuple[str, int], tuple[ssl.SSLSocket, StreamBuffer]] = {}
+        self.pending: list[tuple[Message, tuple[str, int]]] = []
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.local[0]}:{self.local[1]}"
+
+    def _event(self, peer: tuple[str, int], note: str) -> None:
+        self.ladder.add(Event(0, "event", "tls", self.local, peer, b"", note))
+
+    def send(self, data: bytes, to: tuple[str, int], note: str = "") -> None:
+        self.ladder.add(Event(0, "sent", "tls", self.local, to, data, note))
+        conn = self.connections.get(to)
+        if conn is None:
+            self._event(to, "no connection from there to answer on")
+            return
+        with contextlib.suppress(OSError):
+            conn[0].sendall(data)
+
+    def _accept(self) -> None:
+        try:
+            raw, addr = self.sock.accept()
+        except (BlockingIOError, OSError):
+            return
+        addr = addr[:2]
+        raw.setblocking(True)
+        raw.settimeout(max(0.1, min(3.0, self.deadline - time.monotonic())))
+        try:
+            conn = self.context.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError) as exc:
+            raw.close()
+            self._event(addr, f"TLS handshake failed: {exc}")
+            return
+        self.connections[addr] = (conn, StreamBuffer())
+        self.selector.register(conn, selectors.EVENT_READ, addr)
+        self._event(addr, "TLS connection accepted")
+
+    def _receive(self, addr: tuple[str, int]) -> list[Message]:
+        conn, framer = self.connections[addr]
+        conn.settimeout(0.5)
+        try:
+            data = conn.recv(65536)
+        except (TimeoutError, ssl.SSLWantReadError):
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(conn)
+            conn.close()
+            del self.connections[addr]
+            self._event(addr, "connection closed by the target")
+            return []
+        out = []
+        for frame in framer.feed(data):
+            msg = parse_message(frame)
+            self.ladder.add(
+                Event(0, "received", "tls", addr, self.local, frame, "" if msg else "garbage")
+            )
+            if msg is not None:
+                out.append(msg)
+        return out
+
+    def expect(
+        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
+    ) -> tuple[Message, tuple[str, int]] | None:
+        """The next message satisfying ``match`` and the connection it came on, or None."""
+        for i, (msg, _addr) in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        end = time.monotonic() + timeout
+        for _ in range(RECEIVE_BUDGET):
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            for key, _ in self.selector.select(max(0.001, min(end, self.deadline) - now)):
+                if key.data is None:
+                    self._accept()
+                    continue
+                for msg in self._receive(key.data):
+                    if match(msg):
+                        return msg, key.data
+                    if len(self.pending) < 200:
+                        self.pending.append((msg, key.data))
+        return None
+
+    def close(self) -> None:
+        for conn, _ in self.connections.values():
+            with contextlib.suppress(OSError):
+                conn.close()
+        self.selector.close()
         with contextlib.suppress(OSError):
             self.sock.close()

@@ -271,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 extensions.append(routing)
             first = points[0].address
+            # Our address per transport: the Record-Route URI of each side (RFC 5658).
+            interfaces: dict[str, str] = {}
+            for point in points:
+                interfaces.setdefault(point.transport, point.address.hostport)
             config = ProxyConfig(
                 host=bracketed(first.host),
                 port=first.port,
@@ -279,11 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                 aliases=frozenset(p.address.hostport for p in points),
                 record_route=args.record_route,
                 forking=args.forking,
+                # the sent-by of our Via per transport (§18.1.1, §18.2.2)
+                sent_by=dict(interfaces),
             )
-            # Our address per transport: the Record-Route URI of each side (RFC 5658).
-            interfaces: dict[str, str] = {}
-            for point in points:
-                interfaces.setdefault(point.transport, point.address.hostport)
             if args.edge or args.outbound:
                 # RFC 5626: the edge (§5) and the authoritative proxy (§7) in one.
                 extensions.append(
