@@ -78,6 +78,8 @@ KINDS: dict[str, str] = {
     "parameter and headers), as if a link were clicked",
     "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
     "hanging up about 1 s after it is answered",
+    "invite-ws": "call {uri};transport=ws over SIP WebSocket (RFC 7118: a ws:// connection "
+    "to {target}) and hang up about 1 s after it is answered",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (
