@@ -138,3 +138,31 @@ def _single(data: bytes) -> bool:
         return int(length.strip()) == len(body)
     except ValueError:
         return False
+
+
+##= https://www.rfc-editor.org/rfc/rfc7118#section-5.4
+##= type=test
+##% All SIP elements MUST implement UDP and TCP.
+@case(
+    "uac-ws-udp-and-tcp",
+    roles=UAC,
+    transports=("udp",),
+    timeout=30,
+    no_control=RUNNER_ANSWERS,
+)
+def udp_and_tcp(ctx: Context) -> None:
+    """A SIP WebSocket Client is a SIP element all the same: asked to call a plain URI it
+    calls over UDP, and a ``transport=tcp`` one over TCP (each INVITE answered 486)."""
+    from conformance.cases.transport_uac import _response_to, _TcpTrigger
+
+    peer = Peer(ctx, "bye")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, 486)
+    peer.request("ACK", 1.0, invite.call_id)
+    peer.close()
+    trigger = _TcpTrigger(ctx, "bye")
+    got = trigger.server.expect(lambda m: m.method == "INVITE", timeout=10.0)
+    if got is not None:
+        trigger.server.send(got[1], _response_to(got[0], 486, "Busy Here"), "486")
+        trigger.server.expect(lambda m: m.method == "ACK", timeout=1.0)
+    ctx.check(got is not None, "an INVITE over TCP too", "none within 10 s")
