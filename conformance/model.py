@@ -251,6 +251,9 @@ class Profile:
     # UAS behind a proxy reached over TLS (§16.6); the target must trust the certificate
     tls_cert: str = ""
     tls_key: str = ""
+    # a proxy's local route set (§16.6 step 5), a URI with ;lr naming a socket the runner
+    # binds to receive what the proxy forwards (empty: the proxy has none)
+    local_route: str = ""
 
 
 class Context:

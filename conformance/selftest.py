@@ -217,6 +217,8 @@ VARIANTS = {
     "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*"),
     # a proxy between TLS and non-TLS sides (§16.6 SIPS, §16.7 Record-Route rewriting)
     "sipref-proxy-tls": ("sipref-proxy", "tls", "proxy-tls-*"),
+    # a proxy with a local route set (§16.6 step 5) to a socket of the runner's
+    "sipref-proxy-local-route": ("sipref-proxy", "udp", "proxy-local-route-*"),
     "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*"),
     # SIP over WebSocket (RFC 7118): the ws-* cases
     "sipref-ua-ws": ("sipref-ua", "ws", "ws-*"),
@@ -256,6 +258,8 @@ def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, st
             # §16.6/§16.7 between TLS and non-TLS: a UDP/TCP side too (any port: the cases
             # learn it from the proxy's Via), and the run's certificate trusted downstream
             command += ["--listen", "sip:127.0.0.1:0", "--ca", str(made[0])]
+    if command is not None and name == "sipref-proxy-local-route":
+        command += ["--local-route", f"sip:127.0.0.1:{_free_port() if port else 9};lr"]
     if command is not None and transport == "ws":
         # SIP over WebSocket (RFC 7118) on the port; a proxy also listens on UDP (any port)
         # to reach the runner's downstream sockets
@@ -265,6 +269,14 @@ def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, st
         if role == "proxy":
             command += ["--listen", "sip:127.0.0.1:0"]
     return command, profile_name, role, transport, globs
+
+
+def for_command(profile: Profile, command: list[str]) -> Profile:
+    """The profile told what the command line sets up for the runner: the local route
+    (``--local-route``) the runner listens on."""
+    if "--local-route" in command:
+        return replace(profile, local_route=command[command.index("--local-route") + 1])
+    return profile
 
 
 def tls_downstream(profile: Profile, transport: str, work: Path) -> Profile:
@@ -381,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: not installed, skipped", file=sys.stderr)
                 continue
             profile = tls_downstream(load_profile(PROFILES / profile_name), transport, Path(work))
+            profile = for_command(profile, command)
             target = parse_target(f"{transport}:127.0.0.1:{port}")
             with _running(command, port, tcp=transport in ("tls", "ws")):
                 # bounded: a wave of one role against one stack stays under 3 minutes (issue

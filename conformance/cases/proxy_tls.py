@@ -16,7 +16,7 @@ from conformance.messages import ack_for, make_request, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.target import Target, TargetError, parse_target
-from conformance.wire import Link, TlsListener
+from conformance.wire import Link, Listener, TlsListener
 
 #: load order of the case modules (conformance.discovery)
 ORDER = 80
@@ -232,4 +232,70 @@ def sip_from_tls(ctx: Context) -> None:
         f"lr and the proxy's TLS address {ctx.target.hostport}",
         back[-1],
         requirement=2,
+    )
+
+
+# --- §16.6 step 5: a local route set ------------------------------------------------------
+
+
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If the Route header field is absent, it MUST be added, containing that list of URIs.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% This set MUST be pushed into the Route header field of the copy ahead of any existing
+##% values, if present.
+@case(
+    "proxy-local-route-pushed",
+    roles=PROXY,
+    transports=("udp",),
+    no_control="the proxy's own local route sends every request to the runner's socket: one"
+    " refused instead is inconclusive",
+)
+def local_route_pushed(ctx: Context) -> None:
+    """A proxy set to send every request through a local route (the profile's
+    ``local_route``, a socket of the runner's): a MESSAGE without Route arrives there with a
+    Route holding that URI; one with a Route (a loose router that is not the proxy) arrives
+    with the local route ahead of it."""
+    if not ctx.profile.local_route:
+        ctx.not_applicable(
+            "the profile names no local_route (a route set the proxy pushes on every request,"
+            " §16.6 step 5, naming a socket of the runner's)"
+        )
+    local = _uri(ctx.profile.local_route)
+    host, _, port = _hostport(local).rpartition(":")
+    try:
+        hop = Listener(ctx.ladder, ctx.deadline, host, int(port))
+    except (OSError, ValueError) as exc:
+        ctx.inconclusive(f"cannot listen on the local route {local}: {exc}")
+        raise
+    ctx.links.append(hop)
+    link = ctx.link()
+    beyond = "<sip:127.0.0.1:9;lr>"
+    seen: list[list[str]] = []
+    for extra in ([], [("Route", beyond)]):
+        req = ctx.request("MESSAGE", link, uri="sip:downstream@127.0.0.1:9", extra=extra)
+        link.send(bytes(req), "MESSAGE" + (" with a Route" if extra else ""))
+        got = arrives(hop, "MESSAGE", req.call_id)
+        if got is None:
+            final = final_of(link, req, timeout=0.5)
+            if final is not None and (final.status or 0) >= 300:
+                ctx.inconclusive(f"the proxy refused the MESSAGE ({describe(final)})")
+            ctx.fail(f"the MESSAGE sent to the local route {local}", "nothing there")
+        assert got is not None
+        reply(hop, got, 200)
+        final_of(link, req)
+        seen.append([_uri(v) for v in re.split(r",(?=\s*<)", ",".join(got[0].get_all("Route")))])
+    plain, routed = seen
+    ctx.check(
+        bool(plain) and plain[0] == local,
+        f"Route: <{local}> added",
+        ", ".join(plain) or "no Route",
+        requirement=0,
+    )
+    ctx.check(
+        routed[:2] == [local, _uri(beyond)],
+        f"Route: <{local}>, {beyond}",
+        ", ".join(routed) or "no Route",
+        requirement=1,
     )

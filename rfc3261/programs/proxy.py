@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--forking", choices=("parallel", "sequential"), default="parallel", help="§16.6"
     )
     parser.add_argument(
+        "--local-route",
+        action="append",
+        default=None,
+        metavar="URI",
+        help="a loose-routing proxy (URI with ;lr) every forwarded request visits first: "
+        "pushed on its Route (§16.6 step 5; repeatable)",
+    )
+    parser.add_argument(
         "--presence",
         metavar="URI",
         help="run a presence server (PUBLISH, SUBSCRIBE) for --domain's users listening on URI",
@@ -282,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 domains=frozenset(args.domain or ()),
                 aliases=frozenset(p.address.hostport for p in points),
                 record_route=args.record_route,
+                local_route=tuple(args.local_route or ()),
                 forking=args.forking,
                 # the sent-by of our Via per transport (§18.1.1, §18.2.2)
                 sent_by=dict(interfaces),

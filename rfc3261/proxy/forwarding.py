@@ -355,6 +355,12 @@ class RequestForwarding:
         ##% However, this mechanism for sending the request through a specific next hop is NOT
         ##% RECOMMENDED; instead a Route header field should be used for that purpose as
         ##% described above.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+        ##% This set MUST be pushed into the Route header field of the copy ahead of any
+        ##% existing values, if present.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+        ##% If the Route header field is absent, it MUST be added, containing that list of
+        ##% URIs.
         if self.config.local_route:
             pushed = []
             for value in self.config.local_route:
