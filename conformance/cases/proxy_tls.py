@@ -249,7 +249,7 @@ def sip_from_tls(ctx: Context) -> None:
     "proxy-local-route-pushed",
     roles=PROXY,
     transports=("udp",),
-    no_control="every request goes to the runner's socket (the local route); refused: inconclusive",
+    no_control="all requests go to the runner's socket (the local route); refused: inconclusive",
 )
 def local_route_pushed(ctx: Context) -> None:
     """A proxy set to send every request through a local route (the profile's
