@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         "else the profile's) or udp:HOST:PORT",
     )
     run.add_argument("--role", required=True, choices=ROLES)
-    run.add_argument("--transport", choices=("udp", "tcp", "tls"))
+    run.add_argument("--transport", choices=("udp", "tcp", "tls", "ws"))
     run.add_argument("--cases", default="*", help="case id glob(s), comma-separated")
     run.add_argument("--extension", help=_EXTENSION_HELP)
     run.add_argument("--profile", type=Path, help="TOML profile of the target")

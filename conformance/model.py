@@ -250,6 +250,13 @@ class Profile:
     # the DNS server the target resolves names with ("127.0.0.1:PORT"): the RFC 3263 proxy
     # cases serve their zone there ('' = none: they are not applicable)
     dns: str = ""
+    # certificate and key (PEM files) the runner's TLS listeners serve, e.g. a downstream
+    # UAS behind a proxy reached over TLS (§16.6); the target must trust the certificate
+    tls_cert: str = ""
+    tls_key: str = ""
+    # a proxy's local route set (§16.6 step 5), a URI with ;lr naming a socket the runner
+    # binds to receive what the proxy forwards (empty: the proxy has none)
+    local_route: str = ""
 
 
 class Context:

@@ -177,6 +177,14 @@ class Runner:
         from conformance.cases.proxy import answer_downstream
 
         down = ctx.listener()
+        if self.profile.local_route:
+            # every request goes through the proxy's local route (§16.6 step 5): answer there
+            from conformance.sipmsg import uri_host_port
+            from conformance.wire import Listener
+
+            host, port = uri_host_port(self.profile.local_route)
+            down = Listener(ctx.ladder, ctx.deadline, host, port or 5060)
+            ctx.links.append(down)
         req = ctx.request("OPTIONS", link, uri=f"sip:probe@{down.hostport}")
         link.send(bytes(req), "liveness probe")
         end = time.monotonic() + timeout

@@ -26,10 +26,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from conformance.discovery import CaseLoadError, load_cases
-from conformance.model import Case
+from conformance.model import Case, Profile
 from conformance.profile import load_profile
 from conformance.report import progress_line, summary_text, write_json
 from conformance.runner import NoAnswer, Runner, select_cases
@@ -214,7 +215,15 @@ VARIANTS = {
     "sipref-ua-tls": ("sipref-ua", "tls", "transport-*,tls-*,uas-*,txn-*"),
     "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
     "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*,proxy-5658-*"),
+    # a proxy between TLS and non-TLS sides (§16.6 SIPS, §16.7 Record-Route rewriting)
+    "sipref-proxy-tls": ("sipref-proxy", "tls", "proxy-tls-*,proxy-5658-*"),
+    # a proxy with a local route set (§16.6 step 5) to a socket of the runner's
+    "sipref-proxy-local-route": ("sipref-proxy", "udp", "proxy-local-route-*"),
     "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*,proxy-5658-*"),
+    # SIP over WebSocket (RFC 7118): the ws-* cases
+    "sipref-ua-ws": ("sipref-ua", "ws", "ws-*"),
+    "sipref-registrar-ws": ("sipref-registrar", "ws", "ws-*"),
+    "sipref-proxy-ws": ("sipref-proxy", "ws", "ws-*"),
     "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
     # the proxy as RFC 5626 edge and authoritative proxy (its registrar with outbound) and
     # locating next hops by RFC 3263 with the DNS server the cases run ({dns}: a free port,
@@ -270,7 +279,40 @@ def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, st
         listen = command.index("--listen") + 1
         command = [*command[:listen], f"sips:127.0.0.1:{port}", *command[listen + 1 :]]
         command += ["--cert", str(made[0]), "--key", str(made[1]), "--tls-rfc3261-ciphers"]
+        if role == "proxy":
+            # §16.6/§16.7 between TLS and non-TLS: a UDP/TCP side too (any port: the cases
+            # learn it from the proxy's Via), and the run's certificate trusted downstream
+            command += ["--listen", "sip:127.0.0.1:0", "--ca", str(made[0])]
+    if command is not None and name == "sipref-proxy-local-route":
+        command += ["--local-route", f"sip:127.0.0.1:{_free_port() if port else 9};lr"]
+    if command is not None and transport == "ws":
+        # SIP over WebSocket (RFC 7118) on the port; a proxy also listens on UDP (any port)
+        # to reach the runner's downstream sockets
+        listen = command.index("--listen") + 1
+        ws = f"sip:127.0.0.1:{port};transport=ws"
+        command = [*command[:listen], ws, *command[listen + 1 :]]
+        if role == "proxy":
+            command += ["--listen", "sip:127.0.0.1:0"]
     return command, profile_name, role, transport, globs
+
+
+def for_command(profile: Profile, command: list[str]) -> Profile:
+    """The profile told what the command line sets up for the runner: the local route
+    (``--local-route``) the runner listens on."""
+    if "--local-route" in command:
+        return replace(profile, local_route=command[command.index("--local-route") + 1])
+    return profile
+
+
+def tls_downstream(profile: Profile, transport: str, work: Path) -> Profile:
+    """Over TLS the runner's own TLS listeners serve the run's certificate (the one the
+    variants' programs trust with --ca)."""
+    if transport != "tls":
+        return profile
+    made = certificate(work)
+    if made is None:
+        return profile
+    return replace(profile, tls_cert=str(made[0]), tls_key=str(made[1]))
 
 
 #: UAC-role stacks: no server to start, the profile's [uac] commands make each one call the
@@ -375,9 +417,10 @@ def main(argv: list[str] | None = None) -> int:
             if command is None:
                 print(f"{name}: not installed, skipped", file=sys.stderr)
                 continue
-            profile = load_profile(PROFILES / profile_name)
+            profile = tls_downstream(load_profile(PROFILES / profile_name), transport, Path(work))
+            profile = for_command(profile, command)
             target = parse_target(f"{transport}:127.0.0.1:{port}")
-            with _running(command, port, tcp=transport == "tls"):
+            with _running(command, port, tcp=transport in ("tls", "ws")):
                 # bounded: a wave of one role against one stack stays under 3 minutes (issue
                 # 25); Kamailio's proxy wave takes about 2 on a loaded machine
                 runner = Runner(target, role, profile, total_timeout=170, jobs=args.jobs)

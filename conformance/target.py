@@ -9,8 +9,10 @@ from dataclasses import dataclass, replace
 
 __all__ = ["Target", "TargetError", "is_loopback", "parse_target"]
 
-TRANSPORTS = ("udp", "tcp", "tls")
-_SHORT = re.compile(r"(?P<transport>udp|tcp|tls):(?P<host>\[[^\]]+\]|[^:]+):(?P<port>\d+)", re.I)
+TRANSPORTS = ("udp", "tcp", "tls", "ws")
+_SHORT = re.compile(
+    r"(?P<transport>udp|tcp|tls|ws):(?P<host>\[[^\]]+\]|[^:]+):(?P<port>\d+)", re.I
+)
 _URI = re.compile(
     r"(?P<scheme>sips?):(?:(?P<user>[^@;:]*)(?::[^@;]*)?@)?(?P<host>\[[^\]]+\]|[^:;?]+)(?::(?P<port>\d+))?"
     r"(?P<params>;[^?]*)?",
@@ -61,8 +63,8 @@ class Target:
         """A URI naming the target (a Request-URI for requests sent straight to it)."""
         userinfo = f"{user}@" if user else ""
         suffix = "" if self.transport == "udp" or self.scheme == "sips" else ";transport=tcp"
-        if self.transport == "tls" and self.scheme == "sip":
-            suffix = ";transport=tls"
+        if self.transport in ("tls", "ws") and self.scheme == "sip":
+            suffix = f";transport={self.transport}"
         return f"{self.scheme}:{userinfo}{self.hostport}{suffix}"
 
     def aor_uri(self, user: str | None = None) -> str:
@@ -108,7 +110,7 @@ def parse_target(text: str, transport: str | None = None, allow_remote: bool = F
     if transport:
         target = replace(target, transport=transport.lower())
     if target.transport not in TRANSPORTS:
-        raise TargetError(f"unsupported transport {target.transport!r} (udp, tcp or tls)")
+        raise TargetError(f"unsupported transport {target.transport!r} (udp, tcp, tls or ws)")
     if target.host.lower() == "localhost":
         target = replace(target, host="127.0.0.1")
     if not allow_remote and not is_loopback(target.host):

@@ -95,6 +95,8 @@ KINDS: dict[str, str] = {
     "Session-Expires), refreshing it as the answer says, and hang up about 12 s in",
     "reason": "call {uri} and hang up about 1 s in (CANCEL if it still rings, else BYE) "
     "saying why in a Reason header field (RFC 3326)",
+    "invite-ws": "call {uri};transport=ws over SIP WebSocket (RFC 7118: a ws:// connection "
+    "to {target}) and hang up about 1 s after it is answered",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (

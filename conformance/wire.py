@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import selectors
 import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from websockets.frames import Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
+
 from conformance.sipmsg import Message, StreamBuffer, parse_message
 from conformance.target import Target
+from conformance.wslink import SIP, WsClient, WsMessage
 
-__all__ = ["CaseTimeout", "Event", "Ladder", "Link", "Listener"]
+__all__ = ["CaseTimeout", "Event", "Ladder", "Link", "Listener", "TlsListener", "WsListener"]
 
 #: Datagrams or framed messages read per `Link.expect` call before giving up (flood guard).
 RECEIVE_BUDGET = 2000
@@ -88,9 +96,13 @@ class Link:
         ladder: Ladder,
         deadline: float,
         context: ssl.SSLContext | None = None,
+        subprotocols: tuple[str, ...] = (SIP,),
+        ws_headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """``context``: the TLS client context to use (the TLS cases' own ciphers or
-        certificate checks); by default any certificate and the library's ciphers."""
+        certificate checks); by default any certificate and the library's ciphers.
+        ``subprotocols`` and ``ws_headers``: what a ``ws`` link offers in its WebSocket
+        handshake (RFC 7118 §4.1); a refused handshake raises `WsHandshakeError`."""
         self.target = target
         self.ladder = ladder
         self.deadline = deadline
@@ -99,6 +111,9 @@ class Link:
         self.closed = False
         self.garbage = 0
         self._framer = StreamBuffer()
+        self.ws: WsClient | None = None
+        #: every WebSocket message received, as it came (RFC 7118 §4.2: text or binary)
+        self.ws_received: list[WsMessage] = []
         family = target.family
         if target.transport == "udp":
             self.sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -118,6 +133,10 @@ class Link:
                         context.verify_mode = ssl.CERT_NONE
                     hostname = target.host.strip("[]") if context.check_hostname else None
                     raw = context.wrap_socket(raw, server_hostname=hostname)
+                if target.transport == "ws":
+                    host, port = target.address
+                    self.ws = WsClient(raw, host, port, subprotocols, ws_headers)
+                    self.ws.handshake(max(0.1, min(3.0, deadline - time.monotonic())))
             except OSError:
                 raw.close()
                 raise
@@ -126,6 +145,8 @@ class Link:
         self.remote: tuple[str, int] = target.address
         if target.transport != "udp":
             self._event(f"connected ({target.transport})")
+        if self.ws is not None:
+            self._event(f"WebSocket handshake answered 101, subprotocol {self.ws.subprotocol}")
 
     @property
     def sent_by(self) -> str:
@@ -143,12 +164,36 @@ class Link:
         try:
             if self.transport == "udp":
                 self.sock.send(data)
+            elif self.ws is not None:
+                self.ws.send(data)
             else:
                 self.sock.sendall(data)
         except OSError as exc:
             self._event(f"send failed: {exc}")
             if self.transport != "udp":
                 self.closed = True
+
+    def ws_send(
+        self, data: bytes, note: str = "", binary: bool | None = None, fragments: int = 1
+    ) -> None:
+        """Send one message over a ``ws`` link as a text or binary WebSocket message (by
+        default: text when it is UTF-8, RFC 7118 §4.2), or as ``fragments`` text frames."""
+        if self.ws is None:
+            raise ValueError("not a WebSocket link")
+        kind = "fragmented" if fragments > 1 else "binary" if binary else ""
+        self.ladder.add(
+            Event(0, "sent", self.transport, self.local, self.remote, data, note or kind)
+        )
+        if self.closed:
+            return
+        try:
+            if fragments > 1:
+                self.ws.send_fragmented(data, fragments)
+            else:
+                self.ws.send(data, binary)
+        except OSError as exc:
+            self._event(f"send failed: {exc}")
+            self.closed = True
 
     def _read(self, timeout: float) -> list[Message]:
         if self.closed:
@@ -169,6 +214,14 @@ class Link:
             return []
         if self.transport == "udp":
             return self._accept([data])
+        if self.ws is not None:
+            # RFC 7118 §5: one SIP message per WebSocket message, no Content-Length framing
+            messages = self.ws.feed(data)
+            self.ws_received += messages
+            if self.ws.closed:
+                self._event(f"WebSocket closed by the target (code {self.ws.close_code})")
+                self.closed = True
+            return self._accept([m.data for m in messages])
         if not data:
             self._event("connection closed by the target")
             self.closed = True
@@ -259,6 +312,9 @@ class Link:
             found.append(msg)
 
     def close(self) -> None:
+        if self.ws is not None and not self.closed:
+            with contextlib.suppress(OSError):
+                self.ws.close()
         with contextlib.suppress(OSError):
             self.sock.close()
 
@@ -325,5 +381,303 @@ class Listener:
         return None
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class TlsListener:
+    """A TLS server socket on loopback the runner listens on with the profile's certificate
+    (a downstream UAS a proxy must reach over TLS, RFC 3261 §16.6).  Like `Listener`:
+    ``expect`` returns a message and where it came from (the connection's far end), ``send``
+    answers over that connection; connections are accepted as they come."""
+
+    def __init__(
+        self, ladder: Ladder, deadline: float, cert: str, key: str, host: str = "127.0.0.1"
+    ) -> None:
+        self.ladder = ladder
+        self.deadline = deadline
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock.bind((host, 0))
+            self.sock.listen(8)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.local: tuple[str, int] = self.sock.getsockname()[:2]
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.sock, selectors.EVENT_READ, None)
+        self.connections: dict[tuple[str, int], tuple[ssl.SSLSocket, StreamBuffer]] = {}
+        self.pending: list[tuple[Message, tuple[str, int]]] = []
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.local[0]}:{self.local[1]}"
+
+    def _event(self, peer: tuple[str, int], note: str) -> None:
+        self.ladder.add(Event(0, "event", "tls", self.local, peer, b"", note))
+
+    def send(self, data: bytes, to: tuple[str, int], note: str = "") -> None:
+        self.ladder.add(Event(0, "sent", "tls", self.local, to, data, note))
+        conn = self.connections.get(to)
+        if conn is None:
+            self._event(to, "no connection from there to answer on")
+            return
+        with contextlib.suppress(OSError):
+            conn[0].sendall(data)
+
+    def _accept(self) -> None:
+        try:
+            raw, addr = self.sock.accept()
+        except (BlockingIOError, OSError):
+            return
+        addr = addr[:2]
+        raw.setblocking(True)
+        raw.settimeout(max(0.1, min(3.0, self.deadline - time.monotonic())))
+        try:
+            conn = self.context.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError) as exc:
+            raw.close()
+            self._event(addr, f"TLS handshake failed: {exc}")
+            return
+        self.connections[addr] = (conn, StreamBuffer())
+        self.selector.register(conn, selectors.EVENT_READ, addr)
+        self._event(addr, "TLS connection accepted")
+
+    def _receive(self, addr: tuple[str, int]) -> list[Message]:
+        conn, framer = self.connections[addr]
+        conn.settimeout(0.5)
+        try:
+            data = conn.recv(65536)
+        except (TimeoutError, ssl.SSLWantReadError):
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(conn)
+            conn.close()
+            del self.connections[addr]
+            self._event(addr, "connection closed by the target")
+            return []
+        out = []
+        for frame in framer.feed(data):
+            msg = parse_message(frame)
+            self.ladder.add(
+                Event(0, "received", "tls", addr, self.local, frame, "" if msg else "garbage")
+            )
+            if msg is not None:
+                out.append(msg)
+        return out
+
+    def expect(
+        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
+    ) -> tuple[Message, tuple[str, int]] | None:
+        """The next message satisfying ``match`` and the connection it came on, or None."""
+        for i, (msg, _addr) in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        end = time.monotonic() + timeout
+        for _ in range(RECEIVE_BUDGET):
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            for key, _ in self.selector.select(max(0.001, min(end, self.deadline) - now)):
+                if key.data is None:
+                    self._accept()
+                    continue
+                for msg in self._receive(key.data):
+                    if match(msg):
+                        return msg, key.data
+                    if len(self.pending) < 200:
+                        self.pending.append((msg, key.data))
+        return None
+
+    def close(self) -> None:
+        for conn, _ in self.connections.values():
+            with contextlib.suppress(OSError):
+                conn.close()
+        self.selector.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+@dataclass
+class _ServerSide:
+    """One connection a `WsListener` accepted."""
+
+    sock: socket.socket
+    protocol: ServerProtocol
+    request: Request | None = None
+    parts: list[bytes] = field(default_factory=list)
+    text: bool = False
+
+
+class WsListener:
+    """A SIP WebSocket Server on loopback for the UAC role (RFC 7118): accepts connections,
+    answers the handshake (``sip`` chosen when offered), and is used like
+    `conformance.wire.Listener` — ``expect`` gives a message and the connection it came
+    on, ``send`` answers on it (a text message when UTF-8, else binary, or as ``binary``
+    says).  Every handshake request and every WebSocket message received is kept for the
+    cases to judge (`handshakes`, `received`)."""
+
+    def __init__(self, ladder: Ladder, deadline: float, host: str = "127.0.0.1") -> None:
+        self.ladder = ladder
+        self.deadline = deadline
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock.bind((host, 0))
+            self.sock.listen(8)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.local: tuple[str, int] = self.sock.getsockname()[:2]
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.sock, selectors.EVENT_READ, None)
+        self.connections: dict[tuple[str, int], _ServerSide] = {}
+        self.pending: list[tuple[Message, tuple[str, int]]] = []
+        self.handshakes: list[Request] = []
+        self.received: list[WsMessage] = []
+        #: the next `send` goes as a binary message (True), a text one (False), or by content
+        self.binary: bool | None = None
+
+    @property
+    def hostport(self) -> str:
+        return f"{self.local[0]}:{self.local[1]}"
+
+    def _event(self, peer: tuple[str, int], note: str) -> None:
+        self.ladder.add(Event(0, "event", "ws", self.local, peer, b"", note))
+
+    def _flush(self, side: _ServerSide) -> None:
+        for chunk in side.protocol.data_to_send():
+            if chunk:
+                with contextlib.suppress(OSError):
+                    side.sock.sendall(chunk)
+
+    def send(self, data: bytes, to: tuple[str, int], note: str = "") -> None:
+        side = self.connections.get(to)
+        binary = self.binary
+        if binary is None:
+            try:
+                data.decode("utf-8")
+                binary = False
+            except UnicodeDecodeError:
+                binary = True
+        kind = "binary message" if binary else "text message"
+        self.ladder.add(Event(0, "sent", "ws", self.local, to, data, f"{note} ({kind})"))
+        if side is None or side.protocol.state is not State.OPEN:
+            self._event(to, "no open WebSocket connection from there to answer on")
+            return
+        if binary:
+            side.protocol.send_binary(data)
+        else:
+            side.protocol.send_text(data)
+        self._flush(side)
+
+    def _accept(self) -> None:
+        try:
+            raw, addr = self.sock.accept()
+        except OSError:
+            return
+        addr = addr[:2]
+        raw.setblocking(True)
+        protocol = ServerProtocol(subprotocols=[Subprotocol(SIP)], max_size=2**20)
+        self.connections[addr] = _ServerSide(raw, protocol)
+        self.selector.register(raw, selectors.EVENT_READ, addr)
+        self._event(addr, "TCP connection accepted")
+
+    def _drop(self, addr: tuple[str, int], note: str) -> None:
+        side = self.connections.pop(addr)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(side.sock)
+        side.sock.close()
+        self._event(addr, note)
+
+    def _receive(self, addr: tuple[str, int]) -> list[Message]:
+        side = self.connections[addr]
+        side.sock.settimeout(0.5)
+        try:
+            data = side.sock.recv(65536)
+        except TimeoutError:
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(addr, "connection closed by the target")
+            return []
+        side.protocol.receive_data(data)
+        out: list[Message] = []
+        for event in side.protocol.events_received():
+            if isinstance(event, Request):
+                side.request = event
+                self.handshakes.append(event)
+                response = side.protocol.accept(event)
+                side.protocol.send_response(response)
+                offered = event.headers.get("Sec-WebSocket-Protocol") or "none"
+                self._event(
+                    addr, f"WebSocket handshake (offered {offered}): {response.status_code}"
+                )
+                continue
+            if event.opcode is Opcode.CLOSE:
+                self._event(addr, "WebSocket close received")
+                continue
+            if event.opcode in (Opcode.TEXT, Opcode.BINARY):
+                side.text = event.opcode is Opcode.TEXT
+                side.parts = []
+            elif event.opcode is not Opcode.CONT:
+                continue
+            side.parts.append(event.data)
+            if not event.fin:
+                continue
+            message = WsMessage(b"".join(side.parts), side.text, len(side.parts))
+            side.parts = []
+            self.received.append(message)
+            msg = parse_message(message.data)
+            kind = "text message" if message.text else "binary message"
+            self.ladder.add(
+                Event(0, "received", "ws", addr, self.local, message.data, "" if msg else kind)
+            )
+            if msg is not None:
+                out.append(msg)
+        self._flush(side)
+        return out
+
+    def expect(
+        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
+    ) -> tuple[Message, tuple[str, int]] | None:
+        """The next message satisfying ``match`` and the connection it came on, or None."""
+        for i, (msg, _addr) in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        end = time.monotonic() + timeout
+        for _ in range(RECEIVE_BUDGET):
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            for key, _ in self.selector.select(max(0.001, min(end, self.deadline) - now)):
+                if key.data is None:
+                    self._accept()
+                    continue
+                if key.data not in self.connections:
+                    continue
+                for msg in self._receive(key.data):
+                    if match(msg):
+                        return msg, key.data
+                    if len(self.pending) < 200:
+                        self.pending.append((msg, key.data))
+        return None
+
+    def close(self) -> None:
+        for side in list(self.connections.values()):
+            with contextlib.suppress(OSError):
+                side.sock.close()
+        self.connections.clear()
+        self.selector.close()
         with contextlib.suppress(OSError):
             self.sock.close()

@@ -57,7 +57,9 @@ can check the runner gives that rule's case the failing verdict:
 - ``bye_to_from``: the callee's BYE (calls to the user ``hangup`` are answered, then hung
   up 0.3 s after the ACK) goes to the caller's From URI, not its Contact (§12.1.1);
 - ``bye_before_ack``: that BYE goes out at once, before the ACK (§15);
-- ``sdp_no_connection``: the SDP of a 2xx has no c= line at all (RFC 8866 §5.7).
+- ``sdp_no_connection``: the SDP of a 2xx has no c= line at all (RFC 8866 §5.7);
+- ``ack_stray_2xx``: a 2xx to INVITE matching no transaction is ACKed, not silently
+  discarded (RFC 6026 §8.9).
 
 Faults of the environment rather than of a rule (each case whose control they break must end
 inconclusive, not fail):
@@ -315,6 +317,13 @@ class FaultyElement:
         if msg.is_response:
             if self.role == "proxy":
                 self._proxy_response(msg)
+            elif "ack_stray_2xx" in self.faults and msg.cseq[1] == "INVITE":
+                # a 2xx of no transaction of ours ACKed, not discarded (RFC 6026 §8.9)
+                ack = [f"ACK sip:{addr[0]}:{addr[1]} SIP/2.0"]
+                ack += [f"Via: {msg.top_via}", f"Call-ID: {msg.call_id}"]
+                ack += [f"From: {msg.get('From')}", f"To: {msg.get('To')}"]
+                ack += [f"CSeq: {msg.cseq[0]} ACK", "Content-Length: 0"]
+                self.sock.sendto(("\r\n".join(ack) + "\r\n\r\n").encode(), addr)
             return
         if "die_on_torture" in self.faults and ";;" in msg.top_via:
             self.dead = True

@@ -75,6 +75,7 @@ def test_a_correct_registrar_passes(element) -> None:
         ("registrar", "new_final_on_retransmission", "server-non-invite-one-final", None),
         ("redirect", "redirect_no_contact", "redirect-3xx-contact", None),
         ("uas", "no_retransmit", "txn-invite-non2xx-timer-g", SERVER_CASES),
+        ("uas", "ack_stray_2xx", "uas-6026-stray-response-discarded", SERVER_CASES),
     ],
 )
 def test_each_server_fault_fails_its_case(

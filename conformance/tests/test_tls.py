@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conformance.model import Verdict
 from conformance.tests.support import ROOT, run_cases
 from rfc3261.asyncio.loopback import free_port
@@ -62,3 +64,32 @@ def test_uas_cases_pass_over_tls_against_our_ua(tmp_path: Path) -> None:
     assert not_passed == {"uas-482-merged": "not-applicable"}
     first = run.results[0]
     assert any(event.transport == "tls" for event in first.ladder.events)
+
+
+@pytest.mark.parametrize("stack", ["sipref-proxy-tls", "sipref-proxy-local-route"])
+def test_proxy_variants_pass_their_section_16_6_cases(stack: str) -> None:
+    """``sipref-proxy-tls`` (`conformance.selftest.VARIANTS`): our proxy on sips: and sip:,
+    trusting the run's certificate, which the runner's TLS downstream serves (RFC 3261
+    §16.6 SIPS, §16.7 step 9); ``sipref-proxy-local-route``: with a local route set to a
+    socket of the runner's (§16.6 step 5)."""
+    import tempfile
+
+    from conformance.model import REGISTRY
+    from conformance.profile import load_profile
+    from conformance.runner import Runner, select_cases
+    from conformance.selftest import PROFILES, _running, for_command, tls_downstream, variant
+    from conformance.target import parse_target
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="sipref-proxy-variant-") as work:
+        command, profile_name, role, transport, globs = variant(stack, port, Path(work))
+        assert command is not None
+        profile = tls_downstream(load_profile(PROFILES / profile_name), transport, Path(work))
+        profile = for_command(profile, command)
+        chosen = select_cases(REGISTRY.values(), role, globs)
+        with _running(command, port, tcp=transport == "tls"):
+            target = parse_target(f"{transport}:127.0.0.1:{port}")
+            run = Runner(target, role, profile).run(chosen)
+    verdicts = {r.case.id: (r.verdict, r.reason) for r in run.results}
+    assert len(verdicts) >= (3 if transport == "tls" else 1)
+    assert {k: v for k, v in verdicts.items() if v[0] != Verdict.PASS} == {}

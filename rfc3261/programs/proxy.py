@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--forking", choices=("parallel", "sequential"), default="parallel", help="§16.6"
     )
     parser.add_argument(
+        "--local-route",
+        action="append",
+        default=None,
+        metavar="URI",
+        help="a loose-routing proxy (URI with ;lr) every forwarded request visits first: "
+        "pushed on its Route (§16.6 step 5; repeatable)",
+    )
+    parser.add_argument(
         "--presence",
         metavar="URI",
         help="run a presence server (PUBLISH, SUBSCRIBE) for --domain's users listening on URI",
@@ -271,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 extensions.append(routing)
             first = points[0].address
+            # Our address per transport: the Record-Route URI of each side (RFC 5658).
+            interfaces: dict[str, str] = {}
+            for point in points:
+                interfaces.setdefault(point.transport, point.address.hostport)
             config = ProxyConfig(
                 host=bracketed(first.host),
                 port=first.port,
@@ -278,12 +290,11 @@ def main(argv: list[str] | None = None) -> int:
                 domains=frozenset(args.domain or ()),
                 aliases=frozenset(p.address.hostport for p in points),
                 record_route=args.record_route,
+                local_route=tuple(args.local_route or ()),
                 forking=args.forking,
+                # the sent-by of our Via per transport (§18.1.1, §18.2.2)
+                sent_by=dict(interfaces),
             )
-            # Our address per transport: the Record-Route URI of each side (RFC 5658).
-            interfaces: dict[str, str] = {}
-            for point in points:
-                interfaces.setdefault(point.transport, point.address.hostport)
             if args.edge or args.outbound:
                 # RFC 5626: the edge (§5) and the authoritative proxy (§7) in one.
                 extensions.append(

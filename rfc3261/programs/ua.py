@@ -94,7 +94,7 @@ from rfc3261.session import (
     ReinviteReceived,
     ReinviteResult,
 )
-from rfc3261.timers import TimerValues
+from rfc3261.timers import TimerValues, is_reliable
 from rfc3261.transaction import SendMessage
 from rfc3261.ua_core import (
     Dropped,
@@ -634,10 +634,19 @@ class ProgramUserAgent(UserAgent):
         if via.transport.upper() == transport:
             return
         point = self.host.local_point(transport)
-        if point.transport != transport:
+        if point.transport == transport:
+            address = point.address
+            new = Via(transport, bracketed(address.host), address.port, via.params)
+        elif is_reliable(transport) and not is_reliable(via.transport):
+            ##= https://www.rfc-editor.org/rfc/rfc7118#section-5
+            ##% Thus, client and server transactions using WebSocket for transport MUST
+            ##% follow the procedures and timer values for reliable transports as defined
+            ##% in [RFC3261].
+            # A transport we only connect out on (a WebSocket client listens nowhere): the
+            # transaction is reliable by its top Via; the transport layer writes the sent-by.
+            new = Via(transport, via.host, via.port, via.params)
+        else:
             return  # no listening point of that transport: keep what the core wrote
-        address = point.address
-        new = Via(transport, bracketed(address.host), address.port, via.params)
         request.headers.remove_first("Via")
         request.headers.prepend("Via", str(new))
 

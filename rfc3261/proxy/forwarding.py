@@ -355,6 +355,12 @@ class RequestForwarding:
         ##% However, this mechanism for sending the request through a specific next hop is NOT
         ##% RECOMMENDED; instead a Route header field should be used for that purpose as
         ##% described above.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+        ##% This set MUST be pushed into the Route header field of the copy ahead of any
+        ##% existing values, if present.
+        ##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+        ##% If the Route header field is absent, it MUST be added, containing that list of
+        ##% URIs.
         if self.config.local_route:
             pushed = []
             for value in self.config.local_route:
@@ -430,7 +436,10 @@ class RequestForwarding:
     def add_via(self, copy: Request, hop: NextHop, loop_part: str) -> None:
         """Step 8: our Via on top; branch = magic cookie, random part, ".", loop part."""
         branch = f"{MAGIC_COOKIE}{secrets.token_hex(8)}.{loop_part}"
-        copy.push_via(f"SIP/2.0/{hop.transport} {self._host_port()};branch={branch}")
+        # The sent-by names where we listen on the hop's transport: a response comes
+        # back to its port (§18.2.2), which differs per transport when we listen on several.
+        sent_by = self.config.sent_by.get(hop.transport.upper(), self._host_port())
+        copy.push_via(f"SIP/2.0/{hop.transport} {sent_by};branch={branch}")
 
     ##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
     ##% This second part MUST vary with any field used by the location

@@ -153,6 +153,9 @@ class ProxyConfig:
     max_breadth: int = 60
     # §16.6 step 5: URIs of (loose-routing) proxies every forwarded request must visit.
     local_route: tuple[str, ...] = ()
+    # Listening on several transports: our sent-by per transport ("UDP": "host:port"), for
+    # the Via of a request sent over it (the default: host:port above).
+    sent_by: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.domains = frozenset(d.lower() for d in self.domains)

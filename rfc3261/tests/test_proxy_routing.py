@@ -229,6 +229,10 @@ def test_strict_router_next_hop_and_strict_router_upstream() -> None:
 ##% The URI SHOULD NOT contain the transport parameter unless the proxy has knowledge
 ##% that the next upstream (as opposed to downstream) element that will be in the path
 ##% of subsequent requests supports that transport.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% If the Route header field is absent, it MUST be added, containing that list of
+##% URIs.
 def test_local_route_pushed_and_sips_record_route() -> None:
     proxy = Proxy(
         ProxyConfig(

@@ -86,6 +86,10 @@ def test_route_set_stored_at_register_becomes_route_and_flow_goes_to_the_edge() 
 ##= type=test
 ##% In general, the stored path vector is appended to any locally configured
 ##% route needed to egress the service cluster.
+##= https://www.rfc-editor.org/rfc/rfc3261#section-16.6
+##= type=test
+##% This set MUST be pushed into the Route header field of the copy ahead of any
+##% existing values, if present.
 def test_route_set_goes_behind_the_local_route() -> None:
     proxy = home_proxy(local_route=("<sip:egress.example;lr>",))
     register_bob_via_edges(proxy)
