@@ -216,7 +216,7 @@ VARIANTS = {
     "sipref-registrar-tls": ("sipref-registrar", "tls", "transport-*,tls-*,reg-*"),
     "sipref-proxy-tcp": ("sipref-proxy", "tcp", "transport-*,tls-*,proxy-5658-*"),
     # a proxy between TLS and non-TLS sides (§16.6 SIPS, §16.7 Record-Route rewriting)
-    "sipref-proxy-tls": ("sipref-proxy", "tls", "proxy-tls-*,proxy-5658-*"),
+    "sipref-proxy-tls": ("sipref-proxy", "tls", "proxy-tls-*,proxy-5658-tls-*"),
     # a proxy with a local route set (§16.6 step 5) to a socket of the runner's
     "sipref-proxy-local-route": ("sipref-proxy", "udp", "proxy-local-route-*"),
     "kamailio-proxy-tcp": ("kamailio-proxy", "tcp", "transport-*,proxy-5658-*"),
