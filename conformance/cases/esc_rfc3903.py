@@ -12,7 +12,9 @@ run side by side never touch each other's state, and removes what it published a
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
+from conformance.cases.registrar import digest_authorization
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -20,6 +22,7 @@ from conformance.wire import Link
 
 __all__ = [
     "Publication",
+    "authenticated",
     "control_publication",
     "pidf",
     "publish",
@@ -585,3 +588,114 @@ def options_allow(ctx: Context) -> None:
     events = [e.strip().lower() for v in final.get_all("Allow-Events") for e in v.split(",")]
     ctx.should("PUBLISH" in allow, "PUBLISH in Allow", repr(allow))
     ctx.should(PACKAGE in events, "presence in Allow-Events", repr(events))
+
+
+def authenticated(
+    ctx: Context,
+    link: Link,
+    build: Callable[[list[tuple[str, str]]], Outgoing],
+    accepted: Callable[[Outgoing, Message], object],
+) -> tuple[Message, Message, Message | None]:
+    """A request without credentials, challenged (a target that does not challenge it, or a
+    profile without ``[credentials]``, is not applicable), then the same with the Digest
+    answer (RFC 3261 §22.2) and, when the challenge offered qop, the same answer replayed
+    (nonce count unchanged) on a new request: the challenge, the answer's final response and
+    the replay's (None without qop).  ``accepted`` is told of every request accepted (so
+    that the postamble undoes what it made)."""
+    first = build([])
+    challenge, _ = ctx.transaction(link, first)
+    challenge = ctx.require_final(challenge, f"response to {first.method}")
+    if challenge.status not in (401, 407):
+        if ok(challenge):
+            accepted(first, challenge)
+        ctx.not_applicable(
+            f"the target serves {first.method} without authentication ({describe(challenge)})"
+        )
+    if not ctx.profile.username:
+        ctx.not_applicable("the target challenges but the profile gives no [credentials]")
+    asked = "WWW-Authenticate" if challenge.status == 401 else "Proxy-Authenticate"
+    header = "Authorization" if challenge.status == 401 else "Proxy-Authorization"
+    value = digest_authorization(
+        challenge.get(asked) or "",
+        first.method,
+        first.uri,
+        ctx.profile.username,
+        ctx.profile.password,
+        cnonce=unique("cn"),
+    )
+    second = build([(header, value)])
+    answered, _ = ctx.transaction(link, second)
+    answered = ctx.require_final(answered, f"response to the {first.method} with credentials")
+    if ok(answered):
+        accepted(second, answered)
+    replayed = None
+    if "qop=" in value:
+        third = build([(header, value)])
+        replayed, _ = ctx.transaction(link, third)
+        if replayed is not None and ok(replayed):
+            accepted(third, replayed)
+    return challenge, answered, replayed
+
+
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.1
+##= type=test
+##% ESCs and EPAs MUST implement Digest for authenticating
+##% PUBLISH requests, as defined in RFC 3261 [4].
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+##= type=test
+##% Implementations MUST support Digest authentication, as
+##% defined in RFC 3261 [4].
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.3
+##= type=test
+##% To prevent replay attacks, implementations MUST support Digest
+##% authentication with replay protection, as defined in RFC 3261 [4].
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.1
+##= type=test
+##% The state agent SHOULD authenticate the EPA, and SHOULD apply its
+##% authorization policies (e.g., based on access control lists) to all
+##% requests.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+##= type=test
+##% To reduce the chances of such an attack, implementations of ESCs
+##% SHOULD require authentication of PUBLISH requests.
+@case(
+    "esc-publish-digest",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the challenge itself; no challenge or no credentials: not applicable",
+)
+def publish_digest(ctx: Context) -> None:
+    """An ESC that challenges PUBLISH: the PUBLISH answered with the profile's Digest
+    credentials gets a 2xx, and the same credentials replayed (same nonce count) do not."""
+    uses_publish(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    call_id, tag = unique("c") + "@conformance.invalid", unique("t")
+    cseq = iter(range(1, 10))
+
+    def build(extra: list[tuple[str, str]]) -> Outgoing:
+        req = ctx.request(
+            "PUBLISH",
+            link,
+            uri=uri,
+            call_id=call_id,
+            from_tag=tag,
+            cseq=next(cseq),
+            extra=[("Event", PACKAGE), ("Expires", str(EXPIRES)), *extra],
+            body=pidf(uri),
+            content_type=PIDF,
+        )
+        return req
+
+    def accepted(_: Outgoing, response: Message) -> None:
+        if etag_of(response):
+            Publication(ctx, link, uri, etag_of(response))
+
+    _, answered, replayed = authenticated(ctx, link, build, accepted)
+    ctx.check(ok(answered), "a 2xx to the PUBLISH with Digest credentials", describe(answered), 0)
+    ctx.check(
+        replayed is None or not ok(replayed),
+        "the replayed credentials refused (a new challenge)",
+        describe(replayed),
+        requirement=2,
+    )

@@ -90,6 +90,8 @@ class Subscription:
         self.ctx, self.link, self.request, self.final = ctx, link, request, final
         self.cseq = request.cseq_number
         self.ended = False
+        #: the first NOTIFY (`subscribed` waits for it)
+        self.first: Message | None = None
         ctx.on_teardown("SUBSCRIBE Expires: 0 (unsubscribe)", self.unsubscribe)
 
     def refresh(self, expires: int) -> Outgoing:
@@ -132,7 +134,8 @@ def subscribed(ctx: Context, link: Link, uri: str, **kw: object) -> tuple[Subscr
     if not 200 <= (final.status or 0) < 300:
         ctx.inconclusive(f"the subscription was refused: {describe(final)}")
     sub = Subscription(ctx, link, req, final)
-    if next_notify(link, req.call_id) is None:
+    sub.first = next_notify(link, req.call_id)
+    if sub.first is None:
         ctx.inconclusive("no NOTIFY after the 2xx")
     return sub, final
 

@@ -1,0 +1,202 @@
+"""RFC 3856 on the wire: a target that is a presence agent (PA) serves SUBSCRIBE for the
+``presence`` package as §6 says (the runner is the watcher, and the presence user agent when
+it publishes state with RFC 3903 PUBLISH).
+
+The cases apply to a target whose profile lists SUBSCRIBE (and, for those that change the
+state, PUBLISH): sipref's presence server (the ``sipref-presence`` stack).  Each case watches
+a presentity of its own and unsubscribes, and removes what it published, at the end.
+"""
+
+from __future__ import annotations
+
+import time
+
+from conformance.cases.esc_rfc3903 import PACKAGE, PIDF, authenticated, presentity, published
+from conformance.cases.notifier_rfc6665 import Subscription, next_notify, notifier, subscribed
+from conformance.messages import Outgoing, unique
+from conformance.model import Context, case, describe
+from conformance.sipmsg import Message
+
+
+def _publishes(ctx: Context) -> None:
+    if "PUBLISH" not in ctx.profile.methods:
+        ctx.not_applicable("the profile lists no PUBLISH: the runner cannot set the state")
+
+
+def _mime(message: Message) -> str:
+    return (message.get("Content-Type") or "").split(";")[0].strip().lower()
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.5
+##= type=test
+##% All subscribers and notifiers MUST support the "application/pidf+xml"
+##% presence data format described in [6].
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.7
+##= type=test
+##% The body of the NOTIFY MUST be sent using one of the types listed in
+##% the Accept header field in the most recent SUBSCRIBE request, or
+##% using the type "application/pidf+xml" if no Accept header field was
+##% present.
+@case(
+    "presence-pidf",
+    roles=("uas",),
+    level="MUST",
+    no_control="the subscriptions are their own control: a refused one is inconclusive",
+)
+def pidf_format(ctx: Context) -> None:
+    """A presence subscription with Accept: application/pidf+xml and one without Accept are
+    accepted; the NOTIFYs' bodies, when they have one, are application/pidf+xml."""
+    notifier(ctx)
+    link = ctx.link()
+    for accept in (PIDF, None):
+        _, uri = presentity(ctx)
+        with ctx.preamble(f"a presence subscription (Accept: {accept or 'none'})"):
+            sub, final = subscribed(ctx, link, uri, accept=accept)
+        first = sub.first
+        ctx.check(first is not None, "a NOTIFY", "none", requirement=0)
+        assert first is not None
+        if first.body:
+            ctx.check(
+                _mime(first) == PIDF,
+                f"a {PIDF} body (Accept: {accept or 'none'})",
+                repr(first.get("Content-Type")),
+                requirement=1,
+            )
+        ctx.check(
+            200 <= (final.status or 0) < 300, "the pidf subscription accepted", describe(final), 0
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.7
+##= type=test
+##% If the result of the authorization decision was success, a NOTIFY
+##% SHOULD be sent and SHOULD contain a presence document with the
+##% current state of the presentity.
+@case(
+    "presence-notify-current-state",
+    roles=("uas",),
+    level="SHOULD",
+    no_control="the preamble (a publication accepted) is the control",
+)
+def current_state(ctx: Context) -> None:
+    """State published for a presentity (a PIDF with a note of its own), then a subscription
+    to it: the first NOTIFY carries a presence document with that note."""
+    notifier(ctx)
+    _publishes(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    note = unique("note")
+    with ctx.preamble("a publication of the presentity's state, accepted"):
+        published(ctx, link, uri, note)
+    with ctx.preamble("a presence subscription accepted with a 2xx and NOTIFYed"):
+        sub, _ = subscribed(ctx, link, uri)
+    first = sub.first
+    assert first is not None
+    ctx.should(bool(first.body), "a presence document in the NOTIFY", "no body")
+    ctx.should(note.encode() in first.body, f"the current state (note {note})", "another state")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.10
+##= type=test
+##% A PA SHOULD NOT generate notifications for a single presentity at a
+##% rate of more than once every five seconds.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% When a change in the subscribed state occurs, the notifier SHOULD
+##% immediately construct and send a NOTIFY request, unless the state
+##% transition is caused by a NOTIFY transaction failure.
+@case(
+    "presence-notify-on-change-rate",
+    roles=("uas",),
+    level="SHOULD",
+    no_control="the preamble (a subscription and its NOTIFY) is the control",
+)
+def notify_on_change(ctx: Context) -> None:
+    """A subscription (its first NOTIFY at t0), then two changes of state right away (two
+    PUBLISHes): the PA notifies the change -- at once, or, at the presence package's rate of
+    one NOTIFY per 5 s, at t0 + 5 s -- and the NOTIFY carries the latest state; no two NOTIFYs
+    come within 5 s."""
+    notifier(ctx)
+    _publishes(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    with ctx.preamble("a presence subscription, accepted and NOTIFYed"):
+        sub, _ = subscribed(ctx, link, uri)
+    t0 = time.monotonic()
+    first_note, last_note = unique("note"), unique("note")
+    with ctx.preamble("two PUBLISHes changing the presentity's state, accepted"):
+        published(ctx, link, uri, first_note)
+        published(ctx, link, uri, last_note)
+    # the change is due at once, or at t0 + 5 s under the package's rate limit
+    got: list[tuple[float, Message]] = []
+    while time.monotonic() < t0 + 6.0:
+        notify = next_notify(link, sub.request.call_id, timeout=t0 + 6.0 - time.monotonic())
+        if notify is None:
+            break
+        got.append((time.monotonic() - t0, notify))
+        if last_note.encode() in notify.body:
+            break
+    ctx.should(bool(got), "a NOTIFY of the change within 6 s", "none")
+    if got:
+        ctx.should(
+            last_note.encode() in got[-1][1].body,
+            f"the latest state (note {last_note})",
+            "an older state",
+        )
+        early = [round(at, 1) for at, _ in got if at < 4.5]
+        ctx.should(not early, "no NOTIFY sooner than 5 s after the first", f"at {early} s")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-6.6.1
+##= type=test
+##% A presence agent MUST authenticate all subscription requests.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-6.3
+##= type=test
+##% To reduce the chances of such an attack, implementations of notifiers
+##% SHOULD require authentication.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-6.4
+##= type=test
+##% To prevent such attacks, implementations SHOULD require
+##% authentication with anti-replay protection.
+@case(
+    "presence-subscribe-digest",
+    roles=("uas",),
+    level="MUST",
+    no_control="judged on the challenge itself; no challenge or no credentials: not applicable",
+)
+def subscribe_digest(ctx: Context) -> None:
+    """A PA that challenges SUBSCRIBE: the SUBSCRIBE answered with the profile's Digest
+    credentials is accepted, and the same credentials replayed (same nonce count) are not."""
+    notifier(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    call_id, tag = unique("c") + "@conformance.invalid", unique("t")
+    cseq = iter(range(1, 10))
+
+    def build(extra: list[tuple[str, str]]) -> Outgoing:
+        return ctx.request(
+            "SUBSCRIBE",
+            link,
+            uri=uri,
+            call_id=call_id,
+            from_tag=tag,
+            cseq=next(cseq),
+            extra=[("Event", PACKAGE), ("Expires", "600"), *extra],
+        )
+
+    def accepted(request: Outgoing, response: Message) -> None:
+        sub = Subscription(ctx, link, request, response)
+        sub.first = next_notify(link, request.call_id, timeout=1.0)
+
+    _, answered, replayed = authenticated(ctx, link, build, accepted)
+    ctx.check(
+        200 <= (answered.status or 0) < 300,
+        "the SUBSCRIBE with Digest credentials accepted",
+        describe(answered),
+        requirement=0,
+    )
+    ctx.should(
+        replayed is None or not 200 <= (replayed.status or 0) < 300,
+        "the replayed credentials refused",
+        describe(replayed),
+    )
