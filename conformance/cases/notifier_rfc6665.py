@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 
+from conformance.cases._proxy_support import arrives, reply
 from conformance.cases.esc_rfc3903 import PACKAGE, presentity
+from conformance.cases.proxy import control_through
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
@@ -273,3 +275,113 @@ def notify_failure_removes(ctx: Context) -> None:
         sub.ended = True
     ctx.check((refresh.status or 0) >= 300, "the refresh refused (481)", describe(refresh))
     ctx.should(refresh.status == 481, "481 (Subscription Does Not Exist)", describe(refresh))
+
+
+def _rr_uris(values: list[str]) -> list[str]:
+    return [v.strip() for v in values if v.strip()]
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
+##= type=test
+##% If a proxy wishes to see all of the SUBSCRIBE and NOTIFY requests for
+##% a given dialog, it MUST add a "Record-Route" header field to the
+##% initial SUBSCRIBE request and all NOTIFY requests.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.3
+##= type=test
+##% Proxies that did not add a "Record-Route" header field to the initial
+##% SUBSCRIBE request MUST NOT add a "Record-Route" header field to any of
+##% the associated NOTIFY requests.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.4.4
+##= type=test
+##% Note that "Allow-Events" header fields MUST NOT be inserted by
+##% proxies.
+@case("proxy-rfc6665-subscription-routing", roles=("proxy",), level="MUST")
+def proxy_subscription_routing(ctx: Context) -> None:
+    """A SUBSCRIBE through the proxy to the runner's downstream notifier, its 200 back, then a
+    NOTIFY from the notifier through the proxy to the subscriber: the proxy record-routes the
+    NOTIFY when (and only when) it record-routed the SUBSCRIBE, and adds Allow-Events to
+    none of the messages."""
+    link, down = ctx.link(), ctx.listener()
+    control_through(ctx, link, down)
+    req = subscribe(ctx, link, f"sip:notifier@{down.hostport}", event="x-sipref-test")
+    link.send(bytes(req), "SUBSCRIBE through the proxy")
+    got = arrives(down, "SUBSCRIBE", req.call_id)
+    if got is None:
+        ctx.inconclusive("the proxy did not forward the SUBSCRIBE")
+    assert got is not None
+    forwarded = got[0]
+    routes = _rr_uris(forwarded.get_all("Record-Route"))
+    ctx.check(
+        not forwarded.get_all("Allow-Events"),
+        "no Allow-Events added to the SUBSCRIBE",
+        repr(forwarded.get_all("Allow-Events")),
+        requirement=2,
+    )
+    tag = unique("n")
+    reply(
+        down,
+        got,
+        200,
+        to_tag=tag,
+        extra=[
+            *[("Record-Route", r) for r in routes],
+            ("Contact", f"<sip:notifier@{down.hostport}>"),
+            ("Expires", "60"),
+        ],
+    )
+    final = link.expect(
+        lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200, 2.0
+    )
+    if final is None or not 200 <= (final.status or 0) < 300:
+        ctx.inconclusive(f"the 200 to SUBSCRIBE not relayed ({describe(final)})")
+    assert final is not None
+    ctx.check(
+        not final.get_all("Allow-Events"),
+        "no Allow-Events added to the 200",
+        repr(final.get_all("Allow-Events")),
+        requirement=2,
+    )
+    # the notifier's NOTIFY: along the route set when the proxy record-routed, else sent to
+    # the proxy anyway (by Request-URI) to see whether it record-routes it now
+    contact = (req.get("Contact") or "").strip().strip("<>")
+    notify = Outgoing("NOTIFY", contact)
+    notify.add("Via", f"SIP/2.0/UDP {down.hostport};branch={unique('z9hG4bK')};rport")
+    for route in routes:
+        notify.add("Route", route)
+    notify.add("Max-Forwards", "70")
+    notify.add("From", f"{forwarded.get('To')};tag={tag}")
+    notify.add("To", forwarded.get("From") or "")
+    notify.add("Call-ID", req.call_id)
+    notify.add("CSeq", "1 NOTIFY")
+    notify.add("Contact", f"<sip:notifier@{down.hostport}>")
+    notify.add("Event", "x-sipref-test")
+    notify.add("Subscription-State", "active;expires=60")
+    notify.add("Content-Length", "0")
+    down.send(bytes(notify), ctx.target.address, "NOTIFY through the proxy")
+    came = link.expect(lambda m: not m.is_response and m.method == "NOTIFY", timeout=2.0)
+    if came is None:
+        ctx.inconclusive("the NOTIFY did not come through the proxy")
+    assert came is not None
+    answer(link, came)
+    down.expect(lambda m: m.is_response and m.call_id == req.call_id, timeout=1.0)
+    added = _rr_uris(came.get_all("Record-Route"))
+    if routes:
+        ctx.check(
+            bool(added),
+            "a Record-Route on the NOTIFY (the SUBSCRIBE had one)",
+            "none",
+            requirement=0,
+        )
+    else:
+        ctx.check(
+            not added,
+            "no Record-Route on the NOTIFY (the SUBSCRIBE had none)",
+            repr(added),
+            requirement=1,
+        )
+    ctx.check(
+        not came.get_all("Allow-Events"),
+        "no Allow-Events added to the NOTIFY",
+        repr(came.get_all("Allow-Events")),
+        requirement=2,
+    )
