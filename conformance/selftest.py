@@ -237,6 +237,12 @@ VARIANTS = {
     "kamailio-registrar-tcp": ("kamailio-registrar", "tcp", "transport-*"),
     # only the event cases: the presence server is no UA for calls
     "sipref-presence": ("sipref-presence", "udp", "esc-*,presence-*,notifier-*,rfc6665-*"),
+    "sipref-presence-tls": (
+        "sipref-presence",
+        "tls",
+        "esc-tls-*,presence-tls-*,tls-sips-uri,tls-aes128-sha,"
+        "transport-crlf-before-start-line,transport-stream-content-length",
+    ),
 }
 
 
@@ -263,7 +269,8 @@ def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, st
         made = certificate(work) if port else (Path("cert"), Path("key"))
         if made is None:
             return None, profile_name, role, transport, globs
-        listen = command.index("--listen") + 1
+        # the runner's port: the presence server's when the stack runs one (sipref-presence)
+        listen = command.index("--presence" if "--presence" in command else "--listen") + 1
         command = [*command[:listen], f"sips:127.0.0.1:{port}", *command[listen + 1 :]]
         command += ["--cert", str(made[0]), "--key", str(made[1]), "--tls-rfc3261-ciphers"]
     return command, profile_name, role, transport, globs

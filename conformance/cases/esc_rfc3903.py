@@ -699,3 +699,34 @@ def publish_digest(ctx: Context) -> None:
         describe(replayed),
         requirement=2,
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.4
+##= type=test
+##% For integrity protection, ESCs MUST implement TLS [8], and MUST
+##% support both mutual and one-way authentication, and MUST also support
+##% the SIPS URI scheme defined in [4].
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.5
+##= type=test
+##% For providing confidentiality, ESCs MUST implement TLS [8], MUST
+##% support both mutual and one-way authentication, and MUST also support
+##% the SIPS URI scheme defined in [4].
+@case(
+    "esc-tls-sips",
+    roles=("uas",),
+    level="MUST",
+    transports=("tls",),
+    no_control="the case itself is the control: a PUBLISH refused otherwise is inconclusive",
+)
+def tls_sips(ctx: Context) -> None:
+    """Over TLS (one-way: the runner shows no certificate), a PUBLISH with a SIPS
+    Request-URI is accepted (2xx with a SIP-ETag), not refused with 416."""
+    uses_publish(ctx)
+    link = ctx.link()
+    user, _ = presentity(ctx)
+    uri = f"sips:{user}@{ctx.target.hostport}"
+    final = exchange(ctx, link, publish(ctx, link, uri, body=pidf(uri)), "response to PUBLISH")
+    if ok(final) and etag_of(final):
+        Publication(ctx, link, uri, etag_of(final))
+    ctx.check(final.status != 416, "the SIPS URI served (not 416)", describe(final), 1)
+    ctx.check(ok(final) and bool(etag_of(final)), "a 2xx with a SIP-ETag", describe(final), 0)

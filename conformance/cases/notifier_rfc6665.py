@@ -12,6 +12,7 @@ notifier side live with the extension (``extensions/conformance/rfc6665.py``).
 from __future__ import annotations
 
 import re
+import time
 
 from conformance.cases._proxy_support import arrives, reply
 from conformance.cases.esc_rfc3903 import PACKAGE, presentity
@@ -275,6 +276,54 @@ def notify_failure_removes(ctx: Context) -> None:
         sub.ended = True
     ctx.check((refresh.status or 0) >= 300, "the refresh refused (481)", describe(refresh))
     ctx.should(refresh.status == 481, "481 (Subscription Does Not Exist)", describe(refresh))
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.2
+##= type=test
+##% If the NOTIFY request fails due to expiration of SIP Timer F
+##% (transaction timeout), the notifier SHOULD remove the subscription.
+@case(
+    "notifier-notify-timeout-removes",
+    roles=("uas",),
+    level="SHOULD",
+    no_control="the preamble (an accepted subscription) is the control",
+)
+def notify_timeout_removes(ctx: Context) -> None:
+    """The first NOTIFY left unanswered until its Timer F (64*T1) has fired: the
+    subscription is gone, so a refreshing SUBSCRIBE in its dialog is refused."""
+    notifier(ctx)
+    timer_f = 64 * ctx.profile.t1
+    if timer_f > 10:
+        ctx.not_applicable(f"Timer F lasts {timer_f:g} s at the profile's T1: too long to wait")
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    with ctx.preamble("a presence subscription accepted with a 2xx"):
+        req = subscribe(ctx, link, uri)
+        final, _ = ctx.transaction(link, req)
+        final = ctx.require_final(final, "response to SUBSCRIBE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.inconclusive(f"refused: {describe(final)}")
+    sub = Subscription(ctx, link, req, final)
+    first = link.expect(
+        lambda m: not m.is_response and m.method == "NOTIFY" and m.call_id == req.call_id,
+        timeout=2.0,
+    )
+    if first is None:
+        ctx.inconclusive("no NOTIFY after the 2xx")
+    started = time.monotonic()
+    # the NOTIFY and its retransmissions go unanswered until Timer F fires (and a little
+    # more, for the notifier to act on it)
+    link.collect(
+        lambda m: not m.is_response and m.call_id == req.call_id,
+        timer_f + 4 * ctx.profile.t1 + 0.3 - (time.monotonic() - started),
+    )
+    refresh, _ = ctx.transaction(link, sub.refresh(600))
+    refresh = ctx.require_final(refresh, "response to the refreshing SUBSCRIBE")
+    if 200 <= (refresh.status or 0) < 300:
+        next_notify(link, req.call_id, timeout=1.0)
+    else:
+        sub.ended = True
+    ctx.should((refresh.status or 0) >= 300, "the refresh refused (481)", describe(refresh))
 
 
 def _rr_uris(values: list[str]) -> list[str]:

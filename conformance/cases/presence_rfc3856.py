@@ -200,3 +200,36 @@ def subscribe_digest(ctx: Context) -> None:
         "the replayed credentials refused",
         describe(replayed),
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-9.2
+##= type=test
+##% To support this, all PA MUST support TLS and SIPS as if they were a
+##% proxy (see Section 26.3.1 of RFC 3261).
+@case(
+    "presence-tls-sips",
+    roles=("uas",),
+    level="MUST",
+    transports=("tls",),
+    no_control="the case itself is the control: a SUBSCRIBE refused otherwise is inconclusive",
+)
+def tls_sips(ctx: Context) -> None:
+    """Over TLS (one-way), a presence SUBSCRIBE with a SIPS Request-URI is accepted."""
+    notifier(ctx)
+    link = ctx.link()
+    user, _ = presentity(ctx)
+    req = ctx.request(
+        "SUBSCRIBE",
+        link,
+        uri=f"sips:{user}@{ctx.target.hostport}",
+        extra=[("Event", PACKAGE), ("Expires", "600")],
+    )
+    final, _ = ctx.transaction(link, req)
+    final = ctx.require_final(final, "response to SUBSCRIBE")
+    if 200 <= (final.status or 0) < 300:
+        Subscription(ctx, link, req, final)
+        next_notify(link, req.call_id, timeout=0.5)
+    elif final.status in (401, 407):
+        ctx.inconclusive(f"the target wants credentials: {describe(final)}")
+    ctx.check(final.status != 416, "the SIPS URI served (not 416)", describe(final))
+    ctx.check(200 <= (final.status or 0) < 300, "a 2xx", describe(final))
