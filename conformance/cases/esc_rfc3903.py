@@ -705,12 +705,12 @@ def publish_digest(ctx: Context) -> None:
 ##= type=test
 ##% For integrity protection, ESCs MUST implement TLS [8], and MUST
 ##% support both mutual and one-way authentication, and MUST also support
-##% the SIPS URI scheme defined in [4].
+##% the SIPS URI scheme defined in SIP [4].
 ##= https://www.rfc-editor.org/rfc/rfc3903#section-14.5
 ##= type=test
 ##% For providing confidentiality, ESCs MUST implement TLS [8], MUST
 ##% support both mutual and one-way authentication, and MUST also support
-##% the SIPS URI scheme defined in [4].
+##% the SIPS URI scheme defined in SIP [4].
 @case(
     "esc-tls-sips",
     roles=("uas",),

@@ -15,7 +15,15 @@ import re
 import time
 
 from conformance.cases._proxy_support import arrives, reply
-from conformance.cases.esc_rfc3903 import PACKAGE, presentity
+from conformance.cases.esc_rfc3903 import (
+    PACKAGE,
+    Publication,
+    etag_of,
+    ok,
+    pidf,
+    presentity,
+    publish,
+)
 from conformance.cases.proxy import control_through
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
@@ -154,6 +162,10 @@ def subscribed(ctx: Context, link: Link, uri: str, **kw: object) -> tuple[Subscr
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-8.2.3
 ##= type=test
 ##% They MUST NOT appear in other SIP requests or responses.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-6.2
+##= type=test
+##% In these cases,
+##% the notifier SHOULD always return a 200 (OK) response.
 @case(
     "notifier-final-response-at-once",
     roles=("uas",),
@@ -161,9 +173,10 @@ def subscribed(ctx: Context, link: Link, uri: str, **kw: object) -> tuple[Subscr
     no_control="the case itself is the control: a SUBSCRIBE left without answer is inconclusive",
 )
 def final_at_once(ctx: Context) -> None:
-    """A SUBSCRIBE gets its final response within the transaction's time (no waiting for a
-    user); neither Event nor Subscription-State appears in that response, nor in the 489 to a
-    SUBSCRIBE for an unknown package."""
+    """A SUBSCRIBE (to a presentity nobody published for) gets its final response within
+    the transaction's time (no waiting for a user), a 200 that reveals nothing; neither
+    Event nor Subscription-State appears in that response, nor in the 489 to a SUBSCRIBE
+    for an unknown package."""
     notifier(ctx)
     link = ctx.link()
     _, uri = presentity(ctx)
@@ -179,6 +192,8 @@ def final_at_once(ctx: Context) -> None:
     if 200 <= (final.status or 0) < 300:
         Subscription(ctx, link, req, final)
         next_notify(link, req.call_id, timeout=1.0)
+    # a presentity nobody published for: a 404 or 403 would tell whether it exists (§6.2)
+    ctx.should(final.status == 200, "200 (OK), revealing nothing", describe(final))
     bad = subscribe(ctx, link, uri, event="x-sipref-no-such-package")
     refused, _ = ctx.transaction(link, bad)
     for response in (final, refused):
@@ -196,6 +211,44 @@ def final_at_once(ctx: Context) -> None:
             repr(response.get("Subscription-State")),
             requirement=2,
         )
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1
+##= type=test
+##% Notifiers MUST NOT create subscriptions except upon receipt of a
+##% SUBSCRIBE request.
+@case(
+    "notifier-no-subscription-without-subscribe",
+    roles=("uas",),
+    level="MUST",
+    no_control="the subscription at the end is the control: NOTIFYs reach the runner's link",
+)
+def no_subscription_without_subscribe(ctx: Context) -> None:
+    """An OPTIONS (and, when the target takes PUBLISH, a PUBLISH) carrying Event: presence,
+    Expires and the runner's Contact creates no subscription: no NOTIFY comes; a SUBSCRIBE
+    afterwards does get its NOTIFY on the same link."""
+    notifier(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    contact = ("Contact", f"<sip:tester@{link.sent_by}>")
+    lookalike = [("Event", PACKAGE), ("Expires", "600"), contact]
+    options, _ = ctx.transaction(link, ctx.request("OPTIONS", link, uri=uri, extra=lookalike))
+    ctx.require_final(options, "response to OPTIONS")
+    if "PUBLISH" in ctx.profile.methods:
+        req = publish(ctx, link, uri, body=pidf(uri), extra=[contact])
+        final, _ = ctx.transaction(link, req)
+        if final is not None and ok(final) and etag_of(final):
+            Publication(ctx, link, uri, etag_of(final))
+    stray = link.collect(lambda m: not m.is_response and m.method == "NOTIFY", 0.5)
+    for notify in stray:
+        answer(link, notify, 481, "Subscription Does Not Exist")
+
+    def control() -> tuple[Message | None, bool]:
+        _, final = subscribed(ctx, link, uri)
+        return final, True
+
+    ctx.controlled("SUBSCRIBE", control, "the control (a SUBSCRIBE, then its NOTIFY)")
+    ctx.check(not stray, "no NOTIFY without a SUBSCRIBE", f"{len(stray)} NOTIFY")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc6665#section-4.5.2

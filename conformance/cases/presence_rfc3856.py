@@ -105,6 +105,11 @@ def current_state(ctx: Context) -> None:
 ##% When a change in the subscribed state occurs, the notifier SHOULD
 ##% immediately construct and send a NOTIFY request, unless the state
 ##% transition is caused by a NOTIFY transaction failure.
+##= https://www.rfc-editor.org/rfc/rfc3903#section-14.2
+##= type=test
+##% Also, the ESC SHOULD throttle incoming publications and the
+##% corresponding notifications resulting from the changes in event
+##% state.
 @case(
     "presence-notify-on-change-rate",
     roles=("uas",),
@@ -158,6 +163,11 @@ def notify_on_change(ctx: Context) -> None:
 ##= type=test
 ##% To prevent such attacks, implementations SHOULD require
 ##% authentication with anti-replay protection.
+##= https://www.rfc-editor.org/rfc/rfc3856#section-9.4
+##= type=test
+##% Finally, HTTP digest authentication (which MUST be implemented by
+##% watchers and PAs) MAY be used to prevent replay attacks, when there
+##% is a shared secret between the PA and the watcher.
 @case(
     "presence-subscribe-digest",
     roles=("uas",),
