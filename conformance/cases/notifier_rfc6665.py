@@ -221,7 +221,6 @@ def final_at_once(ctx: Context) -> None:
     "notifier-no-subscription-without-subscribe",
     roles=("uas",),
     level="MUST",
-    no_control="the subscription at the end is the control: NOTIFYs reach the runner's link",
 )
 def no_subscription_without_subscribe(ctx: Context) -> None:
     """An OPTIONS (and, when the target takes PUBLISH, a PUBLISH) carrying Event: presence,
