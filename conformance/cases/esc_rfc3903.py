@@ -522,6 +522,7 @@ def in_order(ctx: Context) -> None:
     _, uri = presentity(ctx)
     with ctx.preamble("an initial publication, accepted"):
         state = published(ctx, link, uri)
+    old = state.etag
     first = publish(ctx, link, uri, etag=state.etag, body=pidf(uri, "first"))
     second = publish(ctx, link, uri, etag=state.etag, body=pidf(uri, "second"))
     link.send(bytes(first), "first modification")
@@ -541,6 +542,9 @@ def in_order(ctx: Context) -> None:
         state.update(got)
     a, b = answers[first.branch], answers[second.branch]
     ctx.check(ok(a), "a 2xx to the first modification", describe(a))
+    if etag_of(a) == old:
+        # (a fault of §6's new entity-tag, esc-new-entity-tag's): the order cannot be seen
+        ctx.inconclusive("the entity-tag was not replaced: both modifications may succeed")
     ctx.check(b.status == 412, "412 to the second (its entity-tag replaced)", describe(b))
 
 
