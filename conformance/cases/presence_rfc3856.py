@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import time
 
-from conformance.cases.esc_rfc3903 import PACKAGE, PIDF, authenticated, presentity, published
+from conformance.cases._proxy_support import arrives, final_of, reply
+from conformance.cases.esc_rfc3903 import (
+    PACKAGE,
+    PIDF,
+    authenticated,
+    pidf,
+    presentity,
+    published,
+)
 from conformance.cases.notifier_rfc6665 import Subscription, next_notify, notifier, subscribed
+from conformance.cases.registrar import Registration
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -243,3 +252,70 @@ def tls_sips(ctx: Context) -> None:
         ctx.inconclusive(f"the target wants credentials: {describe(final)}")
     ctx.check(final.status != 416, "the SIPS URI served (not 416)", describe(final))
     ctx.check(200 <= (final.status or 0) < 300, "a 2xx", describe(final))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-7.2
+##= type=test
+##% Therefore, REGISTER requests used by presence user agents MUST be
+##% authenticated.
+@case(
+    "presence-register-authenticated",
+    roles=("registrar",),
+    level="MUST",
+    no_control="judged on the challenge itself; no challenge: not applicable",
+)
+def register_authenticated(ctx: Context) -> None:
+    """A presence user agent's REGISTER (its Contact lists SUBSCRIBE and PUBLISH; no
+    credentials) is challenged (401 or 407); with the profile's credentials it is accepted."""
+    registration = Registration(ctx)
+    contact = registration.contact() + ';methods="INVITE,SUBSCRIBE,PUBLISH,NOTIFY"'
+    req = registration._build([contact], 60, None, [("Allow-Events", PACKAGE)])
+    first, _ = ctx.transaction(registration.link, req)
+    first = ctx.require_final(first, "response to REGISTER")
+    if 200 <= (first.status or 0) < 300:
+        ctx.on_teardown(f"un-REGISTER {registration.aor}", registration.unregister)
+        ctx.not_applicable(f"the registrar serves without authentication ({describe(first)})")
+    ctx.check(first.status in (401, 407), "a 401 or 407 challenge", describe(first))
+    if ctx.profile.username:
+        final = registration.register([contact], 60)
+        ctx.check(
+            200 <= (final.status or 0) < 300,
+            "the REGISTER with credentials accepted",
+            describe(final),
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3856#section-9.3
+##= type=test
+##% When local proxies are used for transmission of outbound messages,
+##% proxy authentication is RECOMMENDED.
+@case(
+    "presence-proxy-authentication",
+    roles=("proxy",),
+    level="SHOULD",
+    no_control="judged on the proxy's answer: a challenge passes, forwarding is the warning",
+)
+def proxy_authentication(ctx: Context) -> None:
+    """A PUBLISH from a presence user agent through the proxy (no credentials): the proxy
+    demands them (407, or 401) rather than forwarding it."""
+    link, down = ctx.link(), ctx.listener()
+    uri = f"sip:presentity@{down.hostport}"
+    req = ctx.request(
+        "PUBLISH",
+        link,
+        uri=uri,
+        extra=[("Event", PACKAGE), ("Expires", "3600")],
+        body=pidf(uri),
+        content_type=PIDF,
+    )
+    link.send(bytes(req), "PUBLISH through the proxy")
+    got = arrives(down, "PUBLISH", req.call_id, timeout=2.0)
+    if got is not None:
+        reply(down, got, 200, extra=[("SIP-ETag", unique("e")), ("Expires", "3600")])
+    final = final_of(link, req, timeout=2.0)
+    if got is None and final is None:
+        ctx.inconclusive("the PUBLISH was neither forwarded nor answered")
+    challenged = final is not None and final.status in (401, 407)
+    ctx.should(challenged, "a 407 (proxy authentication)", "forwarded without credentials")
+    if got is None and not challenged:
+        ctx.inconclusive(f"the PUBLISH was refused otherwise: {describe(final)}")
