@@ -175,8 +175,7 @@ def notify_on_change(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3856#section-9.4
 ##= type=test
 ##% Finally, HTTP digest authentication (which MUST be implemented by
-##% watchers and PAs) MAY be used to prevent replay attacks, when there
-##% is a shared secret between the PA and the watcher.
+##% watchers
 @case(
     "presence-subscribe-digest",
     roles=("uas",),
