@@ -76,6 +76,35 @@ def pidf_format(ctx: Context) -> None:
         )
 
 
+##= https://www.rfc-editor.org/rfc/rfc3856#section-9.4
+##= type=test
+##% When it is used for that purpose, the
+##% presence document carried in the NOTIFY request MUST contain a
+##% timestamp.
+@case(
+    "presence-signed-timestamp",
+    roles=("uas",),
+    level="MUST",
+    no_control="the subscription is its own control: a refused one is inconclusive",
+)
+def signed_timestamp(ctx: Context) -> None:
+    """A subscription accepting signed documents (Accept: multipart/signed as well): when
+    the PA signs the NOTIFY's presence document (S/MIME against replay), the document
+    carries a timestamp; a PA that does not sign is not applicable."""
+    notifier(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    with ctx.preamble("state published (when the target takes PUBLISH), then a subscription"):
+        if "PUBLISH" in ctx.profile.methods:
+            published(ctx, link, uri)
+        sub, _ = subscribed(ctx, link, uri, accept=f"{PIDF}, multipart/signed")
+    first = sub.first
+    assert first is not None
+    if _mime(first) != "multipart/signed":
+        ctx.not_applicable(f"the PA does not sign its documents ({_mime(first) or 'no body'})")
+    ctx.check(b"timestamp>" in first.body, "a <timestamp> in the signed document", "none")
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3856#section-6.7
 ##= type=test
 ##% If the result of the authorization decision was success, a NOTIFY
