@@ -378,6 +378,45 @@ def notify_timeout_removes(ctx: Context) -> None:
     ctx.should((refresh.status or 0) >= 300, "the refresh refused (481)", describe(refresh))
 
 
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.5.2
+##= type=test
+##% The error text of such 403
+##% responses SHOULD indicate that dialog sharing is not supported.
+@case(
+    "notifier-dialog-sharing-403",
+    roles=("uas",),
+    level="SHOULD",
+    no_control="the preamble (an accepted subscription) is the control",
+)
+def dialog_sharing_403(ctx: Context) -> None:
+    """A SUBSCRIBE for a second subscription (another Event id) inside an established
+    subscription's dialog: a notifier refusing it with 403 says in the reason phrase that
+    dialog sharing is not supported; one that shares the dialog is not applicable."""
+    notifier(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    with ctx.preamble("a presence subscription, accepted and NOTIFYed"):
+        sub, _ = subscribed(ctx, link, uri)
+    second = sub.refresh(600)
+    second.set("Event", f"{PACKAGE};id={unique('id')}")
+    final, _ = ctx.transaction(link, second)
+    final = ctx.require_final(final, "response to the second SUBSCRIBE in the dialog")
+    if 200 <= (final.status or 0) < 300:
+        next_notify(link, second.call_id, timeout=1.0)
+        again = sub.refresh(0)
+        again.set("Event", second.get("Event") or PACKAGE)
+        ctx.transaction(link, again, learn=False)
+        next_notify(link, second.call_id, timeout=1.0)
+        ctx.not_applicable("the notifier shares the dialog (a second subscription in it)")
+    if final.status != 403:
+        ctx.not_applicable(f"refused otherwise than with 403: {describe(final)}")
+    ctx.should(
+        "shar" in final.reason.lower(),
+        "a reason phrase saying dialog sharing is not supported",
+        repr(final.reason),
+    )
+
+
 def _rr_uris(values: list[str]) -> list[str]:
     return [v.strip() for v in values if v.strip()]
 
