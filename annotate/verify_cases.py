@@ -12,6 +12,7 @@ the sipref-uac profile's ``[uac]`` commands make our ua call it (``conformance.t
 
 from __future__ import annotations
 
+import fnmatch
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from conformance.discovery import load_cases
 from conformance.model import REGISTRY, Verdict
 from conformance.profile import load_profile
 from conformance.runner import CaseResult, Runner
-from conformance.selftest import PROFILES, UAC_STACKS, _stacks
+from conformance.selftest import PROFILES, UAC_STACKS, VARIANTS, _stacks
 from conformance.target import parse_target
 from conformance.tests.support import started
 from rfc3261.asyncio.loopback import free_port
@@ -36,6 +37,19 @@ STACK_OF_ROLE = {
     "proxy": "sipref-proxy",
 }
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
+
+
+def stack_for(case_id: str, role: str) -> str:
+    """The program a case runs against: a UDP variant of the role whose case globs name it
+    (sipref-presence for the RFC 3903/6665/3856 event cases), else the role's program."""
+    for name, (stack, transport, globs) in VARIANTS.items():
+        if name != stack or transport != "udp":
+            continue
+        if _stacks(0, Path("."))[stack][2] == role and any(
+            fnmatch.fnmatch(case_id, g.strip()) for g in globs.split(",")
+        ):
+            return stack
+    return STACK_OF_ROLE[role]
 
 
 @pytest.mark.parametrize("case_id", sorted(REGISTRY))
@@ -53,7 +67,7 @@ def test_case(case_id: str) -> None:
             continue
         port = free_port()
         with tempfile.TemporaryDirectory(prefix="sipref-verify-") as work:
-            command, profile_name, _role = _stacks(port, Path(work))[STACK_OF_ROLE[role]]
+            command, profile_name, _role = _stacks(port, Path(work))[stack_for(case_id, role)]
             assert command is not None
             profile = load_profile(PROFILES / profile_name)
             with started(command, port):

@@ -194,6 +194,25 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "sipref-proxy.toml",
             "proxy",
         ),
+        # the presence server beside the proxy (--presence, RFC 3903 ESC and RFC 6665/3856
+        # notifier): the runner talks to it on ``port``, the proxy listens on another port
+        "sipref-presence": (
+            [
+                *sipref,
+                "proxy",
+                "--listen",
+                f"sip:127.0.0.1:{_free_port() if port else 0}",
+                "-q",
+                *domain,
+                *t1,
+                "--db",
+                str(work / "presence.db"),
+                "--presence",
+                f"sip:127.0.0.1:{port}",
+            ],
+            "sipref-presence.toml",
+            "uas",
+        ),
         # Kamailio as registrar and stateful proxy (conformance/tests/kamailio/kamailio.cfg.in)
         "kamailio-registrar": (_kamailio(port, work), "kamailio.toml", "registrar"),
         "kamailio-proxy": (_kamailio(port, work), "kamailio.toml", "proxy"),
@@ -240,6 +259,14 @@ VARIANTS = {
         "--flow-timer",
         "1",
     ),
+    # only the event cases: the presence server is no UA for calls
+    "sipref-presence": ("sipref-presence", "udp", "esc-*,presence-*,notifier-*,rfc6665-*"),
+    "sipref-presence-tls": (
+        "sipref-presence",
+        "tls",
+        "esc-tls-*,presence-tls-*,tls-sips-uri,tls-aes128-sha,"
+        "transport-crlf-before-start-line,transport-stream-content-length",
+    ),
 }
 
 
@@ -276,7 +303,8 @@ def variant(name: str, port: int, work: Path) -> tuple[list[str] | None, str, st
         made = certificate(work) if port else (Path("cert"), Path("key"))
         if made is None:
             return None, profile_name, role, transport, globs
-        listen = command.index("--listen") + 1
+        # the runner's port: the presence server's when the stack runs one (sipref-presence)
+        listen = command.index("--presence" if "--presence" in command else "--listen") + 1
         command = [*command[:listen], f"sips:127.0.0.1:{port}", *command[listen + 1 :]]
         command += ["--cert", str(made[0]), "--key", str(made[1]), "--tls-rfc3261-ciphers"]
         if role == "proxy":
@@ -409,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     done = 0
     with tempfile.TemporaryDirectory(prefix="sipref-selftest-") as work:
-        for name in [*_stacks(0, Path(work)), *VARIANTS]:
+        # (a stack that is its own variant, sipref-presence, runs once: with its globs)
+        for name in dict.fromkeys([*_stacks(0, Path(work)), *VARIANTS]):
             if args.stack and name not in args.stack:
                 continue
             port = _free_port()

@@ -59,7 +59,10 @@ can check the runner gives that rule's case the failing verdict:
 - ``bye_before_ack``: that BYE goes out at once, before the ACK (§15);
 - ``sdp_no_connection``: the SDP of a 2xx has no c= line at all (RFC 8866 §5.7);
 - ``ack_stray_2xx``: a 2xx to INVITE matching no transaction is ACKed, not silently
-  discarded (RFC 6026 §8.9).
+  discarded (RFC 6026 §8.9);
+- with ``esc`` (an RFC 3903 event state compositor for ``presence``, PUBLISH only):
+  ``publish_no_etag``: a 2xx to PUBLISH without SIP-ETag (§6); ``publish_same_etag``: a
+  modification or refresh keeps the entity-tag it names instead of a new one (§6).
 
 Faults of the environment rather than of a rule (each case whose control they break must end
 inconclusive, not fail):
@@ -109,12 +112,14 @@ REASONS = {
     415: "Unsupported Media Type",
     416: "Unsupported URI Scheme",
     420: "Bad Extension",
+    412: "Conditional Request Failed",
     423: "Interval Too Brief",
     481: "Call/Transaction Does Not Exist",
     482: "Loop Detected",
     483: "Too Many Hops",
     486: "Busy Here",
     487: "Request Terminated",
+    489: "Bad Event",
     500: "Server Internal Error",
     501: "Not Implemented",
     505: "Version Not Supported",
@@ -131,8 +136,12 @@ class FaultyElement:
         t1: float = 0.5,
         users: tuple[str, ...] = ("alice", "ring"),
         realm: str = "",
+        esc: bool = False,
     ) -> None:
         self.role = role
+        # RFC 3903: PUBLISH for presence served (entity-tag -> (resource, expiry))
+        self.esc = esc
+        self.publications: dict[str, tuple[str, float]] = {}
         # Digest (RFC 2617, MD5): with a realm, REGISTER and INVITE need alice's credentials
         self.realm = realm
         self.faults = set(faults)
@@ -403,6 +412,9 @@ class FaultyElement:
         if self.role == "registrar":
             self._register(msg, addr)
             return
+        if self.esc and method == "PUBLISH":
+            self._publish(msg, addr)
+            return
         if self.role == "redirect":
             self._redirect(msg, addr, user)
             return
@@ -536,6 +548,45 @@ class FaultyElement:
         if "redirect_no_contact" in self.faults:
             contacts = []
         self._reply(msg, addr, 302, [("Contact", c) for c in contacts])
+
+    def _publish(self, msg: Message, addr: tuple[str, int]) -> None:
+        """RFC 3903 §6 in short, for the presence package and the host 127.0.0.1."""
+        host = uri_host_port(msg.uri)[0]
+        resource = msg.uri.split(":", 1)[1].split(";")[0].split("@")[0] + "@" + host
+        event = (msg.get("Event") or "").split(";")[0].strip().lower()
+        etag = (msg.get("SIP-If-Match") or "").strip()
+        expires_value = (msg.get("Expires") or "3600").strip()
+        expires = int(expires_value) if expires_value.isdigit() else 3600
+        ctype = (msg.get("Content-Type") or "").split(";")[0].strip().lower()
+        now = time.monotonic()
+        held = self.publications.get(etag)
+        known = held[0] if held is not None and held[1] > now else None
+        if host != "127.0.0.1":
+            self._reply(msg, addr, 404)
+        elif event != "presence":
+            self._reply(msg, addr, 489, [("Allow-Events", "presence")])
+        elif "," in etag:
+            self._reply(msg, addr, 400)
+        elif etag and known != resource:
+            # unknown, expired, or another resource's
+            self._reply(msg, addr, 412)
+        elif 0 < expires < 60:
+            self._reply(msg, addr, 423, [("Min-Expires", "60")])
+        elif msg.body and ctype != "application/pidf+xml":
+            self._reply(msg, addr, 415, [("Accept", "application/pidf+xml")])
+        elif not msg.body and not etag:
+            self._reply(msg, addr, 400)
+        elif expires == 0:
+            self.publications.pop(etag, None)
+            self._reply(msg, addr, 200, [("Expires", "0")])
+        else:
+            new = etag if etag and "publish_same_etag" in self.faults else secrets.token_hex(6)
+            self.publications.pop(etag, None)
+            self.publications[new] = (resource, now + expires)
+            extra = [("Expires", str(expires))]
+            if "publish_no_etag" not in self.faults:
+                extra.append(("SIP-ETag", new))
+            self._reply(msg, addr, 200, extra)
 
     def _challenge(self) -> str:
         qop = "" if "no_qop" in self.faults else ', qop="auth"'

@@ -64,6 +64,8 @@ def test_every_case_reaches_an_accepted_verdict(stack: str) -> None:
         "sipref-registrar-tls",
         "sipref-registrar-auth",
         "sipref-proxy-edge",
+        "sipref-presence",
+        "sipref-presence-tls",
     ],
 )
 def test_transport_variants_and_digest_reach_accepted_verdicts(stack: str) -> None:
@@ -90,6 +92,8 @@ def test_transport_variants_and_digest_reach_accepted_verdicts(stack: str) -> No
         assert {"transport-crlf-before-start-line", "transport-stream-content-length"} <= passed
     if transport == "tls":
         assert {"tls-sips-uri", "tls-aes128-sha"} <= passed
+    if stack == "sipref-presence-tls":
+        assert {"esc-tls-sips", "presence-tls-sips"} <= passed
     if stack == "sipref-registrar-auth":
         assert {"auth-challenge-digest-qop", "auth-basic-refused", "auth-rfc2069-credentials"} <= (
             passed

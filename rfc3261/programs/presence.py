@@ -17,12 +17,14 @@ record-routed like any other and the NOTIFYs come back through the proxy (RFC 66
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 from ..asyncio.dispatcher import CoreHost
 from ..message import Request
 from ..proxy import ProxyExtension, Target
+from ..timers import DEFAULT_TIMERS, TimerValues
 from ..ua_core import UAConfig, UserAgent
 from ..uri import SipURI
 from .plugins import available_ua_extensions
@@ -56,12 +58,21 @@ class PresenceRouting(ProxyExtension):
 
 
 async def start_compositor(
-    listen: str, domains: frozenset[str], db_path: str, *, authenticator: Any = None
+    listen: str,
+    domains: frozenset[str],
+    db_path: str,
+    *,
+    authenticator: Any = None,
+    timers: TimerValues = DEFAULT_TIMERS,
+    server_ssl: ssl.SSLContext | None = None,
+    client_ssl: ssl.SSLContext | None = None,
 ) -> tuple[CoreHost, PresenceRouting, Any]:
     """Start the compositor UA on ``listen``; its host, the proxy hook and the compositor.
 
     ``authenticator`` (a :class:`~rfc3261.digest_server.DigestAuthenticator`, the
-    registrar's) makes it challenge every PUBLISH and SUBSCRIBE with 401.
+    registrar's) makes it challenge every PUBLISH and SUBSCRIBE with 401.  ``timers`` and
+    the TLS contexts are the proxy's (its ``--t1``, ``--cert``/``--key``): a ``sips:``
+    ``listen`` serves TLS.
     """
     found = available_ua_extensions()
     if "events" not in found or "esc" not in found:
@@ -74,7 +85,7 @@ async def start_compositor(
     compositor = found["esc"](  # type: ignore[call-arg]
         events, db_path, is_responsible=ours, authenticator=authenticator
     )
-    host = CoreHost(None)
+    host = CoreHost(None, server_ssl=server_ssl, client_ssl=client_ssl)
     host.deliver = lambda event: None
     points = await host.listen(listen)
     point = points[0]
@@ -84,6 +95,7 @@ async def start_compositor(
         sent_by=point.sent_by,
         transport=point.transport,
         allow=("OPTIONS",),
+        timers=timers,
     )
     ua = UserAgent(config, extensions=[events, compositor])
     host.core = ua

@@ -275,7 +275,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.presence:
                 domains = frozenset(d.lower() for d in args.domain or ())
                 presence_host, routing, _ = await start_compositor(
-                    args.presence, domains, args.db, authenticator=registrar.authenticator
+                    args.presence,
+                    domains,
+                    args.db,
+                    authenticator=registrar.authenticator,
+                    timers=DEFAULT_TIMERS if args.t1 is None else TimerValues(T1=args.t1),
+                    server_ssl=server_ssl,
+                    client_ssl=client_ssl,
                 )
                 extensions.append(routing)
             first = points[0].address
