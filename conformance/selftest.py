@@ -142,6 +142,24 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             "sipref-registrar.toml",
             "registrar",
         ),
+        # the same with RFC 5626 outbound (conformance/cases/registrar_rfc5626.py)
+        "sipref-registrar-outbound": (
+            [
+                *sipref,
+                "registrar",
+                *listen,
+                *domain,
+                "--db",
+                str(work / "outbound.db"),
+                *t1,
+                "--outbound",
+                # a Flow-Timer short enough for reg-outbound-flow-timer-grace to wait out
+                "--flow-timer",
+                "1",
+            ],
+            "sipref-registrar-outbound.toml",
+            "registrar",
+        ),
         "sipref-redirect": (
             [
                 *sipref,

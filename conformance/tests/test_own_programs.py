@@ -57,7 +57,14 @@ def test_every_case_reaches_an_accepted_verdict(stack: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "stack", ["sipref-ua-tcp", "sipref-ua-tls", "sipref-registrar-tls", "sipref-registrar-auth"]
+    "stack",
+    [
+        "sipref-ua-tcp",
+        "sipref-ua-tls",
+        "sipref-registrar-tls",
+        "sipref-registrar-auth",
+        "sipref-registrar-outbound",
+    ],
 )
 def test_transport_variants_and_digest_reach_accepted_verdicts(stack: str) -> None:
     """The same over TCP and TLS (`selftest.VARIANTS`: the transport-dependent cases), and
