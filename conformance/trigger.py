@@ -78,6 +78,12 @@ KINDS: dict[str, str] = {
     "parameter and headers), as if a link were clicked",
     "dns": "call sip:uas@{domain}, finding the server by RFC 3263 with the DNS server {dns}, "
     "hanging up about 1 s after it is answered",
+    # RFC 5626 (conformance/cases/uac_rfc5626.py)
+    "register-outbound": "register sip:alice@127.0.0.1 with RFC 5626 outbound through an "
+    "outbound-proxy set of two URIs both naming {target}, and stay registered",
+    "call-outbound": "register sip:alice@127.0.0.1 with RFC 5626 outbound through the outbound "
+    "proxy {target}, then call {uri} over that flow, hanging up about 1 s after the answer, "
+    "and stay registered",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (
