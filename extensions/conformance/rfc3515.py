@@ -1,4 +1,5 @@
-"""RFC 3515 on the wire: a target that allows REFER answers it as §2.4 says.
+"""RFC 3515 on the wire: a target that allows REFER answers it as §2.4 says, and one that
+transfers a call ([uac] transfer) sends its REFER as §2 and §2.4.1 say.
 
 The cases apply to a UAS whose profile lists REFER among its methods (``python -m
 rfc3261 ua --extension refer``, which accepts every well-formed REFER); against any
@@ -14,9 +15,10 @@ import re
 import time
 from collections.abc import Callable
 
-from conformance.messages import Outgoing, bye_for
+from conformance.messages import Outgoing, bye_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 from conformance.wire import Link
 
 
@@ -397,3 +399,167 @@ def no_cancel(ctx: Context) -> None:
         _answer(link, cancel)
     _answer(link, invite, "486 Busy Here")
     ctx.should(cancel is None, "no CANCEL of the referenced INVITE", "a CANCEL")
+
+
+# -- the UAC role: the target transfers the runner's call (RFC 3515 as the referrer) -----
+
+
+class Transferee:
+    """The runner's end of a transfer the target makes ([uac] transfer): it answers the
+    INVITE (a Record-Route naming itself when asked), then takes the REFER."""
+
+    def __init__(self, ctx: Context, record_route: bool = False) -> None:
+        self.ctx = ctx
+        self.peer = Peer(ctx, "transfer")
+        self.record_route = record_route
+        self.invite: Message | None = None
+        self.cseq = 0  # the runner's CSeq in the call (its NOTIFYs)
+
+    def refer(self) -> tuple[Message, tuple[str, int]]:
+        """The preamble: the call answered, then the REFER in it (not answered yet)."""
+        peer = self.peer
+        with self.ctx.preamble("a call from the target, answered, then its REFER"):
+            invite, addr = peer.first("INVITE")
+            self.invite = invite
+            rr = [f"Record-Route: <sip:rr@{peer.server.hostport};lr>"] if self.record_route else []
+            peer.answer(invite, addr, 200, headers=rr)
+            got = None
+            end = time.monotonic() + 5.0
+            while got is None and (left := end - time.monotonic()) > 0:
+                msg = peer.expect(lambda m: not m.is_response and m.method != "ACK", left)
+                if msg is None:
+                    break
+                if msg[0].method == "REFER":
+                    got = msg
+                else:
+                    peer.ok(*msg)
+            if got is None:
+                self.ctx.inconclusive("no REFER in the call")
+        assert got is not None
+        return got
+
+    def notify(self, refer: Message, addr: tuple[str, int], state: str, frag: bytes) -> bytes:
+        """A NOTIFY of the refer subscription (sipfrag ``frag``), sent; its bytes."""
+        peer = self.peer
+        self.cseq += 1
+        contact = (refer.get("Contact") or "").split("<", 1)[-1].split(">", 1)[0]
+        lines = [
+            f"NOTIFY {contact} SIP/2.0",
+            f"Via: SIP/2.0/UDP {peer.server.hostport};branch={unique('z9hG4bK')}",
+            "Max-Forwards: 70",
+            f"From: {refer.get('To')}",
+            f"To: {refer.get('From')}",
+            f"Call-ID: {refer.call_id}",
+            f"CSeq: {self.cseq} NOTIFY",
+            f"Contact: <sip:uas@{peer.server.hostport}>",
+            "Event: refer",
+            f"Subscription-State: {state}",
+            "Content-Type: message/sipfrag",
+            f"Content-Length: {len(frag)}",
+        ]
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + frag
+        peer.send(data, addr, "NOTIFY (refer)")
+        return data
+
+    def finish(self, refer: Message, addr: tuple[str, int]) -> None:
+        """202 to the REFER (if not yet), the final NOTIFY, and the hang-up answered."""
+        self.peer.answer(refer, addr, 202, contact=True)
+        self.notify(refer, addr, "terminated;reason=noresource", b"SIP/2.0 200 OK\r\n")
+        self.peer.serve(1.0)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.1
+##= type=test
+##% A REFER request MUST contain exactly one Refer-To header field value.
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2
+##= type=test
+##% REFER creates a dialog, and MAY be Record-Routed, hence MUST contain a single Contact
+##% header field value.
+@case(
+    "uac-refer-construction",
+    roles=UAC,
+    timeout=15,
+    preamble="a call from the target, then its REFER ([uac] transfer)",
+    no_control=RUNNER_ANSWERS,
+)
+def refer_construction(ctx: Context) -> None:
+    """The REFER transferring the call: one Refer-To value, one Contact value."""
+    side = Transferee(ctx)
+    refer, addr = side.refer()
+    refer_to = [v for line in refer.get_all("Refer-To") for v in _values(line)]
+    contacts = [v for line in refer.get_all("Contact") for v in _values(line)]
+    side.finish(refer, addr)
+    ctx.check(len(refer_to) == 1, "one Refer-To value", " | ".join(refer_to) or "none")
+    ctx.check(len(contacts) == 1, "one Contact value", " | ".join(contacts) or "none", 1)
+
+
+def _values(line: str) -> list[str]:
+    """The comma-separated values of a header field line (commas in <> or quotes kept)."""
+    out, depth, quoted, start = [], 0, False, 0
+    for i, c in enumerate(line):
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c == "<":
+            depth += 1
+        elif not quoted and c == ">":
+            depth -= 1
+        elif c == "," and not quoted and depth == 0:
+            out.append(line[start:i].strip())
+            start = i + 1
+    out.append(line[start:].strip())
+    return [v for v in out if v]
+
+
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2
+##= type=test
+##% REFERs occurring inside an existing dialog MUST follow the Route/Record-Route logic of
+##% that dialog.
+@case(
+    "uac-refer-route-set",
+    roles=UAC,
+    timeout=15,
+    preamble="a call from the target, then its REFER ([uac] transfer)",
+    no_control=RUNNER_ANSWERS,
+)
+def refer_route_set(ctx: Context) -> None:
+    """The 200 to the INVITE has a Record-Route: the REFER in the call carries it as its
+    Route, to the remote target (the 200's Contact)."""
+    side = Transferee(ctx, record_route=True)
+    refer, addr = side.refer()
+    side.finish(refer, addr)
+    route = " | ".join(refer.get_all("Route"))
+    expected = f"sip:rr@{side.peer.server.hostport};lr"
+    ctx.check(expected in route, f"Route: <{expected}>", route or "no Route")
+    ctx.check(
+        refer.uri.startswith(f"sip:uas@{side.peer.server.hostport}"),
+        "the Request-URI the remote target",
+        refer.uri,
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.4
+##= type=test
+##% Analogous to the case for SUBSCRIBE described in that document, the agent that issued
+##% the REFER MUST be prepared to receive a NOTIFY before the REFER transaction completes.
+@case(
+    "uac-refer-notify-before-202",
+    roles=UAC,
+    timeout=15,
+    preamble="a call from the target, then its REFER ([uac] transfer)",
+    no_control=RUNNER_ANSWERS,
+)
+def notify_before_202(ctx: Context) -> None:
+    """A NOTIFY (100 Trying) before the REFER's 202: the target answers it 2xx."""
+    side = Transferee(ctx)
+    refer, addr = side.refer()
+    side.notify(refer, addr, "active;expires=60", b"SIP/2.0 100 Trying\r\n")
+    got = side.peer.expect(
+        lambda m: m.is_response and (m.get("CSeq") or "").endswith("NOTIFY"), timeout=2.0
+    )
+    side.finish(refer, addr)
+    status = got[0].status if got is not None else None
+    ctx.check(
+        status is not None and 200 <= status < 300,
+        "2xx to the early NOTIFY",
+        f"{status}" if status else "no response",
+    )
