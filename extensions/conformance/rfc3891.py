@@ -10,10 +10,12 @@ INVITE without the Replaces, which the target accepts (the call is hung up after
 from __future__ import annotations
 
 import re
+import time
 
-from conformance.messages import Outgoing, ack_for
+from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, Dialog, case, describe
 from conformance.sipmsg import Message
+from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 from conformance.wire import Link
 from extensions.conformance.rfc3515 import _answer, _drain, _referenced_invite
 
@@ -313,3 +315,76 @@ def replaces_incompatible(ctx: Context) -> None:
     ctx.check((refused.status or 0) >= 300, "an error response", describe(refused))
     up = _still_up(ctx, dialog)
     ctx.check(up is not None and up.status == 200, "the call still up", describe(up))
+
+
+# -- the UAC role: the target, transferred, sends the INVITE with Replaces ([uac] transferee)
+
+#: the dialog the runner's REFER asks the target to replace (at "carol", the runner)
+_REPLACED = "replaced-call@conformance.invalid;to-tag=carol1;from-tag=bob1"
+
+
+##= https://www.rfc-editor.org/rfc/rfc3891#section-6.1
+##= type=test
+##% A Replaces header field MUST contain exactly one to-tag and exactly one from-tag, as they
+##% are required for unique dialog matching.
+##= https://www.rfc-editor.org/rfc/rfc3891#section-6.2
+##= type=test
+##% UAs which support the Replaces header MUST include the "replaces" option tag in a
+##% Supported header field.
+@case(
+    "uac-replaces-invite",
+    roles=UAC,
+    timeout=15,
+    preamble="a call from the target, answered ([uac] transferee)",
+    no_control=RUNNER_ANSWERS,
+)
+def replaces_invite(ctx: Context) -> None:
+    """The runner REFERs the target (in its call) to sip:carol@runner with a Replaces: the
+    target's INVITE carries that Replaces (one to-tag, one from-tag) and Supported:
+    replaces."""
+    peer = Peer(ctx, "transferee")
+    invite, addr = peer.first("INVITE")
+    peer.answer(invite, addr, 200)
+    escaped = _REPLACED.replace("@", "%40").replace(";", "%3B").replace("=", "%3D")
+    contact = (invite.get("Contact") or "").split("<", 1)[-1].split(">", 1)[0]
+    to = f"{invite.get('To')};tag={peer.tag}" if "tag=" not in (invite.get("To") or "") else ""
+    host = peer.server.hostport
+    lines = [
+        f"REFER {contact} SIP/2.0",
+        f"Via: SIP/2.0/UDP {host};branch={unique('z9hG4bK')}",
+        "Max-Forwards: 70",
+        f"From: {to or invite.get('To')}",
+        f"To: {invite.get('From')}",
+        f"Call-ID: {invite.call_id}",
+        "CSeq: 1 REFER",
+        f"Contact: <sip:uas@{host}>",
+        f"Refer-To: <sip:carol@{host}?Replaces={escaped}>",
+        f"Referred-By: <sip:uas@{host}>",
+        "Content-Length: 0",
+    ]
+    peer.send(("\r\n".join(lines) + "\r\n\r\n").encode(), addr, "REFER (transfer)")
+    replacing = None
+    end = time.monotonic() + 4.0
+    while replacing is None and (left := end - time.monotonic()) > 0:
+        got = peer.expect(lambda m: not m.is_response and m.method != "ACK", left)
+        if got is None:
+            break
+        msg, where = got
+        if msg.method == "INVITE" and msg.get("Replaces") is not None:
+            replacing = msg
+            # no such dialog here: 481 ends the attempt (and the refer subscription)
+            peer.answer(msg, where, 481, contact=False)
+        else:
+            peer.ok(msg, where)
+    if replacing is None:
+        ctx.inconclusive("no INVITE with Replaces after the REFER")
+    assert replacing is not None
+    peer.serve(0.5)
+    value = replacing.get("Replaces") or ""
+    counts = (
+        len(re.findall(r"(?i);\s*to-tag=", value)),
+        len(re.findall(r"(?i);\s*from-tag=", value)),
+    )
+    ctx.check(counts == (1, 1), "exactly one to-tag and one from-tag", value)
+    tags = {t.strip().lower() for line in replacing.get_all("Supported") for t in line.split(",")}
+    ctx.check("replaces" in tags, "Supported: replaces", repr(replacing.get_all("Supported")), 1)
