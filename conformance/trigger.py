@@ -84,6 +84,8 @@ KINDS: dict[str, str] = {
     "call-outbound": "register sip:alice@127.0.0.1 with RFC 5626 outbound through the outbound "
     "proxy {target}, then call {uri} over that flow, hanging up about 1 s after the answer, "
     "and stay registered",
+    "register-outbound-tcp": "register sip:alice@127.0.0.1 with RFC 5626 outbound through the "
+    "outbound proxy {target} over TCP, and stay registered",
     # RFC 3515, 3891, 3892 (extensions/conformance/rfc3515.py, rfc3891.py, rfc3892.py)
     "transfer": "call {uri}, then transfer the far end (REFER, naming yourself in "
     "Referred-By) to sip:carol@{target}, hanging up once the transfer succeeded",

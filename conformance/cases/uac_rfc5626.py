@@ -11,14 +11,16 @@ wants the flow to fail, with another one (§4.4.2).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import socket
 import time
 from collections.abc import Callable
 
 from conformance.cases.uac_register import uri_of
 from conformance.model import Context, case
-from conformance.sipmsg import Message, parse_message
+from conformance.sipmsg import Message, StreamBuffer, parse_message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 from conformance.wire import Event
 from rfc3261.stun import binding_response, is_stun
@@ -594,3 +596,153 @@ def supported_in_invite(ctx: Context) -> None:
         "outbound" in _tags(invite), "Supported: outbound", repr(invite.get_all("Supported"))
     )
     edge.serve(1.5)
+
+
+class StreamEdge:
+    """The runner's side of an outbound flow over TCP: a listening socket on the port of
+    the Peer's UDP listener (made before the trigger starts), one accepted connection,
+    REGISTERs answered, CRLF pings answered with a pong (§4.4.1)."""
+
+    def __init__(self, ctx: Context, kind: str) -> None:
+        self.ctx = ctx
+        listener = ctx.listener()
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.tcp.bind(listener.local)
+        except OSError as exc:
+            self.tcp.close()
+            ctx.inconclusive(f"cannot listen on TCP {listener.hostport}: {exc}")
+        self.tcp.listen(4)
+        ctx.on_teardown("the TCP listener closed", self.close)
+        self.peer = Peer(ctx, kind, server=listener)
+        self.conn: socket.socket | None = None
+        self.buffer = StreamBuffer()
+        self.pings: list[float] = []
+        self.closed = False
+        self.registers: list[Message] = []
+        #: how to answer the next REGISTERs: (status, header lines), the last one kept
+        self.answers: list[tuple[int, list[str]]] = []
+
+    def close(self) -> bool:
+        for sock in (self.conn, self.tcp):
+            if sock is not None:
+                sock.close()
+        return True
+
+    def _send(self, data: bytes, note: str) -> None:
+        assert self.conn is not None
+        self.peer.server.ladder.add(
+            Event(0, "sent", "tcp", self.conn.getsockname()[:2], self.remote, data, note)
+        )
+        with contextlib.suppress(OSError):
+            self.conn.sendall(data)
+
+    def run(self, duration: float, until: Callable[[], bool] = lambda: False) -> None:
+        """Serve the connection for ``duration`` seconds (or until ``until()``)."""
+        end = time.monotonic() + duration
+        if self.conn is None:
+            self.tcp.settimeout(max(0.01, min(self.peer.wait, duration)))
+            try:
+                self.conn, addr = self.tcp.accept()
+            except OSError:
+                return
+            self.remote = addr[:2]
+        while not until() and (left := end - time.monotonic()) > 0 and not self.closed:
+            self.conn.settimeout(max(0.01, left))
+            try:
+                data = self.conn.recv(65536)
+            except TimeoutError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.closed = True
+                return
+            record = Event(0, "received", "tcp", self.remote, self.conn.getsockname()[:2], data)
+            if data.strip(b"\r\n") == b"" and b"\r\n\r\n" in data:
+                record.note = "CRLF ping"
+                self.peer.server.ladder.add(record)
+                self.pings.append(time.monotonic())
+                self._send(b"\r\n", "CRLF pong")
+                continue
+            self.peer.server.ladder.add(record)
+            for frame in self.buffer.feed(data):
+                msg = parse_message(frame)
+                if msg is not None and msg.method == "REGISTER":
+                    self.registers.append(msg)
+                    status, headers = self.answers[0] if self.answers else (200, [])
+                    if len(self.answers) > 1:
+                        self.answers.pop(0)
+                    expires = "0" if msg.get("Expires") == "0" else "2"
+                    if status == 200 and expires != "0":
+                        headers = [f"Contact: {c};expires=2" for c in msg.get_all("Contact")]
+                        headers += ["Require: outbound", f"Flow-Timer: {FLOW_TIMER}"]
+                    self._send(self.peer.response(msg, status, headers=headers), f"{status}")
+                elif msg is not None and msg.method not in (None, "ACK"):
+                    self._send(self.peer.response(msg, 200), "200")
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.4.1
+##= type=test
+##% Clients MUST support this CRLF keep-alive.
+@case(
+    "uac-outbound-crlf-keepalive",
+    roles=UAC,
+    timeout=15,
+    preamble="an outbound REGISTER over TCP ([uac] register-outbound-tcp)",
+    no_control=RUNNER_ANSWERS,
+)
+def crlf_keepalive(ctx: Context) -> None:
+    """Registered over TCP with Require: outbound and Flow-Timer: 1: CRLF CRLF pings on
+    the connection, about every second."""
+    edge = StreamEdge(ctx, "register-outbound-tcp")
+    with ctx.preamble("an outbound REGISTER over TCP ([uac] register-outbound-tcp)"):
+        edge.run(edge.peer.wait, until=lambda: bool(edge.registers))
+        if not edge.registers:
+            ctx.inconclusive("no REGISTER over TCP")
+    edge.run(2.5)
+    ctx.check(len(edge.pings) >= 2, "CRLF pings on the connection", f"{len(edge.pings)}")
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.2
+##= type=test
+##% If a re-registration is rejected with a recoverable error response, for example by a 503
+##% (Service Unavailable) containing a Retry-After header, the UAC SHOULD NOT tear down the
+##% corresponding flow if the flow uses a connection-oriented transport such as TCP.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.2
+##= type=test
+##% As long as "pongs" are received in response to "pings", the flow SHOULD be kept active
+##% until a non-recoverable error response is received.
+@case(
+    "uac-outbound-flow-kept-on-503",
+    roles=UAC,
+    level="SHOULD",
+    timeout=15,
+    preamble="an outbound REGISTER over TCP ([uac] register-outbound-tcp)",
+    no_control=RUNNER_ANSWERS,
+)
+def flow_kept_on_503(ctx: Context) -> None:
+    """Granted 2 s; the re-registration gets 503 with Retry-After: 10: the connection
+    stays open and the pings (answered) go on over it."""
+    edge = StreamEdge(ctx, "register-outbound-tcp")
+    edge.answers = [(200, []), (503, ["Retry-After: 10"])]
+    with ctx.preamble("an outbound REGISTER over TCP ([uac] register-outbound-tcp)"):
+        edge.run(edge.peer.wait, until=lambda: bool(edge.registers))
+        if not edge.registers:
+            ctx.inconclusive("no REGISTER over TCP")
+    edge.run(4.0, until=lambda: len(edge.registers) >= 2)
+    if len(edge.registers) < 2:
+        ctx.inconclusive("no re-registration within the 2 s granted")
+    refused = time.monotonic()
+    edge.answers = [(503, ["Retry-After: 10"])]
+    edge.run(2.5)
+    after = [t for t in edge.pings if t > refused]
+    ctx.should(not edge.closed, "the connection kept open", "closed by the UA")
+    ctx.check(
+        len(after) >= 1 and not edge.closed,
+        "pings on the connection after the 503",
+        f"{len(after)} pings",
+        requirement=1,
+        level="SHOULD",
+    )
