@@ -1,5 +1,7 @@
 """RFC 3515 on the wire: a target that allows REFER answers it as §2.4 says, and one that
-transfers a call ([uac] transfer) sends its REFER as §2 and §2.4.1 say.
+transfers a call ([uac] transfer) sends its REFER as §2 and §2.4.1 say.  (The referee
+cases beyond the first two are named ``refer-*``: the ``rfc3515-*`` pair is the quick set
+`extensions.tests.test_conformance_refer` runs against a bare referee.)
 
 The cases apply to a UAS whose profile lists REFER among its methods (``python -m
 rfc3261 ua --extension refer``, which accepts every well-formed REFER); against any
@@ -194,7 +196,7 @@ def _refer(
 ##% sequence number (the number from the CSeq header field value) of the REFER this NOTIFY
 ##% is associated with.
 @case(
-    "rfc3515-second-refer-id",
+    "refer-second-refer-id",
     roles=("uas",),
     level="MUST",
     no_control="the first REFER of the dialog, accepted, is the control",
@@ -240,7 +242,7 @@ def _refer_fields(link: Link) -> list[tuple[str, str]]:
 ##= type=test
 ##% If a SUBSCRIBE request for event refer is received for a subscription that does not
 ##% already exist, it MUST be rejected with a 403.
-@case("rfc3515-subscribe-refer-403", roles=("uas",), level="MUST")
+@case("refer-subscribe-refer-403", roles=("uas",), level="MUST")
 def subscribe_refer(ctx: Context) -> None:
     """A SUBSCRIBE for the refer event, out of any REFER: 403 (Forbidden)."""
     _referee(ctx)
@@ -257,7 +259,7 @@ def subscribe_refer(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
 ##= type=test
 ##% A UA not capable of accessing non-SIP URIs SHOULD NOT accept REFER requests to them.
-@case("rfc3515-non-sip-uri", roles=("uas",), level="SHOULD")
+@case("refer-non-sip-uri", roles=("uas",), level="SHOULD")
 def non_sip_uri(ctx: Context) -> None:
     """A REFER to a mailto: URI (a UA is a SIP UA: the profile lists no other scheme):
     not accepted."""
@@ -334,7 +336,7 @@ def _drain(
 ##% The duration SHOULD be chosen to be longer than the time the referenced request will be
 ##% given to complete.
 @case(
-    "rfc3515-notify-rate-and-duration",
+    "refer-notify-rate-and-duration",
     roles=("uas",),
     level="SHOULD",
     timeout=12,
@@ -376,7 +378,7 @@ def notify_rate(ctx: Context) -> None:
 ##% referenced SIP requests because the agent sending the REFER terminated its
 ##% subscription to the refer event before the referenced request completes.
 @case(
-    "rfc3515-no-cancel-after-unsubscribe",
+    "refer-no-cancel-after-unsubscribe",
     roles=("uas",),
     level="SHOULD",
     timeout=12,

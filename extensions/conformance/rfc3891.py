@@ -4,7 +4,9 @@ not replace, and replaces what it may (§3, §6.2).
 The cases apply to a UAS whose profile lists the ``replaces`` option tag (``python -m
 rfc3261 ua --extension replaces``); against any other target they are not applicable.
 Each sends an INVITE with an offer and a Replaces header field; the control is the same
-INVITE without the Replaces, which the target accepts (the call is hung up after).
+INVITE without the Replaces, which the target accepts (the call is hung up after).  The
+cases needing a call to replace are named ``replaces-*`` (the ``rfc3891-*`` three are the
+quick set `extensions.tests.test_conformance_rfc3891` runs).
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ def _replacing(
 ##= type=test
 ##% UAs which support the Replaces header MUST include the "replaces" option tag in a
 ##% Supported header field.
-@case("rfc3891-supported-replaces", roles=("uas",), level="MUST")
+@case("replaces-supported", roles=("uas",), level="MUST")
 def supported_replaces(ctx: Context) -> None:
     """The 200 to an OPTIONS lists replaces in its Supported."""
     _replaces_supported(ctx)
@@ -162,7 +164,7 @@ def supported_replaces(ctx: Context) -> None:
 ##% If both a Replaces header field and another header field with contradictory semantics
 ##% are present in a request, the request MUST be rejected with a 400 "Bad Request"
 ##% response.
-@case("rfc3891-replaces-and-join-400", roles=("uas",), level="MUST")
+@case("replaces-and-join-400", roles=("uas",), level="MUST")
 def replaces_and_join(ctx: Context) -> None:
     """An INVITE naming an active call in both a Replaces and a Join (RFC 3911): 400,
     and the call stays up."""
@@ -179,7 +181,7 @@ def replaces_and_join(ctx: Context) -> None:
 ##= type=test
 ##% Likewise, if the Replaces header field matches a dialog which was not created with an
 ##% INVITE, the UAS MUST reject the request with a 481 response.
-@case("rfc3891-replaces-refer-dialog-481", roles=("uas",), level="MUST")
+@case("replaces-refer-dialog-481", roles=("uas",), level="MUST")
 def replaces_refer_dialog(ctx: Context) -> None:
     """A REFER makes a dialog (its referenced INVITE to the runner kept ringing); an
     INVITE whose Replaces names that dialog: 481."""
@@ -204,7 +206,7 @@ def replaces_refer_dialog(ctx: Context) -> None:
 ##= type=test
 ##% If the Replaces header field matches a dialog which has already terminated, the UA
 ##% SHOULD decline the request with a 603 Declined response.
-@case("rfc3891-replaces-ended-603", roles=("uas",), level="SHOULD")
+@case("replaces-ended-603", roles=("uas",), level="SHOULD")
 def replaces_ended(ctx: Context) -> None:
     """A call hung up (BYE answered), then an INVITE whose Replaces names it: 603."""
     _replaces_supported(ctx)
@@ -221,7 +223,7 @@ def replaces_ended(ctx: Context) -> None:
 ##= type=test
 ##% If the Replaces header field matches an active dialog, the UA MUST verify that the
 ##% initiator of the new INVITE is authorized to replace the matched dialog.
-@case("rfc3891-replaces-unauthorized", roles=("uas",), level="MUST")
+@case("replaces-unauthorized", roles=("uas",), level="MUST")
 def replaces_unauthorized(ctx: Context) -> None:
     """An INVITE from another user (no credentials, no Referred-By) naming an active
     call: refused, and the call stays up."""
@@ -255,7 +257,7 @@ def replaces_unauthorized(ctx: Context) -> None:
 ##% If the replacement request contains a Referred-By header that corresponds to the user
 ##% being replaced, the UA SHOULD treat the replacement as if the replacement was
 ##% authorized by the replaced party.
-@case("rfc3891-replaces-referred-by", roles=("uas",), level="SHOULD")
+@case("replaces-referred-by", roles=("uas",), level="SHOULD")
 def replaces_referred_by(ctx: Context) -> None:
     """An INVITE from another user whose Referred-By names the user being replaced:
     accepted, and the replaced call ended by the target (its BYE)."""
@@ -298,7 +300,7 @@ _ALIEN_SDP = (
 ##% If the UA cannot accept the new INVITE (for example: it cannot establish required QoS or
 ##% keying, or it has incompatible media), the UA MUST return an appropriate error response
 ##% and MUST leave the matched dialog unchanged.
-@case("rfc3891-replaces-incompatible-media", roles=("uas",), level="MUST")
+@case("replaces-incompatible-media", roles=("uas",), level="MUST")
 def replaces_incompatible(ctx: Context) -> None:
     """An INVITE with Replaces whose offer has only an unknown codec: an error response
     (the same offer without Replaces is refused too, else not applicable), and the
