@@ -619,6 +619,8 @@ class StreamEdge:
         self.conn: socket.socket | None = None
         self.buffer = StreamBuffer()
         self.pings: list[float] = []
+        self.pong = True  # answer the pings
+        self.expires = "2"  # what a 2xx grants: a re-registration within the case
         self.closed = False
         self.registers: list[Message] = []
         #: how to answer the next REGISTERs: (status, header lines), the last one kept
@@ -664,7 +666,8 @@ class StreamEdge:
                 record.note = "CRLF ping"
                 self.peer.server.ladder.add(record)
                 self.pings.append(time.monotonic())
-                self._send(b"\r\n", "CRLF pong")
+                if self.pong:
+                    self._send(b"\r\n", "CRLF pong")
                 continue
             self.peer.server.ladder.add(record)
             for frame in self.buffer.feed(data):
@@ -674,9 +677,11 @@ class StreamEdge:
                     status, headers = self.answers[0] if self.answers else (200, [])
                     if len(self.answers) > 1:
                         self.answers.pop(0)
-                    expires = "0" if msg.get("Expires") == "0" else "2"
+                    expires = "0" if msg.get("Expires") == "0" else self.expires
                     if status == 200 and expires != "0":
-                        headers = [f"Contact: {c};expires=2" for c in msg.get_all("Contact")]
+                        headers = [
+                            f"Contact: {c};expires={expires}" for c in msg.get_all("Contact")
+                        ]
                         headers += ["Require: outbound", f"Flow-Timer: {FLOW_TIMER}"]
                     self._send(self.peer.response(msg, status, headers=headers), f"{status}")
                 elif msg is not None and msg.method not in (None, "ACK"):
@@ -745,4 +750,44 @@ def flow_kept_on_503(ctx: Context) -> None:
         f"{len(after)} pings",
         requirement=1,
         level="SHOULD",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.4.1
+##= type=test
+##% If a pong is not received within 10 seconds after sending a ping (or immediately after
+##% processing any incoming message being received when that 10 seconds expires), then the
+##% client MUST treat the flow as failed.
+@case(
+    "uac-outbound-pong-timeout",
+    roles=UAC,
+    timeout=25,
+    preamble="an outbound REGISTER over TCP ([uac] register-outbound-tcp)",
+    no_control=RUNNER_ANSWERS,
+)
+def pong_timeout(ctx: Context) -> None:
+    """The runner stops answering pings: about 10 s after the first unanswered one the
+    UA treats the flow as failed (it closes the connection or registers again)."""
+    edge = StreamEdge(ctx, "register-outbound-tcp")
+    edge.expires = "60"  # no refresh within the case: a REGISTER then means a new flow
+    with ctx.preamble("an outbound REGISTER over TCP ([uac] register-outbound-tcp)"):
+        edge.run(edge.peer.wait, until=lambda: bool(edge.registers))
+        if not edge.registers:
+            ctx.inconclusive("no REGISTER over TCP")
+        edge.run(3.0, until=lambda: bool(edge.pings))
+        if not edge.pings:
+            ctx.inconclusive("no CRLF ping on the connection")
+    edge.pong = False
+    silent_from = time.monotonic()
+    count = len(edge.registers)
+    edge.run(13.0, until=lambda: len(edge.registers) > count)
+    unanswered = [t for t in edge.pings if t >= silent_from]
+    if not unanswered:
+        ctx.inconclusive("no ping after the runner went silent")
+    ended = time.monotonic() - unanswered[0]
+    failed = edge.closed or len(edge.registers) > count
+    ctx.check(
+        failed and 9.5 <= ended <= 11.5,
+        "the flow failed about 10 s after the unanswered ping",
+        f"{'closed or registered again' if failed else 'still in use'} after {ended:.1f} s",
     )
