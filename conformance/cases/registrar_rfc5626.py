@@ -5,7 +5,9 @@ outbound, path``), over a direct flow (one Via: the registrar is the first hop) 
 relayed by an edge proxy (a second Via, with or without a Path whose first URI has
 ``ob``).  The cases apply to a registrar whose profile lists the ``outbound`` option tag
 (sipref: ``registrar --outbound``, the ``sipref-registrar-outbound`` profile); against any
-other they are not applicable.  Built on `conformance.cases.registrar` (`Registration`).
+other they are not applicable, hence the ``registrar-*`` names (as in
+`conformance.cases.registrar_bindings`: cases a correct registrar may leave not applicable).
+Built on `conformance.cases.registrar` (`Registration`).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _bound(ctx: Context, reg: Registration, contact: str) -> Message:
 ##= type=test
 ##% When receiving a REGISTER request, the registrar MUST check from its
 ##% Via header field if the registrar is the first hop or not.
-@case("reg-outbound-require", roles=REGISTRAR)
+@case("registrar-outbound-require", roles=REGISTRAR)
 def outbound_require(ctx: Context) -> None:
     """A first-hop REGISTER with +sip.instance, reg-id and Supported: outbound gets a 2xx
     with Require: outbound (no Path needed: the registrar is the first hop)."""
@@ -138,7 +140,7 @@ def outbound_require(ctx: Context) -> None:
 ##% When receiving a REGISTER request, the registrar MUST check from its
 ##% Via header field if the registrar is the first hop or not.
 @case(
-    "reg-outbound-439-edge-without-ob",
+    "registrar-outbound-439-edge-without-ob",
     roles=REGISTRAR,
 )
 def first_hop_lacks_outbound(ctx: Context) -> None:
@@ -180,7 +182,7 @@ def first_hop_lacks_outbound(ctx: Context) -> None:
 ##% that parameter was ignored (as described above), the registrar MUST NOT include the
 ##% outbound option-tag in the Require header field of its response.
 @case(
-    "reg-outbound-reg-id-ignored",
+    "registrar-outbound-reg-id-ignored",
     roles=REGISTRAR,
 )
 def reg_id_ignored(ctx: Context) -> None:
@@ -217,7 +219,7 @@ def reg_id_ignored(ctx: Context) -> None:
 ##% header field parameter, the entire registration SHOULD be rejected with a 400 (Bad
 ##% Request) response.
 @case(
-    "reg-outbound-reg-id-several-contacts",
+    "registrar-outbound-reg-id-several-contacts",
     roles=REGISTRAR,
     level="SHOULD",
 )
@@ -243,7 +245,7 @@ def several_contacts(ctx: Context) -> None:
 ##= type=test
 ##% Registrars that implement this specification MUST support the Path header mechanism
 ##% [RFC3327].
-@case("reg-outbound-mixed-bindings", roles=REGISTRAR)
+@case("registrar-outbound-mixed-bindings", roles=REGISTRAR)
 def mixed_bindings(ctx: Context) -> None:
     """An outbound binding (through an ob edge, with a parameter of its own) and a plain
     one for the same AOR: both listed, the first with its +sip.instance, reg-id and
@@ -287,7 +289,7 @@ def mixed_bindings(ctx: Context) -> None:
 ##= type=test
 ##% If the UAC has a direct flow with the registrar, the registrar MUST store enough
 ##% information to uniquely identify the network flow over which the request arrived.
-@case("reg-outbound-flow-replaced", roles=REGISTRAR)
+@case("registrar-outbound-flow-replaced", roles=REGISTRAR)
 def flow_replaced(ctx: Context) -> None:
     """The same instance-id and reg-id registered again over a new flow (another socket,
     another contact address): one binding for the pair, the new one; a second reg-id of
@@ -337,7 +339,7 @@ def _tcp_link(ctx: Context) -> Link:
 ##% directly from a UAC without intervening edge proxies MUST implement the same keep-alive
 ##% mechanisms as edge proxies (Section 5.4).
 @case(
-    "reg-outbound-crlf-pong",
+    "registrar-outbound-crlf-pong",
     roles=REGISTRAR,
 )
 def crlf_pong(ctx: Context) -> None:
@@ -391,7 +393,7 @@ def stun_binding(ctx: Context) -> None:
     )
 
 
-#: the longest Flow-Timer the grace-period case waits out (the profile's variant says 1)
+#: the longest Flow-Timer the grace-period case waits out (sipref's variant gives 1)
 LONGEST_FLOW_TIMER = 3
 
 
@@ -399,7 +401,7 @@ LONGEST_FLOW_TIMER = 3
 ##= type=test
 ##% The server MUST wait for an amount of time larger than the Flow-Timer in order to have a
 ##% grace period to account for transport delay.
-@case("reg-outbound-flow-timer-grace", roles=REGISTRAR, timeout=10)
+@case("registrar-outbound-flow-timer-grace", roles=REGISTRAR, timeout=10)
 def flow_timer_grace(ctx: Context) -> None:
     """A connection the UA registered over, idle for the Flow-Timer the 2xx gave: the
     registrar has kept it (a ping on it still gets its pong)."""
