@@ -462,6 +462,9 @@ def no_stun_without_require(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.5
 ##= type=test
 ##% Each new registration MUST have the same reg-id value as the registration it replaces.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.1
+##= type=test
+##% The instance ID MUST NOT change as the device moves from one network to another.
 @case(
     "uac-outbound-mapped-address-changes",
     roles=UAC,
@@ -470,8 +473,9 @@ def no_stun_without_require(ctx: Context) -> None:
     no_control=RUNNER_ANSWERS,
 )
 def mapped_address_changes(ctx: Context) -> None:
-    """The second STUN answer maps the flow elsewhere: the flow failed, the UA registers
-    it again, with the reg-id of the registration it replaces."""
+    """The second STUN answer maps the flow elsewhere (as when the device moved to another
+    network): the flow failed, the UA registers it again, with the reg-id of the
+    registration it replaces and the same +sip.instance."""
     edge = Edge(ctx, "register-outbound")
     register, _ = edge.first_register()
     answered: list[tuple[str, int]] = []
@@ -502,6 +506,10 @@ def mapped_address_changes(ctx: Context) -> None:
         f"{reg_id} (earlier: {sorted(x for x in earlier if x)})",
         requirement=1,
     )
+    # a new public address is what moving to another network looks like from the flow
+    before = _instance((register.get_all("Contact") or [""])[0])
+    after = _instance((again.get_all("Contact") or [""])[0])
+    ctx.check(after == before, f"+sip.instance {before}", after or "none", requirement=2)
     edge.serve(0.3)
 
 
@@ -790,4 +798,44 @@ def pong_timeout(ctx: Context) -> None:
         failed and 9.5 <= ended <= 11.5,
         "the flow failed about 10 s after the unanswered ping",
         f"{'closed or registered again' if failed else 'still in use'} after {ended:.1f} s",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.3
+##= type=test
+##% A UAC also MUST NOT include an instance-id feature tag or "reg-id" Contact header field
+##% parameter in a request to un-register all Contacts (a single Contact header field value
+##% with the value of "*").
+@case(
+    "uac-outbound-unregister-all",
+    roles=UAC,
+    timeout=15,
+    preamble=REGISTERING,
+    no_control=RUNNER_ANSWERS,
+)
+def unregister_all(ctx: Context) -> None:
+    """The target, stopped, un-registers: a Contact: * it sends carries neither
+    +sip.instance nor reg-id.  Not applicable when it removes its own contacts one by one
+    (the rule is about "*" only)."""
+    edge = Edge(ctx, "register-outbound")
+    _two_registers(edge)
+    process = edge.peer.process
+    if process is None:
+        ctx.not_applicable("the profile dials by hand: the runner cannot stop the target")
+    assert process is not None
+    process.terminate()
+    removals: list[Message] = []
+    end = time.monotonic() + 2.0
+    while (left := end - time.monotonic()) > 0:
+        got = edge.next("REGISTER", left)
+        if got is None:
+            break
+        removals.append(got[0])
+    stars = [c for m in removals for c in m.get_all("Contact") if c.strip().split(";")[0] == "*"]
+    if not stars:
+        ctx.not_applicable("no Contact: * when it stopped (it removed its own contacts)")
+    ctx.check(
+        not any("+sip.instance" in c.lower() or "reg-id" in c.lower() for c in stars),
+        "Contact: * alone",
+        " | ".join(stars),
     )

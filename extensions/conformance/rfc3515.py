@@ -440,7 +440,14 @@ class Transferee:
         assert got is not None
         return got
 
-    def notify(self, refer: Message, addr: tuple[str, int], state: str, frag: bytes) -> bytes:
+    def notify(
+        self,
+        refer: Message,
+        addr: tuple[str, int],
+        state: str,
+        frag: bytes,
+        event: str = "refer",
+    ) -> bytes:
         """A NOTIFY of the refer subscription (sipfrag ``frag``), sent; its bytes."""
         peer = self.peer
         self.cseq += 1
@@ -454,7 +461,7 @@ class Transferee:
             f"Call-ID: {refer.call_id}",
             f"CSeq: {self.cseq} NOTIFY",
             f"Contact: <sip:uas@{peer.server.hostport}>",
-            "Event: refer",
+            f"Event: {event}",
             f"Subscription-State: {state}",
             "Content-Type: message/sipfrag",
             f"Content-Length: {len(frag)}",
@@ -463,10 +470,13 @@ class Transferee:
         peer.send(data, addr, "NOTIFY (refer)")
         return data
 
-    def finish(self, refer: Message, addr: tuple[str, int]) -> None:
-        """202 to the REFER (if not yet), the final NOTIFY, and the hang-up answered."""
-        self.peer.answer(refer, addr, 202, contact=True)
-        self.notify(refer, addr, "terminated;reason=noresource", b"SIP/2.0 200 OK\r\n")
+    def finish(
+        self, refer: Message, addr: tuple[str, int], event: str = "refer", answered: bool = False
+    ) -> None:
+        """202 to the REFER (unless ``answered``), the final NOTIFY, the hang-up answered."""
+        if not answered:
+            self.peer.answer(refer, addr, 202, contact=True)
+        self.notify(refer, addr, "terminated;reason=noresource", b"SIP/2.0 200 OK\r\n", event)
         self.peer.serve(1.0)
 
 
@@ -564,4 +574,46 @@ def notify_before_202(ctx: Context) -> None:
         status is not None and 200 <= status < 300,
         "2xx to the early NOTIFY",
         f"{status}" if status else "no response",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.6
+##= type=test
+##% A SUBSCRIBE sent to refresh or terminate this subscription MUST contain this id
+##% parameter.
+@case(
+    "uac-refer-refresh-id",
+    roles=UAC,
+    timeout=15,
+    preamble="a call from the target, then its REFER ([uac] transfer)",
+    no_control=RUNNER_ANSWERS,
+)
+def refer_refresh_id(ctx: Context) -> None:
+    """The runner's NOTIFYs name the subscription with an id (Event: refer;id=CSeq, a MAY
+    for a first REFER) and let it expire in 2 s: a SUBSCRIBE refreshing it carries that
+    id.  Not applicable when the target lets it run out."""
+    side = Transferee(ctx)
+    refer, addr = side.refer()
+    side.peer.answer(refer, addr, 202, contact=True)
+    number = refer.cseq[0] or 1
+    event = f"refer;id={number}"
+    side.notify(refer, addr, "active;expires=2", b"SIP/2.0 100 Trying\r\n", event)
+    subscribe = None
+    end = time.monotonic() + 2.5
+    while subscribe is None and (left := end - time.monotonic()) > 0:
+        got = side.peer.expect(lambda m: not m.is_response, left)
+        if got is None:
+            break
+        if got[0].method == "SUBSCRIBE":
+            subscribe = got[0]
+            side.peer.answer(got[0], got[1], 200, headers=["Expires: 2"], contact=True)
+    side.finish(refer, addr, event, answered=True)
+    if subscribe is None:
+        ctx.not_applicable("the target sent no SUBSCRIBE refreshing the refer subscription")
+    assert subscribe is not None
+    value = subscribe.get("Event") or ""
+    ctx.check(
+        re.search(rf"(?i);\s*id\s*=\s*{number}\b", value) is not None,
+        f"Event: {event}",
+        value,
     )
