@@ -396,7 +396,7 @@ def stun_keepalive(ctx: Context) -> None:
     ctx.check(len(times) > 1, "STUN Binding requests on the UDP flow", "none in 3 s", 1)
     gaps = [b - a for a, b in itertools.pairwise(times)] + [time.monotonic() - times[-1]]
     ctx.check(
-        max(gaps) <= FLOW_TIMER + 0.35,
+        max(gaps) <= FLOW_TIMER + 0.5,  # the slack: scheduling on a busy machine
         f"a keep-alive at least every {FLOW_TIMER} s (Flow-Timer)",
         "gaps " + ", ".join(f"{g:.2f}" for g in gaps),
         requirement=2,
@@ -469,15 +469,17 @@ def no_stun_without_require(ctx: Context) -> None:
     "uac-outbound-mapped-address-changes",
     roles=UAC,
     timeout=20,
-    preamble=REGISTERING,
+    preamble=CALLING,
     no_control=RUNNER_ANSWERS,
 )
 def mapped_address_changes(ctx: Context) -> None:
     """The second STUN answer maps the flow elsewhere (as when the device moved to another
     network): the flow failed, the UA registers it again, with the reg-id of the
     registration it replaces and the same +sip.instance."""
-    edge = Edge(ctx, "register-outbound")
-    register, _ = edge.first_register()
+    # one flow (the call's): its failure is the only one, and its new REGISTER comes after
+    # the short retry delay of a UA whose every flow failed (§4.5)
+    edge = Edge(ctx, "call-outbound")
+    register, _ = edge.first_register(CALLING)
     answered: list[tuple[str, int]] = []
 
     def mapped(source: tuple[str, int]) -> tuple[str, int]:
@@ -486,7 +488,7 @@ def mapped_address_changes(ctx: Context) -> None:
 
     edge.mapped = mapped
     earlier = {_params(c).get("reg-id") for c in register.get_all("Contact")}
-    end = time.monotonic() + 5.0
+    end = time.monotonic() + 8.0
     again = None
     while again is None and (left := end - time.monotonic()) > 0:
         got = edge.next("REGISTER", left)
@@ -497,7 +499,7 @@ def mapped_address_changes(ctx: Context) -> None:
         else:
             earlier |= {_params(c).get("reg-id") for c in got[0].get_all("Contact")}
     if again is None:
-        ctx.fail("a new REGISTER after the mapped address changed", "none within 5 s")
+        ctx.fail("a new REGISTER after the mapped address changed", "none within 8 s")
     assert again is not None
     reg_id = _params((again.get_all("Contact") or [""])[0]).get("reg-id")
     ctx.check(
@@ -795,7 +797,7 @@ def pong_timeout(ctx: Context) -> None:
     ended = time.monotonic() - unanswered[0]
     failed = edge.closed or len(edge.registers) > count
     ctx.check(
-        failed and 9.5 <= ended <= 11.5,
+        failed and 9.5 <= ended <= 12.5,  # 10 s, and slack for a busy machine
         "the flow failed about 10 s after the unanswered ping",
         f"{'closed or registered again' if failed else 'still in use'} after {ended:.1f} s",
     )
