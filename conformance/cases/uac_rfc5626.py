@@ -701,6 +701,10 @@ class StreamEdge:
 ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.4.1
 ##= type=test
 ##% Clients MUST support this CRLF keep-alive.
+##= https://www.rfc-editor.org/rfc/rfc5626#section-4.4.1
+##= type=test
+##% The UA MUST select a random number between a fixed or configurable upper bound and a
+##% lower bound, where the lower bound is 20% less then the upper bound.
 @case(
     "uac-outbound-crlf-keepalive",
     roles=UAC,
@@ -710,14 +714,26 @@ class StreamEdge:
 )
 def crlf_keepalive(ctx: Context) -> None:
     """Registered over TCP with Require: outbound and Flow-Timer: 1: CRLF CRLF pings on
-    the connection, about every second."""
+    the connection, at random intervals between 0.8 and 1 s."""
     edge = StreamEdge(ctx, "register-outbound-tcp")
     with ctx.preamble("an outbound REGISTER over TCP ([uac] register-outbound-tcp)"):
         edge.run(edge.peer.wait, until=lambda: bool(edge.registers))
         if not edge.registers:
             ctx.inconclusive("no REGISTER over TCP")
-    edge.run(2.5)
+    edge.run(4.3)
     ctx.check(len(edge.pings) >= 2, "CRLF pings on the connection", f"{len(edge.pings)}")
+    # the first ping proves the flow at once (§4.5); the intervals after it are drawn
+    # between the upper bound (here the Flow-Timer) and 20 % less
+    gaps = [b - a for a, b in itertools.pairwise(edge.pings[1:])]
+    if len(gaps) < 2:
+        ctx.inconclusive(f"too few pings to judge their intervals ({len(edge.pings)})")
+    low, high = 0.8 * FLOW_TIMER - 0.1, FLOW_TIMER + 0.5  # the slack: a busy machine
+    ctx.check(
+        all(low <= g <= high for g in gaps) and max(gaps) - min(gaps) > 0.005,
+        f"random intervals between {0.8 * FLOW_TIMER:g} and {FLOW_TIMER} s",
+        ", ".join(f"{g:.3f}" for g in gaps),
+        requirement=1,
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc5626#section-4.2.2
