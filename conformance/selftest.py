@@ -116,8 +116,9 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
     sipref = [sys.executable, "-m", "rfc3261"]
     domain = ["--domain", "127.0.0.1"]
     t1 = ["--t1", "0.1"]
-    # RFC 3262, 3311, 3326, 3428, 4028 (the profile lists PRACK, UPDATE and MESSAGE)
-    ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces"]
+    # RFC 3262, 3311, 3326, 3428, 4028, 3891, 3515 (the profile lists PRACK, UPDATE, MESSAGE
+    # and REFER)
+    ua_ext = ["--extension", "100rel,update,reason,message,timer,replaces,refer"]
     # users for the §13.3.1.3 (busy) and §15 (the callee hangs up) cases
     ua_calls = ["--ring-user", "ring", *ua_ext, "--busy-user", "busy", "--hang-up-user", "hangup"]
     ua_calls += ["--hold-user", "hold", "--hang-up-after", "0.5"]
@@ -141,6 +142,24 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
             # --t1 0.1: Timer J (64*T1) lasts 6.4 s, short enough to measure
             [*sipref, "registrar", *listen, *domain, "--db", str(work / "registrar.db"), *t1],
             "sipref-registrar.toml",
+            "registrar",
+        ),
+        # the same with RFC 5626 outbound (conformance/cases/registrar_rfc5626.py)
+        "sipref-registrar-outbound": (
+            [
+                *sipref,
+                "registrar",
+                *listen,
+                *domain,
+                "--db",
+                str(work / "outbound.db"),
+                *t1,
+                "--outbound",
+                # a Flow-Timer short enough for reg-outbound-flow-timer-grace to wait out
+                "--flow-timer",
+                "1",
+            ],
+            "sipref-registrar-outbound.toml",
             "registrar",
         ),
         "sipref-redirect": (

@@ -97,6 +97,19 @@ KINDS: dict[str, str] = {
     "saying why in a Reason header field (RFC 3326)",
     "invite-ws": "call {uri};transport=ws over SIP WebSocket (RFC 7118: a ws:// connection "
     "to {target}) and hang up about 1 s after it is answered",
+    # RFC 5626 (conformance/cases/uac_rfc5626.py)
+    "register-outbound": "register sip:alice@127.0.0.1 with RFC 5626 outbound through an "
+    "outbound-proxy set of two URIs both naming {target}, and stay registered",
+    "call-outbound": "register sip:alice@127.0.0.1 with RFC 5626 outbound through the outbound "
+    "proxy {target}, then call {uri} over that flow, hanging up about 1 s after the answer, "
+    "and stay registered",
+    "register-outbound-tcp": "register sip:alice@127.0.0.1 with RFC 5626 outbound through the "
+    "outbound proxy {target} over TCP, and stay registered",
+    # RFC 3515, 3891, 3892 (extensions/conformance/rfc3515.py, rfc3891.py, rfc3892.py)
+    "transfer": "call {uri}, then transfer the far end (REFER, naming yourself in "
+    "Referred-By) to sip:carol@{target}, hanging up once the transfer succeeded",
+    "transferee": "call {uri}, accept the REFER that comes in the call and act on it (an "
+    "INVITE with Replaces, RFC 3891), staying about 4 s",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (

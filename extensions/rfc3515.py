@@ -522,6 +522,9 @@ class ReferExtension(UAExtension):
         if dialog is None:
             dialog = Dialog.create_uas(request, response, tls=server.tls)
             dialog.state = DialogState.CONFIRMED
+            # This REFER made the dialog: it is its first, so a later one gets an id
+            # (§2.4.6) and a subscription of its own.
+            self._received[dialog.id] = 1
         effects = ua.respond_with(server, response, now)
         ##= https://www.rfc-editor.org/rfc/rfc3515#section-2.4.2
         ##% If a REFER request is accepted (that is, a 2xx class response is

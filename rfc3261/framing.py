@@ -63,6 +63,7 @@ class StreamFramer:
         "_head_length",
         "_lone_crlf",
         "_scanned",
+        "client",
         "max_body_bytes",
         "max_header_bytes",
     )
@@ -71,7 +72,11 @@ class StreamFramer:
         self,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        *,
+        client: bool = False,
     ):
+        """``client``: the stream is a connection we opened, whose server only ever sends
+        pongs (RFC 5626 §3.5.1): two CRLFs in a row are two pongs, never a split ping."""
         if max_header_bytes < 16 or max_body_bytes < 0:
             raise ValueError("max_header_bytes must be >= 16 and max_body_bytes >= 0")
         self.max_header_bytes = max_header_bytes
@@ -81,6 +86,7 @@ class StreamFramer:
         self._head_length: int | None = None  # header section + CRLF CRLF, once found
         self._body_length = 0
         self._lone_crlf = False  # the last thing reported was a PONG ending the buffer
+        self.client = client
         self._error: FramingError | None = None
 
     @property
@@ -169,7 +175,9 @@ class StreamFramer:
         """
         buffer = self._buffer
         while buffer[:2] == _CRLF:
-            if self._lone_crlf:
+            # (On a client's connection the server pongs each ping: a lone CRLF after a
+            # pong is the next pong, not the second half of a ping.)
+            if self._lone_crlf and not self.client:
                 events.append(PING)  # completes the CRLF reported as a PONG before
                 del buffer[:2]
                 self._lone_crlf = False

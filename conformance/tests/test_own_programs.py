@@ -66,6 +66,7 @@ def test_every_case_reaches_an_accepted_verdict(stack: str) -> None:
         "sipref-proxy-edge",
         "sipref-presence",
         "sipref-presence-tls",
+        "sipref-registrar-outbound",
     ],
 )
 def test_transport_variants_and_digest_reach_accepted_verdicts(stack: str) -> None:

@@ -409,7 +409,9 @@ class StreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.source: Source | None = None
         limits = layer.limits
-        self.framer = StreamFramer(limits.max_header_bytes, limits.max_body_bytes)
+        self.framer = StreamFramer(
+            limits.max_header_bytes, limits.max_body_bytes, client=self.outgoing
+        )
         self.last_activity = layer.loop.time()
         # When the framer started holding an unfinished message (None: holds nothing).
         self.partial_since: float | None = None

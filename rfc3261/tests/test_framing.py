@@ -86,6 +86,15 @@ def test_lone_crlf_is_a_pong_and_a_split_ping_is_still_a_ping() -> None:
     assert framer.feed(b"\n") == [PING]  # a ping split in three
 
 
+def test_on_a_client_connection_each_lone_crlf_is_a_pong() -> None:
+    # The server pongs every ping of an outbound flow: two pongs in a row are not a ping
+    # (which would go unanswered by the keep-alive, failing the flow after 10 s).
+    framer = StreamFramer(client=True)
+    assert framer.feed(b"\r\n") == [PONG]
+    assert framer.feed(b"\r\n") == [PONG]
+    assert framer.feed(b"\r\n" + message()) == [PONG, message()]
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.3
 ##= type=test
 ##% The Content-
