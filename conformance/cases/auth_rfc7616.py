@@ -561,3 +561,450 @@ def digest_nextnonce(ctx: Context) -> None:
         value,
         requirement=1,
     )
+
+
+# --- the server roles: the runner answers the target's challenge ----------------------------
+
+SERVERS = ("uas", "registrar", "proxy")
+
+
+class _Server:
+    """Requests toward a target that challenges them: a UAS or registrar (401, through
+    `auth_server._Auth`) or a proxy (407, a MESSAGE toward a downstream socket of the
+    runner's: accepted means forwarded)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.proxy = ctx.role == "proxy"
+        self.cseq = 1
+        if self.proxy:
+            self.link, self.down = ctx.link(), ctx.listener()
+            self.method = "MESSAGE"
+        else:
+            self.auth = _Auth(ctx)
+            self.method = self.auth.method
+
+    def challenge(self) -> Message:
+        """The challenge to the request without credentials (not applicable without one)."""
+        if self.proxy:
+            self.first, final = _challenged(self.ctx, self.link, self.down, "MESSAGE")
+            ack_upstream(self.link, self.first, final)
+            self.uri = self.first.uri
+            return final
+        _, final = self.auth.challenge()
+        self.uri = self.auth.build_uri()
+        return final
+
+    def header(self, final: Message) -> str:
+        return "Authorization" if final.status == 401 else "Proxy-Authorization"
+
+    def answer(
+        self,
+        challenge: str,
+        *,
+        password: str | None = None,
+        uri: str | None = None,
+        extra: str = "",
+        cnonce: str = "",
+    ) -> str:
+        """Credentials answering ``challenge`` with the profile's user name (qop=auth, nc 1;
+        ``password``, the digest ``uri``: the profile's and the Request-URI unless given)."""
+        profile = self.ctx.profile
+        if not profile.username:
+            self.ctx.not_applicable("the profile has no [credentials] to answer the challenge")
+        found = params(challenge)
+        realm, nonce = _value(found, "realm") or "", _value(found, "nonce") or ""
+        algorithm = _value(found, "algorithm") or "MD5"
+        qops = [q.strip() for q in (_value(found, "qop") or "").split(",")]
+        qop = "auth" if "auth" in qops else None
+        cnonce = cnonce or unique("c")
+        uri = uri or self.uri
+        response = compute_response(
+            method=self.method,
+            uri=uri,
+            nonce=nonce,
+            realm=realm,
+            username=profile.username,
+            password=profile.password if password is None else password,
+            algorithm=algorithm,
+            qop=qop,
+            nc=format_nc(1) if qop else None,
+            cnonce=cnonce if qop else None,
+        )
+        value = (
+            f'Digest username="{profile.username}", realm="{realm}", nonce="{nonce}", '
+            f'uri="{uri}", response="{response}", algorithm={algorithm}'
+        )
+        if qop:
+            value += f', qop={qop}, nc={format_nc(1)}, cnonce="{cnonce}"'
+        opaque = _value(found, "opaque")
+        if opaque is not None:
+            value += f', opaque="{opaque}"'
+        return value + extra
+
+    def send(self, header: str, *values: str) -> tuple[Message, bool]:
+        """The request again with ``header: value`` fields: its final response and whether
+        it was accepted (a 2xx; through a proxy: forwarded)."""
+        if self.proxy:
+            self.cseq += 1
+            req = self.ctx.request(
+                "MESSAGE", self.link, uri=self.uri, call_id=self.first.call_id, cseq=self.cseq
+            )
+            req.set("From", self.first.get("From") or "")
+            for value in values:
+                req.add(header, value)
+            self.link.send(bytes(req))
+            got = arrives(self.down, "MESSAGE", req.call_id, timeout=1.5)
+            if got is not None:
+                reply(self.down, got, 200)
+            final = self.ctx.require_final(final_of(self.link, req, timeout=1.5))
+            return final, got is not None
+        req = self.auth.build(header, values[0]) if values else self.auth.build()
+        for value in values[1:]:
+            req.add(header, value)
+        final = self.auth.send(req)
+        return final, 200 <= (final.status or 0) < 300
+
+    def digest(self, final: Message) -> list[str]:
+        """The Digest challenges of ``final``, top to bottom."""
+        return [c for c in challenges(final) if c.split(None, 1)[0].lower() == "digest"]
+
+
+def _algorithm(challenge: str) -> str:
+    return (_value(params(challenge), "algorithm") or "MD5").upper()
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.7
+##= type=test
+##% If the server responds with multiple challenges, then each one of
+##% these challenges MUST use a different digest algorithm.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.3
+##= type=test
+##% If the UAS challenges the originator using multiple WWW-Authenticate/
+##% Proxy-Authenticate header fields with the same realm, then each of
+##% these header fields MUST use a different digest algorithm.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.7
+##= type=test
+##% The server MUST add these challenges to the response in order of
+##% preference, starting with the most preferred algorithm, followed by
+##% the less preferred algorithm.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.3
+##= type=test
+##% The UAS MUST add these header fields to the response in the order in
+##% which it would prefer to see them used, starting with the most
+##% preferred algorithm at the top.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% This parameter MUST be used by all implementations.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##= type=test
+##% A UAS MUST always send a "qop" parameter in WWW-Authenticate and
+##% Proxy-Authenticate header field values, and a UAC MUST send the "qop"
+##% parameter in any resulting authorization header field.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% For historical reasons, a sender MUST only generate the quoted string
+##% syntax values for the following parameters: realm, domain, nonce,
+##% opaque, and qop.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% For historical reasons, a sender MUST NOT generate the quoted string
+##% syntax values for the following parameters: stale and algorithm.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##= type=test
+##% SIP clients and servers MUST NOT accept or request Basic
+##% authentication.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.8
+##= type=test
+##% Upon receiving a request that requires authentication, the
+##% proxy/server MUST issue the "407 Proxy Authentication Required"
+##% response with a "Proxy-Authenticate" header field.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.2
+##= type=test
+##% To maintain backwards compatibility with [RFC2617], the MD5 algorithm
+##% is still supported but NOT RECOMMENDED.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-3
+##= type=test
+##% The obsolete MD5 algorithm
+##% remains only for backward compatibility with [RFC2617], but its use
+##% is NOT RECOMMENDED.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% It is RECOMMENDED that this string be Base64 or
+##% hexadecimal data.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% In challenges, servers SHOULD use the "charset" authentication
+##% parameter (case-insensitive) to express the character encoding they
+##% expect the user agent to use when generating A1 (see Section 3.4.2)
+##% and username hashing (see Section 3.4.4).
+##= https://www.rfc-editor.org/rfc/rfc7616#section-5.2
+##= type=test
+##% In particular, a realm string SHOULD include the name of the host doing the
+##% authentication.
+@case("auth-7616-challenges", roles=SERVERS, no_control=CHALLENGE)
+def challenges_7616(ctx: Context) -> None:
+    """The challenge of a request without credentials: Digest values (no Basic) of one realm
+    each with its own algorithm, MD5 (if offered) below the SHA-2 ones, qop in each, quoted
+    and bare parameters as RFC 7616 §3.3 wants; a proxy's is a 407 with Proxy-Authenticate;
+    nonces of hex or Base64 data, charset=UTF-8, a realm naming a host."""
+    server = _Server(ctx)
+    final = server.challenge()
+    found = challenges(final)
+    shown = " | ".join(found) or "none"
+    schemes = [v.split(None, 1)[0].lower() for v in found if v]
+    ctx.check("basic" not in schemes, "no Basic challenge", shown, requirement=8)
+    if server.proxy:
+        ctx.check(
+            final.status == 407 and bool(found),
+            "407 with Proxy-Authenticate",
+            f"{describe(final)}: {shown}",
+            requirement=9,
+        )
+    digest = server.digest(final)
+    ctx.check(bool(digest), "a Digest challenge", shown, requirement=4)
+    by_realm: dict[str, list[str]] = {}
+    for value in digest:
+        by_realm.setdefault(_value(params(value), "realm") or "", []).append(_algorithm(value))
+    for realm, algorithms in by_realm.items():
+        ctx.check(
+            len(set(algorithms)) == len(algorithms),
+            f"a different algorithm in each challenge of realm {realm}",
+            ", ".join(algorithms),
+            requirement=1,
+        )
+        if "MD5" in algorithms:
+            below = algorithms[algorithms.index("MD5") + 1 :]
+            ctx.check(
+                not any(a in STRENGTH[:2] for a in below),
+                "the challenges most preferred first: MD5, not recommended, below SHA-2",
+                ", ".join(algorithms),
+                requirement=3,
+            )
+    for value in digest:
+        found_params = params(value)
+        ctx.check("qop" in found_params, "qop in each Digest challenge", value, requirement=5)
+        for name in ("realm", "domain", "nonce", "opaque", "qop"):
+            if name in found_params:
+                ctx.check(found_params[name][1], f'{name}="..." (quoted)', value, 6)
+        for name in ("stale", "algorithm"):
+            if name in found_params:
+                ctx.check(not found_params[name][1], f"{name}=... (not quoted)", value, 7)
+    algorithms = [_algorithm(v) for v in digest]
+    ctx.check(
+        algorithms[0] != "MD5",
+        "MD5 not the most preferred algorithm",
+        ", ".join(algorithms),
+        requirement=11,
+        level="SHOULD",
+    )
+    for value in digest:
+        nonce = _value(params(value), "nonce") or ""
+        ctx.check(
+            re.fullmatch(r"[0-9A-Fa-f]+|[A-Za-z0-9+/]+=*|[A-Za-z0-9_-]+=*", nonce) is not None,
+            "a nonce of hexadecimal or Base64 data",
+            nonce,
+            requirement=13,
+            level="SHOULD",
+        )
+        charset = _value(params(value), "charset") or ""
+        ctx.check(charset.upper() == "UTF-8", "charset=UTF-8", value, 14, "SHOULD")
+    from conformance.cases.auth_server import _hostlike
+
+    for realm in by_realm:
+        ctx.check(_hostlike(realm), "a realm naming a host", realm, 15, "SHOULD")
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
+##= type=test
+##% Then, the server MUST perform the same digest
+##% operation (e.g., MD5, SHA-256) performed by the client and compare
+##% the result to the given response value.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##= type=test
+##% A UAS MUST be able to properly handle a "qop" parameter
+##% received in an Authorization/Proxy-Authorization header field, and a
+##% UAC MUST be able to properly handle a "qop" parameter received in
+##% WWW-Authenticate and Proxy-Authenticate header fields.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
+##= type=test
+##% The server SHOULD only set stale to true if it receives a request
+##% for which the nonce is invalid.
+@case("auth-7616-each-algorithm", roles=SERVERS)
+def each_algorithm(ctx: Context) -> None:
+    """Each challenge offered (SHA-256, SHA-512-256, MD5...) answered with the right
+    password (qop=auth) is accepted, with a wrong one refused; the challenge after the
+    wrong password has no stale=true (its nonce was valid)."""
+    server = _Server(ctx)
+    final = server.challenge()
+    header = server.header(final)
+    known = [c for c in server.digest(final) if is_supported(_algorithm(c))]
+    if not known:
+        ctx.not_applicable(f"no challenge of an algorithm the runner knows: {challenges(final)}")
+    for challenge in known:
+        algorithm = _algorithm(challenge)
+        ctx.controlled(
+            f"{server.method} with {algorithm} credentials",
+            lambda c=challenge: server.send(header, server.answer(c)),
+            f"the {algorithm} challenge answered with the right password",
+        )
+        wrong, accepted = server.send(header, server.answer(challenge, password="not-secret"))
+        ctx.check(
+            not accepted,
+            f"{algorithm} credentials with a wrong password refused",
+            describe(wrong),
+        )
+        again = challenges(wrong) if wrong.status in (401, 407) else []
+        stale = [v for v in again if (_value(params(v), "stale") or "").lower() == "true"]
+        ctx.check(
+            not stale,
+            "no stale=true after a wrong password (the nonce was valid)",
+            " | ".join(stale),
+            requirement=2,
+            level="SHOULD",
+        )
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##= type=test
+##% The authenticating server MUST assure that the resource designated by
+##% the "uri" parameter is the same as the resource specified in the
+##% Request-Line
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.6
+##= type=test
+##% Therefore, in SIP, a UAS MUST check if the Request-URI in the
+##% Authorization/Proxy-Authorization header field value corresponds to a
+##% user for whom the UAS is willing to accept forwarded or direct
+##% requests
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
+##= type=test
+##% if they are not, the server SHOULD return a 400 Bad Request error.
+@case("auth-7616-uri-mismatch", roles=SERVERS)
+def uri_mismatch(ctx: Context) -> None:
+    """Credentials right in every respect but naming another resource in their uri
+    parameter (the digest computed over it) are refused, with 400 Bad Request."""
+    server = _Server(ctx)
+    final = server.challenge()
+    header = server.header(final)
+    challenge = server.digest(final)[0] if server.digest(final) else ""
+    if not challenge:
+        ctx.fail("a Digest challenge", " | ".join(challenges(final)) or "none")
+    ctx.controlled(
+        f"{server.method} with credentials for its Request-URI",
+        lambda: server.send(header, server.answer(challenge)),
+        "the same credentials with the Request-URI as uri",
+    )
+    elsewhere = "sip:somebody-else@elsewhere.conformance.invalid"
+    got, accepted = server.send(header, server.answer(challenge, uri=elsewhere))
+    ctx.check(not accepted, f'credentials with uri="{elsewhere}" refused', describe(got))
+    ctx.check(got.status == 400, "400 Bad Request", describe(got), requirement=2, level="SHOULD")
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
+##% Sending both username and username* in the same header
+##% option MUST be treated as an error.
+@case("auth-7616-username-twice", roles=SERVERS)
+def username_twice(ctx: Context) -> None:
+    """Right credentials carrying username* besides username are refused as an error."""
+    server = _Server(ctx)
+    final = server.challenge()
+    header = server.header(final)
+    challenge = server.digest(final)[0] if server.digest(final) else ""
+    if not challenge:
+        ctx.fail("a Digest challenge", " | ".join(challenges(final)) or "none")
+    ctx.controlled(
+        f"{server.method} with credentials",
+        lambda: server.send(header, server.answer(challenge)),
+        "the same credentials without username*",
+    )
+    extra = f", username*=UTF-8''{ctx.profile.username}"
+    got, accepted = server.send(header, server.answer(challenge, extra=extra))
+    ctx.check(not accepted, "credentials with username and username* refused", describe(got))
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% The rspauth, cnonce, and nc parameters MUST be present if
+##% "qop=auth" or "qop=auth-int" is specified.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% The cnonce value and nc value MUST be the ones for the client request
+##% to which this message is the response.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% For historical reasons, a sender MUST only generate the quoted string
+##% syntax for the following parameters: nextnonce, rspauth, and cnonce.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% For historical reasons, a sender MUST NOT generate the quoted string
+##% syntax for the following parameters: qop and nc.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% For historical reasons, the nc value MUST be exactly 8 hexadecimal
+##% digits.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.5
+##= type=test
+##% The server SHOULD use the same value for the qop parameter in the
+##% response as was sent by the client in the corresponding request.
+@case(
+    "auth-7616-authentication-info",
+    roles=SERVERS,
+    no_control="the accepted credentials are the control; no Authentication-Info (a MAY): "
+    "not applicable",
+)
+def authentication_info(ctx: Context) -> None:
+    """The 2xx to credentials with qop=auth: its Authentication-Info (when the server adds
+    one) carries rspauth and the request's cnonce and nc, qop=auth, each quoted or not as
+    RFC 7616 §3.5 wants."""
+    server = _Server(ctx)
+    final = server.challenge()
+    header = server.header(final)
+    challenge = server.digest(final)[0] if server.digest(final) else ""
+    if not challenge:
+        ctx.fail("a Digest challenge", " | ".join(challenges(final)) or "none")
+    cnonce = unique("c")
+    got, accepted = server.send(header, server.answer(challenge, cnonce=cnonce))
+    if not accepted:
+        ctx.inconclusive(f"the credentials were not accepted ({describe(got)})")
+    name = "Authentication-Info" if header == "Authorization" else "Proxy-Authentication-Info"
+    value = got.get(name)
+    if value is None:
+        ctx.not_applicable(f"no {name} in the {describe(got)} (the server may leave it out)")
+    assert value is not None
+    found = params("x " + value)
+    ctx.check(
+        all(n in found for n in ("rspauth", "cnonce", "nc")), "rspauth, cnonce and nc", value
+    )
+    ctx.check(
+        _value(found, "cnonce") == cnonce and _value(found, "nc") == format_nc(1),
+        f'cnonce="{cnonce}", nc={format_nc(1)}',
+        value,
+        requirement=1,
+    )
+    for n in ("nextnonce", "rspauth", "cnonce"):
+        if n in found:
+            ctx.check(found[n][1], f'{n}="..." (quoted)', value, requirement=2)
+    for n in ("qop", "nc"):
+        if n in found:
+            ctx.check(not found[n][1], f"{n}=... (not quoted)", value, requirement=3)
+    nc = _value(found, "nc") or ""
+    ctx.check(re.fullmatch(r"[0-9A-Fa-f]{8}", nc) is not None, "nc of 8 hex digits", nc, 4)
+    ctx.check(_value(found, "qop") == "auth", "qop=auth", value, 5, "SHOULD")
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.4
+##= type=test
+##% To protect the transport of the username from the client to the
+##% server, the server SHOULD set the userhash parameter with the value
+##% of "true" in the WWW-Authentication header field.
+@case("auth-7616-userhash-offered", roles=SERVERS, level="SHOULD", no_control=CHALLENGE)
+def userhash_offered(ctx: Context) -> None:
+    """The Digest challenges carry userhash=true."""
+    server = _Server(ctx)
+    final = server.challenge()
+    digest = server.digest(final)
+    ctx.check(bool(digest), "a Digest challenge", " | ".join(challenges(final)) or "none")
+    for value in digest:
+        got = (_value(params(value), "userhash") or "").lower()
+        ctx.check(got == "true", "userhash=true", value)
