@@ -16,16 +16,11 @@ authentication is not applicable, as in `conformance.cases.auth_server`.
 from __future__ import annotations
 
 import re
+import time
 
-from conformance.cases._proxy_support import (
-    ack_upstream,
-    arrives,
-    final_of,
-    reply,
-)
+from conformance.cases._proxy_support import Got, arrives, downstream_uri, final_of, reply
 from conformance.cases.auth_server import CHALLENGE, _Auth, challenges
-from conformance.cases.proxy_auth import _challenged
-from conformance.messages import unique
+from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
@@ -587,9 +582,14 @@ class _Server:
     def challenge(self) -> Message:
         """The challenge to the request without credentials (not applicable without one)."""
         if self.proxy:
-            self.first, final = _challenged(self.ctx, self.link, self.down, "MESSAGE")
-            ack_upstream(self.link, self.first, final)
+            self.first = self.ctx.request("MESSAGE", self.link, uri=downstream_uri(self.down))
             self.uri = self.first.uri
+            got, final = self._exchange(self.first)
+            if got is not None:
+                self.ctx.not_applicable("the proxy forwards without asking for credentials")
+            final = self.ctx.require_final(final)
+            if final.status not in (401, 407):
+                self.ctx.not_applicable(f"the proxy does not challenge ({describe(final)})")
             return final
         _, final = self.auth.challenge()
         self.uri = self.auth.build_uri()
@@ -606,6 +606,7 @@ class _Server:
         uri: str | None = None,
         extra: str = "",
         cnonce: str = "",
+        nc: int = 1,
     ) -> str:
         """Credentials answering ``challenge`` with the profile's user name (qop=auth, nc 1;
         ``password``, the digest ``uri``: the profile's and the Request-URI unless given)."""
@@ -628,7 +629,7 @@ class _Server:
             password=profile.password if password is None else password,
             algorithm=algorithm,
             qop=qop,
-            nc=format_nc(1) if qop else None,
+            nc=format_nc(nc) if qop else None,
             cnonce=cnonce if qop else None,
         )
         value = (
@@ -636,7 +637,7 @@ class _Server:
             f'uri="{uri}", response="{response}", algorithm={algorithm}'
         )
         if qop:
-            value += f', qop={qop}, nc={format_nc(1)}, cnonce="{cnonce}"'
+            value += f', qop={qop}, nc={format_nc(nc)}, cnonce="{cnonce}"'
         opaque = _value(found, "opaque")
         if opaque is not None:
             value += f', opaque="{opaque}"'
@@ -653,17 +654,31 @@ class _Server:
             req.set("From", self.first.get("From") or "")
             for value in values:
                 req.add(header, value)
-            self.link.send(bytes(req))
-            got = arrives(self.down, "MESSAGE", req.call_id, timeout=1.5)
-            if got is not None:
-                reply(self.down, got, 200)
-            final = self.ctx.require_final(final_of(self.link, req, timeout=1.5))
-            return final, got is not None
+            got, final = self._exchange(req)
+            return self.ctx.require_final(final), got is not None
         req = self.auth.build(header, values[0]) if values else self.auth.build()
         for value in values[1:]:
             req.add(header, value)
         final = self.auth.send(req)
         return final, 200 <= (final.status or 0) < 300
+
+    def _exchange(
+        self, req: Outgoing, status: int = 200, extra: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[Got | None, Message | None]:
+        """``req`` through the proxy: what reached the downstream socket (answered
+        ``status`` with ``extra`` fields) and the final response upstream -- no fixed wait."""
+        self.link.send(bytes(req))
+        got: Got | None = None
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            if got is None:
+                got = arrives(self.down, "MESSAGE", req.call_id, timeout=0.02)
+                if got is not None:
+                    reply(self.down, got, status, extra=extra)
+            final = final_of(self.link, req, timeout=0.02)
+            if final is not None:
+                return got, final
+        return got, None
 
     def digest(self, final: Message) -> list[str]:
         """The Digest challenges of ``final``, top to bottom."""
@@ -1008,3 +1023,120 @@ def userhash_offered(ctx: Context) -> None:
     for value in digest:
         got = (_value(params(value), "userhash") or "").lower()
         ctx.check(got == "true", "userhash=true", value)
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
+##= type=test
+##% Proxies MUST be completely transparent in the Digest access
+##% authentication scheme.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
+##= type=test
+##% That is, they MUST forward the WWW-Authenticate,
+##% Authentication-Info, and Authorization header fields untouched.
+@case(
+    "proxy-7616-digest-transparent",
+    roles=("proxy",),
+    no_control="judged on requests and responses the proxy forwarded; none: inconclusive",
+)
+def digest_transparent(ctx: Context) -> None:
+    """A downstream UAS's Digest exchange through the proxy: the Authorization of the
+    MESSAGE, the WWW-Authenticate of its 401 and the Authentication-Info of the 200 to the
+    next one reach the other side untouched (a proxy demanding credentials of its own gets
+    them too, in Proxy-Authorization)."""
+    server = _Server(ctx)
+    server.first = ctx.request("MESSAGE", server.link, uri=downstream_uri(server.down))
+    server.uri = server.first.uri
+    uas = "uas.conformance.invalid"
+    authz = (
+        f'Digest username="bob", realm="{uas}", nonce="{unique("n")}", uri="{server.uri}", '
+        'response="0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", '
+        'algorithm=SHA-256, qop=auth, nc=00000001, cnonce="c1"'
+    )
+    www = f'Digest realm="{uas}", nonce="{unique("n")}", qop="auth", algorithm=SHA-256'
+    info = 'rspauth="0123456789abcdef", qop=auth, nc=00000001, cnonce="c1"'
+    mine: list[str] = []
+
+    def through(
+        status: int, extra: tuple[tuple[str, str], ...]
+    ) -> tuple[Got | None, Message | None]:
+        server.cseq += 1
+        req = ctx.request(
+            "MESSAGE", server.link, uri=server.uri, call_id=server.first.call_id, cseq=server.cseq
+        )
+        req.set("From", server.first.get("From") or "")
+        req.add("Authorization", authz)
+        for value in mine:
+            req.add("Proxy-Authorization", value)
+        return server._exchange(req, status, extra)
+
+    got, final = through(401, (("WWW-Authenticate", www),))
+    if got is None and final is not None and final.status == 407 and ctx.profile.username:
+        challenge = (server.digest(final) or [""])[0]
+        mine.append(server.answer(challenge))
+        got, final = through(401, (("WWW-Authenticate", www),))
+    if got is None or final is None:
+        ctx.inconclusive(f"the MESSAGE was not forwarded ({describe(final)})")
+    assert got is not None and final is not None
+    forwarded = [v.strip() for v in got[0].get_all("Authorization")]
+    ctx.check(forwarded == [authz], f"Authorization: {authz}", " | ".join(forwarded), 1)
+    back = [v.strip() for v in final.get_all("WWW-Authenticate")]
+    ctx.check(back == [www], f"the 401 with WWW-Authenticate: {www}", " | ".join(back), 1)
+    if mine:  # the proxy's own credentials again, the next nonce count
+        mine[0] = server.answer(challenge, nc=2)
+    got, final = through(200, (("Authentication-Info", info),))
+    if got is None or final is None:
+        ctx.inconclusive(f"the second MESSAGE was not forwarded ({describe(final)})")
+    assert final is not None
+    back = [v.strip() for v in final.get_all("Authentication-Info")]
+    ctx.check(back == [info], f"the 200 with Authentication-Info: {info}", " | ".join(back), 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.5
+##= type=test
+##% Each WWW-Authenticate and Proxy-Authenticate value received in
+##% response to the forked request MUST be placed into the single
+##% response that is sent by the forking proxy to the UAC.
+##= https://www.rfc-editor.org/rfc/rfc8760#section-2.5
+##= type=test
+##% When the forking proxy places multiple WWW-Authenticate and
+##% Proxy-Authenticate header fields received from one downstream proxy
+##% into a single response, it MUST maintain the order of these header
+##% fields.
+@case(
+    "proxy-8760-fork-challenges-ordered",
+    roles=("proxy",),
+    preamble="two contacts bound to one address-of-record",
+    no_control="judged on a forked INVITE: one reaching fewer than two branches is inconclusive",
+)
+def fork_challenges_ordered(ctx: Context) -> None:
+    """Both branches of a forked INVITE answer 401 with two challenges each (most preferred
+    first): the 401 upstream carries all four, each branch's two in their order."""
+    from conformance.cases.proxy_forking import _fork
+
+    link, req, branches = _fork(ctx)
+    (down_a, got_a), (down_b, got_b) = branches
+    a = [
+        f'Digest realm="a.conformance.invalid", nonce="{unique("n")}", qop="auth", '
+        f"algorithm={algorithm}"
+        for algorithm in ("SHA-512-256", "MD5")
+    ]
+    b = [
+        f'Digest realm="b.conformance.invalid", nonce="{unique("n")}", qop="auth", '
+        f"algorithm={algorithm}"
+        for algorithm in ("SHA-256", "SHA-512-256")
+    ]
+    reply(down_a, got_a, 401, extra=[("WWW-Authenticate", v) for v in a])
+    down_a.expect(lambda m: m.method == "ACK", timeout=0.2)
+    reply(down_b, got_b, 401, extra=[("WWW-Authenticate", v) for v in b])
+    down_b.expect(lambda m: m.method == "ACK", timeout=0.2)
+    final = ctx.require_final(final_of(link, req))
+    from conformance.cases._proxy_support import ack_upstream
+
+    ack_upstream(link, req, final)
+    got = [v.strip() for v in final.get_all("WWW-Authenticate")]
+    shown = " | ".join(got) or "none"
+    ctx.check(final.status == 401, "401", describe(final))
+    ctx.check(all(v in got for v in a + b), "the four challenges of both branches", shown)
+    for mine in (a, b):
+        where = [got.index(v) for v in mine]
+        ctx.check(where == sorted(where), "each branch's challenges in its order", shown, 1)
