@@ -95,6 +95,8 @@ def minimal_uas_argv(port: int) -> list[str]:
 #: the challenges of the registrar with authentication, most preferred first: several, so
 #: that the RFC 7616 §3.7 / RFC 8760 §2.3 cases judge them (conformance.cases.auth_rfc7616)
 ALGORITHMS = ("SHA-256", "SHA-512-256", "MD5")
+#: its second user, name and password not ASCII (RFC 7616 §4; the profile names it too)
+INTERNATIONAL = ("Zoë", "127.0.0.1", "pässwörd€")
 
 
 def _ha1_file(work: Path, port: int) -> str:
@@ -107,6 +109,7 @@ def _ha1_file(work: Path, port: int) -> str:
         from rfc3261.digest_server import ha1_line
 
         lines = [ha1_line("alice", "127.0.0.1", "secret", algo) for algo in ALGORITHMS]
+        lines += [ha1_line(*INTERNATIONAL, algo) for algo in ALGORITHMS]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
 

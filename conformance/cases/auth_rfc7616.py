@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import quote
 
 from conformance.cases._proxy_support import Got, arrives, downstream_uri, final_of, reply
 from conformance.cases.auth_server import CHALLENGE, _Auth, challenges
+from conformance.cases.registrar import Registration
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -607,12 +609,14 @@ class _Server:
         extra: str = "",
         cnonce: str = "",
         nc: int = 1,
+        username: str | None = None,
     ) -> str:
         """Credentials answering ``challenge`` with the profile's user name (qop=auth, nc 1;
         ``password``, the digest ``uri``: the profile's and the Request-URI unless given)."""
         profile = self.ctx.profile
         if not profile.username:
             self.ctx.not_applicable("the profile has no [credentials] to answer the challenge")
+        username = username or profile.username
         found = params(challenge)
         realm, nonce = _value(found, "realm") or "", _value(found, "nonce") or ""
         algorithm = _value(found, "algorithm") or "MD5"
@@ -625,7 +629,7 @@ class _Server:
             uri=uri,
             nonce=nonce,
             realm=realm,
-            username=profile.username,
+            username=username,
             password=profile.password if password is None else password,
             algorithm=algorithm,
             qop=qop,
@@ -633,7 +637,7 @@ class _Server:
             cnonce=cnonce if qop else None,
         )
         value = (
-            f'Digest username="{profile.username}", realm="{realm}", nonce="{nonce}", '
+            f'Digest username="{username}", realm="{realm}", nonce="{nonce}", '
             f'uri="{uri}", response="{response}", algorithm={algorithm}'
         )
         if qop:
@@ -1140,3 +1144,41 @@ def fork_challenges_ordered(ctx: Context) -> None:
     for mine in (a, b):
         where = [got.index(v) for v in mine]
         ctx.check(where == sorted(where), "each branch's challenges in its order", shown, 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% For the username, recipients MUST support all characters defined in
+##% the "UsernameCasePreserved" profile defined in Section 3.3 of
+##% [RFC7613], with the exception of the colon (":") character.
+##= https://www.rfc-editor.org/rfc/rfc7616#section-4
+##= type=test
+##% For the password, recipients MUST support all characters defined in
+##% the "OpaqueString" profile defined in Section 4.2 of [RFC7613].
+@case("auth-7616-international-credentials", roles=SERVERS)
+def international_credentials(ctx: Context) -> None:
+    """The profile's second user, name and password not ASCII (``[credentials]
+    international_username`` / ``international_password``), answers the challenge in UTF-8:
+    accepted as the first user's credentials are (the control)."""
+    name, password = ctx.profile.international_username, ctx.profile.international_password
+    if not name or not password:
+        ctx.not_applicable("the profile names no user with a name and password not ASCII")
+    server = _Server(ctx)
+    final = server.challenge()
+    header = server.header(final)
+    challenge = server.digest(final)[0] if server.digest(final) else ""
+    if not challenge:
+        ctx.fail("a Digest challenge", " | ".join(challenges(final)) or "none")
+    ctx.controlled(
+        f"{server.method} with the first user's credentials",
+        lambda: server.send(header, server.answer(challenge)),
+        "the same with the profile's (ASCII) user",
+    )
+    if server.proxy is False and server.auth.registration is not None:
+        # the second user registers its own address-of-record (its name %-escaped)
+        registration = Registration(ctx, server.auth.link, user=quote(name))
+        server.auth.registration = registration
+    value = server.answer(challenge, username=name, password=password, nc=2)
+    got, accepted = server.send(header, value)
+    ctx.check(got.status not in (400, 401, 407), f"{name}'s credentials accepted", describe(got))
+    ctx.check(accepted, f"{name}'s credentials accepted", describe(got), requirement=1)
