@@ -256,6 +256,10 @@ def digest_challenge_choice(ctx: Context) -> None:
 ##% This parameter MUST be used by all implementations.
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
 ##= type=test
+##% This parameter MUST be used by all implementations.  The nc
+##% parameter stands for "nonce count".
+##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4
+##= type=test
 ##% For historical reasons, a sender MUST only generate the quoted string
 ##% syntax for the following parameters: username, realm, nonce, uri,
 ##% response, cnonce, and opaque.
@@ -310,7 +314,7 @@ def digest_credentials_syntax(ctx: Context) -> None:
     again, where = reg.retried()
     reg.grant(again, where)
     value = again.get("Authorization") or ""
-    ctx.check(bool(value), "an Authorization", "none", requirement=9)
+    ctx.check(bool(value), "an Authorization", "none", requirement=11)
     found = params(value)
     qop = found.get("qop")
     ctx.check(qop is not None and qop[0] == "auth", "qop=auth", value, requirement=0)
@@ -326,10 +330,10 @@ def digest_credentials_syntax(ctx: Context) -> None:
     ctx.check(re.fullmatch(r"[0-9a-fA-F]{8}", nc) is not None, "nc of 8 hex digits", nc, 5)
     uri = _value(found, "uri") or ""
     ctx.check(uri == again.uri, f'uri="{again.uri}" (the Request-URI)', uri, requirement=6)
-    ctx.check(re.match(r"^[A-Za-z][\w+.-]*:", uri) is not None, "an absolute URI", uri, 6)
-    ctx.check(found.get("uri", ("", False))[1], 'uri="..." quoted', value, requirement=7)
-    ctx.check(_value(found, "opaque") == OPAQUE, f'opaque="{OPAQUE}"', value, 8, "SHOULD")
-    ctx.check(_right(ctx, value, "REGISTER"), "the qop=auth response right", value, 9)
+    ctx.check(re.match(r"^[A-Za-z][\w+.-]*:", uri) is not None, "an absolute URI", uri, 7)
+    ctx.check(found.get("uri", ("", False))[1], 'uri="..." quoted', value, requirement=8)
+    ctx.check(_right(ctx, value, "REGISTER"), "the qop=auth response right", value, 10)
+    ctx.check(_value(found, "opaque") == OPAQUE, f'opaque="{OPAQUE}"', value, 9, "SHOULD")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.3
@@ -432,7 +436,7 @@ def digest_proxy_authorization(ctx: Context) -> None:
     again, where = reg.retried()
     reg.grant(again, where)
     value = again.get("Proxy-Authorization") or ""
-    ctx.check(bool(value), "a Proxy-Authorization", again.get("Authorization") or "none", 1)
+    ctx.check(bool(value), "a Proxy-Authorization", again.get("Authorization") or "none")
     ctx.check(_right(ctx, value, "REGISTER"), "credentials as in RFC 7616 §3.4", value)
 
 
@@ -823,15 +827,15 @@ def challenges_7616(ctx: Context) -> None:
             re.fullmatch(r"[0-9A-Fa-f]+|[A-Za-z0-9+/]+=*|[A-Za-z0-9_-]+=*", nonce) is not None,
             "a nonce of hexadecimal or Base64 data",
             nonce,
-            requirement=13,
+            requirement=12,
             level="SHOULD",
         )
         charset = _value(params(value), "charset") or ""
-        ctx.check(charset.upper() == "UTF-8", "charset=UTF-8", value, 14, "SHOULD")
+        ctx.check(charset.upper() == "UTF-8", "charset=UTF-8", value, 13, "SHOULD")
     from conformance.cases.auth_server import _hostlike
 
     for realm in by_realm:
-        ctx.check(_hostlike(realm), "a realm naming a host", realm, 15, "SHOULD")
+        ctx.check(_hostlike(realm), "a realm naming a host", realm, 14, "SHOULD")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.6
