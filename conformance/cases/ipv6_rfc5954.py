@@ -207,6 +207,8 @@ def uac_reference_rfc3986(ctx: Context) -> None:
     call = _Call(ctx, "invite", [f"sip:[{RFC3986}];lr", "sip:rr@{hp};lr"])
     ack = call.ack("ACK for the 2xx")
     routes = _routes(ack)
+    if not routes:
+        ctx.inconclusive("the ACK has no Route: the target ignores Record-Route (§12.1.2)")
     ctx.check(f"sip:[{RFC3986}];lr" in routes, f"Route <sip:[{RFC3986}];lr>", str(routes))
 
 
@@ -234,6 +236,9 @@ def uac_reference_nine_groups(ctx: Context) -> None:
     late = early or call.peer.request("ACK", 3.0, call.invite.call_id)
     if late is None:
         ctx.inconclusive("no ACK for the well-formed 2xx either")
+    assert late is not None
+    if not _routes(late[0]):
+        ctx.inconclusive("the ACK has no Route: the target ignores Record-Route (§12.1.2)")
     ctx.check(
         early is None,
         "no ACK for the 2xx with the malformed Record-Route",
