@@ -31,9 +31,9 @@ HOST = f"host.{DOMAIN}"
 CALLED = "an INVITE from the target, its server found by DNS ([uac] dns)"
 
 
-def _need_dns(ctx: Context) -> None:
-    if "dns" not in ctx.profile.triggers:
-        ctx.not_applicable("the profile cannot make the target send dns ([uac] dns)")
+def _need_dns(ctx: Context, kind: str = "dns") -> None:
+    if kind not in ctx.profile.triggers:
+        ctx.not_applicable(f"the profile cannot make the target send {kind} ([uac] {kind})")
 
 
 def serve(ctx: Context, records: list[str], host_address: str = "127.0.0.1") -> str:
@@ -97,15 +97,16 @@ class TcpRecorder:
         ctx.on_teardown("the TCP recorder closed", self.close)
 
     def attempted(self, timeout: float = 0.0) -> bool:
-        """Whether a connection came (within ``timeout`` seconds from now)."""
-        end = time.monotonic() + timeout
+        """Whether a connection came (waiting up to ``timeout`` seconds for the first)."""
+        wait = 0.0 if self.connections else timeout
         while True:
-            ready, _, _ = select.select([self.sock], [], [], max(0.0, end - time.monotonic()))
+            ready, _, _ = select.select([self.sock], [], [], wait)
             if not ready:
                 return self.connections > 0
             conn, _ = self.sock.accept()
             conn.close()
             self.connections += 1
+            wait = 0.0
 
     def close(self) -> bool:
         self.sock.close()
@@ -303,8 +304,8 @@ class _Servers:
     """Two SRV targets of ``DOMAIN``, sockets of the runner's: ``first`` (priority 10)
     and ``second`` (20)."""
 
-    def __init__(self, ctx: Context) -> None:
-        _need_dns(ctx)
+    def __init__(self, ctx: Context, kind: str = "dns") -> None:
+        _need_dns(ctx, kind)
         self.ctx = ctx
         self.first, self.second = ctx.listener(), ctx.listener()
         dns = serve(
@@ -314,7 +315,7 @@ class _Servers:
                 srv(f"_sip._udp.{DOMAIN}", port_of(self.second), 20),
             ],
         )
-        self.peer = Peer(ctx, "dns", server=self.first, dns=dns, domain=DOMAIN)
+        self.peer = Peer(ctx, kind, server=self.first, dns=dns, domain=DOMAIN)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.2
@@ -425,3 +426,117 @@ def next_after_503(ctx: Context) -> None:
         before = invite.uri if name == "Request-URI" else invite.get(name)
         after = retry.uri if name == "Request-URI" else retry.get(name)
         ctx.check(before == after, f"{name} {before} (identical)", f"{after}", 1)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4
+##= type=test
+##% Furthermore, a CANCEL for a particular SIP request MUST be sent to the
+##% same SIP server that the SIP request was delivered to.
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.4
+##= type=test
+##% When a server is contacted successfully, all retransmissions of the
+##% request for the transaction, as well as ACK for a non-2xx final
+##% response, and CANCEL requests for that transaction, MUST go to the
+##% same server.
+@case(
+    "uac-3263-cancel-same-server",
+    roles=UAC,
+    transports=("udp",),
+    timeout=20,
+    preamble="an INVITE from the target, its server found by DNS ([uac] dns-cancel)",
+    no_control=RUNNER_ANSWERS,
+)
+def cancel_same_server(ctx: Context) -> None:
+    """Two SRV records: the INVITE comes to the first, which rings (180); the CANCEL the
+    target then sends comes to the same server, nothing to the second."""
+    servers = _Servers(ctx, "dns-cancel")
+    got = servers.peer.expect(lambda m: m.method == "INVITE", 10.0)
+    if got is None:
+        ctx.inconclusive("no INVITE at the first SRV target")
+    assert got is not None
+    invite, addr = got
+    servers.peer.answer(invite, addr, 180)
+    cancel = servers.peer.expect(lambda m: m.method == "CANCEL", 3.0)
+    elsewhere = servers.second.expect(lambda m: m.call_id == invite.call_id, 0.0)
+    if cancel is not None:
+        servers.peer.answer(cancel[0], cancel[1], 200)
+        servers.peer.answer(invite, addr, 487)
+    elif elsewhere is None:
+        servers.peer.answer(invite, addr, 486)
+        ctx.inconclusive("the target sent no CANCEL within 3 s of the 180")
+    ctx.check(
+        cancel is not None and elsewhere is None,
+        "the CANCEL at the server the INVITE reached",
+        f"at the second SRV target: {describe(elsewhere and elsewhere[0])}",
+    )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.1
+##= type=test
+##% First, a client resolving a SIPS URI MUST discard any services that do
+##% not contain "SIPS" as the protocol in the service field.
+@case(
+    "uac-3263-sips-naptr",
+    roles=UAC,
+    transports=("udp",),
+    timeout=20,
+    preamble="a call from the target to a SIPS URI, found by DNS ([uac] dns-sips)",
+    no_control="the connection to the SIPS+D2T target shows the target resolved the name",
+)
+def sips_naptr(ctx: Context) -> None:
+    """``sips:uas@uac.sipref.test`` whose best NAPTR record is SIP+D2U (a UDP socket of the
+    runner's) and the next SIPS+D2T (a TCP socket recording connections): the target
+    connects to the SIPS one, never sends the INVITE over UDP."""
+    _need_dns(ctx, "dns-sips")
+    udp, tcp = ctx.listener(), TcpRecorder(ctx)
+    records = [
+        naptr(10, "SIP+D2U", f"_sip._udp.{DOMAIN}"),
+        naptr(20, "SIPS+D2T", f"_sips._tcp.{DOMAIN}"),
+        srv(f"_sip._udp.{DOMAIN}", port_of(udp)),
+        srv(f"_sips._tcp.{DOMAIN}", tcp.port),
+    ]
+    dns = serve(ctx, records)
+    peer = Peer(ctx, "dns-sips", server=udp, dns=dns, domain=DOMAIN)
+    connected = tcp.attempted(5.0)
+    got = _invite(ctx, peer, 0.5)
+    if got is not None:
+        peer.answer(got[0], got[1], 486)
+    if got is None and not connected:
+        ctx.inconclusive("the target made no attempt to reach sips:uas@" + DOMAIN)
+    ctx.check(got is None, "no INVITE over UDP (SIP+D2U discarded)", "an INVITE over UDP")
+
+
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.1
+##= type=test
+##% A client resolving a SIP URI SHOULD retain records with "SIPS" as the
+##% protocol, if the client supports TLS.
+@case(
+    "uac-3263-sip-keeps-sips",
+    roles=UAC,
+    level="SHOULD",
+    transports=("udp",),
+    timeout=20,
+    preamble=CALLED,
+    no_control=RUNNER_ANSWERS,
+)
+def sip_keeps_sips(ctx: Context) -> None:
+    """``sip:uas@uac.sipref.test`` whose best NAPTR record is SIPS+D2T (a TCP socket
+    recording connections) and the next SIP+D2U (the runner's UDP socket): a target that
+    supports TLS tries the SIPS one first."""
+    _need_dns(ctx)
+    udp, tcp = ctx.listener(), TcpRecorder(ctx)
+    records = [
+        naptr(10, "SIPS+D2T", f"_sips._tcp.{DOMAIN}"),
+        naptr(20, "SIP+D2U", f"_sip._udp.{DOMAIN}"),
+        srv(f"_sips._tcp.{DOMAIN}", tcp.port),
+        srv(f"_sip._udp.{DOMAIN}", port_of(udp)),
+    ]
+    dns = serve(ctx, records)
+    peer = Peer(ctx, "dns", server=udp, dns=dns, domain=DOMAIN)
+    got = _invite(ctx, peer, 10.0)
+    if got is not None:
+        peer.answer(got[0], got[1], 486)
+    connected = tcp.attempted(0.0 if got is not None else 0.5)
+    if got is None and not connected:
+        ctx.inconclusive("the target made no attempt to reach sip:uas@" + DOMAIN)
+    ctx.check(connected, "a connection to the SIPS+D2T target first", "none (UDP only)")
