@@ -18,7 +18,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from conformance.cases._proxy_support import arrives, downstream_uri, final_of, reply
+from conformance.cases._proxy_support import arrives, downstream_uri, reply
+from conformance.cases.transport_server import _Exchange
 from conformance.cases.uac_dialog import CALLED, _Call, _routes
 from conformance.messages import Outgoing
 from conformance.model import Context, case, describe
@@ -47,22 +48,14 @@ SDP = (
 def _request(ctx: Context, link: Link, host: str) -> tuple[Outgoing, Message | None]:
     """An OPTIONS (through a proxy: toward a downstream socket, answered 200 there) whose
     top Via sent-by is ``host`` (an IPv6 address in brackets) with the link's port; its
-    final response (None: none)."""
-    down = ctx.listener() if ctx.role == "proxy" else None
-    uri = downstream_uri(down) if down is not None else None
-    req = ctx.request("OPTIONS", link, **({"uri": uri} if uri else {}))
+    final response (None: none).  A target that answers INVITE only is not applicable."""
+    exchange = _Exchange(ctx)
+    req = exchange.request(link)
     port = link.sent_by.rsplit(":", 1)[1]
     via = req.get("Via") or ""
     host = host if host.startswith("[") or ("." in host and ":" not in host) else f"[{host}]"
     req.set("Via", via.replace(link.sent_by, f"{host}:{port}", 1))
-    if down is None:
-        final, _ = ctx.transaction(link, req, learn=False)
-        return req, final
-    link.send(bytes(req))
-    got = arrives(down, "OPTIONS", req.call_id, timeout=0.7)
-    if got is not None:
-        reply(down, got, 200)
-    return req, final_of(link, req, timeout=0.7)
+    return req, exchange.send(link, req, timeout=1.0)
 
 
 ##= https://www.rfc-editor.org/rfc/rfc5954#section-4.1
