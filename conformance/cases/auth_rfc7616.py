@@ -30,7 +30,9 @@ from rfc3261.auth_headers import Credentials
 from rfc3261.digest import (
     DigestCredentials,
     compute_response,
+    compute_rspauth,
     format_nc,
+    ha1,
     is_supported,
     userhash,
 )
@@ -539,9 +541,19 @@ def digest_nextnonce(ctx: Context) -> None:
     again, where = reg.retried()
     first = params(again.get("Authorization") or "")
     nextnonce = unique("nn")
-    cnonce = _value(first, "cnonce") or ""
-    info = f'Authentication-Info: nextnonce="{nextnonce}", qop=auth, nc={_value(first, "nc")}'
-    reg.grant(again, where, f'{info}, cnonce="{cnonce}"', expires=2)
+    cnonce, nc = _value(first, "cnonce") or "", _value(first, "nc") or ""
+    rspauth = compute_rspauth(
+        uri=_value(first, "uri") or "",
+        nonce=_value(first, "nonce") or "",
+        realm=REALM,
+        ha1_value=ha1(ctx.profile.username, REALM, ctx.profile.password, "SHA-256"),
+        algorithm="SHA-256",
+        qop="auth",
+        nc=nc,
+        cnonce=cnonce,
+    )
+    info = f'Authentication-Info: nextnonce="{nextnonce}", qop=auth, rspauth="{rspauth}"'
+    reg.grant(again, where, f'{info}, cnonce="{cnonce}", nc={nc}', expires=2)
     got = reg.again(4.0)
     if got is None:
         ctx.inconclusive("no refresh of the registration within 4 s")
