@@ -777,7 +777,7 @@ def _algorithm(challenge: str) -> str:
 ##= type=test
 ##% In particular, a realm string SHOULD include the name of the host doing the
 ##% authentication.
-@case("auth-7616-challenges", roles=SERVERS, no_control=CHALLENGE)
+@case("digest-7616-challenges", roles=SERVERS, no_control=CHALLENGE)
 def challenges_7616(ctx: Context) -> None:
     """The challenge of a request without credentials: Digest values (no Basic) of one realm
     each with its own algorithm, MD5 (if offered) below the SHA-2 ones, qop in each, quoted
@@ -865,7 +865,7 @@ def challenges_7616(ctx: Context) -> None:
 ##= type=test
 ##% The server SHOULD only set stale to true if it receives a request
 ##% for which the nonce is invalid.
-@case("auth-7616-each-algorithm", roles=SERVERS)
+@case("digest-7616-each-algorithm", roles=SERVERS)
 def each_algorithm(ctx: Context) -> None:
     """Each challenge offered (SHA-256, SHA-512-256, MD5...) answered with the right
     password (qop=auth) is accepted, with a wrong one refused; the challenge after the
@@ -914,7 +914,7 @@ def each_algorithm(ctx: Context) -> None:
 ##= https://www.rfc-editor.org/rfc/rfc7616#section-3.4.6
 ##= type=test
 ##% if they are not, the server SHOULD return a 400 Bad Request error.
-@case("auth-7616-uri-mismatch", roles=SERVERS)
+@case("digest-7616-uri-mismatch", roles=SERVERS)
 def uri_mismatch(ctx: Context) -> None:
     """Credentials right in every respect but naming another resource in their uri
     parameter (the digest computed over it) are refused, with 400 Bad Request."""
@@ -939,7 +939,7 @@ def uri_mismatch(ctx: Context) -> None:
 ##= type=test
 ##% Sending both username and username* in the same header
 ##% option MUST be treated as an error.
-@case("auth-7616-username-twice", roles=SERVERS)
+@case("digest-7616-username-twice", roles=SERVERS)
 def username_twice(ctx: Context) -> None:
     """Right credentials carrying username* besides username are refused as an error."""
     server = _Server(ctx)
@@ -983,7 +983,7 @@ def username_twice(ctx: Context) -> None:
 ##% The server SHOULD use the same value for the qop parameter in the
 ##% response as was sent by the client in the corresponding request.
 @case(
-    "auth-7616-authentication-info",
+    "digest-7616-authentication-info",
     roles=SERVERS,
     no_control="the accepted credentials are the control; no Authentication-Info (a MAY): "
     "not applicable",
@@ -1033,7 +1033,7 @@ def authentication_info(ctx: Context) -> None:
 ##% To protect the transport of the username from the client to the
 ##% server, the server SHOULD set the userhash parameter with the value
 ##% of "true" in the WWW-Authentication header field.
-@case("auth-7616-userhash-offered", roles=SERVERS, level="SHOULD", no_control=CHALLENGE)
+@case("digest-7616-userhash-offered", roles=SERVERS, level="SHOULD", no_control=CHALLENGE)
 def userhash_offered(ctx: Context) -> None:
     """The Digest challenges carry userhash=true."""
     server = _Server(ctx)
@@ -1171,7 +1171,7 @@ def fork_challenges_ordered(ctx: Context) -> None:
 ##= type=test
 ##% For the password, recipients MUST support all characters defined in
 ##% the "OpaqueString" profile defined in Section 4.2 of [RFC7613].
-@case("auth-7616-international-credentials", roles=SERVERS)
+@case("digest-7616-international-credentials", roles=SERVERS)
 def international_credentials(ctx: Context) -> None:
     """The profile's second user, name and password not ASCII (``[credentials]
     international_username`` / ``international_password``), answers the challenge in UTF-8:

@@ -1,5 +1,5 @@
 """A server answering over TLS (RFC 3263 §5): a request whose top Via names TLS gets its
-response over TLS.  Runs over a TLS target (the ``tls-*`` cases of the transport variants)."""
+response over TLS.  Runs over a TLS target (the transport variants' ``transport-*``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SERVERS = ("uas", "registrar", "redirect")
 ##= type=test
 ##% When this value is present, the server MUST use TLS over TCP to send the response.
 @case(
-    "tls-3263-response-over-tls",
+    "transport-3263-response-over-tls",
     roles=SERVERS,
     transports=("tls",),
     no_control="judged on the answer to the request itself; the TLS link is the setting",

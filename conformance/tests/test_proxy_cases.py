@@ -30,7 +30,7 @@ CHALLENGE_CASES = (
     "proxy-credentials-among-others"
 )
 #: the RFC 7616 / 8760 cases of a proxy demanding credentials (conformance.cases.auth_rfc7616)
-DIGEST_CASES = "auth-7616-*,proxy-7616-digest-transparent"
+DIGEST_CASES = "digest-7616-*,proxy-7616-digest-transparent"
 REGISTRAR_CASES = (
     "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
     "reg-all-bindings-listed,reg-remove-one,reg-other-call-id-removes,"
@@ -138,7 +138,7 @@ def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
     # SIP has no Proxy-Authentication-Info (RFC 7616 §3.5 is a MAY), and the proxy does not
     # offer userhash (a SHOULD of RFC 7616 §3.4.4): the rest passes
     expected = {r.case.id: "pass" for r in digest.results}
-    expected["auth-7616-authentication-info"] = "not-applicable"
-    expected["auth-7616-userhash-offered"] = "warn"
+    expected["digest-7616-authentication-info"] = "not-applicable"
+    expected["digest-7616-userhash-offered"] = "warn"
     assert len(expected) == 8
     assert verdicts(digest) == expected, [(r.case.id, r.reason) for r in digest.results]
