@@ -227,6 +227,9 @@ class Profile:
     ring_seconds: float = 0.0
     username: str = ""
     password: str = ""
+    # [credentials] of a second user whose name and password are not ASCII (RFC 7616 §4)
+    international_username: str = ""
+    international_password: str = ""
     originate: str = ""
     t1: float = 0.5
     registrar_requires_auth: bool = False

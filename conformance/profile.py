@@ -22,6 +22,8 @@ Example::
     username = "alice"
     password = "secret"
     registrar_requires_auth = false
+    international_username = "Zoë"   # a second user, name and password not ASCII
+    international_password = "pässwörd€"
     [uac]                          # the UAC role: what makes the target send requests
     invite = "sipp -sn uac {target} -m 1 -nostdin"      # one command per kind (trigger.KINDS)
     dial = false                   # true: prompt the tester for kinds without a command
@@ -90,6 +92,8 @@ def load_profile(path: Path | None) -> Profile:
         if not hasattr(profile, key) or key in (
             "username",
             "password",
+            "international_username",
+            "international_password",
             "originate",
             "triggers",
             "dial",
@@ -111,6 +115,8 @@ def load_profile(path: Path | None) -> Profile:
         setattr(profile, key, value)
     profile.username = str(creds.get("username", ""))
     profile.password = str(creds.get("password", ""))
+    profile.international_username = str(creds.get("international_username", ""))
+    profile.international_password = str(creds.get("international_password", ""))
     profile.registrar_requires_auth = bool(
         creds.get("registrar_requires_auth", profile.registrar_requires_auth)
     )

@@ -93,15 +93,24 @@ def minimal_uas_argv(port: int) -> list[str]:
     ]
 
 
+#: the challenges of the registrar with authentication, most preferred first: several, so
+#: that the RFC 7616 §3.7 / RFC 8760 §2.3 cases judge them (conformance.cases.auth_rfc7616)
+ALGORITHMS = ("SHA-256", "SHA-512-256", "MD5")
+#: its second user, name and password not ASCII (RFC 7616 §4; the profile names it too)
+INTERNATIONAL = ("Zoë", "127.0.0.1", "pässwörd€")
+
+
 def _ha1_file(work: Path, port: int) -> str:
     """The Digest H(A1) file of the registrar with authentication: alice, password "secret",
-    realm 127.0.0.1, SHA-256 and MD5 (the sipref-registrar-auth profile's credentials);
+    realm 127.0.0.1, SHA-256, SHA-512-256 and MD5 (the sipref-registrar-auth profile's
+    credentials);
     written only when ``port`` is not 0 (a listing writes nothing)."""
     path = work / "ha1.txt"
     if port:
         from rfc3261.digest_server import ha1_line
 
-        lines = [ha1_line("alice", "127.0.0.1", "secret", algo) for algo in ("SHA-256", "MD5")]
+        lines = [ha1_line("alice", "127.0.0.1", "secret", algo) for algo in ALGORITHMS]
+        lines += [ha1_line(*INTERNATIONAL, algo) for algo in ALGORITHMS]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
 
@@ -191,6 +200,8 @@ def _stacks(port: int, work: Path) -> dict[str, tuple[list[str] | None, str, str
                 str(work / "registrar-auth.db"),
                 "--auth-file",
                 _ha1_file(work, port),
+                "--digest-algorithms",
+                ",".join(ALGORITHMS),
             ],
             "sipref-registrar-auth.toml",
             "registrar",

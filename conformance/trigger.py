@@ -7,7 +7,8 @@ placeholders filled in (``{target}`` the runner's ``host:port``, ``{host}``, ``{
 ``{user}``, ``{password}`` from ``[credentials]``, ``{uri}`` = ``sip:uas@{target}``,
 ``{python}`` the runner's interpreter, ``{profiles}`` the shipped profiles' folder,
 ``{free_port}`` a free UDP port on loopback for the UAC to bind, ``{large_text}`` a word of
-1500 characters for a request too large for UDP; for kind ``dns``, ``{dns}`` the runner's DNS
+1500 characters for a request too large for UDP; ``{cert}`` / ``{key}`` a self-signed
+certificate and its key (for a TLS listener); for kind ``dns``, ``{dns}`` the runner's DNS
 server and ``{domain}`` the name it resolves to the runner; for kind ``uri``, ``{link}`` the
 SIP URI the case wants turned into a request, §19.1.5 — quote it, it holds ``;`` and ``&``)::
 
@@ -110,6 +111,9 @@ KINDS: dict[str, str] = {
     "Referred-By) to sip:carol@{target}, hanging up once the transfer succeeded",
     "transferee": "call {uri}, accept the REFER that comes in the call and act on it (an "
     "INVITE with Replaces, RFC 3891), staying about 4 s",
+    "dns-cancel": "call sip:uas@{domain} found as for dns (DNS server {dns}) and hang up "
+    "(CANCEL) about 1 s after it starts ringing",
+    "dns-sips": "call sips:uas@{domain} (a SIPS URI: TLS), found as for dns (DNS server {dns})",
 }
 #: the placeholders a trigger command may use
 PLACEHOLDERS = (
@@ -126,6 +130,8 @@ PLACEHOLDERS = (
     "domain",
     "large_text",
     "link",
+    "cert",
+    "key",
 )
 #: ``{large_text}``: a word long enough to make a request exceed 1300 bytes (§18.1.1)
 LARGE_TEXT = "large" * 300
@@ -171,7 +177,27 @@ def fill(command: str, profile: Profile, hostport: str, **extra: str) -> str:
         free_port=free_port() if "{free_port}" in command else 0,
         large_text=LARGE_TEXT,
         link=extra.get("link", ""),
+        **dict(zip(("cert", "key"), _certificate(command), strict=True)),
     )
+
+
+_CERTIFICATE: list[str] = []
+
+
+def _certificate(command: str) -> tuple[str, str]:
+    """A self-signed certificate and key for 127.0.0.1 (made once per run, only for a
+    command naming ``{cert}`` or ``{key}``: a UAC that needs a TLS listener to call a SIPS
+    URI); empty names without openssl."""
+    if "{cert}" not in command and "{key}" not in command:
+        return "", ""
+    if not _CERTIFICATE:
+        import tempfile
+
+        from conformance.selftest import certificate
+
+        made = certificate(Path(tempfile.mkdtemp(prefix="sipref-trigger-tls-")))
+        _CERTIFICATE.extend(str(p) for p in made or ("", ""))
+    return _CERTIFICATE[0], _CERTIFICATE[1]
 
 
 #: a minimal SDP answer, for a 2xx to an INVITE with an offer

@@ -311,9 +311,10 @@ class DigestAuthenticator:
     def new_nonce(self, now: float, algorithm: str = "MD5") -> str:
         """A fresh nonce bound to ``now``, ``algorithm`` and the server secret (nothing is
         stored: the nonce proves itself)."""
-        stamp = f"{int(now * 1000):x}"
+        # fixed widths (12 + 16 + 32 hex digits), no separator: the nonce is hex data
+        stamp = f"{max(0, int(now * 1000)):012x}"
         salt = secrets.token_hex(8)
-        return f"{stamp}.{salt}.{self._mac(stamp, salt, algorithm)}"
+        return f"{stamp}{salt}{self._mac(stamp, salt, algorithm)}"
 
     ##= https://www.rfc-editor.org/rfc/rfc8760#section-3
     ##% This opens the system to the potential for a downgrade attack by an
@@ -321,10 +322,9 @@ class DigestAuthenticator:
     def nonce_issued_at(self, nonce: str, algorithm: str = "MD5") -> float | None:
         """When this server issued ``nonce`` in a challenge for ``algorithm``; None if it
         is not one of ours (forged) or was issued for another algorithm."""
-        parts = nonce.split(".")
-        if len(parts) != 3:
+        if len(nonce) != 60:
             return None
-        stamp, salt, mac = parts
+        stamp, salt, mac = nonce[:12], nonce[12:28], nonce[28:]
         if not hmac.compare_digest(mac, self._mac(stamp, salt, algorithm)):
             return None
         try:

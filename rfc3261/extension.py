@@ -212,6 +212,9 @@ class UAExtension:
     option_tags: ClassVar[tuple[str, ...]] = ()
     #: Body types this extension understands (Accept; §8.2.3).
     accept: ClassVar[tuple[str, ...]] = ()
+    #: Whether the requests :meth:`retry` returns keep their CSeq (only the branch is new,
+    #: RFC 3263 §4.3) instead of the next number (§8.1.3.5).
+    retry_keeps_cseq: ClassVar[bool] = False
 
     ua: UserAgent
 
@@ -253,7 +256,8 @@ class UAExtension:
     def retry(self, client: ClientRequest, response: Response, now: float) -> Request | None:
         """A failure response (3xx-6xx): an amended copy of the request to send instead.
 
-        The core gives the retry a new CSeq and branch (§8.1.3.5).  Extensions are asked
+        The core gives the retry a new CSeq (unless ``retry_keeps_cseq``) and branch
+        (§8.1.3.5).  Extensions are asked
         before the core's own policies (credentials, redirection, 416, 420).
         """
         return None

@@ -477,11 +477,18 @@ class ServerFailover(UAExtension):
 
     ``next_target(request)`` is the host's (``CoreHost.next_target``): it says
     whether the resolution that ``request`` was sent by has a server left, and
-    queues it for the retry.  Retrying is the core's (§8.1.3.5 machinery: new
-    CSeq and branch), so the retry is a new transaction.
+    queues it for the retry.  Retrying is the core's (§8.1.3.5 machinery: a new
+    branch), so the retry is a new transaction; its CSeq stays (§4.3: identical
+    but the branch).
     """
 
     name = "rfc3263-failover"
+    ##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+    ##% If a failure occurs, the client
+    ##% SHOULD create a new request, which is identical to the previous, but
+    ##% has a different value of the Via branch ID than the previous (and
+    ##% therefore constitutes a new SIP transaction).
+    retry_keeps_cseq = True
 
     def __init__(self, next_target: Callable[[Request], bool]) -> None:
         self.next_target = next_target

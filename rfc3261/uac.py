@@ -455,8 +455,11 @@ class UacBehaviour:
         self._clients[transaction] = client
         return self._process(effects, now)
 
-    def _retry(self, client: ClientRequest, request: Request, now: float) -> list[UAEffect]:
-        """Send ``request`` (an amended copy) as a new transaction for ``client``."""
+    def _retry(
+        self, client: ClientRequest, request: Request, now: float, keep_cseq: bool = False
+    ) -> list[UAEffect]:
+        """Send ``request`` (an amended copy) as a new transaction for ``client`` (with
+        ``keep_cseq``, under the same CSeq: RFC 3263 §4.3's retry at the next server)."""
         ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.3.5
         ##% In all of the above cases, the request is retried by creating a new
         ##% request with the appropriate modifications.  This new request
@@ -468,7 +471,9 @@ class UacBehaviour:
         ##% 401 (Unauthorized) or 407 (Proxy Authentication Required) response,
         ##% it MUST increment the CSeq header field value as it would normally
         ##% when sending an updated request.
-        if client.dialog is not None:
+        if keep_cseq:
+            number = client.request.cseq.number
+        elif client.dialog is not None:
             number = client.dialog.next_local_seq(self.initial_cseq())
         else:
             number = client.request.cseq.number + 1
@@ -573,7 +578,7 @@ class UacBehaviour:
                 if client.extension_retries >= MAX_EXTENSION_RETRIES:
                     break
                 client.extension_retries += 1
-                return self._retry(client, amended, now)
+                return self._retry(client, amended, now, extension.retry_keeps_cseq)
         if status in (401, 407):
             retry = self.auth.authorize(client.request, response, client.auth_attempts)
             if retry is not None:

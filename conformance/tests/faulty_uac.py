@@ -35,11 +35,20 @@ construction and transaction cases it meets; each fault breaks one rule:
 - ``message_contact``: the MESSAGE carries a Contact (RFC 3428 §4 forbids it).
 
 An INVITE lists 100rel in Supported and PRACKs each reliable 101-199 response in order.
+
+``--kind register`` sends a REGISTER and answers one Digest challenge (401/407) as user
+alice with ``--password``: the first challenge of an algorithm it knows (RFC 7616 §3.7),
+qop=auth.  Its faults:
+
+- ``digest_md5``: the MD5 challenge is answered when one is offered, even below a SHA-2
+  one (RFC 7616 §5.6, §3.7);
+- ``digest_quoted_nc``: the nc parameter is sent as a quoted string (RFC 7616 §3.4).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import socket
 import time
@@ -66,6 +75,8 @@ FAULTS = (
     "no_reack_2xx",
     "prack_any",
     "message_contact",
+    "digest_md5",
+    "digest_quoted_nc",
 )
 
 
@@ -149,7 +160,51 @@ def prack_for(request: Message, response: Message, cseq: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
+def authorized(data: bytes, response: Message, password: str, faults: set[str]) -> bytes:
+    """``data`` (a REGISTER) again with credentials answering ``response``'s Digest
+    challenge: next CSeq, new branch."""
+    from rfc3261.digest import compute_response, is_supported
+
+    request = parse_message(data)
+    assert request is not None  # we built it
+    proxy = response.status == 407
+    pattern = r'([\w-]+)=(?:"([^"]*)"|([^\s,]*))'
+    offered = [
+        {k.lower(): v1 or v2 for k, v1, v2 in re.findall(pattern, c)}
+        for c in response.get_all("Proxy-Authenticate" if proxy else "WWW-Authenticate")
+        if c.strip().lower().startswith("digest")
+    ]
+    usable = [c for c in offered if is_supported(c.get("algorithm", "MD5"))]
+    md5 = [c for c in usable if c.get("algorithm", "MD5").upper() == "MD5"]
+    chosen = (md5 if "digest_md5" in faults and md5 else usable or [{}])[0]
+    realm, nonce = chosen.get("realm", ""), chosen.get("nonce", "")
+    algorithm, cnonce = chosen.get("algorithm", "MD5"), secrets.token_hex(4)
+    digest = compute_response(
+        method="REGISTER",
+        uri=request.uri,
+        nonce=nonce,
+        realm=realm,
+        username="alice",
+        password=password,
+        algorithm=algorithm,
+        qop="auth",
+        nc="00000001",
+        cnonce=cnonce,
+    )
+    nc = '"00000001"' if "digest_quoted_nc" in faults else "00000001"
+    value = (
+        f'Digest username="alice", realm="{realm}", nonce="{nonce}", uri="{request.uri}", '
+        f'response="{digest}", algorithm={algorithm}, qop=auth, nc={nc}, cnonce="{cnonce}"'
+    )
+    if "opaque" in chosen:
+        value += f', opaque="{chosen["opaque"]}"'
+    header = "Proxy-Authorization" if proxy else "Authorization"
+    old_branch = (request.branch or "").encode()
+    data = data.replace(old_branch, old_branch + b"a").replace(b"CSeq: 1 ", b"CSeq: 2 ")
+    return data.replace(b"Content-Length: 0", f"{header}: {value}\r\nContent-Length: 0".encode())
+
+
+def run(kind: str, target: str, t1: float, faults: set[str], password: str = "") -> None:
     host, _, port_text = target.rpartition(":")
     port = int(port_text)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -203,6 +258,14 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
         if final is not None and (final.status or 0) < 300 and "no_reack_2xx" in faults:
             continue
         final = msg
+        if kind == "register" and msg.status in (401, 407) and not repeated:
+            repeated = True
+            data = authorized(data, msg, password, faults)
+            request = parse_message(data)
+            assert request is not None  # we built it
+            sock.sendto(data, (host, port))
+            final = None
+            continue
         if kind == "invite":
             sock.sendto(ack_for(request, msg, faults), (host, port))
         retransmit = retransmit and "keep_retransmitting" in faults and kind != "invite"
@@ -226,11 +289,14 @@ def run(kind: str, target: str, t1: float, faults: set[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tests.faulty_uac")
     parser.add_argument("--target", required=True, help="HOST:PORT of the runner")
-    parser.add_argument("--kind", choices=("invite", "options", "message"), default="invite")
+    parser.add_argument(
+        "--kind", choices=("invite", "options", "message", "register"), default="invite"
+    )
+    parser.add_argument("--password", default="secret", help="for --kind register")
     parser.add_argument("--t1", type=float, default=0.1)
     parser.add_argument("--fault", action="append", choices=FAULTS, default=[])
     args = parser.parse_args(argv)
-    run(args.kind, args.target, args.t1, set(args.fault))
+    run(args.kind, args.target, args.t1, set(args.fault), args.password)
     return 0
 
 

@@ -29,6 +29,8 @@ CHALLENGE_CASES = (
     "proxy-authorization-passed-on,proxy-digest-rfc2069,proxy-cancel-without-credentials,"
     "proxy-credentials-among-others"
 )
+#: the RFC 7616 / 8760 cases of a proxy demanding credentials (conformance.cases.auth_rfc7616)
+DIGEST_CASES = "digest-7616-*,proxy-7616-digest-transparent"
 REGISTRAR_CASES = (
     "reg-expires-header,reg-expires-param-over-header,reg-expires-default,"
     "reg-all-bindings-listed,reg-remove-one,reg-other-call-id-removes,"
@@ -129,7 +131,9 @@ def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
     from rfc3261.digest_server import ha1_line
 
     port = free_port()
-    (tmp_path / "ha1.txt").write_text(ha1_line("alice", "sipref.test", "secret") + "\n")
+    users = [ha1_line("alice", "sipref.test", "secret")]
+    users.append(ha1_line("Zoë", "sipref.test", "pässwörd€"))  # RFC 7616 §4
+    (tmp_path / "ha1.txt").write_text("\n".join(users) + "\n", encoding="utf-8")
     argv = [sys.executable, "-m", "rfc3261", "proxy", "--listen", f"sip:127.0.0.1:{port}"]
     argv += ["-q", "--domain", "sipref.test", "--db", str(tmp_path / "p.db")]
     argv += ["--auth-file", str(tmp_path / "ha1.txt"), "--realm", "sipref.test", "--proxy-auth"]
@@ -141,6 +145,10 @@ def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
         creds = dataclasses.replace(profile, username="alice", password="secret")
         run = run_cases(target, "proxy", "proxy-credentials-inspected", creds)
         challenged = run_cases(target, "proxy", CHALLENGE_CASES, creds)
+        international = {"international_username": "Zoë", "international_password": "pässwörd€"}
+        digest = run_cases(
+            target, "proxy", DIGEST_CASES, dataclasses.replace(creds, **international)
+        )
     assert verdicts(without) == {"proxy-credentials-inspected": "not-applicable"}
     assert verdicts(run) == {"proxy-credentials-inspected": "pass"}, run.results[0].reason
     # the cases of a challenging proxy (§22.1, §22.3, §22.4, §26.3.2.4) judge it for real;
@@ -149,3 +157,10 @@ def test_credentials_case_against_our_proxy_demanding_them(tmp_path) -> None:
     expected = dict.fromkeys(CHALLENGE_CASES.split(","), "pass")
     expected["proxy-407-not-repeated"] = "warn"
     assert verdicts(challenged) == expected, [(r.case.id, r.reason) for r in challenged.results]
+    # SIP has no Proxy-Authentication-Info (RFC 7616 §3.5 is a MAY), and the proxy does not
+    # offer userhash (a SHOULD of RFC 7616 §3.4.4): the rest passes
+    expected = {r.case.id: "pass" for r in digest.results}
+    expected["digest-7616-authentication-info"] = "not-applicable"
+    expected["digest-7616-userhash-offered"] = "warn"
+    assert len(expected) == 8
+    assert verdicts(digest) == expected, [(r.case.id, r.reason) for r in digest.results]

@@ -195,3 +195,20 @@ def test_sipp_reaches_a_verdict_in_the_quick_cases() -> None:
     got = _run(profile, ids)
     assert "error" not in got.values(), got
     assert got["uac-cancel-construction"] == "pass", got
+
+
+def test_faulty_uac_digest_faults_fail_their_cases() -> None:
+    """The RFC 7616 UAC cases (conformance.cases.auth_rfc7616) pass against the faulty UAC
+    registering without faults; answering MD5 below SHA-256 fails the challenge choice,
+    a quoted nc the credentials syntax, and nothing else."""
+    cases = ["uac-digest-challenge-choice", "uac-digest-credentials-syntax"]
+
+    def register(fault: str) -> Profile:
+        profile = Profile(name="faulty uac", t1=0.1, username="alice", password="secret")
+        extra = f" --fault {fault}" if fault else ""
+        profile.triggers = {"register": FAULTY + " --kind register" + extra}
+        return profile
+
+    assert _run(register(""), cases) == dict.fromkeys(cases, "pass")
+    assert _run(register("digest_md5"), cases) == {cases[0]: "fail", cases[1]: "pass"}
+    assert _run(register("digest_quoted_nc"), cases) == {cases[0]: "pass", cases[1]: "fail"}

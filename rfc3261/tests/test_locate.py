@@ -416,6 +416,38 @@ def test_failover_decides_what_a_failure_is() -> None:
     assert failover.retry(client, response(503), 0.0) is None
 
 
+##= https://www.rfc-editor.org/rfc/rfc3263#section-4.3
+##= type=test
+##% If a failure occurs, the client
+##% SHOULD create a new request, which is identical to the previous, but
+##% has a different value of the Via branch ID than the previous (and
+##% therefore constitutes a new SIP transaction).
+def test_the_request_to_the_next_server_keeps_its_cseq() -> None:
+    """After a 503 the UA core sends the same request again (the host has a next server):
+    only the Via branch differs, the CSeq stays (not §8.1.3.5's next number)."""
+    from rfc3261.locate import ServerFailover
+    from rfc3261.message import Request, Response
+    from rfc3261.tests.ua_support import Network, make_ua
+
+    net = Network()
+    alice = net.add_ua(make_ua("alice", seed=1))
+    alice.ua.use(ServerFailover(lambda request: True))
+    asked: list[Request] = []
+
+    def busy_then_ok(request: Request) -> list[Response]:
+        asked.append(request)
+        return [request.make_response(503 if len(asked) == 1 else 200, to_tag="t")]
+
+    net.add_script("busy.example.com", busy_then_ok)
+    _client, effects = alice.ua.request("OPTIONS", "sip:bob@busy.example.com", 0.0)
+    net.call(alice, effects)
+    net.run(2.0)
+    first, second = asked
+    assert second.top_via.branch != first.top_via.branch
+    assert second.cseq == first.cseq
+    assert second.call_id == first.call_id
+
+
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-8.1.2
 ##= type=test
 ##% Independent of which URI is used as input to the procedures of [4],
