@@ -19,12 +19,20 @@ from pathlib import Path
 import pytest
 
 from conformance.discovery import load_cases
-from conformance.model import REGISTRY, Verdict
+from conformance.model import REGISTRY, Case, Verdict
 from conformance.profile import load_profile
 from conformance.runner import CaseResult, Runner
-from conformance.selftest import PROFILES, UAC_STACKS, VARIANTS, _stacks
+from conformance.selftest import (
+    PROFILES,
+    UAC_STACKS,
+    VARIANTS,
+    _running,
+    _stacks,
+    for_command,
+    tls_downstream,
+    variant,
+)
 from conformance.target import parse_target
-from conformance.tests.support import started
 from rfc3261.asyncio.loopback import free_port
 
 load_cases()
@@ -39,17 +47,33 @@ STACK_OF_ROLE = {
 ACCEPTED = (Verdict.PASS, Verdict.WARN, Verdict.NOT_APPLICABLE)
 
 
-def stack_for(case_id: str, role: str) -> str:
-    """The program a case runs against: a UDP variant of the role whose case globs name it
-    (sipref-presence for the RFC 3903/6665/3856 event cases), else the role's program."""
-    for name, (stack, transport, globs) in VARIANTS.items():
-        if name != stack or transport != "udp":
-            continue
-        if _stacks(0, Path("."))[stack][2] == role and any(
-            fnmatch.fnmatch(case_id, g.strip()) for g in globs.split(",")
-        ):
-            return stack
-    return STACK_OF_ROLE[role]
+def stacks_for(case_id: str, role: str) -> list[str]:
+    """The programs (`VARIANTS` entries) a case may run against, in the order tried: the UDP
+    variants of the role whose case globs name it (sipref-presence for the RFC 3903/6665/3856
+    event cases, the edge proxy for RFC 5626/3263, the proxy with a local route), the role's
+    program over UDP, its other programs (not the minimal UAS, which lacks most of the UA),
+    then the other transports' variants naming it (the TLS proxy for the §16.6 SIPS cases,
+    the ws variants for RFC 7118, TCP for the stream-framing cases)."""
+    named = [
+        (name, transport)
+        for name, (stack, transport, globs, *_options) in VARIANTS.items()
+        if _stacks(0, Path("."))[stack][2] == role
+        and stack.startswith("sipref-")
+        and any(fnmatch.fnmatch(case_id, g.strip()) for g in globs.split(","))
+    ]
+    udp = [name for name, transport in named if transport == "udp"]
+    # other programs of the role, all its cases over UDP (the registrar with Digest or with
+    # outbound)
+    others = [
+        name
+        for name, (command, _profile, plays) in _stacks(0, Path(".")).items()
+        if plays == role
+        and name.startswith("sipref-")
+        and command is not None
+        and name != "sipref-minimal-uas"
+        and name not in VARIANTS  # a variant runs the cases its globs name, no others
+    ]
+    return [*udp, STACK_OF_ROLE[role], *others, *(name for name, t in named if t != "udp")]
 
 
 @pytest.mark.parametrize("case_id", sorted(REGISTRY))
@@ -65,14 +89,27 @@ def test_case(case_id: str) -> None:
             run = Runner(parse_target("udp:127.0.0.1:5060"), role, profile).run([case])
             _accepted(role, run.results)
             continue
-        port = free_port()
-        with tempfile.TemporaryDirectory(prefix="sipref-verify-") as work:
-            command, profile_name, _role = _stacks(port, Path(work))[stack_for(case_id, role)]
-            assert command is not None
-            profile = load_profile(PROFILES / profile_name)
-            with started(command, port):
-                run = Runner(parse_target(f"udp:127.0.0.1:{port}"), role, profile).run([case])
-        _accepted(role, run.results)
+        # the first program the case applies to gives the verdict (one where it is not
+        # applicable cannot show a broken requirement)
+        for name in dict.fromkeys(stacks_for(case_id, role)):
+            results = _run_against(name, role, case)
+            if results[0].verdict != Verdict.NOT_APPLICABLE:
+                break
+        _accepted(role, results)
+
+
+def _run_against(name: str, role: str, case: Case) -> list[CaseResult]:
+    """The case against one program, started as conformance.selftest starts it (command
+    line, profile, transport)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="sipref-verify-") as work:
+        command, profile_name, _role, transport, _globs = variant(name, port, Path(work))
+        assert command is not None
+        profile = tls_downstream(load_profile(PROFILES / profile_name), transport, Path(work))
+        profile = for_command(profile, command)
+        with _running(command, port, tcp=transport != "udp"):
+            target = parse_target(f"{transport}:127.0.0.1:{port}")
+            return Runner(target, role, profile).run([case]).results
 
 
 def _accepted(role: str, results: list[CaseResult]) -> None:
