@@ -699,12 +699,16 @@ def rport_received(ctx: Context) -> None:
 ##= type=test
 ##% The response MUST be sent from the same address and port that the corresponding request
 ##% was received on.
-@case("uas-rport-source-address", roles=ENDPOINTS, level="MUST", transports=("udp",))
+@case(
+    "uas-rport-source-address",
+    roles=ENDPOINTS,
+    level="MUST",
+    transports=("udp",),
+    no_control="the socket hears responses from any source: none at all is inconclusive",
+)
 def rport_source_address(ctx: Context) -> None:
-    """Sent from an unconnected socket (which sees any source), a request with rport is
+    """Sent from an unconnected socket (which hears any source), a request with rport is
     answered from the address and port it was sent to."""
-    link = ctx.link()
-    _probe(ctx, link, also=_answered)
     if ":" in ctx.target.address[0]:
         ctx.not_applicable("the runner's unconnected UDP socket is IPv4 only")
     listener = ctx.listener()
@@ -720,7 +724,7 @@ def rport_source_address(ctx: Context) -> None:
         if got is not None:
             break
     if got is None:
-        ctx.fail("a final response at the request's source", "nothing arrived there")
+        ctx.inconclusive("no final response to OPTIONS from any address")
     assert got is not None
     _, source = got
     ctx.check(
