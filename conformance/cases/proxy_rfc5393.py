@@ -381,8 +381,9 @@ def _second_part(branch: str) -> str | None:
 @case("proxy-5393-second-part-method", roles=PROXY, no_control=FORWARDED)
 def second_part_method(ctx: Context) -> None:
     """A MESSAGE and then an OPTIONS alike in all else (Request-URI, From, To, Call-ID, CSeq
-    number, no Route): the second parts of the two branches the proxy forwards are equal
-    (not applicable when its branch shows no "."-separated second part)."""
+    number, Via and its branch, no Route): the second parts of the two branches the proxy
+    forwards are equal (not applicable when its branch shows no "."-separated second
+    part)."""
     link, down = ctx.link(), ctx.listener()
     uri, call_id, from_tag = (
         downstream_uri(down),
@@ -390,8 +391,13 @@ def second_part_method(ctx: Context) -> None:
         unique("t"),
     )
     parts: dict[str, str | None] = {}
+    via = ""
     for method in ("MESSAGE", "OPTIONS"):
         req = ctx.request(method, link, uri=uri, call_id=call_id, from_tag=from_tag, cseq=5)
+        # the same Via, branch included (another method: another transaction, §17.2.3), so
+        # that the method is the one thing a second part could see vary
+        via = via or req.get("Via") or ""
+        req.set("Via", via)
         got = _send(ctx, link, req, down, f"{method}, the same but for the method")
         _complete(link, req, down, got)
         parts[method] = _second_part(got[0].branch or "")
