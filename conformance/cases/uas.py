@@ -700,7 +700,7 @@ def rport_received(ctx: Context) -> None:
 ##% The response MUST be sent from the same address and port that the corresponding request
 ##% was received on.
 @case(
-    "uas-rport-source-address",
+    "uas-3581-response-source",
     roles=ENDPOINTS,
     level="MUST",
     transports=("udp",),

@@ -66,7 +66,7 @@ def test_responses_to_the_source_port_fail_the_routing_cases(element) -> None:
 def test_responses_from_another_port_fail_the_rfc3581_source_case(element) -> None:
     """RFC 3581 §4: a response from a socket other than the request's fails its case; the
     same element without the fault passes it."""
-    case, invite_probe = "uas-rport-source-address", Profile(t1=0.2, probe="INVITE")
+    case, invite_probe = "uas-3581-response-source", Profile(t1=0.2, probe="INVITE")
     assert verdicts(run_cases(element("uas"), "uas", case, invite_probe)) == {case: "pass"}
     got = verdicts(run_cases(element("uas", "other_source"), "uas", case, invite_probe))
     assert got == {case: "fail"}
