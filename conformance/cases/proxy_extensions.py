@@ -1,9 +1,9 @@
 """The proxy rules of smaller extensions: a PRACK matching no reliable provisional response is
 proxied (RFC 3262 §3), the Reason of a CANCEL copied into the CANCEL the proxy generates
 (RFC 3326 §2), no IM URI in Record-Route or Route and proxy authentication for MESSAGE
-(RFC 3428 §5, §11.1), Record-Route of SUBSCRIBE and NOTIFY consistent and no Allow-Events
-inserted (RFC 6665 §4.3, §4.4.4).  The runner plays the upstream UA and the downstream UA
-(`conformance.cases._proxy_support`).
+(RFC 3428 §5, §11.1), Referred-By neither removed nor modified (RFC 3892 §3), Record-Route
+of SUBSCRIBE and NOTIFY consistent and no Allow-Events inserted (RFC 6665 §4.3, §4.4.4).
+The runner plays the upstream UA and the downstream UA (`conformance.cases._proxy_support`).
 """
 
 from __future__ import annotations
@@ -134,6 +134,41 @@ def no_im_routes(ctx: Context) -> None:
     routes = got[0].get_all("Record-Route") + got[0].get_all("Route")
     ims = [r for r in routes if r.strip().lstrip("<").lower().startswith(("im:", "pres:"))]
     ctx.check(not ims, "no im: URI in Record-Route or Route", " | ".join(ims))
+
+
+##= https://www.rfc-editor.org/rfc/rfc3892#section-3
+##= type=test
+##% Proxies do not need to be able to read Referred-By header field values and MUST NOT
+##% remove or modify them.
+@case("proxy-3892-referred-by-untouched", roles=PROXY, no_control=FORWARDED)
+def referred_by_untouched(ctx: Context) -> None:
+    """A request's Referred-By reaches the downstream UA as the upstream UA sent it.
+
+    A MESSAGE (any method will do: a proxy must not read Referred-By) with a Referred-By
+    carrying a display name, a cid and an unknown parameter: the copy the proxy forwards
+    has the same one value, byte for byte."""
+    link, down = ctx.link(), ctx.listener()
+    sent = [
+        '"Referrer" <sip:referrer@127.0.0.1;transport=udp>'
+        ';cid="20398823.2UWQFN309shb3@127.0.0.1";x-conformance=Odd-Value'
+    ]
+    req = ctx.request(
+        "MESSAGE",
+        link,
+        uri=downstream_uri(down),
+        body=b"hello",
+        content_type="text/plain",
+        extra=[("Referred-By", sent[0])],
+    )
+    link.send(bytes(req), "MESSAGE with Referred-By")
+    got = arrives(down, "MESSAGE", req.call_id)
+    if got is None:
+        ctx.inconclusive(f"the MESSAGE was not forwarded ({describe(final_of(link, req))})")
+    assert got is not None
+    reply(down, got, 200)
+    final_of(link, req, timeout=1.0)
+    forwarded = [v.strip() for v in got[0].get_all("Referred-By")]
+    ctx.check(forwarded == sent, " | ".join(sent), " | ".join(forwarded) or "none")
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3428#section-11.1

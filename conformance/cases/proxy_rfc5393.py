@@ -1,8 +1,9 @@
 """RFC 5393 seen at a proxy: Max-Breadth (§5.3.3: added when absent, one value, capped at the
 proxy's maximum, never decremented per hop, shared among parallel branches, 440 when too
 small) and loop detection when forking (§4.1, §4.2.2: a forked request coming back unchanged
-gets 482), with the CANCEL of a branch on its INVITE's branch (§4.2.1).  The runner plays the
-upstream UAC and the downstream UASs (`conformance.cases._proxy_support`).
+gets 482), with the CANCEL of a branch on its INVITE's branch and a branch second part
+that does not vary with the method (§4.2.1).  The runner plays the upstream UAC and the
+downstream UASs (`conformance.cases._proxy_support`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from conformance.cases._proxy_support import (
 from conformance.cases.proxy import FORWARDED
 from conformance.cases.proxy_forwarding import _complete, _looped, _send
 from conformance.cases.proxy_responses import _close, _invite
-from conformance.messages import Outgoing
+from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import param
 from conformance.wire import Link, Listener
@@ -365,6 +366,48 @@ def forked_spiral(ctx: Context) -> None:
         final_of(link, spiral, timeout=1.0)
     _finish(link, req, branches)
     ctx.check(again is not None, "the spiral forwarded", describe(refused))
+
+
+def _second_part(branch: str) -> str | None:
+    """What follows the first "." after the magic cookie: the loop-detection part when the
+    proxy separates its branch that way (RFC 3261 §16.6 step 8 leaves the form open)."""
+    rest = branch[len("z9hG4bK") :] if branch.startswith("z9hG4bK") else branch
+    return rest.split(".", 1)[1] if "." in rest else None
+
+
+##= https://www.rfc-editor.org/rfc/rfc5393#section-4.2.1
+##= type=test
+##% This second part MUST NOT vary with the request method.
+@case("proxy-5393-second-part-method", roles=PROXY, no_control=FORWARDED)
+def second_part_method(ctx: Context) -> None:
+    """A MESSAGE and then an OPTIONS alike in all else (Request-URI, From, To, Call-ID, CSeq
+    number, Via and its branch, no Route): the second parts of the two branches the proxy
+    forwards are equal (not applicable when its branch shows no "."-separated second
+    part)."""
+    link, down = ctx.link(), ctx.listener()
+    uri, call_id, from_tag = (
+        downstream_uri(down),
+        unique("c") + "@conformance.invalid",
+        unique("t"),
+    )
+    parts: dict[str, str | None] = {}
+    via = ""
+    for method in ("MESSAGE", "OPTIONS"):
+        req = ctx.request(method, link, uri=uri, call_id=call_id, from_tag=from_tag, cseq=5)
+        # the same Via, branch included (another method: another transaction, §17.2.3), so
+        # that the method is the one thing a second part could see vary
+        via = via or req.get("Via") or ""
+        req.set("Via", via)
+        got = _send(ctx, link, req, down, f"{method}, the same but for the method")
+        _complete(link, req, down, got)
+        parts[method] = _second_part(got[0].branch or "")
+    if parts["MESSAGE"] is None or parts["OPTIONS"] is None:
+        ctx.not_applicable("the proxy's branch has no '.'-separated second part to compare")
+    ctx.check(
+        parts["MESSAGE"] == parts["OPTIONS"],
+        f"the same second part for both ({parts['MESSAGE']})",
+        f"MESSAGE {parts['MESSAGE']}, OPTIONS {parts['OPTIONS']}",
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc5393#section-5.3.3.1

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from conformance.messages import Outgoing, ack_for, unique
+from conformance.messages import Outgoing, ack_for, make_request, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
 from conformance.wire import Link
@@ -693,6 +693,45 @@ def rport_received(ctx: Context) -> None:
     """With rport, received= is added even when sent-by already is the source address."""
     _, _, final = _ask(ctx)
     ctx.check(param(final.top_via, "received") is not None, "a received parameter", final.top_via)
+
+
+##= https://www.rfc-editor.org/rfc/rfc3581#section-4
+##= type=test
+##% The response MUST be sent from the same address and port that the corresponding request
+##% was received on.
+@case(
+    "uas-3581-response-source",
+    roles=ENDPOINTS,
+    level="MUST",
+    transports=("udp",),
+    no_control="the socket hears responses from any source: none at all is inconclusive",
+)
+def rport_source_address(ctx: Context) -> None:
+    """Sent from an unconnected socket (which hears any source), a request with rport is
+    answered from the address and port it was sent to."""
+    if ":" in ctx.target.address[0]:
+        ctx.not_applicable("the runner's unconnected UDP socket is IPv4 only")
+    listener = ctx.listener()
+    req = make_request("OPTIONS", ctx.target, listener.hostport, user=ctx.user)
+    data = bytes(req)
+    got = None
+    for _ in range(3):
+        listener.send(data, ctx.target.address, "OPTIONS from an unconnected socket")
+        got = listener.expect(
+            lambda m: m.is_response and m.branch == req.branch and (m.status or 0) >= 200,
+            timeout=max(0.5, 4 * ctx.profile.t1),
+        )
+        if got is not None:
+            break
+    if got is None:
+        ctx.inconclusive("no final response to OPTIONS from any address")
+    assert got is not None
+    _, source = got
+    ctx.check(
+        tuple(source) == tuple(ctx.target.address),
+        f"sent from {ctx.target.address[0]}:{ctx.target.address[1]}",
+        f"sent from {source[0]}:{source[1]}",
+    )
 
 
 ##= https://www.rfc-editor.org/rfc/rfc3261#section-18.2.2

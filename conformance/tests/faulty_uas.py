@@ -43,6 +43,8 @@ can check the runner gives that rule's case the failing verdict:
 - ``reply_to_source``: responses go to the packet's source address and port, whatever the
   Via says (§18.2.2: received and sent-by port, maddr);
 - ``ignore_maddr``: a Via's maddr is ignored (§18.2.2);
+- ``other_source``: responses to OPTIONS go out from a second socket, not the one the
+  request came to (RFC 3581 §4; probe with INVITE);
 - ``strict_length``: 400 to a datagram with bytes beyond its Content-Length (§18.3);
 - with a ``realm`` (Digest: REGISTER and INVITE challenged with 401, user alice, password
   secret): ``no_qop``: challenges without qop (§22.4); ``accept_basic``: Basic credentials
@@ -184,6 +186,14 @@ class FaultyElement:
     # --- plumbing -------------------------------------------------------------------------
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if "other_source" in self.faults and re.search(rb"\r\nCSeq: *\d+ OPTIONS\r\n", data):
+            with (
+                contextlib.suppress(OSError),
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s,
+            ):
+                s.bind(("127.0.0.1", 0))
+                s.sendto(data, addr)
+            return
         with contextlib.suppress(OSError):
             if "garbage" in self.faults:
                 self.sock.sendto(b"\x00\xffnot SIP at all\r\n\r\n", addr)

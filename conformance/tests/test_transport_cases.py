@@ -63,6 +63,15 @@ def test_responses_to_the_source_port_fail_the_routing_cases(element) -> None:
     assert got == dict.fromkeys(ROUTING.split(","), "fail")
 
 
+def test_responses_from_another_port_fail_the_rfc3581_source_case(element) -> None:
+    """RFC 3581 §4: a response from a socket other than the request's fails its case; the
+    same element without the fault passes it."""
+    case, invite_probe = "uas-3581-response-source", Profile(t1=0.2, probe="INVITE")
+    assert verdicts(run_cases(element("uas"), "uas", case, invite_probe)) == {case: "pass"}
+    got = verdicts(run_cases(element("uas", "other_source"), "uas", case, invite_probe))
+    assert got == {case: "fail"}
+
+
 def test_maddr_ignored_fails_only_the_maddr_case(element) -> None:
     got = verdicts(run_cases(element("uas", "ignore_maddr"), "uas", ROUTING, FAST))
     assert got == {
