@@ -80,6 +80,9 @@ def build_cancel(request: Request) -> Request:
 ##% request has generated a final response, the CANCEL SHOULD NOT be
 ##% sent, as it is an effective no-op, since CANCEL has no effect on
 ##% requests that have already generated a final response.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+##% UACs SHOULD NOT send CANCEL requests for SUBSCRIBE or NOTIFY
+##% transactions.
 def cancel(ua: UserAgent, client: ClientRequest, now: float) -> list[UAEffect]:
     """Cancel the INVITE of ``client``: now if a provisional response came, else later."""
     if client.method != "INVITE":

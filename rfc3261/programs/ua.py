@@ -1357,6 +1357,10 @@ class UserAgentProgram:
         assert self.ua is not None
         publisher = self.ua.extension("publisher")
         target = str(self.targets["publish_presence"])
+        ##= https://www.rfc-editor.org/rfc/rfc3856#section-7.3
+        ##% When a PUA wishes to have direct manipulation of the presence
+        ##% that is distributed to subscribers, direct uploading of presence
+        ##% documents is RECOMMENDED.
         publication, effects = publisher.publish(  # type: ignore[attr-defined]
             target, "presence", self.args.publish_presence, self.now(), expires=self.args.expires
         )

@@ -165,6 +165,23 @@ def test_cancel_for_nothing_gets_481() -> None:
 ##% If the original request has generated a final response, the CANCEL SHOULD NOT be sent, as
 ##% it is an effective no-op, since CANCEL has no effect on requests that have already
 ##% generated a final response.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.6
+##= type=test
+##% UACs SHOULD NOT send CANCEL requests for SUBSCRIBE or NOTIFY
+##% transactions.
+def test_no_cancel_for_subscribe_or_notify() -> None:
+    net, alice, _bob = pair()
+    from rfc3261.cancel import cancel
+
+    for method in ("SUBSCRIBE", "NOTIFY"):
+        client, effects = alice.ua.request(method, "sip:bob@bob.example.com", 0.0)
+        with pytest.raises(ValueError, match="INVITE"):
+            cancel(alice.ua, client, 0.0)
+        net.call(alice, effects)
+    net.run(1.0)
+    assert started(net, "alice.example.com", "CANCEL") == []
+
+
 def test_cancel_only_for_invite_and_not_after_final() -> None:
     net, alice, bob = pair()
     client, effects = alice.ua.request("OPTIONS", "sip:bob@bob.example.com", 0.0)
