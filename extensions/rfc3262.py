@@ -137,8 +137,13 @@ class ReliableProvisional(UAExtension):
                 raise ValueError(f"Require: 100rel in a {request.method} (RFC 3262 §4)")
             return
         ##= https://www.rfc-editor.org/rfc/rfc3262#section-4
-        ##% The UAC SHOULD include this in all INVITE requests.
-        # (The core builds in-dialog requests, a re-INVITE too, without Supported.)
+        ##% If the UAC does not wish to insist on usage of reliable provisional
+        ##% responses, but merely indicate that it supports them if the UAS needs
+        ##% to send one, a Supported header MUST be included in the request with
+        ##% the option tag 100rel.  The UAC SHOULD include this in all INVITE
+        ##% requests.
+        # (The core builds in-dialog requests, a re-INVITE too, without Supported; the
+        # initial INVITE has it from option_tags already, §8.1.1.9.)
         supported = [str(tag) for tag in request.header("Supported") or []]
         if TAG not in map(str.lower, supported):
             request.headers.set("Supported", ", ".join([*supported, TAG]))
