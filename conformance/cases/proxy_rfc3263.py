@@ -13,9 +13,9 @@ port).  Without ``dns`` in the profile, or without dnsmasq, they are not applica
 
 from __future__ import annotations
 
-import subprocess
 import time
 
+from conformance.cases._dns_support import start_dnsmasq
 from conformance.cases._proxy_support import (
     ack_upstream,
     arrives,
@@ -25,7 +25,6 @@ from conformance.cases._proxy_support import (
     upstream,
 )
 from conformance.cases.proxy import FORWARDED
-from conformance.cases.uac_dns import _dnsmasq, _ready
 from conformance.messages import Outgoing, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -49,47 +48,11 @@ def serve(ctx: Context, records: list[str]) -> str:
     server is stopped in the postamble."""
     if not ctx.profile.dns:
         ctx.not_applicable("the profile names no DNS server the proxy asks (dns = HOST:PORT)")
-    binary = _dnsmasq()
-    if binary is None:
-        ctx.not_applicable("dnsmasq (dnsmasq-base) is not installed: no zone to serve")
-    assert binary is not None
     host, _, port = ctx.profile.dns.rpartition(":")
     domain = f"{unique('d')}.{ZONE}"
-    process = subprocess.Popen(
-        [
-            binary,
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            f"--listen-address={host}",
-            "--bind-interfaces",
-            f"--port={port}",
-            "--pid-file=",
-            "--user=",
-            "--log-facility=-",
-            f"--local=/{ZONE}/",
-            *[r.replace("{domain}", domain) for r in records],
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def stop() -> bool:
-        process.terminate()
-        try:
-            process.wait(3)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(3)
-        return True
-
-    ctx.on_teardown("the DNS server stopped", stop)
+    zone = [f"--local=/{ZONE}/", *[r.replace("{domain}", domain) for r in records]]
     with ctx.preamble(f"the zone {domain} served on {ctx.profile.dns}"):
-        if not _ready(int(port), time.monotonic() + 5.0):
-            ctx.inconclusive("the runner's DNS server (dnsmasq) did not start")
+        start_dnsmasq(ctx, host, int(port), zone)
     return domain
 
 

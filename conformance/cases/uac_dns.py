@@ -8,12 +8,7 @@ only way to reach it.  Without dnsmasq, or without the command, the cases are no
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
-
+from conformance.cases._dns_support import start_dnsmasq
 from conformance.model import Context, case
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 from rfc3261.asyncio.loopback import free_port
@@ -24,73 +19,13 @@ DOMAIN = "uac.sipref.test"
 CALLED = "an INVITE from the target to sip:uas@uac.sipref.test, found by DNS ([uac] dns)"
 
 
-def _dnsmasq() -> str | None:
-    for candidate in ("/usr/sbin/dnsmasq", shutil.which("dnsmasq")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _ready(port: int, deadline: float) -> bool:
-    """dnsmasq answers a query (any answer) on 127.0.0.1:``port``."""
-    query = bytes.fromhex("12340100000100000000000005726561647904746573740000010001")
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(0.1)
-            try:
-                sock.sendto(query, ("127.0.0.1", port))
-                if sock.recv(512)[:2] == b"\x124":
-                    return True
-            except OSError:
-                time.sleep(0.05)
-    return False
-
-
 def serve_zone(ctx: Context, srv: list[tuple[int, int]]) -> str:
     """Start dnsmasq serving ``_sip._udp.DOMAIN`` SRV records (port, priority) to
     host.DOMAIN = 127.0.0.1; its address "127.0.0.1:PORT" (stopped in the postamble)."""
-    binary = _dnsmasq()
-    if binary is None:
-        ctx.not_applicable("dnsmasq (dnsmasq-base) is not installed: no zone to serve")
-    assert binary is not None
     port = free_port()
     records = [f"--srv-host=_sip._udp.{DOMAIN},host.{DOMAIN},{p},{prio},0" for p, prio in srv]
-    process = subprocess.Popen(
-        [
-            binary,
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            f"--port={port}",
-            "--pid-file=",
-            "--user=",
-            "--log-facility=-",
-            f"--local=/{DOMAIN}/",
-            "--local=/test/",
-            *records,
-            f"--host-record=host.{DOMAIN},127.0.0.1",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def stop() -> bool:
-        process.terminate()
-        try:
-            process.wait(3)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(3)
-        return True
-
-    ctx.on_teardown("the DNS server stopped", stop)
-    if not _ready(port, time.monotonic() + 5.0):
-        ctx.inconclusive("the runner's DNS server (dnsmasq) did not start")
+    zone = [f"--local=/{DOMAIN}/", "--local=/test/", *records]
+    start_dnsmasq(ctx, "127.0.0.1", port, [*zone, f"--host-record=host.{DOMAIN},127.0.0.1"])
     return f"127.0.0.1:{port}"
 
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import random
 import select
 import socket
-import subprocess
-import time
 
-from conformance.cases.uac_dns import _dnsmasq, _ready
+from conformance.cases._dns_support import start_dnsmasq
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
@@ -40,32 +38,9 @@ def serve(ctx: Context, records: list[str], host_address: str = "127.0.0.1") -> 
     """Start dnsmasq with ``records`` (its ``--srv-host=`` / ``--naptr-record=`` options)
     and ``HOST`` = ``host_address``; its address "127.0.0.1:PORT" (stopped in the
     postamble)."""
-    binary = _dnsmasq()
-    if binary is None:
-        ctx.not_applicable("dnsmasq (dnsmasq-base) is not installed: no zone to serve")
-    assert binary is not None
     port = free_port()
-    argv = [binary, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv"]
-    argv += ["--no-hosts", "--no-poll", "--listen-address=127.0.0.1", "--bind-interfaces"]
-    argv += [f"--port={port}", "--pid-file=", "--user=", "--log-facility=-"]
-    argv += [f"--local=/{DOMAIN}/", "--local=/test/", *records]
-    argv += [f"--host-record={HOST},{host_address}"]
-    process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-    def stop() -> bool:
-        process.terminate()
-        try:
-            process.wait(3)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(3)
-        return True
-
-    ctx.on_teardown("the DNS server stopped", stop)
-    if not _ready(port, time.monotonic() + 5.0):
-        ctx.inconclusive("the runner's DNS server (dnsmasq) did not start")
+    zone = [f"--local=/{DOMAIN}/", "--local=/test/", *records]
+    start_dnsmasq(ctx, "127.0.0.1", port, [*zone, f"--host-record={HOST},{host_address}"])
     return f"127.0.0.1:{port}"
 
 
