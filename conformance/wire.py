@@ -16,6 +16,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from websockets.frames import Opcode
 from websockets.http11 import Request
@@ -385,19 +386,20 @@ class Listener:
             self.sock.close()
 
 
-class TlsListener:
-    """A TLS server socket on loopback the runner listens on with the profile's certificate
-    (a downstream UAS a proxy must reach over TLS, RFC 3261 §16.6).  Like `Listener`:
-    ``expect`` returns a message and where it came from (the connection's far end), ``send``
-    answers over that connection; connections are accepted as they come."""
+class _StreamServer:
+    """A listening TCP socket on loopback whose accepted connections the runner reads
+    (`TlsListener`, `WsListener`): like `Listener`, ``expect`` returns a message and where it
+    came from (the connection's far end); a subclass accepts (``_accept``) and reads one
+    connection (``_receive``) in its own way."""
 
-    def __init__(
-        self, ladder: Ladder, deadline: float, cert: str, key: str, host: str = "127.0.0.1"
-    ) -> None:
+    #: the transport named on the ladder
+    TRANSPORT = "tcp"
+    #: the accepted connections by far end (what each holds is the subclass's)
+    connections: dict[tuple[str, int], Any]
+
+    def __init__(self, ladder: Ladder, deadline: float, host: str = "127.0.0.1") -> None:
         self.ladder = ladder
         self.deadline = deadline
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             self.sock.bind((host, 0))
@@ -409,7 +411,6 @@ class TlsListener:
         self.local: tuple[str, int] = self.sock.getsockname()[:2]
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.sock, selectors.EVENT_READ, None)
-        self.connections: dict[tuple[str, int], tuple[ssl.SSLSocket, StreamBuffer]] = {}
         self.pending: list[tuple[Message, tuple[str, int]]] = []
 
     @property
@@ -417,7 +418,61 @@ class TlsListener:
         return f"{self.local[0]}:{self.local[1]}"
 
     def _event(self, peer: tuple[str, int], note: str) -> None:
-        self.ladder.add(Event(0, "event", "tls", self.local, peer, b"", note))
+        self.ladder.add(Event(0, "event", self.TRANSPORT, self.local, peer, b"", note))
+
+    def _accept(self) -> None:
+        raise NotImplementedError
+
+    def _receive(self, addr: tuple[str, int]) -> list[Message]:
+        raise NotImplementedError
+
+    def _connected(self, addr: tuple[str, int]) -> bool:
+        """The connection from ``addr`` is still open (not closed earlier in this select)."""
+        return addr in self.connections
+
+    def expect(
+        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
+    ) -> tuple[Message, tuple[str, int]] | None:
+        """The next message satisfying ``match`` and the connection it came on, or None."""
+        for i, (msg, _addr) in enumerate(self.pending):
+            if match(msg):
+                return self.pending.pop(i)
+        end = time.monotonic() + timeout
+        for _ in range(RECEIVE_BUDGET):
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise CaseTimeout()
+            if now >= end:
+                return None
+            for key, _ in self.selector.select(max(0.001, min(end, self.deadline) - now)):
+                if key.data is None:
+                    self._accept()
+                    continue
+                if not self._connected(key.data):
+                    continue
+                for msg in self._receive(key.data):
+                    if match(msg):
+                        return msg, key.data
+                    if len(self.pending) < 200:
+                        self.pending.append((msg, key.data))
+        return None
+
+
+class TlsListener(_StreamServer):
+    """A TLS server socket on loopback the runner listens on with the profile's certificate
+    (a downstream UAS a proxy must reach over TLS, RFC 3261 §16.6).  Like `Listener`:
+    ``expect`` returns a message and where it came from (the connection's far end), ``send``
+    answers over that connection; connections are accepted as they come."""
+
+    TRANSPORT = "tls"
+
+    def __init__(
+        self, ladder: Ladder, deadline: float, cert: str, key: str, host: str = "127.0.0.1"
+    ) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        super().__init__(ladder, deadline, host)
+        self.connections: dict[tuple[str, int], tuple[ssl.SSLSocket, StreamBuffer]] = {}
 
     def send(self, data: bytes, to: tuple[str, int], note: str = "") -> None:
         self.ladder.add(Event(0, "sent", "tls", self.local, to, data, note))
@@ -471,31 +526,6 @@ class TlsListener:
                 out.append(msg)
         return out
 
-    def expect(
-        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
-    ) -> tuple[Message, tuple[str, int]] | None:
-        """The next message satisfying ``match`` and the connection it came on, or None."""
-        for i, (msg, _addr) in enumerate(self.pending):
-            if match(msg):
-                return self.pending.pop(i)
-        end = time.monotonic() + timeout
-        for _ in range(RECEIVE_BUDGET):
-            now = time.monotonic()
-            if now >= self.deadline:
-                raise CaseTimeout()
-            if now >= end:
-                return None
-            for key, _ in self.selector.select(max(0.001, min(end, self.deadline) - now)):
-                if key.data is None:
-                    self._accept()
-                    continue
-                for msg in self._receive(key.data):
-                    if match(msg):
-                        return msg, key.data
-                    if len(self.pending) < 200:
-                        self.pending.append((msg, key.data))
-        return None
-
     def close(self) -> None:
         for conn, _ in self.connections.values():
             with contextlib.suppress(OSError):
@@ -516,7 +546,7 @@ class _ServerSide:
     text: bool = False
 
 
-class WsListener:
+class WsListener(_StreamServer):
     """A SIP WebSocket Server on loopback for the UAC role (RFC 7118): accepts connections,
     answers the handshake (``sip`` chosen when offered), and is used like
     `conformance.wire.Listener` — ``expect`` gives a message and the connection it came
@@ -524,33 +554,15 @@ class WsListener:
     says).  Every handshake request and every WebSocket message received is kept for the
     cases to judge (`handshakes`, `received`)."""
 
+    TRANSPORT = "ws"
+
     def __init__(self, ladder: Ladder, deadline: float, host: str = "127.0.0.1") -> None:
-        self.ladder = ladder
-        self.deadline = deadline
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            self.sock.bind((host, 0))
-            self.sock.listen(8)
-        except OSError:
-            self.sock.close()
-            raise
-        self.sock.setblocking(False)
-        self.local: tuple[str, int] = self.sock.getsockname()[:2]
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(self.sock, selectors.EVENT_READ, None)
+        super().__init__(ladder, deadline, host)
         self.connections: dict[tuple[str, int], _ServerSide] = {}
-        self.pending: list[tuple[Message, tuple[str, int]]] = []
         self.handshakes: list[Request] = []
         self.received: list[WsMessage] = []
         #: the next `send` goes as a binary message (True), a text one (False), or by content
         self.binary: bool | None = None
-
-    @property
-    def hostport(self) -> str:
-        return f"{self.local[0]}:{self.local[1]}"
-
-    def _event(self, peer: tuple[str, int], note: str) -> None:
-        self.ladder.add(Event(0, "event", "ws", self.local, peer, b"", note))
 
     def _flush(self, side: _ServerSide) -> None:
         for chunk in side.protocol.data_to_send():
@@ -645,33 +657,6 @@ class WsListener:
                 out.append(msg)
         self._flush(side)
         return out
-
-    def expect(
-        self, match: Callable[[Message], bool] = lambda m: True, timeout: float = 2.0
-    ) -> tuple[Message, tuple[str, int]] | None:
-        """The next message satisfying ``match`` and the connection it came on, or None."""
-        for i, (msg, _addr) in enumerate(self.pending):
-            if match(msg):
-                return self.pending.pop(i)
-        end = time.monotonic() + timeout
-        for _ in range(RECEIVE_BUDGET):
-            now = time.monotonic()
-            if now >= self.deadline:
-                raise CaseTimeout()
-            if now >= end:
-                return None
-            for key, _ in self.selector.select(max(0.001, min(end, self.deadline) - now)):
-                if key.data is None:
-                    self._accept()
-                    continue
-                if key.data not in self.connections:
-                    continue
-                for msg in self._receive(key.data):
-                    if match(msg):
-                        return msg, key.data
-                    if len(self.pending) < 200:
-                        self.pending.append((msg, key.data))
-        return None
 
     def close(self) -> None:
         for side in list(self.connections.values()):
