@@ -7,6 +7,7 @@ from typing import Any
 
 from conformance.cases.uac_dialog import CALLED, _Call, sdp_offer
 from conformance.cases.uac_session import INVITED
+from conformance.cases.uas import _call
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message, param
@@ -498,14 +499,7 @@ def reinvite_not_reliable(ctx: Context) -> None:
     reliably (Require: 100rel, RSeq)."""
     _prack_supported(ctx)
     link = ctx.link()
-    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
-        invite = ctx.request("INVITE", link, body=_SDP)
-        final, _ = ctx.transaction(link, invite)
-        final = ctx.require_final(final, "final response to INVITE")
-        if not 200 <= (final.status or 0) < 300:
-            ctx.finish_invite(link, invite, final)
-            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
-        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    invite, final = _call(ctx, link)  # a confirmed dialog
     dialog = ctx.call(link, invite, final)
     again = ack_for(invite, final, ctx.target)
     again.method = "INVITE"

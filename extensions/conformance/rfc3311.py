@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from conformance.cases.uac_dialog import CALLED, uri_of
+from conformance.cases.uas import _call
 from conformance.messages import Outgoing, ack_for, unique
 from conformance.model import Context, case, describe
 from conformance.sipmsg import Message
@@ -73,14 +74,7 @@ def update_answered(ctx: Context) -> None:
     """An UPDATE with a new offer in a confirmed dialog gets a 2xx with an answer."""
     _update_supported(ctx)
     link = ctx.link()
-    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
-        invite = ctx.request("INVITE", link, body=_SDP)
-        final, _ = ctx.transaction(link, invite)
-        final = ctx.require_final(final, "final response to INVITE")
-        if not 200 <= (final.status or 0) < 300:
-            ctx.finish_invite(link, invite, final)
-            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
-        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    invite, final = _call(ctx, link)  # a confirmed dialog
     dialog = ctx.call(link, invite, final)
     update = ack_for(invite, final, ctx.target)
     update.method = "UPDATE"
@@ -473,14 +467,7 @@ def overlapping_update(ctx: Context) -> None:
     Retry-After 0 to 10 (a target that answers the first at once is not judged)."""
     _update_supported(ctx)
     link = ctx.link()
-    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
-        invite = ctx.request("INVITE", link, body=_SDP)
-        final, _ = ctx.transaction(link, invite)
-        final = ctx.require_final(final, "final response to INVITE")
-        if not 200 <= (final.status or 0) < 300:
-            ctx.finish_invite(link, invite, final)
-            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
-        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    invite, final = _call(ctx, link)  # a confirmed dialog
     dialog = ctx.call(link, invite, final)
     updates = []
     for _ in range(2):
@@ -556,14 +543,7 @@ def update_unchanged(ctx: Context) -> None:
     changed, so the answer in its 2xx is the one it gave before (the same o= line)."""
     _update_supported(ctx)
     link = ctx.link()
-    with ctx.preamble("a confirmed dialog (INVITE, 2xx, ACK)"):
-        invite = ctx.request("INVITE", link, body=_SDP)
-        final, _ = ctx.transaction(link, invite)
-        final = ctx.require_final(final, "final response to INVITE")
-        if not 200 <= (final.status or 0) < 300:
-            ctx.finish_invite(link, invite, final)
-            ctx.inconclusive(f"the INVITE was not accepted ({describe(final)})")
-        link.send(bytes(ack_for(invite, final, ctx.target)), "ACK")
+    invite, final = _call(ctx, link)  # a confirmed dialog
     dialog = ctx.call(link, invite, final)
     if _o_line(final) is None:
         ctx.inconclusive("the 2xx to the INVITE carries no SDP answer to compare with")
