@@ -95,11 +95,17 @@ def _invite(
 
 
 def _udp_and_not_tcp(
-    ctx: Context, domain: str, records: list[str], tcp: TcpRecorder, server: Listener
+    ctx: Context,
+    domain: str,
+    records: list[str],
+    tcp: TcpRecorder,
+    server: Listener,
+    host_address: str = "127.0.0.1",
 ) -> None:
-    """Call ``sip:uas@domain``: the INVITE must come over UDP to ``server``, never to the
-    TCP recorder (no INVITE anywhere: inconclusive)."""
-    dns = serve(ctx, records)
+    """Call ``sip:uas@domain`` (``records`` served, HOST at ``host_address``): the INVITE
+    must come over UDP to ``server``, never to the TCP recorder (no INVITE anywhere:
+    inconclusive)."""
+    dns = serve(ctx, records, host_address=host_address)
     peer = Peer(ctx, "dns", server=server, dns=dns, domain=domain)
     got = _invite(ctx, peer)
     if got is not None:
@@ -260,19 +266,7 @@ def no_srv_udp(ctx: Context) -> None:
     except OSError:
         ctx.inconclusive(f"{address}:5060 is taken")
     ctx.links.append(server)
-    dns = serve(ctx, [], host_address=address)
-    peer = Peer(ctx, "dns", server=server, dns=dns, domain=HOST)
-    got = _invite(ctx, peer)
-    if got is not None:
-        peer.answer(got[0], got[1], 486)
-    tried_tcp = tcp.attempted(0.0 if got is not None else 0.5)
-    if got is None and not tried_tcp:
-        ctx.inconclusive(f"the target sent no INVITE for sip:uas@{HOST}")
-    ctx.check(
-        got is not None and not tried_tcp,
-        f"the INVITE over UDP to {address}:5060",
-        "a TCP connection instead" if tried_tcp else "none",
-    )
+    _udp_and_not_tcp(ctx, HOST, [], tcp, server, host_address=address)
 
 
 class _Servers:
