@@ -525,3 +525,77 @@ def proxy_subscription_routing(ctx: Context) -> None:
         repr(came.get_all("Allow-Events")),
         requirement=2,
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.4
+##= type=test
+##% When removing a
+##% subscription, the notifier SHOULD send a NOTIFY request with a
+##% "Subscription-State" value of "terminated" to inform it that the
+##% subscription is being removed.
+##= https://www.rfc-editor.org/rfc/rfc6665#section-4.2.1.4
+##= type=test
+##% If such a request is sent, the
+##% "Subscription-State" header field SHOULD contain a "reason=timeout"
+##% parameter.
+@case(
+    "notifier-expiry-terminated-timeout",
+    roles=("uas",),
+    level="SHOULD",
+    timeout=120,
+    tags=("slow",),
+    no_control="the preamble (an accepted subscription and its first NOTIFY) is the control",
+)
+def expiry_terminated(ctx: Context) -> None:
+    """A subscription with the shortest Expires the notifier accepts (Expires: 1, then the
+    Min-Expires of a 423) left to run out: a NOTIFY with Subscription-State terminated and
+    reason=timeout.  Slow: it waits for the expiry (60 s for sipref-presence)."""
+    notifier(ctx)
+    link = ctx.link()
+    _, uri = presentity(ctx)
+    with ctx.preamble("a presence subscription with the shortest accepted Expires"):
+        req = subscribe(ctx, link, uri, expires=1)
+        final, _ = ctx.transaction(link, req)
+        final = ctx.require_final(final, "response to SUBSCRIBE")
+        if final.status == 423:
+            shortest = (final.get("Min-Expires") or "").strip()
+            if not shortest.isdigit():
+                ctx.inconclusive(f"a 423 without a usable Min-Expires: {describe(final)}")
+            if int(shortest) > 100:
+                ctx.not_applicable(f"Min-Expires {shortest} s: too long to wait")
+            req = subscribe(ctx, link, uri, expires=int(shortest))
+            final, _ = ctx.transaction(link, req)
+            final = ctx.require_final(final, "response to the second SUBSCRIBE")
+        if not 200 <= (final.status or 0) < 300:
+            ctx.inconclusive(f"the subscription was refused: {describe(final)}")
+        granted = (final.get("Expires") or str(req.get("Expires") or "")).strip()
+        if not granted.isdigit() or int(granted) > 100:
+            ctx.not_applicable(f"the 2xx grants Expires {granted!r}: too long to wait")
+        sub = Subscription(ctx, link, req, final)
+        sub.first = next_notify(link, req.call_id)
+        if sub.first is None:
+            ctx.inconclusive("no NOTIFY after the 2xx")
+    # NOTIFYs before the expiry (active/pending) are answered; the one that ends it judges
+    deadline = time.monotonic() + int(granted) + 8.0
+    last: Message | None = None
+    while time.monotonic() < deadline:
+        got = next_notify(link, req.call_id, timeout=max(0.1, deadline - time.monotonic()))
+        if got is None:
+            break
+        last = got
+        if state_of(got) == "terminated":
+            sub.ended = True
+            break
+    ctx.check(
+        last is not None and state_of(last) == "terminated",
+        "a NOTIFY with Subscription-State: terminated when the subscription expired",
+        describe(last) if last is not None else "no NOTIFY after the expiry",
+        requirement=0,
+    )
+    reason = param(last.get("Subscription-State") or "", "reason") if last is not None else ""
+    ctx.check(
+        (reason or "").lower() == "timeout",
+        "Subscription-State: terminated;reason=timeout",
+        last.get("Subscription-State") or "" if last is not None else "",
+        requirement=1,
+    )
