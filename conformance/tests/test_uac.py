@@ -178,6 +178,7 @@ OWN_SUBSET = [
     "uac-3262-prack-sent",  # --extension 100rel: PRACK
     "uac-4028-refreshes-as-refresher",  # [uac] timer: --extension timer --session-expires
     "uac-3326-bye-reason",  # [uac] reason: --extension reason --reason
+    "uac-3262-prack-authenticated",  # the PRACK challenged: again with Authorization
     "uac-5658-switch-to-tcp",  # the 2xx's Contact says transport=tcp: ACK/BYE over TCP
 ]
 

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from conformance.cases.uac_dialog import CALLED, _Call, sdp_offer
+from conformance.cases.uac_retry import digest_challenge, verify_digest
 from conformance.cases.uac_session import INVITED
 from conformance.cases.uas import _call
 from conformance.messages import Outgoing, ack_for, unique
@@ -952,3 +953,48 @@ def uac_supported_in_reinvite(ctx: Context) -> None:
         "Supported: 100rel in the re-INVITE too",
         f"Supported: {again.get('Supported')}",
     )
+
+
+##= https://www.rfc-editor.org/rfc/rfc3262#section-9
+##= type=test
+##% As these
+##% responses can convey important information, PRACK messages SHOULD be
+##% authenticated as any other request.
+@case(
+    "uac-3262-prack-authenticated",
+    roles=UAC,
+    level="SHOULD",
+    timeout=15,
+    preamble=INVITED,
+    no_control=RUNNER_ANSWERS,
+)
+def uac_prack_authenticated(ctx: Context) -> None:
+    """The PRACK for a reliable 183 challenged with 401: it comes again (a new transaction,
+    the same RAck) with an Authorization whose digest is right for the profile's password."""
+    if not ctx.profile.password:
+        ctx.not_applicable("the profile gives no password to answer a challenge with")
+    peer = Peer(ctx, "invite")
+    invite, addr = peer.first("INVITE")
+    _reliably(peer, invite, addr, 1)
+    prack = peer.request("PRACK", 3.0, invite.call_id)
+    if prack is None:
+        ctx.not_applicable("no PRACK for a reliable 183: the UAC does not support 100rel")
+    assert prack is not None
+    peer.answer(prack[0], prack[1], 401, body=b"", contact=False, headers=[digest_challenge(401)])
+    again = peer.expect(
+        lambda m: (
+            m.method == "PRACK" and m.call_id == invite.call_id and m.branch != prack[0].branch
+        ),
+        timeout=3.0,
+    )
+    if again is not None:
+        peer.answer(again[0], again[1], 200, body=b"", contact=False)
+    _hang_up(peer, invite, addr)
+    ctx.check(again is not None, "the PRACK again after the 401", "none within 3 s")
+    assert again is not None
+    ctx.check(
+        _rack(again[0]) == _rack(prack[0]),
+        f"RAck: {_rack(prack[0])} (the same 183 acknowledged)",
+        f"RAck: {_rack(again[0])}",
+    )
+    verify_digest(ctx, again[0], "Authorization", 0)
