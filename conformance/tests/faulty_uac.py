@@ -43,6 +43,9 @@ qop=auth.  Its faults:
 - ``digest_md5``: the MD5 challenge is answered when one is offered, even below a SHA-2
   one (RFC 7616 §5.6, §3.7);
 - ``digest_quoted_nc``: the nc parameter is sent as a quoted string (RFC 7616 §3.4).
+
+A challenge (401/407) to its PRACK is answered likewise with ``--password``; the fault
+``prack_unauthenticated`` leaves it unanswered (RFC 3262 §9).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ FAULTS = (
     "message_contact",
     "digest_md5",
     "digest_quoted_nc",
+    "prack_unauthenticated",
 )
 
 
@@ -161,7 +165,7 @@ def prack_for(request: Message, response: Message, cseq: int) -> bytes:
 
 
 def authorized(data: bytes, response: Message, password: str, faults: set[str]) -> bytes:
-    """``data`` (a REGISTER) again with credentials answering ``response``'s Digest
+    """``data`` (a REGISTER or PRACK) again with credentials answering ``response``'s Digest
     challenge: next CSeq, new branch."""
     from rfc3261.digest import compute_response, is_supported
 
@@ -180,7 +184,7 @@ def authorized(data: bytes, response: Message, password: str, faults: set[str]) 
     realm, nonce = chosen.get("realm", ""), chosen.get("nonce", "")
     algorithm, cnonce = chosen.get("algorithm", "MD5"), secrets.token_hex(4)
     digest = compute_response(
-        method="REGISTER",
+        method=request.method or "REGISTER",
         uri=request.uri,
         nonce=nonce,
         realm=realm,
@@ -220,6 +224,8 @@ def run(kind: str, target: str, t1: float, faults: set[str], password: str = "")
     repeated = False
     last_rseq: int | None = None  # RFC 3262 §4: the last in-order reliable 1xx
     prack_cseq = 1
+    # the last PRACK's branch and the reliable 1xx it acknowledges (a challenge to it)
+    prack_branch, acknowledged = "", request
     while time.monotonic() < start + 64 * t1:
         wait = (next_send if retransmit else start + 64 * t1) - time.monotonic()
         sock.settimeout(max(0.001, wait))
@@ -233,6 +239,13 @@ def run(kind: str, target: str, t1: float, faults: set[str], password: str = "")
             continue
         msg = parse_message(raw)
         if msg is None or not msg.is_response:
+            continue
+        if prack_branch and msg.branch == prack_branch and msg.status in (401, 407):
+            if password and "prack_unauthenticated" not in faults:
+                prack_cseq += 1
+                again = prack_for(request, acknowledged, prack_cseq)
+                prack_branch = ""
+                sock.sendto(authorized(again, msg, password, faults), (host, port))
             continue
         if msg.branch != request.branch and "ack_stray" not in faults:
             continue
@@ -251,7 +264,11 @@ def run(kind: str, target: str, t1: float, faults: set[str], password: str = "")
                 if in_order or "prack_any" in faults:
                     last_rseq = int(rseq)
                     prack_cseq += 1
-                    sock.sendto(prack_for(request, msg, prack_cseq), (host, port))
+                    prack = prack_for(request, msg, prack_cseq)
+                    sent = parse_message(prack)
+                    prack_branch = (sent.branch if sent is not None else "") or ""
+                    acknowledged = msg
+                    sock.sendto(prack, (host, port))
             continue
         if final is not None and msg.to_tag != final.to_tag and "second_final" not in faults:
             continue  # §13.2.2.3: a later final response is ignored

@@ -94,6 +94,15 @@ def test_faulty_uac_gets_exactly_its_fail_verdicts(fault: str) -> None:
     assert set(got.values()) <= {"pass", "fail", "warn"}, got
 
 
+@pytest.mark.parametrize(("fault", "verdict"), [("", "pass"), ("prack_unauthenticated", "warn")])
+def test_faulty_uac_prack_challenge(fault: str, verdict: str) -> None:
+    """The faulty UAC answers a 401 to its PRACK (RFC 3262 §9) unless its fault says not."""
+    profile = _profile(fault)
+    profile.username, profile.password = "alice", "secret"
+    case = "uac-3262-prack-authenticated"
+    assert _run(profile, [case]) == {case: verdict}
+
+
 @pytest.mark.parametrize(("fault", "failing"), [("", set()), ("prack_any", set(PRACK_CASES))])
 def test_faulty_uac_prack_gets_exactly_its_fail_verdicts(fault: str, failing: set[str]) -> None:
     got = _run(_profile(fault), PRACK_CASES)
