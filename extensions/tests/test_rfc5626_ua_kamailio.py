@@ -128,6 +128,9 @@ async def test_our_ua_registers_through_a_kamailio_edge_and_recovers_its_flow(
                 *("--register", "sip:alice@127.0.0.1", "--instance-id", INSTANCE),
                 *("--outbound", f"sip:127.0.0.1:{edge.port};transport=tcp"),
                 *("--answer", "486", "--timeout", "50", "--outbound-base-time", "0.5"),
+                # T1 0.1: a REGISTER the restarting edge loses (a connection accepted while
+                # it starts) times out in 6.4 s (Timer F), the flow fails and is formed again
+                *("--t1", "0.1"),
             ),
             stop=stop_program,
             out=out,
