@@ -13,7 +13,7 @@ from conformance.model import Context, case
 from conformance.trigger import RUNNER_ANSWERS, UAC, Peer
 
 #: load order of the case modules (conformance.discovery): after uac_rfc3263
-ORDER = 73
+ORDER = 81  # after transport_server, whose TCP server it uses (imported: loaded first)
 
 CALLED = "a call from the target over UDP, answered 200 by the runner ([uac] bye)"
 
