@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rfc3261.auth_headers import Challenge
+from rfc3261.cancel import build_cancel
 from rfc3261.digest_server import DigestAuthenticator, MemoryCredentials
 from rfc3261.location import Binding, SqliteLocationService
 from rfc3261.message import Request, Response, parse
@@ -538,20 +539,9 @@ def test_cancel_reason_copied_to_every_branch() -> None:
     bind(proxy, BOB, *((f"sip:bob@p{i}.example", None) for i in range(2)))
     request = call(net, alice, invite(BOB))
     net.run(1.0)
-    cancel = Request(
-        "CANCEL",
-        request.uri,
-        [
-            ("Via", str(request.top_via)),
-            ("Max-Forwards", "70"),
-            ("To", request.headers.get("To")),
-            ("From", request.headers.get("From")),
-            ("Call-ID", request.call_id),
-            ("CSeq", f"{request.cseq.number} CANCEL"),
-            ("Reason", 'SIP ;cause=600 ;text="Busy Everywhere"'),
-            ("Content-Length", "0"),
-        ],
-    )
+    # the UAC's CANCEL (§9.1), with the Reason the proxy is to copy
+    cancel = build_cancel(request)
+    cancel.headers.add("Reason", 'SIP ;cause=600 ;text="Busy Everywhere"')
     net.post(alice.host, alice.send(parse(bytes(cancel)), PROXY, net.now))  # type: ignore[arg-type]
     net.run(5.0)
     for ua in phones:
